@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmmu: selftests, a reference x86 KVM MMU, benchmarks and stress.
+#
+#   make run     build, run the default suite on this host, write a result file
+#   make check   the tests (reference unit/property/sanitizer tests, selftests)
+#   make bench   the benchmarks only (result file)
+#   make deps    install packages and unpack the kernel's kselftest framework
+#
+# KSRC=/path/to/linux builds against your own kernel tree's kselftest
+# framework and tools/lib instead of Debian's linux-source-6.1.
+
+O	?= build
+KSRC	?=
+RESULTS	?= results
+
+ifeq ($(KSRC),)
+KSRC_DIR := $(O)/linux-source-6.1
+else
+KSRC_DIR := $(KSRC)
+endif
+KSFT_DIR := $(KSRC_DIR)/tools/testing/selftests
+
+CC	?= gcc
+CLANG	?= clang
+CFLAGS	?= -O2 -g
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare -pthread -MMD -MP \
+	-Iref/include -Iselftests/lib/include -Itracing/include -I$(KSFT_DIR)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDLIBS	:= -pthread
+
+# Programs each part contributes (paths under $(O)):
+#   CHECK_PROGS  run by `make check` (tests; exit 0 pass, 4 skip, else fail)
+#   RUN_PROGS    run by `make run` (the default suite incl. benchmarks)
+#   BENCH_PROGS  run by `make bench`
+CHECK_PROGS :=
+RUN_PROGS :=
+BENCH_PROGS :=
+ALL_BINS :=
+
+.PHONY: all deps run check bench clean FORCE
+all:
+
+include ref/ref.mk
+include selftests/selftests.mk
+-include tracing/tracing.mk
+-include stress/stress.mk
+
+all: $(ALL_BINS)
+
+# deps first, so that a fresh machine gets its packages before anything is
+# compiled; ci/deps.sh is quick when everything is already there.
+deps:
+	@O=$(O) KSRC=$(KSRC) ci/deps.sh
+
+$(ALL_BINS): | deps
+
+RUNNER := /usr/bin/python3 ci/kmmu-run --build $(O) --results $(RESULTS)
+
+run: deps all
+	@$(RUNNER) --mode run $(RUN_PROGS)
+
+check: deps all
+	@$(RUNNER) --mode check $(CHECK_PROGS)
+
+bench: deps all
+	@$(RUNNER) --mode bench $(BENCH_PROGS)
+
+clean:
+	rm -rf $(O)/ref $(O)/selftests $(O)/tracing $(O)/stress $(O)/asan
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

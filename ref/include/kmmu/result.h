@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Result files: one JSON document per run, schema "kmmu-result/1"
+ * (DESIGN.md "Result files"), written atomically (temp file + rename).
+ *
+ * A program collects tests and metrics into a struct kmmu_result and writes
+ * it with kmmu_result_write().  ci/kmmu-run merges the documents of all
+ * programs of a run into one file.  The path comes from the program's
+ * --result option or, when it runs under ci/kmmu-run, from $KMMU_RESULT.
+ *
+ * The host block is filled from sysfs/procfs only (no KVM ioctls: this file
+ * lives in ref/); programs that can ask KVM set the fields they learn
+ * (e.g. nr_memslots) through kmmu_result_host().
+ */
+#ifndef KMMU_RESULT_H
+#define KMMU_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KMMU_RESULT_SCHEMA "kmmu-result/1"
+
+enum kmmu_direction {
+	KMMU_LOWER_IS_BETTER,
+	KMMU_HIGHER_IS_BETTER,
+};
+
+enum kmmu_test_status {
+	KMMU_TEST_PASS,
+	KMMU_TEST_FAIL,
+	KMMU_TEST_SKIP,
+};
+
+/* What the host is; -1 (or "unknown") where it could not be learned. */
+struct kmmu_host {
+	char kernel_release[128];
+	char kvm_backend[16];	/* "vmx", "svm", "pvm", "none" */
+	bool kvm_available;	/* /dev/kvm could be opened */
+	int tdp_mmu;		/* 1, 0, -1 unknown */
+	int mmio_caching;	/* 1, 0, -1 unknown */
+	long nr_memslots;	/* KVM_CAP_NR_MEMSLOTS, -1 unknown */
+	int cpus;
+	int numa_nodes;
+	unsigned long long memory_bytes;
+	char hostname[64];
+};
+
+struct kmmu_result;
+
+/* Fills @host from sysfs/procfs; never fails (unknowns are -1/"unknown"). */
+void kmmu_host_probe(struct kmmu_host *host);
+/* One line "backend=pvm kvm=available tdp_mmu=N mmio_caching=N memslots=32764". */
+void kmmu_host_format_line(const struct kmmu_host *host, char *buf, size_t len);
+
+/* @program names the producer ("memslot_churn_test", "ref_bench"). NULL on ENOMEM. */
+struct kmmu_result *kmmu_result_new(const char *program);
+void kmmu_result_free(struct kmmu_result *res);
+struct kmmu_host *kmmu_result_host(struct kmmu_result *res);
+
+/*
+ * Parameters of the next metric(s): "key=value" pairs, numbers are
+ * recorded as numbers.  kmmu_result_param_reset() clears them.
+ */
+int kmmu_result_param_int(struct kmmu_result *res, const char *key, long long v);
+int kmmu_result_param_str(struct kmmu_result *res, const char *key, const char *v);
+void kmmu_result_param_reset(struct kmmu_result *res);
+
+/* A metric with all its samples; the median is computed. Returns 0/-errno. */
+int kmmu_result_metric(struct kmmu_result *res, const char *name, const char *unit,
+		       enum kmmu_direction dir, const double *samples, int nr_samples);
+int kmmu_result_test(struct kmmu_result *res, const char *name,
+		     enum kmmu_test_status status, double duration_s, const char *reason);
+
+/*
+ * Writes the document to @path (or $KMMU_RESULT if @path is NULL; nothing
+ * and 0 if neither is set): temp file in the same directory, fsync, rename.
+ * An existing file is only replaced by a complete new one.
+ */
+int kmmu_result_write(struct kmmu_result *res, const char *path);
+
+/* Summary statistics used by benchmarks to report noise. */
+double kmmu_median(const double *v, int n);
+double kmmu_cv(const double *v, int n);	/* stddev / mean, 0 for n < 2 */
+
+#endif

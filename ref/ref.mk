@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ref/: the reference MMU core.  Every ref/*.c is part of libkmmuref.a
+# (except result.c, which is the result-file writer every part links);
+# every ref/tests/*_test.c is a test program, built twice (plain and with
+# ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
+# every test; every ref/bench/*.c is a benchmark program.
+
+# The kernel's own rbtree and interval tree, from the kernel tree's tools/.
+REF_CFLAGS := -I$(KSRC_DIR)/tools/include
+REF_LDLIBS := -lurcu-memb -lurcu-cds -lurcu-common
+
+REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
+REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
+REF_LIB := $(O)/ref/libkmmuref.a
+RESULT_LIB := $(O)/ref/libkmmuresult.a
+
+REF_TEST_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard ref/tests/lib/*.c))
+REF_TESTS := $(patsubst ref/tests/%.c,$(O)/ref/tests/%,$(wildcard ref/tests/*_test.c))
+REF_BENCHES := $(patsubst ref/bench/%.c,$(O)/ref/bench/%,$(wildcard ref/bench/*.c))
+
+# Sanitizer twins of the library and the tests.
+REF_ASAN_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/asan/%.o) $(O)/asan/ref/kernel/rbtree.o
+REF_ASAN_LIB := $(O)/asan/ref/libkmmuref.a
+REF_ASAN_TEST_LIB_OBJS := $(patsubst %.c,$(O)/asan/%.o,$(wildcard ref/tests/lib/*.c))
+REF_ASAN_TESTS := $(patsubst ref/tests/%.c,$(O)/asan/ref/tests/%,$(wildcard ref/tests/*_test.c))
+
+$(O)/ref/%.o: ref/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+
+$(O)/asan/ref/%.o: ref/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+
+$(O)/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+
+$(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+
+$(KSRC_DIR)/tools/lib/rbtree.c: | deps
+
+$(REF_LIB): $(REF_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(REF_ASAN_LIB): $(REF_ASAN_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(RESULT_LIB): $(O)/ref/result.o
+	$(AR) rcs $@ $^
+
+$(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+$(O)/asan/ref/tests/%: $(O)/asan/ref/tests/%.o $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+$(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+.SECONDARY:
+
+ALL_BINS += $(REF_TESTS) $(REF_ASAN_TESTS) $(REF_BENCHES)
+CHECK_PROGS += $(REF_TESTS) $(REF_ASAN_TESTS)
+RUN_PROGS += $(REF_BENCHES)
+BENCH_PROGS += $(REF_BENCHES)
