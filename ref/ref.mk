@@ -49,6 +49,10 @@ $(REF_LIB): $(REF_LIB_OBJS)
 $(REF_ASAN_LIB): $(REF_ASAN_LIB_OBJS)
 	$(AR) rcs $@ $^
 
+# The result writer uses only libc: without tools/include, whose linux/*.h
+# would shadow the uapi headers that <sys/sysinfo.h> needs.
+$(O)/ref/result.o: REF_CFLAGS :=
+
 $(RESULT_LIB): $(O)/ref/result.o
 	$(AR) rcs $@ $^
 

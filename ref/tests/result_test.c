@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The result-file writer: the document parses as JSON with the schema's
+ * fields (checked by Debian's python3, the same reader plots/ uses), values
+ * survive escaping, statistics are right, and a failed write never leaves a
+ * partial file behind or destroys an existing one.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/result.h"
+
+FIXTURE(result) {
+	char dir[64];
+	char path[128];
+	struct kmmu_result *res;
+};
+
+FIXTURE_SETUP(result)
+{
+	snprintf(self->dir, sizeof(self->dir), "/tmp/kmmu-result-test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	snprintf(self->path, sizeof(self->path), "%s/r.json", self->dir);
+	self->res = kmmu_result_new("result_test");
+	ASSERT_NE(NULL, self->res);
+}
+
+FIXTURE_TEARDOWN(result)
+{
+	kmmu_result_free(self->res);
+	unlink(self->path);
+	rmdir(self->dir);
+}
+
+/* Runs a python3 assertion script over the document at @path. */
+static int python_check(const char *path, const char *expr)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+		 "sys.exit(0 if (%s) else 1)' %s", expr, path);
+	return system(cmd);
+}
+
+TEST_F(result, document_round_trips)
+{
+	double samples[] = { 3, 1, 2, 10 };
+
+	ASSERT_EQ(0, kmmu_result_param_int(self->res, "slots", 509));
+	ASSERT_EQ(0, kmmu_result_param_str(self->res, "order", "ran\"dom\\\n"));
+	ASSERT_EQ(0, kmmu_result_metric(self->res, "lookups", "Mops/s",
+					KMMU_HIGHER_IS_BETTER, samples, 4));
+	kmmu_result_param_reset(self->res);
+	ASSERT_EQ(0, kmmu_result_metric(self->res, "latency", "us",
+					KMMU_LOWER_IS_BETTER, samples, 1));
+	ASSERT_EQ(0, kmmu_result_test(self->res, "t1", KMMU_TEST_SKIP, 0.5, "no /dev/kvm"));
+	kmmu_result_host(self->res)->nr_memslots = 32764;
+	ASSERT_EQ(0, kmmu_result_write(self->res, self->path));
+
+	ASSERT_EQ(0, python_check(self->path,
+		"d[\"schema\"] == \"kmmu-result/1\" and d[\"program\"] == \"result_test\""
+		" and d[\"host\"][\"nr_memslots\"] == 32764"
+		" and d[\"host\"][\"cpus\"] >= 1 and d[\"host\"][\"kvm_backend\"] in (\"vmx\",\"svm\",\"pvm\",\"none\")"
+		" and len(d[\"metrics\"]) == 2"
+		" and d[\"metrics\"][0][\"median\"] == 2.5"
+		" and d[\"metrics\"][0][\"samples\"] == [3, 1, 2, 10]"
+		" and d[\"metrics\"][0][\"direction\"] == \"higher_is_better\""
+		" and d[\"metrics\"][0][\"params\"] == {\"slots\": 509, \"order\": \"ran\\\"dom\\\\\\n\"}"
+		" and d[\"metrics\"][1][\"params\"] == {}"
+		" and d[\"metrics\"][1][\"direction\"] == \"lower_is_better\""
+		" and d[\"tests\"] == [{\"name\": \"t1\", \"status\": \"skip\", \"duration_s\": 0.5,"
+		" \"reason\": \"no /dev/kvm\"}]"));
+}
+
+TEST_F(result, param_given_again_replaces)
+{
+	double one = 1;
+
+	ASSERT_EQ(0, kmmu_result_param_int(self->res, "slots", 10));
+	ASSERT_EQ(0, kmmu_result_param_int(self->res, "slots", 4096));
+	ASSERT_EQ(0, kmmu_result_metric(self->res, "m", "x", KMMU_LOWER_IS_BETTER, &one, 1));
+	ASSERT_EQ(0, kmmu_result_write(self->res, self->path));
+	ASSERT_EQ(0, python_check(self->path, "d[\"metrics\"][0][\"params\"] == {\"slots\": 4096}"));
+}
+
+TEST_F(result, bad_input_is_rejected)
+{
+	double nan_sample = NAN, one = 1;
+
+	EXPECT_EQ(-EINVAL, kmmu_result_metric(self->res, "m", "x", KMMU_LOWER_IS_BETTER, &one, 0));
+	EXPECT_EQ(-EINVAL, kmmu_result_metric(self->res, "m", "x", KMMU_LOWER_IS_BETTER,
+					      &nan_sample, 1));
+	EXPECT_EQ(-EINVAL, kmmu_result_metric(self->res, NULL, "x", KMMU_LOWER_IS_BETTER, &one, 1));
+	EXPECT_EQ(-EINVAL, kmmu_result_test(self->res, NULL, KMMU_TEST_PASS, 0, NULL));
+	EXPECT_EQ(-EINVAL, kmmu_result_param_str(self->res, "k", NULL));
+}
+
+TEST_F(result, failed_write_keeps_the_old_file)
+{
+	char bad[160];
+	struct stat st;
+	double one = 1;
+
+	ASSERT_EQ(0, kmmu_result_metric(self->res, "m", "x", KMMU_LOWER_IS_BETTER, &one, 1));
+	ASSERT_EQ(0, kmmu_result_write(self->res, self->path));
+	ASSERT_EQ(0, stat(self->path, &st));
+
+	/* A directory that does not exist: an error, and nothing half-written. */
+	snprintf(bad, sizeof(bad), "%s/missing/r.json", self->dir);
+	EXPECT_EQ(-ENOENT, kmmu_result_write(self->res, bad));
+
+	/* Renaming over a directory fails: the temp file must be gone again. */
+	snprintf(bad, sizeof(bad), "%s/isdir", self->dir);
+	ASSERT_EQ(0, mkdir(bad, 0755));
+	EXPECT_NE(0, kmmu_result_write(self->res, bad));
+	ASSERT_EQ(0, rmdir(bad));
+	ASSERT_EQ(0, python_check(self->path, "len(d[\"metrics\"]) == 1"));
+	/* Only r.json is left in the directory. */
+	snprintf(bad, sizeof(bad), "test $(ls %s | wc -l) -eq 1", self->dir);
+	ASSERT_EQ(0, system(bad));
+}
+
+TEST_F(result, no_path_no_file)
+{
+	unsetenv("KMMU_RESULT");
+	EXPECT_EQ(0, kmmu_result_write(self->res, NULL));
+	setenv("KMMU_RESULT", self->path, 1);
+	EXPECT_EQ(0, kmmu_result_write(self->res, NULL));
+	EXPECT_EQ(0, access(self->path, F_OK));
+}
+
+TEST(statistics)
+{
+	double v[] = { 5, 1, 4, 2, 3 };
+	double same[] = { 7, 7, 7 };
+	double two[] = { 1, 3 };
+
+	EXPECT_EQ(3, kmmu_median(v, 5));
+	EXPECT_EQ(2, kmmu_median(two, 2));
+	EXPECT_TRUE(isnan(kmmu_median(v, 0)));
+	EXPECT_EQ(0, kmmu_cv(same, 3));
+	EXPECT_EQ(0, kmmu_cv(v, 1));
+	/* mean 2, sample stddev sqrt(2): cv = 0.7071 */
+	EXPECT_LT(fabs(kmmu_cv(two, 2) - sqrt(2) / 2), 1e-12);
+}
+
+TEST(host_line)
+{
+	struct kmmu_host host;
+	char line[256];
+
+	kmmu_host_probe(&host);
+	host.nr_memslots = 509;
+	kmmu_host_format_line(&host, line, sizeof(line));
+	EXPECT_NE(NULL, strstr(line, "memslots=509"));
+	EXPECT_NE(NULL, strstr(line, "backend="));
+	EXPECT_NE(NULL, strstr(line, host.kernel_release));
+
+	/* KMMU_KVM_DEV points the probe (and the suite) at another device. */
+	setenv("KMMU_KVM_DEV", "/nonexistent/kvm", 1);
+	kmmu_host_probe(&host);
+	EXPECT_FALSE(host.kvm_available);
+	unsetenv("KMMU_KVM_DEV");
+}
+
+TEST_HARNESS_MAIN
