@@ -50,6 +50,9 @@ include selftests/selftests.mk
 
 all: $(ALL_BINS)
 
+# The runner's own tests (ci/kmmu-run, used by run/check/bench).
+CHECK_PROGS += ci/tests/kmmu_run_test
+
 # deps first, so that a fresh machine gets its packages before anything is
 # compiled; ci/deps.sh is quick when everything is already there.
 deps:
