@@ -43,9 +43,10 @@ ALL_BINS :=
 .PHONY: all deps run check bench clean FORCE
 all:
 
+# In dependency order: a part's rules name the libraries of those before it.
 include ref/ref.mk
+include tracing/tracing.mk
 include selftests/selftests.mk
--include tracing/tracing.mk
 -include stress/stress.mk
 
 all: $(ALL_BINS)

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Capture of KVM MMU tracepoints with libtracefs/libtraceevent into typed
+ * records.  The field layout is read from the running kernel's format files
+ * (tracefs_local_events), never assumed: a kernel whose event lacks a field
+ * we decode fails the capture with a message naming event and field.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event-parse.h>
+#include <tracefs.h>
+
+#include "kmmu/trace_capture.h"
+
+#define MAX_FIELDS 8
+
+struct field_spec {
+	const char *name;
+	unsigned short off;	/* in struct kmmu_trace_record */
+	unsigned short size;
+};
+
+struct event_spec {
+	enum kmmu_rec_type type;
+	const char *system;
+	const char *name;
+	struct field_spec fields[MAX_FIELDS];
+};
+
+#define F(n, member) { n, offsetof(struct kmmu_trace_record, member), \
+		       sizeof(((struct kmmu_trace_record *)0)->member) }
+
+static const struct event_spec event_specs[] = {
+	{ KMMU_EV_SET_SPTE, "kvmmmu", "kvm_mmu_set_spte",
+	  { F("gfn", set_spte.gfn), F("spte", set_spte.spte), F("sptep", set_spte.sptep),
+	    F("level", set_spte.level) } },
+	{ KMMU_EV_SPTE_REQUESTED, "kvmmmu", "kvm_mmu_spte_requested",
+	  { F("gfn", spte_requested.gfn), F("pfn", spte_requested.pfn),
+	    F("level", spte_requested.level) } },
+	{ KMMU_EV_GET_PAGE, "kvmmmu", "kvm_mmu_get_page",
+	  { F("gfn", sp.gfn), F("role", sp.role), F("root_count", sp.root_count),
+	    F("mmu_valid_gen", sp.mmu_valid_gen), F("unsync", sp.unsync),
+	    F("created", sp.created) } },
+	{ KMMU_EV_PREPARE_ZAP_PAGE, "kvmmmu", "kvm_mmu_prepare_zap_page",
+	  { F("gfn", sp.gfn), F("role", sp.role), F("root_count", sp.root_count),
+	    F("mmu_valid_gen", sp.mmu_valid_gen), F("unsync", sp.unsync) } },
+	{ KMMU_EV_ZAP_ALL_FAST, "kvmmmu", "kvm_mmu_zap_all_fast",
+	  { F("mmu_valid_gen", zap_all_fast.mmu_valid_gen),
+	    F("mmu_used_pages", zap_all_fast.used_pages) } },
+	{ KMMU_EV_MARK_MMIO_SPTE, "kvmmmu", "mark_mmio_spte",
+	  { F("sptep", mark_mmio.sptep), F("gfn", mark_mmio.gfn),
+	    F("access", mark_mmio.access), F("gen", mark_mmio.gen) } },
+	{ KMMU_EV_CHECK_MMIO_SPTE, "kvmmmu", "check_mmio_spte",
+	  { F("spte", check_mmio.spte), F("kvm_gen", check_mmio.kvm_gen),
+	    F("spte_gen", check_mmio.spte_gen) } },
+	{ KMMU_EV_HANDLE_MMIO_PAGE_FAULT, "kvmmmu", "handle_mmio_page_fault",
+	  { F("addr", mmio_pf.addr), F("gfn", mmio_pf.gfn), F("access", mmio_pf.access) } },
+	{ KMMU_EV_FAST_PAGE_FAULT, "kvmmmu", "fast_page_fault",
+	  { F("vcpu_id", fast_pf.vcpu_id), F("cr2_or_gpa", fast_pf.gpa),
+	    F("error_code", fast_pf.error_code), F("sptep", fast_pf.sptep),
+	    F("old_spte", fast_pf.old_spte), F("new_spte", fast_pf.new_spte),
+	    F("ret", fast_pf.ret) } },
+	{ KMMU_EV_MMIO, "kvm", "kvm_mmio",
+	  { F("type", mmio.type), F("len", mmio.len), F("gpa", mmio.gpa), F("val", mmio.val) } },
+	{ KMMU_EV_PAGE_FAULT, "kvm", "kvm_page_fault",
+	  { F("vcpu_id", page_fault.vcpu_id), F("guest_rip", page_fault.rip),
+	    F("fault_address", page_fault.address), F("error_code", page_fault.error_code) } },
+	{ KMMU_EV_AGE_HVA, "kvm", "kvm_age_hva",
+	  { F("start", hva_range.start), F("end", hva_range.end) } },
+	{ KMMU_EV_TEST_AGE_HVA, "kvm", "kvm_test_age_hva", { F("hva", test_age.hva) } },
+	{ KMMU_EV_UNMAP_HVA_RANGE, "kvm", "kvm_unmap_hva_range",
+	  { F("start", hva_range.start), F("end", hva_range.end) } },
+	{ KMMU_EV_USERSPACE_EXIT, "kvm", "kvm_userspace_exit",
+	  { F("reason", uexit.reason), F("errno", uexit.err) } },
+	/* Events the tests trigger themselves, enabled only on request. */
+	{ KMMU_EV_MARKER, "ftrace", "print", { } },	/* text copied by hand */
+	{ KMMU_EV_SYS_ENTER, "raw_syscalls", "sys_enter", { F("id", sys_enter.id) } },
+};
+
+struct bound_event {
+	const struct event_spec *spec;
+	struct tep_event *event;
+	struct tep_format_field *fields[MAX_FIELDS];
+	struct tep_format_field *buf;	/* ftrace:print */
+};
+
+struct kmmu_trace_capture {
+	struct tracefs_instance *instance;
+	struct tep_handle *tep;
+	struct kmmu_trace_log *log;
+	struct bound_event bound[sizeof(event_specs) / sizeof(event_specs[0])];
+	int nr_bound;
+	struct bound_event *by_id[65536];	/* event id -> binding */
+	char missing[1024];
+	char name[64];
+	pthread_t reader;
+	bool reader_running;
+	atomic_bool stop;
+	unsigned long long count;
+	unsigned long long missed;	/* from page headers */
+	int janitor_pipe;		/* write end; the janitor waits for EOF */
+	pid_t janitor;
+};
+
+static int seterr(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+const char *kmmu_tracefs_dir(void)
+{
+	const char *path = NULL;
+
+	/* Mounts tracefs at /sys/kernel/tracing if nothing is mounted. */
+	if (tracefs_tracing_dir_is_mounted(true, &path) < 0)
+		return NULL;
+	return tracefs_tracing_dir();
+}
+
+/* Instances of processes that died without cleaning up (SIGKILL, janitor killed too). */
+static void remove_stale_instances(const char *tracing_dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/instances", tracing_dir);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int pid;
+
+		if (sscanf(de->d_name, "kmmu-%d-", &pid) != 1)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/instances/%s", tracing_dir, de->d_name);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
+/*
+ * A child that removes the instance when this process is gone, however it
+ * ended: it waits for EOF on a pipe only we hold the write end of.  It
+ * ignores terminal signals (Ctrl-C reaches the whole process group) and
+ * closes everything else, so it neither dies early nor keeps a runner's
+ * output pipe open.
+ */
+static int start_janitor(struct kmmu_trace_capture *cap, const char *instance_path)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		char c;
+		int devnull = open("/dev/null", O_RDWR);
+
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != fds[0])
+				close(fd);
+		while (read(fds[0], &c, 1) < 0 && errno == EINTR)
+			;
+		/* The owner's trace_pipe_raw fds may take a moment to go away. */
+		for (int i = 0; i < 50; i++) {
+			if (!rmdir(instance_path) || errno == ENOENT)
+				break;
+			usleep(100000);
+		}
+		_exit(0);
+	}
+	close(fds[0]);
+	cap->janitor_pipe = fds[1];
+	cap->janitor = pid;
+	return 0;
+}
+
+static void stop_janitor(struct kmmu_trace_capture *cap)
+{
+	if (cap->janitor_pipe >= 0) {
+		close(cap->janitor_pipe);
+		cap->janitor_pipe = -1;
+	}
+	if (cap->janitor > 0) {
+		waitpid(cap->janitor, NULL, 0);
+		cap->janitor = 0;
+	}
+}
+
+static int bind_event(struct kmmu_trace_capture *cap, const struct event_spec *spec,
+		      char *err, size_t err_len)
+{
+	struct bound_event *b = &cap->bound[cap->nr_bound];
+	struct tep_event *ev = tep_find_event_by_name(cap->tep, spec->system, spec->name);
+
+	if (!ev)
+		return -ENOENT;
+	memset(b, 0, sizeof(*b));
+	b->spec = spec;
+	b->event = ev;
+	for (int i = 0; i < MAX_FIELDS && spec->fields[i].name; i++) {
+		b->fields[i] = tep_find_field(ev, spec->fields[i].name);
+		if (!b->fields[i])
+			return seterr(err, err_len, -EPROTO,
+				      "%s:%s has no field '%s' on this kernel: the decoder needs it",
+				      spec->system, spec->name, spec->fields[i].name);
+	}
+	if (spec->type == KMMU_EV_MARKER) {
+		b->buf = tep_find_field(ev, "buf");
+		if (!b->buf)
+			return seterr(err, err_len, -EPROTO, "ftrace:print has no field 'buf'");
+	}
+	if (ev->id < 0 || ev->id > 65535)
+		return seterr(err, err_len, -EPROTO, "%s:%s has event id %d",
+			      spec->system, spec->name, ev->id);
+	cap->by_id[ev->id] = b;
+	cap->nr_bound++;
+	return 0;
+}
+
+static void store(void *dst, unsigned int size, unsigned long long v)
+{
+	switch (size) {
+	case 1: *(uint8_t *)dst = v; break;
+	case 2: *(uint16_t *)dst = v; break;
+	case 4: *(uint32_t *)dst = v; break;
+	default: *(uint64_t *)dst = v; break;
+	}
+}
+
+static int on_record(struct tep_event *event, struct tep_record *record, int cpu, void *ctx)
+{
+	struct kmmu_trace_capture *cap = ctx;
+	struct bound_event *b;
+	struct kmmu_trace_record r;
+	unsigned long long v;
+
+	if (record->missed_events > 0)
+		cap->missed += record->missed_events;
+	else if (record->missed_events < 0)	/* lost, count unknown */
+		cap->missed++;
+	if (!event || event->id < 0 || event->id > 65535)
+		return 0;
+	b = cap->by_id[event->id];
+	if (!b)
+		return 0;
+
+	memset(&r, 0, sizeof(r));
+	r.ts = record->ts;
+	r.type = b->spec->type;
+	r.cpu = cpu;
+	r.pid = tep_data_pid(cap->tep, record);
+	for (int i = 0; i < MAX_FIELDS && b->fields[i]; i++) {
+		const struct field_spec *fs = &b->spec->fields[i];
+
+		if (tep_read_number_field(b->fields[i], record->data, &v))
+			continue;
+		store((char *)&r + fs->off, fs->size, v);
+	}
+	if (b->buf && b->buf->offset < record->size) {
+		size_t n = record->size - b->buf->offset;
+
+		memcpy(&r.marker.value, (char *)record->data + b->buf->offset,
+		       n < sizeof(r.marker.value) ? n : sizeof(r.marker.value));
+	}
+	cap->count++;
+	kmmu_trace_log_append(cap->log, &r);
+	return 0;
+}
+
+static void *reader_thread(void *arg)
+{
+	struct kmmu_trace_capture *cap = arg;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	while (!atomic_load(&cap->stop)) {
+		tracefs_iterate_raw_events(cap->tep, cap->instance, NULL, 0, on_record, cap);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* Every thread that exists now; event-fork adds the ones created later. */
+static int restrict_to_this_process(struct kmmu_trace_capture *cap)
+{
+	char line[300];
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/task");
+	int ret = 0;
+	bool first = true;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(line, sizeof(line), "%s\n", de->d_name);
+		/* The first write replaces, the later ones must append. */
+		if (first) {
+			ret = tracefs_instance_file_write(cap->instance, "set_event_pid", line);
+			first = false;
+		} else {
+			ret = tracefs_instance_file_append(cap->instance, "set_event_pid", line);
+		}
+		if (ret < 0)
+			break;
+	}
+	closedir(d);
+	if (ret < 0)
+		return -EIO;
+	if (tracefs_option_enable(cap->instance, TRACEFS_OPTION_EVENT_FORK))
+		return -EIO;
+	return 0;
+}
+
+int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
+			     const struct kmmu_trace_capture_opts *opts,
+			     struct kmmu_trace_log *log, char *err, size_t err_len)
+{
+	static atomic_int seq;
+	static const char *const systems[] = { "kvm", "kvmmmu", "ftrace", "raw_syscalls", NULL };
+	const char *dir = kmmu_tracefs_dir();
+	struct kmmu_trace_capture *cap;
+	char path[512];
+	size_t nr_specs = sizeof(event_specs) / sizeof(event_specs[0]);
+	int ret;
+
+	*out = NULL;
+	if (!dir)
+		return seterr(err, err_len, -ENODEV, "tracefs is not mounted and cannot be mounted");
+	if (access(dir, W_OK))
+		return seterr(err, err_len, -EACCES, "%s is not writable: tracing needs root", dir);
+	remove_stale_instances(dir);
+
+	cap = calloc(1, sizeof(*cap));
+	if (!cap)
+		return seterr(err, err_len, -ENOMEM, "out of memory");
+	cap->janitor_pipe = -1;
+	cap->log = log;
+	snprintf(cap->name, sizeof(cap->name), "kmmu-%d-%d", (int)getpid(), atomic_fetch_add(&seq, 1));
+
+	cap->tep = tracefs_local_events_system(NULL, systems);
+	if (!cap->tep) {
+		ret = seterr(err, err_len, -ENODEV, "cannot read the kvm/kvmmmu event formats in %s", dir);
+		goto fail;
+	}
+
+	/* Bind the requested events (or all) to their formats before touching tracefs. */
+	for (size_t i = 0; i < nr_specs; i++) {
+		const struct event_spec *spec = &event_specs[i];
+		bool wanted = !opts || !opts->events;
+
+		if (!wanted) {
+			for (const char *const *e = opts->events; *e; e++) {
+				const char *colon = strchr(*e, ':');
+
+				if (colon && !strncmp(*e, spec->system, colon - *e) &&
+				    strlen(spec->system) == (size_t)(colon - *e) &&
+				    !strcmp(colon + 1, spec->name))
+					wanted = true;
+			}
+		} else if (spec->type == KMMU_EV_MARKER || spec->type == KMMU_EV_SYS_ENTER) {
+			wanted = false;	/* only on request: for tests */
+		}
+		if (!wanted)
+			continue;
+		ret = bind_event(cap, spec, err, err_len);
+		if (ret == -ENOENT) {
+			size_t l = strlen(cap->missing);
+
+			snprintf(cap->missing + l, sizeof(cap->missing) - l, "%s%s:%s",
+				 l ? "," : "", spec->system, spec->name);
+			continue;
+		}
+		if (ret)
+			goto fail;
+	}
+	if (opts && opts->events) {
+		for (const char *const *e = opts->events; *e; e++) {
+			bool known = false;
+
+			for (size_t i = 0; i < nr_specs; i++) {
+				char full[96];
+
+				snprintf(full, sizeof(full), "%s:%s", event_specs[i].system,
+					 event_specs[i].name);
+				known |= !strcmp(full, *e);
+			}
+			if (!known) {
+				ret = seterr(err, err_len, -EINVAL, "event '%s' has no decoder", *e);
+				goto fail;
+			}
+		}
+	}
+	if (!cap->nr_bound) {
+		ret = seterr(err, err_len, -ENOENT, "none of the requested events exists on this kernel (%s)",
+			     cap->missing);
+		goto fail;
+	}
+
+	cap->instance = tracefs_instance_create(cap->name);
+	if (!cap->instance) {
+		ret = seterr(err, err_len, -errno ? -errno : -EIO, "cannot create tracefs instance %s: %s",
+			     cap->name, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/instances/%s", dir, cap->name);
+	ret = start_janitor(cap, path);
+	if (ret) {
+		seterr(err, err_len, ret, "cannot fork the instance janitor: %s", strerror(-ret));
+		goto fail;
+	}
+
+	tracefs_trace_off(cap->instance);
+	if (tracefs_instance_file_write(cap->instance, "trace_clock", "mono") < 0) {
+		ret = seterr(err, err_len, -EIO, "cannot set trace_clock mono in %s", cap->name);
+		goto fail;
+	}
+	/* Drop new events rather than overwrite old ones; both are counted. */
+	tracefs_instance_file_write(cap->instance, "options/overwrite", "0");
+	if (tracefs_instance_set_buffer_size(cap->instance,
+					     opts && opts->buffer_kb ? opts->buffer_kb : 16384, -1) < 0) {
+		ret = seterr(err, err_len, -EIO, "cannot size the buffers of %s", cap->name);
+		goto fail;
+	}
+	if (!(opts && opts->all_pids)) {
+		ret = restrict_to_this_process(cap);
+		if (ret) {
+			seterr(err, err_len, ret, "cannot restrict %s to this process", cap->name);
+			goto fail;
+		}
+	}
+	for (int i = 0; i < cap->nr_bound; i++) {
+		const struct event_spec *spec = cap->bound[i].spec;
+
+		if (tracefs_event_enable(cap->instance, spec->system, spec->name)) {
+			ret = seterr(err, err_len, -EIO, "cannot enable %s:%s", spec->system, spec->name);
+			goto fail;
+		}
+	}
+	if (pthread_create(&cap->reader, NULL, reader_thread, cap)) {
+		ret = seterr(err, err_len, -EAGAIN, "cannot start the trace reader thread");
+		goto fail;
+	}
+	cap->reader_running = true;
+	if (tracefs_trace_on(cap->instance)) {
+		ret = seterr(err, err_len, -EIO, "cannot turn tracing on in %s", cap->name);
+		goto fail;
+	}
+	*out = cap;
+	return 0;
+fail:
+	kmmu_trace_capture_destroy(cap);
+	return ret;
+}
+
+static unsigned long long stat_value(const char *stats, const char *key)
+{
+	const char *p = stats;
+	size_t klen = strlen(key);
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return strtoull(p + klen + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+/* Overruns and drops the ring buffer counted, summed over CPUs. */
+static unsigned long long ring_buffer_losses(struct kmmu_trace_capture *cap)
+{
+	unsigned long long lost = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
+	for (long cpu = 0; cpu < cpus; cpu++) {
+		char file[64], *stats;
+
+		snprintf(file, sizeof(file), "per_cpu/cpu%ld/stats", cpu);
+		stats = tracefs_instance_file_read(cap->instance, file, NULL);
+		if (!stats)
+			continue;
+		lost += stat_value(stats, "overrun") + stat_value(stats, "commit overrun") +
+			stat_value(stats, "dropped events");
+		free(stats);
+	}
+	return lost;
+}
+
+int kmmu_trace_capture_stop(struct kmmu_trace_capture *cap, unsigned long long *lost)
+{
+	unsigned long long ring_lost;
+
+	if (!cap)
+		return -EINVAL;
+	tracefs_trace_off(cap->instance);
+	if (cap->reader_running) {
+		atomic_store(&cap->stop, true);
+		pthread_join(cap->reader, NULL);
+		cap->reader_running = false;
+	}
+	/* What is still in the buffers after the last periodic read. */
+	tracefs_iterate_raw_events(cap->tep, cap->instance, NULL, 0, on_record, cap);
+	ring_lost = ring_buffer_losses(cap);
+	if (lost)
+		*lost = ring_lost > cap->missed ? ring_lost : cap->missed;
+	if (cap->log->oom)
+		return -ENOMEM;
+	return ring_lost || cap->missed ? -EOVERFLOW : 0;
+}
+
+void kmmu_trace_capture_destroy(struct kmmu_trace_capture *cap)
+{
+	if (!cap)
+		return;
+	if (cap->reader_running) {
+		atomic_store(&cap->stop, true);
+		pthread_join(cap->reader, NULL);
+	}
+	if (cap->instance) {
+		tracefs_trace_off(cap->instance);
+		for (int i = 0; i < cap->nr_bound; i++)
+			tracefs_event_disable(cap->instance, cap->bound[i].spec->system,
+					      cap->bound[i].spec->name);
+		tracefs_instance_destroy(cap->instance);
+		tracefs_instance_free(cap->instance);
+	}
+	stop_janitor(cap);
+	if (cap->tep)
+		tep_free(cap->tep);
+	free(cap);
+}
+
+const char *kmmu_trace_capture_instance_name(const struct kmmu_trace_capture *cap)
+{
+	return cap->name;
+}
+
+const char *kmmu_trace_capture_missing(const struct kmmu_trace_capture *cap)
+{
+	return cap->missing;
+}
+
+bool kmmu_trace_capture_has(const struct kmmu_trace_capture *cap, unsigned int type)
+{
+	for (int i = 0; i < cap->nr_bound; i++)
+		if (cap->bound[i].spec->type == type)
+			return true;
+	return false;
+}
+
+unsigned long long kmmu_trace_capture_count(const struct kmmu_trace_capture *cap)
+{
+	return cap->count;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Capture of the kernel's KVM MMU events into a struct kmmu_trace_log.
+ *
+ * Each capture has a private tracefs instance (never the global buffer),
+ * trace_clock "mono", the requested events, optionally restricted to this
+ * process and the threads it creates later (set_event_pid + event-fork), and
+ * a reader thread that drains the per-CPU buffers while the test runs.  Lost
+ * events (overrun, dropped) are counted and make kmmu_trace_capture_stop()
+ * fail: a checker must never judge an incomplete history.
+ *
+ * The instance is removed by kmmu_trace_capture_destroy(), and also on exit
+ * and on SIGINT/SIGTERM/SIGABRT/SIGSEGV, and instances left behind by dead
+ * processes (SIGKILL) are removed by the next capture.
+ */
+#ifndef KMMU_TRACE_CAPTURE_H
+#define KMMU_TRACE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kmmu/trace_log.h"
+
+struct kmmu_trace_capture;
+
+struct kmmu_trace_capture_opts {
+	/*
+	 * NULL-terminated "system:event" names, NULL for the default set (every
+	 * event of enum kmmu_rec_type).  Events this kernel lacks are skipped
+	 * and listed by kmmu_trace_capture_missing().
+	 */
+	const char *const *events;
+	bool all_pids;		/* also other processes (aging runs in kdamond/kswapd) */
+	unsigned int buffer_kb;	/* per CPU; 0 for the default (16 MiB) */
+};
+
+/*
+ * 0 or -errno with a one-line reason in @err: -ENODEV no tracefs, -EACCES
+ * not permitted, -ENOENT none of the events exists, -EPROTO an event's
+ * format lacks a field the decoder needs (the message names it).
+ */
+int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
+			     const struct kmmu_trace_capture_opts *opts,
+			     struct kmmu_trace_log *log, char *err, size_t err_len);
+/*
+ * Stops tracing, drains what is left, checks for loss.  0, or -EOVERFLOW
+ * with the count in @lost when the kernel dropped events, or -ENOMEM when
+ * the log could not hold them.
+ */
+int kmmu_trace_capture_stop(struct kmmu_trace_capture *cap, unsigned long long *lost);
+/* Removes the instance; safe after a failed stop, and with NULL. */
+void kmmu_trace_capture_destroy(struct kmmu_trace_capture *cap);
+
+const char *kmmu_trace_capture_instance_name(const struct kmmu_trace_capture *cap);
+/* Comma-separated events this kernel does not have ("" if none). */
+const char *kmmu_trace_capture_missing(const struct kmmu_trace_capture *cap);
+/* Whether @type's event is enabled in this capture. */
+bool kmmu_trace_capture_has(const struct kmmu_trace_capture *cap, unsigned int type);
+unsigned long long kmmu_trace_capture_count(const struct kmmu_trace_capture *cap);
+
+/* The tracefs mount point, mounting it if needed; NULL if there is none. */
+const char *kmmu_tracefs_dir(void);
+
+#endif

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Typed records of what the kernel did (KVM tracepoints, decoded from the
+ * running kernel's event formats) and of what the test did (its action log),
+ * on one clock: the trace instance uses trace_clock "mono", the same clock as
+ * CLOCK_MONOTONIC, so kernel events and actions sort into one history.
+ *
+ * A record is a fixed 64 bytes so that trace files can be read and replayed
+ * at memory speed; fields mirror the tracepoints' own (arch/x86/kvm/mmu/
+ * mmutrace.h, include/trace/events/kvm.h).
+ */
+#ifndef KMMU_TRACE_RECORD_H
+#define KMMU_TRACE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum kmmu_rec_type {
+	KMMU_REC_NONE = 0,
+	/* kernel events */
+	KMMU_EV_SET_SPTE,		/* kvmmmu:kvm_mmu_set_spte */
+	KMMU_EV_SPTE_REQUESTED,		/* kvmmmu:kvm_mmu_spte_requested */
+	KMMU_EV_GET_PAGE,		/* kvmmmu:kvm_mmu_get_page */
+	KMMU_EV_PREPARE_ZAP_PAGE,	/* kvmmmu:kvm_mmu_prepare_zap_page */
+	KMMU_EV_ZAP_ALL_FAST,		/* kvmmmu:kvm_mmu_zap_all_fast */
+	KMMU_EV_MARK_MMIO_SPTE,		/* kvmmmu:mark_mmio_spte */
+	KMMU_EV_CHECK_MMIO_SPTE,	/* kvmmmu:check_mmio_spte */
+	KMMU_EV_HANDLE_MMIO_PAGE_FAULT,	/* kvmmmu:handle_mmio_page_fault */
+	KMMU_EV_FAST_PAGE_FAULT,	/* kvmmmu:fast_page_fault */
+	KMMU_EV_MMIO,			/* kvm:kvm_mmio */
+	KMMU_EV_PAGE_FAULT,		/* kvm:kvm_page_fault */
+	KMMU_EV_AGE_HVA,		/* kvm:kvm_age_hva */
+	KMMU_EV_TEST_AGE_HVA,		/* kvm:kvm_test_age_hva */
+	KMMU_EV_UNMAP_HVA_RANGE,	/* kvm:kvm_unmap_hva_range */
+	KMMU_EV_USERSPACE_EXIT,		/* kvm:kvm_userspace_exit */
+	KMMU_EV_MARKER,			/* ftrace:print (trace_marker), for tests */
+	KMMU_EV_SYS_ENTER,		/* raw_syscalls:sys_enter, for tests */
+	KMMU_EV_NR_KERNEL,
+
+	/* the test's action log */
+	KMMU_ACT_SET_MEMSLOT = 64,	/* a KVM_SET_USER_MEMORY_REGION and its result */
+	KMMU_ACT_GUEST_ACCESS,		/* a guest access and what the guest observed */
+	KMMU_ACT_MMIO_EXIT,		/* a KVM_EXIT_MMIO the host handled */
+	KMMU_ACT_AGE_REQUEST,		/* the test asked for aging of an hva range */
+	KMMU_ACT_VM_CREATE,		/* the VM exists from here on */
+	KMMU_REC_TYPE_MAX,
+};
+
+/* How a guest access ended, as the guest or host saw it. */
+enum kmmu_access_outcome {
+	KMMU_ACCESS_RAM,		/* completed against memory */
+	KMMU_ACCESS_MMIO,		/* exited to the host as MMIO */
+};
+
+struct kmmu_trace_record {
+	uint64_t ts;		/* ns on the trace clock (CLOCK_MONOTONIC) */
+	uint16_t type;		/* enum kmmu_rec_type */
+	uint16_t cpu;
+	int32_t pid;
+	union {
+		struct {
+			uint64_t gfn, spte, sptep;
+			uint8_t level;
+		} set_spte;
+		struct {
+			uint64_t gfn, pfn;
+			uint8_t level;
+		} spte_requested;
+		struct {			/* get_page and prepare_zap_page */
+			uint64_t gfn;
+			uint32_t role;		/* union kvm_mmu_page_role word */
+			uint32_t root_count;
+			uint8_t mmu_valid_gen;
+			uint8_t unsync;
+			uint8_t created;	/* get_page only */
+		} sp;
+		struct {
+			uint32_t used_pages;
+			uint8_t mmu_valid_gen;
+		} zap_all_fast;
+		struct {
+			uint64_t sptep, gfn;
+			uint32_t access, gen;
+		} mark_mmio;
+		struct {
+			uint64_t spte;
+			uint32_t kvm_gen, spte_gen;
+		} check_mmio;
+		struct {
+			uint64_t addr, gfn;
+			uint32_t access;
+		} mmio_pf;
+		struct {
+			uint64_t gpa, error_code, sptep, old_spte, new_spte;
+			int32_t vcpu_id, ret;
+		} fast_pf;
+		struct {
+			uint64_t gpa, val;
+			uint32_t type, len;	/* KVM_TRACE_MMIO_{READ_UNSATISFIED,READ,WRITE} */
+		} mmio;
+		struct {
+			uint64_t address, error_code, rip;
+			uint32_t vcpu_id;
+		} page_fault;
+		struct {
+			uint64_t start, end;
+		} hva_range;			/* age_hva, unmap_hva_range, age request */
+		struct {
+			uint64_t hva;
+		} test_age;
+		struct {
+			uint32_t reason;
+			int32_t err;
+		} uexit;
+		struct {
+			uint64_t gpa, size, hva;
+			uint32_t slot, flags;	/* slot = as_id << 16 | id */
+			int32_t ret;		/* 0 or -errno */
+		} memslot;
+		struct {
+			uint64_t gpa, value;
+			uint32_t vcpu;
+			uint8_t write;
+			uint8_t outcome;	/* enum kmmu_access_outcome */
+			uint8_t len;
+		} access;
+		struct {
+			uint64_t value;		/* first 8 bytes of the marker text */
+		} marker;
+		struct {
+			uint64_t id;
+		} sys_enter;
+		uint8_t raw[48];
+	};
+};
+
+_Static_assert(sizeof(struct kmmu_trace_record) == 64, "trace files rely on 64-byte records");
+
+/* "kvm_mmu_set_spte", "set_memslot", ...; "unknown" for anything else. */
+const char *kmmu_rec_type_name(unsigned int type);
+static inline int kmmu_rec_is_action(unsigned int type)
+{
+	return type >= KMMU_ACT_SET_MEMSLOT && type < KMMU_REC_TYPE_MAX;
+}
+static inline int kmmu_rec_type_valid(unsigned int type)
+{
+	return (type > KMMU_REC_NONE && type < KMMU_EV_NR_KERNEL) || kmmu_rec_is_action(type);
+}
+
+/* One human-readable line for @rec (no newline) into @buf. */
+int kmmu_rec_format(const struct kmmu_trace_record *rec, char *buf, size_t len);
+
+#endif

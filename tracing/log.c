@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The record log and the records' names and text form.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmmu/trace_log.h"
+
+static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
+	[KMMU_EV_SET_SPTE] = "kvm_mmu_set_spte",
+	[KMMU_EV_SPTE_REQUESTED] = "kvm_mmu_spte_requested",
+	[KMMU_EV_GET_PAGE] = "kvm_mmu_get_page",
+	[KMMU_EV_PREPARE_ZAP_PAGE] = "kvm_mmu_prepare_zap_page",
+	[KMMU_EV_ZAP_ALL_FAST] = "kvm_mmu_zap_all_fast",
+	[KMMU_EV_MARK_MMIO_SPTE] = "mark_mmio_spte",
+	[KMMU_EV_CHECK_MMIO_SPTE] = "check_mmio_spte",
+	[KMMU_EV_HANDLE_MMIO_PAGE_FAULT] = "handle_mmio_page_fault",
+	[KMMU_EV_FAST_PAGE_FAULT] = "fast_page_fault",
+	[KMMU_EV_MMIO] = "kvm_mmio",
+	[KMMU_EV_PAGE_FAULT] = "kvm_page_fault",
+	[KMMU_EV_AGE_HVA] = "kvm_age_hva",
+	[KMMU_EV_TEST_AGE_HVA] = "kvm_test_age_hva",
+	[KMMU_EV_UNMAP_HVA_RANGE] = "kvm_unmap_hva_range",
+	[KMMU_EV_USERSPACE_EXIT] = "kvm_userspace_exit",
+	[KMMU_EV_MARKER] = "print",
+	[KMMU_EV_SYS_ENTER] = "sys_enter",
+	[KMMU_ACT_SET_MEMSLOT] = "action:set_memslot",
+	[KMMU_ACT_GUEST_ACCESS] = "action:guest_access",
+	[KMMU_ACT_MMIO_EXIT] = "action:mmio_exit",
+	[KMMU_ACT_AGE_REQUEST] = "action:age_request",
+	[KMMU_ACT_VM_CREATE] = "action:vm_create",
+};
+
+const char *kmmu_rec_type_name(unsigned int type)
+{
+	if (type < KMMU_REC_TYPE_MAX && rec_names[type])
+		return rec_names[type];
+	return "unknown";
+}
+
+int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%" PRIu64 ".%09" PRIu64 " cpu%u pid %d %s:",
+			 r->ts / 1000000000, r->ts % 1000000000, r->cpu, r->pid,
+			 kmmu_rec_type_name(r->type));
+
+	if (n < 0 || (size_t)n >= len)
+		return n;
+	buf += n;
+	len -= n;
+
+	switch (r->type) {
+	case KMMU_EV_SET_SPTE:
+		return snprintf(buf, len, " gfn %#" PRIx64 " spte %#" PRIx64 " level %u sptep %#" PRIx64,
+				r->set_spte.gfn, r->set_spte.spte, r->set_spte.level, r->set_spte.sptep);
+	case KMMU_EV_SPTE_REQUESTED:
+		return snprintf(buf, len, " gfn %#" PRIx64 " pfn %#" PRIx64 " level %u",
+				r->spte_requested.gfn, r->spte_requested.pfn, r->spte_requested.level);
+	case KMMU_EV_GET_PAGE:
+	case KMMU_EV_PREPARE_ZAP_PAGE:
+		return snprintf(buf, len, " gfn %#" PRIx64 " role %#x level %u gen %u root_count %u%s%s",
+				r->sp.gfn, r->sp.role, r->sp.role & 0xf, r->sp.mmu_valid_gen,
+				r->sp.root_count, r->sp.unsync ? " unsync" : "",
+				r->type == KMMU_EV_GET_PAGE && r->sp.created ? " created" : "");
+	case KMMU_EV_ZAP_ALL_FAST:
+		return snprintf(buf, len, " gen %u used_pages %u",
+				r->zap_all_fast.mmu_valid_gen, r->zap_all_fast.used_pages);
+	case KMMU_EV_MARK_MMIO_SPTE:
+		return snprintf(buf, len, " gfn %#" PRIx64 " access %#x gen %u",
+				r->mark_mmio.gfn, r->mark_mmio.access, r->mark_mmio.gen);
+	case KMMU_EV_CHECK_MMIO_SPTE:
+		return snprintf(buf, len, " spte %#" PRIx64 " kvm_gen %u spte_gen %u",
+				r->check_mmio.spte, r->check_mmio.kvm_gen, r->check_mmio.spte_gen);
+	case KMMU_EV_HANDLE_MMIO_PAGE_FAULT:
+		return snprintf(buf, len, " addr %#" PRIx64 " gfn %#" PRIx64 " access %#x",
+				r->mmio_pf.addr, r->mmio_pf.gfn, r->mmio_pf.access);
+	case KMMU_EV_FAST_PAGE_FAULT:
+		return snprintf(buf, len, " vcpu %d gpa %#" PRIx64 " ec %#" PRIx64 " old %#" PRIx64
+				" new %#" PRIx64 " ret %d", r->fast_pf.vcpu_id, r->fast_pf.gpa,
+				r->fast_pf.error_code, r->fast_pf.old_spte, r->fast_pf.new_spte,
+				r->fast_pf.ret);
+	case KMMU_EV_MMIO:
+		return snprintf(buf, len, " type %u len %u gpa %#" PRIx64 " val %#" PRIx64,
+				r->mmio.type, r->mmio.len, r->mmio.gpa, r->mmio.val);
+	case KMMU_EV_PAGE_FAULT:
+		return snprintf(buf, len, " vcpu %u rip %#" PRIx64 " address %#" PRIx64 " ec %#" PRIx64,
+				r->page_fault.vcpu_id, r->page_fault.rip, r->page_fault.address,
+				r->page_fault.error_code);
+	case KMMU_EV_AGE_HVA:
+	case KMMU_EV_UNMAP_HVA_RANGE:
+	case KMMU_ACT_AGE_REQUEST:
+		return snprintf(buf, len, " hva %#" PRIx64 "-%#" PRIx64,
+				r->hva_range.start, r->hva_range.end);
+	case KMMU_EV_TEST_AGE_HVA:
+		return snprintf(buf, len, " hva %#" PRIx64, r->test_age.hva);
+	case KMMU_EV_USERSPACE_EXIT:
+		return snprintf(buf, len, " reason %u errno %d", r->uexit.reason, r->uexit.err);
+	case KMMU_EV_MARKER:
+		return snprintf(buf, len, " %#" PRIx64, r->marker.value);
+	case KMMU_EV_SYS_ENTER:
+		return snprintf(buf, len, " NR %" PRIu64, r->sys_enter.id);
+	case KMMU_ACT_SET_MEMSLOT:
+		return snprintf(buf, len, " slot %u:%u flags %#x gpa %#" PRIx64 " size %#" PRIx64
+				" hva %#" PRIx64 " ret %d", r->memslot.slot >> 16,
+				r->memslot.slot & 0xffff, r->memslot.flags, r->memslot.gpa,
+				r->memslot.size, r->memslot.hva, r->memslot.ret);
+	case KMMU_ACT_GUEST_ACCESS:
+	case KMMU_ACT_MMIO_EXIT:
+		return snprintf(buf, len, " vcpu %u %s gpa %#" PRIx64 " value %#" PRIx64 " %s",
+				r->access.vcpu, r->access.write ? "write" : "read", r->access.gpa,
+				r->access.value,
+				r->access.outcome == KMMU_ACCESS_MMIO ? "mmio" : "ram");
+	default:
+		return snprintf(buf, len, " (no fields)");
+	}
+}
+
+void kmmu_trace_log_init(struct kmmu_trace_log *log)
+{
+	memset(log, 0, sizeof(*log));
+	pthread_mutex_init(&log->lock, NULL);
+}
+
+void kmmu_trace_log_free(struct kmmu_trace_log *log)
+{
+	free(log->recs);
+	pthread_mutex_destroy(&log->lock);
+	memset(log, 0, sizeof(*log));
+}
+
+int kmmu_trace_log_append(struct kmmu_trace_log *log, const struct kmmu_trace_record *rec)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&log->lock);
+	if (log->nr == log->capacity) {
+		uint64_t cap = log->capacity ? log->capacity * 2 : 4096;
+		void *p = realloc(log->recs, cap * sizeof(*rec));
+
+		if (!p) {
+			log->oom = true;
+			ret = -ENOMEM;
+			goto out;
+		}
+		log->recs = p;
+		log->capacity = cap;
+	}
+	log->recs[log->nr++] = *rec;
+out:
+	pthread_mutex_unlock(&log->lock);
+	return ret;
+}
+
+/*
+ * Merge sort: qsort is not stable, and the order of equal timestamps (an
+ * action and the events it caused) carries meaning.
+ */
+static void merge_sort(struct kmmu_trace_record *a, struct kmmu_trace_record *tmp, uint64_t n)
+{
+	uint64_t mid = n / 2, i = 0, j = mid, k = 0;
+
+	if (n < 2)
+		return;
+	merge_sort(a, tmp, mid);
+	merge_sort(a + mid, tmp, n - mid);
+	if (a[mid - 1].ts <= a[mid].ts)
+		return;
+	while (i < mid && j < n)
+		tmp[k++] = a[j].ts < a[i].ts ? a[j++] : a[i++];
+	while (i < mid)
+		tmp[k++] = a[i++];
+	memcpy(a, tmp, k * sizeof(*a));
+}
+
+void kmmu_trace_log_sort(struct kmmu_trace_log *log)
+{
+	struct kmmu_trace_record *tmp;
+
+	if (log->nr < 2)
+		return;
+	tmp = malloc(log->nr * sizeof(*tmp));
+	if (!tmp) {
+		/* Insertion sort needs no memory; logs are mostly sorted already. */
+		for (uint64_t i = 1; i < log->nr; i++) {
+			struct kmmu_trace_record r = log->recs[i];
+			uint64_t j = i;
+
+			for (; j > 0 && log->recs[j - 1].ts > r.ts; j--)
+				log->recs[j] = log->recs[j - 1];
+			log->recs[j] = r;
+		}
+		return;
+	}
+	merge_sort(log->recs, tmp, log->nr);
+	free(tmp);
+}
+
+uint64_t kmmu_trace_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void stamp(struct kmmu_trace_record *r, enum kmmu_rec_type type)
+{
+	memset(r, 0, sizeof(*r));
+	r->ts = kmmu_trace_now();
+	r->type = type;
+	r->pid = syscall(SYS_gettid);
+	r->cpu = sched_getcpu() < 0 ? 0 : sched_getcpu();
+}
+
+int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint32_t slot, uint32_t flags,
+			      uint64_t gpa, uint64_t size, uint64_t hva, int ret)
+{
+	struct kmmu_trace_record r;
+
+	stamp(&r, KMMU_ACT_SET_MEMSLOT);
+	r.memslot.slot = slot;
+	r.memslot.flags = flags;
+	r.memslot.gpa = gpa;
+	r.memslot.size = size;
+	r.memslot.hva = hva;
+	r.memslot.ret = ret;
+	return kmmu_trace_log_append(log, &r);
+}
+
+int kmmu_trace_action_access(struct kmmu_trace_log *log, uint32_t vcpu, uint64_t gpa,
+			     bool write, uint64_t value, enum kmmu_access_outcome outcome)
+{
+	struct kmmu_trace_record r;
+
+	stamp(&r, outcome == KMMU_ACCESS_MMIO ? KMMU_ACT_MMIO_EXIT : KMMU_ACT_GUEST_ACCESS);
+	r.access.vcpu = vcpu;
+	r.access.gpa = gpa;
+	r.access.write = write;
+	r.access.value = value;
+	r.access.outcome = outcome;
+	return kmmu_trace_log_append(log, &r);
+}
+
+int kmmu_trace_action_age(struct kmmu_trace_log *log, uint64_t hva_start, uint64_t hva_end)
+{
+	struct kmmu_trace_record r;
+
+	stamp(&r, KMMU_ACT_AGE_REQUEST);
+	r.hva_range.start = hva_start;
+	r.hva_range.end = hva_end;
+	return kmmu_trace_log_append(log, &r);
+}
