@@ -133,7 +133,9 @@ TEST_F(tfile, damage_is_named)
 	memcpy(copy, self->image, self->len);
 	memcpy(copy + rec0 + 64 * 2 + 8, &bad_type, 2);
 	EXPECT_EQ(-EINVAL, kmmu_trace_file_parse(copy, self->len, &tf, err, sizeof(err)));
-	EXPECT_NE(NULL, strstr(err, "record 2")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "record 2")) {
+		TH_LOG("%s", err);
+	}
 	EXPECT_NE(NULL, strstr(err, "unknown type 999"));
 
 	memcpy(copy, self->image, self->len);

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The capture on the running kernel's tracefs: the KVM events' formats bind,
+ * events this process causes are captured and decoded, other processes'
+ * are not, later threads are, lost events are reported, actions and events
+ * share one clock, and the private instance disappears on every exit path
+ * (destroy, exit, SIGKILL).  Needs root and tracefs; SKIPs otherwise.
+ *
+ * raw_syscalls:sys_enter stands in for the KVM events where a test needs
+ * events on demand: this test must work where /dev/kvm does not.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/trace_capture.h"
+
+static const char *const sys_enter_only[] = { "raw_syscalls:sys_enter", NULL };
+
+static void skip_without_tracefs(struct __test_metadata *_metadata)
+{
+	const char *dir = kmmu_tracefs_dir();
+
+	if (!dir || access(dir, W_OK))
+		SKIP(return, "tracefs not available or not writable (needs root)");
+}
+
+static int count_getppid(struct kmmu_trace_log *log, int pid)
+{
+	int n = 0;
+
+	for (uint64_t i = 0; i < log->nr; i++)
+		if (log->recs[i].type == KMMU_EV_SYS_ENTER &&
+		    log->recs[i].sys_enter.id == SYS_getppid &&
+		    (pid < 0 || log->recs[i].pid == pid))
+			n++;
+	return n;
+}
+
+static bool instance_exists(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/instances/%s", kmmu_tracefs_dir(), name);
+	return stat(path, &st) == 0;
+}
+
+TEST(kvm_event_formats_bind)
+{
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	char err[256] = "";
+	unsigned long long lost;
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, NULL, &log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+	}
+	TH_LOG("instance %s; events this kernel lacks: '%s'",
+	       kmmu_trace_capture_instance_name(cap), kmmu_trace_capture_missing(cap));
+	EXPECT_TRUE(kmmu_trace_capture_has(cap, KMMU_EV_SET_SPTE));
+	EXPECT_TRUE(kmmu_trace_capture_has(cap, KMMU_EV_MMIO));
+	EXPECT_FALSE(kmmu_trace_capture_has(cap, KMMU_EV_SYS_ENTER));
+	EXPECT_TRUE(instance_exists(kmmu_trace_capture_instance_name(cap)));
+	EXPECT_EQ(0, kmmu_trace_capture_stop(cap, &lost));
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+}
+
+TEST(unknown_event_is_refused)
+{
+	static const char *const bogus[] = { "kvm:no_such_event", NULL };
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	char err[256] = "";
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	EXPECT_EQ(-EINVAL, kmmu_trace_capture_start(&cap, &(struct kmmu_trace_capture_opts){
+		.events = bogus }, &log, err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "kvm:no_such_event"));
+	EXPECT_EQ(NULL, cap);
+	kmmu_trace_log_free(&log);
+}
+
+static void *getppid_thread(void *arg)
+{
+	for (int i = 0; i < 100; i++)
+		syscall(SYS_getppid);
+	return NULL;
+}
+
+TEST(own_process_only_and_later_threads)
+{
+	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only };
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	int go[2], done[2], mine, other_pid;
+	unsigned long long lost;
+	char err[256] = "", c = 0;
+	pthread_t thread;
+	pid_t other;
+
+	skip_without_tracefs(_metadata);
+	/* A process that exists before the capture starts: not ours to trace. */
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	other = fork();
+	ASSERT_LE(0, other);
+	if (!other) {
+		read(go[0], &c, 1);
+		for (int i = 0; i < 100; i++)
+			syscall(SYS_getppid);
+		write(done[1], &c, 1);
+		_exit(0);
+	}
+	other_pid = other;
+
+	kmmu_trace_log_init(&log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+		kill(other, SIGKILL);
+	}
+	write(go[1], &c, 1);
+	read(done[0], &c, 1);
+	for (int i = 0; i < 50; i++)
+		syscall(SYS_getppid);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, getppid_thread, NULL));
+	pthread_join(thread, NULL);
+	ASSERT_EQ(0, kmmu_trace_capture_stop(cap, &lost)) {
+		TH_LOG("lost %llu", lost);
+	}
+	waitpid(other, NULL, 0);
+
+	mine = count_getppid(&log, getpid());
+	EXPECT_EQ(50, mine);
+	EXPECT_EQ(150, count_getppid(&log, -1)) {
+		TH_LOG("the other process leaked in or the thread is missing");
+	}
+	EXPECT_EQ(0, count_getppid(&log, other_pid));
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+}
+
+TEST(actions_and_events_share_a_clock)
+{
+	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only };
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	unsigned long long lost;
+	char err[256] = "";
+	int seen = 0;
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+	}
+	/* getppid, action, getppid, action, ...: the merged history must interleave. */
+	for (int i = 0; i < 20; i++) {
+		syscall(SYS_getppid);
+		ASSERT_EQ(0, kmmu_trace_action_age(&log, i, i + 1));
+	}
+	ASSERT_EQ(0, kmmu_trace_capture_stop(cap, &lost));
+	kmmu_trace_log_sort(&log);
+	for (uint64_t i = 0; i < log.nr; i++) {
+		const struct kmmu_trace_record *r = &log.recs[i];
+
+		if (r->type == KMMU_EV_SYS_ENTER && r->sys_enter.id == SYS_getppid) {
+			ASSERT_EQ(seen, 0);
+			seen = 1;
+		} else if (r->type == KMMU_ACT_AGE_REQUEST) {
+			ASSERT_EQ(seen, 1) {
+				TH_LOG("action %llu out of order", (unsigned long long)r->hva_range.start);
+			}
+			seen = 0;
+		}
+	}
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+}
+
+TEST(lost_events_are_reported)
+{
+	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only, .buffer_kb = 4 };
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	unsigned long long lost = 0;
+	char err[256] = "";
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+	}
+	/* Far more than a 4 KiB buffer holds between two reads. */
+	for (int i = 0; i < 300000; i++)
+		syscall(SYS_getppid);
+	EXPECT_EQ(-EOVERFLOW, kmmu_trace_capture_stop(cap, &lost));
+	EXPECT_LT(0, lost);
+	TH_LOG("captured %llu, lost %llu", kmmu_trace_capture_count(cap), lost);
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+}
+
+TEST(instance_removed_on_destroy_exit_and_sigkill)
+{
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	char err[256] = "", name[64];
+	int pipefd[2];
+	pid_t child;
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, NULL, &log, err, sizeof(err)));
+	snprintf(name, sizeof(name), "%s", kmmu_trace_capture_instance_name(cap));
+	ASSERT_TRUE(instance_exists(name));
+	kmmu_trace_capture_destroy(cap);
+	EXPECT_FALSE(instance_exists(name));
+
+	/* A process killed with SIGKILL while capturing. */
+	ASSERT_EQ(0, pipe(pipefd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct kmmu_trace_log clog;
+
+		kmmu_trace_log_init(&clog);
+		if (kmmu_trace_capture_start(&cap, NULL, &clog, err, sizeof(err)))
+			_exit(1);
+		write(pipefd[1], kmmu_trace_capture_instance_name(cap), 63);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	memset(name, 0, sizeof(name));
+	ASSERT_LT(0, read(pipefd[0], name, 63));
+	ASSERT_TRUE(instance_exists(name));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	for (int i = 0; i < 100 && instance_exists(name); i++)
+		usleep(50000);
+	EXPECT_FALSE(instance_exists(name)) {
+		TH_LOG("instance %s survived its process", name);
+	}
+	kmmu_trace_log_free(&log);
+}
+
+TEST_HARNESS_MAIN
