@@ -103,7 +103,8 @@ static int naive_set(struct kmmu_naive_memslots *n, uint32_t slot, uint32_t flag
 	if (size % KMMU_PAGE_SIZE || gpa % KMMU_PAGE_SIZE || hva % KMMU_PAGE_SIZE)
 		return -EINVAL;
 	/* The whole host range must be user memory. */
-	if (size > KMMU_TASK_SIZE_MAX || hva + size > KMMU_TASK_SIZE_MAX)
+	if (size > KMMU_TASK_SIZE_MAX || hva > KMMU_TASK_SIZE_MAX ||
+	    hva + size > KMMU_TASK_SIZE_MAX)
 		return -EINVAL;
 	if (as_id >= KMMU_ADDRESS_SPACE_NUM || id >= KMMU_MEM_SLOTS_NUM)
 		return -EINVAL;
