@@ -148,16 +148,18 @@ int kmmu_trace_file_parse(const void *buf, size_t len, struct kmmu_trace_file *t
 	for (uint64_t i = 0; i < nr; i++) {
 		const struct kmmu_trace_record *r = &tf->recs[i];
 		uint64_t off = 16 + hlen + 8 + i * sizeof(*r);
+		unsigned int type = r->type;
+		int ret = 0;
 
-		if (!kmmu_rec_type_valid(r->type)) {
+		if (!kmmu_rec_type_valid(type))
+			ret = fail(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
+				   "): unknown type %u", i, off, type);
+		else if (i && r->ts < tf->recs[i - 1].ts)
+			ret = fail(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
+				   "): timestamp goes backwards", i, off);
+		if (ret) {
 			kmmu_trace_file_free(tf);
-			return fail(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
-				    "): unknown type %u", i, off, r->type);
-		}
-		if (i && r->ts < tf->recs[i - 1].ts) {
-			kmmu_trace_file_free(tf);
-			return fail(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
-				    "): timestamp goes backwards", i, off);
+			return ret;
 		}
 	}
 	return 0;

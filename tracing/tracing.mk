@@ -27,3 +27,15 @@ $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(RESULT_LIB)
 
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)
 CHECK_PROGS += $(TRACING_TESTS)
+
+# The reader under libFuzzer (clang), ASan and UBSan; `make check` gives it
+# 15 s starting from the committed seeds (new inputs go to the build dir).
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+TRACING_FUZZ := $(O)/tracing/fuzz/trace_file_fuzz
+
+$(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log.c
+	@mkdir -p $(dir $@) $(dir $@)corpus
+	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -o $@ $^ -pthread
+
+ALL_BINS += $(TRACING_FUZZ)
+CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
