@@ -13,6 +13,9 @@
 O	?= build
 KSRC	?=
 RESULTS	?= results
+# Where KVM selftests run when this host has no usable /dev/kvm: auto (in a
+# QEMU/TCG VM with a real nested KVM, ci/vm/run-in-vm), never (SKIP), always.
+VM	?= auto
 
 ifeq ($(KSRC),)
 KSRC_DIR := $(O)/linux-source-6.1
@@ -61,7 +64,7 @@ deps:
 
 $(ALL_BINS): | deps
 
-RUNNER := /usr/bin/python3 ci/kmmu-run --build $(O) --results $(RESULTS)
+RUNNER := /usr/bin/python3 ci/kmmu-run --build $(O) --results $(RESULTS) --vm $(VM)
 
 run: deps all
 	@$(RUNNER) --mode run $(RUN_PROGS)
