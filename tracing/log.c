@@ -108,9 +108,11 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 		return snprintf(buf, len, " NR %" PRIu64, r->sys_enter.id);
 	case KMMU_ACT_SET_MEMSLOT:
 		return snprintf(buf, len, " slot %u:%u flags %#x gpa %#" PRIx64 " size %#" PRIx64
-				" hva %#" PRIx64 " ret %d", r->memslot.slot >> 16,
+				" hva %#" PRIx64 " ret %d (issued %" PRIu64 " ns before)",
+				r->memslot.slot >> 16,
 				r->memslot.slot & 0xffff, r->memslot.flags, r->memslot.gpa,
-				r->memslot.size, r->memslot.hva, r->memslot.ret);
+				r->memslot.size, r->memslot.hva, r->memslot.ret,
+				r->ts - r->memslot.start_ts);
 	case KMMU_ACT_GUEST_ACCESS:
 	case KMMU_ACT_MMIO_EXIT:
 		return snprintf(buf, len, " vcpu %u %s gpa %#" PRIx64 " value %#" PRIx64 " %s",
@@ -219,12 +221,13 @@ static void stamp(struct kmmu_trace_record *r, enum kmmu_rec_type type)
 	r->cpu = sched_getcpu() < 0 ? 0 : sched_getcpu();
 }
 
-int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint32_t slot, uint32_t flags,
-			      uint64_t gpa, uint64_t size, uint64_t hva, int ret)
+int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint64_t start_ts, uint32_t slot,
+			      uint32_t flags, uint64_t gpa, uint64_t size, uint64_t hva, int ret)
 {
 	struct kmmu_trace_record r;
 
 	stamp(&r, KMMU_ACT_SET_MEMSLOT);
+	r.memslot.start_ts = start_ts;
 	r.memslot.slot = slot;
 	r.memslot.flags = flags;
 	r.memslot.gpa = gpa;

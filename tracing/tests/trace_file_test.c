@@ -170,21 +170,17 @@ TEST_F(tfile, files_that_are_no_trace)
 
 TEST_F(tfile, writer_refuses_bad_input_and_keeps_old_file)
 {
-	char bad[160];
+	struct kmmu_trace_file tf;
+	char bad[160], err[128];
 
 	EXPECT_EQ(-EINVAL, kmmu_trace_file_write(self->path, NULL, self->recs, 1));
 	EXPECT_EQ(-EINVAL, kmmu_trace_file_write(self->path, "h\n", NULL, 3));
 	snprintf(bad, sizeof(bad), "%s/no/such/dir/t", self->dir);
 	EXPECT_EQ(-ENOENT, kmmu_trace_file_write(bad, "h\n", self->recs, 1));
 	/* The original is intact. */
-	{
-		struct kmmu_trace_file tf;
-		char err[128];
-
-		ASSERT_EQ(0, kmmu_trace_file_read(self->path, &tf, err, sizeof(err)));
-		EXPECT_EQ(NR_RECS, tf.nr);
-		kmmu_trace_file_free(&tf);
-	}
+	ASSERT_EQ(0, kmmu_trace_file_read(self->path, &tf, err, sizeof(err)));
+	EXPECT_EQ(NR_RECS, tf.nr);
+	kmmu_trace_file_free(&tf);
 }
 
 TEST(log_sort_is_stable)

@@ -31,9 +31,13 @@ void kmmu_trace_log_sort(struct kmmu_trace_log *log);
 /* Now, on the trace clock. */
 uint64_t kmmu_trace_now(void);
 
-/* Action helpers: stamp the record with now, the calling thread and append. */
-int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint32_t slot, uint32_t flags,
-			      uint64_t gpa, uint64_t size, uint64_t hva, int ret);
+/*
+ * Action helpers: stamp the record with now, the calling thread and append.
+ * A memslot ioctl is an interval: take @start_ts = kmmu_trace_now() before
+ * issuing it and log it after it returned, with its 0 or -errno.
+ */
+int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint64_t start_ts, uint32_t slot,
+			      uint32_t flags, uint64_t gpa, uint64_t size, uint64_t hva, int ret);
 int kmmu_trace_action_access(struct kmmu_trace_log *log, uint32_t vcpu, uint64_t gpa,
 			     bool write, uint64_t value, enum kmmu_access_outcome outcome);
 int kmmu_trace_action_age(struct kmmu_trace_log *log, uint64_t hva_start, uint64_t hva_end);

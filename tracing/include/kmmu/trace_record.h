@@ -113,6 +113,7 @@ struct kmmu_trace_record {
 			int32_t err;
 		} uexit;
 		struct {
+			uint64_t start_ts;	/* when the ioctl was issued; ts: returned */
 			uint64_t gpa, size, hva;
 			uint32_t slot, flags;	/* slot = as_id << 16 | id */
 			int32_t ret;		/* 0 or -errno */
