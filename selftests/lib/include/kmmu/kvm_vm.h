@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kmmu guest runtime on raw KVM ioctls: a VM whose vCPUs run C code of
+ * the test binary at CPL3 (see kmmu/x86.h and kmmu/guest.h for why), each
+ * vCPU on its own host thread; memslots; the ucall hypercall; exit reports.
+ *
+ * Guest physical layout (guest virtual = guest physical unless noted):
+ *   KMMU_GPA_IMAGE   slot KMMU_SLOT_IMAGE: copy of the binary's PT_LOAD
+ *                    segments, mapped at the host's own addresses (GVA =
+ *                    host VA), NX/W per segment
+ *   KMMU_GPA_SYS     slot KMMU_SLOT_SYS: GDT, TSS, page tables (unmapped),
+ *                    per-vCPU areas (page + guard + stack), shared region
+ *   KMMU_HYPERCALL_GPA  never backed, mapped: the hypercall
+ *   KMMU_GPA_TEST .. free for tests (below 1 << phys_bits)
+ * Slots 0 and 1 belong to the runtime; tests use ids from
+ * KMMU_SLOT_FIRST_FREE up to kmmu_vm_nr_slots() - 1.
+ */
+#ifndef KMMU_KVM_VM_H
+#define KMMU_KVM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "kmmu/guest.h"
+#include "kmmu/pt.h"
+#include "kmmu/ucall.h"
+
+#define KMMU_GPA_IMAGE		0x40000000ULL
+#define KMMU_IMAGE_MAX		(KMMU_GPA_SYS - KMMU_GPA_IMAGE)
+#define KMMU_GPA_SYS		0x80000000ULL
+#define KMMU_SYS_MAX		(KMMU_HYPERCALL_GPA - KMMU_GPA_SYS)
+#define KMMU_GPA_TEST		0x100000000ULL
+
+#define KMMU_SLOT_IMAGE		0
+#define KMMU_SLOT_SYS		1
+#define KMMU_SLOT_FIRST_FREE	2
+#define KMMU_RUNTIME_SLOTS	2
+
+#define KMMU_MAX_VCPUS		64
+
+/* ---- host and KVM ---- */
+
+/* $KMMU_KVM_DEV or /dev/kvm */
+const char *kmmu_kvm_dev_path(void);
+/*
+ * Opens the KVM device and checks the API version.  fd, or -errno with a
+ * human reason in @why (the caller turns it into a kselftest SKIP).
+ */
+int kmmu_kvm_open(char *why, size_t len);
+/* KVM_CHECK_EXTENSION on any KVM fd: >= 0, or -errno. */
+long kmmu_kvm_cap(int fd, long cap);
+/* "vmx", "svm", "pvm" (from /sys/module/kvm_*), or "none". */
+const char *kmmu_kvm_backend(void);
+
+/* ---- guest memory backing ---- */
+
+enum kmmu_backing {
+	KMMU_BACKING_ANON,	/* private anonymous */
+	KMMU_BACKING_MEMFD,	/* shmem via memfd_create, MAP_SHARED */
+};
+
+struct kmmu_mem {
+	void *hva;
+	size_t size;
+	int fd;			/* memfd or -1 */
+	enum kmmu_backing backing;
+	int node;		/* NUMA node bound with mbind, or -1 */
+};
+
+/* Page-aligned, zeroed.  @node >= 0 binds it (MPOL_BIND).  0 or -errno. */
+int kmmu_mem_alloc(struct kmmu_mem *m, size_t size, enum kmmu_backing backing,
+		   int node);
+void kmmu_mem_free(struct kmmu_mem *m);
+
+/* ---- VM ---- */
+
+struct kmmu_vm;
+struct kmmu_vcpu;
+
+struct kmmu_vm_opts {
+	int nr_vcpus;		/* 1..KMMU_MAX_VCPUS */
+	size_t shared_size;	/* bytes for kmmu_vm_alloc_shared() */
+	size_t pt_pages;	/* page-table pool, 4K pages (0: 1024) */
+};
+
+/*
+ * vCPU-thread callbacks (they run on the vCPU's thread, concurrently for
+ * different vCPUs).  A handler reports a test failure with kmmu_vcpu_fail().
+ *
+ * mmio: a KVM_EXIT_MMIO that is not the hypercall.  Fill @data for reads.
+ *       Return 0 to resume the guest, < 0 to stop this vCPU.
+ * sync: GUEST_SYNC(value); the return value is the guest's result.
+ * fail_context: a guest ASSERT/FAIL is being reported; append context
+ *       (e.g. what the test was doing) to @buf.
+ * pre_run: called before every KVM_RUN.
+ */
+struct kmmu_vm_handlers {
+	int (*mmio)(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
+		    uint32_t len, bool is_write, void *ctx);
+	uint64_t (*sync)(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx);
+	void (*fail_context)(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *msg,
+			     char *buf, size_t len, void *ctx);
+	void (*pre_run)(struct kmmu_vcpu *vcpu, void *ctx);
+	void *ctx;
+};
+
+/*
+ * Creates the VM, the runtime's two memslots, the guest page tables for
+ * them, the GDT/TSS, and opts->nr_vcpus vCPUs with CPUID and CPL3 state.
+ * 0 or -errno with a message in @err.
+ */
+int kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
+		   char *err, size_t len);
+/* Stops and joins the vCPU threads, closes fds, frees memory.  NULL ok. */
+void kmmu_vm_destroy(struct kmmu_vm *vm);
+
+int kmmu_vm_fd(const struct kmmu_vm *vm);
+int kmmu_vm_kvm_fd(const struct kmmu_vm *vm);
+int kmmu_vm_nr_vcpus(const struct kmmu_vm *vm);
+unsigned int kmmu_vm_phys_bits(const struct kmmu_vm *vm);
+/* KVM_CAP_NR_MEMSLOTS: total user memslot ids, runtime's included. */
+long kmmu_vm_nr_slots(const struct kmmu_vm *vm);
+void kmmu_vm_set_handlers(struct kmmu_vm *vm, const struct kmmu_vm_handlers *h);
+
+/*
+ * Memslots (KVM_SET_USER_MEMORY_REGION).  Return 0 or the ioctl's -errno.
+ * The runtime itself refuses, before any ioctl: the runtime's slot ids
+ * (-EPERM) and any range covering the hypercall page (-EADDRNOTAVAIL).
+ */
+int kmmu_slot_add(struct kmmu_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		  void *hva, uint32_t flags);
+int kmmu_slot_delete(struct kmmu_vm *vm, uint32_t slot);
+int kmmu_slot_move(struct kmmu_vm *vm, uint32_t slot, uint64_t new_gpa);
+int kmmu_slot_set_flags(struct kmmu_vm *vm, uint32_t slot, uint32_t flags);
+/* Host view of @gpa in the slot table as the runtime last set it, or NULL. */
+void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa);
+
+/*
+ * Guest page tables: map @size bytes at @gva to @gpa (KMMU_MAP_* flags,
+ * U at every level).  Only before the first vCPU starts (-EBUSY after:
+ * the host cannot change guest page tables behind a shadow MMU).
+ */
+int kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
+		unsigned int flags);
+/* Software walk of the guest page tables: GPA, or -ENOENT/-EFAULT. */
+int kmmu_vm_gva_to_gpa(struct kmmu_vm *vm, uint64_t gva, uint64_t *gpa);
+
+/*
+ * Carves @size bytes (page granular) from the shared region: zeroed,
+ * mapped writable NX at *@gva.  Returns the host pointer or NULL.
+ */
+void *kmmu_vm_alloc_shared(struct kmmu_vm *vm, size_t size, uint64_t *gva);
+/* Copies the host's current value of an image object into the guest copy. */
+int kmmu_vm_sync_global(struct kmmu_vm *vm, const void *addr, size_t size);
+
+/* ---- vCPUs ---- */
+
+enum kmmu_vcpu_status {
+	KMMU_VCPU_IDLE,
+	KMMU_VCPU_RUNNING,
+	KMMU_VCPU_DONE,		/* GUEST_DONE / guest function returned */
+	KMMU_VCPU_FAILED,	/* see kmmu_vcpu_error() */
+	KMMU_VCPU_STOPPED,	/* kicked out by kmmu_vm_stop() */
+};
+
+struct kmmu_vcpu *kmmu_vm_vcpu(struct kmmu_vm *vm, int idx);
+int kmmu_vcpu_id(const struct kmmu_vcpu *vcpu);
+int kmmu_vcpu_fd(const struct kmmu_vcpu *vcpu);
+struct kmmu_vm *kmmu_vcpu_vm(const struct kmmu_vcpu *vcpu);
+/* Host view of the vCPU's kmmu_vcpu_page (shared with the guest). */
+struct kmmu_vcpu_page *kmmu_vcpu_page(struct kmmu_vcpu *vcpu);
+enum kmmu_vcpu_status kmmu_vcpu_status(const struct kmmu_vcpu *vcpu);
+const char *kmmu_vcpu_error(const struct kmmu_vcpu *vcpu);
+/* From a handler (vCPU thread): mark the vCPU failed with a message. */
+void kmmu_vcpu_fail(struct kmmu_vcpu *vcpu, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Registers and segments, one block of text (vCPU thread or stopped vCPU). */
+void kmmu_vcpu_describe(struct kmmu_vcpu *vcpu, char *buf, size_t len);
+/* Exits of kinds the runtime counts. */
+struct kmmu_vcpu_counts {
+	uint64_t runs, mmio, ucalls, intr;
+};
+void kmmu_vcpu_counts(const struct kmmu_vcpu *vcpu, struct kmmu_vcpu_counts *c);
+
+/*
+ * Starts every vCPU's thread running fn(vcpu_id, arg) in the guest.
+ * 0 or -errno (nothing started in that case).
+ */
+int kmmu_vm_start(struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg);
+/*
+ * Waits until every vCPU is DONE (0), any FAILED (-EIO, the others are
+ * stopped), or @timeout_s passes (-ETIMEDOUT, all stopped).  Joins.
+ */
+int kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s);
+/* Kicks every vCPU out of KVM_RUN and joins its thread. */
+void kmmu_vm_stop(struct kmmu_vm *vm);
+bool kmmu_vm_failed(const struct kmmu_vm *vm);
+/* All failure messages, one per line (empty if none). */
+const char *kmmu_vm_errors(struct kmmu_vm *vm);
+
+/* Name of a KVM_EXIT_* reason. */
+const char *kmmu_exit_name(uint32_t reason);
+
+#endif

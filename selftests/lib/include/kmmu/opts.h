@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Command-line helpers shared by the selftests.  The 6.1 kselftest harness
+ * ignores argv, so a test parses its own options with getopt() before it
+ * hands over to the harness; these helpers make the checks strict (no
+ * trailing garbage, no negative counts, ranges).
+ */
+#ifndef KMMU_OPTS_H
+#define KMMU_OPTS_H
+
+#include <stdint.h>
+
+/* Exit status for a bad command line (one line on stderr, no TAP). */
+#define KMMU_EXIT_USAGE 2
+
+/*
+ * Decimal (or 0x hex) integer in [@min, @max].  0, -EINVAL (not a number,
+ * empty, trailing characters, a '-' sign where min >= 0) or -ERANGE.
+ */
+int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int kmmu_parse_long(const char *s, long min, long max, long *out);
+/* Seconds, possibly fractional, in [@min, @max]. */
+int kmmu_parse_seconds(const char *s, double min, double max, double *out);
+
+/*
+ * Removes "--result FILE" / "--result=FILE" from argv (anywhere) and
+ * stores FILE in *@path (left untouched if absent).  0 or -EINVAL when
+ * FILE is missing.
+ */
+int kmmu_take_result_arg(int *argc, char **argv, const char **path);
+
+#endif

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Option parsing helpers.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/opts.h"
+
+TEST(parse_u64)
+{
+	uint64_t v = 99;
+
+	ASSERT_EQ(0, kmmu_parse_u64("256", 1, 32768, &v));
+	ASSERT_EQ(256, v);
+	ASSERT_EQ(0, kmmu_parse_u64("0x10", 0, 100, &v));
+	ASSERT_EQ(16, v);
+	v = 99;
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64("-1", 0, 100, &v));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64("+1", 0, 100, &v));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64("", 0, 100, &v));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64("12x", 0, 100, &v));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64("abc", 0, 100, &v));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64(NULL, 0, 100, &v));
+	ASSERT_EQ(-ERANGE, kmmu_parse_u64("0", 1, 100, &v));
+	ASSERT_EQ(-ERANGE, kmmu_parse_u64("101", 1, 100, &v));
+	ASSERT_EQ(-ERANGE, kmmu_parse_u64("99999999999999999999999", 0, ~0ULL, &v));
+	ASSERT_EQ(99, v);	/* untouched on error */
+	ASSERT_EQ(0, kmmu_parse_u64("18446744073709551615", 0, ~0ULL, &v));
+	ASSERT_EQ(~0ULL, v);
+}
+
+TEST(parse_long_seconds)
+{
+	long l;
+	double d;
+
+	ASSERT_EQ(0, kmmu_parse_long("-5", -10, 10, &l));
+	ASSERT_EQ(-5, l);
+	ASSERT_EQ(-ERANGE, kmmu_parse_long("-11", -10, 10, &l));
+	ASSERT_EQ(-EINVAL, kmmu_parse_long("1.5", -10, 10, &l));
+	ASSERT_EQ(0, kmmu_parse_seconds("1.5", 0.001, 3600, &d));
+	ASSERT_EQ(1500, (int)(d * 1000));
+	ASSERT_EQ(-ERANGE, kmmu_parse_seconds("0", 0.001, 3600, &d));
+	ASSERT_EQ(-ERANGE, kmmu_parse_seconds("-1", 0.001, 3600, &d));
+	ASSERT_EQ(-EINVAL, kmmu_parse_seconds("nan", 0.001, 3600, &d));
+	ASSERT_EQ(-EINVAL, kmmu_parse_seconds("5s", 0.001, 3600, &d));
+}
+
+TEST(take_result)
+{
+	char *a1[] = { "prog", "-v", "3", "--result", "out.json", "-s", "9", NULL };
+	char *a2[] = { "prog", "--result=x.json", "-h", NULL };
+	char *a3[] = { "prog", "-v", "--result", NULL };
+	char *a4[] = { "prog", "--", "--result", "f", NULL };
+	const char *path = NULL;
+	int argc;
+
+	argc = 7;
+	ASSERT_EQ(0, kmmu_take_result_arg(&argc, a1, &path));
+	ASSERT_EQ(5, argc);
+	ASSERT_STREQ("out.json", path);
+	ASSERT_STREQ("-v", a1[1]);
+	ASSERT_STREQ("3", a1[2]);
+	ASSERT_STREQ("-s", a1[3]);
+	ASSERT_STREQ("9", a1[4]);
+	ASSERT_EQ(NULL, a1[5]);
+	argc = 3;
+	ASSERT_EQ(0, kmmu_take_result_arg(&argc, a2, &path));
+	ASSERT_EQ(2, argc);
+	ASSERT_STREQ("x.json", path);
+	ASSERT_STREQ("-h", a2[1]);
+	argc = 3;
+	ASSERT_EQ(-EINVAL, kmmu_take_result_arg(&argc, a3, &path));
+	argc = 4;
+	path = NULL;
+	ASSERT_EQ(0, kmmu_take_result_arg(&argc, a4, &path));
+	ASSERT_EQ(4, argc);
+	ASSERT_EQ(NULL, path);
+}
+
+TEST_HARNESS_MAIN
