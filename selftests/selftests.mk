@@ -29,7 +29,7 @@ $(SELFTEST_LIB): $(SELFTEST_LIB_OBJS)
 
 # Selftests may link the checker (tracing/) once it exists; TRACING_LIB and
 # TRACING_LDLIBS are empty until tracing/tracing.mk defines them.
-$(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(RESULT_LIB)
+$(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)

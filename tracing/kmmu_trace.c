@@ -4,6 +4,8 @@
  *
  *   kmmu-trace report FILE          the header and every record, one per line
  *   kmmu-trace stats FILE           counts per record type
+ *   kmmu-trace check FILE           replay it into the reference and check
+ *                                   the properties (exit 1 on a divergence)
  *   kmmu-trace record -o FILE [-e system:event]... -- CMD [ARGS]
  *                                   run CMD and record the KVM MMU events of
  *                                   it and the processes it creates
@@ -22,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kmmu/checker.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_file.h"
 
@@ -32,6 +35,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kmmu-trace report FILE\n"
 		"       kmmu-trace stats FILE\n"
+		"       kmmu-trace check FILE\n"
 		"       kmmu-trace record -o FILE [-e system:event]... [-b KB] -- CMD [ARGS...]\n");
 }
 
@@ -95,6 +99,40 @@ static int cmd_stats(int argc, char **argv)
 		printf("%-28s %.6f s\n", "span", (tf.recs[tf.nr - 1].ts - tf.recs[0].ts) / 1e9);
 	kmmu_trace_file_free(&tf);
 	return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct kmmu_checker_opts opts = { .report = stdout };
+	struct kmmu_check_result *res;
+	struct kmmu_trace_file tf;
+	int ret;
+
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	ret = load(argv[1], &tf);
+	if (ret)
+		return ret;
+	res = malloc(sizeof(*res));
+	if (!res) {
+		fprintf(stderr, "kmmu-trace: out of memory\n");
+		kmmu_trace_file_free(&tf);
+		return 2;
+	}
+	ret = kmmu_check(tf.recs, tf.nr, &opts, res);
+	kmmu_trace_file_free(&tf);
+	if (ret) {
+		fprintf(stderr, "kmmu-trace: cannot replay %s: %s\n", argv[1], strerror(-ret));
+		free(res);
+		return 2;
+	}
+	kmmu_check_print_summary(stdout, res);
+	printf("%" PRIu64 " records, %" PRIu64 " divergences\n", res->nr_records, res->nr_divergences);
+	ret = res->nr_divergences ? 1 : 0;
+	free(res);
+	return ret;
 }
 
 static int cmd_record(int argc, char **argv)
@@ -198,6 +236,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return cmd_stats(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "record"))
 		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

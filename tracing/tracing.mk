@@ -19,10 +19,15 @@ $(O)/tracing/%.o: tracing/%.c
 $(TRACING_LIB): $(TRACING_LIB_SRCS:%.c=$(O)/%.o)
 	$(AR) rcs $@ $^
 
-$(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(RESULT_LIB)
+# The checker joins the kernel's events to the reference (ref/), whose
+# headers need the kernel's tools/include.
+$(O)/tracing/checker.o: TRACING_CFLAGS += $(REF_CFLAGS)
+TRACING_LDLIBS += $(REF_LDLIBS)
+
+$(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
 
-$(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(RESULT_LIB)
+$(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
 
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)

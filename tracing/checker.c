@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The differential checker (see kmmu/checker.h).  One pass over the sorted
+ * records; memslot actions are applied to the reference memslots when their
+ * ioctl returned, kernel events are judged against the reference layout at
+ * their timestamp, widened by the memslot ioctls in flight at that moment.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "kmmu/checker.h"
+#include "kmmu/memslot.h"
+#include "kmmu/trace_record.h"
+
+#define HISTORY		64	/* records remembered for a divergence report */
+#define MAX_IN_FLIGHT	8	/* concurrent memslot ioctls looked at */
+#define PAGE_SHIFT	12
+
+/* kvm_mmio's types (include/trace/events/kvm.h) */
+#define KVM_TRACE_MMIO_READ_UNSATISFIED	0
+#define KVM_TRACE_MMIO_READ		1
+#define KVM_TRACE_MMIO_WRITE		2
+
+static const char *const prop_names[KMMU_PROP_NR] = {
+	[KMMU_PROP_MEMSLOT_RESULT] = "memslot ioctls return what the reference returns",
+	[KMMU_PROP_MMIO_UNBACKED] = "MMIO is emulated only for gfns without a live memslot",
+	[KMMU_PROP_SPTE_IN_SLOT] = "kvm_mmu_set_spte only for gfns in a live memslot",
+	[KMMU_PROP_ZAP_ON_REMOVE] = "deleting or moving a slot with SPTEs zaps them",
+	[KMMU_PROP_NO_SPTE_AFTER_ZAP] = "no SPTE for a slot between its zap and its removal",
+	[KMMU_PROP_MMIO_GENERATION] = "MMIO SPTE generation changes exactly with memslot updates",
+};
+
+/* SPTEs installed in a slot since the last zap-all (an epoch per zap-all). */
+struct slot_sptes {
+	uint32_t epoch;
+	uint32_t count;
+};
+
+/* A memslot ioctl of the trace, with what it changes. */
+struct memslot_op {
+	uint64_t pos;			/* index of its record */
+	bool zapped;			/* a zap of its old range was seen in flight */
+	uint64_t zap_ts;
+	uint32_t sptes_at_zap;		/* SPTEs its old slot had when the zap came */
+};
+
+struct checker {
+	const struct kmmu_trace_record *recs;
+	uint64_t nr;
+	const struct kmmu_checker_opts *opts;
+	struct kmmu_check_result *res;
+	struct kmmu_vm_memslots *ms;
+
+	struct memslot_op *ops;
+	uint64_t nr_ops;
+	uint64_t next_op;		/* first op whose record is not replayed yet */
+
+	struct slot_sptes *sptes;	/* [as][id] */
+	uint32_t epoch;
+
+	bool have_mmio_gen;
+	uint32_t mmio_gen;		/* last seen in mark_mmio_spte */
+	uint64_t mmio_gen_updates;	/* memslot updates when it was seen */
+	uint64_t updates;		/* successful memslot updates so far */
+
+	uint64_t pos;			/* record being judged */
+};
+
+const char *kmmu_check_property_name(enum kmmu_check_property p)
+{
+	return p < KMMU_PROP_NR ? prop_names[p] : "unknown";
+}
+
+/* gfn range of the slot @slot (as << 16 | id) in the reference right now. */
+static bool ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64_t *npages,
+			   uint32_t *flags)
+{
+	struct kmmu_memory_slot *s;
+	bool found = false;
+
+	if ((slot >> 16) >= KMMU_ADDRESS_SPACE_NUM)
+		return false;
+	urcu_memb_read_lock();
+	s = kmmu_id_to_memslot(kmmu_memslots_active(c->ms, slot >> 16), slot & 0xffff);
+	if (s) {
+		*base = s->base_gfn;
+		*npages = s->npages;
+		if (flags)
+			*flags = s->flags;
+		found = true;
+	}
+	urcu_memb_read_unlock();
+	return found;
+}
+
+/* The live slot holding @gfn (address space 0), as its id and flags; false if none. */
+static bool ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
+{
+	struct kmmu_memory_slot *s;
+	bool found = false;
+
+	urcu_memb_read_lock();
+	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, 0), gfn);
+	if (s && kmmu_memslot_is_visible(s)) {
+		*id = s->id;
+		*flags = s->flags;
+		found = true;
+	}
+	urcu_memb_read_unlock();
+	return found;
+}
+
+static bool in_range(gfn_t gfn, gfn_t base, uint64_t npages)
+{
+	return gfn >= base && gfn - base < npages;
+}
+
+static bool op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn)
+{
+	return r->memslot.size && (r->memslot.slot >> 16) == 0 &&
+	       in_range(gfn, r->memslot.gpa >> PAGE_SHIFT, r->memslot.size >> PAGE_SHIFT);
+}
+
+static bool op_old_covers(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn)
+{
+	gfn_t base;
+	uint64_t npages;
+
+	return (r->memslot.slot >> 16) == 0 &&
+	       ref_slot_range(c, r->memslot.slot, &base, &npages, NULL) &&
+	       in_range(gfn, base, npages);
+}
+
+/*
+ * The memslot ops in flight at @ts: issued at or before it, returned after.
+ * Ops are ordered by return time, so they are the next few not yet replayed.
+ */
+static int ops_in_flight(struct checker *c, uint64_t ts, struct memslot_op **out)
+{
+	int n = 0;
+
+	for (uint64_t i = c->next_op; i < c->nr_ops && i < c->next_op + MAX_IN_FLIGHT; i++) {
+		const struct kmmu_trace_record *r = &c->recs[c->ops[i].pos];
+
+		if (r->memslot.start_ts <= ts)
+			out[n++] = &c->ops[i];
+	}
+	return n;
+}
+
+/* Whether an op in flight at the current record may change what @gfn maps to. */
+static bool gfn_in_transition(struct checker *c, uint64_t ts, gfn_t gfn)
+{
+	struct memslot_op *fl[MAX_IN_FLIGHT];
+	int n = ops_in_flight(c, ts, fl);
+
+	for (int i = 0; i < n; i++) {
+		const struct kmmu_trace_record *r = &c->recs[fl[i]->pos];
+
+		if (op_new_covers(r, gfn) || op_old_covers(c, r, gfn))
+			return true;
+	}
+	return false;
+}
+
+static bool record_touches(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn)
+{
+	switch (r->type) {
+	case KMMU_EV_SET_SPTE:
+		return r->set_spte.gfn == gfn;
+	case KMMU_EV_SPTE_REQUESTED:
+		return r->spte_requested.gfn == gfn;
+	case KMMU_EV_MMIO:
+		return r->mmio.gpa >> PAGE_SHIFT == gfn;
+	case KMMU_EV_MARK_MMIO_SPTE:
+		return r->mark_mmio.gfn == gfn;
+	case KMMU_EV_ZAP_ALL_FAST:
+		return true;
+	case KMMU_ACT_SET_MEMSLOT:
+		return op_new_covers(r, gfn) || op_old_covers(c, r, gfn);
+	case KMMU_ACT_GUEST_ACCESS:
+	case KMMU_ACT_MMIO_EXIT:
+		return r->access.gpa >> PAGE_SHIFT == gfn;
+	default:
+		return false;
+	}
+}
+
+static void diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool have_gfn,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool have_gfn,
+		    const char *fmt, ...)
+{
+	unsigned int max = c->opts && c->opts->max_reported ? c->opts->max_reported : 10;
+	FILE *f = c->opts ? c->opts->report : NULL;
+	char buf[2048], line[512];
+	size_t len = 0;
+	va_list ap;
+	int shown = 0;
+
+	c->res->divergences[p]++;
+	if (c->res->nr_divergences++ >= max && c->res->first_divergence[0])
+		return;
+
+	kmmu_rec_format(&c->recs[c->pos], line, sizeof(line));
+	len += snprintf(buf + len, sizeof(buf) - len, "divergence (%s): %s\n  expected: ",
+			prop_names[p], line);
+	va_start(ap, fmt);
+	len += vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+	va_end(ap);
+	len += snprintf(buf + len, sizeof(buf) - len, "\n");
+	/* What happened to this gfn just before, newest last. */
+	if (have_gfn) {
+		uint64_t from = c->pos > 4096 ? c->pos - 4096 : 0;
+		uint64_t hits[HISTORY];
+
+		for (uint64_t i = c->pos; i-- > from && shown < 8;)
+			if (record_touches(c, &c->recs[i], gfn))
+				hits[shown++] = i;
+		if (shown)
+			len += snprintf(buf + len, sizeof(buf) - len, "  history of gfn %#" PRIx64 ":\n", gfn);
+		while (shown-- > 0 && len < sizeof(buf)) {
+			kmmu_rec_format(&c->recs[hits[shown]], line, sizeof(line));
+			len += snprintf(buf + len, sizeof(buf) - len, "    %s\n", line);
+		}
+	}
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	buf[len] = '\0';
+	if (!c->res->first_divergence[0])
+		snprintf(c->res->first_divergence, sizeof(c->res->first_divergence), "%s", buf);
+	if (f && c->res->nr_divergences <= max)
+		fputs(buf, f);
+}
+
+static struct slot_sptes *slot_sptes(struct checker *c, unsigned int as_id, unsigned int id)
+{
+	struct slot_sptes *s = &c->sptes[as_id * KMMU_MEM_SLOTS_NUM + id];
+
+	if (s->epoch != c->epoch) {
+		s->epoch = c->epoch;
+		s->count = 0;
+	}
+	return s;
+}
+
+static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct memslot_op *op = &c->ops[c->next_op];
+	uint32_t slot = r->memslot.slot, old_flags = 0;
+	bool had_old, removes;
+	gfn_t old_base = 0;
+	uint64_t old_npages = 0;
+	int ret;
+
+	had_old = ref_slot_range(c, slot, &old_base, &old_npages, &old_flags);
+	/* DELETE, or MOVE: the old gfns stop being backed. */
+	removes = had_old && (!r->memslot.size ||
+			      (r->memslot.gpa >> PAGE_SHIFT) != old_base);
+
+	ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
+				     r->memslot.size, r->memslot.hva);
+	c->res->checked[KMMU_PROP_MEMSLOT_RESULT]++;
+	if (ret != r->memslot.ret)
+		diverge(c, KMMU_PROP_MEMSLOT_RESULT, r->memslot.gpa >> PAGE_SHIFT, true,
+			"the reference returns %d (%s) for this ioctl, the kernel returned %d",
+			ret, ret ? strerror(-ret) : "success", r->memslot.ret);
+	if (!ret)
+		c->updates++;
+
+	if (removes && !ret && (slot >> 16) < KMMU_ADDRESS_SPACE_NUM &&
+	    (slot & 0xffff) < KMMU_MEM_SLOTS_NUM) {
+		struct slot_sptes *s = slot_sptes(c, slot >> 16, slot & 0xffff);
+
+		/* A zap-all in the window reset the count: what it found is what counts. */
+		if (s->count || op->sptes_at_zap) {
+			c->res->checked[KMMU_PROP_ZAP_ON_REMOVE]++;
+			if (!op->zapped)
+				diverge(c, KMMU_PROP_ZAP_ON_REMOVE, old_base, true,
+					"slot %u:%u [gfn %#" PRIx64 "+%#" PRIx64 ") had %u SPTEs since the"
+					" last zap, yet nothing was zapped while it was removed",
+					slot >> 16, slot & 0xffff, old_base, old_npages,
+					s->count > op->sptes_at_zap ? s->count : op->sptes_at_zap);
+		}
+		s->count = 0;
+	}
+	/* The window of a zapped removal was watched for late SPTEs. */
+	if (removes && !ret && op->zapped)
+		c->res->checked[KMMU_PROP_NO_SPTE_AFTER_ZAP]++;
+	c->next_op++;
+}
+
+/* Marks in-flight DELETE/MOVE ops whose old range a zap covered. */
+static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
+{
+	struct memslot_op *fl[MAX_IN_FLIGHT];
+	int n = ops_in_flight(c, ts, fl);
+
+	for (int i = 0; i < n; i++) {
+		const struct kmmu_trace_record *r = &c->recs[fl[i]->pos];
+
+		if (all || op_old_covers(c, r, gfn)) {
+			uint32_t slot = r->memslot.slot;
+
+			if (!fl[i]->zapped) {
+				fl[i]->zap_ts = ts;
+				if ((slot >> 16) < KMMU_ADDRESS_SPACE_NUM &&
+				    (slot & 0xffff) < KMMU_MEM_SLOTS_NUM)
+					fl[i]->sptes_at_zap =
+						slot_sptes(c, slot >> 16, slot & 0xffff)->count;
+			}
+			fl[i]->zapped = true;
+		}
+	}
+	if (all)
+		c->epoch++;
+}
+
+static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
+{
+	gfn_t gfn = r->set_spte.gfn;
+	struct memslot_op *fl[MAX_IN_FLIGHT];
+	uint32_t flags;
+	int id, n;
+
+	if (!ref_gfn_slot(c, gfn, &id, &flags)) {
+		if (gfn_in_transition(c, r->ts, gfn))
+			return;
+		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+		diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
+			"gfn %#" PRIx64 " is in no live memslot: no SPTE may map it", gfn);
+		return;
+	}
+	c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+	slot_sptes(c, 0, id)->count++;
+
+	/* Between the zap of a slot being removed and the end of its removal. */
+	n = ops_in_flight(c, r->ts, fl);
+	for (int i = 0; i < n; i++) {
+		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
+
+		if (!fl[i]->zapped || (op->memslot.slot & 0xffff) != (uint32_t)id ||
+		    (op->memslot.slot >> 16) != 0)
+			continue;
+		/* Still backed afterwards: FLAGS_ONLY, or a MOVE overlapping itself. */
+		if (op_new_covers(op, gfn))
+			continue;
+		diverge(c, KMMU_PROP_NO_SPTE_AFTER_ZAP, gfn, true,
+			"slot 0:%d was zapped at %" PRIu64 ".%09" PRIu64 " for its removal; a fault"
+			" on it must retry until the removal is done, not install an SPTE",
+			id, fl[i]->zap_ts / 1000000000, fl[i]->zap_ts % 1000000000);
+	}
+}
+
+static void on_mmio(struct checker *c, const struct kmmu_trace_record *r)
+{
+	gfn_t gfn = r->mmio.gpa >> PAGE_SHIFT;
+	uint32_t flags;
+	int id;
+
+	if (!ref_gfn_slot(c, gfn, &id, &flags))
+		goto ok;
+	/* A write to a read-only slot is emulated as MMIO by design. */
+	if ((flags & KMMU_MEM_READONLY) && r->mmio.type == KVM_TRACE_MMIO_WRITE)
+		goto ok;
+	if (gfn_in_transition(c, r->ts, gfn))
+		return;
+	c->res->checked[KMMU_PROP_MMIO_UNBACKED]++;
+	diverge(c, KMMU_PROP_MMIO_UNBACKED, gfn, true,
+		"gpa %#" PRIx64 " lies in live memslot 0:%d: the access must go to RAM, not"
+		" be emulated as MMIO", r->mmio.gpa, id);
+	return;
+ok:
+	c->res->checked[KMMU_PROP_MMIO_UNBACKED]++;
+}
+
+static void on_mark_mmio(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct memslot_op *fl[MAX_IN_FLIGHT];
+
+	/* During an update either generation may be stamped. */
+	if (ops_in_flight(c, r->ts, fl))
+		return;
+	if (c->have_mmio_gen) {
+		bool updated = c->updates != c->mmio_gen_updates;
+		bool changed = r->mark_mmio.gen != c->mmio_gen;
+
+		c->res->checked[KMMU_PROP_MMIO_GENERATION]++;
+		if (updated != changed)
+			diverge(c, KMMU_PROP_MMIO_GENERATION, r->mark_mmio.gfn, true,
+				"generation %u %s the previous MMIO SPTE's %u: %" PRIu64
+				" memslot updates happened in between",
+				r->mark_mmio.gen, updated ? "to differ from" : "to equal",
+				c->mmio_gen, c->updates - c->mmio_gen_updates);
+	}
+	c->have_mmio_gen = true;
+	c->mmio_gen = r->mark_mmio.gen;
+	c->mmio_gen_updates = c->updates;
+}
+
+int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
+{
+	static const struct kmmu_memslot_ops no_ops;
+	struct checker c = { .recs = recs, .nr = nr, .opts = opts, .res = res };
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	res->nr_records = nr;
+	if (nr && !recs)
+		return -EINVAL;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
+			return -EINVAL;
+		if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
+			c.nr_ops++;
+	}
+	c.ops = calloc(c.nr_ops ? c.nr_ops : 1, sizeof(*c.ops));
+	c.sptes = calloc(KMMU_ADDRESS_SPACE_NUM * KMMU_MEM_SLOTS_NUM, sizeof(*c.sptes));
+	if (!c.ops || !c.sptes) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = 0, k = 0; i < nr; i++)
+		if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
+			c.ops[k++].pos = i;
+	c.epoch = 1;
+
+	ret = kmmu_memslots_init(&c.ms, &no_ops, NULL, 0);
+	if (ret)
+		goto out;
+	/* Reference readers must be registered urcu threads; ours is for this replay. */
+	urcu_memb_register_thread();
+
+	for (c.pos = 0; c.pos < nr; c.pos++) {
+		const struct kmmu_trace_record *r = &recs[c.pos];
+
+		switch (r->type) {
+		case KMMU_ACT_SET_MEMSLOT:
+			on_memslot(&c, r);
+			break;
+		case KMMU_EV_SET_SPTE:
+			on_set_spte(&c, r);
+			break;
+		case KMMU_EV_MMIO:
+			if (r->mmio.type != KVM_TRACE_MMIO_READ_UNSATISFIED)
+				on_mmio(&c, r);
+			break;
+		case KMMU_EV_ZAP_ALL_FAST:
+			on_zap(&c, r->ts, true, 0);
+			break;
+		case KMMU_EV_PREPARE_ZAP_PAGE:
+			on_zap(&c, r->ts, false, r->sp.gfn);
+			break;
+		case KMMU_EV_MARK_MMIO_SPTE:
+			on_mark_mmio(&c, r);
+			break;
+		default:
+			break;
+		}
+	}
+	urcu_memb_unregister_thread();
+	kmmu_memslots_destroy(c.ms);
+	ret = 0;
+out:
+	free(c.ops);
+	free(c.sptes);
+	return ret;
+}
+
+enum kmmu_check_verdict kmmu_check_verdict(const struct kmmu_check_result *res,
+					   enum kmmu_check_property p)
+{
+	if (res->divergences[p])
+		return KMMU_CHECK_FAIL;
+	return res->checked[p] ? KMMU_CHECK_PASS : KMMU_CHECK_NOT_CHECKABLE;
+}
+
+void kmmu_check_print_summary(FILE *f, const struct kmmu_check_result *res)
+{
+	for (int p = 0; p < KMMU_PROP_NR; p++) {
+		switch (kmmu_check_verdict(res, p)) {
+		case KMMU_CHECK_PASS:
+			fprintf(f, "PASS  %s (%" PRIu64 " checked)\n", prop_names[p], res->checked[p]);
+			break;
+		case KMMU_CHECK_FAIL:
+			fprintf(f, "FAIL  %s (%" PRIu64 " of %" PRIu64 " diverge)\n", prop_names[p],
+				res->divergences[p], res->checked[p]);
+			break;
+		default:
+			fprintf(f, "NOT CHECKABLE  %s (no such events in this trace)\n", prop_names[p]);
+			break;
+		}
+	}
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The differential checker: replays a run's actions and the kernel's events,
+ * in timestamp order, into the reference memslots (ref/) and checks the
+ * properties of DESIGN.md "Checking the kernel against the reference".
+ *
+ * A memslot ioctl is an interval [issued, returned]; while one is in flight,
+ * events touching the gfns it changes may legitimately follow either layout,
+ * so they are judged against both.  Everything else is judged against the
+ * one layout the reference holds at that moment.
+ *
+ * A property whose events this trace does not contain (e.g. MMIO SPTE
+ * generations when the host runs with mmio_caching=N) is reported as not
+ * checkable, never as passed.
+ */
+#ifndef KMMU_CHECKER_H
+#define KMMU_CHECKER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kmmu/trace_record.h"
+
+enum kmmu_check_property {
+	KMMU_PROP_MEMSLOT_RESULT,	/* each ioctl returned what the reference returns */
+	KMMU_PROP_MMIO_UNBACKED,	/* kvm_mmio only for gfns with no live memslot */
+	KMMU_PROP_SPTE_IN_SLOT,		/* kvm_mmu_set_spte only for gfns in a live memslot */
+	KMMU_PROP_ZAP_ON_REMOVE,	/* DELETE/MOVE of a slot with SPTEs zaps them */
+	KMMU_PROP_NO_SPTE_AFTER_ZAP,	/* no SPTE for a slot between its zap and its removal */
+	KMMU_PROP_MMIO_GENERATION,	/* MMIO SPTE generation changes exactly with memslot updates */
+	KMMU_PROP_NR,
+};
+
+enum kmmu_check_verdict {
+	KMMU_CHECK_PASS,
+	KMMU_CHECK_FAIL,
+	KMMU_CHECK_NOT_CHECKABLE,
+};
+
+struct kmmu_check_result {
+	uint64_t checked[KMMU_PROP_NR];		/* how many events each property judged */
+	uint64_t divergences[KMMU_PROP_NR];
+	uint64_t nr_divergences;
+	uint64_t nr_records;
+	char first_divergence[2048];		/* event, expectation, history */
+};
+
+struct kmmu_checker_opts {
+	FILE *report;		/* divergences are written here as found (NULL: quiet) */
+	unsigned int max_reported;	/* 0: 10 */
+};
+
+/*
+ * @recs must be sorted by timestamp (kmmu_trace_log_sort, or a trace file).
+ * 0 when the replay ran (divergences are in @res), -errno when it could not
+ * (-ENOMEM, -EINVAL for records no run can produce).
+ */
+int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
+
+const char *kmmu_check_property_name(enum kmmu_check_property p);
+enum kmmu_check_verdict kmmu_check_verdict(const struct kmmu_check_result *res,
+					   enum kmmu_check_property p);
+/* One line per property: "PASS name (N checked)" / "FAIL ..." / "NOT CHECKABLE ...". */
+void kmmu_check_print_summary(FILE *f, const struct kmmu_check_result *res);
+
+#endif

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The checker on small hand-made histories: each property passes on a
+ * history a correct kernel produces, fails on one with the planted mistake,
+ * and is reported not checkable when its events are absent.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/checker.h"
+
+#define MAX_RECS 64
+#define HVA 0x7f0000000000ull
+
+struct history {
+	struct kmmu_trace_record recs[MAX_RECS];
+	int nr;
+	uint64_t now;
+};
+
+static struct kmmu_trace_record *add(struct history *h, enum kmmu_rec_type type)
+{
+	struct kmmu_trace_record *r = &h->recs[h->nr++];
+
+	memset(r, 0, sizeof(*r));
+	h->now += 1000;
+	r->ts = h->now;
+	r->type = type;
+	return r;
+}
+
+/* An ioctl issued now and returned after @events_inside records were added. */
+static struct kmmu_trace_record *memslot(struct history *h, uint32_t slot, uint64_t gfn,
+					 uint64_t npages, uint32_t flags, int ret)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_ACT_SET_MEMSLOT);
+
+	r->memslot.start_ts = r->ts - 500;
+	r->memslot.slot = slot;
+	r->memslot.gpa = gfn << 12;
+	r->memslot.size = npages << 12;
+	r->memslot.hva = HVA + (slot << 24);
+	r->memslot.flags = flags;
+	r->memslot.ret = ret;
+	return r;
+}
+
+/* Starts an ioctl whose record comes later: events in between are "in flight". */
+static uint64_t issue(struct history *h)
+{
+	h->now += 1000;
+	return h->now;
+}
+
+static struct kmmu_trace_record *memslot_issued(struct history *h, uint64_t issued, uint32_t slot,
+						uint64_t gfn, uint64_t npages, int ret)
+{
+	struct kmmu_trace_record *r = memslot(h, slot, gfn, npages, 0, ret);
+
+	r->memslot.start_ts = issued;
+	return r;
+}
+
+static void set_spte(struct history *h, uint64_t gfn)
+{
+	add(h, KMMU_EV_SET_SPTE)->set_spte.gfn = gfn;
+}
+
+static void mmio(struct history *h, uint64_t gpa, uint32_t type)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_EV_MMIO);
+
+	r->mmio.gpa = gpa;
+	r->mmio.type = type;
+	r->mmio.len = 8;
+}
+
+static void mark_mmio(struct history *h, uint64_t gfn, uint32_t gen)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_EV_MARK_MMIO_SPTE);
+
+	r->mark_mmio.gfn = gfn;
+	r->mark_mmio.gen = gen;
+}
+
+static int check(struct history *h, struct kmmu_check_result *res)
+{
+	struct kmmu_checker_opts opts = { .report = stderr };
+
+	return kmmu_check(h->recs, h->nr, &opts, res);
+}
+
+FIXTURE(chk) {
+	struct history h;
+	struct kmmu_check_result res;
+};
+
+FIXTURE_SETUP(chk)
+{
+	memset(&self->h, 0, sizeof(self->h));
+	/* Slot 0 backs gfns 0x100-0x10f. */
+	memslot(&self->h, 0, 0x100, 16, 0, 0);
+	set_spte(&self->h, 0x105);
+}
+
+FIXTURE_TEARDOWN(chk)
+{
+}
+
+TEST_F(chk, correct_history_passes)
+{
+	uint64_t t;
+
+	mmio(&self->h, 0x200000, 2);		/* unbacked: fine */
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);	/* the delete zaps... */
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* ...while deleting */
+	mmio(&self->h, 0x105000, 1);		/* now unbacked */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MEMSLOT_RESULT));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_NO_SPTE_AFTER_ZAP));
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
+}
+
+TEST_F(chk, spte_for_a_deleted_slot)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	set_spte(&self->h, 0x105);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0x105 is in no live memslot"));
+	/* The report carries the gfn's history: the delete. */
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "action:set_memslot"));
+}
+
+TEST_F(chk, spte_while_the_slot_changes_is_not_judged)
+{
+	uint64_t t = issue(&self->h);
+
+	set_spte(&self->h, 0x105);		/* before the zap: either layout */
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+}
+
+TEST_F(chk, spte_after_the_zap_of_a_removal)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x105);		/* a fault that should have retried */
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_NO_SPTE_AFTER_ZAP));
+}
+
+TEST_F(chk, missing_zap)
+{
+	uint64_t t = issue(&self->h);
+
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* no zap in the window */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_EQ(1, self->res.nr_divergences);
+}
+
+TEST_F(chk, zap_before_the_ioctl_does_not_count)
+{
+	uint64_t t;
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x106);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+}
+
+TEST_F(chk, slot_without_sptes_needs_no_zap)
+{
+	uint64_t t;
+
+	memslot(&self->h, 1, 0x400, 4, 0, 0);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 1, 0x800, 4, 0);	/* MOVE, never mapped */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+}
+
+TEST_F(chk, mmio_inside_a_live_slot)
+{
+	mmio(&self->h, 0x10f008, 1);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "live memslot 0:0"));
+}
+
+TEST_F(chk, mmio_write_to_a_readonly_slot_is_fine)
+{
+	memslot(&self->h, 2, 0x1000, 1, 2 /* KVM_MEM_READONLY */, 0);
+	mmio(&self->h, 0x1000000, 2);		/* write: emulated */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	mmio(&self->h, 0x1000010, 1);		/* read: must be RAM */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
+}
+
+TEST_F(chk, ioctl_results_must_agree)
+{
+	memslot(&self->h, 3, 0x108, 4, 0, -EEXIST);	/* overlaps slot 0: right */
+	memslot(&self->h, 4, 0x10a, 4, 0, 0);		/* overlaps, yet "succeeded" */
+	memslot(&self->h, 5, 0x3000, 1, 0x80, -EINVAL);	/* unknown flag: right */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_EQ(4, self->res.checked[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "reference returns -17"));
+}
+
+TEST_F(chk, mmio_generation)
+{
+	mark_mmio(&self->h, 0x5000, 10);
+	mark_mmio(&self->h, 0x5001, 10);
+	memslot(&self->h, 6, 0x6000, 1, 0, 0);
+	mark_mmio(&self->h, 0x5002, 12);	/* changed with the update: right */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
+
+	memslot(&self->h, 7, 0x7000, 1, 0, 0);
+	mark_mmio(&self->h, 0x5003, 12);	/* stale generation after an update */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
+}
+
+TEST_F(chk, unsorted_or_foreign_records_are_refused)
+{
+	add(&self->h, KMMU_EV_SET_SPTE)->ts = 1;
+	EXPECT_EQ(-EINVAL, check(&self->h, &self->res));
+	self->h.nr--;
+	add(&self->h, KMMU_EV_SET_SPTE)->type = 999;
+	EXPECT_EQ(-EINVAL, check(&self->h, &self->res));
+}
+
+TEST_HARNESS_MAIN
