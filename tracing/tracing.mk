@@ -43,4 +43,4 @@ $(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log
 	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -o $@ $^ -pthread
 
 ALL_BINS += $(TRACING_FUZZ)
-CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
+CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
