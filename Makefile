@@ -51,6 +51,8 @@ include ref/ref.mk
 include tracing/tracing.mk
 include selftests/selftests.mk
 -include stress/stress.mk
+-include ref/models/models.mk
+-include plots/plots.mk
 
 all: $(ALL_BINS)
 
