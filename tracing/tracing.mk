@@ -44,3 +44,12 @@ $(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log
 
 ALL_BINS += $(TRACING_FUZZ)
 CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
+
+TRACING_BENCHES := $(patsubst tracing/bench/%.c,$(O)/tracing/bench/%,$(wildcard tracing/bench/*.c))
+
+$(O)/tracing/bench/%: $(O)/tracing/bench/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
+
+ALL_BINS += $(TRACING_BENCHES)
+RUN_PROGS += $(TRACING_BENCHES)
+BENCH_PROGS += $(TRACING_BENCHES)
