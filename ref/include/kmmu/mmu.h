@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The reference x86 shadow MMU (arch/x86/kvm/mmu/mmu.c, tdp_mmu=N) for
+ * direct (TDP-style) faults: a VM with memslots (kmmu/memslot.h), vCPUs
+ * with one root per address space, shadow pages (struct kmmu_mmu_page) in
+ * a hash and the active list, leaf SPTEs with rmaps, MMIO SPTEs stamped
+ * with the memslot generation, and the memslot hooks (kvm_arch_*).
+ *
+ * Not modelled: indirect shadow pages (guest page tables, unsync, write
+ * tracking), 1G mappings, the TDP MMU, mmu_notifier invalidation (another
+ * concept), NX huge pages, page limits/shrinker.
+ *
+ * Threading: one updater at a time (the caller serialises faults and
+ * memslot updates, the role of mmu_lock here); every thread that faults
+ * must be registered with urcu-memb (memslot readers).
+ */
+#ifndef KMMU_MMU_H
+#define KMMU_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/list.h>
+
+#include "kmmu/spte.h"
+#include "kmmu/rmap.h"
+#include "kmmu/memslot.h"
+
+#define KMMU_MAX_VCPUS		64
+#define KMMU_MMU_HASH_BITS	12
+
+/* PFERR_* bits of the error code the fault path takes. */
+#define KMMU_PFERR_PRESENT_MASK	(1u << 0)
+#define KMMU_PFERR_WRITE_MASK	(1u << 1)
+#define KMMU_PFERR_USER_MASK	(1u << 2)
+#define KMMU_PFERR_FETCH_MASK	(1u << 4)
+#define KMMU_PFERR_VALID_MASK	(KMMU_PFERR_PRESENT_MASK | KMMU_PFERR_WRITE_MASK | \
+				 KMMU_PFERR_USER_MASK | KMMU_PFERR_FETCH_MASK)
+
+/* union kvm_mmu_page_role, reduced to what direct pages use. */
+union kmmu_mmu_page_role {
+	uint32_t word;
+	struct {
+		unsigned int level:4;
+		unsigned int has_4_byte_gpte:1;
+		unsigned int quadrant:2;
+		unsigned int direct:1;
+		unsigned int access:3;
+		unsigned int invalid:1;
+		unsigned int efer_nx:1;
+		unsigned int cr0_wp:1;
+		unsigned int smep_andnot_wp:1;
+		unsigned int smap_andnot_wp:1;
+		unsigned int ad_disabled:1;
+		unsigned int guest_mode:1;
+		unsigned int passthrough:1;
+		unsigned int :5;
+		unsigned int smm:8;	/* the address space */
+	};
+};
+
+/*
+ * struct kvm_mmu_page.  spt[] comes first and the page is 4 KiB aligned,
+ * so an SPTE pointer leads back to its page (sptep_to_sp()) and a non-leaf
+ * SPTE holds the address of the child's spt.
+ */
+struct kmmu_mmu_page {
+	uint64_t spt[KMMU_PT64_ENT_PER_PAGE];
+	struct list_head link;		/* vm->active_mmu_pages or a zap list */
+	struct hlist_node hash_link;
+	gfn_t gfn;			/* first gfn this page translates */
+	union kmmu_mmu_page_role role;
+	uint8_t mmu_valid_gen;
+	int root_count;
+	uint64_t *parent_ptep;		/* direct pages have at most one parent */
+	unsigned int nr_present;	/* present or MMIO entries (debug) */
+};
+
+static inline struct kmmu_mmu_page *kmmu_sptep_to_sp(const uint64_t *sptep)
+{
+	return (struct kmmu_mmu_page *)((uintptr_t)sptep & ~(uintptr_t)(KMMU_PAGE_SIZE - 1));
+}
+
+static inline unsigned int kmmu_spte_index(const uint64_t *sptep)
+{
+	return ((uintptr_t)sptep & (KMMU_PAGE_SIZE - 1)) / sizeof(uint64_t);
+}
+
+/* kvm_mmu_page_get_gfn() for direct pages. */
+static inline gfn_t kmmu_sp_get_gfn(const struct kmmu_mmu_page *sp, unsigned int index)
+{
+	return sp->gfn + ((gfn_t)index << KMMU_HPAGE_GFN_SHIFT(sp->role.level));
+}
+
+/* Per-slot MMU data (kvm_arch_memory_slot). */
+struct kmmu_lpage_info {
+	int disallow_lpage;
+};
+
+struct kmmu_slot_arch {
+	struct kmmu_rmap_head *rmap[KMMU_NR_PAGE_SIZES];
+	/* lpage_info[i] is for level i + 2 */
+	struct kmmu_lpage_info *lpage_info[KMMU_NR_PAGE_SIZES - 1];
+	unsigned long nr_dirty;		/* mark_page_dirty_in_slot() calls */
+};
+
+/* Tracepoint mirrors (arch/x86/kvm/mmu/mmutrace.h), in firing order. */
+enum kmmu_event_type {
+	KMMU_EV_GET_PAGE,		/* kvm_mmu_get_page */
+	KMMU_EV_SET_SPTE,		/* kvm_mmu_set_spte */
+	KMMU_EV_MARK_MMIO_SPTE,		/* mark_mmio_spte */
+	KMMU_EV_HANDLE_MMIO_PAGE_FAULT,	/* handle_mmio_page_fault */
+	KMMU_EV_CHECK_MMIO_SPTE,	/* check_mmio_spte */
+	KMMU_EV_FAST_PAGE_FAULT,	/* fast_page_fault */
+	KMMU_EV_PREPARE_ZAP_PAGE,	/* kvm_mmu_prepare_zap_page */
+	KMMU_EV_ZAP_ALL_FAST,		/* kvm_mmu_zap_all_fast */
+	KMMU_EV_MMIO_GEN_WRAP,		/* kvm_debug "mmio generation wraparound" */
+	KMMU_EV_MEMSLOTS_UPDATED,	/* kvm_arch_memslots_updated() entry (no tracepoint) */
+	KMMU_EV_NR,
+};
+
+struct kmmu_event {
+	enum kmmu_event_type type;
+	union {
+		struct {	/* kvm_mmu_page_class (+ created for GET_PAGE) */
+			uint8_t mmu_valid_gen;
+			uint64_t gfn;
+			uint32_t role;
+			uint32_t root_count;
+			bool unsync;
+			bool created;
+		} page;
+		struct {
+			uint64_t gfn;
+			uint64_t spte;
+			uint64_t sptep;
+			uint8_t level;
+			bool r, x;
+			signed char u;
+		} set_spte;
+		struct {
+			uint64_t sptep;
+			gfn_t gfn;
+			unsigned int access;
+			unsigned int gen;
+		} mark_mmio;
+		struct {
+			uint64_t addr;
+			gfn_t gfn;
+			unsigned int access;
+		} handle_mmio;
+		struct {
+			unsigned int kvm_gen;
+			unsigned int spte_gen;
+			uint64_t spte;
+		} check_mmio;
+		struct {
+			uint64_t gpa;
+			uint32_t error_code;
+			uint64_t sptep, old_spte, new_spte;
+			int ret;
+		} fast_pf;
+		struct {
+			uint8_t mmu_valid_gen;
+			unsigned int mmu_used_pages;
+		} zap_all_fast;
+		struct {	/* GEN_WRAP and MEMSLOTS_UPDATED */
+			uint64_t gen;
+		} gen_wrap;
+	};
+};
+
+typedef void (*kmmu_event_fn)(void *ctx, const struct kmmu_event *ev);
+
+/* kvm->stat (the MMU's part) plus counters the reference can check. */
+struct kmmu_mmu_stats {
+	uint64_t pages_4k;		/* leaf SPTEs per level (kvm_update_page_stats) */
+	uint64_t pages_2m;
+	uint64_t max_mmu_rmap_size;
+	uint64_t mmu_shadow_zapped;
+	uint64_t mmu_cache_miss;	/* shadow pages created */
+	uint64_t mmu_used_pages;	/* n_used_mmu_pages */
+	uint64_t mmio_sptes;		/* live MMIO SPTEs (not a KVM stat) */
+	uint64_t zap_all_fast;
+	uint64_t mmio_gen_wraps;
+	uint64_t faults;
+};
+
+struct kmmu_vm_config {
+	enum kmmu_spte_layout layout;
+	bool mmio_caching;		/* kvm.mmio_caching (hosts differ) */
+	/*
+	 * KVM_X86_QUIRK_SLOT_ZAP_ALL (default VM, on by default): deleting or
+	 * moving a slot zaps everything (fast zap); off: only the slot's SPTEs.
+	 */
+	bool slot_zap_all;
+	bool host_huge_pages;		/* the host backs memory with 2M pages */
+	unsigned int nr_vcpus;		/* 1..KMMU_MAX_VCPUS */
+	unsigned int phys_bits;		/* host MAXPHYADDR, 32..51 */
+	unsigned int max_slots;		/* 0: the memslot layer's default */
+};
+
+/* The upstream defaults: layout upstream, caching on, quirk on, 46 bits. */
+void kmmu_vm_config_default(struct kmmu_vm_config *cfg);
+
+struct kmmu_vcpu {
+	struct kmmu_mmu_page *root[KMMU_ADDRESS_SPACE_NUM];
+	bool free_obsolete_roots;	/* KVM_REQ_MMU_FREE_OBSOLETE_ROOTS */
+};
+
+struct kmmu_vm {
+	struct kmmu_vm_config cfg;
+	const struct kmmu_mmio_gen_layout *gen_layout;
+	struct kmmu_vm_memslots *memslots;
+	uint8_t mmu_valid_gen;
+	struct list_head active_mmu_pages;	/* FIFO: new pages at the head */
+	struct hlist_head mmu_page_hash[1u << KMMU_MMU_HASH_BITS];
+	struct kmmu_vcpu vcpus[KMMU_MAX_VCPUS];
+	/* The slot whose SPTEs flush_slot is zapping (see rmap lookup). */
+	struct kmmu_memory_slot *flushing_slot;
+	struct kmmu_mmu_stats stat;
+	kmmu_event_fn event_fn;
+	void *event_ctx;
+	int bug;			/* first internal inconsistency, -errno */
+};
+
+/*
+ * Creates a VM and its memslots (with this MMU's hooks).  -EINVAL for a
+ * bad config, -ENOMEM.  kmmu_vm_destroy() frees everything.
+ */
+int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg);
+void kmmu_vm_destroy(struct kmmu_vm *vm);
+
+/* KVM_SET_USER_MEMORY_REGION on the VM's memslots. */
+int kmmu_vm_set_memory_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
+			      uint64_t gpa, uint64_t size, uint64_t hva);
+
+/* Every event goes to @fn (NULL: none). */
+void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx);
+
+/* The active generation of @as_id (with the in-progress bit, if any). */
+uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id);
+
+enum kmmu_fault_result {
+	KMMU_FAULT_MAPPED_4K,	/* new 4K leaf SPTE (RET_PF_FIXED) */
+	KMMU_FAULT_MAPPED_2M,	/* new 2M leaf SPTE */
+	KMMU_FAULT_FIXED,	/* fast path made a write-protected SPTE writable */
+	KMMU_FAULT_SPURIOUS,	/* already mapped with enough access */
+	KMMU_FAULT_MMIO_SPTE,	/* no slot: MMIO SPTE installed, exit to userspace */
+	KMMU_FAULT_MMIO_CACHED,	/* MMIO SPTE of the current generation: exit */
+	KMMU_FAULT_EMULATE,	/* no slot, no caching (or gfn > max): exit, no SPTE */
+	KMMU_FAULT_RO_EMULATE,	/* write to a read-only slot: exit as MMIO */
+	KMMU_FAULT_RETRY,	/* slot being deleted/moved (KVM_MEMSLOT_INVALID) */
+	KMMU_FAULT_NR,
+};
+
+const char *kmmu_fault_result_name(enum kmmu_fault_result r);
+
+struct kmmu_fault {
+	enum kmmu_fault_result result;
+	int level;			/* of the SPTE installed/found */
+	uint64_t spte;			/* the SPTE after the fault (0 if none) */
+	uint64_t *sptep;
+	bool stale_mmio;		/* an MMIO SPTE was found but not usable */
+	bool in_progress;		/* the generation had the in-progress bit */
+};
+
+/*
+ * A guest access to @gfn in address space @as_id by vCPU @vcpu, as the
+ * hardware would report it: an access that hits an MMIO SPTE takes the
+ * PFERR.RSVD path (handle_mmio_page_fault), anything else kvm_tdp_page_fault.
+ * @error_code: KMMU_PFERR_* bits.  0 with @out filled, -EINVAL for bad
+ * input, -ENOMEM, -EIO after an internal inconsistency (vm->bug).
+ */
+int kmmu_page_fault(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+		    uint32_t error_code, struct kmmu_fault *out);
+
+/*
+ * The leaf or MMIO SPTE currently mapping @gfn in @as_id as seen from
+ * vCPU @vcpu's root (0 if none); @level receives its level.
+ */
+uint64_t kmmu_lookup_spte(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+			  int *level);
+
+/* kvm_mmu_max_mapping_level() for @gfn in @slot (ignores dirty logging). */
+int kmmu_max_mapping_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+			   gfn_t gfn);
+
+/* kvm_mmu_max_gfn(): the largest gfn the MMU maps (host MAXPHYADDR). */
+gfn_t kmmu_mmu_max_gfn(struct kmmu_vm *vm);
+
+/* The rmap head of @gfn at @level in @slot, NULL outside. */
+struct kmmu_rmap_head *kmmu_gfn_to_rmap(const struct kmmu_memory_slot *slot,
+					gfn_t gfn, int level);
+
+/*
+ * Consistency audit: every leaf SPTE reachable from the active list is in
+ * exactly the right rmap, every rmap entry points at a matching leaf, the
+ * stats equal the counted leaves/MMIO SPTEs.  0 or -EIO (and a message
+ * in @why, if given).
+ */
+int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len);
+
+/* Number of shadow pages on the active list (incl. invalid roots). */
+unsigned long kmmu_nr_shadow_pages(struct kmmu_vm *vm);
+
+/* Internal, shared with zap.c. */
+void kmmu_emit(struct kmmu_vm *vm, const struct kmmu_event *ev);
+void kmmu_drop_spte(struct kmmu_vm *vm, uint64_t *sptep);
+void kmmu_mmu_free_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp);
+bool kmmu_is_obsolete_sp(struct kmmu_vm *vm, const struct kmmu_mmu_page *sp);
+void kmmu_vm_bug(struct kmmu_vm *vm, int err);
+
+#endif

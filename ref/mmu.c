@@ -1,0 +1,1059 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Shadow pages and the direct fault path of the reference MMU
+ * (arch/x86/kvm/mmu/mmu.c semantics, shadow MMU with tdp_mmu=N).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/urcu-memb.h>
+
+#include "kmmu/mmu.h"
+#include "kmmu/zap.h"
+
+/* kvm_zap_all_rmap_sptes() once a gfn has this many mappings. */
+#define RMAP_RECYCLE_THRESHOLD	1000
+
+static const char *const fault_result_names[KMMU_FAULT_NR] = {
+	[KMMU_FAULT_MAPPED_4K] = "mapped_4k",
+	[KMMU_FAULT_MAPPED_2M] = "mapped_2m",
+	[KMMU_FAULT_FIXED] = "fixed",
+	[KMMU_FAULT_SPURIOUS] = "spurious",
+	[KMMU_FAULT_MMIO_SPTE] = "mmio_spte",
+	[KMMU_FAULT_MMIO_CACHED] = "mmio_cached",
+	[KMMU_FAULT_EMULATE] = "emulate",
+	[KMMU_FAULT_RO_EMULATE] = "ro_emulate",
+	[KMMU_FAULT_RETRY] = "retry",
+};
+
+const char *kmmu_fault_result_name(enum kmmu_fault_result r)
+{
+	if ((unsigned int)r >= KMMU_FAULT_NR)
+		return "invalid";
+	return fault_result_names[r];
+}
+
+void kmmu_vm_bug(struct kmmu_vm *vm, int err)
+{
+	if (!vm->bug)
+		vm->bug = err;
+}
+
+void kmmu_emit(struct kmmu_vm *vm, const struct kmmu_event *ev)
+{
+	if (vm->event_fn)
+		vm->event_fn(vm->event_ctx, ev);
+}
+
+void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx)
+{
+	if (!vm)
+		return;
+	vm->event_fn = fn;
+	vm->event_ctx = ctx;
+}
+
+gfn_t kmmu_mmu_max_gfn(struct kmmu_vm *vm)
+{
+	return (1ULL << (vm->cfg.phys_bits - KMMU_PAGE_SHIFT)) - 1;
+}
+
+/* ---- per-slot metadata: rmaps and lpage_info ---- */
+
+struct kmmu_rmap_head *kmmu_gfn_to_rmap(const struct kmmu_memory_slot *slot,
+					gfn_t gfn, int level)
+{
+	struct kmmu_slot_arch *arch;
+
+	if (!slot || !slot->arch || level < KMMU_PG_LEVEL_4K ||
+	    level > KMMU_MAX_HUGEPAGE_LEVEL || !kmmu_gfn_in_memslot(slot, gfn))
+		return NULL;
+	arch = slot->arch;
+	return &arch->rmap[level - KMMU_PG_LEVEL_4K][kmmu_gfn_to_index(gfn, slot->base_gfn, level)];
+}
+
+static struct kmmu_lpage_info *lpage_info_slot(gfn_t gfn, const struct kmmu_memory_slot *slot,
+					       int level)
+{
+	struct kmmu_slot_arch *arch = slot->arch;
+
+	return &arch->lpage_info[level - 2][kmmu_gfn_to_index(gfn, slot->base_gfn, level)];
+}
+
+static void free_slot_arch(struct kmmu_slot_arch *arch)
+{
+	int i;
+
+	if (!arch)
+		return;
+	for (i = 0; i < KMMU_NR_PAGE_SIZES; i++)
+		free(arch->rmap[i]);
+	for (i = 0; i < KMMU_NR_PAGE_SIZES - 1; i++)
+		free(arch->lpage_info[i]);
+	free(arch);
+}
+
+/* kvm_alloc_memslot_metadata(). */
+static int alloc_slot_arch(struct kmmu_memory_slot *slot)
+{
+	struct kmmu_slot_arch *arch;
+	unsigned long npages = slot->npages, ugfn, lpages, j;
+	int level;
+
+	arch = calloc(1, sizeof(*arch));
+	if (!arch)
+		return -ENOMEM;
+	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
+		lpages = kmmu_slot_lpages(slot->base_gfn, npages, level);
+		arch->rmap[level - 1] = calloc(lpages, sizeof(struct kmmu_rmap_head));
+		if (!arch->rmap[level - 1])
+			goto fail;
+		if (level == KMMU_PG_LEVEL_4K)
+			continue;
+
+		arch->lpage_info[level - 2] = calloc(lpages, sizeof(struct kmmu_lpage_info));
+		if (!arch->lpage_info[level - 2])
+			goto fail;
+		/* A huge page sticking out of the slot at either end is not allowed. */
+		if (slot->base_gfn & (KMMU_PAGES_PER_HPAGE(level) - 1))
+			arch->lpage_info[level - 2][0].disallow_lpage = 1;
+		if ((slot->base_gfn + npages) & (KMMU_PAGES_PER_HPAGE(level) - 1))
+			arch->lpage_info[level - 2][lpages - 1].disallow_lpage = 1;
+		/* gfn and hva misaligned wrt each other: no huge pages at all. */
+		ugfn = slot->userspace_addr >> KMMU_PAGE_SHIFT;
+		if ((slot->base_gfn ^ ugfn) & (KMMU_PAGES_PER_HPAGE(level) - 1)) {
+			for (j = 0; j < lpages; j++)
+				arch->lpage_info[level - 2][j].disallow_lpage = 1;
+		}
+	}
+	slot->arch = arch;
+	return 0;
+fail:
+	free_slot_arch(arch);
+	return -ENOMEM;
+}
+
+int kmmu_max_mapping_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+			   gfn_t gfn)
+{
+	if (!vm || !slot || !slot->arch || !kmmu_gfn_in_memslot(slot, gfn))
+		return -EINVAL;
+	return kmmu_max_mapping_level_any(vm, slot, gfn);
+}
+
+/*
+ * Without the range check: zap_collapsible asks about sp->gfn, which may
+ * lie before the slot in the same huge page (index 0, as in the kernel).
+ */
+int kmmu_max_mapping_level_any(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+			       gfn_t gfn)
+{
+	int level;
+
+	for (level = KMMU_MAX_HUGEPAGE_LEVEL; level > KMMU_PG_LEVEL_4K; level--) {
+		if (!lpage_info_slot(gfn, slot, level)->disallow_lpage)
+			break;
+	}
+	if (level == KMMU_PG_LEVEL_4K)
+		return level;
+	/* host_pfn_mapping_level(): what the host page tables use. */
+	if (!vm->cfg.host_huge_pages)
+		return KMMU_PG_LEVEL_4K;
+	return level;
+}
+
+/* ---- shadow pages ---- */
+
+static unsigned int page_table_hashfn(gfn_t gfn)
+{
+	return (unsigned int)((gfn * 0x61C8864680B583EBULL) >> (64 - KMMU_MMU_HASH_BITS));
+}
+
+bool kmmu_is_obsolete_sp(struct kmmu_vm *vm, const struct kmmu_mmu_page *sp)
+{
+	return sp->role.invalid || sp->mmu_valid_gen != vm->mmu_valid_gen;
+}
+
+static void page_event(struct kmmu_vm *vm, enum kmmu_event_type type,
+		       const struct kmmu_mmu_page *sp, bool created)
+{
+	struct kmmu_event ev = { .type = type };
+
+	if (!vm->event_fn)
+		return;
+	ev.page.mmu_valid_gen = sp->mmu_valid_gen;
+	ev.page.gfn = sp->gfn;
+	ev.page.role = sp->role.word;
+	ev.page.root_count = sp->root_count;
+	ev.page.unsync = false;
+	ev.page.created = created;
+	kmmu_emit(vm, &ev);
+}
+
+/* kvm_mmu_get_shadow_page() for a direct page. */
+static struct kmmu_mmu_page *get_shadow_page(struct kmmu_vm *vm, gfn_t gfn,
+					     union kmmu_mmu_page_role role)
+{
+	struct hlist_head *bucket = &vm->mmu_page_hash[page_table_hashfn(gfn)];
+	struct kmmu_mmu_page *sp;
+	void *mem;
+
+	hlist_for_each_entry(sp, bucket, hash_link) {
+		if (kmmu_is_obsolete_sp(vm, sp))
+			continue;
+		if (sp->gfn == gfn && sp->role.word == role.word) {
+			page_event(vm, KMMU_EV_GET_PAGE, sp, false);
+			return sp;
+		}
+	}
+
+	if (posix_memalign(&mem, KMMU_PAGE_SIZE, sizeof(*sp)))
+		return NULL;
+	sp = mem;
+	memset(sp, 0, sizeof(*sp));
+	sp->gfn = gfn;
+	sp->role = role;
+	sp->mmu_valid_gen = vm->mmu_valid_gen;
+	/* New pages go to the head: obsolete pages gather at the tail. */
+	list_add(&sp->link, &vm->active_mmu_pages);
+	hlist_add_head(&sp->hash_link, bucket);
+	vm->stat.mmu_cache_miss++;
+	vm->stat.mmu_used_pages++;
+	page_event(vm, KMMU_EV_GET_PAGE, sp, true);
+	return sp;
+}
+
+void kmmu_mmu_free_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp)
+{
+	hlist_del(&sp->hash_link);
+	list_del(&sp->link);
+	free(sp);
+}
+
+static inline struct kmmu_mmu_page *spte_to_child_sp(uint64_t spte)
+{
+	return (struct kmmu_mmu_page *)(uintptr_t)(spte & KMMU_SPTE_BASE_ADDR_MASK);
+}
+
+static void update_page_stats(struct kmmu_vm *vm, int level, int delta)
+{
+	if (level == KMMU_PG_LEVEL_4K)
+		vm->stat.pages_4k += delta;
+	else if (level == KMMU_PG_LEVEL_2M)
+		vm->stat.pages_2m += delta;
+}
+
+/* The slot whose rmaps hold a leaf of @sp for @gfn (rmap_remove()). */
+static struct kmmu_memory_slot *sp_gfn_to_slot(struct kmmu_vm *vm,
+					       const struct kmmu_mmu_page *sp, gfn_t gfn)
+{
+	struct kmmu_memory_slot *slot;
+	struct kmmu_memslots *slots;
+
+	/*
+	 * flush_slot runs while the INVALID copy of the slot is active; the
+	 * SPTEs being zapped are in the rmaps of the slot we were given.
+	 */
+	slot = vm->flushing_slot;
+	if (slot && slot->as_id == sp->role.smm && kmmu_gfn_in_memslot(slot, gfn))
+		return slot;
+	slots = kmmu_memslots_active(vm->memslots, sp->role.smm);
+	return slots ? kmmu_gfn_to_memslot(slots, gfn) : NULL;
+}
+
+/*
+ * drop_spte(): clear a leaf (or MMIO) SPTE and, for a leaf, its rmap entry
+ * and the page stats (mmu_spte_clear_track_bits + rmap_remove).
+ */
+void kmmu_drop_spte(struct kmmu_vm *vm, uint64_t *sptep)
+{
+	struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
+	uint64_t old = *sptep;
+	struct kmmu_memory_slot *slot;
+	struct kmmu_rmap_head *head;
+	gfn_t gfn;
+
+	if (kmmu_is_mmio_spte(old)) {
+		*sptep = 0;
+		sp->nr_present--;
+		vm->stat.mmio_sptes--;
+		return;
+	}
+	if (!kmmu_is_shadow_present_pte(old))
+		return;
+	*sptep = 0;
+	sp->nr_present--;
+	update_page_stats(vm, sp->role.level, -1);
+
+	gfn = kmmu_sp_get_gfn(sp, kmmu_spte_index(sptep));
+	slot = sp_gfn_to_slot(vm, sp, gfn);
+	head = kmmu_gfn_to_rmap(slot, gfn, sp->role.level);
+	if (!head || kmmu_pte_list_remove(head, sptep))
+		kmmu_vm_bug(vm, -EIO);
+}
+
+static void rmap_add(struct kmmu_vm *vm, struct kmmu_memory_slot *slot, uint64_t *sptep,
+		     gfn_t gfn, int level)
+{
+	struct kmmu_rmap_head *head = kmmu_gfn_to_rmap(slot, gfn, level);
+	int count;
+
+	update_page_stats(vm, level, 1);
+	count = head ? kmmu_pte_list_add(head, sptep) : -EIO;
+	if (count < 0) {
+		kmmu_vm_bug(vm, count);
+		return;
+	}
+	if ((uint64_t)count > vm->stat.max_mmu_rmap_size)
+		vm->stat.max_mmu_rmap_size = count;
+	if (count > RMAP_RECYCLE_THRESHOLD)
+		kmmu_zap_all_rmap_sptes(vm, head, level);
+}
+
+/* drop_parent_pte(): unlink @child from the non-leaf SPTE @sptep. */
+static void drop_parent_pte(struct kmmu_mmu_page *child, uint64_t *sptep)
+{
+	if (child->parent_ptep == sptep)
+		child->parent_ptep = NULL;
+	kmmu_sptep_to_sp(sptep)->nr_present--;
+	*sptep = 0;
+}
+
+void kmmu_unlink_child(struct kmmu_vm *vm, uint64_t *sptep)
+{
+	drop_parent_pte(spte_to_child_sp(*sptep), sptep);
+}
+
+static void set_spte_event(struct kmmu_vm *vm, uint64_t *sptep, gfn_t gfn, int level)
+{
+	struct kmmu_event ev = { .type = KMMU_EV_SET_SPTE };
+
+	if (!vm->event_fn)
+		return;
+	ev.set_spte.gfn = gfn;
+	ev.set_spte.spte = *sptep;
+	ev.set_spte.sptep = (uintptr_t)sptep;
+	ev.set_spte.level = level;
+	ev.set_spte.r = *sptep & KMMU_PT_PRESENT_MASK;
+	ev.set_spte.x = !(*sptep & KMMU_PT64_NX_MASK);
+	ev.set_spte.u = !!(*sptep & KMMU_PT_USER_MASK);
+	kmmu_emit(vm, &ev);
+}
+
+/* mark_mmio_spte(). */
+static int mark_mmio_spte(struct kmmu_vm *vm, uint64_t *sptep, gfn_t gfn,
+			  unsigned int access, uint64_t memslots_gen)
+{
+	struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
+	uint64_t spte;
+	int r;
+
+	r = kmmu_make_mmio_spte(vm->gen_layout, gfn, access, memslots_gen, &spte);
+	if (r)
+		return r;
+	if (kmmu_is_mmio_spte(*sptep)) {
+		vm->stat.mmio_sptes--;
+		sp->nr_present--;
+	} else if (kmmu_is_shadow_present_pte(*sptep)) {
+		kmmu_drop_spte(vm, sptep);
+	}
+	sp->nr_present++;
+	*sptep = spte;
+	vm->stat.mmio_sptes++;
+	if (vm->event_fn) {
+		struct kmmu_event ev = { .type = KMMU_EV_MARK_MMIO_SPTE };
+
+		ev.mark_mmio.sptep = (uintptr_t)sptep;
+		ev.mark_mmio.gfn = gfn;
+		ev.mark_mmio.access = access & KMMU_SHADOW_MMIO_ACCESS_MASK;
+		ev.mark_mmio.gen = memslots_gen & vm->gen_layout->gen_mask;
+		kmmu_emit(vm, &ev);
+	}
+	return 0;
+}
+
+/* ---- roots ---- */
+
+static union kmmu_mmu_page_role root_role(int as_id)
+{
+	union kmmu_mmu_page_role role = { .word = 0 };
+
+	role.level = KMMU_ROOT_LEVEL;
+	role.direct = 1;
+	role.access = KMMU_ACC_ALL;
+	role.efer_nx = 1;
+	role.cr0_wp = 1;
+	role.smm = as_id;
+	return role;
+}
+
+/* kvm_mmu_free_roots() for one root: drop the reference, free if invalid. */
+static void mmu_free_root(struct kmmu_vm *vm, struct kmmu_mmu_page **rootp)
+{
+	struct kmmu_mmu_page *root = *rootp;
+	LIST_HEAD(invalid_list);
+
+	*rootp = NULL;
+	if (!root)
+		return;
+	if (--root->root_count == 0 && root->role.invalid) {
+		kmmu_mmu_prepare_zap_page(vm, root, &invalid_list);
+		kmmu_mmu_commit_zap_page(vm, &invalid_list);
+	}
+}
+
+/* kvm_mmu_reload(): free obsolete roots on request, allocate missing ones. */
+static int mmu_reload(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_id)
+{
+	struct kmmu_mmu_page *root;
+	int i;
+
+	if (vcpu->free_obsolete_roots) {
+		vcpu->free_obsolete_roots = false;
+		for (i = 0; i < KMMU_ADDRESS_SPACE_NUM; i++) {
+			if (vcpu->root[i] && kmmu_is_obsolete_sp(vm, vcpu->root[i]))
+				mmu_free_root(vm, &vcpu->root[i]);
+		}
+	}
+	if (vcpu->root[as_id])
+		return 0;
+	root = get_shadow_page(vm, 0, root_role(as_id));
+	if (!root)
+		return -ENOMEM;
+	root->root_count++;
+	vcpu->root[as_id] = root;
+	return 0;
+}
+
+void kmmu_request_free_obsolete_roots(struct kmmu_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->cfg.nr_vcpus; i++)
+		vm->vcpus[i].free_obsolete_roots = true;
+}
+
+static inline unsigned int pt_index(gfn_t gfn, int level)
+{
+	return (gfn >> KMMU_HPAGE_GFN_SHIFT(level)) & (KMMU_PT64_ENT_PER_PAGE - 1);
+}
+
+/* walk_shadow_page_lockless(): the last SPTE on @gfn's path from @root. */
+static uint64_t *walk_last_spte(struct kmmu_mmu_page *root, gfn_t gfn, int *level)
+{
+	struct kmmu_mmu_page *sp = root;
+	uint64_t *sptep;
+	int l;
+
+	for (l = KMMU_ROOT_LEVEL; ; l--) {
+		sptep = &sp->spt[pt_index(gfn, l)];
+		if (l == KMMU_PG_LEVEL_4K || !kmmu_is_shadow_present_pte(*sptep) ||
+		    kmmu_is_large_pte(*sptep))
+			break;
+		sp = spte_to_child_sp(*sptep);
+	}
+	*level = l;
+	return sptep;
+}
+
+uint64_t kmmu_lookup_spte(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+			  int *level)
+{
+	struct kmmu_mmu_page *root;
+	uint64_t *sptep;
+	int l;
+
+	if (!vm || vcpu >= vm->cfg.nr_vcpus || as_id < 0 || as_id >= KMMU_ADDRESS_SPACE_NUM)
+		return 0;
+	root = vm->vcpus[vcpu].root[as_id];
+	if (!root || kmmu_is_obsolete_sp(vm, root))
+		return 0;
+	sptep = walk_last_spte(root, gfn, &l);
+	if (level)
+		*level = l;
+	return *sptep;
+}
+
+/* kvm_mmu_hugepage_adjust(): the level the fault will map at. */
+static int fault_goal_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot, gfn_t gfn)
+{
+	if (!slot)
+		return KMMU_PG_LEVEL_4K;
+	/* Dirty logging tracks 4K pages only. */
+	if (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES)
+		return KMMU_PG_LEVEL_4K;
+	return kmmu_max_mapping_level(vm, slot, gfn);
+}
+
+static void mark_page_dirty_in_slot(const struct kmmu_memory_slot *slot)
+{
+	struct kmmu_slot_arch *arch = slot->arch;
+
+	if (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES)
+		arch->nr_dirty++;
+}
+
+/*
+ * mmu_set_spte() for a slot-backed leaf.  Returns the fault result or
+ * -errno.
+ */
+static int mmu_set_spte(struct kmmu_vm *vm, struct kmmu_memory_slot *slot, uint64_t *sptep,
+			gfn_t gfn, uint64_t pfn, int level)
+{
+	bool was_rmapped = false;
+	uint64_t spte;
+	int r;
+
+	if (kmmu_is_shadow_present_pte(*sptep)) {
+		if (level > KMMU_PG_LEVEL_4K && !kmmu_is_large_pte(*sptep)) {
+			/* A 2M leaf replaces a table: the table becomes parentless. */
+			kmmu_unlink_child(vm, sptep);
+		} else if (pfn != kmmu_spte_to_pfn(*sptep)) {
+			kmmu_drop_spte(vm, sptep);
+		} else {
+			was_rmapped = true;
+		}
+	}
+
+	r = kmmu_make_spte(level, KMMU_ACC_ALL, pfn, !(slot->flags & KMMU_MEM_READONLY), &spte);
+	if (r)
+		return r;
+	if (*sptep == spte) {
+		r = KMMU_FAULT_SPURIOUS;
+	} else {
+		if (kmmu_is_mmio_spte(*sptep)) {
+			vm->stat.mmio_sptes--;
+			kmmu_sptep_to_sp(sptep)->nr_present--;
+		}
+		if (!kmmu_is_shadow_present_pte(*sptep))
+			kmmu_sptep_to_sp(sptep)->nr_present++;
+		*sptep = spte;
+		r = level == KMMU_PG_LEVEL_4K ? KMMU_FAULT_MAPPED_4K : KMMU_FAULT_MAPPED_2M;
+	}
+	if (spte & KMMU_PT_WRITABLE_MASK)
+		mark_page_dirty_in_slot(slot);
+	set_spte_event(vm, sptep, gfn, level);
+	if (!was_rmapped)
+		rmap_add(vm, slot, sptep, gfn, level);
+	return r;
+}
+
+/*
+ * direct_map(): walk from the root to @goal, creating tables and dropping
+ * huge SPTEs in the way; returns the SPTE pointer at @goal.
+ */
+static uint64_t *direct_map_walk(struct kmmu_vm *vm, struct kmmu_mmu_page *root, gfn_t gfn,
+				 int goal)
+{
+	struct kmmu_mmu_page *sp = root, *child;
+	union kmmu_mmu_page_role role;
+	uint64_t *sptep;
+	int level;
+
+	for (level = KMMU_ROOT_LEVEL; level > goal; level--) {
+		sptep = &sp->spt[pt_index(gfn, level)];
+		if (kmmu_is_shadow_present_pte(*sptep) && !kmmu_is_large_pte(*sptep)) {
+			sp = spte_to_child_sp(*sptep);
+			continue;
+		}
+		/* drop_large_spte(): a huge leaf where a table is needed. */
+		if (kmmu_is_shadow_present_pte(*sptep) || kmmu_is_mmio_spte(*sptep))
+			kmmu_drop_spte(vm, sptep);
+
+		role = sp->role;
+		role.level = level - 1;
+		child = get_shadow_page(vm, gfn & ~(KMMU_PAGES_PER_HPAGE(level) - 1), role);
+		if (!child)
+			return NULL;
+		/* link_shadow_page() */
+		if (child->parent_ptep) {
+			kmmu_vm_bug(vm, -EIO);
+			return NULL;
+		}
+		*sptep = kmmu_make_nonleaf_spte((uintptr_t)child->spt);
+		sp->nr_present++;
+		child->parent_ptep = sptep;
+		sp = child;
+	}
+	return &sp->spt[pt_index(gfn, goal)];
+}
+
+static void fast_pf_event(struct kmmu_vm *vm, gfn_t gfn, uint32_t ec, uint64_t *sptep,
+			  uint64_t old, int ret)
+{
+	struct kmmu_event ev = { .type = KMMU_EV_FAST_PAGE_FAULT };
+
+	if (!vm->event_fn)
+		return;
+	ev.fast_pf.gpa = gfn << KMMU_PAGE_SHIFT;
+	ev.fast_pf.error_code = ec;
+	ev.fast_pf.sptep = (uintptr_t)sptep;
+	ev.fast_pf.old_spte = old;
+	ev.fast_pf.new_spte = *sptep;
+	ev.fast_pf.ret = ret;
+	kmmu_emit(vm, &ev);
+}
+
+static bool access_allowed(uint64_t spte, uint32_t ec)
+{
+	if ((ec & KMMU_PFERR_WRITE_MASK) && !kmmu_is_writable_pte(spte))
+		return false;
+	if ((ec & KMMU_PFERR_USER_MASK) && !(spte & KMMU_PT_USER_MASK))
+		return false;
+	if ((ec & KMMU_PFERR_FETCH_MASK) && (spte & KMMU_PT64_NX_MASK))
+		return false;
+	return true;
+}
+
+static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_id, gfn_t gfn,
+			     uint32_t ec, struct kmmu_fault *out)
+{
+	const struct kmmu_mmio_gen_layout *gl = vm->gen_layout;
+	struct kmmu_memory_slot *slot;
+	struct kmmu_memslots *slots;
+	uint64_t gen, *sptep, pfn;
+	bool write = ec & KMMU_PFERR_WRITE_MASK;
+	int r, level, goal;
+
+	r = mmu_reload(vm, vcpu, as_id);
+	if (r)
+		return r;
+	slots = kmmu_memslots_active(vm->memslots, as_id);
+	gen = kmmu_memslots_generation(slots);
+	out->in_progress = gen & KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS;
+
+	sptep = walk_last_spte(vcpu->root[as_id], gfn, &level);
+	if (kmmu_is_mmio_spte(*sptep)) {
+		/* The hardware reports PFERR.RSVD: handle_mmio_page_fault(). */
+		uint64_t kg, sg;
+		bool ok = kmmu_check_mmio_spte(gl, *sptep, gen, &kg, &sg);
+
+		if (vm->event_fn) {
+			struct kmmu_event ev = { .type = KMMU_EV_CHECK_MMIO_SPTE };
+
+			ev.check_mmio.kvm_gen = kg;
+			ev.check_mmio.spte_gen = sg;
+			ev.check_mmio.spte = *sptep;
+			kmmu_emit(vm, &ev);
+		}
+		if (ok) {
+			if (vm->event_fn) {
+				struct kmmu_event ev = { .type = KMMU_EV_HANDLE_MMIO_PAGE_FAULT };
+
+				ev.handle_mmio.addr = gfn << KMMU_PAGE_SHIFT;
+				ev.handle_mmio.gfn = kmmu_get_mmio_spte_gfn(gl, *sptep);
+				ev.handle_mmio.access = kmmu_get_mmio_spte_access(*sptep);
+				kmmu_emit(vm, &ev);
+			}
+			out->result = KMMU_FAULT_MMIO_CACHED;
+			out->level = level;
+			out->sptep = sptep;
+			out->spte = *sptep;
+			return 0;
+		}
+		/* Stale or in flux: RET_PF_INVALID, take the normal path. */
+		out->stale_mmio = true;
+	} else if (kmmu_is_shadow_present_pte(*sptep) && kmmu_is_last_spte(*sptep, level)) {
+		/* The hardware only faults on a present leaf if access is denied. */
+		if (access_allowed(*sptep, ec)) {
+			out->result = KMMU_FAULT_SPURIOUS;
+			out->level = level;
+			out->sptep = sptep;
+			out->spte = *sptep;
+			return 0;
+		}
+		/*
+		 * fast_page_fault(): a write to an SPTE write-protected for
+		 * dirty logging is fixed in place, except on a huge SPTE of a
+		 * dirty-logged slot (only its first 4K would be logged).
+		 */
+		if (write && kmmu_is_mmu_writable_spte(*sptep)) {
+			struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
+			gfn_t base = kmmu_sp_get_gfn(sp, kmmu_spte_index(sptep));
+
+			slot = kmmu_gfn_to_memslot(slots, gfn);
+			if (!(level > KMMU_PG_LEVEL_4K && slot &&
+			      (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES))) {
+				uint64_t old = *sptep;
+
+				*sptep |= KMMU_PT_WRITABLE_MASK;
+				slot = kmmu_gfn_to_memslot(slots, base);
+				if (slot)
+					mark_page_dirty_in_slot(slot);
+				fast_pf_event(vm, gfn, ec | KMMU_PFERR_PRESENT_MASK, sptep, old,
+					      KMMU_FAULT_FIXED);
+				out->result = KMMU_FAULT_FIXED;
+				out->level = level;
+				out->sptep = sptep;
+				out->spte = *sptep;
+				return 0;
+			}
+		}
+	}
+
+	/* kvm_faultin_pfn() */
+	slot = kmmu_gfn_to_memslot(slots, gfn);
+	if (slot && (slot->flags & KMMU_MEMSLOT_INVALID)) {
+		/* Let the zap of the old slot finish before mapping anything. */
+		out->result = KMMU_FAULT_RETRY;
+		return 0;
+	}
+	if (!slot) {
+		if (!vm->cfg.mmio_caching || gfn > kmmu_mmu_max_gfn(vm)) {
+			out->result = KMMU_FAULT_EMULATE;
+			return 0;
+		}
+		sptep = direct_map_walk(vm, vcpu->root[as_id], gfn, KMMU_PG_LEVEL_4K);
+		if (!sptep)
+			return vm->bug ? vm->bug : -ENOMEM;
+		r = mark_mmio_spte(vm, sptep, gfn, KMMU_ACC_ALL, gen);
+		if (r)
+			return r;
+		out->result = KMMU_FAULT_MMIO_SPTE;
+		out->level = KMMU_PG_LEVEL_4K;
+		out->sptep = sptep;
+		out->spte = *sptep;
+		return 0;
+	}
+	if (write && (slot->flags & KMMU_MEM_READONLY)) {
+		/* KVM_PFN_ERR_RO_FAULT: emulate, i.e. exit to userspace as MMIO. */
+		out->result = KMMU_FAULT_RO_EMULATE;
+		return 0;
+	}
+
+	goal = fault_goal_level(vm, slot, gfn);
+	if (goal < 0)
+		return goal;
+	sptep = direct_map_walk(vm, vcpu->root[as_id], gfn, goal);
+	if (!sptep)
+		return vm->bug ? vm->bug : -ENOMEM;
+	gfn &= ~(KMMU_PAGES_PER_HPAGE(goal) - 1);
+	pfn = kmmu_gfn_to_hva_memslot(slot, gfn) >> KMMU_PAGE_SHIFT;
+	r = mmu_set_spte(vm, slot, sptep, gfn, pfn, goal);
+	if (r < 0)
+		return r;
+	out->result = r;
+	out->level = goal;
+	out->sptep = sptep;
+	out->spte = *sptep;
+	return 0;
+}
+
+int kmmu_page_fault(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+		    uint32_t error_code, struct kmmu_fault *out)
+{
+	struct kmmu_fault f = { .result = KMMU_FAULT_NR };
+	int r;
+
+	if (!vm || !out || vcpu >= vm->cfg.nr_vcpus || as_id < 0 ||
+	    as_id >= KMMU_ADDRESS_SPACE_NUM || (error_code & ~KMMU_PFERR_VALID_MASK) ||
+	    gfn > (KMMU_SPTE_BASE_ADDR_MASK >> KMMU_PAGE_SHIFT))
+		return -EINVAL;
+	if (vm->bug)
+		return -EIO;
+
+	urcu_memb_read_lock();
+	r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, &f);
+	urcu_memb_read_unlock();
+	if (!r && vm->bug)
+		r = -EIO;
+	if (!r)
+		vm->stat.faults++;
+	*out = f;
+	return r;
+}
+
+/* ---- memslot hooks (kvm_arch_*) ---- */
+
+static int hook_prepare(void *ctx, const struct kmmu_memory_slot *old,
+			struct kmmu_memory_slot *new, enum kmmu_mr_change change)
+{
+	struct kmmu_vm *vm = ctx;
+
+	if (change == KMMU_MR_CREATE || change == KMMU_MR_MOVE) {
+		if (!new || !new->npages)
+			return -EINVAL;
+		if (new->base_gfn + new->npages - 1 > kmmu_mmu_max_gfn(vm))
+			return -EINVAL;
+		return alloc_slot_arch(new);
+	}
+	if (change == KMMU_MR_FLAGS_ONLY) {
+		if (!old || !new)
+			return -EINVAL;
+		new->arch = old->arch;
+		return 0;
+	}
+	if (change != KMMU_MR_DELETE)
+		return -EIO;
+	return 0;
+}
+
+static void hook_flush_slot(void *ctx, struct kmmu_memory_slot *slot)
+{
+	struct kmmu_vm *vm = ctx;
+
+	vm->flushing_slot = slot;
+	if (vm->cfg.slot_zap_all)
+		kmmu_mmu_zap_all_fast(vm);
+	else
+		kmmu_mmu_zap_memslot(vm, slot);
+	vm->flushing_slot = NULL;
+}
+
+/* kvm_mmu_slot_apply_flags() */
+static void hook_commit(void *ctx, struct kmmu_memory_slot *old,
+			const struct kmmu_memory_slot *new, enum kmmu_mr_change change)
+{
+	struct kmmu_vm *vm = ctx;
+	uint32_t old_flags = old ? old->flags : 0, new_flags = new ? new->flags : 0;
+
+	if (change == KMMU_MR_MOVE && old) {
+		free_slot_arch(old->arch);
+		old->arch = NULL;
+		return;
+	}
+	if (change != KMMU_MR_FLAGS_ONLY || (new_flags & KMMU_MEM_READONLY))
+		return;
+	if (!((old_flags ^ new_flags) & KMMU_MEM_LOG_DIRTY_PAGES))
+		return;
+	if (new_flags & KMMU_MEM_LOG_DIRTY_PAGES)
+		kmmu_mmu_slot_remove_write_access(vm, new, KMMU_PG_LEVEL_4K);
+	else
+		kmmu_mmu_zap_collapsible_sptes(vm, new);
+}
+
+static void hook_free_slot(void *ctx, struct kmmu_memory_slot *slot)
+{
+	free_slot_arch(slot->arch);
+	slot->arch = NULL;
+}
+
+static void hook_memslots_updated(void *ctx, uint64_t gen)
+{
+	struct kmmu_vm *vm = ctx;
+
+	if (vm->event_fn) {
+		struct kmmu_event ev = { .type = KMMU_EV_MEMSLOTS_UPDATED };
+
+		ev.gen_wrap.gen = gen;
+		kmmu_emit(vm, &ev);
+	}
+	kmmu_mmu_invalidate_mmio_sptes(vm, gen);
+}
+
+static const struct kmmu_memslot_ops kmmu_mmu_memslot_ops = {
+	.prepare = hook_prepare,
+	.flush_slot = hook_flush_slot,
+	.commit = hook_commit,
+	.free_slot = hook_free_slot,
+	.memslots_updated = hook_memslots_updated,
+};
+
+/* ---- VM ---- */
+
+void kmmu_vm_config_default(struct kmmu_vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->layout = KMMU_SPTE_LAYOUT_UPSTREAM;
+	cfg->mmio_caching = true;
+	cfg->slot_zap_all = true;
+	cfg->host_huge_pages = true;
+	cfg->nr_vcpus = 1;
+	cfg->phys_bits = 46;
+}
+
+int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg)
+{
+	struct kmmu_vm *vm;
+	int r;
+
+	if (!out || !cfg || !cfg->nr_vcpus || cfg->nr_vcpus > KMMU_MAX_VCPUS ||
+	    cfg->phys_bits < 32 || cfg->phys_bits > 51 ||
+	    !kmmu_mmio_gen_layout(cfg->layout))
+		return -EINVAL;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = *cfg;
+	vm->gen_layout = kmmu_mmio_gen_layout(cfg->layout);
+	INIT_LIST_HEAD(&vm->active_mmu_pages);
+	r = kmmu_memslots_init(&vm->memslots, &kmmu_mmu_memslot_ops, vm, cfg->max_slots);
+	if (r) {
+		free(vm);
+		return r;
+	}
+	*out = vm;
+	return 0;
+}
+
+void kmmu_vm_destroy(struct kmmu_vm *vm)
+{
+	unsigned int i;
+	int as;
+
+	if (!vm)
+		return;
+	/* kvm_mmu_unload() on every vCPU, then kvm_mmu_zap_all(). */
+	for (i = 0; i < vm->cfg.nr_vcpus; i++)
+		for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++)
+			mmu_free_root(vm, &vm->vcpus[i].root[as]);
+	kmmu_mmu_zap_all(vm);
+	kmmu_memslots_destroy(vm->memslots);
+	free(vm);
+}
+
+int kmmu_vm_set_memory_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
+			      uint64_t gpa, uint64_t size, uint64_t hva)
+{
+	if (!vm)
+		return -EINVAL;
+	return kmmu_set_memory_region(vm->memslots, slot, flags, gpa, size, hva);
+}
+
+uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id)
+{
+	uint64_t gen;
+
+	urcu_memb_read_lock();
+	gen = kmmu_memslots_generation(kmmu_memslots_active(vm->memslots, as_id));
+	urcu_memb_read_unlock();
+	return gen;
+}
+
+unsigned long kmmu_nr_shadow_pages(struct kmmu_vm *vm)
+{
+	struct kmmu_mmu_page *sp;
+	unsigned long n = 0;
+
+	list_for_each_entry(sp, &vm->active_mmu_pages, link)
+		n++;
+	return n;
+}
+
+/* ---- audit ---- */
+
+#define AUDIT_FAIL(...) do { if (why) snprintf(why, len, __VA_ARGS__); return -EIO; } while (0)
+
+int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len)
+{
+	uint64_t n4k = 0, n2m = 0, nmmio = 0, nrmap = 0;
+	struct kmmu_memory_slot *slot;
+	struct kmmu_mmu_page *sp;
+	unsigned int i, present;
+	int as, level, r = 0;
+
+	if (!vm)
+		return -EINVAL;
+	if (vm->bug)
+		AUDIT_FAIL("vm->bug %d", vm->bug);
+
+	urcu_memb_read_lock();
+	list_for_each_entry(sp, &vm->active_mmu_pages, link) {
+		present = 0;
+		for (i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
+			uint64_t spte = sp->spt[i];
+			struct kmmu_rmap_head *head;
+			struct kmmu_rmap_iterator it;
+			uint64_t *p;
+			bool found = false;
+			gfn_t gfn;
+
+			if (!spte)
+				continue;
+			present++;
+			if (kmmu_is_mmio_spte(spte)) {
+				nmmio++;
+				continue;
+			}
+			if (!kmmu_is_last_spte(spte, sp->role.level)) {
+				if (spte_to_child_sp(spte)->parent_ptep != &sp->spt[i]) {
+					r = -EIO;
+					snprintf(why, len, "child of %p[%u] has another parent", (void *)sp, i);
+					goto out;
+				}
+				continue;
+			}
+			if (sp->role.level == KMMU_PG_LEVEL_4K)
+				n4k++;
+			else
+				n2m++;
+			gfn = kmmu_sp_get_gfn(sp, i);
+			slot = sp_gfn_to_slot(vm, sp, gfn);
+			head = kmmu_gfn_to_rmap(slot, gfn, sp->role.level);
+			if (!head) {
+				r = -EIO;
+				snprintf(why, len, "leaf gfn 0x%llx as %d level %d has no slot",
+					 (unsigned long long)gfn, sp->role.smm, sp->role.level);
+				goto out;
+			}
+			kmmu_for_each_rmap_spte(head, &it, p)
+				if (p == &sp->spt[i])
+					found = true;
+			if (!found) {
+				r = -EIO;
+				snprintf(why, len, "leaf gfn 0x%llx level %d missing from rmap",
+					 (unsigned long long)gfn, sp->role.level);
+				goto out;
+			}
+		}
+		if (present != sp->nr_present) {
+			r = -EIO;
+			snprintf(why, len, "sp gfn 0x%llx level %d: %u entries, nr_present %u",
+				 (unsigned long long)sp->gfn, sp->role.level, present, sp->nr_present);
+			goto out;
+		}
+	}
+
+	/* Every rmap entry is a live leaf of the right gfn and level. */
+	for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++) {
+		struct kmmu_memslots *slots = kmmu_memslots_active(vm->memslots, as);
+
+		kmmu_for_each_memslot(slot, slots) {
+			struct kmmu_slot_arch *arch = slot->arch;
+
+			if (!arch)
+				continue;
+			for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
+				unsigned long n = kmmu_slot_lpages(slot->base_gfn, slot->npages, level), k;
+
+				for (k = 0; k < n; k++) {
+					struct kmmu_rmap_iterator it;
+					uint64_t *p;
+
+					kmmu_for_each_rmap_spte(&arch->rmap[level - 1][k], &it, p) {
+						struct kmmu_mmu_page *psp = kmmu_sptep_to_sp(p);
+						gfn_t g = kmmu_sp_get_gfn(psp, kmmu_spte_index(p));
+
+						nrmap++;
+						if (psp->role.level != level || !kmmu_is_shadow_present_pte(*p) ||
+						    kmmu_gfn_to_index(g, slot->base_gfn, level) != k ||
+						    !kmmu_gfn_in_memslot(slot, g)) {
+							r = -EIO;
+							snprintf(why, len, "stale rmap entry slot %d level %d idx %lu",
+								 slot->id, level, k);
+							goto out;
+						}
+					}
+				}
+			}
+		}
+	}
+	if (nrmap != n4k + n2m) {
+		r = -EIO;
+		snprintf(why, len, "rmap entries %llu != leaves %llu",
+			 (unsigned long long)nrmap, (unsigned long long)(n4k + n2m));
+		goto out;
+	}
+	if (n4k != vm->stat.pages_4k || n2m != vm->stat.pages_2m || nmmio != vm->stat.mmio_sptes) {
+		r = -EIO;
+		snprintf(why, len, "stats 4k %llu/%llu 2m %llu/%llu mmio %llu/%llu (counted/stat)",
+			 (unsigned long long)n4k, (unsigned long long)vm->stat.pages_4k,
+			 (unsigned long long)n2m, (unsigned long long)vm->stat.pages_2m,
+			 (unsigned long long)nmmio, (unsigned long long)vm->stat.mmio_sptes);
+		goto out;
+	}
+out:
+	urcu_memb_read_unlock();
+	return r;
+}

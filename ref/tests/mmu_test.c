@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of ref/mmu.c: the fault path's outcomes (4K/2M mappings, slot
+ * edges and hva alignment, MMIO SPTEs and their generation, MMIO caching
+ * off, read-only slots, dirty logging, address spaces, slots being
+ * deleted, updates in progress), shared roots, the tracepoint mirrors and
+ * every error path.  Each test ends with the consistency audit.
+ */
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "kselftest_harness.h"
+#include <kmmu/mmu.h>
+#include <kmmu/zap.h>
+
+#define HVA		0x7f0000000000ull	/* 2M aligned */
+#define SLOT(as, id)	((uint32_t)(as) << 16 | (id))
+#define MB		(1ull << 20)
+#define R		0
+#define W		KMMU_PFERR_WRITE_MASK
+
+struct evlog {
+	unsigned int n[KMMU_EV_NR];
+	struct kmmu_event last[KMMU_EV_NR];
+	/* A fault to take from inside an event (the update in flight). */
+	enum kmmu_event_type inject_on;
+	struct kmmu_vm *vm;
+	gfn_t inject_gfn;
+	int inject_as;
+	int inject_r;
+	struct kmmu_fault inject_f;
+	bool injected;
+};
+
+static void evlog_fn(void *ctx, const struct kmmu_event *ev)
+{
+	struct evlog *l = ctx;
+
+	l->n[ev->type]++;
+	l->last[ev->type] = *ev;
+	if (l->vm && !l->injected && ev->type == l->inject_on) {
+		l->injected = true;
+		l->inject_r = kmmu_page_fault(l->vm, 0, l->inject_as, l->inject_gfn, R,
+					      &l->inject_f);
+	}
+}
+
+FIXTURE(mmu) {
+	struct kmmu_vm *vm;
+	struct kmmu_vm_config cfg;
+	struct evlog log;
+};
+
+FIXTURE_SETUP(mmu)
+{
+	urcu_memb_register_thread();
+	kmmu_vm_config_default(&self->cfg);
+	self->cfg.nr_vcpus = 2;
+	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &self->cfg));
+	memset(&self->log, 0, sizeof(self->log));
+	self->log.inject_on = KMMU_EV_NR;
+	kmmu_vm_set_event_fn(self->vm, evlog_fn, &self->log);
+}
+
+FIXTURE_TEARDOWN(mmu)
+{
+	char why[160] = "";
+
+	if (self->vm) {
+		EXPECT_EQ(0, kmmu_mmu_audit(self->vm, why, sizeof(why))) {
+			TH_LOG("audit: %s", why);
+		}
+		kmmu_vm_destroy(self->vm);
+	}
+	urcu_memb_unregister_thread();
+}
+
+static int fault(struct kmmu_vm *vm, int as, gfn_t gfn, uint32_t ec)
+{
+	struct kmmu_fault f;
+	int r = kmmu_page_fault(vm, 0, as, gfn, ec, &f);
+
+	return r ? r : (int)f.result;
+}
+
+static void audit_ok(struct __test_metadata *_metadata, struct kmmu_vm *vm)
+{
+	char why[160] = "";
+
+	ASSERT_EQ(0, kmmu_mmu_audit(vm, why, sizeof(why))) {
+		TH_LOG("audit: %s", why);
+	}
+}
+
+TEST_F(mmu, map_2m_and_4k)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct kmmu_fault f;
+
+	/* 4 MiB at gpa 0, hva aligned: huge pages possible. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x10, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, f.result);
+	ASSERT_EQ(KMMU_PG_LEVEL_2M, f.level);
+	ASSERT_TRUE(kmmu_is_writable_pte(f.spte));
+	ASSERT_EQ(HVA >> 12, kmmu_spte_to_pfn(f.spte));
+	ASSERT_EQ(1, vm->stat.pages_2m);
+	ASSERT_EQ(0, vm->stat.pages_4k);
+	/* The whole 2M frame is now mapped: no fault at all. */
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0x1ff, W));
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x200, W));
+	ASSERT_EQ(2, vm->stat.pages_2m);
+	/* Root, L3, L2: three shadow pages. */
+	ASSERT_EQ(3, kmmu_nr_shadow_pages(vm));
+	ASSERT_EQ(2, self->log.n[KMMU_EV_SET_SPTE]);
+	ASSERT_EQ(0x200, self->log.last[KMMU_EV_SET_SPTE].set_spte.gfn);
+	ASSERT_EQ(2, self->log.last[KMMU_EV_SET_SPTE].set_spte.level);
+	audit_ok(_metadata, vm);
+
+	/* hva not 2M-aligned relative to the gpa: 4K only. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 64 * MB, 4 * MB,
+					       HVA + 64 * MB + 4096));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, (64 * MB >> 12) + 0x200, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, (64 * MB >> 12) + 0x201, R));
+	ASSERT_EQ(2, vm->stat.pages_4k);
+	ASSERT_EQ(-EINVAL, kmmu_max_mapping_level(vm, NULL, 0));
+}
+
+TEST_F(mmu, no_host_huge_pages)
+{
+	struct kmmu_vm *vm;
+
+	kmmu_vm_destroy(self->vm);
+	self->cfg.host_huge_pages = false;
+	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(0, vm->stat.pages_2m);
+}
+
+TEST_F(mmu, slot_edges)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct kmmu_memory_slot *slot;
+
+	/* gfns 0x1ff .. 0x600 inclusive: partial frames at both ends. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0x1ff000, 0x402000,
+					       HVA + 0x1ff000));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x1ff, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x200, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x5ff, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x600, R));
+	/* Just outside: no slot. */
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x601, R));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x1fe, R));
+	ASSERT_EQ(2, vm->stat.pages_4k);
+	ASSERT_EQ(2, vm->stat.pages_2m);
+	ASSERT_EQ(2, vm->stat.mmio_sptes);
+
+	urcu_memb_read_lock();
+	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, 0), 0x300);
+	ASSERT_NE(NULL, slot);
+	ASSERT_EQ(KMMU_PG_LEVEL_2M, kmmu_max_mapping_level(vm, slot, 0x300));
+	ASSERT_EQ(KMMU_PG_LEVEL_4K, kmmu_max_mapping_level(vm, slot, 0x1ff));
+	ASSERT_EQ(KMMU_PG_LEVEL_4K, kmmu_max_mapping_level(vm, slot, 0x600));
+	ASSERT_EQ(-EINVAL, kmmu_max_mapping_level(vm, slot, 0x601));
+	ASSERT_EQ(-EINVAL, kmmu_max_mapping_level(NULL, slot, 0x300));
+	ASSERT_NE(NULL, kmmu_gfn_to_rmap(slot, 0x1ff, 1));
+	ASSERT_EQ(1, kmmu_pte_list_count(kmmu_gfn_to_rmap(slot, 0x1ff, 1)));
+	ASSERT_EQ(1, kmmu_pte_list_count(kmmu_gfn_to_rmap(slot, 0x3ff, 2)));
+	ASSERT_EQ(NULL, kmmu_gfn_to_rmap(slot, 0x601, 1));
+	ASSERT_EQ(NULL, kmmu_gfn_to_rmap(slot, 0x300, 3));
+	urcu_memb_read_unlock();
+}
+
+TEST_F(mmu, mmio_generation)
+{
+	struct kmmu_vm *vm = self->vm;
+	const struct kmmu_mmio_gen_layout *l = vm->gen_layout;
+	struct kmmu_fault f;
+	uint64_t gen0 = kmmu_vm_memslots_generation(vm, 0);
+
+	ASSERT_EQ(0, gen0);
+	ASSERT_EQ(1, kmmu_vm_memslots_generation(vm, 1));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100000, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, f.result);
+	ASSERT_TRUE(kmmu_is_mmio_spte(f.spte));
+	ASSERT_EQ(gen0, kmmu_get_mmio_spte_generation(l, f.spte));
+	ASSERT_EQ(0x100000, kmmu_get_mmio_spte_gfn(l, f.spte));
+	ASSERT_EQ(1, self->log.n[KMMU_EV_MARK_MMIO_SPTE]);
+	ASSERT_EQ(0x100000, self->log.last[KMMU_EV_MARK_MMIO_SPTE].mark_mmio.gfn);
+	ASSERT_EQ(1, vm->stat.mmio_sptes);
+
+	/* Current generation: the cached MMIO SPTE answers. */
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100000, W, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, f.result);
+	ASSERT_FALSE(f.stale_mmio);
+	ASSERT_EQ(1, self->log.n[KMMU_EV_HANDLE_MMIO_PAGE_FAULT]);
+
+	/* Any update of address space 0 bumps its generation by 2. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 3), 0, 0, MB, HVA));
+	ASSERT_EQ(gen0 + 2, kmmu_vm_memslots_generation(vm, 0));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100000, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, f.result);
+	ASSERT_TRUE(f.stale_mmio);
+	ASSERT_EQ(gen0 + 2, self->log.last[KMMU_EV_CHECK_MMIO_SPTE].check_mmio.kvm_gen);
+	ASSERT_EQ(gen0, self->log.last[KMMU_EV_CHECK_MMIO_SPTE].check_mmio.spte_gen);
+	ASSERT_EQ(gen0 + 2, kmmu_get_mmio_spte_generation(l, f.spte));
+	ASSERT_EQ(1, vm->stat.mmio_sptes);
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, 0, 0x100000, R));
+
+	/* An update of address space 1 leaves address space 0's SPTEs valid. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(1, 3), 0, 0, MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, 0, 0x100000, R));
+	ASSERT_EQ(0, self->log.n[KMMU_EV_MMIO_GEN_WRAP]);
+}
+
+TEST_F(mmu, mmio_then_slot)
+{
+	struct kmmu_vm *vm = self->vm;
+
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x1005, R));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x3005, R));
+	/* A 4K-only slot over the first: the stale MMIO SPTE is replaced. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
+					       0x1000000, 2 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x1005, R));
+	ASSERT_EQ(1, vm->stat.mmio_sptes);
+	/*
+	 * A 2M mapping over the second: the table holding the MMIO SPTE
+	 * loses its parent but stays (the kernel only unlinks it).
+	 */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 0x3000000, 2 * MB,
+					       HVA + 0x2000000));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x3005, R));
+	ASSERT_EQ(1, vm->stat.mmio_sptes);
+	ASSERT_EQ(1, vm->stat.pages_2m);
+	audit_ok(_metadata, vm);
+	/* Deleting a slot zaps everything (quirk on), orphans included. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0x1000000, 0, 0));
+	ASSERT_EQ(0, vm->stat.mmio_sptes);
+	ASSERT_EQ(0, vm->stat.pages_2m);
+	ASSERT_EQ(0, vm->stat.pages_4k);
+}
+
+TEST_F(mmu, mmio_caching_off_and_max_gfn)
+{
+	struct kmmu_vm *vm;
+
+	ASSERT_EQ(KMMU_FAULT_EMULATE, fault(self->vm, 0, 1ull << 34, R));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(self->vm, 0, (1ull << 34) - 1, R));
+	kmmu_vm_destroy(self->vm);
+	self->cfg.mmio_caching = false;
+	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	kmmu_vm_set_event_fn(vm, evlog_fn, &self->log);
+	ASSERT_EQ(KMMU_FAULT_EMULATE, fault(vm, 0, 0x100, R));
+	ASSERT_EQ(KMMU_FAULT_EMULATE, fault(vm, 0, 0x100, W));
+	ASSERT_EQ(0, vm->stat.mmio_sptes);
+	ASSERT_EQ(0, kmmu_lookup_spte(vm, 0, 0, 0x100, NULL));
+	ASSERT_EQ(1, self->log.n[KMMU_EV_MARK_MMIO_SPTE]);
+}
+
+TEST_F(mmu, readonly_slot)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct kmmu_fault f;
+	uint64_t spte;
+
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_READONLY, 0, 4 * MB, HVA));
+	/* A write before any mapping: exit as MMIO, nothing installed. */
+	ASSERT_EQ(KMMU_FAULT_RO_EMULATE, fault(vm, 0, 0x300, W));
+	ASSERT_EQ(0, kmmu_lookup_spte(vm, 0, 0, 0x300, NULL));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x300, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, f.result);
+	ASSERT_FALSE(kmmu_is_writable_pte(f.spte));
+	ASSERT_EQ(0, f.spte & KMMU_SPTE_HOST_WRITABLE);
+	spte = f.spte;
+	ASSERT_EQ(KMMU_FAULT_RO_EMULATE, fault(vm, 0, 0x301, W));
+	ASSERT_EQ(spte, kmmu_lookup_spte(vm, 0, 0, 0x301, NULL));
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0x301, R));
+	/* READONLY cannot be toggled (kernel: -EINVAL). */
+	ASSERT_EQ(-EINVAL, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+}
+
+TEST_F(mmu, dirty_logging)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct kmmu_fault f;
+	uint64_t dirty_log = KMMU_MEM_LOG_DIRTY_PAGES;
+
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x000, R));
+	/* Second frame: made 4K by dirty logging first. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), dirty_log, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x200, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x201, W));
+	ASSERT_EQ(1, vm->stat.pages_2m);
+	ASSERT_EQ(2, vm->stat.pages_4k);
+
+	/* Toggle off and on: everything write-protected. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	/* zap_collapsible: the 4K SPTEs of a 2M-capable frame are gone. */
+	ASSERT_EQ(0, vm->stat.pages_4k);
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x200, R));
+	ASSERT_EQ(2, vm->stat.pages_2m);
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), dirty_log, 0, 4 * MB, HVA));
+	ASSERT_FALSE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x10, NULL)));
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0x10, R));
+	/* A write to a write-protected 2M SPTE: dropped, remapped 4K. */
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x10, W, &f));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, f.result);
+	ASSERT_EQ(1, vm->stat.pages_2m);
+	ASSERT_EQ(1, vm->stat.pages_4k);
+	/* The rest of that frame is unmapped now. */
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x11, R));
+	/* Off, then map 4K pieces with logging on, then protect: fast fix. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(0, vm->stat.pages_4k);
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), dirty_log, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), dirty_log, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0x0, 0, 4 * MB, HVA));
+}
+
+TEST_F(mmu, dirty_logging_fast_fix)
+{
+	struct kmmu_vm *vm;
+	struct kmmu_fault f;
+
+	/* Without host huge pages every SPTE is 4K and survives the toggles. */
+	kmmu_vm_destroy(self->vm);
+	self->cfg.host_huge_pages = false;
+	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	kmmu_vm_set_event_fn(vm, evlog_fn, &self->log);
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
+					       0, 4 * MB, HVA));
+	ASSERT_FALSE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
+	ASSERT_TRUE(kmmu_is_mmu_writable_spte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x30, W, &f));
+	ASSERT_EQ(KMMU_FAULT_FIXED, f.result);
+	ASSERT_TRUE(kmmu_is_writable_pte(f.spte));
+	ASSERT_EQ(1, self->log.n[KMMU_EV_FAST_PAGE_FAULT]);
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(1, vm->stat.pages_4k);
+	/* Turning logging off keeps 4K SPTEs that cannot be huge anyway. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(1, vm->stat.pages_4k);
+}
+
+TEST_F(mmu, delete_zaps_all_fast)
+{
+	struct kmmu_vm *vm = self->vm;
+	uint8_t gen = vm->mmu_valid_gen;
+
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB, HVA + 8 * MB));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x810, R));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x2010, R));
+	/* A fault while the slot is INVALID (from inside the flush) retries. */
+	self->log.vm = vm;
+	self->log.inject_on = KMMU_EV_ZAP_ALL_FAST;
+	self->log.inject_gfn = 0x300;	/* in the slot, not mapped */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 0, 0));
+	ASSERT_TRUE(self->log.injected);
+	ASSERT_EQ(0, self->log.inject_r);
+	ASSERT_EQ(KMMU_FAULT_RETRY, self->log.inject_f.result);
+	ASSERT_EQ(1, vm->stat.zap_all_fast);
+	ASSERT_EQ(gen, self->log.last[KMMU_EV_ZAP_ALL_FAST].zap_all_fast.mmu_valid_gen);
+	ASSERT_NE(gen, vm->mmu_valid_gen);
+	ASSERT_GE(self->log.n[KMMU_EV_PREPARE_ZAP_PAGE], 4);
+	/* Everything went, including the other slot's mappings and MMIO. */
+	ASSERT_EQ(0, vm->stat.pages_2m);
+	ASSERT_EQ(0, vm->stat.mmio_sptes);
+	/* The loaded root is invalid but kept until the vCPU reloads. */
+	ASSERT_EQ(0, kmmu_nr_shadow_pages(vm));
+	ASSERT_EQ(1, vm->stat.mmu_used_pages);
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x810, R));
+	ASSERT_EQ(4, kmmu_nr_shadow_pages(vm));
+	ASSERT_EQ(4, vm->stat.mmu_used_pages);
+}
+
+TEST_F(mmu, delete_zaps_slot_only)
+{
+	struct kmmu_vm *vm;
+
+	kmmu_vm_destroy(self->vm);
+	self->cfg.slot_zap_all = false;
+	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB,
+					       HVA + 8 * MB + 4096));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x810, R));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x2010, R));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 0, 0));
+	ASSERT_EQ(0, vm->stat.zap_all_fast);
+	ASSERT_EQ(0, vm->stat.pages_4k);
+	ASSERT_EQ(1, vm->stat.pages_2m);
+	ASSERT_EQ(1, vm->stat.mmio_sptes);
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x810, R));
+	/* The surviving MMIO SPTE is stale after the update. */
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x2010, R));
+	audit_ok(_metadata, vm);
+	/* Move: old gfns unmapped, new ones mapped. */
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 16 * MB, 4 * MB, HVA));
+	ASSERT_EQ(0, vm->stat.pages_2m);
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x1010, R));
+}
+
+TEST_F(mmu, move_slot)
+{
+	struct kmmu_vm *vm = self->vm;
+
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x10, W));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 6 * MB, 4 * MB, HVA));
+	ASSERT_EQ(1, vm->stat.zap_all_fast);
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x10, R));
+	/* 6 MiB base, hva at a 2M multiple: still huge-capable. */
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x610, R));
+	ASSERT_EQ(HVA >> 12, kmmu_spte_to_pfn(kmmu_lookup_spte(vm, 0, 0, 0x610, NULL)));
+}
+
+TEST_F(mmu, address_spaces_and_vcpus)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct kmmu_fault f;
+
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(1, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x10, R));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 1, 0x10, R));
+	/* vCPU 1 shares the roots through the page hash. */
+	ASSERT_EQ(0, kmmu_page_fault(vm, 1, 1, 0x10, R, &f));
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, f.result);
+	ASSERT_EQ(0, kmmu_page_fault(vm, 1, 0, 0x10, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, f.result);
+	ASSERT_EQ(2, vm->vcpus[0].root[0]->root_count);
+	ASSERT_EQ(vm->vcpus[0].root[1], vm->vcpus[1].root[1]);
+	ASSERT_NE(vm->vcpus[0].root[0], vm->vcpus[0].root[1]);
+	ASSERT_EQ(0, (int)vm->vcpus[0].root[0]->role.smm);
+	ASSERT_EQ(1, (int)vm->vcpus[0].root[1]->role.smm);
+	ASSERT_EQ(1, vm->stat.pages_2m);
+	/* Fast zap: both vCPUs drop the obsolete roots on their next fault. */
+	kmmu_mmu_zap_all_fast(vm);
+	ASSERT_EQ(2, vm->stat.mmu_used_pages);
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 1, 0x10, R));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 1, 1, 0x10, R, &f));
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, f.result);
+	/* vCPU 1 dropped both obsolete roots on its reload. */
+	ASSERT_EQ(0, kmmu_lookup_spte(vm, 1, 0, 0x10, NULL));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 1, 0, 0x10, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, f.result);
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, 0, 0x10, R));
+}
+
+TEST_F(mmu, update_in_progress)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct kmmu_fault f;
+	uint64_t gen0 = kmmu_vm_memslots_generation(vm, 0);
+
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x5000, R));
+	/*
+	 * Fault from inside kvm_arch_memslots_updated(): the new set is
+	 * active with the in-progress bit.  The cached SPTE must not be used
+	 * even though its stored bits equal the generation's low bits.
+	 */
+	self->log.vm = vm;
+	self->log.inject_on = KMMU_EV_MEMSLOTS_UPDATED;
+	self->log.inject_gfn = 0x5000;
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_TRUE(self->log.injected);
+	ASSERT_EQ(0, self->log.inject_r);
+	ASSERT_TRUE(self->log.inject_f.in_progress);
+	ASSERT_TRUE(self->log.inject_f.stale_mmio);
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, self->log.inject_f.result);
+	/* Stamped with the old generation's bits: stale once the update is done. */
+	ASSERT_EQ(gen0, kmmu_get_mmio_spte_generation(vm->gen_layout, self->log.inject_f.spte));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x5000, R, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, f.result);
+	ASSERT_TRUE(f.stale_mmio);
+	ASSERT_FALSE(f.in_progress);
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, 0, 0x5000, R));
+}
+
+TEST_F(mmu, errors)
+{
+	struct kmmu_vm *vm = self->vm, *v2;
+	struct kmmu_vm_config c;
+	struct kmmu_fault f;
+
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(NULL, 0, 0, 0, R, &f));
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(vm, 0, 0, 0, R, NULL));
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(vm, 2, 0, 0, R, &f));
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(vm, 0, 2, 0, R, &f));
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(vm, 0, -1, 0, R, &f));
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(vm, 0, 0, 0, 1u << 3, &f));
+	ASSERT_EQ(-EINVAL, kmmu_page_fault(vm, 0, 0, 1ull << 40, R, &f));
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(NULL, &self->cfg));
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(&v2, NULL));
+	c = self->cfg;
+	c.nr_vcpus = 0;
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(&v2, &c));
+	c.nr_vcpus = KMMU_MAX_VCPUS + 1;
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(&v2, &c));
+	c = self->cfg;
+	c.phys_bits = 52;
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(&v2, &c));
+	c.phys_bits = 31;
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(&v2, &c));
+	c = self->cfg;
+	c.layout = (enum kmmu_spte_layout)9;
+	ASSERT_EQ(-EINVAL, kmmu_vm_create(&v2, &c));
+	ASSERT_EQ(-EINVAL, kmmu_vm_set_memory_region(NULL, 0, 0, 0, MB, HVA));
+	/* x86 prepare: a slot may not end beyond kvm_mmu_max_gfn(). */
+	ASSERT_EQ(-EINVAL, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0,
+						     (1ull << 46) - MB, 2 * MB, HVA));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0,
+					       (1ull << 46) - 2 * MB, 2 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, kmmu_mmu_max_gfn(vm), R));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_zap_memslot(vm, NULL));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_slot_remove_write_access(vm, NULL, 1));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_zap_collapsible_sptes(NULL, NULL));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_invalidate_mmio_sptes(NULL, 0));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_invalidate_mmio_sptes(vm, 1ull << 63));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_audit(NULL, NULL, 0));
+	ASSERT_EQ(0, kmmu_lookup_spte(NULL, 0, 0, 0, NULL));
+	ASSERT_STREQ("mapped_2m", kmmu_fault_result_name(KMMU_FAULT_MAPPED_2M));
+	ASSERT_STREQ("invalid", kmmu_fault_result_name(KMMU_FAULT_NR));
+}
+
+TEST_HARNESS_MAIN
