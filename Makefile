@@ -62,7 +62,7 @@ CHECK_PROGS += ci/tests/kmmu_run_test
 # deps first, so that a fresh machine gets its packages before anything is
 # compiled; ci/deps.sh is quick when everything is already there.
 deps:
-	@O=$(O) KSRC=$(KSRC) ci/deps.sh
+	@O=$(O) KSRC=$(KSRC) VM=$(VM) ci/deps.sh
 
 $(ALL_BINS): | deps
 

@@ -20,6 +20,7 @@ PACKAGES=(
 	python3 python3-matplotlib python3-numpy
 	spin
 	clang libclang-rt-14-dev
+	qemu-system-x86
 )
 
 die() { echo "deps: $*" >&2; exit 1; }
@@ -36,6 +37,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq || die "apt-get update failed"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
+fi
+
+# Without a usable /dev/kvm the KVM selftests run in a VM with a real nested
+# KVM (ci/vm/run-in-vm): fetch its kernel and build its initramfs now, once.
+# (Test with '<', never '<>': that would create a regular file /dev/kvm.)
+kvm_dev=${KMMU_KVM_DEV:-/dev/kvm}
+if [ "${VM:-auto}" != never ] && ! { [ -c "$kvm_dev" ] && ( exec 3<"$kvm_dev" ) 2>/dev/null; }; then
+	"$(dirname "$0")/vm/run-in-vm" --prepare >/dev/null ||
+		die "preparing the KVM test VM failed (ci/vm/run-in-vm --prepare); VM=never skips it"
 fi
 
 # The kernel tree: the user's (KSRC) or the subset of Debian's source we need.
