@@ -1,0 +1,885 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memslot_churn_test: vCPUs write and read known patterns across a guest
+ * region made of many one-page memslots while a host thread deletes,
+ * re-adds, moves and re-flags those slots in a seeded random order.
+ *
+ * What must hold: every value a vCPU reads is the last value it wrote there
+ * (no lost or stale write); an access to a GPA that no slot covers exits to
+ * the host as MMIO; an access to a present slot does not.
+ *
+ * Layout.  Slot i (memslot id KMMU_SLOT_FIRST_FREE + i) is one page, backed
+ * by page i of one host buffer, and lives at one of two guest physical
+ * places: "home" (home_gpa + i * 4K) or "alt" (alt_gpa + i * 4K), or is
+ * absent.  The guest page tables map both whole ranges (GVA == GPA), so the
+ * guest can touch either place at any time.  vCPU v owns the 8-byte word
+ * at offset 8 * v of every slot page, so vCPUs never race with each other.
+ * Because the backing page follows the slot (delete keeps it, re-add and
+ * MOVE reuse it), its contents survive every operation: the value of a
+ * word is always the last value the guest managed to store into it.
+ *
+ * Values.  pattern(i, v, gen) = 1 << 62 | i << 40 | v << 32 | gen, where
+ * gen counts the stores of vCPU v into slot i that reached memory (the
+ * guest keeps it in exp[v][i]).  The host fills every word with gen 0
+ * before the vCPUs start.  MMIO reads are completed by the host with
+ * POISON (bit 63 set, never a pattern).
+ *
+ * Publication.  For every slot the host publishes one 64-bit state word in
+ * shared memory: seq << 8 | flags, where flags hold the location (absent,
+ * home, alt) and READONLY / LOG_DIRTY.  An operation on slot i is
+ *   lock; state = (seq + 1, old flags); unlock       -- seq odd: changing
+ *   KVM_SET_USER_MEMORY_REGION
+ *   lock; state = (seq + 2, new flags); last_change[i] = ++gseq; unlock
+ * seq never repeats, so the state word acts as a seqlock.
+ *
+ * Guest-side classification (decides every case, races included).  For
+ * one access the guest reads s1 = state[i] and its MMIO counter m1, does
+ * the 8-byte load or store, then reads m2 and s2.  The host's vCPU thread
+ * bumps the counter (and records the GPA) for every MMIO exit of the churn
+ * region before it re-enters the guest, so m2 != m1 exactly when this
+ * access exited.  If s1 == s2 and seq is even, no operation on slot i
+ * overlapped the access: KVM_SET_USER_MEMORY_REGION of the operation that
+ * produced s1 had returned before the guest read s1 (so all faults after
+ * it see the new layout and stale SPTEs are gone), and the next operation
+ * had not yet published its odd seq when the guest read s2 (and by x86
+ * ordering, its memslot swap, which follows that store, had not been seen
+ * by the access).  Then the outcome is exact: the access must exit iff the
+ * slot is not at the accessed place or it is a store to a READONLY slot.
+ * Otherwise the access raced an operation and either outcome is allowed.
+ * In every case: a read that did not exit must return pattern(exp), a
+ * store that did not exit reached the backing (exp++), a store that
+ * exited did not, a read that exited returns POISON.
+ *
+ * Host-side check (independent of the guest).  Before each KVM_RUN the
+ * vCPU thread snapshots gseq.  On an MMIO exit for slot i it takes the
+ * lock: if state[i] is stable, was last changed at a gseq <= the snapshot
+ * (the operation completed before this KVM_RUN started) and says the slot
+ * is at the exiting place (and writable, for a store), the exit is wrong.
+ *
+ * End.  When the operation budget (-n) or the time (-d) is used up, the
+ * host re-adds every absent slot, then sets stop; each vCPU then reads
+ * every slot at its place once more (no exit allowed, value exact).
+ *
+ * Failures report the GPA, slot, the state words seen, the values, and the
+ * slot's recent operations with their seq, marking those that overlapped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/hygiene.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/opts.h"
+#include "kmmu/result.h"
+#include "kmmu/stats.h"
+
+#define CH_MAX_SLOTS	32768		/* 15 bits of slot index in a pattern */
+#define CH_POISON	0xdeadbeefdeadbeefULL
+
+#define CH_LOC_MASK	0x3ULL
+#define CH_LOC_ABSENT	0
+#define CH_LOC_HOME	1
+#define CH_LOC_ALT	2
+#define CH_RO		0x4ULL
+#define CH_DIRTY	0x8ULL
+#define CH_SEQ(s)	((s) >> 8)
+#define CH_STATE(seq, flags) (((uint64_t)(seq) << 8) | (flags))
+
+#define CH_PATTERN(i, v, gen) \
+	((1ULL << 62) | ((uint64_t)(i) << 40) | ((uint64_t)(v) << 32) | (uint32_t)(gen))
+
+#define CH_READ(x) (*(volatile __typeof__(x) *)&(x))
+
+/* Per-vCPU counters in shared memory. */
+struct ch_vcpu_shared {
+	uint64_t mmio_count;	/* host: churn-region MMIO exits of this vCPU */
+	uint64_t mmio_last_gpa;	/* host: GPA of the latest one */
+	uint64_t reads, writes;	/* guest: accesses that reached memory */
+	uint64_t mmio_reads, mmio_writes; /* guest: accesses that exited */
+	uint64_t stable, racy;	/* guest: accesses checked exactly / raced */
+	uint64_t sweeps;	/* guest: final verification reads */
+	uint64_t pad[7];
+};
+
+struct ch_shared {
+	uint64_t stop;
+	uint64_t nr_slots;
+	uint64_t nr_vcpus;
+	uint64_t seed;
+	uint64_t home_gva, alt_gva;
+	uint64_t state_gva;	/* uint64_t[nr_slots] */
+	uint64_t exp_gva;	/* uint32_t[nr_vcpus][nr_slots], guest-private */
+	struct ch_vcpu_shared vcpu[KMMU_MAX_VCPUS];
+};
+
+/* ---- guest ---- */
+
+static inline uint64_t ch_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+#define ch_barrier() __asm__ volatile("" : : : "memory")
+
+static void ch_guest_sweep(struct ch_shared *sh, uint32_t v, uint64_t *state,
+			   uint32_t *exp, struct ch_vcpu_shared *me)
+{
+	uint64_t n = sh->nr_slots, i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t s = CH_READ(state[i]), loc = s & CH_LOC_MASK;
+		uint64_t base = loc == CH_LOC_ALT ? sh->alt_gva : sh->home_gva;
+		uint64_t gva = base + i * 4096 + v * 8, m1, val, want;
+
+		if (loc == CH_LOC_ABSENT || (CH_SEQ(s) & 1))
+			GUEST_FAIL("final sweep: gpa %#lx slot %lu not restored (state %#lx..%#lx)",
+				   gva, i, s, s);
+		m1 = CH_READ(me->mmio_count);
+		ch_barrier();
+		val = *(volatile uint64_t *)gva;
+		ch_barrier();
+		want = CH_PATTERN(i, v, exp[i]);
+		if (CH_READ(me->mmio_count) != m1)
+			GUEST_FAIL("final sweep: read of gpa %#lx slot %lu (state %#lx..%#lx) exited as MMIO",
+				   gva, i, s, s);
+		if (val != want)
+			GUEST_FAIL("final sweep: gpa %#lx slot %lu (state %#lx..%#lx) holds %#lx, expected %#lx",
+				   gva, i, s, s, val, want);
+		me->sweeps++;
+	}
+}
+
+static void ch_guest(uint32_t v, void *arg)
+{
+	struct ch_shared *sh = arg;
+	struct ch_vcpu_shared *me = &sh->vcpu[v];
+	uint64_t n = sh->nr_slots;
+	uint64_t *state = (uint64_t *)sh->state_gva;
+	uint32_t *exp = (uint32_t *)sh->exp_gva + (uint64_t)v * n;
+	uint64_t rng = sh->seed ^ (0x9e3779b97f4a7c15ULL * (v + 1));
+
+	if (!rng)
+		rng = 1;
+	while (!CH_READ(sh->stop)) {
+		uint64_t r = ch_rand(&rng), i = r % n;
+		uint64_t s1, s2, m1, m2, loc, at, gva, val = 0, want;
+		bool write, stable, should_exit;
+
+		s1 = CH_READ(state[i]);
+		loc = s1 & CH_LOC_MASK;
+		r >>= 20;
+		/* Mostly where the slot is; 1/8 of the time the other place. */
+		if (loc == CH_LOC_ABSENT)
+			at = (r & 1) ? CH_LOC_ALT : CH_LOC_HOME;
+		else if ((r & 0xe) == 0)
+			at = loc == CH_LOC_HOME ? CH_LOC_ALT : CH_LOC_HOME;
+		else
+			at = loc;
+		write = (r >> 4) & 1;
+		gva = (at == CH_LOC_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
+		want = CH_PATTERN(i, v, exp[i] + write);
+
+		m1 = CH_READ(me->mmio_count);
+		ch_barrier();
+		if (write)
+			*(volatile uint64_t *)gva = want;
+		else
+			val = *(volatile uint64_t *)gva;
+		ch_barrier();
+		m2 = CH_READ(me->mmio_count);
+		s2 = CH_READ(state[i]);
+
+		stable = s1 == s2 && !(CH_SEQ(s1) & 1);
+		should_exit = loc != at || (write && (s1 & CH_RO));
+		if (stable)
+			me->stable++;
+		else
+			me->racy++;
+
+		if (m2 != m1) {
+			if (m2 - m1 != 1)
+				GUEST_FAIL("one access to gpa %#lx slot %lu (state %#lx..%#lx) caused %lu MMIO exits",
+					   gva, i, s1, s2, m2 - m1);
+			if (CH_READ(me->mmio_last_gpa) != gva)
+				GUEST_FAIL("access to gpa %#lx slot %lu (state %#lx..%#lx) exited at gpa %#lx",
+					   gva, i, s1, s2, CH_READ(me->mmio_last_gpa));
+			if (stable && !should_exit) {
+				if (write)
+					GUEST_FAIL("store to present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
+						   gva, i, s1, s2);
+				GUEST_FAIL("load from present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
+					   gva, i, s1, s2);
+			}
+			if (!write && val != CH_POISON)
+				GUEST_FAIL("MMIO load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, not the host's poison",
+					   gva, i, s1, s2, val);
+			if (write)
+				me->mmio_writes++;
+			else
+				me->mmio_reads++;
+			continue;
+		}
+		if (stable && should_exit) {
+			if (write)
+				GUEST_FAIL("store to absent or read-only slot did not exit: gpa %#lx slot %lu state %#lx..%#lx value %#lx",
+					   gva, i, s1, s2, want);
+			GUEST_FAIL("load from absent slot did not exit: gpa %#lx slot %lu state %#lx..%#lx read %#lx",
+				   gva, i, s1, s2, val);
+		}
+		if (write) {
+			exp[i]++;
+			me->writes++;
+		} else {
+			if (val != want)
+				GUEST_FAIL("load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, expected %#lx",
+					   gva, i, s1, s2, val, want);
+			me->reads++;
+		}
+	}
+	ch_guest_sweep(sh, v, state, exp, me);
+}
+
+/* ---- host ---- */
+
+enum ch_op_kind { CH_OP_NONE, CH_OP_CREATE, CH_OP_DELETE, CH_OP_MOVE, CH_OP_FLAGS };
+
+static const char *const ch_op_names[] = {
+	[CH_OP_NONE] = "none", [CH_OP_CREATE] = "create", [CH_OP_DELETE] = "delete",
+	[CH_OP_MOVE] = "move", [CH_OP_FLAGS] = "flags",
+};
+
+#define CH_HIST 4
+
+struct ch_op {
+	uint8_t kind;
+	uint64_t before, after;	/* state words: odd seq published, final */
+	uint64_t gseq;
+	int ret;
+	double t;		/* seconds since start */
+};
+
+struct ch_slot_hist {
+	unsigned int n;
+	struct ch_op ops[CH_HIST];
+};
+
+struct ch_opts {
+	int vcpus;
+	long slots;
+	long ops;
+	double duration;
+	uint64_t seed;
+	enum kmmu_backing backing;
+	const char *result;
+};
+
+static struct ch_opts ch_opts = {
+	.vcpus = 2,
+	.slots = 256,
+	.ops = 10000,
+	.duration = 30,
+	.backing = KMMU_BACKING_MEMFD,
+};
+
+struct ch_ctx {
+	struct ch_shared *sh;
+	uint64_t *state;	/* host view */
+	uint32_t *exp;
+	uint64_t *last_change;	/* gseq of the slot's last completed op */
+	struct ch_slot_hist *hist;
+	pthread_mutex_t lock;
+	_Atomic uint64_t gseq;
+	uint64_t run_gseq[KMMU_MAX_VCPUS];
+	uint64_t home_gpa, alt_gpa, region;
+	uint64_t mmio_exits[KMMU_MAX_VCPUS];
+	struct timespec t0;
+	long creates, deletes, moves, flag_changes;
+	bool readonly_ok;
+};
+
+static double ch_now(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int ch_state_text(uint64_t s, char *buf, size_t len)
+{
+	static const char *const locs[] = { "absent", "home", "alt", "?" };
+
+	return snprintf(buf, len, "seq %llu%s %s%s%s", (unsigned long long)CH_SEQ(s),
+			(CH_SEQ(s) & 1) ? " (changing)" : "", locs[s & CH_LOC_MASK],
+			s & CH_RO ? " ro" : "", s & CH_DIRTY ? " dirty-log" : "");
+}
+
+/* The slot's recent operations; those whose seq window meets [lo, hi] are marked. */
+static void ch_history(struct ch_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
+		       char *buf, size_t len)
+{
+	struct ch_slot_hist *h = &c->hist[i];
+	size_t off;
+	unsigned int k, first;
+	char st[2][80];
+
+	off = snprintf(buf, len, "slot %llu (memslot %llu) now: ", (unsigned long long)i,
+		       (unsigned long long)(i + KMMU_SLOT_FIRST_FREE));
+	ch_state_text(c->state[i], st[0], sizeof(st[0]));
+	off += snprintf(buf + off, len - off, "%s; recent ops:", st[0]);
+	first = h->n > CH_HIST ? h->n - CH_HIST : 0;
+	for (k = first; k < h->n && off < len; k++) {
+		struct ch_op *op = &h->ops[k % CH_HIST];
+		/* Started (odd seq published) between the two reads, or in flight at the first. */
+		bool raced = CH_SEQ(op->before) >= lo && CH_SEQ(op->before) <= hi;
+
+		ch_state_text(op->before, st[0], sizeof(st[0]));
+		ch_state_text(op->after, st[1], sizeof(st[1]));
+		off += snprintf(buf + off, len - off,
+				" [%s%s at %.6fs gseq %llu: %s -> %s, ret %d]",
+				raced ? "RACED " : "", ch_op_names[op->kind], op->t,
+				(unsigned long long)op->gseq, st[0], st[1], op->ret);
+	}
+}
+
+static void ch_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
+{
+	struct ch_ctx *c = ctx;
+
+	c->run_gseq[kmmu_vcpu_id(vcpu)] = atomic_load(&c->gseq);
+}
+
+static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
+		   uint32_t len, bool is_write, void *ctx)
+{
+	struct ch_ctx *c = ctx;
+	int v = kmmu_vcpu_id(vcpu);
+	uint64_t i, at, s, lc, poison = CH_POISON;
+	char hist[1024], st[80];
+
+	if (gpa >= c->home_gpa && gpa < c->home_gpa + c->region) {
+		at = CH_LOC_HOME;
+		i = (gpa - c->home_gpa) / 4096;
+	} else if (gpa >= c->alt_gpa && gpa < c->alt_gpa + c->region) {
+		at = CH_LOC_ALT;
+		i = (gpa - c->alt_gpa) / 4096;
+	} else {
+		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx, outside the churned region (a runtime slot vanished?)",
+			       is_write ? "store" : "load", len, (unsigned long long)gpa);
+		return -1;
+	}
+	if (len != 8 || (gpa & 4095) != (uint64_t)v * 8) {
+		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx: not this vCPU's word of slot %llu",
+			       is_write ? "store" : "load", len, (unsigned long long)gpa,
+			       (unsigned long long)i);
+		return -1;
+	}
+	pthread_mutex_lock(&c->lock);
+	s = c->state[i];
+	lc = c->last_change[i];
+	if (!(CH_SEQ(s) & 1) && lc <= c->run_gseq[v] && (s & CH_LOC_MASK) == at &&
+	    !(is_write && (s & CH_RO))) {
+		ch_history(c, i, CH_SEQ(s), CH_SEQ(s), hist, sizeof(hist));
+		pthread_mutex_unlock(&c->lock);
+		ch_state_text(s, st, sizeof(st));
+		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been present there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
+			       is_write ? "store" : "load", (unsigned long long)gpa,
+			       (unsigned long long)i, st, (unsigned long long)lc,
+			       (unsigned long long)c->run_gseq[v], hist);
+		return -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	c->mmio_exits[v]++;
+	if (!is_write)
+		memcpy(data, &poison, sizeof(poison));
+	c->sh->vcpu[v].mmio_last_gpa = gpa;
+	c->sh->vcpu[v].mmio_count++;
+	return 0;
+}
+
+static void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
+			    char *buf, size_t len, void *ctx)
+{
+	struct ch_ctx *c = ctx;
+	uint64_t i = m->args[1], lo, hi;
+	char s1[80], s2[80];
+	size_t off = 0;
+
+	/* Every guest FAIL of this test passes (gpa, slot, state1, state2, ...). */
+	if (m->nr != KMMU_UCALL_FAIL || m->nr_args < 4 || i >= c->sh->nr_slots)
+		return;
+	lo = CH_SEQ(m->args[2]);
+	hi = CH_SEQ(m->args[3]);
+	ch_state_text(m->args[2], s1, sizeof(s1));
+	ch_state_text(m->args[3], s2, sizeof(s2));
+	off = snprintf(buf, len, "guest saw slot state %s before the access, %s after; ", s1, s2);
+	if (off >= len)
+		return;
+	pthread_mutex_lock(&c->lock);
+	ch_history(c, i, lo, hi, buf + off, len - off);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static uint32_t ch_kvm_flags(uint64_t st)
+{
+	return (st & CH_RO ? KVM_MEM_READONLY : 0) | (st & CH_DIRTY ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+/* One operation on slot @i towards state flags @want (location + flags). */
+static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
+		    uint64_t i, enum ch_op_kind kind, uint64_t want, char *err, size_t len)
+{
+	uint64_t old, seq, after;
+	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
+	uint64_t gpa = ((want & CH_LOC_MASK) == CH_LOC_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
+	struct ch_op *op;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	old = c->state[i];
+	seq = CH_SEQ(old) + 1;
+	__atomic_store_n(&c->state[i], CH_STATE(seq, old & 0xff), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->lock);
+
+	switch (kind) {
+	case CH_OP_CREATE:
+		r = kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096, ch_kvm_flags(want));
+		break;
+	case CH_OP_DELETE:
+		r = kmmu_slot_delete(vm, slot);
+		break;
+	case CH_OP_MOVE:
+		r = kmmu_slot_move(vm, slot, gpa);
+		break;
+	case CH_OP_FLAGS:
+		r = kmmu_slot_set_flags(vm, slot, ch_kvm_flags(want));
+		break;
+	default:
+		r = -EINVAL;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	after = CH_STATE(seq + 1, r ? (old & 0xff) : want);
+	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
+	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
+	op = &c->hist[i].ops[c->hist[i].n++ % CH_HIST];
+	op->kind = kind;
+	op->before = CH_STATE(seq, old & 0xff);
+	op->after = after;
+	op->gseq = c->last_change[i];
+	op->ret = r;
+	op->t = ch_now(&c->t0);
+	pthread_mutex_unlock(&c->lock);
+
+	if (r) {
+		char st[80];
+
+		ch_state_text(old, st, sizeof(st));
+		snprintf(err, len, "%s of slot %llu (memslot %u, from %s) failed: %s",
+			 ch_op_names[kind], (unsigned long long)i, slot, st, strerror(-r));
+		return r;
+	}
+	switch (kind) {
+	case CH_OP_CREATE: c->creates++; break;
+	case CH_OP_DELETE: c->deletes++; break;
+	case CH_OP_MOVE: c->moves++; break;
+	case CH_OP_FLAGS: c->flag_changes++; break;
+	default: break;
+	}
+	return 0;
+}
+
+static uint64_t ch_host_rand(uint64_t *s)
+{
+	return ch_rand(s);
+}
+
+/* One random operation; returns 0 or -errno (with @err). */
+static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
+			uint64_t *rng, char *err, size_t len)
+{
+	uint64_t r = ch_host_rand(rng), i = r % c->sh->nr_slots;
+	uint64_t st = c->state[i] & 0xff, loc = st & CH_LOC_MASK, want;
+
+	r >>= 20;
+	if (loc == CH_LOC_ABSENT) {
+		want = (r & 1) ? CH_LOC_ALT : CH_LOC_HOME;
+		if (c->readonly_ok && ((r >> 1) & 3) == 0)
+			want |= CH_RO;
+		else if (((r >> 1) & 3) == 1)
+			want |= CH_DIRTY;
+		return ch_do_op(vm, c, backing, i, CH_OP_CREATE, want, err, len);
+	}
+	switch ((r >> 3) % 3) {
+	case 0:
+		return ch_do_op(vm, c, backing, i, CH_OP_DELETE, CH_LOC_ABSENT, err, len);
+	case 1:
+		want = (st & ~CH_LOC_MASK) | (loc == CH_LOC_HOME ? CH_LOC_ALT : CH_LOC_HOME);
+		return ch_do_op(vm, c, backing, i, CH_OP_MOVE, want, err, len);
+	default:
+		/* KVM refuses to toggle READONLY in place: delete those instead. */
+		if (st & CH_RO)
+			return ch_do_op(vm, c, backing, i, CH_OP_DELETE, CH_LOC_ABSENT, err, len);
+		return ch_do_op(vm, c, backing, i, CH_OP_FLAGS, st ^ CH_DIRTY, err, len);
+	}
+}
+
+FIXTURE(churn) {
+	struct kmmu_hygiene hyg;
+	struct kmmu_vm *vm;
+	struct kmmu_mem backing;
+	struct ch_ctx *c;
+	struct kmmu_result *res;
+	struct timespec t0;
+	bool hygiene_started;
+};
+
+FIXTURE_SETUP(churn)
+{
+	char why[256];
+	int fd;
+
+	self->backing.fd = -1;
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd < 0)
+		SKIP(return, "%s", why);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &self->t0);
+	self->res = kmmu_result_new("memslot_churn_test");
+	kmmu_hygiene_begin(&self->hyg);
+	self->hygiene_started = true;
+}
+
+static void ch_metric(struct kmmu_result *res, const char *name, double v,
+		      const char *unit, enum kmmu_direction dir)
+{
+	if (res)
+		kmmu_result_metric(res, name, unit, dir, &v, 1);
+}
+
+FIXTURE_TEARDOWN(churn)
+{
+	struct ch_ctx *c = self->c;
+	char report[1024];
+	double dur;
+	long long reads = 0, writes = 0, mreads = 0, mwrites = 0, mmio = 0;
+	long long stable = 0, racy = 0, sweeps = 0;
+	int v;
+
+	if (!self->hygiene_started)
+		return;
+	if (c && c->sh) {
+		for (v = 0; v < ch_opts.vcpus; v++) {
+			struct ch_vcpu_shared *s = &c->sh->vcpu[v];
+
+			reads += s->reads;
+			writes += s->writes;
+			mreads += s->mmio_reads;
+			mwrites += s->mmio_writes;
+			stable += s->stable;
+			racy += s->racy;
+			sweeps += s->sweeps;
+			mmio += c->mmio_exits[v];
+		}
+	}
+	/* Tear down the VM before looking at the kernel log. */
+	kmmu_vm_destroy(self->vm);
+	self->vm = NULL;
+	kmmu_mem_free(&self->backing);
+	dur = ch_now(&self->t0);
+	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
+		TH_LOG("host hygiene: %s", report);
+		_metadata->passed = 0;
+	} else if (report[0]) {
+		TH_LOG("host hygiene: %s", report);
+	}
+	if (c) {
+		ksft_print_msg("seed %llu: creates %ld deletes %ld moves %ld flag-changes %ld; guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; final sweep reads %lld; %.2f s\n",
+			       (unsigned long long)ch_opts.seed, c->creates, c->deletes,
+			       c->moves, c->flag_changes, reads, writes, mreads, mwrites,
+			       mmio, stable, racy, sweeps, dur);
+	}
+	if (self->res) {
+		struct kmmu_result *res = self->res;
+
+		kmmu_result_param_int(res, "vcpus", ch_opts.vcpus);
+		kmmu_result_param_int(res, "slots", ch_opts.slots);
+		kmmu_result_param_int(res, "ops", ch_opts.ops);
+		kmmu_result_param_int(res, "seed", (long long)ch_opts.seed);
+		kmmu_result_param_str(res, "backing",
+				      ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
+		if (c) {
+			ch_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "memslot_flag_changes", c->flag_changes, "ops",
+				  KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "guest_reads", reads, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "guest_writes", writes, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "mmio_exits", mmio, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "guest_mmio_loads", mreads, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "guest_mmio_stores", mwrites, "ops", KMMU_HIGHER_IS_BETTER);
+		}
+		ch_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
+		kmmu_result_test(res, "memslot_churn_test",
+				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
+				 _metadata->passed ? NULL : "see TAP output");
+		if (kmmu_result_write(res, ch_opts.result))
+			TH_LOG("could not write the result file");
+		kmmu_result_free(res);
+		self->res = NULL;
+	}
+	if (c) {
+		free(c->last_change);
+		free(c->hist);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		self->c = NULL;
+	}
+}
+
+TEST_F_TIMEOUT(churn, run, 90)
+{
+	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
+	struct kmmu_vm_handlers h = { 0 };
+	struct ch_ctx *c;
+	uint64_t n = ch_opts.slots, i, gva, rng, region;
+	size_t exp_bytes, state_bytes;
+	char err[512];
+	uint8_t *backing;
+	long done = 0;
+	int r, v;
+
+	/* The 6.1 harness runs the body even when the setup SKIPped. */
+	if (_metadata->skip)
+		return;
+	c = calloc(1, sizeof(*c));
+	ASSERT_NE(NULL, c);
+	self->c = c;
+	pthread_mutex_init(&c->lock, NULL);
+	c->last_change = calloc(n, sizeof(*c->last_change));
+	c->hist = calloc(n, sizeof(*c->hist));
+	ASSERT_TRUE(c->last_change && c->hist);
+
+	region = n * 4096;
+	c->region = region;
+	c->home_gpa = KMMU_GPA_TEST;
+	c->alt_gpa = KMMU_GPA_TEST + ((region + (1ULL << 30) - 1) & ~((1ULL << 30) - 1));
+	state_bytes = n * sizeof(uint64_t);
+	exp_bytes = (size_t)ch_opts.vcpus * n * sizeof(uint32_t);
+	vo.shared_size = sizeof(struct ch_shared) + 4096 + state_bytes + 4096 + exp_bytes + 4096;
+	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(region);
+
+	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
+	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
+	kmmu_result_host(self->res)->nr_memslots = kmmu_vm_nr_slots(self->vm);
+	ASSERT_LE(n, kmmu_vm_nr_slots(self->vm) - KMMU_RUNTIME_SLOTS);
+	ASSERT_LT(c->alt_gpa + region - 1, 1ULL << kmmu_vm_phys_bits(self->vm))
+		TH_LOG("guest MAXPHYADDR %u too small", kmmu_vm_phys_bits(self->vm));
+	c->readonly_ok = kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_READONLY_MEM) > 0;
+
+	/* Shared region: header, state words, guest expectations. */
+	c->sh = kmmu_vm_alloc_shared(self->vm, sizeof(struct ch_shared), &gva);
+	ASSERT_NE(NULL, c->sh);
+	c->sh->nr_slots = n;
+	c->sh->nr_vcpus = ch_opts.vcpus;
+	c->sh->seed = ch_opts.seed;
+	c->sh->home_gva = c->home_gpa;
+	c->sh->alt_gva = c->alt_gpa;
+	uint64_t sh_gva = gva;
+
+	c->state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
+	c->exp = kmmu_vm_alloc_shared(self->vm, exp_bytes, &c->sh->exp_gva);
+	ASSERT_TRUE(c->state && c->exp);
+
+	/* Both places of the region, GVA == GPA, mapped whether backed or not. */
+	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->home_gpa, c->home_gpa, region,
+				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->alt_gpa, c->alt_gpa, region,
+				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+
+	r = kmmu_mem_alloc(&self->backing, region, ch_opts.backing, -1);
+	ASSERT_EQ(0, r) TH_LOG("guest memory: %s", strerror(-r));
+	backing = self->backing.hva;
+	for (i = 0; i < n; i++)
+		for (v = 0; v < ch_opts.vcpus; v++)
+			((uint64_t *)(backing + i * 4096))[v] = CH_PATTERN(i, v, 0);
+
+	/* All slots start present at home. */
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	for (i = 0; i < n; i++) {
+		r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, CH_LOC_HOME, err, sizeof(err));
+		ASSERT_EQ(0, r) TH_LOG("%s", err);
+	}
+	c->creates = 0;
+
+	h.mmio = ch_mmio;
+	h.fail_context = ch_fail_context;
+	h.pre_run = ch_pre_run;
+	h.ctx = c;
+	kmmu_vm_set_handlers(self->vm, &h);
+	r = kmmu_vm_start(self->vm, ch_guest, (void *)(uintptr_t)sh_gva);
+	ASSERT_EQ(0, r) TH_LOG("starting vCPUs: %s", strerror(-r));
+
+	/* The churn: this thread is the updater. */
+	rng = ch_opts.seed ? ch_opts.seed : 1;
+	while (done < ch_opts.ops && ch_now(&c->t0) < ch_opts.duration &&
+	       !kmmu_vm_failed(self->vm)) {
+		r = ch_random_op(self->vm, c, backing, &rng, err, sizeof(err));
+		if (r) {
+			__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
+			kmmu_vm_stop(self->vm);
+			ASSERT_EQ(0, r) TH_LOG("%s", err);
+		}
+		done++;
+	}
+	if (!kmmu_vm_failed(self->vm)) {
+		/* Everything back, then the final sweep. */
+		for (i = 0; i < n; i++) {
+			if ((c->state[i] & CH_LOC_MASK) != CH_LOC_ABSENT)
+				continue;
+			r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, CH_LOC_HOME,
+				     err, sizeof(err));
+			ASSERT_EQ(0, r) TH_LOG("%s", err);
+		}
+	}
+	__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
+	r = kmmu_vm_wait(self->vm, 30 + n / 1000.0);
+	if (r) {
+		const char *e = kmmu_vm_errors(self->vm);
+
+		ASSERT_EQ(0, r) TH_LOG("%s%s", r == -ETIMEDOUT ? "vCPUs did not finish: " : "",
+				       e[0] ? e : strerror(-r));
+	}
+	for (v = 0; v < ch_opts.vcpus; v++)
+		ASSERT_EQ(n, c->sh->vcpu[v].sweeps);
+}
+
+static void ch_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [-v vcpus] [-s slots] [-n ops] [-d seconds] [-S seed] [-m anon|memfd] [--result FILE]\n"
+		"  -v  vCPUs (default 2, max %d)\n"
+		"  -s  one-page memslots churned (default 256, max %d and KVM_CAP_NR_MEMSLOTS - %d)\n"
+		"  -n  memslot operations (default 10000)\n"
+		"  -d  maximum churn duration in seconds (default 30)\n"
+		"  -S  random seed (default: time based; always printed)\n"
+		"  -m  guest memory backing (default memfd)\n"
+		"  --result FILE  result file (default $KMMU_RESULT)\n",
+		prog, KMMU_MAX_VCPUS, CH_MAX_SLOTS, KMMU_RUNTIME_SLOTS);
+}
+
+static void ch_bad(const char *prog, const char *what)
+{
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+int main(int argc, char **argv)
+{
+	const char *prog = "memslot_churn_test";
+	char why[256], msg[160];
+	bool seeded = false;
+	uint64_t u;
+	long cap;
+	int opt, fd;
+
+	if (kmmu_take_result_arg(&argc, argv, &ch_opts.result))
+		ch_bad(prog, "--result needs a file name");
+	opterr = 0;
+	while ((opt = getopt(argc, argv, ":v:s:n:d:S:m:h")) != -1) {
+		switch (opt) {
+		case 'v':
+			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
+				ch_bad(prog, "-v wants a vCPU count from 1 to 64");
+			ch_opts.vcpus = u;
+			break;
+		case 's':
+			if (kmmu_parse_u64(optarg, 1, CH_MAX_SLOTS, &u))
+				ch_bad(prog, "-s wants a slot count from 1 to 32768");
+			ch_opts.slots = u;
+			break;
+		case 'n':
+			if (kmmu_parse_u64(optarg, 0, 1000000000, &u))
+				ch_bad(prog, "-n wants an operation count from 0 to 1e9");
+			ch_opts.ops = u;
+			break;
+		case 'd':
+			if (kmmu_parse_seconds(optarg, 0.001, 86400, &ch_opts.duration))
+				ch_bad(prog, "-d wants a duration in seconds (0.001 to 86400)");
+			break;
+		case 'S':
+			if (kmmu_parse_u64(optarg, 0, ~0ULL, &ch_opts.seed))
+				ch_bad(prog, "-S wants an unsigned 64-bit seed");
+			seeded = true;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "anon"))
+				ch_opts.backing = KMMU_BACKING_ANON;
+			else if (!strcmp(optarg, "memfd"))
+				ch_opts.backing = KMMU_BACKING_MEMFD;
+			else
+				ch_bad(prog, "-m wants anon or memfd");
+			break;
+		case 'h':
+			ch_usage(stdout, prog);
+			return 0;
+		case ':':
+			snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
+			ch_bad(prog, msg);
+			break;
+		default:
+			snprintf(msg, sizeof(msg), "unknown option -%c", optopt ? optopt : '?');
+			ch_bad(prog, msg);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
+		ch_bad(prog, msg);
+	}
+	if (!seeded) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		ch_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
+	}
+
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd >= 0) {
+		cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
+		close(fd);
+		if (cap > 0 && ch_opts.slots > cap - KMMU_RUNTIME_SLOTS) {
+			snprintf(msg, sizeof(msg), "-s %ld: this host allows %ld memslots, %d of them used by the runtime",
+				 ch_opts.slots, cap, KMMU_RUNTIME_SLOTS);
+			ch_bad(prog, msg);
+		}
+	}
+	/*
+	 * TAP header first, then the parameters (the seed is always printed);
+	 * KSFT_TAP_LEVEL keeps the harness from printing a second header.
+	 */
+	ksft_print_header();
+	setenv("KSFT_TAP_LEVEL", "1", 1);
+	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s\n",
+	       prog, ch_opts.vcpus, ch_opts.slots, ch_opts.ops, ch_opts.duration,
+	       (unsigned long long)ch_opts.seed,
+	       ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
+	if (fd < 0)
+		ksft_exit_skip("%s\n", why);
+	/* The harness kills a test after .timeout seconds: size it to -d. */
+	_churn_run_object.timeout = (int)ch_opts.duration + 60 + ch_opts.slots / 500;
+	return test_harness_run(argc, argv);
+}
