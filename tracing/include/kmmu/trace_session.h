@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Checking a real-KVM test against the reference, the way selftests use it:
+ *
+ *	session = kmmu_trace_session_start("memslot_churn_test", why, sizeof(why));
+ *	if (!session)
+ *		ksft_print_msg("checking: off (%s)\n", why);
+ *	... run the test, logging actions into kmmu_trace_session_log(session) ...
+ *	ret = kmmu_trace_session_finish(session, &result);
+ *
+ * The capture is restricted to the test's process (and threads it creates
+ * after the start).  finish() stops it, replays everything into the checker,
+ * prints what was checked, and writes a trace file (kmmu-trace/1) when the
+ * check failed, or always when $KMMU_TRACE_SAVE names a directory, so a
+ * failure can be re-checked offline with `kmmu-trace check FILE` and
+ * attached to a report.  Trace files go to $KMMU_TRACE_DIR (default
+ * "results").  $KMMU_CHECK=0 turns checking off.
+ */
+#ifndef KMMU_TRACE_SESSION_H
+#define KMMU_TRACE_SESSION_H
+
+#include <stddef.h>
+
+#include "kmmu/checker.h"
+#include "kmmu/trace_log.h"
+
+struct kmmu_trace_session;
+
+/* NULL with the reason in @why when checking is off or tracing unavailable. */
+struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why, size_t why_len);
+struct kmmu_trace_log *kmmu_trace_session_log(struct kmmu_trace_session *s);
+
+/*
+ * Ends the session (also frees it).  0: no divergence; 1: divergences
+ * (described on stdout, trace file written); -EOVERFLOW: events were lost,
+ * so nothing was judged — a failure, the history is incomplete; other
+ * -errno: the check could not run.  @res may be NULL.
+ */
+int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_result *res);
+/* Ends the session without checking (a test that failed before its run). */
+void kmmu_trace_session_abort(struct kmmu_trace_session *s);
+
+#endif
