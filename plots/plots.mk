@@ -1,0 +1,1 @@
+CHECK_PROGS += plots/tests/plot_test
