@@ -251,4 +251,18 @@ TEST_F(chk, unsorted_or_foreign_records_are_refused)
 	EXPECT_EQ(-EINVAL, check(&self->h, &self->res));
 }
 
+TEST(no_actions_nothing_judged)
+{
+	struct kmmu_check_result res;
+	struct history h = { 0 };
+
+	set_spte(&h, 0x105);
+	mmio(&h, 0x105000, 1);
+	ASSERT_EQ(0, kmmu_check(h.recs, h.nr, NULL, &res));
+	EXPECT_TRUE(res.no_actions);
+	EXPECT_EQ(0, res.nr_divergences);
+	for (int p = 0; p < KMMU_PROP_NR; p++)
+		EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE, kmmu_check_verdict(&res, p));
+}
+
 TEST_HARNESS_MAIN

@@ -16,6 +16,7 @@
 #ifndef KMMU_CHECKER_H
 #define KMMU_CHECKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,6 +43,7 @@ struct kmmu_check_result {
 	uint64_t divergences[KMMU_PROP_NR];
 	uint64_t nr_divergences;
 	uint64_t nr_records;
+	bool no_actions;			/* no memslot actions: nothing judged */
 	char first_divergence[2048];		/* event, expectation, history */
 };
 
