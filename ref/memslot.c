@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <urcu/urcu-memb.h>
@@ -27,6 +28,12 @@
 INTERVAL_TREE_DEFINE(struct kmmu_interval_tree_node, rb, unsigned long,
 		     __subtree_last, KMMU_IT_START, KMMU_IT_LAST, static inline,
 		     kmmu_interval_tree)
+
+/* SLUB's POISON_FREE: a reader using a freed slot sees garbage, not the slot. */
+#define KMMU_POISON_FREE 0x6b
+
+_Static_assert(offsetof(struct kmmu_memory_slot, npages) + sizeof(unsigned long) <= 64,
+	       "the gfn lookup fields must share the first cache line");
 
 struct kmmu_vm_memslots {
 	/* Serializes updaters (kvm->slots_lock). */
@@ -130,12 +137,35 @@ int kmmu_memslots_init(struct kmmu_vm_memslots **out,
 	return 0;
 }
 
+/* kzalloc() of a slot; cache-line aligned for the lookup path. */
+static struct kmmu_memory_slot *kmmu_alloc_slot(void)
+{
+	struct kmmu_memory_slot *slot;
+
+	slot = aligned_alloc(_Alignof(struct kmmu_memory_slot), sizeof(*slot));
+	if (slot)
+		memset(slot, 0, sizeof(*slot));
+	return slot;
+}
+
+/*
+ * kfree(): only once no reader can hold @slot.  Poisoned first so a
+ * use-after-free shows in plain builds too (ASan builds catch it anyway).
+ */
+static void kmmu_free_slot_mem(struct kmmu_memory_slot *slot)
+{
+	if (!slot)
+		return;
+	memset(slot, KMMU_POISON_FREE, sizeof(*slot));
+	free(slot);
+}
+
 /* kvm_free_memslot(): does not unlink the slot from any set. */
 static void kmmu_free_memslot(struct kmmu_vm_memslots *vm, struct kmmu_memory_slot *slot)
 {
 	if (vm->ops.free_slot)
 		vm->ops.free_slot(vm->ctx, slot);
-	free(slot);
+	kmmu_free_slot_mem(slot);
 }
 
 void kmmu_memslots_destroy(struct kmmu_vm_memslots *vm)
@@ -611,7 +641,7 @@ static void kmmu_commit_memory_region(struct kmmu_vm_memslots *vm,
 	case KMMU_MR_MOVE:
 	case KMMU_MR_FLAGS_ONLY:
 		/* Only the memory: arch data was taken over or freed by commit. */
-		free(old);
+		kmmu_free_slot_mem(old);
 		break;
 	}
 }
@@ -633,7 +663,7 @@ static int kmmu_set_memslot(struct kmmu_vm_memslots *vm,
 	 * slot is kept (in the inactive set) for the rollback below.
 	 */
 	if (change == KMMU_MR_DELETE || change == KMMU_MR_MOVE) {
-		invalid_slot = calloc(1, sizeof(*invalid_slot));
+		invalid_slot = kmmu_alloc_slot();
 		if (!invalid_slot) {
 			pthread_mutex_unlock(&vm->slots_arch_lock);
 			return -ENOMEM;
@@ -647,7 +677,7 @@ static int kmmu_set_memslot(struct kmmu_vm_memslots *vm,
 		if (change == KMMU_MR_DELETE || change == KMMU_MR_MOVE) {
 			/* Swap the preserved old slot back in; releases the lock. */
 			kmmu_activate_memslot(vm, invalid_slot, old);
-			free(invalid_slot);
+			kmmu_free_slot_mem(invalid_slot);
 		} else {
 			pthread_mutex_unlock(&vm->slots_arch_lock);
 		}
@@ -669,7 +699,7 @@ static int kmmu_set_memslot(struct kmmu_vm_memslots *vm,
 		break;
 	}
 
-	free(invalid_slot);
+	kmmu_free_slot_mem(invalid_slot);
 
 	kmmu_commit_memory_region(vm, old, new, change);
 	return 0;
@@ -770,7 +800,7 @@ static int __kmmu_set_memory_region(struct kmmu_vm_memslots *vm, uint32_t mem_sl
 	    kmmu_check_memslot_overlap(slots, id, base_gfn, base_gfn + npages))
 		return -EEXIST;
 
-	new = calloc(1, sizeof(*new));
+	new = kmmu_alloc_slot();
 	if (!new)
 		return -ENOMEM;
 
@@ -783,7 +813,7 @@ static int __kmmu_set_memory_region(struct kmmu_vm_memslots *vm, uint32_t mem_sl
 
 	r = kmmu_set_memslot(vm, old, new, change);
 	if (r)
-		free(new);
+		kmmu_free_slot_mem(new);
 	return r;
 }
 

