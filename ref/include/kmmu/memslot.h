@@ -53,7 +53,15 @@ typedef uint64_t gfn_t;
 /* Internal flag: the slot is being deleted or moved (KVM_MEMSLOT_INVALID). */
 #define KMMU_MEMSLOT_INVALID     (1u << 16)
 
-/* Bit 63 of a generation: an update is in progress (see swap in memslot.c). */
+/*
+ * Bit 63 of a generation: an update is in progress (see swap in memslot.c).
+ * History, for reading old traces: the 2013 code of seed 002 bumped the
+ * generation once per update; from 2014 it was bumped before and after
+ * the install, an odd value meaning "in progress"; since 2019 the
+ * in-progress state is this bit and each swap adds KVM_ADDRESS_SPACE_NUM,
+ * which is what is modelled.  How a generation is stored in an MMIO SPTE
+ * is spte.h's business.
+ */
 #define KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS (1ull << 63)
 
 /* KVM_MEM_SLOTS_NUM is SHRT_MAX; x86 reserves 3 ids for private slots. */
