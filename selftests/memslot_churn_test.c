@@ -284,6 +284,13 @@ struct ch_opts {
 	uint64_t seed;
 	enum kmmu_backing backing;
 	const char *result;
+	/*
+	 * $KMMU_CHURN_INJECT, to show that the test catches the bugs it is
+	 * about: "stale-delete" publishes every 50th delete without doing it
+	 * (a slot that should be gone keeps working), "lost-write" flips a
+	 * word in the backing behind the guest's back once, mid-run.
+	 */
+	const char *inject;
 };
 
 static struct ch_opts ch_opts = {
@@ -300,6 +307,7 @@ struct ch_ctx {
 	uint32_t *exp;
 	uint64_t *last_change;	/* gseq of the slot's last completed op */
 	struct ch_slot_hist *hist;
+	bool *frozen;		/* slots an injected bug left alone */
 	pthread_mutex_t lock;
 	_Atomic uint64_t gseq;
 	uint64_t run_gseq[KMMU_MAX_VCPUS];
@@ -336,10 +344,10 @@ static void ch_history(struct ch_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
 	unsigned int k, first;
 	char st[2][80];
 
-	off = snprintf(buf, len, "slot %llu (memslot %llu) now: ", (unsigned long long)i,
-		       (unsigned long long)(i + KMMU_SLOT_FIRST_FREE));
 	ch_state_text(c->state[i], st[0], sizeof(st[0]));
-	off += snprintf(buf + off, len - off, "%s; recent ops:", st[0]);
+	off = snprintf(buf, len, "slot %llu (memslot %llu) now: %s; recent ops:",
+		       (unsigned long long)i, (unsigned long long)(i + KMMU_SLOT_FIRST_FREE),
+		       st[0]);
 	first = h->n > CH_HIST ? h->n - CH_HIST : 0;
 	for (k = first; k < h->n && off < len; k++) {
 		struct ch_op *op = &h->ops[k % CH_HIST];
@@ -459,6 +467,13 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 		r = kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096, ch_kvm_flags(want));
 		break;
 	case CH_OP_DELETE:
+		if (ch_opts.inject && !strcmp(ch_opts.inject, "stale-delete") &&
+		    c->deletes % 50 == 49) {
+			/* Say "absent", keep it present, never touch it again. */
+			c->frozen[i] = true;
+			r = 0;
+			break;
+		}
 		r = kmmu_slot_delete(vm, slot);
 		break;
 	case CH_OP_MOVE:
@@ -514,6 +529,8 @@ static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	uint64_t r = ch_host_rand(rng), i = r % c->sh->nr_slots;
 	uint64_t st = c->state[i] & 0xff, loc = st & CH_LOC_MASK, want;
 
+	if (c->frozen[i])
+		return 0;
 	r >>= 20;
 	if (loc == CH_LOC_ABSENT) {
 		want = (r & 1) ? CH_LOC_ALT : CH_LOC_HOME;
@@ -645,6 +662,7 @@ FIXTURE_TEARDOWN(churn)
 	if (c) {
 		free(c->last_change);
 		free(c->hist);
+		free(c->frozen);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
 		self->c = NULL;
@@ -672,7 +690,8 @@ TEST_F_TIMEOUT(churn, run, 90)
 	pthread_mutex_init(&c->lock, NULL);
 	c->last_change = calloc(n, sizeof(*c->last_change));
 	c->hist = calloc(n, sizeof(*c->hist));
-	ASSERT_TRUE(c->last_change && c->hist);
+	c->frozen = calloc(n, sizeof(*c->frozen));
+	ASSERT_TRUE(c->last_change && c->hist && c->frozen);
 
 	region = n * 4096;
 	c->region = region;
@@ -738,18 +757,24 @@ TEST_F_TIMEOUT(churn, run, 90)
 	rng = ch_opts.seed ? ch_opts.seed : 1;
 	while (done < ch_opts.ops && ch_now(&c->t0) < ch_opts.duration &&
 	       !kmmu_vm_failed(self->vm)) {
+		if (ch_opts.inject && !strcmp(ch_opts.inject, "lost-write") &&
+		    done == ch_opts.ops / 4) {
+			/* vCPU 0's word in every slot loses its latest store. */
+			for (i = 0; i < n; i++)
+				((uint64_t *)(backing + i * 4096))[0] ^= 1;
+		}
 		r = ch_random_op(self->vm, c, backing, &rng, err, sizeof(err));
 		if (r) {
-			__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
+			/* Kick the vCPUs out without starting their final sweep. */
 			kmmu_vm_stop(self->vm);
-			ASSERT_EQ(0, r) TH_LOG("%s", err);
+			ASSERT_EQ(0, r) TH_LOG("%s; vCPUs: %s", err, kmmu_vm_errors(self->vm));
 		}
 		done++;
 	}
 	if (!kmmu_vm_failed(self->vm)) {
 		/* Everything back, then the final sweep. */
 		for (i = 0; i < n; i++) {
-			if ((c->state[i] & CH_LOC_MASK) != CH_LOC_ABSENT)
+			if ((c->state[i] & CH_LOC_MASK) != CH_LOC_ABSENT || c->frozen[i])
 				continue;
 			r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, CH_LOC_HOME,
 				     err, sizeof(err));
@@ -850,6 +875,10 @@ int main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
 		ch_bad(prog, msg);
 	}
+	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
+	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
+	    strcmp(ch_opts.inject, "lost-write"))
+		ch_bad(prog, "KMMU_CHURN_INJECT wants stale-delete or lost-write");
 	if (!seeded) {
 		struct timespec t;
 
@@ -873,10 +902,11 @@ int main(int argc, char **argv)
 	 */
 	ksft_print_header();
 	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s\n",
+	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s%s%s\n",
 	       prog, ch_opts.vcpus, ch_opts.slots, ch_opts.ops, ch_opts.duration,
 	       (unsigned long long)ch_opts.seed,
-	       ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
+	       ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd",
+	       ch_opts.inject ? " INJECTED BUG: " : "", ch_opts.inject ? ch_opts.inject : "");
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* The harness kills a test after .timeout seconds: size it to -d. */

@@ -805,6 +805,9 @@ void kmmu_vcpu_describe(struct kmmu_vcpu *vcpu, char *buf, size_t len)
 		off += snprintf(buf + off, len - off, " (RIP in the test binary: addr2line -e /proc/%d/exe %#llx)",
 				(int)getpid(), (unsigned long long)r.rip);
 	if (off < len && !ioctl(vcpu->fd, KVM_GET_SREGS, &s)) {
+		if (!(s.cr0 & KMMU_X86_CR0_PG))
+			off += snprintf(buf + off, len - off,
+					" [paging is off: these are reset values, e.g. SVM re-initialises the vCPU after a triple fault; see the last ucall below]");
 		off += snprintf(buf + off, len - off,
 				" CR0=%#llx CR2=%#llx CR3=%#llx CR4=%#llx EFER=%#llx",
 				(unsigned long long)s.cr0, (unsigned long long)s.cr2,
@@ -1047,8 +1050,22 @@ int kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s)
 	kmmu_vm_stop(vm);
 	if (atomic_load(&vm->failed))
 		return -EIO;
-	if (r)
+	if (r) {
+		/* Say where each late vCPU was (it is stopped now: regs are stable). */
+		for (i = 0; i < vm->nr_vcpus; i++) {
+			struct kmmu_vcpu *vcpu = &vm->vcpus[i];
+			char regs[1536], line[1700];
+
+			if (!vcpu->thread_started ||
+			    atomic_load(&vcpu->status) != KMMU_VCPU_STOPPED)
+				continue;
+			kmmu_vcpu_describe(vcpu, regs, sizeof(regs));
+			snprintf(line, sizeof(line), "vcpu %d still running after %.1fs: %s",
+				 i, timeout_s, regs);
+			kmmu_vm_add_error(vm, line);
+		}
 		return r;
+	}
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started &&
 		    atomic_load(&vm->vcpus[i].status) != KMMU_VCPU_DONE)

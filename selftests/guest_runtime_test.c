@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guest_runtime_test: the guest runtime itself on real KVM.  Run it first
+ * on a new host: if the CPL3 state, the image copy, the hypercall or the
+ * exit reports do not work there, every other selftest fails for reasons
+ * that have nothing to do with the MMU.
+ *
+ * Each test checks one promise of kmmu/kvm_vm.h and kmmu/guest.h: ucall
+ * round trips, assertion and crash reports, MMIO on unbacked GPAs,
+ * memslot errno values, several vCPUs on their threads, SSE at CPL3,
+ * KVM binary stats.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/hygiene.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/stats.h"
+
+#define RT_MMIO_GPA	(KMMU_GPA_TEST + 0x10000000ULL)	/* mapped, never backed */
+#define RT_SLOT_GPA	(KMMU_GPA_TEST)
+#define RT_SLOT		KMMU_SLOT_FIRST_FREE
+
+/* A guest global: the guest sees the value it had when the VM was made. */
+static uint64_t rt_global = 0x1111;
+
+FIXTURE(rt) {
+	struct kmmu_hygiene hyg;
+	struct kmmu_vm *vm;
+	struct kmmu_mem mem;
+	bool started;
+	uint64_t mmio_reads, mmio_writes, mmio_last;
+};
+
+FIXTURE_SETUP(rt)
+{
+	struct kmmu_vm_opts o = { .nr_vcpus = 4, .shared_size = 4096 };
+	char why[256];
+	int fd, r;
+
+	self->mem.fd = -1;
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd < 0)
+		SKIP(return, "%s", why);
+	close(fd);
+	kmmu_hygiene_begin(&self->hyg);
+	self->started = true;
+	/* The image is copied at VM creation: the guest must see 0x2222. */
+	rt_global = 0x2222;
+	r = kmmu_vm_create(&self->vm, &o, why, sizeof(why));
+	ASSERT_EQ(0, r) TH_LOG("%s", why);
+	rt_global = 0x3333;
+	ASSERT_EQ(0, kmmu_vm_map(self->vm, RT_MMIO_GPA, RT_MMIO_GPA, 4096,
+				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+	ASSERT_EQ(0, kmmu_vm_map(self->vm, RT_SLOT_GPA, RT_SLOT_GPA, 2 << 20,
+				 KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE));
+	ASSERT_EQ(0, kmmu_mem_alloc(&self->mem, 2 << 20, KMMU_BACKING_MEMFD, -1));
+}
+
+FIXTURE_TEARDOWN(rt)
+{
+	char report[1024];
+
+	if (!self->started)
+		return;
+	kmmu_vm_destroy(self->vm);
+	kmmu_mem_free(&self->mem);
+	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
+		TH_LOG("host hygiene: %s", report);
+		_metadata->passed = 0;
+	}
+}
+
+#define RT_SKIP_IF_SKIPPED() do { if (_metadata->skip) return; } while (0)
+
+/* ---- guests ---- */
+
+static void g_sync(uint32_t id, void *arg)
+{
+	uint64_t i;
+
+	GUEST_ASSERT_EQ(rt_global, 0x2222);
+	for (i = 0; i < 10; i++)
+		GUEST_ASSERT_EQ(GUEST_SYNC(id * 100 + i), 2 * (id * 100 + i));
+}
+
+static void g_assert(uint32_t id, void *arg)
+{
+	uint64_t one = 1;
+
+	GUEST_ASSERT_EQ(one, 2);
+}
+
+static void g_crash(uint32_t id, void *arg)
+{
+	*(volatile uint64_t *)0x7ff000000000ULL = 1;	/* not mapped: #PF */
+}
+
+static void g_mmio(uint32_t id, void *arg)
+{
+	volatile uint64_t *p = (volatile uint64_t *)RT_MMIO_GPA;
+
+	*p = 0xabcdef;
+	GUEST_ASSERT_EQ(*p, 0x5a5a5a5a5a5a5a5aULL);
+}
+
+static void g_slot(uint32_t id, void *arg)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(RT_SLOT_GPA + 0x1000);
+
+	/* vCPU 0 only: the others would race with the deletion. */
+	if (id)
+		return;
+	GUEST_ASSERT_EQ(*p, 0xfeedULL);
+	p[1] = 0xbeef;
+	GUEST_SYNC(0);
+	/* The host deleted the slot: the same load now exits as MMIO. */
+	GUEST_ASSERT_EQ(*p, 0x5a5a5a5a5a5a5a5aULL);
+}
+
+static void g_sse(uint32_t id, void *arg)
+{
+	volatile double a = 1.5, b = 4.0 + id;
+	double c = a * b;
+
+	GUEST_ASSERT_EQ((uint64_t)(c * 2), (uint64_t)(3 * (4 + id)));
+}
+
+static void g_fail_fmt(uint32_t id, void *arg)
+{
+	GUEST_FAIL("value %#lx at %lu", 0xdeadULL, 7ULL);
+}
+
+/* ---- host handlers ---- */
+
+static uint64_t h_double(struct kmmu_vcpu *vcpu, uint64_t v, void *ctx)
+{
+	return 2 * v;
+}
+
+static int h_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data, uint32_t len,
+		  bool is_write, void *ctx)
+{
+	FIXTURE_DATA(rt) *self = ctx;
+	uint64_t v = 0x5a5a5a5a5a5a5a5aULL;
+
+	if (is_write) {
+		memcpy(&self->mmio_last, data, 8);
+		__atomic_fetch_add(&self->mmio_writes, 1, __ATOMIC_RELAXED);
+	} else {
+		memcpy(data, &v, len > 8 ? 8 : len);
+		__atomic_fetch_add(&self->mmio_reads, 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+struct slot_ctx {
+	struct kmmu_vm *vm;
+	int deleted;
+};
+
+static uint64_t h_delete(struct kmmu_vcpu *vcpu, uint64_t v, void *ctx)
+{
+	struct slot_ctx *s = ctx;
+
+	s->deleted = kmmu_slot_delete(s->vm, RT_SLOT) == 0;
+	return 0;
+}
+
+static int h_mmio_plain(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data, uint32_t len,
+			bool is_write, void *ctx)
+{
+	uint64_t v = 0x5a5a5a5a5a5a5a5aULL;
+
+	if (!is_write)
+		memcpy(data, &v, len > 8 ? 8 : len);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+TEST_F(rt, sync_on_every_vcpu)
+{
+	struct kmmu_vm_handlers h = { .sync = h_double };
+	struct kmmu_vcpu_counts cnt;
+	int i;
+
+	RT_SKIP_IF_SKIPPED();
+	kmmu_vm_set_handlers(self->vm, &h);
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_sync, NULL));
+	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	for (i = 0; i < kmmu_vm_nr_vcpus(self->vm); i++) {
+		ASSERT_EQ(KMMU_VCPU_DONE, kmmu_vcpu_status(kmmu_vm_vcpu(self->vm, i)));
+		kmmu_vcpu_counts(kmmu_vm_vcpu(self->vm, i), &cnt);
+		ASSERT_EQ(11, cnt.ucalls);	/* 10 syncs + done */
+	}
+}
+
+TEST_F(rt, assert_is_reported_with_file_and_values)
+{
+	RT_SKIP_IF_SKIPPED();
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_assert, NULL));
+	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "guest_runtime_test.c:"))
+		TH_LOG("%s", kmmu_vm_errors(self->vm));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "one == 2 (0x1 vs 0x2)"))
+		TH_LOG("%s", kmmu_vm_errors(self->vm));
+}
+
+TEST_F(rt, fail_format_is_expanded)
+{
+	RT_SKIP_IF_SKIPPED();
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_fail_fmt, NULL));
+	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "value 0xdead at 7"))
+		TH_LOG("%s", kmmu_vm_errors(self->vm));
+}
+
+TEST_F(rt, crash_is_reported_with_rip)
+{
+	RT_SKIP_IF_SKIPPED();
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_crash, NULL));
+	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "SHUTDOWN"))
+		TH_LOG("%s", kmmu_vm_errors(self->vm));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "RIP="));
+	TH_LOG("%.400s", kmmu_vm_errors(self->vm));
+}
+
+TEST_F(rt, mmio_on_unbacked_gpa)
+{
+	struct kmmu_vm_handlers h = { .mmio = h_mmio, .ctx = self };
+
+	RT_SKIP_IF_SKIPPED();
+	kmmu_vm_set_handlers(self->vm, &h);
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_mmio, NULL));
+	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	ASSERT_EQ(4, self->mmio_writes);
+	ASSERT_EQ(4, self->mmio_reads);
+	ASSERT_EQ(0xabcdef, self->mmio_last);
+}
+
+TEST_F(rt, memslot_errno_and_delete)
+{
+	struct slot_ctx s = { .vm = self->vm };
+	struct kmmu_vm_handlers h = { .sync = h_delete, .mmio = h_mmio_plain, .ctx = &s };
+	uint8_t *m = self->mem.hva;
+	uint64_t v = 0xfeed;
+
+	RT_SKIP_IF_SKIPPED();
+	memcpy(m + 0x1000, &v, 8);
+	ASSERT_EQ(0, kmmu_slot_add(self->vm, RT_SLOT, RT_SLOT_GPA, 2 << 20, m, 0));
+	/* Overlap with an existing slot: KVM's own -EEXIST. */
+	ASSERT_EQ(-EEXIST, kmmu_slot_add(self->vm, RT_SLOT + 1, RT_SLOT_GPA + 4096, 4096,
+					 m + 4096, 0));
+	/* Unaligned size: KVM's -EINVAL. */
+	ASSERT_EQ(-EINVAL, kmmu_slot_add(self->vm, RT_SLOT + 1, RT_SLOT_GPA + (4 << 20), 100,
+					 m, 0));
+	/* The runtime guards its own slots and the hypercall page. */
+	ASSERT_EQ(-EPERM, kmmu_slot_delete(self->vm, KMMU_SLOT_SYS));
+	ASSERT_EQ(-EADDRNOTAVAIL, kmmu_slot_add(self->vm, RT_SLOT + 1, KMMU_HYPERCALL_GPA,
+						4096, m, 0));
+	/* Slot id beyond KVM_CAP_NR_MEMSLOTS: KVM's -EINVAL. */
+	ASSERT_EQ(-EINVAL, kmmu_slot_add(self->vm, kmmu_vm_nr_slots(self->vm) + 5,
+					 RT_SLOT_GPA + (8 << 20), 4096, m, 0));
+	ASSERT_EQ(m + 0x1008, kmmu_vm_gpa_to_hva(self->vm, RT_SLOT_GPA + 0x1008));
+
+	kmmu_vm_set_handlers(self->vm, &h);
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_slot, NULL));
+	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	ASSERT_TRUE(s.deleted);
+	memcpy(&v, m + 0x1008, 8);
+	ASSERT_EQ(0xbeef, v);	/* the guest's store reached the backing */
+}
+
+TEST_F(rt, sse_at_cpl3)
+{
+	RT_SKIP_IF_SKIPPED();
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_sse, NULL));
+	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+}
+
+TEST_F(rt, binary_stats)
+{
+	struct kmmu_vm_handlers h = { .sync = h_double };
+	struct kmmu_stats vs, cs;
+	uint64_t v;
+	int r;
+
+	RT_SKIP_IF_SKIPPED();
+	if (kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_BINARY_STATS_FD) <= 0)
+		SKIP(return, "KVM_CAP_BINARY_STATS_FD not supported");
+	ASSERT_EQ(0, kmmu_stats_open(&vs, kmmu_vm_fd(self->vm)));
+	ASSERT_EQ(0, kmmu_stats_open(&cs, kmmu_vcpu_fd(kmmu_vm_vcpu(self->vm, 0))));
+	kmmu_vm_set_handlers(self->vm, &h);
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_sync, NULL));
+	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	ASSERT_GT(kmmu_stats_count(&vs), 0);
+	r = kmmu_stats_get(&vs, "pages_4k", &v);
+	ASSERT_EQ(0, r);
+	TH_LOG("vm %s: pages_4k %llu", vs.id, (unsigned long long)v);
+	r = kmmu_stats_get(&cs, "pf_fixed", &v);
+	ASSERT_EQ(0, r);
+	ASSERT_GT(v, 0);	/* the guest touched its stack, image, ucall page */
+	r = kmmu_stats_get(&cs, "exits", &v);
+	ASSERT_EQ(0, r);
+	ASSERT_GE(v, 11);
+	kmmu_stats_close(&vs);
+	kmmu_stats_close(&cs);
+}
+
+int main(int argc, char **argv)
+{
+	char why[256];
+	int fd = kmmu_kvm_open(why, sizeof(why));
+
+	if (fd < 0) {
+		ksft_print_header();
+		ksft_exit_skip("%s\n", why);
+	}
+	close(fd);
+	return test_harness_run(argc, argv);
+}
