@@ -31,7 +31,7 @@
 #define BATCH		1024	/* lookups per read-side critical section */
 
 static const unsigned int slot_counts[] = { 10, 509, 4096, 32764 };
-#define NR_COUNTS (sizeof(slot_counts) / sizeof(slot_counts[0]))
+#define NR_COUNTS ARRAY_SIZE(slot_counts)
 
 /* The baseline: a flat array scanned front to back (no hint). */
 struct linear_slot {

@@ -240,16 +240,34 @@ static void make_request(struct seq *s, struct req *q)
 		q->size = npages * PG;
 		q->hva = rand_hva(s);
 		switch (below(&s->rng, 9)) {
-		case 0: q->flags = 1u << (2 + below(&s->rng, 30)); break;
-		case 1: q->size += 1 + below(&s->rng, PG - 1); break;
-		case 2: q->gpa += 1 + below(&s->rng, PG - 1); break;
-		case 3: q->hva += 1 + below(&s->rng, PG - 1); break;
-		case 4: q->slot = (2 + below(&s->rng, 0xfffe)) << 16 | (q->slot & 0xffff); break;
-		case 5: q->gpa = -(below(&s->rng, 4) * PG) - PG; break;
-		case 6: q->size = (KMMU_MEM_MAX_NR_PAGES + 1 + below(&s->rng, 4)) * PG;
-			q->hva = 0; break;
-		case 7: q->hva = KMMU_TASK_SIZE_MAX - q->size + PG * (1 + below(&s->rng, 2)); break;
-		case 8: q->slot = (q->slot & ~0xffffu) | (0xffff - below(&s->rng, 8)); break;
+		case 0:
+			q->flags = 1u << (2 + below(&s->rng, 30));
+			break;
+		case 1:
+			q->size += 1 + below(&s->rng, PG - 1);
+			break;
+		case 2:
+			q->gpa += 1 + below(&s->rng, PG - 1);
+			break;
+		case 3:
+			q->hva += 1 + below(&s->rng, PG - 1);
+			break;
+		case 4:
+			q->slot = (2 + below(&s->rng, 0xfffe)) << 16 | (q->slot & 0xffff);
+			break;
+		case 5:
+			q->gpa = -(below(&s->rng, 4) * PG) - PG;
+			break;
+		case 6:
+			q->size = (KMMU_MEM_MAX_NR_PAGES + 1 + below(&s->rng, 4)) * PG;
+			q->hva = 0;
+			break;
+		case 7:
+			q->hva = KMMU_TASK_SIZE_MAX - q->size + PG * (1 + below(&s->rng, 2));
+			break;
+		case 8:
+			q->slot = (q->slot & ~0xffffu) | (0xffff - below(&s->rng, 8));
+			break;
 		}
 		break;
 	}
@@ -337,10 +355,14 @@ static uint64_t edge_point(struct seq *s, int as_id, bool hva)
 	base = hva ? n->userspace_addr : n->base_gfn;
 	len = hva ? n->npages * PG : n->npages;
 	switch (below(&s->rng, 4)) {
-	case 0: return base - 1;
-	case 1: return base;
-	case 2: return base + len - 1;
-	default: return base + len;
+	case 0:
+		return base - 1;
+	case 1:
+		return base;
+	case 2:
+		return base + len - 1;
+	default:
+		return base + len;
 	}
 }
 
