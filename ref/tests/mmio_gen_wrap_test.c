@@ -46,7 +46,13 @@ struct wrap {
 	unsigned int wraps, wrap_events;
 	uint64_t wrap_event_gen;
 	unsigned long updates;
+	/* Faults taken from inside each update, while it is in progress. */
+	unsigned long inprog_faults, inprog_bad;
+	int inprog_err;
 };
+
+/* An MMIO gfn refreshed after every update and faulted during the next. */
+#define HOT_GFN		0x20000
 
 static void ev_fn(void *ctx, const struct kmmu_event *ev)
 {
@@ -55,6 +61,22 @@ static void ev_fn(void *ctx, const struct kmmu_event *ev)
 	if (ev->type == KMMU_EV_MMIO_GEN_WRAP) {
 		w->wrap_events++;
 		w->wrap_event_gen = ev->gen_wrap.gen;
+	}
+	if (ev->type == KMMU_EV_MEMSLOTS_UPDATED && w->vm) {
+		/*
+		 * The new memslots are active with the in-progress bit; the hot
+		 * SPTE carries the old generation, whose low bits they share:
+		 * it must not be used.
+		 */
+		struct kmmu_fault f;
+		int as = ev->gen_wrap.gen & (NR_AS - 1);
+		int r = kmmu_page_fault(w->vm, 0, as, HOT_GFN, 0, &f);
+
+		w->inprog_faults++;
+		if (r)
+			w->inprog_err = r;
+		else if (f.result != KMMU_FAULT_MMIO_SPTE || !f.in_progress)
+			w->inprog_bad++;
 	}
 }
 
@@ -79,10 +101,11 @@ static void populate(struct __test_metadata *_metadata, struct wrap *w)
 	for (as = 0; as < NR_AS; as++) {
 		for (k = 0; k < NR_MMIO; k++)
 			ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(w->vm, as, mmio_gfn(k), &f));
+		ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(w->vm, as, HOT_GFN, &f));
 		ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(w->vm, as, 0x10, &f));
 		ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(w->vm, as, 0x805, &f));
 	}
-	ASSERT_EQ(NR_AS * NR_MMIO, w->vm->stat.mmio_sptes);
+	ASSERT_EQ(NR_AS * (NR_MMIO + 1), w->vm->stat.mmio_sptes);
 	ASSERT_EQ(NR_AS, w->vm->stat.pages_2m);
 	ASSERT_EQ(NR_AS, w->vm->stat.pages_4k);
 }
@@ -151,7 +174,7 @@ static void check_survived(struct __test_metadata *_metadata, struct wrap *w, in
 	uint64_t spte;
 
 	ASSERT_EQ(w->wraps, vm->stat.zap_all_fast);
-	ASSERT_EQ(NR_AS * NR_MMIO, vm->stat.mmio_sptes);
+	ASSERT_EQ(NR_AS * (NR_MMIO + 1), vm->stat.mmio_sptes);
 	ASSERT_EQ(NR_AS, vm->stat.pages_2m);
 	ASSERT_EQ(NR_AS, vm->stat.pages_4k);
 	spte = kmmu_lookup_spte(vm, 0, as, mmio_gfn(k), &level);
@@ -164,7 +187,14 @@ static void check_survived(struct __test_metadata *_metadata, struct wrap *w, in
 	ASSERT_EQ(w->exp_gen[as] & GEN_MASK,
 		  kmmu_get_mmio_spte_generation(vm->gen_layout, f.spte));
 	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, as, mmio_gfn(k), &f));
-	ASSERT_EQ(NR_AS * NR_MMIO, vm->stat.mmio_sptes);
+	/* The hot SPTE was re-stamped during the update: stale again now. */
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, as, HOT_GFN, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, as, HOT_GFN, &f));
+	ASSERT_EQ(NR_AS * (NR_MMIO + 1), vm->stat.mmio_sptes);
+	ASSERT_EQ(0, w->inprog_err);
+	ASSERT_EQ(0, w->inprog_bad) {
+		TH_LOG("update %lu: a cached MMIO SPTE answered during the update", w->updates);
+	}
 }
 
 static void check_zapped(struct __test_metadata *_metadata, struct wrap *w, int as)
@@ -209,8 +239,11 @@ static void run_alternating(struct __test_metadata *_metadata, enum kmmu_spte_la
 	ASSERT_EQ(0, kmmu_mmu_audit(w.vm, why, sizeof(why))) {
 		TH_LOG("audit: %s", why);
 	}
-	ksft_print_msg("%lu updates, %u zaps, generations %#" PRIx64 "/%#" PRIx64 "\n",
-		       w.updates, w.wraps, w.exp_gen[0], w.exp_gen[1]);
+	ksft_print_msg("%lu updates, %u zaps, generations %#" PRIx64 "/%#" PRIx64
+		       ", %lu faults during updates\n",
+		       w.updates, w.wraps, w.exp_gen[0], w.exp_gen[1], w.inprog_faults);
+	ASSERT_EQ(0, w.inprog_bad);
+	ASSERT_GE(w.inprog_faults, w.updates);
 	fflush(stdout);
 	if (limit >= (1ul << GEN_BITS))
 		ASSERT_EQ(want_wraps, w.wraps);
