@@ -301,7 +301,23 @@ static struct ch_opts ch_opts = {
 	.backing = KMMU_BACKING_MEMFD,
 };
 
+/* KVM binary stats reported as metrics: VM-wide, and summed over vCPUs. */
+static const char *const ch_vm_stats[] = {
+	"mmu_shadow_zapped", "mmu_pte_write", "mmu_flooded", "mmu_recycled",
+	"mmu_cache_miss", "remote_tlb_flush", "pages_4k", "pages_2m",
+};
+static const char *const ch_vcpu_stats[] = {
+	"pf_fixed", "pf_mmio_spte_created", "pf_guest", "mmio_exits", "exits",
+};
+#define CH_NR_VM_STATS (sizeof(ch_vm_stats) / sizeof(ch_vm_stats[0]))
+#define CH_NR_VCPU_STATS (sizeof(ch_vcpu_stats) / sizeof(ch_vcpu_stats[0]))
+#define CH_NR_STATS (CH_NR_VM_STATS + CH_NR_VCPU_STATS)
+
 struct ch_ctx {
+	struct kmmu_stats vm_stats, vcpu_stats[KMMU_MAX_VCPUS];
+	bool stats_open;
+	bool stat_found[CH_NR_STATS];
+	uint64_t stat_value[CH_NR_STATS];	/* delta, or final value if instant */
 	struct ch_shared *sh;
 	uint64_t *state;	/* host view */
 	uint32_t *exp;
@@ -554,6 +570,67 @@ static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	}
 }
 
+/*
+ * Reads the stats of ch_vm_stats/ch_vcpu_stats: at the start (@end false)
+ * the values, at the end the delta (cumulative) or the value (instant).
+ * Stats this kernel lacks are left out.
+ */
+static void ch_stats(struct ch_ctx *c, struct kmmu_vm *vm, bool end)
+{
+	size_t k;
+	int v;
+
+	if (!end) {
+		if (kmmu_stats_open(&c->vm_stats, kmmu_vm_fd(vm)))
+			return;
+		for (v = 0; v < ch_opts.vcpus; v++)
+			if (kmmu_stats_open(&c->vcpu_stats[v],
+					    kmmu_vcpu_fd(kmmu_vm_vcpu(vm, v)))) {
+				while (v--)
+					kmmu_stats_close(&c->vcpu_stats[v]);
+				kmmu_stats_close(&c->vm_stats);
+				return;
+			}
+		c->stats_open = true;
+	}
+	if (!c->stats_open)
+		return;
+	for (k = 0; k < CH_NR_STATS; k++) {
+		bool vm_stat = k < CH_NR_VM_STATS;
+		const char *name = vm_stat ? ch_vm_stats[k] : ch_vcpu_stats[k - CH_NR_VM_STATS];
+		const struct kvm_stats_desc *d = kmmu_stats_find(&c->vm_stats, name);
+		uint64_t sum = 0, x;
+		bool found = true;
+
+		if (vm_stat) {
+			found = d && !kmmu_stats_get(&c->vm_stats, name, &sum);
+		} else {
+			d = kmmu_stats_find(&c->vcpu_stats[0], name);
+			for (v = 0; v < ch_opts.vcpus && found; v++) {
+				found = !kmmu_stats_get(&c->vcpu_stats[v], name, &x);
+				sum += x;
+			}
+		}
+		if (!end) {
+			c->stat_found[k] = found;
+			c->stat_value[k] = sum;
+		} else if (found && c->stat_found[k]) {
+			uint32_t type = d->flags & KVM_STATS_TYPE_MASK;
+
+			c->stat_value[k] = type == KVM_STATS_TYPE_CUMULATIVE ?
+					   sum - c->stat_value[k] : sum;
+		} else {
+			c->stat_found[k] = false;
+		}
+	}
+	if (end) {
+		c->stats_open = false;
+		for (v = 0; v < ch_opts.vcpus; v++)
+			kmmu_stats_close(&c->vcpu_stats[v]);
+		kmmu_stats_close(&c->vm_stats);
+	}
+}
+
 FIXTURE(churn) {
 	struct kmmu_hygiene hyg;
 	struct kmmu_vm *vm;
@@ -612,6 +689,14 @@ FIXTURE_TEARDOWN(churn)
 			mmio += c->mmio_exits[v];
 		}
 	}
+	if (c && c->stats_open) {
+		/* The test failed between the two readings: no KVM stats. */
+		for (v = 0; v < ch_opts.vcpus; v++)
+			kmmu_stats_close(&c->vcpu_stats[v]);
+		kmmu_stats_close(&c->vm_stats);
+		c->stats_open = false;
+		memset(c->stat_found, 0, sizeof(c->stat_found));
+	}
 	/* Tear down the VM before looking at the kernel log. */
 	kmmu_vm_destroy(self->vm);
 	self->vm = NULL;
@@ -628,6 +713,18 @@ FIXTURE_TEARDOWN(churn)
 			       (unsigned long long)ch_opts.seed, c->creates, c->deletes,
 			       c->moves, c->flag_changes, reads, writes, mreads, mwrites,
 			       mmio, stable, racy, sweeps, dur);
+		char line[1024];
+		size_t off = 0, k;
+
+		line[0] = 0;
+		for (k = 0; k < CH_NR_STATS && off < sizeof(line); k++)
+			if (c->stat_found[k])
+				off += snprintf(line + off, sizeof(line) - off, " %s %llu",
+						k < CH_NR_VM_STATS ? ch_vm_stats[k] :
+						ch_vcpu_stats[k - CH_NR_VM_STATS],
+						(unsigned long long)c->stat_value[k]);
+		if (line[0])
+			ksft_print_msg("KVM stats over the run:%s\n", line);
 	}
 	if (self->res) {
 		struct kmmu_result *res = self->res;
@@ -635,7 +732,9 @@ FIXTURE_TEARDOWN(churn)
 		kmmu_result_param_int(res, "vcpus", ch_opts.vcpus);
 		kmmu_result_param_int(res, "slots", ch_opts.slots);
 		kmmu_result_param_int(res, "ops", ch_opts.ops);
-		kmmu_result_param_int(res, "seed", (long long)ch_opts.seed);
+		/* A string: JSON readers lose precision on integers above 2^53. */
+		snprintf(report, sizeof(report), "%llu", (unsigned long long)ch_opts.seed);
+		kmmu_result_param_str(res, "seed", report);
 		kmmu_result_param_str(res, "backing",
 				      ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
 		if (c) {
@@ -649,6 +748,16 @@ FIXTURE_TEARDOWN(churn)
 			ch_metric(res, "mmio_exits", mmio, "ops", KMMU_HIGHER_IS_BETTER);
 			ch_metric(res, "guest_mmio_loads", mreads, "ops", KMMU_HIGHER_IS_BETTER);
 			ch_metric(res, "guest_mmio_stores", mwrites, "ops", KMMU_HIGHER_IS_BETTER);
+			for (size_t k = 0; k < CH_NR_STATS; k++) {
+				char name[80];
+
+				if (!c->stat_found[k])
+					continue;
+				snprintf(name, sizeof(name), "kvm_%s", k < CH_NR_VM_STATS ?
+					 ch_vm_stats[k] : ch_vcpu_stats[k - CH_NR_VM_STATS]);
+				ch_metric(res, name, c->stat_value[k], "count",
+					  KMMU_LOWER_IS_BETTER);
+			}
 		}
 		ch_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
 		kmmu_result_test(res, "memslot_churn_test",
@@ -750,6 +859,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 	h.pre_run = ch_pre_run;
 	h.ctx = c;
 	kmmu_vm_set_handlers(self->vm, &h);
+	ch_stats(c, self->vm, false);
 	r = kmmu_vm_start(self->vm, ch_guest, (void *)(uintptr_t)sh_gva);
 	ASSERT_EQ(0, r) TH_LOG("starting vCPUs: %s", strerror(-r));
 
@@ -791,6 +901,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 	}
 	for (v = 0; v < ch_opts.vcpus; v++)
 		ASSERT_EQ(n, c->sh->vcpu[v].sweeps);
+	ch_stats(c, self->vm, true);
 }
 
 static void ch_usage(FILE *f, const char *prog)
