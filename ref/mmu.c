@@ -46,6 +46,16 @@ void kmmu_emit(struct kmmu_vm *vm, const struct kmmu_event *ev)
 		vm->event_fn(vm->event_ctx, ev);
 }
 
+void kmmu_mmu_lock(struct kmmu_vm *vm)
+{
+	pthread_mutex_lock(&vm->mmu_lock);
+}
+
+void kmmu_mmu_unlock(struct kmmu_vm *vm)
+{
+	pthread_mutex_unlock(&vm->mmu_lock);
+}
+
 void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx)
 {
 	if (!vm)
@@ -461,18 +471,23 @@ uint64_t kmmu_lookup_spte(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_
 			  int *level)
 {
 	struct kmmu_mmu_page *root;
-	uint64_t *sptep;
+	uint64_t *sptep, spte;
 	int l;
 
 	if (!vm || vcpu >= vm->cfg.nr_vcpus || as_id < 0 || as_id >= KMMU_ADDRESS_SPACE_NUM)
 		return 0;
+	kmmu_mmu_lock(vm);
 	root = vm->vcpus[vcpu].root[as_id];
-	if (!root || kmmu_is_obsolete_sp(vm, root))
+	if (!root || kmmu_is_obsolete_sp(vm, root)) {
+		kmmu_mmu_unlock(vm);
 		return 0;
+	}
 	sptep = walk_last_spte(root, gfn, &l);
 	if (level)
 		*level = l;
-	return *sptep;
+	spte = *sptep;
+	kmmu_mmu_unlock(vm);
+	return spte;
 }
 
 /* kvm_mmu_hugepage_adjust(): the level the fault will map at. */
@@ -750,16 +765,19 @@ int kmmu_page_fault(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
 	    as_id >= KMMU_ADDRESS_SPACE_NUM || (error_code & ~KMMU_PFERR_VALID_MASK) ||
 	    gfn > (KMMU_SPTE_BASE_ADDR_MASK >> KMMU_PAGE_SHIFT))
 		return -EINVAL;
-	if (vm->bug)
-		return -EIO;
-
+	/* As the kernel: memslots (SRCU) first, then mmu_lock. */
 	urcu_memb_read_lock();
-	r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, &f);
-	urcu_memb_read_unlock();
+	kmmu_mmu_lock(vm);
+	if (vm->bug)
+		r = -EIO;
+	else
+		r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, &f);
 	if (!r && vm->bug)
 		r = -EIO;
 	if (!r)
 		vm->stat.faults++;
+	kmmu_mmu_unlock(vm);
+	urcu_memb_read_unlock();
 	*out = f;
 	return r;
 }
@@ -793,12 +811,14 @@ static void hook_flush_slot(void *ctx, struct kmmu_memory_slot *slot)
 {
 	struct kmmu_vm *vm = ctx;
 
+	kmmu_mmu_lock(vm);
 	vm->flushing_slot = slot;
 	if (vm->cfg.slot_zap_all)
 		kmmu_mmu_zap_all_fast(vm);
 	else
 		kmmu_mmu_zap_memslot(vm, slot);
 	vm->flushing_slot = NULL;
+	kmmu_mmu_unlock(vm);
 }
 
 /* kvm_mmu_slot_apply_flags() */
@@ -809,6 +829,7 @@ static void hook_commit(void *ctx, struct kmmu_memory_slot *old,
 	uint32_t old_flags = old ? old->flags : 0, new_flags = new ? new->flags : 0;
 
 	if (change == KMMU_MR_MOVE && old) {
+		/* flush_slot emptied the old rmaps; nobody can reach them now. */
 		free_slot_arch(old->arch);
 		old->arch = NULL;
 		return;
@@ -833,6 +854,7 @@ static void hook_memslots_updated(void *ctx, uint64_t gen)
 {
 	struct kmmu_vm *vm = ctx;
 
+	kmmu_mmu_lock(vm);
 	if (vm->event_fn) {
 		struct kmmu_event ev = { .type = KMMU_EV_MEMSLOTS_UPDATED };
 
@@ -840,6 +862,7 @@ static void hook_memslots_updated(void *ctx, uint64_t gen)
 		kmmu_emit(vm, &ev);
 	}
 	kmmu_mmu_invalidate_mmio_sptes(vm, gen);
+	kmmu_mmu_unlock(vm);
 }
 
 static const struct kmmu_memslot_ops kmmu_mmu_memslot_ops = {
@@ -865,6 +888,7 @@ void kmmu_vm_config_default(struct kmmu_vm_config *cfg)
 
 int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg)
 {
+	pthread_mutexattr_t attr;
 	struct kmmu_vm *vm;
 	int r;
 
@@ -878,8 +902,17 @@ int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg)
 	vm->cfg = *cfg;
 	vm->gen_layout = kmmu_mmio_gen_layout(cfg->layout);
 	INIT_LIST_HEAD(&vm->active_mmu_pages);
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	r = -pthread_mutex_init(&vm->mmu_lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (r) {
+		free(vm);
+		return r;
+	}
 	r = kmmu_memslots_init(&vm->memslots, &kmmu_mmu_memslot_ops, vm, cfg->max_slots);
 	if (r) {
+		pthread_mutex_destroy(&vm->mmu_lock);
 		free(vm);
 		return r;
 	}
@@ -900,6 +933,7 @@ void kmmu_vm_destroy(struct kmmu_vm *vm)
 			mmu_free_root(vm, &vm->vcpus[i].root[as]);
 	kmmu_mmu_zap_all(vm);
 	kmmu_memslots_destroy(vm->memslots);
+	pthread_mutex_destroy(&vm->mmu_lock);
 	free(vm);
 }
 
@@ -926,8 +960,10 @@ unsigned long kmmu_nr_shadow_pages(struct kmmu_vm *vm)
 	struct kmmu_mmu_page *sp;
 	unsigned long n = 0;
 
+	kmmu_mmu_lock(vm);
 	list_for_each_entry(sp, &vm->active_mmu_pages, link)
 		n++;
+	kmmu_mmu_unlock(vm);
 	return n;
 }
 
@@ -949,6 +985,7 @@ int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len)
 		AUDIT_FAIL("vm->bug %d", vm->bug);
 
 	urcu_memb_read_lock();
+	kmmu_mmu_lock(vm);
 	list_for_each_entry(sp, &vm->active_mmu_pages, link) {
 		present = 0;
 		for (i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
@@ -1054,6 +1091,7 @@ int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len)
 		goto out;
 	}
 out:
+	kmmu_mmu_unlock(vm);
 	urcu_memb_read_unlock();
 	return r;
 }

@@ -100,6 +100,7 @@ void kmmu_mmu_zap_all_fast(struct kmmu_vm *vm)
 {
 	struct kmmu_event ev = { .type = KMMU_EV_ZAP_ALL_FAST };
 
+	kmmu_mmu_lock(vm);
 	if (vm->event_fn) {
 		ev.zap_all_fast.mmu_valid_gen = vm->mmu_valid_gen;
 		ev.zap_all_fast.mmu_used_pages = vm->stat.mmu_used_pages;
@@ -113,6 +114,7 @@ void kmmu_mmu_zap_all_fast(struct kmmu_vm *vm)
 	vm->mmu_valid_gen = vm->mmu_valid_gen ? 0 : 1;
 	kmmu_request_free_obsolete_roots(vm);
 	zap_obsolete_pages(vm);
+	kmmu_mmu_unlock(vm);
 }
 
 void kmmu_mmu_zap_all(struct kmmu_vm *vm)
@@ -120,11 +122,13 @@ void kmmu_mmu_zap_all(struct kmmu_vm *vm)
 	LIST_HEAD(invalid_list);
 	struct kmmu_mmu_page *sp;
 
+	kmmu_mmu_lock(vm);
 	while (!list_empty(&vm->active_mmu_pages)) {
 		sp = list_first_entry(&vm->active_mmu_pages, struct kmmu_mmu_page, link);
 		kmmu_mmu_prepare_zap_page(vm, sp, &invalid_list);
 	}
 	kmmu_mmu_commit_zap_page(vm, &invalid_list);
+	kmmu_mmu_unlock(vm);
 }
 
 /* kvm_zap_all_rmap_sptes(): clear every SPTE of @head and empty it. */
@@ -163,11 +167,13 @@ int kmmu_mmu_zap_memslot(struct kmmu_vm *vm, struct kmmu_memory_slot *slot)
 	if (!vm || !slot_arch_ok(slot))
 		return -EINVAL;
 	arch = slot->arch;
+	kmmu_mmu_lock(vm);
 	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
 		n = kmmu_slot_lpages(slot->base_gfn, slot->npages, level);
 		for (i = 0; i < n; i++)
 			kmmu_zap_all_rmap_sptes(vm, &arch->rmap[level - 1][i], level);
 	}
+	kmmu_mmu_unlock(vm);
 	return 0;
 }
 
@@ -180,6 +186,7 @@ int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen)
 	r = kmmu_mmio_gen_needs_zap(vm->gen_layout, gen, KMMU_ADDRESS_SPACE_NUM);
 	if (r <= 0)
 		return r;
+	kmmu_mmu_lock(vm);
 	if (vm->event_fn) {
 		struct kmmu_event ev = { .type = KMMU_EV_MMIO_GEN_WRAP };
 
@@ -188,6 +195,7 @@ int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen)
 	}
 	vm->stat.mmio_gen_wraps++;
 	kmmu_mmu_zap_all_fast(vm);
+	kmmu_mmu_unlock(vm);
 	return 1;
 }
 
@@ -204,6 +212,7 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
 	    start_level > KMMU_MAX_HUGEPAGE_LEVEL)
 		return -EINVAL;
 	arch = slot->arch;
+	kmmu_mmu_lock(vm);
 	for (level = start_level; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
 		n = kmmu_slot_lpages(slot->base_gfn, slot->npages, level);
 		for (i = 0; i < n; i++) {
@@ -212,6 +221,7 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
 				*sptep &= ~KMMU_PT_WRITABLE_MASK;
 		}
 	}
+	kmmu_mmu_unlock(vm);
 	return 0;
 }
 
@@ -226,6 +236,7 @@ int kmmu_mmu_zap_collapsible_sptes(struct kmmu_vm *vm, const struct kmmu_memory_
 	if (!vm || !slot_arch_ok(slot))
 		return -EINVAL;
 	arch = slot->arch;
+	kmmu_mmu_lock(vm);
 	/* Levels 4K..KVM_MAX_HUGEPAGE_LEVEL-1; only 4K can collapse here. */
 	for (i = 0; i < slot->npages; i++) {
 		head = &arch->rmap[0][i];
@@ -245,5 +256,6 @@ restart:
 			}
 		}
 	}
+	kmmu_mmu_unlock(vm);
 	return 0;
 }

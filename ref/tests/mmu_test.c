@@ -8,8 +8,10 @@
  */
 #define _LGPL_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -544,6 +546,83 @@ TEST_F(mmu, errors)
 	ASSERT_EQ(0, kmmu_lookup_spte(NULL, 0, 0, 0, NULL));
 	ASSERT_STREQ("mapped_2m", kmmu_fault_result_name(KMMU_FAULT_MAPPED_2M));
 	ASSERT_STREQ("invalid", kmmu_fault_result_name(KMMU_FAULT_NR));
+}
+
+struct conc {
+	struct kmmu_vm *vm;
+	unsigned int vcpu;
+	volatile int stop;
+	unsigned long faults, retries;
+	int err;
+};
+
+static void *conc_faulter(void *arg)
+{
+	struct conc *c = arg;
+	uint64_t x = 0x12345 + c->vcpu;
+	struct kmmu_fault f;
+
+	urcu_memb_register_thread();
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		int r;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = kmmu_page_fault(c->vm, c->vcpu, x & 1, (x >> 8) % 0x3000,
+				    (x >> 40) & 1 ? W : R, &f);
+		if (r) {
+			c->err = r;
+			break;
+		}
+		c->faults++;
+		c->retries += f.result == KMMU_FAULT_RETRY;
+	}
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+/*
+ * Two vCPU threads fault while this thread creates, moves, deletes slots
+ * and toggles dirty logging: mmu_lock and the RCU read side must keep the
+ * reference consistent (audit), and no fault may fail.
+ */
+TEST_F(mmu, concurrent_faults_and_updates)
+{
+	struct kmmu_vm *vm = self->vm;
+	struct conc c[2] = { { .vm = vm, .vcpu = 0 }, { .vm = vm, .vcpu = 1 } };
+	pthread_t t[2];
+	struct timespec t0, t1;
+	unsigned long updates = 0;
+	uint64_t x = 99;
+	int i;
+
+	kmmu_vm_set_event_fn(vm, NULL, NULL);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, conc_faulter, &c[i]));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		uint32_t id = x % 4, as = (x >> 4) & 1;
+		uint64_t gpa = ((x >> 8) % 8) * 4 * MB;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* Errors (overlaps, bad moves) are fine; consistency is the point. */
+		kmmu_vm_set_memory_region(vm, SLOT(as, id), (x >> 20) & 1 ? KMMU_MEM_LOG_DIRTY_PAGES : 0,
+					  gpa, (x >> 21) % 3 ? 4 * MB : 0, HVA + gpa);
+		updates++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 300000000L);
+	for (i = 0; i < 2; i++) {
+		__atomic_store_n(&c[i].stop, 1, __ATOMIC_RELEASE);
+		pthread_join(t[i], NULL);
+		ASSERT_EQ(0, c[i].err);
+		ASSERT_GT(c[i].faults, 0);
+	}
+	TH_LOG("%lu updates, %lu + %lu faults, %lu + %lu retries", updates, c[0].faults,
+	       c[1].faults, c[0].retries, c[1].retries);
+	audit_ok(_metadata, vm);
 }
 
 TEST_HARNESS_MAIN

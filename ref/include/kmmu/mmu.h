@@ -10,13 +10,19 @@
  * tracking), 1G mappings, the TDP MMU, mmu_notifier invalidation (another
  * concept), NX huge pages, page limits/shrinker.
  *
- * Threading: one updater at a time (the caller serialises faults and
- * memslot updates, the role of mmu_lock here); every thread that faults
- * must be registered with urcu-memb (memslot readers).
+ * Threading: vm->mmu_lock (a recursive mutex standing in for the kernel's
+ * mmu_lock) serialises faults, zaps and the memslot hooks, so faults may
+ * run on several threads concurrently with memslot updates.  Each fault
+ * runs inside an urcu-memb read-side section (the kernel's SRCU), so a
+ * memslot update's synchronize step waits for faults that saw the old
+ * slots, as kvm_swap_active_memslots() does.  Recursion lets a test fault
+ * from inside an event callback, i.e. in the middle of an update.  Every
+ * thread that faults must be registered with urcu-memb.
  */
 #ifndef KMMU_MMU_H
 #define KMMU_MMU_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/list.h>
@@ -218,6 +224,7 @@ struct kmmu_vm {
 	/* The slot whose SPTEs flush_slot is zapping (see rmap lookup). */
 	struct kmmu_memory_slot *flushing_slot;
 	struct kmmu_mmu_stats stat;
+	pthread_mutex_t mmu_lock;	/* recursive; see the top of this file */
 	kmmu_event_fn event_fn;
 	void *event_ctx;
 	int bug;			/* first internal inconsistency, -errno */
@@ -234,7 +241,11 @@ void kmmu_vm_destroy(struct kmmu_vm *vm);
 int kmmu_vm_set_memory_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
 			      uint64_t gpa, uint64_t size, uint64_t hva);
 
-/* Every event goes to @fn (NULL: none). */
+/* Take/release vm->mmu_lock, e.g. to read several stats consistently. */
+void kmmu_mmu_lock(struct kmmu_vm *vm);
+void kmmu_mmu_unlock(struct kmmu_vm *vm);
+
+/* Every event goes to @fn (NULL: none), called with mmu_lock held. */
 void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx);
 
 /* The active generation of @as_id (with the in-progress bit, if any). */

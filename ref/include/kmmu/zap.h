@@ -25,7 +25,11 @@
 
 #include "kmmu/mmu.h"
 
-/* Returns true if pages other than @sp left the active list (restart). */
+/*
+ * The public functions below take vm->mmu_lock themselves; prepare/commit
+ * expect the caller to hold it.
+ * Returns true if pages other than @sp left the active list (restart).
+ */
 bool kmmu_mmu_prepare_zap_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp,
 			       struct list_head *invalid_list);
 void kmmu_mmu_commit_zap_page(struct kmmu_vm *vm, struct list_head *invalid_list);
