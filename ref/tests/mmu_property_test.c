@@ -230,7 +230,7 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 	unsigned long nops = prop_ops();
 	struct kmmu_vm_config cfg;
 	struct kmmu_vm *vm;
-	unsigned int counts[KMMU_FAULT_NR] = { 0 }, nupd = 0, i;
+	unsigned int counts[KMMU_FAULT_NR] = { 0 }, nupd = 0, changes[4] = { 0 }, i;
 	char why[200];
 
 	ksft_print_msg("%s: seed %" PRIu64 " (replay: KMMU_SEED=%" PRIu64 "), %lu ops\n",
@@ -295,7 +295,14 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 				if (r % 97 == 0)
 					flags |= 4;	/* invalid flag */
 				if (cur && (r & 0x400))
-					hva = cur->userspace_addr;	/* a move keeps hva */
+					hva = cur->userspace_addr;
+				if (cur && (r & 0x800)) {
+					/* A move: same size and flags, new gpa. */
+					size = cur->npages << 12;
+					flags = cur->flags;
+					if ((gpa >> 12) + cur->npages > GFN_SPACE)
+						gpa = (GFN_SPACE - cur->npages) << 12;
+				}
 			}
 			rr = kmmu_vm_set_memory_region(vm, (uint32_t)as << 16 | id, flags, gpa, size, hva);
 			rn = kmmu_naive_set_memory_region(n.slots, (uint32_t)as << 16 | id, flags,
@@ -313,6 +320,7 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 					new = *ns;
 				naive_update(&n, as, change, &old, ns ? &new : NULL);
 				nupd++;
+				changes[change]++;
 			}
 		} else {
 			/* A guest access, mostly inside or next to a slot. */
@@ -355,7 +363,9 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 			}
 		}
 	}
-	ksft_print_msg("%s: %u updates; outcomes:", pc->name, nupd);
+	ksft_print_msg("%s: %u updates (create %u delete %u move %u flags %u); outcomes:",
+		       pc->name, nupd, changes[KMMU_MR_CREATE], changes[KMMU_MR_DELETE],
+		       changes[KMMU_MR_MOVE], changes[KMMU_MR_FLAGS_ONLY]);
 	for (i = 0; i < KMMU_FAULT_NR; i++)
 		printf(" %s=%u", kmmu_fault_result_name(i), counts[i]);
 	printf("\n");
@@ -364,6 +374,10 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 	/* The run must have exercised the interesting outcomes. */
 	ASSERT_GT(counts[KMMU_FAULT_MAPPED_4K], 0);
 	ASSERT_GT(counts[KMMU_FAULT_RO_EMULATE], 0);
+	if (!pc->quirk)	/* with the quirk, deletes zap too often to rely on it */
+		ASSERT_GT(counts[KMMU_FAULT_FIXED], 0);
+	for (i = 0; i < 4; i++)
+		ASSERT_GT(changes[i], 0);
 	if (pc->huge)
 		ASSERT_GT(counts[KMMU_FAULT_MAPPED_2M], 0);
 	if (pc->caching) {
