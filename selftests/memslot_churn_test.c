@@ -287,8 +287,10 @@ struct ch_opts {
 	/*
 	 * $KMMU_CHURN_INJECT, to show that the test catches the bugs it is
 	 * about: "stale-delete" publishes every 50th delete without doing it
-	 * (a slot that should be gone keeps working), "lost-write" flips a
-	 * word in the backing behind the guest's back once, mid-run.
+	 * (a slot that should be gone keeps working), "phantom-add" publishes
+	 * every 50th create without doing it (a present slot exits as MMIO),
+	 * "lost-write" flips a word in the backing behind the guest's back
+	 * once, mid-run.
 	 */
 	const char *inject;
 };
@@ -480,6 +482,13 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 
 	switch (kind) {
 	case CH_OP_CREATE:
+		if (ch_opts.inject && !strcmp(ch_opts.inject, "phantom-add") &&
+		    c->creates % 50 == 49) {
+			/* Say "present", leave it absent, never touch it again. */
+			c->frozen[i] = true;
+			r = 0;
+			break;
+		}
 		r = kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096, ch_kvm_flags(want));
 		break;
 	case CH_OP_DELETE:
@@ -914,7 +923,9 @@ static void ch_usage(FILE *f, const char *prog)
 		"  -d  maximum churn duration in seconds (default 30)\n"
 		"  -S  random seed (default: time based; always printed)\n"
 		"  -m  guest memory backing (default memfd)\n"
-		"  --result FILE  result file (default $KMMU_RESULT)\n",
+		"  --result FILE  result file (default $KMMU_RESULT)\n"
+		"$KMMU_CHURN_INJECT=stale-delete|phantom-add|lost-write injects a bug the\n"
+		"test must catch (to check the test itself)\n",
 		prog, KMMU_MAX_VCPUS, CH_MAX_SLOTS, KMMU_RUNTIME_SLOTS);
 }
 
@@ -988,8 +999,8 @@ int main(int argc, char **argv)
 	}
 	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
 	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
-	    strcmp(ch_opts.inject, "lost-write"))
-		ch_bad(prog, "KMMU_CHURN_INJECT wants stale-delete or lost-write");
+	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write"))
+		ch_bad(prog, "KMMU_CHURN_INJECT wants stale-delete, phantom-add or lost-write");
 	if (!seeded) {
 		struct timespec t;
 

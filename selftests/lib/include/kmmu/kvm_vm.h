@@ -14,6 +14,12 @@
  *   KMMU_GPA_TEST .. free for tests (below 1 << phys_bits)
  * Slots 0 and 1 belong to the runtime; tests use ids from
  * KMMU_SLOT_FIRST_FREE up to kmmu_vm_nr_slots() - 1.
+ *
+ * vCPU threads are kicked out of KVM_RUN with SIGUSR1 (handler installed by
+ * kmmu_vm_create(), no SA_RESTART) plus kvm_run.immediate_exit: tests must
+ * leave SIGUSR1 alone.  A VM holds no host state beyond its fds and memory,
+ * which the kernel releases when the process dies, so a test killed by a
+ * signal leaves nothing behind; kmmu_vm_destroy() is for orderly exits.
  */
 #ifndef KMMU_KVM_VM_H
 #define KMMU_KVM_VM_H
