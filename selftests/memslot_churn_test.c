@@ -45,6 +45,9 @@
  * ordering, its memslot swap, which follows that store, had not been seen
  * by the access).  Then the outcome is exact: the access must exit iff the
  * slot is not at the accessed place or it is a store to a READONLY slot.
+ * The same holds when the only operation that overlapped was a flags-only
+ * change (its state word carries CH_FLAGS_ONLY while it runs): KVM never
+ * removes the slot for those, and READONLY cannot change in place.
  * Otherwise the access raced an operation and either outcome is allowed.
  * In every case: a read that did not exit must return pattern(exp), a
  * store that did not exit reached the backing (exp++), a store that
@@ -54,7 +57,8 @@
  * vCPU thread snapshots gseq.  On an MMIO exit for slot i it takes the
  * lock: if state[i] is stable, was last changed at a gseq <= the snapshot
  * (the operation completed before this KVM_RUN started) and says the slot
- * is at the exiting place (and writable, for a store), the exit is wrong.
+ * is at the exiting place (and writable, for a store), the exit is wrong;
+ * likewise if the only change since is a flags-only one still running.
  *
  * End.  When the operation budget (-n) or the time (-d) is used up, the
  * host re-adds every absent slot, then sets stop; each vCPU then reads
@@ -89,6 +93,7 @@
 #define CH_LOC_ALT	2
 #define CH_RO		0x4ULL
 #define CH_DIRTY	0x8ULL
+#define CH_FLAGS_ONLY	0x10ULL		/* set while a flags-only change runs */
 #define CH_SEQ(s)	((s) >> 8)
 #define CH_STATE(seq, flags) (((uint64_t)(seq) << 8) | (flags))
 
@@ -202,7 +207,19 @@ static void ch_guest(uint32_t v, void *arg)
 		m2 = CH_READ(me->mmio_count);
 		s2 = CH_READ(state[i]);
 
-		stable = s1 == s2 && !(CH_SEQ(s1) & 1);
+		/*
+		 * Exact also when the only overlapping operation was a
+		 * flags-only change: KVM swaps in the new slot without ever
+		 * removing the old one, and READONLY cannot change in place.
+		 */
+		if (CH_SEQ(s2) - CH_SEQ(s1) > 1)
+			stable = false;
+		else if (CH_SEQ(s1) & 1)
+			stable = s1 & CH_FLAGS_ONLY;
+		else if (CH_SEQ(s2) != CH_SEQ(s1))
+			stable = s2 & CH_FLAGS_ONLY;
+		else
+			stable = true;
 		should_exit = loc != at || (write && (s1 & CH_RO));
 		if (stable)
 			me->stable++;
@@ -349,7 +366,8 @@ static int ch_state_text(uint64_t s, char *buf, size_t len)
 	static const char *const locs[] = { "absent", "home", "alt", "?" };
 
 	return snprintf(buf, len, "seq %llu%s %s%s%s", (unsigned long long)CH_SEQ(s),
-			(CH_SEQ(s) & 1) ? " (changing)" : "", locs[s & CH_LOC_MASK],
+			!(CH_SEQ(s) & 1) ? "" : (s & CH_FLAGS_ONLY) ? " (changing flags)" :
+			" (changing)", locs[s & CH_LOC_MASK],
 			s & CH_RO ? " ro" : "", s & CH_DIRTY ? " dirty-log" : "");
 }
 
@@ -416,7 +434,9 @@ static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	pthread_mutex_lock(&c->lock);
 	s = c->state[i];
 	lc = c->last_change[i];
-	if (!(CH_SEQ(s) & 1) && lc <= c->run_gseq[v] && (s & CH_LOC_MASK) == at &&
+	/* Present since before KVM_RUN: stable, or only a flags-only change started since. */
+	if ((!(CH_SEQ(s) & 1) || (s & CH_FLAGS_ONLY)) && lc <= c->run_gseq[v] &&
+	    (s & CH_LOC_MASK) == at &&
 	    !(is_write && (s & CH_RO))) {
 		ch_history(c, i, CH_SEQ(s), CH_SEQ(s), hist, sizeof(hist));
 		pthread_mutex_unlock(&c->lock);
@@ -468,7 +488,7 @@ static uint32_t ch_kvm_flags(uint64_t st)
 static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 		    uint64_t i, enum ch_op_kind kind, uint64_t want, char *err, size_t len)
 {
-	uint64_t old, seq, after;
+	uint64_t old, seq, before, after;
 	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
 	uint64_t gpa = ((want & CH_LOC_MASK) == CH_LOC_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
 	struct ch_op *op;
@@ -477,7 +497,8 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	pthread_mutex_lock(&c->lock);
 	old = c->state[i];
 	seq = CH_SEQ(old) + 1;
-	__atomic_store_n(&c->state[i], CH_STATE(seq, old & 0xff), __ATOMIC_RELEASE);
+	before = CH_STATE(seq, (old & 0xff) | (kind == CH_OP_FLAGS ? CH_FLAGS_ONLY : 0));
+	__atomic_store_n(&c->state[i], before, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->lock);
 
 	switch (kind) {
@@ -517,7 +538,7 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
 	op = &c->hist[i].ops[c->hist[i].n++ % CH_HIST];
 	op->kind = kind;
-	op->before = CH_STATE(seq, old & 0xff);
+	op->before = before;
 	op->after = after;
 	op->gseq = c->last_change[i];
 	op->ret = r;
