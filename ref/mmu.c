@@ -621,6 +621,17 @@ static bool access_allowed(uint64_t spte, uint32_t ec)
 	return true;
 }
 
+/* vcpu_cache_mmio_info(): never while an update is in progress. */
+static void vcpu_cache_mmio_info(struct kmmu_vcpu *vcpu, gfn_t gfn, unsigned int access,
+				 uint64_t gen)
+{
+	if (gen & KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS)
+		return;
+	vcpu->mmio_access = access;
+	vcpu->mmio_gfn = gfn;
+	vcpu->mmio_gen = gen;
+}
+
 static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_id, gfn_t gfn,
 			     uint32_t ec, struct kmmu_fault *out)
 {
@@ -642,9 +653,20 @@ static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_
 	if (kmmu_is_mmio_spte(*sptep)) {
 		/* The hardware reports PFERR.RSVD: handle_mmio_page_fault(). */
 		uint64_t kg, sg;
-		bool ok = kmmu_check_mmio_spte(gl, *sptep, gen, &kg, &sg);
+		bool ok;
 
-		if (vm->event_fn) {
+		/* mmio_info_in_cache(): vcpu_match_mmio_gpa() for direct faults. */
+		if (vcpu->mmio_gen == gen && vcpu->mmio_gfn && vcpu->mmio_gfn == gfn) {
+			out->result = KMMU_FAULT_MMIO_CACHED;
+			out->mmio_info_cached = true;
+			out->level = level;
+			out->sptep = sptep;
+			out->spte = *sptep;
+			return 0;
+		}
+		ok = kmmu_check_mmio_spte(gl, *sptep, gen, &kg, &sg);
+		/* check_mmio_spte() returns before its tracepoint when in flux. */
+		if (vm->event_fn && !(gen & KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS)) {
 			struct kmmu_event ev = { .type = KMMU_EV_CHECK_MMIO_SPTE };
 
 			ev.check_mmio.kvm_gen = kg;
@@ -661,6 +683,8 @@ static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_
 				ev.handle_mmio.access = kmmu_get_mmio_spte_access(*sptep);
 				kmmu_emit(vm, &ev);
 			}
+			vcpu_cache_mmio_info(vcpu, kmmu_get_mmio_spte_gfn(gl, *sptep),
+					     kmmu_get_mmio_spte_access(*sptep), gen);
 			out->result = KMMU_FAULT_MMIO_CACHED;
 			out->level = level;
 			out->sptep = sptep;
@@ -715,6 +739,7 @@ static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_
 		return 0;
 	}
 	if (!slot) {
+		vcpu_cache_mmio_info(vcpu, gfn, KMMU_ACC_ALL & KMMU_SHADOW_MMIO_ACCESS_MASK, gen);
 		if (!vm->cfg.mmio_caching || gfn > kmmu_mmu_max_gfn(vm)) {
 			out->result = KMMU_FAULT_EMULATE;
 			return 0;

@@ -186,10 +186,16 @@ static void check_survived(struct __test_metadata *_metadata, struct wrap *w, in
 	ASSERT_TRUE(f.stale_mmio);
 	ASSERT_EQ(w->exp_gen[as] & GEN_MASK,
 		  kmmu_get_mmio_spte_generation(vm->gen_layout, f.spte));
-	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, as, mmio_gfn(k), &f));
 	/* The hot SPTE was re-stamped during the update: stale again now. */
 	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, as, HOT_GFN, &f));
+	/*
+	 * Alternate gfns so that the vCPU's one-entry MMIO info never
+	 * answers: these hits must come from the SPTEs' generation.
+	 */
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, as, mmio_gfn(k), &f));
+	ASSERT_FALSE(f.mmio_info_cached);
 	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, as, HOT_GFN, &f));
+	ASSERT_FALSE(f.mmio_info_cached);
 	ASSERT_EQ(NR_AS * (NR_MMIO + 1), vm->stat.mmio_sptes);
 	ASSERT_EQ(0, w->inprog_err);
 	ASSERT_EQ(0, w->inprog_bad) {

@@ -199,11 +199,25 @@ TEST_F(mmu, mmio_generation)
 	ASSERT_EQ(0x100000, self->log.last[KMMU_EV_MARK_MMIO_SPTE].mark_mmio.gfn);
 	ASSERT_EQ(1, vm->stat.mmio_sptes);
 
-	/* Current generation: the cached MMIO SPTE answers. */
+	/* Same gfn, same generation: the vCPU's MMIO info answers first. */
 	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100000, W, &f));
 	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, f.result);
+	ASSERT_TRUE(f.mmio_info_cached);
+	ASSERT_EQ(0, self->log.n[KMMU_EV_CHECK_MMIO_SPTE]);
+	ASSERT_EQ(0, self->log.n[KMMU_EV_HANDLE_MMIO_PAGE_FAULT]);
+	/* Another vCPU has no such info: the SPTE's generation is checked. */
+	ASSERT_EQ(0, kmmu_page_fault(vm, 1, 0, 0x100000, W, &f));
+	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, f.result);
+	ASSERT_FALSE(f.mmio_info_cached);
 	ASSERT_FALSE(f.stale_mmio);
+	ASSERT_EQ(1, self->log.n[KMMU_EV_CHECK_MMIO_SPTE]);
 	ASSERT_EQ(1, self->log.n[KMMU_EV_HANDLE_MMIO_PAGE_FAULT]);
+	ASSERT_EQ(0x100000, self->log.last[KMMU_EV_HANDLE_MMIO_PAGE_FAULT].handle_mmio.gfn);
+	/* A second MMIO gfn replaces vCPU 0's info. */
+	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, 0x100001, R));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100000, R, &f));
+	ASSERT_FALSE(f.mmio_info_cached);
+	ASSERT_EQ(2, self->log.n[KMMU_EV_HANDLE_MMIO_PAGE_FAULT]);
 
 	/* Any update of address space 0 bumps its generation by 2. */
 	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 3), 0, 0, MB, HVA));
@@ -214,7 +228,7 @@ TEST_F(mmu, mmio_generation)
 	ASSERT_EQ(gen0 + 2, self->log.last[KMMU_EV_CHECK_MMIO_SPTE].check_mmio.kvm_gen);
 	ASSERT_EQ(gen0, self->log.last[KMMU_EV_CHECK_MMIO_SPTE].check_mmio.spte_gen);
 	ASSERT_EQ(gen0 + 2, kmmu_get_mmio_spte_generation(l, f.spte));
-	ASSERT_EQ(1, vm->stat.mmio_sptes);
+	ASSERT_EQ(2, vm->stat.mmio_sptes);
 	ASSERT_EQ(KMMU_FAULT_MMIO_CACHED, fault(vm, 0, 0x100000, R));
 
 	/* An update of address space 1 leaves address space 0's SPTEs valid. */

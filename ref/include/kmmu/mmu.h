@@ -211,6 +211,15 @@ void kmmu_vm_config_default(struct kmmu_vm_config *cfg);
 struct kmmu_vcpu {
 	struct kmmu_mmu_page *root[KMMU_ADDRESS_SPACE_NUM];
 	bool free_obsolete_roots;	/* KVM_REQ_MMU_FREE_OBSOLETE_ROOTS */
+	/*
+	 * vcpu->arch.mmio_{gfn,gen,access}: the last MMIO gfn and the full
+	 * memslots generation it was seen at.  An MMIO SPTE fault on that gfn
+	 * at that generation is answered without looking at the SPTE (so no
+	 * check_mmio_spte event).  gfn 0 never matches, as in the kernel.
+	 */
+	gfn_t mmio_gfn;
+	uint64_t mmio_gen;
+	unsigned int mmio_access;
 };
 
 struct kmmu_vm {
@@ -273,6 +282,7 @@ struct kmmu_fault {
 	uint64_t *sptep;
 	bool stale_mmio;		/* an MMIO SPTE was found but not usable */
 	bool in_progress;		/* the generation had the in-progress bit */
+	bool mmio_info_cached;		/* answered by the vCPU's MMIO info cache */
 };
 
 /*
