@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * DAMON as an aging driver: a kdamond with `paddr` operations monitors
+ * given physical ranges (e.g. the pages backing guest memory).  Its access
+ * checks clear and test the Accessed bits through the rmap, which also
+ * calls mmu_notifier_clear_young()/test_young() -- so KVM ages the guest's
+ * SPTEs for those pages.  The results come back per region through a DAMOS
+ * "stat" scheme (it does nothing to the memory) and the sysfs interface's
+ * update_schemes_tried_regions command.
+ *
+ * Interface: /sys/kernel/mm/damon/admin (Documentation/admin-guide/mm/
+ * damon/usage.rst); the KMMU_DAMON_SYSFS environment variable points the
+ * driver at another directory (tests of the driver itself).
+ *
+ * Host state: the driver creates kdamond 0 only if there is no kdamond at
+ * all (nr_kdamonds == 0) -- it never takes over someone else's -- and on
+ * every exit path turns it off, waits for the thread to end and sets
+ * nr_kdamonds back to 0: kmmu_damon_stop(), SIGINT/SIGTERM/SIGHUP (the
+ * kmmu_cleanup stack) and, if the process dies any other way, its janitor
+ * (see kmmu/janitor.h).
+ */
+#ifndef KMMU_DAMON_H
+#define KMMU_DAMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmmu/janitor.h"
+#include "kmmu/pagemap.h"
+
+struct kmmu_damon_attrs {
+	unsigned long sample_us;	/* between two access checks */
+	unsigned long aggr_us;		/* nr_accesses counts checks over this */
+	unsigned long update_us;	/* ops update interval (paddr: little) */
+	unsigned long min_nr_regions;	/* >= 3 (DAMON's rule) */
+	unsigned long max_nr_regions;	/* raised to fit the initial ranges */
+};
+
+/* DAMON's own defaults: 5 ms sampling, 100 ms aggregation. */
+#define KMMU_DAMON_ATTRS_DEFAULT { .sample_us = 5000, .aggr_us = 100000, \
+	.update_us = 1000000, .min_nr_regions = 10, .max_nr_regions = 1000 }
+
+/*
+ * One monitoring region as DAMON last saw it.  nr_accesses: in how many of
+ * the access checks of an aggregation interval the region was found
+ * accessed (0..aggr_us/sample_us; DAMON's moving estimate); age: for how
+ * many aggregation intervals its access frequency stayed about the same.
+ */
+struct kmmu_damon_region {
+	uint64_t start;
+	uint64_t end;
+	unsigned int nr_accesses;
+	unsigned int age;
+};
+
+struct kmmu_damon {
+	char dir[200];		/* <root>/kdamonds/0 */
+	int kdamond_pid;	/* the kernel thread, while on */
+	struct kmmu_damon_attrs attrs;
+	struct kmmu_janitor jan;
+	bool started;
+};
+
+/* The sysfs directory in use: $KMMU_DAMON_SYSFS or /sys/kernel/mm/damon/admin. */
+const char *kmmu_damon_root(void);
+/* nr_kdamonds, or -errno. */
+int kmmu_damon_nr_kdamonds(void);
+/*
+ * Can this process start a kdamond?  0 if so; -ENODEV without the DAMON
+ * sysfs interface, -EPERM without root, -EBUSY if kdamonds exist already.
+ * @why (may be NULL) says which, for a SKIP message.
+ */
+int kmmu_damon_probe(char *why, size_t len);
+/*
+ * Start kdamond 0 with paddr operations over @ranges (need not be sorted
+ * or merged; they are, on a copy) and one "stat" scheme that matches every
+ * region.  @attrs NULL means KMMU_DAMON_ATTRS_DEFAULT.  Returns 0 or
+ * -errno (those of kmmu_damon_probe(), -ENODEV if paddr is not among the
+ * available operations, -EINVAL for ranges DAMON refuses), with @why set.
+ * On failure nothing is left behind.
+ */
+int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
+		     const struct kmmu_phys_range *ranges, int nr_ranges,
+		     char *why, size_t len);
+/*
+ * The current regions: asks the kdamond to walk its regions once (blocks
+ * for up to one aggregation interval) and reads them.  Fills up to @max
+ * entries of @out in address order; returns how many regions there were
+ * (may exceed @max) or -errno.
+ */
+int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max);
+/*
+ * Turn the kdamond off, wait until its thread is gone, nr_kdamonds = 0.
+ * 0, or the first -errno (and the state is then as far restored as it
+ * could be).  Safe to call when not started.
+ */
+int kmmu_damon_stop(struct kmmu_damon *d);
+
+/* What DAMON says about the part of its regions that lies inside @ranges. */
+struct kmmu_damon_summary {
+	uint64_t bytes;			/* bytes of @ranges the regions cover */
+	uint64_t accessed_bytes;	/* ... in regions with nr_accesses > 0 */
+	unsigned int max_nr_accesses;	/* over regions overlapping @ranges */
+	double mean_nr_accesses;	/* byte-weighted over the overlap */
+	unsigned int max_age;
+};
+void kmmu_damon_summarize(const struct kmmu_damon_region *reg, int nr_reg,
+			  const struct kmmu_phys_range *ranges, int nr_ranges,
+			  struct kmmu_damon_summary *s);
+
+#endif

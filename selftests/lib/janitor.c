@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Undo journal and janitor process: host state is restored even when the
+ * process that changed it dies without cleaning up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmmu/janitor.h"
+
+struct kmmu_janitor_msg {
+	char type;		/* 'A': add the step; 'C': all undone, forget */
+	struct kmmu_undo u;
+};
+
+/*
+ * Write ends of the pipes of the janitors this process owns: a child forked
+ * later closes them, or it would keep a janitor from seeing its owner die.
+ */
+#define KMMU_JANITOR_FDS 8
+static int kmmu_janitor_fds[KMMU_JANITOR_FDS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+static pthread_once_t kmmu_janitor_once = PTHREAD_ONCE_INIT;
+
+static void kmmu_janitor_atfork_child(void)
+{
+	int i;
+
+	for (i = 0; i < KMMU_JANITOR_FDS; i++) {
+		int fd = __atomic_exchange_n(&kmmu_janitor_fds[i], -1, __ATOMIC_SEQ_CST);
+
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void kmmu_janitor_register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, kmmu_janitor_atfork_child);
+}
+
+static void kmmu_janitor_fd_add(int fd)
+{
+	int i;
+
+	for (i = 0; i < KMMU_JANITOR_FDS; i++) {
+		int expected = -1;
+
+		if (__atomic_compare_exchange_n(&kmmu_janitor_fds[i], &expected, fd, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return;
+	}
+}
+
+static void kmmu_janitor_fd_del(int fd)
+{
+	int i;
+
+	for (i = 0; i < KMMU_JANITOR_FDS; i++) {
+		int expected = fd;
+
+		__atomic_compare_exchange_n(&kmmu_janitor_fds[i], &expected, -1, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* ---- the steps: plain system calls only, the janitor runs them too ---- */
+
+static void kmmu_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int kmmu_undo_write(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	int tries, fd;
+	ssize_t r;
+
+	/* DAMON's sysfs files answer EBUSY while another writer holds its lock. */
+	for (tries = 0; tries < 500; tries++) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = write(fd, val, len);
+		if (r < 0)
+			r = -errno;
+		close(fd);
+		if (r != -EBUSY && r != -EINTR)
+			break;
+		kmmu_sleep_ms(10);
+	}
+	return r < 0 ? (int)r : 0;
+}
+
+static int kmmu_undo_read(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, len - 1);
+	if (r < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return (int)r;
+	buf[r] = 0;
+	while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
+		buf[--r] = 0;
+	return 0;
+}
+
+static int kmmu_undo_move_procs(const char *from, const char *to)
+{
+	char src[KMMU_UNDO_PATH + 16], dst[KMMU_UNDO_ARG + 16], buf[4096];
+	int round, err = 0;
+
+	strcpy(src, from);
+	strcat(src, "/cgroup.procs");
+	strcpy(dst, to);
+	strcat(dst, "/cgroup.procs");
+	/* A few rounds: a process may fork while we move it. */
+	for (round = 0; round < 10; round++) {
+		char *p, *next;
+		int r = kmmu_undo_read(src, buf, sizeof(buf));
+
+		if (r == -ENOENT)
+			return 0;
+		if (r)
+			return r;
+		if (!buf[0])
+			return 0;
+		for (p = buf; *p; p = next) {
+			char pid[16];
+			size_t n = strcspn(p, "\n");
+
+			next = p[n] ? p + n + 1 : p + n;
+			if (!n || n >= sizeof(pid))
+				continue;
+			memcpy(pid, p, n);
+			pid[n] = 0;
+			r = kmmu_undo_write(dst, pid);
+			if (r && r != -ESRCH)
+				err = r;
+		}
+		if (err)
+			return err;
+	}
+	return -EBUSY;
+}
+
+int kmmu_undo_run(const struct kmmu_undo *u)
+{
+	char buf[KMMU_UNDO_ARG + 16];
+	int i, r;
+
+	switch (u->op) {
+	case KMMU_UNDO_WRITE:
+		r = kmmu_undo_write(u->path, u->arg);
+		/*
+		 * Gone, or already in the state we want (DAMON refuses "off"
+		 * for a kdamond that is not running): a later step checks
+		 * what matters.
+		 */
+		if (r == -ENOENT || r == -ENODEV || r == -EINVAL || r == -EPERM)
+			r = 0;
+		return r;
+	case KMMU_UNDO_WAIT:
+		for (i = 0; i < 1000; i++) {
+			r = kmmu_undo_read(u->path, buf, sizeof(buf));
+			if (r == -ENOENT)
+				return 0;
+			if (!r && !strcmp(buf, u->arg))
+				return 0;
+			kmmu_sleep_ms(10);
+		}
+		return -ETIMEDOUT;
+	case KMMU_UNDO_SWAPOFF:
+		if (swapoff(u->path) && errno != EINVAL && errno != ENOENT)
+			return -errno;
+		return 0;
+	case KMMU_UNDO_MOVE_PROCS:
+		return kmmu_undo_move_procs(u->path, u->arg);
+	case KMMU_UNDO_RMDIR:
+		/* A memcg is busy for a moment after its last task left. */
+		for (i = 0; i < 500; i++) {
+			if (!rmdir(u->path) || errno == ENOENT)
+				return 0;
+			if (errno != EBUSY)
+				return -errno;
+			kmmu_sleep_ms(10);
+		}
+		return -EBUSY;
+	case KMMU_UNDO_UMOUNT:
+		if (umount2(u->path, 0) && errno != EINVAL && errno != ENOENT)
+			return -errno;
+		if (rmdir(u->path) && errno != ENOENT)
+			return -errno;
+		return 0;
+	case KMMU_UNDO_UNLINK:
+		if (unlink(u->path) && errno != ENOENT)
+			return -errno;
+		return 0;
+	case KMMU_UNDO_RMMOD:
+		/* Not loaded (any more) is fine; in use is an error. */
+		if (syscall(SYS_delete_module, u->path, O_NONBLOCK) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- the janitor process ---- */
+
+static int kmmu_read_full(int fd, void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t r = read(fd, (char *)buf + off, len - off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return off ? -EIO : 0;	/* EOF: the owner is gone */
+		off += r;
+	}
+	return 1;
+}
+
+static void __attribute__((noreturn)) kmmu_janitor_main(int rfd)
+{
+	static struct kmmu_undo undo[KMMU_UNDO_MAX];
+	struct kmmu_janitor_msg m;
+	int nr = 0, devnull;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	setsid();
+	/* Off 0..2 first, which /dev/null is about to take. */
+	devnull = fcntl(rfd, F_DUPFD, 3);
+	if (devnull >= 0) {
+		if (rfd >= 3)
+			close(rfd);
+		rfd = devnull;
+	}
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	/* Hold nothing else open: not a runner's pipe, not other janitors'. */
+	if (rfd > 3)
+		close_range(3, rfd - 1, 0);
+	close_range(rfd + 1, ~0U, 0);
+
+	while (kmmu_read_full(rfd, &m, sizeof(m)) == 1) {
+		if (m.type == 'C')
+			nr = 0;
+		else if (m.type == 'A' && nr < KMMU_UNDO_MAX)
+			undo[nr++] = m.u;
+	}
+	while (nr > 0)
+		kmmu_undo_run(&undo[--nr]);
+	_exit(0);
+}
+
+int kmmu_janitor_start(struct kmmu_janitor *j)
+{
+	int fds[2];
+	pid_t pid;
+
+	pthread_once(&kmmu_janitor_once, kmmu_janitor_register_atfork);
+	memset(j, 0, sizeof(*j));
+	j->fd = -1;
+	j->owner = getpid();
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (!pid) {
+		close(fds[1]);
+		kmmu_janitor_main(fds[0]);
+	}
+	close(fds[0]);
+	j->pid = pid;
+	j->fd = fds[1];
+	kmmu_janitor_fd_add(j->fd);
+	return 0;
+}
+
+static int kmmu_janitor_send(struct kmmu_janitor *j, char type, const struct kmmu_undo *u)
+{
+	struct kmmu_janitor_msg m;
+	ssize_t r;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	if (u)
+		m.u = *u;
+	if (j->fd < 0)
+		return -EBADF;
+	/* Below PIPE_BUF: one atomic write. */
+	do {
+		r = write(j->fd, &m, sizeof(m));
+	} while (r < 0 && errno == EINTR);
+	return r == sizeof(m) ? 0 : -EIO;
+}
+
+int kmmu_janitor_push(struct kmmu_janitor *j, enum kmmu_undo_op op,
+		      const char *path, const char *arg)
+{
+	struct kmmu_undo *u;
+
+	if (j->owner != getpid())
+		return -EPERM;
+	if (j->nr >= KMMU_UNDO_MAX)
+		return -ENOSPC;
+	if (strlen(path) >= KMMU_UNDO_PATH || (arg && strlen(arg) >= KMMU_UNDO_ARG))
+		return -ENAMETOOLONG;
+	u = &j->undo[j->nr];
+	memset(u, 0, sizeof(*u));
+	u->op = op;
+	strcpy(u->path, path);
+	if (arg)
+		strcpy(u->arg, arg);
+	j->nr++;
+	return kmmu_janitor_send(j, 'A', u);
+}
+
+int kmmu_janitor_undo(struct kmmu_janitor *j)
+{
+	int err = 0;
+
+	if (j->owner != getpid())
+		return 0;
+	while (j->nr > 0) {
+		int r = kmmu_undo_run(&j->undo[--j->nr]);
+
+		if (r && !err)
+			err = r;
+	}
+	if (j->fd >= 0)
+		kmmu_janitor_send(j, 'C', NULL);
+	return err;
+}
+
+void kmmu_janitor_stop(struct kmmu_janitor *j)
+{
+	if (j->owner != getpid())
+		return;
+	if (j->fd >= 0) {
+		/* Whatever is still recorded is left to the janitor. */
+		kmmu_janitor_fd_del(j->fd);
+		close(j->fd);
+		j->fd = -1;
+	}
+	if (j->pid > 0) {
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		j->pid = 0;
+	}
+}

@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The DAMON aging driver.
+ *
+ * On the running kernel (root, DAMON sysfs with paddr, no kdamond of
+ * anyone else's -- else SKIP): a buffer touched all the time by a thread is
+ * reported accessed, one touched once is not; afterwards nr_kdamonds is 0
+ * again; a child that started DAMON and was SIGKILLed leaves nothing
+ * behind (its janitor).  If another kdamond exists, the driver must refuse
+ * and leave it untouched.
+ *
+ * Against a fake sysfs tree (KMMU_DAMON_SYSFS) whose "kernel" is a thread
+ * answering state writes: the files the driver writes, the regions it
+ * reads, its teardown and its janitor -- these run on any machine.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/damon.h"
+#include "kmmu/pagemap.h"
+
+#define MIB		(1024UL * 1024)
+#define BUF_BYTES	(16 * MIB)
+#define MAX_RANGES	8192
+#define MAX_REGIONS	4096
+
+static void *map_locked(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t off;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* 4K pages that stay where they are: their PFNs are DAMON's regions. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	/* The janitor is forked later: sharing would COW-move our pages. */
+	madvise(p, len, MADV_DONTFORK);
+	for (off = 0; off < len; off += 4096)
+		p[off] = 1;
+	mlock(p, len);
+	return p;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, len - 1);
+	close(fd);
+	if (r < 0)
+		return -errno;
+	buf[r] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	r = write(fd, val, strlen(val));
+	close(fd);
+	return r == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/* ---- pure helpers ---- */
+
+TEST(ranges_merge_and_overlap)
+{
+	struct kmmu_phys_range r[] = {
+		{ 0x5000, 0x6000 }, { 0x1000, 0x2000 }, { 0x2000, 0x3000 },
+		{ 0x8000, 0x8000 }, { 0x5800, 0x7000 }, { 0x0, 0x800 },
+	};
+	int n = kmmu_phys_ranges_merge(r, 6);
+
+	ASSERT_EQ(3, n);
+	ASSERT_EQ(0x0, r[0].start);
+	ASSERT_EQ(0x800, r[0].end);
+	ASSERT_EQ(0x1000, r[1].start);
+	ASSERT_EQ(0x3000, r[1].end);	/* adjacent ranges merged */
+	ASSERT_EQ(0x5000, r[2].start);
+	ASSERT_EQ(0x7000, r[2].end);	/* overlapping ranges merged */
+	ASSERT_EQ(0x800 + 0x1000, kmmu_phys_ranges_overlap(r, n, 0x400, 0x2400));
+	ASSERT_EQ(0, kmmu_phys_ranges_overlap(r, n, 0x3000, 0x5000));
+}
+
+TEST(summarize)
+{
+	struct kmmu_phys_range hot = { 0x10000, 0x20000 };
+	struct kmmu_damon_region reg[] = {
+		{ 0x0, 0x10000, 9, 1 },		/* outside */
+		{ 0x10000, 0x18000, 4, 2 },
+		{ 0x18000, 0x28000, 0, 7 },	/* half inside */
+	};
+	struct kmmu_damon_summary s;
+
+	kmmu_damon_summarize(reg, 3, &hot, 1, &s);
+	ASSERT_EQ(0x10000, s.bytes);
+	ASSERT_EQ(0x8000, s.accessed_bytes);
+	ASSERT_EQ(4, s.max_nr_accesses);
+	ASSERT_EQ(7, s.max_age);
+	ASSERT_TRUE(s.mean_nr_accesses > 1.99 && s.mean_nr_accesses < 2.01);
+}
+
+/* Physical ranges of a touched, locked buffer: they add up to its size. */
+TEST(virt_to_phys)
+{
+	static struct kmmu_phys_range r[MAX_RANGES];
+	char *p = map_locked(BUF_BYTES), *untouched;
+	uint64_t sum = 0;
+	int n, i;
+
+	ASSERT_NE(NULL, p);
+	n = kmmu_virt_to_phys(p, BUF_BYTES, r, MAX_RANGES);
+	if (n == -EPERM)
+		SKIP(return, "the kernel hides PFNs from this process (needs root)");
+	ASSERT_GT(n, 0) TH_LOG("kmmu_virt_to_phys: %s", strerror(-n));
+	for (i = 0; i < n; i++) {
+		ASSERT_LT(r[i].start, r[i].end);
+		ASSERT_EQ(0, r[i].start % 4096);
+		if (i) {
+			ASSERT_LT(r[i - 1].end, r[i].start);	/* sorted, merged */
+		}
+		sum += r[i].end - r[i].start;
+	}
+	ASSERT_EQ(BUF_BYTES, sum);
+	TH_LOG("%lu MiB in %d physical ranges", BUF_BYTES / MIB, n);
+	ASSERT_EQ(-ENOSPC, kmmu_virt_to_phys(p, BUF_BYTES, r, n - 1 > 0 ? n - 1 : 0));
+
+	untouched = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, untouched);
+	ASSERT_EQ(-ENOENT, kmmu_virt_to_phys(untouched, 4096, r, MAX_RANGES));
+	munmap(untouched, 4096);
+	munmap(p, BUF_BYTES);
+}
+
+/* ---- the running kernel ---- */
+
+/* Someone else's kdamond: refused, and left exactly as it was. */
+TEST(refuses_foreign_kdamond)
+{
+	char state0[32] = "", pid0[32] = "", state1[32] = "", pid1[32] = "", why[256];
+	char dir[256], path[300];
+	struct kmmu_phys_range r = { 0x100000, 0x200000 };
+	struct kmmu_damon d;
+	int n = kmmu_damon_nr_kdamonds();
+
+	if (n <= 0)
+		SKIP(return, "no kdamond of anyone else's here (nr_kdamonds %d); "
+		     "the fake sysfs test covers the refusal", n);
+	snprintf(dir, sizeof(dir), "%s/kdamonds/0", kmmu_damon_root());
+	snprintf(path, sizeof(path), "%s/state", dir);
+	read_file(path, state0, sizeof(state0));
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	read_file(path, pid0, sizeof(pid0));
+	ASSERT_EQ(-EBUSY, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_EQ(n, kmmu_damon_nr_kdamonds());
+	snprintf(path, sizeof(path), "%s/state", dir);
+	read_file(path, state1, sizeof(state1));
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	read_file(path, pid1, sizeof(pid1));
+	ASSERT_STREQ(state0, state1);
+	ASSERT_STREQ(pid0, pid1);
+	ASSERT_EQ(0, kmmu_damon_stop(&d));	/* not started: nothing to do */
+}
+
+struct toucher {
+	volatile char *buf;
+	size_t len;
+	volatile int stop;
+	unsigned long passes;
+};
+
+static void *touch_loop(void *arg)
+{
+	struct toucher *t = arg;
+
+	while (!t->stop) {
+		size_t off;
+
+		for (off = 0; off < t->len; off += 4096)
+			t->buf[off]++;
+		t->passes++;
+		/* Not flat out: DAMON only needs the bit set between checks. */
+		usleep(1000);
+	}
+	return NULL;
+}
+
+TEST(hot_accessed_cold_not)
+{
+	static struct kmmu_phys_range hot_r[MAX_RANGES], cold_r[MAX_RANGES], all[2 * MAX_RANGES];
+	static struct kmmu_damon_region reg[MAX_REGIONS];
+	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
+	struct kmmu_damon_summary hs = {}, cs = {};
+	struct toucher t = { .len = BUF_BYTES };
+	char why[256], *cold;
+	struct kmmu_damon d;
+	int nh, nc, n, i, err;
+	pthread_t th;
+
+	err = kmmu_damon_probe(why, sizeof(why));
+	if (err)
+		SKIP(return, "%s", why);
+	cold = map_locked(BUF_BYTES);
+	t.buf = map_locked(BUF_BYTES);
+	ASSERT_NE(NULL, cold);
+	ASSERT_NE(NULL, t.buf);
+	nh = kmmu_virt_to_phys((void *)t.buf, BUF_BYTES, hot_r, MAX_RANGES);
+	nc = kmmu_virt_to_phys(cold, BUF_BYTES, cold_r, MAX_RANGES);
+	ASSERT_GT(nh, 0);
+	ASSERT_GT(nc, 0);
+	memcpy(all, hot_r, nh * sizeof(*all));
+	memcpy(all + nh, cold_r, nc * sizeof(*all));
+	ASSERT_EQ(0, pthread_create(&th, NULL, touch_loop, &t));
+
+	/* 5 ms checks, 100 ms aggregation: nr_accesses is 0..20. */
+	a.sample_us = 5000;
+	a.aggr_us = 100000;
+	err = kmmu_damon_start(&d, &a, all, nh + nc, why, sizeof(why));
+	if (err) {
+		t.stop = 1;
+		pthread_join(th, NULL);
+		if (err == -EBUSY || err == -ENODEV)
+			SKIP(return, "%s", why);
+		ASSERT_EQ(0, err) TH_LOG("%s", why);
+	}
+	ASSERT_EQ(1, kmmu_damon_nr_kdamonds());
+	TH_LOG("%s; hot %d ranges, cold %d", why, nh, nc);
+	/* A few aggregation intervals to split regions and count. */
+	for (i = 0; i < 4; i++) {
+		usleep(500 * 1000);
+		n = kmmu_damon_regions(&d, reg, MAX_REGIONS);
+		ASSERT_GT(n, 0) TH_LOG("kmmu_damon_regions: %s", strerror(-n));
+		if (n > MAX_REGIONS)
+			n = MAX_REGIONS;
+		kmmu_damon_summarize(reg, n, hot_r, nh, &hs);
+		kmmu_damon_summarize(reg, n, cold_r, nc, &cs);
+		TH_LOG("%d regions; hot: %lu/%lu KiB accessed, nr_accesses max %u mean %.2f; "
+		       "cold: %lu/%lu KiB accessed, max %u mean %.2f, age max %u",
+		       n, (unsigned long)(hs.accessed_bytes >> 10), (unsigned long)(hs.bytes >> 10),
+		       hs.max_nr_accesses, hs.mean_nr_accesses,
+		       (unsigned long)(cs.accessed_bytes >> 10), (unsigned long)(cs.bytes >> 10),
+		       cs.max_nr_accesses, cs.mean_nr_accesses, cs.max_age);
+	}
+	t.stop = 1;
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, kmmu_damon_stop(&d));
+	ASSERT_EQ(0, kmmu_damon_nr_kdamonds());
+
+	/* DAMON saw all of both buffers. */
+	EXPECT_EQ(BUF_BYTES, hs.bytes);
+	EXPECT_EQ(BUF_BYTES, cs.bytes);
+	/*
+	 * Hot: accessed.  Cold: not, up to DAMON's region granularity -- a
+	 * region may straddle a hot and a cold page that are physically
+	 * adjacent, and DAMON checks one random page per region, so allow a
+	 * quarter of the cold bytes in accessed regions and require the hot
+	 * mean well above the cold one.
+	 */
+	EXPECT_GT(hs.max_nr_accesses, 0);
+	EXPECT_GE(hs.accessed_bytes, BUF_BYTES / 2);
+	EXPECT_LE(cs.accessed_bytes, BUF_BYTES / 4);
+	EXPECT_GT(hs.mean_nr_accesses, 2 * cs.mean_nr_accesses);
+	munmap((void *)t.buf, BUF_BYTES);
+	munmap(cold, BUF_BYTES);
+}
+
+/* A child starts DAMON and is SIGKILLed: the janitor turns it off. */
+static void sigkill_case(struct __test_metadata *_metadata, bool fake)
+{
+	struct { int err; int kdamond_pid; char why[256]; } info;
+	int fds[2], status, i, n = -1;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct kmmu_phys_range r[64];
+		struct kmmu_damon d;
+		char *p = map_locked(MIB);
+
+		close(fds[0]);
+		memset(&info, 0, sizeof(info));
+		info.err = fake ? 1 : kmmu_virt_to_phys(p, MIB, r, 64);
+		if (fake) {
+			r[0].start = 0x100000;
+			r[0].end = 0x200000;
+		}
+		if (info.err > 0)
+			info.err = kmmu_damon_start(&d, NULL, r, info.err, info.why,
+						    sizeof(info.why));
+		info.kdamond_pid = d.kdamond_pid;
+		if (write(fds[1], &info, sizeof(info)) != sizeof(info))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	ASSERT_EQ(sizeof(info), read(fds[0], &info, sizeof(info)));
+	close(fds[0]);
+	if (info.err) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (info.err == -EBUSY || info.err == -ENODEV)
+			SKIP(return, "%s", info.why);
+		ASSERT_EQ(0, info.err) TH_LOG("child: %s", info.why);
+	}
+	ASSERT_EQ(1, kmmu_damon_nr_kdamonds());
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	for (i = 0; i < 1000; i++) {
+		n = kmmu_damon_nr_kdamonds();
+		if (!n)
+			break;
+		usleep(10 * 1000);
+	}
+	TH_LOG("kdamond %d of the killed child: nr_kdamonds 0 after ~%d ms",
+	       info.kdamond_pid, i * 10);
+	ASSERT_EQ(0, n);
+}
+
+TEST(sigkill_cleaned_up)
+{
+	char why[256];
+
+	if (kmmu_damon_probe(why, sizeof(why)))
+		SKIP(return, "%s", why);
+	sigkill_case(_metadata, false);
+}
+
+/* ---- a fake sysfs tree ---- */
+
+struct fake {
+	char root[64];
+	char kd[128];
+	pthread_t thread;
+	int ifd;
+	volatile int stop;
+};
+
+static void fake_mk(struct fake *f, const char *rel, const char *content)
+{
+	char path[512], *s;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	for (s = path + strlen(f->root) + 1; (s = strchr(s, '/')); s++) {
+		*s = 0;
+		mkdir(path, 0755);
+		*s = '/';
+	}
+	if (content)
+		write_file(path, content);
+	else
+		mkdir(path, 0755);
+}
+
+static void fake_get(struct fake *f, const char *rel, char *buf, size_t len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	buf[0] = 0;
+	read_file(path, buf, len);
+}
+
+/*
+ * The "kernel": answers writes to kdamonds/0/state the way DAMON does as
+ * far as the driver can see -- pid is the thread's once on, -1 once off.
+ * Writes do not truncate a regular file, so the state file holds the last
+ * command over the tail of older ones: its prefix says which.
+ */
+static void *fake_kernel(void *arg)
+{
+	struct fake *f = arg;
+	char path[256], pidp[256], buf[128];
+
+	snprintf(path, sizeof(path), "%s/state", f->kd);
+	snprintf(pidp, sizeof(pidp), "%s/pid", f->kd);
+	while (!f->stop) {
+		char ev[4096];
+		ssize_t r = read(f->ifd, ev, sizeof(ev));
+
+		if (r <= 0) {
+			usleep(2000);
+			continue;
+		}
+		if (read_file(path, buf, sizeof(buf)))
+			continue;
+		if (!strncmp(buf, "off", 3))
+			write_file(pidp, "-1");
+		else if (!strncmp(buf, "on", 2))
+			write_file(pidp, "4242");
+	}
+	return NULL;
+}
+
+static void fake_setup(struct fake *f)
+{
+	static const char *const empty[] = {
+		"contexts/0/monitoring_attrs/intervals/sample_us",
+		"contexts/0/monitoring_attrs/intervals/aggr_us",
+		"contexts/0/monitoring_attrs/intervals/update_us",
+		"contexts/0/monitoring_attrs/nr_regions/min",
+		"contexts/0/monitoring_attrs/nr_regions/max",
+		"contexts/0/targets/nr_targets",
+		"contexts/0/targets/0/regions/nr_regions",
+		"contexts/0/schemes/nr_schemes",
+		"contexts/0/schemes/0/action",
+		"contexts/0/schemes/0/access_pattern/sz/min",
+		"contexts/0/schemes/0/access_pattern/sz/max",
+		"contexts/0/schemes/0/access_pattern/nr_accesses/min",
+		"contexts/0/schemes/0/access_pattern/nr_accesses/max",
+		"contexts/0/schemes/0/access_pattern/age/min",
+		"contexts/0/schemes/0/access_pattern/age/max",
+		"contexts/0/operations",
+		"contexts/nr_contexts",
+		"state",
+	};
+	/* What DAMON would have found: start, end, nr_accesses, age. */
+	static const unsigned long tried[3][4] = {
+		{ 0x100000, 0x180000, 17, 3 },
+		{ 0x180000, 0x200000, 0, 12 },
+		{ 0x300000, 0x340000, 2, 1 },
+	};
+	char rel[256], val[32];
+	size_t i, k;
+
+	strcpy(f->root, "/tmp/kmmu-fake-damon-XXXXXX");
+	if (!mkdtemp(f->root))
+		return;
+	snprintf(f->kd, sizeof(f->kd), "%s/kdamonds/0", f->root);
+	fake_mk(f, "kdamonds/nr_kdamonds", "0");
+	fake_mk(f, "kdamonds/0/pid", "-1");
+	fake_mk(f, "kdamonds/0/contexts/0/avail_operations", "vaddr\nfvaddr\npaddr\n");
+	for (i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		snprintf(rel, sizeof(rel), "kdamonds/0/%s", empty[i]);
+		fake_mk(f, rel, "");
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(rel, sizeof(rel), "kdamonds/0/contexts/0/targets/0/regions/%zu/start", i);
+		fake_mk(f, rel, "");
+		snprintf(rel, sizeof(rel), "kdamonds/0/contexts/0/targets/0/regions/%zu/end", i);
+		fake_mk(f, rel, "");
+	}
+	for (i = 0; i < 3; i++) {
+		static const char *const fn[] = { "start", "end", "nr_accesses", "age" };
+
+		for (k = 0; k < 4; k++) {
+			snprintf(rel, sizeof(rel),
+				 "kdamonds/0/contexts/0/schemes/0/tried_regions/%zu/%s", i, fn[k]);
+			snprintf(val, sizeof(val), "%lu\n", tried[i][k]);
+			fake_mk(f, rel, val);
+		}
+	}
+	fake_mk(f, "kdamonds/0/contexts/0/schemes/0/tried_regions/total_bytes", "1310720\n");
+	snprintf(rel, sizeof(rel), "%s/state", f->kd);
+	f->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	inotify_add_watch(f->ifd, rel, IN_CLOSE_WRITE);
+	pthread_create(&f->thread, NULL, fake_kernel, f);
+	setenv("KMMU_DAMON_SYSFS", f->root, 1);
+}
+
+static void fake_teardown(struct fake *f)
+{
+	char cmd[128];
+
+	unsetenv("KMMU_DAMON_SYSFS");
+	if (!f->root[0])
+		return;
+	f->stop = 1;
+	pthread_join(f->thread, NULL);
+	close(f->ifd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	if (system(cmd))
+		return;
+}
+
+FIXTURE(fakefs) {
+	struct fake f;
+};
+
+FIXTURE_SETUP(fakefs)
+{
+	memset(&self->f, 0, sizeof(self->f));
+	fake_setup(&self->f);
+	ASSERT_NE(0, self->f.root[0]);
+}
+
+FIXTURE_TEARDOWN(fakefs)
+{
+	fake_teardown(&self->f);
+}
+
+/* What the driver writes, reads and restores. */
+TEST_F(fakefs, protocol)
+{
+	/* Unsorted and overlapping on purpose: the driver sorts and merges. */
+	struct kmmu_phys_range r[] = {
+		{ 0x300000, 0x340000 }, { 0x100000, 0x180000 }, { 0x180000, 0x200000 },
+		{ 0x310000, 0x320000 },
+	};
+	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
+	struct kmmu_damon_region reg[2];
+	struct kmmu_damon_summary s;
+	char why[256], buf[128];
+	struct kmmu_damon d;
+	int n;
+
+	a.sample_us = 1000;
+	a.aggr_us = 20000;
+	ASSERT_EQ(0, kmmu_damon_probe(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, kmmu_damon_start(&d, &a, r, 4, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(4242, d.kdamond_pid);
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/nr_contexts", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/operations", buf, sizeof(buf));
+	ASSERT_STREQ("paddr", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us", buf, sizeof(buf));
+	ASSERT_STREQ("1000", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us", buf, sizeof(buf));
+	ASSERT_STREQ("20000", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/nr_regions/min", buf, sizeof(buf));
+	ASSERT_STREQ("10", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/nr_targets", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	/* Merged: [1M, 2M) and [3M, 3M + 256K). */
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf));
+	ASSERT_STREQ("2", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/0/start", buf, sizeof(buf));
+	ASSERT_STREQ("1048576", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/0/end", buf, sizeof(buf));
+	ASSERT_STREQ("2097152", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/1/start", buf, sizeof(buf));
+	ASSERT_STREQ("3145728", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/1/end", buf, sizeof(buf));
+	ASSERT_STREQ("3407872", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/nr_schemes", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/action", buf, sizeof(buf));
+	ASSERT_STREQ("stat", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/max", buf, sizeof(buf));
+	ASSERT_STREQ("4294967295", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max", buf, sizeof(buf));
+	ASSERT_STREQ("18446744073709551615", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_STREQ("on", buf);
+
+	/* Three regions; room for two: the count says three. */
+	n = kmmu_damon_regions(&d, reg, 2);
+	ASSERT_EQ(3, n);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_STREQ("update_schemes_tried_regions", buf);
+	ASSERT_EQ(0x100000, reg[0].start);
+	ASSERT_EQ(0x180000, reg[0].end);
+	ASSERT_EQ(17, reg[0].nr_accesses);
+	ASSERT_EQ(3, reg[0].age);
+	ASSERT_EQ(0, reg[1].nr_accesses);
+	ASSERT_EQ(12, reg[1].age);
+	kmmu_damon_summarize(reg, 2, &r[1], 1, &s);
+	ASSERT_EQ(0x80000, s.bytes);
+	ASSERT_EQ(17, s.max_nr_accesses);
+
+	ASSERT_EQ(0, kmmu_damon_stop(&d));
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));
+	ASSERT_STREQ("-1", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_EQ(0, strncmp(buf, "off", 3));
+	ASSERT_EQ(0, kmmu_damon_stop(&d));	/* twice is fine */
+	ASSERT_EQ(-EINVAL, kmmu_damon_regions(&d, reg, 2));
+}
+
+TEST_F(fakefs, refusals)
+{
+	struct kmmu_phys_range r = { 0x100000, 0x200000 };
+	char why[256], buf[64], path[256];
+	struct kmmu_damon d;
+
+	/* Someone else's kdamond: -EBUSY, and nothing written. */
+	snprintf(path, sizeof(path), "%s/kdamonds/nr_kdamonds", self->f.root);
+	write_file(path, "1");
+	ASSERT_EQ(-EBUSY, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/operations", buf, sizeof(buf));
+	ASSERT_STREQ("", buf);
+	write_file(path, "0");
+
+	/* No paddr operations: -ENODEV, and nr_kdamonds back to 0. */
+	snprintf(path, sizeof(path), "%s/kdamonds/0/contexts/0/avail_operations", self->f.root);
+	write_file(path, "vaddr\nfvaddr\n");
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+
+	/* Bad arguments. */
+	ASSERT_EQ(-EINVAL, kmmu_damon_start(&d, NULL, &r, 0, why, sizeof(why)));
+
+	/* No DAMON sysfs at all. */
+	setenv("KMMU_DAMON_SYSFS", "/nonexistent/damon", 1);
+	ASSERT_EQ(-ENODEV, kmmu_damon_probe(why, sizeof(why)));
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+}
+
+TEST_F(fakefs, sigkill_cleaned_up)
+{
+	char buf[64];
+
+	sigkill_case(_metadata, true);
+	if (_metadata->skip)
+		return;
+	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));
+	ASSERT_STREQ("-1", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_EQ(0, strncmp(buf, "off", 3));
+}
+
+TEST_HARNESS_MAIN
