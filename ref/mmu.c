@@ -863,10 +863,15 @@ static void hook_commit(void *ctx, struct kmmu_memory_slot *old,
 		return;
 	if (!((old_flags ^ new_flags) & KMMU_MEM_LOG_DIRTY_PAGES))
 		return;
-	if (new_flags & KMMU_MEM_LOG_DIRTY_PAGES)
-		kmmu_mmu_slot_remove_write_access(vm, new, KMMU_PG_LEVEL_4K);
-	else
+	if (!(new_flags & KMMU_MEM_LOG_DIRTY_PAGES)) {
 		kmmu_mmu_zap_collapsible_sptes(vm, new);
+	} else if (vm->cfg.pml) {
+		/* The CPU logs writes to 4K pages; huge ones must fault. */
+		kmmu_mmu_slot_leaf_clear_dirty(vm, new);
+		kmmu_mmu_slot_remove_write_access(vm, new, KMMU_PG_LEVEL_2M);
+	} else {
+		kmmu_mmu_slot_remove_write_access(vm, new, KMMU_PG_LEVEL_4K);
+	}
 }
 
 static void hook_free_slot(void *ctx, struct kmmu_memory_slot *slot)

@@ -225,6 +225,24 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
 	return 0;
 }
 
+int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot)
+{
+	struct kmmu_slot_arch *arch;
+	struct kmmu_rmap_iterator it;
+	unsigned long i;
+	uint64_t *sptep;
+
+	if (!vm || !slot_arch_ok(slot))
+		return -EINVAL;
+	arch = slot->arch;
+	kmmu_mmu_lock(vm);
+	for (i = 0; i < slot->npages; i++)
+		kmmu_for_each_rmap_spte(&arch->rmap[0][i], &it, sptep)
+			*sptep &= ~KMMU_PT_DIRTY_MASK;
+	kmmu_mmu_unlock(vm);
+	return 0;
+}
+
 int kmmu_mmu_zap_collapsible_sptes(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot)
 {
 	struct kmmu_slot_arch *arch;

@@ -375,6 +375,36 @@ TEST_F(mmu, dirty_logging_fast_fix)
 	ASSERT_EQ(1, vm->stat.pages_4k);
 }
 
+TEST_F(mmu, dirty_logging_pml)
+{
+	struct kmmu_vm *vm;
+	uint64_t s4k, s2m;
+
+	kmmu_vm_destroy(self->vm);
+	self->cfg.pml = true;
+	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB, HVA + 4096));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x10, W));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x810, W));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
+					       0, 4 * MB, HVA));
+	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), KMMU_MEM_LOG_DIRTY_PAGES,
+					       8 * MB, 4 * MB, HVA + 4096));
+	s2m = kmmu_lookup_spte(vm, 0, 0, 0x10, NULL);
+	s4k = kmmu_lookup_spte(vm, 0, 0, 0x810, NULL);
+	/* 4K: still writable, dirty bit cleared for the CPU to log. */
+	ASSERT_TRUE(kmmu_is_writable_pte(s4k));
+	ASSERT_EQ(0, s4k & KMMU_PT_DIRTY_MASK);
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0x810, W));
+	/* 2M: write-protected, a write splits it. */
+	ASSERT_FALSE(kmmu_is_writable_pte(s2m));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x10, W));
+	ASSERT_EQ(0, vm->stat.pages_2m);
+	ASSERT_EQ(2, vm->stat.pages_4k);
+}
+
 TEST_F(mmu, delete_zaps_all_fast)
 {
 	struct kmmu_vm *vm = self->vm;

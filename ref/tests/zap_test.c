@@ -254,7 +254,7 @@ TEST_F(zap, mmio_gen_wrap_decision)
 	ASSERT_EQ(-EINVAL, kmmu_mmu_invalidate_mmio_sptes(vm, W | (1ull << 63)));
 }
 
-TEST_F(zap, recycle_and_write_protect_errors)
+TEST_F(zap, write_protect_and_dirty_bits)
 {
 	struct kmmu_vm *vm = self->vm;
 	struct kmmu_memory_slot *slot;
@@ -272,6 +272,17 @@ TEST_F(zap, recycle_and_write_protect_errors)
 	ASSERT_EQ(0, kmmu_mmu_zap_collapsible_sptes(vm, slot));
 	ASSERT_EQ(2, vm->stat.pages_2m);
 	ASSERT_EQ(-EINVAL, kmmu_mmu_zap_collapsible_sptes(vm, NULL));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_slot_leaf_clear_dirty(vm, NULL));
+	ASSERT_EQ(-EINVAL, kmmu_mmu_slot_leaf_clear_dirty(NULL, slot));
+	ASSERT_EQ(0, kmmu_mmu_slot_leaf_clear_dirty(vm, slot));
+	ASSERT_NE(0, kmmu_lookup_spte(vm, 0, 0, 0x800, NULL) & KMMU_PT_DIRTY_MASK);
+	urcu_memb_read_lock();
+	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, 0), 5);
+	urcu_memb_read_unlock();
+	ASSERT_EQ(0, kmmu_mmu_slot_leaf_clear_dirty(vm, slot));
+	/* Only that slot's 4K SPTEs lose their dirty bit. */
+	ASSERT_EQ(0, kmmu_lookup_spte(vm, 0, 0, 5, NULL) & KMMU_PT_DIRTY_MASK);
+	ASSERT_NE(0, kmmu_lookup_spte(vm, 0, 0, 0x800, NULL) & KMMU_PT_DIRTY_MASK);
 	ASSERT_EQ(-EINVAL, kmmu_mmu_zap_memslot(NULL, slot));
 }
 

@@ -200,6 +200,12 @@ struct kmmu_vm_config {
 	 */
 	bool slot_zap_all;
 	bool host_huge_pages;		/* the host backs memory with 2M pages */
+	/*
+	 * CPU dirty logging (PML on VMX, kvm_x86_ops.cpu_dirty_log_size):
+	 * enabling dirty logging clears the dirty bit of 4K SPTEs and only
+	 * write-protects huge ones; without it every SPTE is write-protected.
+	 */
+	bool pml;
 	unsigned int nr_vcpus;		/* 1..KMMU_MAX_VCPUS */
 	unsigned int phys_bits;		/* host MAXPHYADDR, 32..51 */
 	unsigned int max_slots;		/* 0: the memslot layer's default */

@@ -49,6 +49,8 @@ int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen);
 /* kvm_mmu_slot_remove_write_access() for levels >= @start_level. */
 int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
 				      const struct kmmu_memory_slot *slot, int start_level);
+/* kvm_mmu_slot_leaf_clear_dirty(): clear the dirty bit of 4K SPTEs. */
+int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot);
 /* kvm_mmu_zap_collapsible_sptes(): 4K SPTEs that could now be huge. */
 int kmmu_mmu_zap_collapsible_sptes(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot);
 
