@@ -83,6 +83,7 @@
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
 #include "kmmu/stats.h"
+#include "kmmu/trace_session.h"
 
 #define CH_MAX_SLOTS	32768		/* 15 bits of slot index in a pattern */
 #define CH_POISON	0xdeadbeefdeadbeefULL
@@ -669,6 +670,7 @@ FIXTURE(churn) {
 	struct kmmu_result *res;
 	struct timespec t0;
 	bool hygiene_started;
+	struct kmmu_trace_session *trace;	/* NULL: not checked */
 };
 
 FIXTURE_SETUP(churn)
@@ -698,6 +700,8 @@ FIXTURE_TEARDOWN(churn)
 {
 	struct ch_ctx *c = self->c;
 	char report[1024];
+
+	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
 	double dur;
 	long long reads = 0, writes = 0, mreads = 0, mwrites = 0, mmio = 0;
 	long long stable = 0, racy = 0, sweeps = 0;
@@ -808,6 +812,13 @@ FIXTURE_TEARDOWN(churn)
 	}
 }
 
+/* The runtime's memslot hook: every ioctl goes into the checker's action log. */
+static void ch_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
+			   uint64_t gpa, uint64_t size, uint64_t hva, int ret)
+{
+	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
+}
+
 TEST_F_TIMEOUT(churn, run, 90)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
@@ -840,6 +851,16 @@ TEST_F_TIMEOUT(churn, run, 90)
 	exp_bytes = (size_t)ch_opts.vcpus * n * sizeof(uint32_t);
 	vo.shared_size = sizeof(struct ch_shared) + 4096 + state_bytes + 4096 + exp_bytes + 4096;
 	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(region);
+
+	/* Checked against the reference from the VM's first memslot on. */
+	self->trace = kmmu_trace_session_start("memslot_churn_test", err, sizeof(err));
+	if (self->trace) {
+		vo.memslot_hook = ch_log_memslot;
+		vo.memslot_hook_ctx = kmmu_trace_session_log(self->trace);
+		ksft_print_msg("checking against the reference: on\n");
+	} else {
+		ksft_print_msg("checking against the reference: off (%s)\n", err);
+	}
 
 	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
@@ -932,6 +953,12 @@ TEST_F_TIMEOUT(churn, run, 90)
 	for (v = 0; v < ch_opts.vcpus; v++)
 		ASSERT_EQ(n, c->sh->vcpu[v].sweeps);
 	ch_stats(c, self->vm, true);
+	if (self->trace) {
+		r = kmmu_trace_session_finish(self->trace, NULL);
+		self->trace = NULL;
+		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
+				       " (see the checker's lines above)");
+	}
 }
 
 static void ch_usage(FILE *f, const char *prog)

@@ -70,6 +70,17 @@ struct checker {
 	uint64_t updates;		/* successful memslot updates so far */
 
 	uint64_t pos;			/* record being judged */
+
+	/*
+	 * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
+	 * when KVM decides it is MMIO, READ when userspace's data is completed
+	 * on the next KVM_RUN -- by then a slot may exist.  The decision is what
+	 * is judged; the completion is matched by vCPU thread and gpa.
+	 */
+	struct {
+		int32_t pid;
+		uint64_t gpa;
+	} pending_read[64];
 };
 
 const char *kmmu_check_property_name(enum kmmu_check_property p)
@@ -362,8 +373,18 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 static void on_mmio(struct checker *c, const struct kmmu_trace_record *r)
 {
 	gfn_t gfn = r->mmio.gpa >> PAGE_SHIFT;
+	unsigned int p = (uint32_t)r->pid % 64;
 	uint32_t flags;
 	int id;
+
+	if (r->mmio.type == KVM_TRACE_MMIO_READ_UNSATISFIED) {
+		c->pending_read[p].pid = r->pid;
+		c->pending_read[p].gpa = r->mmio.gpa;
+	} else if (r->mmio.type == KVM_TRACE_MMIO_READ && c->pending_read[p].pid == r->pid &&
+		   c->pending_read[p].gpa == r->mmio.gpa) {
+		c->pending_read[p].pid = 0;	/* the completion of a judged read */
+		return;
+	}
 
 	if (!ref_gfn_slot(c, gfn, &id, &flags))
 		goto ok;
@@ -460,8 +481,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			on_set_spte(&c, r);
 			break;
 		case KMMU_EV_MMIO:
-			if (r->mmio.type != KVM_TRACE_MMIO_READ_UNSATISFIED)
-				on_mmio(&c, r);
+			on_mmio(&c, r);
 			break;
 		case KMMU_EV_ZAP_ALL_FAST:
 			on_zap(&c, r->ts, true, 0);

@@ -69,6 +69,8 @@ struct kmmu_vm {
 	struct kmmu_vcpu vcpus[KMMU_MAX_VCPUS];
 	bool started;
 	struct kmmu_vm_handlers h;
+	kmmu_memslot_hook_fn memslot_hook;
+	void *memslot_hook_ctx;
 
 	pthread_mutex_t lock;		/* errors, nr_finished */
 	pthread_cond_t cond;
@@ -240,8 +242,16 @@ static int kmmu_vm_set_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
 		.memory_size = size,
 		.userspace_addr = (uintptr_t)hva,
 	};
+	struct timespec issued;
+	int ret;
 
-	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+	clock_gettime(CLOCK_MONOTONIC, &issued);
+	ret = ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+	if (vm->memslot_hook)
+		vm->memslot_hook(vm->memslot_hook_ctx,
+				 (uint64_t)issued.tv_sec * 1000000000 + issued.tv_nsec,
+				 slot, flags, gpa, size, (uintptr_t)hva, ret);
+	return ret;
 }
 
 static bool kmmu_covers_hypercall(uint64_t gpa, uint64_t size)
@@ -501,6 +511,8 @@ int kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	vm->nr_vcpus = opts->nr_vcpus;
+	vm->memslot_hook = opts->memslot_hook;
+	vm->memslot_hook_ctx = opts->memslot_hook_ctx;
 
 	vm->kvm_fd = kmmu_kvm_open(err, len);
 	if (vm->kvm_fd < 0) {

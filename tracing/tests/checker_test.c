@@ -86,7 +86,7 @@ static void mark_mmio(struct history *h, uint64_t gfn, uint32_t gen)
 
 static int check(struct history *h, struct kmmu_check_result *res)
 {
-	struct kmmu_checker_opts opts = { .report = stderr };
+	struct kmmu_checker_opts opts = { .report = NULL };	/* verdicts only */
 
 	return kmmu_check(h->recs, h->nr, &opts, res);
 }
@@ -203,6 +203,34 @@ TEST_F(chk, mmio_inside_a_live_slot)
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "live memslot 0:0"));
+}
+
+/* kvm_mmio READ_UNSATISFIED decides, READ completes on the next KVM_RUN. */
+TEST_F(chk, completion_of_an_mmio_read_is_not_judged)
+{
+	struct kmmu_trace_record *r;
+
+	mmio(&self->h, 0x300000, 0);		/* unbacked: exit to userspace */
+	self->h.recs[self->h.nr - 1].pid = 7;
+	memslot(&self->h, 1, 0x300, 1, 0, 0);	/* now backed */
+	mmio(&self->h, 0x300000, 1);		/* vCPU 7 completes its read */
+	self->h.recs[self->h.nr - 1].pid = 7;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+
+	/* A READ that completes nothing is judged. */
+	r = add(&self->h, KMMU_EV_MMIO);
+	r->mmio.gpa = 0x300008;
+	r->mmio.type = 1;
+	r->pid = 7;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
+
+	/* Deciding MMIO for a backed gfn is wrong, whatever completes later. */
+	self->h.nr--;
+	mmio(&self->h, 0x300010, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
 }
 
 TEST_F(chk, mmio_write_to_a_readonly_slot_is_fine)

@@ -85,10 +85,23 @@ void kmmu_mem_free(struct kmmu_mem *m);
 struct kmmu_vm;
 struct kmmu_vcpu;
 
+/*
+ * Called after every KVM_SET_USER_MEMORY_REGION the runtime issues (its own
+ * slots included, so set it at creation) with CLOCK_MONOTONIC ns taken just
+ * before the ioctl, the ioctl's arguments and its 0 or -errno.  It is how a
+ * test logs its memslot actions for the checker (tracing/) without the
+ * runtime knowing about tracing.  Runs on the thread that issued the ioctl.
+ */
+typedef void (*kmmu_memslot_hook_fn)(void *ctx, uint64_t issued_ns, uint32_t slot,
+				     uint32_t flags, uint64_t gpa, uint64_t size,
+				     uint64_t hva, int ret);
+
 struct kmmu_vm_opts {
 	int nr_vcpus;		/* 1..KMMU_MAX_VCPUS */
 	size_t shared_size;	/* bytes for kmmu_vm_alloc_shared() */
 	size_t pt_pages;	/* page-table pool, 4K pages (0: 1024) */
+	kmmu_memslot_hook_fn memslot_hook;	/* NULL: none */
+	void *memslot_hook_ctx;
 };
 
 /*
