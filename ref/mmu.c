@@ -4,6 +4,7 @@
  * (arch/x86/kvm/mmu/mmu.c semantics, shadow MMU with tdp_mmu=N).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -979,6 +980,8 @@ uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id)
 {
 	uint64_t gen;
 
+	if (!vm || as_id < 0 || as_id >= KMMU_ADDRESS_SPACE_NUM)
+		return 0;
 	urcu_memb_read_lock();
 	gen = kmmu_memslots_generation(kmmu_memslots_active(vm->memslots, as_id));
 	urcu_memb_read_unlock();
@@ -999,128 +1002,139 @@ unsigned long kmmu_nr_shadow_pages(struct kmmu_vm *vm)
 
 /* ---- audit ---- */
 
-#define AUDIT_FAIL(...) do { if (why) snprintf(why, len, __VA_ARGS__); return -EIO; } while (0)
+static int __attribute__((format(printf, 3, 4)))
+audit_fail(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
 
-int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len)
+	if (why && len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EIO;
+}
+
+/* A leaf SPTE must be in the rmap of its gfn and level. */
+static int audit_leaf(struct kmmu_vm *vm, struct kmmu_mmu_page *sp, unsigned int i,
+		      char *why, size_t len)
+{
+	gfn_t gfn = kmmu_sp_get_gfn(sp, i);
+	struct kmmu_memory_slot *slot = sp_gfn_to_slot(vm, sp, gfn);
+	struct kmmu_rmap_head *head = kmmu_gfn_to_rmap(slot, gfn, sp->role.level);
+	struct kmmu_rmap_iterator it;
+	uint64_t *p;
+
+	if (!head)
+		return audit_fail(why, len, "leaf gfn 0x%llx as %d level %d has no slot",
+				  (unsigned long long)gfn, sp->role.smm, sp->role.level);
+	kmmu_for_each_rmap_spte(head, &it, p)
+		if (p == &sp->spt[i])
+			return 0;
+	return audit_fail(why, len, "leaf gfn 0x%llx level %d missing from rmap",
+			  (unsigned long long)gfn, sp->role.level);
+}
+
+/* Every rmap entry of @slot must be a live leaf of the right gfn and level. */
+static int audit_slot_rmaps(struct kmmu_memory_slot *slot, uint64_t *nrmap,
+			    char *why, size_t len)
+{
+	struct kmmu_slot_arch *arch = slot->arch;
+	struct kmmu_rmap_iterator it;
+	unsigned long n, k;
+	uint64_t *p;
+	int level;
+
+	if (!arch)
+		return 0;
+	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
+		n = kmmu_slot_lpages(slot->base_gfn, slot->npages, level);
+		for (k = 0; k < n; k++) {
+			kmmu_for_each_rmap_spte(&arch->rmap[level - 1][k], &it, p) {
+				struct kmmu_mmu_page *psp = kmmu_sptep_to_sp(p);
+				gfn_t g = kmmu_sp_get_gfn(psp, kmmu_spte_index(p));
+
+				(*nrmap)++;
+				if (psp->role.level != level || !kmmu_is_shadow_present_pte(*p) ||
+				    kmmu_gfn_to_index(g, slot->base_gfn, level) != k ||
+				    !kmmu_gfn_in_memslot(slot, g))
+					return audit_fail(why, len,
+							  "stale rmap entry slot %d level %d idx %lu",
+							  slot->id, level, k);
+			}
+		}
+	}
+	return 0;
+}
+
+static int audit_locked(struct kmmu_vm *vm, char *why, size_t len)
 {
 	uint64_t n4k = 0, n2m = 0, nmmio = 0, nrmap = 0;
 	struct kmmu_memory_slot *slot;
 	struct kmmu_mmu_page *sp;
 	unsigned int i, present;
-	int as, level, r = 0;
+	int as, r;
 
-	if (!vm)
-		return -EINVAL;
-	if (vm->bug)
-		AUDIT_FAIL("vm->bug %d", vm->bug);
-
-	urcu_memb_read_lock();
-	kmmu_mmu_lock(vm);
 	list_for_each_entry(sp, &vm->active_mmu_pages, link) {
 		present = 0;
 		for (i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
 			uint64_t spte = sp->spt[i];
-			struct kmmu_rmap_head *head;
-			struct kmmu_rmap_iterator it;
-			uint64_t *p;
-			bool found = false;
-			gfn_t gfn;
 
 			if (!spte)
 				continue;
 			present++;
 			if (kmmu_is_mmio_spte(spte)) {
 				nmmio++;
-				continue;
-			}
-			if (!kmmu_is_last_spte(spte, sp->role.level)) {
-				if (spte_to_child_sp(spte)->parent_ptep != &sp->spt[i]) {
-					r = -EIO;
-					snprintf(why, len, "child of %p[%u] has another parent", (void *)sp, i);
-					goto out;
-				}
-				continue;
-			}
-			if (sp->role.level == KMMU_PG_LEVEL_4K)
-				n4k++;
-			else
-				n2m++;
-			gfn = kmmu_sp_get_gfn(sp, i);
-			slot = sp_gfn_to_slot(vm, sp, gfn);
-			head = kmmu_gfn_to_rmap(slot, gfn, sp->role.level);
-			if (!head) {
-				r = -EIO;
-				snprintf(why, len, "leaf gfn 0x%llx as %d level %d has no slot",
-					 (unsigned long long)gfn, sp->role.smm, sp->role.level);
-				goto out;
-			}
-			kmmu_for_each_rmap_spte(head, &it, p)
-				if (p == &sp->spt[i])
-					found = true;
-			if (!found) {
-				r = -EIO;
-				snprintf(why, len, "leaf gfn 0x%llx level %d missing from rmap",
-					 (unsigned long long)gfn, sp->role.level);
-				goto out;
+			} else if (!kmmu_is_last_spte(spte, sp->role.level)) {
+				if (spte_to_child_sp(spte)->parent_ptep != &sp->spt[i])
+					return audit_fail(why, len, "child of %p[%u] has another parent",
+							  (void *)sp, i);
+			} else {
+				if (sp->role.level == KMMU_PG_LEVEL_4K)
+					n4k++;
+				else
+					n2m++;
+				r = audit_leaf(vm, sp, i, why, len);
+				if (r)
+					return r;
 			}
 		}
-		if (present != sp->nr_present) {
-			r = -EIO;
-			snprintf(why, len, "sp gfn 0x%llx level %d: %u entries, nr_present %u",
-				 (unsigned long long)sp->gfn, sp->role.level, present, sp->nr_present);
-			goto out;
-		}
+		if (present != sp->nr_present)
+			return audit_fail(why, len, "sp gfn 0x%llx level %d: %u entries, nr_present %u",
+					  (unsigned long long)sp->gfn, sp->role.level, present,
+					  sp->nr_present);
 	}
 
-	/* Every rmap entry is a live leaf of the right gfn and level. */
 	for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++) {
-		struct kmmu_memslots *slots = kmmu_memslots_active(vm->memslots, as);
-
-		kmmu_for_each_memslot(slot, slots) {
-			struct kmmu_slot_arch *arch = slot->arch;
-
-			if (!arch)
-				continue;
-			for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
-				unsigned long n = kmmu_slot_lpages(slot->base_gfn, slot->npages, level), k;
-
-				for (k = 0; k < n; k++) {
-					struct kmmu_rmap_iterator it;
-					uint64_t *p;
-
-					kmmu_for_each_rmap_spte(&arch->rmap[level - 1][k], &it, p) {
-						struct kmmu_mmu_page *psp = kmmu_sptep_to_sp(p);
-						gfn_t g = kmmu_sp_get_gfn(psp, kmmu_spte_index(p));
-
-						nrmap++;
-						if (psp->role.level != level || !kmmu_is_shadow_present_pte(*p) ||
-						    kmmu_gfn_to_index(g, slot->base_gfn, level) != k ||
-						    !kmmu_gfn_in_memslot(slot, g)) {
-							r = -EIO;
-							snprintf(why, len, "stale rmap entry slot %d level %d idx %lu",
-								 slot->id, level, k);
-							goto out;
-						}
-					}
-				}
-			}
+		kmmu_for_each_memslot(slot, kmmu_memslots_active(vm->memslots, as)) {
+			r = audit_slot_rmaps(slot, &nrmap, why, len);
+			if (r)
+				return r;
 		}
 	}
-	if (nrmap != n4k + n2m) {
-		r = -EIO;
-		snprintf(why, len, "rmap entries %llu != leaves %llu",
-			 (unsigned long long)nrmap, (unsigned long long)(n4k + n2m));
-		goto out;
-	}
-	if (n4k != vm->stat.pages_4k || n2m != vm->stat.pages_2m || nmmio != vm->stat.mmio_sptes) {
-		r = -EIO;
-		snprintf(why, len, "stats 4k %llu/%llu 2m %llu/%llu mmio %llu/%llu (counted/stat)",
-			 (unsigned long long)n4k, (unsigned long long)vm->stat.pages_4k,
-			 (unsigned long long)n2m, (unsigned long long)vm->stat.pages_2m,
-			 (unsigned long long)nmmio, (unsigned long long)vm->stat.mmio_sptes);
-		goto out;
-	}
-out:
+	if (nrmap != n4k + n2m)
+		return audit_fail(why, len, "rmap entries %llu != leaves %llu",
+				  (unsigned long long)nrmap, (unsigned long long)(n4k + n2m));
+	if (n4k != vm->stat.pages_4k || n2m != vm->stat.pages_2m || nmmio != vm->stat.mmio_sptes)
+		return audit_fail(why, len,
+				  "stats 4k %llu/%llu 2m %llu/%llu mmio %llu/%llu (counted/stat)",
+				  (unsigned long long)n4k, (unsigned long long)vm->stat.pages_4k,
+				  (unsigned long long)n2m, (unsigned long long)vm->stat.pages_2m,
+				  (unsigned long long)nmmio, (unsigned long long)vm->stat.mmio_sptes);
+	return 0;
+}
+
+int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len)
+{
+	int r;
+
+	if (!vm)
+		return -EINVAL;
+	if (vm->bug)
+		return audit_fail(why, len, "vm->bug %d", vm->bug);
+	urcu_memb_read_lock();
+	kmmu_mmu_lock(vm);
+	r = audit_locked(vm, why, len);
 	kmmu_mmu_unlock(vm);
 	urcu_memb_read_unlock();
 	return r;

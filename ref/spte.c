@@ -7,6 +7,7 @@
 
 #include "kmmu/spte.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define GENMASK64(h, l)	((~0ULL >> (63 - (h))) & (~0ULL << (l)))
 
 static struct kmmu_mmio_gen_layout layouts[] = {
@@ -37,7 +38,7 @@ const struct kmmu_mmio_gen_layout *kmmu_mmio_gen_layout(enum kmmu_spte_layout la
 {
 	struct kmmu_mmio_gen_layout *l;
 
-	if ((unsigned int)layout >= sizeof(layouts) / sizeof(layouts[0]))
+	if ((unsigned int)layout >= ARRAY_SIZE(layouts))
 		return NULL;
 	l = &layouts[layout];
 	/* Derived once; the values are constants, so a racing init is benign. */

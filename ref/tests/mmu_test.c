@@ -595,7 +595,7 @@ TEST_F(mmu, errors)
 struct conc {
 	struct kmmu_vm *vm;
 	unsigned int vcpu;
-	volatile int stop;
+	int stop;	/* atomic */
 	unsigned long faults, retries;
 	int err;
 };

@@ -263,7 +263,7 @@ void kmmu_mmu_unlock(struct kmmu_vm *vm);
 /* Every event goes to @fn (NULL: none), called with mmu_lock held. */
 void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx);
 
-/* The active generation of @as_id (with the in-progress bit, if any). */
+/* The active generation of @as_id (with the in-progress bit, if any); 0 for bad input. */
 uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id);
 
 enum kmmu_fault_result {
