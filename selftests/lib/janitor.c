@@ -254,6 +254,10 @@ static void __attribute__((noreturn)) kmmu_janitor_main(int rfd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	setsid();
+	/* Pin no directory (a test's mount point, say). */
+	if (chdir("/")) {
+		/* then it pins the old one: harmless */
+	}
 	/* Off 0..2 first, which /dev/null is about to take. */
 	devnull = fcntl(rfd, F_DUPFD, 3);
 	if (devnull >= 0) {

@@ -303,7 +303,11 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 	err = kmmu_janitor_push(&r->jan, KMMU_UNDO_SWAPOFF, r->swap_dev, NULL);
 	if (err)
 		return err;
-	if (swapon(r->swap_dev, 0)) {
+	/*
+	 * Highest priority: where the machine has other swap, the test's
+	 * pages go to this (fast, private) device first.
+	 */
+	if (swapon(r->swap_dev, SWAP_FLAG_PREFER | (32767 & SWAP_FLAG_PRIO_MASK))) {
 		err = -errno;
 		kmmu_rwhy(why, len, "swapon %s: %s", r->swap_dev, strerror(errno));
 		return err;

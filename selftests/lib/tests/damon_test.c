@@ -33,7 +33,7 @@
 #define MIB		(1024UL * 1024)
 #define BUF_BYTES	(16 * MIB)
 #define MAX_RANGES	8192
-#define MAX_REGIONS	4096
+#define MAX_REGIONS	(2 * MAX_RANGES + 64)
 
 static void *map_locked(size_t len)
 {
@@ -233,9 +233,14 @@ TEST(hot_accessed_cold_not)
 	memcpy(all + nh, cold_r, nc * sizeof(*all));
 	ASSERT_EQ(0, pthread_create(&th, NULL, touch_loop, &t));
 
-	/* 5 ms checks, 100 ms aggregation: nr_accesses is 0..20. */
-	a.sample_us = 5000;
-	a.aggr_us = 100000;
+	/*
+	 * 10 ms checks, 200 ms aggregation: nr_accesses is 0..20.  Every
+	 * physical range is a region of its own (thousands, for 4K pages),
+	 * each checked once per sample: not faster, or the kdamond eats a
+	 * CPU of this small machine.
+	 */
+	a.sample_us = 10000;
+	a.aggr_us = 200000;
 	err = kmmu_damon_start(&d, &a, all, nh + nc, why, sizeof(why));
 	if (err) {
 		t.stop = 1;
