@@ -139,6 +139,18 @@ void kmmu_host_probe(struct kmmu_host *host)
 	if (fd >= 0)
 		close(fd);
 
+	/*
+	 * tdp_mmu=Y says nothing when the vendor module runs without EPT/NPT:
+	 * KVM then shadows the guest's page tables.  PVM has no TDP at all.
+	 */
+	if (!strcmp(host->kvm_backend, "vmx"))
+		host->tdp = read_bool_param("/sys/module/kvm_intel/parameters/ept");
+	else if (!strcmp(host->kvm_backend, "svm"))
+		host->tdp = read_bool_param("/sys/module/kvm_amd/parameters/npt");
+	else if (!strcmp(host->kvm_backend, "pvm"))
+		host->tdp = 0;
+	else
+		host->tdp = -1;
 	host->tdp_mmu = read_bool_param("/sys/module/kvm/parameters/tdp_mmu");
 	host->mmio_caching = read_bool_param("/sys/module/kvm/parameters/mmio_caching");
 	host->nr_memslots = -1;
@@ -162,9 +174,9 @@ void kmmu_host_format_line(const struct kmmu_host *host, char *buf, size_t len)
 	else
 		snprintf(slots, sizeof(slots), "?");
 	snprintf(buf, len,
-		 "kernel=%s backend=%s kvm=%s tdp_mmu=%s mmio_caching=%s memslots=%s cpus=%d",
+		 "kernel=%s backend=%s kvm=%s tdp=%s tdp_mmu=%s mmio_caching=%s memslots=%s cpus=%d",
 		 host->kernel_release, host->kvm_backend,
-		 host->kvm_available ? "available" : "unavailable",
+		 host->kvm_available ? "available" : "unavailable", tristate(host->tdp),
 		 tristate(host->tdp_mmu), tristate(host->mmio_caching), slots, host->cpus);
 }
 
@@ -424,6 +436,8 @@ static void write_host(FILE *f, const struct kmmu_host *h)
 	fputs(",\n    \"kvm_backend\": ", f);
 	put_string(f, h->kvm_backend);
 	fprintf(f, ",\n    \"kvm_available\": %s", h->kvm_available ? "true" : "false");
+	fputs(",\n    \"tdp\": ", f);
+	put_tristate(f, h->tdp);
 	fputs(",\n    \"tdp_mmu\": ", f);
 	put_tristate(f, h->tdp_mmu);
 	fputs(",\n    \"mmio_caching\": ", f);

@@ -81,6 +81,7 @@ int main(int argc, char **argv)
 	printf("  \"kvm_available\": %s,\n", host.kvm_available ? "true" : "false");
 	if (!host.kvm_available)
 		json_str("kvm_unavailable_reason", why, false);
+	json_tristate("tdp", host.tdp);
 	json_tristate("tdp_mmu", host.tdp_mmu);
 	json_tristate("mmio_caching", host.mmio_caching);
 	if (host.nr_memslots >= 0)

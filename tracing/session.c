@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/result.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_file.h"
 #include "kmmu/trace_session.h"
@@ -56,7 +57,8 @@ struct kmmu_trace_log *kmmu_trace_session_log(struct kmmu_trace_session *s)
 static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned long long lost)
 {
 	const char *dir = getenv("KMMU_TRACE_SAVE");
-	char path[512], header[1024], stamp[32];
+	char path[512], header[1024], stamp[32], host_line[256];
+	struct kmmu_host host;
 	struct utsname uts;
 	time_t now = time(NULL);
 	int ret;
@@ -69,10 +71,12 @@ static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned l
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime(&now));
 	snprintf(path, sizeof(path), "%s/%s-%s-%d.kmmutrace", dir, s->test, stamp, (int)getpid());
 	uname(&uts);
+	kmmu_host_probe(&host);
+	kmmu_host_format_line(&host, host_line, sizeof(host_line));
 	snprintf(header, sizeof(header),
-		 "kernel: %s\nclock: mono\ntest: %s\nsaved because: %s\n"
+		 "kernel: %s\nhost: %s\nclock: mono\ntest: %s\nsaved because: %s\n"
 		 "events missing on this kernel: %s\nlost events: %llu\n",
-		 uts.release, s->test, why, kmmu_trace_capture_missing(s->cap), lost);
+		 uts.release, host_line, s->test, why, kmmu_trace_capture_missing(s->cap), lost);
 	ret = kmmu_trace_file_write(path, header, s->log.recs, s->log.nr);
 	if (ret)
 		printf("# checker: cannot write the trace file %s: %s\n", path, strerror(-ret));

@@ -68,6 +68,7 @@ TEST_F(result, document_round_trips)
 	ASSERT_EQ(0, python_check(self->path,
 		"d[\"schema\"] == \"kmmu-result/1\" and d[\"program\"] == \"result_test\""
 		" and d[\"host\"][\"nr_memslots\"] == 32764"
+		" and d[\"host\"][\"tdp\"] in (True, False, None)"
 		" and d[\"host\"][\"cpus\"] >= 1 and d[\"host\"][\"kvm_backend\"] in (\"vmx\",\"svm\",\"pvm\",\"none\")"
 		" and len(d[\"metrics\"]) == 2"
 		" and d[\"metrics\"][0][\"median\"] == 2.5"

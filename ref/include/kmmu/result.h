@@ -36,7 +36,8 @@ struct kmmu_host {
 	char kernel_release[128];
 	char kvm_backend[16];	/* "vmx", "svm", "pvm", "none" */
 	bool kvm_available;	/* /dev/kvm could be opened */
-	int tdp_mmu;		/* 1, 0, -1 unknown */
+	int tdp;		/* two-dimensional paging in use (ept/npt): 1, 0, -1 unknown */
+	int tdp_mmu;		/* kvm.tdp_mmu: 1, 0, -1 unknown (moot without tdp) */
 	int mmio_caching;	/* 1, 0, -1 unknown */
 	long nr_memslots;	/* KVM_CAP_NR_MEMSLOTS, -1 unknown */
 	int cpus;
