@@ -163,9 +163,12 @@ TEST(refuses_foreign_kdamond)
 	struct kmmu_damon d;
 	int n = kmmu_damon_nr_kdamonds();
 
-	if (n <= 0)
-		SKIP(return, "no kdamond of anyone else's here (nr_kdamonds %d); "
-		     "the fake sysfs test covers the refusal", n);
+	if (n < 0)
+		SKIP(return, "no DAMON sysfs interface (%s); the fake sysfs test covers "
+		     "the refusal", strerror(-n));
+	if (!n)
+		SKIP(return, "no kdamond of anyone else's here; the fake sysfs test "
+		     "covers the refusal");
 	snprintf(dir, sizeof(dir), "%s/kdamonds/0", kmmu_damon_root());
 	snprintf(path, sizeof(path), "%s/state", dir);
 	read_file(path, state0, sizeof(state0));
