@@ -15,7 +15,8 @@
  * kill of the test's process group does not reach it), has stdin, stdout
  * and stderr on /dev/null and no other descriptor, so it never holds a
  * test runner's pipe open.  Children the owner forks later close their copy
- * of the pipe (pthread_atfork), so only the owner's death counts.
+ * of the pipe (pthread_atfork), so only the owner's death counts; the pipe
+ * is close-on-exec, so an exec() by the owner counts as its death.
  *
  * Every step is idempotent and tolerant of "already undone", because both
  * the owner and then the janitor may run it.  The janitor is a fork of the
