@@ -310,7 +310,8 @@ static int on_record(struct tep_event *event, struct tep_record *record, int cpu
 static void *reader_thread(void *arg)
 {
 	struct kmmu_trace_capture *cap = arg;
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	/* 16 MiB per CPU holds ~250k events: 100 ms between reads is plenty. */
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	while (!atomic_load(&cap->stop)) {
 		tracefs_iterate_raw_events(cap->tep, cap->instance, NULL, 0, on_record, cap);

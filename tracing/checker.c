@@ -36,6 +36,15 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_MMIO_GENERATION] = "MMIO SPTE generation changes exactly with memslot updates",
 };
 
+const char *const kmmu_check_events[] = {
+	"kvmmmu:kvm_mmu_set_spte",
+	"kvmmmu:kvm_mmu_prepare_zap_page",
+	"kvmmmu:kvm_mmu_zap_all_fast",
+	"kvmmmu:mark_mmio_spte",
+	"kvm:kvm_mmio",
+	NULL
+};
+
 /* SPTEs installed in a slot since the last zap-all (an epoch per zap-all). */
 struct slot_sptes {
 	uint32_t epoch;

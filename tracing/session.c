@@ -26,6 +26,7 @@ struct kmmu_trace_session {
 struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why, size_t why_len)
 {
 	const char *env = getenv("KMMU_CHECK");
+	struct kmmu_trace_capture_opts opts = { 0 };
 	struct kmmu_trace_session *s;
 	int ret;
 
@@ -40,7 +41,10 @@ struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why,
 	}
 	snprintf(s->test, sizeof(s->test), "%s", test);
 	kmmu_trace_log_init(&s->log);
-	ret = kmmu_trace_capture_start(&s->cap, NULL, &s->log, why, why_len);
+	/* Only what the checker reads ($KMMU_TRACE_ALL=1: every event, for reports). */
+	env = getenv("KMMU_TRACE_ALL");
+	opts.events = env && !strcmp(env, "1") ? NULL : kmmu_check_events;
+	ret = kmmu_trace_capture_start(&s->cap, &opts, &s->log, why, why_len);
 	if (ret) {
 		kmmu_trace_log_free(&s->log);
 		free(s);

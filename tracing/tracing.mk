@@ -51,5 +51,6 @@ $(O)/tracing/bench/%: $(O)/tracing/bench/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(TRACING_BENCHES)
-RUN_PROGS += $(TRACING_BENCHES)
-BENCH_PROGS += $(TRACING_BENCHES)
+# trace_overhead drives the (real-KVM) memslot churn test traced and untraced.
+RUN_PROGS += $(TRACING_BENCHES) kvm:tracing/bench/trace_overhead
+BENCH_PROGS += $(TRACING_BENCHES) kvm:tracing/bench/trace_overhead

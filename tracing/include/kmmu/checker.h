@@ -60,6 +60,13 @@ struct kmmu_checker_opts {
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
 
+/*
+ * The events the checker reads ("system:event", NULL-terminated): a capture
+ * for checking enables only these, since every enabled tracepoint costs
+ * the traced workload time.
+ */
+extern const char *const kmmu_check_events[];
+
 const char *kmmu_check_property_name(enum kmmu_check_property p);
 enum kmmu_check_verdict kmmu_check_verdict(const struct kmmu_check_result *res,
 					   enum kmmu_check_property p);
