@@ -35,29 +35,29 @@ const char *kmmu_fault_result_name(enum kmmu_fault_result r)
 	return fault_result_names[r];
 }
 
-void kmmu_vm_bug(struct kmmu_vm *vm, int err)
+void kmmu_ref_vm_bug(struct kmmu_ref_vm *vm, int err)
 {
 	if (!vm->bug)
 		vm->bug = err;
 }
 
-void kmmu_emit(struct kmmu_vm *vm, const struct kmmu_event *ev)
+void kmmu_mmu_emit(struct kmmu_ref_vm *vm, const struct kmmu_mmu_event *ev)
 {
 	if (vm->event_fn)
 		vm->event_fn(vm->event_ctx, ev);
 }
 
-void kmmu_mmu_lock(struct kmmu_vm *vm)
+void kmmu_mmu_lock(struct kmmu_ref_vm *vm)
 {
 	pthread_mutex_lock(&vm->mmu_lock);
 }
 
-void kmmu_mmu_unlock(struct kmmu_vm *vm)
+void kmmu_mmu_unlock(struct kmmu_ref_vm *vm)
 {
 	pthread_mutex_unlock(&vm->mmu_lock);
 }
 
-void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx)
+void kmmu_ref_vm_set_event_fn(struct kmmu_ref_vm *vm, kmmu_mmu_event_fn fn, void *ctx)
 {
 	if (!vm)
 		return;
@@ -65,7 +65,7 @@ void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx)
 	vm->event_ctx = ctx;
 }
 
-gfn_t kmmu_mmu_max_gfn(struct kmmu_vm *vm)
+gfn_t kmmu_mmu_max_gfn(struct kmmu_ref_vm *vm)
 {
 	return (1ULL << (vm->cfg.phys_bits - KMMU_PAGE_SHIFT)) - 1;
 }
@@ -145,7 +145,7 @@ fail:
 	return -ENOMEM;
 }
 
-int kmmu_max_mapping_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+int kmmu_max_mapping_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
 			   gfn_t gfn)
 {
 	if (!vm || !slot || !slot->arch || !kmmu_gfn_in_memslot(slot, gfn))
@@ -157,7 +157,7 @@ int kmmu_max_mapping_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *sl
  * Without the range check: zap_collapsible asks about sp->gfn, which may
  * lie before the slot in the same huge page (index 0, as in the kernel).
  */
-int kmmu_max_mapping_level_any(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+int kmmu_max_mapping_level_any(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
 			       gfn_t gfn)
 {
 	int level;
@@ -181,15 +181,15 @@ static unsigned int page_table_hashfn(gfn_t gfn)
 	return (unsigned int)((gfn * 0x61C8864680B583EBULL) >> (64 - KMMU_MMU_HASH_BITS));
 }
 
-bool kmmu_is_obsolete_sp(struct kmmu_vm *vm, const struct kmmu_mmu_page *sp)
+bool kmmu_is_obsolete_sp(struct kmmu_ref_vm *vm, const struct kmmu_mmu_page *sp)
 {
 	return sp->role.invalid || sp->mmu_valid_gen != vm->mmu_valid_gen;
 }
 
-static void page_event(struct kmmu_vm *vm, enum kmmu_event_type type,
+static void page_event(struct kmmu_ref_vm *vm, enum kmmu_mmu_event_type type,
 		       const struct kmmu_mmu_page *sp, bool created)
 {
-	struct kmmu_event ev = { .type = type };
+	struct kmmu_mmu_event ev = { .type = type };
 
 	if (!vm->event_fn)
 		return;
@@ -199,11 +199,11 @@ static void page_event(struct kmmu_vm *vm, enum kmmu_event_type type,
 	ev.page.root_count = sp->root_count;
 	ev.page.unsync = false;
 	ev.page.created = created;
-	kmmu_emit(vm, &ev);
+	kmmu_mmu_emit(vm, &ev);
 }
 
 /* kvm_mmu_get_shadow_page() for a direct page. */
-static struct kmmu_mmu_page *get_shadow_page(struct kmmu_vm *vm, gfn_t gfn,
+static struct kmmu_mmu_page *get_shadow_page(struct kmmu_ref_vm *vm, gfn_t gfn,
 					     union kmmu_mmu_page_role role)
 {
 	struct hlist_head *bucket = &vm->mmu_page_hash[page_table_hashfn(gfn)];
@@ -214,7 +214,7 @@ static struct kmmu_mmu_page *get_shadow_page(struct kmmu_vm *vm, gfn_t gfn,
 		if (kmmu_is_obsolete_sp(vm, sp))
 			continue;
 		if (sp->gfn == gfn && sp->role.word == role.word) {
-			page_event(vm, KMMU_EV_GET_PAGE, sp, false);
+			page_event(vm, KMMU_MMU_EV_GET_PAGE, sp, false);
 			return sp;
 		}
 	}
@@ -231,11 +231,11 @@ static struct kmmu_mmu_page *get_shadow_page(struct kmmu_vm *vm, gfn_t gfn,
 	hlist_add_head(&sp->hash_link, bucket);
 	vm->stat.mmu_cache_miss++;
 	vm->stat.mmu_used_pages++;
-	page_event(vm, KMMU_EV_GET_PAGE, sp, true);
+	page_event(vm, KMMU_MMU_EV_GET_PAGE, sp, true);
 	return sp;
 }
 
-void kmmu_mmu_free_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp)
+void kmmu_mmu_free_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp)
 {
 	hlist_del(&sp->hash_link);
 	list_del(&sp->link);
@@ -247,7 +247,7 @@ static inline struct kmmu_mmu_page *spte_to_child_sp(uint64_t spte)
 	return (struct kmmu_mmu_page *)(uintptr_t)(spte & KMMU_SPTE_BASE_ADDR_MASK);
 }
 
-static void update_page_stats(struct kmmu_vm *vm, int level, int delta)
+static void update_page_stats(struct kmmu_ref_vm *vm, int level, int delta)
 {
 	if (level == KMMU_PG_LEVEL_4K)
 		vm->stat.pages_4k += delta;
@@ -256,7 +256,7 @@ static void update_page_stats(struct kmmu_vm *vm, int level, int delta)
 }
 
 /* The slot whose rmaps hold a leaf of @sp for @gfn (rmap_remove()). */
-static struct kmmu_memory_slot *sp_gfn_to_slot(struct kmmu_vm *vm,
+static struct kmmu_memory_slot *sp_gfn_to_slot(struct kmmu_ref_vm *vm,
 					       const struct kmmu_mmu_page *sp, gfn_t gfn)
 {
 	struct kmmu_memory_slot *slot;
@@ -277,7 +277,7 @@ static struct kmmu_memory_slot *sp_gfn_to_slot(struct kmmu_vm *vm,
  * drop_spte(): clear a leaf (or MMIO) SPTE and, for a leaf, its rmap entry
  * and the page stats (mmu_spte_clear_track_bits + rmap_remove).
  */
-void kmmu_drop_spte(struct kmmu_vm *vm, uint64_t *sptep)
+void kmmu_drop_spte(struct kmmu_ref_vm *vm, uint64_t *sptep)
 {
 	struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
 	uint64_t old = *sptep;
@@ -301,10 +301,10 @@ void kmmu_drop_spte(struct kmmu_vm *vm, uint64_t *sptep)
 	slot = sp_gfn_to_slot(vm, sp, gfn);
 	head = kmmu_gfn_to_rmap(slot, gfn, sp->role.level);
 	if (!head || kmmu_pte_list_remove(head, sptep))
-		kmmu_vm_bug(vm, -EIO);
+		kmmu_ref_vm_bug(vm, -EIO);
 }
 
-static void rmap_add(struct kmmu_vm *vm, struct kmmu_memory_slot *slot, uint64_t *sptep,
+static void rmap_add(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, uint64_t *sptep,
 		     gfn_t gfn, int level)
 {
 	struct kmmu_rmap_head *head = kmmu_gfn_to_rmap(slot, gfn, level);
@@ -313,7 +313,7 @@ static void rmap_add(struct kmmu_vm *vm, struct kmmu_memory_slot *slot, uint64_t
 	update_page_stats(vm, level, 1);
 	count = head ? kmmu_pte_list_add(head, sptep) : -EIO;
 	if (count < 0) {
-		kmmu_vm_bug(vm, count);
+		kmmu_ref_vm_bug(vm, count);
 		return;
 	}
 	if ((uint64_t)count > vm->stat.max_mmu_rmap_size)
@@ -331,14 +331,14 @@ static void drop_parent_pte(struct kmmu_mmu_page *child, uint64_t *sptep)
 	*sptep = 0;
 }
 
-void kmmu_unlink_child(struct kmmu_vm *vm, uint64_t *sptep)
+void kmmu_unlink_child(struct kmmu_ref_vm *vm, uint64_t *sptep)
 {
 	drop_parent_pte(spte_to_child_sp(*sptep), sptep);
 }
 
-static void set_spte_event(struct kmmu_vm *vm, uint64_t *sptep, gfn_t gfn, int level)
+static void set_spte_event(struct kmmu_ref_vm *vm, uint64_t *sptep, gfn_t gfn, int level)
 {
-	struct kmmu_event ev = { .type = KMMU_EV_SET_SPTE };
+	struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_SET_SPTE };
 
 	if (!vm->event_fn)
 		return;
@@ -349,11 +349,11 @@ static void set_spte_event(struct kmmu_vm *vm, uint64_t *sptep, gfn_t gfn, int l
 	ev.set_spte.r = *sptep & KMMU_PT_PRESENT_MASK;
 	ev.set_spte.x = !(*sptep & KMMU_PT64_NX_MASK);
 	ev.set_spte.u = !!(*sptep & KMMU_PT_USER_MASK);
-	kmmu_emit(vm, &ev);
+	kmmu_mmu_emit(vm, &ev);
 }
 
 /* mark_mmio_spte(). */
-static int mark_mmio_spte(struct kmmu_vm *vm, uint64_t *sptep, gfn_t gfn,
+static int mark_mmio_spte(struct kmmu_ref_vm *vm, uint64_t *sptep, gfn_t gfn,
 			  unsigned int access, uint64_t memslots_gen)
 {
 	struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
@@ -373,13 +373,13 @@ static int mark_mmio_spte(struct kmmu_vm *vm, uint64_t *sptep, gfn_t gfn,
 	*sptep = spte;
 	vm->stat.mmio_sptes++;
 	if (vm->event_fn) {
-		struct kmmu_event ev = { .type = KMMU_EV_MARK_MMIO_SPTE };
+		struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_MARK_MMIO_SPTE };
 
 		ev.mark_mmio.sptep = (uintptr_t)sptep;
 		ev.mark_mmio.gfn = gfn;
 		ev.mark_mmio.access = access & KMMU_SHADOW_MMIO_ACCESS_MASK;
 		ev.mark_mmio.gen = memslots_gen & vm->gen_layout->gen_mask;
-		kmmu_emit(vm, &ev);
+		kmmu_mmu_emit(vm, &ev);
 	}
 	return 0;
 }
@@ -400,7 +400,7 @@ static union kmmu_mmu_page_role root_role(int as_id)
 }
 
 /* kvm_mmu_free_roots() for one root: drop the reference, free if invalid. */
-static void mmu_free_root(struct kmmu_vm *vm, struct kmmu_mmu_page **rootp)
+static void mmu_free_root(struct kmmu_ref_vm *vm, struct kmmu_mmu_page **rootp)
 {
 	struct kmmu_mmu_page *root = *rootp;
 	LIST_HEAD(invalid_list);
@@ -415,7 +415,7 @@ static void mmu_free_root(struct kmmu_vm *vm, struct kmmu_mmu_page **rootp)
 }
 
 /* kvm_mmu_reload(): free obsolete roots on request, allocate missing ones. */
-static int mmu_reload(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_id)
+static int mmu_reload(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu, int as_id)
 {
 	struct kmmu_mmu_page *root;
 	int i;
@@ -437,7 +437,7 @@ static int mmu_reload(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_id)
 	return 0;
 }
 
-void kmmu_request_free_obsolete_roots(struct kmmu_vm *vm)
+void kmmu_request_free_obsolete_roots(struct kmmu_ref_vm *vm)
 {
 	unsigned int i;
 
@@ -468,7 +468,7 @@ static uint64_t *walk_last_spte(struct kmmu_mmu_page *root, gfn_t gfn, int *leve
 	return sptep;
 }
 
-uint64_t kmmu_lookup_spte(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+uint64_t kmmu_lookup_spte(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
 			  int *level)
 {
 	struct kmmu_mmu_page *root;
@@ -492,7 +492,7 @@ uint64_t kmmu_lookup_spte(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_
 }
 
 /* kvm_mmu_hugepage_adjust(): the level the fault will map at. */
-static int fault_goal_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot, gfn_t gfn)
+static int fault_goal_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot, gfn_t gfn)
 {
 	if (!slot)
 		return KMMU_PG_LEVEL_4K;
@@ -514,7 +514,7 @@ static void mark_page_dirty_in_slot(const struct kmmu_memory_slot *slot)
  * mmu_set_spte() for a slot-backed leaf.  Returns the fault result or
  * -errno.
  */
-static int mmu_set_spte(struct kmmu_vm *vm, struct kmmu_memory_slot *slot, uint64_t *sptep,
+static int mmu_set_spte(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, uint64_t *sptep,
 			gfn_t gfn, uint64_t pfn, int level)
 {
 	bool was_rmapped = false;
@@ -559,7 +559,7 @@ static int mmu_set_spte(struct kmmu_vm *vm, struct kmmu_memory_slot *slot, uint6
  * direct_map(): walk from the root to @goal, creating tables and dropping
  * huge SPTEs in the way; returns the SPTE pointer at @goal.
  */
-static uint64_t *direct_map_walk(struct kmmu_vm *vm, struct kmmu_mmu_page *root, gfn_t gfn,
+static uint64_t *direct_map_walk(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *root, gfn_t gfn,
 				 int goal)
 {
 	struct kmmu_mmu_page *sp = root, *child;
@@ -584,7 +584,7 @@ static uint64_t *direct_map_walk(struct kmmu_vm *vm, struct kmmu_mmu_page *root,
 			return NULL;
 		/* link_shadow_page() */
 		if (child->parent_ptep) {
-			kmmu_vm_bug(vm, -EIO);
+			kmmu_ref_vm_bug(vm, -EIO);
 			return NULL;
 		}
 		*sptep = kmmu_make_nonleaf_spte((uintptr_t)child->spt);
@@ -595,10 +595,10 @@ static uint64_t *direct_map_walk(struct kmmu_vm *vm, struct kmmu_mmu_page *root,
 	return &sp->spt[pt_index(gfn, goal)];
 }
 
-static void fast_pf_event(struct kmmu_vm *vm, gfn_t gfn, uint32_t ec, uint64_t *sptep,
+static void fast_pf_event(struct kmmu_ref_vm *vm, gfn_t gfn, uint32_t ec, uint64_t *sptep,
 			  uint64_t old, int ret)
 {
-	struct kmmu_event ev = { .type = KMMU_EV_FAST_PAGE_FAULT };
+	struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_FAST_PAGE_FAULT };
 
 	if (!vm->event_fn)
 		return;
@@ -608,7 +608,7 @@ static void fast_pf_event(struct kmmu_vm *vm, gfn_t gfn, uint32_t ec, uint64_t *
 	ev.fast_pf.old_spte = old;
 	ev.fast_pf.new_spte = *sptep;
 	ev.fast_pf.ret = ret;
-	kmmu_emit(vm, &ev);
+	kmmu_mmu_emit(vm, &ev);
 }
 
 static bool access_allowed(uint64_t spte, uint32_t ec)
@@ -623,7 +623,7 @@ static bool access_allowed(uint64_t spte, uint32_t ec)
 }
 
 /* vcpu_cache_mmio_info(): never while an update is in progress. */
-static void vcpu_cache_mmio_info(struct kmmu_vcpu *vcpu, gfn_t gfn, unsigned int access,
+static void vcpu_cache_mmio_info(struct kmmu_ref_vcpu *vcpu, gfn_t gfn, unsigned int access,
 				 uint64_t gen)
 {
 	if (gen & KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS)
@@ -633,8 +633,8 @@ static void vcpu_cache_mmio_info(struct kmmu_vcpu *vcpu, gfn_t gfn, unsigned int
 	vcpu->mmio_gen = gen;
 }
 
-static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_id, gfn_t gfn,
-			     uint32_t ec, struct kmmu_fault *out)
+static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu, int as_id,
+			     gfn_t gfn, uint32_t ec, struct kmmu_fault *out)
 {
 	const struct kmmu_mmio_gen_layout *gl = vm->gen_layout;
 	struct kmmu_memory_slot *slot;
@@ -668,21 +668,23 @@ static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_
 		ok = kmmu_check_mmio_spte(gl, *sptep, gen, &kg, &sg);
 		/* check_mmio_spte() returns before its tracepoint when in flux. */
 		if (vm->event_fn && !(gen & KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS)) {
-			struct kmmu_event ev = { .type = KMMU_EV_CHECK_MMIO_SPTE };
+			struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_CHECK_MMIO_SPTE };
 
 			ev.check_mmio.kvm_gen = kg;
 			ev.check_mmio.spte_gen = sg;
 			ev.check_mmio.spte = *sptep;
-			kmmu_emit(vm, &ev);
+			kmmu_mmu_emit(vm, &ev);
 		}
 		if (ok) {
 			if (vm->event_fn) {
-				struct kmmu_event ev = { .type = KMMU_EV_HANDLE_MMIO_PAGE_FAULT };
+				struct kmmu_mmu_event ev = {
+					.type = KMMU_MMU_EV_HANDLE_MMIO_PAGE_FAULT
+				};
 
 				ev.handle_mmio.addr = gfn << KMMU_PAGE_SHIFT;
 				ev.handle_mmio.gfn = kmmu_get_mmio_spte_gfn(gl, *sptep);
 				ev.handle_mmio.access = kmmu_get_mmio_spte_access(*sptep);
-				kmmu_emit(vm, &ev);
+				kmmu_mmu_emit(vm, &ev);
 			}
 			vcpu_cache_mmio_info(vcpu, kmmu_get_mmio_spte_gfn(gl, *sptep),
 					     kmmu_get_mmio_spte_access(*sptep), gen);
@@ -781,7 +783,7 @@ static int page_fault_locked(struct kmmu_vm *vm, struct kmmu_vcpu *vcpu, int as_
 	return 0;
 }
 
-int kmmu_page_fault(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
 		    uint32_t error_code, struct kmmu_fault *out)
 {
 	struct kmmu_fault f = { .result = KMMU_FAULT_NR };
@@ -813,7 +815,7 @@ int kmmu_page_fault(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
 static int hook_prepare(void *ctx, const struct kmmu_memory_slot *old,
 			struct kmmu_memory_slot *new, enum kmmu_mr_change change)
 {
-	struct kmmu_vm *vm = ctx;
+	struct kmmu_ref_vm *vm = ctx;
 
 	if (change == KMMU_MR_CREATE || change == KMMU_MR_MOVE) {
 		if (!new || !new->npages)
@@ -835,7 +837,7 @@ static int hook_prepare(void *ctx, const struct kmmu_memory_slot *old,
 
 static void hook_flush_slot(void *ctx, struct kmmu_memory_slot *slot)
 {
-	struct kmmu_vm *vm = ctx;
+	struct kmmu_ref_vm *vm = ctx;
 
 	kmmu_mmu_lock(vm);
 	vm->flushing_slot = slot;
@@ -851,7 +853,7 @@ static void hook_flush_slot(void *ctx, struct kmmu_memory_slot *slot)
 static void hook_commit(void *ctx, struct kmmu_memory_slot *old,
 			const struct kmmu_memory_slot *new, enum kmmu_mr_change change)
 {
-	struct kmmu_vm *vm = ctx;
+	struct kmmu_ref_vm *vm = ctx;
 	uint32_t old_flags = old ? old->flags : 0, new_flags = new ? new->flags : 0;
 
 	if (change == KMMU_MR_MOVE && old) {
@@ -883,14 +885,14 @@ static void hook_free_slot(void *ctx, struct kmmu_memory_slot *slot)
 
 static void hook_memslots_updated(void *ctx, uint64_t gen)
 {
-	struct kmmu_vm *vm = ctx;
+	struct kmmu_ref_vm *vm = ctx;
 
 	kmmu_mmu_lock(vm);
 	if (vm->event_fn) {
-		struct kmmu_event ev = { .type = KMMU_EV_MEMSLOTS_UPDATED };
+		struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_MEMSLOTS_UPDATED };
 
 		ev.gen_wrap.gen = gen;
-		kmmu_emit(vm, &ev);
+		kmmu_mmu_emit(vm, &ev);
 	}
 	kmmu_mmu_invalidate_mmio_sptes(vm, gen);
 	kmmu_mmu_unlock(vm);
@@ -906,7 +908,7 @@ static const struct kmmu_memslot_ops kmmu_mmu_memslot_ops = {
 
 /* ---- VM ---- */
 
-void kmmu_vm_config_default(struct kmmu_vm_config *cfg)
+void kmmu_ref_vm_config_default(struct kmmu_ref_vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->layout = KMMU_SPTE_LAYOUT_UPSTREAM;
@@ -917,13 +919,13 @@ void kmmu_vm_config_default(struct kmmu_vm_config *cfg)
 	cfg->phys_bits = 46;
 }
 
-int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg)
+int kmmu_ref_vm_create(struct kmmu_ref_vm **out, const struct kmmu_ref_vm_config *cfg)
 {
 	pthread_mutexattr_t attr;
-	struct kmmu_vm *vm;
+	struct kmmu_ref_vm *vm;
 	int r;
 
-	if (!out || !cfg || !cfg->nr_vcpus || cfg->nr_vcpus > KMMU_MAX_VCPUS ||
+	if (!out || !cfg || !cfg->nr_vcpus || cfg->nr_vcpus > KMMU_REF_MAX_VCPUS ||
 	    cfg->phys_bits < 32 || cfg->phys_bits > 51 ||
 	    !kmmu_mmio_gen_layout(cfg->layout))
 		return -EINVAL;
@@ -951,7 +953,7 @@ int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg)
 	return 0;
 }
 
-void kmmu_vm_destroy(struct kmmu_vm *vm)
+void kmmu_ref_vm_destroy(struct kmmu_ref_vm *vm)
 {
 	unsigned int i;
 	int as;
@@ -968,15 +970,15 @@ void kmmu_vm_destroy(struct kmmu_vm *vm)
 	free(vm);
 }
 
-int kmmu_vm_set_memory_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
-			      uint64_t gpa, uint64_t size, uint64_t hva)
+int kmmu_ref_vm_set_memory_region(struct kmmu_ref_vm *vm, uint32_t slot, uint32_t flags,
+				  uint64_t gpa, uint64_t size, uint64_t hva)
 {
 	if (!vm)
 		return -EINVAL;
 	return kmmu_set_memory_region(vm->memslots, slot, flags, gpa, size, hva);
 }
 
-uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id)
+uint64_t kmmu_ref_vm_memslots_generation(struct kmmu_ref_vm *vm, int as_id)
 {
 	uint64_t gen;
 
@@ -988,7 +990,7 @@ uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id)
 	return gen;
 }
 
-unsigned long kmmu_nr_shadow_pages(struct kmmu_vm *vm)
+unsigned long kmmu_nr_shadow_pages(struct kmmu_ref_vm *vm)
 {
 	struct kmmu_mmu_page *sp;
 	unsigned long n = 0;
@@ -1016,7 +1018,7 @@ audit_fail(char *why, size_t len, const char *fmt, ...)
 }
 
 /* A leaf SPTE must be in the rmap of its gfn and level. */
-static int audit_leaf(struct kmmu_vm *vm, struct kmmu_mmu_page *sp, unsigned int i,
+static int audit_leaf(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp, unsigned int i,
 		      char *why, size_t len)
 {
 	gfn_t gfn = kmmu_sp_get_gfn(sp, i);
@@ -1067,7 +1069,7 @@ static int audit_slot_rmaps(struct kmmu_memory_slot *slot, uint64_t *nrmap,
 	return 0;
 }
 
-static int audit_locked(struct kmmu_vm *vm, char *why, size_t len)
+static int audit_locked(struct kmmu_ref_vm *vm, char *why, size_t len)
 {
 	uint64_t n4k = 0, n2m = 0, nmmio = 0, nrmap = 0;
 	struct kmmu_memory_slot *slot;
@@ -1087,7 +1089,8 @@ static int audit_locked(struct kmmu_vm *vm, char *why, size_t len)
 				nmmio++;
 			} else if (!kmmu_is_last_spte(spte, sp->role.level)) {
 				if (spte_to_child_sp(spte)->parent_ptep != &sp->spt[i])
-					return audit_fail(why, len, "child of %p[%u] has another parent",
+					return audit_fail(why, len,
+							  "child of %p[%u] has another parent",
 							  (void *)sp, i);
 			} else {
 				if (sp->role.level == KMMU_PG_LEVEL_4K)
@@ -1100,7 +1103,8 @@ static int audit_locked(struct kmmu_vm *vm, char *why, size_t len)
 			}
 		}
 		if (present != sp->nr_present)
-			return audit_fail(why, len, "sp gfn 0x%llx level %d: %u entries, nr_present %u",
+			return audit_fail(why, len,
+					  "sp gfn 0x%llx level %d: %u entries, nr_present %u",
 					  (unsigned long long)sp->gfn, sp->role.level, present,
 					  sp->nr_present);
 	}
@@ -1120,11 +1124,12 @@ static int audit_locked(struct kmmu_vm *vm, char *why, size_t len)
 				  "stats 4k %llu/%llu 2m %llu/%llu mmio %llu/%llu (counted/stat)",
 				  (unsigned long long)n4k, (unsigned long long)vm->stat.pages_4k,
 				  (unsigned long long)n2m, (unsigned long long)vm->stat.pages_2m,
-				  (unsigned long long)nmmio, (unsigned long long)vm->stat.mmio_sptes);
+				  (unsigned long long)nmmio,
+				  (unsigned long long)vm->stat.mmio_sptes);
 	return 0;
 }
 
-int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len)
+int kmmu_mmu_audit(struct kmmu_ref_vm *vm, char *why, size_t len)
 {
 	int r;
 

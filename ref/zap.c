@@ -13,7 +13,7 @@ static inline struct kmmu_mmu_page *child_sp(uint64_t spte)
 }
 
 /* mmu_page_zap_pte() */
-static void zap_pte(struct kmmu_vm *vm, struct kmmu_mmu_page *sp, uint64_t *sptep)
+static void zap_pte(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp, uint64_t *sptep)
 {
 	uint64_t pte = *sptep;
 
@@ -31,10 +31,10 @@ static void zap_pte(struct kmmu_vm *vm, struct kmmu_mmu_page *sp, uint64_t *spte
 	kmmu_drop_spte(vm, sptep);
 }
 
-bool kmmu_mmu_prepare_zap_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp,
+bool kmmu_mmu_prepare_zap_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp,
 			       struct list_head *invalid_list)
 {
-	struct kmmu_event ev = { .type = KMMU_EV_PREPARE_ZAP_PAGE };
+	struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_PREPARE_ZAP_PAGE };
 	unsigned int i;
 
 	if (vm->event_fn) {
@@ -42,7 +42,7 @@ bool kmmu_mmu_prepare_zap_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp,
 		ev.page.gfn = sp->gfn;
 		ev.page.role = sp->role.word;
 		ev.page.root_count = sp->root_count;
-		kmmu_emit(vm, &ev);
+		kmmu_mmu_emit(vm, &ev);
 	}
 	vm->stat.mmu_shadow_zapped++;
 
@@ -70,19 +70,19 @@ bool kmmu_mmu_prepare_zap_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp,
 	return false;
 }
 
-void kmmu_mmu_commit_zap_page(struct kmmu_vm *vm, struct list_head *invalid_list)
+void kmmu_mmu_commit_zap_page(struct kmmu_ref_vm *vm, struct list_head *invalid_list)
 {
 	struct kmmu_mmu_page *sp, *n;
 
 	list_for_each_entry_safe(sp, n, invalid_list, link) {
 		if (!sp->role.invalid || sp->root_count || sp->nr_present)
-			kmmu_vm_bug(vm, -EIO);
+			kmmu_ref_vm_bug(vm, -EIO);
 		kmmu_mmu_free_page(vm, sp);
 	}
 }
 
 /* kvm_zap_obsolete_pages(): obsolete pages are at the tail of the FIFO. */
-static void zap_obsolete_pages(struct kmmu_vm *vm)
+static void zap_obsolete_pages(struct kmmu_ref_vm *vm)
 {
 	LIST_HEAD(invalid_list);
 	struct kmmu_mmu_page *sp;
@@ -96,15 +96,15 @@ static void zap_obsolete_pages(struct kmmu_vm *vm)
 	kmmu_mmu_commit_zap_page(vm, &invalid_list);
 }
 
-void kmmu_mmu_zap_all_fast(struct kmmu_vm *vm)
+void kmmu_mmu_zap_all_fast(struct kmmu_ref_vm *vm)
 {
-	struct kmmu_event ev = { .type = KMMU_EV_ZAP_ALL_FAST };
+	struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_ZAP_ALL_FAST };
 
 	kmmu_mmu_lock(vm);
 	if (vm->event_fn) {
 		ev.zap_all_fast.mmu_valid_gen = vm->mmu_valid_gen;
 		ev.zap_all_fast.mmu_used_pages = vm->stat.mmu_used_pages;
-		kmmu_emit(vm, &ev);
+		kmmu_mmu_emit(vm, &ev);
 	}
 	vm->stat.zap_all_fast++;
 	/*
@@ -117,7 +117,7 @@ void kmmu_mmu_zap_all_fast(struct kmmu_vm *vm)
 	kmmu_mmu_unlock(vm);
 }
 
-void kmmu_mmu_zap_all(struct kmmu_vm *vm)
+void kmmu_mmu_zap_all(struct kmmu_ref_vm *vm)
 {
 	LIST_HEAD(invalid_list);
 	struct kmmu_mmu_page *sp;
@@ -132,7 +132,7 @@ void kmmu_mmu_zap_all(struct kmmu_vm *vm)
 }
 
 /* kvm_zap_all_rmap_sptes(): clear every SPTE of @head and empty it. */
-bool kmmu_zap_all_rmap_sptes(struct kmmu_vm *vm, struct kmmu_rmap_head *head, int level)
+bool kmmu_zap_all_rmap_sptes(struct kmmu_ref_vm *vm, struct kmmu_rmap_head *head, int level)
 {
 	struct kmmu_rmap_iterator it;
 	uint64_t *sptep;
@@ -141,7 +141,7 @@ bool kmmu_zap_all_rmap_sptes(struct kmmu_vm *vm, struct kmmu_rmap_head *head, in
 		return false;
 	kmmu_for_each_rmap_spte(head, &it, sptep) {
 		if (!kmmu_is_shadow_present_pte(*sptep))
-			kmmu_vm_bug(vm, -EIO);
+			kmmu_ref_vm_bug(vm, -EIO);
 		*sptep = 0;
 		kmmu_sptep_to_sp(sptep)->nr_present--;
 		if (level == KMMU_PG_LEVEL_4K)
@@ -158,7 +158,7 @@ static int slot_arch_ok(const struct kmmu_memory_slot *slot)
 	return slot && slot->arch && slot->npages;
 }
 
-int kmmu_mmu_zap_memslot(struct kmmu_vm *vm, struct kmmu_memory_slot *slot)
+int kmmu_mmu_zap_memslot(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot)
 {
 	struct kmmu_slot_arch *arch;
 	unsigned long i, n;
@@ -177,7 +177,7 @@ int kmmu_mmu_zap_memslot(struct kmmu_vm *vm, struct kmmu_memory_slot *slot)
 	return 0;
 }
 
-int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen)
+int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_ref_vm *vm, uint64_t gen)
 {
 	int r;
 
@@ -188,10 +188,10 @@ int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen)
 		return r;
 	kmmu_mmu_lock(vm);
 	if (vm->event_fn) {
-		struct kmmu_event ev = { .type = KMMU_EV_MMIO_GEN_WRAP };
+		struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_MMIO_GEN_WRAP };
 
 		ev.gen_wrap.gen = gen;
-		kmmu_emit(vm, &ev);
+		kmmu_mmu_emit(vm, &ev);
 	}
 	vm->stat.mmio_gen_wraps++;
 	kmmu_mmu_zap_all_fast(vm);
@@ -199,7 +199,7 @@ int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen)
 	return 1;
 }
 
-int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
+int kmmu_mmu_slot_remove_write_access(struct kmmu_ref_vm *vm,
 				      const struct kmmu_memory_slot *slot, int start_level)
 {
 	struct kmmu_slot_arch *arch;
@@ -225,7 +225,7 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
 	return 0;
 }
 
-int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot)
+int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot)
 {
 	struct kmmu_slot_arch *arch;
 	struct kmmu_rmap_iterator it;
@@ -243,7 +243,7 @@ int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_vm *vm, const struct kmmu_memory_
 	return 0;
 }
 
-int kmmu_mmu_zap_collapsible_sptes(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot)
+int kmmu_mmu_zap_collapsible_sptes(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot)
 {
 	struct kmmu_slot_arch *arch;
 	struct kmmu_rmap_iterator it;
@@ -269,7 +269,7 @@ restart:
 				sp->nr_present--;
 				vm->stat.pages_4k--;
 				if (kmmu_pte_list_remove(head, sptep))
-					kmmu_vm_bug(vm, -EIO);
+					kmmu_ref_vm_bug(vm, -EIO);
 				goto restart;
 			}
 		}

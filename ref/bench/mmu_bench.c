@@ -36,11 +36,15 @@ static const struct {
 	const char *desc;
 	enum kmmu_fault_result want;
 } workloads[NR_WORKLOADS] = {
-	[MAP_4K_SEQ] = { "fault_map_4k_seq", "new 4K mappings, sequential", KMMU_FAULT_MAPPED_4K },
-	[MAP_4K_RANDOM] = { "fault_map_4k_random", "new 4K mappings, random", KMMU_FAULT_MAPPED_4K },
+	[MAP_4K_SEQ] = { "fault_map_4k_seq", "new 4K mappings, sequential",
+			 KMMU_FAULT_MAPPED_4K },
+	[MAP_4K_RANDOM] = { "fault_map_4k_random", "new 4K mappings, random",
+			    KMMU_FAULT_MAPPED_4K },
 	[MAP_2M] = { "fault_map_2m", "new 2M mappings (x128 fast zaps)", KMMU_FAULT_MAPPED_2M },
-	[MMIO_CREATE] = { "fault_mmio_spte_create", "no slot: MMIO SPTE created", KMMU_FAULT_MMIO_SPTE },
-	[MMIO_CACHED] = { "fault_mmio_spte_cached", "MMIO SPTE hit (current gen)", KMMU_FAULT_MMIO_CACHED },
+	[MMIO_CREATE] = { "fault_mmio_spte_create", "no slot: MMIO SPTE created",
+			  KMMU_FAULT_MMIO_SPTE },
+	[MMIO_CACHED] = { "fault_mmio_spte_cached", "MMIO SPTE hit (current gen)",
+			  KMMU_FAULT_MMIO_CACHED },
 };
 
 static gfn_t *order_seq, *order_rand, *order_2m;
@@ -90,29 +94,29 @@ static int make_orders(void)
 }
 
 /* A fresh VM with the slots (or none, for MMIO workloads). */
-static int setup(struct kmmu_vm **vmp, bool huge, bool slots)
+static int setup(struct kmmu_ref_vm **vmp, bool huge, bool slots)
 {
-	struct kmmu_vm_config cfg;
+	struct kmmu_ref_vm_config cfg;
 	unsigned long s;
 	int r;
 
-	kmmu_vm_config_default(&cfg);
+	kmmu_ref_vm_config_default(&cfg);
 	cfg.host_huge_pages = huge;
-	r = kmmu_vm_create(vmp, &cfg);
+	r = kmmu_ref_vm_create(vmp, &cfg);
 	if (r || !slots)
 		return r;
 	for (s = 0; s < NR_SLOTS; s++) {
-		r = kmmu_vm_set_memory_region(*vmp, s, 0, s * SLOT_STRIDE, SLOT_PAGES << 12,
-					      HVA_BASE + s * SLOT_STRIDE);
+		r = kmmu_ref_vm_set_memory_region(*vmp, s, 0, s * SLOT_STRIDE, SLOT_PAGES << 12,
+						  HVA_BASE + s * SLOT_STRIDE);
 		if (r) {
-			kmmu_vm_destroy(*vmp);
+			kmmu_ref_vm_destroy(*vmp);
 			return r;
 		}
 	}
 	return 0;
 }
 
-static int run_faults(struct kmmu_vm *vm, const gfn_t *order, unsigned long n,
+static int run_faults(struct kmmu_ref_vm *vm, const gfn_t *order, unsigned long n,
 		      enum kmmu_fault_result want, double *secs)
 {
 	struct kmmu_fault f;
@@ -135,7 +139,7 @@ static int run_faults(struct kmmu_vm *vm, const gfn_t *order, unsigned long n,
 /* One sample of @w: faults per second. */
 static int sample(enum workload w, double *fps)
 {
-	struct kmmu_vm *vm;
+	struct kmmu_ref_vm *vm;
 	const gfn_t *order = order_seq;
 	unsigned long n = NR_FAULTS;
 	double secs = 0;
@@ -163,7 +167,7 @@ static int sample(enum workload w, double *fps)
 		}
 		if (r)
 			goto out;
-		kmmu_vm_destroy(vm);
+		kmmu_ref_vm_destroy(vm);
 		*fps = (double)nr_2m * ROUNDS_2M / secs;
 		return 0;
 	default:
@@ -177,7 +181,7 @@ static int sample(enum workload w, double *fps)
 		return r;
 	r = run_faults(vm, order, n, workloads[w].want, &secs);
 out:
-	kmmu_vm_destroy(vm);
+	kmmu_ref_vm_destroy(vm);
 	if (r)
 		return r;
 	*fps = n / secs;

@@ -40,7 +40,7 @@
 #define GEN_MASK	((1ull << GEN_BITS) - 1)
 
 struct wrap {
-	struct kmmu_vm *vm;
+	struct kmmu_ref_vm *vm;
 	uint64_t exp_gen[NR_AS];
 	uint32_t toggle_flags[NR_AS];
 	unsigned int wraps, wrap_events;
@@ -54,15 +54,15 @@ struct wrap {
 /* An MMIO gfn refreshed after every update and faulted during the next. */
 #define HOT_GFN		0x20000
 
-static void ev_fn(void *ctx, const struct kmmu_event *ev)
+static void ev_fn(void *ctx, const struct kmmu_mmu_event *ev)
 {
 	struct wrap *w = ctx;
 
-	if (ev->type == KMMU_EV_MMIO_GEN_WRAP) {
+	if (ev->type == KMMU_MMU_EV_MMIO_GEN_WRAP) {
 		w->wrap_events++;
 		w->wrap_event_gen = ev->gen_wrap.gen;
 	}
-	if (ev->type == KMMU_EV_MEMSLOTS_UPDATED && w->vm) {
+	if (ev->type == KMMU_MMU_EV_MEMSLOTS_UPDATED && w->vm) {
 		/*
 		 * The new memslots are active with the in-progress bit; the hot
 		 * SPTE carries the old generation, whose low bits they share:
@@ -85,7 +85,7 @@ static gfn_t mmio_gfn(int k)
 	return 0x10000 + (gfn_t)k * 0x1000;
 }
 
-static int fault(struct kmmu_vm *vm, int as, gfn_t gfn, struct kmmu_fault *f)
+static int fault(struct kmmu_ref_vm *vm, int as, gfn_t gfn, struct kmmu_fault *f)
 {
 	int r = kmmu_page_fault(vm, 0, as, gfn, 0, f);
 
@@ -113,29 +113,29 @@ static void populate(struct __test_metadata *_metadata, struct wrap *w)
 static void setup_vm(struct __test_metadata *_metadata, struct wrap *w,
 		     enum kmmu_spte_layout layout)
 {
-	struct kmmu_vm_config cfg;
+	struct kmmu_ref_vm_config cfg;
 	int as;
 
 	urcu_memb_register_thread();
 	memset(w, 0, sizeof(*w));
-	kmmu_vm_config_default(&cfg);
+	kmmu_ref_vm_config_default(&cfg);
 	cfg.layout = layout;
-	ASSERT_EQ(0, kmmu_vm_create(&w->vm, &cfg));
-	kmmu_vm_set_event_fn(w->vm, ev_fn, w);
+	ASSERT_EQ(0, kmmu_ref_vm_create(&w->vm, &cfg));
+	kmmu_ref_vm_set_event_fn(w->vm, ev_fn, w);
 	for (as = 0; as < NR_AS; as++) {
 		/* The initial generation of address space i is i. */
-		ASSERT_EQ((uint64_t)as, kmmu_vm_memslots_generation(w->vm, as));
+		ASSERT_EQ((uint64_t)as, kmmu_ref_vm_memslots_generation(w->vm, as));
 		w->exp_gen[as] = as;
 		/* A small slot whose dirty logging is toggled to update memslots. */
-		ASSERT_EQ(0, kmmu_vm_set_memory_region(w->vm, SLOT(as, 0), 0, TOGGLE_GPA,
-						       4096, HVA + (1ull << 32)));
+		ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(w->vm, SLOT(as, 0), 0, TOGGLE_GPA,
+							   4096, HVA + (1ull << 32)));
 		/* RAM: a 2M-capable slot and a 4K-only slot. */
-		ASSERT_EQ(0, kmmu_vm_set_memory_region(w->vm, SLOT(as, 1), 0, 0, 4 << 20, HVA));
-		ASSERT_EQ(0, kmmu_vm_set_memory_region(w->vm, SLOT(as, 2), 0, 8 << 20, 4 << 20,
-						       HVA + (8 << 20) + 4096));
+		ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(w->vm, SLOT(as, 1), 0, 0, 4 << 20, HVA));
+		ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(w->vm, SLOT(as, 2), 0, 8 << 20, 4 << 20,
+							   HVA + (8 << 20) + 4096));
 		/* CREATE is one swap: +KMMU_ADDRESS_SPACE_NUM each. */
 		w->exp_gen[as] += 3 * NR_AS;
-		ASSERT_EQ(w->exp_gen[as], kmmu_vm_memslots_generation(w->vm, as));
+		ASSERT_EQ(w->exp_gen[as], kmmu_ref_vm_memslots_generation(w->vm, as));
 	}
 	populate(_metadata, w);
 }
@@ -154,11 +154,11 @@ static bool update(struct __test_metadata *_metadata, struct wrap *w, int as,
 	uint64_t g;
 
 	w->toggle_flags[as] ^= KMMU_MEM_LOG_DIRTY_PAGES;
-	ASSERT_EQ(0, kmmu_vm_set_memory_region(w->vm, SLOT(as, 0), w->toggle_flags[as],
-					       TOGGLE_GPA, 4096, HVA + (1ull << 32)));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(w->vm, SLOT(as, 0), w->toggle_flags[as],
+						   TOGGLE_GPA, 4096, HVA + (1ull << 32)));
 	w->updates++;
 	w->exp_gen[as] += NR_AS;
-	ASSERT_EQ(w->exp_gen[as], kmmu_vm_memslots_generation(w->vm, as));
+	ASSERT_EQ(w->exp_gen[as], kmmu_ref_vm_memslots_generation(w->vm, as));
 	g = w->exp_gen[as] & GEN_MASK;
 	if (layout == KMMU_SPTE_LAYOUT_SEED2013)
 		return g >= GEN_MASK;
@@ -168,7 +168,7 @@ static bool update(struct __test_metadata *_metadata, struct wrap *w, int as,
 /* After an update of @as that must not zap: everything survives. */
 static void check_survived(struct __test_metadata *_metadata, struct wrap *w, int as)
 {
-	struct kmmu_vm *vm = w->vm;
+	struct kmmu_ref_vm *vm = w->vm;
 	int k = w->updates % NR_MMIO, level;
 	struct kmmu_fault f;
 	uint64_t spte;
@@ -205,7 +205,7 @@ static void check_survived(struct __test_metadata *_metadata, struct wrap *w, in
 
 static void check_zapped(struct __test_metadata *_metadata, struct wrap *w, int as)
 {
-	struct kmmu_vm *vm = w->vm;
+	struct kmmu_ref_vm *vm = w->vm;
 	int a, k;
 
 	w->wraps++;
@@ -253,7 +253,7 @@ static void run_alternating(struct __test_metadata *_metadata, enum kmmu_spte_la
 	fflush(stdout);
 	if (limit >= (1ul << GEN_BITS))
 		ASSERT_EQ(want_wraps, w.wraps);
-	kmmu_vm_destroy(w.vm);
+	kmmu_ref_vm_destroy(w.vm);
 	urcu_memb_unregister_thread();
 }
 
@@ -277,34 +277,34 @@ TEST(seed2013_layout_zaps_at_max_gen)
 static void run_alias(struct __test_metadata *_metadata, enum kmmu_spte_layout layout,
 		      enum kmmu_fault_result want)
 {
-	struct kmmu_vm_config cfg;
-	struct kmmu_vm *vm;
+	struct kmmu_ref_vm_config cfg;
+	struct kmmu_ref_vm *vm;
 	struct kmmu_fault f;
 	unsigned long i, n;
 	uint32_t flags = 0;
 	const gfn_t G = 0x40000;
 
 	urcu_memb_register_thread();
-	kmmu_vm_config_default(&cfg);
+	kmmu_ref_vm_config_default(&cfg);
 	cfg.layout = layout;
-	ASSERT_EQ(0, kmmu_vm_create(&vm, &cfg));
+	ASSERT_EQ(0, kmmu_ref_vm_create(&vm, &cfg));
 	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(vm, 0, G, &f));
 	ASSERT_EQ(0, kmmu_get_mmio_spte_generation(vm->gen_layout, f.spte));
-	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, G << 12, 1 << 20, HVA));
-	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), 0, TOGGLE_GPA, 4096,
-					       HVA + (1ull << 32)));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 1), 0, G << 12, 1 << 20, HVA));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, TOGGLE_GPA, 4096,
+						   HVA + (1ull << 32)));
 	/* 2 updates so far; 2^18 in all bring generation 0 back to 0 mod 2^19. */
 	n = max_updates((1ul << (GEN_BITS - 1)) - 2);
 	for (i = 0; i < n; i++) {
 		flags ^= KMMU_MEM_LOG_DIRTY_PAGES;
-		ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 0), flags, TOGGLE_GPA, 4096,
-						       HVA + (1ull << 32)));
+		ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), flags, TOGGLE_GPA, 4096,
+							   HVA + (1ull << 32)));
 	}
 	if (n == (1ul << (GEN_BITS - 1)) - 2) {
-		ASSERT_EQ(1ull << GEN_BITS, kmmu_vm_memslots_generation(vm, 0));
+		ASSERT_EQ(1ull << GEN_BITS, kmmu_ref_vm_memslots_generation(vm, 0));
 		ASSERT_EQ(want, fault(vm, 0, G, &f));
 	}
-	kmmu_vm_destroy(vm);
+	kmmu_ref_vm_destroy(vm);
 	urcu_memb_unregister_thread();
 }
 

@@ -230,8 +230,8 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 	static struct naive n;	/* large; the harness forks per test */
 	uint64_t seed = prop_seed(), rs, op;
 	unsigned long nops = prop_ops();
-	struct kmmu_vm_config cfg;
-	struct kmmu_vm *vm;
+	struct kmmu_ref_vm_config cfg;
+	struct kmmu_ref_vm *vm;
 	unsigned int counts[KMMU_FAULT_NR] = { 0 }, nupd = 0, changes[4] = { 0 }, i;
 	char why[200];
 
@@ -239,14 +239,14 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 		       pc->name, seed, seed, nops);
 	rs = seed ? seed : 1;
 	urcu_memb_register_thread();
-	kmmu_vm_config_default(&cfg);
+	kmmu_ref_vm_config_default(&cfg);
 	cfg.slot_zap_all = pc->quirk;
 	cfg.mmio_caching = pc->caching;
 	cfg.host_huge_pages = pc->huge;
 	cfg.layout = pc->layout;
 	cfg.pml = pc->pml;
 	cfg.max_slots = NR_IDS;
-	ASSERT_EQ(0, kmmu_vm_create(&vm, &cfg));
+	ASSERT_EQ(0, kmmu_ref_vm_create(&vm, &cfg));
 	memset(&n, 0, sizeof(n));
 	n.quirk = pc->quirk;
 	n.caching = pc->caching;
@@ -270,7 +270,8 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 				old = *cur;
 			if (cur && r % 4 == 0) {
 				/* Toggle dirty logging (or try READONLY: -EINVAL). */
-				flags = cur->flags ^ (r & 0x100 ? KMMU_MEM_READONLY : KMMU_MEM_LOG_DIRTY_PAGES);
+				flags = cur->flags ^ (r & 0x100 ? KMMU_MEM_READONLY :
+							      KMMU_MEM_LOG_DIRTY_PAGES);
 				gpa = cur->base_gfn << 12;
 				size = cur->npages << 12;
 				hva = cur->userspace_addr;
@@ -291,7 +292,10 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 				gpa <<= 12;
 				size <<= 12;
 				hva = HVA_BASE + (rng(&rs) % 64) * (2ull << 20);
-				hva += (r & 0x20) ? (gpa & ((2ull << 20) - 1)) : (rng(&rs) % 512) << 12;
+				if (r & 0x20)
+					hva += gpa & ((2ull << 20) - 1);
+				else
+					hva += (rng(&rs) % 512) << 12;
 				if (r & 0x40)
 					flags |= KMMU_MEM_LOG_DIRTY_PAGES;
 				if ((r & 0x380) == 0x380)
@@ -308,7 +312,8 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 						gpa = (GFN_SPACE - cur->npages) << 12;
 				}
 			}
-			rr = kmmu_vm_set_memory_region(vm, (uint32_t)as << 16 | id, flags, gpa, size, hva);
+			rr = kmmu_ref_vm_set_memory_region(vm, (uint32_t)as << 16 | id, flags, gpa,
+							   size, hva);
 			rn = kmmu_naive_set_memory_region(n.slots, (uint32_t)as << 16 | id, flags,
 							  gpa, size, hva);
 			ASSERT_EQ(rn, rr) {
@@ -318,7 +323,9 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 			}
 			change = kmmu_naive_last_change(n.slots);
 			if (rr == 0 && change >= 0) {
-				const struct kmmu_naive_slot *ns = kmmu_naive_id_to_slot(n.slots, as, id);
+				const struct kmmu_naive_slot *ns;
+
+				ns = kmmu_naive_id_to_slot(n.slots, as, id);
 
 				if (ns)
 					new = *ns;
@@ -346,13 +353,16 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 			} else {
 				gfn = rng(&rs) % GFN_SPACE;
 			}
-			ASSERT_EQ(0, kmmu_page_fault(vm, 0, as, gfn, write ? KMMU_PFERR_WRITE_MASK : 0, &f));
+			ASSERT_EQ(0, kmmu_page_fault(vm, 0, as, gfn,
+						     write ? KMMU_PFERR_WRITE_MASK : 0, &f));
 			want = naive_access(&n, as, gfn, write);
 			counts[f.result]++;
 			ASSERT_EQ(want, f.result) {
-				TH_LOG("op %" PRIu64 " access as %d gfn %#" PRIx64 " %s: want %s got %s, seed %" PRIu64,
+				TH_LOG("op %" PRIu64 " access as %d gfn %#" PRIx64
+				       " %s: want %s got %s, seed %" PRIu64,
 				       op, as, (uint64_t)gfn, write ? "write" : "read",
-				       kmmu_fault_result_name(want), kmmu_fault_result_name(f.result), seed);
+				       kmmu_fault_result_name(want),
+				       kmmu_fault_result_name(f.result), seed);
 			}
 		}
 		ASSERT_EQ(n.n4k, vm->stat.pages_4k) {
@@ -391,7 +401,7 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 	} else {
 		ASSERT_GT(counts[KMMU_FAULT_EMULATE], 0);
 	}
-	kmmu_vm_destroy(vm);
+	kmmu_ref_vm_destroy(vm);
 	kmmu_naive_destroy(n.slots);
 	urcu_memb_unregister_thread();
 }

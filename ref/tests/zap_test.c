@@ -25,39 +25,40 @@ struct counts {
 	uint8_t last_fast_gen;
 };
 
-static void count_fn(void *ctx, const struct kmmu_event *ev)
+static void count_fn(void *ctx, const struct kmmu_mmu_event *ev)
 {
 	struct counts *c = ctx;
 
-	if (ev->type == KMMU_EV_PREPARE_ZAP_PAGE)
+	if (ev->type == KMMU_MMU_EV_PREPARE_ZAP_PAGE)
 		c->prepare++;
-	else if (ev->type == KMMU_EV_ZAP_ALL_FAST) {
+	else if (ev->type == KMMU_MMU_EV_ZAP_ALL_FAST) {
 		c->zap_all_fast++;
 		c->last_fast_gen = ev->zap_all_fast.mmu_valid_gen;
-	} else if (ev->type == KMMU_EV_MMIO_GEN_WRAP) {
+	} else if (ev->type == KMMU_MMU_EV_MMIO_GEN_WRAP) {
 		c->wrap++;
 	}
 }
 
 FIXTURE(zap) {
-	struct kmmu_vm *vm;
+	struct kmmu_ref_vm *vm;
 	struct counts c;
 };
 
 FIXTURE_SETUP(zap)
 {
-	struct kmmu_vm_config cfg;
+	struct kmmu_ref_vm_config cfg;
 
 	urcu_memb_register_thread();
-	kmmu_vm_config_default(&cfg);
+	kmmu_ref_vm_config_default(&cfg);
 	cfg.nr_vcpus = 2;
 	cfg.slot_zap_all = false;
-	ASSERT_EQ(0, kmmu_vm_create(&self->vm, &cfg));
+	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &cfg));
 	memset(&self->c, 0, sizeof(self->c));
-	kmmu_vm_set_event_fn(self->vm, count_fn, &self->c);
+	kmmu_ref_vm_set_event_fn(self->vm, count_fn, &self->c);
 	/* Slot 0: 4K only (hva off by a page), slot 1: 2M capable. */
-	ASSERT_EQ(0, kmmu_vm_set_memory_region(self->vm, SLOT(0, 0), 0, 0, 4 * MB, HVA + 4096));
-	ASSERT_EQ(0, kmmu_vm_set_memory_region(self->vm, SLOT(0, 1), 0, 8 * MB, 4 * MB, HVA + 8 * MB));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(self->vm, SLOT(0, 0), 0, 0, 4 * MB, HVA + 4096));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(self->vm, SLOT(0, 1), 0, 8 * MB, 4 * MB,
+						   HVA + 8 * MB));
 }
 
 FIXTURE_TEARDOWN(zap)
@@ -67,12 +68,12 @@ FIXTURE_TEARDOWN(zap)
 	EXPECT_EQ(0, kmmu_mmu_audit(self->vm, why, sizeof(why))) {
 		TH_LOG("audit: %s", why);
 	}
-	kmmu_vm_destroy(self->vm);
+	kmmu_ref_vm_destroy(self->vm);
 	EXPECT_EQ(0, kmmu_pte_list_desc_live());
 	urcu_memb_unregister_thread();
 }
 
-static int fault(struct kmmu_vm *vm, unsigned int vcpu, int as, gfn_t gfn)
+static int fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as, gfn_t gfn)
 {
 	struct kmmu_fault f;
 	int r = kmmu_page_fault(vm, vcpu, as, gfn, 0, &f);
@@ -81,7 +82,7 @@ static int fault(struct kmmu_vm *vm, unsigned int vcpu, int as, gfn_t gfn)
 }
 
 /* Total rmap entries of every slot of address space 0. */
-static unsigned long rmap_entries(struct kmmu_vm *vm)
+static unsigned long rmap_entries(struct kmmu_ref_vm *vm)
 {
 	struct kmmu_memory_slot *slot;
 	unsigned long n = 0, i;
@@ -99,7 +100,7 @@ static unsigned long rmap_entries(struct kmmu_vm *vm)
 	return n;
 }
 
-static void populate(struct __test_metadata *_metadata, struct kmmu_vm *vm)
+static void populate(struct __test_metadata *_metadata, struct kmmu_ref_vm *vm)
 {
 	gfn_t g;
 
@@ -115,7 +116,7 @@ static void populate(struct __test_metadata *_metadata, struct kmmu_vm *vm)
 
 TEST_F(zap, one_leaf_table)
 {
-	struct kmmu_vm *vm = self->vm;
+	struct kmmu_ref_vm *vm = self->vm;
 	struct kmmu_mmu_page *l1;
 	LIST_HEAD(invalid);
 	uint64_t *sptep;
@@ -150,7 +151,7 @@ TEST_F(zap, one_leaf_table)
 
 TEST_F(zap, fast_zap_only_obsolete)
 {
-	struct kmmu_vm *vm = self->vm;
+	struct kmmu_ref_vm *vm = self->vm;
 	unsigned long pages;
 
 	populate(_metadata, vm);
@@ -193,7 +194,7 @@ TEST_F(zap, fast_zap_only_obsolete)
 
 TEST_F(zap, zap_all)
 {
-	struct kmmu_vm *vm = self->vm;
+	struct kmmu_ref_vm *vm = self->vm;
 
 	populate(_metadata, vm);
 	kmmu_mmu_zap_all(vm);
@@ -210,7 +211,7 @@ TEST_F(zap, zap_all)
 
 TEST_F(zap, zap_memslot)
 {
-	struct kmmu_vm *vm = self->vm;
+	struct kmmu_ref_vm *vm = self->vm;
 	struct kmmu_memory_slot *slot;
 
 	populate(_metadata, vm);
@@ -226,7 +227,7 @@ TEST_F(zap, zap_memslot)
 	ASSERT_EQ(0, self->c.prepare);
 	ASSERT_EQ(5, kmmu_nr_shadow_pages(vm));
 	/* Deleting slot 1 (quirk off) goes the same way. */
-	ASSERT_EQ(0, kmmu_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 0, 0));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 0, 0));
 	ASSERT_EQ(0, vm->stat.pages_2m);
 	ASSERT_EQ(0, self->c.zap_all_fast);
 	ASSERT_EQ(0, rmap_entries(vm));
@@ -234,7 +235,7 @@ TEST_F(zap, zap_memslot)
 
 TEST_F(zap, mmio_gen_wrap_decision)
 {
-	struct kmmu_vm *vm = self->vm;
+	struct kmmu_ref_vm *vm = self->vm;
 	uint64_t W = 1ull << 19;
 
 	populate(_metadata, vm);
@@ -256,7 +257,7 @@ TEST_F(zap, mmio_gen_wrap_decision)
 
 TEST_F(zap, write_protect_and_dirty_bits)
 {
-	struct kmmu_vm *vm = self->vm;
+	struct kmmu_ref_vm *vm = self->vm;
 	struct kmmu_memory_slot *slot;
 
 	populate(_metadata, vm);

@@ -31,7 +31,7 @@
 #include "kmmu/rmap.h"
 #include "kmmu/memslot.h"
 
-#define KMMU_MAX_VCPUS		64
+#define KMMU_REF_MAX_VCPUS		64
 #define KMMU_MMU_HASH_BITS	12
 
 /* PFERR_* bits of the error code the fault path takes. */
@@ -110,22 +110,22 @@ struct kmmu_slot_arch {
 };
 
 /* Tracepoint mirrors (arch/x86/kvm/mmu/mmutrace.h), in firing order. */
-enum kmmu_event_type {
-	KMMU_EV_GET_PAGE,		/* kvm_mmu_get_page */
-	KMMU_EV_SET_SPTE,		/* kvm_mmu_set_spte */
-	KMMU_EV_MARK_MMIO_SPTE,		/* mark_mmio_spte */
-	KMMU_EV_HANDLE_MMIO_PAGE_FAULT,	/* handle_mmio_page_fault */
-	KMMU_EV_CHECK_MMIO_SPTE,	/* check_mmio_spte */
-	KMMU_EV_FAST_PAGE_FAULT,	/* fast_page_fault */
-	KMMU_EV_PREPARE_ZAP_PAGE,	/* kvm_mmu_prepare_zap_page */
-	KMMU_EV_ZAP_ALL_FAST,		/* kvm_mmu_zap_all_fast */
-	KMMU_EV_MMIO_GEN_WRAP,		/* kvm_debug "mmio generation wraparound" */
-	KMMU_EV_MEMSLOTS_UPDATED,	/* kvm_arch_memslots_updated() entry (no tracepoint) */
-	KMMU_EV_NR,
+enum kmmu_mmu_event_type {
+	KMMU_MMU_EV_GET_PAGE,		/* kvm_mmu_get_page */
+	KMMU_MMU_EV_SET_SPTE,		/* kvm_mmu_set_spte */
+	KMMU_MMU_EV_MARK_MMIO_SPTE,		/* mark_mmio_spte */
+	KMMU_MMU_EV_HANDLE_MMIO_PAGE_FAULT,	/* handle_mmio_page_fault */
+	KMMU_MMU_EV_CHECK_MMIO_SPTE,	/* check_mmio_spte */
+	KMMU_MMU_EV_FAST_PAGE_FAULT,	/* fast_page_fault */
+	KMMU_MMU_EV_PREPARE_ZAP_PAGE,	/* kvm_mmu_prepare_zap_page */
+	KMMU_MMU_EV_ZAP_ALL_FAST,		/* kvm_mmu_zap_all_fast */
+	KMMU_MMU_EV_MMIO_GEN_WRAP,		/* kvm_debug "mmio generation wraparound" */
+	KMMU_MMU_EV_MEMSLOTS_UPDATED,	/* kvm_arch_memslots_updated() entry (no tracepoint) */
+	KMMU_MMU_EV_NR,
 };
 
-struct kmmu_event {
-	enum kmmu_event_type type;
+struct kmmu_mmu_event {
+	enum kmmu_mmu_event_type type;
 	union {
 		struct {	/* kvm_mmu_page_class (+ created for GET_PAGE) */
 			uint8_t mmu_valid_gen;
@@ -175,7 +175,7 @@ struct kmmu_event {
 	};
 };
 
-typedef void (*kmmu_event_fn)(void *ctx, const struct kmmu_event *ev);
+typedef void (*kmmu_mmu_event_fn)(void *ctx, const struct kmmu_mmu_event *ev);
 
 /* kvm->stat (the MMU's part) plus counters the reference can check. */
 struct kmmu_mmu_stats {
@@ -191,7 +191,7 @@ struct kmmu_mmu_stats {
 	uint64_t faults;
 };
 
-struct kmmu_vm_config {
+struct kmmu_ref_vm_config {
 	enum kmmu_spte_layout layout;
 	bool mmio_caching;		/* kvm.mmio_caching (hosts differ) */
 	/*
@@ -206,15 +206,15 @@ struct kmmu_vm_config {
 	 * write-protects huge ones; without it every SPTE is write-protected.
 	 */
 	bool pml;
-	unsigned int nr_vcpus;		/* 1..KMMU_MAX_VCPUS */
+	unsigned int nr_vcpus;		/* 1..KMMU_REF_MAX_VCPUS */
 	unsigned int phys_bits;		/* host MAXPHYADDR, 32..51 */
 	unsigned int max_slots;		/* 0: the memslot layer's default */
 };
 
 /* The upstream defaults: layout upstream, caching on, quirk on, 46 bits. */
-void kmmu_vm_config_default(struct kmmu_vm_config *cfg);
+void kmmu_ref_vm_config_default(struct kmmu_ref_vm_config *cfg);
 
-struct kmmu_vcpu {
+struct kmmu_ref_vcpu {
 	struct kmmu_mmu_page *root[KMMU_ADDRESS_SPACE_NUM];
 	bool free_obsolete_roots;	/* KVM_REQ_MMU_FREE_OBSOLETE_ROOTS */
 	/*
@@ -228,43 +228,43 @@ struct kmmu_vcpu {
 	unsigned int mmio_access;
 };
 
-struct kmmu_vm {
-	struct kmmu_vm_config cfg;
+struct kmmu_ref_vm {
+	struct kmmu_ref_vm_config cfg;
 	const struct kmmu_mmio_gen_layout *gen_layout;
 	struct kmmu_vm_memslots *memslots;
 	uint8_t mmu_valid_gen;
 	struct list_head active_mmu_pages;	/* FIFO: new pages at the head */
 	struct hlist_head mmu_page_hash[1u << KMMU_MMU_HASH_BITS];
-	struct kmmu_vcpu vcpus[KMMU_MAX_VCPUS];
+	struct kmmu_ref_vcpu vcpus[KMMU_REF_MAX_VCPUS];
 	/* The slot whose SPTEs flush_slot is zapping (see rmap lookup). */
 	struct kmmu_memory_slot *flushing_slot;
 	struct kmmu_mmu_stats stat;
 	pthread_mutex_t mmu_lock;	/* recursive; see the top of this file */
-	kmmu_event_fn event_fn;
+	kmmu_mmu_event_fn event_fn;
 	void *event_ctx;
 	int bug;			/* first internal inconsistency, -errno */
 };
 
 /*
  * Creates a VM and its memslots (with this MMU's hooks).  -EINVAL for a
- * bad config, -ENOMEM.  kmmu_vm_destroy() frees everything.
+ * bad config, -ENOMEM.  kmmu_ref_vm_destroy() frees everything.
  */
-int kmmu_vm_create(struct kmmu_vm **out, const struct kmmu_vm_config *cfg);
-void kmmu_vm_destroy(struct kmmu_vm *vm);
+int kmmu_ref_vm_create(struct kmmu_ref_vm **out, const struct kmmu_ref_vm_config *cfg);
+void kmmu_ref_vm_destroy(struct kmmu_ref_vm *vm);
 
 /* KVM_SET_USER_MEMORY_REGION on the VM's memslots. */
-int kmmu_vm_set_memory_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
-			      uint64_t gpa, uint64_t size, uint64_t hva);
+int kmmu_ref_vm_set_memory_region(struct kmmu_ref_vm *vm, uint32_t slot, uint32_t flags,
+				  uint64_t gpa, uint64_t size, uint64_t hva);
 
 /* Take/release vm->mmu_lock, e.g. to read several stats consistently. */
-void kmmu_mmu_lock(struct kmmu_vm *vm);
-void kmmu_mmu_unlock(struct kmmu_vm *vm);
+void kmmu_mmu_lock(struct kmmu_ref_vm *vm);
+void kmmu_mmu_unlock(struct kmmu_ref_vm *vm);
 
 /* Every event goes to @fn (NULL: none), called with mmu_lock held. */
-void kmmu_vm_set_event_fn(struct kmmu_vm *vm, kmmu_event_fn fn, void *ctx);
+void kmmu_ref_vm_set_event_fn(struct kmmu_ref_vm *vm, kmmu_mmu_event_fn fn, void *ctx);
 
 /* The active generation of @as_id (with the in-progress bit, if any); 0 for bad input. */
-uint64_t kmmu_vm_memslots_generation(struct kmmu_vm *vm, int as_id);
+uint64_t kmmu_ref_vm_memslots_generation(struct kmmu_ref_vm *vm, int as_id);
 
 enum kmmu_fault_result {
 	KMMU_FAULT_MAPPED_4K,	/* new 4K leaf SPTE (RET_PF_FIXED) */
@@ -298,22 +298,22 @@ struct kmmu_fault {
  * @error_code: KMMU_PFERR_* bits.  0 with @out filled, -EINVAL for bad
  * input, -ENOMEM, -EIO after an internal inconsistency (vm->bug).
  */
-int kmmu_page_fault(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
 		    uint32_t error_code, struct kmmu_fault *out);
 
 /*
  * The leaf or MMIO SPTE currently mapping @gfn in @as_id as seen from
  * vCPU @vcpu's root (0 if none); @level receives its level.
  */
-uint64_t kmmu_lookup_spte(struct kmmu_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+uint64_t kmmu_lookup_spte(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
 			  int *level);
 
 /* kvm_mmu_max_mapping_level() for @gfn in @slot (ignores dirty logging). */
-int kmmu_max_mapping_level(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+int kmmu_max_mapping_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
 			   gfn_t gfn);
 
 /* kvm_mmu_max_gfn(): the largest gfn the MMU maps (host MAXPHYADDR). */
-gfn_t kmmu_mmu_max_gfn(struct kmmu_vm *vm);
+gfn_t kmmu_mmu_max_gfn(struct kmmu_ref_vm *vm);
 
 /* The rmap head of @gfn at @level in @slot, NULL outside. */
 struct kmmu_rmap_head *kmmu_gfn_to_rmap(const struct kmmu_memory_slot *slot,
@@ -325,16 +325,16 @@ struct kmmu_rmap_head *kmmu_gfn_to_rmap(const struct kmmu_memory_slot *slot,
  * stats equal the counted leaves/MMIO SPTEs.  0 or -EIO (and a message
  * in @why, if given).
  */
-int kmmu_mmu_audit(struct kmmu_vm *vm, char *why, size_t len);
+int kmmu_mmu_audit(struct kmmu_ref_vm *vm, char *why, size_t len);
 
 /* Number of shadow pages on the active list (incl. invalid roots). */
-unsigned long kmmu_nr_shadow_pages(struct kmmu_vm *vm);
+unsigned long kmmu_nr_shadow_pages(struct kmmu_ref_vm *vm);
 
 /* Internal, shared with zap.c. */
-void kmmu_emit(struct kmmu_vm *vm, const struct kmmu_event *ev);
-void kmmu_drop_spte(struct kmmu_vm *vm, uint64_t *sptep);
-void kmmu_mmu_free_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp);
-bool kmmu_is_obsolete_sp(struct kmmu_vm *vm, const struct kmmu_mmu_page *sp);
-void kmmu_vm_bug(struct kmmu_vm *vm, int err);
+void kmmu_mmu_emit(struct kmmu_ref_vm *vm, const struct kmmu_mmu_event *ev);
+void kmmu_drop_spte(struct kmmu_ref_vm *vm, uint64_t *sptep);
+void kmmu_mmu_free_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp);
+bool kmmu_is_obsolete_sp(struct kmmu_ref_vm *vm, const struct kmmu_mmu_page *sp);
+void kmmu_ref_vm_bug(struct kmmu_ref_vm *vm, int err);
 
 #endif

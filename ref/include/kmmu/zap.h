@@ -30,35 +30,35 @@
  * expect the caller to hold it.
  * Returns true if pages other than @sp left the active list (restart).
  */
-bool kmmu_mmu_prepare_zap_page(struct kmmu_vm *vm, struct kmmu_mmu_page *sp,
+bool kmmu_mmu_prepare_zap_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp,
 			       struct list_head *invalid_list);
-void kmmu_mmu_commit_zap_page(struct kmmu_vm *vm, struct list_head *invalid_list);
+void kmmu_mmu_commit_zap_page(struct kmmu_ref_vm *vm, struct list_head *invalid_list);
 
-void kmmu_mmu_zap_all_fast(struct kmmu_vm *vm);
-void kmmu_mmu_zap_all(struct kmmu_vm *vm);
+void kmmu_mmu_zap_all_fast(struct kmmu_ref_vm *vm);
+void kmmu_mmu_zap_all(struct kmmu_ref_vm *vm);
 /* 0, or -EINVAL for a NULL/foreign slot. */
-int kmmu_mmu_zap_memslot(struct kmmu_vm *vm, struct kmmu_memory_slot *slot);
+int kmmu_mmu_zap_memslot(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot);
 
 /*
  * kvm_mmu_invalidate_mmio_sptes(): @gen is the new generation of an
  * address space (no in-progress bit).  Returns 1 if everything was
  * zapped, 0 if not, -EINVAL for bad input.
  */
-int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_vm *vm, uint64_t gen);
+int kmmu_mmu_invalidate_mmio_sptes(struct kmmu_ref_vm *vm, uint64_t gen);
 
 /* kvm_mmu_slot_remove_write_access() for levels >= @start_level. */
-int kmmu_mmu_slot_remove_write_access(struct kmmu_vm *vm,
+int kmmu_mmu_slot_remove_write_access(struct kmmu_ref_vm *vm,
 				      const struct kmmu_memory_slot *slot, int start_level);
 /* kvm_mmu_slot_leaf_clear_dirty(): clear the dirty bit of 4K SPTEs. */
-int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot);
+int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot);
 /* kvm_mmu_zap_collapsible_sptes(): 4K SPTEs that could now be huge. */
-int kmmu_mmu_zap_collapsible_sptes(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot);
+int kmmu_mmu_zap_collapsible_sptes(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot);
 
 /* Internal, shared with mmu.c. */
-bool kmmu_zap_all_rmap_sptes(struct kmmu_vm *vm, struct kmmu_rmap_head *head, int level);
-void kmmu_unlink_child(struct kmmu_vm *vm, uint64_t *sptep);
-void kmmu_request_free_obsolete_roots(struct kmmu_vm *vm);
-int kmmu_max_mapping_level_any(struct kmmu_vm *vm, const struct kmmu_memory_slot *slot,
+bool kmmu_zap_all_rmap_sptes(struct kmmu_ref_vm *vm, struct kmmu_rmap_head *head, int level);
+void kmmu_unlink_child(struct kmmu_ref_vm *vm, uint64_t *sptep);
+void kmmu_request_free_obsolete_roots(struct kmmu_ref_vm *vm);
+int kmmu_max_mapping_level_any(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
 			       gfn_t gfn);
 
 #endif
