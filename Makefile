@@ -53,6 +53,7 @@ include selftests/selftests.mk
 -include stress/stress.mk
 -include ref/models/models.mk
 -include plots/plots.mk
+-include ci/ci.mk
 
 all: $(ALL_BINS)
 
