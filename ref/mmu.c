@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -988,6 +989,38 @@ uint64_t kmmu_ref_vm_memslots_generation(struct kmmu_ref_vm *vm, int as_id)
 	gen = kmmu_memslots_generation(kmmu_memslots_active(vm->memslots, as_id));
 	urcu_memb_read_unlock();
 	return gen;
+}
+
+int kmmu_ref_vm_stat(struct kmmu_ref_vm *vm, const char *name, uint64_t *val)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} stats[] = {
+		{ "pages_4k", offsetof(struct kmmu_mmu_stats, pages_4k) },
+		{ "pages_2m", offsetof(struct kmmu_mmu_stats, pages_2m) },
+		{ "max_mmu_rmap_size", offsetof(struct kmmu_mmu_stats, max_mmu_rmap_size) },
+		{ "mmu_shadow_zapped", offsetof(struct kmmu_mmu_stats, mmu_shadow_zapped) },
+		{ "mmu_cache_miss", offsetof(struct kmmu_mmu_stats, mmu_cache_miss) },
+	};
+	unsigned int i;
+
+	if (!vm || !name || !val)
+		return -EINVAL;
+	/* No 1G mappings in this model. */
+	if (!strcmp(name, "pages_1g")) {
+		*val = 0;
+		return 0;
+	}
+	for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++) {
+		if (strcmp(name, stats[i].name))
+			continue;
+		kmmu_mmu_lock(vm);
+		*val = *(uint64_t *)((char *)&vm->stat + stats[i].off);
+		kmmu_mmu_unlock(vm);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 unsigned long kmmu_nr_shadow_pages(struct kmmu_ref_vm *vm)

@@ -102,6 +102,7 @@ TEST_F(mmu, map_2m_and_4k)
 {
 	struct kmmu_ref_vm *vm = self->vm;
 	struct kmmu_fault f;
+	uint64_t v = 99;
 
 	/* 4 MiB at gpa 0, hva aligned: huge pages possible. */
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
@@ -117,6 +118,20 @@ TEST_F(mmu, map_2m_and_4k)
 	ASSERT_EQ(KMMU_FAULT_SPURIOUS, fault(vm, 0, 0, R));
 	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x200, W));
 	ASSERT_EQ(2, vm->stat.pages_2m);
+	ASSERT_EQ(0, kmmu_ref_vm_stat(vm, "pages_2m", &v));
+	ASSERT_EQ(2, v);
+	ASSERT_EQ(0, kmmu_ref_vm_stat(vm, "pages_4k", &v));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(0, kmmu_ref_vm_stat(vm, "pages_1g", &v));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(0, kmmu_ref_vm_stat(vm, "mmu_cache_miss", &v));
+	ASSERT_EQ(3, v);
+	ASSERT_EQ(0, kmmu_ref_vm_stat(vm, "max_mmu_rmap_size", &v));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(-ENOENT, kmmu_ref_vm_stat(vm, "mmu_unsync", &v));
+	ASSERT_EQ(-EINVAL, kmmu_ref_vm_stat(vm, NULL, &v));
+	ASSERT_EQ(-EINVAL, kmmu_ref_vm_stat(NULL, "pages_4k", &v));
+	ASSERT_EQ(-EINVAL, kmmu_ref_vm_stat(vm, "pages_4k", NULL));
 	/* Root, L3, L2: three shadow pages. */
 	ASSERT_EQ(3, kmmu_nr_shadow_pages(vm));
 	ASSERT_EQ(2, self->log.n[KMMU_MMU_EV_SET_SPTE]);

@@ -177,7 +177,11 @@ struct kmmu_mmu_event {
 
 typedef void (*kmmu_mmu_event_fn)(void *ctx, const struct kmmu_mmu_event *ev);
 
-/* kvm->stat (the MMU's part) plus counters the reference can check. */
+/*
+ * kvm->stat (the MMU's part) plus counters the reference can check.
+ * max_mmu_rmap_size stays 0 here: with direct pages only, a gfn of a slot
+ * is mapped by at most one SPTE per level (as KVM with TDP reports).
+ */
 struct kmmu_mmu_stats {
 	uint64_t pages_4k;		/* leaf SPTEs per level (kvm_update_page_stats) */
 	uint64_t pages_2m;
@@ -262,6 +266,15 @@ void kmmu_mmu_unlock(struct kmmu_ref_vm *vm);
 
 /* Every event goes to @fn (NULL: none), called with mmu_lock held. */
 void kmmu_ref_vm_set_event_fn(struct kmmu_ref_vm *vm, kmmu_mmu_event_fn fn, void *ctx);
+
+/*
+ * The reference's value of the KVM VM statistic @name (binary stats /
+ * debugfs names: "pages_4k", "pages_2m", "pages_1g", "max_mmu_rmap_size",
+ * "mmu_shadow_zapped", "mmu_cache_miss"), taken under mmu_lock, so that the
+ * checker can compare by name.  -ENOENT for a statistic not modelled,
+ * -EINVAL for bad input.
+ */
+int kmmu_ref_vm_stat(struct kmmu_ref_vm *vm, const char *name, uint64_t *val);
 
 /* The active generation of @as_id (with the in-progress bit, if any); 0 for bad input. */
 uint64_t kmmu_ref_vm_memslots_generation(struct kmmu_ref_vm *vm, int as_id);
