@@ -1,0 +1,1408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmio_invalidation_test: vCPUs load from and store to a set of guest
+ * physical pages while the host turns them from MMIO into RAM (creates a
+ * memslot over them) and back (deletes or moves the slot).  KVM caches
+ * "this GPA is MMIO" in MMIO SPTEs stamped with the memslot generation; a
+ * memslot update that adds RAM does not zap them, it only bumps the
+ * generation, so a stale MMIO SPTE must never be honoured after the
+ * update.  The generation stored in an SPTE has 19 bits: when it wraps,
+ * KVM zaps everything, or a SPTE from 2^19 generations ago would match
+ * again.  Both are checked: phase "flip" and phase "wrap".
+ *
+ * Generation arithmetic (Linux 6.1; the rules have held since 5.2):
+ * virt/kvm/kvm_main.c kvm_swap_active_memslots() sets the new memslot set's
+ * generation to the old one plus KVM_ADDRESS_SPACE_NUM (2 on x86,
+ * arch/x86/include/asm/kvm_host.h), address space 0 starting at 0
+ * (kvm_create_vm()).  kvm_set_memslot() swaps once for CREATE and
+ * FLAGS_ONLY, twice for DELETE and MOVE (kvm_invalidate_memslot() swaps in
+ * the INVALID copy first); a call that changes nothing returns before
+ * swapping.  Each swap calls kvm_arch_memslots_updated() ->
+ * kvm_mmu_invalidate_mmio_sptes() (arch/x86/kvm/mmu/mmu.c), which zaps all
+ * shadow pages (kvm_mmu_zap_all_fast) when (gen & MMIO_SPTE_GEN_MASK &
+ * ~(KVM_ADDRESS_SPACE_NUM - 1)) == 0, MMIO_SPTE_GEN_MASK being 19 bits
+ * (arch/x86/kvm/mmu/spte.h).  So in address space 0 the MMIO generation
+ * wraps every 2^19 / 2 = 262144 swaps, i.e. when the number of swaps since
+ * the VM was created is a multiple of 262144.  This test counts swaps
+ * itself from every KVM_SET_USER_MEMORY_REGION of the VM (the runtime's
+ * memslot hook, the runtime's own slots included) and predicts the
+ * generation from them; where the host emits the MMIO SPTE tracepoints
+ * the checker compares the prediction with the kernel (see below).
+ * DELETE and MOVE also zap all shadow pages in 6.1
+ * (kvm_arch_flush_shadow_memslot -> kvm_mmu_zap_all_fast), which would
+ * clear every stale MMIO SPTE as a side effect: the wrap phase therefore
+ * only creates slots and advances the generation with FLAGS_ONLY changes
+ * (toggling dirty logging) of a scratch slot the guest never touches.
+ *
+ * Layout.  Cell i is one page with its own one-page memslot (id
+ * KMMU_SLOT_FIRST_FREE + i) backed by page i of one host buffer; it lives
+ * at "home" (home_gpa + i * 4K) or "alt" (alt_gpa + i * 4K), or is absent.
+ * The guest page tables map both ranges (GVA == GPA), so the guest can
+ * touch either place at any time; a place without the slot is MMIO.  vCPU
+ * v owns the 8-byte word 8 * v of every cell, which holds
+ * pattern(i, v, gen) = 1 << 62 | i << 40 | v << 32 | gen, gen counting
+ * the stores that reached memory; the backing follows the slot, so the
+ * value survives moves, deletes and re-creates.  MMIO loads are completed
+ * with POISON (bit 63 set, never a pattern); MMIO stores are dropped.
+ *
+ * Publication (a seqlock per cell).  The host publishes one word per cell:
+ * seq << 8 | flags, flags = location | SLEEP.  Every memslot ioctl on cell i:
+ *   lock; state = (seq + 1, old flags); unlock          (odd: changing)
+ *   KVM_SET_USER_MEMORY_REGION
+ *   lock; state = (seq + 2, new flags); last_change[i] = ++gseq; unlock
+ * A flag change without an ioctl (SLEEP) just adds 2 to seq.
+ *
+ * Guest-side classification.  For one access the guest reads s1 = state[i]
+ * and its MMIO exit counter m1, does the 8-byte load or store, reads m2 and
+ * s2.  The host's vCPU thread bumps the counter for every MMIO exit in the
+ * cells' ranges before re-entering the guest, so m2 != m1 exactly when the
+ * access exited.  If s1 == s2 and seq is even, no ioctl on cell i overlapped
+ * the access: the one that produced s1 had returned before the guest read
+ * it (the update is published: every fault after it sees the new layout and
+ * the new generation), and the next one had not published its odd seq when
+ * the guest read s2 (by x86 ordering its memslot swap, which follows that
+ * store, had not been seen by the access).  Then the outcome is exact: the
+ * access must exit iff the cell is not at the accessed place.  Otherwise
+ * either outcome is allowed.  Always: a load that did not exit returns
+ * pattern(exp), a store that did not exit reached the backing (exp++), a
+ * load that exited returns POISON, and one access exits at most once.
+ *
+ * Host-side check (independent of the guest).  Before each KVM_RUN the
+ * vCPU thread snapshots gseq; an MMIO exit at a place where the cell's
+ * state is stable, was last changed at a gseq <= that snapshot and says
+ * the cell is there, is wrong.
+ *
+ * Phase "flip" (-n ops, at most -d seconds): random CREATE (home or alt),
+ * DELETE and MOVE of the cells; the guest picks a cell and a place
+ * uniformly, so MMIO SPTEs exist for many places when they turn into RAM.
+ *
+ * Phase "wrap" (--generations N swaps, or --full-wrap):
+ *   1. every cell is deleted (absent at both places);
+ *   2. prime: the vCPUs touch everything; the host waits until each
+ *      "sleeper" cell (a quarter of them) exited as MMIO at home, i.e. has
+ *      an MMIO SPTE there (with mmio_caching=Y) stamped with the current
+ *      generation G; then it marks them SLEEP (the guest leaves them alone)
+ *      and waits two loop iterations of every vCPU so none is in flight;
+ *   3. the sleepers are created at home: their MMIO SPTEs are now stale,
+ *      and nothing touches or zaps them;
+ *   4. drive: one swap per step, a scratch slot's FLAGS_ONLY toggle or the
+ *      scheduled CREATE of another cell at home (half of those clustered
+ *      around the wrap); the vCPUs keep hammering the other cells and the
+ *      always-absent alt places, so MMIO SPTEs are made, used and
+ *      invalidated at every generation, across the wrap;
+ *   5. wake: with --full-wrap when the generation is G + 2^19 again (the
+ *      sleepers' stale SPTEs would match; only the zap at the wrap removed
+ *      them), else after N steps: every vCPU reads every sleeper, which must
+ *      be RAM with its exact value; then the sleepers join the others;
+ *   6. with --full-wrap, some more steps past the wake.
+ * --full-wrap drives 262144 swaps and is for `make stress`/nightly; the
+ * default N is bounded so the test fits make check's budget.
+ *
+ * End of each phase: absent cells are re-created at home, then the vCPUs
+ * read every cell once more (no exit allowed, exact value).
+ *
+ * Checking against the reference (tracing/): every ioctl of the VM goes
+ * to the checker's action log through the memslot hook; with mmio_caching=Y
+ * the checker compares mark_mmio_spte's generation with the reference's
+ * memslot generation and checks kvm_mmu_zap_all_fast at the wrap; where the
+ * host has mmio_caching=N those events never fire and the checker reports
+ * them as not checkable.
+ *
+ * $KMMU_MMIO_INJECT=invert-one inverts the guest's expectation for cell 0,
+ * which must make the test fail (a check of the test, not of KVM).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/hygiene.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/opts.h"
+#include "kmmu/result.h"
+#include "kmmu/trace_session.h"
+
+#define MI_MAX_CELLS	4096
+#define MI_POISON	0xdeadbeefdeadbeefULL
+
+#define MI_LOC_MASK	0x3ULL
+#define MI_LOC_ABSENT	0
+#define MI_LOC_HOME	1
+#define MI_LOC_ALT	2
+#define MI_SLEEP	0x4ULL		/* the guest must not touch the cell */
+#define MI_SEQ(s)	((s) >> 8)
+#define MI_STATE(seq, flags) (((uint64_t)(seq) << 8) | (flags))
+
+#define MI_PATTERN(i, v, gen) \
+	((1ULL << 62) | ((uint64_t)(i) << 40) | ((uint64_t)(v) << 32) | (uint32_t)(gen))
+
+#define MI_READ(x) (*(volatile __typeof__(x) *)&(x))
+#define mi_barrier() __asm__ volatile("" : : : "memory")
+
+/* arch/x86/kvm/mmu/spte.h MMIO_SPTE_GEN_MASK; x86 KVM_ADDRESS_SPACE_NUM. */
+#define MI_MMIO_GEN_MASK	((1ULL << 19) - 1)
+#define MI_AS_NUM		2
+#define MI_SWAPS_PER_WRAP	((MI_MMIO_GEN_MASK + 1) / MI_AS_NUM)
+/* Swaps after the wake point driven by --full-wrap, and the cluster width. */
+#define MI_WRAP_WINDOW		2000
+
+#define MI_NO_CELL	(~0ULL)
+
+struct mi_vcpu_shared {
+	uint64_t mmio_count;	/* host: cell MMIO exits of this vCPU */
+	uint64_t mmio_last_gpa;	/* host: GPA of the latest one */
+	uint64_t reads, writes;	/* guest: accesses that reached memory */
+	uint64_t mmio_reads, mmio_writes; /* guest: accesses that exited */
+	uint64_t stable, racy;	/* guest: accesses checked exactly / raced */
+	uint64_t sweeps;	/* guest: final verification reads */
+	uint64_t wake_reads;	/* guest: sleeper reads at the wake */
+	uint64_t iters;		/* guest: loop iterations */
+	uint64_t woke;		/* guest: the last wake it served */
+	uint64_t swept;		/* guest: the last sweep it served */
+	uint64_t pad[3];
+};
+
+struct mi_shared {
+	uint64_t stop;		/* host: end the run after a final sweep */
+	uint64_t sweep;		/* host: bump to request a final sweep */
+	uint64_t wake;		/* host: bump to request a sleeper sweep */
+	uint64_t nr_cells;
+	uint64_t seed;
+	uint64_t home_gva, alt_gva;
+	uint64_t state_gva;	/* uint64_t[nr_cells] */
+	uint64_t exp_gva;	/* uint32_t[nr_vcpus][nr_cells], guest-private */
+	uint64_t inject_cell;	/* expectation inverted for it (MI_NO_CELL: none) */
+	struct mi_vcpu_shared vcpu[KMMU_MAX_VCPUS];
+};
+
+/* ---- guest ---- */
+
+static inline uint64_t mi_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static inline bool mi_expect_exit(const struct mi_shared *sh, uint64_t i, uint64_t loc,
+				  uint64_t at)
+{
+	bool e = loc != at;
+
+	return i == sh->inject_cell ? !e : e;
+}
+
+/*
+ * One exact read of cell @i where the host says it is and holds still: no
+ * exit unless the (possibly inverted) expectation says so, exact value.
+ */
+static void mi_guest_exact_read(struct mi_shared *sh, uint32_t v, uint64_t *state,
+				uint32_t *exp, struct mi_vcpu_shared *me, uint64_t i,
+				const char *what)
+{
+	uint64_t s = MI_READ(state[i]), loc = s & MI_LOC_MASK;
+	uint64_t gva = (loc == MI_LOC_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
+	uint64_t m1, val, want = MI_PATTERN(i, v, exp[i]);
+	bool exited;
+
+	if (loc == MI_LOC_ABSENT || (MI_SEQ(s) & 1))
+		GUEST_FAIL("%s: gpa %#lx slot %lu is not present and still (state %#lx..%#lx)",
+			   (uint64_t)what, gva, i, s, s);
+	m1 = MI_READ(me->mmio_count);
+	mi_barrier();
+	val = *(volatile uint64_t *)gva;
+	mi_barrier();
+	exited = MI_READ(me->mmio_count) != m1;
+	if (exited != mi_expect_exit(sh, i, loc, loc)) {
+		if (exited)
+			GUEST_FAIL("load from present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx (%s)",
+				   gva, i, s, s, (uint64_t)what);
+		GUEST_FAIL("load from absent slot did not exit: gpa %#lx slot %lu state %#lx..%#lx (%s)",
+			   gva, i, s, s, (uint64_t)what);
+	}
+	if (!exited && val != want)
+		GUEST_FAIL("gpa %#lx slot %lu (state %#lx..%#lx) holds %#lx, expected %#lx",
+			   gva, i, s, s, val, want);
+}
+
+static void mi_guest(uint32_t v, void *arg)
+{
+	struct mi_shared *sh = arg;
+	struct mi_vcpu_shared *me = &sh->vcpu[v];
+	uint64_t n = sh->nr_cells;
+	uint64_t *state = (uint64_t *)sh->state_gva;
+	uint32_t *exp = (uint32_t *)sh->exp_gva + (uint64_t)v * n;
+	uint64_t rng = sh->seed ^ (0x9e3779b97f4a7c15ULL * (v + 1));
+
+	if (!rng)
+		rng = 1;
+	for (;;) {
+		uint64_t r = mi_rand(&rng), i = r % n, w, sw;
+		uint64_t s1, s2, m1, m2, loc, at, gva, val = 0, want;
+		bool write, stable, should_exit;
+
+		me->iters++;
+		/* Requests of the host, each served once; the host holds still meanwhile. */
+		w = MI_READ(sh->wake);
+		if (w != me->woke) {
+			for (uint64_t k = 0; k < n; k++) {
+				if (!(MI_READ(state[k]) & MI_SLEEP))
+					continue;
+				mi_guest_exact_read(sh, v, state, exp, me, k,
+						    "sleeper read at the wake");
+				me->wake_reads++;
+			}
+			me->woke = w;
+		}
+		sw = MI_READ(sh->sweep);
+		if (sw != me->swept) {
+			for (uint64_t k = 0; k < n; k++) {
+				mi_guest_exact_read(sh, v, state, exp, me, k, "final sweep");
+				me->sweeps++;
+			}
+			me->swept = sw;
+		}
+		if (MI_READ(sh->stop))
+			break;
+
+		s1 = MI_READ(state[i]);
+		if (s1 & MI_SLEEP)
+			continue;
+		loc = s1 & MI_LOC_MASK;
+		r >>= 20;
+		at = (r & 1) ? MI_LOC_ALT : MI_LOC_HOME;
+		write = (r >> 1) & 1;
+		gva = (at == MI_LOC_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
+		want = MI_PATTERN(i, v, exp[i] + write);
+
+		m1 = MI_READ(me->mmio_count);
+		mi_barrier();
+		if (write)
+			*(volatile uint64_t *)gva = want;
+		else
+			val = *(volatile uint64_t *)gva;
+		mi_barrier();
+		m2 = MI_READ(me->mmio_count);
+		s2 = MI_READ(state[i]);
+
+		stable = s1 == s2 && !(MI_SEQ(s1) & 1);
+		should_exit = mi_expect_exit(sh, i, loc, at);
+		if (stable)
+			me->stable++;
+		else
+			me->racy++;
+
+		if (m2 != m1) {
+			if (m2 - m1 != 1)
+				GUEST_FAIL("one access to gpa %#lx slot %lu (state %#lx..%#lx) caused %lu MMIO exits",
+					   gva, i, s1, s2, m2 - m1);
+			if (MI_READ(me->mmio_last_gpa) != gva)
+				GUEST_FAIL("access to gpa %#lx slot %lu (state %#lx..%#lx) exited at gpa %#lx",
+					   gva, i, s1, s2, MI_READ(me->mmio_last_gpa));
+			if (stable && !should_exit) {
+				if (write)
+					GUEST_FAIL("store to present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
+						   gva, i, s1, s2);
+				GUEST_FAIL("load from present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
+					   gva, i, s1, s2);
+			}
+			if (!write && val != MI_POISON)
+				GUEST_FAIL("MMIO load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, not the host's poison",
+					   gva, i, s1, s2, val);
+			if (write)
+				me->mmio_writes++;
+			else
+				me->mmio_reads++;
+			continue;
+		}
+		if (stable && should_exit) {
+			if (write)
+				GUEST_FAIL("store to absent slot reached RAM: gpa %#lx slot %lu state %#lx..%#lx value %#lx",
+					   gva, i, s1, s2, want);
+			GUEST_FAIL("load from absent slot read RAM: gpa %#lx slot %lu state %#lx..%#lx read %#lx",
+				   gva, i, s1, s2, val);
+		}
+		if (write) {
+			exp[i]++;
+			me->writes++;
+		} else {
+			if (val != want)
+				GUEST_FAIL("load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, expected %#lx",
+					   gva, i, s1, s2, val, want);
+			me->reads++;
+		}
+	}
+}
+
+/* ---- host ---- */
+
+enum mi_op_kind { MI_OP_NONE, MI_OP_CREATE, MI_OP_DELETE, MI_OP_MOVE, MI_OP_SLEEP };
+
+static const char *const mi_op_names[] = {
+	[MI_OP_NONE] = "none", [MI_OP_CREATE] = "create", [MI_OP_DELETE] = "delete",
+	[MI_OP_MOVE] = "move", [MI_OP_SLEEP] = "sleep-flag",
+};
+
+#define MI_HIST 4
+
+struct mi_op {
+	uint8_t kind;
+	uint64_t before, after;	/* state words: odd seq published, final */
+	uint64_t gseq;
+	uint64_t swaps;		/* memslot swaps of the VM after it */
+	double t;		/* seconds since the start */
+};
+
+struct mi_cell_hist {
+	unsigned int n;
+	struct mi_op ops[MI_HIST];
+};
+
+struct mi_opts {
+	int vcpus;
+	long cells;
+	long ops;
+	long generations;
+	bool full_wrap;
+	double duration;
+	uint64_t seed;
+	const char *result;
+	const char *inject;	/* $KMMU_MMIO_INJECT */
+};
+
+static struct mi_opts mi_opts = {
+	.vcpus = 2,
+	.cells = 64,
+	.ops = 3000,
+	.generations = 20000,
+	.duration = 60,
+};
+
+/* What the runtime's memslot hook saw of one slot id (address space 0). */
+struct mi_slot_view {
+	bool present;
+	uint64_t gpa;
+	uint32_t flags;
+};
+
+struct mi_ctx {
+	struct mi_shared *sh;
+	uint64_t *state;		/* host view of the state words */
+	uint64_t *last_change;		/* gseq of the cell's last completed op */
+	struct mi_cell_hist *hist;
+	_Atomic uint64_t *home_exits;	/* MMIO exits at the cell's home place */
+	pthread_mutex_t lock;
+	_Atomic uint64_t gseq;
+	uint64_t run_gseq[KMMU_MAX_VCPUS];
+	uint64_t mmio_exits[KMMU_MAX_VCPUS];
+	uint64_t home_gpa, alt_gpa, scratch_gpa, region;
+	uint8_t *backing, *scratch;
+	struct timespec t0;
+
+	/* The generation model, fed by the memslot hook. */
+	struct kmmu_trace_log *log;	/* checker's action log, or NULL */
+	struct mi_slot_view *views;
+	uint32_t nr_views;
+	uint64_t swaps;			/* memslot swaps of address space 0 */
+	uint64_t hook_failures, hook_unknown;
+
+	/* Counts. */
+	long creates, deletes, moves, toggles;
+	long flip_ops;
+	uint64_t flip_swaps, wrap_swaps;	/* swaps during each phase */
+	uint64_t prime_swaps, wake_swaps;	/* swap counts at prime and wake */
+	uint64_t wraps_crossed;
+	long sleepers;
+	bool woke;
+	double flip_s, wrap_s;
+};
+
+static double mi_now(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static uint64_t mi_mmio_gen(uint64_t swaps)
+{
+	return (swaps * MI_AS_NUM) & MI_MMIO_GEN_MASK;
+}
+
+/*
+ * The runtime's memslot hook: counts memslot swaps the way
+ * kvm_set_memslot() does them (see the top comment) and forwards every
+ * ioctl to the checker's log.  Runs on the thread that issued the ioctl;
+ * all of this test's ioctls come from the main thread.
+ */
+static void mi_memslot_hook(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
+			    uint64_t gpa, uint64_t size, uint64_t hva, int ret)
+{
+	struct mi_ctx *c = ctx;
+	struct mi_slot_view *s;
+
+	if (c->log)
+		kmmu_trace_action_memslot(c->log, issued_ns, slot, flags, gpa, size, hva, ret);
+	if (ret) {
+		/* Where it failed decides the swaps: the test fails anyway. */
+		c->hook_failures++;
+		return;
+	}
+	if ((slot >> 16) || slot >= c->nr_views) {
+		c->hook_unknown++;
+		return;
+	}
+	s = &c->views[slot];
+	if (!size) {
+		c->swaps += 2;				/* DELETE */
+		s->present = false;
+	} else if (!s->present) {
+		c->swaps += 1;				/* CREATE */
+		s->present = true;
+	} else if (gpa != s->gpa) {
+		c->swaps += 2;				/* MOVE */
+	} else if (flags != s->flags) {
+		c->swaps += 1;				/* FLAGS_ONLY */
+	}						/* else: no change, no swap */
+	s->gpa = gpa;
+	s->flags = flags;
+}
+
+static int mi_state_text(uint64_t s, char *buf, size_t len)
+{
+	static const char *const locs[] = { "absent", "home", "alt", "?" };
+
+	return snprintf(buf, len, "seq %llu%s %s%s", (unsigned long long)MI_SEQ(s),
+			MI_SEQ(s) & 1 ? " (changing)" : "", locs[s & MI_LOC_MASK],
+			s & MI_SLEEP ? " asleep" : "");
+}
+
+/* The cell's recent operations; those whose odd seq lies in [lo, hi] are marked. */
+static void mi_history(struct mi_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
+		       char *buf, size_t len)
+{
+	struct mi_cell_hist *h = &c->hist[i];
+	unsigned int k, first;
+	char st[2][64];
+	size_t off;
+
+	mi_state_text(c->state[i], st[0], sizeof(st[0]));
+	off = snprintf(buf, len, "slot %llu (memslot %llu) now: %s; recent ops:",
+		       (unsigned long long)i, (unsigned long long)(i + KMMU_SLOT_FIRST_FREE),
+		       st[0]);
+	first = h->n > MI_HIST ? h->n - MI_HIST : 0;
+	for (k = first; k < h->n && off < len; k++) {
+		struct mi_op *op = &h->ops[k % MI_HIST];
+		bool raced = MI_SEQ(op->before) >= lo && MI_SEQ(op->before) <= hi;
+
+		mi_state_text(op->before, st[0], sizeof(st[0]));
+		mi_state_text(op->after, st[1], sizeof(st[1]));
+		off += snprintf(buf + off, len - off,
+				" [%s%s at %.6fs gseq %llu: %s -> %s; MMIO generation now %#llx]",
+				raced ? "RACED " : "", mi_op_names[op->kind], op->t,
+				(unsigned long long)op->gseq, st[0], st[1],
+				(unsigned long long)mi_mmio_gen(op->swaps));
+	}
+}
+
+static void mi_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
+{
+	struct mi_ctx *c = ctx;
+
+	c->run_gseq[kmmu_vcpu_id(vcpu)] = atomic_load(&c->gseq);
+}
+
+static int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
+		   uint32_t len, bool is_write, void *ctx)
+{
+	struct mi_ctx *c = ctx;
+	int v = kmmu_vcpu_id(vcpu);
+	uint64_t i, at, s, lc, poison = MI_POISON;
+	char hist[1024], st[64];
+
+	if (gpa >= c->home_gpa && gpa < c->home_gpa + c->region) {
+		at = MI_LOC_HOME;
+		i = (gpa - c->home_gpa) / 4096;
+	} else if (gpa >= c->alt_gpa && gpa < c->alt_gpa + c->region) {
+		at = MI_LOC_ALT;
+		i = (gpa - c->alt_gpa) / 4096;
+	} else {
+		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx, outside the cells (the scratch slot or a runtime slot?)",
+			       is_write ? "store" : "load", len, (unsigned long long)gpa);
+		return -1;
+	}
+	if (len != 8 || (gpa & 4095) != (uint64_t)v * 8) {
+		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx: not this vCPU's word of slot %llu",
+			       is_write ? "store" : "load", len, (unsigned long long)gpa,
+			       (unsigned long long)i);
+		return -1;
+	}
+	pthread_mutex_lock(&c->lock);
+	s = c->state[i];
+	lc = c->last_change[i];
+	if (!(MI_SEQ(s) & 1) && lc <= c->run_gseq[v] && (s & MI_LOC_MASK) == at) {
+		mi_history(c, i, MI_SEQ(s), MI_SEQ(s), hist, sizeof(hist));
+		pthread_mutex_unlock(&c->lock);
+		mi_state_text(s, st, sizeof(st));
+		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been RAM there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
+			       is_write ? "store" : "load", (unsigned long long)gpa,
+			       (unsigned long long)i, st, (unsigned long long)lc,
+			       (unsigned long long)c->run_gseq[v], hist);
+		return -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (at == MI_LOC_HOME)
+		atomic_fetch_add(&c->home_exits[i], 1);
+	c->mmio_exits[v]++;
+	if (!is_write)
+		memcpy(data, &poison, sizeof(poison));
+	c->sh->vcpu[v].mmio_last_gpa = gpa;
+	c->sh->vcpu[v].mmio_count++;
+	return 0;
+}
+
+static void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
+			    char *buf, size_t len, void *ctx)
+{
+	struct mi_ctx *c = ctx;
+	uint64_t i = m->args[1];
+	char s1[64], s2[64];
+	size_t off;
+
+	/* Every guest FAIL of this test passes (gpa, slot, state1, state2, ...). */
+	if (m->nr != KMMU_UCALL_FAIL || m->nr_args < 4 || i >= c->sh->nr_cells)
+		return;
+	mi_state_text(m->args[2], s1, sizeof(s1));
+	mi_state_text(m->args[3], s2, sizeof(s2));
+	off = snprintf(buf, len, "guest saw slot state %s before the access, %s after; MMIO generation now %#llx (%llu memslot swaps); ",
+		       s1, s2, (unsigned long long)mi_mmio_gen(c->swaps),
+		       (unsigned long long)c->swaps);
+	if (off >= len)
+		return;
+	pthread_mutex_lock(&c->lock);
+	mi_history(c, i, MI_SEQ(m->args[2]), MI_SEQ(m->args[3]), buf + off, len - off);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void mi_record(struct mi_ctx *c, uint64_t i, enum mi_op_kind kind,
+		      uint64_t before, uint64_t after)
+{
+	struct mi_op *op = &c->hist[i].ops[c->hist[i].n++ % MI_HIST];
+
+	op->kind = kind;
+	op->before = before;
+	op->after = after;
+	op->gseq = c->last_change[i];
+	op->swaps = c->swaps;
+	op->t = mi_now(&c->t0);
+}
+
+/* One memslot ioctl on cell @i towards location @loc (keeping SLEEP if @sleep). */
+static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op_kind kind,
+		    uint64_t loc, bool sleep, char *err, size_t len)
+{
+	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
+	uint64_t gpa = (loc == MI_LOC_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
+	uint64_t old, seq, before, after;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	old = c->state[i];
+	seq = MI_SEQ(old) + 1;
+	before = MI_STATE(seq, old & 0xff);
+	__atomic_store_n(&c->state[i], before, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->lock);
+
+	switch (kind) {
+	case MI_OP_CREATE:
+		r = kmmu_slot_add(vm, slot, gpa, 4096, c->backing + i * 4096, 0);
+		break;
+	case MI_OP_DELETE:
+		r = kmmu_slot_delete(vm, slot);
+		break;
+	case MI_OP_MOVE:
+		r = kmmu_slot_move(vm, slot, gpa);
+		break;
+	default:
+		r = -EINVAL;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	after = MI_STATE(seq + 1, r ? (old & 0xff) : (loc | (sleep ? MI_SLEEP : 0)));
+	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
+	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
+	mi_record(c, i, kind, before, after);
+	pthread_mutex_unlock(&c->lock);
+
+	if (r) {
+		char st[64];
+
+		mi_state_text(old, st, sizeof(st));
+		snprintf(err, len, "%s of slot %llu (memslot %u, from %s) failed: %s",
+			 mi_op_names[kind], (unsigned long long)i, slot, st, strerror(-r));
+		return r;
+	}
+	switch (kind) {
+	case MI_OP_CREATE: c->creates++; break;
+	case MI_OP_DELETE: c->deletes++; break;
+	case MI_OP_MOVE: c->moves++; break;
+	default: break;
+	}
+	return 0;
+}
+
+/* Sets or clears SLEEP on cell @i: no ioctl, the layout stays. */
+static void mi_set_sleep(struct mi_ctx *c, uint64_t i, bool sleep)
+{
+	uint64_t old, after;
+
+	pthread_mutex_lock(&c->lock);
+	old = c->state[i];
+	after = MI_STATE(MI_SEQ(old) + 2, (old & MI_LOC_MASK) | (sleep ? MI_SLEEP : 0));
+	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
+	mi_record(c, i, MI_OP_SLEEP, old, after);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* One FLAGS_ONLY change of the scratch slot: one swap, no zap. */
+static int mi_toggle_scratch(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
+{
+	uint32_t slot = KMMU_SLOT_FIRST_FREE + c->sh->nr_cells;
+	uint32_t flags = c->views[slot].flags ^ KVM_MEM_LOG_DIRTY_PAGES;
+	int r = kmmu_slot_set_flags(vm, slot, flags);
+
+	if (r) {
+		snprintf(err, len, "dirty-logging toggle of the scratch slot (memslot %u) failed: %s",
+			 slot, strerror(-r));
+		return r;
+	}
+	c->toggles++;
+	return 0;
+}
+
+/*
+ * Waits until every vCPU went through @iters more loop iterations (or
+ * failed): afterwards no access that read an older state word is in flight.
+ */
+static int mi_quiesce(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t iters, double timeout)
+{
+	uint64_t base[KMMU_MAX_VCPUS];
+	struct timespec t0;
+	int v, n = kmmu_vm_nr_vcpus(vm);
+
+	for (v = 0; v < n; v++)
+		base[v] = MI_READ(c->sh->vcpu[v].iters);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (v = 0; v < n; v++) {
+		while (MI_READ(c->sh->vcpu[v].iters) - base[v] < iters) {
+			if (kmmu_vm_failed(vm))
+				return -EIO;
+			if (mi_now(&t0) > timeout)
+				return -ETIMEDOUT;
+			usleep(200);
+		}
+	}
+	return 0;
+}
+
+/* Asks every vCPU to serve request word @req (wake or sweep) and waits. */
+static int mi_request(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *req, size_t served_off,
+		      double timeout)
+{
+	uint64_t want = __atomic_add_fetch(req, 1, __ATOMIC_RELEASE);
+	struct timespec t0;
+	int v, n = kmmu_vm_nr_vcpus(vm);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (v = 0; v < n; v++) {
+		uint64_t *served = (uint64_t *)((char *)&c->sh->vcpu[v] + served_off);
+
+		while (MI_READ(*served) != want) {
+			if (kmmu_vm_failed(vm))
+				return -EIO;
+			if (mi_now(&t0) > timeout)
+				return -ETIMEDOUT;
+			usleep(200);
+		}
+	}
+	return 0;
+}
+
+/* Re-creates every absent cell at home, then every vCPU reads every cell. */
+static int mi_restore_and_sweep(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
+{
+	uint64_t i;
+	int r;
+
+	for (i = 0; i < c->sh->nr_cells; i++) {
+		if ((c->state[i] & MI_LOC_MASK) != MI_LOC_ABSENT)
+			continue;
+		r = mi_do_op(vm, c, i, MI_OP_CREATE, MI_LOC_HOME, false, err, len);
+		if (r)
+			return r;
+	}
+	r = mi_request(vm, c, &c->sh->sweep, offsetof(struct mi_vcpu_shared, swept),
+		       60 + c->sh->nr_cells / 100.0);
+	if (r)
+		snprintf(err, len, "final sweep: %s", r == -ETIMEDOUT ?
+			 "the vCPUs did not finish it" : "a vCPU failed");
+	return r;
+}
+
+/* Phase "flip": random CREATE / DELETE / MOVE. */
+static int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
+{
+	uint64_t rng = mi_opts.seed ? mi_opts.seed : 1, swaps0 = c->swaps;
+	double t0 = mi_now(&c->t0);
+	long done = 0;
+	int r;
+
+	while (done < mi_opts.ops && mi_now(&c->t0) - t0 < mi_opts.duration &&
+	       !kmmu_vm_failed(vm)) {
+		uint64_t x = mi_rand(&rng), i = x % c->sh->nr_cells;
+		uint64_t loc = c->state[i] & MI_LOC_MASK;
+
+		x >>= 20;
+		if (loc == MI_LOC_ABSENT)
+			r = mi_do_op(vm, c, i, MI_OP_CREATE, (x & 1) ? MI_LOC_ALT : MI_LOC_HOME,
+				     false, err, len);
+		else if (x & 2)
+			r = mi_do_op(vm, c, i, MI_OP_DELETE, MI_LOC_ABSENT, false, err, len);
+		else
+			r = mi_do_op(vm, c, i, MI_OP_MOVE,
+				     loc == MI_LOC_HOME ? MI_LOC_ALT : MI_LOC_HOME, false, err, len);
+		if (r)
+			return r;
+		done++;
+	}
+	c->flip_ops = done;
+	if (kmmu_vm_failed(vm))
+		return -EIO;
+	r = mi_restore_and_sweep(vm, c, err, len);
+	c->flip_swaps = c->swaps - swaps0;
+	c->flip_s = mi_now(&c->t0) - t0;
+	return r;
+}
+
+struct mi_sched {
+	uint64_t step;
+	uint64_t cell;
+};
+
+static int mi_sched_cmp(const void *a, const void *b)
+{
+	const struct mi_sched *x = a, *y = b;
+
+	return x->step < y->step ? -1 : x->step > y->step;
+}
+
+/*
+ * Drives the generation one swap per step until c->swaps reaches @until,
+ * creating the scheduled cells on the way.  Stops early (returns 1) when
+ * the phase runs out of time.
+ */
+static int mi_drive(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t until,
+		    const struct mi_sched *sched, uint64_t nr_sched, uint64_t *next,
+		    double deadline, char *err, size_t len)
+{
+	int r;
+
+	while (c->swaps < until) {
+		uint64_t before = c->swaps;
+
+		if (kmmu_vm_failed(vm))
+			return -EIO;
+		if (mi_now(&c->t0) > deadline)
+			return 1;
+		if (*next < nr_sched && sched[*next].step <= c->swaps) {
+			r = mi_do_op(vm, c, sched[*next].cell, MI_OP_CREATE, MI_LOC_HOME, false,
+				     err, len);
+			(*next)++;
+		} else {
+			r = mi_toggle_scratch(vm, c, err, len);
+		}
+		if (r)
+			return r;
+		if (c->swaps / MI_SWAPS_PER_WRAP != before / MI_SWAPS_PER_WRAP)
+			c->wraps_crossed++;
+	}
+	return 0;
+}
+
+/* Phase "wrap": see the top comment, steps 1-6. */
+static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *err,
+		   size_t len)
+{
+	uint64_t n = c->sh->nr_cells, nsleep = n / 4 ? n / 4 : 1, i;
+	uint64_t swaps0 = c->swaps, wake_at, end_at, wrap_at, nr_sched = 0, next = 0;
+	uint64_t *exits0;
+	struct mi_sched *sched;
+	double t0 = mi_now(&c->t0), deadline = t0 + mi_opts.duration;
+	uint32_t scratch = KMMU_SLOT_FIRST_FREE + n;
+	int r;
+
+	/* 1. Everything absent; the scratch slot exists. */
+	for (i = 0; i < n; i++) {
+		if ((c->state[i] & MI_LOC_MASK) == MI_LOC_ABSENT)
+			continue;
+		r = mi_do_op(vm, c, i, MI_OP_DELETE, MI_LOC_ABSENT, false, err, len);
+		if (r)
+			return r;
+	}
+	if (!c->views[scratch].present) {
+		r = kmmu_slot_add(vm, scratch, c->scratch_gpa, 4096, c->scratch, 0);
+		if (r) {
+			snprintf(err, len, "creating the scratch slot: %s", strerror(-r));
+			return r;
+		}
+	}
+
+	/* 2. Prime: every sleeper has exited as MMIO at home since now. */
+	exits0 = calloc(nsleep, sizeof(*exits0));
+	if (!exits0)
+		return -ENOMEM;
+	for (i = 0; i < nsleep; i++)
+		exits0[i] = atomic_load(&c->home_exits[i]);
+	for (i = 0; i < nsleep; i++) {
+		while (atomic_load(&c->home_exits[i]) == exits0[i]) {
+			if (kmmu_vm_failed(vm)) {
+				free(exits0);
+				return -EIO;
+			}
+			if (mi_now(&c->t0) > t0 + 60) {
+				free(exits0);
+				snprintf(err, len, "priming: slot %llu never exited as MMIO at home in 60 s",
+					 (unsigned long long)i);
+				return -ETIMEDOUT;
+			}
+			usleep(500);
+		}
+	}
+	free(exits0);
+	for (i = 0; i < nsleep; i++)
+		mi_set_sleep(c, i, true);
+	r = mi_quiesce(vm, c, 2, 60);
+	if (r) {
+		snprintf(err, len, "waiting for the vCPUs to leave the sleepers: %s", strerror(-r));
+		return r;
+	}
+	c->prime_swaps = c->swaps;
+	c->sleepers = nsleep;
+
+	/* 3. The sleepers become RAM; their MMIO SPTEs stay, stale. */
+	for (i = 0; i < nsleep; i++) {
+		r = mi_do_op(vm, c, i, MI_OP_CREATE, MI_LOC_HOME, true, err, len);
+		if (r)
+			return r;
+	}
+
+	/*
+	 * 4. Schedule: the sleepers' generation comes back after one full
+	 * wrap; or N steps.
+	 */
+	if (mi_opts.full_wrap) {
+		wake_at = c->prime_swaps + MI_SWAPS_PER_WRAP;
+		end_at = wake_at + MI_WRAP_WINDOW;
+		wrap_at = (c->prime_swaps / MI_SWAPS_PER_WRAP + 1) * MI_SWAPS_PER_WRAP;
+	} else {
+		wake_at = c->swaps + mi_opts.generations;
+		end_at = wake_at;
+		wrap_at = 0;
+	}
+	sched = calloc(n, sizeof(*sched));
+	if (!sched)
+		return -ENOMEM;
+	for (i = nsleep; i < n; i++) {
+		uint64_t x = mi_rand(rng), lo = c->swaps, span = end_at - lo;
+
+		/* Half of them near the wrap, when there is one. */
+		if (wrap_at && (i & 1)) {
+			lo = wrap_at > MI_WRAP_WINDOW ? wrap_at - MI_WRAP_WINDOW : 0;
+			if (lo < c->swaps)
+				lo = c->swaps;
+			span = 2 * MI_WRAP_WINDOW;
+		}
+		sched[nr_sched].step = lo + x % (span ? span : 1);
+		sched[nr_sched++].cell = i;
+	}
+	qsort(sched, nr_sched, sizeof(*sched), mi_sched_cmp);
+
+	r = mi_drive(vm, c, wake_at, sched, nr_sched, &next, deadline, err, len);
+	if (r < 0)
+		goto out;
+	if (r > 0 && mi_opts.full_wrap) {
+		snprintf(err, len, "out of time (-d %.0f s) after %llu of the %llu memslot swaps to the wrap",
+			 mi_opts.duration, (unsigned long long)(c->swaps - c->prime_swaps),
+			 (unsigned long long)MI_SWAPS_PER_WRAP);
+		r = -ETIMEDOUT;
+		goto out;
+	}
+
+	/* 5. Wake: every sleeper must read as RAM with its value. */
+	c->wake_swaps = c->swaps;
+	r = mi_request(vm, c, &c->sh->wake, offsetof(struct mi_vcpu_shared, woke), 60);
+	if (r) {
+		snprintf(err, len, "wake: %s", r == -ETIMEDOUT ?
+			 "the vCPUs did not read the sleepers in 60 s" : "a vCPU failed");
+		goto out;
+	}
+	c->woke = true;
+	for (i = 0; i < nsleep; i++)
+		mi_set_sleep(c, i, false);
+
+	/* 6. Past the wake point. */
+	if (end_at > c->swaps) {
+		r = mi_drive(vm, c, end_at, sched, nr_sched, &next, deadline + 60, err, len);
+		if (r < 0)
+			goto out;
+	}
+	/* Cells not created by now (out of time) are created by the restore. */
+	r = mi_restore_and_sweep(vm, c, err, len);
+out:
+	free(sched);
+	c->wrap_swaps = c->swaps - swaps0;
+	c->wrap_s = mi_now(&c->t0) - t0;
+	return r;
+}
+
+FIXTURE(mi) {
+	struct kmmu_hygiene hyg;
+	struct kmmu_vm *vm;
+	struct kmmu_mem backing, scratch;
+	struct mi_ctx *c;
+	struct kmmu_result *res;
+	struct timespec t0;
+	bool hygiene_started;
+	struct kmmu_trace_session *trace;	/* NULL: not checked */
+};
+
+FIXTURE_SETUP(mi)
+{
+	char why[256];
+	int fd;
+
+	self->backing.fd = -1;
+	self->scratch.fd = -1;
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd < 0)
+		SKIP(return, "%s", why);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &self->t0);
+	self->res = kmmu_result_new("mmio_invalidation_test");
+	kmmu_hygiene_begin(&self->hyg);
+	self->hygiene_started = true;
+}
+
+static void mi_metric(struct kmmu_result *res, const char *name, double v,
+		      const char *unit, enum kmmu_direction dir)
+{
+	if (res)
+		kmmu_result_metric(res, name, unit, dir, &v, 1);
+}
+
+FIXTURE_TEARDOWN(mi)
+{
+	struct mi_ctx *c = self->c;
+	long long reads = 0, writes = 0, mreads = 0, mwrites = 0, mmio = 0;
+	long long stable = 0, racy = 0, sweeps = 0, wake_reads = 0;
+	char report[1024];
+	double dur;
+	int v;
+
+	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
+	self->trace = NULL;
+	if (!self->hygiene_started)
+		return;
+	if (c && c->sh) {
+		for (v = 0; v < mi_opts.vcpus; v++) {
+			struct mi_vcpu_shared *s = &c->sh->vcpu[v];
+
+			reads += s->reads;
+			writes += s->writes;
+			mreads += s->mmio_reads;
+			mwrites += s->mmio_writes;
+			stable += s->stable;
+			racy += s->racy;
+			sweeps += s->sweeps;
+			wake_reads += s->wake_reads;
+			mmio += c->mmio_exits[v];
+		}
+	}
+	/* Tear down the VM before looking at the kernel log. */
+	kmmu_vm_destroy(self->vm);
+	self->vm = NULL;
+	kmmu_mem_free(&self->backing);
+	kmmu_mem_free(&self->scratch);
+	dur = mi_now(&self->t0);
+	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
+		TH_LOG("host hygiene: %s", report);
+		_metadata->passed = 0;
+	} else if (report[0]) {
+		TH_LOG("host hygiene: %s", report);
+	}
+	if (c) {
+		ksft_print_msg("seed %llu: flip: %ld ops (creates+deletes+moves) in %.2f s, %llu memslot swaps\n",
+			       (unsigned long long)mi_opts.seed, c->flip_ops, c->flip_s,
+			       (unsigned long long)c->flip_swaps);
+		ksft_print_msg("wrap: %llu memslot swaps (generations) in %.2f s (%ld scratch toggles), sleepers %ld stamped at MMIO generation %#llx (swap %llu), woken %s at generation %#llx (swap %llu), MMIO generation wraps crossed %llu%s\n",
+			       (unsigned long long)c->wrap_swaps, c->wrap_s, c->toggles,
+			       c->sleepers, (unsigned long long)mi_mmio_gen(c->prime_swaps),
+			       (unsigned long long)c->prime_swaps, c->woke ? "" : "(not reached)",
+			       (unsigned long long)mi_mmio_gen(c->wake_swaps),
+			       (unsigned long long)c->wake_swaps,
+			       (unsigned long long)c->wraps_crossed,
+			       mi_opts.full_wrap ? " (full wrap)" : " (bounded; --full-wrap for the wrap)");
+		ksft_print_msg("totals: creates %ld deletes %ld moves %ld; memslot swaps %llu (MMIO generation %#llx); guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; sleeper reads at the wake %lld; final sweep reads %lld; %.2f s\n",
+			       c->creates, c->deletes, c->moves, (unsigned long long)c->swaps,
+			       (unsigned long long)mi_mmio_gen(c->swaps), reads, writes, mreads,
+			       mwrites, mmio, stable, racy, wake_reads, sweeps, dur);
+	}
+	if (self->res) {
+		struct kmmu_result *res = self->res;
+
+		kmmu_result_param_int(res, "vcpus", mi_opts.vcpus);
+		kmmu_result_param_int(res, "cells", mi_opts.cells);
+		kmmu_result_param_int(res, "ops", mi_opts.ops);
+		kmmu_result_param_int(res, "generations", mi_opts.full_wrap ?
+				      (long long)MI_SWAPS_PER_WRAP + MI_WRAP_WINDOW :
+				      mi_opts.generations);
+		kmmu_result_param_str(res, "full_wrap", mi_opts.full_wrap ? "yes" : "no");
+		/* A string: JSON readers lose precision on integers above 2^53. */
+		snprintf(report, sizeof(report), "%llu", (unsigned long long)mi_opts.seed);
+		kmmu_result_param_str(res, "seed", report);
+		if (c) {
+			mi_metric(res, "flip_ops", c->flip_ops, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "flip_duration", c->flip_s, "s", KMMU_LOWER_IS_BETTER);
+			mi_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "scratch_toggles", c->toggles, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "memslot_swaps", c->swaps, "count", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "wrap_generations", c->wrap_swaps, "count",
+				  KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "wrap_duration", c->wrap_s, "s", KMMU_LOWER_IS_BETTER);
+			mi_metric(res, "mmio_generation_wraps", c->wraps_crossed, "count",
+				  KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "guest_reads", reads, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "guest_writes", writes, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "mmio_exits", mmio, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "accesses_exact", stable, "ops", KMMU_HIGHER_IS_BETTER);
+			mi_metric(res, "accesses_raced", racy, "ops", KMMU_HIGHER_IS_BETTER);
+		}
+		mi_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
+		kmmu_result_test(res, "mmio_invalidation_test",
+				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
+				 _metadata->passed ? NULL : "see TAP output");
+		if (kmmu_result_write(res, mi_opts.result))
+			TH_LOG("could not write the result file");
+		kmmu_result_free(res);
+		self->res = NULL;
+	}
+	if (c) {
+		free(c->last_change);
+		free(c->hist);
+		free(c->home_exits);
+		free(c->views);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		self->c = NULL;
+	}
+}
+
+static bool mi_mmio_caching(void)
+{
+	FILE *f = fopen("/sys/module/kvm/parameters/mmio_caching", "r");
+	int ch = f ? fgetc(f) : 'N';
+
+	if (f)
+		fclose(f);
+	return ch == 'Y' || ch == 'y' || ch == '1';
+}
+
+TEST_F_TIMEOUT(mi, run, 200)
+{
+	struct kmmu_vm_opts vo = { .nr_vcpus = mi_opts.vcpus };
+	struct kmmu_vm_handlers h = { 0 };
+	uint64_t n = mi_opts.cells, i, sh_gva, rng;
+	size_t exp_bytes, state_bytes;
+	struct mi_ctx *c;
+	char err[512];
+	int r, v;
+
+	/* The 6.1 harness runs the body even when the setup SKIPped. */
+	if (_metadata->skip)
+		return;
+	c = calloc(1, sizeof(*c));
+	ASSERT_NE(NULL, c);
+	self->c = c;
+	pthread_mutex_init(&c->lock, NULL);
+	c->last_change = calloc(n, sizeof(*c->last_change));
+	c->hist = calloc(n, sizeof(*c->hist));
+	c->home_exits = calloc(n, sizeof(*c->home_exits));
+	c->nr_views = KMMU_SLOT_FIRST_FREE + n + 1;
+	c->views = calloc(c->nr_views, sizeof(*c->views));
+	ASSERT_TRUE(c->last_change && c->hist && c->home_exits && c->views);
+
+	c->region = n * 4096;
+	c->home_gpa = KMMU_GPA_TEST;
+	c->alt_gpa = KMMU_GPA_TEST + ((c->region + (1ULL << 30) - 1) & ~((1ULL << 30) - 1));
+	c->scratch_gpa = c->alt_gpa + ((c->region + (1ULL << 30) - 1) & ~((1ULL << 30) - 1));
+	state_bytes = n * sizeof(uint64_t);
+	exp_bytes = (size_t)mi_opts.vcpus * n * sizeof(uint32_t);
+	vo.shared_size = sizeof(struct mi_shared) + 4096 + state_bytes + 4096 + exp_bytes + 4096;
+	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(c->region);
+	/* The hook counts every memslot swap, the runtime's own slots included. */
+	vo.memslot_hook = mi_memslot_hook;
+	vo.memslot_hook_ctx = c;
+
+	self->trace = kmmu_trace_session_start("mmio_invalidation_test", err, sizeof(err));
+	if (self->trace) {
+		c->log = kmmu_trace_session_log(self->trace);
+		ksft_print_msg("checking against the reference: on\n");
+	} else {
+		ksft_print_msg("checking against the reference: off (%s)\n", err);
+	}
+	if (!mi_mmio_caching())
+		ksft_print_msg("this host has mmio_caching=N: KVM makes no MMIO SPTEs, so their generations (mark_mmio_spte, check_mmio_spte, handle_mmio_page_fault) are not checkable here; classification still is\n");
+
+	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
+	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
+	kmmu_result_host(self->res)->nr_memslots = kmmu_vm_nr_slots(self->vm);
+	ASSERT_LE(n + 1, kmmu_vm_nr_slots(self->vm) - KMMU_RUNTIME_SLOTS);
+	ASSERT_LT(c->scratch_gpa + 4096 - 1, 1ULL << kmmu_vm_phys_bits(self->vm))
+		TH_LOG("guest MAXPHYADDR %u too small", kmmu_vm_phys_bits(self->vm));
+	ASSERT_EQ(0, c->hook_unknown + c->hook_failures);
+
+	c->sh = kmmu_vm_alloc_shared(self->vm, sizeof(struct mi_shared), &sh_gva);
+	ASSERT_NE(NULL, c->sh);
+	c->sh->nr_cells = n;
+	c->sh->seed = mi_opts.seed;
+	c->sh->home_gva = c->home_gpa;
+	c->sh->alt_gva = c->alt_gpa;
+	c->sh->inject_cell = mi_opts.inject ? 0 : MI_NO_CELL;
+	c->state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
+	ASSERT_NE(NULL, c->state);
+	ASSERT_NE(NULL, kmmu_vm_alloc_shared(self->vm, exp_bytes, &c->sh->exp_gva));
+
+	/* Both places, GVA == GPA, mapped whether backed or not. */
+	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->home_gpa, c->home_gpa, c->region,
+				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->alt_gpa, c->alt_gpa, c->region,
+				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+
+	r = kmmu_mem_alloc(&self->backing, c->region, KMMU_BACKING_MEMFD, -1);
+	ASSERT_EQ(0, r) TH_LOG("guest memory: %s", strerror(-r));
+	r = kmmu_mem_alloc(&self->scratch, 4096, KMMU_BACKING_ANON, -1);
+	ASSERT_EQ(0, r) TH_LOG("scratch memory: %s", strerror(-r));
+	c->backing = self->backing.hva;
+	c->scratch = self->scratch.hva;
+	for (i = 0; i < n; i++)
+		for (v = 0; v < mi_opts.vcpus; v++)
+			((uint64_t *)(c->backing + i * 4096))[v] = MI_PATTERN(i, v, 0);
+
+	/* Every cell starts as RAM at home. */
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	for (i = 0; i < n; i++) {
+		r = mi_do_op(self->vm, c, i, MI_OP_CREATE, MI_LOC_HOME, false, err, sizeof(err));
+		ASSERT_EQ(0, r) TH_LOG("%s", err);
+	}
+	c->creates = 0;
+
+	h.mmio = mi_mmio;
+	h.fail_context = mi_fail_context;
+	h.pre_run = mi_pre_run;
+	h.ctx = c;
+	kmmu_vm_set_handlers(self->vm, &h);
+	r = kmmu_vm_start(self->vm, mi_guest, (void *)(uintptr_t)sh_gva);
+	ASSERT_EQ(0, r) TH_LOG("starting vCPUs: %s", strerror(-r));
+
+	r = mi_flip(self->vm, c, err, sizeof(err));
+	if (r) {
+		kmmu_vm_stop(self->vm);
+		ASSERT_EQ(0, r) TH_LOG("flip phase: %s; vCPUs: %s", err, kmmu_vm_errors(self->vm));
+	}
+	if (mi_opts.generations || mi_opts.full_wrap) {
+		rng = mi_opts.seed ^ 0x5bd1e995ULL;
+		if (!rng)
+			rng = 1;
+		r = mi_wrap(self->vm, c, &rng, err, sizeof(err));
+		if (r) {
+			kmmu_vm_stop(self->vm);
+			ASSERT_EQ(0, r) TH_LOG("wrap phase: %s; vCPUs: %s", err,
+					       kmmu_vm_errors(self->vm));
+		}
+	}
+	__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
+	r = kmmu_vm_wait(self->vm, 60);
+	if (r) {
+		const char *e = kmmu_vm_errors(self->vm);
+
+		ASSERT_EQ(0, r) TH_LOG("%s%s", r == -ETIMEDOUT ? "vCPUs did not finish: " : "",
+				       e[0] ? e : strerror(-r));
+	}
+	ASSERT_EQ(0, c->hook_unknown + c->hook_failures)
+		TH_LOG("memslot ioctls the generation model could not follow");
+	for (v = 0; v < mi_opts.vcpus; v++)
+		ASSERT_NE(0, c->sh->vcpu[v].sweeps);
+	if (self->trace) {
+		r = kmmu_trace_session_finish(self->trace, NULL);
+		self->trace = NULL;
+		c->log = NULL;
+		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
+				       " (see the checker's lines above)");
+	}
+}
+
+static void mi_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [-v vcpus] [-s cells] [-n ops] [-d seconds] [-S seed] [--generations N] [--full-wrap] [--result FILE]\n"
+		"  -v  vCPUs (default 2, max %d)\n"
+		"  -s  guest pages, each with its own memslot (default 64, max %d)\n"
+		"  -n  memslot operations of the flip phase (default 3000; 0 skips it)\n"
+		"  -d  maximum duration of each phase in seconds (default 60, 1800 with\n"
+		"      --full-wrap, where not reaching the wrap in time is a failure)\n"
+		"  -S  random seed (default: time based; always printed)\n"
+		"  --generations N  memslot swaps the wrap phase drives (default 20000;\n"
+		"      0 skips the phase); the MMIO generation wraps every %llu\n"
+		"  --full-wrap  drive the generation once around (%llu swaps) and check\n"
+		"      the pages whose stale MMIO SPTEs would match again (stress/nightly)\n"
+		"  --result FILE  result file (default $KMMU_RESULT)\n"
+		"$KMMU_MMIO_INJECT=invert-one inverts the expected outcome for page 0 (the\n"
+		"test must then fail: a check of the test itself)\n",
+		prog, KMMU_MAX_VCPUS, MI_MAX_CELLS, (unsigned long long)MI_SWAPS_PER_WRAP,
+		(unsigned long long)MI_SWAPS_PER_WRAP);
+}
+
+/* Long-only options: values no short option has. */
+enum { MI_OPT_GENERATIONS = 256, MI_OPT_FULL_WRAP };
+
+static void mi_bad(const char *prog, const char *what)
+{
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "generations", required_argument, NULL, MI_OPT_GENERATIONS },
+		{ "full-wrap", no_argument, NULL, MI_OPT_FULL_WRAP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *prog = "mmio_invalidation_test";
+	char why[256], msg[160];
+	bool seeded = false, timed = false;
+	uint64_t u;
+	long cap;
+	int opt, fd;
+
+	if (kmmu_take_result_arg(&argc, argv, &mi_opts.result))
+		mi_bad(prog, "--result needs a file name");
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":v:s:n:d:S:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'v':
+			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
+				mi_bad(prog, "-v wants a vCPU count from 1 to 64");
+			mi_opts.vcpus = u;
+			break;
+		case 's':
+			if (kmmu_parse_u64(optarg, 1, MI_MAX_CELLS, &u))
+				mi_bad(prog, "-s wants a page count from 1 to 4096");
+			mi_opts.cells = u;
+			break;
+		case 'n':
+			if (kmmu_parse_u64(optarg, 0, 1000000000, &u))
+				mi_bad(prog, "-n wants an operation count from 0 to 1e9");
+			mi_opts.ops = u;
+			break;
+		case 'd':
+			if (kmmu_parse_seconds(optarg, 0.001, 86400, &mi_opts.duration))
+				mi_bad(prog, "-d wants a duration in seconds (0.001 to 86400)");
+			timed = true;
+			break;
+		case 'S':
+			if (kmmu_parse_u64(optarg, 0, ~0ULL, &mi_opts.seed))
+				mi_bad(prog, "-S wants an unsigned 64-bit seed");
+			seeded = true;
+			break;
+		case MI_OPT_GENERATIONS:
+			if (kmmu_parse_u64(optarg, 0, 100000000, &u))
+				mi_bad(prog, "--generations wants a count from 0 to 1e8");
+			mi_opts.generations = u;
+			break;
+		case MI_OPT_FULL_WRAP:
+			mi_opts.full_wrap = true;
+			break;
+		case 'h':
+			mi_usage(stdout, prog);
+			return 0;
+		case ':':
+			if (optopt == MI_OPT_GENERATIONS)
+				snprintf(msg, sizeof(msg), "option --generations needs a value");
+			else
+				snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
+			mi_bad(prog, msg);
+			break;
+		default:
+			if (optopt)
+				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
+			else
+				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
+			mi_bad(prog, msg);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
+		mi_bad(prog, msg);
+	}
+	/* A full wrap is 262144 memslot updates: give it time unless told. */
+	if (mi_opts.full_wrap && !timed)
+		mi_opts.duration = 1800;
+	mi_opts.inject = getenv("KMMU_MMIO_INJECT");
+	if (mi_opts.inject && strcmp(mi_opts.inject, "invert-one"))
+		mi_bad(prog, "KMMU_MMIO_INJECT wants invert-one");
+	if (!seeded) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		mi_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
+	}
+
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd >= 0) {
+		cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
+		close(fd);
+		if (cap > 0 && mi_opts.cells + 1 > cap - KMMU_RUNTIME_SLOTS) {
+			snprintf(msg, sizeof(msg), "-s %ld: this host allows %ld memslots, %d of them used by the runtime, one by the test",
+				 mi_opts.cells, cap, KMMU_RUNTIME_SLOTS);
+			mi_bad(prog, msg);
+		}
+	}
+	ksft_print_header();
+	setenv("KSFT_TAP_LEVEL", "1", 1);
+	printf("# %s: vcpus %d cells %ld ops %ld generations %s duration %.3gs seed %llu%s%s\n",
+	       prog, mi_opts.vcpus, mi_opts.cells, mi_opts.ops,
+	       mi_opts.full_wrap ? "full-wrap" : (snprintf(msg, sizeof(msg), "%ld",
+							   mi_opts.generations), msg),
+	       mi_opts.duration, (unsigned long long)mi_opts.seed,
+	       mi_opts.inject ? " INJECTED BUG: " : "", mi_opts.inject ? mi_opts.inject : "");
+	if (fd < 0)
+		ksft_exit_skip("%s\n", why);
+	/* The harness kills a test after .timeout seconds: both phases, the waits. */
+	_mi_run_object.timeout = (int)(2 * mi_opts.duration) + 240 + mi_opts.cells / 100;
+	return test_harness_run(argc, argv);
+}
