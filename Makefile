@@ -5,6 +5,7 @@
 #   make run     build, run the default suite on this host, write a result file
 #   make check   the tests (reference unit/property/sanitizer tests, selftests)
 #   make bench   the benchmarks only (result file)
+#   make stress  the nightly stress (an hour; STRESS_ARGS to change it)
 #   make deps    install packages and unpack the kernel's kselftest framework
 #
 # KSRC=/path/to/linux builds against your own kernel tree's kselftest
@@ -67,6 +68,8 @@ deps:
 
 $(ALL_BINS): | deps
 
+empty :=
+space := $(empty) $(empty)
 RUNNER := /usr/bin/python3 ci/kmmu-run --build $(O) --results $(RESULTS) --vm $(VM)
 
 run: deps all

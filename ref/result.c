@@ -463,7 +463,9 @@ static void write_document(FILE *f, const struct kmmu_result *res)
 
 	gmtime_r(&res->start.tv_sec, &tm);
 	strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(run_id, sizeof(run_id), "%.*s-%s-%d", 15, start, res->program, (int)getpid());
+	strftime(run_id, sizeof(run_id), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(run_id + strlen(run_id), sizeof(run_id) - strlen(run_id), "-%s-%d",
+		 res->program, (int)getpid());
 
 	fprintf(f, "{\n  \"schema\": \"%s\",\n  \"run_id\": ", KMMU_RESULT_SCHEMA);
 	put_string(f, run_id);

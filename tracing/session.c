@@ -146,6 +146,7 @@ int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_re
 	}
 	free(res);
 out:
+	fflush(stdout);		/* a harness child ends with _exit() */
 	kmmu_trace_capture_destroy(s->cap);
 	kmmu_trace_log_free(&s->log);
 	free(s);

@@ -67,6 +67,7 @@ TEST_F(result, document_round_trips)
 
 	ASSERT_EQ(0, python_check(self->path,
 		"d[\"schema\"] == \"kmmu-result/1\" and d[\"program\"] == \"result_test\""
+		" and __import__(\"re\").fullmatch(r\"\\d{8}T\\d{6}Z-result_test-\\d+\", d[\"run_id\"])"
 		" and d[\"host\"][\"nr_memslots\"] == 32764"
 		" and d[\"host\"][\"tdp\"] in (True, False, None)"
 		" and d[\"host\"][\"cpus\"] >= 1 and d[\"host\"][\"kvm_backend\"] in (\"vmx\",\"svm\",\"pvm\",\"none\")"

@@ -230,6 +230,17 @@ int kmmu_vm_sync_global(struct kmmu_vm *vm, const void *addr, size_t size)
 	return 0;
 }
 
+/*
+ * The kselftest harness runs each test in a child that ends with _exit():
+ * whatever stdio still buffers is lost, and with stdout a file or pipe (a
+ * runner's log) that is everything after the last flush -- the seed, the
+ * counts, the checker's verdicts.  Line buffering keeps every line.
+ */
+__attribute__((constructor)) static void kmmu_stdout_line_buffered(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* ---- memslots ---- */
 
 static int kmmu_vm_set_region(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
