@@ -16,6 +16,7 @@
 
 #include "kmmu/checker.h"
 #include "kmmu/memslot.h"
+#include "kmmu/spte.h"
 #include "kmmu/trace_record.h"
 
 #define HISTORY		64	/* records remembered for a divergence report */
@@ -34,6 +35,9 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_ZAP_ON_REMOVE] = "deleting or moving a slot with SPTEs zaps them",
 	[KMMU_PROP_NO_SPTE_AFTER_ZAP] = "no SPTE for a slot between its zap and its removal",
 	[KMMU_PROP_MMIO_GENERATION] = "MMIO SPTE generation changes exactly with memslot updates",
+	[KMMU_PROP_MMIO_GEN_MODEL] = "MMIO SPTE generation is the reference's memslot generation",
+	[KMMU_PROP_MMIO_SPTE_UNBACKED] = "an MMIO SPTE is honoured only for gfns without a live memslot",
+	[KMMU_PROP_ZAP_AT_WRAP] = "the update that wraps the MMIO generation zaps all shadow pages",
 };
 
 const char *const kmmu_check_events[] = {
@@ -41,6 +45,8 @@ const char *const kmmu_check_events[] = {
 	"kvmmmu:kvm_mmu_prepare_zap_page",
 	"kvmmmu:kvm_mmu_zap_all_fast",
 	"kvmmmu:mark_mmio_spte",
+	"kvmmmu:check_mmio_spte",
+	"kvmmmu:handle_mmio_page_fault",
 	"kvm:kvm_mmio",
 	NULL
 };
@@ -55,6 +61,7 @@ struct slot_sptes {
 struct memslot_op {
 	uint64_t pos;			/* index of its record */
 	bool zapped;			/* a zap of its old range was seen in flight */
+	bool zapped_all;		/* a kvm_mmu_zap_all_fast was seen in flight */
 	uint64_t zap_ts;
 	uint32_t sptes_at_zap;		/* SPTEs its old slot had when the zap came */
 };
@@ -77,6 +84,13 @@ struct checker {
 	uint32_t mmio_gen;		/* last seen in mark_mmio_spte */
 	uint64_t mmio_gen_updates;	/* memslot updates when it was seen */
 	uint64_t updates;		/* successful memslot updates so far */
+
+	/* The reference's generation model (see kmmu/checker.h). */
+	const struct kmmu_mmio_gen_layout *gen_layout;
+	bool gen_offset_known;
+	uint64_t gen_offset;		/* kernel MMIO gen - reference gen, masked */
+	uint64_t swap_gens[4];		/* address space 0 generations of this ioctl's swaps */
+	unsigned int nr_swap_gens;
 
 	uint64_t pos;			/* record being judged */
 
@@ -200,6 +214,8 @@ static bool record_touches(struct checker *c, const struct kmmu_trace_record *r,
 		return r->mmio.gpa >> PAGE_SHIFT == gfn;
 	case KMMU_EV_MARK_MMIO_SPTE:
 		return r->mark_mmio.gfn == gfn;
+	case KMMU_EV_HANDLE_MMIO_PAGE_FAULT:
+		return r->mmio_pf.gfn == gfn;
 	case KMMU_EV_ZAP_ALL_FAST:
 		return true;
 	case KMMU_ACT_SET_MEMSLOT:
@@ -271,6 +287,53 @@ static struct slot_sptes *slot_sptes(struct checker *c, unsigned int as_id, unsi
 	return s;
 }
 
+/* kvm_arch_memslots_updated() of the reference: the swaps of the ioctl being replayed. */
+static void ref_memslots_updated(void *ctx, uint64_t gen)
+{
+	struct checker *c = ctx;
+
+	/* Address space 0 has the generations 0 mod KMMU_ADDRESS_SPACE_NUM. */
+	if (gen % KMMU_ADDRESS_SPACE_NUM == 0 && c->nr_swap_gens < 4)
+		c->swap_gens[c->nr_swap_gens++] = gen;
+}
+
+/* The reference's generation of address space 0 (between ioctls: never in progress). */
+static uint64_t ref_generation(struct checker *c)
+{
+	uint64_t gen;
+
+	urcu_memb_read_lock();
+	gen = kmmu_memslots_generation(kmmu_memslots_active(c->ms, 0));
+	urcu_memb_read_unlock();
+	return gen & ~KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS;
+}
+
+/*
+ * kvm_mmu_invalidate_mmio_sptes(): a swap whose kernel generation wraps the
+ * MMIO generation must zap all shadow pages within the ioctl.  Judged only
+ * once the kernel's generation is known (see kmmu/checker.h).
+ */
+static void judge_wrap(struct checker *c, struct memslot_op *op)
+{
+	const struct kmmu_trace_record *r = &c->recs[op->pos];
+
+	if (!c->gen_offset_known)
+		return;
+	for (unsigned int i = 0; i < c->nr_swap_gens; i++) {
+		uint64_t kgen = (c->swap_gens[i] + c->gen_offset) & c->gen_layout->gen_mask;
+
+		if (kmmu_mmio_gen_needs_zap(c->gen_layout, kgen, KMMU_ADDRESS_SPACE_NUM) != 1)
+			continue;
+		c->res->checked[KMMU_PROP_ZAP_AT_WRAP]++;
+		if (!op->zapped_all)
+			diverge(c, KMMU_PROP_ZAP_AT_WRAP, r->memslot.gpa >> PAGE_SHIFT, false,
+				"this ioctl takes the MMIO generation to %#" PRIx64 " (reference"
+				" generation %#" PRIx64 "), a wrap: kvm_mmu_zap_all_fast must run"
+				" within it, or MMIO SPTEs of %u generations ago match again",
+				kgen, c->swap_gens[i], (unsigned int)(c->gen_layout->gen_mask + 1));
+	}
+}
+
 static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 {
 	struct memslot_op *op = &c->ops[c->next_op];
@@ -285,8 +348,10 @@ static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	removes = had_old && (!r->memslot.size ||
 			      (r->memslot.gpa >> PAGE_SHIFT) != old_base);
 
+	c->nr_swap_gens = 0;
 	ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
 				     r->memslot.size, r->memslot.hva);
+	judge_wrap(c, op);
 	c->res->checked[KMMU_PROP_MEMSLOT_RESULT]++;
 	if (ret != r->memslot.ret)
 		diverge(c, KMMU_PROP_MEMSLOT_RESULT, r->memslot.gpa >> PAGE_SHIFT, true,
@@ -338,6 +403,8 @@ static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 			}
 			fl[i]->zapped = true;
 		}
+		if (all)
+			fl[i]->zapped_all = true;
 	}
 	if (all)
 		c->epoch++;
@@ -435,10 +502,70 @@ static void on_mark_mmio(struct checker *c, const struct kmmu_trace_record *r)
 	c->mmio_gen_updates = c->updates;
 }
 
+/*
+ * A generation the kernel stamped into (mark_mmio_spte) or compared with
+ * (check_mmio_spte's kvm_gen) an MMIO SPTE, outside memslot ioctls: it is
+ * the reference's generation of address space 0, up to the constant
+ * difference learned from the first such event.
+ */
+static void judge_mmio_gen(struct checker *c, const struct kmmu_trace_record *r, uint64_t kgen,
+			   gfn_t gfn, bool have_gfn)
+{
+	struct memslot_op *fl[MAX_IN_FLIGHT];
+	uint64_t mask = c->gen_layout->gen_mask, ref, want;
+
+	if (ops_in_flight(c, r->ts, fl))
+		return;
+	ref = ref_generation(c);
+	if (!c->gen_offset_known) {
+		c->gen_offset = (kgen - ref) & mask;
+		c->gen_offset_known = true;
+		return;
+	}
+	want = (ref + c->gen_offset) & mask;
+	c->res->checked[KMMU_PROP_MMIO_GEN_MODEL]++;
+	if ((kgen & mask) != want)
+		diverge(c, KMMU_PROP_MMIO_GEN_MODEL, gfn, have_gfn,
+			"generation %#" PRIx64 ": the reference's memslot generation is %#" PRIx64
+			" and the kernel's was %#" PRIx64 " ahead of it (learned from the first"
+			" MMIO SPTE event), so %#" PRIx64 "; %" PRIu64 " memslot updates replayed",
+			kgen & mask, ref, c->gen_offset, want, c->updates);
+}
+
+static void on_check_mmio(struct checker *c, const struct kmmu_trace_record *r)
+{
+	judge_mmio_gen(c, r, r->check_mmio.kvm_gen, 0, false);
+}
+
+/*
+ * handle_mmio_page_fault: KVM honoured an MMIO SPTE (its generation
+ * matched) and emulates the access as MMIO.  Outside an ioctl changing the
+ * gfn, a live memslot there means a stale SPTE was trusted.
+ */
+static void on_handle_mmio_pf(struct checker *c, const struct kmmu_trace_record *r)
+{
+	gfn_t gfn = r->mmio_pf.gfn;
+	uint32_t flags;
+	int id;
+
+	if (ref_gfn_slot(c, gfn, &id, &flags)) {
+		if (gfn_in_transition(c, r->ts, gfn))
+			return;
+		c->res->checked[KMMU_PROP_MMIO_SPTE_UNBACKED]++;
+		diverge(c, KMMU_PROP_MMIO_SPTE_UNBACKED, gfn, true,
+			"gfn %#" PRIx64 " lies in live memslot 0:%d: its MMIO SPTE is stale and"
+			" must fail the generation check, not be used", gfn, id);
+		return;
+	}
+	c->res->checked[KMMU_PROP_MMIO_SPTE_UNBACKED]++;
+}
+
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
-	static const struct kmmu_memslot_ops no_ops;
+	static const struct kmmu_memslot_ops ref_ops = {
+		.memslots_updated = ref_memslots_updated,
+	};
 	struct checker c = { .recs = recs, .nr = nr, .opts = opts, .res = res };
 	int ret;
 
@@ -473,7 +600,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		ret = 0;
 		goto out;
 	}
-	ret = kmmu_memslots_init(&c.ms, &no_ops, NULL, 0);
+	c.gen_layout = kmmu_mmio_gen_layout(KMMU_SPTE_LAYOUT_UPSTREAM);
+	ret = kmmu_memslots_init(&c.ms, &ref_ops, &c, 0);
 	if (ret)
 		goto out;
 	/* Reference readers must be registered urcu threads; ours is for this replay. */
@@ -500,6 +628,13 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			break;
 		case KMMU_EV_MARK_MMIO_SPTE:
 			on_mark_mmio(&c, r);
+			judge_mmio_gen(&c, r, r->mark_mmio.gen, r->mark_mmio.gfn, true);
+			break;
+		case KMMU_EV_CHECK_MMIO_SPTE:
+			on_check_mmio(&c, r);
+			break;
+		case KMMU_EV_HANDLE_MMIO_PAGE_FAULT:
+			on_handle_mmio_pf(&c, r);
 			break;
 		default:
 			break;

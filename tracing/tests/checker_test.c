@@ -84,6 +84,19 @@ static void mark_mmio(struct history *h, uint64_t gfn, uint32_t gen)
 	r->mark_mmio.gen = gen;
 }
 
+static void check_mmio(struct history *h, uint32_t kvm_gen, uint32_t spte_gen)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_EV_CHECK_MMIO_SPTE);
+
+	r->check_mmio.kvm_gen = kvm_gen;
+	r->check_mmio.spte_gen = spte_gen;
+}
+
+static void handle_mmio_pf(struct history *h, uint64_t gfn)
+{
+	add(h, KMMU_EV_HANDLE_MMIO_PAGE_FAULT)->mmio_pf.gfn = gfn;
+}
+
 static int check(struct history *h, struct kmmu_check_result *res)
 {
 	struct kmmu_checker_opts opts = { .report = NULL };	/* verdicts only */
@@ -268,6 +281,119 @@ TEST_F(chk, mmio_generation)
 	mark_mmio(&self->h, 0x5003, 12);	/* stale generation after an update */
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
+}
+
+/*
+ * The setup's CREATE left the reference at generation 2 (one swap of
+ * address space 0); the first MMIO SPTE event fixes the kernel's offset.
+ */
+TEST_F(chk, mmio_generation_follows_the_reference)
+{
+	uint64_t t;
+
+	mark_mmio(&self->h, 0x5000, 10);		/* offset 8 learned */
+	check_mmio(&self->h, 10, 10);
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	mark_mmio(&self->h, 0x5001, 11);		/* in flight: not judged */
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* DELETE: two swaps */
+	mark_mmio(&self->h, 0x5002, 14);
+	check_mmio(&self->h, 14, 10);			/* a stale SPTE, seen as such */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(3, self->res.checked[KMMU_PROP_MMIO_GEN_MODEL]);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+}
+
+TEST_F(chk, mmio_generation_one_swap_short)
+{
+	uint64_t t;
+
+	mark_mmio(&self->h, 0x5000, 10);
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	/* Changed, so the older property is content; a DELETE swaps twice. */
+	mark_mmio(&self->h, 0x5002, 12);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "so 0xe"));
+}
+
+TEST_F(chk, mmio_generation_from_check_mmio_spte)
+{
+	check_mmio(&self->h, 0x40, 0x40);
+	memslot(&self->h, 6, 0x6000, 1, 0, 0);
+	check_mmio(&self->h, 0x40, 0x40);	/* the update did not advance it */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+}
+
+/* Reference generation 2 is kernel generation 0x7fffe: the next swap wraps. */
+TEST_F(chk, zap_at_the_wrap)
+{
+	uint64_t t;
+
+	mark_mmio(&self->h, 0x5000, 0x7fffe);
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 6, 0x6000, 1, 0);	/* CREATE: generation 0 */
+	mark_mmio(&self->h, 0x5000, 0);
+	memslot(&self->h, 7, 0x7000, 1, 0, 0);		/* 2: no wrap, no zap needed */
+	mark_mmio(&self->h, 0x5000, 2);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(1, self->res.checked[KMMU_PROP_ZAP_AT_WRAP]);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_AT_WRAP));
+}
+
+TEST_F(chk, no_zap_at_the_wrap)
+{
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);		/* before the ioctl: does not count */
+	mark_mmio(&self->h, 0x5000, 0x7fffe);
+	memslot(&self->h, 6, 0x6000, 1, 0, 0);
+	mark_mmio(&self->h, 0x5000, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_AT_WRAP));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "a wrap"));
+}
+
+/* mmio_caching=N: no MMIO SPTE events, so neither the model nor the wrap is judged. */
+TEST_F(chk, wrap_without_mmio_events_is_not_checkable)
+{
+	for (int i = 0; i < 8; i++)
+		memslot(&self->h, 6 + i, 0x6000 + i, 1, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_AT_WRAP));
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_SPTE_UNBACKED));
+}
+
+TEST_F(chk, mmio_spte_honoured_for_a_live_slot)
+{
+	uint64_t t;
+
+	handle_mmio_pf(&self->h, 0x200);		/* unbacked: right */
+	t = issue(&self->h);
+	handle_mmio_pf(&self->h, 0x300);		/* while created: still unbacked */
+	memslot_issued(&self->h, t, 6, 0x300, 1, 0);
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	handle_mmio_pf(&self->h, 0x105);		/* while deleted: not judged */
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(2, self->res.checked[KMMU_PROP_MMIO_SPTE_UNBACKED]);
+
+	handle_mmio_pf(&self->h, 0x300);		/* created: a stale SPTE used */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_SPTE_UNBACKED));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "stale"));
 }
 
 TEST_F(chk, unsorted_or_foreign_records_are_refused)

@@ -12,6 +12,16 @@
  * A property whose events this trace does not contain (e.g. MMIO SPTE
  * generations when the host runs with mmio_caching=N) is reported as not
  * checkable, never as passed.
+ *
+ * MMIO SPTE generations are compared with the reference memslots' own
+ * generation of address space 0 (each swap adds KMMU_ADDRESS_SPACE_NUM).
+ * The kernel may have updated memslots the trace does not show before it
+ * starts (a VM created earlier, x86's private slots), so the difference
+ * between the two is learned from the first MMIO SPTE event outside an
+ * ioctl and must then stay constant: a memslot update the kernel makes on
+ * its own later in the run (none does for the kmmu runtime's VMs, which
+ * have no in-kernel LAPIC) would show as a divergence.  The zap at the
+ * wrap is judged only once that difference is known.
  */
 #ifndef KMMU_CHECKER_H
 #define KMMU_CHECKER_H
@@ -29,6 +39,9 @@ enum kmmu_check_property {
 	KMMU_PROP_ZAP_ON_REMOVE,	/* DELETE/MOVE of a slot with SPTEs zaps them */
 	KMMU_PROP_NO_SPTE_AFTER_ZAP,	/* no SPTE for a slot between its zap and its removal */
 	KMMU_PROP_MMIO_GENERATION,	/* MMIO SPTE generation changes exactly with memslot updates */
+	KMMU_PROP_MMIO_GEN_MODEL,	/* ... and is the reference's memslot generation */
+	KMMU_PROP_MMIO_SPTE_UNBACKED,	/* an MMIO SPTE is honoured only for gfns with no live memslot */
+	KMMU_PROP_ZAP_AT_WRAP,		/* the update that wraps the MMIO generation zaps all */
 	KMMU_PROP_NR,
 };
 
