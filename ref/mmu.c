@@ -12,6 +12,8 @@
 #include <urcu/urcu-memb.h>
 
 #include "kmmu/mmu.h"
+#include "kmmu/notifier.h"
+#include "kmmu/table_free.h"
 #include "kmmu/zap.h"
 
 /* kvm_zap_all_rmap_sptes() once a gfn has this many mappings. */
@@ -48,14 +50,88 @@ void kmmu_mmu_emit(struct kmmu_ref_vm *vm, const struct kmmu_mmu_event *ev)
 		vm->event_fn(vm->event_ctx, ev);
 }
 
+static inline unsigned long self_id(void)
+{
+	return (unsigned long)pthread_self();
+}
+
+bool kmmu_mmu_lock_held_write(struct kmmu_ref_vm *vm)
+{
+	return __atomic_load_n(&vm->mmu_lock_owner, __ATOMIC_RELAXED) == self_id();
+}
+
+/*
+ * Only the owner compares equal to its own id, so the relaxed read of
+ * mmu_lock_owner can race with other threads' stores without harm.
+ */
 void kmmu_mmu_lock(struct kmmu_ref_vm *vm)
 {
-	pthread_mutex_lock(&vm->mmu_lock);
+	if (kmmu_mmu_lock_held_write(vm)) {
+		vm->mmu_lock_depth++;
+		return;
+	}
+	pthread_rwlock_wrlock(&vm->mmu_lock);
+	__atomic_store_n(&vm->mmu_lock_owner, self_id(), __ATOMIC_RELAXED);
+	vm->mmu_lock_depth = 1;
 }
 
 void kmmu_mmu_unlock(struct kmmu_ref_vm *vm)
 {
-	pthread_mutex_unlock(&vm->mmu_lock);
+	if (--vm->mmu_lock_depth)
+		return;
+	__atomic_store_n(&vm->mmu_lock_owner, 0, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&vm->mmu_lock);
+}
+
+/* Inside the write side, a read section is just more recursion. */
+void kmmu_mmu_read_lock(struct kmmu_ref_vm *vm)
+{
+	if (kmmu_mmu_lock_held_write(vm)) {
+		vm->mmu_lock_depth++;
+		return;
+	}
+	pthread_rwlock_rdlock(&vm->mmu_lock);
+}
+
+void kmmu_mmu_read_unlock(struct kmmu_ref_vm *vm)
+{
+	if (kmmu_mmu_lock_held_write(vm)) {
+		vm->mmu_lock_depth--;
+		return;
+	}
+	pthread_rwlock_unlock(&vm->mmu_lock);
+}
+
+void kmmu_ref_vm_set_ad_fn(struct kmmu_ref_vm *vm, kmmu_ad_fn fn, void *ctx)
+{
+	if (!vm)
+		return;
+	vm->ad_fn = fn;
+	vm->ad_ctx = ctx;
+}
+
+/* kvm_set_pfn_accessed()/kvm_set_pfn_dirty() for the bits of @spte. */
+void kmmu_ad_report(struct kmmu_ref_vm *vm, uint64_t spte, int level, bool installed)
+{
+	uint64_t bits = spte & (KMMU_PT_ACCESSED_MASK | KMMU_PT_DIRTY_MASK);
+
+	if (!vm->ad_fn || !bits || !kmmu_is_shadow_present_pte(spte) ||
+	    !kmmu_is_last_spte(spte, level))
+		return;
+	vm->ad_fn(vm->ad_ctx, kmmu_spte_to_pfn(spte), level, bits, installed);
+}
+
+/*
+ * mmu_spte_clear_track_bits(): clear the SPTE with xchg, so that an
+ * Accessed/Dirty bit the hardware sets up to the last moment is seen and
+ * reported, never lost.  Returns the old value.
+ */
+uint64_t kmmu_spte_clear_track_bits(struct kmmu_ref_vm *vm, uint64_t *sptep, int level)
+{
+	uint64_t old = kmmu_spte_xchg(sptep, 0);
+
+	kmmu_ad_report(vm, old, level, false);
+	return old;
 }
 
 void kmmu_ref_vm_set_event_fn(struct kmmu_ref_vm *vm, kmmu_mmu_event_fn fn, void *ctx)
@@ -240,7 +316,8 @@ void kmmu_mmu_free_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp)
 {
 	hlist_del(&sp->hash_link);
 	list_del(&sp->link);
-	free(sp);
+	/* Lockless walkers may still be reading it: free after a grace period. */
+	kmmu_table_free(sp);
 }
 
 static inline struct kmmu_mmu_page *spte_to_child_sp(uint64_t spte)
@@ -281,20 +358,20 @@ static struct kmmu_memory_slot *sp_gfn_to_slot(struct kmmu_ref_vm *vm,
 void kmmu_drop_spte(struct kmmu_ref_vm *vm, uint64_t *sptep)
 {
 	struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
-	uint64_t old = *sptep;
+	uint64_t old = kmmu_spte_read(sptep);
 	struct kmmu_memory_slot *slot;
 	struct kmmu_rmap_head *head;
 	gfn_t gfn;
 
 	if (kmmu_is_mmio_spte(old)) {
-		*sptep = 0;
+		kmmu_spte_write(sptep, 0);
 		sp->nr_present--;
 		vm->stat.mmio_sptes--;
 		return;
 	}
 	if (!kmmu_is_shadow_present_pte(old))
 		return;
-	*sptep = 0;
+	kmmu_spte_clear_track_bits(vm, sptep, sp->role.level);
 	sp->nr_present--;
 	update_page_stats(vm, sp->role.level, -1);
 
@@ -329,12 +406,12 @@ static void drop_parent_pte(struct kmmu_mmu_page *child, uint64_t *sptep)
 	if (child->parent_ptep == sptep)
 		child->parent_ptep = NULL;
 	kmmu_sptep_to_sp(sptep)->nr_present--;
-	*sptep = 0;
+	kmmu_spte_write(sptep, 0);
 }
 
 void kmmu_unlink_child(struct kmmu_ref_vm *vm, uint64_t *sptep)
 {
-	drop_parent_pte(spte_to_child_sp(*sptep), sptep);
+	drop_parent_pte(spte_to_child_sp(kmmu_spte_read(sptep)), sptep);
 }
 
 static void set_spte_event(struct kmmu_ref_vm *vm, uint64_t *sptep, gfn_t gfn, int level)
@@ -344,12 +421,12 @@ static void set_spte_event(struct kmmu_ref_vm *vm, uint64_t *sptep, gfn_t gfn, i
 	if (!vm->event_fn)
 		return;
 	ev.set_spte.gfn = gfn;
-	ev.set_spte.spte = *sptep;
+	ev.set_spte.spte = kmmu_spte_read(sptep);
 	ev.set_spte.sptep = (uintptr_t)sptep;
 	ev.set_spte.level = level;
-	ev.set_spte.r = *sptep & KMMU_PT_PRESENT_MASK;
-	ev.set_spte.x = !(*sptep & KMMU_PT64_NX_MASK);
-	ev.set_spte.u = !!(*sptep & KMMU_PT_USER_MASK);
+	ev.set_spte.r = kmmu_spte_read(sptep) & KMMU_PT_PRESENT_MASK;
+	ev.set_spte.x = !(kmmu_spte_read(sptep) & KMMU_PT64_NX_MASK);
+	ev.set_spte.u = !!(kmmu_spte_read(sptep) & KMMU_PT_USER_MASK);
 	kmmu_mmu_emit(vm, &ev);
 }
 
@@ -364,14 +441,14 @@ static int mark_mmio_spte(struct kmmu_ref_vm *vm, uint64_t *sptep, gfn_t gfn,
 	r = kmmu_make_mmio_spte(vm->gen_layout, gfn, access, memslots_gen, &spte);
 	if (r)
 		return r;
-	if (kmmu_is_mmio_spte(*sptep)) {
+	if (kmmu_is_mmio_spte(kmmu_spte_read(sptep))) {
 		vm->stat.mmio_sptes--;
 		sp->nr_present--;
-	} else if (kmmu_is_shadow_present_pte(*sptep)) {
+	} else if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep))) {
 		kmmu_drop_spte(vm, sptep);
 	}
 	sp->nr_present++;
-	*sptep = spte;
+	kmmu_spte_write(sptep, spte);
 	vm->stat.mmio_sptes++;
 	if (vm->event_fn) {
 		struct kmmu_mmu_event ev = { .type = KMMU_MMU_EV_MARK_MMIO_SPTE };
@@ -406,7 +483,7 @@ static void mmu_free_root(struct kmmu_ref_vm *vm, struct kmmu_mmu_page **rootp)
 	struct kmmu_mmu_page *root = *rootp;
 	LIST_HEAD(invalid_list);
 
-	*rootp = NULL;
+	__atomic_store_n(rootp, NULL, __ATOMIC_RELEASE);
 	if (!root)
 		return;
 	if (--root->root_count == 0 && root->role.invalid) {
@@ -434,7 +511,7 @@ static int mmu_reload(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu, int as
 	if (!root)
 		return -ENOMEM;
 	root->root_count++;
-	vcpu->root[as_id] = root;
+	__atomic_store_n(&vcpu->root[as_id], root, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -460,12 +537,39 @@ static uint64_t *walk_last_spte(struct kmmu_mmu_page *root, gfn_t gfn, int *leve
 
 	for (l = KMMU_ROOT_LEVEL; ; l--) {
 		sptep = &sp->spt[pt_index(gfn, l)];
-		if (l == KMMU_PG_LEVEL_4K || !kmmu_is_shadow_present_pte(*sptep) ||
-		    kmmu_is_large_pte(*sptep))
+		if (l == KMMU_PG_LEVEL_4K || !kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) ||
+		    kmmu_is_large_pte(kmmu_spte_read(sptep)))
 			break;
-		sp = spte_to_child_sp(*sptep);
+		sp = spte_to_child_sp(kmmu_spte_read(sptep));
 	}
 	*level = l;
+	return sptep;
+}
+
+uint64_t *kmmu_walk_lockless(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+			     int *level)
+{
+	struct kmmu_mmu_page *sp;
+	uint64_t *sptep, spte;
+	int l;
+
+	if (!vm || vcpu >= vm->cfg.nr_vcpus || as_id < 0 || as_id >= KMMU_ADDRESS_SPACE_NUM ||
+	    gfn > (KMMU_SPTE_BASE_ADDR_MASK >> KMMU_PAGE_SHIFT))
+		return NULL;
+	sp = __atomic_load_n(&vm->vcpus[vcpu].root[as_id], __ATOMIC_ACQUIRE);
+	if (!sp)
+		return NULL;
+	for (l = KMMU_ROOT_LEVEL; ; l--) {
+		sptep = &sp->spt[pt_index(gfn, l)];
+		spte = kmmu_spte_read(sptep);
+		if (l == KMMU_PG_LEVEL_4K || !kmmu_is_shadow_present_pte(spte) ||
+		    kmmu_is_large_pte(spte))
+			break;
+		/* Read once: the link may be cleared right after. */
+		sp = spte_to_child_sp(spte);
+	}
+	if (level)
+		*level = l;
 	return sptep;
 }
 
@@ -478,17 +582,17 @@ uint64_t kmmu_lookup_spte(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, 
 
 	if (!vm || vcpu >= vm->cfg.nr_vcpus || as_id < 0 || as_id >= KMMU_ADDRESS_SPACE_NUM)
 		return 0;
-	kmmu_mmu_lock(vm);
+	kmmu_mmu_read_lock(vm);
 	root = vm->vcpus[vcpu].root[as_id];
 	if (!root || kmmu_is_obsolete_sp(vm, root)) {
-		kmmu_mmu_unlock(vm);
+		kmmu_mmu_read_unlock(vm);
 		return 0;
 	}
 	sptep = walk_last_spte(root, gfn, &l);
 	if (level)
 		*level = l;
-	spte = *sptep;
-	kmmu_mmu_unlock(vm);
+	spte = kmmu_spte_read(sptep);
+	kmmu_mmu_read_unlock(vm);
 	return spte;
 }
 
@@ -522,11 +626,11 @@ static int mmu_set_spte(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, u
 	uint64_t spte;
 	int r;
 
-	if (kmmu_is_shadow_present_pte(*sptep)) {
-		if (level > KMMU_PG_LEVEL_4K && !kmmu_is_large_pte(*sptep)) {
+	if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep))) {
+		if (level > KMMU_PG_LEVEL_4K && !kmmu_is_large_pte(kmmu_spte_read(sptep))) {
 			/* A 2M leaf replaces a table: the table becomes parentless. */
 			kmmu_unlink_child(vm, sptep);
-		} else if (pfn != kmmu_spte_to_pfn(*sptep)) {
+		} else if (pfn != kmmu_spte_to_pfn(kmmu_spte_read(sptep))) {
 			kmmu_drop_spte(vm, sptep);
 		} else {
 			was_rmapped = true;
@@ -536,16 +640,22 @@ static int mmu_set_spte(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, u
 	r = kmmu_make_spte(level, KMMU_ACC_ALL, pfn, !(slot->flags & KMMU_MEM_READONLY), &spte);
 	if (r)
 		return r;
-	if (*sptep == spte) {
+	if (kmmu_spte_read(sptep) == spte) {
 		r = KMMU_FAULT_SPURIOUS;
 	} else {
-		if (kmmu_is_mmio_spte(*sptep)) {
+		uint64_t old = kmmu_spte_read(sptep);
+
+		if (kmmu_is_mmio_spte(old)) {
 			vm->stat.mmio_sptes--;
 			kmmu_sptep_to_sp(sptep)->nr_present--;
 		}
-		if (!kmmu_is_shadow_present_pte(*sptep))
+		if (!kmmu_is_shadow_present_pte(old))
 			kmmu_sptep_to_sp(sptep)->nr_present++;
-		*sptep = spte;
+		/* mmu_spte_update(): the hardware may have set A/D meanwhile. */
+		old = kmmu_spte_xchg(sptep, spte);
+		if (was_rmapped)
+			kmmu_ad_report(vm, old, level, false);
+		kmmu_ad_report(vm, spte, level, true);
 		r = level == KMMU_PG_LEVEL_4K ? KMMU_FAULT_MAPPED_4K : KMMU_FAULT_MAPPED_2M;
 	}
 	if (spte & KMMU_PT_WRITABLE_MASK)
@@ -570,12 +680,12 @@ static uint64_t *direct_map_walk(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *r
 
 	for (level = KMMU_ROOT_LEVEL; level > goal; level--) {
 		sptep = &sp->spt[pt_index(gfn, level)];
-		if (kmmu_is_shadow_present_pte(*sptep) && !kmmu_is_large_pte(*sptep)) {
-			sp = spte_to_child_sp(*sptep);
+		if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) && !kmmu_is_large_pte(kmmu_spte_read(sptep))) {
+			sp = spte_to_child_sp(kmmu_spte_read(sptep));
 			continue;
 		}
 		/* drop_large_spte(): a huge leaf where a table is needed. */
-		if (kmmu_is_shadow_present_pte(*sptep) || kmmu_is_mmio_spte(*sptep))
+		if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) || kmmu_is_mmio_spte(kmmu_spte_read(sptep)))
 			kmmu_drop_spte(vm, sptep);
 
 		role = sp->role;
@@ -588,7 +698,8 @@ static uint64_t *direct_map_walk(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *r
 			kmmu_ref_vm_bug(vm, -EIO);
 			return NULL;
 		}
-		*sptep = kmmu_make_nonleaf_spte((uintptr_t)child->spt);
+		/* Release: a lockless walker that sees the link sees the table. */
+		kmmu_spte_write(sptep, kmmu_make_nonleaf_spte((uintptr_t)child->spt));
 		sp->nr_present++;
 		child->parent_ptep = sptep;
 		sp = child;
@@ -607,7 +718,7 @@ static void fast_pf_event(struct kmmu_ref_vm *vm, gfn_t gfn, uint32_t ec, uint64
 	ev.fast_pf.error_code = ec;
 	ev.fast_pf.sptep = (uintptr_t)sptep;
 	ev.fast_pf.old_spte = old;
-	ev.fast_pf.new_spte = *sptep;
+	ev.fast_pf.new_spte = kmmu_spte_read(sptep);
 	ev.fast_pf.ret = ret;
 	kmmu_mmu_emit(vm, &ev);
 }
@@ -635,7 +746,7 @@ static void vcpu_cache_mmio_info(struct kmmu_ref_vcpu *vcpu, gfn_t gfn, unsigned
 }
 
 static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu, int as_id,
-			     gfn_t gfn, uint32_t ec, struct kmmu_fault *out)
+			     gfn_t gfn, uint32_t ec, unsigned long mmu_seq, struct kmmu_fault *out)
 {
 	const struct kmmu_mmio_gen_layout *gl = vm->gen_layout;
 	struct kmmu_memory_slot *slot;
@@ -652,7 +763,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	out->in_progress = gen & KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS;
 
 	sptep = walk_last_spte(vcpu->root[as_id], gfn, &level);
-	if (kmmu_is_mmio_spte(*sptep)) {
+	if (kmmu_is_mmio_spte(kmmu_spte_read(sptep))) {
 		/* The hardware reports PFERR.RSVD: handle_mmio_page_fault(). */
 		uint64_t kg, sg;
 		bool ok;
@@ -663,7 +774,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 			out->mmio_info_cached = true;
 			out->level = level;
 			out->sptep = sptep;
-			out->spte = *sptep;
+			out->spte = kmmu_spte_read(sptep);
 			return 0;
 		}
 		ok = kmmu_check_mmio_spte(gl, *sptep, gen, &kg, &sg);
@@ -673,7 +784,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 
 			ev.check_mmio.kvm_gen = kg;
 			ev.check_mmio.spte_gen = sg;
-			ev.check_mmio.spte = *sptep;
+			ev.check_mmio.spte = kmmu_spte_read(sptep);
 			kmmu_mmu_emit(vm, &ev);
 		}
 		if (ok) {
@@ -683,27 +794,27 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 				};
 
 				ev.handle_mmio.addr = gfn << KMMU_PAGE_SHIFT;
-				ev.handle_mmio.gfn = kmmu_get_mmio_spte_gfn(gl, *sptep);
-				ev.handle_mmio.access = kmmu_get_mmio_spte_access(*sptep);
+				ev.handle_mmio.gfn = kmmu_get_mmio_spte_gfn(gl, kmmu_spte_read(sptep));
+				ev.handle_mmio.access = kmmu_get_mmio_spte_access(kmmu_spte_read(sptep));
 				kmmu_mmu_emit(vm, &ev);
 			}
-			vcpu_cache_mmio_info(vcpu, kmmu_get_mmio_spte_gfn(gl, *sptep),
-					     kmmu_get_mmio_spte_access(*sptep), gen);
+			vcpu_cache_mmio_info(vcpu, kmmu_get_mmio_spte_gfn(gl, kmmu_spte_read(sptep)),
+					     kmmu_get_mmio_spte_access(kmmu_spte_read(sptep)), gen);
 			out->result = KMMU_FAULT_MMIO_CACHED;
 			out->level = level;
 			out->sptep = sptep;
-			out->spte = *sptep;
+			out->spte = kmmu_spte_read(sptep);
 			return 0;
 		}
 		/* Stale or in flux: RET_PF_INVALID, take the normal path. */
 		out->stale_mmio = true;
-	} else if (kmmu_is_shadow_present_pte(*sptep) && kmmu_is_last_spte(*sptep, level)) {
+	} else if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) && kmmu_is_last_spte(kmmu_spte_read(sptep), level)) {
 		/* The hardware only faults on a present leaf if access is denied. */
-		if (access_allowed(*sptep, ec)) {
+		if (access_allowed(kmmu_spte_read(sptep), ec)) {
 			out->result = KMMU_FAULT_SPURIOUS;
 			out->level = level;
 			out->sptep = sptep;
-			out->spte = *sptep;
+			out->spte = kmmu_spte_read(sptep);
 			return 0;
 		}
 		/*
@@ -711,16 +822,19 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		 * dirty logging is fixed in place, except on a huge SPTE of a
 		 * dirty-logged slot (only its first 4K would be logged).
 		 */
-		if (write && kmmu_is_mmu_writable_spte(*sptep)) {
+		if (write && kmmu_is_mmu_writable_spte(kmmu_spte_read(sptep))) {
 			struct kmmu_mmu_page *sp = kmmu_sptep_to_sp(sptep);
 			gfn_t base = kmmu_sp_get_gfn(sp, kmmu_spte_index(sptep));
 
 			slot = kmmu_gfn_to_memslot(slots, gfn);
 			if (!(level > KMMU_PG_LEVEL_4K && slot &&
 			      (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES))) {
-				uint64_t old = *sptep;
+				uint64_t old = kmmu_spte_read(sptep);
 
-				*sptep |= KMMU_PT_WRITABLE_MASK;
+				/* A cmpxchg, as fast_pf_fix_direct_spte(): A/D may change. */
+				while (!kmmu_spte_try_cmpxchg(sptep, &old,
+							      old | KMMU_PT_WRITABLE_MASK))
+					;
 				slot = kmmu_gfn_to_memslot(slots, base);
 				if (slot)
 					mark_page_dirty_in_slot(slot);
@@ -729,7 +843,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 				out->result = KMMU_FAULT_FIXED;
 				out->level = level;
 				out->sptep = sptep;
-				out->spte = *sptep;
+				out->spte = kmmu_spte_read(sptep);
 				return 0;
 			}
 		}
@@ -757,7 +871,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		out->result = KMMU_FAULT_MMIO_SPTE;
 		out->level = KMMU_PG_LEVEL_4K;
 		out->sptep = sptep;
-		out->spte = *sptep;
+		out->spte = kmmu_spte_read(sptep);
 		return 0;
 	}
 	if (write && (slot->flags & KMMU_MEM_READONLY)) {
@@ -766,9 +880,32 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		return 0;
 	}
 
+	/*
+	 * is_page_fault_stale(): an invalidation of this gfn started or
+	 * finished since the fault began.  The host mapping the fault
+	 * resolved may be gone; retry rather than install a stale SPTE.
+	 */
+	if (kmmu_mmu_invalidate_retry_gfn(vm, mmu_seq, gfn)) {
+		out->result = KMMU_FAULT_RETRY;
+		return 0;
+	}
 	goal = fault_goal_level(vm, slot, gfn);
 	if (goal < 0)
 		return goal;
+	/*
+	 * A huge SPTE would also map gfns being invalidated next to this
+	 * one.  The kernel learns that from the host page tables (the host
+	 * splits its huge page first); the model has no host page tables,
+	 * so it maps 4K instead.
+	 */
+	if (goal > KMMU_PG_LEVEL_4K && vm->mmu_invalidate_in_progress) {
+		gfn_t base = gfn & ~(KMMU_PAGES_PER_HPAGE(goal) - 1);
+
+		if (vm->mmu_invalidate_range_start == KMMU_INVALID_GFN ||
+		    (vm->mmu_invalidate_range_start < base + KMMU_PAGES_PER_HPAGE(goal) &&
+		     vm->mmu_invalidate_range_end > base))
+			goal = KMMU_PG_LEVEL_4K;
+	}
 	sptep = direct_map_walk(vm, vcpu->root[as_id], gfn, goal);
 	if (!sptep)
 		return vm->bug ? vm->bug : -ENOMEM;
@@ -780,7 +917,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	out->result = r;
 	out->level = goal;
 	out->sptep = sptep;
-	out->spte = *sptep;
+	out->spte = kmmu_spte_read(sptep);
 	return 0;
 }
 
@@ -788,19 +925,25 @@ int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t 
 		    uint32_t error_code, struct kmmu_fault *out)
 {
 	struct kmmu_fault f = { .result = KMMU_FAULT_NR };
+	unsigned long mmu_seq;
 	int r;
 
 	if (!vm || !out || vcpu >= vm->cfg.nr_vcpus || as_id < 0 ||
 	    as_id >= KMMU_ADDRESS_SPACE_NUM || (error_code & ~KMMU_PFERR_VALID_MASK) ||
 	    gfn > (KMMU_SPTE_BASE_ADDR_MASK >> KMMU_PAGE_SHIFT))
 		return -EINVAL;
+	/*
+	 * kvm_faultin_pfn(): the invalidation sequence is sampled before the
+	 * host page is looked up, i.e. before mmu_lock.
+	 */
+	mmu_seq = kmmu_mmu_invalidate_seq(vm);
 	/* As the kernel: memslots (SRCU) first, then mmu_lock. */
 	urcu_memb_read_lock();
 	kmmu_mmu_lock(vm);
 	if (vm->bug)
 		r = -EIO;
 	else
-		r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, &f);
+		r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, mmu_seq, &f);
 	if (!r && vm->bug)
 		r = -EIO;
 	if (!r)
@@ -922,7 +1065,6 @@ void kmmu_ref_vm_config_default(struct kmmu_ref_vm_config *cfg)
 
 int kmmu_ref_vm_create(struct kmmu_ref_vm **out, const struct kmmu_ref_vm_config *cfg)
 {
-	pthread_mutexattr_t attr;
 	struct kmmu_ref_vm *vm;
 	int r;
 
@@ -936,17 +1078,16 @@ int kmmu_ref_vm_create(struct kmmu_ref_vm **out, const struct kmmu_ref_vm_config
 	vm->cfg = *cfg;
 	vm->gen_layout = kmmu_mmio_gen_layout(cfg->layout);
 	INIT_LIST_HEAD(&vm->active_mmu_pages);
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	r = -pthread_mutex_init(&vm->mmu_lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	vm->mmu_invalidate_range_start = KMMU_INVALID_GFN;
+	vm->mmu_invalidate_range_end = KMMU_INVALID_GFN;
+	r = -pthread_rwlock_init(&vm->mmu_lock, NULL);
 	if (r) {
 		free(vm);
 		return r;
 	}
 	r = kmmu_memslots_init(&vm->memslots, &kmmu_mmu_memslot_ops, vm, cfg->max_slots);
 	if (r) {
-		pthread_mutex_destroy(&vm->mmu_lock);
+		pthread_rwlock_destroy(&vm->mmu_lock);
 		free(vm);
 		return r;
 	}
@@ -966,8 +1107,10 @@ void kmmu_ref_vm_destroy(struct kmmu_ref_vm *vm)
 		for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++)
 			mmu_free_root(vm, &vm->vcpus[i].root[as]);
 	kmmu_mmu_zap_all(vm);
+	/* The zapped tables are still waiting for their grace period. */
+	kmmu_table_free_barrier();
 	kmmu_memslots_destroy(vm->memslots);
-	pthread_mutex_destroy(&vm->mmu_lock);
+	pthread_rwlock_destroy(&vm->mmu_lock);
 	free(vm);
 }
 
@@ -1015,9 +1158,9 @@ int kmmu_ref_vm_stat(struct kmmu_ref_vm *vm, const char *name, uint64_t *val)
 	for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++) {
 		if (strcmp(name, stats[i].name))
 			continue;
-		kmmu_mmu_lock(vm);
+		kmmu_mmu_read_lock(vm);
 		*val = *(uint64_t *)((char *)&vm->stat + stats[i].off);
-		kmmu_mmu_unlock(vm);
+		kmmu_mmu_read_unlock(vm);
 		return 0;
 	}
 	return -ENOENT;
@@ -1028,10 +1171,10 @@ unsigned long kmmu_nr_shadow_pages(struct kmmu_ref_vm *vm)
 	struct kmmu_mmu_page *sp;
 	unsigned long n = 0;
 
-	kmmu_mmu_lock(vm);
+	kmmu_mmu_read_lock(vm);
 	list_for_each_entry(sp, &vm->active_mmu_pages, link)
 		n++;
-	kmmu_mmu_unlock(vm);
+	kmmu_mmu_read_unlock(vm);
 	return n;
 }
 
@@ -1113,7 +1256,7 @@ static int audit_locked(struct kmmu_ref_vm *vm, char *why, size_t len)
 	list_for_each_entry(sp, &vm->active_mmu_pages, link) {
 		present = 0;
 		for (i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
-			uint64_t spte = sp->spt[i];
+			uint64_t spte = kmmu_spte_read(&sp->spt[i]);
 
 			if (!spte)
 				continue;

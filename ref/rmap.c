@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pte_list rmaps (the kernel's representation, see kmmu/rmap.h).
+ * pte_list rmaps (the kernel's representation, see kmmu/rmap.h) and the
+ * KMMU_RMAP_LOCKED bit.  The list operations work on a private copy of
+ * the head taken with the lock and publish it with the unlock, so a
+ * lockless walker sees either the old or the new chain, never a mix.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "kmmu/rmap.h"
@@ -11,7 +15,55 @@ static long desc_live;
 
 static inline struct kmmu_pte_list_desc *head_desc(unsigned long val)
 {
-	return (struct kmmu_pte_list_desc *)(val & ~KMMU_RMAP_MANY);
+	return (struct kmmu_pte_list_desc *)(val & KMMU_RMAP_PTR_MASK);
+}
+
+static inline unsigned long head_val(const struct kmmu_rmap_head *head)
+{
+	return __atomic_load_n(&head->val, __ATOMIC_ACQUIRE) & ~KMMU_RMAP_LOCKED;
+}
+
+/* __kvm_rmap_lock(): spin while locked; never lock an empty rmap. */
+static unsigned long __rmap_lock(struct kmmu_rmap_head *head)
+{
+	unsigned long old = __atomic_load_n(&head->val, __ATOMIC_RELAXED);
+
+	if (!old)
+		return 0;
+	do {
+		while (old & KMMU_RMAP_LOCKED) {
+			/* Holders are short, but the CPUs may be overcommitted. */
+			sched_yield();
+			old = __atomic_load_n(&head->val, __ATOMIC_RELAXED);
+		}
+		/* The holder emptied it: nothing to lock. */
+		if (!old)
+			return 0;
+	} while (!__atomic_compare_exchange_n(&head->val, &old, old | KMMU_RMAP_LOCKED, false,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return old;
+}
+
+unsigned long kmmu_rmap_lock(struct kmmu_rmap_head *head)
+{
+	return __rmap_lock(head);
+}
+
+void kmmu_rmap_unlock(struct kmmu_rmap_head *head, unsigned long new_val)
+{
+	__atomic_store_n(&head->val, new_val & ~KMMU_RMAP_LOCKED, __ATOMIC_RELEASE);
+}
+
+unsigned long kmmu_rmap_lock_readonly(struct kmmu_rmap_head *head)
+{
+	return __rmap_lock(head);
+}
+
+void kmmu_rmap_unlock_readonly(struct kmmu_rmap_head *head, unsigned long old_val)
+{
+	if (!old_val)
+		return;
+	__atomic_store_n(&head->val, old_val, __ATOMIC_RELEASE);
 }
 
 static struct kmmu_pte_list_desc *desc_alloc(void)
@@ -34,13 +86,10 @@ long kmmu_pte_list_desc_live(void)
 	return __atomic_load_n(&desc_live, __ATOMIC_RELAXED);
 }
 
-int kmmu_pte_list_add(struct kmmu_rmap_head *head, uint64_t *sptep)
+static int __pte_list_add(struct kmmu_rmap_head *head, uint64_t *sptep)
 {
 	struct kmmu_pte_list_desc *desc;
 	int count;
-
-	if (!head || !sptep || ((unsigned long)sptep & KMMU_RMAP_MANY))
-		return -EINVAL;
 
 	if (!head->val) {
 		head->val = (unsigned long)sptep;
@@ -95,12 +144,12 @@ static void desc_remove_entry(struct kmmu_rmap_head *head,
 	desc_free(hd);
 }
 
-int kmmu_pte_list_remove(struct kmmu_rmap_head *head, uint64_t *sptep)
+static int __pte_list_remove(struct kmmu_rmap_head *head, uint64_t *sptep)
 {
 	struct kmmu_pte_list_desc *desc;
 	unsigned int i;
 
-	if (!head || !sptep || !head->val)
+	if (!sptep || !head->val)
 		return -ENOENT;
 
 	if (!(head->val & KMMU_RMAP_MANY)) {
@@ -121,15 +170,45 @@ int kmmu_pte_list_remove(struct kmmu_rmap_head *head, uint64_t *sptep)
 	return -ENOENT;
 }
 
+int kmmu_pte_list_add(struct kmmu_rmap_head *head, uint64_t *sptep)
+{
+	struct kmmu_rmap_head tmp;
+	int r;
+
+	if (!head || !sptep || ((unsigned long)sptep & ~KMMU_RMAP_PTR_MASK))
+		return -EINVAL;
+	tmp.val = kmmu_rmap_lock(head);
+	r = __pte_list_add(&tmp, sptep);
+	kmmu_rmap_unlock(head, tmp.val);
+	return r;
+}
+
+int kmmu_pte_list_remove(struct kmmu_rmap_head *head, uint64_t *sptep)
+{
+	struct kmmu_rmap_head tmp;
+	int r;
+
+	if (!head)
+		return -ENOENT;
+	tmp.val = kmmu_rmap_lock(head);
+	r = __pte_list_remove(&tmp, sptep);
+	kmmu_rmap_unlock(head, tmp.val);
+	return r;
+}
+
 unsigned int kmmu_pte_list_count(const struct kmmu_rmap_head *head)
 {
 	struct kmmu_pte_list_desc *desc;
+	unsigned long val;
 
-	if (!head || !head->val)
+	if (!head)
 		return 0;
-	if (!(head->val & KMMU_RMAP_MANY))
+	val = head_val(head);
+	if (!val)
+		return 0;
+	if (!(val & KMMU_RMAP_MANY))
 		return 1;
-	desc = head_desc(head->val);
+	desc = head_desc(val);
 	return desc->tail_count + desc->spte_count;
 }
 
@@ -138,9 +217,9 @@ unsigned int kmmu_pte_list_nr_desc(const struct kmmu_rmap_head *head)
 	struct kmmu_pte_list_desc *desc;
 	unsigned int n = 0;
 
-	if (!head || !(head->val & KMMU_RMAP_MANY))
+	if (!head || !(head_val(head) & KMMU_RMAP_MANY))
 		return 0;
-	for (desc = head_desc(head->val); desc; desc = desc->more)
+	for (desc = head_desc(head_val(head)); desc; desc = desc->more)
 		n++;
 	return n;
 }
@@ -148,28 +227,53 @@ unsigned int kmmu_pte_list_nr_desc(const struct kmmu_rmap_head *head)
 void kmmu_pte_list_destroy(struct kmmu_rmap_head *head)
 {
 	struct kmmu_pte_list_desc *desc, *next;
+	unsigned long val;
 
 	if (!head)
 		return;
-	if (head->val & KMMU_RMAP_MANY) {
-		for (desc = head_desc(head->val); desc; desc = next) {
+	val = kmmu_rmap_lock(head);
+	if (val & KMMU_RMAP_MANY) {
+		for (desc = head_desc(val); desc; desc = next) {
 			next = desc->more;
 			desc_free(desc);
 		}
 	}
-	head->val = 0;
+	kmmu_rmap_unlock(head, 0);
 }
 
+uint64_t *kmmu_rmap_get_first_val(unsigned long val, struct kmmu_rmap_iterator *iter)
+{
+	val &= ~KMMU_RMAP_LOCKED;
+	if (!iter || !val)
+		return NULL;
+	if (!(val & KMMU_RMAP_MANY)) {
+		iter->desc = NULL;
+		return (uint64_t *)val;
+	}
+	iter->desc = head_desc(val);
+	iter->pos = 0;
+	return iter->desc->sptes[0];
+}
+
+/*
+ * Writers hold mmu_lock for write, so the chain cannot change under them,
+ * but a lockless walker may hold the lock bit: mask it.
+ */
 uint64_t *kmmu_rmap_get_first(const struct kmmu_rmap_head *head,
 			      struct kmmu_rmap_iterator *iter)
 {
-	if (!head || !iter || !head->val)
+	unsigned long val;
+
+	if (!head || !iter)
 		return NULL;
-	if (!(head->val & KMMU_RMAP_MANY)) {
+	val = head_val(head);
+	if (!val)
+		return NULL;
+	if (!(val & KMMU_RMAP_MANY)) {
 		iter->desc = NULL;
-		return (uint64_t *)head->val;
+		return (uint64_t *)val;
 	}
-	iter->desc = head_desc(head->val);
+	iter->desc = head_desc(val);
 	iter->pos = 0;
 	return iter->desc->sptes[0];
 }

@@ -15,7 +15,7 @@ static inline struct kmmu_mmu_page *child_sp(uint64_t spte)
 /* mmu_page_zap_pte() */
 static void zap_pte(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp, uint64_t *sptep)
 {
-	uint64_t pte = *sptep;
+	uint64_t pte = kmmu_spte_read(sptep);
 
 	if (!pte)
 		return;
@@ -75,7 +75,8 @@ void kmmu_mmu_commit_zap_page(struct kmmu_ref_vm *vm, struct list_head *invalid_
 	struct kmmu_mmu_page *sp, *n;
 
 	list_for_each_entry_safe(sp, n, invalid_list, link) {
-		if (!sp->role.invalid || sp->root_count || sp->nr_present)
+		/* Freed tables must be unreachable: no parent link, no vCPU. */
+		if (!sp->role.invalid || sp->root_count || sp->nr_present || sp->parent_ptep)
 			kmmu_ref_vm_bug(vm, -EIO);
 		kmmu_mmu_free_page(vm, sp);
 	}
@@ -137,12 +138,12 @@ bool kmmu_zap_all_rmap_sptes(struct kmmu_ref_vm *vm, struct kmmu_rmap_head *head
 	struct kmmu_rmap_iterator it;
 	uint64_t *sptep;
 
-	if (!head->val)
+	if (!kmmu_rmap_get_first(head, &it))
 		return false;
 	kmmu_for_each_rmap_spte(head, &it, sptep) {
-		if (!kmmu_is_shadow_present_pte(*sptep))
+		if (!kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)))
 			kmmu_ref_vm_bug(vm, -EIO);
-		*sptep = 0;
+		kmmu_spte_clear_track_bits(vm, sptep, level);
 		kmmu_sptep_to_sp(sptep)->nr_present--;
 		if (level == KMMU_PG_LEVEL_4K)
 			vm->stat.pages_4k--;
@@ -216,9 +217,13 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_ref_vm *vm,
 	for (level = start_level; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
 		n = kmmu_slot_lpages(slot->base_gfn, slot->npages, level);
 		for (i = 0; i < n; i++) {
-			/* spte_write_protect(pt_protect=false): MMU-writable stays. */
+			/*
+			 * spte_write_protect(pt_protect=false): MMU-writable
+			 * stays.  An atomic and: A/D bits set meanwhile survive.
+			 */
 			kmmu_for_each_rmap_spte(&arch->rmap[level - 1][i], &it, sptep)
-				*sptep &= ~KMMU_PT_WRITABLE_MASK;
+				__atomic_fetch_and(sptep, ~KMMU_PT_WRITABLE_MASK,
+						   __ATOMIC_ACQ_REL);
 		}
 	}
 	kmmu_mmu_unlock(vm);
@@ -236,9 +241,15 @@ int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_mem
 		return -EINVAL;
 	arch = slot->arch;
 	kmmu_mmu_lock(vm);
+	/* The bits taken out go to the host (the dirty log harvest). */
 	for (i = 0; i < slot->npages; i++)
-		kmmu_for_each_rmap_spte(&arch->rmap[0][i], &it, sptep)
-			*sptep &= ~KMMU_PT_DIRTY_MASK;
+		kmmu_for_each_rmap_spte(&arch->rmap[0][i], &it, sptep) {
+			uint64_t old = __atomic_fetch_and(sptep, ~KMMU_PT_DIRTY_MASK,
+							  __ATOMIC_ACQ_REL);
+
+			kmmu_ad_report(vm, old & ~KMMU_PT_ACCESSED_MASK, KMMU_PG_LEVEL_4K,
+				       false);
+		}
 	kmmu_mmu_unlock(vm);
 	return 0;
 }
@@ -265,7 +276,7 @@ restart:
 			if (sp->role.direct &&
 			    sp->role.level < kmmu_max_mapping_level_any(vm, slot, sp->gfn)) {
 				/* kvm_zap_one_rmap_spte() */
-				*sptep = 0;
+				kmmu_spte_clear_track_bits(vm, sptep, KMMU_PG_LEVEL_4K);
 				sp->nr_present--;
 				vm->stat.pages_4k--;
 				if (kmmu_pte_list_remove(head, sptep))

@@ -7,17 +7,31 @@
  * with the memslot generation, and the memslot hooks (kvm_arch_*).
  *
  * Not modelled: indirect shadow pages (guest page tables, unsync, write
- * tracking), 1G mappings, the TDP MMU, mmu_notifier invalidation (another
- * concept), NX huge pages, page limits/shrinker.
+ * tracking), 1G mappings, the TDP MMU, NX huge pages, page limits/shrinker.
+ * MMU notifier invalidation is kmmu/notifier.h, aging kmmu/aging.h, the
+ * RCU-deferred freeing of tables kmmu/table_free.h.
  *
- * Threading: vm->mmu_lock (a recursive mutex standing in for the kernel's
- * mmu_lock) serialises faults, zaps and the memslot hooks, so faults may
- * run on several threads concurrently with memslot updates.  Each fault
- * runs inside an urcu-memb read-side section (the kernel's SRCU), so a
- * memslot update's synchronize step waits for faults that saw the old
- * slots, as kvm_swap_active_memslots() does.  Recursion lets a test fault
- * from inside an event callback, i.e. in the middle of an update.  Every
- * thread that faults must be registered with urcu-memb.
+ * Threading: vm->mmu_lock is a reader-writer lock, as the kernel's
+ * (rwlock_t on x86).  The shadow MMU takes it for write for everything
+ * that changes SPTEs or rmaps: faults, zaps, the memslot hooks, MMU
+ * notifier invalidation and the locked aging.  Readers (kmmu_mmu_read_lock)
+ * only look: kmmu_lookup_spte(), statistics.  The write side is recursive
+ * (a test may fault from inside an event callback, i.e. in the middle of
+ * an update) and a write holder may also take the read side; a reader
+ * must not upgrade.  Lockless walkers hold neither: the aging variants of
+ * kmmu/aging.h and the simulated hardware run inside an urcu-memb
+ * read-side section and the rmap lock bit; tables are freed with call_rcu.
+ * Each fault runs inside an urcu-memb read-side section (the kernel's
+ * SRCU), so a memslot update's synchronize step waits for faults that saw
+ * the old slots, as kvm_swap_active_memslots() does.  Every thread that
+ * faults or walks must be registered with urcu-memb.
+ *
+ * SPTEs are only changed with atomics (kmmu_spte_*), because the
+ * hardware sets Accessed/Dirty at any time: whenever the MMU takes an
+ * Accessed or Dirty bit out of a leaf SPTE (zap, update, aging, dirty
+ * harvest) it reports it to the host through the A/D hook
+ * (kmmu_ref_vm_set_ad_fn; kvm_set_pfn_accessed/kvm_set_pfn_dirty in 6.1),
+ * so a Dirty bit is never lost.
  */
 #ifndef KMMU_MMU_H
 #define KMMU_MMU_H
@@ -26,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/list.h>
+#include <urcu/urcu-memb.h>
 
 #include "kmmu/spte.h"
 #include "kmmu/rmap.h"
@@ -79,6 +94,7 @@ struct kmmu_mmu_page {
 	int root_count;
 	uint64_t *parent_ptep;		/* direct pages have at most one parent */
 	unsigned int nr_present;	/* present or MMIO entries (debug) */
+	struct rcu_head rcu_head;	/* freed after a grace period (table_free.h) */
 };
 
 static inline struct kmmu_mmu_page *kmmu_sptep_to_sp(const uint64_t *sptep)
@@ -178,6 +194,15 @@ struct kmmu_mmu_event {
 typedef void (*kmmu_mmu_event_fn)(void *ctx, const struct kmmu_mmu_event *ev);
 
 /*
+ * The A/D hook: @bits (KMMU_PT_ACCESSED_MASK | KMMU_PT_DIRTY_MASK) of the
+ * leaf SPTE mapping host frame @pfn at @level were installed by the MMU
+ * (@installed: a fault made the SPTE with them) or taken out of it and
+ * handed to the host (!@installed: zap, overwrite, aging, dirty harvest).
+ * Called from any thread, with or without mmu_lock: keep it lock-free.
+ */
+typedef void (*kmmu_ad_fn)(void *ctx, uint64_t pfn, int level, uint64_t bits, bool installed);
+
+/*
  * kvm->stat (the MMU's part) plus counters the reference can check.
  * max_mmu_rmap_size stays 0 here: with direct pages only, a gfn of a slot
  * is mapped by at most one SPTE per level (as KVM with TDP reports).
@@ -243,9 +268,22 @@ struct kmmu_ref_vm {
 	/* The slot whose SPTEs flush_slot is zapping (see rmap lookup). */
 	struct kmmu_memory_slot *flushing_slot;
 	struct kmmu_mmu_stats stat;
-	pthread_mutex_t mmu_lock;	/* recursive; see the top of this file */
+	pthread_rwlock_t mmu_lock;	/* see the top of this file */
+	unsigned long mmu_lock_owner;	/* pthread_self() of the writer, 0 */
+	unsigned int mmu_lock_depth;	/* the writer's recursion */
+	/*
+	 * MMU notifier invalidation (kmmu/notifier.h), under mmu_lock:
+	 * kvm->mmu_invalidate_seq, _in_progress and the gfn range
+	 * [_range_start, _range_end) of the invalidations in progress.
+	 */
+	unsigned long mmu_invalidate_seq;
+	long mmu_invalidate_in_progress;
+	gfn_t mmu_invalidate_range_start;
+	gfn_t mmu_invalidate_range_end;
 	kmmu_mmu_event_fn event_fn;
 	void *event_ctx;
+	kmmu_ad_fn ad_fn;
+	void *ad_ctx;
 	int bug;			/* first internal inconsistency, -errno */
 };
 
@@ -260,9 +298,16 @@ void kmmu_ref_vm_destroy(struct kmmu_ref_vm *vm);
 int kmmu_ref_vm_set_memory_region(struct kmmu_ref_vm *vm, uint32_t slot, uint32_t flags,
 				  uint64_t gpa, uint64_t size, uint64_t hva);
 
-/* Take/release vm->mmu_lock, e.g. to read several stats consistently. */
+/* write_lock(&kvm->mmu_lock) (recursive) and read_lock(). */
 void kmmu_mmu_lock(struct kmmu_ref_vm *vm);
 void kmmu_mmu_unlock(struct kmmu_ref_vm *vm);
+void kmmu_mmu_read_lock(struct kmmu_ref_vm *vm);
+void kmmu_mmu_read_unlock(struct kmmu_ref_vm *vm);
+/* Does the calling thread hold mmu_lock for write? */
+bool kmmu_mmu_lock_held_write(struct kmmu_ref_vm *vm);
+
+/* The A/D hook (NULL: none); set it before any thread runs. */
+void kmmu_ref_vm_set_ad_fn(struct kmmu_ref_vm *vm, kmmu_ad_fn fn, void *ctx);
 
 /* Every event goes to @fn (NULL: none), called with mmu_lock held. */
 void kmmu_ref_vm_set_event_fn(struct kmmu_ref_vm *vm, kmmu_mmu_event_fn fn, void *ctx);
@@ -343,7 +388,18 @@ int kmmu_mmu_audit(struct kmmu_ref_vm *vm, char *why, size_t len);
 /* Number of shadow pages on the active list (incl. invalid roots). */
 unsigned long kmmu_nr_shadow_pages(struct kmmu_ref_vm *vm);
 
-/* Internal, shared with zap.c. */
+/*
+ * walk_shadow_page_lockless(): the last SPTE on @gfn's path from vCPU
+ * @vcpu's root of @as_id, without mmu_lock.  Call inside
+ * urcu_memb_read_lock(): the tables it passes are not freed before the
+ * read unlock.  NULL when the vCPU has no root.
+ */
+uint64_t *kmmu_walk_lockless(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+			     int *level);
+
+/* Internal, shared with zap.c, notifier.c, aging.c. */
+uint64_t kmmu_spte_clear_track_bits(struct kmmu_ref_vm *vm, uint64_t *sptep, int level);
+void kmmu_ad_report(struct kmmu_ref_vm *vm, uint64_t spte, int level, bool installed);
 void kmmu_mmu_emit(struct kmmu_ref_vm *vm, const struct kmmu_mmu_event *ev);
 void kmmu_drop_spte(struct kmmu_ref_vm *vm, uint64_t *sptep);
 void kmmu_mmu_free_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp);

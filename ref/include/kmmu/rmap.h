@@ -8,6 +8,14 @@
  *   head->val & KMMU_RMAP_MANY == 0      the only SPTE pointer, inline
  *   head->val & KMMU_RMAP_MANY           a struct kmmu_pte_list_desc chain
  *
+ * Bit 1, KMMU_RMAP_LOCKED, is a bit spinlock on the chain (upstream 6.15,
+ * KVM_RMAP_LOCKED): every change of a chain takes it, and so do the
+ * lockless aging walkers (kmmu_rmap_lock_readonly()), which run without
+ * mmu_lock and must neither see a half-edited chain nor a freed
+ * descriptor.  An empty rmap is never locked: the walker has nothing to
+ * do, and a writer holds mmu_lock for write, so no other writer can fill
+ * it meanwhile.  The protocol is the one checked in ref/models/rmap_lock.pml.
+ *
  * Descriptors hold KMMU_PTE_LIST_EXT entries.  New descriptors are added
  * at the head, and removal refills the hole from the head descriptor, so
  * every descriptor but the head is full and tail_count (the number of
@@ -23,6 +31,8 @@
 #include "kmmu/spte.h"
 
 #define KMMU_RMAP_MANY		1UL
+#define KMMU_RMAP_LOCKED	2UL
+#define KMMU_RMAP_PTR_MASK	(~(KMMU_RMAP_MANY | KMMU_RMAP_LOCKED))
 #define KMMU_PTE_LIST_EXT	14
 
 struct kmmu_rmap_head {
@@ -35,6 +45,24 @@ struct kmmu_pte_list_desc {
 	uint32_t tail_count;	/* entries in all descriptors behind it */
 	uint64_t *sptes[KMMU_PTE_LIST_EXT];
 };
+
+/*
+ * kvm_rmap_lock()/kvm_rmap_unlock(): the writer side, mmu_lock held for
+ * write.  Returns the chain without the lock bit (0: empty, not locked);
+ * unlock publishes @new_val (release) and drops the bit in one store.
+ * Unlocking an rmap that lock returned 0 for is allowed and just stores.
+ */
+unsigned long kmmu_rmap_lock(struct kmmu_rmap_head *head);
+void kmmu_rmap_unlock(struct kmmu_rmap_head *head, unsigned long new_val);
+/*
+ * kvm_rmap_lock_readonly()/kvm_rmap_unlock_readonly(): the lockless
+ * walkers.  While held, the chain and its descriptors do not change, so
+ * the SPTE pointers it holds stay valid (a zap must remove the SPTE from
+ * the rmap before its table can be freed); the SPTE values do change.
+ * unlock_readonly(0) does nothing.
+ */
+unsigned long kmmu_rmap_lock_readonly(struct kmmu_rmap_head *head);
+void kmmu_rmap_unlock_readonly(struct kmmu_rmap_head *head, unsigned long old_val);
 
 /*
  * Adds @sptep.  Returns the number of entries before the add (what the
@@ -64,6 +92,12 @@ uint64_t *kmmu_rmap_get_next(struct kmmu_rmap_iterator *iter);
 
 #define kmmu_for_each_rmap_spte(head, iter, sptep)		\
 	for (sptep = kmmu_rmap_get_first(head, iter);		\
+	     sptep; sptep = kmmu_rmap_get_next(iter))
+
+/* for_each_rmap_spte_lockless(): over a value from kmmu_rmap_lock_readonly(). */
+uint64_t *kmmu_rmap_get_first_val(unsigned long val, struct kmmu_rmap_iterator *iter);
+#define kmmu_for_each_rmap_spte_val(val, iter, sptep)		\
+	for (sptep = kmmu_rmap_get_first_val(val, iter);	\
 	     sptep; sptep = kmmu_rmap_get_next(iter))
 
 /* Index of @gfn's head in a slot starting at @base_gfn for @level. */

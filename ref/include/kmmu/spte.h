@@ -161,6 +161,35 @@ static inline uint64_t kmmu_spte_to_pfn(uint64_t spte)
 	return (spte & KMMU_SPTE_BASE_ADDR_MASK) >> KMMU_PAGE_SHIFT;
 }
 
+/*
+ * SPTE accessors.  Leaf SPTEs change under mmu_lock while lockless walkers
+ * (aging, the simulated hardware's Accessed/Dirty assist) read them and
+ * set or clear bits with atomics, so every access is atomic: READ_ONCE(),
+ * WRITE_ONCE() (release, so that a walker that sees a new table link sees
+ * the table's contents), xchg() and try_cmpxchg() as in spte.h/mmu.c.
+ */
+static inline uint64_t kmmu_spte_read(const uint64_t *sptep)
+{
+	return __atomic_load_n(sptep, __ATOMIC_ACQUIRE);
+}
+
+static inline void kmmu_spte_write(uint64_t *sptep, uint64_t spte)
+{
+	__atomic_store_n(sptep, spte, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t kmmu_spte_xchg(uint64_t *sptep, uint64_t spte)
+{
+	return __atomic_exchange_n(sptep, spte, __ATOMIC_ACQ_REL);
+}
+
+/* On failure *@old receives the current value. */
+static inline bool kmmu_spte_try_cmpxchg(uint64_t *sptep, uint64_t *old, uint64_t spte)
+{
+	return __atomic_compare_exchange_n(sptep, old, spte, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
 uint64_t kmmu_get_mmio_spte_generation(const struct kmmu_mmio_gen_layout *l, uint64_t spte);
 gfn_t kmmu_get_mmio_spte_gfn(const struct kmmu_mmio_gen_layout *l, uint64_t spte);
 unsigned int kmmu_get_mmio_spte_access(uint64_t spte);
