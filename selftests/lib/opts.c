@@ -31,6 +31,34 @@ int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+			int max_n)
+{
+	char buf[32];
+	int n = 0, r;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+		if (!len || len >= sizeof(buf))
+			return -EINVAL;
+		if (n == max_n)
+			return -ERANGE;
+		memcpy(buf, s, len);
+		buf[len] = 0;
+		r = kmmu_parse_u64(buf, min, max, &out[n]);
+		if (r)
+			return r;
+		n++;
+		if (!comma)
+			return n;
+		s = comma + 1;
+	}
+}
+
 int kmmu_parse_long(const char *s, long min, long max, long *out)
 {
 	long v;

@@ -31,6 +31,24 @@ TEST(parse_u64)
 	ASSERT_EQ(~0ULL, v);
 }
 
+TEST(parse_u64_list)
+{
+	uint64_t v[4];
+
+	ASSERT_EQ(3, kmmu_parse_u64_list("10,509,4096", 1, 32768, v, 4));
+	ASSERT_EQ(10, v[0]);
+	ASSERT_EQ(509, v[1]);
+	ASSERT_EQ(4096, v[2]);
+	ASSERT_EQ(1, kmmu_parse_u64_list("7", 1, 10, v, 4));
+	ASSERT_EQ(7, v[0]);
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64_list("", 1, 10, v, 4));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64_list("1,,2", 1, 10, v, 4));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64_list("1,2,", 1, 10, v, 4));
+	ASSERT_EQ(-EINVAL, kmmu_parse_u64_list("1,x", 1, 10, v, 4));
+	ASSERT_EQ(-ERANGE, kmmu_parse_u64_list("1,11", 1, 10, v, 4));
+	ASSERT_EQ(-ERANGE, kmmu_parse_u64_list("1,2,3,4,5", 1, 10, v, 4));
+}
+
 TEST(parse_long_seconds)
 {
 	long l;

@@ -19,6 +19,13 @@
  */
 int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int kmmu_parse_long(const char *s, long min, long max, long *out);
+/*
+ * Comma-separated list of integers in [@min, @max] ("10,509,4096"): at
+ * most @max_n, stored in @out.  Number of values, or -EINVAL / -ERANGE
+ * (an element as for kmmu_parse_u64, an empty element, more than @max_n).
+ */
+int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+			int max_n);
 /* Seconds, possibly fractional, in [@min, @max]. */
 int kmmu_parse_seconds(const char *s, double min, double max, double *out);
 

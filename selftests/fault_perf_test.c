@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_perf_test: first-touch fault throughput, 1..N vCPUs, 4K and 2M.
+ *
+ * Each sample gives the guest fresh memory: a new anonymous mapping is
+ * added as a memslot, every vCPU stores one word into each page of its own
+ * part of it (one page per store: 4K pages, or 2M pages for the 2M
+ * backing), and the slot is deleted and the memory unmapped afterwards.
+ * Each store is a first touch: KVM faults, the host allocates (and zeroes)
+ * the page, KVM installs the mapping.  Throughput = pages touched by all
+ * vCPUs / wall time, counted from the moment the host releases the vCPUs
+ * until --duration passed or one vCPU ran out of memory (--mem is split
+ * between the vCPUs); the guest publishes its count after every page, so
+ * the host reads exact counts at the end of the interval.  Each
+ * configuration runs one unrecorded warm-up sample first, and the host
+ * touches --mem once before all of them (see fp_warm_host()).
+ *
+ * 2M backing: the region is 2M aligned and madvise(MADV_HUGEPAGE)d, and
+ * the guest maps it with 2M pages, so KVM can map 2M if the host backs it
+ * with a transparent huge page (with shadow paging it needs both).  The
+ * KVM stat pages_2m says whether it did; it is recorded per sample and
+ * the table shows the share of touched 2M pages KVM mapped as 2M.  4K
+ * backing is MADV_NOHUGEPAGE so that THP=always hosts measure 4K faults.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/bench.h"
+#include "kmmu/gate.h"
+#include "kmmu/hygiene.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/opts.h"
+#include "kmmu/result.h"
+#include "kmmu/stats.h"
+
+#define FP_GPA		KMMU_GPA_TEST	/* 1G aligned */
+#define FP_SLOT		KMMU_SLOT_FIRST_FREE
+#define FP_MAX_CONFIGS	16
+
+enum fp_backing { FP_4K, FP_2M, FP_NR_BACKINGS };
+static const char *const fp_backing_names[] = { "4k", "2m" };
+static const uint64_t fp_page_size[] = { 4096, 2 << 20 };
+
+enum fp_cmd { FP_QUIT, FP_TOUCH };
+
+struct fp_opts {
+	struct kmmu_bench b;
+	uint64_t vcpus[FP_MAX_CONFIGS];
+	int nr_vcpu_configs;
+	bool backings[FP_NR_BACKINGS];
+	double duration;
+	uint64_t mem_mb;
+};
+
+static struct fp_opts fp_opts = {
+	.duration = 1.0,
+	.mem_mb = 1024,
+};
+
+struct fp_shared {
+	uint64_t stop;
+	uint64_t page_size;
+	uint64_t part_size;	/* bytes per vCPU */
+	uint64_t pad[5];
+	struct {
+		uint64_t touched;	/* guest: pages of this sample */
+		uint64_t done;		/* guest: ran out of memory */
+		uint64_t pad[6];
+	} vcpu[KMMU_MAX_VCPUS];
+};
+
+struct fp_ctx {
+	struct kmmu_gate gate;
+};
+
+/* ---- guest ---- */
+
+static void fp_guest(uint32_t id, void *arg)
+{
+	struct fp_shared *sh = arg;
+	volatile uint64_t *touched = &sh->vcpu[id].touched;
+	volatile uint64_t *stop = &sh->stop;
+
+	while (GUEST_SYNC(0) != FP_QUIT) {
+		uint64_t base = FP_GPA + id * sh->part_size, step = sh->page_size;
+		uint64_t end = base + sh->part_size, a, n = 0;
+
+		for (a = base; a < end && !*stop; a += step) {
+			*(volatile uint64_t *)a = a;
+			*touched = ++n;
+		}
+		if (a >= end)
+			sh->vcpu[id].done = 1;
+	}
+}
+
+/* ---- host ---- */
+
+static uint64_t fp_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
+{
+	struct fp_ctx *c = ctx;
+
+	return kmmu_gate_arrive(&c->gate);
+}
+
+FIXTURE(fault) {
+	struct kmmu_hygiene hyg;
+	bool started;
+	double t0;
+};
+
+FIXTURE_SETUP(fault)
+{
+	char why[256];
+	int fd;
+
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd < 0)
+		SKIP(return, "%s", why);
+	close(fd);
+	self->t0 = kmmu_now();
+	fp_opts.b.res = kmmu_result_new("fault_perf_test");
+	kmmu_hygiene_begin(&self->hyg);
+	self->started = true;
+}
+
+FIXTURE_TEARDOWN(fault)
+{
+	char report[1024];
+	double dur;
+
+	if (!self->started)
+		return;
+	dur = kmmu_now() - self->t0;
+	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
+		TH_LOG("host hygiene: %s", report);
+		_metadata->passed = 0;
+	} else if (report[0]) {
+		TH_LOG("host hygiene: %s", report);
+	}
+	kmmu_bench_summary(&fp_opts.b);
+	if (fp_opts.b.res) {
+		kmmu_result_param_reset(fp_opts.b.res);
+		kmmu_result_test(fp_opts.b.res, "fault_perf_test",
+				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
+				 _metadata->passed ? NULL : "see TAP output");
+		if (kmmu_result_write(fp_opts.b.res, fp_opts.b.result_path))
+			TH_LOG("could not write the result file");
+		kmmu_result_free(fp_opts.b.res);
+		fp_opts.b.res = NULL;
+	}
+}
+
+/* "always [madvise] never" -> the bracketed word, or "unknown". */
+static void fp_thp_mode(char *buf, size_t len)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char line[128], *a, *b;
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && (a = strchr(line, '[')) && (b = strchr(a, ']'))) {
+		*b = 0;
+		snprintf(buf, len, "%s", a + 1);
+	}
+	fclose(f);
+}
+
+/* Anonymous, 2M aligned (the slot, its GPA and a THP must line up). */
+static void *fp_alloc(uint64_t size, enum fp_backing bk, void **raw, uint64_t *raw_size)
+{
+	uint64_t al = 2 << 20;
+	uint8_t *p;
+
+	*raw_size = size + al;
+	p = mmap(NULL, *raw_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*raw = p;
+	p = (uint8_t *)(((uintptr_t)p + al - 1) & ~(al - 1));
+	madvise(p, size, bk == FP_2M ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return p;
+}
+
+/*
+ * Touches @mem bytes once from the host process and frees them again.
+ * Where the host is itself a VM (the project's nested VM, a cloud guest),
+ * the first use of its memory costs the outer hypervisor's faults too,
+ * which would make the first samples slow and the rest fast depending on
+ * how much memory earlier samples had warmed; after this, samples reuse
+ * warm memory.  On bare metal it only costs a memset.
+ */
+static void fp_warm_host(uint64_t mem)
+{
+	uint64_t raw_size;
+	void *raw, *p;
+
+	p = fp_alloc(mem, FP_2M, &raw, &raw_size);
+	if (!p)
+		return;
+	memset(p, 1, mem);
+	munmap(raw, raw_size);
+}
+
+struct fp_sample {
+	double rate;		/* pages/s, all vCPUs */
+	uint64_t pages;
+	uint64_t pages_final;	/* touched when the vCPUs had stopped */
+	uint64_t pages_2m, pages_4k;	/* KVM stats at the end */
+	bool stats;
+};
+
+static int fp_one_sample(struct kmmu_vm *vm, struct fp_ctx *c, struct fp_shared *sh,
+			 int n, enum fp_backing bk, uint64_t mem, uint64_t *arrivals,
+			 struct fp_sample *out, char *err, size_t len)
+{
+	struct kmmu_stats st;
+	uint64_t raw_size, pages;
+	double t0, t1;
+	void *raw, *p;
+	bool done;
+	int r, v;
+
+	p = fp_alloc(mem, bk, &raw, &raw_size);
+	if (!p) {
+		snprintf(err, len, "mmap of %llu MiB failed", (unsigned long long)(mem >> 20));
+		return -ENOMEM;
+	}
+	r = kmmu_slot_add(vm, FP_SLOT, FP_GPA, mem, p, 0);
+	if (r) {
+		munmap(raw, raw_size);
+		snprintf(err, len, "adding the memslot: %s", strerror(-r));
+		return r;
+	}
+	sh->stop = 0;
+	for (v = 0; v < n; v++)
+		sh->vcpu[v].touched = sh->vcpu[v].done = 0;
+	t0 = kmmu_now();
+	kmmu_gate_open(&c->gate, FP_TOUCH);
+	/*
+	 * Poll with sleeps: on a host with fewer CPUs than vCPUs + 1 a
+	 * spinning main thread would take time from the vCPUs.
+	 */
+	do {
+		usleep(1000);
+		t1 = kmmu_now();
+		done = false;
+		for (v = 0; v < n; v++)
+			done |= __atomic_load_n(&sh->vcpu[v].done, __ATOMIC_ACQUIRE);
+	} while (!done && t1 - t0 < fp_opts.duration && !kmmu_vm_failed(vm));
+	pages = 0;
+	for (v = 0; v < n; v++)
+		pages += __atomic_load_n(&sh->vcpu[v].touched, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	*arrivals += n;
+	r = kmmu_gate_wait(&c->gate, *arrivals, vm, 120);
+	if (r) {
+		snprintf(err, len, "vCPUs did not stop: %s",
+			 r == -EIO ? kmmu_vm_errors(vm) : strerror(-r));
+		return r;
+	}
+	out->pages = pages;
+	out->pages_final = 0;
+	for (v = 0; v < n; v++)
+		out->pages_final += sh->vcpu[v].touched;
+	out->rate = pages / (t1 - t0);
+	out->stats = !kmmu_stats_open(&st, kmmu_vm_fd(vm));
+	if (out->stats) {
+		out->stats = !kmmu_stats_get(&st, "pages_2m", &out->pages_2m) &&
+			     !kmmu_stats_get(&st, "pages_4k", &out->pages_4k);
+		kmmu_stats_close(&st);
+	}
+	r = kmmu_slot_delete(vm, FP_SLOT);
+	munmap(raw, raw_size);
+	if (r) {
+		snprintf(err, len, "deleting the memslot: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backing bk)
+{
+	uint64_t ps = fp_page_size[bk], part, mem, gva, arrivals;
+	struct kmmu_vm_opts vo = { .nr_vcpus = n, .shared_size = sizeof(struct fp_shared) };
+	struct kmmu_vm_handlers h = { 0 };
+	int samples = fp_opts.b.samples, s, r;
+	struct kmmu_vm *vm = NULL;
+	struct fp_sample *smp;
+	struct fp_shared *sh;
+	struct fp_ctx c;
+	double *rate, *p2m, ratio = 0;
+	char err[512], label[64];
+
+	part = (fp_opts.mem_mb << 20) / n & ~((2ULL << 20) - 1);
+	if (!part) {
+		TH_LOG("--mem %llu MiB leaves less than 2 MiB per vCPU",
+		       (unsigned long long)fp_opts.mem_mb);
+		return -EINVAL;
+	}
+	mem = part * n;
+	vo.pt_pages = 1024 + (bk == FP_4K ? kmmu_pt_pages_for(mem) : mem / (1ULL << 30) + 8);
+	kmmu_gate_init(&c.gate);
+	smp = calloc(samples, sizeof(*smp));
+	rate = calloc(samples, sizeof(double));
+	p2m = calloc(samples, sizeof(double));
+	if (!smp || !rate || !p2m) {
+		r = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	r = kmmu_vm_create(&vm, &vo, err, sizeof(err));
+	if (r)
+		goto out;
+	kmmu_result_host(fp_opts.b.res)->nr_memslots = kmmu_vm_nr_slots(vm);
+	if (FP_GPA + mem > 1ULL << kmmu_vm_phys_bits(vm)) {
+		r = -E2BIG;
+		snprintf(err, sizeof(err), "--mem too large for guest MAXPHYADDR %u",
+			 kmmu_vm_phys_bits(vm));
+		goto out;
+	}
+	sh = kmmu_vm_alloc_shared(vm, sizeof(*sh), &gva);
+	r = sh ? kmmu_vm_map(vm, FP_GPA, FP_GPA, mem, KMMU_MAP_WRITE | KMMU_MAP_NX |
+			     (bk == FP_2M ? KMMU_MAP_HUGE : 0)) : -ENOMEM;
+	if (r) {
+		snprintf(err, sizeof(err), "guest mappings: %s", strerror(-r));
+		goto out;
+	}
+	sh->page_size = ps;
+	sh->part_size = part;
+	h.sync = fp_sync;
+	h.ctx = &c;
+	kmmu_vm_set_handlers(vm, &h);
+	r = kmmu_vm_start(vm, fp_guest, (void *)(uintptr_t)gva);
+	if (r) {
+		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
+		goto out;
+	}
+	arrivals = n;
+	r = kmmu_gate_wait(&c.gate, arrivals, vm, 60);
+	if (r) {
+		snprintf(err, sizeof(err), "vCPUs did not reach the start: %s",
+			 r == -EIO ? kmmu_vm_errors(vm) : strerror(-r));
+		goto out;
+	}
+	/*
+	 * One sample first that is not recorded: the first faults of a VM
+	 * also create its shadow pages / page-table pages for the image and
+	 * the stacks, and a nested host warms its own paths.
+	 */
+	r = fp_one_sample(vm, &c, sh, n, bk, mem, &arrivals, &smp[0], err, sizeof(err));
+	if (r)
+		goto out;
+	for (s = 0; s < samples; s++) {
+		r = fp_one_sample(vm, &c, sh, n, bk, mem, &arrivals, &smp[s], err, sizeof(err));
+		if (r)
+			goto out;
+		rate[s] = smp[s].rate;
+		p2m[s] = smp[s].pages_2m;
+		if (bk == FP_2M && smp[s].pages_final)
+			ratio += (double)smp[s].pages_2m / smp[s].pages_final / samples;
+	}
+	kmmu_gate_open(&c.gate, FP_QUIT);
+	r = kmmu_vm_wait(vm, 30);
+	if (r) {
+		snprintf(err, sizeof(err), "vCPUs did not finish: %s",
+			 r == -EIO ? kmmu_vm_errors(vm) : strerror(-r));
+		goto out;
+	}
+
+	kmmu_result_param_reset(fp_opts.b.res);
+	kmmu_result_param_int(fp_opts.b.res, "vcpus", n);
+	kmmu_result_param_str(fp_opts.b.res, "backing", fp_backing_names[bk]);
+	kmmu_result_param_int(fp_opts.b.res, "mem_mb", mem >> 20);
+	kmmu_result_param_int(fp_opts.b.res, "duration_ms", (long long)(fp_opts.duration * 1000));
+	if (bk == FP_2M)
+		kmmu_result_param_str(fp_opts.b.res, "kvm_mapped_2m",
+				      !smp[0].stats ? "unknown" : ratio > 0.99 ? "all" :
+				      ratio > 0 ? "partly" : "none");
+	snprintf(label, sizeof(label), "vcpus=%d backing=%s", n, fp_backing_names[bk]);
+	{
+		double cv = kmmu_bench_metric(&fp_opts.b, label, "first_touch_pages_per_s",
+					      "pages/s", KMMU_HIGHER_IS_BETTER, rate, samples);
+		double med = kmmu_median(rate, samples);
+		char mapped[32] = "-";
+
+		if (smp[0].stats) {
+			kmmu_result_metric(fp_opts.b.res, "kvm_pages_2m", "count",
+					   KMMU_HIGHER_IS_BETTER, p2m, samples);
+			if (bk == FP_2M)
+				snprintf(mapped, sizeof(mapped), "%.0f%%", 100 * ratio);
+		}
+		printf("%6d %-7s %12.0f (%5.1f%%) %10.1f %10.3f %9s %8llu\n", n,
+		       fp_backing_names[bk], med, cv, med * ps / (1 << 20),
+		       med ? 1e6 * n / med : 0, mapped,
+		       (unsigned long long)smp[samples / 2].pages);
+		fflush(stdout);
+	}
+out:
+	if (r)
+		TH_LOG("vcpus=%d backing=%s: %s", n, fp_backing_names[bk], err);
+	kmmu_vm_destroy(vm);
+	kmmu_gate_destroy(&c.gate);
+	free(smp);
+	free(rate);
+	free(p2m);
+	return r;
+}
+
+TEST_F_TIMEOUT(fault, bench, 600)
+{
+	char thp[32];
+	int i, bk;
+	double t;
+
+	if (_metadata->skip)
+		return;
+	fp_thp_mode(thp, sizeof(thp));
+	printf("# first touch of fresh anonymous memory, one store per page; THP %s; median (cv over %d samples of at most %.3g s, %llu MiB)\n",
+	       thp, fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
+	printf("# %4s %-7s %21s %10s %10s %9s %8s\n", "vcpus", "backing", "pages/s",
+	       "MiB/s", "us/page", "KVM 2M", "pages");
+	t = kmmu_now();
+	fp_warm_host(fp_opts.mem_mb << 20);
+	printf("# host memory warmed: %llu MiB touched once in %.2f s\n",
+	       (unsigned long long)fp_opts.mem_mb, kmmu_now() - t);
+	for (bk = 0; bk < FP_NR_BACKINGS; bk++) {
+		if (!fp_opts.backings[bk])
+			continue;
+		if (bk == FP_2M && !strcmp(thp, "never")) {
+			printf("# skipped: backing=2m (transparent huge pages are off: %s)\n", thp);
+			continue;
+		}
+		for (i = 0; i < fp_opts.nr_vcpu_configs; i++)
+			ASSERT_EQ(0, fp_run_config(_metadata, fp_opts.vcpus[i], bk));
+	}
+}
+
+static void fp_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [--samples N] [--duration S] [--vcpus LIST] [--backing 4k|2m|both]\n"
+		"          [--mem MB] [--cv-threshold PCT] [--result FILE] [-h]\n"
+		"  --samples N        samples per configuration (default %d)\n"
+		"  --duration S       at most S seconds per sample (default 1)\n"
+		"  --vcpus LIST       vCPU counts, comma separated (default 1, 2, 4, ... up to the CPU count)\n"
+		"  --backing KIND     4K pages, 2M (THP) pages or both (default both)\n"
+		"  --mem MB           fresh memory per sample, split between the vCPUs (default 1024)\n"
+		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
+		"  --result FILE      result file (default $KMMU_RESULT)\n",
+		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_BENCH_CV_DEFAULT);
+}
+
+static void fp_bad(const char *prog, const char *what)
+{
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "samples", required_argument, NULL, 0 },
+		{ "cv-threshold", required_argument, NULL, 0 },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "vcpus", required_argument, NULL, 'v' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *prog = "fault_perf_test";
+	char why[256], msg[300];
+	int opt, idx, fd;
+	long ncpu, k;
+
+	kmmu_bench_init(&fp_opts.b);
+	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
+	if (kmmu_take_result_arg(&argc, argv, &fp_opts.b.result_path))
+		fp_bad(prog, "--result needs a file name");
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, &idx)) != -1) {
+		switch (opt) {
+		case 0:
+			if (kmmu_bench_option(&fp_opts.b, longopts[idx].name, optarg, why,
+					      sizeof(why)) < 0)
+				fp_bad(prog, why);
+			break;
+		case 'd':
+			if (kmmu_parse_seconds(optarg, 0.01, 3600, &fp_opts.duration))
+				fp_bad(prog, "--duration wants seconds from 0.01 to 3600");
+			break;
+		case 'v':
+			fp_opts.nr_vcpu_configs = kmmu_parse_u64_list(optarg, 1, KMMU_MAX_VCPUS,
+								      fp_opts.vcpus, FP_MAX_CONFIGS);
+			if (fp_opts.nr_vcpu_configs < 0)
+				fp_bad(prog, "--vcpus wants up to 16 comma-separated counts from 1 to 64");
+			break;
+		case 'b':
+			fp_opts.backings[FP_4K] = !strcmp(optarg, "4k") || !strcmp(optarg, "both");
+			fp_opts.backings[FP_2M] = !strcmp(optarg, "2m") || !strcmp(optarg, "both");
+			if (!fp_opts.backings[FP_4K] && !fp_opts.backings[FP_2M])
+				fp_bad(prog, "--backing wants 4k, 2m or both");
+			break;
+		case 'm':
+			if (kmmu_parse_u64(optarg, 2, 1 << 20, &fp_opts.mem_mb))
+				fp_bad(prog, "--mem wants MiB from 2 to 1048576");
+			break;
+		case 'h':
+			fp_usage(stdout, prog);
+			return 0;
+		case ':':
+			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
+			fp_bad(prog, msg);
+			break;
+		default:
+			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
+			fp_bad(prog, msg);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
+		fp_bad(prog, msg);
+	}
+	if (!fp_opts.nr_vcpu_configs) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu > KMMU_MAX_VCPUS)
+			ncpu = KMMU_MAX_VCPUS;
+		for (k = 1; k < ncpu && fp_opts.nr_vcpu_configs < FP_MAX_CONFIGS - 1; k *= 2)
+			fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = k;
+		fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = ncpu > 0 ? ncpu : 1;
+	}
+
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd >= 0)
+		close(fd);
+	ksft_print_header();
+	setenv("KSFT_TAP_LEVEL", "1", 1);
+	{
+		struct kmmu_host host;
+		char line[256];
+
+		kmmu_host_probe(&host);
+		kmmu_host_format_line(&host, line, sizeof(line));
+		printf("# %s: %s; samples %d x %.3g s, mem %llu MiB\n", prog, line,
+		       fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
+	}
+	if (fd < 0)
+		ksft_exit_skip("%s\n", why);
+	_fault_bench_object.timeout = 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
+						   fp_opts.b.samples * (fp_opts.duration + 2));
+	return test_harness_run(argc, argv);
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the benchmarks on real KVM (selftests/NAME_perf_test.c):
+ * the options every benchmark takes, percentiles, and recording a metric
+ * together with a noise verdict.
+ *
+ * A benchmark repeats each measurement --samples times and records every
+ * sample (kmmu_result_metric() computes median and CV).  Its noise is the
+ * coefficient of variation of those samples: above the threshold
+ * (--cv-threshold, percent) the benchmark prints a warning line, so that a
+ * reader of a run knows which numbers not to trust.  Noise is never a
+ * failure: speed goals belong in the recorded numbers, not in asserts.
+ */
+#ifndef KMMU_BENCH_H
+#define KMMU_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kmmu/result.h"
+
+#define KMMU_BENCH_SAMPLES_DEFAULT	5
+#define KMMU_BENCH_SAMPLES_MAX		1000
+#define KMMU_BENCH_CV_DEFAULT		10.0	/* percent */
+
+struct kmmu_bench {
+	struct kmmu_result *res;	/* NULL: nothing recorded, only judged */
+	int samples;
+	double cv_threshold;		/* percent */
+	const char *result_path;	/* --result, or NULL for $KMMU_RESULT */
+	int nr_metrics, nr_noisy;
+	char noisy[512];		/* "label metric, ..." of the noisy ones */
+};
+
+/* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
+void kmmu_bench_init(struct kmmu_bench *b);
+
+/*
+ * Handles one of the common options: "samples" (1..KMMU_BENCH_SAMPLES_MAX)
+ * or "cv-threshold" (percent, 0..1000).  Returns 1 if @name was one of
+ * them and @arg valid, 0 if @name is not a common option, -EINVAL with a
+ * one-line reason in @why for a bad value.
+ */
+int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
+		      char *why, size_t len);
+
+/*
+ * The @p-th percentile (0..100) of @n values by nearest rank on a sorted
+ * copy: the smallest value with at least p% of the values at or below it.
+ * NAN for n <= 0 or p out of range.
+ */
+double kmmu_percentile(const double *v, int n, double p);
+
+/*
+ * Records metric @name (unit, direction, all samples) under the
+ * parameters currently set on b->res, and judges its noise.  Returns the
+ * CV in percent; when it exceeds the threshold, prints
+ * "# WARNING: noisy: LABEL NAME cv X% > Y%" and remembers it for
+ * kmmu_bench_summary().  @label says which configuration the metric
+ * belongs to ("slots=509 op=map"), for the warning only.
+ */
+double kmmu_bench_metric(struct kmmu_bench *b, const char *label, const char *name,
+			 const char *unit, enum kmmu_direction dir,
+			 const double *samples, int n);
+
+/* One line: how many metrics were recorded and how many were noisy. */
+void kmmu_bench_summary(const struct kmmu_bench *b);
+
+/* CLOCK_MONOTONIC in seconds. */
+double kmmu_now(void);
+
+#endif

@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memslot_perf_test: the operations of upstream's memslot_perf_test
+ * (tools/testing/selftests/kvm) with many memslots, guests at CPL3.
+ *
+ * For each slot count (--slots) one VM gets a test area of P pages split
+ * into that many memslots: all but the last get the same number of pages,
+ * the last (the one the move operations move) the rest, at least
+ * MS_MOVE_SLOT_MIN pages.  P is 64 MiB, or more when the slot count needs
+ * it (every slot at least one page).  The guest maps the area 4K, GVA ==
+ * GPA; the host backs it with one anonymous mapping (MADV_NOHUGEPAGE, so
+ * that unmapping a page does not split a huge page and KVM maps 4K).
+ *
+ * Operations, each timed per iteration, iterations repeated for
+ * --duration seconds per sample (at least one); a sample is the median
+ * iteration time of the sample:
+ *   map        the guest first-touches --map-pages pages spread evenly over
+ *              one half of the area while the host unmaps
+ *              (MADV_DONTNEED, one call per memslot) the other half; then
+ *              the halves swap.  Faults on fresh memory vs. MMU-notifier
+ *              invalidations, both looking up memslots.
+ *   unmap      the guest touches one page of a half; the host unmaps the
+ *              half page by page: one MMU-notifier invalidation per 4K.
+ *   unmap-chunked  the same in 2 MiB chunks.
+ *   move-active    the guest keeps writing MS_MOVE_PAGES pages, the second
+ *              half of which lies in the last memslot; the host moves that
+ *              slot away and back (a pair of KVM_SET_USER_MEMORY_REGION).
+ *              While it is away the guest's stores exit as MMIO.
+ *   move-inactive  the same, with the guest's pages all below the slot.
+ *   rw         the host writes a value into every page, the guest writes
+ *              another into every page and checks the host's; the host
+ *              checks the guest's.  All pages stay mapped (a first
+ *              iteration, not timed, maps them): memory access across
+ *              many slots.
+ * Plus slot setup: the time to add the slots, per slot (the fill is cut
+ * into --samples consecutive parts, one sample each) and in total.
+ *
+ * Differences to upstream: the guest runs at CPL3 and the host and guest
+ * synchronize through the runtime's ucall (an MMIO exit) and a gate that
+ * parks the vCPU thread (kmmu/gate.h) instead of spinning on shared
+ * memory, because on a host with one or two CPUs a spinning waiter takes
+ * the CPU from the side it waits for; the ucall costs one exit per phase,
+ * small against a phase.  Sizes are smaller (64 MiB instead of 512 MiB,
+ * 2048 pages mapped per map iteration instead of 8192) so that a run fits
+ * the time a nested KVM has.  One VM serves all operations of a slot
+ * count, so the slots are set up once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/bench.h"
+#include "kmmu/gate.h"
+#include "kmmu/hygiene.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/opts.h"
+#include "kmmu/result.h"
+
+#define MS_PAGE			4096ULL
+#define MS_GPA			KMMU_GPA_TEST
+#define MS_AREA_MIN_PAGES	16384ULL	/* 64 MiB */
+#define MS_MOVE_SLOT_MIN	64ULL		/* pages of the moved (last) slot */
+#define MS_MOVE_PAGES		32ULL		/* pages the move guests write */
+#define MS_CHUNK_PAGES		512ULL		/* unmap-chunked: 2 MiB */
+#define MS_MAX_CONFIGS		16
+#define MS_VAL_GUEST		0x1122334455667788ULL
+#define MS_VAL_HOST		0x99aabbccddeeff00ULL
+
+enum ms_op { MS_MAP, MS_UNMAP, MS_UNMAP_CHUNKED, MS_MOVE_ACTIVE, MS_MOVE_INACTIVE,
+	     MS_RW, MS_NR_OPS };
+static const char *const ms_op_names[] = {
+	"map", "unmap", "unmap-chunked", "move-active", "move-inactive", "rw",
+};
+
+enum ms_cmd { MS_CMD_QUIT, MS_CMD_WRITE, MS_CMD_SPIN, MS_CMD_RW };
+
+struct ms_opts {
+	struct kmmu_bench b;
+	uint64_t slots[MS_MAX_CONFIGS];
+	int nr_slot_configs;
+	bool ops[MS_NR_OPS];
+	double duration;
+	uint64_t map_pages;
+};
+
+static struct ms_opts ms_opts = {
+	.duration = 1.0,
+	.map_pages = 2048,
+};
+
+/* Guest's orders: what the next command works on. */
+struct ms_shared {
+	uint64_t gva;		/* first page */
+	uint64_t count;		/* pages */
+	uint64_t stride;	/* bytes between pages */
+	uint64_t stop;		/* MS_CMD_SPIN: host says stop */
+	uint64_t spins;		/* MS_CMD_SPIN: passes done */
+};
+
+struct ms_ctx {
+	struct kmmu_gate gate;
+	uint64_t arrivals;
+	struct kmmu_vm *vm;
+	struct ms_shared *sh;
+	uint8_t *mem;		/* host view of the area */
+	uint64_t pages, nr_slots, pps, last_first;	/* last slot: pages from last_first */
+	uint64_t move_dest;
+	uint64_t mmio_lo, mmio_hi;	/* GPAs where MMIO is expected now */
+	uint64_t mmio_exits;
+	double *iter;		/* seconds per iteration of the current sample */
+	long cap;
+	long *iters;		/* iterations per sample */
+};
+
+/* ---- guest ---- */
+
+static void ms_guest(uint32_t id, void *arg)
+{
+	struct ms_shared *sh = arg;
+	uint64_t cmd, i;
+
+	while ((cmd = GUEST_SYNC(0)) != MS_CMD_QUIT) {
+		uint64_t gva = sh->gva, n = sh->count, stride = sh->stride;
+
+		switch (cmd) {
+		case MS_CMD_WRITE:
+			for (i = 0; i < n; i++)
+				*(volatile uint64_t *)(gva + i * stride) = MS_VAL_GUEST;
+			break;
+		case MS_CMD_SPIN:
+			while (!*(volatile uint64_t *)&sh->stop) {
+				for (i = 0; i < n; i++)
+					*(volatile uint64_t *)(gva + i * stride) = MS_VAL_GUEST;
+				sh->spins++;
+			}
+			break;
+		case MS_CMD_RW:
+			for (i = 0; i < n; i++)
+				*(volatile uint64_t *)(gva + i * MS_PAGE) = MS_VAL_GUEST;
+			for (i = 0; i < n; i++) {
+				volatile uint64_t *p = (volatile uint64_t *)(gva + i * MS_PAGE +
+									      MS_PAGE / 2);
+
+				if (*p != MS_VAL_HOST)
+					GUEST_FAIL("page %lu holds %#lx at offset 2048, the host wrote %#lx",
+						   i, *p, MS_VAL_HOST);
+				*p = 0;
+			}
+			break;
+		default:
+			GUEST_FAIL("unknown command %lu", cmd);
+		}
+	}
+}
+
+/* ---- host ---- */
+
+static uint64_t ms_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
+{
+	struct ms_ctx *c = ctx;
+
+	return kmmu_gate_arrive(&c->gate);
+}
+
+static int ms_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data, uint32_t len,
+		   bool is_write, void *ctx)
+{
+	struct ms_ctx *c = ctx;
+
+	if (!is_write || len != 8 || gpa < c->mmio_lo || gpa >= c->mmio_hi) {
+		kmmu_vcpu_fail(vcpu, "unexpected MMIO %s of %u bytes at gpa %#llx (expected only stores to [%#llx, %#llx))",
+			       is_write ? "store" : "load", len, (unsigned long long)gpa,
+			       (unsigned long long)c->mmio_lo, (unsigned long long)c->mmio_hi);
+		return -1;
+	}
+	c->mmio_exits++;
+	return 0;
+}
+
+/* The guest is parked at the gate: give it @cmd (it runs while we return). */
+static void ms_cmd(struct ms_ctx *c, enum ms_cmd cmd, uint64_t first_page, uint64_t count,
+		   uint64_t stride_pages)
+{
+	c->sh->gva = MS_GPA + first_page * MS_PAGE;
+	c->sh->count = count;
+	c->sh->stride = stride_pages * MS_PAGE;
+	c->sh->stop = 0;
+	kmmu_gate_open(&c->gate, cmd);
+	c->arrivals++;
+}
+
+/* Waits until the guest finished its command and parked again. */
+static int ms_wait(struct ms_ctx *c, char *err, size_t len)
+{
+	int r = kmmu_gate_wait(&c->gate, c->arrivals, c->vm, 300);
+
+	if (r)
+		snprintf(err, len, "guest did not finish its command: %s",
+			 r == -EIO ? kmmu_vm_errors(c->vm) : strerror(-r));
+	return r;
+}
+
+static uint64_t ms_slot_first(struct ms_ctx *c, uint64_t i)
+{
+	return i * c->pps;
+}
+
+static uint64_t ms_slot_of(struct ms_ctx *c, uint64_t page)
+{
+	uint64_t i = page / c->pps;
+
+	return i < c->nr_slots - 1 ? i : c->nr_slots - 1;
+}
+
+/*
+ * MADV_DONTNEED of @n pages from @first, one call per @chunk pages and
+ * never across a memslot boundary (like upstream: an invalidation per
+ * call, each for one slot).
+ */
+static int ms_unmap(struct ms_ctx *c, uint64_t first, uint64_t n, uint64_t chunk,
+		    char *err, size_t len)
+{
+	uint64_t p = first, end = first + n;
+
+	while (p < end) {
+		uint64_t s = ms_slot_of(c, p);
+		uint64_t slot_end = s == c->nr_slots - 1 ? c->pages : ms_slot_first(c, s + 1);
+		uint64_t k = slot_end - p;
+
+		if (k > chunk)
+			k = chunk;
+		if (k > end - p)
+			k = end - p;
+		if (madvise(c->mem + p * MS_PAGE, k * MS_PAGE, MADV_DONTNEED)) {
+			snprintf(err, len, "madvise(MADV_DONTNEED) of pages %llu+%llu: %s",
+				 (unsigned long long)p, (unsigned long long)k, strerror(errno));
+			return -errno;
+		}
+		p += k;
+	}
+	return 0;
+}
+
+/* One iteration of @op; 0 or -errno with @err. */
+static int ms_iteration(struct ms_ctx *c, enum ms_op op, char *err, size_t len)
+{
+	uint64_t half = c->pages / 2, n, stride, i;
+	uint64_t chunk = op == MS_UNMAP ? 1 : MS_CHUNK_PAGES;
+	uint32_t slot = KMMU_SLOT_FIRST_FREE + c->nr_slots - 1;
+	uint64_t *w;
+	int r;
+
+	switch (op) {
+	case MS_MAP:
+		n = ms_opts.map_pages / 2;
+		if (n > half)
+			n = half;
+		stride = half / n;
+		ms_cmd(c, MS_CMD_WRITE, 0, n, stride);
+		r = ms_unmap(c, half, c->pages - half, ~0ULL, err, len);
+		if (!r)
+			r = ms_wait(c, err, len);
+		if (r)
+			return r;
+		ms_cmd(c, MS_CMD_WRITE, half, n, stride);
+		r = ms_unmap(c, 0, half, ~0ULL, err, len);
+		return r ? r : ms_wait(c, err, len);
+	case MS_UNMAP:
+	case MS_UNMAP_CHUNKED:
+		/* The guest maps a page of one half while the host unmaps the other. */
+		ms_cmd(c, MS_CMD_WRITE, half, 1, 1);
+		r = ms_unmap(c, 0, half, chunk, err, len);
+		if (!r)
+			r = ms_wait(c, err, len);
+		if (r)
+			return r;
+		ms_cmd(c, MS_CMD_WRITE, 0, 1, 1);
+		r = ms_unmap(c, half, c->pages - half, chunk, err, len);
+		return r ? r : ms_wait(c, err, len);
+	case MS_MOVE_ACTIVE:
+	case MS_MOVE_INACTIVE:
+		r = kmmu_slot_move(c->vm, slot, c->move_dest);
+		if (!r)
+			r = kmmu_slot_move(c->vm, slot, MS_GPA + c->last_first * MS_PAGE);
+		if (r)
+			snprintf(err, len, "moving memslot %u: %s", slot, strerror(-r));
+		return r;
+	case MS_RW:
+		for (i = 0; i < c->pages; i++)
+			((uint64_t *)(c->mem + i * MS_PAGE))[MS_PAGE / 16] = MS_VAL_HOST;
+		ms_cmd(c, MS_CMD_RW, 0, c->pages, 1);
+		r = ms_wait(c, err, len);
+		if (r)
+			return r;
+		for (i = 0; i < c->pages; i++) {
+			w = (uint64_t *)(c->mem + i * MS_PAGE);
+			if (*w != MS_VAL_GUEST) {
+				snprintf(err, len, "page %llu holds %#llx, the guest wrote %#llx",
+					 (unsigned long long)i, (unsigned long long)*w,
+					 MS_VAL_GUEST);
+				return -EIO;
+			}
+			*w = 0;
+		}
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Runs @op for --samples samples; @per_iter gets ms per iteration. */
+static int ms_run_op(struct ms_ctx *c, enum ms_op op, double *per_iter, char *err,
+		     size_t len)
+{
+	uint64_t src = MS_GPA + c->last_first * MS_PAGE, first;
+	bool move = op == MS_MOVE_ACTIVE || op == MS_MOVE_INACTIVE;
+	int s, r = 0;
+
+	/* Every operation starts from an unmapped area. */
+	if (madvise(c->mem, c->pages * MS_PAGE, MADV_DONTNEED)) {
+		snprintf(err, len, "madvise: %s", strerror(errno));
+		return -errno;
+	}
+	if (move) {
+		/* Active: half below the slot, half in it; inactive: all below. */
+		first = c->last_first - (op == MS_MOVE_ACTIVE ? MS_MOVE_PAGES / 2 : MS_MOVE_PAGES);
+		c->mmio_lo = op == MS_MOVE_ACTIVE ? src : 0;
+		c->mmio_hi = op == MS_MOVE_ACTIVE ? src + MS_MOVE_PAGES / 2 * MS_PAGE : 0;
+		c->sh->spins = 0;
+		ms_cmd(c, MS_CMD_SPIN, first, MS_MOVE_PAGES, 1);
+	}
+	/*
+	 * One iteration not timed: it creates the shadow pages (or TDP
+	 * tables) the operation needs, for rw it maps every page, for the
+	 * moves it lets the guest fault its pages in.
+	 */
+	r = ms_iteration(c, op, err, len);
+	for (s = 0; s < ms_opts.b.samples && !r; s++) {
+		double t0 = kmmu_now(), t1 = t0, t;
+		long iters = 0;
+
+		do {
+			r = ms_iteration(c, op, err, len);
+			t = kmmu_now();
+			if (iters == c->cap) {
+				long cap = c->cap ? 2 * c->cap : 4096;
+				double *v = realloc(c->iter, cap * sizeof(*v));
+
+				if (!v) {
+					r = -ENOMEM;
+					snprintf(err, len, "out of memory");
+					break;
+				}
+				c->iter = v;
+				c->cap = cap;
+			}
+			c->iter[iters++] = t - t1;
+			t1 = t;
+		} while (!r && t - t0 < ms_opts.duration);
+		/*
+		 * The median iteration of the sample: an iteration during
+		 * which the host descheduled us (on a host with few CPUs the
+		 * vCPU thread itself competes with this one) does not move it.
+		 */
+		per_iter[s] = 1e3 * kmmu_median(c->iter, iters);
+		c->iters[s] = iters;
+	}
+	if (move) {
+		__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
+		if (!r)
+			r = ms_wait(c, err, len);
+		c->mmio_lo = c->mmio_hi = 0;
+	}
+	return r;
+}
+
+FIXTURE(memslot) {
+	struct kmmu_hygiene hyg;
+	bool started;
+	double t0;
+};
+
+FIXTURE_SETUP(memslot)
+{
+	char why[256];
+	int fd;
+
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd < 0)
+		SKIP(return, "%s", why);
+	close(fd);
+	self->t0 = kmmu_now();
+	ms_opts.b.res = kmmu_result_new("memslot_perf_test");
+	kmmu_hygiene_begin(&self->hyg);
+	self->started = true;
+}
+
+FIXTURE_TEARDOWN(memslot)
+{
+	char report[1024];
+	double dur;
+
+	if (!self->started)
+		return;
+	dur = kmmu_now() - self->t0;
+	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
+		TH_LOG("host hygiene: %s", report);
+		_metadata->passed = 0;
+	} else if (report[0]) {
+		TH_LOG("host hygiene: %s", report);
+	}
+	kmmu_bench_summary(&ms_opts.b);
+	if (ms_opts.b.res) {
+		kmmu_result_param_reset(ms_opts.b.res);
+		kmmu_result_test(ms_opts.b.res, "memslot_perf_test",
+				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
+				 _metadata->passed ? NULL : "see TAP output");
+		if (kmmu_result_write(ms_opts.b.res, ms_opts.b.result_path))
+			TH_LOG("could not write the result file");
+		kmmu_result_free(ms_opts.b.res);
+		ms_opts.b.res = NULL;
+	}
+}
+
+static void ms_params(struct ms_ctx *c, const char *op)
+{
+	struct kmmu_result *res = ms_opts.b.res;
+
+	kmmu_result_param_reset(res);
+	kmmu_result_param_int(res, "slots", c->nr_slots);
+	kmmu_result_param_str(res, "op", op);
+	kmmu_result_param_int(res, "area_pages", c->pages);
+	kmmu_result_param_int(res, "pages_per_slot", c->pps);
+}
+
+static int ms_add_slots(struct ms_ctx *c, uint64_t from, uint64_t to, char *err, size_t len)
+{
+	uint64_t i;
+	int r;
+
+	for (i = from; i < to; i++) {
+		uint64_t first = ms_slot_first(c, i);
+		uint64_t np = i == c->nr_slots - 1 ? c->pages - first : c->pps;
+
+		r = kmmu_slot_add(c->vm, KMMU_SLOT_FIRST_FREE + i, MS_GPA + first * MS_PAGE,
+				  np * MS_PAGE, c->mem + first * MS_PAGE, 0);
+		if (r) {
+			snprintf(err, len, "adding memslot %llu of %llu: %s",
+				 (unsigned long long)i + 1, (unsigned long long)c->nr_slots,
+				 strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Adds the slots and records the time per slot.  Few slots: --samples
+ * complete fills (all slots deleted, untimed, between two); many slots
+ * (more than MS_SETUP_FULL_FILLS slot additions in all): one fill cut into
+ * --samples consecutive parts, a sample each, because filling 32k slots
+ * even once takes seconds in a nested KVM.
+ */
+#define MS_SETUP_FULL_FILLS	20000
+
+static int ms_setup_slots(struct ms_ctx *c, char *err, size_t len)
+{
+	int samples = ms_opts.b.samples, s, r = 0;
+	bool full = c->nr_slots * samples <= MS_SETUP_FULL_FILLS;
+	double *per_slot, total = 0, cv;
+	uint64_t i = 0, k;
+	char label[64];
+
+	per_slot = calloc(samples, sizeof(*per_slot));
+	if (!per_slot)
+		return -ENOMEM;
+	for (s = 0; s < samples && !r; s++) {
+		uint64_t end = full ? c->nr_slots : c->nr_slots * (s + 1) / samples;
+		double t0;
+
+		if (full && s > 0) {
+			for (k = 0; k < c->nr_slots && !r; k++)
+				r = kmmu_slot_delete(c->vm, KMMU_SLOT_FIRST_FREE + k);
+			if (r) {
+				snprintf(err, len, "deleting memslots: %s", strerror(-r));
+				break;
+			}
+			i = 0;
+		}
+		t0 = kmmu_now();
+		r = ms_add_slots(c, i, end, err, len);
+		per_slot[s] = end > i ? 1e6 * (kmmu_now() - t0) / (end - i) : 0;
+		total += kmmu_now() - t0;
+		i = end;
+	}
+	if (r) {
+		free(per_slot);
+		return r;
+	}
+	if (full)
+		total /= samples;
+	/* Parts with no slot (fewer slots than samples) carry no sample. */
+	for (s = 0; s < samples && per_slot[s] == 0; s++)
+		;
+	ms_params(c, "setup");
+	kmmu_result_param_str(ms_opts.b.res, "sampling", full ? "full fills" : "parts of one fill");
+	snprintf(label, sizeof(label), "slots=%llu op=setup", (unsigned long long)c->nr_slots);
+	cv = kmmu_bench_metric(&ms_opts.b, label, "slot_setup_per_slot", "us",
+			       KMMU_LOWER_IS_BETTER, per_slot + s, samples - s);
+	kmmu_result_metric(ms_opts.b.res, "slot_setup_total", "s", KMMU_LOWER_IS_BETTER,
+			   &total, 1);
+	printf("%6llu %-14s %10.1f us (%5.1f%%) per slot added; %.3f s for all\n",
+	       (unsigned long long)c->nr_slots, "setup", kmmu_median(per_slot + s, samples - s),
+	       cv, total);
+	fflush(stdout);
+	free(per_slot);
+	return 0;
+}
+
+static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
+{
+	struct kmmu_vm_opts vo = { .nr_vcpus = 1, .shared_size = sizeof(struct ms_shared) };
+	struct kmmu_vm_handlers h = { 0 };
+	int samples = ms_opts.b.samples, r, op;
+	struct ms_ctx *c;
+	uint64_t gva, area;
+	double *per_iter = NULL;
+	char err[512], label[64];
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	kmmu_gate_init(&c->gate);
+	c->nr_slots = nr_slots;
+	c->pages = nr_slots - 1 + MS_MOVE_SLOT_MIN;
+	if (c->pages < MS_AREA_MIN_PAGES)
+		c->pages = MS_AREA_MIN_PAGES;
+	c->pages = (c->pages + 511) & ~511ULL;
+	c->pps = (c->pages - MS_MOVE_SLOT_MIN) / (nr_slots - 1);
+	c->last_first = (nr_slots - 1) * c->pps;
+	area = c->pages * MS_PAGE;
+	c->move_dest = MS_GPA + ((area + (1ULL << 30) - 1) & ~((1ULL << 30) - 1));
+	vo.pt_pages = 1024 + kmmu_pt_pages_for(area);
+
+	per_iter = calloc(samples, sizeof(*per_iter));
+	c->iters = calloc(samples, sizeof(*c->iters));
+	c->mem = mmap(NULL, area, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->mem == MAP_FAILED || !per_iter || !c->iters) {
+		c->mem = NULL;
+		r = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	madvise(c->mem, area, MADV_NOHUGEPAGE);
+	r = kmmu_vm_create(&c->vm, &vo, err, sizeof(err));
+	if (r)
+		goto out;
+	kmmu_result_host(ms_opts.b.res)->nr_memslots = kmmu_vm_nr_slots(c->vm);
+	c->sh = kmmu_vm_alloc_shared(c->vm, sizeof(*c->sh), &gva);
+	r = c->sh ? kmmu_vm_map(c->vm, MS_GPA, MS_GPA, area, KMMU_MAP_WRITE | KMMU_MAP_NX) :
+		-ENOMEM;
+	if (r) {
+		snprintf(err, sizeof(err), "guest mappings: %s", strerror(-r));
+		goto out;
+	}
+	r = ms_setup_slots(c, err, sizeof(err));
+	if (r)
+		goto out;
+	h.sync = ms_sync;
+	h.mmio = ms_mmio;
+	h.ctx = c;
+	kmmu_vm_set_handlers(c->vm, &h);
+	r = kmmu_vm_start(c->vm, ms_guest, (void *)(uintptr_t)gva);
+	if (r) {
+		snprintf(err, sizeof(err), "starting the vCPU: %s", strerror(-r));
+		goto out;
+	}
+	c->arrivals = 1;
+	r = ms_wait(c, err, sizeof(err));
+	if (r)
+		goto out;
+	for (op = 0; op < MS_NR_OPS; op++) {
+		double cv;
+
+		if (!ms_opts.ops[op])
+			continue;
+		c->mmio_exits = 0;
+		r = ms_run_op(c, op, per_iter, err, sizeof(err));
+		if (r)
+			goto out;
+		ms_params(c, ms_op_names[op]);
+		snprintf(label, sizeof(label), "slots=%llu op=%s",
+			 (unsigned long long)nr_slots, ms_op_names[op]);
+		cv = kmmu_bench_metric(&ms_opts.b, label, "iteration_time", "ms",
+				       KMMU_LOWER_IS_BETTER, per_iter, samples);
+		printf("%6llu %-14s %10.3f ms (%5.1f%%) %8ld", (unsigned long long)nr_slots,
+		       ms_op_names[op], kmmu_median(per_iter, samples), cv, c->iters[samples / 2]);
+		if (op == MS_MOVE_ACTIVE || op == MS_MOVE_INACTIVE)
+			printf(" guest passes %llu, MMIO exits %llu",
+			       (unsigned long long)c->sh->spins,
+			       (unsigned long long)c->mmio_exits);
+		printf("\n");
+		fflush(stdout);
+	}
+	kmmu_gate_open(&c->gate, MS_CMD_QUIT);
+	r = kmmu_vm_wait(c->vm, 30);
+	if (r)
+		snprintf(err, sizeof(err), "vCPU did not finish: %s",
+			 r == -EIO ? kmmu_vm_errors(c->vm) : strerror(-r));
+out:
+	if (r)
+		TH_LOG("slots=%llu: %s", (unsigned long long)nr_slots, err);
+	kmmu_vm_destroy(c->vm);
+	if (c->mem)
+		munmap(c->mem, area);
+	kmmu_gate_destroy(&c->gate);
+	free(per_iter);
+	free(c->iter);
+	free(c->iters);
+	free(c);
+	return r;
+}
+
+TEST_F_TIMEOUT(memslot, bench, 600)
+{
+	long cap = -1;
+	int fd, i;
+	char why[256];
+
+	if (_metadata->skip)
+		return;
+	fd = kmmu_kvm_open(why, sizeof(why));
+	ASSERT_LE(0, fd) TH_LOG("%s", why);
+	cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
+	close(fd);
+	printf("# time per iteration (median within a sample), median (cv) over %d samples of >= %.3g s; iterations in one sample; KVM_CAP_NR_MEMSLOTS %ld, %d used by the runtime\n",
+	       ms_opts.b.samples, ms_opts.duration, cap, KMMU_RUNTIME_SLOTS);
+	printf("# %5s %-14s %21s %8s\n", "slots", "operation", "per iteration", "iters");
+	for (i = 0; i < ms_opts.nr_slot_configs; i++) {
+		uint64_t n = ms_opts.slots[i];
+
+		if (cap > 0 && n > (uint64_t)cap - KMMU_RUNTIME_SLOTS) {
+			printf("# slots=%llu capped to %ld: KVM_CAP_NR_MEMSLOTS is %ld, %d of them the runtime's\n",
+			       (unsigned long long)n, cap - KMMU_RUNTIME_SLOTS, cap,
+			       KMMU_RUNTIME_SLOTS);
+			n = cap - KMMU_RUNTIME_SLOTS;
+			if (n < 2) {
+				printf("# skipped: slots=%llu (fewer than 2 memslots available)\n",
+				       (unsigned long long)ms_opts.slots[i]);
+				continue;
+			}
+		}
+		ASSERT_EQ(0, ms_run_config(_metadata, n));
+	}
+}
+
+static void ms_usage(FILE *f, const char *prog)
+{
+	int op;
+
+	fprintf(f,
+		"usage: %s [--samples N] [--duration S] [--slots LIST] [--ops LIST]\n"
+		"          [--map-pages N] [--cv-threshold PCT] [--result FILE] [-h]\n"
+		"  --samples N        samples per operation (default %d)\n"
+		"  --duration S       seconds per sample, at least one iteration (default 1)\n"
+		"  --slots LIST       memslot counts, comma separated, 2..32768, capped by\n"
+		"                     KVM_CAP_NR_MEMSLOTS minus the runtime's %d (default 10,509,4096,32764)\n"
+		"  --ops LIST         operations, comma separated (default all):",
+		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_RUNTIME_SLOTS);
+	for (op = 0; op < MS_NR_OPS; op++)
+		fprintf(f, " %s", ms_op_names[op]);
+	fprintf(f, "\n"
+		"  --map-pages N      pages the guest maps per map iteration (default 2048)\n"
+		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
+		"  --result FILE      result file (default $KMMU_RESULT)\n",
+		KMMU_BENCH_CV_DEFAULT);
+}
+
+static void ms_bad(const char *prog, const char *what)
+{
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+static int ms_parse_ops(const char *s)
+{
+	char buf[256], *tok, *save;
+	int op;
+
+	if (strlen(s) >= sizeof(buf) || !*s)
+		return -EINVAL;
+	strcpy(buf, s);
+	memset(ms_opts.ops, 0, sizeof(ms_opts.ops));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (op = 0; op < MS_NR_OPS; op++)
+			if (!strcmp(tok, ms_op_names[op]))
+				break;
+		if (op == MS_NR_OPS)
+			return -EINVAL;
+		ms_opts.ops[op] = true;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "samples", required_argument, NULL, 0 },
+		{ "cv-threshold", required_argument, NULL, 0 },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "slots", required_argument, NULL, 's' },
+		{ "ops", required_argument, NULL, 'o' },
+		{ "map-pages", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };
+	const char *prog = "memslot_perf_test";
+	char why[256], msg[300];
+	int opt, idx, fd, op;
+	size_t k;
+
+	kmmu_bench_init(&ms_opts.b);
+	for (op = 0; op < MS_NR_OPS; op++)
+		ms_opts.ops[op] = true;
+	if (kmmu_take_result_arg(&argc, argv, &ms_opts.b.result_path))
+		ms_bad(prog, "--result needs a file name");
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, &idx)) != -1) {
+		switch (opt) {
+		case 0:
+			if (kmmu_bench_option(&ms_opts.b, longopts[idx].name, optarg, why,
+					      sizeof(why)) < 0)
+				ms_bad(prog, why);
+			break;
+		case 'd':
+			if (kmmu_parse_seconds(optarg, 0.01, 3600, &ms_opts.duration))
+				ms_bad(prog, "--duration wants seconds from 0.01 to 3600");
+			break;
+		case 's':
+			ms_opts.nr_slot_configs = kmmu_parse_u64_list(optarg, 2, 32768, ms_opts.slots,
+								      MS_MAX_CONFIGS);
+			if (ms_opts.nr_slot_configs < 0)
+				ms_bad(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
+			break;
+		case 'o':
+			if (ms_parse_ops(optarg))
+				ms_bad(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
+			break;
+		case 'm':
+			if (kmmu_parse_u64(optarg, 2, 1 << 20, &ms_opts.map_pages))
+				ms_bad(prog, "--map-pages wants a page count from 2 to 1048576");
+			break;
+		case 'h':
+			ms_usage(stdout, prog);
+			return 0;
+		case ':':
+			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
+			ms_bad(prog, msg);
+			break;
+		default:
+			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
+			ms_bad(prog, msg);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
+		ms_bad(prog, msg);
+	}
+	if (!ms_opts.nr_slot_configs)
+		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
+			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];
+
+	fd = kmmu_kvm_open(why, sizeof(why));
+	if (fd >= 0)
+		close(fd);
+	ksft_print_header();
+	setenv("KSFT_TAP_LEVEL", "1", 1);
+	{
+		struct kmmu_host host;
+		char line[256];
+
+		kmmu_host_probe(&host);
+		kmmu_host_format_line(&host, line, sizeof(line));
+		printf("# %s: %s; samples %d x %.3g s\n", prog, line, ms_opts.b.samples,
+		       ms_opts.duration);
+	}
+	if (fd < 0)
+		ksft_exit_skip("%s\n", why);
+	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
+	_memslot_bench_object.timeout = 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
+						    ms_opts.b.samples * (ms_opts.duration + 2));
+	return test_harness_run(argc, argv);
+}
