@@ -9,11 +9,11 @@
  * Each store is a first touch: KVM faults, the host allocates (and zeroes)
  * the page, KVM installs the mapping.  Throughput = pages touched by all
  * vCPUs / wall time, counted from the moment the host releases the vCPUs
- * until --duration passed or one vCPU ran out of memory (--mem is split
- * between the vCPUs); the guest publishes its count after every page, so
- * the host reads exact counts at the end of the interval.  Each
- * configuration runs one unrecorded warm-up sample first, and the host
- * touches --mem once before all of them (see fp_warm_host()).
+ * until --duration passed or one vCPU ran out of memory (--mem per vCPU);
+ * the guest publishes its count after every page, so the host reads exact
+ * counts at the end of the interval.  Each configuration runs one
+ * unrecorded warm-up sample first, and the host touches the largest
+ * sample's memory once before all of them (see fp_warm_host()).
  *
  * 2M backing: the region is 2M aligned and madvise(MADV_HUGEPAGE)d, and
  * the guest maps it with 2M pages, so KVM can map 2M if the host backs it
@@ -55,12 +55,13 @@ struct fp_opts {
 	int nr_vcpu_configs;
 	bool backings[FP_NR_BACKINGS];
 	double duration;
-	uint64_t mem_mb;
+	uint64_t mem_mb;	/* per vCPU */
+	uint64_t max_total;	/* bytes per sample, all vCPUs (half of MemAvailable) */
 };
 
 static struct fp_opts fp_opts = {
 	.duration = 1.0,
-	.mem_mb = 1024,
+	.mem_mb = 256,
 };
 
 struct fp_shared {
@@ -171,6 +172,21 @@ static void fp_thp_mode(char *buf, size_t len)
 		snprintf(buf, len, "%s", a + 1);
 	}
 	fclose(f);
+}
+
+/* MemAvailable in bytes (1 GiB if unknown). */
+static uint64_t fp_mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long kb = 1 << 20;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kb << 10;
 }
 
 /* Anonymous, 2M aligned (the slot, its GPA and a THP must line up). */
@@ -300,11 +316,12 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	double *rate, *p2m, ratio = 0;
 	char err[512], label[64];
 
-	part = (fp_opts.mem_mb << 20) / n & ~((2ULL << 20) - 1);
+	part = fp_opts.mem_mb << 20;
+	if (part * n > fp_opts.max_total)
+		part = fp_opts.max_total / n & ~((2ULL << 20) - 1);
 	if (!part) {
-		TH_LOG("--mem %llu MiB leaves less than 2 MiB per vCPU",
-		       (unsigned long long)fp_opts.mem_mb);
-		return -EINVAL;
+		TH_LOG("less than 2 MiB of memory available per vCPU");
+		return -ENOMEM;
 	}
 	mem = part * n;
 	vo.pt_pages = 1024 + (bk == FP_4K ? kmmu_pt_pages_for(mem) : mem / (1ULL << 30) + 8);
@@ -419,19 +436,29 @@ TEST_F_TIMEOUT(fault, bench, 600)
 {
 	char thp[32];
 	int i, bk;
+	uint64_t warm;
 	double t;
 
 	if (_metadata->skip)
 		return;
 	fp_thp_mode(thp, sizeof(thp));
-	printf("# first touch of fresh anonymous memory, one store per page; THP %s; median (cv over %d samples of at most %.3g s, %llu MiB)\n",
+	printf("# first touch of fresh anonymous memory, one store per page; THP %s; median (cv) over %d samples of at most %.3g s and %llu MiB per vCPU\n",
 	       thp, fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
 	printf("# %4s %-7s %21s %10s %10s %9s %8s\n", "vcpus", "backing", "pages/s",
 	       "MiB/s", "us/page", "KVM 2M", "pages");
+	warm = 0;
+	for (i = 0; i < fp_opts.nr_vcpu_configs; i++)
+		if ((fp_opts.mem_mb << 20) * fp_opts.vcpus[i] > warm)
+			warm = (fp_opts.mem_mb << 20) * fp_opts.vcpus[i];
+	if (warm > fp_opts.max_total) {
+		warm = fp_opts.max_total;
+		printf("# memory per sample capped to %llu MiB (half of MemAvailable)\n",
+		       (unsigned long long)(warm >> 20));
+	}
 	t = kmmu_now();
-	fp_warm_host(fp_opts.mem_mb << 20);
+	fp_warm_host(warm);
 	printf("# host memory warmed: %llu MiB touched once in %.2f s\n",
-	       (unsigned long long)fp_opts.mem_mb, kmmu_now() - t);
+	       (unsigned long long)(warm >> 20), kmmu_now() - t);
 	for (bk = 0; bk < FP_NR_BACKINGS; bk++) {
 		if (!fp_opts.backings[bk])
 			continue;
@@ -453,7 +480,8 @@ static void fp_usage(FILE *f, const char *prog)
 		"  --duration S       at most S seconds per sample (default 1)\n"
 		"  --vcpus LIST       vCPU counts, comma separated (default 1, 2, 4, ... up to the CPU count)\n"
 		"  --backing KIND     4K pages, 2M (THP) pages or both (default both)\n"
-		"  --mem MB           fresh memory per sample, split between the vCPUs (default 1024)\n"
+		"  --mem MB           fresh memory per vCPU and sample (default 256; all vCPUs\n"
+		"                     together at most half of MemAvailable)\n"
 		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
 		"  --result FILE      result file (default $KMMU_RESULT)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_BENCH_CV_DEFAULT);
@@ -511,8 +539,8 @@ int main(int argc, char **argv)
 				fp_bad(prog, "--backing wants 4k, 2m or both");
 			break;
 		case 'm':
-			if (kmmu_parse_u64(optarg, 2, 1 << 20, &fp_opts.mem_mb))
-				fp_bad(prog, "--mem wants MiB from 2 to 1048576");
+			if (kmmu_parse_u64(optarg, 2, 1 << 20, &fp_opts.mem_mb) || fp_opts.mem_mb & 1)
+				fp_bad(prog, "--mem wants an even number of MiB from 2 to 1048576");
 			break;
 		case 'h':
 			fp_usage(stdout, prog);
@@ -550,7 +578,8 @@ int main(int argc, char **argv)
 
 		kmmu_host_probe(&host);
 		kmmu_host_format_line(&host, line, sizeof(line));
-		printf("# %s: %s; samples %d x %.3g s, mem %llu MiB\n", prog, line,
+		fp_opts.max_total = fp_mem_available() / 2;
+		printf("# %s: %s; samples %d x %.3g s, mem %llu MiB per vCPU\n", prog, line,
 		       fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
 	}
 	if (fd < 0)
