@@ -114,10 +114,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -766,7 +768,7 @@ static int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
 	uint64_t rng = mi_opts.seed ? mi_opts.seed : 1, swaps0 = c->swaps;
 	double t0 = mi_now(&c->t0);
 	long done = 0;
-	int r;
+	int r = 0;
 
 	while (done < mi_opts.ops && mi_now(&c->t0) - t0 < mi_opts.duration &&
 	       !kmmu_vm_failed(vm)) {
@@ -783,13 +785,16 @@ static int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
 			r = mi_do_op(vm, c, i, MI_OP_MOVE,
 				     loc == MI_LOC_HOME ? MI_LOC_ALT : MI_LOC_HOME, false, err, len);
 		if (r)
-			return r;
+			break;
 		done++;
 	}
+	if (!r && kmmu_vm_failed(vm)) {
+		snprintf(err, len, "a vCPU failed");
+		r = -EIO;
+	}
+	if (!r)
+		r = mi_restore_and_sweep(vm, c, err, len);
 	c->flip_ops = done;
-	if (kmmu_vm_failed(vm))
-		return -EIO;
-	r = mi_restore_and_sweep(vm, c, err, len);
 	c->flip_swaps = c->swaps - swaps0;
 	c->flip_s = mi_now(&c->t0) - t0;
 	return r;
@@ -821,8 +826,10 @@ static int mi_drive(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t until,
 	while (c->swaps < until) {
 		uint64_t before = c->swaps;
 
-		if (kmmu_vm_failed(vm))
+		if (kmmu_vm_failed(vm)) {
+			snprintf(err, len, "a vCPU failed");
 			return -EIO;
+		}
 		if (mi_now(&c->t0) > deadline)
 			return 1;
 		if (*next < nr_sched && sched[*next].step <= c->swaps) {
@@ -878,6 +885,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 		while (atomic_load(&c->home_exits[i]) == exits0[i]) {
 			if (kmmu_vm_failed(vm)) {
 				free(exits0);
+				snprintf(err, len, "priming: a vCPU failed");
 				return -EIO;
 			}
 			if (mi_now(&c->t0) > t0 + 60) {
@@ -989,8 +997,19 @@ FIXTURE(mi) {
 
 FIXTURE_SETUP(mi)
 {
+	pid_t parent = getppid();
 	char why[256];
 	int fd;
+
+	/*
+	 * The harness runs the test in a child with its own process group, so
+	 * a Ctrl-C reaches only the harness: die with it rather than run on
+	 * unseen (the kernel frees the VM, the capture's janitor removes the
+	 * trace instance).
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		raise(SIGTERM);
 
 	self->backing.fd = -1;
 	self->scratch.fd = -1;
@@ -1055,10 +1074,10 @@ FIXTURE_TEARDOWN(mi)
 		ksft_print_msg("seed %llu: flip: %ld ops (creates+deletes+moves) in %.2f s, %llu memslot swaps\n",
 			       (unsigned long long)mi_opts.seed, c->flip_ops, c->flip_s,
 			       (unsigned long long)c->flip_swaps);
-		ksft_print_msg("wrap: %llu memslot swaps (generations) in %.2f s (%ld scratch toggles), sleepers %ld stamped at MMIO generation %#llx (swap %llu), woken %s at generation %#llx (swap %llu), MMIO generation wraps crossed %llu%s\n",
+		ksft_print_msg("wrap: %llu memslot swaps (generations) in %.2f s (%ld scratch toggles), sleepers %ld stamped at MMIO generation %#llx (swap %llu), woken%s at generation %#llx (swap %llu), MMIO generation wraps crossed %llu%s\n",
 			       (unsigned long long)c->wrap_swaps, c->wrap_s, c->toggles,
 			       c->sleepers, (unsigned long long)mi_mmio_gen(c->prime_swaps),
-			       (unsigned long long)c->prime_swaps, c->woke ? "" : "(not reached)",
+			       (unsigned long long)c->prime_swaps, c->woke ? "" : " (not reached)",
 			       (unsigned long long)mi_mmio_gen(c->wake_swaps),
 			       (unsigned long long)c->wake_swaps,
 			       (unsigned long long)c->wraps_crossed,
