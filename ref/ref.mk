@@ -71,3 +71,63 @@ ALL_BINS += $(REF_TESTS) $(REF_ASAN_TESTS) $(REF_BENCHES)
 CHECK_PROGS += $(REF_TESTS) $(REF_ASAN_TESTS)
 RUN_PROGS += $(REF_BENCHES)
 BENCH_PROGS += $(REF_BENCHES)
+
+# Mutants: the stress test linked with one library object rebuilt with a
+# planted mistake (its symbols come before the library's, so they win).
+# ref/tests/run-mutants, run by `make check`, asserts that each one fails
+# the way it must: the table freed at once is a use-after-free ASan
+# reports, the aging without cmpxchg loses a Dirty bit.
+REF_MUTANT_DIR := $(O)/ref/mutants
+REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
+	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg
+
+$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+		-DKMMU_MUTATE_IMMEDIATE_FREE -c -o $@ $<
+
+$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
+
+# Under ASan: the freed table is only visible to a sanitizer.
+$(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
+		$(REF_MUTANT_DIR)/immediate_free/table_free.o $(REF_ASAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+# Plain: the lost bit is a ledger mismatch, and speed widens the race.
+$(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+ALL_BINS += $(REF_MUTANTS)
+CHECK_PROGS += ref/tests/run-mutants
+
+# ThreadSanitizer build of the stress test (not part of make check: TSan
+# and ASan cannot share a process, and the run is slow).  Debian's liburcu
+# 0.13 is not built with TSan; ref/tests/tsan.supp says what is suppressed
+# and why.
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+REF_TSAN_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/tsan/%.o) $(O)/tsan/ref/kernel/rbtree.o
+REF_TSAN_LIB := $(O)/tsan/ref/libkmmuref.a
+REF_TSAN_STRESS := $(O)/tsan/ref/tests/mmu_stress_test
+KMMU_TSAN_SECONDS ?= 10
+
+$(O)/tsan/ref/%.o: ref/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+
+$(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+
+$(REF_TSAN_LIB): $(REF_TSAN_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+.PHONY: tsan
+tsan: $(REF_TSAN_STRESS)
+	TSAN_OPTIONS="suppressions=$(CURDIR)/ref/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
+		$(REF_TSAN_STRESS) --seconds $(KMMU_TSAN_SECONDS)

@@ -10,7 +10,7 @@
 
 static long pending;
 
-static void table_free_rcu(struct rcu_head *head)
+static __attribute__((unused)) void table_free_rcu(struct rcu_head *head)
 {
 	struct kmmu_mmu_page *sp = caa_container_of(head, struct kmmu_mmu_page, rcu_head);
 
