@@ -1233,7 +1233,7 @@ static int audit_slot_rmaps(struct kmmu_memory_slot *slot, uint64_t *nrmap,
 				gfn_t g = kmmu_sp_get_gfn(psp, kmmu_spte_index(p));
 
 				(*nrmap)++;
-				if (psp->role.level != level || !kmmu_is_shadow_present_pte(*p) ||
+				if (psp->role.level != level || !kmmu_is_shadow_present_pte(kmmu_spte_read(p)) ||
 				    kmmu_gfn_to_index(g, slot->base_gfn, level) != k ||
 				    !kmmu_gfn_in_memslot(slot, g))
 					return audit_fail(why, len,

@@ -107,7 +107,7 @@ CHECK_PROGS += ref/tests/run-mutants
 # and ASan cannot share a process, and the run is slow).  Debian's liburcu
 # 0.13 is not built with TSan; ref/tests/tsan.supp says what is suppressed
 # and why.
-TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -include ref/tests/tsan_urcu.h
 REF_TSAN_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/tsan/%.o) $(O)/tsan/ref/kernel/rbtree.o
 REF_TSAN_LIB := $(O)/tsan/ref/libkmmuref.a
 REF_TSAN_STRESS := $(O)/tsan/ref/tests/mmu_stress_test
