@@ -102,11 +102,14 @@
  * read every cell once more (no exit allowed, exact value).
  *
  * Checking against the reference (tracing/): every ioctl of the VM goes
- * to the checker's action log through the memslot hook; with mmio_caching=Y
- * the checker compares mark_mmio_spte's generation with the reference's
- * memslot generation and checks kvm_mmu_zap_all_fast at the wrap; where the
- * host has mmio_caching=N those events never fire and the checker reports
- * them as not checkable.
+ * to the checker's action log through the memslot hook.  With
+ * mmio_caching=Y the checker compares the generations of mark_mmio_spte
+ * and check_mmio_spte with the reference's memslot generation, requires
+ * every handle_mmio_page_fault (an MMIO SPTE KVM trusted) to be for a gfn
+ * without a live memslot, and requires a kvm_mmu_zap_all_fast inside the
+ * ioctl that wraps the MMIO generation.  Where the host has
+ * mmio_caching=N those events never fire: the checker reports the
+ * properties as not checkable and the test says so.
  *
  * $KMMU_MMIO_INJECT=invert-one inverts the guest's expectation for cell 0,
  * which must make the test fail (a check of the test, not of KVM).
