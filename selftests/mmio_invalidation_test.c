@@ -658,12 +658,12 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 			 mi_op_names[kind], (unsigned long long)i, slot, st, strerror(-r));
 		return r;
 	}
-	switch (kind) {
-	case MI_OP_CREATE: c->creates++; break;
-	case MI_OP_DELETE: c->deletes++; break;
-	case MI_OP_MOVE: c->moves++; break;
-	default: break;
-	}
+	if (kind == MI_OP_CREATE)
+		c->creates++;
+	else if (kind == MI_OP_DELETE)
+		c->deletes++;
+	else
+		c->moves++;
 	return 0;
 }
 
