@@ -461,7 +461,8 @@ static int ms_add_slots(struct ms_ctx *c, uint64_t from, uint64_t to, char *err,
 
 /*
  * Adds the slots and records the time per slot.  Few slots: --samples
- * complete fills (all slots deleted, untimed, between two); many slots
+ * complete fills (all slots deleted, untimed, between two; an unrecorded
+ * fill first); many slots
  * (more than MS_SETUP_FULL_FILLS slot additions in all): one fill cut into
  * --samples consecutive parts, a sample each, because filling 32k slots
  * even once takes seconds in a nested KVM.
@@ -479,11 +480,12 @@ static int ms_setup_slots(struct ms_ctx *c, char *err, size_t len)
 	per_slot = calloc(samples, sizeof(*per_slot));
 	if (!per_slot)
 		return -ENOMEM;
-	for (s = 0; s < samples && !r; s++) {
+	/* Full fills: one more first, not recorded (first-use costs). */
+	for (s = full ? -1 : 0; s < samples && !r; s++) {
 		uint64_t end = full ? c->nr_slots : c->nr_slots * (s + 1) / samples;
 		double t0;
 
-		if (full && s > 0) {
+		if (full && s >= 0) {
 			for (k = 0; k < c->nr_slots && !r; k++)
 				r = kmmu_slot_delete(c->vm, KMMU_SLOT_FIRST_FREE + k);
 			if (r) {
@@ -494,8 +496,10 @@ static int ms_setup_slots(struct ms_ctx *c, char *err, size_t len)
 		}
 		t0 = kmmu_now();
 		r = ms_add_slots(c, i, end, err, len);
-		per_slot[s] = end > i ? 1e6 * (kmmu_now() - t0) / (end - i) : 0;
-		total += kmmu_now() - t0;
+		if (s >= 0) {
+			per_slot[s] = end > i ? 1e6 * (kmmu_now() - t0) / (end - i) : 0;
+			total += kmmu_now() - t0;
+		}
 		i = end;
 	}
 	if (r) {
