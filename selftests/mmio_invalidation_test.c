@@ -1000,20 +1000,10 @@ FIXTURE(mi) {
 
 FIXTURE_SETUP(mi)
 {
-	pid_t parent = getppid();
 	char why[256];
 	int fd;
 
-	/*
-	 * The harness runs the test in a child with its own process group, so
-	 * a Ctrl-C reaches only the harness: die with it rather than run on
-	 * unseen (the kernel frees the VM, the capture's janitor removes the
-	 * trace instance).
-	 */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		raise(SIGTERM);
-
+	/* kmmu_hygiene_begin() below ties this child's life to the harness's. */
 	self->backing.fd = -1;
 	self->scratch.fd = -1;
 	fd = kmmu_kvm_open(why, sizeof(why));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "kmmu/hygiene.h"
@@ -26,6 +27,18 @@ static int kmmu_read_taint(unsigned long *t)
 
 void kmmu_hygiene_begin(struct kmmu_hygiene *h)
 {
+	pid_t parent = getppid();
+
+	/*
+	 * The 6.1 harness runs each test in a child with its own process
+	 * group, so a Ctrl-C reaches only the harness: die with it rather than
+	 * run on unseen (the kernel frees the VM, janitors undo host changes,
+	 * the capture's janitor removes its trace instance).
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		raise(SIGTERM);
+
 	h->taint_ok = !kmmu_read_taint(&h->taint_start);
 	/*
 	 * /dev/kmsg: each read() returns one record; SEEK_END skips all
