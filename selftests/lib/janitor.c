@@ -207,8 +207,19 @@ int kmmu_undo_run(const struct kmmu_undo *u)
 		}
 		return -EBUSY;
 	case KMMU_UNDO_UMOUNT:
-		if (umount2(u->path, 0) && errno != EINVAL && errno != ENOENT)
-			return -errno;
+		/*
+		 * Busy when the owner undoes from a signal handler that
+		 * interrupted a write to one of its files (the fd is still
+		 * open): detach it lazily, it goes once the fd is closed.
+		 */
+		if (umount2(u->path, 0)) {
+			if (errno == EBUSY) {
+				if (umount2(u->path, MNT_DETACH))
+					return -errno;
+			} else if (errno != EINVAL && errno != ENOENT) {
+				return -errno;
+			}
+		}
 		if (rmdir(u->path) && errno != ENOENT)
 			return -errno;
 		return 0;
