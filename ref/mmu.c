@@ -885,10 +885,12 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	 * finished since the fault began.  The host mapping the fault
 	 * resolved may be gone; retry rather than install a stale SPTE.
 	 */
+#ifndef KMMU_MUTATE_NO_FAULT_RETRY
 	if (kmmu_mmu_invalidate_retry_gfn(vm, mmu_seq, gfn)) {
 		out->result = KMMU_FAULT_RETRY;
 		return 0;
 	}
+#endif
 	goal = fault_goal_level(vm, slot, gfn);
 	if (goal < 0)
 		return goal;

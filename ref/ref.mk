@@ -76,10 +76,12 @@ BENCH_PROGS += $(REF_BENCHES)
 # planted mistake (its symbols come before the library's, so they win).
 # ref/tests/run-mutants, run by `make check`, asserts that each one fails
 # the way it must: the table freed at once is a use-after-free ASan
-# reports, the aging without cmpxchg loses a Dirty bit.
+# reports, the aging without cmpxchg loses a Dirty bit, the fault that
+# ignores mmu_invalidate_seq leaves a stale SPTE in an invalidated range.
 REF_MUTANT_DIR := $(O)/ref/mutants
 REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
-	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg
+	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg \
+	       $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry
 
 $(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c
 	@mkdir -p $(dir $@)
@@ -90,6 +92,10 @@ $(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
 
+$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
+
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
 		$(REF_MUTANT_DIR)/immediate_free/table_free.o $(REF_ASAN_LIB) $(RESULT_LIB)
@@ -98,6 +104,11 @@ $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test
 # Plain: the lost bit is a ledger mismatch, and speed widens the race.
 $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg: $(O)/ref/tests/mmu_stress_test.o \
 		$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+# Plain: a fault that ignores the invalidation leaves a stale SPTE.
+$(REF_MUTANT_DIR)/mmu_stress_no_fault_retry: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_MUTANT_DIR)/no_fault_retry/mmu.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(REF_MUTANTS)

@@ -27,7 +27,8 @@
  * The run is seeded (--seed, printed) and bounded (--seconds, default
  * $KMMU_STRESS_SECONDS or 4).  TAP output; exit 0 pass, 1 fail.
  *
- * Built with -DKMMU_MUTATE_IMMEDIATE_FREE or -DKMMU_MUTATE_AGING_NO_CMPXCHG
+ * Built with -DKMMU_MUTATE_IMMEDIATE_FREE, -DKMMU_MUTATE_AGING_NO_CMPXCHG or
+ * -DKMMU_MUTATE_NO_FAULT_RETRY
  * (ref/ref.mk's mutant targets) it must fail: ref/tests/run-mutants checks
  * that it does, and how.
  */
