@@ -868,6 +868,8 @@ TEST_F_TIMEOUT(churn, run, 90)
 
 	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
+	kmmu_trace_session_vm(self->trace, kmmu_kvm_cap(kmmu_vm_fd(self->vm),
+							KVM_CAP_MULTI_ADDRESS_SPACE));
 	kmmu_result_host(self->res)->nr_memslots = kmmu_vm_nr_slots(self->vm);
 	ASSERT_LE(n, kmmu_vm_nr_slots(self->vm) - KMMU_RUNTIME_SLOTS);
 	ASSERT_LT(c->alt_gpa + region - 1, 1ULL << kmmu_vm_phys_bits(self->vm))

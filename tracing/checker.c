@@ -89,6 +89,15 @@ struct checker {
 	const struct kmmu_mmio_gen_layout *gen_layout;
 	bool gen_offset_known;
 	uint64_t gen_offset;		/* kernel MMIO gen - reference gen, masked */
+	/*
+	 * The reference steps address space 0's generation by 2 per swap (x86
+	 * with SMM); a kernel without CONFIG_KVM_SMM has one address space and
+	 * steps by 1.  Told by the test (KMMU_ACT_VM_CREATE), else learned
+	 * from the first two MMIO SPTE generations seen across a memslot
+	 * update; 0 until then.
+	 */
+	uint64_t first_kgen, first_ref;
+	unsigned int nr_as;
 	uint64_t swap_gens[4];		/* address space 0 generations of this ioctl's swaps */
 	unsigned int nr_swap_gens;
 
@@ -308,6 +317,12 @@ static uint64_t ref_generation(struct checker *c)
 	return gen & ~KMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS;
 }
 
+/* The kernel's generation when the reference's (address space 0) is @ref. */
+static uint64_t kernel_gen_of(struct checker *c, uint64_t ref)
+{
+	return (c->first_kgen + (ref - c->first_ref) / 2 * c->nr_as) & c->gen_layout->gen_mask;
+}
+
 /*
  * kvm_mmu_invalidate_mmio_sptes(): a swap whose kernel generation wraps the
  * MMIO generation must zap all shadow pages within the ioctl.  Judged only
@@ -317,12 +332,12 @@ static void judge_wrap(struct checker *c, struct memslot_op *op)
 {
 	const struct kmmu_trace_record *r = &c->recs[op->pos];
 
-	if (!c->gen_offset_known)
+	if (!c->gen_offset_known || !c->nr_as)
 		return;
 	for (unsigned int i = 0; i < c->nr_swap_gens; i++) {
-		uint64_t kgen = (c->swap_gens[i] + c->gen_offset) & c->gen_layout->gen_mask;
+		uint64_t kgen = kernel_gen_of(c, c->swap_gens[i]);
 
-		if (kmmu_mmio_gen_needs_zap(c->gen_layout, kgen, KMMU_ADDRESS_SPACE_NUM) != 1)
+		if (kmmu_mmio_gen_needs_zap(c->gen_layout, kgen, c->nr_as) != 1)
 			continue;
 		c->res->checked[KMMU_PROP_ZAP_AT_WRAP]++;
 		if (!op->zapped_all)
@@ -519,17 +534,32 @@ static void judge_mmio_gen(struct checker *c, const struct kmmu_trace_record *r,
 	ref = ref_generation(c);
 	if (!c->gen_offset_known) {
 		c->gen_offset = (kgen - ref) & mask;
+		c->first_kgen = kgen & mask;
+		c->first_ref = ref;
 		c->gen_offset_known = true;
 		return;
 	}
-	want = (ref + c->gen_offset) & mask;
+	if (!c->nr_as && ref != c->first_ref) {
+		uint64_t kdiff = (kgen - c->first_kgen) & mask;
+		uint64_t rdiff = (ref - c->first_ref) & mask;
+
+		/* Two steps per swap with SMM's second address space, one without. */
+		if (kdiff == rdiff)
+			c->nr_as = 2;
+		else if (kdiff * 2 == rdiff)
+			c->nr_as = 1;
+		else
+			c->nr_as = 2;	/* neither: judge by the reference's own model */
+	}
+	want = c->nr_as ? kernel_gen_of(c, ref) : c->first_kgen;
 	c->res->checked[KMMU_PROP_MMIO_GEN_MODEL]++;
 	if ((kgen & mask) != want)
 		diverge(c, KMMU_PROP_MMIO_GEN_MODEL, gfn, have_gfn,
 			"generation %#" PRIx64 ": the reference's memslot generation is %#" PRIx64
-			" and the kernel's was %#" PRIx64 " ahead of it (learned from the first"
-			" MMIO SPTE event), so %#" PRIx64 "; %" PRIu64 " memslot updates replayed",
-			kgen & mask, ref, c->gen_offset, want, c->updates);
+			", and %#" PRIx64 " when the kernel's was %#" PRIx64 " (the first MMIO SPTE"
+			" event), so %#" PRIx64 " with %u address space(s); %" PRIu64
+			" memslot updates replayed", kgen & mask, ref, c->first_ref, c->first_kgen,
+			want, c->nr_as ? c->nr_as : 2, c->updates);
 }
 
 static void on_check_mmio(struct checker *c, const struct kmmu_trace_record *r)
@@ -613,6 +643,11 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		switch (r->type) {
 		case KMMU_ACT_SET_MEMSLOT:
 			on_memslot(&c, r);
+			break;
+		case KMMU_ACT_VM_CREATE:
+			/* Told, not guessed: overrides what was learned. */
+			if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2)
+				c.nr_as = r->vm.nr_address_spaces;
 			break;
 		case KMMU_EV_SET_SPTE:
 			on_set_spte(&c, r);

@@ -104,6 +104,8 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 		return snprintf(buf, len, " reason %u errno %d", r->uexit.reason, r->uexit.err);
 	case KMMU_EV_MARKER:
 		return snprintf(buf, len, " %#" PRIx64, r->marker.value);
+	case KMMU_ACT_VM_CREATE:
+		return snprintf(buf, len, " address spaces %u", r->vm.nr_address_spaces);
 	case KMMU_EV_SYS_ENTER:
 		return snprintf(buf, len, " NR %" PRIu64, r->sys_enter.id);
 	case KMMU_ACT_SET_MEMSLOT:
@@ -248,6 +250,15 @@ int kmmu_trace_action_access(struct kmmu_trace_log *log, uint32_t vcpu, uint64_t
 	r.access.write = write;
 	r.access.value = value;
 	r.access.outcome = outcome;
+	return kmmu_trace_log_append(log, &r);
+}
+
+int kmmu_trace_action_vm(struct kmmu_trace_log *log, uint32_t nr_address_spaces)
+{
+	struct kmmu_trace_record r;
+
+	stamp(&r, KMMU_ACT_VM_CREATE);
+	r.vm.nr_address_spaces = nr_address_spaces;
 	return kmmu_trace_log_append(log, &r);
 }
 

@@ -58,6 +58,12 @@ struct kmmu_trace_log *kmmu_trace_session_log(struct kmmu_trace_session *s)
 	return s ? &s->log : NULL;
 }
 
+void kmmu_trace_session_vm(struct kmmu_trace_session *s, long multi_address_space_cap)
+{
+	if (s)
+		kmmu_trace_action_vm(&s->log, multi_address_space_cap > 1 ? multi_address_space_cap : 1);
+}
+
 static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned long long lost)
 {
 	const char *dir = getenv("KMMU_TRACE_SAVE");

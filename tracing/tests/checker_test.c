@@ -305,10 +305,16 @@ TEST_F(chk, mmio_generation_follows_the_reference)
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 }
 
+static void vm_address_spaces(struct history *h, uint32_t nr)
+{
+	add(h, KMMU_ACT_VM_CREATE)->vm.nr_address_spaces = nr;
+}
+
 TEST_F(chk, mmio_generation_one_swap_short)
 {
 	uint64_t t;
 
+	vm_address_spaces(&self->h, 2);
 	mark_mmio(&self->h, 0x5000, 10);
 	t = issue(&self->h);
 	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
@@ -319,6 +325,41 @@ TEST_F(chk, mmio_generation_one_swap_short)
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "so 0xe"));
+}
+
+/* A kernel without SMM (one address space) steps the generation by 1 per swap. */
+TEST_F(chk, mmio_generation_one_address_space)
+{
+	uint64_t t;
+
+	mark_mmio(&self->h, 0x5000, 10);
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* DELETE: two swaps, +2 */
+	mark_mmio(&self->h, 0x5002, 12);		/* learned: one address space */
+	memslot(&self->h, 6, 0x6000, 1, 0, 0);		/* CREATE: +1 */
+	mark_mmio(&self->h, 0x5003, 13);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+
+	/* Once learned, a CREATE that moved it by 2 is wrong. */
+	memslot(&self->h, 7, 0x7000, 1, 0, 0);
+	mark_mmio(&self->h, 0x5004, 15);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+
+	/* Told (KVM_CAP_MULTI_ADDRESS_SPACE): no guessing. */
+	memmove(&self->h.recs[1], &self->h.recs[0], self->h.nr * sizeof(self->h.recs[0]));
+	self->h.nr++;
+	self->h.recs[0].type = KMMU_ACT_VM_CREATE;
+	self->h.recs[0].vm.nr_address_spaces = 2;
+	self->h.recs[0].ts = 1;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "with 2 address space(s)"));
 }
 
 TEST_F(chk, mmio_generation_from_check_mmio_spte)
@@ -335,6 +376,7 @@ TEST_F(chk, zap_at_the_wrap)
 {
 	uint64_t t;
 
+	vm_address_spaces(&self->h, 2);
 	mark_mmio(&self->h, 0x5000, 0x7fffe);
 	t = issue(&self->h);
 	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
@@ -350,6 +392,7 @@ TEST_F(chk, zap_at_the_wrap)
 
 TEST_F(chk, no_zap_at_the_wrap)
 {
+	vm_address_spaces(&self->h, 2);
 	add(&self->h, KMMU_EV_ZAP_ALL_FAST);		/* before the ioctl: does not count */
 	mark_mmio(&self->h, 0x5000, 0x7fffe);
 	memslot(&self->h, 6, 0x6000, 1, 0, 0);

@@ -40,6 +40,12 @@ int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint64_t start_ts, uin
 			      uint32_t flags, uint64_t gpa, uint64_t size, uint64_t hva, int ret);
 int kmmu_trace_action_access(struct kmmu_trace_log *log, uint32_t vcpu, uint64_t gpa,
 			     bool write, uint64_t value, enum kmmu_access_outcome outcome);
+/*
+ * The VM the actions are about: how many memslot address spaces it has
+ * (KVM_CAP_MULTI_ADDRESS_SPACE; 2 on x86 with SMM, 1 without), which sets
+ * how far each memslot update moves the generation.
+ */
+int kmmu_trace_action_vm(struct kmmu_trace_log *log, uint32_t nr_address_spaces);
 int kmmu_trace_action_age(struct kmmu_trace_log *log, uint64_t hva_start, uint64_t hva_end);
 
 #endif

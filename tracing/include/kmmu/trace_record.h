@@ -131,6 +131,9 @@ struct kmmu_trace_record {
 		struct {
 			uint64_t id;
 		} sys_enter;
+		struct {
+			uint32_t nr_address_spaces;	/* KVM_CAP_MULTI_ADDRESS_SPACE */
+		} vm;
 		uint8_t raw[48];
 	};
 };

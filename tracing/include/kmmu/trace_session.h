@@ -31,6 +31,13 @@ struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why,
 struct kmmu_trace_log *kmmu_trace_session_log(struct kmmu_trace_session *s);
 
 /*
+ * Tells the checker about the VM: its KVM_CAP_MULTI_ADDRESS_SPACE value
+ * (<= 1: one address space), which sets how far each memslot update moves
+ * the generation.  Call right after creating the VM; NULL session: no-op.
+ */
+void kmmu_trace_session_vm(struct kmmu_trace_session *s, long multi_address_space_cap);
+
+/*
  * Ends the session (also frees it).  0: no divergence; 1: divergences
  * (described on stdout, trace file written); -EOVERFLOW: events were lost,
  * so nothing was judged — a failure, the history is incomplete; other
