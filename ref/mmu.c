@@ -680,7 +680,8 @@ static uint64_t *direct_map_walk(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *r
 
 	for (level = KMMU_ROOT_LEVEL; level > goal; level--) {
 		sptep = &sp->spt[pt_index(gfn, level)];
-		if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) && !kmmu_is_large_pte(kmmu_spte_read(sptep))) {
+		if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) &&
+		    !kmmu_is_large_pte(kmmu_spte_read(sptep))) {
 			sp = spte_to_child_sp(kmmu_spte_read(sptep));
 			continue;
 		}
@@ -808,7 +809,8 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		}
 		/* Stale or in flux: RET_PF_INVALID, take the normal path. */
 		out->stale_mmio = true;
-	} else if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) && kmmu_is_last_spte(kmmu_spte_read(sptep), level)) {
+	} else if (kmmu_is_shadow_present_pte(kmmu_spte_read(sptep)) &&
+		   kmmu_is_last_spte(kmmu_spte_read(sptep), level)) {
 		/* The hardware only faults on a present leaf if access is denied. */
 		if (access_allowed(kmmu_spte_read(sptep), ec)) {
 			out->result = KMMU_FAULT_SPURIOUS;
