@@ -611,8 +611,9 @@ static void mark_page_dirty_in_slot(const struct kmmu_memory_slot *slot)
 {
 	struct kmmu_slot_arch *arch = slot->arch;
 
+	/* Atomic: the lockless fast path marks pages dirty too. */
 	if (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES)
-		arch->nr_dirty++;
+		__atomic_add_fetch(&arch->nr_dirty, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -923,6 +924,70 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	out->sptep = sptep;
 	out->spte = kmmu_spte_read(sptep);
 	return 0;
+}
+
+int kmmu_fast_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+			 uint32_t error_code, struct kmmu_fault *out)
+{
+	bool write = error_code & KMMU_PFERR_WRITE_MASK;
+	struct kmmu_memory_slot *slot;
+	uint64_t *sptep, spte;
+	int level, r = -EAGAIN;
+	gfn_t base;
+
+	if (!vm || !out || vcpu >= vm->cfg.nr_vcpus || as_id < 0 ||
+	    as_id >= KMMU_ADDRESS_SPACE_NUM || (error_code & ~KMMU_PFERR_VALID_MASK) ||
+	    gfn > (KMMU_SPTE_BASE_ADDR_MASK >> KMMU_PAGE_SHIFT))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	/* walk_shadow_page_lockless_begin(): the tables stay until the unlock. */
+	urcu_memb_read_lock();
+	sptep = kmmu_walk_lockless(vm, vcpu, as_id, gfn, &level);
+	if (!sptep)
+		goto out;
+	spte = kmmu_spte_read(sptep);
+	for (;;) {
+		if (!kmmu_is_shadow_present_pte(spte) || !kmmu_is_last_spte(spte, level))
+			break;
+		if (access_allowed(spte, error_code)) {
+			/* Another vCPU fixed it meanwhile (RET_PF_SPURIOUS). */
+			out->result = KMMU_FAULT_SPURIOUS;
+			r = 0;
+			break;
+		}
+		if (!write || !kmmu_is_mmu_writable_spte(spte) ||
+		    !access_allowed(spte | KMMU_PT_WRITABLE_MASK, error_code))
+			break;
+		/*
+		 * From the walk, not from the shadow page: its role word is
+		 * written under mmu_lock (role.invalid) while we read.
+		 */
+		base = gfn & ~(KMMU_PAGES_PER_HPAGE(level) - 1);
+		slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, as_id), base);
+		/* Only the first 4K of a huge page would be logged: slow path. */
+		if (!slot || (level > KMMU_PG_LEVEL_4K &&
+			      (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES)))
+			break;
+		/*
+		 * fast_pf_fix_direct_spte(): the cmpxchg fails if the SPTE was
+		 * zapped, rewritten or had A/D set since we read it; decide again.
+		 */
+		if (kmmu_spte_try_cmpxchg(sptep, &spte, spte | KMMU_PT_WRITABLE_MASK)) {
+			mark_page_dirty_in_slot(slot);
+			spte |= KMMU_PT_WRITABLE_MASK;
+			out->result = KMMU_FAULT_FIXED;
+			r = 0;
+			break;
+		}
+	}
+	if (!r) {
+		out->level = level;
+		out->sptep = sptep;
+		out->spte = spte;
+	}
+out:
+	urcu_memb_read_unlock();
+	return r;
 }
 
 int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,

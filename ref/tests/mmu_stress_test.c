@@ -4,10 +4,13 @@
  * bounded time, threads play
  *   hw          the CPU's page walker: lockless walks from the vCPU roots,
  *               Accessed/Dirty set with atomic RMWs (kmmu_hw_access)
- *   fault       vCPU faults (mmu_lock for write, invalidation retry)
+ *   fault       vCPU faults: the lockless fast path (cmpxchg under RCU)
+ *               first, then the slow path (mmu_lock for write,
+ *               invalidation retry)
  *   aging       clear_young/test_young locked and lockless, and seed 003's
  *               test_clear_young bitmap, over random hva ranges
  *   harvest     the dirty log: clears Dirty of a dirty-logged slot (PML)
+ *               or write-protects it, in turn
  *   invalidate  MMU notifier invalidate_range_start/end of random hva
  *               ranges; inside the window it counts the SPTEs left
  *   memslots    moves, deletes/re-creates and re-flags a slot (every
@@ -24,8 +27,9 @@
  *   - the audit holds and vm->bug stays 0 (a freed table had no parent
  *     and no vCPU: zap.c's commit checks it); with ASan, no walker ever
  *     touches a freed table.
- * The run is seeded (--seed, printed) and bounded (--seconds, default
- * $KMMU_STRESS_SECONDS or 4).  TAP output; exit 0 pass, 1 fail.
+ * The run is seeded (--seed or $KMMU_SEED, printed) and bounded
+ * (--seconds, default $KMMU_STRESS_SECONDS or 4).  The seed fixes each
+ * thread's choices, not the interleaving.  TAP output; exit 0 pass, 1 fail.
  *
  * Built with -DKMMU_MUTATE_IMMEDIATE_FREE, -DKMMU_MUTATE_AGING_NO_CMPXCHG or
  * -DKMMU_MUTATE_NO_FAULT_RETRY
@@ -83,7 +87,7 @@ struct stress {
 	unsigned long ad[C_NR][NR_PFNS];
 	/* Per thread kind: operations done. */
 	unsigned long ops[8];
-	unsigned long retries, stale_checks, young, bitmap_young, hw_hits, moves;
+	unsigned long fast_fixed, retries, stale_checks, young, bitmap_young, hw_hits, moves;
 };
 
 static void fail(struct stress *st, const char *fmt, ...)
@@ -222,8 +226,15 @@ static void *fault_thread(struct thr *t)
 	while (!stopped(st)) {
 		uint64_t x = rnd(&t->rng);
 
-		r = kmmu_page_fault(st->vm, x % NR_VCPUS, 0, pick_gfn(&t->rng),
-				    (x & 16) ? KMMU_PFERR_WRITE_MASK : 0, &f);
+		gfn_t gfn = pick_gfn(&t->rng);
+		uint32_t ec = (x & 16) ? KMMU_PFERR_WRITE_MASK : 0;
+
+		/* kvm_mmu_page_fault(): the lockless fast path first. */
+		r = kmmu_fast_page_fault(st->vm, x % NR_VCPUS, 0, gfn, ec, &f);
+		if (!r)
+			st->fast_fixed += f.result == KMMU_FAULT_FIXED;
+		if (r == -EAGAIN)
+			r = kmmu_page_fault(st->vm, x % NR_VCPUS, 0, gfn, ec, &f);
 		if (r) {
 			fail(st, "fault: %s", strerror(-r));
 			break;
@@ -291,7 +302,16 @@ static void *harvest_thread(struct thr *t)
 	while (!stopped(st)) {
 		urcu_memb_read_lock();
 		slot = kmmu_id_to_memslot(kmmu_memslots_active(st->vm->memslots, 0), HOT_SLOT);
-		r = slot ? kmmu_mmu_slot_leaf_clear_dirty(st->vm, slot) : -ENOENT;
+		/*
+		 * Both ways of harvesting the dirty log: clear Dirty (PML) or
+		 * write-protect (the lockless fast path makes it writable).
+		 */
+		if (!slot)
+			r = -ENOENT;
+		else if (n & 1)
+			r = kmmu_mmu_slot_remove_write_access(st->vm, slot, KMMU_PG_LEVEL_4K);
+		else
+			r = kmmu_mmu_slot_leaf_clear_dirty(st->vm, slot);
 		urcu_memb_read_unlock();
 		if (r) {
 			fail(st, "clear dirty: %s", strerror(-r));
@@ -511,6 +531,9 @@ int main(int argc, char **argv)
 		return 1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	st->seed = (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20);
+	/* The suite's convention: KMMU_SEED replays, --seed overrides it. */
+	if (getenv("KMMU_SEED"))
+		st->seed = strtoul(getenv("KMMU_SEED"), NULL, 0);
 	while ((opt = getopt_long(argc, argv, "s:t:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -571,8 +594,9 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < NR_KINDS; i++)
 		printf("# %-10s %lu ops\n", kinds[i].name, st->ops[i]);
-	printf("# hw hits %lu, fault retries %lu, stale checks %lu, young answers %lu, "
-	       "bitmap young pages %lu, moves %lu\n", st->hw_hits, st->retries,
+	printf("# hw hits %lu, lockless fast-path fixes %lu, fault retries %lu, stale checks %lu, "
+	       "young answers %lu, bitmap young pages %lu, moves %lu\n", st->hw_hits,
+	       st->fast_fixed, st->retries,
 	       st->stale_checks, st->young, st->bitmap_young, st->moves);
 	if (st->failed) {
 		printf("not ok 1 mmu_stress # seed=%lu: %s\n", st->seed, st->why);

@@ -391,6 +391,43 @@ TEST_F(mmu, dirty_logging_fast_fix)
 	ASSERT_EQ(1, vm->stat.pages_4k);
 }
 
+/* The same fix by the lockless fast path, and what it leaves to the slow path. */
+TEST_F(mmu, lockless_fast_page_fault)
+{
+	struct kmmu_ref_vm *vm = self->vm;
+	struct kmmu_fault f;
+
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	/* Nothing mapped: slow path. */
+	ASSERT_EQ(-EAGAIN, kmmu_fast_page_fault(vm, 0, 0, 0x30, W, &f));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(0, kmmu_fast_page_fault(vm, 0, 0, 0x31, W, &f));
+	ASSERT_EQ(KMMU_FAULT_SPURIOUS, f.result);
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
+						   0, 4 * MB, HVA));
+	/* A write-protected huge SPTE of a logged slot: slow path. */
+	ASSERT_EQ(-EAGAIN, kmmu_fast_page_fault(vm, 0, 0, 0x30, W, &f));
+
+	/* 4K SPTEs survive the toggle: the fast path fixes them, no event. */
+	kmmu_ref_vm_destroy(self->vm);
+	self->cfg.host_huge_pages = false;
+	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	kmmu_ref_vm_set_event_fn(vm, evlog_fn, &self->log);
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
+						   0, 4 * MB, HVA));
+	ASSERT_FALSE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
+	self->log.n[KMMU_MMU_EV_FAST_PAGE_FAULT] = 0;
+	ASSERT_EQ(0, kmmu_fast_page_fault(vm, 0, 0, 0x30, W, &f));
+	ASSERT_EQ(KMMU_FAULT_FIXED, f.result);
+	ASSERT_TRUE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
+	ASSERT_EQ(0, self->log.n[KMMU_MMU_EV_FAST_PAGE_FAULT]);
+	ASSERT_EQ(-EINVAL, kmmu_fast_page_fault(vm, 9, 0, 0x30, W, &f));
+	ASSERT_EQ(-EINVAL, kmmu_fast_page_fault(NULL, 0, 0, 0x30, W, &f));
+}
+
 TEST_F(mmu, dirty_logging_pml)
 {
 	struct kmmu_ref_vm *vm;

@@ -360,6 +360,18 @@ int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t 
 		    uint32_t error_code, struct kmmu_fault *out);
 
 /*
+ * fast_page_fault() on its own: without mmu_lock, inside an urcu-memb
+ * read-side section, fix a write to a leaf SPTE that is write-protected
+ * only for dirty logging (MMU-writable) with a cmpxchg, or find that
+ * another vCPU already did (KMMU_FAULT_SPURIOUS).  -EAGAIN when the fault
+ * needs the slow path (kmmu_page_fault), -EINVAL for bad input.  No
+ * events: they are emitted under mmu_lock.  kmmu_page_fault() still has
+ * its own locked fast path, so calling it alone stays valid.
+ */
+int kmmu_fast_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,
+			 uint32_t error_code, struct kmmu_fault *out);
+
+/*
  * The leaf or MMIO SPTE currently mapping @gfn in @as_id as seen from
  * vCPU @vcpu's root (0 if none); @level receives its level.
  */
