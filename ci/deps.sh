@@ -21,6 +21,7 @@ PACKAGES=(
 	spin
 	clang libclang-rt-14-dev
 	qemu-system-x86
+	rsync
 )
 
 die() { echo "deps: $*" >&2; exit 1; }
