@@ -63,7 +63,14 @@ static bool age_spte_lockless(struct kmmu_ref_vm *vm, uint64_t *sptep, int level
 		if (test_only)
 			return true;
 #ifdef KMMU_MUTATE_AGING_NO_CMPXCHG
-		/* The planted mistake: a Dirty bit set since the read is overwritten. */
+		/*
+		 * The planted mistake: a Dirty bit set since the read is
+		 * overwritten.  The pause stands for an interrupt between the
+		 * read and the store; it only widens the window the mistake
+		 * has anyway, so that the stress meets it within seconds.
+		 */
+		for (int i = 0; i < 1000; i++)
+			caa_cpu_relax();
 		kmmu_spte_write(sptep, spte & ~A_BIT);
 		break;
 #else

@@ -254,6 +254,32 @@ int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_mem
 	return 0;
 }
 
+int kmmu_mmu_clear_dirty_gfn_range(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
+				   gfn_t start, gfn_t end)
+{
+	struct kmmu_slot_arch *arch;
+	struct kmmu_rmap_iterator it;
+	uint64_t *sptep;
+	gfn_t g;
+
+	if (!vm || !slot_arch_ok(slot) || end <= start || start < slot->base_gfn ||
+	    end > slot->base_gfn + slot->npages)
+		return -EINVAL;
+	arch = slot->arch;
+	kmmu_mmu_lock(vm);
+	for (g = start; g < end; g++) {
+		kmmu_for_each_rmap_spte(&arch->rmap[0][g - slot->base_gfn], &it, sptep) {
+			uint64_t old = __atomic_fetch_and(sptep, ~KMMU_PT_DIRTY_MASK,
+							  __ATOMIC_ACQ_REL);
+
+			kmmu_ad_report(vm, old & ~KMMU_PT_ACCESSED_MASK, KMMU_PG_LEVEL_4K,
+				       false);
+		}
+	}
+	kmmu_mmu_unlock(vm);
+	return 0;
+}
+
 int kmmu_mmu_zap_collapsible_sptes(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot)
 {
 	struct kmmu_slot_arch *arch;

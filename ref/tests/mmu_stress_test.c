@@ -9,8 +9,9 @@
  *               invalidation retry)
  *   aging       clear_young/test_young locked and lockless, and seed 003's
  *               test_clear_young bitmap, over random hva ranges
- *   harvest     the dirty log: clears Dirty of a dirty-logged slot (PML)
- *               or write-protects it, in turn
+ *   harvest     the dirty log: clears Dirty of the hottest pages
+ *               (KVM_CLEAR_DIRTY_LOG with PML), now and then of the whole
+ *               dirty-logged slot, or write-protects it
  *   invalidate  MMU notifier invalidate_range_start/end of random hva
  *               ranges; inside the window it counts the SPTEs left
  *   memslots    moves, deletes/re-creates and re-flags a slot (every
@@ -308,10 +309,12 @@ static void *harvest_thread(struct thr *t)
 		 */
 		if (!slot)
 			r = -ENOENT;
-		else if (n & 1)
+		else if (n % 8 == 1)
 			r = kmmu_mmu_slot_remove_write_access(st->vm, slot, KMMU_PG_LEVEL_4K);
-		else
+		else if (n % 8 == 5)
 			r = kmmu_mmu_slot_leaf_clear_dirty(st->vm, slot);
+		else	/* KVM_CLEAR_DIRTY_LOG of the hottest pages: many Dirty 0->1 */
+			r = kmmu_mmu_clear_dirty_gfn_range(st->vm, slot, 0, HOTTEST);
 		urcu_memb_read_unlock();
 		if (r) {
 			fail(st, "clear dirty: %s", strerror(-r));

@@ -51,6 +51,13 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_ref_vm *vm,
 				      const struct kmmu_memory_slot *slot, int start_level);
 /* kvm_mmu_slot_leaf_clear_dirty(): clear the dirty bit of 4K SPTEs. */
 int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot);
+/*
+ * kvm_mmu_clear_dirty_pt_masked() with PML (KVM_CLEAR_DIRTY_LOG): clear
+ * the dirty bit of the 4K SPTEs of gfns [@start, @end) of @slot, the bits
+ * going to the host.  -EINVAL outside the slot.
+ */
+int kmmu_mmu_clear_dirty_gfn_range(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
+				   gfn_t start, gfn_t end);
 /* kvm_mmu_zap_collapsible_sptes(): 4K SPTEs that could now be huge. */
 int kmmu_mmu_zap_collapsible_sptes(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot);
 
