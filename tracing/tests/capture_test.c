@@ -214,6 +214,35 @@ TEST(lost_events_are_reported)
 	kmmu_trace_log_free(&log);
 }
 
+/* More events than the buffer holds, in bursts: the reader must drain in time. */
+TEST(reader_drains_during_the_run)
+{
+	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only, .buffer_kb = 64 };
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	unsigned long long lost = 0;
+	char err[256] = "";
+	int bursts = 20, per_burst = 300;
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+	}
+	for (int b = 0; b < bursts; b++) {
+		for (int i = 0; i < per_burst; i++)
+			syscall(SYS_getppid);
+		usleep(250 * 1000);
+	}
+	EXPECT_EQ(0, kmmu_trace_capture_stop(cap, &lost)) {
+		TH_LOG("lost %llu", lost);
+	}
+	/* 6000 events of ~40 bytes do not fit in 64 KiB: some were read mid-run. */
+	EXPECT_EQ(bursts * per_burst, count_getppid(&log, getpid()));
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+}
+
 TEST(instance_removed_on_destroy_exit_and_sigkill)
 {
 	struct kmmu_trace_capture *cap;
