@@ -24,41 +24,13 @@
  * before the vCPUs start.  MMIO reads are completed by the host with
  * POISON (bit 63 set, never a pattern).
  *
- * Publication.  For every slot the host publishes one 64-bit state word in
- * shared memory: seq << 8 | flags, where flags hold the location (absent,
- * home, alt) and READONLY / LOG_DIRTY.  An operation on slot i is
- *   lock; state = (seq + 1, old flags); unlock       -- seq odd: changing
- *   KVM_SET_USER_MEMORY_REGION
- *   lock; state = (seq + 2, new flags); last_change[i] = ++gseq; unlock
- * seq never repeats, so the state word acts as a seqlock.
- *
- * Guest-side classification (decides every case, races included).  For
- * one access the guest reads s1 = state[i] and its MMIO counter m1, does
- * the 8-byte load or store, then reads m2 and s2.  The host's vCPU thread
- * bumps the counter (and records the GPA) for every MMIO exit of the churn
- * region before it re-enters the guest, so m2 != m1 exactly when this
- * access exited.  If s1 == s2 and seq is even, no operation on slot i
- * overlapped the access: KVM_SET_USER_MEMORY_REGION of the operation that
- * produced s1 had returned before the guest read s1 (so all faults after
- * it see the new layout and stale SPTEs are gone), and the next operation
- * had not yet published its odd seq when the guest read s2 (and by x86
- * ordering, its memslot swap, which follows that store, had not been seen
- * by the access).  Then the outcome is exact: the access must exit iff the
- * slot is not at the accessed place or it is a store to a READONLY slot.
- * The same holds when the only operation that overlapped was a flags-only
- * change (its state word carries CH_FLAGS_ONLY while it runs): KVM never
- * removes the slot for those, and READONLY cannot change in place.
- * Otherwise the access raced an operation and either outcome is allowed.
- * In every case: a read that did not exit must return pattern(exp), a
- * store that did not exit reached the backing (exp++), a store that
- * exited did not, a read that exited returns POISON.
- *
- * Host-side check (independent of the guest).  Before each KVM_RUN the
- * vCPU thread snapshots gseq.  On an MMIO exit for slot i it takes the
- * lock: if state[i] is stable, was last changed at a gseq <= the snapshot
- * (the operation completed before this KVM_RUN started) and says the slot
- * is at the exiting place (and writable, for a store), the exit is wrong;
- * likewise if the only change since is a flags-only one still running.
+ * Publication and classification: the slot-state seqlock and the guest's
+ * judgement of one access, see kmmu/slot_state.h.  Flags here: location,
+ * READONLY, LOG_DIRTY and KMMU_SS_FLAGS_ONLY.  A stable access must exit
+ * iff the slot is not at the accessed place or it is a store to a
+ * READONLY slot; a flags-only change keeps that exact, as READONLY cannot
+ * change in place.  The host-side check (kmmu/slot_state.h) also counts a
+ * slot whose only change since is a flags-only one still running as there.
  *
  * End.  When the operation budget (-n) or the time (-d) is used up, the
  * host re-adds every absent slot, then sets stop; each vCPU then reads
@@ -82,35 +54,17 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
+#include "kmmu/slot_state.h"
 #include "kmmu/stats.h"
 #include "kmmu/trace_session.h"
 
 #define CH_MAX_SLOTS	32768		/* 15 bits of slot index in a pattern */
-#define CH_POISON	0xdeadbeefdeadbeefULL
-
-#define CH_LOC_MASK	0x3ULL
-#define CH_LOC_ABSENT	0
-#define CH_LOC_HOME	1
-#define CH_LOC_ALT	2
 #define CH_RO		0x4ULL
 #define CH_DIRTY	0x8ULL
-#define CH_FLAGS_ONLY	0x10ULL		/* set while a flags-only change runs */
-#define CH_SEQ(s)	((s) >> 8)
-#define CH_STATE(seq, flags) (((uint64_t)(seq) << 8) | (flags))
-
-#define CH_PATTERN(i, v, gen) \
-	((1ULL << 62) | ((uint64_t)(i) << 40) | ((uint64_t)(v) << 32) | (uint32_t)(gen))
-
-#define CH_READ(x) (*(volatile __typeof__(x) *)&(x))
 
 /* Per-vCPU counters in shared memory. */
 struct ch_vcpu_shared {
-	uint64_t mmio_count;	/* host: churn-region MMIO exits of this vCPU */
-	uint64_t mmio_last_gpa;	/* host: GPA of the latest one */
-	uint64_t reads, writes;	/* guest: accesses that reached memory */
-	uint64_t mmio_reads, mmio_writes; /* guest: accesses that exited */
-	uint64_t stable, racy;	/* guest: accesses checked exactly / raced */
-	uint64_t sweeps;	/* guest: final verification reads */
+	struct kmmu_ss_vcpu ss;
 	uint64_t pad[7];
 };
 
@@ -127,44 +81,27 @@ struct ch_shared {
 
 /* ---- guest ---- */
 
-static inline uint64_t ch_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-#define ch_barrier() __asm__ volatile("" : : : "memory")
-
 static void ch_guest_sweep(struct ch_shared *sh, uint32_t v, uint64_t *state,
 			   uint32_t *exp, struct ch_vcpu_shared *me)
 {
 	uint64_t n = sh->nr_slots, i;
 
 	for (i = 0; i < n; i++) {
-		uint64_t s = CH_READ(state[i]), loc = s & CH_LOC_MASK;
-		uint64_t base = loc == CH_LOC_ALT ? sh->alt_gva : sh->home_gva;
-		uint64_t gva = base + i * 4096 + v * 8, m1, val, want;
+		uint64_t s = KMMU_SS_READ(state[i]), loc = s & KMMU_SS_LOC_MASK;
+		uint64_t base = loc == KMMU_SS_ALT ? sh->alt_gva : sh->home_gva;
+		uint64_t gva = base + i * 4096 + v * 8, val, want;
 
-		if (loc == CH_LOC_ABSENT || (CH_SEQ(s) & 1))
+		if (loc == KMMU_SS_ABSENT || (KMMU_SS_SEQ(s) & 1))
 			GUEST_FAIL("final sweep: gpa %#lx slot %lu not restored (state %#lx..%#lx)",
 				   gva, i, s, s);
-		m1 = CH_READ(me->mmio_count);
-		ch_barrier();
-		val = *(volatile uint64_t *)gva;
-		ch_barrier();
-		want = CH_PATTERN(i, v, exp[i]);
-		if (CH_READ(me->mmio_count) != m1)
+		want = KMMU_SS_PATTERN(i, v, exp[i]);
+		if (kmmu_ss_load(&me->ss, gva, &val))
 			GUEST_FAIL("final sweep: read of gpa %#lx slot %lu (state %#lx..%#lx) exited as MMIO",
 				   gva, i, s, s);
 		if (val != want)
 			GUEST_FAIL("final sweep: gpa %#lx slot %lu (state %#lx..%#lx) holds %#lx, expected %#lx",
 				   gva, i, s, s, val, want);
-		me->sweeps++;
+		me->ss.sweeps++;
 	}
 }
 
@@ -179,93 +116,36 @@ static void ch_guest(uint32_t v, void *arg)
 
 	if (!rng)
 		rng = 1;
-	while (!CH_READ(sh->stop)) {
-		uint64_t r = ch_rand(&rng), i = r % n;
-		uint64_t s1, s2, m1, m2, loc, at, gva, val = 0, want;
-		bool write, stable, should_exit;
+	while (!KMMU_SS_READ(sh->stop)) {
+		uint64_t r = kmmu_ss_rand(&rng), i = r % n;
+		struct kmmu_ss_access a = { .i = i };
+		uint64_t loc, at;
 
-		s1 = CH_READ(state[i]);
-		loc = s1 & CH_LOC_MASK;
+		a.s1 = KMMU_SS_READ(state[i]);
+		loc = a.s1 & KMMU_SS_LOC_MASK;
 		r >>= 20;
 		/* Mostly where the slot is; 1/8 of the time the other place. */
-		if (loc == CH_LOC_ABSENT)
-			at = (r & 1) ? CH_LOC_ALT : CH_LOC_HOME;
+		if (loc == KMMU_SS_ABSENT)
+			at = (r & 1) ? KMMU_SS_ALT : KMMU_SS_HOME;
 		else if ((r & 0xe) == 0)
-			at = loc == CH_LOC_HOME ? CH_LOC_ALT : CH_LOC_HOME;
+			at = loc == KMMU_SS_HOME ? KMMU_SS_ALT : KMMU_SS_HOME;
 		else
 			at = loc;
-		write = (r >> 4) & 1;
-		gva = (at == CH_LOC_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
-		want = CH_PATTERN(i, v, exp[i] + write);
+		a.write = (r >> 4) & 1;
+		a.gva = (at == KMMU_SS_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
+		a.want = KMMU_SS_PATTERN(i, v, exp[i] + a.write);
+		a.should_exit = loc != at || (a.write && (a.s1 & CH_RO));
 
-		m1 = CH_READ(me->mmio_count);
-		ch_barrier();
-		if (write)
-			*(volatile uint64_t *)gva = want;
-		else
-			val = *(volatile uint64_t *)gva;
-		ch_barrier();
-		m2 = CH_READ(me->mmio_count);
-		s2 = CH_READ(state[i]);
-
-		/*
-		 * Exact also when the only overlapping operation was a
-		 * flags-only change: KVM swaps in the new slot without ever
-		 * removing the old one, and READONLY cannot change in place.
-		 */
-		if (CH_SEQ(s2) - CH_SEQ(s1) > 1)
-			stable = false;
-		else if (CH_SEQ(s1) & 1)
-			stable = s1 & CH_FLAGS_ONLY;
-		else if (CH_SEQ(s2) != CH_SEQ(s1))
-			stable = s2 & CH_FLAGS_ONLY;
-		else
-			stable = true;
-		should_exit = loc != at || (write && (s1 & CH_RO));
-		if (stable)
-			me->stable++;
-		else
-			me->racy++;
-
-		if (m2 != m1) {
-			if (m2 - m1 != 1)
-				GUEST_FAIL("one access to gpa %#lx slot %lu (state %#lx..%#lx) caused %lu MMIO exits",
-					   gva, i, s1, s2, m2 - m1);
-			if (CH_READ(me->mmio_last_gpa) != gva)
-				GUEST_FAIL("access to gpa %#lx slot %lu (state %#lx..%#lx) exited at gpa %#lx",
-					   gva, i, s1, s2, CH_READ(me->mmio_last_gpa));
-			if (stable && !should_exit) {
-				if (write)
-					GUEST_FAIL("store to present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
-						   gva, i, s1, s2);
-				GUEST_FAIL("load from present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
-					   gva, i, s1, s2);
-			}
-			if (!write && val != CH_POISON)
-				GUEST_FAIL("MMIO load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, not the host's poison",
-					   gva, i, s1, s2, val);
-			if (write)
-				me->mmio_writes++;
-			else
-				me->mmio_reads++;
+		if (kmmu_ss_access(&me->ss, state, &a))
 			continue;
-		}
-		if (stable && should_exit) {
-			if (write)
+		if (a.stable && a.should_exit) {
+			if (a.write)
 				GUEST_FAIL("store to absent or read-only slot did not exit: gpa %#lx slot %lu state %#lx..%#lx value %#lx",
-					   gva, i, s1, s2, want);
+					   a.gva, i, a.s1, a.s2, a.want);
 			GUEST_FAIL("load from absent slot did not exit: gpa %#lx slot %lu state %#lx..%#lx read %#lx",
-				   gva, i, s1, s2, val);
+				   a.gva, i, a.s1, a.s2, a.val);
 		}
-		if (write) {
-			exp[i]++;
-			me->writes++;
-		} else {
-			if (val != want)
-				GUEST_FAIL("load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, expected %#lx",
-					   gva, i, s1, s2, val, want);
-			me->reads++;
-		}
+		kmmu_ss_reached_memory(&me->ss, &exp[i], &a);
 	}
 	ch_guest_sweep(sh, v, state, exp, me);
 }
@@ -367,9 +247,9 @@ static int ch_state_text(uint64_t s, char *buf, size_t len)
 {
 	static const char *const locs[] = { "absent", "home", "alt", "?" };
 
-	return snprintf(buf, len, "seq %llu%s %s%s%s", (unsigned long long)CH_SEQ(s),
-			!(CH_SEQ(s) & 1) ? "" : (s & CH_FLAGS_ONLY) ? " (changing flags)" :
-			" (changing)", locs[s & CH_LOC_MASK],
+	return snprintf(buf, len, "seq %llu%s %s%s%s", (unsigned long long)KMMU_SS_SEQ(s),
+			!(KMMU_SS_SEQ(s) & 1) ? "" : (s & KMMU_SS_FLAGS_ONLY) ? " (changing flags)" :
+			" (changing)", locs[s & KMMU_SS_LOC_MASK],
 			s & CH_RO ? " ro" : "", s & CH_DIRTY ? " dirty-log" : "");
 }
 
@@ -390,7 +270,7 @@ static void ch_history(struct ch_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
 	for (k = first; k < h->n && off < len; k++) {
 		struct ch_op *op = &h->ops[k % CH_HIST];
 		/* Started (odd seq published) between the two reads, or in flight at the first. */
-		bool raced = CH_SEQ(op->before) >= lo && CH_SEQ(op->before) <= hi;
+		bool raced = KMMU_SS_SEQ(op->before) >= lo && KMMU_SS_SEQ(op->before) <= hi;
 
 		ch_state_text(op->before, st[0], sizeof(st[0]));
 		ch_state_text(op->after, st[1], sizeof(st[1]));
@@ -413,34 +293,22 @@ static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 {
 	struct ch_ctx *c = ctx;
 	int v = kmmu_vcpu_id(vcpu);
-	uint64_t i, at, s, lc, poison = CH_POISON;
+	uint64_t i, at, s, lc;
 	char hist[1024], st[80];
 
-	if (gpa >= c->home_gpa && gpa < c->home_gpa + c->region) {
-		at = CH_LOC_HOME;
-		i = (gpa - c->home_gpa) / 4096;
-	} else if (gpa >= c->alt_gpa && gpa < c->alt_gpa + c->region) {
-		at = CH_LOC_ALT;
-		i = (gpa - c->alt_gpa) / 4096;
-	} else {
+	at = kmmu_ss_place(gpa, c->home_gpa, c->alt_gpa, c->region, &i);
+	if (at == KMMU_SS_ABSENT) {
 		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx, outside the churned region (a runtime slot vanished?)",
 			       is_write ? "store" : "load", len, (unsigned long long)gpa);
 		return -1;
 	}
-	if (len != 8 || (gpa & 4095) != (uint64_t)v * 8) {
-		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx: not this vCPU's word of slot %llu",
-			       is_write ? "store" : "load", len, (unsigned long long)gpa,
-			       (unsigned long long)i);
+	if (!kmmu_ss_own_word(vcpu, gpa, len, is_write, i))
 		return -1;
-	}
 	pthread_mutex_lock(&c->lock);
 	s = c->state[i];
 	lc = c->last_change[i];
-	/* Present since before KVM_RUN: stable, or only a flags-only change started since. */
-	if ((!(CH_SEQ(s) & 1) || (s & CH_FLAGS_ONLY)) && lc <= c->run_gseq[v] &&
-	    (s & CH_LOC_MASK) == at &&
-	    !(is_write && (s & CH_RO))) {
-		ch_history(c, i, CH_SEQ(s), CH_SEQ(s), hist, sizeof(hist));
+	if (kmmu_ss_exit_wrong(s, lc, c->run_gseq[v], at, is_write, CH_RO)) {
+		ch_history(c, i, KMMU_SS_SEQ(s), KMMU_SS_SEQ(s), hist, sizeof(hist));
 		pthread_mutex_unlock(&c->lock);
 		ch_state_text(s, st, sizeof(st));
 		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been present there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
@@ -451,10 +319,7 @@ static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	}
 	pthread_mutex_unlock(&c->lock);
 	c->mmio_exits[v]++;
-	if (!is_write)
-		memcpy(data, &poison, sizeof(poison));
-	c->sh->vcpu[v].mmio_last_gpa = gpa;
-	c->sh->vcpu[v].mmio_count++;
+	kmmu_ss_exit_done(&c->sh->vcpu[v].ss, gpa, data, is_write);
 	return 0;
 }
 
@@ -469,8 +334,8 @@ static void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg 
 	/* Every guest FAIL of this test passes (gpa, slot, state1, state2, ...). */
 	if (m->nr != KMMU_UCALL_FAIL || m->nr_args < 4 || i >= c->sh->nr_slots)
 		return;
-	lo = CH_SEQ(m->args[2]);
-	hi = CH_SEQ(m->args[3]);
+	lo = KMMU_SS_SEQ(m->args[2]);
+	hi = KMMU_SS_SEQ(m->args[3]);
 	ch_state_text(m->args[2], s1, sizeof(s1));
 	ch_state_text(m->args[3], s2, sizeof(s2));
 	off = snprintf(buf, len, "guest saw slot state %s before the access, %s after; ", s1, s2);
@@ -492,14 +357,14 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 {
 	uint64_t old, seq, before, after;
 	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
-	uint64_t gpa = ((want & CH_LOC_MASK) == CH_LOC_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
+	uint64_t gpa = ((want & KMMU_SS_LOC_MASK) == KMMU_SS_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
 	struct ch_op *op;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
 	old = c->state[i];
-	seq = CH_SEQ(old) + 1;
-	before = CH_STATE(seq, (old & 0xff) | (kind == CH_OP_FLAGS ? CH_FLAGS_ONLY : 0));
+	seq = KMMU_SS_SEQ(old) + 1;
+	before = KMMU_SS_STATE(seq, (old & 0xff) | (kind == CH_OP_FLAGS ? KMMU_SS_FLAGS_ONLY : 0));
 	__atomic_store_n(&c->state[i], before, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->lock);
 
@@ -535,7 +400,7 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	}
 
 	pthread_mutex_lock(&c->lock);
-	after = CH_STATE(seq + 1, r ? (old & 0xff) : want);
+	after = KMMU_SS_STATE(seq + 1, r ? (old & 0xff) : want);
 	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
 	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
 	op = &c->hist[i].ops[c->hist[i].n++ % CH_HIST];
@@ -567,7 +432,7 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 
 static uint64_t ch_host_rand(uint64_t *s)
 {
-	return ch_rand(s);
+	return kmmu_ss_rand(s);
 }
 
 /* One random operation; returns 0 or -errno (with @err). */
@@ -575,13 +440,13 @@ static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 			uint64_t *rng, char *err, size_t len)
 {
 	uint64_t r = ch_host_rand(rng), i = r % c->sh->nr_slots;
-	uint64_t st = c->state[i] & 0xff, loc = st & CH_LOC_MASK, want;
+	uint64_t st = c->state[i] & 0xff, loc = st & KMMU_SS_LOC_MASK, want;
 
 	if (c->frozen[i])
 		return 0;
 	r >>= 20;
-	if (loc == CH_LOC_ABSENT) {
-		want = (r & 1) ? CH_LOC_ALT : CH_LOC_HOME;
+	if (loc == KMMU_SS_ABSENT) {
+		want = (r & 1) ? KMMU_SS_ALT : KMMU_SS_HOME;
 		if (c->readonly_ok && ((r >> 1) & 3) == 0)
 			want |= CH_RO;
 		else if (((r >> 1) & 3) == 1)
@@ -590,14 +455,14 @@ static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	}
 	switch ((r >> 3) % 3) {
 	case 0:
-		return ch_do_op(vm, c, backing, i, CH_OP_DELETE, CH_LOC_ABSENT, err, len);
+		return ch_do_op(vm, c, backing, i, CH_OP_DELETE, KMMU_SS_ABSENT, err, len);
 	case 1:
-		want = (st & ~CH_LOC_MASK) | (loc == CH_LOC_HOME ? CH_LOC_ALT : CH_LOC_HOME);
+		want = (st & ~KMMU_SS_LOC_MASK) | (loc == KMMU_SS_HOME ? KMMU_SS_ALT : KMMU_SS_HOME);
 		return ch_do_op(vm, c, backing, i, CH_OP_MOVE, want, err, len);
 	default:
 		/* KVM refuses to toggle READONLY in place: delete those instead. */
 		if (st & CH_RO)
-			return ch_do_op(vm, c, backing, i, CH_OP_DELETE, CH_LOC_ABSENT, err, len);
+			return ch_do_op(vm, c, backing, i, CH_OP_DELETE, KMMU_SS_ABSENT, err, len);
 		return ch_do_op(vm, c, backing, i, CH_OP_FLAGS, st ^ CH_DIRTY, err, len);
 	}
 }
@@ -714,13 +579,13 @@ FIXTURE_TEARDOWN(churn)
 		for (v = 0; v < ch_opts.vcpus; v++) {
 			struct ch_vcpu_shared *s = &c->sh->vcpu[v];
 
-			reads += s->reads;
-			writes += s->writes;
-			mreads += s->mmio_reads;
-			mwrites += s->mmio_writes;
-			stable += s->stable;
-			racy += s->racy;
-			sweeps += s->sweeps;
+			reads += s->ss.reads;
+			writes += s->ss.writes;
+			mreads += s->ss.mmio_reads;
+			mwrites += s->ss.mmio_writes;
+			stable += s->ss.stable;
+			racy += s->ss.racy;
+			sweeps += s->ss.sweeps;
 			mmio += c->mmio_exits[v];
 		}
 	}
@@ -901,12 +766,12 @@ TEST_F_TIMEOUT(churn, run, 90)
 	backing = self->backing.hva;
 	for (i = 0; i < n; i++)
 		for (v = 0; v < ch_opts.vcpus; v++)
-			((uint64_t *)(backing + i * 4096))[v] = CH_PATTERN(i, v, 0);
+			((uint64_t *)(backing + i * 4096))[v] = KMMU_SS_PATTERN(i, v, 0);
 
 	/* All slots start present at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	for (i = 0; i < n; i++) {
-		r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, CH_LOC_HOME, err, sizeof(err));
+		r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME, err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("%s", err);
 	}
 	c->creates = 0;
@@ -942,9 +807,9 @@ TEST_F_TIMEOUT(churn, run, 90)
 	if (!kmmu_vm_failed(self->vm)) {
 		/* Everything back, then the final sweep. */
 		for (i = 0; i < n; i++) {
-			if ((c->state[i] & CH_LOC_MASK) != CH_LOC_ABSENT || c->frozen[i])
+			if ((c->state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT || c->frozen[i])
 				continue;
-			r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, CH_LOC_HOME,
+			r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME,
 				     err, sizeof(err));
 			ASSERT_EQ(0, r) TH_LOG("%s", err);
 		}
@@ -958,7 +823,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 				       e[0] ? e : strerror(-r));
 	}
 	for (v = 0; v < ch_opts.vcpus; v++)
-		ASSERT_EQ(n, c->sh->vcpu[v].sweeps);
+		ASSERT_EQ(n, c->sh->vcpu[v].ss.sweeps);
 	ch_stats(c, self->vm, true);
 	if (self->trace) {
 		r = kmmu_trace_session_finish(self->trace, NULL);

@@ -45,32 +45,12 @@
  * value survives moves, deletes and re-creates.  MMIO loads are completed
  * with POISON (bit 63 set, never a pattern); MMIO stores are dropped.
  *
- * Publication (a seqlock per cell).  The host publishes one word per cell:
- * seq << 8 | flags, flags = location | SLEEP.  Every memslot ioctl on cell i:
- *   lock; state = (seq + 1, old flags); unlock          (odd: changing)
- *   KVM_SET_USER_MEMORY_REGION
- *   lock; state = (seq + 2, new flags); last_change[i] = ++gseq; unlock
- * A flag change without an ioctl (SLEEP) just adds 2 to seq.
- *
- * Guest-side classification.  For one access the guest reads s1 = state[i]
- * and its MMIO exit counter m1, does the 8-byte load or store, reads m2 and
- * s2.  The host's vCPU thread bumps the counter for every MMIO exit in the
- * cells' ranges before re-entering the guest, so m2 != m1 exactly when the
- * access exited.  If s1 == s2 and seq is even, no ioctl on cell i overlapped
- * the access: the one that produced s1 had returned before the guest read
- * it (the update is published: every fault after it sees the new layout and
- * the new generation), and the next one had not published its odd seq when
- * the guest read s2 (by x86 ordering its memslot swap, which follows that
- * store, had not been seen by the access).  Then the outcome is exact: the
- * access must exit iff the cell is not at the accessed place.  Otherwise
- * either outcome is allowed.  Always: a load that did not exit returns
- * pattern(exp), a store that did not exit reached the backing (exp++), a
- * load that exited returns POISON, and one access exits at most once.
- *
- * Host-side check (independent of the guest).  Before each KVM_RUN the
- * vCPU thread snapshots gseq; an MMIO exit at a place where the cell's
- * state is stable, was last changed at a gseq <= that snapshot and says
- * the cell is there, is wrong.
+ * Publication and classification: the slot-state seqlock and the guest's
+ * judgement of one access, see kmmu/slot_state.h.  Flags here: location |
+ * SLEEP; a flag change without an ioctl (SLEEP) just adds 2 to seq.  A
+ * stable access must exit iff the cell is not at the accessed place: the
+ * ioctl that produced its state had returned, so every fault after it
+ * sees the new layout and the new memslot generation.
  *
  * Phase "flip" (-n ops, at most -d seconds): random CREATE (home or alt),
  * DELETE and MOVE of the cells; the guest picks a cell and a place
@@ -131,24 +111,11 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
+#include "kmmu/slot_state.h"
 #include "kmmu/trace_session.h"
 
 #define MI_MAX_CELLS	4096
-#define MI_POISON	0xdeadbeefdeadbeefULL
-
-#define MI_LOC_MASK	0x3ULL
-#define MI_LOC_ABSENT	0
-#define MI_LOC_HOME	1
-#define MI_LOC_ALT	2
 #define MI_SLEEP	0x4ULL		/* the guest must not touch the cell */
-#define MI_SEQ(s)	((s) >> 8)
-#define MI_STATE(seq, flags) (((uint64_t)(seq) << 8) | (flags))
-
-#define MI_PATTERN(i, v, gen) \
-	((1ULL << 62) | ((uint64_t)(i) << 40) | ((uint64_t)(v) << 32) | (uint32_t)(gen))
-
-#define MI_READ(x) (*(volatile __typeof__(x) *)&(x))
-#define mi_barrier() __asm__ volatile("" : : : "memory")
 
 /* arch/x86/kvm/mmu/spte.h MMIO_SPTE_GEN_MASK; x86 KVM_ADDRESS_SPACE_NUM. */
 #define MI_MMIO_GEN_MASK	((1ULL << 19) - 1)
@@ -160,12 +127,7 @@
 #define MI_NO_CELL	(~0ULL)
 
 struct mi_vcpu_shared {
-	uint64_t mmio_count;	/* host: cell MMIO exits of this vCPU */
-	uint64_t mmio_last_gpa;	/* host: GPA of the latest one */
-	uint64_t reads, writes;	/* guest: accesses that reached memory */
-	uint64_t mmio_reads, mmio_writes; /* guest: accesses that exited */
-	uint64_t stable, racy;	/* guest: accesses checked exactly / raced */
-	uint64_t sweeps;	/* guest: final verification reads */
+	struct kmmu_ss_vcpu ss;
 	uint64_t wake_reads;	/* guest: sleeper reads at the wake */
 	uint64_t iters;		/* guest: loop iterations */
 	uint64_t woke;		/* guest: the last wake it served */
@@ -188,17 +150,6 @@ struct mi_shared {
 
 /* ---- guest ---- */
 
-static inline uint64_t mi_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 static inline bool mi_expect_exit(const struct mi_shared *sh, uint64_t i, uint64_t loc,
 				  uint64_t at)
 {
@@ -215,19 +166,15 @@ static void mi_guest_exact_read(struct mi_shared *sh, uint32_t v, uint64_t *stat
 				uint32_t *exp, struct mi_vcpu_shared *me, uint64_t i,
 				const char *what)
 {
-	uint64_t s = MI_READ(state[i]), loc = s & MI_LOC_MASK;
-	uint64_t gva = (loc == MI_LOC_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
-	uint64_t m1, val, want = MI_PATTERN(i, v, exp[i]);
+	uint64_t s = KMMU_SS_READ(state[i]), loc = s & KMMU_SS_LOC_MASK;
+	uint64_t gva = (loc == KMMU_SS_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
+	uint64_t val, want = KMMU_SS_PATTERN(i, v, exp[i]);
 	bool exited;
 
-	if (loc == MI_LOC_ABSENT || (MI_SEQ(s) & 1))
+	if (loc == KMMU_SS_ABSENT || (KMMU_SS_SEQ(s) & 1))
 		GUEST_FAIL("%s: gpa %#lx slot %lu is not present and still (state %#lx..%#lx)",
 			   (uint64_t)what, gva, i, s, s);
-	m1 = MI_READ(me->mmio_count);
-	mi_barrier();
-	val = *(volatile uint64_t *)gva;
-	mi_barrier();
-	exited = MI_READ(me->mmio_count) != m1;
+	exited = kmmu_ss_load(&me->ss, gva, &val);
 	if (exited != mi_expect_exit(sh, i, loc, loc)) {
 		if (exited)
 			GUEST_FAIL("load from present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx (%s)",
@@ -252,16 +199,16 @@ static void mi_guest(uint32_t v, void *arg)
 	if (!rng)
 		rng = 1;
 	for (;;) {
-		uint64_t r = mi_rand(&rng), i = r % n, w, sw;
-		uint64_t s1, s2, m1, m2, loc, at, gva, val = 0, want;
-		bool write, stable, should_exit;
+		uint64_t r = kmmu_ss_rand(&rng), i = r % n, w, sw;
+		struct kmmu_ss_access a = { .i = i };
+		uint64_t loc, at;
 
 		me->iters++;
 		/* Requests of the host, each served once; the host holds still meanwhile. */
-		w = MI_READ(sh->wake);
+		w = KMMU_SS_READ(sh->wake);
 		if (w != me->woke) {
 			for (uint64_t k = 0; k < n; k++) {
-				if (!(MI_READ(state[k]) & MI_SLEEP))
+				if (!(KMMU_SS_READ(state[k]) & MI_SLEEP))
 					continue;
 				mi_guest_exact_read(sh, v, state, exp, me, k,
 						    "sleeper read at the wake");
@@ -269,83 +216,38 @@ static void mi_guest(uint32_t v, void *arg)
 			}
 			me->woke = w;
 		}
-		sw = MI_READ(sh->sweep);
+		sw = KMMU_SS_READ(sh->sweep);
 		if (sw != me->swept) {
 			for (uint64_t k = 0; k < n; k++) {
 				mi_guest_exact_read(sh, v, state, exp, me, k, "final sweep");
-				me->sweeps++;
+				me->ss.sweeps++;
 			}
 			me->swept = sw;
 		}
-		if (MI_READ(sh->stop))
+		if (KMMU_SS_READ(sh->stop))
 			break;
 
-		s1 = MI_READ(state[i]);
-		if (s1 & MI_SLEEP)
+		a.s1 = KMMU_SS_READ(state[i]);
+		if (a.s1 & MI_SLEEP)
 			continue;
-		loc = s1 & MI_LOC_MASK;
+		loc = a.s1 & KMMU_SS_LOC_MASK;
 		r >>= 20;
-		at = (r & 1) ? MI_LOC_ALT : MI_LOC_HOME;
-		write = (r >> 1) & 1;
-		gva = (at == MI_LOC_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
-		want = MI_PATTERN(i, v, exp[i] + write);
+		at = (r & 1) ? KMMU_SS_ALT : KMMU_SS_HOME;
+		a.write = (r >> 1) & 1;
+		a.gva = (at == KMMU_SS_ALT ? sh->alt_gva : sh->home_gva) + i * 4096 + v * 8;
+		a.want = KMMU_SS_PATTERN(i, v, exp[i] + a.write);
+		a.should_exit = mi_expect_exit(sh, i, loc, at);
 
-		m1 = MI_READ(me->mmio_count);
-		mi_barrier();
-		if (write)
-			*(volatile uint64_t *)gva = want;
-		else
-			val = *(volatile uint64_t *)gva;
-		mi_barrier();
-		m2 = MI_READ(me->mmio_count);
-		s2 = MI_READ(state[i]);
-
-		stable = s1 == s2 && !(MI_SEQ(s1) & 1);
-		should_exit = mi_expect_exit(sh, i, loc, at);
-		if (stable)
-			me->stable++;
-		else
-			me->racy++;
-
-		if (m2 != m1) {
-			if (m2 - m1 != 1)
-				GUEST_FAIL("one access to gpa %#lx slot %lu (state %#lx..%#lx) caused %lu MMIO exits",
-					   gva, i, s1, s2, m2 - m1);
-			if (MI_READ(me->mmio_last_gpa) != gva)
-				GUEST_FAIL("access to gpa %#lx slot %lu (state %#lx..%#lx) exited at gpa %#lx",
-					   gva, i, s1, s2, MI_READ(me->mmio_last_gpa));
-			if (stable && !should_exit) {
-				if (write)
-					GUEST_FAIL("store to present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
-						   gva, i, s1, s2);
-				GUEST_FAIL("load from present slot exited as MMIO: gpa %#lx slot %lu state %#lx..%#lx",
-					   gva, i, s1, s2);
-			}
-			if (!write && val != MI_POISON)
-				GUEST_FAIL("MMIO load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, not the host's poison",
-					   gva, i, s1, s2, val);
-			if (write)
-				me->mmio_writes++;
-			else
-				me->mmio_reads++;
+		if (kmmu_ss_access(&me->ss, state, &a))
 			continue;
-		}
-		if (stable && should_exit) {
-			if (write)
+		if (a.stable && a.should_exit) {
+			if (a.write)
 				GUEST_FAIL("store to absent slot reached RAM: gpa %#lx slot %lu state %#lx..%#lx value %#lx",
-					   gva, i, s1, s2, want);
+					   a.gva, i, a.s1, a.s2, a.want);
 			GUEST_FAIL("load from absent slot read RAM: gpa %#lx slot %lu state %#lx..%#lx read %#lx",
-				   gva, i, s1, s2, val);
+				   a.gva, i, a.s1, a.s2, a.val);
 		}
-		if (write) {
-			exp[i]++;
-			me->writes++;
-		} else {
-			if (val != want)
-				GUEST_FAIL("load of gpa %#lx slot %lu (state %#lx..%#lx) returned %#lx, expected %#lx",
-					   gva, i, s1, s2, val, want);
-			me->reads++;
-		}
+		kmmu_ss_reached_memory(&me->ss, &exp[i], &a);
 	}
 }
 
@@ -488,8 +390,8 @@ static int mi_state_text(uint64_t s, char *buf, size_t len)
 {
 	static const char *const locs[] = { "absent", "home", "alt", "?" };
 
-	return snprintf(buf, len, "seq %llu%s %s%s", (unsigned long long)MI_SEQ(s),
-			MI_SEQ(s) & 1 ? " (changing)" : "", locs[s & MI_LOC_MASK],
+	return snprintf(buf, len, "seq %llu%s %s%s", (unsigned long long)KMMU_SS_SEQ(s),
+			KMMU_SS_SEQ(s) & 1 ? " (changing)" : "", locs[s & KMMU_SS_LOC_MASK],
 			s & MI_SLEEP ? " asleep" : "");
 }
 
@@ -509,7 +411,7 @@ static void mi_history(struct mi_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
 	first = h->n > MI_HIST ? h->n - MI_HIST : 0;
 	for (k = first; k < h->n && off < len; k++) {
 		struct mi_op *op = &h->ops[k % MI_HIST];
-		bool raced = MI_SEQ(op->before) >= lo && MI_SEQ(op->before) <= hi;
+		bool raced = KMMU_SS_SEQ(op->before) >= lo && KMMU_SS_SEQ(op->before) <= hi;
 
 		mi_state_text(op->before, st[0], sizeof(st[0]));
 		mi_state_text(op->after, st[1], sizeof(st[1]));
@@ -533,31 +435,22 @@ static int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 {
 	struct mi_ctx *c = ctx;
 	int v = kmmu_vcpu_id(vcpu);
-	uint64_t i, at, s, lc, poison = MI_POISON;
+	uint64_t i, at, s, lc;
 	char hist[1024], st[64];
 
-	if (gpa >= c->home_gpa && gpa < c->home_gpa + c->region) {
-		at = MI_LOC_HOME;
-		i = (gpa - c->home_gpa) / 4096;
-	} else if (gpa >= c->alt_gpa && gpa < c->alt_gpa + c->region) {
-		at = MI_LOC_ALT;
-		i = (gpa - c->alt_gpa) / 4096;
-	} else {
+	at = kmmu_ss_place(gpa, c->home_gpa, c->alt_gpa, c->region, &i);
+	if (at == KMMU_SS_ABSENT) {
 		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx, outside the cells (the scratch slot or a runtime slot?)",
 			       is_write ? "store" : "load", len, (unsigned long long)gpa);
 		return -1;
 	}
-	if (len != 8 || (gpa & 4095) != (uint64_t)v * 8) {
-		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx: not this vCPU's word of slot %llu",
-			       is_write ? "store" : "load", len, (unsigned long long)gpa,
-			       (unsigned long long)i);
+	if (!kmmu_ss_own_word(vcpu, gpa, len, is_write, i))
 		return -1;
-	}
 	pthread_mutex_lock(&c->lock);
 	s = c->state[i];
 	lc = c->last_change[i];
-	if (!(MI_SEQ(s) & 1) && lc <= c->run_gseq[v] && (s & MI_LOC_MASK) == at) {
-		mi_history(c, i, MI_SEQ(s), MI_SEQ(s), hist, sizeof(hist));
+	if (kmmu_ss_exit_wrong(s, lc, c->run_gseq[v], at, is_write, 0)) {
+		mi_history(c, i, KMMU_SS_SEQ(s), KMMU_SS_SEQ(s), hist, sizeof(hist));
 		pthread_mutex_unlock(&c->lock);
 		mi_state_text(s, st, sizeof(st));
 		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been RAM there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
@@ -567,13 +460,10 @@ static int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 		return -1;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (at == MI_LOC_HOME)
+	if (at == KMMU_SS_HOME)
 		atomic_fetch_add(&c->home_exits[i], 1);
 	c->mmio_exits[v]++;
-	if (!is_write)
-		memcpy(data, &poison, sizeof(poison));
-	c->sh->vcpu[v].mmio_last_gpa = gpa;
-	c->sh->vcpu[v].mmio_count++;
+	kmmu_ss_exit_done(&c->sh->vcpu[v].ss, gpa, data, is_write);
 	return 0;
 }
 
@@ -596,7 +486,7 @@ static void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg 
 	if (off >= len)
 		return;
 	pthread_mutex_lock(&c->lock);
-	mi_history(c, i, MI_SEQ(m->args[2]), MI_SEQ(m->args[3]), buf + off, len - off);
+	mi_history(c, i, KMMU_SS_SEQ(m->args[2]), KMMU_SS_SEQ(m->args[3]), buf + off, len - off);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -618,14 +508,14 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 		    uint64_t loc, bool sleep, char *err, size_t len)
 {
 	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
-	uint64_t gpa = (loc == MI_LOC_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
+	uint64_t gpa = (loc == KMMU_SS_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
 	uint64_t old, seq, before, after;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
 	old = c->state[i];
-	seq = MI_SEQ(old) + 1;
-	before = MI_STATE(seq, old & 0xff);
+	seq = KMMU_SS_SEQ(old) + 1;
+	before = KMMU_SS_STATE(seq, old & 0xff);
 	__atomic_store_n(&c->state[i], before, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->lock);
 
@@ -644,7 +534,7 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 	}
 
 	pthread_mutex_lock(&c->lock);
-	after = MI_STATE(seq + 1, r ? (old & 0xff) : (loc | (sleep ? MI_SLEEP : 0)));
+	after = KMMU_SS_STATE(seq + 1, r ? (old & 0xff) : (loc | (sleep ? MI_SLEEP : 0)));
 	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
 	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
 	mi_record(c, i, kind, before, after);
@@ -674,7 +564,7 @@ static void mi_set_sleep(struct mi_ctx *c, uint64_t i, bool sleep)
 
 	pthread_mutex_lock(&c->lock);
 	old = c->state[i];
-	after = MI_STATE(MI_SEQ(old) + 2, (old & MI_LOC_MASK) | (sleep ? MI_SLEEP : 0));
+	after = KMMU_SS_STATE(KMMU_SS_SEQ(old) + 2, (old & KMMU_SS_LOC_MASK) | (sleep ? MI_SLEEP : 0));
 	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
 	mi_record(c, i, MI_OP_SLEEP, old, after);
 	pthread_mutex_unlock(&c->lock);
@@ -707,10 +597,10 @@ static int mi_quiesce(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t iters, doub
 	int v, n = kmmu_vm_nr_vcpus(vm);
 
 	for (v = 0; v < n; v++)
-		base[v] = MI_READ(c->sh->vcpu[v].iters);
+		base[v] = KMMU_SS_READ(c->sh->vcpu[v].iters);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (v = 0; v < n; v++) {
-		while (MI_READ(c->sh->vcpu[v].iters) - base[v] < iters) {
+		while (KMMU_SS_READ(c->sh->vcpu[v].iters) - base[v] < iters) {
 			if (kmmu_vm_failed(vm))
 				return -EIO;
 			if (mi_now(&t0) > timeout)
@@ -733,7 +623,7 @@ static int mi_request(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *req, size_
 	for (v = 0; v < n; v++) {
 		uint64_t *served = (uint64_t *)((char *)&c->sh->vcpu[v] + served_off);
 
-		while (MI_READ(*served) != want) {
+		while (KMMU_SS_READ(*served) != want) {
 			if (kmmu_vm_failed(vm))
 				return -EIO;
 			if (mi_now(&t0) > timeout)
@@ -751,9 +641,9 @@ static int mi_restore_and_sweep(struct kmmu_vm *vm, struct mi_ctx *c, char *err,
 	int r;
 
 	for (i = 0; i < c->sh->nr_cells; i++) {
-		if ((c->state[i] & MI_LOC_MASK) != MI_LOC_ABSENT)
+		if ((c->state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT)
 			continue;
-		r = mi_do_op(vm, c, i, MI_OP_CREATE, MI_LOC_HOME, false, err, len);
+		r = mi_do_op(vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, len);
 		if (r)
 			return r;
 	}
@@ -775,18 +665,18 @@ static int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
 
 	while (done < mi_opts.ops && mi_now(&c->t0) - t0 < mi_opts.duration &&
 	       !kmmu_vm_failed(vm)) {
-		uint64_t x = mi_rand(&rng), i = x % c->sh->nr_cells;
-		uint64_t loc = c->state[i] & MI_LOC_MASK;
+		uint64_t x = kmmu_ss_rand(&rng), i = x % c->sh->nr_cells;
+		uint64_t loc = c->state[i] & KMMU_SS_LOC_MASK;
 
 		x >>= 20;
-		if (loc == MI_LOC_ABSENT)
-			r = mi_do_op(vm, c, i, MI_OP_CREATE, (x & 1) ? MI_LOC_ALT : MI_LOC_HOME,
+		if (loc == KMMU_SS_ABSENT)
+			r = mi_do_op(vm, c, i, MI_OP_CREATE, (x & 1) ? KMMU_SS_ALT : KMMU_SS_HOME,
 				     false, err, len);
 		else if (x & 2)
-			r = mi_do_op(vm, c, i, MI_OP_DELETE, MI_LOC_ABSENT, false, err, len);
+			r = mi_do_op(vm, c, i, MI_OP_DELETE, KMMU_SS_ABSENT, false, err, len);
 		else
 			r = mi_do_op(vm, c, i, MI_OP_MOVE,
-				     loc == MI_LOC_HOME ? MI_LOC_ALT : MI_LOC_HOME, false, err, len);
+				     loc == KMMU_SS_HOME ? KMMU_SS_ALT : KMMU_SS_HOME, false, err, len);
 		if (r)
 			break;
 		done++;
@@ -836,7 +726,7 @@ static int mi_drive(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t until,
 		if (mi_now(&c->t0) > deadline)
 			return 1;
 		if (*next < nr_sched && sched[*next].step <= c->swaps) {
-			r = mi_do_op(vm, c, sched[*next].cell, MI_OP_CREATE, MI_LOC_HOME, false,
+			r = mi_do_op(vm, c, sched[*next].cell, MI_OP_CREATE, KMMU_SS_HOME, false,
 				     err, len);
 			(*next)++;
 		} else {
@@ -864,9 +754,9 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 
 	/* 1. Everything absent; the scratch slot exists. */
 	for (i = 0; i < n; i++) {
-		if ((c->state[i] & MI_LOC_MASK) == MI_LOC_ABSENT)
+		if ((c->state[i] & KMMU_SS_LOC_MASK) == KMMU_SS_ABSENT)
 			continue;
-		r = mi_do_op(vm, c, i, MI_OP_DELETE, MI_LOC_ABSENT, false, err, len);
+		r = mi_do_op(vm, c, i, MI_OP_DELETE, KMMU_SS_ABSENT, false, err, len);
 		if (r)
 			return r;
 	}
@@ -913,7 +803,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 
 	/* 3. The sleepers become RAM; their MMIO SPTEs stay, stale. */
 	for (i = 0; i < nsleep; i++) {
-		r = mi_do_op(vm, c, i, MI_OP_CREATE, MI_LOC_HOME, true, err, len);
+		r = mi_do_op(vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, true, err, len);
 		if (r)
 			return r;
 	}
@@ -935,7 +825,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 	if (!sched)
 		return -ENOMEM;
 	for (i = nsleep; i < n; i++) {
-		uint64_t x = mi_rand(rng), lo = c->swaps, span = end_at - lo;
+		uint64_t x = kmmu_ss_rand(rng), lo = c->swaps, span = end_at - lo;
 
 		/* Half of them near the wrap, when there is one. */
 		if (wrap_at && (i & 1)) {
@@ -1040,13 +930,13 @@ FIXTURE_TEARDOWN(mi)
 		for (v = 0; v < mi_opts.vcpus; v++) {
 			struct mi_vcpu_shared *s = &c->sh->vcpu[v];
 
-			reads += s->reads;
-			writes += s->writes;
-			mreads += s->mmio_reads;
-			mwrites += s->mmio_writes;
-			stable += s->stable;
-			racy += s->racy;
-			sweeps += s->sweeps;
+			reads += s->ss.reads;
+			writes += s->ss.writes;
+			mreads += s->ss.mmio_reads;
+			mwrites += s->ss.mmio_writes;
+			stable += s->ss.stable;
+			racy += s->ss.racy;
+			sweeps += s->ss.sweeps;
 			wake_reads += s->wake_reads;
 			mmio += c->mmio_exits[v];
 		}
@@ -1223,12 +1113,12 @@ TEST_F_TIMEOUT(mi, run, 200)
 	c->scratch = self->scratch.hva;
 	for (i = 0; i < n; i++)
 		for (v = 0; v < mi_opts.vcpus; v++)
-			((uint64_t *)(c->backing + i * 4096))[v] = MI_PATTERN(i, v, 0);
+			((uint64_t *)(c->backing + i * 4096))[v] = KMMU_SS_PATTERN(i, v, 0);
 
 	/* Every cell starts as RAM at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	for (i = 0; i < n; i++) {
-		r = mi_do_op(self->vm, c, i, MI_OP_CREATE, MI_LOC_HOME, false, err, sizeof(err));
+		r = mi_do_op(self->vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("%s", err);
 	}
 	c->creates = 0;
@@ -1268,7 +1158,7 @@ TEST_F_TIMEOUT(mi, run, 200)
 	ASSERT_EQ(0, c->hook_unknown + c->hook_failures)
 		TH_LOG("memslot ioctls the generation model could not follow");
 	for (v = 0; v < mi_opts.vcpus; v++)
-		ASSERT_NE(0, c->sh->vcpu[v].sweeps);
+		ASSERT_NE(0, c->sh->vcpu[v].ss.sweeps);
 	if (self->trace) {
 		r = kmmu_trace_session_finish(self->trace, NULL);
 		self->trace = NULL;
