@@ -32,8 +32,8 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
+#include "kmmu/bench_harness.h"
 #include "kmmu/gate.h"
-#include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
@@ -110,53 +110,7 @@ static uint64_t fp_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
 	return kmmu_gate_arrive(&c->gate);
 }
 
-FIXTURE(fault) {
-	struct kmmu_hygiene hyg;
-	bool started;
-	double t0;
-};
-
-FIXTURE_SETUP(fault)
-{
-	char why[256];
-	int fd;
-
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	self->t0 = kmmu_now();
-	fp_opts.b.res = kmmu_result_new("fault_perf_test");
-	kmmu_hygiene_begin(&self->hyg);
-	self->started = true;
-}
-
-FIXTURE_TEARDOWN(fault)
-{
-	char report[1024];
-	double dur;
-
-	if (!self->started)
-		return;
-	dur = kmmu_now() - self->t0;
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
-	kmmu_bench_summary(&fp_opts.b);
-	if (fp_opts.b.res) {
-		kmmu_result_param_reset(fp_opts.b.res);
-		kmmu_result_test(fp_opts.b.res, "fault_perf_test",
-				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
-				 _metadata->passed ? NULL : "see TAP output");
-		if (kmmu_result_write(fp_opts.b.res, fp_opts.b.result_path))
-			TH_LOG("could not write the result file");
-		kmmu_result_free(fp_opts.b.res);
-		fp_opts.b.res = NULL;
-	}
-}
+KMMU_BENCH_FIXTURE(fault, fp_opts.b, "fault_perf_test")
 
 /* "always [madvise] never" -> the bracketed word, or "unknown". */
 static void fp_thp_mode(char *buf, size_t len)
@@ -481,23 +435,15 @@ static void fp_usage(FILE *f, const char *prog)
 		"  --vcpus LIST       vCPU counts, comma separated (default 1, 2, 4, ... up to the CPU count)\n"
 		"  --backing KIND     4K pages, 2M (THP) pages or both (default both)\n"
 		"  --mem MB           fresh memory per vCPU and sample (default 256; all vCPUs\n"
-		"                     together at most half of MemAvailable)\n"
-		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
-		"  --result FILE      result file (default $KMMU_RESULT)\n",
-		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_BENCH_CV_DEFAULT);
-}
-
-static void fp_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
+		"                     together at most half of MemAvailable)\n",
+		prog, KMMU_BENCH_SAMPLES_DEFAULT);
+	kmmu_bench_usage_common(f);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "samples", required_argument, NULL, 0 },
-		{ "cv-threshold", required_argument, NULL, 0 },
+		KMMU_BENCH_LONGOPTS,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "backing", required_argument, NULL, 'b' },
@@ -506,57 +452,36 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "fault_perf_test";
-	char why[256], msg[300];
-	int opt, idx, fd;
+	char why[256];
+	int opt;
 	long ncpu, k;
 
 	kmmu_bench_init(&fp_opts.b);
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
-	if (kmmu_take_result_arg(&argc, argv, &fp_opts.b.result_path))
-		fp_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, &idx)) != -1) {
+	kmmu_bench_take_result(&fp_opts.b, prog, &argc, argv);
+	while ((opt = kmmu_bench_getopt(&fp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 0:
-			if (kmmu_bench_option(&fp_opts.b, longopts[idx].name, optarg, why,
-					      sizeof(why)) < 0)
-				fp_bad(prog, why);
-			break;
 		case 'd':
-			if (kmmu_parse_seconds(optarg, 0.01, 3600, &fp_opts.duration))
-				fp_bad(prog, "--duration wants seconds from 0.01 to 3600");
+			kmmu_bench_parse_duration(prog, optarg, &fp_opts.duration);
 			break;
 		case 'v':
-			fp_opts.nr_vcpu_configs = kmmu_parse_u64_list(optarg, 1, KMMU_MAX_VCPUS,
-								      fp_opts.vcpus, FP_MAX_CONFIGS);
-			if (fp_opts.nr_vcpu_configs < 0)
-				fp_bad(prog, "--vcpus wants up to 16 comma-separated counts from 1 to 64");
+			fp_opts.nr_vcpu_configs =
+				kmmu_bench_parse_vcpus(prog, optarg, fp_opts.vcpus, FP_MAX_CONFIGS);
 			break;
 		case 'b':
 			fp_opts.backings[FP_4K] = !strcmp(optarg, "4k") || !strcmp(optarg, "both");
 			fp_opts.backings[FP_2M] = !strcmp(optarg, "2m") || !strcmp(optarg, "both");
 			if (!fp_opts.backings[FP_4K] && !fp_opts.backings[FP_2M])
-				fp_bad(prog, "--backing wants 4k, 2m or both");
+				kmmu_bench_usage_error(prog, "--backing wants 4k, 2m or both");
 			break;
 		case 'm':
 			if (kmmu_parse_u64(optarg, 2, 1 << 20, &fp_opts.mem_mb) || fp_opts.mem_mb & 1)
-				fp_bad(prog, "--mem wants an even number of MiB from 2 to 1048576");
+				kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
 			break;
 		case 'h':
 			fp_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
-			fp_bad(prog, msg);
-			break;
-		default:
-			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			fp_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		fp_bad(prog, msg);
 	}
 	if (!fp_opts.nr_vcpu_configs) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -567,22 +492,10 @@ int main(int argc, char **argv)
 		fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = ncpu > 0 ? ncpu : 1;
 	}
 
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd >= 0)
-		close(fd);
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	{
-		struct kmmu_host host;
-		char line[256];
-
-		kmmu_host_probe(&host);
-		kmmu_host_format_line(&host, line, sizeof(line));
-		fp_opts.max_total = fp_mem_available() / 2;
-		printf("# %s: %s; samples %d x %.3g s, mem %llu MiB per vCPU\n", prog, line,
-		       fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
-	}
-	if (fd < 0)
+	fp_opts.max_total = fp_mem_available() / 2;
+	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s, mem %llu MiB per vCPU",
+			      fp_opts.b.samples, fp_opts.duration,
+			      (unsigned long long)fp_opts.mem_mb))
 		ksft_exit_skip("%s\n", why);
 	_fault_bench_object.timeout = 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
 						   fp_opts.b.samples * (fp_opts.duration + 2));

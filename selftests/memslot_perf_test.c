@@ -55,8 +55,8 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
+#include "kmmu/bench_harness.h"
 #include "kmmu/gate.h"
-#include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
@@ -384,53 +384,7 @@ static int ms_run_op(struct ms_ctx *c, enum ms_op op, double *per_iter, char *er
 	return r;
 }
 
-FIXTURE(memslot) {
-	struct kmmu_hygiene hyg;
-	bool started;
-	double t0;
-};
-
-FIXTURE_SETUP(memslot)
-{
-	char why[256];
-	int fd;
-
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	self->t0 = kmmu_now();
-	ms_opts.b.res = kmmu_result_new("memslot_perf_test");
-	kmmu_hygiene_begin(&self->hyg);
-	self->started = true;
-}
-
-FIXTURE_TEARDOWN(memslot)
-{
-	char report[1024];
-	double dur;
-
-	if (!self->started)
-		return;
-	dur = kmmu_now() - self->t0;
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
-	kmmu_bench_summary(&ms_opts.b);
-	if (ms_opts.b.res) {
-		kmmu_result_param_reset(ms_opts.b.res);
-		kmmu_result_test(ms_opts.b.res, "memslot_perf_test",
-				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
-				 _metadata->passed ? NULL : "see TAP output");
-		if (kmmu_result_write(ms_opts.b.res, ms_opts.b.result_path))
-			TH_LOG("could not write the result file");
-		kmmu_result_free(ms_opts.b.res);
-		ms_opts.b.res = NULL;
-	}
-}
+KMMU_BENCH_FIXTURE(memslot, ms_opts.b, "memslot_perf_test")
 
 static void ms_params(struct ms_ctx *c, const char *op)
 {
@@ -679,16 +633,8 @@ static void ms_usage(FILE *f, const char *prog)
 	for (op = 0; op < MS_NR_OPS; op++)
 		fprintf(f, " %s", ms_op_names[op]);
 	fprintf(f, "\n"
-		"  --map-pages N      pages the guest maps per map iteration (default 2048)\n"
-		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
-		"  --result FILE      result file (default $KMMU_RESULT)\n",
-		KMMU_BENCH_CV_DEFAULT);
-}
-
-static void ms_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
+		"  --map-pages N      pages the guest maps per map iteration (default 2048)\n");
+	kmmu_bench_usage_common(f);
 }
 
 static int ms_parse_ops(const char *s)
@@ -714,8 +660,7 @@ static int ms_parse_ops(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "samples", required_argument, NULL, 0 },
-		{ "cv-threshold", required_argument, NULL, 0 },
+		KMMU_BENCH_LONGOPTS,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "slots", required_argument, NULL, 's' },
 		{ "ops", required_argument, NULL, 'o' },
@@ -725,76 +670,44 @@ int main(int argc, char **argv)
 	};
 	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };
 	const char *prog = "memslot_perf_test";
-	char why[256], msg[300];
-	int opt, idx, fd, op;
+	char why[256];
+	int opt, op;
 	size_t k;
 
 	kmmu_bench_init(&ms_opts.b);
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
-	if (kmmu_take_result_arg(&argc, argv, &ms_opts.b.result_path))
-		ms_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, &idx)) != -1) {
+	kmmu_bench_take_result(&ms_opts.b, prog, &argc, argv);
+	while ((opt = kmmu_bench_getopt(&ms_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 0:
-			if (kmmu_bench_option(&ms_opts.b, longopts[idx].name, optarg, why,
-					      sizeof(why)) < 0)
-				ms_bad(prog, why);
-			break;
 		case 'd':
-			if (kmmu_parse_seconds(optarg, 0.01, 3600, &ms_opts.duration))
-				ms_bad(prog, "--duration wants seconds from 0.01 to 3600");
+			kmmu_bench_parse_duration(prog, optarg, &ms_opts.duration);
 			break;
 		case 's':
 			ms_opts.nr_slot_configs = kmmu_parse_u64_list(optarg, 2, 32768, ms_opts.slots,
 								      MS_MAX_CONFIGS);
 			if (ms_opts.nr_slot_configs < 0)
-				ms_bad(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
+				kmmu_bench_usage_error(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
 			break;
 		case 'o':
 			if (ms_parse_ops(optarg))
-				ms_bad(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
+				kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
 			break;
 		case 'm':
 			if (kmmu_parse_u64(optarg, 2, 1 << 20, &ms_opts.map_pages))
-				ms_bad(prog, "--map-pages wants a page count from 2 to 1048576");
+				kmmu_bench_usage_error(prog, "--map-pages wants a page count from 2 to 1048576");
 			break;
 		case 'h':
 			ms_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
-			ms_bad(prog, msg);
-			break;
-		default:
-			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			ms_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		ms_bad(prog, msg);
 	}
 	if (!ms_opts.nr_slot_configs)
 		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
 			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];
 
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd >= 0)
-		close(fd);
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	{
-		struct kmmu_host host;
-		char line[256];
-
-		kmmu_host_probe(&host);
-		kmmu_host_format_line(&host, line, sizeof(line));
-		printf("# %s: %s; samples %d x %.3g s\n", prog, line, ms_opts.b.samples,
-		       ms_opts.duration);
-	}
-	if (fd < 0)
+	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s", ms_opts.b.samples,
+			      ms_opts.duration))
 		ksft_exit_skip("%s\n", why);
 	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
 	_memslot_bench_object.timeout = 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *

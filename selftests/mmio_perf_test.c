@@ -33,8 +33,8 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
+#include "kmmu/bench_harness.h"
 #include "kmmu/gate.h"
-#include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
@@ -160,53 +160,7 @@ static uint64_t mp_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
 	return cmd;
 }
 
-FIXTURE(mmio) {
-	struct kmmu_hygiene hyg;
-	bool started;
-	double t0;
-};
-
-FIXTURE_SETUP(mmio)
-{
-	char why[256];
-	int fd;
-
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	self->t0 = kmmu_now();
-	mp_opts.b.res = kmmu_result_new("mmio_perf_test");
-	kmmu_hygiene_begin(&self->hyg);
-	self->started = true;
-}
-
-FIXTURE_TEARDOWN(mmio)
-{
-	char report[1024];
-	double dur;
-
-	if (!self->started)
-		return;
-	dur = kmmu_now() - self->t0;
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
-	kmmu_bench_summary(&mp_opts.b);
-	if (mp_opts.b.res) {
-		kmmu_result_param_reset(mp_opts.b.res);
-		kmmu_result_test(mp_opts.b.res, "mmio_perf_test",
-				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
-				 _metadata->passed ? NULL : "see TAP output");
-		if (kmmu_result_write(mp_opts.b.res, mp_opts.b.result_path))
-			TH_LOG("could not write the result file");
-		kmmu_result_free(mp_opts.b.res);
-		mp_opts.b.res = NULL;
-	}
-}
+KMMU_BENCH_FIXTURE(mmio, mp_opts.b, "mmio_perf_test")
 
 /* One VM with @n vCPUs: every kind, --samples samples each. */
 static int mp_run_config(struct __test_metadata *_metadata, int n)
@@ -383,23 +337,15 @@ static void mp_usage(FILE *f, const char *prog)
 		"  --samples N        samples per metric (default %d)\n"
 		"  --duration S       seconds per sample (default 1)\n"
 		"  --vcpus LIST       vCPU counts, comma separated (default 1 and the CPU count, max %d)\n"
-		"  --access KIND      MMIO stores, loads or both (default both)\n"
-		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
-		"  --result FILE      result file (default $KMMU_RESULT)\n",
-		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_MAX_VCPUS, KMMU_BENCH_CV_DEFAULT);
-}
-
-static void mp_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
+		"  --access KIND      MMIO stores, loads or both (default both)\n",
+		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_MAX_VCPUS);
+	kmmu_bench_usage_common(f);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "samples", required_argument, NULL, 0 },
-		{ "cv-threshold", required_argument, NULL, 0 },
+		KMMU_BENCH_LONGOPTS,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "access", required_argument, NULL, 'a' },
@@ -407,53 +353,32 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "mmio_perf_test";
-	char why[256], msg[300];
-	int opt, idx, fd;
+	char why[256];
+	int opt;
 	long ncpu;
 
 	kmmu_bench_init(&mp_opts.b);
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
-	if (kmmu_take_result_arg(&argc, argv, &mp_opts.b.result_path))
-		mp_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, &idx)) != -1) {
+	kmmu_bench_take_result(&mp_opts.b, prog, &argc, argv);
+	while ((opt = kmmu_bench_getopt(&mp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 0:
-			if (kmmu_bench_option(&mp_opts.b, longopts[idx].name, optarg, why,
-					      sizeof(why)) < 0)
-				mp_bad(prog, why);
-			break;
 		case 'd':
-			if (kmmu_parse_seconds(optarg, 0.01, 3600, &mp_opts.duration))
-				mp_bad(prog, "--duration wants seconds from 0.01 to 3600");
+			kmmu_bench_parse_duration(prog, optarg, &mp_opts.duration);
 			break;
 		case 'v':
-			mp_opts.nr_vcpu_configs = kmmu_parse_u64_list(optarg, 1, KMMU_MAX_VCPUS,
-								      mp_opts.vcpus, MP_MAX_CONFIGS);
-			if (mp_opts.nr_vcpu_configs < 0)
-				mp_bad(prog, "--vcpus wants up to 16 comma-separated counts from 1 to 64");
+			mp_opts.nr_vcpu_configs =
+				kmmu_bench_parse_vcpus(prog, optarg, mp_opts.vcpus, MP_MAX_CONFIGS);
 			break;
 		case 'a':
 			mp_opts.kinds[MP_WRITE] = !strcmp(optarg, "write") || !strcmp(optarg, "both");
 			mp_opts.kinds[MP_READ] = !strcmp(optarg, "read") || !strcmp(optarg, "both");
 			if (!mp_opts.kinds[MP_WRITE] && !mp_opts.kinds[MP_READ])
-				mp_bad(prog, "--access wants write, read or both");
+				kmmu_bench_usage_error(prog, "--access wants write, read or both");
 			break;
 		case 'h':
 			mp_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
-			mp_bad(prog, msg);
-			break;
-		default:
-			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			mp_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		mp_bad(prog, msg);
 	}
 	if (!mp_opts.nr_vcpu_configs) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -464,23 +389,10 @@ int main(int argc, char **argv)
 			mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = ncpu;
 	}
 
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd >= 0)
-		close(fd);
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	{
-		struct kmmu_host host;
-		char line[256];
-
-		kmmu_host_probe(&host);
-		kmmu_host_format_line(&host, line, sizeof(line));
-		printf("# %s: %s; samples %d x %.3g s, access %s\n", prog, line,
-		       mp_opts.b.samples, mp_opts.duration,
-		       mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
-		       mp_opts.kinds[MP_WRITE] ? "write" : "read");
-	}
-	if (fd < 0)
+	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s, access %s",
+			      mp_opts.b.samples, mp_opts.duration,
+			      mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
+			      mp_opts.kinds[MP_WRITE] ? "write" : "read"))
 		ksft_exit_skip("%s\n", why);
 	_mmio_bench_object.timeout = 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
 						  mp_opts.b.samples * (mp_opts.duration + 1));

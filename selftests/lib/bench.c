@@ -4,6 +4,7 @@
  * verdict (see kmmu/bench.h).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "kmmu/bench.h"
+#include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 
 void kmmu_bench_init(struct kmmu_bench *b)
@@ -106,6 +108,116 @@ void kmmu_bench_summary(const struct kmmu_bench *b)
 	else
 		printf("# noise: all %d metrics within cv %.1f%%\n", b->nr_metrics,
 		       b->cv_threshold);
+}
+
+void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_bench_run *run, const char *prog)
+{
+	run->t0 = kmmu_now();
+	b->res = kmmu_result_new(prog);
+	kmmu_hygiene_begin(&run->hyg);
+	run->started = true;
+}
+
+int kmmu_bench_end(struct kmmu_bench_run *run, char *report, size_t len)
+{
+	/* Before the hygiene check: its kernel log scan is not part of the run. */
+	run->dur = kmmu_now() - run->t0;
+	return kmmu_hygiene_end(&run->hyg, report, len);
+}
+
+int kmmu_bench_finish(struct kmmu_bench *b, const struct kmmu_bench_run *run,
+		      const char *prog, bool passed)
+{
+	int r = 0;
+
+	kmmu_bench_summary(b);
+	if (!b->res)
+		return 0;
+	/* The test entry belongs to no configuration: no parameters. */
+	kmmu_result_param_reset(b->res);
+	kmmu_result_test(b->res, prog, passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, run->dur,
+			 passed ? NULL : "see TAP output");
+	if (kmmu_result_write(b->res, b->result_path))
+		r = -EIO;
+	kmmu_result_free(b->res);
+	b->res = NULL;
+	return r;
+}
+
+void kmmu_bench_usage_error(const char *prog, const char *what)
+{
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+void kmmu_bench_take_result(struct kmmu_bench *b, const char *prog, int *argc, char **argv)
+{
+	if (kmmu_take_result_arg(argc, argv, &b->result_path))
+		kmmu_bench_usage_error(prog, "--result needs a file name");
+}
+
+int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **argv,
+		      const struct option *longopts)
+{
+	char why[256], msg[300];
+	int opt, idx;
+
+	/* The errors are ours, in the one-line form. */
+	opterr = 0;
+	for (;;) {
+		opt = getopt_long(argc, argv, ":h", longopts, &idx);
+		switch (opt) {
+		case 0:
+			if (kmmu_bench_option(b, longopts[idx].name, optarg, why,
+					      sizeof(why)) < 0)
+				kmmu_bench_usage_error(prog, why);
+			break;
+		case ':':
+			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
+			kmmu_bench_usage_error(prog, msg);
+		case '?':
+			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
+			kmmu_bench_usage_error(prog, msg);
+		case -1:
+			if (optind < argc) {
+				snprintf(msg, sizeof(msg), "unexpected argument '%s'",
+					 argv[optind]);
+				kmmu_bench_usage_error(prog, msg);
+			}
+			return -1;
+		default:
+			return opt;
+		}
+	}
+}
+
+void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)
+{
+	if (kmmu_parse_seconds(arg, 0.01, 3600, out))
+		kmmu_bench_usage_error(prog, "--duration wants seconds from 0.01 to 3600");
+}
+
+int kmmu_bench_parse_vcpus(const char *prog, const char *arg, uint64_t *out, int max)
+{
+	char why[128];
+	int n;
+
+	n = kmmu_parse_u64_list(arg, 1, KMMU_MAX_VCPUS, out, max);
+	if (n < 0) {
+		snprintf(why, sizeof(why),
+			 "--vcpus wants up to %d comma-separated counts from 1 to %d", max,
+			 KMMU_MAX_VCPUS);
+		kmmu_bench_usage_error(prog, why);
+	}
+	return n;
+}
+
+void kmmu_bench_usage_common(FILE *f)
+{
+	fprintf(f,
+		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
+		"  --result FILE      result file (default $KMMU_RESULT)\n",
+		KMMU_BENCH_CV_DEFAULT);
 }
 
 double kmmu_now(void)

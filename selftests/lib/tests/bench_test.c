@@ -3,8 +3,13 @@
  * Benchmark helpers: option handling, percentiles, the noise verdict.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
@@ -70,6 +75,188 @@ TEST(noise_verdict)
 				       noisy, 1));
 	ASSERT_EQ(1, b.nr_noisy);
 	kmmu_result_free(b.res);
+}
+
+/* The fixture's life: begin, end, finish writes the test entry and frees. */
+TEST(run_result)
+{
+	char path[] = "/tmp/bench_test_XXXXXX", report[1024], buf[4096];
+	struct kmmu_bench_run run = { 0 };
+	struct kmmu_bench b;
+	size_t n;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	close(fd);
+	kmmu_bench_init(&b);
+	b.result_path = path;
+	kmmu_bench_begin(&b, &run, "bench_run_test");
+	ASSERT_TRUE(run.started);
+	ASSERT_NE(NULL, b.res);
+	kmmu_bench_end(&run, report, sizeof(report));
+	ASSERT_LE(0, run.dur);
+	ASSERT_EQ(0, kmmu_bench_finish(&b, &run, "bench_run_test", false));
+	ASSERT_EQ(NULL, b.res);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	unlink(path);
+	ASSERT_NE(NULL, strstr(buf, "bench_run_test"));
+	ASSERT_NE(NULL, strstr(buf, "see TAP output"));
+	/* Nothing to record (setup skipped): only the summary. */
+	ASSERT_EQ(0, kmmu_bench_finish(&b, &run, "bench_run_test", true));
+	/* A result file that cannot be written is reported. */
+	b.result_path = "/nonexistent/dir/result.json";
+	kmmu_bench_begin(&b, &run, "bench_run_test");
+	kmmu_bench_end(&run, report, sizeof(report));
+	ASSERT_EQ(-EIO, kmmu_bench_finish(&b, &run, "bench_run_test", true));
+	ASSERT_EQ(NULL, b.res);
+}
+
+static const struct option bench_test_longopts[] = {
+	KMMU_BENCH_LONGOPTS,
+	{ "duration", required_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * Parses @args (NULL-terminated, after the program name) to the end in a
+ * child; returns its exit status (0 if the parse finished) and its stderr
+ * in @err.
+ */
+static int bench_test_parse(const char **args, char *err, size_t len)
+{
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		char *argv[16] = { "prog" };
+		struct kmmu_bench b;
+		int argc = 1;
+
+		dup2(pfd[1], 2);
+		while (*args && argc < 15)
+			argv[argc++] = (char *)*args++;
+		argv[argc] = NULL;
+		kmmu_bench_init(&b);
+		optind = 1;
+		kmmu_bench_take_result(&b, "prog", &argc, argv);
+		while (kmmu_bench_getopt(&b, "prog", argc, argv, bench_test_longopts) != -1)
+			;
+		_exit(0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, len - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+TEST(command_line)
+{
+	char *argv[] = { "prog", "--samples", "3", "--duration", "2", "--cv-threshold=4", "-h",
+			 NULL };
+	struct kmmu_bench b;
+	char err[512];
+
+	kmmu_bench_init(&b);
+	optind = 1;
+	ASSERT_EQ('d', kmmu_bench_getopt(&b, "prog", 7, argv, bench_test_longopts));
+	ASSERT_STREQ("2", optarg);
+	ASSERT_EQ(3, b.samples);
+	ASSERT_EQ('h', kmmu_bench_getopt(&b, "prog", 7, argv, bench_test_longopts));
+	ASSERT_EQ(4, b.cv_threshold);
+	ASSERT_EQ(-1, kmmu_bench_getopt(&b, "prog", 7, argv, bench_test_longopts));
+
+	ASSERT_EQ(0, bench_test_parse((const char *[]){ "--result", "f", "--duration", "1", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("", err);
+	/* Every bad command line: exit status 2 and exactly one line. */
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--samples", "0", NULL },
+						     err, sizeof(err)));
+	ASSERT_STREQ("prog: --samples wants a count from 1 to 1000 (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--duration", NULL },
+						     err, sizeof(err)));
+	ASSERT_STREQ("prog: option --duration needs a value (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--bogus", NULL },
+						     err, sizeof(err)));
+	ASSERT_STREQ("prog: unknown option --bogus (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE,
+		  bench_test_parse((const char *[]){ "--duration", "1", "extra", NULL },
+				   err, sizeof(err)));
+	ASSERT_STREQ("prog: unexpected argument 'extra' (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--result", NULL },
+						     err, sizeof(err)));
+	ASSERT_STREQ("prog: --result needs a file name (-h for help)\n", err);
+}
+
+/* In a child, as the usage errors exit: the exit status and stderr. */
+static int bench_test_values(const char *duration, const char *vcpus, char *err, size_t len)
+{
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		uint64_t v[16];
+		double d;
+
+		dup2(pfd[1], 2);
+		kmmu_bench_parse_duration("prog", duration, &d);
+		_exit(kmmu_bench_parse_vcpus("prog", vcpus, v, 16) == 3 && d == 0.5 &&
+		      v[2] == 64 ? 0 : 1);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, len - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+TEST(duration_vcpus)
+{
+	char err[512];
+
+	ASSERT_EQ(0, bench_test_values("0.5", "1,2,64", err, sizeof(err)));
+	ASSERT_STREQ("", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_values("0.001", "1", err, sizeof(err)));
+	ASSERT_STREQ("prog: --duration wants seconds from 0.01 to 3600 (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_values("0.5", "65", err, sizeof(err)));
+	ASSERT_STREQ("prog: --vcpus wants up to 16 comma-separated counts from 1 to 64 (-h for help)\n",
+		     err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_values("0.5", "0", err, sizeof(err)));
+}
+
+TEST(usage_common)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ASSERT_NE(NULL, f);
+	kmmu_bench_usage_common(f);
+	fclose(f);
+	ASSERT_STREQ("  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default 10)\n"
+		     "  --result FILE      result file (default $KMMU_RESULT)\n", buf);
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

@@ -16,7 +16,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
+#include "kmmu/hygiene.h"
+#include "kmmu/opts.h"
 #include "kmmu/result.h"
 
 #define KMMU_BENCH_SAMPLES_DEFAULT	5
@@ -65,6 +69,77 @@ double kmmu_bench_metric(struct kmmu_bench *b, const char *label, const char *na
 
 /* One line: how many metrics were recorded and how many were noisy. */
 void kmmu_bench_summary(const struct kmmu_bench *b);
+
+/*
+ * The run of a benchmark's one test, from its fixture's setup to its
+ * teardown (see kmmu/bench_harness.h, which writes both): the result file
+ * records the test's duration and verdict, and a host that got tainted or
+ * logged a kernel error during the run fails the test.
+ */
+struct kmmu_bench_run {
+	struct kmmu_hygiene hyg;
+	bool started;		/* setup got past the KVM check */
+	double t0, dur;		/* seconds */
+};
+
+/* Setup, once KVM is known to open: a new b->res for @prog, the hygiene baseline. */
+void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_bench_run *run, const char *prog);
+
+/*
+ * Teardown, first half: the run's duration, and the hygiene verdict as
+ * kmmu_hygiene_end() gives it (1 if the host went bad; @report says why,
+ * and may say something even when it returns 0).
+ */
+int kmmu_bench_end(struct kmmu_bench_run *run, char *report, size_t len);
+
+/*
+ * Teardown, second half: the noise summary, then, if b->res, the test
+ * entry for @prog (pass or fail as @passed says), the result file
+ * (b->result_path or $KMMU_RESULT) and freeing b->res.  -EIO if the file
+ * could not be written.
+ */
+int kmmu_bench_finish(struct kmmu_bench *b, const struct kmmu_bench_run *run,
+		      const char *prog, bool passed);
+
+/*
+ * The command line.  Every bad one ends the same way, so that the nightly
+ * script can tell it from a failed run: one line on stderr, exit status
+ * KMMU_EXIT_USAGE.
+ */
+void kmmu_bench_usage_error(const char *prog, const char *what)
+	__attribute__((noreturn));
+
+/* Takes --result FILE out of argv into b->result_path (kmmu_take_result_arg()). */
+void kmmu_bench_take_result(struct kmmu_bench *b, const char *prog, int *argc, char **argv);
+
+/* The entries of the common options for getopt_long(), first in @longopts. */
+#define KMMU_BENCH_LONGOPTS					\
+	{ "samples", required_argument, NULL, 0 },		\
+	{ "cv-threshold", required_argument, NULL, 0 }
+
+struct option;
+
+/*
+ * getopt_long(argc, argv, ":h", @longopts) that handles what all
+ * benchmarks share itself: the common options (val 0), a missing value,
+ * an unknown option and, at the end, a stray operand are usage errors.
+ * Returns the next benchmark-specific option (its val, 'h' for -h), or -1
+ * when the command line is done.
+ */
+int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **argv,
+		      const struct option *longopts);
+
+/* --duration S: seconds per sample, 0.01 to 3600 (else a usage error). */
+void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out);
+
+/*
+ * --vcpus LIST: up to @max comma-separated vCPU counts, 1 to
+ * KMMU_MAX_VCPUS each, into @out (else a usage error).  Returns how many.
+ */
+int kmmu_bench_parse_vcpus(const char *prog, const char *arg, uint64_t *out, int max);
+
+/* The usage lines of --cv-threshold and --result, the last of every usage. */
+void kmmu_bench_usage_common(FILE *f);
 
 /* CLOCK_MONOTONIC in seconds. */
 double kmmu_now(void);

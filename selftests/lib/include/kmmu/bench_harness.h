@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kselftest-harness side of a benchmark (selftests/NAME_perf_test.c):
+ * its fixture and the lines it prints before the harness runs.  A header
+ * of macros and inlines, not part of libkmmukvm.a, because the harness is
+ * itself a header whose state (TAP counters, the test registry) lives in
+ * the benchmark's own file; include it after kselftest_harness.h.
+ *
+ * The work is in kmmu/bench.h's kmmu_bench_begin(), _end() and _finish(),
+ * which the library's unit tests exercise.
+ */
+#ifndef KMMU_BENCH_HARNESS_H
+#define KMMU_BENCH_HARNESS_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kmmu/bench.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/result.h"
+
+/*
+ * FIXTURE(@name) for a benchmark whose options are @bench (a struct
+ * kmmu_bench) and whose results are @prog's: without KVM the test is
+ * skipped; otherwise the setup starts the run (result, hygiene baseline)
+ * and the teardown fails the test if the host went bad, prints the noise
+ * summary and writes the result file.
+ */
+#define KMMU_BENCH_FIXTURE(name, bench, prog)					\
+	FIXTURE(name) {								\
+		struct kmmu_bench_run run;					\
+	};									\
+	FIXTURE_SETUP(name)							\
+	{									\
+		char why[256];							\
+		int fd;								\
+										\
+		fd = kmmu_kvm_open(why, sizeof(why));				\
+		if (fd < 0)							\
+			SKIP(return, "%s", why);				\
+		close(fd);							\
+		kmmu_bench_begin(&(bench), &self->run, (prog));			\
+	}									\
+	FIXTURE_TEARDOWN(name)							\
+	{									\
+		char report[1024];						\
+										\
+		if (!self->run.started)						\
+			return;							\
+		if (kmmu_bench_end(&self->run, report, sizeof(report))) {	\
+			TH_LOG("host hygiene: %s", report);			\
+			_metadata->passed = 0;					\
+		} else if (report[0]) {						\
+			TH_LOG("host hygiene: %s", report);			\
+		}								\
+		if (kmmu_bench_finish(&(bench), &self->run, (prog),		\
+				      _metadata->passed))			\
+			TH_LOG("could not write the result file");		\
+	}
+
+/*
+ * What main() prints before the harness runs: the TAP header and
+ * "# PROG: HOST; " followed by @fmt (the benchmark's settings).  Returns 0
+ * if /dev/kvm opens, else -1 with the reason in @why: the caller then
+ * exits with ksft_exit_skip(), which must count in its own file.
+ */
+static inline int kmmu_bench_header(const char *prog, char *why, size_t len,
+				    const char *fmt, ...)
+{
+	struct kmmu_host host;
+	char line[256];
+	va_list ap;
+	int fd;
+
+	fd = kmmu_kvm_open(why, len);
+	if (fd >= 0)
+		close(fd);
+	ksft_print_header();
+	/* test_harness_run() would print the TAP header a second time. */
+	setenv("KSFT_TAP_LEVEL", "1", 1);
+	kmmu_host_probe(&host);
+	kmmu_host_format_line(&host, line, sizeof(line));
+	printf("# %s: %s; ", prog, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return fd < 0 ? -1 : 0;
+}
+
+#endif
