@@ -41,8 +41,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,21 +157,6 @@ static const char *const ch_op_names[] = {
 	[CH_OP_MOVE] = "move", [CH_OP_FLAGS] = "flags",
 };
 
-#define CH_HIST 4
-
-struct ch_op {
-	uint8_t kind;
-	uint64_t before, after;	/* state words: odd seq published, final */
-	uint64_t gseq;
-	int ret;
-	double t;		/* seconds since start */
-};
-
-struct ch_slot_hist {
-	unsigned int n;
-	struct ch_op ops[CH_HIST];
-};
-
 struct ch_opts {
 	int vcpus;
 	long slots;
@@ -219,29 +202,15 @@ struct ch_ctx {
 	bool stat_found[CH_NR_STATS];
 	uint64_t stat_value[CH_NR_STATS];	/* delta, or final value if instant */
 	struct ch_shared *sh;
-	uint64_t *state;	/* host view */
+	struct kmmu_ss_host ss;	/* the state words (ss.state: host view) */
 	uint32_t *exp;
-	uint64_t *last_change;	/* gseq of the slot's last completed op */
-	struct ch_slot_hist *hist;
 	bool *frozen;		/* slots an injected bug left alone */
 	double churn_s;		/* the churn loop alone: what tracing may slow down */
-	pthread_mutex_t lock;
-	_Atomic uint64_t gseq;
-	uint64_t run_gseq[KMMU_MAX_VCPUS];
 	uint64_t home_gpa, alt_gpa, region;
 	uint64_t mmio_exits[KMMU_MAX_VCPUS];
-	struct timespec t0;
 	long creates, deletes, moves, flag_changes;
 	bool readonly_ok;
 };
-
-static double ch_now(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static int ch_state_text(uint64_t s, char *buf, size_t len)
 {
@@ -253,39 +222,17 @@ static int ch_state_text(uint64_t s, char *buf, size_t len)
 			s & CH_RO ? " ro" : "", s & CH_DIRTY ? " dirty-log" : "");
 }
 
-/* The slot's recent operations; those whose seq window meets [lo, hi] are marked. */
-static void ch_history(struct ch_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
-		       char *buf, size_t len)
+/* An operation's entry in a slot's history (arg: the ioctl's result). */
+static int ch_op_text(const struct kmmu_ss_op *op, char *buf, size_t len)
 {
-	struct ch_slot_hist *h = &c->hist[i];
-	size_t off;
-	unsigned int k, first;
-	char st[2][80];
-
-	ch_state_text(c->state[i], st[0], sizeof(st[0]));
-	off = snprintf(buf, len, "slot %llu (memslot %llu) now: %s; recent ops:",
-		       (unsigned long long)i, (unsigned long long)(i + KMMU_SLOT_FIRST_FREE),
-		       st[0]);
-	first = h->n > CH_HIST ? h->n - CH_HIST : 0;
-	for (k = first; k < h->n && off < len; k++) {
-		struct ch_op *op = &h->ops[k % CH_HIST];
-		/* Started (odd seq published) between the two reads, or in flight at the first. */
-		bool raced = KMMU_SS_SEQ(op->before) >= lo && KMMU_SS_SEQ(op->before) <= hi;
-
-		ch_state_text(op->before, st[0], sizeof(st[0]));
-		ch_state_text(op->after, st[1], sizeof(st[1]));
-		off += snprintf(buf + off, len - off,
-				" [%s%s at %.6fs gseq %llu: %s -> %s, ret %d]",
-				raced ? "RACED " : "", ch_op_names[op->kind], op->t,
-				(unsigned long long)op->gseq, st[0], st[1], op->ret);
-	}
+	return snprintf(buf, len, ", ret %d", (int)op->arg);
 }
 
 static void ch_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
 {
 	struct ch_ctx *c = ctx;
 
-	c->run_gseq[kmmu_vcpu_id(vcpu)] = atomic_load(&c->gseq);
+	kmmu_ss_pre_run(&c->ss, kmmu_vcpu_id(vcpu));
 }
 
 static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
@@ -304,20 +251,14 @@ static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	}
 	if (!kmmu_ss_own_word(vcpu, gpa, len, is_write, i))
 		return -1;
-	pthread_mutex_lock(&c->lock);
-	s = c->state[i];
-	lc = c->last_change[i];
-	if (kmmu_ss_exit_wrong(s, lc, c->run_gseq[v], at, is_write, CH_RO)) {
-		ch_history(c, i, KMMU_SS_SEQ(s), KMMU_SS_SEQ(s), hist, sizeof(hist));
-		pthread_mutex_unlock(&c->lock);
+	if (kmmu_ss_check_exit(&c->ss, v, i, at, is_write, CH_RO, &s, &lc, hist, sizeof(hist))) {
 		ch_state_text(s, st, sizeof(st));
 		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been present there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
 			       is_write ? "store" : "load", (unsigned long long)gpa,
 			       (unsigned long long)i, st, (unsigned long long)lc,
-			       (unsigned long long)c->run_gseq[v], hist);
+			       (unsigned long long)c->ss.run_gseq[v], hist);
 		return -1;
 	}
-	pthread_mutex_unlock(&c->lock);
 	c->mmio_exits[v]++;
 	kmmu_ss_exit_done(&c->sh->vcpu[v].ss, gpa, data, is_write);
 	return 0;
@@ -327,23 +268,8 @@ static void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg 
 			    char *buf, size_t len, void *ctx)
 {
 	struct ch_ctx *c = ctx;
-	uint64_t i = m->args[1], lo, hi;
-	char s1[80], s2[80];
-	size_t off = 0;
 
-	/* Every guest FAIL of this test passes (gpa, slot, state1, state2, ...). */
-	if (m->nr != KMMU_UCALL_FAIL || m->nr_args < 4 || i >= c->sh->nr_slots)
-		return;
-	lo = KMMU_SS_SEQ(m->args[2]);
-	hi = KMMU_SS_SEQ(m->args[3]);
-	ch_state_text(m->args[2], s1, sizeof(s1));
-	ch_state_text(m->args[3], s2, sizeof(s2));
-	off = snprintf(buf, len, "guest saw slot state %s before the access, %s after; ", s1, s2);
-	if (off >= len)
-		return;
-	pthread_mutex_lock(&c->lock);
-	ch_history(c, i, lo, hi, buf + off, len - off);
-	pthread_mutex_unlock(&c->lock);
+	kmmu_ss_fail_context(&c->ss, m, "", buf, len);
 }
 
 static uint32_t ch_kvm_flags(uint64_t st)
@@ -355,18 +281,12 @@ static uint32_t ch_kvm_flags(uint64_t st)
 static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 		    uint64_t i, enum ch_op_kind kind, uint64_t want, char *err, size_t len)
 {
-	uint64_t old, seq, before, after;
+	uint64_t old, before;
 	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
 	uint64_t gpa = ((want & KMMU_SS_LOC_MASK) == KMMU_SS_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
-	struct ch_op *op;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
-	old = c->state[i];
-	seq = KMMU_SS_SEQ(old) + 1;
-	before = KMMU_SS_STATE(seq, (old & 0xff) | (kind == CH_OP_FLAGS ? KMMU_SS_FLAGS_ONLY : 0));
-	__atomic_store_n(&c->state[i], before, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&c->lock);
+	before = kmmu_ss_begin(&c->ss, i, kind == CH_OP_FLAGS ? KMMU_SS_FLAGS_ONLY : 0, &old);
 
 	switch (kind) {
 	case CH_OP_CREATE:
@@ -399,18 +319,7 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 		r = -EINVAL;
 	}
 
-	pthread_mutex_lock(&c->lock);
-	after = KMMU_SS_STATE(seq + 1, r ? (old & 0xff) : want);
-	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
-	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
-	op = &c->hist[i].ops[c->hist[i].n++ % CH_HIST];
-	op->kind = kind;
-	op->before = before;
-	op->after = after;
-	op->gseq = c->last_change[i];
-	op->ret = r;
-	op->t = ch_now(&c->t0);
-	pthread_mutex_unlock(&c->lock);
+	kmmu_ss_end(&c->ss, i, before, r ? (old & KMMU_SS_FLAGS) : want, kind, r);
 
 	if (r) {
 		char st[80];
@@ -440,7 +349,7 @@ static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 			uint64_t *rng, char *err, size_t len)
 {
 	uint64_t r = ch_host_rand(rng), i = r % c->sh->nr_slots;
-	uint64_t st = c->state[i] & 0xff, loc = st & KMMU_SS_LOC_MASK, want;
+	uint64_t st = c->ss.state[i] & 0xff, loc = st & KMMU_SS_LOC_MASK, want;
 
 	if (c->frozen[i])
 		return 0;
@@ -601,7 +510,7 @@ FIXTURE_TEARDOWN(churn)
 	kmmu_vm_destroy(self->vm);
 	self->vm = NULL;
 	kmmu_mem_free(&self->backing);
-	dur = ch_now(&self->t0);
+	dur = kmmu_ss_now(&self->t0);
 	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
 		TH_LOG("host hygiene: %s", report);
 		_metadata->passed = 0;
@@ -672,10 +581,8 @@ FIXTURE_TEARDOWN(churn)
 		self->res = NULL;
 	}
 	if (c) {
-		free(c->last_change);
-		free(c->hist);
+		kmmu_ss_host_free(&c->ss);
 		free(c->frozen);
-		pthread_mutex_destroy(&c->lock);
 		free(c);
 		self->c = NULL;
 	}
@@ -706,11 +613,12 @@ TEST_F_TIMEOUT(churn, run, 90)
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
-	pthread_mutex_init(&c->lock, NULL);
-	c->last_change = calloc(n, sizeof(*c->last_change));
-	c->hist = calloc(n, sizeof(*c->hist));
 	c->frozen = calloc(n, sizeof(*c->frozen));
-	ASSERT_TRUE(c->last_change && c->hist && c->frozen);
+	ASSERT_EQ(0, kmmu_ss_host_init(&c->ss, n));
+	ASSERT_NE(NULL, c->frozen);
+	c->ss.op_names = ch_op_names;
+	c->ss.state_text = ch_state_text;
+	c->ss.op_text = ch_op_text;
 
 	region = n * 4096;
 	c->region = region;
@@ -751,9 +659,9 @@ TEST_F_TIMEOUT(churn, run, 90)
 	c->sh->alt_gva = c->alt_gpa;
 	uint64_t sh_gva = gva;
 
-	c->state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
+	c->ss.state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
 	c->exp = kmmu_vm_alloc_shared(self->vm, exp_bytes, &c->sh->exp_gva);
-	ASSERT_TRUE(c->state && c->exp);
+	ASSERT_TRUE(c->ss.state && c->exp);
 
 	/* Both places of the region, GVA == GPA, mapped whether backed or not. */
 	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->home_gpa, c->home_gpa, region,
@@ -769,7 +677,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 			((uint64_t *)(backing + i * 4096))[v] = KMMU_SS_PATTERN(i, v, 0);
 
 	/* All slots start present at home. */
-	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
 	for (i = 0; i < n; i++) {
 		r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME, err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("%s", err);
@@ -787,7 +695,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 
 	/* The churn: this thread is the updater. */
 	rng = ch_opts.seed ? ch_opts.seed : 1;
-	while (done < ch_opts.ops && ch_now(&c->t0) < ch_opts.duration &&
+	while (done < ch_opts.ops && kmmu_ss_now(&c->ss.t0) < ch_opts.duration &&
 	       !kmmu_vm_failed(self->vm)) {
 		if (ch_opts.inject && !strcmp(ch_opts.inject, "lost-write") &&
 		    done == ch_opts.ops / 4) {
@@ -803,11 +711,11 @@ TEST_F_TIMEOUT(churn, run, 90)
 		}
 		done++;
 	}
-	c->churn_s = ch_now(&c->t0);
+	c->churn_s = kmmu_ss_now(&c->ss.t0);
 	if (!kmmu_vm_failed(self->vm)) {
 		/* Everything back, then the final sweep. */
 		for (i = 0; i < n; i++) {
-			if ((c->state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT || c->frozen[i])
+			if ((c->ss.state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT || c->frozen[i])
 				continue;
 			r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME,
 				     err, sizeof(err));

@@ -96,7 +96,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -260,21 +259,6 @@ static const char *const mi_op_names[] = {
 	[MI_OP_MOVE] = "move", [MI_OP_SLEEP] = "sleep-flag",
 };
 
-#define MI_HIST 4
-
-struct mi_op {
-	uint8_t kind;
-	uint64_t before, after;	/* state words: odd seq published, final */
-	uint64_t gseq;
-	uint64_t swaps;		/* memslot swaps of the VM after it */
-	double t;		/* seconds since the start */
-};
-
-struct mi_cell_hist {
-	unsigned int n;
-	struct mi_op ops[MI_HIST];
-};
-
 struct mi_opts {
 	int vcpus;
 	long cells;
@@ -304,17 +288,11 @@ struct mi_slot_view {
 
 struct mi_ctx {
 	struct mi_shared *sh;
-	uint64_t *state;		/* host view of the state words */
-	uint64_t *last_change;		/* gseq of the cell's last completed op */
-	struct mi_cell_hist *hist;
+	struct kmmu_ss_host ss;		/* the state words (ss.state: host view) */
 	_Atomic uint64_t *home_exits;	/* MMIO exits at the cell's home place */
-	pthread_mutex_t lock;
-	_Atomic uint64_t gseq;
-	uint64_t run_gseq[KMMU_MAX_VCPUS];
 	uint64_t mmio_exits[KMMU_MAX_VCPUS];
 	uint64_t home_gpa, alt_gpa, scratch_gpa, region;
 	uint8_t *backing, *scratch;
-	struct timespec t0;
 
 	/* The generation model, fed by the memslot hook. */
 	struct kmmu_trace_log *log;	/* checker's action log, or NULL */
@@ -333,14 +311,6 @@ struct mi_ctx {
 	bool woke;
 	double flip_s, wrap_s;
 };
-
-static double mi_now(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static uint64_t mi_mmio_gen(uint64_t swaps)
 {
@@ -395,39 +365,18 @@ static int mi_state_text(uint64_t s, char *buf, size_t len)
 			s & MI_SLEEP ? " asleep" : "");
 }
 
-/* The cell's recent operations; those whose odd seq lies in [lo, hi] are marked. */
-static void mi_history(struct mi_ctx *c, uint64_t i, uint64_t lo, uint64_t hi,
-		       char *buf, size_t len)
+/* An operation's entry in a cell's history (arg: the VM's swaps after it). */
+static int mi_op_text(const struct kmmu_ss_op *op, char *buf, size_t len)
 {
-	struct mi_cell_hist *h = &c->hist[i];
-	unsigned int k, first;
-	char st[2][64];
-	size_t off;
-
-	mi_state_text(c->state[i], st[0], sizeof(st[0]));
-	off = snprintf(buf, len, "slot %llu (memslot %llu) now: %s; recent ops:",
-		       (unsigned long long)i, (unsigned long long)(i + KMMU_SLOT_FIRST_FREE),
-		       st[0]);
-	first = h->n > MI_HIST ? h->n - MI_HIST : 0;
-	for (k = first; k < h->n && off < len; k++) {
-		struct mi_op *op = &h->ops[k % MI_HIST];
-		bool raced = KMMU_SS_SEQ(op->before) >= lo && KMMU_SS_SEQ(op->before) <= hi;
-
-		mi_state_text(op->before, st[0], sizeof(st[0]));
-		mi_state_text(op->after, st[1], sizeof(st[1]));
-		off += snprintf(buf + off, len - off,
-				" [%s%s at %.6fs gseq %llu: %s -> %s; MMIO generation now %#llx]",
-				raced ? "RACED " : "", mi_op_names[op->kind], op->t,
-				(unsigned long long)op->gseq, st[0], st[1],
-				(unsigned long long)mi_mmio_gen(op->swaps));
-	}
+	return snprintf(buf, len, "; MMIO generation now %#llx",
+			(unsigned long long)mi_mmio_gen(op->arg));
 }
 
 static void mi_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
 {
 	struct mi_ctx *c = ctx;
 
-	c->run_gseq[kmmu_vcpu_id(vcpu)] = atomic_load(&c->gseq);
+	kmmu_ss_pre_run(&c->ss, kmmu_vcpu_id(vcpu));
 }
 
 static int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
@@ -446,20 +395,14 @@ static int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	}
 	if (!kmmu_ss_own_word(vcpu, gpa, len, is_write, i))
 		return -1;
-	pthread_mutex_lock(&c->lock);
-	s = c->state[i];
-	lc = c->last_change[i];
-	if (kmmu_ss_exit_wrong(s, lc, c->run_gseq[v], at, is_write, 0)) {
-		mi_history(c, i, KMMU_SS_SEQ(s), KMMU_SS_SEQ(s), hist, sizeof(hist));
-		pthread_mutex_unlock(&c->lock);
+	if (kmmu_ss_check_exit(&c->ss, v, i, at, is_write, 0, &s, &lc, hist, sizeof(hist))) {
 		mi_state_text(s, st, sizeof(st));
 		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been RAM there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
 			       is_write ? "store" : "load", (unsigned long long)gpa,
 			       (unsigned long long)i, st, (unsigned long long)lc,
-			       (unsigned long long)c->run_gseq[v], hist);
+			       (unsigned long long)c->ss.run_gseq[v], hist);
 		return -1;
 	}
-	pthread_mutex_unlock(&c->lock);
 	if (at == KMMU_SS_HOME)
 		atomic_fetch_add(&c->home_exits[i], 1);
 	c->mmio_exits[v]++;
@@ -471,36 +414,11 @@ static void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg 
 			    char *buf, size_t len, void *ctx)
 {
 	struct mi_ctx *c = ctx;
-	uint64_t i = m->args[1];
-	char s1[64], s2[64];
-	size_t off;
+	char more[96];
 
-	/* Every guest FAIL of this test passes (gpa, slot, state1, state2, ...). */
-	if (m->nr != KMMU_UCALL_FAIL || m->nr_args < 4 || i >= c->sh->nr_cells)
-		return;
-	mi_state_text(m->args[2], s1, sizeof(s1));
-	mi_state_text(m->args[3], s2, sizeof(s2));
-	off = snprintf(buf, len, "guest saw slot state %s before the access, %s after; MMIO generation now %#llx (%llu memslot swaps); ",
-		       s1, s2, (unsigned long long)mi_mmio_gen(c->swaps),
-		       (unsigned long long)c->swaps);
-	if (off >= len)
-		return;
-	pthread_mutex_lock(&c->lock);
-	mi_history(c, i, KMMU_SS_SEQ(m->args[2]), KMMU_SS_SEQ(m->args[3]), buf + off, len - off);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void mi_record(struct mi_ctx *c, uint64_t i, enum mi_op_kind kind,
-		      uint64_t before, uint64_t after)
-{
-	struct mi_op *op = &c->hist[i].ops[c->hist[i].n++ % MI_HIST];
-
-	op->kind = kind;
-	op->before = before;
-	op->after = after;
-	op->gseq = c->last_change[i];
-	op->swaps = c->swaps;
-	op->t = mi_now(&c->t0);
+	snprintf(more, sizeof(more), "MMIO generation now %#llx (%llu memslot swaps); ",
+		 (unsigned long long)mi_mmio_gen(c->swaps), (unsigned long long)c->swaps);
+	kmmu_ss_fail_context(&c->ss, m, more, buf, len);
 }
 
 /* One memslot ioctl on cell @i towards location @loc (keeping SLEEP if @sleep). */
@@ -509,15 +427,10 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 {
 	uint32_t slot = KMMU_SLOT_FIRST_FREE + i;
 	uint64_t gpa = (loc == KMMU_SS_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
-	uint64_t old, seq, before, after;
+	uint64_t old, before;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
-	old = c->state[i];
-	seq = KMMU_SS_SEQ(old) + 1;
-	before = KMMU_SS_STATE(seq, old & 0xff);
-	__atomic_store_n(&c->state[i], before, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&c->lock);
+	before = kmmu_ss_begin(&c->ss, i, 0, &old);
 
 	switch (kind) {
 	case MI_OP_CREATE:
@@ -533,12 +446,8 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 		r = -EINVAL;
 	}
 
-	pthread_mutex_lock(&c->lock);
-	after = KMMU_SS_STATE(seq + 1, r ? (old & 0xff) : (loc | (sleep ? MI_SLEEP : 0)));
-	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
-	c->last_change[i] = atomic_fetch_add(&c->gseq, 1) + 1;
-	mi_record(c, i, kind, before, after);
-	pthread_mutex_unlock(&c->lock);
+	kmmu_ss_end(&c->ss, i, before, r ? (old & KMMU_SS_FLAGS) : (loc | (sleep ? MI_SLEEP : 0)),
+		    kind, c->swaps);
 
 	if (r) {
 		char st[64];
@@ -560,14 +469,9 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 /* Sets or clears SLEEP on cell @i: no ioctl, the layout stays. */
 static void mi_set_sleep(struct mi_ctx *c, uint64_t i, bool sleep)
 {
-	uint64_t old, after;
-
-	pthread_mutex_lock(&c->lock);
-	old = c->state[i];
-	after = KMMU_SS_STATE(KMMU_SS_SEQ(old) + 2, (old & KMMU_SS_LOC_MASK) | (sleep ? MI_SLEEP : 0));
-	__atomic_store_n(&c->state[i], after, __ATOMIC_RELEASE);
-	mi_record(c, i, MI_OP_SLEEP, old, after);
-	pthread_mutex_unlock(&c->lock);
+	/* This thread is the only one that changes the state words. */
+	kmmu_ss_set(&c->ss, i, (c->ss.state[i] & KMMU_SS_LOC_MASK) | (sleep ? MI_SLEEP : 0),
+		    MI_OP_SLEEP, c->swaps);
 }
 
 /* One FLAGS_ONLY change of the scratch slot: one swap, no zap. */
@@ -603,7 +507,7 @@ static int mi_quiesce(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t iters, doub
 		while (KMMU_SS_READ(c->sh->vcpu[v].iters) - base[v] < iters) {
 			if (kmmu_vm_failed(vm))
 				return -EIO;
-			if (mi_now(&t0) > timeout)
+			if (kmmu_ss_now(&t0) > timeout)
 				return -ETIMEDOUT;
 			usleep(200);
 		}
@@ -626,7 +530,7 @@ static int mi_request(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *req, size_
 		while (KMMU_SS_READ(*served) != want) {
 			if (kmmu_vm_failed(vm))
 				return -EIO;
-			if (mi_now(&t0) > timeout)
+			if (kmmu_ss_now(&t0) > timeout)
 				return -ETIMEDOUT;
 			usleep(200);
 		}
@@ -641,7 +545,7 @@ static int mi_restore_and_sweep(struct kmmu_vm *vm, struct mi_ctx *c, char *err,
 	int r;
 
 	for (i = 0; i < c->sh->nr_cells; i++) {
-		if ((c->state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT)
+		if ((c->ss.state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT)
 			continue;
 		r = mi_do_op(vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, len);
 		if (r)
@@ -659,14 +563,14 @@ static int mi_restore_and_sweep(struct kmmu_vm *vm, struct mi_ctx *c, char *err,
 static int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
 {
 	uint64_t rng = mi_opts.seed ? mi_opts.seed : 1, swaps0 = c->swaps;
-	double t0 = mi_now(&c->t0);
+	double t0 = kmmu_ss_now(&c->ss.t0);
 	long done = 0;
 	int r = 0;
 
-	while (done < mi_opts.ops && mi_now(&c->t0) - t0 < mi_opts.duration &&
+	while (done < mi_opts.ops && kmmu_ss_now(&c->ss.t0) - t0 < mi_opts.duration &&
 	       !kmmu_vm_failed(vm)) {
 		uint64_t x = kmmu_ss_rand(&rng), i = x % c->sh->nr_cells;
-		uint64_t loc = c->state[i] & KMMU_SS_LOC_MASK;
+		uint64_t loc = c->ss.state[i] & KMMU_SS_LOC_MASK;
 
 		x >>= 20;
 		if (loc == KMMU_SS_ABSENT)
@@ -689,7 +593,7 @@ static int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
 		r = mi_restore_and_sweep(vm, c, err, len);
 	c->flip_ops = done;
 	c->flip_swaps = c->swaps - swaps0;
-	c->flip_s = mi_now(&c->t0) - t0;
+	c->flip_s = kmmu_ss_now(&c->ss.t0) - t0;
 	return r;
 }
 
@@ -723,7 +627,7 @@ static int mi_drive(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t until,
 			snprintf(err, len, "a vCPU failed");
 			return -EIO;
 		}
-		if (mi_now(&c->t0) > deadline)
+		if (kmmu_ss_now(&c->ss.t0) > deadline)
 			return 1;
 		if (*next < nr_sched && sched[*next].step <= c->swaps) {
 			r = mi_do_op(vm, c, sched[*next].cell, MI_OP_CREATE, KMMU_SS_HOME, false,
@@ -748,13 +652,13 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 	uint64_t swaps0 = c->swaps, wake_at, end_at, wrap_at, nr_sched = 0, next = 0;
 	uint64_t *exits0;
 	struct mi_sched *sched;
-	double t0 = mi_now(&c->t0), deadline = t0 + mi_opts.duration;
+	double t0 = kmmu_ss_now(&c->ss.t0), deadline = t0 + mi_opts.duration;
 	uint32_t scratch = KMMU_SLOT_FIRST_FREE + n;
 	int r;
 
 	/* 1. Everything absent; the scratch slot exists. */
 	for (i = 0; i < n; i++) {
-		if ((c->state[i] & KMMU_SS_LOC_MASK) == KMMU_SS_ABSENT)
+		if ((c->ss.state[i] & KMMU_SS_LOC_MASK) == KMMU_SS_ABSENT)
 			continue;
 		r = mi_do_op(vm, c, i, MI_OP_DELETE, KMMU_SS_ABSENT, false, err, len);
 		if (r)
@@ -781,7 +685,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 				snprintf(err, len, "priming: a vCPU failed");
 				return -EIO;
 			}
-			if (mi_now(&c->t0) > t0 + 60) {
+			if (kmmu_ss_now(&c->ss.t0) > t0 + 60) {
 				free(exits0);
 				snprintf(err, len, "priming: slot %llu never exited as MMIO at home in 60 s",
 					 (unsigned long long)i);
@@ -873,7 +777,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 out:
 	free(sched);
 	c->wrap_swaps = c->swaps - swaps0;
-	c->wrap_s = mi_now(&c->t0) - t0;
+	c->wrap_s = kmmu_ss_now(&c->ss.t0) - t0;
 	return r;
 }
 
@@ -946,7 +850,7 @@ FIXTURE_TEARDOWN(mi)
 	self->vm = NULL;
 	kmmu_mem_free(&self->backing);
 	kmmu_mem_free(&self->scratch);
-	dur = mi_now(&self->t0);
+	dur = kmmu_ss_now(&self->t0);
 	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
 		TH_LOG("host hygiene: %s", report);
 		_metadata->passed = 0;
@@ -1012,11 +916,9 @@ FIXTURE_TEARDOWN(mi)
 		self->res = NULL;
 	}
 	if (c) {
-		free(c->last_change);
-		free(c->hist);
+		kmmu_ss_host_free(&c->ss);
 		free(c->home_exits);
 		free(c->views);
-		pthread_mutex_destroy(&c->lock);
 		free(c);
 		self->c = NULL;
 	}
@@ -1048,13 +950,14 @@ TEST_F_TIMEOUT(mi, run, 200)
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
-	pthread_mutex_init(&c->lock, NULL);
-	c->last_change = calloc(n, sizeof(*c->last_change));
-	c->hist = calloc(n, sizeof(*c->hist));
+	ASSERT_EQ(0, kmmu_ss_host_init(&c->ss, n));
+	c->ss.op_names = mi_op_names;
+	c->ss.state_text = mi_state_text;
+	c->ss.op_text = mi_op_text;
 	c->home_exits = calloc(n, sizeof(*c->home_exits));
 	c->nr_views = KMMU_SLOT_FIRST_FREE + n + 1;
 	c->views = calloc(c->nr_views, sizeof(*c->views));
-	ASSERT_TRUE(c->last_change && c->hist && c->home_exits && c->views);
+	ASSERT_TRUE(c->home_exits && c->views);
 
 	c->region = n * 4096;
 	c->home_gpa = KMMU_GPA_TEST;
@@ -1095,8 +998,8 @@ TEST_F_TIMEOUT(mi, run, 200)
 	c->sh->home_gva = c->home_gpa;
 	c->sh->alt_gva = c->alt_gpa;
 	c->sh->inject_cell = mi_opts.inject ? 0 : MI_NO_CELL;
-	c->state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
-	ASSERT_NE(NULL, c->state);
+	c->ss.state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
+	ASSERT_NE(NULL, c->ss.state);
 	ASSERT_NE(NULL, kmmu_vm_alloc_shared(self->vm, exp_bytes, &c->sh->exp_gva));
 
 	/* Both places, GVA == GPA, mapped whether backed or not. */
@@ -1116,7 +1019,7 @@ TEST_F_TIMEOUT(mi, run, 200)
 			((uint64_t *)(c->backing + i * 4096))[v] = KMMU_SS_PATTERN(i, v, 0);
 
 	/* Every cell starts as RAM at home. */
-	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
 	for (i = 0; i < n; i++) {
 		r = mi_do_op(self->vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("%s", err);

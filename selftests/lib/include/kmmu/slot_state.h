@@ -50,10 +50,14 @@
 #ifndef KMMU_SLOT_STATE_H
 #define KMMU_SLOT_STATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kmmu/guest.h"
+#include "kmmu/kvm_vm.h"
 
 #define KMMU_SS_LOC_MASK	0x3ULL
 #define KMMU_SS_ABSENT		0
@@ -198,6 +202,88 @@ static inline void kmmu_ss_reached_memory(struct kmmu_ss_vcpu *me, uint32_t *exp
 /* ---- host ---- */
 
 struct kmmu_vcpu;
+struct kmmu_ucall_msg;
+
+#define KMMU_SS_HIST	4	/* operations kept per slot for failure reports */
+
+struct kmmu_ss_op {
+	uint8_t kind;		/* the test's */
+	uint64_t before, after;	/* state words: odd seq published, final */
+	uint64_t gseq;
+	int64_t arg;		/* the test's: ioctl result, swap count... */
+	double t;		/* seconds since t0 */
+};
+
+struct kmmu_ss_hist {
+	unsigned int n;
+	struct kmmu_ss_op ops[KMMU_SS_HIST];
+};
+
+/*
+ * The host's side of the state words: the publisher (one thread) and the
+ * vCPU threads' checks serialize on @lock.  The test sets @state (in the
+ * shared region), @t0 and how its reports name things.
+ */
+struct kmmu_ss_host {
+	uint64_t *state;
+	uint64_t nr;
+	uint64_t *last_change;	/* gseq of the slot's last completed ioctl */
+	struct kmmu_ss_hist *hist;
+	pthread_mutex_t lock;
+	_Atomic uint64_t gseq;
+	uint64_t run_gseq[KMMU_MAX_VCPUS];	/* gseq before each vCPU's KVM_RUN */
+	struct timespec t0;
+	const char *const *op_names;		/* indexed by kind */
+	int (*state_text)(uint64_t s, char *buf, size_t len);
+	/* Appends what the test knows of @op to its history entry. */
+	int (*op_text)(const struct kmmu_ss_op *op, char *buf, size_t len);
+};
+
+/* 0 or -ENOMEM; kmmu_ss_host_free() undoes it (also a failed one). */
+int kmmu_ss_host_init(struct kmmu_ss_host *h, uint64_t nr);
+void kmmu_ss_host_free(struct kmmu_ss_host *h);
+
+double kmmu_ss_now(const struct timespec *t0);
+
+/* The vCPU thread's pre_run: the snapshot the host-side check compares with. */
+void kmmu_ss_pre_run(struct kmmu_ss_host *h, int vcpu);
+
+/*
+ * Publishes the odd seq of an ioctl on slot @i (old flags | @extra, e.g.
+ * KMMU_SS_FLAGS_ONLY) and returns that word; the previous one in *@old.
+ */
+uint64_t kmmu_ss_begin(struct kmmu_ss_host *h, uint64_t i, uint64_t extra, uint64_t *old);
+
+/* Publishes the end of that ioctl with @flags and records it; returns the word. */
+uint64_t kmmu_ss_end(struct kmmu_ss_host *h, uint64_t i, uint64_t before, uint64_t flags,
+		     uint8_t kind, int64_t arg);
+
+/* A flags change without an ioctl: seq + 2, recorded; last_change stays. */
+void kmmu_ss_set(struct kmmu_ss_host *h, uint64_t i, uint64_t flags, uint8_t kind,
+		 int64_t arg);
+
+/*
+ * Slot @i's recent operations; those whose odd seq lies in [lo, hi] are
+ * marked RACED.  The caller holds @lock.
+ */
+void kmmu_ss_history(struct kmmu_ss_host *h, uint64_t i, uint64_t lo, uint64_t hi,
+		     char *buf, size_t len);
+
+/*
+ * The host-side check of an MMIO exit at place @at of slot @i (see
+ * kmmu_ss_exit_wrong()): true if it was wrong, with the state, its
+ * last_change and the slot's history for the report.
+ */
+bool kmmu_ss_check_exit(struct kmmu_ss_host *h, int vcpu, uint64_t i, uint64_t at,
+			bool is_write, uint64_t ro, uint64_t *s, uint64_t *lc,
+			char *hist, size_t len);
+
+/*
+ * The vCPU failure context of a guest FAIL from these helpers (args gpa,
+ * slot, s1, s2): both states, @more, then the slot's history.
+ */
+void kmmu_ss_fail_context(struct kmmu_ss_host *h, const struct kmmu_ucall_msg *m,
+			  const char *more, char *buf, size_t len);
 
 /*
  * Which slot and place an MMIO exit at @gpa hit, the places being
