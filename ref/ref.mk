@@ -81,7 +81,10 @@ BENCH_PROGS += $(REF_BENCHES)
 REF_MUTANT_DIR := $(O)/ref/mutants
 REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg \
-	       $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry
+	       $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry \
+	       $(REF_MUTANT_DIR)/rmap_2013_check_before_reset \
+	       $(REF_MUTANT_DIR)/rmap_2013_split_spte \
+	       $(REF_MUTANT_DIR)/rmap_2013_notifier
 
 $(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c
 	@mkdir -p $(dir $@)
@@ -110,6 +113,41 @@ $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg: $(O)/ref/tests/mmu_stress_test.o 
 $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry: $(O)/ref/tests/mmu_stress_test.o \
 		$(REF_MUTANT_DIR)/no_fault_retry/mmu.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+# Seed 000 (ref/rmap_2013.c) under ASan, with rmap_2013_test: the check of
+# being_unmapped_rmap before the entry reset (the reviewer's interleaving
+# made harmful), and v3 as posted on a 32-bit PAE host (split SPTE clears).
+# The test widens the race windows (kvm->window_spins) in every build, the
+# plain v3 test included, so the only difference is the planted change.
+$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+		-DKMMU_MUTATE_2013_CHECK_BEFORE_RESET -c -o $@ $<
+
+$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+		-DKMMU_2013_SPLIT_SPTE -c -o $@ $<
+
+$(REF_MUTANT_DIR)/rmap_2013_check_before_reset $(REF_MUTANT_DIR)/rmap_2013_split_spte: \
+$(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
+		$(REF_MUTANT_DIR)/%/rmap_2013.o $(REF_ASAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+# Not a mutant but a finding: v3 as posted on 64-bit, with an mmu notifier
+# (kvm_unmap_invalid_rmapp under mmu_lock) in the test.  A remover that
+# finds its SPTE already cleared by the unmapper neither resets the entry
+# nor waits, and frees the page while the entry still points into it; the
+# notifier then walks that entry (ref/models/being_unmapped_rmap.pml does
+# not check the notifier's accesses, so it does not see this).
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+		-DKMMU_2013_TEST_NOTIFIER -c -o $@ $<
+
+$(REF_MUTANT_DIR)/rmap_2013_notifier: $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o \
+		$(REF_ASAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(REF_MUTANTS)
 CHECK_PROGS += ref/tests/run-mutants
