@@ -116,10 +116,14 @@
 #define MI_MAX_CELLS	4096
 #define MI_SLEEP	0x4ULL		/* the guest must not touch the cell */
 
-/* arch/x86/kvm/mmu/spte.h MMIO_SPTE_GEN_MASK; x86 KVM_ADDRESS_SPACE_NUM. */
+/*
+ * arch/x86/kvm/mmu/spte.h MMIO_SPTE_GEN_MASK.  Each swap moves the
+ * generation by the VM's number of memslot address spaces: 2 on x86 with
+ * SMM (the 6.1 figures above), 1 on a kernel without CONFIG_KVM_SMM, where
+ * a wrap takes twice the swaps.  Read from KVM_CAP_MULTI_ADDRESS_SPACE.
+ */
 #define MI_MMIO_GEN_MASK	((1ULL << 19) - 1)
-#define MI_AS_NUM		2
-#define MI_SWAPS_PER_WRAP	((MI_MMIO_GEN_MASK + 1) / MI_AS_NUM)
+#define MI_SWAPS_PER_WRAP_SMM	((MI_MMIO_GEN_MASK + 1) / 2)
 /* Swaps after the wake point driven by --full-wrap, and the cluster width. */
 #define MI_WRAP_WINDOW		2000
 
@@ -310,11 +314,18 @@ struct mi_ctx {
 	long sleepers;
 	bool woke;
 	double flip_s, wrap_s;
+	uint64_t swaps_per_wrap;
 };
+
+/*
+ * The VM's memslot address spaces, set once it exists (one VM per test
+ * process); history texts are printed by callbacks that get no context.
+ */
+static unsigned int mi_nr_as = 2;
 
 static uint64_t mi_mmio_gen(uint64_t swaps)
 {
-	return (swaps * MI_AS_NUM) & MI_MMIO_GEN_MASK;
+	return (swaps * mi_nr_as) & MI_MMIO_GEN_MASK;
 }
 
 /*
@@ -638,7 +649,7 @@ static int mi_drive(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t until,
 		}
 		if (r)
 			return r;
-		if (c->swaps / MI_SWAPS_PER_WRAP != before / MI_SWAPS_PER_WRAP)
+		if (c->swaps / c->swaps_per_wrap != before / c->swaps_per_wrap)
 			c->wraps_crossed++;
 	}
 	return 0;
@@ -717,9 +728,9 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 	 * wrap; or N steps.
 	 */
 	if (mi_opts.full_wrap) {
-		wake_at = c->prime_swaps + MI_SWAPS_PER_WRAP;
+		wake_at = c->prime_swaps + c->swaps_per_wrap;
 		end_at = wake_at + MI_WRAP_WINDOW;
-		wrap_at = (c->prime_swaps / MI_SWAPS_PER_WRAP + 1) * MI_SWAPS_PER_WRAP;
+		wrap_at = (c->prime_swaps / c->swaps_per_wrap + 1) * c->swaps_per_wrap;
 	} else {
 		wake_at = c->swaps + mi_opts.generations;
 		end_at = wake_at;
@@ -749,7 +760,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 	if (r > 0 && mi_opts.full_wrap) {
 		snprintf(err, len, "out of time (-d %.0f s) after %llu of the %llu memslot swaps to the wrap",
 			 mi_opts.duration, (unsigned long long)(c->swaps - c->prime_swaps),
-			 (unsigned long long)MI_SWAPS_PER_WRAP);
+			 (unsigned long long)c->swaps_per_wrap);
 		r = -ETIMEDOUT;
 		goto out;
 	}
@@ -881,7 +892,8 @@ FIXTURE_TEARDOWN(mi)
 		kmmu_result_param_int(res, "cells", mi_opts.cells);
 		kmmu_result_param_int(res, "ops", mi_opts.ops);
 		kmmu_result_param_int(res, "generations", mi_opts.full_wrap ?
-				      (long long)MI_SWAPS_PER_WRAP + MI_WRAP_WINDOW :
+				      (long long)(c && c->swaps_per_wrap ? c->swaps_per_wrap :
+						  MI_SWAPS_PER_WRAP_SMM) + MI_WRAP_WINDOW :
 				      mi_opts.generations);
 		kmmu_result_param_str(res, "full_wrap", mi_opts.full_wrap ? "yes" : "no");
 		/* A string: JSON readers lose precision on integers above 2^53. */
@@ -942,6 +954,7 @@ TEST_F_TIMEOUT(mi, run, 200)
 	size_t exp_bytes, state_bytes;
 	struct mi_ctx *c;
 	char err[512];
+	long cap;
 	int r, v;
 
 	/* The 6.1 harness runs the body even when the setup SKIPped. */
@@ -983,8 +996,10 @@ TEST_F_TIMEOUT(mi, run, 200)
 
 	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
-	kmmu_trace_session_vm(self->trace, kmmu_kvm_cap(kmmu_vm_fd(self->vm),
-							KVM_CAP_MULTI_ADDRESS_SPACE));
+	cap = kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_MULTI_ADDRESS_SPACE);
+	mi_nr_as = cap > 1 ? cap : 1;
+	c->swaps_per_wrap = (MI_MMIO_GEN_MASK + 1) / mi_nr_as;
+	kmmu_trace_session_vm(self->trace, cap);
 	kmmu_result_host(self->res)->nr_memslots = kmmu_vm_nr_slots(self->vm);
 	ASSERT_LE(n + 1, kmmu_vm_nr_slots(self->vm) - KMMU_RUNTIME_SLOTS);
 	ASSERT_LT(c->scratch_gpa + 4096 - 1, 1ULL << kmmu_vm_phys_bits(self->vm))
@@ -1088,8 +1103,8 @@ static void mi_usage(FILE *f, const char *prog)
 		"  --result FILE  result file (default $KMMU_RESULT)\n"
 		"$KMMU_MMIO_INJECT=invert-one inverts the expected outcome for page 0 (the\n"
 		"test must then fail: a check of the test itself)\n",
-		prog, KMMU_MAX_VCPUS, MI_MAX_CELLS, (unsigned long long)MI_SWAPS_PER_WRAP,
-		(unsigned long long)MI_SWAPS_PER_WRAP);
+		prog, KMMU_MAX_VCPUS, MI_MAX_CELLS, (unsigned long long)MI_SWAPS_PER_WRAP_SMM,
+		(unsigned long long)MI_SWAPS_PER_WRAP_SMM);
 }
 
 /* Long-only options: values no short option has. */
