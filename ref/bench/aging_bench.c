@@ -295,14 +295,14 @@ int main(int argc, char **argv)
 			if (parse_long(optarg, 1, 1000, &samples)) {
 				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0],
 					optarg);
-				return 1;
+				return 2;
 			}
 			break;
 		case 'd':
 			if (parse_long(optarg, 10, 60000, &duration_ms)) {
 				fprintf(stderr, "%s: --duration-ms wants 10..60000, got '%s'\n",
 					argv[0], optarg);
-				return 1;
+				return 2;
 			}
 			break;
 		case 'r':
@@ -313,12 +313,12 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "%s: bad option '%s' (try -h)\n", argv[0], argv[optind - 1]);
-			return 1;
+			return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 1;
+		return 2;
 	}
 	res = kmmu_result_new("aging_bench");
 	v = calloc(samples, sizeof(double));
