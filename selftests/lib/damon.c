@@ -24,25 +24,6 @@ const char *kmmu_damon_root(void)
 	return r && *r ? r : KMMU_DAMON_DEFAULT_ROOT;
 }
 
-static void kmmu_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
-static void kmmu_damon_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /*
  * Read a sysfs file into @buf without the trailing newline(s).  DAMON's
  * "pid" answers EBUSY while its lock is taken by a writer: retry.
@@ -62,7 +43,7 @@ static int kmmu_damon_read(const char *path, char *buf, size_t len)
 			r = -errno;
 		close(fd);
 		if (r == -EBUSY || r == -EINTR) {
-			kmmu_damon_sleep_ms(5);
+			kmmu_sleep_ms(5);
 			continue;
 		}
 		if (r < 0)
@@ -109,7 +90,7 @@ static int kmmu_damon_write(const char *path, const char *val, char *why, size_t
 		close(fd);
 		if (r != -EBUSY && r != -EINTR)
 			break;
-		kmmu_damon_sleep_ms(5);
+		kmmu_sleep_ms(5);
 	}
 	if (r < 0) {
 		kmmu_why(why, len, "writing \"%s\" to %s: %s", val, path, strerror((int)-r));
@@ -336,7 +317,7 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 			pid = atol(buf);
 			break;
 		}
-		kmmu_damon_sleep_ms(10);
+		kmmu_sleep_ms(10);
 	}
 	if (!pid) {
 		kmmu_why(why, len, "the kdamond did not start (%s: %s)", path, buf);

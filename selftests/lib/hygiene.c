@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kmmu/hygiene.h"
@@ -201,4 +203,23 @@ void kmmu_cleanup_forget(void (*fn)(void *), void *arg)
 	for (i = 0; i < kmmu_nr_cleanups; i++)
 		if (kmmu_cleanups[i].fn == fn && kmmu_cleanups[i].arg == arg)
 			kmmu_cleanups[i].fn = NULL;
+}
+
+void kmmu_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+void kmmu_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/hygiene.h"
 #include "kmmu/janitor.h"
 
 struct kmmu_janitor_msg {
@@ -75,14 +76,6 @@ static void kmmu_janitor_fd_del(int fd)
 }
 
 /* ---- the steps: plain system calls only, the janitor runs them too ---- */
-
-static void kmmu_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
 
 static int kmmu_undo_write(const char *path, const char *val)
 {

@@ -21,25 +21,6 @@
 
 #define ZRAM_CONTROL "/sys/class/zram-control"
 
-static void kmmu_rwhy(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
-static void kmmu_rsleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static int kmmu_rread(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -128,13 +109,13 @@ int kmmu_mkswap(const char *dev, char *why, size_t len)
 
 	fd = open(dev, O_WRONLY | O_CLOEXEC | O_EXCL);
 	if (fd < 0) {
-		kmmu_rwhy(why, len, "opening %s: %s", dev, strerror(errno));
+		kmmu_why(why, len, "opening %s: %s", dev, strerror(errno));
 		return -errno;
 	}
 	size = lseek(fd, 0, SEEK_END);
 	if (size < 10ULL * psz) {
 		close(fd);
-		kmmu_rwhy(why, len, "%s is too small for swap (%llu bytes)", dev, size);
+		kmmu_why(why, len, "%s is too small for swap (%llu bytes)", dev, size);
 		return -EINVAL;
 	}
 	page = calloc(1, psz);
@@ -154,7 +135,7 @@ int kmmu_mkswap(const char *dev, char *why, size_t len)
 	if (w != psz || fsync(fd)) {
 		int err = w < 0 ? -errno : -EIO;
 
-		kmmu_rwhy(why, len, "writing the swap header to %s: %s", dev, strerror(-err));
+		kmmu_why(why, len, "writing the swap header to %s: %s", dev, strerror(-err));
 		free(page);
 		close(fd);
 		return err;
@@ -177,12 +158,12 @@ int kmmu_reclaim_init(struct kmmu_reclaim *r, char *why, size_t len)
 	r->zram_id = -1;
 	r->jan.fd = -1;
 	if (geteuid() != 0) {
-		kmmu_rwhy(why, len, "swap devices and memory cgroups need root");
+		kmmu_why(why, len, "swap devices and memory cgroups need root");
 		return -EPERM;
 	}
 	err = kmmu_janitor_start(&r->jan);
 	if (err) {
-		kmmu_rwhy(why, len, "starting the janitor: %s", strerror(-err));
+		kmmu_why(why, len, "starting the janitor: %s", strerror(-err));
 		return err;
 	}
 	r->inited = true;
@@ -223,7 +204,7 @@ static int kmmu_zram_get(struct kmmu_reclaim *r, char *why, size_t len)
 	if (access(ZRAM_CONTROL, F_OK) && access("/sys/block/zram0", F_OK)) {
 		if (kmmu_modprobe_zram() ||
 		    (access(ZRAM_CONTROL, F_OK) && access("/sys/block/zram0", F_OK))) {
-			kmmu_rwhy(why, len, "no zram: neither %s nor /sys/block/zram0 "
+			kmmu_why(why, len, "no zram: neither %s nor /sys/block/zram0 "
 				  "(CONFIG_ZRAM), and modprobe zram failed", ZRAM_CONTROL);
 			return -ENODEV;
 		}
@@ -246,7 +227,7 @@ static int kmmu_zram_get(struct kmmu_reclaim *r, char *why, size_t len)
 	/* No hot_add: zram0 if nobody uses it. */
 	if (kmmu_rread("/sys/block/zram0/initstate", buf, sizeof(buf)) || atoi(buf) ||
 	    kmmu_swap_active("/dev/zram0") > 0) {
-		kmmu_rwhy(why, len, "zram0 is already in use (initialised or swap) and "
+		kmmu_why(why, len, "zram0 is already in use (initialised or swap) and "
 			  "zram-control/hot_add cannot add another");
 		return -EBUSY;
 	}
@@ -272,20 +253,20 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)bytes);
 	err = kmmu_rwrite(path, val);
 	if (err) {
-		kmmu_rwhy(why, len, "writing %s to %s: %s", val, path, strerror(-err));
+		kmmu_why(why, len, "writing %s to %s: %s", val, path, strerror(-err));
 		return err;
 	}
 	snprintf(r->swap_dev, sizeof(r->swap_dev), "/dev/zram%d", id);
 	/* devtmpfs adds the node; without it, make one (and remove it later). */
 	for (i = 0; i < 100 && access(r->swap_dev, F_OK); i++)
-		kmmu_rsleep_ms(10);
+		kmmu_sleep_ms(10);
 	if (access(r->swap_dev, F_OK)) {
 		unsigned int maj, min;
 
 		snprintf(path, sizeof(path), "/sys/block/zram%d/dev", id);
 		if (kmmu_rread(path, devnum, sizeof(devnum)) ||
 		    sscanf(devnum, "%u:%u", &maj, &min) != 2) {
-			kmmu_rwhy(why, len, "no %s and no %s", r->swap_dev, path);
+			kmmu_why(why, len, "no %s and no %s", r->swap_dev, path);
 			return -ENODEV;
 		}
 		err = kmmu_janitor_push(&r->jan, KMMU_UNDO_UNLINK, r->swap_dev, NULL);
@@ -293,7 +274,7 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 			return err;
 		if (mknod(r->swap_dev, S_IFBLK | 0600, makedev(maj, min))) {
 			err = -errno;
-			kmmu_rwhy(why, len, "mknod %s: %s", r->swap_dev, strerror(errno));
+			kmmu_why(why, len, "mknod %s: %s", r->swap_dev, strerror(errno));
 			return err;
 		}
 	}
@@ -309,7 +290,7 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 	 */
 	if (swapon(r->swap_dev, SWAP_FLAG_PREFER | (32767 & SWAP_FLAG_PRIO_MASK))) {
 		err = -errno;
-		kmmu_rwhy(why, len, "swapon %s: %s", r->swap_dev, strerror(errno));
+		kmmu_why(why, len, "swapon %s: %s", r->swap_dev, strerror(errno));
 		return err;
 	}
 	return 0;
@@ -396,12 +377,12 @@ int kmmu_reclaim_probe(char *why, size_t len)
 	char v1[128], v2[128], path[300], buf[256];
 
 	if (geteuid() != 0) {
-		kmmu_rwhy(why, len, "swap devices and memory cgroups need root");
+		kmmu_why(why, len, "swap devices and memory cgroups need root");
 		return -EPERM;
 	}
 	if (access(ZRAM_CONTROL, F_OK) && access("/sys/block/zram0", F_OK) &&
 	    kmmu_modprobe_zram()) {
-		kmmu_rwhy(why, len, "no zram (CONFIG_ZRAM): no %s, no /sys/block/zram0, "
+		kmmu_why(why, len, "no zram (CONFIG_ZRAM): no %s, no /sys/block/zram0, "
 			  "modprobe zram failed", ZRAM_CONTROL);
 		return -ENODEV;
 	}
@@ -412,7 +393,7 @@ int kmmu_reclaim_probe(char *why, size_t len)
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
 		if (!kmmu_rread(path, buf, sizeof(buf)) && kmmu_has_word(buf, "memory"))
 			return 0;
-		kmmu_rwhy(why, len, "no memory cgroup controller (%s has \"%s\")", path, buf);
+		kmmu_why(why, len, "no memory cgroup controller (%s has \"%s\")", path, buf);
 		return -ENODEV;
 	}
 	/* Nothing mounted: kmmu_reclaim_memcg() mounts a cgroup2 for itself. */
@@ -434,7 +415,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 		/* Under our own memcg: whoever limits us still does. */
 		err = kmmu_self_cgroup(1, self, sizeof(self));
 		if (err) {
-			kmmu_rwhy(why, len, "no memory line in /proc/self/cgroup");
+			kmmu_why(why, len, "no memory line in /proc/self/cgroup");
 			return err;
 		}
 		snprintf(r->cg_home, sizeof(r->cg_home), "%s%s", v1,
@@ -446,7 +427,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 			char tmpl[] = "/tmp/kmmu-cgroup2-XXXXXX";
 
 			if (!mkdtemp(tmpl)) {
-				kmmu_rwhy(why, len, "mkdtemp: %s", strerror(errno));
+				kmmu_why(why, len, "mkdtemp: %s", strerror(errno));
 				return -errno;
 			}
 			err = kmmu_janitor_push(&r->jan, KMMU_UNDO_UMOUNT, tmpl, NULL);
@@ -456,14 +437,14 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 			}
 			if (mount("cgroup2", tmpl, "cgroup2", 0, NULL)) {
 				err = -errno;
-				kmmu_rwhy(why, len, "mounting cgroup2 on %s: %s", tmpl, strerror(errno));
+				kmmu_why(why, len, "mounting cgroup2 on %s: %s", tmpl, strerror(errno));
 				return err == -ENODEV ? -ENODEV : err;
 			}
 			snprintf(v2, sizeof(v2), "%s", tmpl);
 		}
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
 		if (kmmu_rread(path, buf, sizeof(buf)) || !kmmu_has_word(buf, "memory")) {
-			kmmu_rwhy(why, len, "no memory controller in %s", path);
+			kmmu_why(why, len, "no memory controller in %s", path);
 			return -ENODEV;
 		}
 		/*
@@ -476,7 +457,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 			if (!err)
 				err = kmmu_rwrite(path, "+memory");
 			if (err) {
-				kmmu_rwhy(why, len, "enabling memory in %s: %s", path, strerror(-err));
+				kmmu_why(why, len, "enabling memory in %s: %s", path, strerror(-err));
 				return err;
 			}
 		}
@@ -501,7 +482,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 		return err;
 	if (mkdir(r->cg_dir, 0755)) {
 		err = -errno;
-		kmmu_rwhy(why, len, "mkdir %s: %s", r->cg_dir, strerror(errno));
+		kmmu_why(why, len, "mkdir %s: %s", r->cg_dir, strerror(errno));
 		return err;
 	}
 	/* v1 memcgs inherit swappiness; 0 would keep anonymous memory in. */

@@ -45,4 +45,10 @@ int kmmu_cleanup_push(void (*fn)(void *), void *arg);
 void kmmu_cleanup_forget(void (*fn)(void *), void *arg);
 void kmmu_cleanup_run(void);
 
+/* Sleeps @ms milliseconds, across signal interruptions. */
+void kmmu_sleep_ms(long ms);
+/* Formats a one-line reason (for a SKIP or an error) into @why; NULL/0 ok. */
+void kmmu_why(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif
