@@ -765,8 +765,16 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 		uint64_t now_usage;
 
 		err = kmmu_reclaim_reclaim(&self->rc, squeeze / 8);
-		if (err && err != -EAGAIN) {
+		/*
+		 * -EAGAIN: the cgroup found nothing more to take this time;
+		 * -EINTR: memory.reclaim gives up when a signal is pending
+		 * for the writer.  Neither is a refusal; the next step asks
+		 * again.
+		 */
+		if (err && err != -EAGAIN && err != -EINTR) {
 			ksft_print_msg("reclaim: step %d: %s\n", k, strerror(-err));
+			snprintf(why, sizeof(why), "step %d of the squeeze: %s", k,
+				 strerror(-err));
 			squeeze_ok = false;
 			break;
 		}
@@ -878,7 +886,7 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 			  KMMU_HIGHER_IS_BETTER);
 	ag_metric(rep, "reclaim_squeeze_duration", t_sq, "s", KMMU_LOWER_IS_BETTER);
 
-	ASSERT_TRUE(squeeze_ok) TH_LOG("the cgroup refused the reclaim request");
+	ASSERT_TRUE(squeeze_ok) TH_LOG("the cgroup refused the reclaim request at %s", why);
 	/* Exact: swap-out of a page KVM maps goes through the mmu notifier. */
 	if (self->ev.captured) {
 		EXPECT_GT(self->ev.ages, 0) TH_LOG("reclaim never asked KVM about guest memory (kvm_age_hva)");
