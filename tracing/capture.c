@@ -89,6 +89,13 @@ static const struct event_spec event_specs[] = {
 	  { F("start", hva_range.start), F("end", hva_range.end) } },
 	{ KMMU_EV_USERSPACE_EXIT, "kvm", "kvm_userspace_exit",
 	  { F("reason", uexit.reason), F("errno", uexit.err) } },
+	{ KMMU_EV_SPTE_CHANGED, "kvmmmu", "kvm_tdp_mmu_spte_changed",
+	  { F("gfn", spte_changed.gfn), F("old_spte", spte_changed.old_spte),
+	    F("new_spte", spte_changed.new_spte), F("level", spte_changed.level),
+	    F("as_id", spte_changed.as_id) } },
+	{ KMMU_EV_SPLIT_HUGE_PAGE, "kvmmmu", "kvm_mmu_split_huge_page",
+	  { F("gfn", split.gfn), F("spte", split.spte), F("level", split.level),
+	    F("errno", split.err) } },
 	/* Events the tests trigger themselves, enabled only on request. */
 	{ KMMU_EV_MARKER, "ftrace", "print", { } },	/* text copied by hand */
 	{ KMMU_EV_SYS_ENTER, "raw_syscalls", "sys_enter", { F("id", sys_enter.id) } },

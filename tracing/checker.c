@@ -38,7 +38,14 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_MMIO_GEN_MODEL] = "MMIO SPTE generation is the reference's memslot generation",
 	[KMMU_PROP_MMIO_SPTE_UNBACKED] = "an MMIO SPTE is honoured only for gfns without a live memslot",
 	[KMMU_PROP_ZAP_AT_WRAP] = "the update that wraps the MMIO generation zaps all shadow pages",
+	[KMMU_PROP_PAGE_STATS] = "KVM page stats equal the traced leaf SPTEs per level",
+	[KMMU_PROP_AGING_IN_PASS] = "an Accessed bit is cleared only by aging that gfn's hva",
+	[KMMU_PROP_AGING_KEEPS_DIRTY] = "aging keeps the Dirty and Writable bits",
+	[KMMU_PROP_AGING_IDLE] = "aging reports a page the guest left idle young at most once",
 };
+
+#define SHADOW_MMU_WHY	"shadow MMU: SPTE changes are not traced"
+
 
 const char *const kmmu_check_events[] = {
 	"kvmmmu:kvm_mmu_set_spte",
@@ -48,7 +55,39 @@ const char *const kmmu_check_events[] = {
 	"kvmmmu:check_mmio_spte",
 	"kvmmmu:handle_mmio_page_fault",
 	"kvm:kvm_mmio",
+	"kvmmmu:kvm_tdp_mmu_spte_changed",
+	"kvmmmu:kvm_mmu_split_huge_page",
+	"kvm:kvm_age_hva",
 	NULL
+};
+
+/*
+ * SPTE bits the TDP checks read (arch/x86/kvm/mmu/spte.h, 6.1).  Present
+ * and huge are one bit in both formats; Accessed and Dirty are not.
+ */
+#define SPTE_TDP_AD_SHIFT	52
+#define SPTE_TDP_AD_DISABLED	1ULL	/* SPTE_TDP_AD_DISABLED_MASK >> shift */
+#define EPT_RWX_MASK		0x7ULL	/* shadow_acc_track_mask with EPT */
+#define EPT_ACC_TRACK_SAVED	0x5ULL	/* R and X: SHADOW_ACC_TRACK_SAVED_BITS_MASK */
+#define EPT_ACC_TRACK_SHIFT	54
+#define EPT_ACCESSED		(1ULL << 8)
+#define EPT_DIRTY		(1ULL << 9)
+#define MAX_IDLE		16	/* idle ranges remembered */
+#define MAX_PIDS		256	/* tasks whose aging pass is tracked */
+
+/* One key (as_id, level, gfn) of the leaf SPTEs: one SPTE per root. */
+struct leaf {
+	uint64_t key;			/* leaf_key(); 0: free */
+	uint32_t live;			/* present leaf SPTEs with this key */
+	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
+};
+
+/* Where a task is: inside the aging pass started by its last kvm_age_hva, or not. */
+struct task_ctx {
+	int32_t pid;
+	bool in_pass;
+	uint64_t start, end;		/* the pass's hva range */
+	uint64_t pass;			/* index + 1 of its kvm_age_hva */
 };
 
 /* SPTEs installed in a slot since the last zap-all (an epoch per zap-all). */
@@ -102,6 +141,25 @@ struct checker {
 	unsigned int nr_swap_gens;
 
 	uint64_t pos;			/* record being judged */
+
+	/* TDP MMU SPTE changes (kvm_tdp_mmu_spte_changed) */
+	struct leaf *leaves;		/* open addressing, nr_leaves_cap a power of 2 */
+	uint64_t nr_leaves, nr_leaves_cap;
+	int64_t pages[3];		/* leaf SPTEs per level (4K, 2M, 1G) as traced */
+	uint64_t last_leaf_change_ts;
+	uint64_t last_leaf_change[3];	/* index + 1 of the last change per level */
+	uint64_t spte_changes;
+	uint64_t unknown_leaves;	/* leaves dropped that the trace never installed */
+	uint64_t untraced_unmaps;	/* other tasks' unmaps of guest memory */
+	uint64_t hva_lo, hva_hi;	/* every memslot's host memory lies in here */
+	unsigned int vm_creates;
+	bool have_host;
+	struct kmmu_trace_record host;
+	struct task_ctx tasks[MAX_PIDS];
+	struct {
+		uint64_t gfn, npages, ts;
+	} idle[MAX_IDLE];
+	unsigned int nr_idle;
 
 	/*
 	 * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
@@ -162,6 +220,12 @@ static bool ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
 static bool in_range(gfn_t gfn, gfn_t base, uint64_t npages)
 {
 	return gfn >= base && gfn - base < npages;
+}
+
+/* Base pages an SPTE of @level maps (levels a trace file claims are not trusted). */
+static uint64_t level_pages(unsigned int level)
+{
+	return level >= 1 && level <= 5 ? 1ULL << ((level - 1) * 9) : 1;
 }
 
 static bool op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn)
@@ -227,6 +291,11 @@ static bool record_touches(struct checker *c, const struct kmmu_trace_record *r,
 		return r->mmio_pf.gfn == gfn;
 	case KMMU_EV_ZAP_ALL_FAST:
 		return true;
+	case KMMU_EV_SPTE_CHANGED:
+		return r->spte_changed.gfn <= gfn &&
+		       gfn - r->spte_changed.gfn < level_pages(r->spte_changed.level);
+	case KMMU_EV_SPLIT_HUGE_PAGE:
+		return r->split.gfn <= gfn && gfn - r->split.gfn < level_pages(r->split.level);
 	case KMMU_ACT_SET_MEMSLOT:
 		return op_new_covers(r, gfn) || op_old_covers(c, r, gfn);
 	case KMMU_ACT_GUEST_ACCESS:
@@ -374,6 +443,12 @@ static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 			ret, ret ? strerror(-ret) : "success", r->memslot.ret);
 	if (!ret)
 		c->updates++;
+	if (!ret && r->memslot.size) {
+		if (!c->hva_hi || r->memslot.hva < c->hva_lo)
+			c->hva_lo = r->memslot.hva;
+		if (r->memslot.hva + r->memslot.size > c->hva_hi)
+			c->hva_hi = r->memslot.hva + r->memslot.size;
+	}
 
 	if (removes && !ret && (slot >> 16) < KMMU_ADDRESS_SPACE_NUM &&
 	    (slot & 0xffff) < KMMU_MEM_SLOTS_NUM) {
@@ -590,6 +665,414 @@ static void on_handle_mmio_pf(struct checker *c, const struct kmmu_trace_record 
 	c->res->checked[KMMU_PROP_MMIO_SPTE_UNBACKED]++;
 }
 
+static uint64_t leaf_key(unsigned int as_id, unsigned int level, gfn_t gfn)
+{
+	return (gfn << 8 | (as_id & 0xf) << 4 | (level & 0xf)) + 1;
+}
+
+/* The entry of @key, created if needed; NULL when out of memory. */
+static struct leaf *leaf_get(struct checker *c, uint64_t key)
+{
+	uint64_t i;
+
+	if (c->nr_leaves * 2 >= c->nr_leaves_cap) {
+		uint64_t cap = c->nr_leaves_cap ? c->nr_leaves_cap * 2 : 4096;
+		struct leaf *n = calloc(cap, sizeof(*n)), *old = c->leaves;
+
+		if (!n)
+			return NULL;
+		for (uint64_t j = 0; j < c->nr_leaves_cap; j++) {
+			if (!old[j].key)
+				continue;
+			for (i = old[j].key * 0x9e3779b97f4a7c15ULL >> 20 & (cap - 1); n[i].key;
+			     i = (i + 1) & (cap - 1))
+				;
+			n[i] = old[j];
+		}
+		free(old);
+		c->leaves = n;
+		c->nr_leaves_cap = cap;
+	}
+	for (i = key * 0x9e3779b97f4a7c15ULL >> 20 & (c->nr_leaves_cap - 1); c->leaves[i].key;
+	     i = (i + 1) & (c->nr_leaves_cap - 1))
+		if (c->leaves[i].key == key)
+			return &c->leaves[i];
+	c->leaves[i].key = key;
+	c->nr_leaves++;
+	return &c->leaves[i];
+}
+
+static bool tdp_present(uint64_t spte)
+{
+	return spte & KMMU_SPTE_MMU_PRESENT_MASK;	/* is_shadow_present_pte() */
+}
+
+/* is_shadow_present_pte() && is_last_spte(): what kvm_update_page_stats() counts. */
+static bool tdp_leaf(uint64_t spte, unsigned int level)
+{
+	return tdp_present(spte) && kmmu_is_last_spte(spte, level);
+}
+
+static bool ad_disabled(uint64_t spte)
+{
+	return (spte >> SPTE_TDP_AD_SHIFT & 3) == SPTE_TDP_AD_DISABLED;
+}
+
+/* The Accessed and Dirty bits of the host's format; false if it is unknown. */
+static bool ad_masks(struct checker *c, uint64_t *a, uint64_t *d)
+{
+	if (!c->have_host || c->host.host.tdp != 1)
+		return false;
+	if (c->host.host.backend == KMMU_HOST_SVM) {
+		*a = KMMU_PT_ACCESSED_MASK;
+		*d = KMMU_PT_DIRTY_MASK;
+		return true;
+	}
+	if (c->host.host.backend == KMMU_HOST_VMX) {
+		*a = EPT_ACCESSED;
+		*d = EPT_DIRTY;
+		return true;
+	}
+	return false;
+}
+
+static struct task_ctx *task(struct checker *c, int32_t pid)
+{
+	unsigned int h = (uint32_t)pid * 2654435761u % MAX_PIDS;
+
+	for (unsigned int n = 0; n < MAX_PIDS; n++, h = (h + 1) % MAX_PIDS) {
+		if (c->tasks[h].pid == pid)
+			return &c->tasks[h];
+		if (!c->tasks[h].pid) {
+			c->tasks[h].pid = pid;
+			return &c->tasks[h];
+		}
+	}
+	return NULL;	/* more tasks than tracked: their passes are not known */
+}
+
+/*
+ * A task's records in order: a kvm_age_hva starts an aging pass, which
+ * runs kvm_tdp_mmu_age_gfn_range() over the slots its hva range overlaps
+ * with mmu_lock held (no other record of that task can come in between),
+ * and its A clears are the SPTE changes that follow.  Any other record of
+ * the task ends the pass.  A record that is not the task's own work in the
+ * kernel (an action) ends it too, which only narrows what counts as aging.
+ */
+static void track_task(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct task_ctx *t;
+
+	if (r->type == KMMU_EV_SPTE_CHANGED || r->type == KMMU_EV_SPLIT_HUGE_PAGE || !r->pid)
+		return;
+	t = task(c, r->pid);
+	if (!t)
+		return;
+	t->in_pass = r->type == KMMU_EV_AGE_HVA;
+	if (t->in_pass) {
+		t->start = r->hva_range.start;
+		t->end = r->hva_range.end;
+		t->pass = c->pos + 1;
+	}
+}
+
+/*
+ * Does the aging pass @t cover the SPTE (@as_id, @gfn, @level)?  As
+ * __kvm_handle_hva_range(): the slots whose host range overlaps the pass,
+ * and in them every gfn whose page intersects it; the SPTE is visited if
+ * any of its gfns is.
+ */
+static bool pass_covers(struct checker *c, const struct task_ctx *t, unsigned int as_id, gfn_t gfn,
+			unsigned int level)
+{
+	struct kmmu_memory_slot *s;
+	bool covers = false;
+
+	if (as_id >= KMMU_ADDRESS_SPACE_NUM)
+		return false;
+	urcu_memb_read_lock();
+	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, as_id), gfn);
+	if (s) {
+		gfn_t lo = gfn > s->base_gfn ? gfn : s->base_gfn;
+		gfn_t hi = gfn + level_pages(level);
+		uint64_t hva_lo, hva_hi;
+
+		if (hi > s->base_gfn + s->npages)
+			hi = s->base_gfn + s->npages;
+		hva_lo = s->userspace_addr + ((lo - s->base_gfn) << PAGE_SHIFT);
+		hva_hi = s->userspace_addr + ((hi - s->base_gfn) << PAGE_SHIFT);
+		covers = hva_lo < t->end && t->start < hva_hi;
+	}
+	urcu_memb_read_unlock();
+	return covers;
+}
+
+/* The idle range holding @gfn (address space 0) since before @ts; -1 if none. */
+static int idle_range(struct checker *c, gfn_t gfn, uint64_t ts)
+{
+	for (unsigned int i = 0; i < c->nr_idle; i++)
+		if (c->idle[i].ts < ts && in_range(gfn, c->idle[i].gfn, c->idle[i].npages))
+			return i;
+	return -1;
+}
+
+/*
+ * An Accessed-bit clear of a present leaf, as age_gfn_range() makes it:
+ * same page, A/D enabled: A cleared; A/D disabled (EPT without A/D):
+ * marked for access tracking (RWX cleared, R and X saved).  Other 6.1
+ * paths that produce the same change: make_spte() for a prefetch, i.e. the
+ * completion of an async page fault, which needs an in-kernel LAPIC (the
+ * kmmu runtime's VMs have none) and a racing fault that installed the SPTE
+ * first; not told apart, so a test with async page faults may see them
+ * reported here.
+ */
+static bool is_a_clear(struct checker *c, uint64_t old, uint64_t new, unsigned int level)
+{
+	uint64_t a, d;
+
+	if (!tdp_leaf(old, level) || !tdp_leaf(new, level) ||
+	    kmmu_spte_to_pfn(old) != kmmu_spte_to_pfn(new))
+		return false;
+	if (ad_disabled(old))
+		return c->host.host.backend == KMMU_HOST_VMX && (old & EPT_RWX_MASK) &&
+		       !(new & EPT_RWX_MASK);
+	if (!ad_masks(c, &a, &d))
+		return false;
+	return (old & a) && !(new & a);
+}
+
+static void judge_aging(struct checker *c, const struct kmmu_trace_record *r, struct leaf *l)
+{
+	const uint64_t old = r->spte_changed.old_spte, new = r->spte_changed.new_spte;
+	unsigned int level = r->spte_changed.level, as_id = r->spte_changed.as_id;
+	gfn_t gfn = r->spte_changed.gfn;
+	struct task_ctx *t = task(c, r->pid);
+	uint64_t a, d, lost;
+	int i;
+
+	if (!is_a_clear(c, old, new, level))
+		return;
+
+	/* (a) inside an aging pass of this task that covers the gfn */
+	if (!t || !t->in_pass) {
+		c->res->checked[KMMU_PROP_AGING_IN_PASS]++;
+		diverge(c, KMMU_PROP_AGING_IN_PASS, gfn, true,
+			"the Accessed bit of gfn %#" PRIx64 " (level %u) was cleared outside any"
+			" aging pass: only age_gfn_range(), after a kvm_age_hva of this task,"
+			" clears it", gfn, level);
+		return;
+	}
+	if (!gfn_in_transition(c, r->ts, gfn)) {
+		c->res->checked[KMMU_PROP_AGING_IN_PASS]++;
+		if (!pass_covers(c, t, as_id, gfn, level))
+			diverge(c, KMMU_PROP_AGING_IN_PASS, gfn, true,
+				"the aging pass that cleared the Accessed bit of gfn %#" PRIx64
+				" (level %u) is for hva %#" PRIx64 "-%#" PRIx64 ", which no memslot"
+				" maps to this gfn", gfn, level, t->start, t->end);
+	}
+
+	/* (b) the Dirty and Writable bits survive */
+	c->res->checked[KMMU_PROP_AGING_KEEPS_DIRTY]++;
+	if (ad_disabled(old)) {
+		/* mark_spte_for_access_track(); the dirty page went to kvm_set_pfn_dirty(). */
+		uint64_t want = (old | (old & EPT_ACC_TRACK_SAVED) << EPT_ACC_TRACK_SHIFT) &
+				~EPT_RWX_MASK;
+
+		if (new != want)
+			diverge(c, KMMU_PROP_AGING_KEEPS_DIRTY, gfn, true,
+				"access tracking of gfn %#" PRIx64 " must give %#" PRIx64
+				" (RWX cleared, R and X saved, nothing else changed)", gfn, want);
+	} else if (ad_masks(c, &a, &d)) {
+		lost = old & ~new & (d | KMMU_PT_WRITABLE_MASK);
+		if (lost)
+			diverge(c, KMMU_PROP_AGING_KEEPS_DIRTY, gfn, true,
+				"aging cleared the Accessed bit of gfn %#" PRIx64 " and lost its%s%s"
+				" bit: a dirty page would be freed without writeback", gfn,
+				lost & d ? " Dirty" : "", lost & KMMU_PT_WRITABLE_MASK ? " Writable" : "");
+	}
+
+	/* (c) once idle, young in at most one pass: the one that saw the last touch */
+	i = as_id ? -1 : idle_range(c, gfn, r->ts);
+	if (i < 0 || !l)
+		return;
+	c->res->checked[KMMU_PROP_AGING_IDLE]++;
+	if (!l->idle_pass) {
+		l->idle_pass = t->pass;
+	} else if (l->idle_pass != t->pass) {
+		uint64_t first = c->recs[l->idle_pass - 1].ts;
+
+		diverge(c, KMMU_PROP_AGING_IDLE, gfn, true,
+			"the guest left gpa %#" PRIx64 "+%#" PRIx64 " idle at %" PRIu64 ".%09" PRIu64
+			" and the aging pass at %" PRIu64 ".%09" PRIu64 " found gfn %#" PRIx64
+			" young: this pass must find it old (aging reports a page young that"
+			" the guest left idle)", c->idle[i].gfn << PAGE_SHIFT,
+			c->idle[i].npages << PAGE_SHIFT, c->idle[i].ts / 1000000000,
+			c->idle[i].ts % 1000000000, first / 1000000000, first % 1000000000, gfn);
+	}
+}
+
+/* __handle_changed_spte(): the page stats follow leaf-ness; then aging. */
+static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
+{
+	const uint64_t old = r->spte_changed.old_spte, new = r->spte_changed.new_spte;
+	unsigned int level = r->spte_changed.level;
+	bool was_leaf = tdp_leaf(old, level), is_leaf = tdp_leaf(new, level);
+	struct leaf *l = NULL;
+
+	c->spte_changes++;
+	if (level < 1 || level > 5)
+		return;
+	if (was_leaf || is_leaf)
+		l = leaf_get(c, leaf_key(r->spte_changed.as_id, level, r->spte_changed.gfn));
+	if (was_leaf != is_leaf) {
+		if (level <= 3) {
+			c->pages[level - 1] += is_leaf ? 1 : -1;
+			c->last_leaf_change[level - 1] = c->pos + 1;
+		}
+		c->last_leaf_change_ts = r->ts;
+		if (l && is_leaf) {
+			l->live++;
+			l->idle_pass = 0;	/* a new SPTE: its faulting access is the guest's */
+		} else if (l && l->live) {
+			l->live--;
+		} else {
+			c->unknown_leaves++;
+		}
+	}
+	judge_aging(c, r, l);
+}
+
+/*
+ * tdp_mmu_split_huge_page(): the huge leaf became a table (a traced
+ * change), and its 512 children, written before the table was linked and
+ * never traced, were added to the stats of the level below.
+ */
+static void on_split(struct checker *c, const struct kmmu_trace_record *r)
+{
+	unsigned int level = r->split.level;
+
+	if (r->split.err || level < 2 || level > 3 || !c->spte_changes)
+		return;	/* the shadow MMU's splits are not counted here */
+	c->pages[level - 2] += KMMU_PT64_ENT_PER_PAGE;
+	c->last_leaf_change[level - 2] = c->pos + 1;
+	c->last_leaf_change_ts = r->ts;
+	for (unsigned int i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
+		/* The trace names no address space: 0, as every kmmu VM's memory. */
+		struct leaf *l = leaf_get(c, leaf_key(0, level - 1,
+						      r->split.gfn + i * level_pages(level - 1)));
+
+		if (l)
+			l->live++;
+	}
+}
+
+/* Another task unmapped guest memory, and the trace lacks its SPTE changes. */
+static void on_unmap(struct checker *c, const struct kmmu_trace_record *r)
+{
+	if (r->hva_range.untraced && r->hva_range.start < c->hva_hi &&
+	    c->hva_lo < r->hva_range.end)
+		c->untraced_unmaps++;
+}
+
+static bool host_has_tdp_mmu(struct checker *c)
+{
+	if (c->spte_changes)
+		return true;
+	return c->have_host && c->host.host.tdp == 1 && c->host.host.tdp_mmu == 1;
+}
+
+static void not_checkable(struct checker *c, enum kmmu_check_property p, const char *why)
+{
+	c->res->not_checkable[p] = why;
+}
+
+/*
+ * The kernel's page stats, read while nothing changed SPTEs, against the
+ * leaves the trace installed and removed.  The trace may lack changes in
+ * one direction only: removals by tasks it did not follow (another task's
+ * mmu notifier call, the NX huge page recovery thread).  Nothing adds a
+ * leaf outside the test's own threads, so more leaves in the kernel than
+ * in the trace is always a divergence; fewer is one only when no removal
+ * can have escaped the trace.
+ */
+static void on_stats(struct checker *c, const struct kmmu_trace_record *r)
+{
+	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
+	bool may_miss_removals = c->untraced_unmaps ||
+				 (r->stats.flags & (KMMU_STATS_NX_RECOVERY |
+						    KMMU_STATS_OTHERS_UNKNOWN));
+
+	if (!host_has_tdp_mmu(c)) {
+		not_checkable(c, KMMU_PROP_PAGE_STATS, c->have_host ? SHADOW_MMU_WHY :
+			      "no kvm_tdp_mmu_spte_changed in this trace");
+		return;
+	}
+	if (r->stats.nr_vms > c->vm_creates) {
+		not_checkable(c, KMMU_PROP_PAGE_STATS,
+			      "a VM older than the trace: its first SPTEs are not in it");
+		return;
+	}
+	if (c->last_leaf_change_ts >= r->stats.start_ts) {
+		not_checkable(c, KMMU_PROP_PAGE_STATS, "SPTEs changed while the stats were read");
+		return;
+	}
+	for (int l = 0; l < 3; l++) {
+		int64_t kernel = (int64_t)r->stats.pages[l], ref = c->pages[l];
+		uint64_t last = c->last_leaf_change[l];
+		const struct kmmu_trace_record *e = last ? &c->recs[last - 1] : NULL;
+		gfn_t gfn = !e ? 0 : e->type == KMMU_EV_SPLIT_HUGE_PAGE ? e->split.gfn :
+			    e->spte_changed.gfn;
+
+		if (kernel < ref && may_miss_removals) {
+			not_checkable(c, KMMU_PROP_PAGE_STATS,
+				      "another task unmapped guest memory: its SPTE changes are"
+				      " not traced");
+			continue;
+		}
+		c->res->checked[KMMU_PROP_PAGE_STATS]++;
+		if (kernel != ref)
+			diverge(c, KMMU_PROP_PAGE_STATS, gfn, e != NULL,
+				"%s %" PRId64 " (%u VM(s)), but the trace installed and removed"
+				" leaf SPTEs to %" PRId64 "%s; the last leaf change at this level"
+				" was gfn %#" PRIx64, names[l], kernel, r->stats.nr_vms, ref,
+				c->unknown_leaves ? " (and removed leaves it never saw installed)" :
+				"", gfn);
+	}
+}
+
+static void on_idle(struct checker *c, const struct kmmu_trace_record *r)
+{
+	if (c->nr_idle == MAX_IDLE)
+		return;		/* not judged: a lost range only narrows the property */
+	c->idle[c->nr_idle].gfn = r->idle.gpa >> PAGE_SHIFT;
+	c->idle[c->nr_idle].npages = r->idle.size >> PAGE_SHIFT;
+	c->idle[c->nr_idle].ts = r->ts;
+	c->nr_idle++;
+}
+
+/* Why the TDP properties judged nothing, when that is known. */
+static void explain_tdp(struct checker *c)
+{
+	static const enum kmmu_check_property aging[] = {
+		KMMU_PROP_AGING_IN_PASS, KMMU_PROP_AGING_KEEPS_DIRTY, KMMU_PROP_AGING_IDLE,
+	};
+	uint64_t a, d;
+	const char *why = NULL;
+
+	if (!host_has_tdp_mmu(c))
+		why = c->have_host ? SHADOW_MMU_WHY : "no kvm_tdp_mmu_spte_changed in this trace";
+	else if (!ad_masks(c, &a, &d))
+		why = "the host's SPTE format (EPT or NPT) is not in this trace";
+	for (unsigned int i = 0; i < sizeof(aging) / sizeof(aging[0]); i++)
+		if (!c->res->checked[aging[i]] && !c->res->not_checkable[aging[i]])
+			not_checkable(c, aging[i], why ? why : aging[i] == KMMU_PROP_AGING_IDLE &&
+				      !c->nr_idle ? "the test declared no idle memory" :
+				      "no Accessed bit was cleared in the traced tasks");
+	if (!c->res->checked[KMMU_PROP_PAGE_STATS] && !c->res->not_checkable[KMMU_PROP_PAGE_STATS])
+		not_checkable(c, KMMU_PROP_PAGE_STATS, why && !host_has_tdp_mmu(c) ? why :
+			      "the test recorded no page stats");
+}
+
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
@@ -640,6 +1123,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	for (c.pos = 0; c.pos < nr; c.pos++) {
 		const struct kmmu_trace_record *r = &recs[c.pos];
 
+		track_task(&c, r);
 		switch (r->type) {
 		case KMMU_ACT_SET_MEMSLOT:
 			on_memslot(&c, r);
@@ -648,6 +1132,26 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			/* Told, not guessed: overrides what was learned. */
 			if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2)
 				c.nr_as = r->vm.nr_address_spaces;
+			c.vm_creates++;
+			break;
+		case KMMU_ACT_HOST:
+			c.have_host = true;
+			c.host = *r;
+			break;
+		case KMMU_ACT_STATS:
+			on_stats(&c, r);
+			break;
+		case KMMU_ACT_IDLE:
+			on_idle(&c, r);
+			break;
+		case KMMU_EV_SPTE_CHANGED:
+			on_spte_changed(&c, r);
+			break;
+		case KMMU_EV_SPLIT_HUGE_PAGE:
+			on_split(&c, r);
+			break;
+		case KMMU_EV_UNMAP_HVA_RANGE:
+			on_unmap(&c, r);
 			break;
 		case KMMU_EV_SET_SPTE:
 			on_set_spte(&c, r);
@@ -675,12 +1179,14 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			break;
 		}
 	}
+	explain_tdp(&c);
 	urcu_memb_unregister_thread();
 	kmmu_memslots_destroy(c.ms);
 	ret = 0;
 out:
 	free(c.ops);
 	free(c.sptes);
+	free(c.leaves);
 	return ret;
 }
 
@@ -708,8 +1214,9 @@ void kmmu_check_print_summary(FILE *f, const struct kmmu_check_result *res)
 			break;
 		default:
 			if (!res->no_actions)
-				fprintf(f, "NOT CHECKABLE  %s (no such events in this trace)\n",
-					prop_names[p]);
+				fprintf(f, "NOT CHECKABLE  %s (%s)\n", prop_names[p],
+					res->not_checkable[p] ? res->not_checkable[p] :
+					"no such events in this trace");
 			break;
 		}
 	}

@@ -31,11 +31,16 @@ static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_USERSPACE_EXIT] = "kvm_userspace_exit",
 	[KMMU_EV_MARKER] = "print",
 	[KMMU_EV_SYS_ENTER] = "sys_enter",
+	[KMMU_EV_SPTE_CHANGED] = "kvm_tdp_mmu_spte_changed",
+	[KMMU_EV_SPLIT_HUGE_PAGE] = "kvm_mmu_split_huge_page",
 	[KMMU_ACT_SET_MEMSLOT] = "action:set_memslot",
 	[KMMU_ACT_GUEST_ACCESS] = "action:guest_access",
 	[KMMU_ACT_MMIO_EXIT] = "action:mmio_exit",
 	[KMMU_ACT_AGE_REQUEST] = "action:age_request",
 	[KMMU_ACT_VM_CREATE] = "action:vm_create",
+	[KMMU_ACT_STATS] = "action:stats",
+	[KMMU_ACT_HOST] = "action:host",
+	[KMMU_ACT_IDLE] = "action:idle",
 };
 
 const char *kmmu_rec_type_name(unsigned int type)
@@ -96,8 +101,27 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 	case KMMU_EV_AGE_HVA:
 	case KMMU_EV_UNMAP_HVA_RANGE:
 	case KMMU_ACT_AGE_REQUEST:
-		return snprintf(buf, len, " hva %#" PRIx64 "-%#" PRIx64,
-				r->hva_range.start, r->hva_range.end);
+		return snprintf(buf, len, " hva %#" PRIx64 "-%#" PRIx64 "%s",
+				r->hva_range.start, r->hva_range.end,
+				r->hva_range.untraced ? " (another task: untraced)" : "");
+	case KMMU_EV_SPTE_CHANGED:
+		return snprintf(buf, len, " as %u gfn %#" PRIx64 " level %u old %#" PRIx64
+				" new %#" PRIx64, r->spte_changed.as_id, r->spte_changed.gfn,
+				r->spte_changed.level, r->spte_changed.old_spte,
+				r->spte_changed.new_spte);
+	case KMMU_EV_SPLIT_HUGE_PAGE:
+		return snprintf(buf, len, " gfn %#" PRIx64 " spte %#" PRIx64 " level %u errno %d",
+				r->split.gfn, r->split.spte, r->split.level, r->split.err);
+	case KMMU_ACT_STATS:
+		return snprintf(buf, len, " pages_4k %" PRIu64 " pages_2m %" PRIu64 " pages_1g %"
+				PRIu64 " of %u VM(s) flags %#x (read in %" PRIu64 " ns)",
+				r->stats.pages[0], r->stats.pages[1], r->stats.pages[2],
+				r->stats.nr_vms, r->stats.flags, r->ts - r->stats.start_ts);
+	case KMMU_ACT_HOST:
+		return snprintf(buf, len, " backend %u tdp %d tdp_mmu %d", r->host.backend,
+				r->host.tdp, r->host.tdp_mmu);
+	case KMMU_ACT_IDLE:
+		return snprintf(buf, len, " gpa %#" PRIx64 "+%#" PRIx64, r->idle.gpa, r->idle.size);
 	case KMMU_EV_TEST_AGE_HVA:
 		return snprintf(buf, len, " hva %#" PRIx64, r->test_age.hva);
 	case KMMU_EV_USERSPACE_EXIT:
@@ -214,7 +238,7 @@ uint64_t kmmu_trace_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void stamp(struct kmmu_trace_record *r, enum kmmu_rec_type type)
+void kmmu_rec_stamp(struct kmmu_trace_record *r, unsigned int type)
 {
 	memset(r, 0, sizeof(*r));
 	r->ts = kmmu_trace_now();
@@ -228,7 +252,7 @@ int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint64_t start_ts, uin
 {
 	struct kmmu_trace_record r;
 
-	stamp(&r, KMMU_ACT_SET_MEMSLOT);
+	kmmu_rec_stamp(&r, KMMU_ACT_SET_MEMSLOT);
 	r.memslot.start_ts = start_ts;
 	r.memslot.slot = slot;
 	r.memslot.flags = flags;
@@ -244,7 +268,7 @@ int kmmu_trace_action_access(struct kmmu_trace_log *log, uint32_t vcpu, uint64_t
 {
 	struct kmmu_trace_record r;
 
-	stamp(&r, outcome == KMMU_ACCESS_MMIO ? KMMU_ACT_MMIO_EXIT : KMMU_ACT_GUEST_ACCESS);
+	kmmu_rec_stamp(&r, outcome == KMMU_ACCESS_MMIO ? KMMU_ACT_MMIO_EXIT : KMMU_ACT_GUEST_ACCESS);
 	r.access.vcpu = vcpu;
 	r.access.gpa = gpa;
 	r.access.write = write;
@@ -257,7 +281,7 @@ int kmmu_trace_action_vm(struct kmmu_trace_log *log, uint32_t nr_address_spaces)
 {
 	struct kmmu_trace_record r;
 
-	stamp(&r, KMMU_ACT_VM_CREATE);
+	kmmu_rec_stamp(&r, KMMU_ACT_VM_CREATE);
 	r.vm.nr_address_spaces = nr_address_spaces;
 	return kmmu_trace_log_append(log, &r);
 }
@@ -266,7 +290,7 @@ int kmmu_trace_action_age(struct kmmu_trace_log *log, uint64_t hva_start, uint64
 {
 	struct kmmu_trace_record r;
 
-	stamp(&r, KMMU_ACT_AGE_REQUEST);
+	kmmu_rec_stamp(&r, KMMU_ACT_AGE_REQUEST);
 	r.hva_range.start = hva_start;
 	r.hva_range.end = hva_end;
 	return kmmu_trace_log_append(log, &r);

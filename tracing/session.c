@@ -2,15 +2,20 @@
 /*
  * A test's tracing session: capture + action log + checker + trace file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "kmmu/result.h"
 #include "kmmu/trace_capture.h"
@@ -21,7 +26,202 @@ struct kmmu_trace_session {
 	char test[64];
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
+	/*
+	 * Notifier calls of other tasks (kswapd, kcompactd, khugepaged...),
+	 * from all processes: the capture above sees only this one, so their
+	 * SPTE changes are missing from it, and the checker must know when
+	 * that happened to guest memory.  NULL: not available.
+	 */
+	struct kmmu_trace_capture *others;
+	struct kmmu_trace_log others_log;
+	uint32_t stats_flags;		/* KMMU_STATS_* */
 };
+
+/* What the checker needs to know about the host: the SPTE format. */
+static void log_host(struct kmmu_trace_session *s)
+{
+	struct kmmu_trace_record r;
+	struct kmmu_host host;
+	char nx[8] = "";
+	FILE *f;
+
+	kmmu_host_probe(&host);
+	kmmu_rec_stamp(&r, KMMU_ACT_HOST);
+	if (!strcmp(host.kvm_backend, "vmx"))
+		r.host.backend = KMMU_HOST_VMX;
+	else if (!strcmp(host.kvm_backend, "svm"))
+		r.host.backend = KMMU_HOST_SVM;
+	else if (!strcmp(host.kvm_backend, "pvm"))
+		r.host.backend = KMMU_HOST_PVM;
+	r.host.tdp = host.tdp;
+	r.host.tdp_mmu = host.tdp_mmu;
+	kmmu_trace_log_append(&s->log, &r);
+
+	/* The NX huge page recovery kthread zaps SPTEs no capture of ours sees. */
+	f = fopen("/sys/module/kvm/parameters/nx_huge_pages", "r");
+	if (f) {
+		if (fgets(nx, sizeof(nx), f) && (nx[0] == 'Y' || nx[0] == 'f'))
+			s->stats_flags |= KMMU_STATS_NX_RECOVERY;
+		fclose(f);
+	}
+}
+
+static void start_others(struct kmmu_trace_session *s)
+{
+	static const char *const events[] = { "kvm:kvm_unmap_hva_range", NULL };
+	struct kmmu_trace_capture_opts opts = {
+		.events = events, .all_pids = true, .buffer_kb = 1024,
+	};
+	char why[256];
+
+	kmmu_trace_log_init(&s->others_log);
+	if (kmmu_trace_capture_start(&s->others, &opts, &s->others_log, why, sizeof(why))) {
+		s->others = NULL;
+		s->stats_flags |= KMMU_STATS_OTHERS_UNKNOWN;
+	}
+}
+
+/*
+ * Stops the all-process capture and adds to the log, marked untraced, the
+ * notifier calls the process's own capture lacks: another task's.  A test
+ * may have merged other tasks' calls with their SPTE changes itself
+ * (aging_test): those are in the log already and stay as they are.
+ */
+/* One event in two instances: each ring buffer stamps it on its own. */
+#define SAME_EVENT_NS	100000
+
+static void merge_others(struct kmmu_trace_session *s)
+{
+	unsigned long long lost = 0;
+	uint64_t nr = s->log.nr;
+
+	if (!s->others)
+		return;
+	if (kmmu_trace_capture_stop(s->others, &lost))
+		s->stats_flags |= KMMU_STATS_OTHERS_UNKNOWN;
+	for (uint64_t i = 0; i < s->others_log.nr; i++) {
+		struct kmmu_trace_record r = s->others_log.recs[i];
+		uint64_t lo = 0, hi = nr, from = r.ts > SAME_EVENT_NS ? r.ts - SAME_EVENT_NS : 0;
+		bool seen = false;
+
+		/* The log is sorted: the first record at or after @from. */
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (s->log.recs[mid].ts < from)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < nr && s->log.recs[lo].ts <= r.ts + SAME_EVENT_NS && !seen; lo++) {
+			const struct kmmu_trace_record *o = &s->log.recs[lo];
+
+			seen = o->pid == r.pid && o->type == r.type &&
+			       o->hva_range.start == r.hva_range.start &&
+			       o->hva_range.end == r.hva_range.end;
+		}
+		if (seen)
+			continue;
+		r.hva_range.untraced = 1;
+		kmmu_trace_log_append(&s->log, &r);
+	}
+	kmmu_trace_log_sort(&s->log);
+}
+
+static void stop_others(struct kmmu_trace_session *s)
+{
+	kmmu_trace_capture_destroy(s->others);
+	s->others = NULL;
+	kmmu_trace_log_free(&s->others_log);
+}
+
+/* pages_4k/2m/1g of the VM @vm_fd added to @pages. */
+static int add_page_stats(int vm_fd, uint64_t pages[3])
+{
+	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
+	struct kvm_stats_header h;
+	struct kvm_stats_desc *d;
+	size_t dsize;
+	char *descs = NULL;
+	int fd, ret = -EIO;
+
+	fd = ioctl(vm_fd, KVM_GET_STATS_FD, NULL);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &h, sizeof(h), 0) != sizeof(h) || h.name_size > 4096 ||
+	    h.num_desc > 65536)
+		goto out;
+	dsize = sizeof(*d) + h.name_size;
+	descs = malloc(dsize * h.num_desc + 1);
+	if (!descs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (pread(fd, descs, dsize * h.num_desc, h.desc_offset) != (ssize_t)(dsize * h.num_desc))
+		goto out;
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		d = (struct kvm_stats_desc *)(descs + i * dsize);
+		for (int l = 0; l < 3; l++) {
+			uint64_t v;
+
+			if (strncmp(d->name, names[l], h.name_size))
+				continue;
+			if (pread(fd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v))
+				goto out;
+			pages[l] += v;
+		}
+	}
+	ret = 0;
+out:
+	free(descs);
+	close(fd);
+	return ret;
+}
+
+/*
+ * The page stats of every VM of this process, as one action: the trace's
+ * events carry no VM, so with several VMs the sums are compared.  The
+ * reading is an interval (start_ts .. ts): SPTE changes inside it make the
+ * comparison moot, which the checker tells.
+ */
+static void log_stats(struct kmmu_trace_session *s)
+{
+	struct kmmu_trace_record r;
+	uint64_t start = kmmu_trace_now();
+	struct dirent *de;
+	uint32_t nr_vms = 0;
+	uint64_t pages[3] = { 0 };
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[300], link[64];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, "anon_inode:kvm-vm"))
+			continue;
+		if (add_page_stats(atoi(de->d_name), pages)) {
+			nr_vms = 0;	/* a VM not counted: no sum */
+			break;
+		}
+		nr_vms++;
+	}
+	closedir(d);
+	if (!nr_vms)
+		return;
+	kmmu_rec_stamp(&r, KMMU_ACT_STATS);
+	r.stats.start_ts = start;
+	memcpy(r.stats.pages, pages, sizeof(pages));
+	r.stats.nr_vms = nr_vms;
+	r.stats.flags = s->stats_flags;
+	kmmu_trace_log_append(&s->log, &r);
+}
 
 struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why, size_t why_len)
 {
@@ -50,6 +250,8 @@ struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why,
 		free(s);
 		return NULL;
 	}
+	log_host(s);
+	start_others(s);
 	return s;
 }
 
@@ -104,8 +306,16 @@ int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_re
 
 	if (!s)
 		return -EINVAL;
+	/*
+	 * Before the capture stops, so that the stats follow every event
+	 * that made them.  The tests finish with their vCPUs stopped and no
+	 * memslot ioctl in flight, when nothing changes SPTEs.
+	 */
+	log_stats(s);
 	ret = kmmu_trace_capture_stop(s->cap, &lost);
 	kmmu_trace_log_sort(&s->log);
+	if (!ret)
+		merge_others(s);
 	if (ret) {
 		printf("# checker: the trace is incomplete (%s, %llu events lost): nothing judged\n",
 		       ret == -ENOMEM ? "out of memory" : "the kernel dropped events", lost);
@@ -153,6 +363,7 @@ int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_re
 	free(res);
 out:
 	fflush(stdout);		/* a harness child ends with _exit() */
+	stop_others(s);
 	kmmu_trace_capture_destroy(s->cap);
 	kmmu_trace_log_free(&s->log);
 	free(s);
@@ -163,6 +374,7 @@ void kmmu_trace_session_abort(struct kmmu_trace_session *s)
 {
 	if (!s)
 		return;
+	stop_others(s);
 	kmmu_trace_capture_destroy(s->cap);
 	kmmu_trace_log_free(&s->log);
 	free(s);

@@ -42,13 +42,21 @@ FIXTURE_VARIANT_ADD(fixture, tdp) {
 	.file = "churn-tdp-6.1.kmmutrace",
 };
 
-FIXTURE_SETUP(fixture)
+/* tracing/fixtures/@file (or in $KMMU_FIXTURE_DIR); 0 or -errno with @err. */
+static int read_fixture(const char *file, struct kmmu_trace_file *tf, char *err, size_t len)
 {
 	const char *dir = getenv("KMMU_FIXTURE_DIR");
-	char path[512], err[512];
+	char path[512];
 
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tracing/fixtures", variant->file);
-	ASSERT_EQ(0, kmmu_trace_file_read(path, &self->tf, err, sizeof(err))) {
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tracing/fixtures", file);
+	return kmmu_trace_file_read(path, tf, err, len);
+}
+
+FIXTURE_SETUP(fixture)
+{
+	char err[512];
+
+	ASSERT_EQ(0, read_fixture(variant->file, &self->tf, err, sizeof(err))) {
 		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
 	}
 }
@@ -183,6 +191,206 @@ TEST_F(fixture, planted_missing_zap)
 	free(c);
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
 	EXPECT_EQ(self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE], self->res.nr_divergences);
+}
+
+/*
+ * TDP MMU runs that capture kvm_tdp_mmu_spte_changed (every SPTE change)
+ * and end with the kernel's page stats:
+ *
+ *   ci/vm/run-in-vm -- env KMMU_TRACE_SAVE=DIR \
+ *	build/selftests/memslot_churn_test -s 4 -n 30 -v 2 -S 44
+ *   ci/vm/run-in-vm -- env KMMU_TRACE_SAVE=DIR \
+ *	build/selftests/aging_test --driver reclaim --hot-mb 1 --cold-mb 2
+ *
+ * pruned of the spte_changed records from non-present to non-present (the
+ * zap of a table marks all 512 entries removed: 97% of a churn trace, and
+ * no property reads them; the header says how many).  Both replay clean
+ * with the page stats judged, the aging run with its three aging
+ * properties judged; a stats count off by one, an Accessed clear outside
+ * any aging pass, one that drops the Dirty bit and a second clear of an
+ * idle page in a later pass must each be found.
+ */
+FIXTURE(tdp) {
+	struct kmmu_trace_file tf;
+	struct kmmu_check_result res;
+};
+
+FIXTURE_VARIANT(tdp) {
+	const char *file;
+	bool aging;
+};
+
+FIXTURE_VARIANT_ADD(tdp, churn) {
+	.file = "churn-tdp-spte-6.1.kmmutrace",
+};
+
+FIXTURE_VARIANT_ADD(tdp, aging) {
+	.file = "aging-tdp-6.1.kmmutrace",
+	.aging = true,
+};
+
+FIXTURE_SETUP(tdp)
+{
+	char err[512];
+
+	ASSERT_EQ(0, read_fixture(variant->file, &self->tf, err, sizeof(err))) {
+		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
+	}
+}
+
+FIXTURE_TEARDOWN(tdp)
+{
+	kmmu_trace_file_free(&self->tf);
+}
+
+#define NPT_A	(1ULL << 5)
+#define NPT_D	(1ULL << 6)
+
+/* Index of the first record of @type matching @want (NULL: any); -1 if none. */
+static int64_t find_rec(const struct kmmu_trace_file *tf, unsigned int type,
+			bool (*want)(const struct kmmu_trace_record *))
+{
+	for (uint64_t i = 0; i < tf->nr; i++)
+		if (tf->recs[i].type == type && (!want || want(&tf->recs[i])))
+			return i;
+	return -1;
+}
+
+static bool is_young_leaf_install(const struct kmmu_trace_record *r)
+{
+	return !(r->spte_changed.old_spte & (1ULL << 11)) &&
+	       (r->spte_changed.new_spte & (1ULL << 11)) && r->spte_changed.level == 1 &&
+	       (r->spte_changed.new_spte & NPT_A);
+}
+
+static bool is_dirty_a_clear(const struct kmmu_trace_record *r)
+{
+	return (r->spte_changed.old_spte & (1ULL << 11)) && (r->spte_changed.old_spte & NPT_A) &&
+	       !(r->spte_changed.new_spte & NPT_A) && (r->spte_changed.old_spte & NPT_D);
+}
+
+static bool is_a_clear(const struct kmmu_trace_record *r)
+{
+	return (r->spte_changed.old_spte & (1ULL << 11)) && (r->spte_changed.old_spte & NPT_A) &&
+	       !(r->spte_changed.new_spte & NPT_A);
+}
+
+TEST_F(tdp, replays_clean)
+{
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	if (variant->aging) {
+		EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IN_PASS));
+		EXPECT_EQ(KMMU_CHECK_PASS,
+			  kmmu_check_verdict(&self->res, KMMU_PROP_AGING_KEEPS_DIRTY));
+		EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IDLE));
+	} else {
+		EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+			  kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IN_PASS));
+	}
+}
+
+TEST_F(tdp, planted_stats_off_by_one)
+{
+	int64_t at = find_rec(&self->tf, KMMU_ACT_STATS, NULL);
+
+	ASSERT_LE(0, at);
+	self->tf.recs[at].stats.pages[0]++;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "pages_4k")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/* Right after a young leaf was installed, a task that is in no aging pass clears A. */
+TEST_F(tdp, planted_a_clear_outside_aging)
+{
+	int64_t at = find_rec(&self->tf, KMMU_EV_SPTE_CHANGED, is_young_leaf_install);
+	struct kmmu_trace_record clear, *c;
+
+	ASSERT_LE(0, at);
+	clear = self->tf.recs[at];
+	clear.pid = 999999;
+	clear.spte_changed.old_spte = self->tf.recs[at].spte_changed.new_spte;
+	clear.spte_changed.new_spte = clear.spte_changed.old_spte & ~NPT_A;
+	c = with_inserted(&self->tf, at + 1, &clear);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
+	free(c);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IN_PASS));
+	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/* A real aging clear of a written page that also drops its Dirty bit. */
+TEST_F(tdp, planted_a_clear_dropping_dirty)
+{
+	int64_t at;
+
+	if (!variant->aging)
+		SKIP(return, "no aging in this run");
+	at = find_rec(&self->tf, KMMU_EV_SPTE_CHANGED, is_dirty_a_clear);
+	ASSERT_LE(0, at);
+	self->tf.recs[at].spte_changed.new_spte &= ~NPT_D;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_KEEPS_DIRTY));
+	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
+ * The last aging pass of the run finds young again an idle page an earlier
+ * pass (after the idle declaration) had already found young.
+ */
+TEST_F(tdp, planted_idle_page_young_twice)
+{
+	const struct kmmu_trace_record *idle;
+	struct kmmu_trace_record *c;
+	int64_t at = find_rec(&self->tf, KMMU_ACT_IDLE, NULL), first = -1, pass = -1, last;
+	uint64_t n = self->tf.nr;
+
+	if (!variant->aging)
+		SKIP(return, "no idle memory in this run");
+	ASSERT_LE(0, at);
+	idle = &self->tf.recs[at];
+	for (uint64_t i = at; i < n && first < 0; i++) {
+		const struct kmmu_trace_record *r = &self->tf.recs[i];
+
+		if (r->type == KMMU_EV_AGE_HVA)
+			pass = i;
+		if (r->type == KMMU_EV_SPTE_CHANGED && is_a_clear(r) && !r->spte_changed.as_id &&
+		    r->spte_changed.gfn >= idle->idle.gpa >> 12 &&
+		    r->spte_changed.gfn < (idle->idle.gpa + idle->idle.size) >> 12)
+			first = i;
+	}
+	ASSERT_LE(0, first);
+	ASSERT_LE(0, pass);
+	/* A copy of that pass's start and the clear, at the end of the run. */
+	last = find_rec(&self->tf, KMMU_ACT_STATS, NULL);
+	ASSERT_LT(first, last);
+	c = malloc((n + 2) * sizeof(*c));
+	ASSERT_NE(NULL, c);
+	memcpy(c, self->tf.recs, last * sizeof(*c));
+	c[last] = self->tf.recs[pass];
+	c[last + 1] = self->tf.recs[first];
+	c[last].ts = c[last + 1].ts = self->tf.recs[last].ts - 1;
+	/* Another task: its pass, not the one of the first clear. */
+	c[last].pid = c[last + 1].pid = 999999;
+	memcpy(c + last + 2, self->tf.recs + last, (n - last) * sizeof(*c));
+	ASSERT_EQ(0, kmmu_check(c, n + 2, NULL, &self->res));
+	free(c);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IDLE));
+	EXPECT_EQ(self->res.divergences[KMMU_PROP_AGING_IDLE], self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -13,6 +13,17 @@
  * generations when the host runs with mmio_caching=N) is reported as not
  * checkable, never as passed.
  *
+ * With the TDP MMU every SPTE change is traced (kvm_tdp_mmu_spte_changed,
+ * from __handle_changed_spte(), which also keeps the page stats): the
+ * checker counts leaf SPTEs per level the way the kernel does and compares
+ * them with the stats the session read at its end (KMMU_ACT_STATS), and it
+ * judges every Accessed-bit clear of a present leaf: it must lie in an
+ * aging pass (a kvm_age_hva and the SPTE changes of the same task that
+ * follow it) whose hva range covers the SPTE's gfns through the reference
+ * memslots, keep the Dirty and Writable bits, and happen at most once for
+ * a gfn after the test declared it idle (KMMU_ACT_IDLE).  The shadow MMU
+ * traces installs only, so none of these is checkable there.
+ *
  * MMIO SPTE generations are compared with the reference memslots' own
  * generation of address space 0 (each swap adds KMMU_ADDRESS_SPACE_NUM).
  * The kernel may have updated memslots the trace does not show before it
@@ -42,6 +53,10 @@ enum kmmu_check_property {
 	KMMU_PROP_MMIO_GEN_MODEL,	/* ... and is the reference's memslot generation */
 	KMMU_PROP_MMIO_SPTE_UNBACKED,	/* an MMIO SPTE is honoured only for gfns with no live memslot */
 	KMMU_PROP_ZAP_AT_WRAP,		/* the update that wraps the MMIO generation zaps all */
+	KMMU_PROP_PAGE_STATS,		/* pages_4k/2m/1g == the traced leaf SPTEs */
+	KMMU_PROP_AGING_IN_PASS,	/* an Accessed bit is cleared only by aging its hva */
+	KMMU_PROP_AGING_KEEPS_DIRTY,	/* ... which keeps the Dirty and Writable bits */
+	KMMU_PROP_AGING_IDLE,		/* a page the guest left idle is young at most once */
 	KMMU_PROP_NR,
 };
 
@@ -57,6 +72,7 @@ struct kmmu_check_result {
 	uint64_t nr_divergences;
 	uint64_t nr_records;
 	bool no_actions;			/* no memslot actions: nothing judged */
+	const char *not_checkable[KMMU_PROP_NR];	/* why, when known (static text) */
 	char first_divergence[2048];		/* event, expectation, history */
 };
 

@@ -35,6 +35,9 @@ enum kmmu_rec_type {
 	KMMU_EV_USERSPACE_EXIT,		/* kvm:kvm_userspace_exit */
 	KMMU_EV_MARKER,			/* ftrace:print (trace_marker), for tests */
 	KMMU_EV_SYS_ENTER,		/* raw_syscalls:sys_enter, for tests */
+	/* Appended: trace files store these numbers. */
+	KMMU_EV_SPTE_CHANGED,		/* kvmmmu:kvm_tdp_mmu_spte_changed */
+	KMMU_EV_SPLIT_HUGE_PAGE,	/* kvmmmu:kvm_mmu_split_huge_page */
 	KMMU_EV_NR_KERNEL,
 
 	/* the test's action log */
@@ -43,8 +46,23 @@ enum kmmu_rec_type {
 	KMMU_ACT_MMIO_EXIT,		/* a KVM_EXIT_MMIO the host handled */
 	KMMU_ACT_AGE_REQUEST,		/* the test asked for aging of an hva range */
 	KMMU_ACT_VM_CREATE,		/* the VM exists from here on */
+	KMMU_ACT_STATS,			/* the kernel's page stats of the test's VMs */
+	KMMU_ACT_HOST,			/* the KVM backend and MMU the run had */
+	KMMU_ACT_IDLE,			/* the guest leaves a gpa range idle from now */
 	KMMU_REC_TYPE_MAX,
 };
+
+/* kmmu_trace_record.host.backend */
+enum kmmu_host_backend {
+	KMMU_HOST_UNKNOWN,
+	KMMU_HOST_VMX,			/* EPT SPTE format */
+	KMMU_HOST_SVM,			/* NPT: the x86 page-table format */
+	KMMU_HOST_PVM,
+};
+
+/* kmmu_trace_record.stats.flags: SPTE changes the trace may not hold */
+#define KMMU_STATS_NX_RECOVERY	0x1	/* kvm.nx_huge_pages on: its kthread zaps untraced */
+#define KMMU_STATS_OTHERS_UNKNOWN 0x2	/* other tasks' notifier calls were not captured */
 
 /* How a guest access ended, as the guest or host saw it. */
 enum kmmu_access_outcome {
@@ -104,6 +122,11 @@ struct kmmu_trace_record {
 		} page_fault;
 		struct {
 			uint64_t start, end;
+			/*
+			 * Another task's notifier call, from an all-process
+			 * capture whose SPTE changes the trace lacks.
+			 */
+			uint8_t untraced;
 		} hva_range;			/* age_hva, unmap_hva_range, age request */
 		struct {
 			uint64_t hva;
@@ -134,6 +157,28 @@ struct kmmu_trace_record {
 		struct {
 			uint32_t nr_address_spaces;	/* KVM_CAP_MULTI_ADDRESS_SPACE */
 		} vm;
+		struct {
+			uint64_t gfn, old_spte, new_spte;
+			uint8_t level, as_id;
+		} spte_changed;
+		struct {
+			uint64_t gfn, spte;	/* the huge SPTE that was split */
+			int32_t err;		/* 0: split */
+			uint8_t level;		/* its level */
+		} split;
+		struct {
+			uint64_t start_ts;	/* reading began; ts: it ended */
+			uint64_t pages[3];	/* pages_4k, pages_2m, pages_1g */
+			uint32_t nr_vms;	/* VMs summed (events carry no VM) */
+			uint32_t flags;		/* KMMU_STATS_* */
+		} stats;
+		struct {
+			uint8_t backend;	/* enum kmmu_host_backend */
+			int8_t tdp, tdp_mmu;	/* 1, 0, -1 unknown */
+		} host;
+		struct {
+			uint64_t gpa, size;
+		} idle;
 		uint8_t raw[48];
 	};
 };
@@ -150,6 +195,13 @@ static inline int kmmu_rec_type_valid(unsigned int type)
 {
 	return (type > KMMU_REC_NONE && type < KMMU_EV_NR_KERNEL) || kmmu_rec_is_action(type);
 }
+
+/*
+ * Starts an action record of @type: zeroed, stamped with now (the trace
+ * clock), the calling thread and CPU.  The caller fills in the fields and
+ * appends it (kmmu_trace_log_append).
+ */
+void kmmu_rec_stamp(struct kmmu_trace_record *rec, unsigned int type);
 
 /* One human-readable line for @rec (no newline) into @buf. */
 int kmmu_rec_format(const struct kmmu_trace_record *rec, char *buf, size_t len);
