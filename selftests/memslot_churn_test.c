@@ -32,6 +32,19 @@
  * change in place.  The host-side check (kmmu/slot_state.h) also counts a
  * slot whose only change since is a flags-only one still running as there.
  *
+ * Host unmaps (--host-unmap N).  A second host thread, about N times a
+ * second, picks a run of slots its state words show present and
+ * madvise(MADV_DONTNEED)s their backing pages, racing with the churn on
+ * those same slots.  KVM's MMU notifier zaps the SPTEs; the next guest
+ * access refaults the page through KVM.  With memfd backing the data lives
+ * in the file, so every check above still holds exactly; anonymous memory
+ * would lose it (zero pages), so the option refuses -m anon.  The backing
+ * is one buffer that outlives every slot (only the teardown frees it,
+ * after joining the thread), so a range whose slot is being deleted or
+ * moved is still the test's memory.  Traced runs also capture
+ * kvm:kvm_unmap_hva_range (not in the checker's event list) and require
+ * one event with exactly each madvised range.
+ *
  * End.  When the operation budget (-n) or the time (-d) is used up, the
  * host re-adds every absent slot, then sets stop; each vCPU then reads
  * every slot at its place once more (no exit allowed, value exact).
@@ -41,9 +54,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,11 +70,14 @@
 #include "kmmu/result.h"
 #include "kmmu/slot_state.h"
 #include "kmmu/stats.h"
+#include "kmmu/trace_capture.h"
 #include "kmmu/trace_session.h"
 
 #define CH_MAX_SLOTS	32768		/* 15 bits of slot index in a pattern */
 #define CH_RO		0x4ULL
 #define CH_DIRTY	0x8ULL
+#define CH_UNMAP_MAX_PAGES 8		/* pages per host unmap, at most */
+#define CH_UNMAP_MAX_RATE 1000000	/* --host-unmap, per second */
 
 /* Per-vCPU counters in shared memory. */
 struct ch_vcpu_shared {
@@ -164,6 +183,7 @@ struct ch_opts {
 	double duration;
 	uint64_t seed;
 	enum kmmu_backing backing;
+	long host_unmap;	/* unmaps per second, 0: none */
 	const char *result;
 	/*
 	 * $KMMU_CHURN_INJECT, to show that the test catches the bugs it is
@@ -171,7 +191,8 @@ struct ch_opts {
 	 * (a slot that should be gone keeps working), "phantom-add" publishes
 	 * every 50th create without doing it (a present slot exits as MMIO),
 	 * "lost-write" flips a word in the backing behind the guest's back
-	 * once, mid-run.
+	 * once, mid-run, "unmap-anon" runs --host-unmap on anonymous memory,
+	 * where MADV_DONTNEED drops the data (what the refusal prevents).
 	 */
 	const char *inject;
 };
@@ -196,6 +217,11 @@ static const char *const ch_vcpu_stats[] = {
 #define CH_NR_VCPU_STATS (sizeof(ch_vcpu_stats) / sizeof(ch_vcpu_stats[0]))
 #define CH_NR_STATS (CH_NR_VM_STATS + CH_NR_VCPU_STATS)
 
+/* An madvised hva range [start, end), or one kvm_unmap_hva_range saw. */
+struct ch_range {
+	uint64_t start, end;
+};
+
 struct ch_ctx {
 	struct kmmu_stats vm_stats, vcpu_stats[KMMU_MAX_VCPUS];
 	bool stats_open;
@@ -210,6 +236,27 @@ struct ch_ctx {
 	uint64_t mmio_exits[KMMU_MAX_VCPUS];
 	long creates, deletes, moves, flag_changes;
 	bool readonly_ok;
+	_Atomic uint64_t churn_slot;	/* slot of the latest memslot ioctl */
+
+	/* --host-unmap: the thread, what it did, and what KVM saw of it. */
+	uint8_t *backing;
+	pthread_t unmapper;
+	bool unmapper_running;
+	_Atomic bool unmap_stop;
+	int unmap_err;			/* errno of a failed madvise */
+	long unmaps, unmap_pages, unmaps_raced;
+	double unmap_s;			/* the thread's running time */
+	uint32_t *unmap_count;		/* per slot, for failure reports */
+	uint64_t *unmap_last_ns;	/* per slot, since ss.t0 */
+	struct ch_range *ranges;	/* every madvised range, when verified */
+	size_t nr_ranges, cap_ranges;
+	bool record_ranges, ranges_oom;
+	struct kmmu_trace_capture *ucap;	/* kvm:kvm_unmap_hva_range only */
+	struct kmmu_trace_log ulog;
+	bool ulog_init;
+	bool unmap_verified;
+	long unmap_events;		/* events inside the backing */
+	char unmap_why[160];		/* why not verified */
 };
 
 static int ch_state_text(uint64_t s, char *buf, size_t len)
@@ -268,8 +315,16 @@ static void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg 
 			    char *buf, size_t len, void *ctx)
 {
 	struct ch_ctx *c = ctx;
+	uint64_t i = m->args[1], ns;
+	char more[160] = "";
 
-	kmmu_ss_fail_context(&c->ss, m, "", buf, len);
+	if (c->unmap_count && m->nr == KMMU_UCALL_FAIL && m->nr_args >= 4 && i < c->ss.nr &&
+	    __atomic_load_n(&c->unmap_count[i], __ATOMIC_RELAXED)) {
+		ns = __atomic_load_n(&c->unmap_last_ns[i], __ATOMIC_RELAXED);
+		snprintf(more, sizeof(more), "the host unmapped its page %u times, the last from %.6fs; ",
+			 __atomic_load_n(&c->unmap_count[i], __ATOMIC_RELAXED), ns / 1e9);
+	}
+	kmmu_ss_fail_context(&c->ss, m, more, buf, len);
 }
 
 static uint32_t ch_kvm_flags(uint64_t st)
@@ -286,6 +341,7 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	uint64_t gpa = ((want & KMMU_SS_LOC_MASK) == KMMU_SS_ALT ? c->alt_gpa : c->home_gpa) + i * 4096;
 	int r;
 
+	atomic_store_explicit(&c->churn_slot, i, memory_order_relaxed);
 	before = kmmu_ss_begin(&c->ss, i, kind == CH_OP_FLAGS ? KMMU_SS_FLAGS_ONLY : 0, &old);
 
 	switch (kind) {
@@ -374,6 +430,240 @@ static int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 			return ch_do_op(vm, c, backing, i, CH_OP_DELETE, KMMU_SS_ABSENT, err, len);
 		return ch_do_op(vm, c, backing, i, CH_OP_FLAGS, st ^ CH_DIRTY, err, len);
 	}
+}
+
+/* ---- host unmaps (--host-unmap) ---- */
+
+static bool ch_present(const struct ch_ctx *c, uint64_t i, uint64_t *s)
+{
+	*s = __atomic_load_n(&c->ss.state[i], __ATOMIC_ACQUIRE);
+	return (*s & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT;
+}
+
+static void ch_record_range(struct ch_ctx *c, uint64_t start, uint64_t end)
+{
+	if (c->nr_ranges == c->cap_ranges) {
+		size_t cap = c->cap_ranges ? 2 * c->cap_ranges : 4096;
+		struct ch_range *r = realloc(c->ranges, cap * sizeof(*r));
+
+		if (!r) {
+			c->ranges_oom = true;
+			c->record_ranges = false;
+			return;
+		}
+		c->ranges = r;
+		c->cap_ranges = cap;
+	}
+	c->ranges[c->nr_ranges++] = (struct ch_range){ start, end };
+}
+
+/*
+ * One unmap: from a slot that is present -- every other time the slot of
+ * the churn's latest ioctl, to hit one that is being deleted or moved, else
+ * a random one (a few tries) -- up to CH_UNMAP_MAX_PAGES pages while the
+ * next slots are present too.  The state words only choose; whatever the
+ * churn does meanwhile, the pages are the test's (the backing outlives
+ * every slot).  0, or -errno of madvise.
+ */
+static int ch_unmap_one(struct ch_ctx *c, uint64_t *rng)
+{
+	uint64_t n = c->sh->nr_slots, r = kmmu_ss_rand(rng), i = r % n, k, len, s;
+	uint64_t before[CH_UNMAP_MAX_PAGES], ns;
+	int tries;
+	bool raced = false;
+
+	if (r & (1ULL << 63))
+		i = atomic_load_explicit(&c->churn_slot, memory_order_relaxed);
+	for (tries = 0; !ch_present(c, i, &s); tries++) {
+		if (tries == 8)
+			return 0;
+		i = kmmu_ss_rand(rng) % n;
+	}
+	len = 1 + (r >> 40) % CH_UNMAP_MAX_PAGES;
+	for (k = 0; k < len && i + k < n && ch_present(c, i + k, &before[k]); k++)
+		;
+	len = k;
+	/* Noted first: a vCPU may fail on the page before madvise returns. */
+	ns = kmmu_ss_now(&c->ss.t0) * 1e9;
+	for (k = 0; k < len; k++) {
+		__atomic_store_n(&c->unmap_count[i + k], c->unmap_count[i + k] + 1,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&c->unmap_last_ns[i + k], ns, __ATOMIC_RELAXED);
+	}
+	if (madvise(c->backing + i * 4096, len * 4096, MADV_DONTNEED))
+		return -errno;
+	for (k = 0; k < len; k++)
+		raced |= __atomic_load_n(&c->ss.state[i + k], __ATOMIC_ACQUIRE) != before[k];
+	c->unmaps++;
+	c->unmap_pages += len;
+	c->unmaps_raced += raced;
+	if (c->record_ranges)
+		ch_record_range(c, (uintptr_t)c->backing + i * 4096,
+				(uintptr_t)c->backing + (i + len) * 4096);
+	return 0;
+}
+
+/* The unmap thread: ch_opts.host_unmap unmaps a second, no bursts after a stall. */
+static void *ch_unmapper(void *arg)
+{
+	struct ch_ctx *c = arg;
+	uint64_t rng = ch_opts.seed ^ 0x5bd1e9955bd1e995ULL;
+	double period = 1.0 / ch_opts.host_unmap, next = 0, now;
+	struct timespec t0;
+	int r;
+
+	if (!rng)
+		rng = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!atomic_load(&c->unmap_stop)) {
+		now = kmmu_ss_now(&t0);
+		if (now < next) {
+			/* At most 10 ms asleep: stop is noticed promptly. */
+			double d = next - now < 0.01 ? next - now : 0.01;
+			struct timespec ts = { 0, (long)(d * 1e9) };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		next = now - next > 1 ? now + period : next + period;
+		r = ch_unmap_one(c, &rng);
+		if (r) {
+			c->unmap_err = -r;
+			break;
+		}
+	}
+	c->unmap_s = kmmu_ss_now(&t0);
+	return NULL;
+}
+
+/*
+ * Starts the unmap thread; when the run is checked, first a capture of
+ * kvm:kvm_unmap_hva_range for this process (the checker does not capture
+ * it).  0 or -errno.
+ */
+static int ch_unmapper_start(struct ch_ctx *c, bool traced)
+{
+	static const char *const events[] = { "kvm:kvm_unmap_hva_range", NULL };
+	struct kmmu_trace_capture_opts o = { .events = events, .buffer_kb = 1024 };
+	char why[128];
+	int r;
+
+	c->unmap_count = calloc(c->ss.nr, sizeof(*c->unmap_count));
+	c->unmap_last_ns = calloc(c->ss.nr, sizeof(*c->unmap_last_ns));
+	if (!c->unmap_count || !c->unmap_last_ns)
+		return -ENOMEM;
+	if (!traced) {
+		snprintf(c->unmap_why, sizeof(c->unmap_why), "the run is not traced");
+	} else {
+		kmmu_trace_log_init(&c->ulog);
+		c->ulog_init = true;
+		r = kmmu_trace_capture_start(&c->ucap, &o, &c->ulog, why, sizeof(why));
+		if (r)
+			snprintf(c->unmap_why, sizeof(c->unmap_why), "capture: %s", why);
+		c->record_ranges = !r;
+	}
+	r = pthread_create(&c->unmapper, NULL, ch_unmapper, c);
+	if (r)
+		return -r;
+	c->unmapper_running = true;
+	return 0;
+}
+
+/* Stops and joins the thread (idempotent: also the teardown's). */
+static void ch_unmapper_stop(struct ch_ctx *c)
+{
+	if (!c->unmapper_running)
+		return;
+	atomic_store(&c->unmap_stop, true);
+	pthread_join(c->unmapper, NULL);
+	c->unmapper_running = false;
+}
+
+static int ch_range_cmp(const void *a, const void *b)
+{
+	const struct ch_range *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/*
+ * After ch_unmapper_stop(): every madvised range must have a
+ * kvm_unmap_hva_range event with exactly that range (KVM's MMU notifier
+ * saw it).  0 (verified, or not verifiable: c->unmap_why says why), or -1
+ * with the reason in @err.
+ */
+static int ch_unmap_verify(struct ch_ctx *c, char *err, size_t len)
+{
+	uint64_t base = (uintptr_t)c->backing, top = base + c->region, k;
+	unsigned long long lost = 0;
+	struct ch_range *ev;
+	size_t nr = 0, a, b;
+	int r;
+
+	if (!c->ucap)
+		return 0;
+	r = kmmu_trace_capture_stop(c->ucap, &lost);
+	kmmu_trace_capture_destroy(c->ucap);
+	c->ucap = NULL;
+	if (r) {
+		snprintf(err, len, "the capture of kvm_unmap_hva_range is incomplete (%s, %llu lost)",
+			 strerror(-r), lost);
+		return -1;
+	}
+	if (c->ranges_oom) {
+		snprintf(c->unmap_why, sizeof(c->unmap_why), "out of memory for the ranges");
+		return 0;
+	}
+	ev = malloc((c->ulog.nr + 1) * sizeof(*ev));
+	if (!ev) {
+		snprintf(c->unmap_why, sizeof(c->unmap_why), "out of memory for the events");
+		return 0;
+	}
+	for (k = 0; k < c->ulog.nr; k++) {
+		const struct kmmu_trace_record *rec = &c->ulog.recs[k];
+
+		if (rec->type == KMMU_EV_UNMAP_HVA_RANGE && rec->hva_range.start >= base &&
+		    rec->hva_range.end <= top)
+			ev[nr++] = (struct ch_range){ rec->hva_range.start, rec->hva_range.end };
+	}
+	c->unmap_events = nr;
+	qsort(ev, nr, sizeof(*ev), ch_range_cmp);
+	qsort(c->ranges, c->nr_ranges, sizeof(*c->ranges), ch_range_cmp);
+	/* A multiset inclusion: both sorted, each event matches one unmap. */
+	for (a = b = 0; a < c->nr_ranges; a++) {
+		while (b < nr && ch_range_cmp(&ev[b], &c->ranges[a]) < 0)
+			b++;
+		if (b == nr || ch_range_cmp(&ev[b], &c->ranges[a])) {
+			snprintf(err, len, "KVM saw no kvm_unmap_hva_range for the host's madvise of backing pages %llu..%llu (%zu of %zu unmaps checked, %zu events in the backing)",
+				 (unsigned long long)((c->ranges[a].start - base) / 4096),
+				 (unsigned long long)((c->ranges[a].end - base) / 4096 - 1),
+				 a, c->nr_ranges, nr);
+			free(ev);
+			return -1;
+		}
+		b++;
+	}
+	free(ev);
+	c->unmap_verified = true;
+	return 0;
+}
+
+static void ch_unmapper_free(struct ch_ctx *c)
+{
+	ch_unmapper_stop(c);
+	kmmu_trace_capture_destroy(c->ucap);
+	c->ucap = NULL;
+	if (c->ulog_init)
+		kmmu_trace_log_free(&c->ulog);
+	c->ulog_init = false;
+	free(c->ranges);
+	free(c->unmap_count);
+	free(c->unmap_last_ns);
+	c->ranges = NULL;
+	c->unmap_count = NULL;
+	c->unmap_last_ns = NULL;
 }
 
 /*
@@ -506,6 +796,9 @@ FIXTURE_TEARDOWN(churn)
 		c->stats_open = false;
 		memset(c->stat_found, 0, sizeof(c->stat_found));
 	}
+	/* The unmapper touches the backing: stopped before it goes. */
+	if (c)
+		ch_unmapper_stop(c);
 	/* Tear down the VM before looking at the kernel log. */
 	kmmu_vm_destroy(self->vm);
 	self->vm = NULL;
@@ -534,6 +827,18 @@ FIXTURE_TEARDOWN(churn)
 						(unsigned long long)c->stat_value[k]);
 		if (line[0])
 			ksft_print_msg("KVM stats over the run:%s\n", line);
+		if (ch_opts.host_unmap) {
+			if (c->unmap_verified)
+				snprintf(line, sizeof(line), "%ld kvm_unmap_hva_range events in the backing, one for every unmap",
+					 c->unmap_events);
+			else
+				snprintf(line, sizeof(line), "not verified (%s)",
+					 c->unmap_why[0] ? c->unmap_why : "the run ended early");
+			ksft_print_msg("host unmaps: %ld madvise(MADV_DONTNEED) of %ld pages in %.2f s (%.0f/s, asked %ld/s), %ld overlapped a memslot ioctl on the same slot; seen by KVM: %s\n",
+				       c->unmaps, c->unmap_pages, c->unmap_s,
+				       c->unmap_s > 0 ? c->unmaps / c->unmap_s : 0.0,
+				       ch_opts.host_unmap, c->unmaps_raced, line);
+		}
 	}
 	if (self->res) {
 		struct kmmu_result *res = self->res;
@@ -546,6 +851,7 @@ FIXTURE_TEARDOWN(churn)
 		kmmu_result_param_str(res, "seed", report);
 		kmmu_result_param_str(res, "backing",
 				      ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
+		kmmu_result_param_int(res, "host_unmap", ch_opts.host_unmap);
 		if (c) {
 			ch_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
 			ch_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
@@ -560,6 +866,16 @@ FIXTURE_TEARDOWN(churn)
 			if (c->churn_s > 0)
 				ch_metric(res, "churn_duration", c->churn_s, "s",
 					  KMMU_LOWER_IS_BETTER);
+			if (ch_opts.host_unmap) {
+				ch_metric(res, "host_unmaps", c->unmaps, "ops", KMMU_HIGHER_IS_BETTER);
+				ch_metric(res, "host_unmap_pages", c->unmap_pages, "pages",
+					  KMMU_HIGHER_IS_BETTER);
+				ch_metric(res, "host_unmaps_raced", c->unmaps_raced, "ops",
+					  KMMU_HIGHER_IS_BETTER);
+				if (c->unmap_verified)
+					ch_metric(res, "kvm_unmap_hva_range_events", c->unmap_events,
+						  "count", KMMU_HIGHER_IS_BETTER);
+			}
 			for (size_t k = 0; k < CH_NR_STATS; k++) {
 				char name[80];
 
@@ -581,6 +897,7 @@ FIXTURE_TEARDOWN(churn)
 		self->res = NULL;
 	}
 	if (c) {
+		ch_unmapper_free(c);
 		kmmu_ss_host_free(&c->ss);
 		free(c->frozen);
 		free(c);
@@ -672,6 +989,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 	r = kmmu_mem_alloc(&self->backing, region, ch_opts.backing, -1);
 	ASSERT_EQ(0, r) TH_LOG("guest memory: %s", strerror(-r));
 	backing = self->backing.hva;
+	c->backing = backing;
 	for (i = 0; i < n; i++)
 		for (v = 0; v < ch_opts.vcpus; v++)
 			((uint64_t *)(backing + i * 4096))[v] = KMMU_SS_PATTERN(i, v, 0);
@@ -692,6 +1010,12 @@ TEST_F_TIMEOUT(churn, run, 90)
 	ch_stats(c, self->vm, false);
 	r = kmmu_vm_start(self->vm, ch_guest, (void *)(uintptr_t)sh_gva);
 	ASSERT_EQ(0, r) TH_LOG("starting vCPUs: %s", strerror(-r));
+	if (ch_opts.host_unmap) {
+		r = ch_unmapper_start(c, self->trace);
+		if (r)
+			kmmu_vm_stop(self->vm);
+		ASSERT_EQ(0, r) TH_LOG("starting the unmap thread: %s", strerror(-r));
+	}
 
 	/* The churn: this thread is the updater. */
 	rng = ch_opts.seed ? ch_opts.seed : 1;
@@ -712,6 +1036,18 @@ TEST_F_TIMEOUT(churn, run, 90)
 		done++;
 	}
 	c->churn_s = kmmu_ss_now(&c->ss.t0);
+	if (ch_opts.host_unmap) {
+		ch_unmapper_stop(c);
+		if (c->unmap_err) {
+			kmmu_vm_stop(self->vm);
+			ASSERT_EQ(0, c->unmap_err) TH_LOG("madvise(MADV_DONTNEED) of the backing failed: %s",
+							  strerror(c->unmap_err));
+		}
+		r = ch_unmap_verify(c, err, sizeof(err));
+		if (r)
+			kmmu_vm_stop(self->vm);
+		ASSERT_EQ(0, r) TH_LOG("%s", err);
+	}
 	if (!kmmu_vm_failed(self->vm)) {
 		/* Everything back, then the final sweep. */
 		for (i = 0; i < n; i++) {
@@ -744,18 +1080,27 @@ TEST_F_TIMEOUT(churn, run, 90)
 static void ch_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-v vcpus] [-s slots] [-n ops] [-d seconds] [-S seed] [-m anon|memfd] [--result FILE]\n"
+		"usage: %s [-v vcpus] [-s slots] [-n ops] [-d seconds] [-S seed] [-m anon|memfd]\n"
+		"          [--host-unmap N] [--result FILE]\n"
 		"  -v  vCPUs (default 2, max %d)\n"
 		"  -s  one-page memslots churned (default 256, max %d and KVM_CAP_NR_MEMSLOTS - %d)\n"
 		"  -n  memslot operations (default 10000)\n"
 		"  -d  maximum churn duration in seconds (default 30)\n"
 		"  -S  random seed (default: time based; always printed)\n"
 		"  -m  guest memory backing (default memfd)\n"
+		"  --host-unmap N  a host thread madvise(MADV_DONTNEED)s the backing of up to\n"
+		"      %d present slots N times a second during the churn (max %d; memfd\n"
+		"      backing only: anonymous memory would lose the data)\n"
 		"  --result FILE  result file (default $KMMU_RESULT)\n"
-		"$KMMU_CHURN_INJECT=stale-delete|phantom-add|lost-write injects a bug the\n"
-		"test must catch (to check the test itself)\n",
-		prog, KMMU_MAX_VCPUS, CH_MAX_SLOTS, KMMU_RUNTIME_SLOTS);
+		"$KMMU_CHURN_INJECT=stale-delete|phantom-add|lost-write|unmap-anon injects a\n"
+		"bug the test must catch (to check the test itself); unmap-anon runs\n"
+		"--host-unmap on anonymous backing\n",
+		prog, KMMU_MAX_VCPUS, CH_MAX_SLOTS, KMMU_RUNTIME_SLOTS, CH_UNMAP_MAX_PAGES,
+		CH_UNMAP_MAX_RATE);
 }
+
+/* Long-only options: values no short option has. */
+enum { CH_OPT_HOST_UNMAP = 256 };
 
 static void ch_bad(const char *prog, const char *what)
 {
@@ -765,6 +1110,11 @@ static void ch_bad(const char *prog, const char *what)
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "host-unmap", required_argument, NULL, CH_OPT_HOST_UNMAP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *prog = "memslot_churn_test";
 	char why[256], msg[160];
 	bool seeded = false;
@@ -775,7 +1125,7 @@ int main(int argc, char **argv)
 	if (kmmu_take_result_arg(&argc, argv, &ch_opts.result))
 		ch_bad(prog, "--result needs a file name");
 	opterr = 0;
-	while ((opt = getopt(argc, argv, ":v:s:n:d:S:m:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, ":v:s:n:d:S:m:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
@@ -809,15 +1159,26 @@ int main(int argc, char **argv)
 			else
 				ch_bad(prog, "-m wants anon or memfd");
 			break;
+		case CH_OPT_HOST_UNMAP:
+			if (kmmu_parse_u64(optarg, 0, CH_UNMAP_MAX_RATE, &u))
+				ch_bad(prog, "--host-unmap wants unmaps per second from 0 to 1000000");
+			ch_opts.host_unmap = u;
+			break;
 		case 'h':
 			ch_usage(stdout, prog);
 			return 0;
 		case ':':
-			snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
+			if (optopt == CH_OPT_HOST_UNMAP)
+				snprintf(msg, sizeof(msg), "option --host-unmap needs a value");
+			else
+				snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
 			ch_bad(prog, msg);
 			break;
 		default:
-			snprintf(msg, sizeof(msg), "unknown option -%c", optopt ? optopt : '?');
+			if (optopt)
+				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
+			else
+				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
 			ch_bad(prog, msg);
 		}
 	}
@@ -827,8 +1188,16 @@ int main(int argc, char **argv)
 	}
 	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
 	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
-	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write"))
-		ch_bad(prog, "KMMU_CHURN_INJECT wants stale-delete, phantom-add or lost-write");
+	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write") &&
+	    strcmp(ch_opts.inject, "unmap-anon"))
+		ch_bad(prog, "KMMU_CHURN_INJECT wants stale-delete, phantom-add, lost-write or unmap-anon");
+	if (ch_opts.inject && !strcmp(ch_opts.inject, "unmap-anon")) {
+		if (!ch_opts.host_unmap)
+			ch_bad(prog, "KMMU_CHURN_INJECT=unmap-anon needs --host-unmap N");
+		ch_opts.backing = KMMU_BACKING_ANON;
+	} else if (ch_opts.host_unmap && ch_opts.backing == KMMU_BACKING_ANON) {
+		ch_bad(prog, "--host-unmap needs -m memfd: MADV_DONTNEED would drop anonymous guest memory");
+	}
 	if (!seeded) {
 		struct timespec t;
 
@@ -852,10 +1221,13 @@ int main(int argc, char **argv)
 	 */
 	ksft_print_header();
 	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s%s%s\n",
+	msg[0] = 0;
+	if (ch_opts.host_unmap)
+		snprintf(msg, sizeof(msg), " host-unmap %ld/s", ch_opts.host_unmap);
+	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s%s%s%s\n",
 	       prog, ch_opts.vcpus, ch_opts.slots, ch_opts.ops, ch_opts.duration,
 	       (unsigned long long)ch_opts.seed,
-	       ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd",
+	       ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd", msg,
 	       ch_opts.inject ? " INJECTED BUG: " : "", ch_opts.inject ? ch_opts.inject : "");
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);

@@ -11,6 +11,8 @@
 STRESS_ARGS ?= --profile nightly
 
 CHECK_PROGS += kvm:stress/kmmu-stress+--profile=short
+# Its schedule (host unmaps only with memfd, seeded), without KVM.
+CHECK_PROGS += stress/tests/stress_test
 
 .PHONY: stress
 stress: deps all
