@@ -217,7 +217,10 @@ static int ap_one_sample(struct ap_ctx *c, int fd, const struct kmmu_idle_set *s
 	r = ap_wait_sweeps(c, base, 2, err, len);
 	if (r)
 		return r;
-	/* Between 1 and 2 sweeps' time: an upper bound, for the table only. */
+	/*
+	 * The wait took the rest of the sweep in progress plus one whole
+	 * sweep, 1 to 2 sweeps' time: 1.5 is the estimate, for the table only.
+	 */
 	out->sweep = (kmmu_now() - t0) / 1.5;
 	out->young = kmmu_page_idle_count_young(fd, set);
 	if (out->young < 0) {
@@ -263,7 +266,10 @@ static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
 	return 0;
 }
 
-/* All --mb sizes (up to @max bytes) for @n vCPUs, each sample of size @mb. */
+/*
+ * One size: the first @mb MiB of guest memory (at @hva), the vCPUs parked
+ * at the gate on entry and on return.
+ */
 static int ap_run_size(struct ap_ctx *c, int fd, void *hva, uint64_t mb,
 		       char *err, size_t len)
 {
