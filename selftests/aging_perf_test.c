@@ -33,6 +33,9 @@
  * young but the few that per-CPU LRU batches hide from idle tracking --
  * KVM must have cleared its Accessed bits in the pass, otherwise the
  * read's own clear-and-test would find them set (see ap_control()).
+ * The control's pass is also traced (kvm:kvm_age_hva of this process,
+ * where tracefs is available): every guest page must have been aged
+ * through KVM.  Only there: an event per page would slow a timed pass.
  *
  * Host state: none is changed beyond the idle flags of this process's own
  * pages (freed at exit); the bitmap has nothing to restore.  Bits of other
@@ -57,6 +60,8 @@
 #include "kmmu/opts.h"
 #include "kmmu/page_idle.h"
 #include "kmmu/result.h"
+#include "kmmu/trace_capture.h"
+#include "kmmu/trace_log.h"
 
 #define AP_GPA		KMMU_GPA_TEST
 #define AP_SLOT		KMMU_SLOT_FIRST_FREE
@@ -97,6 +102,8 @@ struct ap_ctx {
 	struct ap_shared *sh;
 	uint64_t arrivals;
 	int64_t control_young;	/* pages young in the last control */
+	int64_t control_aged;	/* ... pages kvm_age_hva covered, -1: not traced */
+	void *hva;		/* guest memory */
 	int n;
 };
 
@@ -232,6 +239,60 @@ static int ap_one_sample(struct ap_ctx *c, int fd, const struct kmmu_idle_set *s
 }
 
 /*
+ * The control's pass, traced: how many of the first @size bytes' pages the
+ * kvm:kvm_age_hva events of this process (the pass runs in the writing
+ * thread) covered -- each is one mmu_notifier_clear_young() that reached
+ * KVM.  Traced only here: an event per page would be part of a timed pass.
+ * -errno with @why if tracing is not available; the pass is done anyway.
+ */
+static int64_t ap_traced_pass(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
+			      uint64_t size, int *pass_err, char *why, size_t len)
+{
+	static const char *const events[] = { "kvm:kvm_age_hva", NULL };
+	struct kmmu_trace_capture_opts o = { .events = events };
+	uint64_t lo = (uintptr_t)c->hva, hi = lo + size, i, a;
+	struct kmmu_trace_capture *cap = NULL;
+	struct kmmu_trace_log log;
+	unsigned long long lost;
+	uint8_t *seen = NULL;
+	int64_t covered = 0;
+	int r;
+
+	kmmu_trace_log_init(&log);
+	r = kmmu_trace_capture_start(&cap, &o, &log, why, len);
+	*pass_err = kmmu_page_idle_mark(fd, set);
+	if (r)
+		goto out;
+	r = kmmu_trace_capture_stop(cap, &lost);
+	if (r) {
+		snprintf(why, len, "%s (%llu events lost)",
+			 r == -ENOMEM ? "out of memory" : "the kernel dropped events", lost);
+		goto out;
+	}
+	seen = calloc(size / AP_PAGE, 1);
+	if (!seen) {
+		r = -ENOMEM;
+		snprintf(why, len, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < log.nr; i++) {
+		const struct kmmu_trace_record *rec = &log.recs[i];
+
+		if (rec->type != KMMU_EV_AGE_HVA)
+			continue;
+		for (a = rec->hva_range.start & ~(AP_PAGE - 1); a < rec->hva_range.end;
+		     a += AP_PAGE)
+			if (a >= lo && a < hi && !seen[(a - lo) / AP_PAGE]++)
+				covered++;
+	}
+out:
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+	free(seen);
+	return r ? r : covered;
+}
+
+/*
  * With the vCPUs parked nothing touches guest memory: a pass, then a read,
  * must find every page idle.  A page read young means the pass left KVM's
  * Accessed bit set (the read tested it through KVM again).  Except: a page
@@ -241,16 +302,17 @@ static int ap_one_sample(struct ap_ctx *c, int fd, const struct kmmu_idle_set *s
  * reach KVM leaves every page young.
  */
 static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
-		      char *err, size_t len)
+		      uint64_t size, char *err, size_t len)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-	int64_t young;
+	int64_t young, aged;
+	char why[256] = "";
 	int r;
 
 	r = ap_park(c, err, len);
 	if (r)
 		return r;
-	r = kmmu_page_idle_mark(fd, set);
+	aged = ap_traced_pass(c, fd, set, size, &r, why, sizeof(why));
 	young = r ? r : kmmu_page_idle_count_young(fd, set);
 	if (young < 0) {
 		snprintf(err, len, "control pass on %s: %s", kmmu_page_idle_path(),
@@ -263,6 +325,17 @@ static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
 		return -EIO;
 	}
 	c->control_young = young;
+	c->control_aged = aged < 0 ? -1 : aged;
+	if (aged < 0) {
+		printf("# control: kvm_age_hva not traced (%s)\n", why);
+		return 0;
+	}
+	/* Every page the pass marked must have been aged through KVM. */
+	if (aged + AP_BATCHED * ncpu < (int64_t)set->nr_pages) {
+		snprintf(err, len, "control: kvm_age_hva covered %lld of %llu guest pages in the pass",
+			 (long long)aged, (unsigned long long)set->nr_pages);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -302,7 +375,7 @@ static int ap_run_size(struct ap_ctx *c, int fd, void *hva, uint64_t mb,
 	 */
 	r = ap_one_sample(c, fd, &set, &smp, err, len);
 	if (!r)
-		r = ap_control(c, fd, &set, err, len);
+		r = ap_control(c, fd, &set, size, err, len);
 	if (r)
 		goto out;
 	ap_resume(c, pages);
@@ -338,10 +411,11 @@ static int ap_run_size(struct ap_ctx *c, int fd, void *hva, uint64_t mb,
 			       KMMU_HIGHER_IS_BETTER, young, samples))
 		printf("# could not record metric young_pages_after_pass\n");
 	med = kmmu_median(pass, samples);
-	printf("%6d %8llu %10.1f (%5.1f%%) %8.3f (%5.1f%%) %8.3f %10.0f %9llu %7lld %9.1f\n",
+	printf("%6d %8llu %10.1f (%5.1f%%) %8.3f (%5.1f%%) %8.3f %10.0f %9llu %7lld %9lld %9.1f\n",
 	       c->n, (unsigned long long)mb, med, cv_p, kmmu_median(rate, samples), cv_r,
 	       1e3 * med / pages, kmmu_median(young, samples), (unsigned long long)pages,
-	       (long long)c->control_young, kmmu_median(sweep, samples));
+	       (long long)c->control_young, (long long)c->control_aged,
+	       kmmu_median(sweep, samples));
 	fflush(stdout);
 out:
 	kmmu_idle_set_free(&set);
@@ -376,7 +450,12 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 		goto out;
 	}
 	r = kmmu_mem_alloc(&m, mem, KMMU_BACKING_ANON, -1);
-	if (r || madvise(m.hva, mem, MADV_NOHUGEPAGE)) {
+	/*
+	 * MADV_DONTFORK: the trace capture forks a janitor; a COW-shared
+	 * copy would give each page a second PTE, and the guest's next write
+	 * would move it to a new PFN behind the pass's back.
+	 */
+	if (r || madvise(m.hva, mem, MADV_NOHUGEPAGE) || madvise(m.hva, mem, MADV_DONTFORK)) {
 		r = r ? r : -errno;
 		snprintf(err, sizeof(err), "guest memory (%llu MiB): %s",
 			 (unsigned long long)max_mb, strerror(-r));
@@ -395,6 +474,7 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 		goto out;
 	}
 	c.sh->nr_vcpus = n;
+	c.hva = m.hva;
 	h.sync = ap_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(c.vm, &h);
@@ -485,9 +565,9 @@ TEST_F_TIMEOUT(aging, bench, 600)
 	ASSERT_NE(0, max_mb) TH_LOG("no --mb size fits into half of free memory");
 	printf("# one aging pass = write of %s for every guest page while the vCPUs sweep; median (cv) over %d samples\n",
 	       kmmu_page_idle_path(), ap_opts.b.samples);
-	printf("# young: pages read young two sweeps after a pass; parked: the same with the vCPUs parked (control); sweep: ms per guest sweep over the size (about)\n");
-	printf("# %4s %8s %19s %17s %8s %10s %9s %7s %9s\n", "vcpus", "MiB", "pass ms", "GiB/s",
-	       "us/page", "young", "pages", "parked", "sweep ms");
+	printf("# young: pages read young two sweeps after a pass; parked: the same with the vCPUs parked (control); KVM aged: pages kvm_age_hva covered in the control's pass (-1: not traced); sweep: ms per guest sweep over the size (about)\n");
+	printf("# %4s %8s %19s %17s %8s %10s %9s %7s %9s %9s\n", "vcpus", "MiB", "pass ms",
+	       "GiB/s", "us/page", "young", "pages", "parked", "KVM aged", "sweep ms");
 	for (i = 0; i < ap_opts.nr_vcpu_configs; i++)
 		ASSERT_EQ(0, ap_run_config(_metadata, ap_opts.vcpus[i], max_mb));
 }
