@@ -30,31 +30,7 @@ const char *kmmu_damon_root(void)
  */
 static int kmmu_damon_read(const char *path, char *buf, size_t len)
 {
-	int tries;
-
-	for (tries = 0; tries < 200; tries++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t r;
-
-		if (fd < 0)
-			return -errno;
-		r = read(fd, buf, len - 1);
-		if (r < 0)
-			r = -errno;
-		close(fd);
-		if (r == -EBUSY || r == -EINTR) {
-			kmmu_sleep_ms(5);
-			continue;
-		}
-		if (r < 0)
-			return (int)r;
-		/* Multi-line files (avail_operations) stay whole. */
-		while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
-			r--;
-		buf[r] = 0;
-		return 0;
-	}
-	return -EBUSY;
+	return kmmu_ctl_read_retry(path, buf, len, 200);
 }
 
 static int kmmu_damon_read_ul(const char *path, unsigned long *v)
@@ -74,29 +50,11 @@ static int kmmu_damon_read_ul(const char *path, unsigned long *v)
 /* Write @val; DAMON's files answer EBUSY while its lock is taken: retry. */
 static int kmmu_damon_write(const char *path, const char *val, char *why, size_t len)
 {
-	int tries;
-	ssize_t r = 0;
+	int r = kmmu_ctl_write_retry(path, val, 200);
 
-	for (tries = 0; tries < 200; tries++) {
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0) {
-			r = -errno;
-			break;
-		}
-		r = write(fd, val, strlen(val));
-		if (r < 0)
-			r = -errno;
-		close(fd);
-		if (r != -EBUSY && r != -EINTR)
-			break;
-		kmmu_sleep_ms(5);
-	}
-	if (r < 0) {
-		kmmu_why(why, len, "writing \"%s\" to %s: %s", val, path, strerror((int)-r));
-		return (int)r;
-	}
-	return 0;
+	if (r)
+		kmmu_why(why, len, "writing \"%s\" to %s: %s", val, path, strerror(-r));
+	return r;
 }
 
 /* Write "%lu" to <dir>/<rel>. */

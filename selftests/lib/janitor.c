@@ -77,47 +77,6 @@ static void kmmu_janitor_fd_del(int fd)
 
 /* ---- the steps: plain system calls only, the janitor runs them too ---- */
 
-static int kmmu_undo_write(const char *path, const char *val)
-{
-	size_t len = strlen(val);
-	int tries, fd;
-	ssize_t r;
-
-	/* DAMON's sysfs files answer EBUSY while another writer holds its lock. */
-	for (tries = 0; tries < 500; tries++) {
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		r = write(fd, val, len);
-		if (r < 0)
-			r = -errno;
-		close(fd);
-		if (r != -EBUSY && r != -EINTR)
-			break;
-		kmmu_sleep_ms(10);
-	}
-	return r < 0 ? (int)r : 0;
-}
-
-static int kmmu_undo_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = read(fd, buf, len - 1);
-	if (r < 0)
-		r = -errno;
-	close(fd);
-	if (r < 0)
-		return (int)r;
-	buf[r] = 0;
-	while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
-		buf[--r] = 0;
-	return 0;
-}
-
 static int kmmu_undo_move_procs(const char *from, const char *to)
 {
 	char src[KMMU_UNDO_PATH + 16], dst[KMMU_UNDO_ARG + 16], buf[4096];
@@ -130,7 +89,7 @@ static int kmmu_undo_move_procs(const char *from, const char *to)
 	/* A few rounds: a process may fork while we move it. */
 	for (round = 0; round < 10; round++) {
 		char *p, *next;
-		int r = kmmu_undo_read(src, buf, sizeof(buf));
+		int r = kmmu_ctl_read(src, buf, sizeof(buf));
 
 		if (r == -ENOENT)
 			return 0;
@@ -147,7 +106,7 @@ static int kmmu_undo_move_procs(const char *from, const char *to)
 				continue;
 			memcpy(pid, p, n);
 			pid[n] = 0;
-			r = kmmu_undo_write(dst, pid);
+			r = kmmu_ctl_write_retry(dst, pid, 1000);
 			if (r && r != -ESRCH)
 				err = r;
 		}
@@ -164,7 +123,7 @@ int kmmu_undo_run(const struct kmmu_undo *u)
 
 	switch (u->op) {
 	case KMMU_UNDO_WRITE:
-		r = kmmu_undo_write(u->path, u->arg);
+		r = kmmu_ctl_write_retry(u->path, u->arg, 1000);
 		/*
 		 * Gone, or already in the state we want (DAMON refuses "off"
 		 * for a kdamond that is not running): a later step checks
@@ -175,7 +134,7 @@ int kmmu_undo_run(const struct kmmu_undo *u)
 		return r;
 	case KMMU_UNDO_WAIT:
 		for (i = 0; i < 1000; i++) {
-			r = kmmu_undo_read(u->path, buf, sizeof(buf));
+			r = kmmu_ctl_read(u->path, buf, sizeof(buf));
 			if (r == -ENOENT)
 				return 0;
 			if (!r && !strcmp(buf, u->arg))

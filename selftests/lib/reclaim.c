@@ -21,42 +21,10 @@
 
 #define ZRAM_CONTROL "/sys/class/zram-control"
 
-static int kmmu_rread(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = read(fd, buf, len - 1);
-	if (r < 0)
-		r = -errno;
-	close(fd);
-	if (r < 0)
-		return (int)r;
-	buf[r] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static int kmmu_rwrite(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = write(fd, val, strlen(val));
-	if (r < 0)
-		r = -errno;
-	close(fd);
-	return r < 0 ? (int)r : 0;
-}
-
 static int kmmu_rread_u64(const char *path, uint64_t *v)
 {
 	char buf[64], *end;
-	int err = kmmu_rread(path, buf, sizeof(buf));
+	int err = kmmu_ctl_read(path, buf, sizeof(buf));
 
 	if (err)
 		return err;
@@ -213,19 +181,19 @@ static int kmmu_zram_get(struct kmmu_reclaim *r, char *why, size_t len)
 		if (err)
 			return err;
 	}
-	if (!kmmu_rread(ZRAM_CONTROL "/hot_add", buf, sizeof(buf))) {
+	if (!kmmu_ctl_read(ZRAM_CONTROL "/hot_add", buf, sizeof(buf))) {
 		id = atoi(buf);
 		snprintf(path, sizeof(path), "%d", id);
 		err = kmmu_janitor_push(&r->jan, KMMU_UNDO_WRITE,
 					ZRAM_CONTROL "/hot_remove", path);
 		if (err) {
-			kmmu_rwrite(ZRAM_CONTROL "/hot_remove", path);
+			kmmu_ctl_write(ZRAM_CONTROL "/hot_remove", path);
 			return err;
 		}
 		return id;
 	}
 	/* No hot_add: zram0 if nobody uses it. */
-	if (kmmu_rread("/sys/block/zram0/initstate", buf, sizeof(buf)) || atoi(buf) ||
+	if (kmmu_ctl_read("/sys/block/zram0/initstate", buf, sizeof(buf)) || atoi(buf) ||
 	    kmmu_swap_active("/dev/zram0") > 0) {
 		kmmu_why(why, len, "zram0 is already in use (initialised or swap) and "
 			  "zram-control/hot_add cannot add another");
@@ -251,7 +219,7 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 		return err;
 	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", id);
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)bytes);
-	err = kmmu_rwrite(path, val);
+	err = kmmu_ctl_write(path, val);
 	if (err) {
 		kmmu_why(why, len, "writing %s to %s: %s", val, path, strerror(-err));
 		return err;
@@ -264,7 +232,7 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 		unsigned int maj, min;
 
 		snprintf(path, sizeof(path), "/sys/block/zram%d/dev", id);
-		if (kmmu_rread(path, devnum, sizeof(devnum)) ||
+		if (kmmu_ctl_read(path, devnum, sizeof(devnum)) ||
 		    sscanf(devnum, "%u:%u", &maj, &min) != 2) {
 			kmmu_why(why, len, "no %s and no %s", r->swap_dev, path);
 			return -ENODEV;
@@ -391,7 +359,7 @@ int kmmu_reclaim_probe(char *why, size_t len)
 		return 0;
 	if (v2[0]) {
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
-		if (!kmmu_rread(path, buf, sizeof(buf)) && kmmu_has_word(buf, "memory"))
+		if (!kmmu_ctl_read(path, buf, sizeof(buf)) && kmmu_has_word(buf, "memory"))
 			return 0;
 		kmmu_why(why, len, "no memory cgroup controller (%s has \"%s\")", path, buf);
 		return -ENODEV;
@@ -443,7 +411,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 			snprintf(v2, sizeof(v2), "%s", tmpl);
 		}
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
-		if (kmmu_rread(path, buf, sizeof(buf)) || !kmmu_has_word(buf, "memory")) {
+		if (kmmu_ctl_read(path, buf, sizeof(buf)) || !kmmu_has_word(buf, "memory")) {
 			kmmu_why(why, len, "no memory controller in %s", path);
 			return -ENODEV;
 		}
@@ -452,10 +420,10 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 		 * processes and controllers enabled for its children.
 		 */
 		snprintf(path, sizeof(path), "%s/cgroup.subtree_control", v2);
-		if (kmmu_rread(path, buf, sizeof(buf)) || !kmmu_has_word(buf, "memory")) {
+		if (kmmu_ctl_read(path, buf, sizeof(buf)) || !kmmu_has_word(buf, "memory")) {
 			err = kmmu_janitor_push(&r->jan, KMMU_UNDO_WRITE, path, "-memory");
 			if (!err)
-				err = kmmu_rwrite(path, "+memory");
+				err = kmmu_ctl_write(path, "+memory");
 			if (err) {
 				kmmu_why(why, len, "enabling memory in %s: %s", path, strerror(-err));
 				return err;
@@ -488,7 +456,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 	/* v1 memcgs inherit swappiness; 0 would keep anonymous memory in. */
 	snprintf(path, sizeof(path), "%s/memory.swappiness", r->cg_dir);
 	if (r->cg_version == 1)
-		kmmu_rwrite(path, "100");
+		kmmu_ctl_write(path, "100");
 	return 0;
 }
 
@@ -507,7 +475,7 @@ int kmmu_reclaim_attach(struct kmmu_reclaim *r, pid_t pid)
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.procs", r->cg_dir);
 	snprintf(val, sizeof(val), "%d", pid ? pid : getpid());
-	return kmmu_rwrite(path, val);
+	return kmmu_ctl_write(path, val);
 }
 
 static const char *kmmu_limit_file(struct kmmu_reclaim *r)
@@ -534,7 +502,7 @@ int kmmu_reclaim_limit(struct kmmu_reclaim *r, uint64_t bytes)
 		snprintf(val, sizeof(val), "%s", unlimited);
 	else
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)bytes);
-	return kmmu_rwrite(path, val);
+	return kmmu_ctl_write(path, val);
 }
 
 int kmmu_reclaim_usage(struct kmmu_reclaim *r, uint64_t *bytes)
@@ -590,7 +558,7 @@ int kmmu_reclaim_reclaim(struct kmmu_reclaim *r, uint64_t bytes)
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)bytes);
 		if (access(path, F_OK))
 			goto emulate;	/* before 5.19 */
-		err = kmmu_rwrite(path, val);
+		err = kmmu_ctl_write(path, val);
 		return err;
 	}
 emulate:
