@@ -74,13 +74,17 @@ static inline int kmmu_bench_header(const char *prog, char *why, size_t len,
 	va_list ap;
 	int fd;
 
+	kmmu_host_probe(&host);
 	fd = kmmu_kvm_open(why, len);
-	if (fd >= 0)
+	if (fd >= 0) {
+		long n = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
+
+		host.nr_memslots = n > 0 ? n : -1;
 		close(fd);
+	}
 	ksft_print_header();
 	/* test_harness_run() would print the TAP header a second time. */
 	setenv("KSFT_TAP_LEVEL", "1", 1);
-	kmmu_host_probe(&host);
 	kmmu_host_format_line(&host, line, sizeof(line));
 	printf("# %s: %s; ", prog, line);
 	va_start(ap, fmt);
