@@ -84,4 +84,5 @@ bench: deps all
 clean:
 	rm -rf $(O)/ref $(O)/selftests $(O)/tracing $(O)/stress $(O)/asan
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+# Not from ci/vm/build-kernel's kernel trees (build/vm-kernel*).
+-include $(shell find $(O) -name 'vm-kernel*' -prune -o -name '*.d' -print 2>/dev/null)

@@ -14,6 +14,7 @@
 # the KVM tests SKIP there (no VM fallback: that is ci/kmmu-run's).
 
 CHECK_PROGS += ci/tests/nightly_test
+CHECK_PROGS += ci/tests/build_kernel_test
 
 KSELFTEST_STAGE := $(O)/kselftest
 KSELFTEST_SPECS = $(addprefix kmmu:,$(SELFTESTS)) $(addprefix kmmu:+,$(SELFTEST_TOOLS)) \
