@@ -177,6 +177,18 @@ static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_at
 	 */
 	if ((err = kmmu_damon_set(ctx, "schemes/nr_schemes", 1, why, len)))
 		return err;
+	/*
+	 * Regions reach user space only through a scheme's tried_regions
+	 * (and the "update_schemes_tried_regions" command), new in Linux
+	 * 6.2: 6.1's DAMON monitors but cannot say what it saw, short of its
+	 * damon_aggregated tracepoint.  Not a failure of the kernel under test.
+	 */
+	snprintf(path, sizeof(path), "%s/schemes/0/tried_regions", ctx);
+	if (access(path, F_OK)) {
+		kmmu_why(why, len, "DAMON on this kernel cannot report its regions (no %s: "
+			 "tried_regions came with Linux 6.2)", path);
+		return -ENODEV;
+	}
 	snprintf(path, sizeof(path), "%s/schemes/0/action", ctx);
 	if ((err = kmmu_damon_write(path, "stat", why, len)) ||
 	    (err = kmmu_damon_set(ctx, "schemes/0/access_pattern/sz/min", 0, why, len)) ||

@@ -304,13 +304,14 @@ static void sigkill_case(struct __test_metadata *_metadata, bool fake)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		struct kmmu_phys_range r[64];
+		/* Every page its own range at worst (a fragmented VM's memory). */
+		struct kmmu_phys_range r[MIB / 4096];
 		struct kmmu_damon d;
 		char *p = map_locked(MIB);
 
 		close(fds[0]);
 		memset(&info, 0, sizeof(info));
-		info.err = fake ? 1 : kmmu_virt_to_phys(p, MIB, r, 64);
+		info.err = fake ? 1 : kmmu_virt_to_phys(p, MIB, r, MIB / 4096);
 		if (fake) {
 			r[0].start = 0x100000;
 			r[0].end = 0x200000;

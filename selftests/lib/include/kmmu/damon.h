@@ -77,7 +77,8 @@ int kmmu_damon_probe(char *why, size_t len);
  * or merged; they are, on a copy) and one "stat" scheme that matches every
  * region.  @attrs NULL means KMMU_DAMON_ATTRS_DEFAULT.  Returns 0 or
  * -errno (those of kmmu_damon_probe(), -ENODEV if paddr is not among the
- * available operations, -EINVAL for ranges DAMON refuses), with @why set.
+ * available operations or this DAMON cannot report regions (before 6.2),
+ * -EINVAL for ranges DAMON refuses), with @why set.
  * On failure nothing is left behind.
  */
 int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
