@@ -836,12 +836,14 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 	 * throttled on its way back into the guest
 	 * (mem_cgroup_handle_over_high), so the guest stops touching its hot
 	 * set and KVM then rightly reports it old: measured, the hot set
-	 * collapsed that way.
+	 * collapsed that way.  Up to 48 steps: a memcg whose reclaim stalls
+	 * for a while gets the time (seen on a memcg v1 host whose own DAMON
+	 * pageout scheme works on the same memory: 12 of 32 MiB in 16 steps).
 	 */
 	sweeps_squeeze0 = ag_sweeps(self, NULL);
 	self->t_squeeze = kmmu_trace_now();
 	t_sq = ag_now();
-	for (k = 1; k <= 16; k++) {
+	for (k = 1; k <= 48; k++) {
 		uint64_t now_usage;
 
 		err = kmmu_reclaim_reclaim(&self->rc, squeeze / 8);
@@ -989,9 +991,21 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 			       "something other than the guest keeps it young",
 			       (unsigned long long)hot_evicted, (unsigned long long)hot_pages);
 	} else {
-		EXPECT_GE(r1[1].swapped, squeeze_pages / 2)
-			TH_LOG("reclaim took only %llu cold pages for a squeeze of %llu",
-			       (unsigned long long)r1[1].swapped, (unsigned long long)squeeze_pages);
+		/*
+		 * Most of what reclaim took must be cold.  What it took is
+		 * the squeeze, or less where the memcg gave up less than
+		 * asked (the pages KVM was told to unmap say how much).
+		 */
+		uint64_t evicted = self->ev.captured ? hot_unmapped + cold_unmapped : squeeze_pages;
+		uint64_t judged = evicted < squeeze_pages ? evicted : squeeze_pages;
+
+		if (judged < squeeze_pages / 2)
+			ksft_print_msg("reclaim: the memcg gave up only %llu of the %llu pages asked; cold-first is judged on those\n",
+				       (unsigned long long)evicted, (unsigned long long)squeeze_pages);
+		EXPECT_GE(r1[1].swapped, judged / 2)
+			TH_LOG("reclaim took only %llu cold pages of the %llu pages it evicted (squeeze %llu)",
+			       (unsigned long long)r1[1].swapped, (unsigned long long)evicted,
+			       (unsigned long long)squeeze_pages);
 		/*
 		 * After the first quarter: by then reclaim has been over the
 		 * whole LRU once, and a hot page's history (first fault, then
