@@ -777,7 +777,7 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 {
 	uint64_t hot_pages = ag_hot_pages(), cold_pages = ag_pages() - hot_pages;
 	uint64_t squeeze = ag_opts.cold_mb / 2 * AG_MIB;
-	uint64_t squeeze_pages = squeeze / AG_PAGE, usage0 = 0, usage1 = 0, swap_bytes = 0;
+	uint64_t squeeze_pages = squeeze / AG_PAGE, usage0 = 0, usage1 = 0, swap_bytes = 0, taken;
 	uint64_t p4k0 = 0, p4k1 = 0, i, hot_evicted = 0, hot_evicted_late = 0, hot_aged = 0;
 	uint64_t cold_aged = 0;
 	uint64_t cold_unmapped = 0, hot_unmapped = 0, cold_swapped_no_unmap = 0, bad_hot = 0;
@@ -828,7 +828,7 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 
 	/*
 	 * The squeeze: the cgroup's own reclaim request (v2 memory.reclaim;
-	 * v1 a momentary limit), in 8 steps 100 ms apart so that the guest
+	 * v1 a momentary limit), in steps of an eighth, 100 ms apart, so that the guest
 	 * keeps running between them (on a 1-CPU machine the reclaiming
 	 * thread and the vCPU share the CPU).  Not a standing memory.high:
 	 * above it, every task of the cgroup that charges memory -- the vCPU
@@ -836,17 +836,29 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 	 * throttled on its way back into the guest
 	 * (mem_cgroup_handle_over_high), so the guest stops touching its hot
 	 * set and KVM then rightly reports it old: measured, the hot set
-	 * collapsed that way.  Up to 48 steps: a memcg whose reclaim stalls
-	 * for a while gets the time (seen on a memcg v1 host whose own DAMON
-	 * pageout scheme works on the same memory: 12 of 32 MiB in 16 steps).
+	 * collapsed that way.  Up to 48 steps until the squeeze is taken: a
+	 * memcg whose reclaim stalls for a while gets the time (seen on a
+	 * memcg v1 host whose own DAMON pageout scheme works on the same
+	 * memory: 12 of 32 MiB in 16 steps).
 	 */
 	sweeps_squeeze0 = ag_sweeps(self, NULL);
 	self->t_squeeze = kmmu_trace_now();
 	t_sq = ag_now();
-	for (k = 1; k <= 48; k++) {
-		uint64_t now_usage;
+	/*
+	 * What the steps took, each measured around its own request: the
+	 * usage seen after the pause also counts the hot pages the guest
+	 * faulted back meanwhile, and squeezing until that dropped by the
+	 * squeeze took 70 MiB for a 32 MiB squeeze when the vCPU was busy
+	 * refaulting (a loaded host): reclaim then rightly ate the hot set.
+	 */
+	for (k = 1, taken = 0; k <= 48 && taken < squeeze; k++) {
+		uint64_t before, after;
 
+		if (kmmu_reclaim_usage(&self->rc, &before))
+			before = 0;
 		err = kmmu_reclaim_reclaim(&self->rc, squeeze / 8);
+		if (!kmmu_reclaim_usage(&self->rc, &after) && after < before)
+			taken += before - after;
 		/*
 		 * -EAGAIN: the cgroup found nothing more to take this time;
 		 * -EINTR: memory.reclaim gives up when a signal is pending
@@ -860,14 +872,9 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 			squeeze_ok = false;
 			break;
 		}
-		ag_sleep_ms(100);
-		if (kmmu_reclaim_usage(&self->rc, &now_usage))
-			now_usage = usage0;
-		if (!self->t_late && now_usage + squeeze / 4 <= usage0)
+		if (!self->t_late && taken >= squeeze / 4)
 			self->t_late = kmmu_trace_now();
-		/* A request may reclaim more than asked: stop at the squeeze. */
-		if (now_usage + squeeze <= usage0)
-			break;
+		ag_sleep_ms(100);
 	}
 	t_sq = ag_now() - t_sq;
 	/* A while after it, the hot set still in use. */
