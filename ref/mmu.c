@@ -1262,12 +1262,18 @@ audit_fail(char *why, size_t len, const char *fmt, ...)
 	return -EIO;
 }
 
-/* A leaf SPTE must be in the rmap of its gfn and level. */
-static int audit_leaf(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp, unsigned int i,
-		      char *why, size_t len)
+/*
+ * A leaf SPTE must be in the rmap of its gfn and level, as found in @sets
+ * (the audit's one read of each active set; flushing_slot is always NULL
+ * here, it is only set while the updater holds mmu_lock).
+ */
+static int audit_leaf(struct kmmu_memslots *const *sets, struct kmmu_mmu_page *sp,
+		      unsigned int i, char *why, size_t len)
 {
 	gfn_t gfn = kmmu_sp_get_gfn(sp, i);
-	struct kmmu_memory_slot *slot = sp_gfn_to_slot(vm, sp, gfn);
+	struct kmmu_memslots *slots = sp->role.smm < KMMU_ADDRESS_SPACE_NUM ?
+				      sets[sp->role.smm] : NULL;
+	struct kmmu_memory_slot *slot = slots ? kmmu_gfn_to_memslot(slots, gfn) : NULL;
 	struct kmmu_rmap_head *head = kmmu_gfn_to_rmap(slot, gfn, sp->role.level);
 	struct kmmu_rmap_iterator it;
 	uint64_t *p;
@@ -1317,10 +1323,29 @@ static int audit_slot_rmaps(struct kmmu_memory_slot *slot, uint64_t *nrmap,
 static int audit_locked(struct kmmu_ref_vm *vm, char *why, size_t len)
 {
 	uint64_t n4k = 0, n2m = 0, nmmio = 0, nrmap = 0;
+	struct kmmu_memslots *sets[KMMU_ADDRESS_SPACE_NUM];
 	struct kmmu_memory_slot *slot;
 	struct kmmu_mmu_page *sp;
 	unsigned int i, present;
 	int as, r;
+
+	/*
+	 * Each active set is read once, as the kernel reads
+	 * __kvm_memslots() once before kvm_for_each_memslot().  mmu_lock
+	 * does not stop a memslot update from publishing the other set
+	 * (the swap takes no mmu_lock; only its synchronize_rcu() waits
+	 * for us), and that set's links of a slot it does not hold are
+	 * stale: a walk that switches sets midway (first/next from
+	 * different sets) can visit slots twice.  E.g. when a DELETE/MOVE
+	 * published the set holding the INVALID copy, rb_next() from the
+	 * old slot's stale node in that set went back to its parent (the
+	 * slot before it, whose right child is now the copy), counting
+	 * both again: "rmap entries 522 != leaves 517".  Each set on its
+	 * own agrees with the SPTEs, and the one we read stays intact
+	 * until our read unlock.
+	 */
+	for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++)
+		sets[as] = kmmu_memslots_active(vm->memslots, as);
 
 	list_for_each_entry(sp, &vm->active_mmu_pages, link) {
 		present = 0;
@@ -1342,7 +1367,7 @@ static int audit_locked(struct kmmu_ref_vm *vm, char *why, size_t len)
 					n4k++;
 				else
 					n2m++;
-				r = audit_leaf(vm, sp, i, why, len);
+				r = audit_leaf(sets, sp, i, why, len);
 				if (r)
 					return r;
 			}
@@ -1355,7 +1380,7 @@ static int audit_locked(struct kmmu_ref_vm *vm, char *why, size_t len)
 	}
 
 	for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++) {
-		kmmu_for_each_memslot(slot, kmmu_memslots_active(vm->memslots, as)) {
+		kmmu_for_each_memslot(slot, sets[as]) {
 			r = audit_slot_rmaps(slot, &nrmap, why, len);
 			if (r)
 				return r;

@@ -311,13 +311,25 @@ kmmu_memslots_last_used(struct kmmu_memslots *slots)
 /* id_to_memslot(): @id is the 16-bit id (not as_id << 16 | id). */
 struct kmmu_memory_slot *kmmu_id_to_memslot(struct kmmu_memslots *slots, int id);
 
-/* All slots of a set in gfn order. */
+/*
+ * All slots of a set in gfn order.
+ *
+ * The iterators below evaluate @slots once, as the kernel's callers read
+ * __kvm_memslots() once into a local: an updater publishes the other set
+ * without any lock a reader holds (synchronize_rcu() only waits for the
+ * reader afterwards), and a walk that reads the active set at each step
+ * can start in one set and continue in the other, through the stale links
+ * of a slot that set no longer holds, visiting slots twice or skipping
+ * some.  A break leaves the walk as usual.
+ */
 struct kmmu_memory_slot *kmmu_memslot_first(struct kmmu_memslots *slots);
 struct kmmu_memory_slot *kmmu_memslot_next(struct kmmu_memslots *slots,
 					   struct kmmu_memory_slot *slot);
 #define kmmu_for_each_memslot(slot, slots)				\
-	for ((slot) = kmmu_memslot_first(slots); (slot);		\
-	     (slot) = kmmu_memslot_next(slots, slot))
+	for (struct kmmu_memslots *__kmmu_set = (slots); __kmmu_set;	\
+	     __kmmu_set = NULL)						\
+		for ((slot) = kmmu_memslot_first(__kmmu_set); (slot);	\
+		     (slot) = kmmu_memslot_next(__kmmu_set, slot))
 
 /*
  * Slots overlapping the gfn range [start, end), in gfn order
@@ -329,8 +341,10 @@ struct kmmu_memory_slot *kmmu_memslot_gfn_next(struct kmmu_memslots *slots,
 					       struct kmmu_memory_slot *slot,
 					       gfn_t end);
 #define kmmu_for_each_memslot_in_gfn_range(slot, slots, start, end)	\
-	for ((slot) = kmmu_memslot_gfn_first(slots, start, end); (slot); \
-	     (slot) = kmmu_memslot_gfn_next(slots, slot, end))
+	for (struct kmmu_memslots *__kmmu_set = (slots); __kmmu_set;	\
+	     __kmmu_set = NULL)						\
+		for ((slot) = kmmu_memslot_gfn_first(__kmmu_set, start, end); \
+		     (slot); (slot) = kmmu_memslot_gfn_next(__kmmu_set, slot, end))
 
 /*
  * Slots whose host virtual range overlaps [start, end) (end exclusive),
@@ -346,7 +360,10 @@ struct kmmu_memory_slot *kmmu_memslot_hva_next(struct kmmu_memslots *slots,
 					       unsigned long start,
 					       unsigned long end);
 #define kmmu_for_each_memslot_in_hva_range(slot, slots, start, end)	\
-	for ((slot) = kmmu_memslot_hva_first(slots, start, end); (slot); \
-	     (slot) = kmmu_memslot_hva_next(slots, slot, start, end))
+	for (struct kmmu_memslots *__kmmu_set = (slots); __kmmu_set;	\
+	     __kmmu_set = NULL)						\
+		for ((slot) = kmmu_memslot_hva_first(__kmmu_set, start, end); \
+		     (slot);						\
+		     (slot) = kmmu_memslot_hva_next(__kmmu_set, slot, start, end))
 
 #endif /* KMMU_MEMSLOT_H */
