@@ -999,18 +999,22 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 			       (unsigned long long)hot_evicted, (unsigned long long)hot_pages);
 	} else {
 		/*
-		 * Most of what reclaim took must be cold.  What it took is
-		 * the squeeze, or less where the memcg gave up less than
-		 * asked (the pages KVM was told to unmap say how much).
+		 * Most of the guest memory reclaim took must be cold.  Not
+		 * all it took is guest memory: the test's own heap (its
+		 * trace log grows by megabytes in a busy run) is charged
+		 * to the memcg too; and a KVM unmap is no eviction (a
+		 * migration unmaps too: seen, 8621 cold pages unmapped
+		 * from KVM, 3834 of them swapped).  So: the guest pages in
+		 * swap or evicted from the hot set, at most the squeeze.
 		 */
-		uint64_t evicted = self->ev.captured ? hot_unmapped + cold_unmapped : squeeze_pages;
+		uint64_t evicted = r1[1].swapped + hot_evicted;
 		uint64_t judged = evicted < squeeze_pages ? evicted : squeeze_pages;
 
 		if (judged < squeeze_pages / 2)
-			ksft_print_msg("reclaim: the memcg gave up only %llu of the %llu pages asked; cold-first is judged on those\n",
+			ksft_print_msg("reclaim: it took only %llu guest pages for a squeeze of %llu; cold-first is judged on those\n",
 				       (unsigned long long)evicted, (unsigned long long)squeeze_pages);
 		EXPECT_GE(r1[1].swapped, judged / 2)
-			TH_LOG("reclaim took only %llu cold pages of the %llu pages it evicted (squeeze %llu)",
+			TH_LOG("reclaim took only %llu cold pages of the %llu guest pages it evicted (squeeze %llu)",
 			       (unsigned long long)r1[1].swapped, (unsigned long long)evicted,
 			       (unsigned long long)squeeze_pages);
 		/*
