@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 	struct kmmu_host host;
 	char why[256], line[512];
 	bool as_line = false;
-	int fd, i;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--line")) {
@@ -59,17 +59,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	kmmu_host_probe(&host);
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd >= 0) {
-		long n = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
-
-		host.kvm_available = true;
-		host.nr_memslots = n > 0 ? n : -1;
-		close(fd);
-	} else {
-		host.kvm_available = false;
-	}
+	kmmu_host_probe_kvm(&host, why, sizeof(why));
 	if (as_line) {
 		kmmu_host_format_line(&host, line, sizeof(line));
 		printf("%s\n", line);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kmmu/kvm_vm.h"
+#include "kmmu/result.h"
 
 const char *kmmu_kvm_dev_path(void)
 {
@@ -49,6 +50,22 @@ long kmmu_kvm_cap(int fd, long cap)
 	long r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
 
 	return r < 0 ? -errno : r;
+}
+
+int kmmu_host_probe_kvm(struct kmmu_host *host, char *why, size_t len)
+{
+	long n;
+	int fd;
+
+	kmmu_host_probe(host);
+	fd = kmmu_kvm_open(why, len);
+	host->kvm_available = fd >= 0;
+	if (fd < 0)
+		return -1;
+	n = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
+	host->nr_memslots = n > 0 ? n : -1;
+	close(fd);
+	return 0;
 }
 
 const char *kmmu_kvm_backend(void)

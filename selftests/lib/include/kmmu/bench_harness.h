@@ -72,16 +72,9 @@ static inline int kmmu_bench_header(const char *prog, char *why, size_t len,
 	struct kmmu_host host;
 	char line[256];
 	va_list ap;
-	int fd;
+	int ret;
 
-	kmmu_host_probe(&host);
-	fd = kmmu_kvm_open(why, len);
-	if (fd >= 0) {
-		long n = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
-
-		host.nr_memslots = n > 0 ? n : -1;
-		close(fd);
-	}
+	ret = kmmu_host_probe_kvm(&host, why, len);
 	ksft_print_header();
 	/* test_harness_run() would print the TAP header a second time. */
 	setenv("KSFT_TAP_LEVEL", "1", 1);
@@ -91,7 +84,7 @@ static inline int kmmu_bench_header(const char *prog, char *why, size_t len,
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	return fd < 0 ? -1 : 0;
+	return ret;
 }
 
 #endif

@@ -57,6 +57,13 @@ const char *kmmu_kvm_dev_path(void);
 int kmmu_kvm_open(char *why, size_t len);
 /* KVM_CHECK_EXTENSION on any KVM fd: >= 0, or -errno. */
 long kmmu_kvm_cap(int fd, long cap);
+struct kmmu_host;
+/*
+ * kmmu_host_probe() plus what only /dev/kvm tells: whether it opens
+ * (kvm_available) and KVM_CAP_NR_MEMSLOTS.  0 if it opens, else -1 with
+ * the reason in @why.
+ */
+int kmmu_host_probe_kvm(struct kmmu_host *host, char *why, size_t len);
 /* "vmx", "svm", "pvm" (from /sys/module/kvm_*), or "none". */
 const char *kmmu_kvm_backend(void);
 
