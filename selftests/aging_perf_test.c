@@ -174,7 +174,7 @@ static int ap_wait_sweeps(struct ap_ctx *c, const uint64_t *base, uint64_t more,
 	int v;
 
 	do {
-		usleep(1000);
+		kmmu_sleep_ms(1);
 		if (kmmu_vm_failed(c->vm))
 			return ap_vcpu_err(c, -EIO, "vCPU failed while sweeping", err, len);
 		done = true;
@@ -304,8 +304,7 @@ out:
 static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
 		      uint64_t size, char *err, size_t len)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-	int64_t young, aged;
+	int64_t allowed = AP_BATCHED * sysconf(_SC_NPROCESSORS_CONF), young, aged;
 	char why[256] = "";
 	int r;
 
@@ -319,9 +318,9 @@ static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
 			 strerror((int)-young));
 		return (int)young;
 	}
-	if (young > AP_BATCHED * ncpu) {
-		snprintf(err, len, "control: %lld of %llu pages young after a pass with the vCPUs parked (at most %ld allowed): the pass did not clear KVM's Accessed bits",
-			 (long long)young, (unsigned long long)set->nr_pages, AP_BATCHED * ncpu);
+	if (young > allowed) {
+		snprintf(err, len, "control: %lld of %llu pages young after a pass with the vCPUs parked (at most %lld allowed): the pass did not clear KVM's Accessed bits",
+			 (long long)young, (unsigned long long)set->nr_pages, (long long)allowed);
 		return -EIO;
 	}
 	c->control_young = young;
@@ -331,7 +330,7 @@ static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
 		return 0;
 	}
 	/* Every page the pass marked must have been aged through KVM. */
-	if (aged + AP_BATCHED * ncpu < (int64_t)set->nr_pages) {
+	if (aged + allowed < (int64_t)set->nr_pages) {
 		snprintf(err, len, "control: kvm_age_hva covered %lld of %llu guest pages in the pass",
 			 (long long)aged, (unsigned long long)set->nr_pages);
 		return -EIO;
@@ -340,11 +339,10 @@ static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
 }
 
 /*
- * One size: the first @mb MiB of guest memory (at @hva), the vCPUs parked
- * at the gate on entry and on return.
+ * One size: the first @mb MiB of guest memory, the vCPUs parked at the
+ * gate on entry and on return.
  */
-static int ap_run_size(struct ap_ctx *c, int fd, void *hva, uint64_t mb,
-		       char *err, size_t len)
+static int ap_run_size(struct ap_ctx *c, int fd, uint64_t mb, char *err, size_t len)
 {
 	int samples = ap_opts.b.samples, s, r;
 	uint64_t size = mb << 20, pages = size / AP_PAGE;
@@ -362,7 +360,7 @@ static int ap_run_size(struct ap_ctx *c, int fd, void *hva, uint64_t mb,
 		snprintf(err, len, "out of memory");
 		goto out;
 	}
-	r = kmmu_idle_set_from_range(&set, hva, size);
+	r = kmmu_idle_set_from_range(&set, c->hva, size);
 	if (r) {
 		snprintf(err, len, "PFNs of guest memory from /proc/self/pagemap: %s",
 			 strerror(-r));
@@ -516,7 +514,7 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 	for (i = 0; i < ap_opts.nr_sizes; i++) {
 		if (ap_opts.mb[i] > max_mb)
 			continue;
-		r = ap_run_size(&c, fd, m.hva, ap_opts.mb[i], err, sizeof(err));
+		r = ap_run_size(&c, fd, ap_opts.mb[i], err, sizeof(err));
 		if (r)
 			goto out;
 	}
