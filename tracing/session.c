@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,26 +34,27 @@ struct kmmu_trace_session {
 	struct kmmu_trace_capture *others;
 	struct kmmu_trace_log others_log;
 	uint32_t stats_flags;		/* KMMU_STATS_* */
+	struct kmmu_host host;		/* probed once, at the start */
 };
 
 /* What the checker needs to know about the host: the SPTE format. */
 static void log_host(struct kmmu_trace_session *s)
 {
+	const struct kmmu_host *host = &s->host;
 	struct kmmu_trace_record r;
-	struct kmmu_host host;
 	char nx[8] = "";
 	FILE *f;
 
-	kmmu_host_probe(&host);
+	kmmu_host_probe(&s->host);
 	kmmu_rec_stamp(&r, KMMU_ACT_HOST);
-	if (!strcmp(host.kvm_backend, "vmx"))
+	if (!strcmp(host->kvm_backend, "vmx"))
 		r.host.backend = KMMU_HOST_VMX;
-	else if (!strcmp(host.kvm_backend, "svm"))
+	else if (!strcmp(host->kvm_backend, "svm"))
 		r.host.backend = KMMU_HOST_SVM;
-	else if (!strcmp(host.kvm_backend, "pvm"))
+	else if (!strcmp(host->kvm_backend, "pvm"))
 		r.host.backend = KMMU_HOST_PVM;
-	r.host.tdp = host.tdp;
-	r.host.tdp_mmu = host.tdp_mmu;
+	r.host.tdp = host->tdp;
+	r.host.tdp_mmu = host->tdp_mmu;
 	kmmu_trace_log_append(&s->log, &r);
 
 	/* The NX huge page recovery kthread zaps SPTEs no capture of ours sees. */
@@ -270,8 +270,6 @@ static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned l
 {
 	const char *dir = getenv("KMMU_TRACE_SAVE");
 	char path[512], header[1024], stamp[32], host_line[256];
-	struct kmmu_host host;
-	struct utsname uts;
 	time_t now = time(NULL);
 	int ret;
 
@@ -282,13 +280,11 @@ static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned l
 	mkdir(dir, 0755);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime(&now));
 	snprintf(path, sizeof(path), "%s/%s-%s-%d.kmmutrace", dir, s->test, stamp, (int)getpid());
-	uname(&uts);
-	kmmu_host_probe(&host);
-	kmmu_host_format_line(&host, host_line, sizeof(host_line));
+	kmmu_host_format_line(&s->host, host_line, sizeof(host_line));
 	snprintf(header, sizeof(header),
 		 "kernel: %s\nhost: %s\nclock: mono\ntest: %s\nsaved because: %s\n"
 		 "events missing on this kernel: %s\nlost events: %llu\n",
-		 uts.release, host_line, s->test, why, kmmu_trace_capture_missing(s->cap), lost);
+		 s->host.kernel_release, host_line, s->test, why, kmmu_trace_capture_missing(s->cap), lost);
 	ret = kmmu_trace_file_write(path, header, s->log.recs, s->log.nr);
 	if (ret)
 		printf("# checker: cannot write the trace file %s: %s\n", path, strerror(-ret));
