@@ -24,14 +24,13 @@ const char *kmmu_page_idle_path(void)
 int kmmu_page_idle_probe(char *why, size_t len)
 {
 	const char *path = kmmu_page_idle_path();
-	int fd;
+	int fd = kmmu_page_idle_open();
 
-	if (access(path, F_OK)) {
+	if (fd == -ENOENT) {
 		kmmu_why(why, len, "no idle page tracking (%s: %s); the kernel needs "
-			 "CONFIG_IDLE_PAGE_TRACKING", path, strerror(errno));
+			 "CONFIG_IDLE_PAGE_TRACKING", path, strerror(-fd));
 		return -ENODEV;
 	}
-	fd = kmmu_page_idle_open();
 	if (fd < 0) {
 		kmmu_why(why, len, "idle page tracking needs root (%s: %s)", path,
 			 strerror(-fd));
@@ -138,28 +137,23 @@ nomem:
 int kmmu_idle_set_from_range(struct kmmu_idle_set *s, const void *addr, size_t len)
 {
 	long psz = sysconf(_SC_PAGESIZE);
-	size_t i, npages = (len + psz - 1) / psz;
-	uint64_t *pm;
-	int err;
+	size_t npages = (len + psz - 1) / psz, n = 0;
+	struct kmmu_phys_range *r;
+	uint64_t *pfn, a;
+	int nr, i;
 
 	memset(s, 0, sizeof(*s));
-	pm = malloc((npages ? npages : 1) * sizeof(*pm));
-	if (!pm)
-		return -ENOMEM;
-	err = kmmu_pagemap_read(addr, npages, pm);
-	for (i = 0; !err && i < npages; i++) {
-		if (!(pm[i] & KMMU_PM_PRESENT))
-			err = -ENOENT;
-		/* Present with PFN 0: the kernel hid it from a non-admin. */
-		else if (!(pm[i] & KMMU_PM_PFN_MASK))
-			err = -EPERM;
-		else
-			pm[i] &= KMMU_PM_PFN_MASK;
-	}
-	if (!err)
-		err = kmmu_idle_set_from_pfns(s, pm, npages);
-	free(pm);
-	return err;
+	r = malloc((npages ? npages : 1) * sizeof(*r));
+	pfn = malloc((npages ? npages : 1) * sizeof(*pfn));
+	nr = r && pfn ? kmmu_virt_to_phys(addr, len, r, npages) : -ENOMEM;
+	for (i = 0; i < nr; i++)
+		for (a = r[i].start; a < r[i].end; a += psz)
+			pfn[n++] = a / psz;
+	if (nr >= 0)
+		nr = kmmu_idle_set_from_pfns(s, pfn, n);
+	free(r);
+	free(pfn);
+	return nr;
 }
 
 /*

@@ -4,7 +4,8 @@
  *
  * Against a plain file standing in for the bitmap (KMMU_PAGE_IDLE_BITMAP):
  * which words a set writes, with which bits, in how many runs, and how the
- * read-back counts young pages -- these run on any machine.  On the running
+ * read-back counts young pages -- these run on any machine; the set of a
+ * range of this process's pages, from pagemap (root).  On the running
  * kernel (root and CONFIG_IDLE_PAGE_TRACKING, else SKIP): after a pass,
  * exactly the pages this process touched again read as young.
  */
@@ -18,6 +19,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/page_idle.h"
+#include "kmmu/pagemap.h"
 
 TEST(set_shape)
 {
@@ -56,6 +58,57 @@ TEST(set_shape)
 	EXPECT_EQ(0, s.nr_runs);
 	EXPECT_EQ(0, s.nr_pages);
 	kmmu_idle_set_free(&s);
+}
+
+/* Is @pfn one of the set's pages? */
+static int in_set(const struct kmmu_idle_set *s, uint64_t pfn)
+{
+	int i;
+
+	for (i = 0; i < s->nr_runs; i++) {
+		const struct kmmu_idle_run *r = &s->runs[i];
+
+		if (pfn / 64 >= r->word && pfn / 64 < r->word + r->nr)
+			return !!(s->mask[r->first + pfn / 64 - r->word] & 1ULL << pfn % 64);
+	}
+	return 0;
+}
+
+/*
+ * The set of a range is the PFNs pagemap gives for it (root: PFNs are
+ * hidden otherwise); a page not present is -ENOENT.  Needs no bitmap.
+ */
+TEST(set_from_range)
+{
+	const size_t pages = 64;
+	uint64_t pm[64];
+	struct kmmu_idle_set s;
+	uint8_t *p;
+	size_t i;
+	int r;
+
+	p = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	madvise(p, pages * 4096, MADV_NOHUGEPAGE);
+	/* The last page is never touched: not present. */
+	for (i = 0; i < pages - 1; i++)
+		p[i * 4096] = 1;
+	ASSERT_EQ(0, mlock(p, (pages - 1) * 4096));
+	r = kmmu_idle_set_from_range(&s, p, (pages - 1) * 4096);
+	if (r == -EPERM) {
+		munmap(p, pages * 4096);
+		SKIP(return, "PFNs are hidden from this process (not root)");
+	}
+	ASSERT_EQ(0, r);
+	EXPECT_EQ(pages - 1, s.nr_pages);
+	ASSERT_EQ(0, kmmu_pagemap_read(p, pages - 1, pm));
+	for (i = 0; i < pages - 1; i++)
+		EXPECT_TRUE(in_set(&s, pm[i] & KMMU_PM_PFN_MASK)) TH_LOG("page %zu", i);
+	kmmu_idle_set_free(&s);
+	EXPECT_EQ(-ENOENT, kmmu_idle_set_from_range(&s, p, pages * 4096));
+	EXPECT_EQ(0, s.nr_pages);
+	munmap(p, pages * 4096);
 }
 
 TEST(fake_bitmap)
