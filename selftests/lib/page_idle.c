@@ -47,12 +47,6 @@ int kmmu_page_idle_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Does word @w (after @prev, both used) start a new run? */
-static bool kmmu_idle_new_run(uint64_t prev, uint64_t w, size_t i)
-{
-	return !i || w - prev - 1 > KMMU_IDLE_GAP_WORDS;
-}
-
 static int kmmu_u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -69,9 +63,10 @@ void kmmu_idle_set_free(struct kmmu_idle_set *s)
 
 int kmmu_idle_set_from_pfns(struct kmmu_idle_set *s, const uint64_t *pfns, size_t n)
 {
+	struct kmmu_idle_run *runs;
 	uint64_t *pfn, w, prev = 0;
 	size_t i;
-	int nr_runs = 0;
+	int nr_runs;
 
 	memset(s, 0, sizeof(*s));
 	if (!n)
@@ -82,16 +77,12 @@ int kmmu_idle_set_from_pfns(struct kmmu_idle_set *s, const uint64_t *pfns, size_
 	memcpy(pfn, pfns, n * sizeof(*pfn));
 	qsort(pfn, n, sizeof(*pfn), kmmu_u64_cmp);
 
-	/* First the shape: runs and their lengths (gaps included). */
-	for (i = 0; i < n; i++) {
-		w = pfn[i] / 64;
-		if (i && w == prev)
-			continue;
-		if (kmmu_idle_new_run(prev, w, i))
-			nr_runs++;
-		prev = w;
-	}
-	s->runs = calloc(nr_runs, sizeof(*s->runs));
+	/*
+	 * First the shape: runs and their lengths (gaps included), at most
+	 * one run per PFN; a word after a gap longer than
+	 * KMMU_IDLE_GAP_WORDS starts a new run.
+	 */
+	s->runs = malloc(n * sizeof(*s->runs));
 	if (!s->runs)
 		goto nomem;
 	for (i = 0; i < n; i++) {
@@ -100,7 +91,7 @@ int kmmu_idle_set_from_pfns(struct kmmu_idle_set *s, const uint64_t *pfns, size_
 		w = pfn[i] / 64;
 		if (i && w == prev)
 			continue;
-		if (kmmu_idle_new_run(prev, w, i)) {
+		if (!i || w - prev - 1 > KMMU_IDLE_GAP_WORDS) {
 			r = &s->runs[s->nr_runs++];
 			r->word = w;
 			r->first = s->nr_words;
@@ -110,6 +101,9 @@ int kmmu_idle_set_from_pfns(struct kmmu_idle_set *s, const uint64_t *pfns, size_
 		s->nr_words = r->first + r->nr;
 		prev = w;
 	}
+	runs = realloc(s->runs, s->nr_runs * sizeof(*s->runs));
+	if (runs)
+		s->runs = runs;
 	s->mask = calloc(s->nr_words, sizeof(*s->mask));
 	if (!s->mask)
 		goto nomem;
