@@ -44,9 +44,6 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_AGING_IDLE] = "aging reports a page the guest left idle young at most once",
 };
 
-#define SHADOW_MMU_WHY	"shadow MMU: SPTE changes are not traced"
-
-
 const char *const kmmu_check_events[] = {
 	"kvmmmu:kvm_mmu_set_spte",
 	"kvmmmu:kvm_mmu_prepare_zap_page",
@@ -153,8 +150,7 @@ struct checker {
 	uint64_t untraced_unmaps;	/* other tasks' unmaps of guest memory */
 	uint64_t hva_lo, hva_hi;	/* every memslot's host memory lies in here */
 	unsigned int vm_creates;
-	bool have_host;
-	struct kmmu_trace_record host;
+	const struct kmmu_trace_record *host;	/* the run's KMMU_ACT_HOST; NULL: none */
 	struct task_ctx tasks[MAX_PIDS];
 	struct {
 		uint64_t gfn, npages, ts;
@@ -721,14 +717,14 @@ static bool ad_disabled(uint64_t spte)
 /* The Accessed and Dirty bits of the host's format; false if it is unknown. */
 static bool ad_masks(struct checker *c, uint64_t *a, uint64_t *d)
 {
-	if (!c->have_host || c->host.host.tdp != 1)
+	if (!c->host || c->host->host.tdp != 1)
 		return false;
-	if (c->host.host.backend == KMMU_HOST_SVM) {
+	if (c->host->host.backend == KMMU_HOST_SVM) {
 		*a = KMMU_PT_ACCESSED_MASK;
 		*d = KMMU_PT_DIRTY_MASK;
 		return true;
 	}
-	if (c->host.host.backend == KMMU_HOST_VMX) {
+	if (c->host->host.backend == KMMU_HOST_VMX) {
 		*a = EPT_ACCESSED;
 		*d = EPT_DIRTY;
 		return true;
@@ -736,7 +732,11 @@ static bool ad_masks(struct checker *c, uint64_t *a, uint64_t *d)
 	return false;
 }
 
-static struct task_ctx *task(struct checker *c, int32_t pid)
+/*
+ * The entry of task @pid; with @create, a new one if it has none.  Only
+ * tasks that aged get one: a task without an entry is in no aging pass.
+ */
+static struct task_ctx *task(struct checker *c, int32_t pid, bool create)
 {
 	unsigned int h = (uint32_t)pid * 2654435761u % MAX_PIDS;
 
@@ -744,6 +744,8 @@ static struct task_ctx *task(struct checker *c, int32_t pid)
 		if (c->tasks[h].pid == pid)
 			return &c->tasks[h];
 		if (!c->tasks[h].pid) {
+			if (!create)
+				return NULL;
 			c->tasks[h].pid = pid;
 			return &c->tasks[h];
 		}
@@ -765,7 +767,7 @@ static void track_task(struct checker *c, const struct kmmu_trace_record *r)
 
 	if (r->type == KMMU_EV_SPTE_CHANGED || r->type == KMMU_EV_SPLIT_HUGE_PAGE || !r->pid)
 		return;
-	t = task(c, r->pid);
+	t = task(c, r->pid, r->type == KMMU_EV_AGE_HVA);
 	if (!t)
 		return;
 	t->in_pass = r->type == KMMU_EV_AGE_HVA;
@@ -817,7 +819,8 @@ static int idle_range(struct checker *c, gfn_t gfn, uint64_t ts)
 }
 
 /*
- * An Accessed-bit clear of a present leaf, as age_gfn_range() makes it:
+ * An Accessed-bit clear of a present leaf that stays one (@old and @new
+ * are both leaves), as age_gfn_range() makes it:
  * same page, A/D enabled: A cleared; A/D disabled (EPT without A/D):
  * marked for access tracking (RWX cleared, R and X saved).  Other 6.1
  * paths that produce the same change: make_spte() for a prefetch, i.e. the
@@ -826,32 +829,33 @@ static int idle_range(struct checker *c, gfn_t gfn, uint64_t ts)
  * first; not told apart, so a test with async page faults may see them
  * reported here.
  */
-static bool is_a_clear(struct checker *c, uint64_t old, uint64_t new, unsigned int level)
+static bool is_a_clear(struct checker *c, uint64_t old, uint64_t new)
 {
 	uint64_t a, d;
 
-	if (!tdp_leaf(old, level) || !tdp_leaf(new, level) ||
-	    kmmu_spte_to_pfn(old) != kmmu_spte_to_pfn(new))
+	if (kmmu_spte_to_pfn(old) != kmmu_spte_to_pfn(new))
 		return false;
 	if (ad_disabled(old))
-		return c->host.host.backend == KMMU_HOST_VMX && (old & EPT_RWX_MASK) &&
+		return c->host && c->host->host.backend == KMMU_HOST_VMX && (old & EPT_RWX_MASK) &&
 		       !(new & EPT_RWX_MASK);
 	if (!ad_masks(c, &a, &d))
 		return false;
 	return (old & a) && !(new & a);
 }
 
+/* A change of a leaf SPTE that stays a leaf: is it aging, and right? */
 static void judge_aging(struct checker *c, const struct kmmu_trace_record *r, struct leaf *l)
 {
 	const uint64_t old = r->spte_changed.old_spte, new = r->spte_changed.new_spte;
 	unsigned int level = r->spte_changed.level, as_id = r->spte_changed.as_id;
 	gfn_t gfn = r->spte_changed.gfn;
-	struct task_ctx *t = task(c, r->pid);
+	struct task_ctx *t;
 	uint64_t a, d, lost;
 	int i;
 
-	if (!is_a_clear(c, old, new, level))
+	if (!is_a_clear(c, old, new))
 		return;
+	t = task(c, r->pid, false);
 
 	/* (a) inside an aging pass of this task that covers the gfn */
 	if (!t || !t->in_pass) {
@@ -939,7 +943,8 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 			c->unknown_leaves++;
 		}
 	}
-	judge_aging(c, r, l);
+	if (was_leaf && is_leaf)
+		judge_aging(c, r, l);
 }
 
 /*
@@ -974,11 +979,14 @@ static void on_unmap(struct checker *c, const struct kmmu_trace_record *r)
 		c->untraced_unmaps++;
 }
 
-static bool host_has_tdp_mmu(struct checker *c)
+/* Why the TDP MMU's SPTE changes cannot be in this trace; NULL if they can. */
+static const char *no_tdp_mmu(struct checker *c)
 {
-	if (c->spte_changes)
-		return true;
-	return c->have_host && c->host.host.tdp == 1 && c->host.host.tdp_mmu == 1;
+	if (c->spte_changes ||
+	    (c->host && c->host->host.tdp == 1 && c->host->host.tdp_mmu == 1))
+		return NULL;
+	return c->host ? "shadow MMU: SPTE changes are not traced" :
+			 "no kvm_tdp_mmu_spte_changed in this trace";
 }
 
 static void not_checkable(struct checker *c, enum kmmu_check_property p, const char *why)
@@ -1001,10 +1009,10 @@ static void on_stats(struct checker *c, const struct kmmu_trace_record *r)
 	bool may_miss_removals = c->untraced_unmaps ||
 				 (r->stats.flags & (KMMU_STATS_NX_RECOVERY |
 						    KMMU_STATS_OTHERS_UNKNOWN));
+	const char *why = no_tdp_mmu(c);
 
-	if (!host_has_tdp_mmu(c)) {
-		not_checkable(c, KMMU_PROP_PAGE_STATS, c->have_host ? SHADOW_MMU_WHY :
-			      "no kvm_tdp_mmu_spte_changed in this trace");
+	if (why) {
+		not_checkable(c, KMMU_PROP_PAGE_STATS, why);
 		return;
 	}
 	if (r->stats.nr_vms > c->vm_creates) {
@@ -1057,11 +1065,9 @@ static void explain_tdp(struct checker *c)
 		KMMU_PROP_AGING_IN_PASS, KMMU_PROP_AGING_KEEPS_DIRTY, KMMU_PROP_AGING_IDLE,
 	};
 	uint64_t a, d;
-	const char *why = NULL;
+	const char *no_tdp = no_tdp_mmu(c), *why = no_tdp;
 
-	if (!host_has_tdp_mmu(c))
-		why = c->have_host ? SHADOW_MMU_WHY : "no kvm_tdp_mmu_spte_changed in this trace";
-	else if (!ad_masks(c, &a, &d))
+	if (!why && !ad_masks(c, &a, &d))
 		why = "the host's SPTE format (EPT or NPT) is not in this trace";
 	for (unsigned int i = 0; i < sizeof(aging) / sizeof(aging[0]); i++)
 		if (!c->res->checked[aging[i]] && !c->res->not_checkable[aging[i]])
@@ -1069,7 +1075,7 @@ static void explain_tdp(struct checker *c)
 				      !c->nr_idle ? "the test declared no idle memory" :
 				      "no Accessed bit was cleared in the traced tasks");
 	if (!c->res->checked[KMMU_PROP_PAGE_STATS] && !c->res->not_checkable[KMMU_PROP_PAGE_STATS])
-		not_checkable(c, KMMU_PROP_PAGE_STATS, why && !host_has_tdp_mmu(c) ? why :
+		not_checkable(c, KMMU_PROP_PAGE_STATS, no_tdp ? no_tdp :
 			      "the test recorded no page stats");
 }
 
@@ -1135,8 +1141,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			c.vm_creates++;
 			break;
 		case KMMU_ACT_HOST:
-			c.have_host = true;
-			c.host = *r;
+			c.host = r;
 			break;
 		case KMMU_ACT_STATS:
 			on_stats(&c, r);
