@@ -221,7 +221,7 @@ static bool in_range(gfn_t gfn, gfn_t base, uint64_t npages)
 /* Base pages an SPTE of @level maps (levels a trace file claims are not trusted). */
 static uint64_t level_pages(unsigned int level)
 {
-	return level >= 1 && level <= 5 ? 1ULL << ((level - 1) * 9) : 1;
+	return level >= 1 && level <= 5 ? KMMU_PAGES_PER_HPAGE(level) : 1;
 }
 
 static bool op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn)
@@ -288,10 +288,9 @@ static bool record_touches(struct checker *c, const struct kmmu_trace_record *r,
 	case KMMU_EV_ZAP_ALL_FAST:
 		return true;
 	case KMMU_EV_SPTE_CHANGED:
-		return r->spte_changed.gfn <= gfn &&
-		       gfn - r->spte_changed.gfn < level_pages(r->spte_changed.level);
+		return in_range(gfn, r->spte_changed.gfn, level_pages(r->spte_changed.level));
 	case KMMU_EV_SPLIT_HUGE_PAGE:
-		return r->split.gfn <= gfn && gfn - r->split.gfn < level_pages(r->split.level);
+		return in_range(gfn, r->split.gfn, level_pages(r->split.level));
 	case KMMU_ACT_SET_MEMSLOT:
 		return op_new_covers(r, gfn) || op_old_covers(c, r, gfn);
 	case KMMU_ACT_GUEST_ACCESS:
@@ -666,10 +665,20 @@ static uint64_t leaf_key(unsigned int as_id, unsigned int level, gfn_t gfn)
 	return (gfn << 8 | (as_id & 0xf) << 4 | (level & 0xf)) + 1;
 }
 
+/* The slot of @key in @tab (@cap a power of 2): its entry, or the free one it would take. */
+static struct leaf *leaf_slot(struct leaf *tab, uint64_t cap, uint64_t key)
+{
+	uint64_t i = key * 0x9e3779b97f4a7c15ULL >> 20 & (cap - 1);
+
+	while (tab[i].key && tab[i].key != key)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
 /* The entry of @key, created if needed; NULL when out of memory. */
 static struct leaf *leaf_get(struct checker *c, uint64_t key)
 {
-	uint64_t i;
+	struct leaf *l;
 
 	if (c->nr_leaves * 2 >= c->nr_leaves_cap) {
 		uint64_t cap = c->nr_leaves_cap ? c->nr_leaves_cap * 2 : 4096;
@@ -677,25 +686,19 @@ static struct leaf *leaf_get(struct checker *c, uint64_t key)
 
 		if (!n)
 			return NULL;
-		for (uint64_t j = 0; j < c->nr_leaves_cap; j++) {
-			if (!old[j].key)
-				continue;
-			for (i = old[j].key * 0x9e3779b97f4a7c15ULL >> 20 & (cap - 1); n[i].key;
-			     i = (i + 1) & (cap - 1))
-				;
-			n[i] = old[j];
-		}
+		for (uint64_t j = 0; j < c->nr_leaves_cap; j++)
+			if (old[j].key)
+				*leaf_slot(n, cap, old[j].key) = old[j];
 		free(old);
 		c->leaves = n;
 		c->nr_leaves_cap = cap;
 	}
-	for (i = key * 0x9e3779b97f4a7c15ULL >> 20 & (c->nr_leaves_cap - 1); c->leaves[i].key;
-	     i = (i + 1) & (c->nr_leaves_cap - 1))
-		if (c->leaves[i].key == key)
-			return &c->leaves[i];
-	c->leaves[i].key = key;
-	c->nr_leaves++;
-	return &c->leaves[i];
+	l = leaf_slot(c->leaves, c->nr_leaves_cap, key);
+	if (!l->key) {
+		l->key = key;
+		c->nr_leaves++;
+	}
+	return l;
 }
 
 static bool tdp_present(uint64_t spte)
