@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/checker.h"
+#include "kmmu/spte.h"
 #include "kmmu/trace_file.h"
 
 #define PAGE_SHIFT 12
@@ -67,17 +68,23 @@ FIXTURE_TEARDOWN(fixture)
 }
 
 /* A copy of the records with @rec inserted at @at. */
-static struct kmmu_trace_record *with_inserted(const struct kmmu_trace_file *tf, uint64_t at,
-					       const struct kmmu_trace_record *rec)
+static struct kmmu_trace_record *with_inserted_n(const struct kmmu_trace_file *tf, uint64_t at,
+						 const struct kmmu_trace_record *recs, uint64_t n)
 {
-	struct kmmu_trace_record *c = malloc((tf->nr + 1) * sizeof(*c));
+	struct kmmu_trace_record *c = malloc((tf->nr + n) * sizeof(*c));
 
 	if (!c)
 		return NULL;
 	memcpy(c, tf->recs, at * sizeof(*c));
-	c[at] = *rec;
-	memcpy(c + at + 1, tf->recs + at, (tf->nr - at) * sizeof(*c));
+	memcpy(c + at, recs, n * sizeof(*c));
+	memcpy(c + at + n, tf->recs + at, (tf->nr - at) * sizeof(*c));
 	return c;
+}
+
+static struct kmmu_trace_record *with_inserted(const struct kmmu_trace_file *tf, uint64_t at,
+					       const struct kmmu_trace_record *rec)
+{
+	return with_inserted_n(tf, at, rec, 1);
 }
 
 /* Index of the first successful DELETE (size 0) of a slot, and its old gpa. */
@@ -243,8 +250,10 @@ FIXTURE_TEARDOWN(tdp)
 	kmmu_trace_file_free(&self->tf);
 }
 
-#define NPT_A	(1ULL << 5)
-#define NPT_D	(1ULL << 6)
+/* The TDP fixtures were recorded on NPT (kvm_amd): the x86 page-table format. */
+#define PRESENT	KMMU_SPTE_MMU_PRESENT_MASK
+#define NPT_A	KMMU_PT_ACCESSED_MASK
+#define NPT_D	KMMU_PT_DIRTY_MASK
 
 /* Index of the first record of @type matching @want (NULL: any); -1 if none. */
 static int64_t find_rec(const struct kmmu_trace_file *tf, unsigned int type,
@@ -258,21 +267,19 @@ static int64_t find_rec(const struct kmmu_trace_file *tf, unsigned int type,
 
 static bool is_young_leaf_install(const struct kmmu_trace_record *r)
 {
-	return !(r->spte_changed.old_spte & (1ULL << 11)) &&
-	       (r->spte_changed.new_spte & (1ULL << 11)) && r->spte_changed.level == 1 &&
-	       (r->spte_changed.new_spte & NPT_A);
-}
-
-static bool is_dirty_a_clear(const struct kmmu_trace_record *r)
-{
-	return (r->spte_changed.old_spte & (1ULL << 11)) && (r->spte_changed.old_spte & NPT_A) &&
-	       !(r->spte_changed.new_spte & NPT_A) && (r->spte_changed.old_spte & NPT_D);
+	return !(r->spte_changed.old_spte & PRESENT) && (r->spte_changed.new_spte & PRESENT) &&
+	       r->spte_changed.level == 1 && (r->spte_changed.new_spte & NPT_A);
 }
 
 static bool is_a_clear(const struct kmmu_trace_record *r)
 {
-	return (r->spte_changed.old_spte & (1ULL << 11)) && (r->spte_changed.old_spte & NPT_A) &&
+	return (r->spte_changed.old_spte & PRESENT) && (r->spte_changed.old_spte & NPT_A) &&
 	       !(r->spte_changed.new_spte & NPT_A);
+}
+
+static bool is_dirty_a_clear(const struct kmmu_trace_record *r)
+{
+	return is_a_clear(r) && (r->spte_changed.old_spte & NPT_D);
 }
 
 TEST_F(tdp, replays_clean)
@@ -353,7 +360,7 @@ TEST_F(tdp, planted_a_clear_dropping_dirty)
 TEST_F(tdp, planted_idle_page_young_twice)
 {
 	const struct kmmu_trace_record *idle;
-	struct kmmu_trace_record *c;
+	struct kmmu_trace_record again[2], *c;
 	int64_t at = find_rec(&self->tf, KMMU_ACT_IDLE, NULL), first = -1, pass = -1, last;
 	uint64_t n = self->tf.nr;
 
@@ -367,8 +374,8 @@ TEST_F(tdp, planted_idle_page_young_twice)
 		if (r->type == KMMU_EV_AGE_HVA)
 			pass = i;
 		if (r->type == KMMU_EV_SPTE_CHANGED && is_a_clear(r) && !r->spte_changed.as_id &&
-		    r->spte_changed.gfn >= idle->idle.gpa >> 12 &&
-		    r->spte_changed.gfn < (idle->idle.gpa + idle->idle.size) >> 12)
+		    r->spte_changed.gfn >= idle->idle.gpa >> PAGE_SHIFT &&
+		    r->spte_changed.gfn < (idle->idle.gpa + idle->idle.size) >> PAGE_SHIFT)
 			first = i;
 	}
 	ASSERT_LE(0, first);
@@ -376,15 +383,13 @@ TEST_F(tdp, planted_idle_page_young_twice)
 	/* A copy of that pass's start and the clear, at the end of the run. */
 	last = find_rec(&self->tf, KMMU_ACT_STATS, NULL);
 	ASSERT_LT(first, last);
-	c = malloc((n + 2) * sizeof(*c));
-	ASSERT_NE(NULL, c);
-	memcpy(c, self->tf.recs, last * sizeof(*c));
-	c[last] = self->tf.recs[pass];
-	c[last + 1] = self->tf.recs[first];
-	c[last].ts = c[last + 1].ts = self->tf.recs[last].ts - 1;
+	again[0] = self->tf.recs[pass];
+	again[1] = self->tf.recs[first];
+	again[0].ts = again[1].ts = self->tf.recs[last].ts - 1;
 	/* Another task: its pass, not the one of the first clear. */
-	c[last].pid = c[last + 1].pid = 999999;
-	memcpy(c + last + 2, self->tf.recs + last, (n - last) * sizeof(*c));
+	again[0].pid = again[1].pid = 999999;
+	c = with_inserted_n(&self->tf, last, again, 2);
+	ASSERT_NE(NULL, c);
 	ASSERT_EQ(0, kmmu_check(c, n + 2, NULL, &self->res));
 	free(c);
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IDLE));
