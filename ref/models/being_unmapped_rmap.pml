@@ -49,9 +49,11 @@
  * behave as under SC (store buffering is the only reordering x86 allows).
  *
  * Properties (assertions):
- *   sp_access(s)    every access of the unmapper to the memory of a shadow
- *                   page (the spte itself, or the sp header) happens
- *                   before kvm_mmu_free_page freed that page: no
+ *   sp_access(s)    every access to the memory of a shadow page (the spte
+ *                   itself, or the sp header) by a process that does not
+ *                   own that page -- the unmapper, and the notifier, which
+ *                   reaches sptes of other shadow pages through rmap X --
+ *                   happens before kvm_mmu_free_page freed it: no
  *                   use-after-free of a shadow page;
  *   page_access()   kvm_set_pfn_accessed/dirty by the unmapper happens
  *                   before the primary MMU freed P: no use-after-free of
@@ -60,14 +62,29 @@
  * point of being_unmapped_rmap is "protect the lifecycle of sp".
  *
  * Build variants (spin -D...):
- *   (none)                 v3 as posted, 64-bit host: spin proves both
- *                          properties.  The reviewer's interleaving is
- *                          reachable but harmless: the remover reset its
- *                          rmap entry BEFORE it checked the flag, so an
- *                          unmapper that sets the flag "a moment later" can
- *                          only read PTE_LIST_SPTE_SKIP (a Dekker pair:
- *                          reset; mb; load flag  vs.  store flag; mb; load
- *                          entry -- one side always sees the other).
+ *   (none)                 v3 as posted, 64-bit host: spin finds a
+ *                          use-after-free of sp A by the notifier.  The
+ *                          unmapper clears spte A but has not yet reset
+ *                          its rmap entry; the zapper reads spte A as not
+ *                          present, so mmu_page_zap_pte() calls neither
+ *                          drop_spte() nor rmap_remove() -- no reset, no
+ *                          wait -- and frees sp A with rmap X still
+ *                          pointing into it; the notifier, under mmu_lock,
+ *                          walks X and reads the freed spte.  The flag only
+ *                          orders removers that remove an rmap entry.
+ *                          (ref/tests/rmap_2013_test.c finds the same in C:
+ *                          run-mutants' rmap_2013_notifier.)
+ *   UNMAPPER_ONLY          assert only the unmapper's accesses (the
+ *                          notifier's are not checked).  v3 on a 64-bit
+ *                          host then holds: the reviewer's interleaving is
+ *                          reachable but harmless to the unmapper: the
+ *                          remover reset its rmap entry BEFORE it checked
+ *                          the flag, so an unmapper that sets the flag "a
+ *                          moment later" can only read PTE_LIST_SPTE_SKIP
+ *                          (a Dekker pair: reset; mb; load flag  vs.  store
+ *                          flag; mb; load entry -- one side always sees the
+ *                          other).  The three variants below are about the
+ *                          unmapper too and are checked with it.
  *   REVIEWER               adds the reviewer's scenario itself as an
  *                          assertion ("no remover passes the check of X
  *                          and frees its shadow page before the unmapper
@@ -101,6 +118,12 @@
 #define WHO_UNMAPPER	1	/* for the replay's printouts */
 #define WHO_ZAP		2
 #define WHO_NOTIFIER	3
+
+#ifdef UNMAPPER_ONLY
+#define NOTIFIER_CHECK	false
+#else
+#define NOTIFIER_CHECK	true
+#endif
 
 bool spte_present[NSPTE];	/* low half of the spte, PT_PRESENT_MASK */
 bool spte_high[NSPTE];		/* high half (SPLIT_SPTE), pfn bits */
@@ -171,10 +194,12 @@ inline pte_list_clear_concurrently(s, j, who)
  * it was present tell the primary MMU the page was accessed/dirty
  * (kvm_set_pfn_accessed/dirty).  Returns (in @was) whether it was
  * present.  @check says whether the caller must assert that the shadow
- * page is still allocated (the unmapper runs without mmu_lock and holds no
- * reference to the sp; the removers own the sp they are zapping).
+ * page is still allocated: the zapper owns the sp it is zapping; the
+ * unmapper (no mmu_lock) and the notifier (mmu_lock, but it found the spte
+ * through rmap X, not through a shadow page it owns) hold no reference.
+ * @who names the caller in the printouts.
  */
-inline mmu_spte_clear_track_bits(s, was, check)
+inline mmu_spte_clear_track_bits(s, was, check, who)
 {
 	/* old_spte = *sptep */
 	atomic {
@@ -186,7 +211,10 @@ inline mmu_spte_clear_track_bits(s, was, check)
 		if :: check -> sp_access(s) :: else -> skip fi;
 		spte_present[s] = false;
 		if
-		:: check -> printf("MSC: unmapper: spte %d cleared (32-bit: low half)\n", s)
+		:: who == WHO_UNMAPPER ->
+			printf("MSC: unmapper: spte %d cleared (32-bit: low half)\n", s)
+		:: who == WHO_NOTIFIER ->
+			printf("MSC: notifier: spte %d cleared (32-bit: low half)\n", s)
 		:: else -> skip
 		fi
 	}
@@ -196,7 +224,8 @@ inline mmu_spte_clear_track_bits(s, was, check)
 		if :: check -> sp_access(s) :: else -> skip fi;
 		spte_high[s] = false;
 		if
-		:: check -> printf("MSC: unmapper: spte %d high half cleared\n", s)
+		:: who == WHO_UNMAPPER ->
+			printf("MSC: unmapper: spte %d high half cleared\n", s)
 		:: else -> skip
 		fi
 	}
@@ -204,7 +233,8 @@ inline mmu_spte_clear_track_bits(s, was, check)
 	atomic {
 		if :: check -> sp_access(s) :: else -> skip fi;
 		if
-		:: check -> printf("MSC: unmapper: sp->clear_spte_count++ of spte %d's sp\n", s)
+		:: who == WHO_UNMAPPER ->
+			printf("MSC: unmapper: sp->clear_spte_count++ of spte %d's sp\n", s)
 		:: else -> skip
 		fi
 	}
@@ -276,7 +306,7 @@ proctype unmapper()
 		if
 		:: sptep == SKIP -> skip
 		:: else ->
-			mmu_spte_clear_track_bits(sptep, was, true);
+			mmu_spte_clear_track_bits(sptep, was, true, WHO_UNMAPPER);
 			if
 			:: was -> pte_list_clear_concurrently(sptep, j, WHO_UNMAPPER)
 			:: else -> skip
@@ -312,7 +342,7 @@ proctype zap_sp_a()
 	if
 	:: pte ->
 		/* drop_spte: if (mmu_spte_clear_track_bits(sptep)) rmap_remove() */
-		mmu_spte_clear_track_bits(SPTE_A, was, false);
+		mmu_spte_clear_track_bits(SPTE_A, was, false, WHO_ZAP);
 		if
 		:: was ->
 			/* invalid_rmap_remove(kvm, spte, rmapp) */
@@ -350,11 +380,15 @@ proctype notifier()
 	i = 0;
 	do
 	:: i < NSPTE ->
-		sptep = desc[i];
+		atomic {
+			sptep = desc[i];
+			printf("MSC: notifier: desc entry %d = %d (255 = PTE_LIST_SPTE_SKIP)\n", i, sptep)
+		}
 		if
 		:: sptep == SKIP -> skip
 		:: else ->
-			mmu_spte_clear_track_bits(sptep, was, false);
+			mmu_spte_clear_track_bits(sptep, was, NOTIFIER_CHECK,
+						  WHO_NOTIFIER);
 			if
 			:: was -> pte_list_clear_concurrently(sptep, j, WHO_NOTIFIER)
 			:: else -> skip
