@@ -25,6 +25,22 @@ KSRC_DIR := $(KSRC)
 endif
 KSFT_DIR := $(KSRC_DIR)/tools/testing/selftests
 
+# Every object is compiled with the kernel tree's headers (BASE_CFLAGS,
+# REF_CFLAGS), but its .d file names them by path: after KSRC= names another
+# tree whose files are older than the objects, nothing would be rebuilt.  So
+# every object depends on this stamp, which holds the tree's resolved path
+# and is rewritten only when that changes.  It is compared here, while the
+# Makefile is read, not in its recipe: then `make -n` neither writes it nor
+# lists every object as out of date.
+KSRC_STAMP := $(O)/.ksrc
+KSRC_RESOLVED := $(or $(realpath $(KSRC_DIR)),$(abspath $(KSRC_DIR)))
+ifneq ($(file <$(KSRC_STAMP)),$(KSRC_RESOLVED))
+$(KSRC_STAMP): FORCE
+endif
+$(KSRC_STAMP):
+	@mkdir -p $(dir $@)
+	@echo '$(KSRC_RESOLVED)' > $@
+
 CC	?= gcc
 CLANG	?= clang
 CFLAGS	?= -O2 -g
@@ -58,8 +74,9 @@ include selftests/selftests.mk
 
 all: $(ALL_BINS)
 
-# The runner's own tests (ci/kmmu-run, used by run/check/bench).
-CHECK_PROGS += ci/tests/kmmu_run_test
+# The runner's own tests (ci/kmmu-run, used by run/check/bench), and the
+# Makefile's rebuild when KSRC= names another kernel tree.
+CHECK_PROGS += ci/tests/kmmu_run_test ci/tests/makefile_test
 
 # deps first, so that a fresh machine gets its packages before anything is
 # compiled; ci/deps.sh is quick when everything is already there.
@@ -82,7 +99,7 @@ bench: deps all
 	@$(RUNNER) --mode bench $(BENCH_PROGS)
 
 clean:
-	rm -rf $(O)/ref $(O)/selftests $(O)/tracing $(O)/stress $(O)/asan
+	rm -rf $(O)/ref $(O)/selftests $(O)/tracing $(O)/stress $(O)/asan $(KSRC_STAMP)
 
 # Not from ci/vm/build-kernel's kernel trees (build/vm-kernel*).
 -include $(shell find $(O) -name 'vm-kernel*' -prune -o -name '*.d' -print 2>/dev/null)

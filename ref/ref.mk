@@ -25,19 +25,19 @@ REF_ASAN_LIB := $(O)/asan/ref/libkmmuref.a
 REF_ASAN_TEST_LIB_OBJS := $(patsubst %.c,$(O)/asan/%.o,$(wildcard ref/tests/lib/*.c))
 REF_ASAN_TESTS := $(patsubst ref/tests/%.c,$(O)/asan/ref/tests/%,$(wildcard ref/tests/*_test.c))
 
-$(O)/ref/%.o: ref/%.c
+$(O)/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
 
-$(O)/asan/ref/%.o: ref/%.c
+$(O)/asan/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
 
-$(O)/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c
+$(O)/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
 
-$(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c
+$(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
 
@@ -86,16 +86,16 @@ REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/rmap_2013_split_spte \
 	       $(REF_MUTANT_DIR)/rmap_2013_notifier
 
-$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c
+$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
 		-DKMMU_MUTATE_IMMEDIATE_FREE -c -o $@ $<
 
-$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c
+$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
 
-$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c
+$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
 
@@ -119,12 +119,12 @@ $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry: $(O)/ref/tests/mmu_stress_test.o \
 # made harmful), and v3 as posted on a 32-bit PAE host (split SPTE clears).
 # The test widens the race windows (kvm->window_spins) in every build, the
 # plain v3 test included, so the only difference is the planted change.
-$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c
+$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
 		-DKMMU_MUTATE_2013_CHECK_BEFORE_RESET -c -o $@ $<
 
-$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c
+$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
 		-DKMMU_2013_SPLIT_SPTE -c -o $@ $<
@@ -140,7 +140,7 @@ $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 # nor waits, and frees the page while the entry still points into it; the
 # notifier then walks that entry (ref/models/being_unmapped_rmap.pml does
 # not check the notifier's accesses, so it does not see this).
-$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
 		-DKMMU_2013_TEST_NOTIFIER -c -o $@ $<
@@ -162,11 +162,11 @@ REF_TSAN_LIB := $(O)/tsan/ref/libkmmuref.a
 REF_TSAN_STRESS := $(O)/tsan/ref/tests/mmu_stress_test
 KMMU_TSAN_SECONDS ?= 10
 
-$(O)/tsan/ref/%.o: ref/%.c
+$(O)/tsan/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
 
-$(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c
+$(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
 

@@ -20,7 +20,7 @@ SELFTEST_TOOLS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests
 SELFTEST_LIB_TESTS := $(patsubst selftests/lib/tests/%.c,$(O)/selftests/lib/tests/%,$(wildcard selftests/lib/tests/*_test.c))
 SELFTEST_PERF := $(filter %_perf_test,$(SELFTESTS))
 
-$(O)/selftests/%.o: selftests/%.c
+$(O)/selftests/%.o: selftests/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(SELFTEST_CFLAGS) -c -o $@ $<
 

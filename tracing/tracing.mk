@@ -12,7 +12,7 @@ TRACING_LIB := $(O)/tracing/libkmmutrace.a
 TRACING_TESTS := $(patsubst tracing/tests/%.c,$(O)/tracing/tests/%,$(wildcard tracing/tests/*_test.c))
 TRACING_TOOLS := $(O)/tracing/kmmu-trace
 
-$(O)/tracing/%.o: tracing/%.c
+$(O)/tracing/%.o: tracing/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(TRACING_CFLAGS) -c -o $@ $<
 
