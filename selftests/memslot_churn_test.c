@@ -54,6 +54,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <numa.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -184,6 +185,7 @@ struct ch_opts {
 	uint64_t seed;
 	enum kmmu_backing backing;
 	long host_unmap;	/* unmaps per second, 0: none */
+	int numa_node;		/* the churned slots' backing bound here, or -1 */
 	const char *result;
 	/*
 	 * $KMMU_CHURN_INJECT, to show that the test catches the bugs it is
@@ -203,6 +205,7 @@ static struct ch_opts ch_opts = {
 	.ops = 10000,
 	.duration = 30,
 	.backing = KMMU_BACKING_MEMFD,
+	.numa_node = -1,
 };
 
 /* KVM binary stats reported as metrics: VM-wide, and summed over vCPUs. */
@@ -852,6 +855,9 @@ FIXTURE_TEARDOWN(churn)
 		kmmu_result_param_str(res, "backing",
 				      ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
 		kmmu_result_param_int(res, "host_unmap", ch_opts.host_unmap);
+		/* Only when bound: unbound runs keep the parameters they always had. */
+		if (ch_opts.numa_node >= 0)
+			kmmu_result_param_int(res, "numa_node", ch_opts.numa_node);
 		if (c) {
 			ch_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
 			ch_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
@@ -986,7 +992,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->alt_gpa, c->alt_gpa, region,
 				 KMMU_MAP_WRITE | KMMU_MAP_NX));
 
-	r = kmmu_mem_alloc(&self->backing, region, ch_opts.backing, -1);
+	r = kmmu_mem_alloc(&self->backing, region, ch_opts.backing, ch_opts.numa_node);
 	ASSERT_EQ(0, r) TH_LOG("guest memory: %s", strerror(-r));
 	backing = self->backing.hva;
 	c->backing = backing;
@@ -1081,13 +1087,15 @@ static void ch_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s [-v vcpus] [-s slots] [-n ops] [-d seconds] [-S seed] [-m anon|memfd]\n"
-		"          [--host-unmap N] [--result FILE]\n"
+		"          [-N node] [--host-unmap N] [--result FILE]\n"
 		"  -v  vCPUs (default 2, max %d)\n"
 		"  -s  one-page memslots churned (default 256, max %d and KVM_CAP_NR_MEMSLOTS - %d)\n"
 		"  -n  memslot operations (default 10000)\n"
 		"  -d  maximum churn duration in seconds (default 30)\n"
 		"  -S  random seed (default: time based; always printed)\n"
 		"  -m  guest memory backing (default memfd)\n"
+		"  -N, --numa-node NODE  bind the churned slots' backing to NUMA node NODE\n"
+		"      (MPOL_BIND; default: the process's policy)\n"
 		"  --host-unmap N  a host thread madvise(MADV_DONTNEED)s the backing of up to\n"
 		"      %d present slots N times a second during the churn (max %d; memfd\n"
 		"      backing only: anonymous memory would lose the data)\n"
@@ -1108,16 +1116,44 @@ static void ch_bad(const char *prog, const char *what)
 	exit(KMMU_EXIT_USAGE);
 }
 
+/*
+ * -N's node must be one this process may allocate memory on: mbind() would
+ * refuse any other only once the test runs, as a failure, not a usage error.
+ */
+static void ch_parse_numa_node(const char *prog, const char *arg)
+{
+	struct bitmask *allowed;
+	char msg[160];
+	bool ok;
+	uint64_t u;
+
+	if (kmmu_parse_u64(arg, 0, 1023, &u))
+		ch_bad(prog, "-N wants a NUMA node number from 0 to 1023");
+	if (numa_available() < 0)
+		ch_bad(prog, "-N: this host has no NUMA support (libnuma's numa_available() < 0)");
+	allowed = numa_get_mems_allowed();
+	ok = u <= (uint64_t)numa_max_node() && numa_bitmask_isbitset(allowed, u);
+	numa_bitmask_free(allowed);
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "-N %llu: not a NUMA node with memory this process may use (highest node %d)",
+			 (unsigned long long)u, numa_max_node());
+		ch_bad(prog, msg);
+	}
+	ch_opts.numa_node = u;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "host-unmap", required_argument, NULL, CH_OPT_HOST_UNMAP },
+		{ "numa-node", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "memslot_churn_test";
 	char why[256], msg[160];
 	bool seeded = false;
+	size_t off;
 	uint64_t u;
 	long cap;
 	int opt, fd;
@@ -1125,7 +1161,7 @@ int main(int argc, char **argv)
 	if (kmmu_take_result_arg(&argc, argv, &ch_opts.result))
 		ch_bad(prog, "--result needs a file name");
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:s:n:d:S:m:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":v:s:n:d:S:m:N:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
@@ -1158,6 +1194,9 @@ int main(int argc, char **argv)
 				ch_opts.backing = KMMU_BACKING_MEMFD;
 			else
 				ch_bad(prog, "-m wants anon or memfd");
+			break;
+		case 'N':
+			ch_parse_numa_node(prog, optarg);
 			break;
 		case CH_OPT_HOST_UNMAP:
 			if (kmmu_parse_u64(optarg, 0, CH_UNMAP_MAX_RATE, &u))
@@ -1221,9 +1260,12 @@ int main(int argc, char **argv)
 	 */
 	ksft_print_header();
 	setenv("KSFT_TAP_LEVEL", "1", 1);
+	off = 0;
 	msg[0] = 0;
+	if (ch_opts.numa_node >= 0)
+		off += snprintf(msg + off, sizeof(msg) - off, " numa-node %d", ch_opts.numa_node);
 	if (ch_opts.host_unmap)
-		snprintf(msg, sizeof(msg), " host-unmap %ld/s", ch_opts.host_unmap);
+		snprintf(msg + off, sizeof(msg) - off, " host-unmap %ld/s", ch_opts.host_unmap);
 	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s%s%s%s\n",
 	       prog, ch_opts.vcpus, ch_opts.slots, ch_opts.ops, ch_opts.duration,
 	       (unsigned long long)ch_opts.seed,

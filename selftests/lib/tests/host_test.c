@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Host-side helpers that work without KVM: device path and open errors
- * (the SKIP path), backend detection, kernel-log classification, taint
- * text, the cleanup stack.
+ * (the SKIP path), backend detection, guest memory bound to a NUMA node,
+ * kernel-log classification, taint text, the cleanup stack.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -38,6 +42,128 @@ TEST(backend)
 	ASSERT_TRUE(!strcmp(b, "vmx") || !strcmp(b, "svm") || !strcmp(b, "pvm") ||
 		    !strcmp(b, "none"));
 	TH_LOG("backend here: %s", b);
+}
+
+static const enum kmmu_backing all_backings[] = { KMMU_BACKING_ANON, KMMU_BACKING_MEMFD };
+
+/* The first node this task may allocate memory on, or -1. */
+static int first_memory_node(void)
+{
+	struct bitmask *allowed = numa_get_mems_allowed();
+	int node;
+
+	for (node = 0; node <= numa_max_node(); node++)
+		if (numa_bitmask_isbitset(allowed, node))
+			break;
+	if (node > numa_max_node())
+		node = -1;
+	numa_bitmask_free(allowed);
+	return node;
+}
+
+static int open_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* The process's mapped virtual memory in KiB (VmSize), or -1. */
+static long mapped_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * kmmu_mem_alloc(..., node) must put every page, once touched, on @node,
+ * under an MPOL_BIND policy naming only @node.  The kernel is asked where
+ * each page is (move_pages() with no target nodes only reports), not
+ * libnuma's idea of where it should be.
+ */
+TEST(numa_node_binds_every_page)
+{
+	const size_t size = 16 * 4096;
+	unsigned long mask[16];
+	struct kmmu_mem m;
+	int node, mode, status;
+	size_t b, off;
+	void *page;
+
+	if (numa_available() < 0)
+		SKIP(return, "libnuma: this kernel has no NUMA support (numa_available() < 0)");
+	node = first_memory_node();
+	ASSERT_LE(0, node);
+	TH_LOG("binding to node %d of %d", node, numa_max_node() + 1);
+	for (b = 0; b < sizeof(all_backings) / sizeof(all_backings[0]); b++) {
+		ASSERT_EQ(0, kmmu_mem_alloc(&m, size, all_backings[b], node));
+		ASSERT_EQ(node, m.node);
+		memset(m.hva, 0x5a, size);	/* first touch: allocates every page */
+		for (off = 0; off < size; off += 4096) {
+			page = (char *)m.hva + off;
+			status = -1;
+			ASSERT_EQ(0, move_pages(0, 1, &page, NULL, &status, 0));
+			ASSERT_EQ(node, status) TH_LOG("backing %zu, page at offset %#zx", b, off);
+		}
+		memset(mask, 0, sizeof(mask));
+		ASSERT_EQ(0, get_mempolicy(&mode, mask, sizeof(mask) * 8, m.hva, MPOL_F_ADDR));
+		ASSERT_EQ(MPOL_BIND, mode);
+		ASSERT_EQ(1UL << (node % 64), mask[node / 64]);
+		for (off = 0; off < sizeof(mask) / sizeof(mask[0]); off++)
+			if (off != (size_t)node / 64)
+				ASSERT_EQ(0, mask[off]);
+		kmmu_mem_free(&m);
+	}
+}
+
+/*
+ * A node without memory here (one past the last), or one beyond the node
+ * mask kmmu_mem_alloc builds: -EINVAL, and the mapping and the memfd made
+ * before mbind() refused are gone again.
+ */
+TEST(numa_bad_node_is_einval_and_frees)
+{
+	const size_t size = 64 << 20;
+	int bad_nodes[2], fds, i;
+	struct kmmu_mem m;
+	long kib;
+	size_t b;
+
+	if (numa_available() < 0)
+		SKIP(return, "libnuma: this kernel has no NUMA support (numa_available() < 0)");
+	bad_nodes[0] = numa_max_node() + 1;
+	bad_nodes[1] = 1024;
+	for (b = 0; b < sizeof(all_backings) / sizeof(all_backings[0]); b++) {
+		for (i = 0; i < 2; i++) {
+			fds = open_fd_count();
+			kib = mapped_kib();
+			ASSERT_LT(0, fds);
+			ASSERT_LT(0, kib);
+			ASSERT_EQ(-EINVAL, kmmu_mem_alloc(&m, size, all_backings[b], bad_nodes[i]))
+				TH_LOG("backing %zu, node %d", b, bad_nodes[i]);
+			ASSERT_EQ(NULL, m.hva);
+			ASSERT_EQ(-1, m.fd);
+			ASSERT_EQ(0, m.size);
+			ASSERT_EQ(fds, open_fd_count());
+			/* 64 MiB would show; a stdio buffer would not. */
+			ASSERT_GT((long)(size >> 10) / 2, mapped_kib() - kib);
+		}
+	}
 }
 
 TEST(kmsg_classification)
