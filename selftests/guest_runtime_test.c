@@ -6,12 +6,15 @@
  * that have nothing to do with the MMU.
  *
  * Each test checks one promise of kmmu/kvm_vm.h and kmmu/guest.h: ucall
- * round trips, assertion and crash reports, MMIO on unbacked GPAs,
+ * round trips, assertion, crash and emulation-failure reports, MMIO on
+ * unbacked GPAs,
  * memslot errno values, several vCPUs on their threads, SSE at CPL3,
  * KVM binary stats.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -128,6 +131,31 @@ static void g_sse(uint32_t id, void *arg)
 	GUEST_ASSERT_EQ((uint64_t)(c * 2), (uint64_t)(3 * (4 + id)));
 }
 
+/*
+ * addps (%rdi), %xmm0 (0f 58 07), then ret: an SSE instruction with a
+ * memory operand, which KVM's instruction emulator does not implement (0f
+ * 58 is 'N' in its two-byte opcode table).  Its operand on a GPA without a
+ * memslot makes KVM emulate it, and the emulation fails.  Plain assembly,
+ * so that the instruction's address is the function's.
+ */
+void rt_addps_mmio(const void *p);
+asm(".pushsection .text\n"
+    ".globl rt_addps_mmio\n"
+    ".type rt_addps_mmio, @function\n"
+    "rt_addps_mmio:\n"
+    "	addps (%rdi), %xmm0\n"
+    "	ret\n"
+    ".size rt_addps_mmio, .-rt_addps_mmio\n"
+    ".popsection\n");
+
+static void g_addps_mmio(uint32_t id, void *arg)
+{
+	if (id)
+		return;
+	rt_addps_mmio((const void *)RT_MMIO_GPA);
+	GUEST_FAIL("addps on an unbacked GPA was executed, not reported");
+}
+
 static void g_fail_fmt(uint32_t id, void *arg)
 {
 	GUEST_FAIL("value %#lx at %lu", 0xdeadULL, 7ULL);
@@ -227,6 +255,52 @@ TEST_F(rt, crash_is_reported_with_rip)
 		TH_LOG("%s", kmmu_vm_errors(self->vm));
 	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "RIP="));
 	TH_LOG("%.400s", kmmu_vm_errors(self->vm));
+}
+
+/*
+ * With KVM_CAP_EXIT_ON_EMULATION_FAILURE, an instruction KVM cannot emulate
+ * at CPL3 exits to userspace (handle_emulation_failure() in x86.c) as
+ * KVM_EXIT_INTERNAL_ERROR, suberror KVM_INTERNAL_ERROR_EMULATION, with the
+ * instruction's bytes in data[1..2] and RIP still on the instruction; the
+ * report must say all of that.  (Without the cap VMX and SVM queue a #UD,
+ * which ends in a SHUTDOWN here; PVM hosts exit the same way either way.)
+ */
+TEST_F(rt, emulation_failure_is_reported_with_instruction)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 },
+	};
+	unsigned long long word[16];
+	const char *err, *p;
+	char rip[40], *end;
+	int n = 0;
+
+	RT_SKIP_IF_SKIPPED();
+	if (kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_EXIT_ON_EMULATION_FAILURE) <= 0)
+		SKIP(return, "KVM_CAP_EXIT_ON_EMULATION_FAILURE not supported: without it the failure is a #UD in the guest");
+	ASSERT_EQ(0, ioctl(kmmu_vm_fd(self->vm), KVM_ENABLE_CAP, &cap));
+	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_addps_mmio, NULL));
+	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
+	err = kmmu_vm_errors(self->vm);
+	TH_LOG("%.700s", err);
+	ASSERT_NE(NULL, strstr(err, "vcpu 0: KVM_EXIT_INTERNAL_ERROR suberror 1 (EMULATION) data["));
+	ASSERT_NE(NULL, strstr(err, "; instruction bytes: 0f 58 07"));
+	snprintf(rip, sizeof(rip), "RIP=%#llx ", (unsigned long long)(uintptr_t)rt_addps_mmio);
+	ASSERT_NE(NULL, strstr(err, rip));
+
+	/* The raw words: data[0] flags the bytes, data[1] is size then bytes. */
+	p = strstr(strstr(err, "data["), "]:") + 2;
+	while (n < 16) {
+		word[n] = strtoull(p, &end, 16);
+		if (end == p)
+			break;
+		n++;
+		p = end;
+	}
+	ASSERT_LE(3, n);
+	ASSERT_TRUE(word[0] & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
+	ASSERT_LE(3, word[1] & 0xff);
+	ASSERT_EQ(0x07580f, (word[1] >> 8) & 0xffffff);
 }
 
 TEST_F(rt, mmio_on_unbacked_gpa)

@@ -955,6 +955,23 @@ static int kmmu_vcpu_handle_exit(struct kmmu_vcpu *vcpu)
 		for (i = 0; i < run->internal.ndata && i < 16 && off < sizeof(what); i++)
 			off += snprintf(what + off, sizeof(what) - off, " %#llx",
 					(unsigned long long)run->internal.data[i]);
+		/*
+		 * An emulation failure says which instruction, in data[1..2]
+		 * (struct emulation_failure's insn_size and insn_bytes) when
+		 * its flags (data[0]) say so: spelled out, it is the first
+		 * thing to look up.
+		 */
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+		    run->emulation_failure.ndata >= 3 &&
+		    (run->emulation_failure.flags &
+		     KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+		    off < sizeof(what)) {
+			off += snprintf(what + off, sizeof(what) - off, "; instruction bytes:");
+			for (i = 0; i < run->emulation_failure.insn_size &&
+			     i < sizeof(run->emulation_failure.insn_bytes) && off < sizeof(what); i++)
+				off += snprintf(what + off, sizeof(what) - off, " %02x",
+						run->emulation_failure.insn_bytes[i]);
+		}
 		kmmu_vcpu_fail_exit(vcpu, what);
 		return 0;
 	case KVM_EXIT_FAIL_ENTRY:
