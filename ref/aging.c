@@ -68,10 +68,15 @@ static bool age_spte_lockless(struct kmmu_ref_vm *vm, uint64_t *sptep, int level
 		 * overwritten.  The pause stands for an interrupt between the
 		 * read and the store; it only widens the window the mistake
 		 * has anyway, so that the stress meets it within seconds.
+		 * The mutant looks again before it stores, so that it rarely
+		 * brings back an SPTE zapped during the pause: that is the
+		 * same mistake too, but the audit then stops the run before
+		 * the lost Dirty bit, the harm this mutant is about, shows.
 		 */
 		for (int i = 0; i < 1000; i++)
 			caa_cpu_relax();
-		kmmu_spte_write(sptep, spte & ~A_BIT);
+		if (young_leaf(kmmu_spte_read(sptep), level))
+			kmmu_spte_write(sptep, spte & ~A_BIT);
 		break;
 #else
 		if (kmmu_spte_try_cmpxchg(sptep, &spte, spte & ~A_BIT))
@@ -111,6 +116,15 @@ static void mark_young(struct young_bitmap *yb, const struct kmmu_memory_slot *s
 			yb->bitmap[bit / bpl] |= mask;
 			yb->nr_young++;
 		}
+#ifdef KMMU_MUTATE_BITMAP_DROP
+		/*
+		 * The planted mistake: a young SPTE marks one page, as if
+		 * every SPTE were 4K.  The count still agrees with the bits
+		 * and with the reports (one per SPTE); only comparing the
+		 * bitmap with the pages each reported SPTE maps can see it.
+		 */
+		break;
+#endif
 	}
 }
 
@@ -244,7 +258,19 @@ int kmmu_hw_access(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t g
 		if (write && !kmmu_is_writable_pte(spte))
 			break;
 		new = spte | A_BIT | (write ? D_BIT : 0);
-		/* The assist is a locked RMW that only succeeds on the walked value. */
+		/*
+		 * A cmpxchg, not an atomic OR.  The processor sets A/D with a
+		 * locked RMW (Intel SDM 8.1.2.1) that only lands on a present
+		 * entry (AMD APM 5.4.2: never on a not-present page; Linux
+		 * treats Knights Landing's setting A/D on cleared PTEs as an
+		 * erratum).  An OR cannot be made conditional: here it would
+		 * set A on a zapped (zero) SPTE, or A/D on an SPTE a fault
+		 * installed after the zap, for a frame this access never
+		 * reached, and undoing it would race with the next writer.
+		 * A failed cmpxchg stands for the processor re-reading the
+		 * entry: it changed (aging, harvest, zap, another A/D set),
+		 * so decide again on what is there now.
+		 */
 		if (new == spte || kmmu_spte_try_cmpxchg(sptep, &spte, new)) {
 			*set = new & ~spte;
 			*pfn = kmmu_spte_to_pfn(spte);

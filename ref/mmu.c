@@ -110,6 +110,14 @@ void kmmu_ref_vm_set_ad_fn(struct kmmu_ref_vm *vm, kmmu_ad_fn fn, void *ctx)
 	vm->ad_ctx = ctx;
 }
 
+void kmmu_ref_vm_set_hva_to_pfn_fn(struct kmmu_ref_vm *vm, kmmu_hva_to_pfn_fn fn, void *ctx)
+{
+	if (!vm)
+		return;
+	vm->hva_to_pfn_fn = fn;
+	vm->hva_to_pfn_ctx = ctx;
+}
+
 /* kvm_set_pfn_accessed()/kvm_set_pfn_dirty() for the bits of @spte. */
 void kmmu_ad_report(struct kmmu_ref_vm *vm, uint64_t spte, int level, bool installed)
 {
@@ -747,8 +755,42 @@ static void vcpu_cache_mmio_info(struct kmmu_ref_vcpu *vcpu, gfn_t gfn, unsigned
 	vcpu->mmio_gen = gen;
 }
 
+/* What __kvm_faultin_pfn() found behind the faulting gfn, before mmu_lock. */
+struct host_page {
+	unsigned long hva;	/* 0: no usable slot, nothing resolved */
+	uint64_t pfn;		/* the frame of the faulting 4K page */
+	int level;		/* host_pfn_mapping_level() */
+	int err;
+};
+
+/*
+ * __kvm_faultin_pfn(): after mmu_invalidate_seq was sampled and before
+ * mmu_lock, the host frame behind @gfn.  The host may change it right
+ * after we look; is_page_fault_stale() under mmu_lock is what catches it.
+ */
+static void faultin_pfn(struct kmmu_ref_vm *vm, int as_id, gfn_t gfn, struct host_page *hp)
+{
+	struct kmmu_memory_slot *slot;
+
+	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, as_id), gfn);
+	if (!slot || (slot->flags & KMMU_MEMSLOT_INVALID))
+		return;
+	hp->hva = kmmu_gfn_to_hva_memslot(slot, gfn);
+	if (vm->hva_to_pfn_fn) {
+		hp->level = KMMU_PG_LEVEL_4K;
+		hp->err = vm->hva_to_pfn_fn(vm->hva_to_pfn_ctx, hp->hva, &hp->pfn, &hp->level);
+		if (!hp->err &&
+		    (hp->level < KMMU_PG_LEVEL_4K || hp->level > KMMU_MAX_HUGEPAGE_LEVEL))
+			hp->err = -EINVAL;
+		return;
+	}
+	hp->pfn = hp->hva >> KMMU_PAGE_SHIFT;
+	hp->level = vm->cfg.host_huge_pages ? KMMU_MAX_HUGEPAGE_LEVEL : KMMU_PG_LEVEL_4K;
+}
+
 static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu, int as_id,
-			     gfn_t gfn, uint32_t ec, unsigned long mmu_seq, struct kmmu_fault *out)
+			     gfn_t gfn, uint32_t ec, unsigned long mmu_seq,
+			     const struct host_page *hp, struct kmmu_fault *out)
 {
 	const struct kmmu_mmio_gen_layout *gl = vm->gen_layout;
 	struct kmmu_memory_slot *slot;
@@ -852,7 +894,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		}
 	}
 
-	/* kvm_faultin_pfn() */
+	/* kvm_faultin_pfn(): the slot checks (the frame was resolved before mmu_lock). */
 	slot = kmmu_gfn_to_memslot(slots, gfn);
 	if (slot && (slot->flags & KMMU_MEMSLOT_INVALID)) {
 		/* Let the zap of the old slot finish before mapping anything. */
@@ -884,6 +926,18 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	}
 
 	/*
+	 * The kernel resolves the frame through the slot it looked up before
+	 * mmu_lock; here the slot is looked up again under the lock, and a
+	 * memslot update in between may have given the gfn another hva (or
+	 * none): the frame resolved is not this hva's, so fault again.
+	 */
+	if (hp->hva != kmmu_gfn_to_hva_memslot(slot, gfn)) {
+		out->result = KMMU_FAULT_RETRY;
+		return 0;
+	}
+	if (hp->err)
+		return hp->err;
+	/*
 	 * is_page_fault_stale(): an invalidation of this gfn started or
 	 * finished since the fault began.  The host mapping the fault
 	 * resolved may be gone; retry rather than install a stale SPTE.
@@ -897,6 +951,9 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	goal = fault_goal_level(vm, slot, gfn);
 	if (goal < 0)
 		return goal;
+	/* kvm_mmu_hugepage_adjust(): never larger than the host's mapping. */
+	if (goal > hp->level)
+		goal = hp->level;
 	/*
 	 * A huge SPTE would also map gfns being invalidated next to this
 	 * one.  The kernel learns that from the host page tables (the host
@@ -914,8 +971,9 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	sptep = direct_map_walk(vm, vcpu->root[as_id], gfn, goal);
 	if (!sptep)
 		return vm->bug ? vm->bug : -ENOMEM;
+	/* fault->pfn &= ~(KVM_PAGES_PER_HPAGE(level) - 1): the host's huge page. */
 	gfn &= ~(KMMU_PAGES_PER_HPAGE(goal) - 1);
-	pfn = kmmu_gfn_to_hva_memslot(slot, gfn) >> KMMU_PAGE_SHIFT;
+	pfn = hp->pfn & ~(uint64_t)(KMMU_PAGES_PER_HPAGE(goal) - 1);
 	r = mmu_set_spte(vm, slot, sptep, gfn, pfn, goal);
 	if (r < 0)
 		return r;
@@ -994,6 +1052,7 @@ int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t 
 		    uint32_t error_code, struct kmmu_fault *out)
 {
 	struct kmmu_fault f = { .result = KMMU_FAULT_NR };
+	struct host_page hp = { 0 };
 	unsigned long mmu_seq;
 	int r;
 
@@ -1003,16 +1062,18 @@ int kmmu_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t 
 		return -EINVAL;
 	/*
 	 * kvm_faultin_pfn(): the invalidation sequence is sampled before the
-	 * host page is looked up, i.e. before mmu_lock.
+	 * host page is looked up, and both before mmu_lock.
 	 */
 	mmu_seq = kmmu_mmu_invalidate_seq(vm);
 	/* As the kernel: memslots (SRCU) first, then mmu_lock. */
 	urcu_memb_read_lock();
+	faultin_pfn(vm, as_id, gfn, &hp);
 	kmmu_mmu_lock(vm);
 	if (vm->bug)
 		r = -EIO;
 	else
-		r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, mmu_seq, &f);
+		r = page_fault_locked(vm, &vm->vcpus[vcpu], as_id, gfn, error_code, mmu_seq,
+				      &hp, &f);
 	if (!r && vm->bug)
 		r = -EIO;
 	if (!r)

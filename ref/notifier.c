@@ -103,9 +103,8 @@ static void invalidate_begin(struct kmmu_ref_vm *vm)
 	}
 }
 
-/* kvm_mmu_invalidate_range_add() + kvm_mmu_unmap_gfn_range() */
-static int invalidate_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot,
-			      gfn_t start, gfn_t end, void *data)
+/* kvm_mmu_invalidate_range_add() */
+static void invalidate_range_add(struct kmmu_ref_vm *vm, gfn_t start, gfn_t end)
 {
 	if (vm->mmu_invalidate_range_start == KMMU_INVALID_GFN) {
 		vm->mmu_invalidate_range_start = start;
@@ -116,6 +115,13 @@ static int invalidate_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *s
 		if (end > vm->mmu_invalidate_range_end)
 			vm->mmu_invalidate_range_end = end;
 	}
+}
+
+/* kvm_mmu_invalidate_range_add() + kvm_mmu_unmap_gfn_range() */
+static int invalidate_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot,
+			      gfn_t start, gfn_t end, void *data)
+{
+	invalidate_range_add(vm, start, end);
 	kmmu_unmap_gfn_range(vm, slot, start, end);
 	return 0;
 }
@@ -200,4 +206,101 @@ long kmmu_mmu_hva_range_mapped(struct kmmu_ref_vm *vm, unsigned long start, unsi
 
 	r = kmmu_handle_hva_range(vm, start, end, NULL, count_handler, &n, false);
 	return r < 0 ? r : n;
+}
+
+int kmmu_mmu_zap_gfn_range(struct kmmu_ref_vm *vm, gfn_t start, gfn_t end)
+{
+	struct kmmu_memory_slot *slot;
+	int as, n = 0;
+
+	if (!vm || end <= start)
+		return -EINVAL;
+	/* The caller's SRCU in the kernel: the slots stay while we walk them. */
+	urcu_memb_read_lock();
+	kmmu_mmu_lock(vm);
+	/*
+	 * Under mmu_lock throughout, so no fault sees the range in progress;
+	 * what matters is the sequence bump at the end: a fault that resolved
+	 * its page before the zap and takes mmu_lock after it must retry.
+	 */
+	invalidate_begin(vm);
+	invalidate_range_add(vm, start, end);
+	for (as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++) {
+		kmmu_for_each_memslot_in_gfn_range(slot, kmmu_memslots_active(vm->memslots, as),
+						   start, end) {
+			gfn_t s = start > slot->base_gfn ? start : slot->base_gfn;
+			gfn_t e = end < slot->base_gfn + slot->npages ? end :
+				  slot->base_gfn + slot->npages;
+
+			n += kmmu_unmap_gfn_range(vm, slot, s, e);
+		}
+	}
+	invalidate_end(vm);
+	kmmu_mmu_unlock(vm);
+	urcu_memb_read_unlock();
+	return n;
+}
+
+struct pfn_walk {
+	unsigned long start, end;
+	kmmu_hva_pfn_fn fn;
+	void *ctx;
+	long n;
+};
+
+static int pfn_walk_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot,
+			    gfn_t start, gfn_t end, void *data)
+{
+	struct kmmu_slot_arch *arch = slot->arch;
+	struct pfn_walk *w = data;
+	struct kmmu_rmap_iterator it;
+	unsigned long i, first, last;
+	uint64_t *sptep;
+	int level, r;
+
+	if (!arch)
+		return 0;
+	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
+		first = kmmu_gfn_to_index(start, slot->base_gfn, level);
+		last = kmmu_gfn_to_index(end - 1, slot->base_gfn, level);
+		for (i = first; i <= last; i++) {
+			kmmu_for_each_rmap_spte(&arch->rmap[level - 1][i], &it, sptep) {
+				uint64_t spte = kmmu_spte_read(sptep);
+				gfn_t g, base = kmmu_sp_get_gfn(kmmu_sptep_to_sp(sptep),
+								 kmmu_spte_index(sptep));
+
+				if (!kmmu_is_shadow_present_pte(spte) ||
+				    !kmmu_is_last_spte(spte, level))
+					continue;
+				/* Every page of the leaf that lies in the slot and the range. */
+				for (g = base; g < base + KMMU_PAGES_PER_HPAGE(level); g++) {
+					unsigned long hva;
+
+					if (!kmmu_gfn_in_memslot(slot, g))
+						continue;
+					hva = kmmu_gfn_to_hva_memslot(slot, g);
+					if (hva < w->start || hva >= w->end)
+						continue;
+					w->n++;
+					r = w->fn(w->ctx, hva, kmmu_spte_to_pfn(spte) + (g - base),
+						  level);
+					if (r < 0)
+						return r;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+long kmmu_mmu_hva_range_for_each_pfn(struct kmmu_ref_vm *vm, unsigned long start,
+				     unsigned long end, kmmu_hva_pfn_fn fn, void *ctx)
+{
+	struct pfn_walk w = { .start = start, .end = end, .fn = fn, .ctx = ctx };
+	int r;
+
+	if (!fn)
+		return -EINVAL;
+	r = kmmu_handle_hva_range(vm, start, end, NULL, pfn_walk_handler, &w, false);
+	return r < 0 ? r : w.n;
 }

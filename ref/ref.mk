@@ -77,11 +77,14 @@ BENCH_PROGS += $(REF_BENCHES)
 # ref/tests/run-mutants, run by `make check`, asserts that each one fails
 # the way it must: the table freed at once is a use-after-free ASan
 # reports, the aging without cmpxchg loses a Dirty bit, the fault that
-# ignores mmu_invalidate_seq leaves a stale SPTE in an invalidated range.
+# ignores mmu_invalidate_seq leaves an SPTE to a replaced frame after the
+# invalidation, the bitmap that marks one page per young SPTE reports
+# touched pages of a huge SPTE old.
 REF_MUTANT_DIR := $(O)/ref/mutants
 REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg \
 	       $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry \
+	       $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop \
 	       $(REF_MUTANT_DIR)/rmap_2013_check_before_reset \
 	       $(REF_MUTANT_DIR)/rmap_2013_split_spte \
 	       $(REF_MUTANT_DIR)/rmap_2013_notifier
@@ -99,6 +102,10 @@ $(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
 
+$(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c $(KSRC_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
+
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
 		$(REF_MUTANT_DIR)/immediate_free/table_free.o $(REF_ASAN_LIB) $(RESULT_LIB)
@@ -112,6 +119,11 @@ $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg: $(O)/ref/tests/mmu_stress_test.o 
 # Plain: a fault that ignores the invalidation leaves a stale SPTE.
 $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry: $(O)/ref/tests/mmu_stress_test.o \
 		$(REF_MUTANT_DIR)/no_fault_retry/mmu.o $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+# Plain: the bitmap is compared with the aging's own reports, call by call.
+$(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_MUTANT_DIR)/bitmap_drop/aging.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Seed 000 (ref/rmap_2013.c) under ASan, with rmap_2013_test: the check of

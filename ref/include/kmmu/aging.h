@@ -22,12 +22,18 @@
  *
  * Built with -DKMMU_MUTATE_AGING_NO_CMPXCHG the lockless clear is a read
  * followed by a plain store: the planted mistake that loses a Dirty bit
- * the hardware set in between, which the stress test must catch.
+ * the hardware set in between, which the stress test must catch.  Built
+ * with -DKMMU_MUTATE_BITMAP_DROP test_clear_young marks only the first
+ * page of a young huge SPTE: a bitmap that reports pages old that were
+ * touched, which the stress test must catch too.
  *
  * The simulated hardware lives here too: kmmu_hw_access() is what the
  * CPU's page walker does on a guest access that hits in the shadow page
  * tables -- set Accessed (and Dirty on a write) atomically, without any
- * MMU lock, on whatever tables it reaches.
+ * MMU lock, on whatever tables it reaches.  The update is a cmpxchg on
+ * the value walked, not an atomic OR: the processor's locked A/D update
+ * lands only on an entry that is still the present leaf it walked (see
+ * kmmu_hw_access() for why an OR would not be that).
  */
 #ifndef KMMU_AGING_H
 #define KMMU_AGING_H

@@ -203,6 +203,20 @@ typedef void (*kmmu_mmu_event_fn)(void *ctx, const struct kmmu_mmu_event *ev);
 typedef void (*kmmu_ad_fn)(void *ctx, uint64_t pfn, int level, uint64_t bits, bool installed);
 
 /*
+ * The host's half of kvm_faultin_pfn(): the frame that backs @hva now
+ * (hva_to_pfn(), i.e. GUP) in *@pfn, and in *@level the largest level at
+ * which the host maps it (host_pfn_mapping_level(); a 2M host mapping is
+ * 2M aligned in frames too).  0, or a -errno the fault fails with.
+ * Called before mmu_lock, after the fault sampled mmu_invalidate_seq, in
+ * its urcu-memb read-side section: a host that changes the page behind an
+ * hva does so between invalidate_range_start and _end, and the fault's
+ * retry check under mmu_lock is what keeps a frame resolved before such a
+ * change out of the SPTEs.  Without a hook the host maps hva to frame
+ * hva >> 12, with huge pages if the config says so.
+ */
+typedef int (*kmmu_hva_to_pfn_fn)(void *ctx, unsigned long hva, uint64_t *pfn, int *level);
+
+/*
  * kvm->stat (the MMU's part) plus counters the reference can check.
  * max_mmu_rmap_size stays 0 here: with direct pages only, a gfn of a slot
  * is mapped by at most one SPTE per level (as KVM with TDP reports).
@@ -284,6 +298,8 @@ struct kmmu_ref_vm {
 	void *event_ctx;
 	kmmu_ad_fn ad_fn;
 	void *ad_ctx;
+	kmmu_hva_to_pfn_fn hva_to_pfn_fn;
+	void *hva_to_pfn_ctx;
 	int bug;			/* first internal inconsistency, -errno */
 };
 
@@ -309,6 +325,9 @@ bool kmmu_mmu_lock_held_write(struct kmmu_ref_vm *vm);
 /* The A/D hook (NULL: none); set it before any thread runs. */
 void kmmu_ref_vm_set_ad_fn(struct kmmu_ref_vm *vm, kmmu_ad_fn fn, void *ctx);
 
+/* The host's hva-to-frame translation (NULL: identity); set it before any thread runs. */
+void kmmu_ref_vm_set_hva_to_pfn_fn(struct kmmu_ref_vm *vm, kmmu_hva_to_pfn_fn fn, void *ctx);
+
 /* Every event goes to @fn (NULL: none), called with mmu_lock held. */
 void kmmu_ref_vm_set_event_fn(struct kmmu_ref_vm *vm, kmmu_mmu_event_fn fn, void *ctx);
 
@@ -333,7 +352,9 @@ enum kmmu_fault_result {
 	KMMU_FAULT_MMIO_CACHED,	/* MMIO SPTE of the current generation: exit */
 	KMMU_FAULT_EMULATE,	/* no slot, no caching (or gfn > max): exit, no SPTE */
 	KMMU_FAULT_RO_EMULATE,	/* write to a read-only slot: exit as MMIO */
-	KMMU_FAULT_RETRY,	/* slot being deleted/moved (KVM_MEMSLOT_INVALID) */
+	KMMU_FAULT_RETRY,	/* fault again: slot being deleted/moved (KVM_MEMSLOT_INVALID),
+				 * an invalidation raced with the host lookup, or the
+				 * gfn's hva changed since it */
 	KMMU_FAULT_NR,
 };
 

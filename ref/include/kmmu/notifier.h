@@ -67,4 +67,25 @@ int kmmu_unmap_gfn_range(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, 
  */
 long kmmu_mmu_hva_range_mapped(struct kmmu_ref_vm *vm, unsigned long start, unsigned long end);
 
+/*
+ * @fn(@ctx, hva, pfn, level) for every 4K page of [@start, @end) that a
+ * leaf SPTE maps, with the frame the SPTE maps that page to (its base
+ * frame plus the page's offset in a huge SPTE), all under one hold of
+ * mmu_lock: the stress test's "no SPTE maps a frame the host has
+ * replaced" check.  Returns the pages visited, the first negative @fn
+ * return, or -EINVAL.
+ */
+typedef int (*kmmu_hva_pfn_fn)(void *ctx, unsigned long hva, uint64_t pfn, int level);
+long kmmu_mmu_hva_range_for_each_pfn(struct kmmu_ref_vm *vm, unsigned long start,
+				     unsigned long end, kmmu_hva_pfn_fn fn, void *ctx);
+
+/*
+ * kvm_zap_gfn_range(): zap every leaf SPTE of gfns [@start, @end) in every
+ * slot and address space, under mmu_lock and inside an invalidation
+ * (mmu_invalidate_seq moves, so a fault that looked up its page before
+ * the zap retries).  Takes mmu_lock and an urcu-memb read-side section
+ * itself.  Returns the SPTEs zapped, -EINVAL.
+ */
+int kmmu_mmu_zap_gfn_range(struct kmmu_ref_vm *vm, gfn_t start, gfn_t end);
+
 #endif
