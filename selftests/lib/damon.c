@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * DAMON aging driver over the sysfs interface: one kdamond, paddr
- * operations, a "stat" scheme whose tried regions are the results.
+ * operations; the results are a "stat" scheme's tried regions or, where
+ * the kernel has none (before 6.2), the damon_aggregated tracepoint.
+ *
+ * The tracepoint is read with libtraceevent (formats, kbuffer) from a
+ * tracefs instance made with plain file operations: selftests/lib knows
+ * nothing of tracing/, and libtraceevent's headers are reachable as
+ * <traceevent/...> without pkg-config's include flags, which libtracefs's
+ * header needs and this library is not built with.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,13 +16,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <traceevent/event-parse.h>
+#include <traceevent/kbuffer.h>
 
 #include "kmmu/damon.h"
 #include "kmmu/hygiene.h"
 
 #define KMMU_DAMON_DEFAULT_ROOT "/sys/kernel/mm/damon/admin"
+#define KMMU_DAMON_EVENT "events/damon/damon_aggregated"
+
+/* The tracepoint reader: a tracefs instance with only our event in it. */
+struct kmmu_damon_tp {
+	char dir[256];		/* tracefs */
+	char mnt[64];		/* our own mount of it, "" if none */
+	char inst[384];		/* <dir>/instances/kmmu-<pid>-damon */
+	struct tep_handle *tep;
+	struct tep_event *ev;
+	struct tep_format_field *f_target, *f_nr, *f_start, *f_end, *f_acc, *f_age;
+	struct kbuffer *kbuf;
+	int ncpu;
+	int *fd;		/* per CPU trace_pipe_raw, open only in regions() */
+	size_t subbuf;		/* bytes of one ring-buffer page */
+	void *page;
+	struct kmmu_damon_record *rec;
+	size_t nr, cap;
+	uint64_t seq;
+	unsigned long long losses;	/* overruns + drops, all CPUs */
+};
 
 const char *kmmu_damon_root(void)
 {
@@ -112,11 +144,305 @@ int kmmu_damon_probe(char *why, size_t len)
 	return 0;
 }
 
+const char *kmmu_damon_source_name(enum kmmu_damon_source src)
+{
+	switch (src) {
+	case KMMU_DAMON_SRC_TRIED_REGIONS:
+		return "tried_regions";
+	case KMMU_DAMON_SRC_TRACEPOINT:
+		return "damon_aggregated tracepoint";
+	default:
+		return "auto";
+	}
+}
+
+const char *kmmu_damon_instance(const struct kmmu_damon *d)
+{
+	return d->tp && d->tp->inst[0] ? d->tp->inst : NULL;
+}
+
+/* An open trace_pipe_raw keeps the instance busy: rmdir would fail. */
+static void kmmu_damon_tp_close(struct kmmu_damon_tp *tp)
+{
+	int i;
+
+	if (!tp || !tp->fd)
+		return;
+	for (i = 0; i < tp->ncpu; i++) {
+		if (tp->fd[i] >= 0)
+			close(tp->fd[i]);
+		tp->fd[i] = -1;
+	}
+}
+
+static void kmmu_damon_tp_free(struct kmmu_damon *d)
+{
+	struct kmmu_damon_tp *tp = d->tp;
+
+	if (!tp)
+		return;
+	kmmu_damon_tp_close(tp);
+	if (tp->kbuf)
+		kbuffer_free(tp->kbuf);
+	if (tp->tep)
+		tep_free(tp->tep);
+	free(tp->fd);
+	free(tp->page);
+	free(tp->rec);
+	free(tp);
+	d->tp = NULL;
+}
+
+/* Also from a signal handler: close() and the undo steps only. */
 static void kmmu_damon_cleanup_cb(void *arg)
 {
 	struct kmmu_damon *d = arg;
 
+	kmmu_damon_tp_close(d->tp);
 	kmmu_janitor_undo(&d->jan);
+}
+
+/* A whole (small) file into a malloc'd, NUL-terminated buffer. */
+static char *kmmu_damon_slurp(const char *path, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap), *nb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0 || !buf)
+		goto fail;
+	for (;;) {
+		if (n + 1 >= cap) {
+			nb = realloc(buf, cap *= 2);
+			if (!nb)
+				goto fail;
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (!r)
+			break;
+		n += r;
+	}
+	close(fd);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* Where tracefs is; mounted by us (and unmounted by the undo) if nowhere. */
+static int kmmu_damon_tp_tracefs(struct kmmu_damon *d, struct kmmu_damon_tp *tp,
+				 char *why, size_t len)
+{
+	static const char *const known[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	const char *env = getenv("KMMU_DAMON_TRACEFS");
+	char path[320];
+	size_t i;
+	int err;
+
+	if (env && *env) {
+		snprintf(tp->dir, sizeof(tp->dir), "%s", env);
+		return 0;
+	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		snprintf(path, sizeof(path), "%s/instances", known[i]);
+		if (!access(path, F_OK)) {
+			snprintf(tp->dir, sizeof(tp->dir), "%s", known[i]);
+			return 0;
+		}
+	}
+	/* A name known before the mkdir: the undo step is recorded first. */
+	snprintf(tp->mnt, sizeof(tp->mnt), "/tmp/kmmu-tracefs-%d", (int)getpid());
+	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_UMOUNT, tp->mnt, NULL);
+	if (err) {
+		kmmu_why(why, len, "recording the tracefs unmount: %s", strerror(-err));
+		return err;
+	}
+	if (mkdir(tp->mnt, 0700) && errno != EEXIST) {
+		err = -errno;
+		kmmu_why(why, len, "mkdir %s: %s", tp->mnt, strerror(errno));
+		return err;
+	}
+	if (mount("nodev", tp->mnt, "tracefs", 0, NULL)) {
+		kmmu_why(why, len, "no tracefs mounted, and mounting one failed (%s)",
+			 strerror(errno));
+		return -ENODEV;
+	}
+	snprintf(tp->dir, sizeof(tp->dir), "%s", tp->mnt);
+	return 0;
+}
+
+static int kmmu_damon_tp_field(struct kmmu_damon_tp *tp, const char *name,
+			       struct tep_format_field **f, char *why, size_t len)
+{
+	*f = tep_find_field(tp->ev, name);
+	if (!*f) {
+		kmmu_why(why, len, "damon:damon_aggregated has no field '%s' on this kernel", name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/*
+ * The tracepoint as the source: tracefs, the event's format (read from
+ * the running kernel, not assumed), our instance (stopped; armed once the
+ * kdamond's pid is known).  -ENODEV with @why if the kernel lacks it.
+ */
+static int kmmu_damon_tp_setup(struct kmmu_damon *d, char *why, size_t len)
+{
+	struct kmmu_damon_tp *tp;
+	char path[512], val[32], *buf;
+	unsigned long kb;
+	size_t n;
+	int err;
+
+	tp = d->tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return -ENOMEM;
+	err = kmmu_damon_tp_tracefs(d, tp, why, len);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s/format", tp->dir, KMMU_DAMON_EVENT);
+	if (access(path, F_OK)) {
+		kmmu_why(why, len, "no damon:damon_aggregated tracepoint (%s: %s)",
+			 path, strerror(errno));
+		return -ENODEV;
+	}
+
+	tp->tep = tep_alloc();
+	if (!tp->tep)
+		return -ENOMEM;
+	tep_set_page_size(tp->tep, getpagesize());
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	tep_set_file_bigendian(tp->tep, TEP_BIG_ENDIAN);
+	tep_set_local_bigendian(tp->tep, TEP_BIG_ENDIAN);
+#else
+	tep_set_file_bigendian(tp->tep, TEP_LITTLE_ENDIAN);
+	tep_set_local_bigendian(tp->tep, TEP_LITTLE_ENDIAN);
+#endif
+	/* The ring buffer's page header: its commit field is a kernel long. */
+	snprintf(path, sizeof(path), "%s/events/header_page", tp->dir);
+	buf = kmmu_damon_slurp(path, &n);
+	if (!buf || tep_parse_header_page(tp->tep, buf, n, sizeof(long))) {
+		free(buf);
+		kmmu_why(why, len, "cannot read the ring buffer's page format (%s)", path);
+		return -ENODEV;
+	}
+	free(buf);
+	/*
+	 * kbuffer must know that width to find the first record, so it is
+	 * set here: libtraceevent 1.7's tep_kbuffer() goes by tep's long
+	 * size, still 0 here, and then takes 4 -- every page misread from
+	 * its first record on (measured: about a fifth of the records came
+	 * out, the rest skipped by misaligned lengths).
+	 */
+	n = tep_get_header_page_size(tp->tep);
+	if (n != 4 && n != 8)
+		n = sizeof(long);
+	tep_set_long_size(tp->tep, n);
+	tp->kbuf = kbuffer_alloc(n == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+				 KBUFFER_ENDIAN_BIG);
+#else
+				 KBUFFER_ENDIAN_LITTLE);
+#endif
+	snprintf(path, sizeof(path), "%s/%s/format", tp->dir, KMMU_DAMON_EVENT);
+	buf = kmmu_damon_slurp(path, &n);
+	if (!buf || tep_parse_event(tp->tep, buf, n, "damon")) {
+		free(buf);
+		kmmu_why(why, len, "cannot parse %s", path);
+		return -ENODEV;
+	}
+	free(buf);
+	tp->ev = tep_find_event_by_name(tp->tep, "damon", "damon_aggregated");
+	if (!tp->ev) {
+		kmmu_why(why, len, "%s parsed, but no damon:damon_aggregated in it", path);
+		return -ENODEV;
+	}
+	if ((err = kmmu_damon_tp_field(tp, "target_id", &tp->f_target, why, len)) ||
+	    (err = kmmu_damon_tp_field(tp, "nr_regions", &tp->f_nr, why, len)) ||
+	    (err = kmmu_damon_tp_field(tp, "start", &tp->f_start, why, len)) ||
+	    (err = kmmu_damon_tp_field(tp, "end", &tp->f_end, why, len)) ||
+	    (err = kmmu_damon_tp_field(tp, "nr_accesses", &tp->f_acc, why, len)))
+		return err;
+	/* "age" came with 5.17; before, every region's age reads as 0. */
+	tp->f_age = tep_find_field(tp->ev, "age");
+	tp->ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	if (tp->ncpu < 1)
+		tp->ncpu = 1;
+	tp->fd = malloc(tp->ncpu * sizeof(*tp->fd));
+	if (!tp->kbuf || !tp->fd)
+		return -ENOMEM;
+	for (n = 0; n < (size_t)tp->ncpu; n++)
+		tp->fd[n] = -1;
+
+	snprintf(tp->inst, sizeof(tp->inst), "%s/instances/kmmu-%d-damon", tp->dir, (int)getpid());
+	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_RMDIR, tp->inst, NULL);
+	if (err) {
+		kmmu_why(why, len, "recording the instance's removal: %s", strerror(-err));
+		return err;
+	}
+	/* Ours by name: one of an earlier process with our pid is dead. */
+	if (mkdir(tp->inst, 0755) && (errno != EEXIST || rmdir(tp->inst) ||
+				      mkdir(tp->inst, 0755))) {
+		err = -errno;
+		kmmu_why(why, len, "creating tracefs instance %s: %s", tp->inst, strerror(errno));
+		return err;
+	}
+	/*
+	 * Per CPU room for two aggregations' records (about 56 bytes each):
+	 * the kdamond may fire all of them on one CPU between two reads.
+	 */
+	kb = 2 * d->attrs.max_nr_regions * 64 / 1024 + 64;
+	if (kb < 1024)
+		kb = 1024;
+	if (kb > 65536)
+		kb = 65536;
+	snprintf(val, sizeof(val), "%lu", kb);
+	snprintf(path, sizeof(path), "%s/tracing_on", tp->inst);
+	if ((err = kmmu_damon_write(path, "0", why, len)))
+		return err;
+	/* Records of all CPUs are merged by time: one clock for all. */
+	snprintf(path, sizeof(path), "%s/trace_clock", tp->inst);
+	if ((err = kmmu_damon_write(path, "mono", why, len)))
+		return err;
+	snprintf(path, sizeof(path), "%s/buffer_size_kb", tp->inst);
+	if ((err = kmmu_damon_write(path, val, why, len)))
+		return err;
+	/* 6.8 made the ring buffer's page size a setting; before, a page. */
+	tp->subbuf = getpagesize();
+	snprintf(path, sizeof(path), "%s/buffer_subbuf_size_kb", tp->inst);
+	if (!kmmu_damon_read_ul(path, &kb) && kb * 1024 > tp->subbuf)
+		tp->subbuf = kb * 1024;
+	tp->page = malloc(tp->subbuf);
+	if (!tp->page)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Only our kdamond's records, filtered in the kernel. */
+static int kmmu_damon_tp_arm(struct kmmu_damon *d, char *why, size_t len)
+{
+	struct kmmu_damon_tp *tp = d->tp;
+	char path[512], val[64];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s/filter", tp->inst, KMMU_DAMON_EVENT);
+	snprintf(val, sizeof(val), "common_pid == %d", d->kdamond_pid);
+	err = kmmu_damon_write(path, val, why, len);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s/enable", tp->inst, KMMU_DAMON_EVENT);
+	return kmmu_damon_write(path, "1", why, len);
 }
 
 static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_attrs *a,
@@ -178,17 +504,36 @@ static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_at
 	if ((err = kmmu_damon_set(ctx, "schemes/nr_schemes", 1, why, len)))
 		return err;
 	/*
-	 * Regions reach user space only through a scheme's tried_regions
-	 * (and the "update_schemes_tried_regions" command), new in Linux
-	 * 6.2: 6.1's DAMON monitors but cannot say what it saw, short of its
-	 * damon_aggregated tracepoint.  Not a failure of the kernel under test.
+	 * Through sysfs, regions reach user space only as a scheme's
+	 * tried_regions (and the "update_schemes_tried_regions" command), new
+	 * in Linux 6.2.  6.1's DAMON says what it saw only through its
+	 * damon_aggregated tracepoint.  Having neither is not a failure of
+	 * the kernel under test.
 	 */
 	snprintf(path, sizeof(path), "%s/schemes/0/tried_regions", ctx);
-	if (access(path, F_OK)) {
-		kmmu_why(why, len, "DAMON on this kernel cannot report its regions (no %s: "
-			 "tried_regions came with Linux 6.2)", path);
-		return -ENODEV;
+	if (access(path, F_OK) || d->attrs.source == KMMU_DAMON_SRC_TRACEPOINT) {
+		char tpwhy[300] = "";
+		bool tried = !access(path, F_OK);
+
+		if (d->attrs.source == KMMU_DAMON_SRC_TRIED_REGIONS) {
+			kmmu_why(why, len, "DAMON on this kernel cannot report its regions "
+				 "through sysfs (no %s: tried_regions came with Linux 6.2)", path);
+			return -ENODEV;
+		}
+		/* No scheme: the tracepoint fires for every region anyway. */
+		if ((err = kmmu_damon_set(ctx, "schemes/nr_schemes", 0, why, len)))
+			return err;
+		err = kmmu_damon_tp_setup(d, tpwhy, sizeof(tpwhy));
+		if (err == -ENODEV && !tried)
+			kmmu_why(why, len, "DAMON on this kernel cannot report its regions: no %s "
+				 "(tried_regions came with Linux 6.2) and %s", path, tpwhy);
+		else if (err)
+			kmmu_why(why, len, "%s", tpwhy);
+		if (!err)
+			d->source = KMMU_DAMON_SRC_TRACEPOINT;
+		return err;
 	}
+	d->source = KMMU_DAMON_SRC_TRIED_REGIONS;
 	snprintf(path, sizeof(path), "%s/schemes/0/action", ctx);
 	if ((err = kmmu_damon_write(path, "stat", why, len)) ||
 	    (err = kmmu_damon_set(ctx, "schemes/0/access_pattern/sz/min", 0, why, len)) ||
@@ -217,7 +562,8 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 	d->attrs = attrs ? *attrs : def;
 	kmmu_why(why, len, "ok");
 	if (nr_ranges <= 0 || d->attrs.min_nr_regions < 3 ||
-	    d->attrs.sample_us == 0 || d->attrs.aggr_us < d->attrs.sample_us) {
+	    d->attrs.sample_us == 0 || d->attrs.aggr_us < d->attrs.sample_us ||
+	    d->attrs.source > KMMU_DAMON_SRC_TRACEPOINT) {
 		kmmu_why(why, len, "bad arguments (%d ranges, min_nr_regions %lu, "
 			 "sample %lu us, aggregation %lu us)", nr_ranges,
 			 d->attrs.min_nr_regions, d->attrs.sample_us, d->attrs.aggr_us);
@@ -295,18 +641,246 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 		goto out_undo;
 	}
 	d->kdamond_pid = pid;
+	if (d->source == KMMU_DAMON_SRC_TRACEPOINT) {
+		err = kmmu_damon_tp_arm(d, why, len);
+		if (err)
+			goto out_undo;
+	}
 	d->started = true;
 	free(r);
-	kmmu_why(why, len, "kdamond %lu monitors %d physical ranges", pid, n);
+	kmmu_why(why, len, "kdamond %lu monitors %d physical ranges; regions from %s%s",
+		 pid, n, kmmu_damon_source_name(d->source),
+		 d->tp && !d->tp->f_age ? " (no age field: every age reads 0)" : "");
 	return 0;
 
 out_undo:
 	kmmu_janitor_undo(&d->jan);
 	kmmu_janitor_stop(&d->jan);
 	kmmu_cleanup_forget(kmmu_damon_cleanup_cb, d);
+	kmmu_damon_tp_free(d);
 out_free:
 	free(r);
 	return err;
+}
+
+static int kmmu_damon_rec_cmp(const void *a, const void *b)
+{
+	const struct kmmu_damon_record *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int kmmu_damon_snapshot(struct kmmu_damon_record *rec, size_t nr,
+			struct kmmu_damon_region *out, int max, size_t *keep)
+{
+	size_t i, first = 0, k;
+	unsigned int n = 0;	/* records in the open run rec[first..i) */
+
+	qsort(rec, nr, sizeof(*rec), kmmu_damon_rec_cmp);
+	for (i = 0; i < nr; i++) {
+		const struct kmmu_damon_record *r = &rec[i], *p = &rec[i ? i - 1 : 0];
+
+		if (n && (r->lost_before || r->target_id != p->target_id ||
+			  r->nr_regions != p->nr_regions || r->region.start < p->region.end))
+			n = 0;
+		if (!r->nr_regions || r->region.end <= r->region.start) {
+			n = 0;		/* not a region DAMON could have */
+			first = i + 1;
+			continue;
+		}
+		if (!n)
+			first = i;
+		if (++n < r->nr_regions)
+			continue;
+		for (k = 0; k < n && k < (size_t)max; k++)
+			out[k] = rec[first + k].region;
+		if (keep)
+			*keep = i + 1;
+		return n;
+	}
+	if (keep)
+		*keep = n ? first : nr;
+	return 0;
+}
+
+/* Overruns and drops of the instance's ring buffer, summed over CPUs. */
+static unsigned long long kmmu_damon_tp_losses(struct kmmu_damon_tp *tp)
+{
+	static const char *const keys[] = { "overrun:", "commit overrun:", "dropped events:" };
+	unsigned long long sum = 0;
+	char path[512], buf[1024];
+	size_t k;
+	int cpu;
+
+	for (cpu = 0; cpu < tp->ncpu; cpu++) {
+		snprintf(path, sizeof(path), "%s/per_cpu/cpu%d/stats", tp->inst, cpu);
+		if (kmmu_ctl_read(path, buf, sizeof(buf)))
+			continue;
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			char *p = strstr(buf, keys[k]);
+
+			/* "overrun:" must not match inside "commit overrun:". */
+			while (p && p != buf && p[-1] != '\n')
+				p = strstr(p + 1, keys[k]);
+			if (p)
+				sum += strtoull(p + strlen(keys[k]), NULL, 10);
+		}
+	}
+	return sum;
+}
+
+static int kmmu_damon_tp_append(struct kmmu_damon_tp *tp, const struct kmmu_damon_record *r)
+{
+	if (tp->nr == tp->cap) {
+		size_t cap = tp->cap ? 2 * tp->cap : 4096;
+		struct kmmu_damon_record *n = realloc(tp->rec, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		tp->rec = n;
+		tp->cap = cap;
+	}
+	tp->rec[tp->nr++] = *r;
+	return 0;
+}
+
+/* Everything the per-CPU buffers hold now, decoded into tp->rec. */
+static int kmmu_damon_tp_drain(struct kmmu_damon_tp *tp)
+{
+	int cpu, err;
+
+	for (cpu = 0; cpu < tp->ncpu; cpu++) {
+		if (tp->fd[cpu] < 0)
+			continue;
+		for (;;) {
+			ssize_t r = read(tp->fd[cpu], tp->page, tp->subbuf);
+			unsigned long long ts, v;
+			bool lost;
+			void *data;
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 && errno != EAGAIN)
+				return -errno;
+			if (r <= 0)
+				break;		/* nothing more for now */
+			if (kbuffer_load_subbuffer(tp->kbuf, tp->page) < 0)
+				return -EIO;
+			lost = kbuffer_missed_events(tp->kbuf) != 0;
+			while ((data = kbuffer_read_event(tp->kbuf, &ts))) {
+				struct tep_record tr = {
+					.ts = ts, .cpu = cpu, .data = data,
+					.size = kbuffer_event_size(tp->kbuf),
+				};
+				struct kmmu_damon_record rec = {
+					.ts = ts, .seq = tp->seq++, .lost_before = lost,
+				};
+
+				kbuffer_next_event(tp->kbuf, NULL);
+				if (tep_data_type(tp->tep, &tr) != tp->ev->id)
+					continue;
+				lost = false;
+				if (!tep_read_number_field(tp->f_target, data, &v))
+					rec.target_id = v;
+				if (!tep_read_number_field(tp->f_nr, data, &v))
+					rec.nr_regions = v;
+				if (!tep_read_number_field(tp->f_start, data, &v))
+					rec.region.start = v;
+				if (!tep_read_number_field(tp->f_end, data, &v))
+					rec.region.end = v;
+				if (!tep_read_number_field(tp->f_acc, data, &v))
+					rec.region.nr_accesses = v;
+				if (tp->f_age && !tep_read_number_field(tp->f_age, data, &v))
+					rec.region.age = v;
+				err = kmmu_damon_tp_append(tp, &rec);
+				if (err)
+					return err;
+			}
+		}
+	}
+	return 0;
+}
+
+static double kmmu_damon_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * Record from now on until a whole aggregation interval was seen (see
+ * kmmu_damon_snapshot()); the buffers are read every quarter interval.
+ */
+static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max)
+{
+	struct kmmu_damon_tp *tp = d->tp;
+	long poll_ms = d->attrs.aggr_us / 4000;
+	double deadline = 20.0 * d->attrs.aggr_us / 1e6;
+	char path[512];
+	size_t keep;
+	int fd, cpu, n = -ETIMEDOUT, err;
+	unsigned long long losses;
+
+	if (poll_ms < 5)
+		poll_ms = 5;
+	if (poll_ms > 100)
+		poll_ms = 100;
+	deadline = kmmu_damon_now() + (deadline > 10 ? deadline : 10);
+	tp->nr = 0;
+	/* Nothing of an earlier call: empty the buffers. */
+	snprintf(path, sizeof(path), "%s/trace", tp->inst);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	for (cpu = 0; cpu < tp->ncpu; cpu++) {
+		snprintf(path, sizeof(path), "%s/per_cpu/cpu%d/trace_pipe_raw", tp->inst, cpu);
+		tp->fd[cpu] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (tp->fd[cpu] < 0 && errno != ENOENT) {
+			err = -errno;
+			kmmu_damon_tp_close(tp);
+			return err;
+		}
+	}
+	tp->losses = kmmu_damon_tp_losses(tp);
+	snprintf(path, sizeof(path), "%s/tracing_on", tp->inst);
+	err = kmmu_ctl_write(path, "1");
+	if (err) {
+		kmmu_damon_tp_close(tp);
+		return err;
+	}
+	while (kmmu_damon_now() < deadline) {
+		kmmu_sleep_ms(poll_ms);
+		err = kmmu_damon_tp_drain(tp);
+		if (err) {
+			n = err;
+			break;
+		}
+		/*
+		 * The kernel lost records: which ones, a page header says
+		 * only sometimes (kbuffer reports it for a page's first
+		 * event).  Start over rather than risk a run with a hole.
+		 */
+		losses = kmmu_damon_tp_losses(tp);
+		if (losses != tp->losses) {
+			tp->losses = losses;
+			tp->nr = 0;
+			continue;
+		}
+		n = kmmu_damon_snapshot(tp->rec, tp->nr, out, max, &keep);
+		if (n > 0)
+			break;
+		n = -ETIMEDOUT;
+		memmove(tp->rec, tp->rec + keep, (tp->nr - keep) * sizeof(*tp->rec));
+		tp->nr -= keep;
+	}
+	err = kmmu_ctl_write(path, "0");
+	kmmu_damon_tp_close(tp);
+	return n < 0 ? n : err ? err : n;
 }
 
 int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max)
@@ -316,6 +890,8 @@ int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int 
 
 	if (!d->started)
 		return -EINVAL;
+	if (d->source == KMMU_DAMON_SRC_TRACEPOINT)
+		return kmmu_damon_tp_regions(d, out, max);
 	snprintf(path, sizeof(path), "%s/state", d->dir);
 	/* Blocks until the scheme was applied once: fresh regions. */
 	err = kmmu_damon_write(path, "update_schemes_tried_regions", NULL, 0);
@@ -354,11 +930,18 @@ int kmmu_damon_stop(struct kmmu_damon *d)
 		return 0;
 	if (d->jan.owner != getpid())
 		return 0;		/* a forked child: not ours to stop */
-	/* Off (the kernel joins the thread), pid -1, nr_kdamonds 0. */
+	/*
+	 * Off (the kernel joins the thread), pid -1, the instance removed
+	 * (and tracefs unmounted if we mounted it), nr_kdamonds 0.
+	 */
+	kmmu_damon_tp_close(d->tp);
 	err = kmmu_janitor_undo(&d->jan);
 	kmmu_janitor_stop(&d->jan);
 	kmmu_cleanup_forget(kmmu_damon_cleanup_cb, d);
 	d->started = false;
+	if (!err && d->tp && !access(d->tp->inst, F_OK))
+		err = -EBUSY;
+	kmmu_damon_tp_free(d);
 	if (err)
 		return err;
 	n = kmmu_damon_nr_kdamonds();

@@ -3,15 +3,20 @@
  * The DAMON aging driver.
  *
  * On the running kernel (root, DAMON sysfs with paddr, no kdamond of
- * anyone else's -- else SKIP): a buffer touched all the time by a thread is
- * reported accessed, one touched once is not; afterwards nr_kdamonds is 0
- * again; a child that started DAMON and was SIGKILLed leaves nothing
- * behind (its janitor).  If another kdamond exists, the driver must refuse
- * and leave it untouched.
+ * anyone else's -- else SKIP), once per source of regions the kernel has
+ * (tried_regions from 6.2, the damon_aggregated tracepoint from 5.15): a
+ * buffer touched all the time by a thread is reported accessed, one
+ * touched once is not, and the regions cover exactly what was given;
+ * afterwards nr_kdamonds is 0 again and no tracefs instance is left; a
+ * child that started DAMON and was SIGKILLed leaves nothing behind (its
+ * janitor).  If another kdamond exists, the driver must refuse and leave
+ * it untouched.
  *
  * Against a fake sysfs tree (KMMU_DAMON_SYSFS) whose "kernel" is a thread
  * answering state writes: the files the driver writes, the regions it
- * reads, its teardown and its janitor -- these run on any machine.
+ * reads, its teardown and its janitor, its refusals (also of a kernel
+ * with neither source) -- these run on any machine, as does the grouping
+ * of tracepoint records into snapshots.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +125,153 @@ TEST(summarize)
 	ASSERT_TRUE(s.mean_nr_accesses > 1.99 && s.mean_nr_accesses < 2.01);
 }
 
+static struct kmmu_damon_record rec(uint64_t ts, unsigned long target, unsigned int nr,
+				    uint64_t start, uint64_t end, unsigned int acc)
+{
+	static uint64_t seq;
+	struct kmmu_damon_record r = {
+		.ts = ts, .seq = seq++, .target_id = target, .nr_regions = nr,
+		.region = { .start = start, .end = end, .nr_accesses = acc, .age = acc + 1 },
+	};
+
+	return r;
+}
+
+/*
+ * Records -> snapshot.  Aggregation k of a target with five regions fires
+ * at ts 100k.. with nr_accesses 10k + i for region i at [i M, (i+1) M).
+ */
+#define M 0x100000ULL
+static struct kmmu_damon_record agg(int k, int i)
+{
+	return rec(100 * k + i, 0, 5, i * M, (i + 1) * M, 10 * k + i);
+}
+
+TEST(snapshot_grouping)
+{
+	struct kmmu_damon_region out[8];
+	struct kmmu_damon_record r[16];
+	size_t keep;
+	int i, n;
+
+	/*
+	 * Tracing began inside aggregation 1 (its regions 3, 4), then all of
+	 * aggregation 2, then the start of 3.  Read from two CPUs: the
+	 * kdamond moved to CPU 1 after region 1 of aggregation 2, and CPU 1's
+	 * buffer was read first.  The snapshot is aggregation 2, in order.
+	 */
+	n = 0;
+	r[n++] = agg(2, 2);
+	r[n++] = agg(2, 3);
+	r[n++] = agg(2, 4);
+	r[n++] = agg(3, 0);
+	r[n++] = agg(1, 3);
+	r[n++] = agg(1, 4);
+	r[n++] = agg(2, 0);
+	r[n++] = agg(2, 1);
+	ASSERT_EQ(5, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(i * M, out[i].start);
+		ASSERT_EQ((i + 1) * M, out[i].end);
+		ASSERT_EQ(20 + i, out[i].nr_accesses);
+		ASSERT_EQ(21 + i, out[i].age);
+	}
+	ASSERT_EQ(7, keep);	/* sorted: 2 of aggregation 1, 5 of 2 */
+
+	/* Room for three: the count still says five. */
+	memset(out, 0xff, sizeof(out));
+	n = 0;
+	for (i = 0; i < 5; i++)
+		r[n++] = agg(4, i);
+	ASSERT_EQ(5, kmmu_damon_snapshot(r, n, out, 3, NULL));
+	ASSERT_EQ(42, out[2].nr_accesses);
+	ASSERT_EQ(~0ULL, out[3].start);
+
+	/* No whole aggregation yet: the open run (3's start) is to be kept. */
+	n = 0;
+	r[n++] = agg(1, 3);
+	r[n++] = agg(1, 4);
+	r[n++] = agg(2, 0);
+	r[n++] = agg(2, 1);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	ASSERT_EQ(2, keep);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, 0, out, 8, &keep));
+	ASSERT_EQ(0, keep);
+
+	/* Records lost inside aggregation 1: only 2 is a snapshot. */
+	n = 0;
+	for (i = 0; i < 5; i++)
+		r[n++] = agg(1, i);
+	r[3].lost_before = true;
+	for (i = 0; i < 5; i++)
+		r[n++] = agg(2, i);
+	ASSERT_EQ(5, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	ASSERT_EQ(20, out[0].nr_accesses);
+	ASSERT_EQ(10, keep);
+	/* ... even when the loss hid aggregation 1's end and 2's start. */
+	n = 0;
+	r[n++] = agg(1, 0);
+	r[n++] = agg(1, 1);
+	r[n] = agg(2, 2);
+	r[n++].lost_before = true;
+	r[n++] = agg(2, 3);
+	r[n++] = agg(2, 4);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
+
+	/*
+	 * The end of target 0 and the start of target 1 (both three regions,
+	 * addresses rising across them) are no snapshot; target 1's whole
+	 * aggregation is.
+	 */
+	n = 0;
+	r[n++] = rec(10, 0, 3, 1 * M, 2 * M, 1);
+	r[n++] = rec(11, 0, 3, 2 * M, 3 * M, 1);
+	r[n++] = rec(12, 1, 3, 8 * M, 9 * M, 7);
+	r[n++] = rec(13, 1, 3, 9 * M, 10 * M, 7);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	ASSERT_EQ(2, keep);
+	r[n++] = rec(14, 1, 3, 10 * M, 11 * M, 7);
+	ASSERT_EQ(3, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	ASSERT_EQ(8 * M, out[0].start);
+	ASSERT_EQ(11 * M, out[2].end);
+
+	/*
+	 * nr_regions changed between aggregations (DAMON split or merged):
+	 * the tail of one with four regions and the start of one with five
+	 * do not add up to either.
+	 */
+	n = 0;
+	r[n++] = rec(10, 0, 4, 0 * M, 1 * M, 0);
+	r[n++] = rec(11, 0, 4, 1 * M, 3 * M, 0);
+	r[n++] = rec(20, 0, 5, 3 * M, 4 * M, 0);
+	r[n++] = rec(21, 0, 5, 4 * M, 5 * M, 0);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	ASSERT_EQ(2, keep);
+
+	/* Overlapping or empty regions are nothing DAMON reports: cut. */
+	n = 0;
+	r[n++] = rec(10, 0, 2, 0 * M, 2 * M, 0);
+	r[n++] = rec(11, 0, 2, 1 * M, 3 * M, 0);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, NULL));
+	n = 0;
+	r[n++] = rec(10, 0, 2, 0 * M, 1 * M, 0);
+	r[n++] = rec(11, 0, 2, 1 * M, 1 * M, 0);
+	r[n++] = rec(12, 0, 2, 2 * M, 3 * M, 0);
+	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
+	ASSERT_EQ(2, keep);
+
+	/* Equal timestamps: read order decides.  One region is a snapshot. */
+	n = 0;
+	r[n++] = rec(50, 0, 2, 0 * M, 1 * M, 3);
+	r[n++] = rec(50, 0, 2, 1 * M, 2 * M, 4);
+	ASSERT_EQ(2, kmmu_damon_snapshot(r, n, out, 8, NULL));
+	ASSERT_EQ(4, out[1].nr_accesses);
+	n = 0;
+	r[n++] = rec(60, 0, 1, 5 * M, 6 * M, 9);
+	ASSERT_EQ(1, kmmu_damon_snapshot(r, n, out, 8, NULL));
+	ASSERT_EQ(9, out[0].nr_accesses);
+}
+
 /* Physical ranges of a touched, locked buffer: they add up to its size. */
 TEST(virt_to_phys)
 {
@@ -191,7 +343,11 @@ struct toucher {
 	size_t len;
 	volatile int stop;
 	unsigned long passes;
+	char *flush;		/* FLUSH_PAGES pages to mprotect */
 };
+
+/* Above the kernel's single-page flush ceiling (33): a whole-TLB flush. */
+#define FLUSH_PAGES 64
 
 static void *touch_loop(void *arg)
 {
@@ -203,22 +359,60 @@ static void *touch_loop(void *arg)
 		for (off = 0; off < t->len; off += 4096)
 			t->buf[off]++;
 		t->passes++;
+		/*
+		 * DAMON clears Accessed bits without a TLB flush (as all of
+		 * x86's aging does); a CPU sets the bit again only when it
+		 * refills the entry.  A real TLB is smaller than this buffer
+		 * and refills all the time; QEMU TCG's software TLB holds all
+		 * of it, so on an emulated CPU, with no other process to
+		 * switch to, the hot buffer looked idle (measured in the VM:
+		 * nr_accesses 0 everywhere).  Changing the protection of
+		 * FLUSH_PAGES present pages flushes this CPU's whole TLB.
+		 */
+		mprotect(t->flush, FLUSH_PAGES * 4096, PROT_READ);
+		mprotect(t->flush, FLUSH_PAGES * 4096, PROT_READ | PROT_WRITE);
 		/* Not flat out: DAMON only needs the bit set between checks. */
 		usleep(1000);
 	}
 	return NULL;
 }
 
-TEST(hot_accessed_cold_not)
+/* One run per source of regions; each SKIPs where the kernel lacks it. */
+FIXTURE(live) {
+};
+
+FIXTURE_VARIANT(live) {
+	enum kmmu_damon_source source;
+};
+
+FIXTURE_VARIANT_ADD(live, tried_regions) {
+	.source = KMMU_DAMON_SRC_TRIED_REGIONS,
+};
+
+FIXTURE_VARIANT_ADD(live, tracepoint) {
+	.source = KMMU_DAMON_SRC_TRACEPOINT,
+};
+
+FIXTURE_SETUP(live)
+{
+}
+
+FIXTURE_TEARDOWN(live)
+{
+}
+
+TEST_F(live, hot_accessed_cold_not)
 {
 	static struct kmmu_phys_range hot_r[MAX_RANGES], cold_r[MAX_RANGES], all[2 * MAX_RANGES];
 	static struct kmmu_damon_region reg[MAX_REGIONS];
 	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
 	struct kmmu_damon_summary hs = {}, cs = {};
 	struct toucher t = { .len = BUF_BYTES };
-	char why[256], *cold;
+	char why[512], *cold, inst[512] = "";
+	uint64_t covered = 0;
 	struct kmmu_damon d;
-	int nh, nc, n, i, err;
+	struct stat st;
+	int nh, nc, n, i, k, err;
 	pthread_t th;
 
 	err = kmmu_damon_probe(why, sizeof(why));
@@ -226,8 +420,10 @@ TEST(hot_accessed_cold_not)
 		SKIP(return, "%s", why);
 	cold = map_locked(BUF_BYTES);
 	t.buf = map_locked(BUF_BYTES);
+	t.flush = map_locked(FLUSH_PAGES * 4096);
 	ASSERT_NE(NULL, cold);
 	ASSERT_NE(NULL, t.buf);
+	ASSERT_NE(NULL, t.flush);
 	nh = kmmu_virt_to_phys((void *)t.buf, BUF_BYTES, hot_r, MAX_RANGES);
 	nc = kmmu_virt_to_phys(cold, BUF_BYTES, cold_r, MAX_RANGES);
 	ASSERT_GT(nh, 0);
@@ -244,6 +440,7 @@ TEST(hot_accessed_cold_not)
 	 */
 	a.sample_us = 10000;
 	a.aggr_us = 200000;
+	a.source = variant->source;
 	err = kmmu_damon_start(&d, &a, all, nh + nc, why, sizeof(why));
 	if (err) {
 		t.stop = 1;
@@ -253,14 +450,30 @@ TEST(hot_accessed_cold_not)
 		ASSERT_EQ(0, err) TH_LOG("%s", why);
 	}
 	ASSERT_EQ(1, kmmu_damon_nr_kdamonds());
+	ASSERT_EQ(variant->source, d.source);
+	if (kmmu_damon_instance(&d))
+		snprintf(inst, sizeof(inst), "%s", kmmu_damon_instance(&d));
+	ASSERT_EQ(variant->source == KMMU_DAMON_SRC_TRACEPOINT, inst[0] != 0);
 	TH_LOG("%s; hot %d ranges, cold %d", why, nh, nc);
 	/* A few aggregation intervals to split regions and count. */
 	for (i = 0; i < 4; i++) {
 		usleep(500 * 1000);
 		n = kmmu_damon_regions(&d, reg, MAX_REGIONS);
 		ASSERT_GT(n, 0) TH_LOG("kmmu_damon_regions: %s", strerror(-n));
-		if (n > MAX_REGIONS)
-			n = MAX_REGIONS;
+		ASSERT_LE(n, MAX_REGIONS);
+		/*
+		 * One aggregation's regions, whole: sorted, disjoint, and
+		 * together exactly the memory DAMON was given (paddr never
+		 * merges across a gap between the initial ranges).
+		 */
+		for (k = 0, covered = 0; k < n; k++) {
+			ASSERT_LT(reg[k].start, reg[k].end);
+			if (k) {
+				ASSERT_LE(reg[k - 1].end, reg[k].start);
+			}
+			covered += reg[k].end - reg[k].start;
+		}
+		ASSERT_EQ(2 * BUF_BYTES, covered);
 		kmmu_damon_summarize(reg, n, hot_r, nh, &hs);
 		kmmu_damon_summarize(reg, n, cold_r, nc, &cs);
 		TH_LOG("%d regions; hot: %lu/%lu KiB accessed, nr_accesses max %u mean %.2f; "
@@ -274,6 +487,9 @@ TEST(hot_accessed_cold_not)
 	pthread_join(th, NULL);
 	ASSERT_EQ(0, kmmu_damon_stop(&d));
 	ASSERT_EQ(0, kmmu_damon_nr_kdamonds());
+	if (inst[0]) {
+		ASSERT_NE(0, stat(inst, &st)) TH_LOG("tracefs instance %s left behind", inst);
+	}
 
 	/* DAMON saw all of both buffers. */
 	EXPECT_EQ(BUF_BYTES, hs.bytes);
@@ -289,16 +505,26 @@ TEST(hot_accessed_cold_not)
 	EXPECT_GE(hs.accessed_bytes, BUF_BYTES / 2);
 	EXPECT_LE(cs.accessed_bytes, BUF_BYTES / 4);
 	EXPECT_GT(hs.mean_nr_accesses, 2 * cs.mean_nr_accesses);
+	TH_LOG("the thread touched the hot buffer %lu times", t.passes);
 	munmap((void *)t.buf, BUF_BYTES);
 	munmap(cold, BUF_BYTES);
+	munmap(t.flush, FLUSH_PAGES * 4096);
 }
 
-/* A child starts DAMON and is SIGKILLed: the janitor turns it off. */
-static void sigkill_case(struct __test_metadata *_metadata, bool fake)
+/*
+ * A child starts DAMON and is SIGKILLed: the janitor turns it off (and
+ * removes the tracefs instance, if the tracepoint was the source).
+ */
+static void sigkill_case(struct __test_metadata *_metadata, bool fake,
+			 enum kmmu_damon_source source)
 {
-	struct { int err; int kdamond_pid; char why[256]; } info;
+	struct { int err; int kdamond_pid; char why[256]; char inst[512]; } info;
+	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
 	int fds[2], status, i, n = -1;
+	struct stat st;
 	pid_t pid;
+
+	a.source = source;
 
 	ASSERT_EQ(0, pipe(fds));
 	pid = fork();
@@ -317,9 +543,11 @@ static void sigkill_case(struct __test_metadata *_metadata, bool fake)
 			r[0].end = 0x200000;
 		}
 		if (info.err > 0)
-			info.err = kmmu_damon_start(&d, NULL, r, info.err, info.why,
+			info.err = kmmu_damon_start(&d, &a, r, info.err, info.why,
 						    sizeof(info.why));
 		info.kdamond_pid = d.kdamond_pid;
+		if (!info.err && kmmu_damon_instance(&d))
+			snprintf(info.inst, sizeof(info.inst), "%s", kmmu_damon_instance(&d));
 		if (write(fds[1], &info, sizeof(info)) != sizeof(info))
 			_exit(1);
 		for (;;)
@@ -336,17 +564,24 @@ static void sigkill_case(struct __test_metadata *_metadata, bool fake)
 		ASSERT_EQ(0, info.err) TH_LOG("child: %s", info.why);
 	}
 	ASSERT_EQ(1, kmmu_damon_nr_kdamonds());
+	if (source == KMMU_DAMON_SRC_TRACEPOINT) {
+		ASSERT_NE(0, info.inst[0]);
+		ASSERT_EQ(0, stat(info.inst, &st)) TH_LOG("%s: %s", info.inst, strerror(errno));
+	}
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	for (i = 0; i < 1000; i++) {
 		n = kmmu_damon_nr_kdamonds();
-		if (!n)
+		if (!n && (!info.inst[0] || stat(info.inst, &st)))
 			break;
 		usleep(10 * 1000);
 	}
-	TH_LOG("kdamond %d of the killed child: nr_kdamonds 0 after ~%d ms",
-	       info.kdamond_pid, i * 10);
+	TH_LOG("kdamond %d of the killed child: nr_kdamonds %d%s%s after ~%d ms",
+	       info.kdamond_pid, n, info.inst[0] ? ", instance " : "", info.inst, i * 10);
 	ASSERT_EQ(0, n);
+	if (info.inst[0]) {
+		ASSERT_NE(0, stat(info.inst, &st)) TH_LOG("%s left behind", info.inst);
+	}
 }
 
 TEST(sigkill_cleaned_up)
@@ -355,7 +590,16 @@ TEST(sigkill_cleaned_up)
 
 	if (kmmu_damon_probe(why, sizeof(why)))
 		SKIP(return, "%s", why);
-	sigkill_case(_metadata, false);
+	sigkill_case(_metadata, false, KMMU_DAMON_SRC_AUTO);
+}
+
+TEST(sigkill_cleaned_up_tracepoint)
+{
+	char why[256];
+
+	if (kmmu_damon_probe(why, sizeof(why)))
+		SKIP(return, "%s", why);
+	sigkill_case(_metadata, false, KMMU_DAMON_SRC_TRACEPOINT);
 }
 
 /* ---- a fake sysfs tree ---- */
@@ -495,6 +739,7 @@ static void fake_teardown(struct fake *f)
 	char cmd[128];
 
 	unsetenv("KMMU_DAMON_SYSFS");
+	unsetenv("KMMU_DAMON_TRACEFS");
 	if (!f->root[0])
 		return;
 	f->stop = 1;
@@ -605,9 +850,13 @@ TEST_F(fakefs, protocol)
 
 TEST_F(fakefs, refusals)
 {
+	struct kmmu_damon_attrs tp = KMMU_DAMON_ATTRS_DEFAULT, tried = KMMU_DAMON_ATTRS_DEFAULT;
 	struct kmmu_phys_range r = { 0x100000, 0x200000 };
-	char why[256], buf[64], path[256];
+	char why[512], buf[64], path[256];
 	struct kmmu_damon d;
+
+	tp.source = KMMU_DAMON_SRC_TRACEPOINT;
+	tried.source = KMMU_DAMON_SRC_TRIED_REGIONS;
 
 	/* Someone else's kdamond: -EBUSY, and nothing written. */
 	snprintf(path, sizeof(path), "%s/kdamonds/nr_kdamonds", self->f.root);
@@ -627,9 +876,38 @@ TEST_F(fakefs, refusals)
 	TH_LOG("%s", why);
 	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
 	ASSERT_STREQ("0", buf);
+	write_file(path, "vaddr\nfvaddr\npaddr\n");
 
 	/* Bad arguments. */
 	ASSERT_EQ(-EINVAL, kmmu_damon_start(&d, NULL, &r, 0, why, sizeof(why)));
+
+	/*
+	 * A kernel that cannot report regions either way (DAMON sysfs before
+	 * 6.2, no damon_aggregated tracepoint): -ENODEV naming both, and
+	 * nr_kdamonds back to 0.  A forced source names only its own.
+	 */
+	setenv("KMMU_DAMON_TRACEFS", "/nonexistent/tracefs", 1);
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, &tp, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_NE(NULL, strstr(why, "damon_aggregated"));
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	snprintf(path, sizeof(path), "rm -rf '%s/kdamonds/0/contexts/0/schemes/0/tried_regions'",
+		 self->f.root);
+	ASSERT_EQ(0, system(path));
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_NE(NULL, strstr(why, "tried_regions"));
+	ASSERT_NE(NULL, strstr(why, "damon_aggregated"));
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_STREQ("", buf);		/* never turned on */
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, &tried, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_NE(NULL, strstr(why, "tried_regions"));
+	ASSERT_EQ(NULL, strstr(why, "damon_aggregated"));
+	unsetenv("KMMU_DAMON_TRACEFS");
 
 	/* No DAMON sysfs at all. */
 	setenv("KMMU_DAMON_SYSFS", "/nonexistent/damon", 1);
@@ -642,7 +920,7 @@ TEST_F(fakefs, sigkill_cleaned_up)
 {
 	char buf[64];
 
-	sigkill_case(_metadata, true);
+	sigkill_case(_metadata, true, KMMU_DAMON_SRC_AUTO);
 	if (_metadata->skip)
 		return;
 	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));

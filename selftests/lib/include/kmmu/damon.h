@@ -4,20 +4,33 @@
  * given physical ranges (e.g. the pages backing guest memory).  Its access
  * checks clear and test the Accessed bits through the rmap, which also
  * calls mmu_notifier_clear_young()/test_young() -- so KVM ages the guest's
- * SPTEs for those pages.  The results come back per region through a DAMOS
- * "stat" scheme (it does nothing to the memory) and the sysfs interface's
- * update_schemes_tried_regions command.
+ * SPTEs for those pages.
+ *
+ * The results come back per region, from one of two sources, chosen by
+ * what the kernel has:
+ *  - tried_regions (Linux 6.2 and later): a DAMOS "stat" scheme (it does
+ *    nothing to the memory) and the sysfs interface's
+ *    update_schemes_tried_regions command;
+ *  - the damon:damon_aggregated tracepoint (5.15 and later; its "age" field
+ *    from 5.17), which the kdamond fires for every region at the end of each
+ *    aggregation interval.  It is read from a private tracefs instance,
+ *    filtered in the kernel to our kdamond's pid, only while
+ *    kmmu_damon_regions() waits for one complete aggregation.  This is how
+ *    6.1 (no tried_regions) reports its regions at all.
  *
  * Interface: /sys/kernel/mm/damon/admin (Documentation/admin-guide/mm/
  * damon/usage.rst); the KMMU_DAMON_SYSFS environment variable points the
- * driver at another directory (tests of the driver itself).
+ * driver at another directory (tests of the driver itself), and
+ * KMMU_DAMON_TRACEFS at another tracefs (a directory without the event
+ * makes the tracepoint unavailable).
  *
  * Host state: the driver creates kdamond 0 only if there is no kdamond at
  * all (nr_kdamonds == 0) -- it never takes over someone else's -- and on
  * every exit path turns it off, waits for the thread to end and sets
- * nr_kdamonds back to 0: kmmu_damon_stop(), SIGINT/SIGTERM/SIGHUP (the
- * kmmu_cleanup stack) and, if the process dies any other way, its janitor
- * (see kmmu/janitor.h).
+ * nr_kdamonds back to 0; with the tracepoint it also removes its tracefs
+ * instance (and unmounts tracefs if it had to mount it): kmmu_damon_stop(),
+ * SIGINT/SIGTERM/SIGHUP (the kmmu_cleanup stack) and, if the process dies
+ * any other way, its janitor (see kmmu/janitor.h).
  */
 #ifndef KMMU_DAMON_H
 #define KMMU_DAMON_H
@@ -29,12 +42,20 @@
 #include "kmmu/janitor.h"
 #include "kmmu/pagemap.h"
 
+/* Where the regions come from (see the top comment). */
+enum kmmu_damon_source {
+	KMMU_DAMON_SRC_AUTO = 0,	/* tried_regions if there, else the tracepoint */
+	KMMU_DAMON_SRC_TRIED_REGIONS,
+	KMMU_DAMON_SRC_TRACEPOINT,
+};
+
 struct kmmu_damon_attrs {
 	unsigned long sample_us;	/* between two access checks */
 	unsigned long aggr_us;		/* nr_accesses counts checks over this */
 	unsigned long update_us;	/* ops update interval (paddr: little) */
 	unsigned long min_nr_regions;	/* >= 3 (DAMON's rule) */
 	unsigned long max_nr_regions;	/* raised to fit the initial ranges */
+	enum kmmu_damon_source source;	/* a forced one that is missing: -ENODEV */
 };
 
 /* DAMON's own defaults: 5 ms sampling, 100 ms aggregation. */
@@ -54,13 +75,22 @@ struct kmmu_damon_region {
 	unsigned int age;
 };
 
+struct kmmu_damon_tp;
+
 struct kmmu_damon {
 	char dir[200];		/* <root>/kdamonds/0 */
 	int kdamond_pid;	/* the kernel thread, while on */
 	struct kmmu_damon_attrs attrs;
+	enum kmmu_damon_source source;	/* the one in use, never AUTO once started */
+	struct kmmu_damon_tp *tp;	/* the tracepoint reader, if that is the source */
 	struct kmmu_janitor jan;
 	bool started;
 };
+
+/* "tried_regions", "damon_aggregated tracepoint" (for messages). */
+const char *kmmu_damon_source_name(enum kmmu_damon_source src);
+/* The tracefs instance's path while the tracepoint is the source, else NULL. */
+const char *kmmu_damon_instance(const struct kmmu_damon *d);
 
 /* The sysfs directory in use: $KMMU_DAMON_SYSFS or /sys/kernel/mm/damon/admin. */
 const char *kmmu_damon_root(void);
@@ -74,21 +104,24 @@ int kmmu_damon_nr_kdamonds(void);
 int kmmu_damon_probe(char *why, size_t len);
 /*
  * Start kdamond 0 with paddr operations over @ranges (need not be sorted
- * or merged; they are, on a copy) and one "stat" scheme that matches every
- * region.  @attrs NULL means KMMU_DAMON_ATTRS_DEFAULT.  Returns 0 or
- * -errno (those of kmmu_damon_probe(), -ENODEV if paddr is not among the
- * available operations or this DAMON cannot report regions (before 6.2),
- * -EINVAL for ranges DAMON refuses), with @why set.
+ * or merged; they are, on a copy) and a way to read its regions: one
+ * "stat" scheme that matches every region, or the tracepoint's instance.
+ * @attrs NULL means KMMU_DAMON_ATTRS_DEFAULT.  Returns 0 or -errno (those
+ * of kmmu_damon_probe(), -ENODEV if paddr is not among the available
+ * operations or this kernel can report regions neither way -- the reason
+ * names both --, -EINVAL for ranges DAMON refuses), with @why set.
  * On failure nothing is left behind.
  */
 int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 		     const struct kmmu_phys_range *ranges, int nr_ranges,
 		     char *why, size_t len);
 /*
- * The current regions: asks the kdamond to walk its regions once (blocks
- * for up to one aggregation interval) and reads them.  Fills up to @max
- * entries of @out in address order; returns how many regions there were
- * (may exceed @max) or -errno.
+ * The current regions.  tried_regions: asks the kdamond to walk its
+ * regions once (blocks for up to one aggregation interval) and reads them.
+ * Tracepoint: records from now on until one aggregation interval was seen
+ * whole (up to two intervals; -ETIMEDOUT after twenty, or 10 s if that is
+ * longer).  Fills up to @max entries of @out in address order; returns how
+ * many regions there were (may exceed @max) or -errno.
  */
 int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max);
 /*
@@ -109,5 +142,39 @@ struct kmmu_damon_summary {
 void kmmu_damon_summarize(const struct kmmu_damon_region *reg, int nr_reg,
 			  const struct kmmu_phys_range *ranges, int nr_ranges,
 			  struct kmmu_damon_summary *s);
+
+/*
+ * One damon:damon_aggregated record, as the tracepoint reader decodes it.
+ * @ts orders records of all CPUs (the instance's clock is "mono"); @seq
+ * breaks ties in read order (per CPU, that is the order of writing).
+ * @lost_before: the kernel dropped records of this CPU just before it.
+ */
+struct kmmu_damon_record {
+	uint64_t ts;
+	uint64_t seq;
+	unsigned long target_id;
+	unsigned int nr_regions;
+	bool lost_before;
+	struct kmmu_damon_region region;
+};
+
+/*
+ * Records -> one snapshot, the regions of one aggregation interval.  The
+ * kdamond fires the event for every region of a target in address order,
+ * each with the target's region count, one target after the other, all at
+ * the end of an interval.  So a snapshot is a run of records, in time
+ * order, of one target and one nr_regions, with rising addresses, exactly
+ * nr_regions long; a run cut short (tracing began in the middle of one,
+ * the kernel lost records, a new interval began: addresses fall again) is
+ * no snapshot.
+ *
+ * Sorts @rec[0..@nr) by (ts, seq), then copies the first complete
+ * snapshot's regions (up to @max) into @out and returns its nr_regions;
+ * or returns 0 if there is none yet.  *@keep (may be NULL) is where the
+ * run still open at the end begins: records before it can never be part
+ * of a snapshot, a caller that reads on may drop them.
+ */
+int kmmu_damon_snapshot(struct kmmu_damon_record *rec, size_t nr,
+			struct kmmu_damon_region *out, int max, size_t *keep);
 
 #endif
