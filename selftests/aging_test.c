@@ -90,7 +90,13 @@
  * $KMMU_AGING_INJECT=invert-one flips the expectation for one GPA (a cold
  * page that reclaim evicted is expected hot): the reclaim run must fail on
  * it.  DAMON judges regions, not pages (one region usually spans many
- * pages), so the injection does not apply there.
+ * pages), so there it flips the pages of one region: the smallest accessed
+ * one holding only hot pages is expected cold, and the per-region check
+ * must fail on it.
+ *
+ * DAMON's regions come from its tried_regions (Linux 6.2 and later) or,
+ * on 6.1, its damon_aggregated tracepoint (see kmmu/damon.h): the same
+ * snapshots, the same checks.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -259,6 +265,7 @@ FIXTURE(aging) {
 	struct kmmu_reclaim rc;
 	struct kmmu_damon damon;
 	bool damon_started;
+	char damon_instance[512];	/* its tracefs instance, if any */
 	char swap_dev[64];
 	char cg_dir[KMMU_UNDO_PATH];
 	int zram_id;
@@ -343,6 +350,10 @@ static void ag_check_host_clean(struct __test_metadata *_metadata, FIXTURE_DATA(
 	}
 	if (self->damon_started) {
 		EXPECT_EQ(0, kmmu_damon_nr_kdamonds()) TH_LOG("a kdamond is still there");
+	}
+	if (self->damon_instance[0]) {
+		EXPECT_NE(0, stat(self->damon_instance, &st))
+			TH_LOG("DAMON's tracefs instance %s left behind", self->damon_instance);
 	}
 	if (self->cap_instance[0]) {
 		const char *dir = kmmu_tracefs_dir();
@@ -1087,6 +1098,62 @@ static size_t ag_pfn_lower_bound(const struct ag_pfn *p, size_t n, uint64_t pfn)
 	return lo;
 }
 
+/*
+ * The guest pages whose frames lie in DAMON region @r, by the test's
+ * expectation: how many are expected hot and cold, and the lowest page.
+ * If @invert, they are expected cold from now on (the injection).
+ */
+static void ag_damon_region_pages(FIXTURE_DATA(aging) *self, const struct ag_pfn *pfns,
+				  size_t n, const struct kmmu_damon_region *r,
+				  uint64_t *hot, uint64_t *cold, uint64_t *first, bool invert)
+{
+	size_t j = ag_pfn_lower_bound(pfns, n, r->start / AG_PAGE);
+
+	*hot = *cold = 0;
+	*first = ~0ULL;
+	for (; j < n && pfns[j].pfn * AG_PAGE < r->end; j++) {
+		if (self->expect_hot[pfns[j].page])
+			(*hot)++;
+		else
+			(*cold)++;
+		if (pfns[j].page < *first)
+			*first = pfns[j].page;
+		if (invert)
+			self->expect_hot[pfns[j].page] = 0;
+	}
+}
+
+/*
+ * KMMU_AGING_INJECT=invert-one for DAMON, which judges regions, not
+ * pages: the smallest region that was accessed and holds only hot pages
+ * is expected cold.  The per-region check must then fail on it.
+ */
+static void ag_damon_invert_one(FIXTURE_DATA(aging) *self, const struct ag_pfn *pfns, size_t n,
+				const struct kmmu_damon_region *reg, int nreg)
+{
+	uint64_t hot, cold, first, best_hot = ~0ULL;
+	int s, best = -1;
+
+	for (s = 0; s < nreg; s++) {
+		if (!reg[s].nr_accesses)
+			continue;
+		ag_damon_region_pages(self, pfns, n, &reg[s], &hot, &cold, &first, false);
+		if (hot && !cold && hot < best_hot) {
+			best = s;
+			best_hot = hot;
+		}
+	}
+	if (best < 0) {
+		ksft_print_msg("INJECTED: no accessed hot-only DAMON region whose expectation could be inverted\n");
+		return;
+	}
+	ag_damon_region_pages(self, pfns, n, &reg[best], &hot, &cold, &first, true);
+	ksft_print_msg("INJECTED: the expectation for the %llu hot pages of DAMON region [%#llx, %#llx) (nr_accesses %u, first gpa %#llx) is inverted to cold\n",
+		       (unsigned long long)hot, (unsigned long long)reg[best].start,
+		       (unsigned long long)reg[best].end, reg[best].nr_accesses,
+		       (unsigned long long)(KMMU_GPA_TEST + first * AG_PAGE));
+}
+
 static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *self)
 {
 	uint64_t hot_pages = ag_hot_pages(), n = ag_pages(), i;
@@ -1105,8 +1172,6 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 	err = kmmu_damon_probe(why, sizeof(why));
 	if (err)
 		SKIP(return, "%s", why);
-	if (ag_opts.invert_one)
-		ksft_print_msg("INJECTED invert-one: not applied to DAMON (it judges regions, not GPAs)\n");
 	ag_capture_start(self);
 	ASSERT_EQ(0, ag_vm_create(self, why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(0, ag_vm_start(self, why, sizeof(why))) TH_LOG("%s", why);
@@ -1146,6 +1211,9 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 		SKIP(goto out, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	self->damon_started = true;
+	if (kmmu_damon_instance(&self->damon))
+		snprintf(self->damon_instance, sizeof(self->damon_instance), "%s",
+			 kmmu_damon_instance(&self->damon));
 	ksft_print_msg("damon: %s; hot %d physical ranges, cold %d\n", why, nh, nc);
 	for (s = 0; s < AG_DAMON_SNAPSHOTS; s++) {
 		ag_sleep_ms(500);
@@ -1170,18 +1238,12 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 	 * Per region of the last snapshot: one holding only cold-expected
 	 * pages must not be accessed (exact: nothing touches them).
 	 */
+	if (ag_opts.invert_one)
+		ag_damon_invert_one(self, pfns, n, reg, nreg);
 	for (s = 0; s < nreg; s++) {
-		uint64_t hot = 0, cold = 0, first = ~0ULL;
-		size_t j = ag_pfn_lower_bound(pfns, n, reg[s].start / AG_PAGE);
+		uint64_t hot, cold, first;
 
-		for (; j < n && pfns[j].pfn * AG_PAGE < reg[s].end; j++) {
-			if (self->expect_hot[pfns[j].page])
-				hot++;
-			else
-				cold++;
-			if (pfns[j].page < first)
-				first = pfns[j].page;
-		}
+		ag_damon_region_pages(self, pfns, n, &reg[s], &hot, &cold, &first, false);
 		if (hot && !cold)
 			pure_hot++;
 		if (!hot && cold) {
@@ -1324,8 +1386,8 @@ static void ag_usage(FILE *f, const char *prog)
 		"             the same workload without the aging signal, for comparison\n"
 		"  -S         seed (recorded; the workload is deterministic)\n"
 		"  --result FILE  result file (default $KMMU_RESULT)\n"
-		"$KMMU_AGING_INJECT=invert-one inverts the expectation for one GPA (the\n"
-		"reclaim run must then fail)\n",
+		"$KMMU_AGING_INJECT=invert-one inverts the expectation for one GPA (reclaim)\n"
+		"or for the pages of one DAMON region (damon): the run must then fail\n",
 		prog, KMMU_MAX_VCPUS);
 }
 
