@@ -16,10 +16,18 @@
  *                    its fault rate during each run is recorded too
  *                    (aging_fault_rate), the other side of the trade.
  *  lookup_throughput Read-side lookups per second while memslots churn
- *                    (one thread deletes and re-creates a slot):
+ *                    (one thread deletes and re-creates a slot,
+ *                    --churn-hz times a second, default 10000):
  *                    gfn->memslot under urcu-memb (the fault path's
  *                    SRCU side) and kmmu_lookup_spte() under mmu_lock
- *                    for read, by 1 and 2 threads.
+ *                    for read, by 1 and 2 threads.  The churn is paced:
+ *                    unpaced, the updater retakes mmu_lock for write the
+ *                    moment it drops it, and a glibc rwlock (no hand-off,
+ *                    unlike the kernel's queued rwlock) then starves a
+ *                    lone reader -- the number would measure the
+ *                    scheduler, not the lookup.  The updates done are
+ *                    recorded (lookup_churn_rate) so that a run that
+ *                    could not keep the pace says so.
  *
  * --samples N of --duration-ms each (default 5 x 300).  Prints a table and
  * writes the result file (--result FILE or $KMMU_RESULT).  Never asserts
@@ -58,6 +66,8 @@ struct bench {
 	int stop_bg;
 	long errors;
 	unsigned long bg_faults;
+	long churn_hz;			/* memslot updates per second, 0: unpaced */
+	unsigned long churn_updates;
 };
 
 struct worker {
@@ -185,17 +195,34 @@ static void *lookup_worker(void *arg)
 	return NULL;
 }
 
+static void timespec_add_ns(struct timespec *t, long ns)
+{
+	t->tv_nsec += ns;
+	while (t->tv_nsec >= 1000000000L) {
+		t->tv_nsec -= 1000000000L;
+		t->tv_sec++;
+	}
+}
+
 static void *churn(void *arg)
 {
 	struct bench *b = arg;
 	bool present = false;
+	struct timespec next;
 
 	urcu_memb_register_thread();
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!__atomic_load_n(&b->stop_bg, __ATOMIC_ACQUIRE)) {
 		if (kmmu_ref_vm_set_memory_region(b->vm, CHURN_SLOT, 0, CHURN_GPA,
 						  present ? 0 : 64 * PG, CHURN_HVA))
 			__atomic_add_fetch(&b->errors, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&b->churn_updates, 1, __ATOMIC_RELAXED);
 		present = !present;
+		if (!b->churn_hz)
+			continue;
+		/* An absolute deadline: a late update does not slow the pace. */
+		timespec_add_ns(&next, 1000000000L / b->churn_hz);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	urcu_memb_unregister_thread();
 	return NULL;
@@ -246,10 +273,11 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static void usage(FILE *f, const char *prog)
 {
-	fprintf(f, "usage: %s [--samples N] [--duration-ms MS] [--result FILE] [-h]\n"
+	fprintf(f, "usage: %s [--samples N] [--duration-ms MS] [--churn-hz N] [--result FILE] [-h]\n"
 		"  aging GiB/s (locked, lockless, bitmap; 1 and 2 threads) with a faulting\n"
-		"  thread, and read-side lookups/s while memslots churn; N samples of MS\n"
-		"  each (default 5, 300)\n", prog);
+		"  thread, and read-side lookups/s while memslots churn N times a second\n"
+		"  (0: as fast as they can); N samples of MS each (default 5, 300; 10000)\n",
+		prog);
 }
 
 static int setup(struct bench *b)
@@ -276,6 +304,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "samples", required_argument, NULL, 's' },
 		{ "duration-ms", required_argument, NULL, 'd' },
+		{ "churn-hz", required_argument, NULL, 'c' },
 		{ "result", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -283,13 +312,13 @@ int main(int argc, char **argv)
 	long samples = 5, duration_ms = 300;
 	const char *result_path = NULL;
 	struct kmmu_result *res;
-	struct bench b = { 0 };
+	struct bench b = { .churn_hz = 10000 };
 	char hostline[256];
 	pthread_t bg;
-	double *v, *fr;
+	double *v, *fr, *cr;
 	int opt, r, rc = 0, impl, nt, kind;
 
-	while ((opt = getopt_long(argc, argv, ":hs:d:r:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hs:d:c:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_long(optarg, 1, 1000, &samples)) {
@@ -301,6 +330,13 @@ int main(int argc, char **argv)
 		case 'd':
 			if (parse_long(optarg, 10, 60000, &duration_ms)) {
 				fprintf(stderr, "%s: --duration-ms wants 10..60000, got '%s'\n",
+					argv[0], optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			if (parse_long(optarg, 0, 1000000, &b.churn_hz)) {
+				fprintf(stderr, "%s: --churn-hz wants 0..1000000, got '%s'\n",
 					argv[0], optarg);
 				return 2;
 			}
@@ -323,7 +359,8 @@ int main(int argc, char **argv)
 	res = kmmu_result_new("aging_bench");
 	v = calloc(samples, sizeof(double));
 	fr = calloc(samples, sizeof(double));
-	if (!res || !v || !fr) {
+	cr = calloc(samples, sizeof(double));
+	if (!res || !v || !fr || !cr) {
 		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		return 1;
 	}
@@ -375,7 +412,8 @@ int main(int argc, char **argv)
 	printf("# faulting thread: %lu faults\n", b.bg_faults);
 
 	b.stop_bg = 0;
-	printf("%-10s %8s %16s\n", "lookup", "threads", "Mlookups/s");
+	printf("%-10s %8s %16s %22s\n", "lookup", "threads", "Mlookups/s",
+	       "memslot updates/s");
 	if (pthread_create(&bg, NULL, churn, &b)) {
 		fprintf(stderr, "%s: pthread_create failed\n", argv[0]);
 		return 1;
@@ -384,17 +422,29 @@ int main(int argc, char **argv)
 		const char *name = kind ? "spte_rwlock" : "memslot_rcu";
 
 		for (nt = 1; nt <= MAX_THREADS; nt++) {
-			for (long i = 0; i < samples; i++)
+			for (long i = 0; i < samples; i++) {
+				unsigned long u0 = __atomic_load_n(&b.churn_updates,
+								   __ATOMIC_RELAXED);
+				double t0 = now();
+
 				v[i] = run_sample(&b, lookup_worker, 0, kind, nt,
 						  duration_ms / 1e3) / 1e6;
-			printf("%-12s %6d %9.2f (%4.1f%%)\n", name, nt, kmmu_median(v, samples),
-			       100 * kmmu_cv(v, samples));
+				cr[i] = (__atomic_load_n(&b.churn_updates, __ATOMIC_RELAXED) - u0) /
+					(now() - t0);
+			}
+			printf("%-12s %6d %9.2f (%4.1f%%) %15.0f (%4.1f%%)\n", name, nt,
+			       kmmu_median(v, samples), 100 * kmmu_cv(v, samples),
+			       kmmu_median(cr, samples), 100 * kmmu_cv(cr, samples));
 			fflush(stdout);
 			kmmu_result_param_reset(res);
 			kmmu_result_param_str(res, "impl", name);
 			kmmu_result_param_int(res, "threads", nt);
+			kmmu_result_param_int(res, "churn_hz", b.churn_hz);
 			kmmu_result_metric(res, "lookup_throughput", "Mlookups/s",
 					   KMMU_HIGHER_IS_BETTER, v, samples);
+			/* The pace the updater kept: below churn_hz, it could not. */
+			kmmu_result_metric(res, "lookup_churn_rate", "updates/s",
+					   KMMU_HIGHER_IS_BETTER, cr, samples);
 		}
 	}
 	__atomic_store_n(&b.stop_bg, 1, __ATOMIC_RELEASE);
@@ -414,6 +464,7 @@ int main(int argc, char **argv)
 	kmmu_result_free(res);
 	free(v);
 	free(fr);
+	free(cr);
 	urcu_memb_unregister_thread();
 	return rc;
 }
