@@ -3,12 +3,15 @@
  * Undo journal and janitor process: host state is restored even when the
  * process that changed it dies without cleaning up.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
@@ -116,6 +119,120 @@ static int kmmu_undo_move_procs(const char *from, const char *to)
 	return -EBUSY;
 }
 
+/* ---- host state shared by concurrent kmmu processes ---- */
+
+static const char *kmmu_shared_dir(void)
+{
+	const char *d = getenv("KMMU_SHARED_DIR");
+
+	return d && *d ? d : "/run/kmmu";
+}
+
+int kmmu_shared_lock(void)
+{
+	char path[256];
+	int fd;
+
+	if (mkdir(kmmu_shared_dir(), 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/lock", kmmu_shared_dir());
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
+}
+
+void kmmu_shared_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
+}
+
+void kmmu_shared_marker(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", kmmu_shared_dir(), name);
+}
+
+int kmmu_shared_mark(const char *name)
+{
+	char path[256];
+	int fd;
+
+	kmmu_shared_marker(name, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+bool kmmu_shared_marked(const char *name)
+{
+	char path[256];
+
+	kmmu_shared_marker(name, path, sizeof(path));
+	return !access(path, F_OK);
+}
+
+/* A kmmu-* directory (another kmmu process's cgroup) beside @file. */
+static bool kmmu_kmmu_sibling_dir(const char *file)
+{
+	char dir[KMMU_UNDO_PATH];
+	struct dirent *e;
+	bool found = false;
+	char *slash;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s", file);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return false;
+	*slash = 0;
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d)))
+		found = e->d_type == DT_DIR && !strncmp(e->d_name, "kmmu-", 5);
+	closedir(d);
+	return found;
+}
+
+static int kmmu_undo_shared(const struct kmmu_undo *u)
+{
+	int fd = kmmu_shared_lock(), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (access(u->arg, F_OK))
+		goto out;	/* the host's own state, or already undone */
+	if (u->op == KMMU_UNDO_SHARED_CG_OFF) {
+		if (kmmu_kmmu_sibling_dir(u->path))
+			goto out;	/* the last of them undoes it */
+		r = kmmu_ctl_write_retry(u->path, "-memory", 1000);
+		if (r == -ENOENT)
+			r = 0;
+	} else if (syscall(SYS_delete_module, u->path, O_NONBLOCK)) {
+		if (errno == EBUSY || errno == EAGAIN)
+			goto out;	/* in use: its user recorded this step too */
+		/* Not loaded, or no module support: nothing to unload. */
+		if (errno != ENOENT && errno != ENOSYS)
+			r = -errno;
+	}
+	if (!r && unlink(u->arg) && errno != ENOENT)
+		r = -errno;
+out:
+	kmmu_shared_unlock(fd);
+	return r;
+}
+
 int kmmu_undo_run(const struct kmmu_undo *u)
 {
 	char buf[KMMU_UNDO_ARG + 16];
@@ -184,6 +301,9 @@ int kmmu_undo_run(const struct kmmu_undo *u)
 		if (syscall(SYS_delete_module, u->path, O_NONBLOCK) && errno != ENOENT)
 			return -errno;
 		return 0;
+	case KMMU_UNDO_SHARED_CG_OFF:
+	case KMMU_UNDO_SHARED_RMMOD:
+		return kmmu_undo_shared(u);
 	}
 	return -EINVAL;
 }

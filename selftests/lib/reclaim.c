@@ -169,15 +169,28 @@ static int kmmu_zram_get(struct kmmu_reclaim *r, char *why, size_t len)
 	char buf[64], path[128];
 	int err, id;
 
+	char marker[256];
+
+	/*
+	 * Loaded by a kmmu process (this one or another still running):
+	 * unloaded by the last of them (janitor.h: shared host state).  The
+	 * step goes in before the load, the marker before the step can act.
+	 */
+	kmmu_shared_marker(KMMU_SHARED_ZRAM, marker, sizeof(marker));
 	if (access(ZRAM_CONTROL, F_OK) && access("/sys/block/zram0", F_OK)) {
+		err = kmmu_janitor_push(&r->jan, KMMU_UNDO_SHARED_RMMOD, "zram", marker);
+		if (!err)
+			err = kmmu_shared_mark(KMMU_SHARED_ZRAM);
+		if (err)
+			return err;
 		if (kmmu_modprobe_zram() ||
 		    (access(ZRAM_CONTROL, F_OK) && access("/sys/block/zram0", F_OK))) {
 			kmmu_why(why, len, "no zram: neither %s nor /sys/block/zram0 "
 				  "(CONFIG_ZRAM), and modprobe zram failed", ZRAM_CONTROL);
 			return -ENODEV;
 		}
-		/* Loaded by us: unloaded at teardown. */
-		err = kmmu_janitor_push(&r->jan, KMMU_UNDO_RMMOD, "zram", NULL);
+	} else if (kmmu_shared_marked(KMMU_SHARED_ZRAM)) {
+		err = kmmu_janitor_push(&r->jan, KMMU_UNDO_SHARED_RMMOD, "zram", marker);
 		if (err)
 			return err;
 	}
@@ -202,13 +215,12 @@ static int kmmu_zram_get(struct kmmu_reclaim *r, char *why, size_t len)
 	return 0;
 }
 
-int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size_t len)
+static int kmmu_reclaim_swap_on_locked(struct kmmu_reclaim *r, uint64_t bytes,
+				       char *why, size_t len)
 {
 	char path[128], val[32], devnum[32];
 	int err, id, i;
 
-	if (!r->inited || r->zram_id >= 0)
-		return -EINVAL;
 	id = kmmu_zram_get(r, why, len);
 	if (id < 0)
 		return id;
@@ -264,7 +276,31 @@ int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size
 	return 0;
 }
 
+/*
+ * Under the shared lock from the module check to swapon: until its device
+ * is open, a zram a kmmu process loaded could be unloaded under it by the
+ * last other user's teardown.
+ */
+int kmmu_reclaim_swap_on(struct kmmu_reclaim *r, uint64_t bytes, char *why, size_t len)
+{
+	int lock, err;
+
+	if (!r->inited || r->zram_id >= 0)
+		return -EINVAL;
+	lock = kmmu_shared_lock();
+	if (lock < 0) {
+		kmmu_why(why, len, "the kmmu shared-state lock: %s", strerror(-lock));
+		return lock;
+	}
+	err = kmmu_reclaim_swap_on_locked(r, bytes, why, len);
+	kmmu_shared_unlock(lock);
+	return err;
+}
+
 /* The mount point of the v1 hierarchy with the memory controller, or of a cgroup2. */
+/* Where a process mounts cgroup2 when the host has it nowhere. */
+#define KMMU_CGROUP2_MNT	"/tmp/kmmu-cgroup2-"
+
 static int kmmu_cgroup_mounts(char *v1, size_t l1, char *v2, size_t l2)
 {
 	char line[1024];
@@ -284,7 +320,13 @@ static int kmmu_cgroup_mounts(char *v1, size_t l1, char *v2, size_t l2)
 			for (o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
 				if (!strcmp(o, "memory"))
 					snprintf(v1, l1, "%s", mnt);
-		} else if (!strcmp(type, "cgroup2") && !v2[0]) {
+		} else if (!strcmp(type, "cgroup2") && !v2[0] &&
+			   strncmp(mnt, KMMU_CGROUP2_MNT, strlen(KMMU_CGROUP2_MNT))) {
+			/*
+			 * Not another kmmu process's private mount: it goes
+			 * with that process's teardown, and our cgroup's
+			 * files under it with it.
+			 */
 			snprintf(v2, l2, "%s", mnt);
 		}
 	}
@@ -368,14 +410,12 @@ int kmmu_reclaim_probe(char *why, size_t len)
 	return 0;
 }
 
-int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
+static int kmmu_reclaim_memcg_locked(struct kmmu_reclaim *r, char *why, size_t len)
 {
-	char v1[128], v2[128], path[512], buf[256], self[96];
+	char v1[128], v2[128], path[512], buf[256], self[96], marker[256];
 	static int seq;
 	int err;
 
-	if (!r->inited || r->cg_version)
-		return -EINVAL;
 	err = kmmu_cgroup_mounts(v1, sizeof(v1), v2, sizeof(v2));
 	if (err)
 		return err;
@@ -392,7 +432,7 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 	} else {
 		if (!v2[0]) {
 			/* No cgroup file system at all (a bare VM): mount one. */
-			char tmpl[] = "/tmp/kmmu-cgroup2-XXXXXX";
+			char tmpl[] = KMMU_CGROUP2_MNT "XXXXXX";
 
 			if (!mkdtemp(tmpl)) {
 				kmmu_why(why, len, "mkdtemp: %s", strerror(errno));
@@ -420,14 +460,22 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 		 * processes and controllers enabled for its children.
 		 */
 		snprintf(path, sizeof(path), "%s/cgroup.subtree_control", v2);
+		kmmu_shared_marker(KMMU_SHARED_CG_MEMORY, marker, sizeof(marker));
 		if (kmmu_ctl_read(path, buf, sizeof(buf)) || !kmmu_has_word(buf, "memory")) {
-			err = kmmu_janitor_push(&r->jan, KMMU_UNDO_WRITE, path, "-memory");
+			/* Disabled again by the last kmmu process that uses it. */
+			err = kmmu_janitor_push(&r->jan, KMMU_UNDO_SHARED_CG_OFF, path, marker);
+			if (!err)
+				err = kmmu_shared_mark(KMMU_SHARED_CG_MEMORY);
 			if (!err)
 				err = kmmu_ctl_write(path, "+memory");
 			if (err) {
 				kmmu_why(why, len, "enabling memory in %s: %s", path, strerror(-err));
 				return err;
 			}
+		} else if (kmmu_shared_marked(KMMU_SHARED_CG_MEMORY)) {
+			err = kmmu_janitor_push(&r->jan, KMMU_UNDO_SHARED_CG_OFF, path, marker);
+			if (err)
+				return err;
 		}
 		err = kmmu_self_cgroup(2, self, sizeof(self));
 		if (err)
@@ -458,6 +506,28 @@ int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
 	if (r->cg_version == 1)
 		kmmu_ctl_write(path, "100");
 	return 0;
+}
+
+/*
+ * Under the shared lock from the subtree_control check to our mkdir: a
+ * kmmu process's teardown disables the memory controller it enabled only
+ * when no kmmu-* cgroup is left beside it, so ours must exist by the time
+ * anybody looks.
+ */
+int kmmu_reclaim_memcg(struct kmmu_reclaim *r, char *why, size_t len)
+{
+	int lock, err;
+
+	if (!r->inited || r->cg_version)
+		return -EINVAL;
+	lock = kmmu_shared_lock();
+	if (lock < 0) {
+		kmmu_why(why, len, "the kmmu shared-state lock: %s", strerror(-lock));
+		return lock;
+	}
+	err = kmmu_reclaim_memcg_locked(r, why, len);
+	kmmu_shared_unlock(lock);
+	return err;
 }
 
 int kmmu_reclaim_attach(struct kmmu_reclaim *r, pid_t pid)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -436,6 +437,155 @@ TEST(memcg_only)
 	EXPECT_STREQ(home, line);
 	EXPECT_EQ(0, kmmu_reclaim_teardown(&r));	/* twice is fine */
 	munmap(buf, 8 * MIB);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static bool file_starts(const char *path, const char *text)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return !strncmp(buf, text, strlen(text));
+}
+
+/*
+ * Shared host state (janitor.h) on plain files in a scratch directory: the
+ * SHARED_* steps act only while a kmmu process's marker exists, the cgroup
+ * one only once no kmmu-* cgroup is left beside the file, and the lock
+ * excludes another holder.  Runs anywhere.
+ */
+TEST(shared_undo_waits_for_the_last_user)
+{
+	char dir[] = "/tmp/kmmu-shared-test-XXXXXX";
+	char file[128], sibling[128], marker[256], lockpath[128];
+	struct kmmu_undo u = { .op = KMMU_UNDO_SHARED_CG_OFF };
+	int fd, st;
+	pid_t pid;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	setenv("KMMU_SHARED_DIR", dir, 1);
+	snprintf(file, sizeof(file), "%s/cgroup.subtree_control", dir);
+	snprintf(sibling, sizeof(sibling), "%s/kmmu-reclaim-1-0", dir);
+	snprintf(lockpath, sizeof(lockpath), "%s/lock", dir);
+	write_file(file, "memory\n");
+	kmmu_shared_marker(KMMU_SHARED_CG_MEMORY, marker, sizeof(marker));
+	strcpy(u.path, file);
+	strcpy(u.arg, marker);
+
+	/* No marker: the host enabled it, nobody of ours disables it. */
+	EXPECT_EQ(0, kmmu_undo_run(&u));
+	EXPECT_TRUE(file_starts(file, "memory"));
+
+	/* Another kmmu process's cgroup is still there: left to it. */
+	ASSERT_EQ(0, kmmu_shared_mark(KMMU_SHARED_CG_MEMORY));
+	EXPECT_TRUE(kmmu_shared_marked(KMMU_SHARED_CG_MEMORY));
+	ASSERT_EQ(0, mkdir(sibling, 0700));
+	EXPECT_EQ(0, kmmu_undo_run(&u));
+	EXPECT_TRUE(file_starts(file, "memory"));
+	EXPECT_TRUE(kmmu_shared_marked(KMMU_SHARED_CG_MEMORY));
+
+	/* The last user: disabled, and the marker goes; again is harmless. */
+	rmdir(sibling);
+	EXPECT_EQ(0, kmmu_undo_run(&u));
+	EXPECT_TRUE(file_starts(file, "-memory"));
+	EXPECT_FALSE(kmmu_shared_marked(KMMU_SHARED_CG_MEMORY));
+	EXPECT_EQ(0, kmmu_undo_run(&u));
+
+	/* A module no longer loaded: only the marker goes (needs root). */
+	if (!geteuid()) {
+		struct kmmu_undo m = { .op = KMMU_UNDO_SHARED_RMMOD };
+
+		strcpy(m.path, "kmmu_no_such_module");
+		kmmu_shared_marker(KMMU_SHARED_ZRAM, m.arg, sizeof(m.arg));
+		ASSERT_EQ(0, kmmu_shared_mark(KMMU_SHARED_ZRAM));
+		EXPECT_EQ(0, kmmu_undo_run(&m));
+		EXPECT_FALSE(kmmu_shared_marked(KMMU_SHARED_ZRAM));
+	}
+
+	/* The lock: a second holder waits (here: fails to take it at once). */
+	fd = kmmu_shared_lock();
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int other = open(lockpath, O_RDWR | O_CLOEXEC);
+
+		_exit(other >= 0 && flock(other, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK ?
+		      0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st)) TH_LOG("the lock did not exclude");
+	kmmu_shared_unlock(fd);
+
+	unlink(lockpath);
+	unlink(file);
+	rmdir(dir);
+	unsetenv("KMMU_SHARED_DIR");
+}
+
+/*
+ * Two users at once, as two stress jobs are: the first one's teardown
+ * must leave the second one's memcg and swap working, whichever of them
+ * enabled the memory controller or loaded zram, and the second one's
+ * must then leave the host as it was.
+ */
+TEST(two_users_at_once)
+{
+	char why[256], dev[64], cg[KMMU_UNDO_PATH], home[512], line[512];
+	struct kmmu_reclaim a, b;
+	uint64_t usage;
+	struct stat st;
+	int err;
+
+	err = kmmu_reclaim_probe(why, sizeof(why));
+	if (err)
+		SKIP(return, "%s", why);
+	self_memcg_line(home, sizeof(home));
+	ASSERT_EQ(0, kmmu_reclaim_init(&a, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, kmmu_reclaim_init(&b, why, sizeof(why))) TH_LOG("%s", why);
+	err = kmmu_reclaim_swap_on(&a, ZRAM_BYTES, why, sizeof(why));
+	if (!err)
+		err = kmmu_reclaim_memcg(&a, why, sizeof(why));
+	if (err == -ENODEV || err == -EBUSY) {
+		kmmu_reclaim_teardown(&a);
+		kmmu_reclaim_teardown(&b);
+		SKIP(return, "%s", why);
+	}
+	ASSERT_EQ(0, err) TH_LOG("%s", why);
+	ASSERT_EQ(0, kmmu_reclaim_swap_on(&b, ZRAM_BYTES, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, kmmu_reclaim_memcg(&b, why, sizeof(why))) TH_LOG("%s", why);
+	snprintf(dev, sizeof(dev), "%s", b.swap_dev);
+	snprintf(cg, sizeof(cg), "%s", b.cg_dir);
+	TH_LOG("a: %s %s; b: %s %s; shared markers: memory %d, zram %d", a.swap_dev,
+	       a.cg_dir, dev, cg, kmmu_shared_marked(KMMU_SHARED_CG_MEMORY),
+	       kmmu_shared_marked(KMMU_SHARED_ZRAM));
+
+	EXPECT_EQ(0, kmmu_reclaim_teardown(&a));
+	EXPECT_EQ(1, in_proc_swaps(dev)) TH_LOG("b's swap went with a's teardown");
+	EXPECT_EQ(0, kmmu_reclaim_usage(&b, &usage)) TH_LOG("b's memcg lost its memory files");
+	EXPECT_EQ(0, kmmu_reclaim_limit(&b, 512 * MIB));
+
+	EXPECT_EQ(0, kmmu_reclaim_teardown(&b));
+	EXPECT_EQ(0, in_proc_swaps(dev));
+	EXPECT_NE(0, stat(cg, &st)) TH_LOG("%s left behind", cg);
+	EXPECT_FALSE(kmmu_shared_marked(KMMU_SHARED_CG_MEMORY));
+	EXPECT_FALSE(kmmu_shared_marked(KMMU_SHARED_ZRAM));
+	self_memcg_line(line, sizeof(line));
+	EXPECT_STREQ(home, line);
 }
 
 TEST(mkswap_header)

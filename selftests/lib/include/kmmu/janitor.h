@@ -38,6 +38,18 @@ enum kmmu_undo_op {
 	KMMU_UNDO_UMOUNT,	/* umount(path), then rmdir(path) */
 	KMMU_UNDO_UNLINK,	/* unlink(path) */
 	KMMU_UNDO_RMMOD,	/* delete_module(path) (a module name) */
+	/*
+	 * Shared host state (see kmmu_shared_lock()), under the shared lock
+	 * and only while the marker file arg exists:
+	 *  SHARED_CG_OFF  no kmmu-* child cgroup left beside the
+	 *                 cgroup.subtree_control file path: write "-memory"
+	 *                 to it and unlink arg;
+	 *  SHARED_RMMOD   delete_module(path); still in use (another kmmu
+	 *                 process, which recorded the same step, has a device
+	 *                 open): leave both to that one; unloaded: unlink arg.
+	 */
+	KMMU_UNDO_SHARED_CG_OFF,
+	KMMU_UNDO_SHARED_RMMOD,
 };
 
 #define KMMU_UNDO_PATH	240
@@ -79,5 +91,28 @@ int kmmu_janitor_undo(struct kmmu_janitor *j);
 void kmmu_janitor_stop(struct kmmu_janitor *j);
 /* Run one step here (what the janitor does); also for tests. */
 int kmmu_undo_run(const struct kmmu_undo *u);
+
+/*
+ * Host state that concurrent kmmu processes share: the memory controller
+ * one of them enabled in a cgroup2 root's subtree_control, the zram module
+ * one of them loaded.  Whoever changed it must not undo it under another
+ * kmmu process still using it (its memcg would lose memory.*, its zram
+ * swap its module), and whoever found it changed must undo it if it is the
+ * last user.  So: checking, changing and starting to use such state, and
+ * the undo's "is anybody else using it", happen under one lock (flock of
+ * $KMMU_SHARED_DIR/lock, default /run/kmmu); a marker file there says a
+ * kmmu process made the change (never the host), and every user records
+ * the SHARED_* undo step, which acts only while the marker exists.
+ */
+#define KMMU_SHARED_CG_MEMORY	"cgroup-memory-enabled"
+#define KMMU_SHARED_ZRAM	"zram-loaded"
+/* The lock: an fd to pass to kmmu_shared_unlock(), or -errno. */
+int kmmu_shared_lock(void);
+void kmmu_shared_unlock(int fd);
+/* The marker's path for @name (one of KMMU_SHARED_*), in @out. */
+void kmmu_shared_marker(const char *name, char *out, size_t len);
+/* Create the marker (under the lock).  0 or -errno. */
+int kmmu_shared_mark(const char *name);
+bool kmmu_shared_marked(const char *name);
 
 #endif
