@@ -261,13 +261,12 @@ static int host_hva_to_pfn(void *ctx, unsigned long hva, uint64_t *pfn, int *lev
 }
 
 /*
- * Migration, inside the invalidation of pages [@ws, @we): pages [@s, @e)
- * move to new frames.  A page of a host huge page moves only if the
- * window covers all of it: the host splits it first, and the split is an
- * invalidation of the whole 2M.  Returns the pages moved.
+ * Migration, inside the invalidation of pages [@s, @e): they move to new
+ * frames.  A page of a host huge page moves only if the window covers all
+ * of it: the host splits it first, and the split is an invalidation of
+ * the whole 2M.  Returns the pages moved.
  */
-static unsigned long host_migrate(struct stress *st, unsigned long s, unsigned long e,
-				  unsigned long ws, unsigned long we)
+static unsigned long host_migrate(struct stress *st, unsigned long s, unsigned long e)
 {
 	struct host *h = &st->host;
 	unsigned long k, r, n = 0;
@@ -276,7 +275,7 @@ static unsigned long host_migrate(struct stress *st, unsigned long s, unsigned l
 	for (k = s; k < e; k++) {
 		r = k / HPAGE;
 		if (h->huge[r]) {
-			if (ws > r * HPAGE || we < (r + 1) * HPAGE)
+			if (s > r * HPAGE || e < (r + 1) * HPAGE)
 				continue;
 			__atomic_store_n(&h->huge[r], 0, __ATOMIC_RELEASE);
 		}
@@ -721,7 +720,7 @@ static void *invalidate_thread(struct thr *t)
 			host_collapse(st, first / HPAGE);
 			t->n[N_COLLAPSES]++;
 		} else if (op > 2) {
-			t->n[N_MIGRATED] += host_migrate(st, first, last, first, last);
+			t->n[N_MIGRATED] += host_migrate(st, first, last);
 		}
 		/* Let faults race with the open window. */
 		if (rnd(&t->rng) & 1)
