@@ -33,7 +33,6 @@
 /* The tracepoint reader: a tracefs instance with only our event in it. */
 struct kmmu_damon_tp {
 	char dir[256];		/* tracefs */
-	char mnt[64];		/* our own mount of it, "" if none */
 	char inst[384];		/* <dir>/instances/kmmu-<pid>-damon */
 	struct tep_handle *tep;
 	struct tep_event *ev;
@@ -46,7 +45,6 @@ struct kmmu_damon_tp {
 	struct kmmu_damon_record *rec;
 	size_t nr, cap;
 	uint64_t seq;
-	unsigned long long losses;	/* overruns + drops, all CPUs */
 };
 
 const char *kmmu_damon_root(void)
@@ -261,23 +259,22 @@ static int kmmu_damon_tp_tracefs(struct kmmu_damon *d, struct kmmu_damon_tp *tp,
 		}
 	}
 	/* A name known before the mkdir: the undo step is recorded first. */
-	snprintf(tp->mnt, sizeof(tp->mnt), "/tmp/kmmu-tracefs-%d", (int)getpid());
-	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_UMOUNT, tp->mnt, NULL);
+	snprintf(tp->dir, sizeof(tp->dir), "/tmp/kmmu-tracefs-%d", (int)getpid());
+	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_UMOUNT, tp->dir, NULL);
 	if (err) {
 		kmmu_why(why, len, "recording the tracefs unmount: %s", strerror(-err));
 		return err;
 	}
-	if (mkdir(tp->mnt, 0700) && errno != EEXIST) {
+	if (mkdir(tp->dir, 0700) && errno != EEXIST) {
 		err = -errno;
-		kmmu_why(why, len, "mkdir %s: %s", tp->mnt, strerror(errno));
+		kmmu_why(why, len, "mkdir %s: %s", tp->dir, strerror(errno));
 		return err;
 	}
-	if (mount("nodev", tp->mnt, "tracefs", 0, NULL)) {
+	if (mount("nodev", tp->dir, "tracefs", 0, NULL)) {
 		kmmu_why(why, len, "no tracefs mounted, and mounting one failed (%s)",
 			 strerror(errno));
 		return -ENODEV;
 	}
-	snprintf(tp->dir, sizeof(tp->dir), "%s", tp->mnt);
 	return 0;
 }
 
@@ -823,7 +820,7 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 	char path[512];
 	size_t keep;
 	int fd, cpu, n = -ETIMEDOUT, err;
-	unsigned long long losses;
+	unsigned long long losses, seen;
 
 	if (poll_ms < 5)
 		poll_ms = 5;
@@ -846,7 +843,7 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 			return err;
 		}
 	}
-	tp->losses = kmmu_damon_tp_losses(tp);
+	seen = kmmu_damon_tp_losses(tp);
 	snprintf(path, sizeof(path), "%s/tracing_on", tp->inst);
 	err = kmmu_ctl_write(path, "1");
 	if (err) {
@@ -866,8 +863,8 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 		 * event).  Start over rather than risk a run with a hole.
 		 */
 		losses = kmmu_damon_tp_losses(tp);
-		if (losses != tp->losses) {
-			tp->losses = losses;
+		if (losses != seen) {
+			seen = losses;
 			tp->nr = 0;
 			continue;
 		}
