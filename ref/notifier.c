@@ -242,7 +242,6 @@ int kmmu_mmu_zap_gfn_range(struct kmmu_ref_vm *vm, gfn_t start, gfn_t end)
 }
 
 struct pfn_walk {
-	unsigned long start, end;
 	kmmu_hva_pfn_fn fn;
 	void *ctx;
 	long n;
@@ -266,24 +265,25 @@ static int pfn_walk_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slo
 		for (i = first; i <= last; i++) {
 			kmmu_for_each_rmap_spte(&arch->rmap[level - 1][i], &it, sptep) {
 				uint64_t spte = kmmu_spte_read(sptep);
-				gfn_t g, base = kmmu_sp_get_gfn(kmmu_sptep_to_sp(sptep),
-								 kmmu_spte_index(sptep));
+				gfn_t g, lo, hi, base;
 
 				if (!kmmu_is_shadow_present_pte(spte) ||
 				    !kmmu_is_last_spte(spte, level))
 					continue;
-				/* Every page of the leaf that lies in the slot and the range. */
-				for (g = base; g < base + KMMU_PAGES_PER_HPAGE(level); g++) {
-					unsigned long hva;
-
-					if (!kmmu_gfn_in_memslot(slot, g))
-						continue;
-					hva = kmmu_gfn_to_hva_memslot(slot, g);
-					if (hva < w->start || hva >= w->end)
-						continue;
+				base = kmmu_sp_get_gfn(kmmu_sptep_to_sp(sptep),
+						       kmmu_spte_index(sptep));
+				/*
+				 * The pages of the leaf in [@start, @end): the
+				 * range lies in the slot and in the hva range.
+				 */
+				lo = base > start ? base : start;
+				hi = base + KMMU_PAGES_PER_HPAGE(level);
+				if (hi > end)
+					hi = end;
+				for (g = lo; g < hi; g++) {
 					w->n++;
-					r = w->fn(w->ctx, hva, kmmu_spte_to_pfn(spte) + (g - base),
-						  level);
+					r = w->fn(w->ctx, kmmu_gfn_to_hva_memslot(slot, g),
+						  kmmu_spte_to_pfn(spte) + (g - base), level);
 					if (r < 0)
 						return r;
 				}
@@ -296,7 +296,7 @@ static int pfn_walk_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slo
 long kmmu_mmu_hva_range_for_each_pfn(struct kmmu_ref_vm *vm, unsigned long start,
 				     unsigned long end, kmmu_hva_pfn_fn fn, void *ctx)
 {
-	struct pfn_walk w = { .start = start, .end = end, .fn = fn, .ctx = ctx };
+	struct pfn_walk w = { .fn = fn, .ctx = ctx };
 	int r;
 
 	if (!fn)

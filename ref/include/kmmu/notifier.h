@@ -69,7 +69,8 @@ long kmmu_mmu_hva_range_mapped(struct kmmu_ref_vm *vm, unsigned long start, unsi
 
 /*
  * @fn(@ctx, hva, pfn, level) for every 4K page of [@start, @end) that a
- * leaf SPTE maps, with the frame the SPTE maps that page to (its base
+ * leaf SPTE maps (a page partly in the range counts, as in
+ * kmmu_handle_hva_range()), with the frame the SPTE maps that page to (its base
  * frame plus the page's offset in a huge SPTE), all under one hold of
  * mmu_lock: the stress test's "no SPTE maps a frame the host has
  * replaced" check.  Returns the pages visited, the first negative @fn
