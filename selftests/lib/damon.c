@@ -447,6 +447,7 @@ static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_at
 				char *why, size_t len)
 {
 	char ctx[300], path[512], buf[256];
+	bool tried;
 	int err, i;
 
 	err = kmmu_damon_set(d->dir, "contexts/nr_contexts", 1, why, len);
@@ -508,9 +509,9 @@ static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_at
 	 * the kernel under test.
 	 */
 	snprintf(path, sizeof(path), "%s/schemes/0/tried_regions", ctx);
-	if (access(path, F_OK) || d->attrs.source == KMMU_DAMON_SRC_TRACEPOINT) {
+	tried = !access(path, F_OK);
+	if (!tried || d->attrs.source == KMMU_DAMON_SRC_TRACEPOINT) {
 		char tpwhy[300] = "";
-		bool tried = !access(path, F_OK);
 
 		if (d->attrs.source == KMMU_DAMON_SRC_TRIED_REGIONS) {
 			kmmu_why(why, len, "DAMON on this kernel cannot report its regions "
