@@ -317,13 +317,14 @@ static long gfn_page(gfn_t gfn)
 }
 
 /*
- * A present leaf SPTE reached @gfn's frame @pfn (the 4K page's, not the
- * huge SPTE's base) after the host backed @gfn's page with generation
- * @gen0: the frame must be that page's, of @gen0 or later.
+ * A present leaf SPTE of @level that maps frame @base reached @gfn after
+ * the host backed @gfn's page with generation @gen0: the frame of @gfn's
+ * 4K page in it must be that page's, of @gen0 or later.
  */
-static void check_reached(struct stress *st, const char *who, gfn_t gfn, uint64_t pfn,
-			  unsigned int gen0)
+static void check_reached(struct stress *st, const char *who, gfn_t gfn, uint64_t base,
+			  int level, unsigned int gen0)
 {
+	uint64_t pfn = base + (gfn & (KMMU_PAGES_PER_HPAGE(level) - 1));
 	long k = gfn_page(gfn);
 
 	if (k < 0 || pfn < PFN0 || pfn_page(pfn) != (unsigned long)k) {
@@ -472,8 +473,7 @@ static void *hw_thread(struct thr *t)
 		if (kmmu_hw_access(st->vm, r % st->nr_vcpus, 0, gfn, (r >> 4) & 1,
 				   &set, &pfn, &level) == 1) {
 			t->n[N_HW_HITS]++;
-			check_reached(st, "hw", gfn,
-				      pfn + (gfn & (KMMU_PAGES_PER_HPAGE(level) - 1)), gen0);
+			check_reached(st, "hw", gfn, pfn, level, gen0);
 			k = (pfn - PFN0) % NR_FRAMES;
 			if (set & KMMU_PT_ACCESSED_MASK)
 				__atomic_add_fetch(&st->ad[C_HW_A][k], 1, __ATOMIC_RELAXED);
@@ -513,8 +513,8 @@ static void *fault_thread(struct thr *t)
 		t->n[N_MAPPED_2M] += f.result == KMMU_FAULT_MAPPED_2M;
 		/* Whatever leaf the fault made or found maps the page's frame now. */
 		if (kmmu_is_shadow_present_pte(f.spte) && kmmu_is_last_spte(f.spte, f.level))
-			check_reached(st, "fault", gfn, kmmu_spte_to_pfn(f.spte) +
-				      (gfn & (KMMU_PAGES_PER_HPAGE(f.level) - 1)), gen0);
+			check_reached(st, "fault", gfn, kmmu_spte_to_pfn(f.spte), f.level,
+				      gen0);
 		t->n[N_OPS]++;
 	}
 	return NULL;
