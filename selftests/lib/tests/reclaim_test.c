@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/hygiene.h"
 #include "kmmu/pagemap.h"
 #include "kmmu/reclaim.h"
 
@@ -451,15 +452,9 @@ static void write_file(const char *path, const char *text)
 
 static bool file_starts(const char *path, const char *text)
 {
-	char buf[64] = "";
-	FILE *f = fopen(path, "re");
+	char buf[64];
 
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return !strncmp(buf, text, strlen(text));
+	return !kmmu_ctl_read(path, buf, sizeof(buf)) && !strncmp(buf, text, strlen(text));
 }
 
 /*
