@@ -101,7 +101,10 @@
 #define GFN_SPAN	((MOVING_GPA1 >> 12) + MOVING_PAGES + 64)
 #define MIN_VCPUS	2
 #define MAX_THREADS	16	/* per kind */
-/* Aging ranges are at most 64 pages: far fewer young SPTEs than this. */
+/* pick_hva_range() picks at most this many pages (the aging bitmaps). */
+#define MAX_RANGE_PAGES	64
+#define BITMAP_LONGS	(MAX_RANGE_PAGES / (8 * sizeof(unsigned long)) + 1)
+/* Far more young SPTEs than a range can hold. */
 #define MAX_AGE_REPORTS	256
 
 enum { C_HW_A, C_HW_D, C_INST_A, C_INST_D, C_REP_A, C_REP_D, C_NR };
@@ -436,7 +439,7 @@ static gfn_t pick_gfn(uint64_t *s)
 static void pick_hva_range(uint64_t *s, unsigned long *start, unsigned long *end)
 {
 	uint64_t r = rnd(s);
-	unsigned long n = 1 + (r % 64), first = (r >> 8) % (NR_PFNS - n);
+	unsigned long n = 1 + (r % MAX_RANGE_PAGES), first = (r >> 8) % (NR_PFNS - n);
 
 	/* Mostly where the hot slot is, often exactly its hottest pages. */
 	if ((r >> 40) % 4 == 0) {
@@ -535,7 +538,7 @@ static void check_bitmap(struct stress *st, const struct age_call *ac, long r,
 			 unsigned long start, unsigned long end, const unsigned long *bitmap)
 {
 	const unsigned long bpl = 8 * sizeof(unsigned long);
-	unsigned long want[64 / (8 * sizeof(unsigned long)) + 1] = { 0 };
+	unsigned long want[BITMAP_LONGS] = { 0 };
 	unsigned long i, j, npages = (end - start) / PG;
 	long bit, weight = 0;
 
@@ -567,7 +570,7 @@ static void check_bitmap(struct stress *st, const struct age_call *ac, long r,
 
 static void *aging_thread(struct thr *t)
 {
-	unsigned long bitmap[64 / (8 * sizeof(unsigned long)) + 1];
+	unsigned long bitmap[BITMAP_LONGS];
 	struct stress *st = t->st;
 	struct age_call *ac;
 	unsigned long start, end;
