@@ -18,6 +18,31 @@ RESULTS	?= results
 # QEMU/TCG VM with a real nested KVM, ci/vm/run-in-vm), never (SKIP), always.
 VM	?= auto
 
+# Two passes.  The make a user starts installs what is missing (ci/deps.sh)
+# and only then runs the goals in a second make, which reads the Makefiles
+# afresh: flags computed while they are read (pkg-config of libtraceevent)
+# and the kernel headers every object includes must exist by then, and with
+# -j nothing may compile while deps is still installing them.
+ifeq ($(KMMU_DEPS_DONE),)
+GOALS := $(or $(MAKECMDGOALS),all)
+# Goals that need no package: no deps for them.
+NODEPS_GOALS := clean nightly-programs
+NEED_DEPS := $(filter-out $(NODEPS_GOALS),$(GOALS))
+# `make -n` prints what would be done; it installs nothing.
+DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
+
+.PHONY: $(GOALS) kmmu-second-pass
+$(GOALS): kmmu-second-pass
+	@:
+kmmu-second-pass:
+ifneq ($(and $(NEED_DEPS),$(if $(DRY_RUN),,y)),)
+	@O=$(O) KSRC=$(KSRC) VM=$(VM) ci/deps.sh
+endif
+ifneq ($(filter-out deps,$(GOALS)),)
+	+@$(MAKE) --no-print-directory KMMU_DEPS_DONE=1 $(filter-out deps,$(GOALS))
+endif
+else
+
 ifeq ($(KSRC),)
 KSRC_DIR := $(O)/linux-source-6.1
 else
@@ -78,12 +103,8 @@ all: $(ALL_BINS)
 # Makefile's rebuild when KSRC= names another kernel tree.
 CHECK_PROGS += ci/tests/kmmu_run_test ci/tests/makefile_test
 
-# deps first, so that a fresh machine gets its packages before anything is
-# compiled; ci/deps.sh is quick when everything is already there.
+# The first pass ran ci/deps.sh before this make read any Makefile.
 deps:
-	@O=$(O) KSRC=$(KSRC) VM=$(VM) ci/deps.sh
-
-$(ALL_BINS): | deps
 
 empty :=
 space := $(empty) $(empty)
@@ -103,3 +124,5 @@ clean:
 
 # Not from ci/vm/build-kernel's kernel trees (build/vm-kernel*).
 -include $(shell find $(O) -name 'vm-kernel*' -prune -o -name '*.d' -print 2>/dev/null)
+
+endif # second pass

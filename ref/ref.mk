@@ -41,8 +41,6 @@ $(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
 
-$(KSRC_DIR)/tools/lib/rbtree.c: | deps
-
 $(REF_LIB): $(REF_LIB_OBJS)
 	$(AR) rcs $@ $^
 
