@@ -15,6 +15,8 @@
 
 CHECK_PROGS += ci/tests/nightly_test
 CHECK_PROGS += ci/tests/build_kernel_test
+# run-in-vm's choice of accelerator (KVM where the host nests SVM, else TCG).
+CHECK_PROGS += ci/tests/run_in_vm_test
 # The real-KVM tests fail on their planted bugs (KMMU_*_INJECT) and pass
 # without them; they leave the host as they found it after SIGINT and
 # after a failed assertion.  "kvm:": in the test VM where there is no KVM.
