@@ -10,8 +10,10 @@
  * <traceevent/...> without pkg-config's include flags, which libtracefs's
  * header needs and this library is not built with.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,8 @@
 
 #define KMMU_DAMON_DEFAULT_ROOT "/sys/kernel/mm/damon/admin"
 #define KMMU_DAMON_EVENT "events/damon/damon_aggregated"
+/* Updates of tried_regions before a snapshot that does not add up is an error. */
+#define KMMU_DAMON_TRIED_TRIES 3
 
 /* The tracepoint reader: a tracefs instance with only our event in it. */
 struct kmmu_damon_tp {
@@ -159,6 +163,43 @@ const char *kmmu_damon_instance(const struct kmmu_damon *d)
 	return d->tp && d->tp->inst[0] ? d->tp->inst : NULL;
 }
 
+const char *kmmu_damon_error(const struct kmmu_damon *d)
+{
+	return d->err;
+}
+
+/* Record an undo step; nr_undo remembers it after it has been undone, too. */
+static int kmmu_damon_push(struct kmmu_damon *d, enum kmmu_undo_op op,
+			   const char *path, const char *arg)
+{
+	int err = kmmu_janitor_push(&d->jan, op, path, arg);
+
+	if (d->jan.nr > d->nr_undo)
+		d->nr_undo = d->jan.nr;
+	return err;
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP held back while a descriptor of the instance
+ * is opened and recorded: the handler closes the recorded ones, and one
+ * between open() and the store would keep the instance busy.
+ */
+static void kmmu_damon_sigblock(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void kmmu_damon_sigrestore(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 /* An open trace_pipe_raw keeps the instance busy: rmdir would fail. */
 static void kmmu_damon_tp_close(struct kmmu_damon_tp *tp)
 {
@@ -191,12 +232,42 @@ static void kmmu_damon_tp_free(struct kmmu_damon *d)
 	d->tp = NULL;
 }
 
-/* Also from a signal handler: close() and the undo steps only. */
+/*
+ * The cleanup stack's step, also from a signal handler: close() and the
+ * undo steps only.  It runs every step again, last first -- all of them,
+ * not only those kmmu_janitor_undo() has not reached: the signal may have
+ * interrupted it (kmmu_damon_stop()) in the middle of one, and each step
+ * is idempotent.  The instance's removal is tried once, without the
+ * janitor's retries: it fails (EBUSY) while the code the signal
+ * interrupted holds one of the instance's files open (a control file
+ * being written, a stats file being read), and only this process's death
+ * closes that.  So at the first step that fails, stop and send the
+ * janitor no "done": it runs every step again once this process has died
+ * (the handler re-raises the signal).  Removing nothing after a failed
+ * step also keeps the instance from being orphaned in a tracefs we would
+ * unmount under it.
+ */
 static void kmmu_damon_cleanup_cb(void *arg)
 {
 	struct kmmu_damon *d = arg;
+	int i = d->nr_undo > d->jan.nr ? d->nr_undo : d->jan.nr;
 
+	if (d->jan.owner != getpid())
+		return;
 	kmmu_damon_tp_close(d->tp);
+	while (i-- > 0) {
+		const struct kmmu_undo *u = &d->jan.undo[i];
+		int r;
+
+		if (u->op == KMMU_UNDO_RMDIR)
+			r = rmdir(u->path) && errno != ENOENT ? -errno : 0;
+		else
+			r = kmmu_undo_run(u);
+		if (r)
+			return;
+	}
+	/* All undone: nothing for kmmu_janitor_undo() to run, it tells the janitor. */
+	d->jan.nr = 0;
 	kmmu_janitor_undo(&d->jan);
 }
 
@@ -260,7 +331,7 @@ static int kmmu_damon_tp_tracefs(struct kmmu_damon *d, struct kmmu_damon_tp *tp,
 	}
 	/* A name known before the mkdir: the undo step is recorded first. */
 	snprintf(tp->dir, sizeof(tp->dir), "/tmp/kmmu-tracefs-%d", (int)getpid());
-	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_UMOUNT, tp->dir, NULL);
+	err = kmmu_damon_push(d, KMMU_UNDO_UMOUNT, tp->dir, NULL);
 	if (err) {
 		kmmu_why(why, len, "recording the tracefs unmount: %s", strerror(-err));
 		return err;
@@ -299,8 +370,8 @@ static int kmmu_damon_tp_setup(struct kmmu_damon *d, char *why, size_t len)
 	struct kmmu_damon_tp *tp;
 	char path[512], val[32], *buf;
 	unsigned long kb;
+	int err, *fds;
 	size_t n;
-	int err;
 
 	tp = d->tp = calloc(1, sizeof(*tp));
 	if (!tp)
@@ -376,14 +447,18 @@ static int kmmu_damon_tp_setup(struct kmmu_damon *d, char *why, size_t len)
 	tp->ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	if (tp->ncpu < 1)
 		tp->ncpu = 1;
-	tp->fd = malloc(tp->ncpu * sizeof(*tp->fd));
-	if (!tp->kbuf || !tp->fd)
+	fds = malloc(tp->ncpu * sizeof(*fds));
+	if (!tp->kbuf || !fds) {
+		free(fds);
 		return -ENOMEM;
+	}
 	for (n = 0; n < (size_t)tp->ncpu; n++)
-		tp->fd[n] = -1;
+		fds[n] = -1;
+	/* Published once all are -1: the signal handler closes what it finds. */
+	tp->fd = fds;
 
 	snprintf(tp->inst, sizeof(tp->inst), "%s/instances/kmmu-%d-damon", tp->dir, (int)getpid());
-	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_RMDIR, tp->inst, NULL);
+	err = kmmu_damon_push(d, KMMU_UNDO_RMDIR, tp->inst, NULL);
 	if (err) {
 		kmmu_why(why, len, "recording the instance's removal: %s", strerror(-err));
 		return err;
@@ -470,6 +545,16 @@ static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_at
 	if (err)
 		return err == -EINVAL ? -ENODEV : err;
 
+	/*
+	 * 6.18 made the unit of the addresses written and read a setting
+	 * (addr_unit, for physical address spaces beyond unsigned long);
+	 * ours are bytes.  1 is the default; written where the file exists,
+	 * so a kernel that defaults otherwise still reads our ranges right.
+	 */
+	snprintf(path, sizeof(path), "%s/addr_unit", ctx);
+	if (!access(path, F_OK) && (err = kmmu_damon_write(path, "1", why, len)))
+		return err;
+
 	if ((err = kmmu_damon_set(ctx, "monitoring_attrs/intervals/sample_us", a->sample_us, why, len)) ||
 	    (err = kmmu_damon_set(ctx, "monitoring_attrs/intervals/aggr_us", a->aggr_us, why, len)) ||
 	    (err = kmmu_damon_set(ctx, "monitoring_attrs/intervals/update_us", a->update_us, why, len)) ||
@@ -553,6 +638,7 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 	struct kmmu_phys_range *r;
 	char path[512], buf[64];
 	unsigned long pid = 0;
+	uint64_t pg;
 	int err, n, i;
 
 	memset(d, 0, sizeof(*d));
@@ -571,13 +657,27 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 	if (!r)
 		return -ENOMEM;
 	memcpy(r, ranges, nr_ranges * sizeof(*r));
-	/* DAMON wants sorted, non-overlapping regions. */
+	/*
+	 * DAMON monitors whole pages (it aligns each range out to
+	 * DAMON_MIN_REGION, a page) and wants sorted, non-overlapping
+	 * regions: align, then merge what now touches.  d->bytes is then
+	 * exactly what its regions add up to.
+	 */
+	pg = getpagesize();
+	for (i = 0; i < nr_ranges; i++) {
+		if (r[i].end <= r[i].start)
+			continue;
+		r[i].start &= ~(pg - 1);
+		r[i].end = (r[i].end + pg - 1) & ~(pg - 1);
+	}
 	n = kmmu_phys_ranges_merge(r, nr_ranges);
 	if (!n) {
 		free(r);
 		kmmu_why(why, len, "all %d ranges are empty", nr_ranges);
 		return -EINVAL;
 	}
+	for (i = 0; i < n; i++)
+		d->bytes += r[i].end - r[i].start;
 	/* Initial regions are never merged across gaps: leave room. */
 	if (d->attrs.max_nr_regions < (unsigned long)n + d->attrs.min_nr_regions)
 		d->attrs.max_nr_regions = n + d->attrs.min_nr_regions;
@@ -596,7 +696,7 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 		goto out_free;
 	}
 	snprintf(path, sizeof(path), "%s/kdamonds/nr_kdamonds", root);
-	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_WRITE, path, "0");
+	err = kmmu_damon_push(d, KMMU_UNDO_WRITE, path, "0");
 	if (err)
 		goto out_undo;
 	kmmu_cleanup_push(kmmu_damon_cleanup_cb, d);
@@ -614,10 +714,10 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 		goto out_undo;
 
 	snprintf(path, sizeof(path), "%s/pid", d->dir);
-	err = kmmu_janitor_push(&d->jan, KMMU_UNDO_WAIT, path, "-1");
+	err = kmmu_damon_push(d, KMMU_UNDO_WAIT, path, "-1");
 	if (!err) {
 		snprintf(path, sizeof(path), "%s/state", d->dir);
-		err = kmmu_janitor_push(&d->jan, KMMU_UNDO_WRITE, path, "off");
+		err = kmmu_damon_push(d, KMMU_UNDO_WRITE, path, "off");
 	}
 	if (err)
 		goto out_undo;
@@ -836,10 +936,14 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 		return -errno;
 	close(fd);
 	for (cpu = 0; cpu < tp->ncpu; cpu++) {
+		sigset_t old;
+
 		snprintf(path, sizeof(path), "%s/per_cpu/cpu%d/trace_pipe_raw", tp->inst, cpu);
+		kmmu_damon_sigblock(&old);
 		tp->fd[cpu] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-		if (tp->fd[cpu] < 0 && errno != ENOENT) {
-			err = -errno;
+		err = tp->fd[cpu] < 0 && errno != ENOENT ? -errno : 0;
+		kmmu_damon_sigrestore(&old);
+		if (err) {
 			kmmu_damon_tp_close(tp);
 			return err;
 		}
@@ -881,43 +985,144 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 	return n < 0 ? n : err ? err : n;
 }
 
-int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max)
+static int kmmu_damon_region_cmp(const void *a, const void *b)
 {
-	char path[512], dir[400];
-	int err, i;
+	const struct kmmu_damon_region *x = a, *y = b;
 
-	if (!d->started)
-		return -EINVAL;
-	if (d->source == KMMU_DAMON_SRC_TRACEPOINT)
-		return kmmu_damon_tp_regions(d, out, max);
-	snprintf(path, sizeof(path), "%s/state", d->dir);
-	/* Blocks until the scheme was applied once: fresh regions. */
-	err = kmmu_damon_write(path, "update_schemes_tried_regions", NULL, 0);
-	if (err)
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* A name of only digits: a region directory (total_bytes is a file). */
+static bool kmmu_damon_is_index(const char *name)
+{
+	if (!*name)
+		return false;
+	for (; *name; name++)
+		if (*name < '0' || *name > '9')
+			return false;
+	return true;
+}
+
+int kmmu_damon_tried_read(const char *dir, struct kmmu_damon_region *out, int max,
+			  uint64_t *bytes, uint64_t *total_bytes, char *why, size_t len)
+{
+	static const char *const f[] = { "start", "end", "nr_accesses", "age" };
+	struct kmmu_damon_region *all = NULL, *na;
+	size_t n = 0, cap = 0, i;
+	char path[600];
+	unsigned long v[4], tb;
+	struct dirent *e;
+	int err = 0, k;
+	DIR *dp;
+
+	*bytes = 0;
+	*total_bytes = UINT64_MAX;
+	dp = opendir(dir);
+	if (!dp) {
+		err = -errno;
+		kmmu_why(why, len, "opendir %s: %s", dir, strerror(errno));
 		return err;
-	for (i = 0;; i++) {
-		unsigned long v[4];
-		static const char *const f[] = { "start", "end", "nr_accesses", "age" };
-		int k;
-
-		snprintf(dir, sizeof(dir), "%s/contexts/0/schemes/0/tried_regions/%d",
-			 d->dir, i);
-		if (access(dir, F_OK))
-			break;
-		if (i >= max)
+	}
+	while ((e = readdir(dp))) {
+		if (!kmmu_damon_is_index(e->d_name))
 			continue;
 		for (k = 0; k < 4; k++) {
-			snprintf(path, sizeof(path), "%s/%s", dir, f[k]);
+			snprintf(path, sizeof(path), "%s/%s/%s", dir, e->d_name, f[k]);
 			err = kmmu_damon_read_ul(path, &v[k]);
-			if (err)
-				return err;
+			if (err) {
+				kmmu_why(why, len, "reading %s: %s", path, strerror(-err));
+				goto out;
+			}
 		}
-		out[i].start = v[0];
-		out[i].end = v[1];
-		out[i].nr_accesses = v[2];
-		out[i].age = v[3];
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			na = realloc(all, cap * sizeof(*all));
+			if (!na) {
+				err = -ENOMEM;
+				kmmu_why(why, len, "%s: out of memory at %zu regions", dir, n);
+				goto out;
+			}
+			all = na;
+		}
+		all[n].start = v[0];
+		all[n].end = v[1];
+		all[n].nr_accesses = v[2];
+		all[n].age = v[3];
+		n++;
 	}
-	return i;
+	qsort(all, n, sizeof(*all), kmmu_damon_region_cmp);
+	for (i = 0; i < n; i++) {
+		if (all[i].end <= all[i].start || (i && all[i].start < all[i - 1].end)) {
+			kmmu_why(why, len, "%s: region [%#llx, %#llx) is empty or overlaps "
+				 "the one before", dir, (unsigned long long)all[i].start,
+				 (unsigned long long)all[i].end);
+			err = -EIO;
+			goto out;
+		}
+		*bytes += all[i].end - all[i].start;
+		if (i < (size_t)max)
+			out[i] = all[i];
+	}
+	snprintf(path, sizeof(path), "%s/total_bytes", dir);
+	if (!kmmu_damon_read_ul(path, &tb))
+		*total_bytes = tb;
+out:
+	closedir(dp);
+	free(all);
+	return err ? err : (int)n;
+}
+
+/*
+ * Ask the kdamond to walk its regions once and read what it found; a
+ * snapshot that does not cover exactly the monitored bytes is taken again.
+ */
+static int kmmu_damon_tried_regions(struct kmmu_damon *d, struct kmmu_damon_region *out,
+				    int max)
+{
+	char path[512], dir[400], why[sizeof(d->err)];
+	uint64_t bytes = 0, total = 0;
+	int err, n = 0, try;
+
+	snprintf(path, sizeof(path), "%s/state", d->dir);
+	snprintf(dir, sizeof(dir), "%s/contexts/0/schemes/0/tried_regions", d->dir);
+	for (try = 0; try < KMMU_DAMON_TRIED_TRIES; try++) {
+		/* Blocks until the scheme was applied once: fresh regions. */
+		err = kmmu_damon_write(path, "update_schemes_tried_regions", why, sizeof(why));
+		if (err) {
+			kmmu_why(d->err, sizeof(d->err), "%s", why);
+			return err;
+		}
+		n = kmmu_damon_tried_read(dir, out, max, &bytes, &total, why, sizeof(why));
+		if (n < 0) {
+			kmmu_why(d->err, sizeof(d->err), "%s", why);
+			return n;
+		}
+		if (bytes == d->bytes && (total == UINT64_MAX || total == bytes))
+			return n;
+	}
+	kmmu_why(d->err, sizeof(d->err), "%d updates of tried_regions in a row found %d "
+		 "regions of %llu bytes (total_bytes %lld), not the %llu bytes monitored",
+		 KMMU_DAMON_TRIED_TRIES, n, (unsigned long long)bytes,
+		 total == UINT64_MAX ? -1LL : (long long)total, (unsigned long long)d->bytes);
+	return -EIO;
+}
+
+int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max)
+{
+	int n;
+
+	d->err[0] = 0;
+	if (!d->started) {
+		kmmu_why(d->err, sizeof(d->err), "not started");
+		return -EINVAL;
+	}
+	if (d->source == KMMU_DAMON_SRC_TRIED_REGIONS)
+		return kmmu_damon_tried_regions(d, out, max);
+	n = kmmu_damon_tp_regions(d, out, max);
+	if (n < 0)
+		kmmu_why(d->err, sizeof(d->err), "reading damon:damon_aggregated from %s: %s",
+			 d->tp->inst, strerror(-n));
+	return n;
 }
 
 int kmmu_damon_stop(struct kmmu_damon *d)

@@ -10,7 +10,19 @@
  * what the kernel has:
  *  - tried_regions (Linux 6.2 and later): a DAMOS "stat" scheme (it does
  *    nothing to the memory) and the sysfs interface's
- *    update_schemes_tried_regions command;
+ *    update_schemes_tried_regions command.  The region directories are
+ *    found by listing tried_regions/, not by counting 0, 1, 2, ...: from
+ *    6.14 (commit "mm/damon/sysfs: use damos_walk() for
+ *    update_schemes_tried_{bytes,regions}") the kernel names them with a
+ *    counter that it increments twice per region added and decrements
+ *    once per region cleared, so they are 1, 3, 5, ... on the first update
+ *    (0, 2, 4, ... with the 2026 stable fix "mm/damon/sysfs-schemes:
+ *    delete tried region in regions_rmdirs()") and start higher on each
+ *    later one; counting from 0 found one region there, or none.  A
+ *    snapshot must cover exactly the monitored bytes (a stat scheme
+ *    without a quota is tried on every region); one that does not (a walk
+ *    that began in the middle of an apply pass, a directory the kernel
+ *    failed to add) is taken again;
  *  - the damon:damon_aggregated tracepoint (5.15 and later; its "age" field
  *    from 5.17), which the kdamond fires for every region at the end of each
  *    aggregation interval.  It is read from a private tracefs instance,
@@ -30,7 +42,13 @@
  * nr_kdamonds back to 0; with the tracepoint it also removes its tracefs
  * instance (and unmounts tracefs if it had to mount it): kmmu_damon_stop(),
  * SIGINT/SIGTERM/SIGHUP (the kmmu_cleanup stack) and, if the process dies
- * any other way, its janitor (see kmmu/janitor.h).
+ * any other way, its janitor (see kmmu/janitor.h).  A signal may come at
+ * any point, also while the code it interrupted holds a file of the
+ * instance open (then the instance cannot be removed until the process is
+ * gone) or in the middle of kmmu_damon_stop()'s own undo: the handler
+ * runs every undo step again, and at the first that fails it leaves them
+ * all to the janitor, which runs them once the process has died and its
+ * files are closed.
  */
 #ifndef KMMU_DAMON_H
 #define KMMU_DAMON_H
@@ -83,10 +101,15 @@ struct kmmu_damon {
 	struct kmmu_damon_attrs attrs;
 	enum kmmu_damon_source source;	/* the one in use, never AUTO once started */
 	struct kmmu_damon_tp *tp;	/* the tracepoint reader, if that is the source */
+	uint64_t bytes;		/* what the kdamond monitors: page-aligned ranges */
 	struct kmmu_janitor jan;
+	int nr_undo;		/* undo steps recorded, also those already undone */
 	bool started;
+	char err[256];		/* why the last kmmu_damon_regions() failed */
 };
 
+/* Why the last kmmu_damon_regions() failed ("" if it did not). */
+const char *kmmu_damon_error(const struct kmmu_damon *d);
 /* "tried_regions", "damon_aggregated tracepoint" (for messages). */
 const char *kmmu_damon_source_name(enum kmmu_damon_source src);
 /* The tracefs instance's path while the tracepoint is the source, else NULL. */
@@ -124,6 +147,17 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
  * many regions there were (may exceed @max) or -errno.
  */
 int kmmu_damon_regions(struct kmmu_damon *d, struct kmmu_damon_region *out, int max);
+/*
+ * One scheme's tried_regions directory @dir as the kernel left it: every
+ * region directory in it, whatever its name (see the top comment), in
+ * address order.  Fills up to @max entries of @out; returns how many
+ * regions there are (may exceed @max) or -errno with @why set.  *@bytes:
+ * their total size; *@total_bytes: what the kernel's total_bytes file
+ * says (6.6 and later), UINT64_MAX without one.  Regions that overlap are
+ * -EIO: no snapshot of DAMON's has them.
+ */
+int kmmu_damon_tried_read(const char *dir, struct kmmu_damon_region *out, int max,
+			  uint64_t *bytes, uint64_t *total_bytes, char *why, size_t len);
 /*
  * Turn the kdamond off, wait until its thread is gone, nr_kdamonds = 0.
  * 0, or the first -errno (and the state is then as far restored as it
