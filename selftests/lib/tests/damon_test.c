@@ -469,7 +469,8 @@ TEST_F(live, hot_accessed_cold_not)
 	for (i = 0; i < 4; i++) {
 		usleep(500 * 1000);
 		n = kmmu_damon_regions(&d, reg, MAX_REGIONS);
-		ASSERT_GT(n, 0) TH_LOG("kmmu_damon_regions: %s", strerror(-n));
+		ASSERT_GT(n, 0) TH_LOG("kmmu_damon_regions: %s: %s", strerror(-n),
+				       kmmu_damon_error(&d));
 		ASSERT_LE(n, MAX_REGIONS);
 		/*
 		 * One aggregation's regions, whole: sorted, disjoint, and
