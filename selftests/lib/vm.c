@@ -330,6 +330,26 @@ static int kmmu_slot_get(struct kmmu_vm *vm, uint32_t slot, struct kmmu_slot_inf
 	return out->used ? 0 : -ENOENT;
 }
 
+int kmmu_slot_set_raw(struct kmmu_vm *vm, uint32_t slot, uint32_t flags, uint64_t gpa,
+		      uint64_t size, uint64_t hva)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->slot_lock);
+	r = kmmu_vm_set_region(vm, slot, flags, gpa, size, (void *)(uintptr_t)hva);
+	if (!r && slot < vm->nr_slots) {
+		struct kmmu_slot_info *s = &vm->slots[slot];
+
+		s->used = size != 0;
+		s->flags = flags;
+		s->gpa = gpa;
+		s->size = size;
+		s->hva = (void *)(uintptr_t)hva;
+	}
+	pthread_mutex_unlock(&vm->slot_lock);
+	return r;
+}
+
 int kmmu_slot_move(struct kmmu_vm *vm, uint32_t slot, uint64_t new_gpa)
 {
 	struct kmmu_slot_info s;
@@ -1010,7 +1030,10 @@ static void *kmmu_vcpu_thread(void *arg)
 				vcpu->counts.intr++;
 				continue;
 			}
-			kmmu_vcpu_fail(vcpu, "KVM_RUN: %s", strerror(e));
+			if (vm->h.run_error && !vm->h.run_error(vcpu, e, vm->h.ctx))
+				continue;
+			if (atomic_load(&vcpu->status) != KMMU_VCPU_FAILED)
+				kmmu_vcpu_fail(vcpu, "KVM_RUN: %s", strerror(e));
 			break;
 		}
 		if (!kmmu_vcpu_handle_exit(vcpu))

@@ -121,6 +121,11 @@ struct kmmu_vm_opts {
  * fail_context: a guest ASSERT/FAIL is being reported; append context
  *       (e.g. what the test was doing) to @buf.
  * pre_run: called before every KVM_RUN.
+ * run_error: KVM_RUN failed with @err (an errno other than EINTR/EAGAIN,
+ *       e.g. EFAULT when KVM cannot get a writable page for a guest store
+ *       to memory the host made read-only).  Return 0 to enter KVM_RUN
+ *       again (the guest retries the access), < 0 to fail the vCPU.
+ *       NULL: every such error fails the vCPU.
  */
 struct kmmu_vm_handlers {
 	int (*mmio)(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
@@ -130,6 +135,7 @@ struct kmmu_vm_handlers {
 			     char *buf, size_t len, void *ctx);
 	void (*pre_run)(struct kmmu_vcpu *vcpu, void *ctx);
 	void *ctx;
+	int (*run_error)(struct kmmu_vcpu *vcpu, int err, void *ctx);
 };
 
 /*
@@ -160,6 +166,16 @@ int kmmu_slot_add(struct kmmu_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size
 int kmmu_slot_delete(struct kmmu_vm *vm, uint32_t slot);
 int kmmu_slot_move(struct kmmu_vm *vm, uint32_t slot, uint64_t new_gpa);
 int kmmu_slot_set_flags(struct kmmu_vm *vm, uint32_t slot, uint32_t flags);
+/*
+ * KVM_SET_USER_MEMORY_REGION exactly as given (@slot is as_id << 16 | id),
+ * without the runtime's refusals above, so that a test can try what KVM
+ * must refuse (ids out of range, misaligned or overlapping ranges, sizes
+ * KVM does not allow).  Logged through the memslot hook like every other
+ * update; when it succeeds, the runtime's slot table follows for the ids
+ * it tracks.  0 or the ioctl's -errno.
+ */
+int kmmu_slot_set_raw(struct kmmu_vm *vm, uint32_t slot, uint32_t flags, uint64_t gpa,
+		      uint64_t size, uint64_t hva);
 /* Host view of @gpa in the slot table as the runtime last set it, or NULL. */
 void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa);
 
