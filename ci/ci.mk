@@ -15,6 +15,9 @@
 
 CHECK_PROGS += ci/tests/nightly_test
 CHECK_PROGS += ci/tests/build_kernel_test
+# The kernel-mutant campaign (ci/mutants/run) on a fake tree with stand-ins
+# for the build and the VM, and run-in-vm's --panic-on-oops/--dmesg-dir.
+CHECK_PROGS += ci/tests/mutants_test
 # run-in-vm's choice of accelerator (KVM where the host nests SVM, else TCG).
 CHECK_PROGS += ci/tests/run_in_vm_test
 # The real-KVM tests fail on their planted bugs (KMMU_*_INJECT) and pass
