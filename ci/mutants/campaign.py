@@ -258,6 +258,29 @@ def pair_id(name, mmu):
     return f"{name}:{mmu}"
 
 
+def program_path(spec):
+    """"kvm:build/selftests/x_test+--opt" -> build/selftests/x_test"""
+    return spec[len("kvm:"):].split("+")[0] if spec.startswith("kvm:") else spec.split("+")[0]
+
+
+def select_programs(nightly_programs, mode, O="build"):
+    """From make nightly-programs' "check PROG" / "bench PROG" lines: quick
+    mode runs the real-KVM ("kvm:") programs of make check; full mode adds
+    the kvm: benchmarks and the VM-kernel tests of the nightly."""
+    progs = []
+    for line in nightly_programs.splitlines():
+        kind, _, prog = line.strip().partition(" ")
+        if prog.startswith("kvm:") and (kind == "check" or (kind == "bench" and mode == "full")):
+            if prog not in progs:
+                progs.append(prog)
+    if mode == "full":
+        for p in FULL_EXTRA:
+            p = p.format(O=O)
+            if p not in progs:
+                progs.append(p)
+    return progs
+
+
 # -------------------------------------------------------------- kernel log
 
 # The first line of each kind of kernel report, most specific first.
@@ -964,6 +987,8 @@ class Campaign:
         return os.path.join(self.build_dir, "mutants", name)
 
     def programs(self):
+        """The kmmu programs to run: those make nightly-programs lists that
+        are built (one not built yet is left out, and said)."""
         env = os.environ.get("KMMU_MUTANTS_PROGRAMS")
         if env is not None:
             return env.split()
@@ -971,22 +996,14 @@ class Campaign:
                              cwd=REPO, capture_output=True, text=True)
         if out.returncode != 0:
             raise CampaignError(f"make nightly-programs failed: {out.stderr.strip()[:200]}")
-        progs = []
-        for line in out.stdout.splitlines():
-            kind, _, prog = line.partition(" ")
-            if prog.startswith("kvm:") and (kind == "check" or (kind == "bench" and self.mode == "full")):
-                progs.append(prog)
-        if self.mode == "full":
-            for p in FULL_EXTRA:
-                p = p.format(O=self.O)
-                if p not in progs and os.access(os.path.join(REPO, p[4:].split("+")[0]), os.X_OK):
-                    progs.append(p)
-        if not progs:
-            raise CampaignError("make nightly-programs lists no kvm: program")
-        missing = [p for p in progs if not os.access(os.path.join(REPO, p[4:].split("+")[0]), os.X_OK)]
-        if missing:
-            raise CampaignError(f"{missing[0][4:].split('+')[0]} is not built (make all first)")
-        return progs
+        progs = select_programs(out.stdout, self.mode, self.O)
+        built = [p for p in progs if os.access(os.path.join(REPO, program_path(p)), os.X_OK)]
+        for p in progs:
+            if p not in built:
+                log(f"{program_path(p)} is not built: left out (make all)")
+        if not built:
+            raise CampaignError("none of the kvm: programs of make nightly-programs is built (make all)")
+        return built
 
     def lock(self, path, what):
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -1024,6 +1041,9 @@ class Campaign:
         return have
 
     def check_state_config(self, src):
+        """The state directory is one campaign's: same source, kernel
+        directory, mode and flavour.  Its kmmu programs are fixed when it
+        starts, so that the baselines and every mutant run the same ones."""
         path = os.path.join(self.state, "campaign.json")
         config = {"format": STATE_FORMAT, "source": src, "kernel_dir": self.kdir, "mode": self.mode,
                   "flavour": self.flavour}
@@ -1033,8 +1053,12 @@ class Campaign:
                 if old.get(k) != v:
                     raise CampaignError(f"state {self.state} belongs to another campaign ({k} "
                                         f"{old.get(k)!r}, not {v!r}): give another --state")
+            if old.get("programs") and old["programs"] != self.program_list:
+                log("make nightly-programs lists other programs now than when this campaign began: "
+                    "it keeps running its own (a fresh --state runs the new list)")
+                self.program_list = old["programs"]
         else:
-            write_atomic(path, config)
+            write_atomic(path, dict(config, programs=self.program_list))
 
     # ------------------------------------------------------------ steps
     def vm_args(self, mmu, dmesg_dir, timeout):
