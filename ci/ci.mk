@@ -15,6 +15,7 @@
 
 CHECK_PROGS += ci/tests/nightly_test
 CHECK_PROGS += ci/tests/build_kernel_test
+CHECK_PROGS += ci/tests/upstream_selftests_test
 # The kernel-mutant campaign (ci/mutants/run) on a fake tree with stand-ins
 # for the build and the VM, and run-in-vm's --panic-on-oops/--dmesg-dir.
 CHECK_PROGS += ci/tests/mutants_test
