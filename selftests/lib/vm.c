@@ -47,6 +47,8 @@ struct kmmu_vcpu {
 	struct kmmu_vcpu_page *page;
 	struct kmmu_vcpu_counts counts;
 	char error[2048];
+	struct kvm_dirty_gfn *ring;	/* mmap of the dirty ring, or NULL */
+	uint32_t ring_fetch;		/* next entry to collect */
 };
 
 struct kmmu_vm {
@@ -67,6 +69,7 @@ struct kmmu_vm {
 	uint64_t areas_off, shared_off, shared_used, shared_size;
 
 	struct kmmu_vcpu vcpus[KMMU_MAX_VCPUS];
+	uint32_t ring_entries;		/* dirty ring entries per vCPU, or 0 */
 	bool started;
 	struct kmmu_vm_handlers h;
 	kmmu_memslot_hook_fn memslot_hook;
@@ -509,7 +512,56 @@ static int kmmu_vcpu_init(struct kmmu_vm *vm, int idx, char *err, size_t len)
 		snprintf(err, len, "mapping vcpu %d area: %s", idx, strerror(-r));
 		return r;
 	}
+	if (vm->ring_entries) {
+		/* The ring lives at KVM_DIRTY_LOG_PAGE_OFFSET pages into the vCPU fd. */
+		vcpu->ring = mmap(NULL, vm->ring_entries * sizeof(struct kvm_dirty_gfn),
+				  PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd,
+				  KVM_DIRTY_LOG_PAGE_OFFSET * sysconf(_SC_PAGESIZE));
+		if (vcpu->ring == MAP_FAILED) {
+			r = -errno;
+			vcpu->ring = NULL;
+			snprintf(err, len, "mmap of vcpu %d dirty ring: %s", idx, strerror(-r));
+			return r;
+		}
+	}
 	atomic_store(&vcpu->status, KMMU_VCPU_IDLE);
+	return 0;
+}
+
+/*
+ * KVM_CAP_DIRTY_LOG_RING_ACQ_REL says userspace collects with
+ * acquire/release ordering, which kmmu_vcpu_dirty_ring_collect() does;
+ * kernels before 6.1 only know KVM_CAP_DIRTY_LOG_RING (x86 is TSO, where
+ * the two are the same).  Both take the ring's size in bytes.
+ */
+static int kmmu_vm_enable_dirty_ring(struct kmmu_vm *vm, uint32_t entries,
+				     char *err, size_t len)
+{
+	uint64_t bytes = (uint64_t)entries * sizeof(struct kvm_dirty_gfn);
+	uint32_t cap = KVM_CAP_DIRTY_LOG_RING_ACQ_REL;
+	long max = kmmu_kvm_cap(vm->fd, cap);
+	int r;
+
+	if (max <= 0) {
+		cap = KVM_CAP_DIRTY_LOG_RING;
+		max = kmmu_kvm_cap(vm->fd, cap);
+	}
+	if (max <= 0) {
+		snprintf(err, len, "KVM has no dirty ring (KVM_CAP_DIRTY_LOG_RING)");
+		return -EOPNOTSUPP;
+	}
+	if (!entries || (entries & (entries - 1)) || bytes > (uint64_t)max) {
+		snprintf(err, len, "dirty ring of %u entries: want a power of two of at most %ld",
+			 entries, max / (long)sizeof(struct kvm_dirty_gfn));
+		return -EINVAL;
+	}
+	r = kmmu_vm_enable_cap(vm, cap, bytes);
+	if (r) {
+		snprintf(err, len, "KVM_ENABLE_CAP dirty ring of %u entries: %s", entries,
+			 strerror(-r));
+		return r;
+	}
+	vm->ring_entries = entries;
 	return 0;
 }
 
@@ -568,6 +620,12 @@ int kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
 		goto fail;
 	}
 	vm->run_size = n;
+	/* Before anything else: KVM takes the ring only before vCPUs exist. */
+	if (opts->dirty_ring_entries) {
+		r = kmmu_vm_enable_dirty_ring(vm, opts->dirty_ring_entries, err, len);
+		if (r)
+			goto fail;
+	}
 	n = kmmu_kvm_cap(vm->fd, KVM_CAP_NR_MEMSLOTS);
 	if (n <= 0)
 		n = kmmu_kvm_cap(vm->kvm_fd, KVM_CAP_NR_MEMSLOTS);
@@ -723,6 +781,8 @@ void kmmu_vm_destroy(struct kmmu_vm *vm)
 
 		if (vcpu->run)
 			munmap(vcpu->run, vm->run_size);
+		if (vcpu->ring)
+			munmap(vcpu->ring, vm->ring_entries * sizeof(struct kvm_dirty_gfn));
 		if (vcpu->fd >= 0)
 			close(vcpu->fd);
 	}
@@ -772,6 +832,69 @@ enum kmmu_vcpu_status kmmu_vcpu_status(const struct kmmu_vcpu *vcpu)
 void kmmu_vcpu_counts(const struct kmmu_vcpu *vcpu, struct kmmu_vcpu_counts *c)
 {
 	*c = vcpu->counts;
+}
+
+/* ---- dirty logging ---- */
+
+int kmmu_vm_enable_cap(struct kmmu_vm *vm, uint32_t cap, uint64_t arg0)
+{
+	struct kvm_enable_cap c = { .cap = cap, .args = { arg0 } };
+
+	return ioctl(vm->fd, KVM_ENABLE_CAP, &c) ? -errno : 0;
+}
+
+int kmmu_vm_get_dirty_log(struct kmmu_vm *vm, uint32_t slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap };
+
+	return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+}
+
+int kmmu_vm_clear_dirty_log(struct kmmu_vm *vm, uint32_t slot, const uint64_t *bitmap,
+			    uint64_t first_page, uint32_t num_pages)
+{
+	struct kvm_clear_dirty_log log = {
+		.slot = slot,
+		.num_pages = num_pages,
+		.first_page = first_page,
+		.dirty_bitmap = (void *)bitmap,
+	};
+
+	return ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &log) ? -errno : 0;
+}
+
+int kmmu_vm_reset_dirty_rings(struct kmmu_vm *vm)
+{
+	int r = ioctl(vm->fd, KVM_RESET_DIRTY_RINGS, 0);
+
+	return r < 0 ? -errno : r;
+}
+
+uint32_t kmmu_vm_dirty_ring_entries(const struct kmmu_vm *vm)
+{
+	return vm->ring_entries;
+}
+
+int kmmu_vcpu_dirty_ring_collect(struct kmmu_vcpu *vcpu, kmmu_dirty_gfn_fn fn, void *ctx)
+{
+	uint32_t mask = vcpu->vm->ring_entries - 1;
+	int n = 0;
+
+	if (!vcpu->ring)
+		return -ENXIO;
+	for (;;) {
+		struct kvm_dirty_gfn *e = &vcpu->ring[vcpu->ring_fetch & mask];
+
+		/* Acquire: slot and offset are valid once flags says DIRTY. */
+		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
+			break;
+		fn(ctx, e->slot, e->offset);
+		/* Release: KVM may reuse the entry once it sees RESET. */
+		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
+		vcpu->ring_fetch++;
+		n++;
+	}
+	return n;
 }
 
 /* ---- the run loop ---- */
@@ -1002,6 +1125,12 @@ static int kmmu_vcpu_handle_exit(struct kmmu_vcpu *vcpu)
 		kmmu_vcpu_fail_exit(vcpu, what);
 		return 0;
 	default:
+		if (vm->h.exit) {
+			int r = vm->h.exit(vcpu, run->exit_reason, vm->h.ctx);
+
+			if (r >= 0)
+				return r;
+		}
 		snprintf(what, sizeof(what), "unexpected exit %u (%s)", run->exit_reason,
 			 kmmu_exit_name(run->exit_reason));
 		kmmu_vcpu_fail_exit(vcpu, what);

@@ -109,6 +109,14 @@ struct kmmu_vm_opts {
 	size_t pt_pages;	/* page-table pool, 4K pages (0: 1024) */
 	kmmu_memslot_hook_fn memslot_hook;	/* NULL: none */
 	void *memslot_hook_ctx;
+	/*
+	 * Entries of each vCPU's dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
+	 * else KVM_CAP_DIRTY_LOG_RING), a power of two; 0: no ring.  KVM
+	 * takes it only between VM and vCPU creation, so it is an option of
+	 * creation.  Without a dirty ring in KVM, kmmu_vm_create() fails with
+	 * -EOPNOTSUPP.
+	 */
+	uint32_t dirty_ring_entries;
 };
 
 /*
@@ -126,6 +134,10 @@ struct kmmu_vm_opts {
  *       to memory the host made read-only).  Return 0 to enter KVM_RUN
  *       again (the guest retries the access), < 0 to fail the vCPU.
  *       NULL: every such error fails the vCPU.
+ * exit: an exit reason the runtime does not handle itself (e.g.
+ *       KVM_EXIT_DIRTY_RING_FULL).  Return 1 to resume the guest, 0 to
+ *       stop this vCPU (call kmmu_vcpu_fail() first for a failure), -1 to
+ *       have the runtime report it as an unexpected exit.  NULL: -1.
  */
 struct kmmu_vm_handlers {
 	int (*mmio)(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
@@ -136,6 +148,7 @@ struct kmmu_vm_handlers {
 	void (*pre_run)(struct kmmu_vcpu *vcpu, void *ctx);
 	void *ctx;
 	int (*run_error)(struct kmmu_vcpu *vcpu, int err, void *ctx);
+	int (*exit)(struct kmmu_vcpu *vcpu, uint32_t exit_reason, void *ctx);
 };
 
 /*
@@ -241,6 +254,46 @@ void kmmu_vm_stop(struct kmmu_vm *vm);
 bool kmmu_vm_failed(const struct kmmu_vm *vm);
 /* All failure messages, one per line (empty if none). */
 const char *kmmu_vm_errors(struct kmmu_vm *vm);
+
+/*
+ * ---- dirty logging ----
+ *
+ * Bitmaps are KVM's: one bit per page of the memslot, bit i % 64 of 64-bit
+ * word i / 64 for page i (x86 is little-endian), kmmu_dirty_bitmap_words()
+ * words long.  Functions return 0 or the ioctl's -errno: -ENOENT for a
+ * slot without dirty logging, -ENXIO where the VM uses a dirty ring.
+ */
+static inline size_t kmmu_dirty_bitmap_words(uint64_t pages)
+{
+	return (pages + 63) / 64;
+}
+
+/* KVM_ENABLE_CAP on the VM with args[0] = @arg0 (e.g. MANUAL_DIRTY_LOG_PROTECT2). */
+int kmmu_vm_enable_cap(struct kmmu_vm *vm, uint32_t cap, uint64_t arg0);
+/* KVM_GET_DIRTY_LOG of memslot @slot into @bitmap. */
+int kmmu_vm_get_dirty_log(struct kmmu_vm *vm, uint32_t slot, uint64_t *bitmap);
+/*
+ * KVM_CLEAR_DIRTY_LOG: re-protects the pages [@first_page, @first_page +
+ * @num_pages) of @slot whose bit is set in @bitmap, where bit 0 of
+ * @bitmap is page @first_page (KVM wants it 64-aligned).
+ */
+int kmmu_vm_clear_dirty_log(struct kmmu_vm *vm, uint32_t slot, const uint64_t *bitmap,
+			    uint64_t first_page, uint32_t num_pages);
+/* KVM_RESET_DIRTY_RINGS: the number of entries KVM reset, or -errno. */
+int kmmu_vm_reset_dirty_rings(struct kmmu_vm *vm);
+/* kmmu_vm_opts.dirty_ring_entries of @vm (0: no ring). */
+uint32_t kmmu_vm_dirty_ring_entries(const struct kmmu_vm *vm);
+
+/*
+ * Harvests @vcpu's dirty ring: calls @fn(@ctx, slot, offset) for every
+ * entry KVM published since the last call, in ring order (slot is
+ * as_id << 16 | id, offset the page within the slot), hands each back to
+ * KVM as collected and returns how many there were.  KVM re-protects them
+ * at the next kmmu_vm_reset_dirty_rings().  One caller at a time per vCPU,
+ * on any thread (also while the vCPU runs).  -ENXIO without a ring.
+ */
+typedef void (*kmmu_dirty_gfn_fn)(void *ctx, uint32_t slot, uint64_t offset);
+int kmmu_vcpu_dirty_ring_collect(struct kmmu_vcpu *vcpu, kmmu_dirty_gfn_fn fn, void *ctx);
 
 /* Name of a KVM_EXIT_* reason. */
 const char *kmmu_exit_name(uint32_t reason);
