@@ -1878,8 +1878,9 @@ int main(int argc, char **argv)
 				dl_bad(prog, "-i wants milliseconds from 0 to 10000");
 			break;
 		case 'r':
-			if (kmmu_parse_u64(optarg, 64, 65536, &u) || (u & (u - 1)))
-				dl_bad(prog, "-r wants a power of two from 64 to 65536");
+			/* KVM's smallest ring is a page. */
+			if (kmmu_parse_u64(optarg, 256, 65536, &u) || (u & (u - 1)))
+				dl_bad(prog, "-r wants a power of two from 256 to 65536");
 			dl_opts.ring_entries = u;
 			break;
 		case 'S':
