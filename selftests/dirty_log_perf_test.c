@@ -570,29 +570,6 @@ static void dp_usage(FILE *f, const char *prog)
 	kmmu_bench_usage_common(f);
 }
 
-/* "a,b" of @names into @sel (all cleared first); false on a bad list. */
-static bool dp_parse_set(const char *arg, const char *const *names, int n, bool *sel)
-{
-	const char *p = arg, *e;
-	int i;
-
-	memset(sel, 0, n * sizeof(*sel));
-	for (;;) {
-		e = strchr(p, ',');
-		if (!e)
-			e = p + strlen(p);
-		for (i = 0; i < n; i++)
-			if (strlen(names[i]) == (size_t)(e - p) && !strncmp(p, names[i], e - p))
-				break;
-		if (i == n)
-			return false;
-		sel[i] = true;
-		if (!*e)
-			return true;
-		p = e + 1;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -637,11 +614,11 @@ int main(int argc, char **argv)
 				kmmu_bench_usage_error(prog, "--iterations wants a count from 1 to 1000");
 			break;
 		case 'M':
-			if (!dp_parse_set(optarg, dp_mode_names, DP_NR_MODES, dp_opts.modes))
+			if (kmmu_parse_names(optarg, dp_mode_names, DP_NR_MODES, dp_opts.modes) < 0)
 				kmmu_bench_usage_error(prog, "--mode wants get, clear, ring (comma separated)");
 			break;
 		case 'b':
-			if (!dp_parse_set(optarg, dp_backing_names, DP_NR_BACKINGS, dp_opts.backings))
+			if (kmmu_parse_names(optarg, dp_backing_names, DP_NR_BACKINGS, dp_opts.backings) < 0)
 				kmmu_bench_usage_error(prog, "--backing wants 4k, thp (comma separated)");
 			break;
 		case 'r':

@@ -1823,26 +1823,6 @@ static void dl_bad(const char *prog, const char *what)
 	exit(KMMU_EXIT_USAGE);
 }
 
-/* "a,b" of @names into @sel; false on an unknown name or an empty list. */
-static bool dl_parse_set(const char *arg, const char *const *names, int n, bool *sel)
-{
-	char buf[128], *tok, *save;
-	int i;
-
-	if (strlen(arg) >= sizeof(buf) || !arg[0])
-		return false;
-	strcpy(buf, arg);
-	memset(sel, 0, n * sizeof(*sel));
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n && strcmp(tok, names[i]); i++)
-			;
-		if (i == n)
-			return false;
-		sel[i] = true;
-	}
-	return arg[strlen(arg) - 1] != ',' && !strstr(arg, ",,") && arg[0] != ',';
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1889,11 +1869,11 @@ int main(int argc, char **argv)
 			seeded = true;
 			break;
 		case 'M':
-			if (!dl_parse_set(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes))
+			if (kmmu_parse_names(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
 				dl_bad(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
 			break;
 		case 'B':
-			if (!dl_parse_set(optarg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings))
+			if (kmmu_parse_names(optarg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings) < 0)
 				dl_bad(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
 			break;
 		case 'h':

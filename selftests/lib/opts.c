@@ -31,6 +31,31 @@ int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel)
+{
+	const char *e;
+	int i, given = 0;
+
+	memset(sel, 0, n * sizeof(*sel));
+	if (!s)
+		return -EINVAL;
+	for (;;) {
+		e = strchr(s, ',');
+		if (!e)
+			e = s + strlen(s);
+		for (i = 0; i < n; i++)
+			if (strlen(names[i]) == (size_t)(e - s) && !strncmp(s, names[i], e - s))
+				break;
+		if (i == n || e == s)
+			return -EINVAL;
+		sel[i] = true;
+		given++;
+		if (!*e)
+			return given;
+		s = e + 1;
+	}
+}
+
 int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 			int max_n)
 {

@@ -49,6 +49,31 @@ TEST(parse_u64_list)
 	ASSERT_EQ(-ERANGE, kmmu_parse_u64_list("1,2,3,4,5", 1, 10, v, 4));
 }
 
+TEST(parse_names)
+{
+	static const char *const names[] = { "get", "clear", "clear-init", "ring" };
+	bool sel[4] = { true, true, true, true };
+
+	ASSERT_EQ(2, kmmu_parse_names("ring,clear", names, 4, sel));
+	ASSERT_FALSE(sel[0]);
+	ASSERT_TRUE(sel[1]);
+	ASSERT_FALSE(sel[2]);
+	ASSERT_TRUE(sel[3]);
+	/* "clear" is a prefix of "clear-init": whole names only. */
+	ASSERT_EQ(1, kmmu_parse_names("clear-init", names, 4, sel));
+	ASSERT_FALSE(sel[1]);
+	ASSERT_TRUE(sel[2]);
+	ASSERT_EQ(2, kmmu_parse_names("get,get", names, 4, sel));
+	ASSERT_TRUE(sel[0]);
+	ASSERT_EQ(-EINVAL, kmmu_parse_names("", names, 4, sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_names("get,", names, 4, sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_names(",get", names, 4, sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_names("get,,ring", names, 4, sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_names("cle", names, 4, sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_names("ring,x", names, 4, sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_names(NULL, names, 4, sel));
+}
+
 TEST(parse_long_seconds)
 {
 	long l;

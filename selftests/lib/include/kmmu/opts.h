@@ -8,6 +8,7 @@
 #ifndef KMMU_OPTS_H
 #define KMMU_OPTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Exit status for a bad command line (one line on stderr, no TAP). */
@@ -26,6 +27,12 @@ int kmmu_parse_long(const char *s, long min, long max, long *out);
  */
 int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 			int max_n);
+/*
+ * Comma-separated names, each one of @names[0..@n) ("get,ring"): clears
+ * @sel[0..@n), then sets @sel[i] for every name given (repeats allowed).
+ * The number of names given, or -EINVAL (an unknown or empty name).
+ */
+int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel);
 /* Seconds, possibly fractional, in [@min, @max]. */
 int kmmu_parse_seconds(const char *s, double min, double max, double *out);
 
