@@ -1042,8 +1042,7 @@ class Campaign:
 
     def check_state_config(self, src):
         """The state directory is one campaign's: same source, kernel
-        directory, mode and flavour.  Its kmmu programs are fixed when it
-        starts, so that the baselines and every mutant run the same ones."""
+        directory, mode and flavour."""
         path = os.path.join(self.state, "campaign.json")
         config = {"format": STATE_FORMAT, "source": src, "kernel_dir": self.kdir, "mode": self.mode,
                   "flavour": self.flavour}
@@ -1053,12 +1052,8 @@ class Campaign:
                 if old.get(k) != v:
                     raise CampaignError(f"state {self.state} belongs to another campaign ({k} "
                                         f"{old.get(k)!r}, not {v!r}): give another --state")
-            if old.get("programs") and old["programs"] != self.program_list:
-                log("make nightly-programs lists other programs now than when this campaign began: "
-                    "it keeps running its own (a fresh --state runs the new list)")
-                self.program_list = old["programs"]
         else:
-            write_atomic(path, dict(config, programs=self.program_list))
+            write_atomic(path, config)
 
     # ------------------------------------------------------------ steps
     def vm_args(self, mmu, dmesg_dir, timeout):
@@ -1138,7 +1133,10 @@ class Campaign:
 
     # ------------------------------------------------------- baselines
     def baseline_path(self, mmu, i):
-        return os.path.join(self.state, "baselines", f"{mmu}-{i}.json")
+        # Per list of kmmu programs: when the suite gains a program, the
+        # pairs run from then on are judged against baselines that ran it.
+        key = hashlib.sha256("\n".join(self.program_list).encode()).hexdigest()[:12]
+        return os.path.join(self.state, "baselines", key, f"{mmu}-{i}.json")
 
     def baselines_of(self, mmu):
         out = []
@@ -1154,9 +1152,6 @@ class Campaign:
                 path = self.baseline_path(mmu, i)
                 if os.path.exists(path):
                     rec = read_json(path)
-                    if rec.get("programs") != self.program_list:
-                        log(f"baseline {i} {mmu} ran other kmmu programs than this campaign: "
-                            "a program it lacks cannot catch anything (a fresh --state reruns it)")
                     if rec.get("upstream") is None and self.upstream_bin:
                         # Made before the upstream selftests were there.
                         rundir = self.fresh_dir(os.path.join(self.state, "runs", "baseline",
@@ -1209,8 +1204,9 @@ class Campaign:
         if not os.path.exists(p):
             return False
         rec = read_json(p)
-        # An edited patch is a new mutant.
-        return rec.get("sha256") == patch.sha256
+        # An edited patch is a new mutant; --rerun asks for some again
+        # (e.g. the missed ones, once the suite has a test for them).
+        return rec.get("sha256") == patch.sha256 and rec["kmmu"]["verdict"] not in self.args.rerun
 
     def fresh_dir(self, path):
         shutil.rmtree(path, ignore_errors=True)
@@ -1345,7 +1341,9 @@ class Campaign:
     def prepare_upstream(self):
         if self.args.no_upstream:
             return None
-        out = os.path.join(self.state, "upstream-bin")
+        # Beside the tree it is built from, shared by the campaigns on it;
+        # in build-kernel's directory, whose *.d files the Makefile skips.
+        out = os.path.join(self.kdir, "upstream-selftests")
         log_path = os.path.join(self.state, "upstream-build.log")
         argv = command("KMMU_MUTANTS_UPSTREAM", [os.path.join(HERE, "upstream-selftests")])
         if not shutil.which(argv[0]) and not os.access(argv[0], os.X_OK):
@@ -1434,6 +1432,7 @@ class Campaign:
         self.kbuild = KernelBuild(self.kdir, self.src, os.path.join(self.kdir, "obj"), self.args.jobs,
                                   self.children)
         todo = [(p, m) for p, m in self.slice if not self.done(p, m)]
+        log(f"kmmu programs: {' '.join(program_path(p) for p in self.program_list)}")
         log(f"{len(self.slice)} pairs in shard {self.shard[0]}/{self.shard[1]} "
             f"({len(self.all_pairs)} in all), {len(todo)} to run; state {self.state}")
         try:
@@ -1449,7 +1448,7 @@ class Campaign:
                 self.upstream_bin = self.prepare_upstream()
                 self.run_baselines(sorted({m for _, m in todo}, key=MMUS.index))
             else:
-                self.upstream_bin = os.path.join(self.state, "upstream-bin") if not self.args.no_upstream else None
+                self.upstream_bin = None if self.args.no_upstream else os.path.join(self.kdir, "upstream-selftests")
             by_patch = {}
             for p, m in todo:
                 by_patch.setdefault(p.name, (p, []))[1].append(m)
