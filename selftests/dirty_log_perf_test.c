@@ -389,8 +389,8 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 		snprintf(err, len, "vCPUs did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(c.vm) : strerror(-r));
 out:
-	if (c.vm)
-		kmmu_gate_open(&c.gate, DP_QUIT);
+	/* vCPUs at the gate, now or later, must be let go to be joined. */
+	kmmu_gate_finish(&c.gate, DP_QUIT);
 	kmmu_vm_destroy(c.vm);
 	kmmu_gate_destroy(&c.gate);
 	pthread_mutex_destroy(&c.ring_lock);

@@ -1504,9 +1504,9 @@ FIXTURE_TEARDOWN(dirty)
 	uint64_t fast = 0, fixed = 0;
 
 	if (c) {
-		/* vCPUs parked at the gate must be let go before they can be joined. */
+		/* vCPUs at the gate, now or later, must be let go to be joined. */
 		if (c->gate_init)
-			kmmu_gate_open(&c->gate, DL_CMD_QUIT);
+			kmmu_gate_finish(&c->gate, DL_CMD_QUIT);
 		dl_vcpu_stat(c, "pf_fast", &fast);
 		dl_vcpu_stat(c, "pf_fixed", &fixed);
 		dl_stats_close(c);

@@ -12,6 +12,7 @@ void kmmu_gate_init(struct kmmu_gate *g)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	g->arrived = g->gen = g->cmd = 0;
+	g->final = false;
 }
 
 void kmmu_gate_destroy(struct kmmu_gate *g)
@@ -28,7 +29,7 @@ uint64_t kmmu_gate_arrive(struct kmmu_gate *g)
 	gen = g->gen;
 	g->arrived++;
 	pthread_cond_broadcast(&g->cond);
-	while (g->gen == gen)
+	while (g->gen == gen && !g->final)
 		pthread_cond_wait(&g->cond, &g->lock);
 	cmd = g->cmd;
 	pthread_mutex_unlock(&g->lock);
@@ -70,6 +71,16 @@ int kmmu_gate_wait(struct kmmu_gate *g, uint64_t total, struct kmmu_vm *vm,
 	}
 	pthread_mutex_unlock(&g->lock);
 	return r;
+}
+
+void kmmu_gate_finish(struct kmmu_gate *g, uint64_t cmd)
+{
+	pthread_mutex_lock(&g->lock);
+	g->final = true;
+	g->cmd = cmd;
+	g->gen++;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
 }
 
 void kmmu_gate_open(struct kmmu_gate *g, uint64_t cmd)

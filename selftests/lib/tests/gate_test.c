@@ -56,6 +56,31 @@ TEST(rounds)
 	kmmu_gate_destroy(&g);
 }
 
+/* After kmmu_gate_finish() nobody waits: a late arrival gets its command. */
+TEST(finish)
+{
+	struct kmmu_gate g;
+	struct gate_arg a[NR_THREADS];
+	pthread_t t[NR_THREADS];
+	int i;
+
+	kmmu_gate_init(&g);
+	for (i = 0; i < NR_THREADS; i++) {
+		a[i].g = &g;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, gate_thread, &a[i]));
+	}
+	ASSERT_EQ(0, kmmu_gate_wait(&g, NR_THREADS, NULL, 10));
+	kmmu_gate_finish(&g, 7);
+	/* Every thread runs through its remaining ROUNDS arrivals unparked. */
+	for (i = 0; i < NR_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ASSERT_EQ(7, a[i].seen[0]);
+		ASSERT_EQ(7, a[i].seen[ROUNDS - 1]);
+	}
+	ASSERT_EQ(7, kmmu_gate_arrive(&g));
+	kmmu_gate_destroy(&g);
+}
+
 TEST(timeout)
 {
 	struct kmmu_gate g;

@@ -20,6 +20,7 @@
 #define KMMU_GATE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kmmu/kvm_vm.h"
@@ -30,6 +31,7 @@ struct kmmu_gate {
 	uint64_t arrived;	/* kmmu_gate_arrive() calls so far */
 	uint64_t gen;		/* kmmu_gate_open() calls so far */
 	uint64_t cmd;		/* the command of the latest open */
+	bool final;		/* kmmu_gate_finish(): nobody waits any more */
 };
 
 void kmmu_gate_init(struct kmmu_gate *g);
@@ -48,5 +50,14 @@ int kmmu_gate_wait(struct kmmu_gate *g, uint64_t total, struct kmmu_vm *vm,
 
 /* Host side: releases every vCPU parked at the gate with @cmd. */
 void kmmu_gate_open(struct kmmu_gate *g, uint64_t cmd);
+
+/*
+ * Host side, before tearing the VM down (also after a failure, when vCPUs
+ * may be anywhere): releases every vCPU parked at the gate with @cmd, and
+ * every later arrival returns @cmd at once.  A vCPU that reaches the gate
+ * after a last kmmu_gate_open() would otherwise wait for ever, and the
+ * teardown's join with it.
+ */
+void kmmu_gate_finish(struct kmmu_gate *g, uint64_t cmd);
 
 #endif
