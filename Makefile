@@ -23,7 +23,10 @@ VM	?= auto
 # afresh: flags computed while they are read (pkg-config of libtraceevent)
 # and the kernel headers every object includes must exist by then, and with
 # -j nothing may compile while deps is still installing them.
-ifeq ($(KMMU_DEPS_DONE),)
+# The second pass is marked with the build it is for: a make started from a
+# recipe for another clone or build directory (a test's) does its own deps.
+DEPS_DONE_FOR := $(abspath $(O)):$(KSRC)
+ifneq ($(KMMU_DEPS_DONE),$(DEPS_DONE_FOR))
 GOALS := $(or $(MAKECMDGOALS),all)
 # Goals that need no package: no deps for them.
 NODEPS_GOALS := clean nightly-programs
@@ -39,7 +42,7 @@ ifneq ($(and $(NEED_DEPS),$(if $(DRY_RUN),,y)),)
 	@O=$(O) KSRC=$(KSRC) VM=$(VM) ci/deps.sh
 endif
 ifneq ($(filter-out deps,$(GOALS)),)
-	+@$(MAKE) --no-print-directory KMMU_DEPS_DONE=1 $(filter-out deps,$(GOALS))
+	+@$(MAKE) --no-print-directory KMMU_DEPS_DONE='$(DEPS_DONE_FOR)' $(filter-out deps,$(GOALS))
 endif
 else
 
@@ -122,7 +125,10 @@ bench: deps all
 clean:
 	rm -rf $(O)/ref $(O)/selftests $(O)/tracing $(O)/stress $(O)/asan $(KSRC_STAMP)
 
-# Not from ci/vm/build-kernel's kernel trees (build/vm-kernel*).
--include $(shell find $(O) -name 'vm-kernel*' -prune -o -name '*.d' -print 2>/dev/null)
+# Only from the parts' own object directories: build/ also holds kernel
+# trees (ci/vm/build-kernel's, the upstream selftests') with .d files and
+# directories of their own.
+-include $(shell find $(addprefix $(O)/,ref tracing selftests stress asan tsan) \
+	-name '*.d' -type f -print 2>/dev/null)
 
 endif # second pass
