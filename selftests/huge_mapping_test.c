@@ -39,11 +39,17 @@
  * 511 pages keep their data), of a private memfd mapping (the file's
  * content comes back), of a shared memfd mapping (content unchanged),
  * FALLOC_FL_PUNCH_HOLE of a shared memfd page (zero), mprotect(PROT_READ)
- * (a guest store must fail KVM_RUN with EFAULT until the host restores
- * PROT_READ|PROT_WRITE, then land in the page), host stores into a page
+ * (the guest's first store, to the range's last page, must fail KVM_RUN
+ * with EFAULT; the host then restores PROT_READ|PROT_WRITE and the stores
+ * must land in the pages), host stores into a page
  * the guest has mapped, into zero pages the guest has mapped (4K and the
  * huge zero page: copy-on-write), and into pages two slots map at
- * different guest addresses (both must follow).  Slots start at host
+ * different guest addresses (both must follow); and storms: 64 times in a
+ * row the host drops one of two neighbouring pages and stores into it
+ * again while the other vCPU reads both, and a read between two steps
+ * must see exactly that step's content (a fault that raced with the
+ * invalidation and mapped the dropped page -- a missed mmu_invalidate_seq
+ * retry, a prefetch during the invalidation -- shows an older one).  Slots start at host
  * offsets that differ from their guest offsets, so a notifier that
  * converts hva->gfn wrongly, drops a partial range or misses a level of
  * a huge mapping leaves a stale SPTE: the guest reads the old page, or
@@ -174,6 +180,7 @@ enum {
 	HM_A_GEN,	/* of the verifier's stores (TOUCH, VERIFY) */
 	HM_A_OLDGEN,	/* of the content before the operation */
 	HM_A_NEWKIND, HM_A_NEWARG,	/* the content after: enum hm_new */
+	HM_A_STORM,	/* HM_NEW_STORM: the host's steps */
 	HM_NR_ARGS,
 };
 
@@ -184,6 +191,7 @@ enum hm_new {
 	HM_NEW_FILE,		/* the private memfd's file page NEWARG + i */
 	HM_NEW_HOST,		/* the host's pattern, generation NEWARG */
 	HM_NEW_HOST_ON_ZERO,	/* the same, stored into a mapped zero page */
+	HM_NEW_STORM,		/* hm_g_storm_val() */
 };
 
 #define HM_FILE_SLOT	3	/* the private memfd slot (its file pattern) */
@@ -193,6 +201,8 @@ struct hm_shared {
 	struct hm_gslot slot[HM_MAX_SLOTS];
 	uint64_t arg[HM_NR_ARGS];
 	uint64_t race_started, race_done;
+	uint64_t verify_at;	/* the GPA of the verifier's latest store */
+	uint64_t storm_seq;	/* odd while a storm step runs, 2 * steps done */
 	uint64_t stop;
 	uint64_t progress[HM_NR_VCPUS];
 	uint64_t nr_probes;
@@ -301,9 +311,25 @@ static inline uint64_t hm_g_old(struct hm_shared *sh, uint64_t q)
 	       hm_pat(HM_TAG_GUEST, sh->arg[HM_A_SLOT], q, sh->arg[HM_A_OLDGEN]);
 }
 
+/*
+ * A storm alternates between two pages: step j (1, 2, ...) drops page
+ * page + (j & 1) and stores the host's pattern of generation NEWARG + j
+ * into it.  The content of page q once 2 * i steps... i steps are done:
+ */
+static inline uint64_t hm_g_storm_val(struct hm_shared *sh, uint64_t q, uint64_t i)
+{
+	uint64_t j = q == sh->arg[HM_A_PAGE] ? i & ~1ULL : (i & 1 ? i : i - 1);
+
+	if (!i || !j)
+		return hm_pat(HM_TAG_GUEST, sh->arg[HM_A_SLOT], q, sh->arg[HM_A_OLDGEN]);
+	return hm_pat(HM_TAG_HOST, sh->arg[HM_A_SLOT], q, sh->arg[HM_A_NEWARG] + j);
+}
+
 static inline uint64_t hm_g_new(struct hm_shared *sh, uint64_t q)
 {
 	switch (sh->arg[HM_A_NEWKIND]) {
+	case HM_NEW_STORM:
+		return hm_g_storm_val(sh, q, sh->arg[HM_A_STORM]);
 	case HM_NEW_ZERO:
 		return 0;
 	case HM_NEW_OLD:
@@ -394,6 +420,39 @@ static void hm_g_race(struct hm_shared *sh)
 	}
 }
 
+/*
+ * HM_RACE for a storm: reads the two pages (mostly through the 4K view,
+ * where the shadow MMU prefetches neighbouring PTEs) between the host's
+ * steps.  A read whose step count was the same before and after it must
+ * see exactly that step's content: a mapping that survived a step (an
+ * invalidation missed by a fault that raced with it) shows an older one.
+ */
+static void hm_g_storm(struct hm_shared *sh)
+{
+	uint64_t s = sh->arg[HM_A_SLOT], page = sh->arg[HM_A_PAGE], pass, done, q, gva;
+	uint64_t s1, s2, w;
+
+	for (pass = 0;; pass++) {
+		done = __atomic_load_n(&sh->race_done, __ATOMIC_ACQUIRE);
+		for (q = page; q < page + 2; q++) {
+			gva = sh->slot[s].gpa + q * HM_PAGE + ((pass & 3) ? HM_ALIAS : 0);
+			s1 = __atomic_load_n(&sh->storm_seq, __ATOMIC_ACQUIRE);
+			w = hm_rd(gva);
+			__asm__ volatile("" ::: "memory");
+			s2 = __atomic_load_n(&sh->storm_seq, __ATOMIC_ACQUIRE);
+			if (s1 == s2 && !(s1 & 1) && w != hm_g_storm_val(sh, q, s1 / 2))
+				GUEST_FAIL("slot %lu page %lu: a load from gva %#lx read %#lx between the host's steps (seq %lu), expected %#lx",
+					   s, q, gva, w, s1, hm_g_storm_val(sh, q, s1 / 2));
+		}
+		if (!pass)
+			__atomic_store_n(&sh->race_started, 1, __ATOMIC_RELEASE);
+		if (done)
+			break;
+		if ((pass & 15) == 15)
+			GUEST_SYNC(HM_SYNC_YIELD);
+	}
+}
+
 /* HM_VERIFY: the new content, the frame around it, then stores through the 4K view. */
 static void hm_g_verify(struct hm_shared *sh)
 {
@@ -405,9 +464,14 @@ static void hm_g_verify(struct hm_shared *sh)
 	if (as != HM_NONE)
 		hm_g_check_page(sh, as, ap, 3);
 	hm_g_check_frame(sh, s, page, n);
-	for (q = page; q < page + n; q++) {
+	/*
+	 * Last page first: after mprotect() the first store must be the one
+	 * that fails KVM_RUN (the host then makes them all writable again).
+	 */
+	for (q = page + n; q-- > page;) {
 		gpa = sh->slot[s].gpa + q * HM_PAGE;
 		v = hm_pat(HM_TAG_GUEST, s, q, sh->arg[HM_A_GEN]);
+		__atomic_store_n(&sh->verify_at, gpa, __ATOMIC_RELEASE);
 		hm_wr(HM_ALIAS + gpa, v);
 		hm_wr(HM_ALIAS + gpa + HM_W1, hm_tail(v));
 		w = hm_rd(gpa);
@@ -495,7 +559,11 @@ static void hm_guest(uint32_t v, void *arg)
 				hm_g_touch(sh);
 			break;
 		case HM_RACE:
-			if (v != sh->arg[HM_A_VERIFIER])
+			if (v == sh->arg[HM_A_VERIFIER])
+				break;
+			if (sh->arg[HM_A_NEWKIND] == HM_NEW_STORM)
+				hm_g_storm(sh);
+			else
 				hm_g_race(sh);
 			break;
 		case HM_VERIFY:
@@ -596,6 +664,7 @@ struct hm_ctx {
 	/* notifier_one_page: the page made read-only, and what KVM_RUN said */
 	_Atomic(uint8_t *) ro_page;
 	size_t ro_len;
+	uint64_t efault_at;	/* the verifier's store that failed KVM_RUN */
 	_Atomic int ro_vcpu;
 	_Atomic int efaults, other_run_errors;
 
@@ -906,6 +975,7 @@ static int hm_run_error(struct kmmu_vcpu *vcpu, int err, void *ctx)
 		return -1;
 	}
 	atomic_store(&c->ro_page, NULL);
+	c->efault_at = __atomic_load_n(&c->sh->verify_at, __ATOMIC_ACQUIRE);
 	atomic_fetch_add(&c->efaults, 1);
 	return 0;
 }
@@ -1571,12 +1641,14 @@ enum hm_nop {
 	HM_OP_MPROTECT,
 	HM_OP_HOSTWRITE,
 	HM_OP_ZERO_COW,		/* host store into a zero page the guest mapped */
+	HM_OP_STORM,		/* HM_STORM_STEPS drops and stores, two pages */
 	HM_NR_OPS,
 };
 
 static const char *const hm_op_names[] = {
 	"MADV_DONTNEED", "FALLOC_FL_PUNCH_HOLE", "mprotect(PROT_READ)", "host store",
 	"host store into a mapped zero page",
+	"MADV_DONTNEED + host store storm",
 };
 
 /* The notifier layout: which operations each slot gets. */
@@ -1589,8 +1661,10 @@ struct hm_nslot {
 	uint64_t alias_first;
 };
 
-#define HM_N_ANON	((1 << HM_OP_DONTNEED) | (1 << HM_OP_MPROTECT) | (1 << HM_OP_HOSTWRITE))
-#define HM_N_SHARED	(HM_N_ANON | (1 << HM_OP_PUNCH))
+#define HM_N_MOST	((1 << HM_OP_DONTNEED) | (1 << HM_OP_MPROTECT) | (1 << HM_OP_HOSTWRITE))
+#define HM_N_ANON	(HM_N_MOST | (1 << HM_OP_STORM))
+#define HM_STORM_STEPS	64
+#define HM_N_SHARED	(HM_N_ANON | (1 << HM_OP_PUNCH))	/* storms punch holes */
 #define HM_N_ZERO	(1 << HM_OP_ZERO_COW)
 
 static const struct hm_bufdef hm_n_bufs[] = {
@@ -1605,7 +1679,7 @@ static const struct hm_bufdef hm_n_bufs[] = {
 static const struct hm_nslot hm_n_slots[] = {
 	{ "thp", 0, 0, 8 * HM_MB, 0, HM_N_ANON, -1, 0 },
 	{ "anon", 1, 9 * 4096, 40 * 4096, 8 * HM_MB + 5 * 4096, HM_N_ANON, -1, 0 },
-	{ "anon-alias", 1, 25 * 4096, 24 * 4096, 9 * HM_MB + 3 * 4096, HM_N_ANON, 1, 16 },
+	{ "anon-alias", 1, 25 * 4096, 24 * 4096, 9 * HM_MB + 3 * 4096, HM_N_MOST, 1, 16 },
 	{ "memfd-private", 2, 2 * 4096, 48 * 4096, 10 * HM_MB + 3 * 4096, HM_N_ANON, -1, 0 },
 	{ "memfd-shared", 3, 7 * 4096, 40 * 4096, 11 * HM_MB, HM_N_SHARED, -1, 0 },
 	{ "zero", 4, 0, 128 * 4096, 12 * HM_MB + 4096, HM_N_ZERO, -1, 0 },
@@ -1708,6 +1782,8 @@ static uint64_t hm_n_new(struct hm_ctx *c, uint64_t q)
 	uint64_t *a = c->sh->arg;
 
 	switch (a[HM_A_NEWKIND]) {
+	case HM_NEW_STORM:
+		return hm_g_storm_val(c->sh, q, a[HM_A_STORM]);
 	case HM_NEW_ZERO:
 		return 0;
 	case HM_NEW_OLD:
@@ -1717,6 +1793,35 @@ static uint64_t hm_n_new(struct hm_ctx *c, uint64_t q)
 	default:
 		return hm_pat(HM_TAG_HOST, a[HM_A_SLOT], q, a[HM_A_NEWARG]);
 	}
+}
+
+/*
+ * The storm (HM_OP_STORM), while the other vCPU reads both pages: step j
+ * drops page + (j & 1) (MADV_DONTNEED, or a punched hole for shared
+ * memory) and stores the host's pattern into it; storm_seq is odd while a
+ * step runs.  0 or -errno.
+ */
+static int hm_n_storm(struct hm_ctx *c, struct hm_slot *sl, uint64_t page)
+{
+	struct hm_buf *b = &c->buf[sl->buf];
+	uint64_t j, q;
+	uint8_t *h;
+
+	for (j = 1; j <= HM_STORM_STEPS; j++) {
+		q = page + (j & 1);
+		h = hm_hva(c, sl) + q * HM_PAGE;
+		__atomic_store_n(&c->sh->storm_seq, 2 * j - 1, __ATOMIC_RELEASE);
+		if (b->kind == HM_BK_MEMFD_SHARED ?
+		    fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)(h - b->base), HM_PAGE) :
+		    madvise(h, HM_PAGE, MADV_DONTNEED))
+			return -errno;
+		hm_put(h, hm_g_storm_val(c->sh, q, j));
+		__atomic_store_n(&c->sh->storm_seq, 2 * j, __ATOMIC_RELEASE);
+		/* Give the reading vCPU a chance to fault in between. */
+		sched_yield();
+	}
+	return 0;
 }
 
 /*
@@ -1738,6 +1843,7 @@ static int hm_n_op(struct hm_ctx *c, int k, int s, uint64_t page, uint64_t n, en
 		 k, hm_op_names[op], sl->name, (unsigned long long)page,
 		 (unsigned long long)(page + n - 1), (unsigned long long)(sl->gpa + page * HM_PAGE),
 		 h, hm_kind_names[b->kind], as >= 0 ? ", which another slot maps too" : "", vc);
+	ksft_print_msg("%s\n", c->phase);
 	a[HM_A_VERIFIER] = vc;
 	a[HM_A_SLOT] = s;
 	a[HM_A_PAGE] = page;
@@ -1760,6 +1866,12 @@ static int hm_n_op(struct hm_ctx *c, int k, int s, uint64_t page, uint64_t n, en
 	case HM_OP_ZERO_COW:
 		a[HM_A_NEWKIND] = HM_NEW_HOST_ON_ZERO;
 		a[HM_A_NEWARG] = 2 * k + 1;
+		break;
+	case HM_OP_STORM:
+		a[HM_A_NEWKIND] = HM_NEW_STORM;
+		a[HM_A_NEWARG] = (uint64_t)(k + 1) << 7;	/* + step, step <= 64 */
+		a[HM_A_STORM] = HM_STORM_STEPS;
+		__atomic_store_n(&c->sh->storm_seq, 0, __ATOMIC_RELEASE);
 		break;
 	default:
 		a[HM_A_NEWKIND] = HM_NEW_HOST;
@@ -1810,10 +1922,14 @@ static int hm_n_op(struct hm_ctx *c, int k, int s, uint64_t page, uint64_t n, en
 	case HM_OP_MPROTECT:
 		atomic_store(&c->ro_vcpu, vc);
 		atomic_store(&c->efaults, 0);
+		c->efault_at = 0;
 		c->ro_len = n * HM_PAGE;
 		r = mprotect(h, n * HM_PAGE, PROT_READ) ? -errno : 0;
 		if (!r)
 			atomic_store(&c->ro_page, h);
+		break;
+	case HM_OP_STORM:
+		r = hm_n_storm(c, sl, page);
 		break;
 	default:
 		for (q = page; q < page + n; q++)
@@ -1857,6 +1973,12 @@ static int hm_n_op(struct hm_ctx *c, int k, int s, uint64_t page, uint64_t n, en
 		if (!r && atomic_load(&c->efaults) != 1) {
 			snprintf(err, len, "%s: the guest's store to the page(s) the host had made read-only completed without KVM_RUN failing with EFAULT (%d EFAULTs): KVM kept a writable mapping after the MMU notifier",
 				 c->phase, atomic_load(&c->efaults));
+			return -1;
+		}
+		q = sl->gpa + (page + n - 1) * HM_PAGE;
+		if (!r && c->efault_at != q) {
+			snprintf(err, len, "%s: the guest's first store, to gpa %#llx (the last page), completed while the host had the page read-only; KVM_RUN failed only at gpa %#llx: KVM kept a writable mapping of the range's last page after the MMU notifier",
+				 c->phase, (unsigned long long)q, (unsigned long long)c->efault_at);
 			return -1;
 		}
 	}
@@ -1949,7 +2071,10 @@ static int hm_notifier_run(struct __test_metadata *_metadata, struct hm_ctx *c,
 		 * with an off-by-one end would leave mapped (not where two
 		 * slots map the same host page: one page there).
 		 */
-		if (op != HM_OP_ZERO_COW && hm_n_slots[s].alias_of < 0 && hm_n_alias(s, page, &u) < 0)
+		if (op == HM_OP_STORM)
+			n = 2;
+		else if (op != HM_OP_ZERO_COW && hm_n_slots[s].alias_of < 0 &&
+			 hm_n_alias(s, page, &u) < 0)
 			n = (uint64_t[]){ 1, 1, 2, 3 }[kmmu_ss_rand(&c->rng) % 4];
 		if (page + n > c->slot[s].size / HM_PAGE)
 			page = c->slot[s].size / HM_PAGE - n;
