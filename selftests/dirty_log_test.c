@@ -272,6 +272,10 @@ static struct dl_opts dl_opts = {
 #define PS_STICKY	0x2	/* GET reported it, CLEAR left it set: the next GET too */
 #define PS_NEXT_OK	0x4	/* may be reported next without being written again */
 #define PS_EXTRA	0x8	/* reported for no reason by the harvest before */
+/* Slot RO: reports in a row without a zap (upper nibble). */
+#define PS_STREAK_SHIFT	4
+#define PS_STREAK(ps)	((ps) >> PS_STREAK_SHIFT)
+#define PS_STREAK_MAX(vcpus) ((vcpus) < 15 ? (vcpus) : 15)
 
 struct dl_slot {
 	uint32_t id;
@@ -281,6 +285,7 @@ struct dl_slot {
 	uint64_t tracked_from;	/* writes of this generation on must be reported */
 	bool all_due;		/* INITIALLY_SET: the next GET must report every page */
 	bool fresh;		/* logging (re)started or SPTEs zapped since the last verify */
+	int on_since, zapped_at;	/* rounds: logging last went on, last zap (-1: never) */
 	uint64_t *bm;		/* pages reported since the last verify */
 	uint64_t *tmp;		/* one KVM_GET_DIRTY_LOG */
 	uint8_t *ps, *ps_next;	/* obligations of this verify, of the next */
@@ -797,9 +802,10 @@ static int dl_verify_data(struct dl_ctx *c, struct dl_slot *s)
 		} else if (in && !(ps & (PS_OWED | PS_STICKY | PS_NEXT_OK)) && !s->all_due &&
 			   !s->fresh) {
 			if (ps & PS_EXTRA)
-				return dl_fail(c, "slot %s page %llu (gpa %#llx) reported dirty by two harvests in a row although the guest did not touch it since the first (a dirty bit that does not clear)",
+				return dl_fail(c, "slot %s page %llu (gpa %#llx) reported dirty by two harvests in a row although the guest did not touch it since the first (a dirty bit that does not clear); logging on since round %d, last zap in round %d",
 					       name, (unsigned long long)p,
-					       (unsigned long long)dl_gpa(s, p));
+					       (unsigned long long)dl_gpa(s, p), s->on_since,
+					       s->zapped_at);
 			s->ps_next[p] |= PS_EXTRA;
 			c->extras++;
 		}
@@ -814,6 +820,7 @@ static int dl_verify_data(struct dl_ctx *c, struct dl_slot *s)
 
 static int dl_verify_ro(struct dl_ctx *c, struct dl_slot *s)
 {
+	unsigned int streak;
 	uint64_t p, m;
 	int v;
 
@@ -847,15 +854,18 @@ static int dl_verify_ro(struct dl_ctx *c, struct dl_slot *s)
 				       (unsigned long long)p, (unsigned long long)dl_gpa(s, p));
 		/*
 		 * TDP: a read fault on writable host memory makes a writable
-		 * SPTE, which KVM marks dirty; once per SPTE, so not twice in
-		 * a row unless the SPTEs were zapped in between (fresh).
+		 * SPTE, which KVM marks dirty.  Once per SPTE, but every vCPU
+		 * that faulted on the page at the same time marks it, and a
+		 * vCPU delayed between its mark and its (failing) install
+		 * marks it after the first harvest: up to one report per
+		 * vCPU in a row, unless the SPTEs were zapped (fresh).
 		 */
-		if (!s->fresh) {
-			if (s->ps[p] & PS_EXTRA)
-				return dl_fail(c, "page %llu of slot RO (gpa %#llx), which the guest only reads, reported dirty by two harvests in a row (a dirty bit that does not clear)",
-					       (unsigned long long)p, (unsigned long long)dl_gpa(s, p));
-			s->ps_next[p] |= PS_EXTRA;
-		}
+		streak = s->fresh ? 0 : PS_STREAK(s->ps[p]) + 1;
+		if (streak > PS_STREAK_MAX(c->nr_vcpus))
+			return dl_fail(c, "page %llu of slot RO (gpa %#llx), which the guest only reads, reported dirty by %u harvests in a row with %d vCPUs, logging on since round %d and no SPTE zapped since round %d (a dirty bit that does not clear)",
+				       (unsigned long long)p, (unsigned long long)dl_gpa(s, p),
+				       streak, c->nr_vcpus, s->on_since, s->zapped_at);
+		s->ps_next[p] |= streak << PS_STREAK_SHIFT;
 		c->ro_extras++;
 		c->reports++;
 	}
@@ -917,6 +927,7 @@ static void dl_logging_started(struct dl_ctx *c, struct dl_slot *s, uint64_t fro
 	s->logging = true;
 	s->tracked_from = from;
 	s->fresh = true;
+	s->on_since = c->iter;
 	s->all_due = c->mode == DL_CLEAR_INIT;
 	memset(s->ps, 0, s->npages);
 	memset(s->ps_next, 0, s->npages);
@@ -965,8 +976,10 @@ static int dl_delete(struct dl_ctx *c, int i)
 		s->present = false;
 		s->logging = false;
 		/* Deleting zaps every SPTE of the VM (fast zap): all refault. */
-		for (k = 0; k < DL_NR_SLOTS; k++)
+		for (k = 0; k < DL_NR_SLOTS; k++) {
 			c->slot[k].fresh = true;
+			c->slot[k].zapped_at = c->iter;
+		}
 	}
 	dl_ring_unlock(c);
 	if (r)
@@ -1244,6 +1257,7 @@ static int dl_ctx_init(struct dl_ctx *c, enum dl_mode mode, enum dl_backing back
 		size_t words = kmmu_dirty_bitmap_words(dl_slot_pages[i]);
 
 		s->id = KMMU_SLOT_FIRST_FREE + i;
+		s->zapped_at = -1;
 		s->off = dl_slot_off[i];
 		s->npages = dl_slot_pages[i];
 		s->first = i == DL_B ? dl_slot_pages[DL_A] : 0;
