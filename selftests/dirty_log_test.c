@@ -60,8 +60,9 @@
  *    failure.  Bits beyond the slot's last page are failures.
  * RO slot: a page KVM cannot map writable (host PROT_READ) is never
  * reported; pages read-only in the guest's page tables never are with
- * shadow paging, and only as single extras with TDP (a read fault on
- * writable host memory creates a writable SPTE, which KVM marks dirty).
+ * shadow paging, and with TDP at most once per vCPU in a row between
+ * zaps (a read fault on writable host memory creates a writable SPTE,
+ * which KVM marks dirty, and so may each vCPU that faulted with it).
  * Dirty ring: entries must name a logged slot and an offset inside it, and
  * KVM_RESET_DIRTY_RINGS must reset exactly the entries collected; vCPUs
  * collect their rings themselves on KVM_EXIT_DIRTY_RING_FULL.  KVM stats:
