@@ -704,6 +704,27 @@ def merge_documents(docs):
     }
 
 
+def verdict_changes(old, new):
+    """Pairs judged in both result documents whose kmmu or upstream
+    verdict differs: [(pair, suite, old verdict, new verdict)], for a
+    nightly that runs (a slice of) the campaign and reports what changed."""
+    def verdicts(doc):
+        out = {}
+        for t in doc.get("tests", []):
+            r = t.get("mutant")
+            if r:
+                out[pair_id(r["patch"], r["mmu"])] = r
+        return out
+    before, after = verdicts(old), verdicts(new)
+    changes = []
+    for pid in sorted(set(before) & set(after)):
+        for suite in ("kmmu", "upstream"):
+            a, b = before[pid][suite]["verdict"], after[pid][suite]["verdict"]
+            if a != b:
+                changes.append((pid, suite, a, b))
+    return changes
+
+
 # --------------------------------------------------------------- processes
 
 def command(env_name, default):
