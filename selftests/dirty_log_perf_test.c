@@ -585,7 +585,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "dirty_log_perf_test";
-	struct kmmu_kvm_hold hold;
 	uint64_t mem = 0, configs;
 	char why[256];
 	long ncpu;
@@ -656,8 +655,5 @@ int main(int argc, char **argv)
 			      dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
 			      (unsigned long long)dp_opts.iterations))
 		ksft_exit_skip("%s\n", why);
-	/* A new VM per sample: see kmmu_kvm_hold_open(). */
-	if (kmmu_kvm_hold_open(&hold, why, sizeof(why)))
-		printf("# warning: no KVM VM held for the run (%s)\n", why);
 	return test_harness_run(argc, argv);
 }

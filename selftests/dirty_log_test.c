@@ -1812,40 +1812,6 @@ TEST(dirty_log_errnos)
 	kmmu_mem_free(&mem);
 }
 
-/* ---- the KVM VM main() holds (kmmu_kvm_hold_open()) ---- */
-
-TEST(kvm_hold)
-{
-	struct kmmu_kvm_hold h;
-	char why[256];
-	const char *dev = getenv("KMMU_KVM_DEV");
-	int r;
-
-	r = kmmu_kvm_hold_open(&h, why, sizeof(why));
-	if (r == -ENOENT || r == -EACCES)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, r) TH_LOG("%s", why);
-	ASSERT_LE(0, h.kvm_fd);
-	ASSERT_LE(0, h.vm_fd);
-	ASSERT_LE(0, h.vcpu_fd);
-	/* A VM fd answers KVM_CHECK_EXTENSION like the device. */
-	EXPECT_LT(0, kmmu_kvm_cap(h.vm_fd, KVM_CAP_NR_MEMSLOTS));
-	kmmu_kvm_hold_close(&h);
-	EXPECT_EQ(-1, h.kvm_fd);
-	EXPECT_EQ(-1, h.vm_fd);
-	EXPECT_EQ(-1, h.vcpu_fd);
-	/* No device: an error with the reason, nothing held. */
-	setenv("KMMU_KVM_DEV", "/nonexistent/kvm", 1);
-	r = kmmu_kvm_hold_open(&h, why, sizeof(why));
-	if (dev)
-		setenv("KMMU_KVM_DEV", dev, 1);
-	else
-		unsetenv("KMMU_KVM_DEV");
-	EXPECT_EQ(-ENOENT, r);
-	EXPECT_NE(NULL, strstr(why, "/nonexistent/kvm"));
-	EXPECT_EQ(-1, h.vm_fd);
-}
-
 /* ---- command line ---- */
 
 static void dl_usage(FILE *f, const char *prog)
@@ -1879,7 +1845,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "dirty_log_test";
-	struct kmmu_kvm_hold hold;
 	char why[256], msg[160];
 	cpu_set_t set;
 	bool seeded = false;
@@ -1971,9 +1936,6 @@ int main(int argc, char **argv)
 		printf("# kvm_intel uses PML: a write may be reported one harvest late, checked so\n");
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
-	/* Every test case has VMs of its own: see kmmu_kvm_hold_open(). */
-	if (kmmu_kvm_hold_open(&hold, why, sizeof(why)))
-		printf("# warning: no KVM VM held for the run (%s)\n", why);
 	/* Rounds, their pauses and parks, VM setup: generous for TCG. */
 	_dirty_log_object.timeout = 120 + dl_opts.iterations * (3 + (int)(dl_opts.interval_ms / 500));
 	return test_harness_run(argc, argv);

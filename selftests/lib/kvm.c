@@ -52,43 +52,6 @@ long kmmu_kvm_cap(int fd, long cap)
 	return r < 0 ? -errno : r;
 }
 
-int kmmu_kvm_hold_open(struct kmmu_kvm_hold *h, char *why, size_t len)
-{
-	int r;
-
-	h->vm_fd = h->vcpu_fd = -1;
-	h->kvm_fd = kmmu_kvm_open(why, len);
-	if (h->kvm_fd < 0)
-		return h->kvm_fd;
-	/* KVM_CREATE_VM can fail transiently with EINTR (see kmmu_vm_create()). */
-	for (r = 0; r < 10; r++) {
-		h->vm_fd = ioctl(h->kvm_fd, KVM_CREATE_VM, 0);
-		if (h->vm_fd >= 0 || errno != EINTR)
-			break;
-	}
-	if (h->vm_fd >= 0)
-		h->vcpu_fd = ioctl(h->vm_fd, KVM_CREATE_VCPU, 0);
-	if (h->vm_fd < 0 || h->vcpu_fd < 0) {
-		r = -errno;
-		snprintf(why, len, "%s: %s", h->vm_fd < 0 ? "KVM_CREATE_VM" : "KVM_CREATE_VCPU",
-			 strerror(-r));
-		kmmu_kvm_hold_close(h);
-		return r;
-	}
-	return 0;
-}
-
-void kmmu_kvm_hold_close(struct kmmu_kvm_hold *h)
-{
-	if (h->vcpu_fd >= 0)
-		close(h->vcpu_fd);
-	if (h->vm_fd >= 0)
-		close(h->vm_fd);
-	if (h->kvm_fd >= 0)
-		close(h->kvm_fd);
-	h->kvm_fd = h->vm_fd = h->vcpu_fd = -1;
-}
-
 int kmmu_host_probe_kvm(struct kmmu_host *host, char *why, size_t len)
 {
 	long n;

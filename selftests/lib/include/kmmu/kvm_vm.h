@@ -64,25 +64,6 @@ struct kmmu_host;
  * the reason in @why.
  */
 int kmmu_host_probe_kvm(struct kmmu_host *host, char *why, size_t len);
-/*
- * One VM with one vCPU, without an in-kernel irqchip like the runtime's,
- * kept open by a program for as long as it creates and destroys VMs of
- * its own (e.g. one per test case or sample).  Why: KVM flips static keys
- * when its first VM is created and its last destroyed (preempt notifiers)
- * and when the first vCPU without an in-kernel local APIC comes or the
- * last goes (kvm_has_noapic_vcpu).  The kernel patches such a jump live
- * with INT3 (text_poke_bp), and under QEMU's TCG -- the suite's VM where
- * the host has no KVM -- a vCPU running that code can loop on it for good:
- * the VM hangs with soft lockups.  While this is held, the program's own
- * VMs never move those counts to or from zero.  0, or -errno with the
- * reason in @why (nothing is held then).
- */
-struct kmmu_kvm_hold {
-	int kvm_fd, vm_fd, vcpu_fd;
-};
-int kmmu_kvm_hold_open(struct kmmu_kvm_hold *h, char *why, size_t len);
-void kmmu_kvm_hold_close(struct kmmu_kvm_hold *h);
-
 /* "vmx", "svm", "pvm" (from /sys/module/kvm_*), or "none". */
 const char *kmmu_kvm_backend(void);
 
