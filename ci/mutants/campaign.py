@@ -1264,6 +1264,16 @@ class Campaign:
         kmmu = self.run_kmmu(rundir, mmu, self.mutant_timeout(baselines, "kmmu"))
         kmmu["findings"] = boot_findings + kmmu["findings"]
         kv = suite_verdict(kmmu, [b["kmmu"] for b in baselines])
+        if kv["verdict"] == HUNG:
+            # A hang alone is a weak verdict (the TCG VM has hung on the
+            # unpatched kernel too): once more, and the second run decides.
+            log(f"{pair_id(patch.name, mmu)}: hung ({', '.join(kv['by'])}); running kmmu again")
+            again = self.run_kmmu(self.fresh_dir(os.path.join(rundir, "again")), mmu,
+                                  self.mutant_timeout(baselines, "kmmu"))
+            kv2 = suite_verdict(again, [b["kmmu"] for b in baselines])
+            kv2["first_run"] = {"verdict": kv["verdict"], "by": kv["by"],
+                                "first_failure": kv.get("first_failure")}
+            kv = kv2
         ubase = [b["upstream"] for b in baselines if b.get("upstream")]
         up = self.run_upstream(rundir, mmu, self.mutant_timeout(baselines, "upstream")) if ubase else None
         uv = suite_verdict(up, ubase) if up else {"verdict": NOT_RUN, "by": []}
