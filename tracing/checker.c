@@ -21,6 +21,8 @@
 
 #define HISTORY		64	/* records remembered for a divergence report */
 #define MAX_IN_FLIGHT	8	/* concurrent memslot ioctls looked at */
+#define MAX_TIED	4	/* ... and replayed ones that returned at the same ns */
+#define MAX_OPS_SEEN	(MAX_IN_FLIGHT + MAX_TIED)
 #define PAGE_SHIFT	12
 
 /* kvm_mmio's types (include/trace/events/kvm.h) */
@@ -243,11 +245,23 @@ static bool op_old_covers(struct checker *c, const struct kmmu_trace_record *r, 
 /*
  * The memslot ops in flight at @ts: issued at or before it, returned after.
  * Ops are ordered by return time, so they are the next few not yet replayed.
+ * With @tied also the last few replayed that returned at @ts itself: an
+ * op's record is stamped after its ioctl returned, so a kernel event with
+ * the same timestamp may have happened before that, whichever comes first
+ * in the log (the clock is coarse in a TCG guest: seen, mark_mmio_spte with
+ * the old generation at the very nanosecond an update's record was
+ * stamped).  Only the generation checks take it: a planted event at an
+ * op's return time is still judged everywhere else.
  */
-static int ops_in_flight(struct checker *c, uint64_t ts, struct memslot_op **out)
+static int ops_in_flight(struct checker *c, uint64_t ts, struct memslot_op **out, bool tied)
 {
 	int n = 0;
 
+	for (uint64_t i = c->next_op; tied && i > 0 && n < MAX_TIED; i--) {
+		if (c->recs[c->ops[i - 1].pos].ts != ts)
+			break;
+		out[n++] = &c->ops[i - 1];
+	}
 	for (uint64_t i = c->next_op; i < c->nr_ops && i < c->next_op + MAX_IN_FLIGHT; i++) {
 		const struct kmmu_trace_record *r = &c->recs[c->ops[i].pos];
 
@@ -260,8 +274,8 @@ static int ops_in_flight(struct checker *c, uint64_t ts, struct memslot_op **out
 /* Whether an op in flight at the current record may change what @gfn maps to. */
 static bool gfn_in_transition(struct checker *c, uint64_t ts, gfn_t gfn)
 {
-	struct memslot_op *fl[MAX_IN_FLIGHT];
-	int n = ops_in_flight(c, ts, fl);
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	int n = ops_in_flight(c, ts, fl, false);
 
 	for (int i = 0; i < n; i++) {
 		const struct kmmu_trace_record *r = &c->recs[fl[i]->pos];
@@ -470,8 +484,8 @@ static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 /* Marks in-flight DELETE/MOVE ops whose old range a zap covered. */
 static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 {
-	struct memslot_op *fl[MAX_IN_FLIGHT];
-	int n = ops_in_flight(c, ts, fl);
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	int n = ops_in_flight(c, ts, fl, false);
 
 	for (int i = 0; i < n; i++) {
 		const struct kmmu_trace_record *r = &c->recs[fl[i]->pos];
@@ -498,7 +512,7 @@ static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 {
 	gfn_t gfn = r->set_spte.gfn;
-	struct memslot_op *fl[MAX_IN_FLIGHT];
+	struct memslot_op *fl[MAX_OPS_SEEN];
 	uint32_t flags;
 	int id, n;
 
@@ -514,7 +528,7 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	slot_sptes(c, 0, id)->count++;
 
 	/* Between the zap of a slot being removed and the end of its removal. */
-	n = ops_in_flight(c, r->ts, fl);
+	n = ops_in_flight(c, r->ts, fl, false);
 	for (int i = 0; i < n; i++) {
 		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
 
@@ -565,10 +579,10 @@ ok:
 
 static void on_mark_mmio(struct checker *c, const struct kmmu_trace_record *r)
 {
-	struct memslot_op *fl[MAX_IN_FLIGHT];
+	struct memslot_op *fl[MAX_OPS_SEEN];
 
 	/* During an update either generation may be stamped. */
-	if (ops_in_flight(c, r->ts, fl))
+	if (ops_in_flight(c, r->ts, fl, true))
 		return;
 	if (c->have_mmio_gen) {
 		bool updated = c->updates != c->mmio_gen_updates;
@@ -596,10 +610,10 @@ static void on_mark_mmio(struct checker *c, const struct kmmu_trace_record *r)
 static void judge_mmio_gen(struct checker *c, const struct kmmu_trace_record *r, uint64_t kgen,
 			   gfn_t gfn, bool have_gfn)
 {
-	struct memslot_op *fl[MAX_IN_FLIGHT];
+	struct memslot_op *fl[MAX_OPS_SEEN];
 	uint64_t mask = c->gen_layout->gen_mask, ref, want;
 
-	if (ops_in_flight(c, r->ts, fl))
+	if (ops_in_flight(c, r->ts, fl, true))
 		return;
 	ref = ref_generation(c);
 	if (!c->gen_offset_known) {

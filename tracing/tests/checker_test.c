@@ -305,6 +305,35 @@ TEST_F(chk, mmio_generation_follows_the_reference)
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 }
 
+/*
+ * An update's record is stamped after its ioctl returned: a kernel event
+ * stamped the same nanosecond may still have seen the old generation,
+ * whether it comes before or after the record in the log.  One later
+ * still must not.
+ */
+TEST_F(chk, mmio_generation_tied_with_the_return)
+{
+	uint64_t t;
+
+	mark_mmio(&self->h, 0x5000, 10);		/* offset 8 learned */
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* DELETE: two swaps */
+	mark_mmio(&self->h, 0x5001, 10);
+	self->h.recs[self->h.nr - 1].ts = self->h.recs[self->h.nr - 2].ts;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(0, self->res.checked[KMMU_PROP_MMIO_GEN_MODEL]);
+
+	mark_mmio(&self->h, 0x5002, 10);		/* 1 us after the return */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.checked[KMMU_PROP_MMIO_GEN_MODEL]);
+	/* Both: not the reference's generation, and unchanged across updates. */
+	EXPECT_EQ(2, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GENERATION));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+}
+
 static void vm_address_spaces(struct history *h, uint32_t nr)
 {
 	add(h, KMMU_ACT_VM_CREATE)->vm.nr_address_spaces = nr;
