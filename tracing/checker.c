@@ -102,6 +102,14 @@ struct memslot_op {
 	bool zapped_all;		/* a kvm_mmu_zap_all_fast was seen in flight */
 	uint64_t zap_ts;
 	uint32_t sptes_at_zap;		/* SPTEs its old slot had when the zap came */
+	/*
+	 * SPTEs installed while it was in flight for gfns only its new range
+	 * backs: they map the slot it creates or moves (see attribute_in_flight()).
+	 */
+	uint32_t new_sptes;
+	uint32_t new_sptes_epoch;	/* the zap-all epoch they were counted in */
+	uint32_t unbacked_sptes;	/* ... those for gfns no slot backed before */
+	uint64_t first_new_gfn;
 };
 
 struct checker {
@@ -215,6 +223,37 @@ static bool ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
 	return found;
 }
 
+/* A live slot as the leaf checks need it. */
+struct slot_view {
+	gfn_t base;
+	uint64_t npages;
+	uint64_t hva;
+	uint32_t flags;
+	int id;
+};
+
+/* The live slot of address space @as_id holding @gfn; false if none. */
+static bool ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v)
+{
+	struct kmmu_memory_slot *s;
+	bool found = false;
+
+	if (as_id >= KMMU_ADDRESS_SPACE_NUM)
+		return false;
+	urcu_memb_read_lock();
+	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, as_id), gfn);
+	if (s && kmmu_memslot_is_visible(s)) {
+		v->base = s->base_gfn;
+		v->npages = s->npages;
+		v->hva = s->userspace_addr;
+		v->flags = s->flags;
+		v->id = s->id;
+		found = true;
+	}
+	urcu_memb_read_unlock();
+	return found;
+}
+
 static bool in_range(gfn_t gfn, gfn_t base, uint64_t npages)
 {
 	return gfn >= base && gfn - base < npages;
@@ -230,6 +269,17 @@ static bool op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn)
 {
 	return r->memslot.size && (r->memslot.slot >> 16) == 0 &&
 	       in_range(gfn, r->memslot.gpa >> PAGE_SHIFT, r->memslot.size >> PAGE_SHIFT);
+}
+
+/* A successful MOVE of its slot, as the reference holds it now. */
+static bool op_moves(struct checker *c, const struct kmmu_trace_record *r)
+{
+	gfn_t base;
+	uint64_t npages;
+
+	return !r->memslot.ret && r->memslot.size &&
+	       ref_slot_range(c, r->memslot.slot, &base, &npages, NULL) &&
+	       base != r->memslot.gpa >> PAGE_SHIFT;
 }
 
 static bool op_old_covers(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn)
@@ -427,6 +477,72 @@ static void judge_wrap(struct checker *c, struct memslot_op *op)
 	}
 }
 
+/* Counts an SPTE installed in flight for the slot @op creates or moves. */
+static void op_add_new_spte(struct checker *c, struct memslot_op *op, gfn_t gfn)
+{
+	if (op->new_sptes_epoch != c->epoch) {
+		op->new_sptes_epoch = c->epoch;	/* a zap-all since: those are gone */
+		op->new_sptes = 0;
+	}
+	if (!op->new_sptes)
+		op->first_new_gfn = gfn;
+	op->new_sptes++;
+}
+
+/*
+ * An SPTE installed while memslot ioctls are in flight, for a gfn the
+ * reference (the layout before them) does not back.  A fault resolves its
+ * gfn to a slot under SRCU and the ioctl's swap waits for it, so the kernel
+ * cannot install it before the new layout is visible: it maps the slot the
+ * op whose new range covers it creates or moves, and that slot's removal
+ * later must zap it.  It is judged when the op is replayed: the op must
+ * have succeeded.  Covered by more than one op in flight: not attributed,
+ * which only narrows what the zap properties require.
+ */
+static void attribute_in_flight(struct checker *c, uint64_t ts, gfn_t gfn)
+{
+	struct memslot_op *fl[MAX_OPS_SEEN], *op = NULL;
+	int n = ops_in_flight(c, ts, fl, false);
+
+	for (int i = 0; i < n; i++) {
+		if (!op_new_covers(&c->recs[fl[i]->pos], gfn))
+			continue;
+		if (op)
+			return;
+		op = fl[i];
+	}
+	if (!op)
+		return;
+	op_add_new_spte(c, op, gfn);
+	op->unbacked_sptes++;
+}
+
+/*
+ * The replayed op @op made its slot @slot: the SPTEs installed in flight
+ * for its new range count for that slot, unless a zap-all came after them;
+ * if it failed, the new range was never visible and they mapped nothing.
+ */
+static void settle_in_flight(struct checker *c, struct memslot_op *op, uint32_t slot, int ret)
+{
+	const struct kmmu_trace_record *r = &c->recs[op->pos];
+
+	if (op->unbacked_sptes) {
+		c->res->checked[KMMU_PROP_SPTE_IN_SLOT] += op->unbacked_sptes;
+		if (ret)
+			diverge(c, KMMU_PROP_SPTE_IN_SLOT, op->first_new_gfn, true,
+				"%u SPTEs (the first for gfn %#" PRIx64 ") were installed while"
+				" this ioctl was in flight for gfns only its new range [gfn %#"
+				PRIx64 "+%#" PRIx64 ") would back, but it failed: that range"
+				" was never a live memslot", op->unbacked_sptes, op->first_new_gfn,
+				(gfn_t)(r->memslot.gpa >> PAGE_SHIFT),
+				(uint64_t)(r->memslot.size >> PAGE_SHIFT));
+	}
+	if (ret || !op->new_sptes || op->new_sptes_epoch != c->epoch ||
+	    (slot >> 16) >= KMMU_ADDRESS_SPACE_NUM || (slot & 0xffff) >= KMMU_MEM_SLOTS_NUM)
+		return;
+	slot_sptes(c, slot >> 16, slot & 0xffff)->count += op->new_sptes;
+}
+
 static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 {
 	struct memslot_op *op = &c->ops[c->next_op];
@@ -475,6 +591,7 @@ static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 		}
 		s->count = 0;
 	}
+	settle_in_flight(c, op, slot, ret);
 	/* The window of a zapped removal was watched for late SPTEs. */
 	if (removes && !ret && op->zapped)
 		c->res->checked[KMMU_PROP_NO_SPTE_AFTER_ZAP]++;
@@ -517,8 +634,10 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	int id, n;
 
 	if (!ref_gfn_slot(c, gfn, &id, &flags)) {
-		if (gfn_in_transition(c, r->ts, gfn))
+		if (gfn_in_transition(c, r->ts, gfn)) {
+			attribute_in_flight(c, r->ts, gfn);
 			return;
+		}
 		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
 		diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
 			"gfn %#" PRIx64 " is in no live memslot: no SPTE may map it", gfn);
@@ -535,9 +654,15 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 		if (!fl[i]->zapped || (op->memslot.slot & 0xffff) != (uint32_t)id ||
 		    (op->memslot.slot >> 16) != 0)
 			continue;
-		/* Still backed afterwards: FLAGS_ONLY, or a MOVE overlapping itself. */
-		if (op_new_covers(op, gfn))
+		/*
+		 * Still backed afterwards: FLAGS_ONLY, or a MOVE overlapping
+		 * itself, whose zap came first: the SPTE maps the moved slot.
+		 */
+		if (op_new_covers(op, gfn)) {
+			if (op_moves(c, op))
+				op_add_new_spte(c, fl[i], gfn);
 			continue;
+		}
 		diverge(c, KMMU_PROP_NO_SPTE_AFTER_ZAP, gfn, true,
 			"slot 0:%d was zapped at %" PRIu64 ".%09" PRIu64 " for its removal; a fault"
 			" on it must retry until the removal is done, not install an SPTE",

@@ -210,6 +210,81 @@ TEST_F(chk, slot_without_sptes_needs_no_zap)
 	EXPECT_EQ(0, self->res.nr_divergences);
 }
 
+/*
+ * An SPTE installed while the CREATE of its slot is in flight maps that
+ * slot: deleting the slot later must zap it.
+ */
+TEST_F(chk, spte_installed_while_its_slot_is_created)
+{
+	uint64_t t = issue(&self->h);
+
+	set_spte(&self->h, 0x402);
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 1, 0x400, 0, 0);	/* DELETE, nothing zapped */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "slot 0:1")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(1, self->res.nr_divergences);
+}
+
+/* ... and likewise for a MOVE, whose zap came before the SPTE. */
+TEST_F(chk, spte_installed_while_its_slot_moves)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x208);			/* the new place */
+	memslot_issued(&self->h, t, 0, 0x200, 16, 0);	/* MOVE 0x100 -> 0x200 */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 0, 0x200, 0, 0);	/* DELETE, nothing zapped */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_EQ(1, self->res.nr_divergences);
+
+}
+
+/* A zap-all after it, still in the window, took it: nothing left to zap. */
+TEST_F(chk, spte_of_a_moving_slot_zapped_in_the_window)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x208);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x200, 16, 0);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 0, 0x200, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/* An SPTE for the new range of an ioctl that failed mapped no slot. */
+TEST_F(chk, spte_installed_for_a_failed_create)
+{
+	uint64_t t = issue(&self->h);
+
+	set_spte(&self->h, 0x402);
+	memslot_issued(&self->h, t, 1, 0x400, 4, -ENOMEM);
+	/* The reference says this CREATE succeeds: make it agree. */
+	self->h.recs[self->h.nr - 1].memslot.flags = 0x80;
+	self->h.recs[self->h.nr - 1].memslot.ret = -EINVAL;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "never a live memslot"));
+}
+
 TEST_F(chk, mmio_inside_a_live_slot)
 {
 	mmio(&self->h, 0x10f008, 1);

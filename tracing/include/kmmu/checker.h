@@ -7,7 +7,10 @@
  * A memslot ioctl is an interval [issued, returned]; while one is in flight,
  * events touching the gfns it changes may legitimately follow either layout,
  * so they are judged against both.  Everything else is judged against the
- * one layout the reference holds at that moment.
+ * one layout the reference holds at that moment.  An SPTE installed in
+ * flight for a gfn only the ioctl's new range backs maps the slot it
+ * creates or moves: the ioctl must succeed, and that slot's removal must
+ * zap it.
  *
  * A property whose events this trace does not contain (e.g. MMIO SPTE
  * generations when the host runs with mmio_caching=N) is reported as not
