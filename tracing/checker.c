@@ -33,7 +33,7 @@
 static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_MEMSLOT_RESULT] = "memslot ioctls return what the reference returns",
 	[KMMU_PROP_MMIO_UNBACKED] = "MMIO is emulated only for gfns without a live memslot",
-	[KMMU_PROP_SPTE_IN_SLOT] = "kvm_mmu_set_spte only for gfns in a live memslot",
+	[KMMU_PROP_SPTE_IN_SLOT] = "a leaf SPTE is installed only for gfns of one live memslot",
 	[KMMU_PROP_ZAP_ON_REMOVE] = "deleting or moving a slot with SPTEs zaps them",
 	[KMMU_PROP_NO_SPTE_AFTER_ZAP] = "no SPTE for a slot between its zap and its removal",
 	[KMMU_PROP_MMIO_GENERATION] = "MMIO SPTE generation changes exactly with memslot updates",
@@ -44,6 +44,8 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_AGING_IN_PASS] = "an Accessed bit is cleared only by aging that gfn's hva",
 	[KMMU_PROP_AGING_KEEPS_DIRTY] = "aging keeps the Dirty and Writable bits",
 	[KMMU_PROP_AGING_IDLE] = "aging reports a page the guest left idle young at most once",
+	[KMMU_PROP_HUGE_ALLOWED] = "a huge SPTE is installed only where its slot's alignment and flags allow one",
+	[KMMU_PROP_SPTE_WRITABLE] = "no SPTE of a read-only slot is writable, nor made writable huge while dirty logging",
 };
 
 const char *const kmmu_check_events[] = {
@@ -333,6 +335,37 @@ static bool gfn_in_transition(struct checker *c, uint64_t ts, gfn_t gfn)
 		if (op_new_covers(r, gfn) || op_old_covers(c, r, gfn))
 			return true;
 	}
+	return false;
+}
+
+/* Whether [gfn, gfn + npages) of @r's old or new range overlap. */
+static bool op_overlaps(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn,
+			uint64_t npages)
+{
+	gfn_t base;
+	uint64_t n;
+
+	if ((r->memslot.slot >> 16) != 0)
+		return false;
+	if (r->memslot.size) {
+		base = r->memslot.gpa >> PAGE_SHIFT;
+		n = r->memslot.size >> PAGE_SHIFT;
+		if (base < gfn + npages && gfn < base + n)
+			return true;
+	}
+	return ref_slot_range(c, r->memslot.slot, &base, &n, NULL) &&
+	       base < gfn + npages && gfn < base + n;
+}
+
+/* gfn_in_transition() for every gfn of an SPTE of @npages pages. */
+static bool range_in_transition(struct checker *c, uint64_t ts, gfn_t gfn, uint64_t npages)
+{
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	int n = ops_in_flight(c, ts, fl, false);
+
+	for (int i = 0; i < n; i++)
+		if (op_overlaps(c, &c->recs[fl[i]->pos], gfn, npages))
+			return true;
 	return false;
 }
 
@@ -626,14 +659,92 @@ static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 		c->epoch++;
 }
 
+static bool spte_present(uint64_t spte)
+{
+	return spte & KMMU_SPTE_MMU_PRESENT_MASK;	/* is_shadow_present_pte() */
+}
+
+/*
+ * A present leaf SPTE of address space 0 that the kernel installed
+ * (@install; @old is then not a leaf) or changed from the leaf @old,
+ * whose first gfn lies in the live slot @v, outside any memslot ioctl
+ * that changes its gfns (kvm_mmu_set_spte gives no old SPTE: @old is 0).
+ *
+ * - SPTE_IN_SLOT: all its gfns lie in that one slot.  A fault maps a huge
+ *   page only where lpage_info allows, and kvm_alloc_memslot_metadata()
+ *   disallows the huge pages that cross the slot's ends.
+ * - HUGE_ALLOWED (installs above 4K): kvm_mmu_hugepage_adjust() maps no
+ *   huge page in a slot with dirty logging, nor in one whose gfns and host
+ *   addresses are not aligned alike at that level (disallow_lpage), and
+ *   the huge SPTE's gfn and pfn are aligned to its size (the pfn is
+ *   masked: pfn &= ~mask).
+ * - SPTE_WRITABLE: a read-only slot gives no writable pfn
+ *   (__gfn_to_pfn_memslot() clears *writable; prefetch of it fails), so
+ *   make_spte() never sets the Writable bit; and no huge SPTE is made
+ *   writable while the slot logs dirty pages (make_spte() WARNs: huge
+ *   pages are not mapped then, and fast_page_fault() does not fix a huge
+ *   one).  A 4K SPTE may legitimately become writable in a dirty-logged
+ *   slot at any fault (make_spte() marks the page dirty then; the TDP MMU
+ *   does so even for a read fault), so that is not judged.
+ */
+static void judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
+		       unsigned int level, uint64_t old, uint64_t spte, bool install)
+{
+	uint64_t pages = level_pages(level);
+	bool ro = v->flags & KMMU_MEM_READONLY, logged = v->flags & KMMU_MEM_LOG_DIRTY_PAGES;
+	bool huge = level > 1 && pages > 1;
+
+	if (!spte_present(spte))
+		return;		/* zapped again before the tracepoint read it */
+	if (install && huge) {
+		if (gfn + pages > v->base + v->npages) {
+			diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
+				"the level-%u SPTE at gfn %#" PRIx64 " maps %#" PRIx64 " pages,"
+				" but its slot 0:%d [gfn %#" PRIx64 "+%#" PRIx64 ") ends within them:"
+				" a huge page must lie wholly inside one slot", level, gfn, pages,
+				v->id, v->base, v->npages);
+			return;
+		}
+		c->res->checked[KMMU_PROP_HUGE_ALLOWED]++;
+		if ((gfn | kmmu_spte_to_pfn(spte)) & (pages - 1))
+			diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
+				"a level-%u SPTE maps gfn %#" PRIx64 " to pfn %#" PRIx64 ": both"
+				" must be aligned to its %#" PRIx64 " pages", level, gfn,
+				kmmu_spte_to_pfn(spte), pages);
+		else if (logged)
+			diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
+				"slot 0:%d logs dirty pages: no huge page may be mapped in it"
+				" (a level-%u SPTE for gfn %#" PRIx64 " was)", v->id, level, gfn);
+		else if ((v->base ^ v->hva >> PAGE_SHIFT) & (pages - 1))
+			diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
+				"slot 0:%d's gfns (from %#" PRIx64 ") and host addresses (from %#"
+				PRIx64 ") are not aligned alike at level %u: no level-%u SPTE may"
+				" map it (disallow_lpage)", v->id, v->base, v->hva, level, level);
+	}
+	if (!ro && !(logged && huge))
+		return;
+	c->res->checked[KMMU_PROP_SPTE_WRITABLE]++;
+	if (!(spte & KMMU_PT_WRITABLE_MASK))
+		return;
+	if (ro)
+		diverge(c, KMMU_PROP_SPTE_WRITABLE, gfn, true,
+			"slot 0:%d is read-only: the level-%u SPTE for gfn %#" PRIx64 " must not be"
+			" writable", v->id, level, gfn);
+	else if (install || !spte_present(old) || !(old & KMMU_PT_WRITABLE_MASK))
+		diverge(c, KMMU_PROP_SPTE_WRITABLE, gfn, true,
+			"slot 0:%d logs dirty pages: the level-%u SPTE for gfn %#" PRIx64
+			" must not be made writable (a write must be logged per 4K page)",
+			v->id, level, gfn);
+}
+
 static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 {
 	gfn_t gfn = r->set_spte.gfn;
 	struct memslot_op *fl[MAX_OPS_SEEN];
-	uint32_t flags;
+	struct slot_view v;
 	int id, n;
 
-	if (!ref_gfn_slot(c, gfn, &id, &flags)) {
+	if (!ref_slot_at(c, 0, gfn, &v)) {
 		if (gfn_in_transition(c, r->ts, gfn)) {
 			attribute_in_flight(c, r->ts, gfn);
 			return;
@@ -643,8 +754,12 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 			"gfn %#" PRIx64 " is in no live memslot: no SPTE may map it", gfn);
 		return;
 	}
+	id = v.id;
 	c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
 	slot_sptes(c, 0, id)->count++;
+	/* mmu_set_spte() traces what it set: a leaf, but its old value is not told. */
+	if (!range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
+		judge_leaf(c, &v, gfn, r->set_spte.level, 0, r->set_spte.spte, true);
 
 	/* Between the zap of a slot being removed and the end of its removal. */
 	n = ops_in_flight(c, r->ts, fl, false);
@@ -1057,6 +1172,37 @@ static void judge_aging(struct checker *c, const struct kmmu_trace_record *r, st
 	}
 }
 
+/*
+ * A TDP MMU change that leaves a present leaf: installs (the faults',
+ * also traced by kvm_mmu_set_spte, and those no fault makes: the MMU
+ * notifier's change_pte in 6.1) must lie in a live slot like any SPTE;
+ * both installs and leaf-to-leaf changes are judged by judge_leaf().
+ * Address space 0 only: the memslot ioctls of others are not followed in
+ * flight.
+ */
+static void judge_tdp_leaf(struct checker *c, const struct kmmu_trace_record *r, bool install)
+{
+	unsigned int level = r->spte_changed.level;
+	gfn_t gfn = r->spte_changed.gfn;
+	struct slot_view v;
+
+	if (r->spte_changed.as_id || range_in_transition(c, r->ts, gfn, level_pages(level)))
+		return;
+	if (!ref_slot_at(c, 0, gfn, &v)) {
+		if (!install)
+			return;	/* a leaf already installed: judged when it was */
+		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+		diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
+			"gfn %#" PRIx64 " is in no live memslot: no SPTE may map it (a level-%u"
+			" leaf was installed)", gfn, level);
+		return;
+	}
+	if (install)
+		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+	judge_leaf(c, &v, gfn, level, r->spte_changed.old_spte, r->spte_changed.new_spte,
+		   install);
+}
+
 /* __handle_changed_spte(): the page stats follow leaf-ness; then aging. */
 static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 {
@@ -1085,6 +1231,8 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 			c->unknown_leaves++;
 		}
 	}
+	if (is_leaf)
+		judge_tdp_leaf(c, r, !was_leaf);
 	if (was_leaf && is_leaf)
 		judge_aging(c, r, l);
 }
@@ -1221,6 +1369,18 @@ static void explain_tdp(struct checker *c)
 			      "the test recorded no page stats");
 }
 
+/* Why the leaf properties judged nothing. */
+static void explain_leaf(struct checker *c)
+{
+	if (!c->res->checked[KMMU_PROP_HUGE_ALLOWED])
+		not_checkable(c, KMMU_PROP_HUGE_ALLOWED,
+			      "no huge SPTE was installed outside a memslot ioctl changing its gfns");
+	if (!c->res->checked[KMMU_PROP_SPTE_WRITABLE])
+		not_checkable(c, KMMU_PROP_SPTE_WRITABLE,
+			      "no SPTE of a read-only slot, nor a huge one of a dirty-logged slot,"
+			      " was traced");
+}
+
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
@@ -1327,6 +1487,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		}
 	}
 	explain_tdp(&c);
+	explain_leaf(&c);
 	urcu_memb_unregister_thread();
 	kmmu_memslots_destroy(c.ms);
 	ret = 0;

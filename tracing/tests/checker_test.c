@@ -67,6 +67,36 @@ static void set_spte(struct history *h, uint64_t gfn)
 	add(h, KMMU_EV_SET_SPTE)->set_spte.gfn = gfn;
 }
 
+/* SPTE bits of the x86 (shadow, NPT) format */
+#define P_W	(1ull << 1)
+#define P_PS	(1ull << 7)
+#define P_MMU	(1ull << 11)	/* SPTE_MMU_PRESENT_MASK */
+
+static uint64_t leaf(uint64_t pfn, unsigned int level, bool writable)
+{
+	return P_MMU | 1 | pfn << 12 | (level > 1 ? P_PS : 0) | (writable ? P_W : 0);
+}
+
+static void set_spte_at(struct history *h, uint64_t gfn, unsigned int level, uint64_t spte)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_EV_SET_SPTE);
+
+	r->set_spte.gfn = gfn;
+	r->set_spte.level = level;
+	r->set_spte.spte = spte;
+}
+
+static void spte_changed(struct history *h, uint64_t gfn, unsigned int level, uint64_t old,
+			 uint64_t new)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_EV_SPTE_CHANGED);
+
+	r->spte_changed.gfn = gfn;
+	r->spte_changed.level = level;
+	r->spte_changed.old_spte = old;
+	r->spte_changed.new_spte = new;
+}
+
 static void mmio(struct history *h, uint64_t gpa, uint32_t type)
 {
 	struct kmmu_trace_record *r = add(h, KMMU_EV_MMIO);
@@ -283,6 +313,100 @@ TEST_F(chk, spte_installed_for_a_failed_create)
 		TH_LOG("%s", self->res.first_divergence);
 	}
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "never a live memslot"));
+}
+
+/* Slot 1 backs gfns 0x200-0x5ff, 2M-aligned in both gfn and hva. */
+TEST_F(chk, huge_spte_where_the_slot_allows)
+{
+	memslot(&self->h, 1, 0x200, 0x400, 0, 0);
+	set_spte_at(&self->h, 0x200, 2, leaf(0x3000, 2, true));
+	set_spte_at(&self->h, 0x400, 2, leaf(0x3200, 2, true));
+	spte_changed(&self->h, 0x400, 2, 0, leaf(0x3200, 2, true));	/* TDP's own trace */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(3, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+}
+
+/* Only its first gfn was judged: a 2M SPTE reaching past the slot's end. */
+TEST_F(chk, huge_spte_crossing_the_slot_end)
+{
+	memslot(&self->h, 1, 0x200, 0x300, 0, 0);
+	set_spte_at(&self->h, 0x400, 2, leaf(0x3200, 2, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "wholly inside one slot"));
+}
+
+TEST_F(chk, huge_spte_the_slot_disallows)
+{
+	struct kmmu_trace_record *ms;
+
+	memslot(&self->h, 1, 0x200, 0x400, 0, 0);
+	set_spte_at(&self->h, 0x201, 2, leaf(0x3001, 2, true));	/* unaligned gfn */
+	set_spte_at(&self->h, 0x400, 2, leaf(0x3201, 2, true));	/* unaligned pfn */
+	memslot(&self->h, 2, 0x800, 0x400, 1, 0);		/* dirty logging */
+	set_spte_at(&self->h, 0xa00, 2, leaf(0x4000, 2, false));
+	ms = memslot(&self->h, 3, 0x1000, 0x400, 0, 0);
+	ms->memslot.hva += 0x1000;				/* hva not 2M-aligned */
+	set_spte_at(&self->h, 0x1200, 2, leaf(0x5000, 2, true));
+	set_spte_at(&self->h, 0x1201, 1, leaf(0x5001, 1, true));	/* 4K: fine */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(4, self->res.divergences[KMMU_PROP_HUGE_ALLOWED]);
+	EXPECT_EQ(4, self->res.nr_divergences);
+	EXPECT_EQ(4, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
+}
+
+/* A leaf the TDP MMU installed without a fault's kvm_mmu_set_spte is judged too. */
+TEST_F(chk, tdp_leaf_install_outside_any_slot)
+{
+	spte_changed(&self->h, 0x105, 1, 0, leaf(0x2000, 1, true));	/* in slot 0 */
+	spte_changed(&self->h, 0x900, 1, 0, leaf(0x2001, 1, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0x900 is in no live memslot"));
+}
+
+TEST_F(chk, writable_spte_of_a_readonly_slot)
+{
+	memslot(&self->h, 2, 0x1000, 4, 2 /* KVM_MEM_READONLY */, 0);
+	set_spte_at(&self->h, 0x1000, 1, leaf(0x2000, 1, false));
+	spte_changed(&self->h, 0x1001, 1, 0, leaf(0x2001, 1, false));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+
+	set_spte_at(&self->h, 0x1002, 1, leaf(0x2002, 1, true));
+	spte_changed(&self->h, 0x1001, 1, leaf(0x2001, 1, false), leaf(0x2001, 1, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(2, self->res.divergences[KMMU_PROP_SPTE_WRITABLE]);
+	EXPECT_EQ(2, self->res.nr_divergences);
+}
+
+/*
+ * A huge leaf that predates dirty logging stays until split, write-
+ * protected; it must not be made writable again while logging is on.  A
+ * 4K one may: make_spte() logs the page.
+ */
+TEST_F(chk, huge_spte_made_writable_while_dirty_logging)
+{
+	memslot(&self->h, 1, 0x200, 0x400, 0, 0);
+	set_spte_at(&self->h, 0x200, 2, leaf(0x3000, 2, true));
+	memslot(&self->h, 1, 0x200, 0x400, 1, 0);		/* FLAGS_ONLY: log */
+	spte_changed(&self->h, 0x200, 2, leaf(0x3000, 2, true), leaf(0x3000, 2, false));
+	spte_changed(&self->h, 0x400, 1, 0, leaf(0x3400, 1, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	spte_changed(&self->h, 0x200, 2, leaf(0x3000, 2, false), leaf(0x3000, 2, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+	EXPECT_EQ(1, self->res.nr_divergences);
 }
 
 TEST_F(chk, mmio_inside_a_live_slot)

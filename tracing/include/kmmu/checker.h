@@ -60,6 +60,8 @@ enum kmmu_check_property {
 	KMMU_PROP_AGING_IN_PASS,	/* an Accessed bit is cleared only by aging its hva */
 	KMMU_PROP_AGING_KEEPS_DIRTY,	/* ... which keeps the Dirty and Writable bits */
 	KMMU_PROP_AGING_IDLE,		/* a page the guest left idle is young at most once */
+	KMMU_PROP_HUGE_ALLOWED,		/* a huge SPTE only where its slot allows one */
+	KMMU_PROP_SPTE_WRITABLE,	/* no writable SPTE the slot's flags forbid */
 	KMMU_PROP_NR,
 };
 
