@@ -46,6 +46,8 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_AGING_IDLE] = "aging reports a page the guest left idle young at most once",
 	[KMMU_PROP_HUGE_ALLOWED] = "a huge SPTE is installed only where its slot's alignment and flags allow one",
 	[KMMU_PROP_SPTE_WRITABLE] = "no SPTE of a read-only slot is writable, nor made writable huge while dirty logging",
+	[KMMU_PROP_SPTE_HISTORY] = "each SPTE change starts from the SPTE the previous traced change left",
+	[KMMU_PROP_LEAF_CHANGE] = "a present leaf SPTE changes in place only as KVM changes one",
 };
 
 const char *const kmmu_check_events[] = {
@@ -81,7 +83,18 @@ struct leaf {
 	uint64_t key;			/* leaf_key(); 0: free */
 	uint32_t live;			/* present leaf SPTEs with this key */
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
+	uint64_t last;			/* new SPTE of its last traced change */
+	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
 };
+
+/* A leaf change only a fault makes: the task's next record must be its kvm_mmu_set_spte. */
+struct fault_claim {
+	int32_t pid;
+	uint8_t level;
+	gfn_t gfn;
+	uint64_t pos;			/* the change's record */
+};
+#define MAX_CLAIMS	16
 
 /* Where a task is: inside the aging pass started by its last kvm_age_hva, or not. */
 struct task_ctx {
@@ -168,6 +181,15 @@ struct checker {
 		uint64_t gfn, npages, ts;
 	} idle[MAX_IDLE];
 	unsigned int nr_idle;
+	struct fault_claim claims[MAX_CLAIMS];
+	unsigned int nr_claims;
+	uint64_t set_sptes;		/* kvm_mmu_set_spte records replayed */
+	const char *no_history;		/* why SPTE_HISTORY cannot be judged; NULL: it can */
+	struct {
+		gfn_t lo, hi;		/* gfns [lo, hi) of address space 0 */
+		uint64_t ts;
+	} *unmap_log;			/* other tasks' unmaps of guest memory, in order */
+	uint32_t nr_unmap_log, unmap_log_cap;
 
 	/*
 	 * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
@@ -1203,6 +1225,269 @@ static void judge_tdp_leaf(struct checker *c, const struct kmmu_trace_record *r,
 		   install);
 }
 
+/* shadow_mmu_writable_mask of the host's TDP format; 0 if unknown. */
+static uint64_t mmu_writable_mask(struct checker *c)
+{
+	if (!c->host || c->host->host.tdp != 1)
+		return 0;
+	if (c->host->host.backend == KMMU_HOST_SVM)
+		return KMMU_SPTE_MMU_WRITABLE;		/* DEFAULT_SPTE_MMU_WRITABLE */
+	if (c->host->host.backend == KMMU_HOST_VMX)
+		return 1ULL << 58;			/* EPT_SPTE_MMU_WRITABLE */
+	return 0;
+}
+
+/*
+ * Whether the trace can miss SPTE changes of the test's VM: the session's
+ * page stats record (the run's last) says if other tasks' notifier calls
+ * or the NX huge page recovery thread may have changed SPTEs untraced.
+ * Looked up once, from the end.
+ */
+static const char *history_gaps(struct checker *c)
+{
+	for (uint64_t i = c->nr; i-- > 0;) {
+		const struct kmmu_trace_record *r = &c->recs[i];
+
+		if (r->type != KMMU_ACT_STATS)
+			continue;
+		if (r->stats.flags & KMMU_STATS_NX_RECOVERY)
+			return "the NX huge page recovery thread zaps SPTEs untraced";
+		if (r->stats.flags & KMMU_STATS_OTHERS_UNKNOWN)
+			return "other tasks' MMU notifier calls were not captured";
+		return NULL;
+	}
+	return "no page stats record: whether other tasks changed SPTEs is unknown";
+}
+
+/* Appends gfns [lo, hi) to the untraced unmap log; false when out of memory. */
+static bool unmap_log_add(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts)
+{
+	if (c->nr_unmap_log == c->unmap_log_cap) {
+		uint32_t cap = c->unmap_log_cap ? c->unmap_log_cap * 2 : 1024;
+		void *n = realloc(c->unmap_log, cap * sizeof(*c->unmap_log));
+
+		if (!n)
+			return false;
+		c->unmap_log = n;
+		c->unmap_log_cap = cap;
+	}
+	c->unmap_log[c->nr_unmap_log].lo = lo;
+	c->unmap_log[c->nr_unmap_log].hi = hi;
+	c->unmap_log[c->nr_unmap_log].ts = ts;
+	c->nr_unmap_log++;
+	return true;
+}
+
+/* The gfns of a slot (@base, @hva, @npages) whose host range [@start, @end) hits. */
+static bool unmap_log_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
+			   uint64_t start, uint64_t end, uint64_t ts)
+{
+	uint64_t from, to;
+
+	if (!npages || end <= hva || start >= hva + (npages << PAGE_SHIFT))
+		return true;
+	from = start > hva ? (start - hva) >> PAGE_SHIFT : 0;
+	to = (end - hva + (1ULL << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
+	return unmap_log_add(c, base + from, base + (to < npages ? to : npages), ts);
+}
+
+/*
+ * An untraced unmap (another task's notifier call) zaps SPTEs the trace
+ * does not show: the gfns it covers, through the reference slots and, for
+ * the ioctls in flight, their new ones, for judge_history().  Out of
+ * memory: history is not judged any more.
+ */
+static void log_untraced_unmap(struct checker *c, const struct kmmu_trace_record *r)
+{
+	uint64_t start = r->hva_range.start, end = r->hva_range.end;
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	struct kmmu_memory_slot *s;
+	struct kmmu_memslots *slots;
+	bool ok = true;
+	int n;
+
+	if (!r->hva_range.untraced || c->no_history || start >= c->hva_hi || c->hva_lo >= end)
+		return;
+	n = ops_in_flight(c, r->ts, fl, true);
+	for (int i = 0; i < n && ok; i++) {
+		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
+
+		if (!(op->memslot.slot >> 16))
+			ok = unmap_log_slot(c, op->memslot.gpa >> PAGE_SHIFT, op->memslot.hva,
+					    op->memslot.size >> PAGE_SHIFT, start, end, r->ts);
+	}
+	urcu_memb_read_lock();
+	slots = kmmu_memslots_active(c->ms, 0);
+	kmmu_for_each_memslot_in_hva_range(s, slots, start, end) {
+		if (!ok)
+			break;
+		ok = unmap_log_slot(c, s->base_gfn, s->userspace_addr, s->npages, start, end,
+				    r->ts);
+	}
+	urcu_memb_read_unlock();
+	if (!ok)
+		c->no_history = "out of memory";
+}
+
+/*
+ * A notifier call is traced before it takes mmu_lock (and the task may be
+ * preempted in between), so a fault may still install the SPTE after the
+ * event and before its zap: unmaps this long before a change count too.
+ */
+#define UNMAP_LATENCY_NS	1000000000ULL
+
+/*
+ * May an untraced unmap have zapped the SPTE (@gfn, @level) since its last
+ * traced change at @since?  Too many to look at: assume so.
+ */
+static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level)
+{
+	uint64_t from_ts = since > UNMAP_LATENCY_NS ? since - UNMAP_LATENCY_NS : 0;
+	uint32_t from = 0, hi = c->nr_unmap_log;
+	gfn_t end = gfn + level_pages(level);
+
+	while (from < hi) {
+		uint32_t mid = from + (hi - from) / 2;
+
+		if (c->unmap_log[mid].ts < from_ts)
+			from = mid + 1;
+		else
+			hi = mid;
+	}
+	if (c->nr_unmap_log - from > 256)
+		return true;
+	for (uint32_t i = from; i < c->nr_unmap_log; i++)
+		if (c->unmap_log[i].lo < end && gfn < c->unmap_log[i].hi)
+			return true;
+	return false;
+}
+
+/*
+ * SPTE_HISTORY: a key (as_id, level, gfn) whose one live leaf the trace
+ * saw last changed must be changed next from what that change left.  The
+ * key names one SPTE when the trace has one VM (events name none): a
+ * change from a leaf changes that one; another (an install) may be in a
+ * second root while a memslot ioctl is in flight, and is then not judged:
+ * a VM has one TDP root per address space, except that
+ * kvm_mmu_zap_all_fast() makes a new one and the ioctl zaps the old one
+ * before it returns.  Between two traced changes the TDP MMU
+ * changes an SPTE untraced only so: the CPU sets Accessed and Dirty,
+ * fast_page_fault() sets Writable on an MMU-writable SPTE, or restores an
+ * access-tracked one (A/D disabled: not judged), and other tasks' notifier
+ * calls, which the trace lacks, clear Accessed (aging: not captured at
+ * all) or zap the leaf (unmaps: logged, see unmap_may_explain()).  Every
+ * other write, every zap included, goes through handle_changed_spte() and
+ * is traced (6.1 and 6.12).
+ */
+static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
+			  const struct leaf *l)
+{
+	const uint64_t old = r->spte_changed.old_spte;
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	uint64_t a, d, may_set, lost, gained;
+
+	if (!l || l->live != 1 || !l->last_pos || c->vm_creates != 1 || c->no_history ||
+	    ad_disabled(l->last) || !ad_masks(c, &a, &d))
+		return;
+	/*
+	 * A change from a leaf changes the one live leaf of the key, whatever
+	 * the roots; another change may be a second root's.
+	 */
+	if (!tdp_leaf(old, r->spte_changed.level) && ops_in_flight(c, r->ts, fl, true))
+		return;
+	if (!spte_present(old) &&
+	    unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.gfn,
+			      r->spte_changed.level))
+		return;
+	may_set = a | d;
+	if (l->last & mmu_writable_mask(c))
+		may_set |= KMMU_PT_WRITABLE_MASK;
+	lost = l->last & ~old & ~a;
+	gained = old & ~l->last & ~may_set;
+	c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
+	if (lost || gained)
+		diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,
+			"old SPTE %#" PRIx64 " (level %u): the previous traced change of this"
+			" SPTE left %#" PRIx64 ", and since then only the CPU (Accessed, Dirty),"
+			" fast_page_fault() (Writable) and other tasks' aging (Accessed) change"
+			" it untraced; bits %#" PRIx64
+			" lost, %#" PRIx64 " gained", old, r->spte_changed.level, l->last,
+			lost, gained);
+}
+
+/* After a change of @l's key: is its one live leaf known? */
+static void note_history(struct checker *c, const struct kmmu_trace_record *r, struct leaf *l,
+			 bool is_leaf)
+{
+	if (!l)
+		return;
+	l->last = r->spte_changed.new_spte;
+	l->last_pos = is_leaf && l->live == 1 ? c->pos + 1 : 0;
+}
+
+/*
+ * LEAF_CHANGE: a present leaf that stays one keeps its pfn: KVM zaps
+ * before it maps another page (handle_changed_spte() BUG()s otherwise,
+ * 6.1 and 6.12; change_pte in 6.1 zaps, then installs).  Outside faults,
+ * KVM only clears bits of a leaf in place: Accessed (aging), Dirty
+ * (dirty-log clearing), Writable and MMU-writable (write protection), or
+ * marks it for access tracking (A/D disabled: not judged).  Anything else
+ * must be a fault re-making the SPTE, which tdp_mmu_map_handle_target_level()
+ * traces right after as kvm_mmu_set_spte for the same gfn and level: the
+ * task's next record (checked by settle_claims()).
+ */
+static void judge_leaf_change(struct checker *c, const struct kmmu_trace_record *r)
+{
+	const uint64_t old = r->spte_changed.old_spte, new = r->spte_changed.new_spte;
+	uint64_t a, d, cleared_ok;
+
+	c->res->checked[KMMU_PROP_LEAF_CHANGE]++;
+	if (kmmu_spte_to_pfn(old) != kmmu_spte_to_pfn(new)) {
+		diverge(c, KMMU_PROP_LEAF_CHANGE, r->spte_changed.gfn, true,
+			"a present leaf (level %u) moved from pfn %#" PRIx64 " to %#" PRIx64
+			" in place: KVM must zap it first", r->spte_changed.level,
+			kmmu_spte_to_pfn(old), kmmu_spte_to_pfn(new));
+		return;
+	}
+	if (!c->set_sptes || ad_disabled(old) || ad_disabled(new) || !ad_masks(c, &a, &d))
+		return;
+	cleared_ok = a | d | KMMU_PT_WRITABLE_MASK | mmu_writable_mask(c);
+	if (!(new & ~old) && !(old & ~new & ~cleared_ok))
+		return;
+	if (!r->pid || c->nr_claims == MAX_CLAIMS)
+		return;		/* not judged */
+	c->claims[c->nr_claims].pid = r->pid;
+	c->claims[c->nr_claims].gfn = r->spte_changed.gfn;
+	c->claims[c->nr_claims].level = r->spte_changed.level;
+	c->claims[c->nr_claims].pos = c->pos;
+	c->nr_claims++;
+}
+
+/* @r is the next record of a task with a claim: is it the fault's kvm_mmu_set_spte? */
+static void settle_claims(struct checker *c, const struct kmmu_trace_record *r)
+{
+	for (unsigned int i = 0; i < c->nr_claims; i++) {
+		struct fault_claim *f = &c->claims[i];
+		uint64_t pos = c->pos;
+
+		if (f->pid != r->pid || f->pos == c->pos)
+			continue;
+		if (r->type != KMMU_EV_SET_SPTE || r->set_spte.gfn != f->gfn ||
+		    r->set_spte.level != f->level) {
+			const struct kmmu_trace_record *e = &c->recs[f->pos];
+
+			c->pos = f->pos;	/* report the change itself */
+			diverge(c, KMMU_PROP_LEAF_CHANGE, f->gfn, true,
+				"%#" PRIx64 " -> %#" PRIx64 " (level %u) sets or clears bits only a"
+				" fault changes in place, but the task's next event is not that"
+				" fault's kvm_mmu_set_spte for the gfn", e->spte_changed.old_spte,
+				e->spte_changed.new_spte, f->level);
+			c->pos = pos;
+		}
+		c->claims[i--] = c->claims[--c->nr_claims];
+	}
+}
+
 /* __handle_changed_spte(): the page stats follow leaf-ness; then aging. */
 static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 {
@@ -1216,6 +1501,9 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 		return;
 	if (was_leaf || is_leaf)
 		l = leaf_get(c, leaf_key(r->spte_changed.as_id, level, r->spte_changed.gfn));
+	judge_history(c, r, l);
+	if (was_leaf && is_leaf)
+		judge_leaf_change(c, r);
 	if (was_leaf != is_leaf) {
 		if (level <= 3) {
 			c->pages[level - 1] += is_leaf ? 1 : -1;
@@ -1231,6 +1519,7 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 			c->unknown_leaves++;
 		}
 	}
+	note_history(c, r, l, is_leaf);
 	if (is_leaf)
 		judge_tdp_leaf(c, r, !was_leaf);
 	if (was_leaf && is_leaf)
@@ -1256,8 +1545,10 @@ static void on_split(struct checker *c, const struct kmmu_trace_record *r)
 		struct leaf *l = leaf_get(c, leaf_key(0, level - 1,
 						      r->split.gfn + i * level_pages(level - 1)));
 
-		if (l)
+		if (l) {
 			l->live++;
+			l->last_pos = 0;	/* written untraced: its value is unknown */
+		}
 	}
 }
 
@@ -1372,6 +1663,20 @@ static void explain_tdp(struct checker *c)
 /* Why the leaf properties judged nothing. */
 static void explain_leaf(struct checker *c)
 {
+	const char *why = no_tdp_mmu(c);
+	uint64_t a, d;
+
+	if (!why && !ad_masks(c, &a, &d))
+		why = "the host's SPTE format (EPT or NPT) is not in this trace";
+	if (!c->res->checked[KMMU_PROP_LEAF_CHANGE])
+		not_checkable(c, KMMU_PROP_LEAF_CHANGE, why ? why :
+			      "no present leaf SPTE changed in place");
+	if (!why)
+		why = c->no_history ? c->no_history : c->vm_creates != 1 ?
+		      "not exactly one VM created in the trace: SPTE changes name no VM" :
+		      "no traced change found its SPTE's last traced state";
+	if (!c->res->checked[KMMU_PROP_SPTE_HISTORY])
+		not_checkable(c, KMMU_PROP_SPTE_HISTORY, why);
 	if (!c->res->checked[KMMU_PROP_HUGE_ALLOWED])
 		not_checkable(c, KMMU_PROP_HUGE_ALLOWED,
 			      "no huge SPTE was installed outside a memslot ioctl changing its gfns");
@@ -1425,6 +1730,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	ret = kmmu_memslots_init(&c.ms, &ref_ops, &c, 0);
 	if (ret)
 		goto out;
+	c.no_history = history_gaps(&c);
 	/* Reference readers must be registered urcu threads; ours is for this replay. */
 	urcu_memb_register_thread();
 
@@ -1432,6 +1738,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		const struct kmmu_trace_record *r = &recs[c.pos];
 
 		track_task(&c, r);
+		if (c.nr_claims)
+			settle_claims(&c, r);
 		switch (r->type) {
 		case KMMU_ACT_SET_MEMSLOT:
 			on_memslot(&c, r);
@@ -1459,8 +1767,10 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			break;
 		case KMMU_EV_UNMAP_HVA_RANGE:
 			on_unmap(&c, r);
+			log_untraced_unmap(&c, r);
 			break;
 		case KMMU_EV_SET_SPTE:
+			c.set_sptes++;
 			on_set_spte(&c, r);
 			break;
 		case KMMU_EV_MMIO:
@@ -1495,6 +1805,7 @@ out:
 	free(c.ops);
 	free(c.sptes);
 	free(c.leaves);
+	free(c.unmap_log);
 	return ret;
 }
 

@@ -409,6 +409,152 @@ TEST_F(chk, huge_spte_made_writable_while_dirty_logging)
 	EXPECT_EQ(1, self->res.nr_divergences);
 }
 
+/* A TDP MMU run on NPT: one VM, its stats at the end say nothing escaped the trace. */
+#define P_A	(1ull << 5)
+#define P_D	(1ull << 6)
+#define P_MMUW	(1ull << 10)	/* DEFAULT_SPTE_MMU_WRITABLE */
+
+static void tdp_run(struct history *h)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_ACT_HOST);
+
+	r->host.backend = KMMU_HOST_SVM;
+	r->host.tdp = 1;
+	r->host.tdp_mmu = 1;
+	add(h, KMMU_ACT_VM_CREATE)->vm.nr_address_spaces = 2;
+}
+
+static struct kmmu_trace_record *spte_changed_by(struct history *h, int32_t pid, uint64_t gfn,
+						 uint64_t old, uint64_t new)
+{
+	spte_changed(h, gfn, 1, old, new);
+	h->recs[h->nr - 1].pid = pid;
+	return &h->recs[h->nr - 1];
+}
+
+static void end_stats(struct history *h)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
+
+	r->stats.start_ts = r->ts - 10;
+	r->stats.nr_vms = 1;
+	r->stats.pages[0] = 1;
+}
+
+/*
+ * What may change between two traced changes of one SPTE: the CPU sets
+ * Accessed and Dirty, fast_page_fault() sets Writable where MMU-writable,
+ * other tasks' aging clears Accessed, their unmaps zap.
+ */
+TEST_F(chk, spte_history_untraced_changes_allowed)
+{
+	uint64_t l = leaf(0x2000, 1, false) | P_MMUW, hw = l | P_A | P_D | P_W;
+	struct kmmu_trace_record *u;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);
+	spte_changed_by(&self->h, 7, 0x105, hw, hw & ~P_W);		/* write-protect */
+	spte_changed_by(&self->h, 7, 0x105, hw & ~P_W & ~P_A, 0);	/* zap */
+	spte_changed_by(&self->h, 7, 0x106, 0, l);
+	u = add(&self->h, KMMU_EV_UNMAP_HVA_RANGE);			/* another task's */
+	u->hva_range.start = HVA + 0x6000;
+	u->hva_range.end = HVA + 0x7000;
+	u->hva_range.untraced = 1;
+	spte_changed_by(&self->h, 7, 0x106, 0, l);			/* after its zap */
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(2, self->res.checked[KMMU_PROP_SPTE_HISTORY]);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+}
+
+TEST_F(chk, spte_history_repeated_or_inconsistent)
+{
+	uint64_t l = leaf(0x2000, 1, false) | P_MMUW | P_A;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);			/* installed twice */
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "previous traced change")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+
+	self->h.nr -= 2;
+	spte_changed_by(&self->h, 7, 0x105, l & ~P_MMUW, 0);		/* lost a bit */
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+
+	self->h.nr -= 2;
+	spte_changed_by(&self->h, 7, 0x105, l | P_PS, 0);		/* gained one */
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+
+	/* Writable needs MMU-writable to be set behind the trace's back. */
+	self->h.nr -= 3;
+	spte_changed_by(&self->h, 7, 0x105, 0, l & ~P_MMUW);
+	spte_changed_by(&self->h, 7, 0x105, (l & ~P_MMUW) | P_W, 0);
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+
+	/* Without the stats record, other tasks may have changed it: not judged. */
+	self->h.nr--;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_SPTE_HISTORY], "stats"));
+}
+
+/* A leaf moved to another page in place; a change only a fault may make. */
+TEST_F(chk, leaf_changes_in_place)
+{
+	uint64_t l = leaf(0x2000, 1, false) | P_MMUW | P_A;
+	struct kmmu_trace_record *u;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);
+	set_spte_at(&self->h, 0x105, 1, l);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	u = add(&self->h, KMMU_EV_AGE_HVA);
+	u->pid = 9;
+	u->hva_range.start = HVA + 0x5000;
+	u->hva_range.end = HVA + 0x6000;
+	spte_changed_by(&self->h, 9, 0x105, l, l & ~P_A);		/* aging */
+	spte_changed_by(&self->h, 7, 0x105, l & ~P_A, l | P_W | P_D);	/* a write fault */
+	set_spte_at(&self->h, 0x105, 1, l | P_W | P_D);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
+
+	spte_changed_by(&self->h, 7, 0x105, l | P_W | P_D, leaf(0x2001, 1, true) | P_MMUW);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "in place"));
+
+	/* Bits set, and no fault's kvm_mmu_set_spte follows. */
+	self->h.nr--;
+	spte_changed_by(&self->h, 9, 0x105, l | P_W | P_D, l | P_W | P_D | P_PS);
+	add(&self->h, KMMU_EV_AGE_HVA)->pid = 9;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
+	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
 TEST_F(chk, mmio_inside_a_live_slot)
 {
 	mmio(&self->h, 0x10f008, 1);

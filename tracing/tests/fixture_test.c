@@ -290,11 +290,13 @@ TEST_F(tdp, replays_clean)
 	}
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
 	if (variant->aging) {
 		EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IN_PASS));
 		EXPECT_EQ(KMMU_CHECK_PASS,
 			  kmmu_check_verdict(&self->res, KMMU_PROP_AGING_KEEPS_DIRTY));
 		EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IDLE));
+		EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
 	} else {
 		EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
 			  kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IN_PASS));
@@ -349,6 +351,73 @@ TEST_F(tdp, planted_a_clear_dropping_dirty)
 	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_KEEPS_DIRTY));
 	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+static bool is_leaf_install(const struct kmmu_trace_record *r)
+{
+	return !(r->spte_changed.old_spte & PRESENT) && (r->spte_changed.new_spte & PRESENT) &&
+	       r->spte_changed.level == 1;
+}
+
+/*
+ * A leaf install recorded twice: the second does not start from the
+ * first's SPTE.  The run's last install, away from the memslot ioctls and
+ * other tasks' unmaps of the start.
+ */
+TEST_F(tdp, planted_repeated_install)
+{
+	struct kmmu_trace_record *c;
+	int64_t at = -1;
+
+	for (uint64_t i = 0; i < self->tf.nr; i++)
+		if (self->tf.recs[i].type == KMMU_EV_SPTE_CHANGED &&
+		    is_leaf_install(&self->tf.recs[i]))
+			at = i;
+	ASSERT_LE(0, at);
+	c = with_inserted(&self->tf, at + 1, &self->tf.recs[at]);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
+	free(c);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "previous traced change")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/* A TDP leaf installed (no kvm_mmu_set_spte) for a gfn no slot holds. */
+TEST_F(tdp, planted_leaf_install_outside_the_slots)
+{
+	int64_t at = find_rec(&self->tf, KMMU_EV_SPTE_CHANGED, is_leaf_install);
+	struct kmmu_trace_record rec, *c;
+
+	ASSERT_LE(0, at);
+	rec = self->tf.recs[at];
+	rec.spte_changed.gfn = 0xfff00000;
+	c = with_inserted(&self->tf, at + 1, &rec);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
+	free(c);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0xfff00000 is in no live")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/* An aging clear that also moves the leaf to another page. */
+TEST_F(tdp, planted_leaf_moved_in_place)
+{
+	int64_t at;
+
+	if (!variant->aging)
+		SKIP(return, "no aging in this run");
+	at = find_rec(&self->tf, KMMU_EV_SPTE_CHANGED, is_a_clear);
+	ASSERT_LE(0, at);
+	self->tf.recs[at].spte_changed.new_spte ^= 1ull << 12;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "in place")) {
 		TH_LOG("%s", self->res.first_divergence);
 	}
 }

@@ -62,6 +62,8 @@ enum kmmu_check_property {
 	KMMU_PROP_AGING_IDLE,		/* a page the guest left idle is young at most once */
 	KMMU_PROP_HUGE_ALLOWED,		/* a huge SPTE only where its slot allows one */
 	KMMU_PROP_SPTE_WRITABLE,	/* no writable SPTE the slot's flags forbid */
+	KMMU_PROP_SPTE_HISTORY,		/* a change starts from what the last one left */
+	KMMU_PROP_LEAF_CHANGE,		/* a leaf changes in place only as KVM changes one */
 	KMMU_PROP_NR,
 };
 
