@@ -48,6 +48,7 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_SPTE_WRITABLE] = "no SPTE of a read-only slot is writable, nor made writable huge while dirty logging",
 	[KMMU_PROP_SPTE_HISTORY] = "each SPTE change starts from the SPTE the previous traced change left",
 	[KMMU_PROP_LEAF_CHANGE] = "a present leaf SPTE changes in place only as KVM changes one",
+	[KMMU_PROP_MMIO_CHECK] = "an MMIO SPTE is used exactly when its generation is KVM's",
 };
 
 const char *const kmmu_check_events[] = {
@@ -87,12 +88,19 @@ struct leaf {
 	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
 };
 
-/* A leaf change only a fault makes: the task's next record must be its kvm_mmu_set_spte. */
+/* What a task's next record must be (settle_claims()). */
+enum claim_kind {
+	CLAIM_SET_SPTE,		/* a leaf change only a fault makes: its kvm_mmu_set_spte */
+	CLAIM_MMIO_USED,	/* check_mmio_spte matched: handle_mmio_page_fault */
+	CLAIM_MMIO_REJECTED,	/* ... did not: anything else */
+};
+
 struct fault_claim {
 	int32_t pid;
 	uint8_t level;
+	uint8_t kind;			/* enum claim_kind */
 	gfn_t gfn;
-	uint64_t pos;			/* the change's record */
+	uint64_t pos;			/* the record that made the claim */
 };
 #define MAX_CLAIMS	16
 
@@ -185,11 +193,14 @@ struct checker {
 	unsigned int nr_claims;
 	uint64_t set_sptes;		/* kvm_mmu_set_spte records replayed */
 	const char *no_history;		/* why SPTE_HISTORY cannot be judged; NULL: it can */
+	uint64_t mmio_pfs;		/* handle_mmio_page_fault records replayed */
+	uint64_t mmio_unused, mmio_unused_pos;	/* matched checks with no use after (+ first) */
 	struct {
 		gfn_t lo, hi;		/* gfns [lo, hi) of address space 0 */
 		uint64_t ts;
 	} *unmap_log;			/* other tasks' unmaps of guest memory, in order */
 	uint32_t nr_unmap_log, unmap_log_cap;
+	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 
 	/*
 	 * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
@@ -908,9 +919,53 @@ static void judge_mmio_gen(struct checker *c, const struct kmmu_trace_record *r,
 			want, c->nr_as ? c->nr_as : 2, c->updates);
 }
 
+/* Claims what @pid's next record is; none left or no task: not judged. */
+static void add_claim(struct checker *c, int32_t pid, enum claim_kind kind, gfn_t gfn,
+		      unsigned int level)
+{
+	if (!pid || c->nr_claims == MAX_CLAIMS)
+		return;
+	c->claims[c->nr_claims].pid = pid;
+	c->claims[c->nr_claims].kind = kind;
+	c->claims[c->nr_claims].gfn = gfn;
+	c->claims[c->nr_claims].level = level;
+	c->claims[c->nr_claims].pos = c->pos;
+	c->nr_claims++;
+}
+
+/*
+ * MMIO_CHECK: check_mmio_spte() traces the generation it read from the
+ * SPTE (the layout of spte.h, fixed from 6.1 to 6.12) and KVM's, and
+ * handle_mmio_page_fault() uses the SPTE, tracing handle_mmio_page_fault
+ * next, exactly when they match; else the fault takes the slow path.
+ * (While a memslot update is in progress it returns early, untraced.)
+ */
 static void on_check_mmio(struct checker *c, const struct kmmu_trace_record *r)
 {
+	uint64_t gen = kmmu_get_mmio_spte_generation(c->gen_layout, r->check_mmio.spte);
+	bool match = r->check_mmio.kvm_gen == r->check_mmio.spte_gen;
+
 	judge_mmio_gen(c, r, r->check_mmio.kvm_gen, 0, false);
+	c->res->checked[KMMU_PROP_MMIO_CHECK]++;
+	if (gen != r->check_mmio.spte_gen) {
+		diverge(c, KMMU_PROP_MMIO_CHECK, 0, false,
+			"MMIO SPTE %#" PRIx64 " holds generation %#" PRIx64 ", not the %#x traced",
+			r->check_mmio.spte, gen, r->check_mmio.spte_gen);
+		return;
+	}
+	add_claim(c, r->pid, match ? CLAIM_MMIO_USED : CLAIM_MMIO_REJECTED, 0, 0);
+}
+
+/* Matched checks the task did not follow with a use, once the trace shows uses at all. */
+static void judge_mmio_unused(struct checker *c)
+{
+	if (!c->mmio_unused || !c->mmio_pfs)
+		return;
+	c->pos = c->mmio_unused_pos;
+	diverge(c, KMMU_PROP_MMIO_CHECK, 0, false,
+		"%" PRIu64 " check_mmio_spte with matching generations (this the first) were"
+		" not followed by the task's handle_mmio_page_fault: the SPTE must be used",
+		c->mmio_unused);
 }
 
 /*
@@ -1454,36 +1509,66 @@ static void judge_leaf_change(struct checker *c, const struct kmmu_trace_record 
 	cleared_ok = a | d | KMMU_PT_WRITABLE_MASK | mmu_writable_mask(c);
 	if (!(new & ~old) && !(old & ~new & ~cleared_ok))
 		return;
-	if (!r->pid || c->nr_claims == MAX_CLAIMS)
-		return;		/* not judged */
-	c->claims[c->nr_claims].pid = r->pid;
-	c->claims[c->nr_claims].gfn = r->spte_changed.gfn;
-	c->claims[c->nr_claims].level = r->spte_changed.level;
-	c->claims[c->nr_claims].pos = c->pos;
-	c->nr_claims++;
+	add_claim(c, r->pid, CLAIM_SET_SPTE, r->spte_changed.gfn, r->spte_changed.level);
 }
 
-/* @r is the next record of a task with a claim: is it the fault's kvm_mmu_set_spte? */
+/* The claim @f's task broke with its next record @r. */
+static void claim_broken(struct checker *c, const struct fault_claim *f,
+			 const struct kmmu_trace_record *r)
+{
+	const struct kmmu_trace_record *e = &c->recs[f->pos];
+	uint64_t pos = c->pos;
+
+	if (f->kind == CLAIM_MMIO_USED && !c->mmio_pfs) {
+		/* Perhaps the trace has no handle_mmio_page_fault at all: decided at its end. */
+		if (!c->mmio_unused++)
+			c->mmio_unused_pos = f->pos;
+		return;
+	}
+	c->pos = f->pos;	/* report the claiming record itself */
+	if (f->kind == CLAIM_SET_SPTE)
+		diverge(c, KMMU_PROP_LEAF_CHANGE, f->gfn, true,
+			"%#" PRIx64 " -> %#" PRIx64 " (level %u) sets or clears bits only a"
+			" fault changes in place, but the task's next event is not that"
+			" fault's kvm_mmu_set_spte for the gfn", e->spte_changed.old_spte,
+			e->spte_changed.new_spte, f->level);
+	else if (f->kind == CLAIM_MMIO_USED)
+		diverge(c, KMMU_PROP_MMIO_CHECK, 0, false,
+			"generations %#x and %#x match: handle_mmio_page_fault() must use the"
+			" MMIO SPTE (trace handle_mmio_page_fault next), but the task's next"
+			" event is a %s", e->check_mmio.kvm_gen, e->check_mmio.spte_gen,
+			kmmu_rec_type_name(r->type));
+	else
+		diverge(c, KMMU_PROP_MMIO_CHECK, r->mmio_pf.gfn, true,
+			"generations %#x and %#x differ: the stale MMIO SPTE must not be used,"
+			" yet handle_mmio_page_fault for gfn %#" PRIx64 " follows",
+			e->check_mmio.kvm_gen, e->check_mmio.spte_gen, r->mmio_pf.gfn);
+	c->pos = pos;
+}
+
+/* @r is the next record of a task with a claim: does it keep it? */
 static void settle_claims(struct checker *c, const struct kmmu_trace_record *r)
 {
 	for (unsigned int i = 0; i < c->nr_claims; i++) {
 		struct fault_claim *f = &c->claims[i];
-		uint64_t pos = c->pos;
+		bool kept;
 
 		if (f->pid != r->pid || f->pos == c->pos)
 			continue;
-		if (r->type != KMMU_EV_SET_SPTE || r->set_spte.gfn != f->gfn ||
-		    r->set_spte.level != f->level) {
-			const struct kmmu_trace_record *e = &c->recs[f->pos];
-
-			c->pos = f->pos;	/* report the change itself */
-			diverge(c, KMMU_PROP_LEAF_CHANGE, f->gfn, true,
-				"%#" PRIx64 " -> %#" PRIx64 " (level %u) sets or clears bits only a"
-				" fault changes in place, but the task's next event is not that"
-				" fault's kvm_mmu_set_spte for the gfn", e->spte_changed.old_spte,
-				e->spte_changed.new_spte, f->level);
-			c->pos = pos;
+		switch (f->kind) {
+		case CLAIM_SET_SPTE:
+			kept = r->type == KMMU_EV_SET_SPTE && r->set_spte.gfn == f->gfn &&
+			       r->set_spte.level == f->level;
+			break;
+		case CLAIM_MMIO_USED:
+			kept = r->type == KMMU_EV_HANDLE_MMIO_PAGE_FAULT;
+			break;
+		default:
+			kept = r->type != KMMU_EV_HANDLE_MMIO_PAGE_FAULT;
+			break;
 		}
+		if (!kept)
+			claim_broken(c, f, r);
 		c->claims[i--] = c->claims[--c->nr_claims];
 	}
 }
@@ -1560,6 +1645,62 @@ static void on_unmap(struct checker *c, const struct kmmu_trace_record *r)
 		c->untraced_unmaps++;
 }
 
+/* Adds the leaves of each level that gfns [lo, hi) can hold, @roots times. */
+static void bound_add(struct checker *c, gfn_t lo, gfn_t hi, unsigned int roots)
+{
+	for (unsigned int l = 1; l <= 3 && lo < hi; l++) {
+		unsigned int shift = KMMU_HPAGE_GFN_SHIFT(l);
+
+		c->unmap_bound[l - 1] += (((hi - 1) >> shift) - (lo >> shift) + 1) * roots;
+	}
+}
+
+static void bound_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
+		       const struct kmmu_trace_record *r, unsigned int roots)
+{
+	uint64_t start = r->hva_range.start, end = r->hva_range.end, from, to;
+
+	if (!npages || end <= hva || start >= hva + (npages << PAGE_SHIFT))
+		return;
+	from = start > hva ? (start - hva) >> PAGE_SHIFT : 0;
+	to = (end - hva + (1ULL << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
+	bound_add(c, base + from, base + (to < npages ? to : npages), roots);
+}
+
+/*
+ * How many leaves per level an untraced unmap may have removed: one per
+ * root for every huge page frame of each level its host range covers
+ * through the slots of every address space, the reference's and those of
+ * the ioctls in flight.  A VM has one root per address space except while
+ * a memslot ioctl's kvm_mmu_zap_all_fast() runs: two then.  A bound on the
+ * page stats' shortfall (on_stats()).
+ */
+static void bound_untraced_unmap(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	struct kmmu_memory_slot *s;
+	unsigned int roots;
+	int n;
+
+	if (!r->hva_range.untraced || r->hva_range.start >= c->hva_hi ||
+	    c->hva_lo >= r->hva_range.end)
+		return;
+	n = ops_in_flight(c, r->ts, fl, true);
+	roots = n ? 2 : 1;
+	for (int i = 0; i < n; i++) {
+		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
+
+		bound_slot(c, op->memslot.gpa >> PAGE_SHIFT, op->memslot.hva,
+			   op->memslot.size >> PAGE_SHIFT, r, roots);
+	}
+	urcu_memb_read_lock();
+	for (int as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++)
+		kmmu_for_each_memslot_in_hva_range(s, kmmu_memslots_active(c->ms, as),
+						   r->hva_range.start, r->hva_range.end)
+			bound_slot(c, s->base_gfn, s->userspace_addr, s->npages, r, roots);
+	urcu_memb_read_unlock();
+}
+
 /* Why the TDP MMU's SPTE changes cannot be in this trace; NULL if they can. */
 static const char *no_tdp_mmu(struct checker *c)
 {
@@ -1584,12 +1725,34 @@ static void not_checkable(struct checker *c, enum kmmu_check_property p, const c
  * in the trace is always a divergence; fewer is one only when no removal
  * can have escaped the trace.
  */
+/*
+ * The kernel has @missing fewer leaves of level @l + 1 than the trace:
+ * removals by other tasks' unmaps the trace lacks, at most as many as
+ * bound_untraced_unmap() counted.  Judged as that bound only.
+ */
+static void judge_stats_shortfall(struct checker *c, const struct kmmu_trace_record *r, int l,
+				  int64_t missing, gfn_t gfn, bool have_gfn)
+{
+	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
+
+	if ((uint64_t)missing > c->unmap_bound[l]) {
+		diverge(c, KMMU_PROP_PAGE_STATS, gfn, have_gfn,
+			"%s %" PRIu64 ": %" PRId64 " fewer leaf SPTEs than the trace installed and"
+			" removed, but other tasks' unmaps of guest memory can have removed at"
+			" most %" PRIu64 " untraced", names[l], r->stats.pages[l], missing,
+			c->unmap_bound[l]);
+		return;
+	}
+	not_checkable(c, KMMU_PROP_PAGE_STATS,
+		      "where other tasks' unmaps removed leaves untraced, the stats were judged"
+		      " only against the most those unmaps could remove");
+}
+
 static void on_stats(struct checker *c, const struct kmmu_trace_record *r)
 {
 	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
-	bool may_miss_removals = c->untraced_unmaps ||
-				 (r->stats.flags & (KMMU_STATS_NX_RECOVERY |
-						    KMMU_STATS_OTHERS_UNKNOWN));
+	bool may_miss_removals = r->stats.flags & (KMMU_STATS_NX_RECOVERY |
+						   KMMU_STATS_OTHERS_UNKNOWN);
 	const char *why = no_tdp_mmu(c);
 
 	if (why) {
@@ -1614,11 +1777,16 @@ static void on_stats(struct checker *c, const struct kmmu_trace_record *r)
 
 		if (kernel < ref && may_miss_removals) {
 			not_checkable(c, KMMU_PROP_PAGE_STATS,
-				      "another task unmapped guest memory: its SPTE changes are"
-				      " not traced");
+				      r->stats.flags & KMMU_STATS_NX_RECOVERY ?
+				      "the NX huge page recovery thread zaps SPTEs untraced" :
+				      "other tasks' MMU notifier calls were not captured");
 			continue;
 		}
 		c->res->checked[KMMU_PROP_PAGE_STATS]++;
+		if (kernel < ref && c->untraced_unmaps) {
+			judge_stats_shortfall(c, r, l, ref - kernel, gfn, e != NULL);
+			continue;
+		}
 		if (kernel != ref)
 			diverge(c, KMMU_PROP_PAGE_STATS, gfn, e != NULL,
 				"%s %" PRId64 " (%u VM(s)), but the trace installed and removed"
@@ -1677,6 +1845,12 @@ static void explain_leaf(struct checker *c)
 		      "no traced change found its SPTE's last traced state";
 	if (!c->res->checked[KMMU_PROP_SPTE_HISTORY])
 		not_checkable(c, KMMU_PROP_SPTE_HISTORY, why);
+	if (!c->res->checked[KMMU_PROP_MMIO_CHECK])
+		not_checkable(c, KMMU_PROP_MMIO_CHECK, "no check_mmio_spte in this trace"
+			      " (mmio_caching=N, or no MMIO SPTE was met again)");
+	else if (c->mmio_unused && !c->mmio_pfs)
+		not_checkable(c, KMMU_PROP_MMIO_CHECK, "no handle_mmio_page_fault in this trace:"
+			      " that matching MMIO SPTEs were used");
 	if (!c->res->checked[KMMU_PROP_HUGE_ALLOWED])
 		not_checkable(c, KMMU_PROP_HUGE_ALLOWED,
 			      "no huge SPTE was installed outside a memslot ioctl changing its gfns");
@@ -1768,6 +1942,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		case KMMU_EV_UNMAP_HVA_RANGE:
 			on_unmap(&c, r);
 			log_untraced_unmap(&c, r);
+			bound_untraced_unmap(&c, r);
 			break;
 		case KMMU_EV_SET_SPTE:
 			c.set_sptes++;
@@ -1790,12 +1965,14 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			on_check_mmio(&c, r);
 			break;
 		case KMMU_EV_HANDLE_MMIO_PAGE_FAULT:
+			c.mmio_pfs++;
 			on_handle_mmio_pf(&c, r);
 			break;
 		default:
 			break;
 		}
 	}
+	judge_mmio_unused(&c);
 	explain_tdp(&c);
 	explain_leaf(&c);
 	urcu_memb_unregister_thread();
@@ -1825,7 +2002,10 @@ void kmmu_check_print_summary(FILE *f, const struct kmmu_check_result *res)
 	for (int p = 0; p < KMMU_PROP_NR; p++) {
 		switch (kmmu_check_verdict(res, p)) {
 		case KMMU_CHECK_PASS:
-			fprintf(f, "PASS  %s (%" PRIu64 " checked)\n", prop_names[p], res->checked[p]);
+			/* Judged in part: say what was not. */
+			fprintf(f, "PASS  %s (%" PRIu64 " checked%s%s)\n", prop_names[p],
+				res->checked[p], res->not_checkable[p] ? "; not judged: " : "",
+				res->not_checkable[p] ? res->not_checkable[p] : "");
 			break;
 		case KMMU_CHECK_FAIL:
 			fprintf(f, "FAIL  %s (%" PRIu64 " of %" PRIu64 " diverge)\n", prop_names[p],

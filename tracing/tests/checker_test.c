@@ -9,6 +9,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/checker.h"
+#include "kmmu/spte.h"
 
 #define MAX_RECS 64
 #define HVA 0x7f0000000000ull
@@ -120,6 +121,9 @@ static void check_mmio(struct history *h, uint32_t kvm_gen, uint32_t spte_gen)
 
 	r->check_mmio.kvm_gen = kvm_gen;
 	r->check_mmio.spte_gen = spte_gen;
+	r->check_mmio.spte = KMMU_SHADOW_MMIO_VALUE |
+		kmmu_generation_mmio_spte_mask(kmmu_mmio_gen_layout(KMMU_SPTE_LAYOUT_UPSTREAM),
+					       spte_gen);
 }
 
 static void handle_mmio_pf(struct history *h, uint64_t gfn)
@@ -515,6 +519,40 @@ TEST_F(chk, spte_history_repeated_or_inconsistent)
 	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_SPTE_HISTORY], "stats"));
 }
 
+/*
+ * Other tasks' unmaps of guest memory remove leaves the trace does not
+ * show: the kernel may count fewer, but no more fewer than they cover.
+ */
+TEST_F(chk, page_stats_shortfall_beyond_untraced_unmaps)
+{
+	struct kmmu_trace_record *u;
+
+	tdp_run(&self->h);
+	for (int i = 0; i < 3; i++)
+		spte_changed_by(&self->h, 7, 0x105 + i, 0, leaf(0x2000 + i, 1, true));
+	u = add(&self->h, KMMU_EV_UNMAP_HVA_RANGE);
+	u->hva_range.start = HVA + 0x5000;	/* gfn 0x105 */
+	u->hva_range.end = HVA + 0x6000;
+	u->hva_range.untraced = 1;
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 2;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	/* ... and the summary says pages_4k was judged only as a bound. */
+	EXPECT_NE(NULL, self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
+
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 1;	/* two missing */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "at most 1 untraced")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
 /* A leaf moved to another page in place; a change only a fault may make. */
 TEST_F(chk, leaf_changes_in_place)
 {
@@ -788,6 +826,59 @@ TEST_F(chk, wrap_without_mmio_events_is_not_checkable)
 	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_AT_WRAP));
 	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
 		  kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_SPTE_UNBACKED));
+}
+
+/*
+ * check_mmio_spte's verdict: the SPTE holds the generation traced, and it
+ * is used (handle_mmio_page_fault next in the task) exactly when it is
+ * KVM's.
+ */
+TEST_F(chk, mmio_spte_used_exactly_when_current)
+{
+	check_mmio(&self->h, 10, 10);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	handle_mmio_pf(&self->h, 0x200);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	check_mmio(&self->h, 10, 8);		/* stale: the slow path installs anew */
+	self->h.recs[self->h.nr - 1].pid = 7;
+	mark_mmio(&self->h, 0x200, 10);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
+
+	/* A stale one used. */
+	self->h.nr--;
+	handle_mmio_pf(&self->h, 0x200);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "must not be used"));
+
+	/* A current one not used (in a trace that shows uses). */
+	self->h.nr -= 3;
+	mark_mmio(&self->h, 0x200, 10);
+	self->h.recs[self->h.nr - 1].pid = 7;
+	check_mmio(&self->h, 10, 10);
+	self->h.recs[self->h.nr - 1].pid = 8;
+	handle_mmio_pf(&self->h, 0x300);
+	self->h.recs[self->h.nr - 1].pid = 8;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
+	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+
+	/* A generation the SPTE does not hold. */
+	self->h.nr = 2;
+	check_mmio(&self->h, 10, 10);
+	self->h.recs[self->h.nr - 1].check_mmio.spte_gen = 12;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "not the 0xc traced"));
 }
 
 TEST_F(chk, mmio_spte_honoured_for_a_live_slot)

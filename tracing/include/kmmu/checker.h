@@ -25,7 +25,22 @@
  * follow it) whose hva range covers the SPTE's gfns through the reference
  * memslots, keep the Dirty and Writable bits, and happen at most once for
  * a gfn after the test declared it idle (KMMU_ACT_IDLE).  The shadow MMU
- * traces installs only, so none of these is checkable there.
+ * traces installs only, so none of these is checkable there.  A page
+ * stats shortfall where other tasks' unmaps (not in the trace) overlapped
+ * guest memory is judged against the most leaves those unmaps could remove.
+ *
+ * Every leaf SPTE installed outside an ioctl changing its gfns (both MMUs'
+ * kvm_mmu_set_spte, and the TDP MMU's own installs) must lie wholly in
+ * one live slot, huge ones only where the slot's alignment and flags allow
+ * (no dirty logging), none writable in a read-only slot.  From the TDP
+ * MMU's SPTE changes also: each change starts from what the previous
+ * traced change of that SPTE left (up to what KVM changes untraced: the
+ * CPU's Accessed/Dirty, fast_page_fault()'s Writable, other tasks'
+ * aging and unmaps), and a leaf changes in place only keeping its pfn,
+ * outside faults only clearing Accessed, Dirty or write permission.
+ * check_mmio_spte's verdict is judged: the generation it read is the
+ * SPTE's, and the SPTE is used (handle_mmio_page_fault) exactly when it
+ * matches KVM's.
  *
  * MMIO SPTE generations are compared with the reference memslots' own
  * generation of address space 0 (each swap adds KMMU_ADDRESS_SPACE_NUM).
@@ -64,6 +79,7 @@ enum kmmu_check_property {
 	KMMU_PROP_SPTE_WRITABLE,	/* no writable SPTE the slot's flags forbid */
 	KMMU_PROP_SPTE_HISTORY,		/* a change starts from what the last one left */
 	KMMU_PROP_LEAF_CHANGE,		/* a leaf changes in place only as KVM changes one */
+	KMMU_PROP_MMIO_CHECK,		/* an MMIO SPTE is used iff its generation is KVM's */
 	KMMU_PROP_NR,
 };
 
