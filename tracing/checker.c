@@ -241,23 +241,6 @@ static bool ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64
 	return found;
 }
 
-/* The live slot holding @gfn (address space 0), as its id and flags; false if none. */
-static bool ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
-{
-	struct kmmu_memory_slot *s;
-	bool found = false;
-
-	urcu_memb_read_lock();
-	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, 0), gfn);
-	if (s && kmmu_memslot_is_visible(s)) {
-		*id = s->id;
-		*flags = s->flags;
-		found = true;
-	}
-	urcu_memb_read_unlock();
-	return found;
-}
-
 /* A live slot as the leaf checks need it. */
 struct slot_view {
 	gfn_t base;
@@ -287,6 +270,18 @@ static bool ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct
 	}
 	urcu_memb_read_unlock();
 	return found;
+}
+
+/* The live slot holding @gfn (address space 0), as its id and flags; false if none. */
+static bool ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
+{
+	struct slot_view v;
+
+	if (!ref_slot_at(c, 0, gfn, &v))
+		return false;
+	*id = v.id;
+	*flags = v.flags;
+	return true;
 }
 
 static bool in_range(gfn_t gfn, gfn_t base, uint64_t npages)
@@ -1333,17 +1328,31 @@ static bool unmap_log_add(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts)
 	return true;
 }
 
-/* The gfns of a slot (@base, @hva, @npages) whose host range [@start, @end) hits. */
+/*
+ * The gfns [@lo, @hi) of a slot (@base, @hva, @npages) whose pages the host
+ * range [@start, @end) touches; false if none.
+ */
+static bool hva_range_gfns(gfn_t base, uint64_t hva, uint64_t npages, uint64_t start,
+			   uint64_t end, gfn_t *lo, gfn_t *hi)
+{
+	uint64_t to;
+
+	if (!npages || end <= hva || start >= hva + (npages << PAGE_SHIFT))
+		return false;
+	*lo = base + (start > hva ? (start - hva) >> PAGE_SHIFT : 0);
+	to = (end - hva + (1ULL << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
+	*hi = base + (to < npages ? to : npages);
+	return true;
+}
+
+/* Logs the gfns of a slot (@base, @hva, @npages) the unmap [@start, @end) hits. */
 static bool unmap_log_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
 			   uint64_t start, uint64_t end, uint64_t ts)
 {
-	uint64_t from, to;
+	gfn_t lo, hi;
 
-	if (!npages || end <= hva || start >= hva + (npages << PAGE_SHIFT))
-		return true;
-	from = start > hva ? (start - hva) >> PAGE_SHIFT : 0;
-	to = (end - hva + (1ULL << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
-	return unmap_log_add(c, base + from, base + (to < npages ? to : npages), ts);
+	return !hva_range_gfns(base, hva, npages, start, end, &lo, &hi) ||
+	       unmap_log_add(c, lo, hi, ts);
 }
 
 /*
@@ -1663,13 +1672,10 @@ static void bound_add(struct checker *c, gfn_t lo, gfn_t hi, unsigned int roots)
 static void bound_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
 		       const struct kmmu_trace_record *r, unsigned int roots)
 {
-	uint64_t start = r->hva_range.start, end = r->hva_range.end, from, to;
+	gfn_t lo, hi;
 
-	if (!npages || end <= hva || start >= hva + (npages << PAGE_SHIFT))
-		return;
-	from = start > hva ? (start - hva) >> PAGE_SHIFT : 0;
-	to = (end - hva + (1ULL << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
-	bound_add(c, base + from, base + (to < npages ? to : npages), roots);
+	if (hva_range_gfns(base, hva, npages, r->hva_range.start, r->hva_range.end, &lo, &hi))
+		bound_add(c, lo, hi, roots);
 }
 
 /*
