@@ -722,8 +722,13 @@ static void judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 	bool ro = v->flags & KMMU_MEM_READONLY, logged = v->flags & KMMU_MEM_LOG_DIRTY_PAGES;
 	bool huge = level > 1 && pages > 1;
 
-	if (!spte_present(spte))
-		return;		/* zapped again before the tracepoint read it */
+	/*
+	 * kvm_mmu_set_spte reads the SPTE when it traces: under the TDP MMU's
+	 * shared mmu_lock another fault may have zapped it or replaced a huge
+	 * one by a table by then.
+	 */
+	if (!spte_present(spte) || !kmmu_is_last_spte(spte, level))
+		return;
 	if (install && huge) {
 		if (gfn + pages > v->base + v->npages) {
 			diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
@@ -1304,6 +1309,8 @@ static const char *history_gaps(struct checker *c)
 			return "the NX huge page recovery thread zaps SPTEs untraced";
 		if (r->stats.flags & KMMU_STATS_OTHERS_UNKNOWN)
 			return "other tasks' MMU notifier calls were not captured";
+		if (r->stats.nr_vms != 1)
+			return "not exactly one VM: SPTE changes name no VM";
 		return NULL;
 	}
 	return "no page stats record: whether other tasks changed SPTEs is unknown";
