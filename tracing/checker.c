@@ -790,8 +790,12 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	id = v.id;
 	c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
 	slot_sptes(c, 0, id)->count++;
-	/* mmu_set_spte() traces what it set: a leaf, but its old value is not told. */
-	if (!range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
+	/*
+	 * mmu_set_spte() traces what it set: a leaf, but its old value is not
+	 * told.  A 4K one of a writable slot has nothing more to judge.
+	 */
+	if ((r->set_spte.level > 1 || (v.flags & KMMU_MEM_READONLY)) &&
+	    !range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
 		judge_leaf(c, &v, gfn, r->set_spte.level, 0, r->set_spte.spte, true);
 
 	/* Between the zap of a slot being removed and the end of its removal. */
