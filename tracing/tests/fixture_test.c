@@ -362,6 +362,42 @@ static bool is_leaf_install(const struct kmmu_trace_record *r)
 }
 
 /*
+ * The kernel counts far fewer 4K leaves than the trace left: more than
+ * other tasks' unmaps of guest memory could have removed untraced.
+ */
+TEST_F(tdp, planted_stats_shortfall)
+{
+	int64_t at = find_rec(&self->tf, KMMU_ACT_STATS, NULL);
+
+	/* Reclaim's unmaps there cover more than every leaf the trace left. */
+	if (variant->aging)
+		SKIP(return, "other tasks' unmaps may have removed every leaf");
+	ASSERT_LE(0, at);
+	ASSERT_LT(0, self->tf.recs[at].stats.pages[0]);
+	self->tf.recs[at].stats.pages[0] = 0;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "pages_4k")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/* check_mmio_spte traced a generation its SPTE does not hold. */
+TEST_F(tdp, planted_check_mmio_generation)
+{
+	int64_t at = find_rec(&self->tf, KMMU_EV_CHECK_MMIO_SPTE, NULL);
+
+	if (at < 0)
+		SKIP(return, "no check_mmio_spte in this run");
+	self->tf.recs[at].check_mmio.spte_gen ^= 1;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "traced")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
  * A leaf install recorded twice: the second does not start from the
  * first's SPTE.  The run's last install, away from the memslot ioctls and
  * other tasks' unmaps of the start.
