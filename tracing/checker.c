@@ -754,7 +754,8 @@ static void judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 				PRIx64 ") are not aligned alike at level %u: no level-%u SPTE may"
 				" map it (disallow_lpage)", v->id, v->base, v->hva, level, level);
 	}
-	if (!ro && !(logged && huge))
+	/* A huge install in a dirty-logged slot is HUGE_ALLOWED's. */
+	if (!ro && !(logged && huge && !install))
 		return;
 	c->res->checked[KMMU_PROP_SPTE_WRITABLE]++;
 	if (!(spte & KMMU_PT_WRITABLE_MASK))
@@ -763,7 +764,7 @@ static void judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 		diverge(c, KMMU_PROP_SPTE_WRITABLE, gfn, true,
 			"slot 0:%d is read-only: the level-%u SPTE for gfn %#" PRIx64 " must not be"
 			" writable", v->id, level, gfn);
-	else if (install || !spte_present(old) || !(old & KMMU_PT_WRITABLE_MASK))
+	else if (!spte_present(old) || !(old & KMMU_PT_WRITABLE_MASK))
 		diverge(c, KMMU_PROP_SPTE_WRITABLE, gfn, true,
 			"slot 0:%d logs dirty pages: the level-%u SPTE for gfn %#" PRIx64
 			" must not be made writable (a write must be logged per 4K page)",
