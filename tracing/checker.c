@@ -201,6 +201,7 @@ struct checker {
 	} *unmap_log;			/* other tasks' unmaps of guest memory, in order */
 	uint32_t nr_unmap_log, unmap_log_cap;
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
+	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
 
 	/*
 	 * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
@@ -683,8 +684,10 @@ static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 		if (all)
 			fl[i]->zapped_all = true;
 	}
-	if (all)
+	if (all) {
 		c->epoch++;
+		c->last_zap_all_ts = ts;
+	}
 }
 
 static bool spte_present(uint64_t spte)
@@ -1443,10 +1446,11 @@ static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsi
  * saw last changed must be changed next from what that change left.  The
  * key names one SPTE when the trace has one VM (events name none): a
  * change from a leaf changes that one; another (an install) may be in a
- * second root while a memslot ioctl is in flight, and is then not judged:
- * a VM has one TDP root per address space, except that
- * kvm_mmu_zap_all_fast() makes a new one and the ioctl zaps the old one
- * before it returns.  Between two traced changes the TDP MMU
+ * second root after a memslot ioctl's zap-all, until it returns, and is
+ * then not judged: a VM has one TDP root per address space (roots are
+ * invalidated only by kvm_mmu_zap_all_fast() and at VM teardown, and
+ * kept while valid), and the ioctl whose zap-all invalidated them zaps
+ * the old root before it returns, in its own task.  Between two traced changes the TDP MMU
  * changes an SPTE untraced only so: the CPU sets Accessed and Dirty,
  * fast_page_fault() sets Writable on an MMU-writable SPTE, or restores an
  * access-tracked one (A/D disabled: not judged), and other tasks' notifier
@@ -1467,10 +1471,21 @@ static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
 		return;
 	/*
 	 * A change from a leaf changes the one live leaf of the key, whatever
-	 * the roots; another change may be a second root's.
+	 * the roots; another change may be a second root's, once a zap-all
+	 * of an ioctl in flight made one, unless the live leaf was itself
+	 * installed after the zap-all: only into the new root, as faults
+	 * retry on an invalid one.
 	 */
-	if (!tdp_leaf(old, r->spte_changed.level) && ops_in_flight(c, r->ts, fl, true))
-		return;
+	if (!tdp_leaf(old, r->spte_changed.level)) {
+		const struct kmmu_trace_record *prev = &c->recs[l->last_pos - 1];
+		bool new_root = prev->ts > c->last_zap_all_ts &&
+				!tdp_leaf(prev->spte_changed.old_spte, prev->spte_changed.level);
+		int n = new_root ? 0 : ops_in_flight(c, r->ts, fl, true);
+
+		for (int i = 0; i < n; i++)
+			if (fl[i]->zapped_all)
+				return;
+	}
 	if (!spte_present(old) &&
 	    unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.gfn,
 			      r->spte_changed.level))

@@ -553,6 +553,37 @@ TEST_F(chk, page_stats_shortfall_beyond_untraced_unmaps)
 	}
 }
 
+/*
+ * While an ioctl's zap-all runs, the new root's install may meet the old
+ * root's leaf for the same gfn: not judged.  A leaf installed after the
+ * zap-all is in the new root: a second install over it is judged.
+ */
+TEST_F(chk, spte_history_across_a_zap_all)
+{
+	uint64_t l = leaf(0x2000, 1, false) | P_MMUW | P_A, t;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);		/* the old root */
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);		/* the new root */
+	spte_changed_by(&self->h, 7, 0x105, l, 0x5a0);		/* the old one zapped */
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0);
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_SPTE_HISTORY]) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+
+	self->h.nr -= 3;
+	spte_changed_by(&self->h, 7, 0x106, 0, l);		/* after the zap-all */
+	spte_changed_by(&self->h, 7, 0x106, 0, l);		/* installed twice */
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0);
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+}
+
 /* A leaf moved to another page in place; a change only a fault may make. */
 TEST_F(chk, leaf_changes_in_place)
 {
