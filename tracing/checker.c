@@ -194,7 +194,8 @@ struct checker {
 	uint64_t set_sptes;		/* kvm_mmu_set_spte records replayed */
 	const char *no_history;		/* why SPTE_HISTORY cannot be judged; NULL: it can */
 	uint64_t mmio_pfs;		/* handle_mmio_page_fault records replayed */
-	uint64_t mmio_unused, mmio_unused_pos;	/* matched checks with no use after (+ first) */
+	uint64_t mmio_unused;		/* matched checks the task did not follow with a use */
+	uint64_t mmio_unused_pos;	/* ... the first of them */
 	struct {
 		gfn_t lo, hi;		/* gfns [lo, hi) of address space 0 */
 		uint64_t ts;

@@ -331,7 +331,8 @@ TEST_F(chk, huge_spte_where_the_slot_allows)
 		TH_LOG("%s", self->res.first_divergence);
 	}
 	EXPECT_EQ(3, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
-	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
 }
 
 /* Only its first gfn was judged: a 2M SPTE reaching past the slot's end. */
