@@ -1052,6 +1052,12 @@ static bool tdp_leaf(uint64_t spte, unsigned int level)
 	return tdp_present(spte) && kmmu_is_last_spte(spte, level);
 }
 
+/* A present leaf, or with @table a present page-table SPTE. */
+static bool tdp_kind(uint64_t spte, unsigned int level, bool table)
+{
+	return tdp_present(spte) && kmmu_is_last_spte(spte, level) != table;
+}
+
 static bool ad_disabled(uint64_t spte)
 {
 	return (spte >> SPTE_TDP_AD_SHIFT & 3) == SPTE_TDP_AD_DISABLED;
@@ -1443,8 +1449,9 @@ static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsi
 }
 
 /*
- * SPTE_HISTORY: a key (as_id, level, gfn) whose one live leaf the trace
- * saw last changed must be changed next from what that change left.  The
+ * SPTE_HISTORY: a key (as_id, level, gfn) whose one live leaf (or, with
+ * @table, page-table SPTE) the trace saw last changed must be changed
+ * next from what that change left.  The
  * key names one SPTE when the trace has one VM (events name none): a
  * change from a leaf changes that one; another (an install) may be in a
  * second root after a memslot ioctl's zap-all, until it returns, and is
@@ -1461,7 +1468,7 @@ static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsi
  * is traced (6.1 and 6.12).
  */
 static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
-			  const struct leaf *l)
+			  const struct leaf *l, bool table)
 {
 	const uint64_t old = r->spte_changed.old_spte;
 	struct memslot_op *fl[MAX_OPS_SEEN];
@@ -1477,10 +1484,11 @@ static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
 	 * installed after the zap-all: only into the new root, as faults
 	 * retry on an invalid one.
 	 */
-	if (!tdp_leaf(old, r->spte_changed.level)) {
+	if (!tdp_kind(old, r->spte_changed.level, table)) {
 		const struct kmmu_trace_record *prev = &c->recs[l->last_pos - 1];
 		bool new_root = prev->ts > c->last_zap_all_ts &&
-				!tdp_leaf(prev->spte_changed.old_spte, prev->spte_changed.level);
+				!tdp_kind(prev->spte_changed.old_spte, prev->spte_changed.level,
+					  table);
 		int n = new_root ? 0 : ops_in_flight(c, r->ts, fl, true);
 
 		for (int i = 0; i < n; i++)
@@ -1492,7 +1500,7 @@ static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
 			      r->spte_changed.level))
 		return;
 	may_set = a | d;
-	if (l->last & mmu_writable_mask(c))
+	if (!table && (l->last & mmu_writable_mask(c)))
 		may_set |= KMMU_PT_WRITABLE_MASK;
 	lost = l->last & ~old & ~a;
 	gained = old & ~l->last & ~may_set;
@@ -1615,6 +1623,30 @@ static void settle_claims(struct checker *c, const struct kmmu_trace_record *r)
 	}
 }
 
+/*
+ * Page-table SPTEs have a history too: linked (tdp_mmu_link_sp()), changed
+ * by the CPU only in the Accessed bit, unlinked when zapped or replaced by
+ * a huge leaf, all traced.  Their keys are the leaves' with bit 3 of the
+ * level set; live counts them as for leaves, for judge_history().
+ */
+static void track_table(struct checker *c, const struct kmmu_trace_record *r)
+{
+	unsigned int level = r->spte_changed.level;
+	bool was = tdp_kind(r->spte_changed.old_spte, level, true);
+	bool is = tdp_kind(r->spte_changed.new_spte, level, true);
+	struct leaf *t = leaf_get(c, leaf_key(r->spte_changed.as_id, level | 8,
+					      r->spte_changed.gfn));
+
+	if (!t)
+		return;
+	judge_history(c, r, t, true);
+	if (is && !was)
+		t->live++;
+	else if (was && !is && t->live)
+		t->live--;
+	note_history(c, r, t, is);
+}
+
 /* __handle_changed_spte(): the page stats follow leaf-ness; then aging. */
 static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 {
@@ -1628,7 +1660,7 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 		return;
 	if (was_leaf || is_leaf)
 		l = leaf_get(c, leaf_key(r->spte_changed.as_id, level, r->spte_changed.gfn));
-	judge_history(c, r, l);
+	judge_history(c, r, l, false);
 	if (was_leaf && is_leaf)
 		judge_leaf_change(c, r);
 	if (was_leaf != is_leaf) {
@@ -1647,6 +1679,8 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 		}
 	}
 	note_history(c, r, l, is_leaf);
+	if (tdp_kind(old, level, true) || tdp_kind(new, level, true))
+		track_table(c, r);
 	if (is_leaf)
 		judge_tdp_leaf(c, r, !was_leaf);
 	if (was_leaf && is_leaf)

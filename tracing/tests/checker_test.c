@@ -585,6 +585,38 @@ TEST_F(chk, spte_history_across_a_zap_all)
 	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
 }
 
+/* Page-table SPTEs have a history too: linked twice, or unlinked as another. */
+TEST_F(chk, spte_history_of_page_tables)
+{
+	uint64_t table = P_MMU | 1 | P_W | 4 | P_A | 0x3000ull << 12;
+
+	tdp_run(&self->h);
+	spte_changed(&self->h, 0x100, 2, 0, table);
+	spte_changed(&self->h, 0x100, 2, table, 0x5a0);		/* zapped */
+	spte_changed(&self->h, 0x100, 2, 0, table);
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(1, self->res.checked[KMMU_PROP_SPTE_HISTORY]);
+
+	self->h.nr--;
+	spte_changed(&self->h, 0x100, 2, 0, table);		/* linked again */
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+
+	self->h.nr -= 2;
+	spte_changed(&self->h, 0x100, 2, table ^ 1ull << 13, 0);	/* another table */
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+}
+
 /* A leaf moved to another page in place; a change only a fault may make. */
 TEST_F(chk, leaf_changes_in_place)
 {
