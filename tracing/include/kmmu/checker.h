@@ -33,11 +33,14 @@
  * kvm_mmu_set_spte, and the TDP MMU's own installs) must lie wholly in
  * one live slot, huge ones only where the slot's alignment and flags allow
  * (no dirty logging), none writable in a read-only slot.  From the TDP
- * MMU's SPTE changes also: each change starts from what the previous
- * traced change of that SPTE left (up to what KVM changes untraced: the
- * CPU's Accessed/Dirty, fast_page_fault()'s Writable, other tasks'
- * aging and unmaps), and a leaf changes in place only keeping its pfn,
- * outside faults only clearing Accessed, Dirty or write permission.
+ * MMU's SPTE changes also: each change of a leaf or page-table SPTE
+ * starts from what the previous traced change of it left (up to what KVM
+ * changes untraced: the CPU's Accessed/Dirty, fast_page_fault()'s
+ * Writable, other tasks' aging and unmaps), judged where the trace names
+ * one SPTE (one VM; an install during a memslot ioctl's zap-all, which
+ * makes a second root, only if the SPTE there was itself installed after
+ * it); and a leaf changes in place only keeping its pfn, outside faults
+ * only clearing Accessed, Dirty or write permission.
  * check_mmio_spte's verdict is judged: the generation it read is the
  * SPTE's, and the SPTE is used (handle_mmio_page_fault) exactly when it
  * matches KVM's.
