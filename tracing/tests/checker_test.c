@@ -5,6 +5,7 @@
  * and is reported not checkable when its events are absent.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
@@ -246,6 +247,35 @@ TEST_F(chk, completion_of_an_mmio_read_is_not_judged)
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
 }
 
+/*
+ * Each vCPU thread's pending read is its own, whatever the pids: 100 and
+ * 164 (64 apart, which a table indexed by pid % 64 mixed up) interleave.
+ */
+TEST_F(chk, mmio_reads_of_two_tasks_interleave)
+{
+	mmio(&self->h, 0x300000, 0);
+	self->h.recs[self->h.nr - 1].pid = 100;
+	mmio(&self->h, 0x400000, 0);
+	self->h.recs[self->h.nr - 1].pid = 164;
+	memslot(&self->h, 1, 0x300, 1, 0, 0);	/* both gpas backed from here */
+	memslot(&self->h, 2, 0x400, 1, 0, 0);
+	mmio(&self->h, 0x300000, 1);		/* each completes its own read */
+	self->h.recs[self->h.nr - 1].pid = 100;
+	mmio(&self->h, 0x400000, 1);
+	self->h.recs[self->h.nr - 1].pid = 164;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(2, self->res.checked[KMMU_PROP_MMIO_UNBACKED]);
+
+	/* A completion is consumed: a second READ of 100 is judged. */
+	mmio(&self->h, 0x300000, 1);
+	self->h.recs[self->h.nr - 1].pid = 100;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MMIO_UNBACKED]);
+}
+
 TEST_F(chk, mmio_write_to_a_readonly_slot_is_fine)
 {
 	memslot(&self->h, 2, 0x1000, 1, 2 /* KVM_MEM_READONLY */, 0);
@@ -475,6 +505,51 @@ TEST_F(chk, unsorted_or_foreign_records_are_refused)
 	self->h.nr--;
 	add(&self->h, KMMU_EV_SET_SPTE)->type = 999;
 	EXPECT_EQ(-EINVAL, check(&self->h, &self->res));
+}
+
+/*
+ * Every task's aging pass is its own, however many tasks age: 300 of them
+ * each age the slot and clear the Accessed bit of one of its SPTEs.
+ */
+TEST(aging_passes_of_many_tasks)
+{
+	const uint64_t present = 1ull << 11, accessed = 1ull << 5;
+	const int tasks = 300, nr = 2 + 2 * tasks;
+	struct kmmu_trace_record *recs = calloc(nr, sizeof(*recs)), *r;
+	struct kmmu_check_result res;
+
+	ASSERT_NE(NULL, recs);
+	for (int i = 0; i < nr; i++)
+		recs[i].ts = 1000 * (i + 1);
+	recs[0].type = KMMU_ACT_HOST;
+	recs[0].host.backend = KMMU_HOST_SVM;
+	recs[0].host.tdp = recs[0].host.tdp_mmu = 1;
+	r = &recs[1];
+	r->type = KMMU_ACT_SET_MEMSLOT;
+	r->memslot.start_ts = r->ts - 500;
+	r->memslot.gpa = 0x100000;
+	r->memslot.size = 16 << 12;
+	r->memslot.hva = HVA;
+	for (int t = 0; t < tasks; t++) {
+		r = &recs[2 + 2 * t];
+		r->type = KMMU_EV_AGE_HVA;
+		r->pid = 1000 + t;
+		r->hva_range.start = HVA;
+		r->hva_range.end = HVA + (16 << 12);
+		r++;
+		r->type = KMMU_EV_SPTE_CHANGED;
+		r->pid = 1000 + t;
+		r->spte_changed.gfn = 0x100 + t % 16;
+		r->spte_changed.level = 1;
+		r->spte_changed.old_spte = present | accessed | 0x1234000;
+		r->spte_changed.new_spte = present | 0x1234000;
+	}
+	ASSERT_EQ(0, kmmu_check(recs, nr, NULL, &res));
+	EXPECT_EQ(0, res.nr_divergences) {
+		TH_LOG("%s", res.first_divergence);
+	}
+	EXPECT_EQ(tasks, res.checked[KMMU_PROP_AGING_IN_PASS]);
+	free(recs);
 }
 
 TEST(no_actions_nothing_judged)
