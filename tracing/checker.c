@@ -73,12 +73,20 @@ const char *const kmmu_check_events[] = {
 #define EPT_DIRTY		(1ULL << 9)
 #define MAX_IDLE		16	/* idle ranges remembered */
 
-/* One key (as_id, level, gfn) of the leaf SPTEs: one SPTE per root. */
+/*
+ * One key (as_id, level, gfn) of the leaf SPTEs: one SPTE per root.  A
+ * huge page that was split has an entry of its own, whose live counts its
+ * splits (see on_split()).
+ */
 struct leaf {
 	uint64_t key;			/* leaf_key(); 0: free */
 	uint32_t live;			/* present leaf SPTEs with this key */
+	uint32_t splits_seen;		/* splits of its huge page already in live */
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
 };
+
+/* leaf_key() level of a split huge page's entry: this | its children's level. */
+#define SPLIT_KEY_LEVEL		8
 
 /*
  * What a task (a vCPU thread, a VMM thread) is in the middle of: the
@@ -163,6 +171,7 @@ struct checker {
 
 	/* TDP MMU SPTE changes (kvm_tdp_mmu_spte_changed) */
 	struct table leaves;		/* of struct leaf */
+	bool any_split;		/* a huge page was split: leaves may have splits to count */
 	int64_t pages[3];		/* leaf SPTEs per level (4K, 2M, 1G) as traced */
 	uint64_t last_leaf_change_ts;
 	uint64_t last_leaf_change[3];	/* index + 1 of the last change per level */
@@ -775,6 +784,30 @@ static struct leaf *leaf_get(struct checker *c, uint64_t key)
 	return table_get(c, &c->leaves, key);
 }
 
+/*
+ * The entry of the leaf (@as_id, @level, @gfn), created if needed, with
+ * the splits of its huge page that happened since it was last looked at
+ * counted in; NULL when out of memory.
+ */
+static struct leaf *leaf_of(struct checker *c, unsigned int as_id, unsigned int level, gfn_t gfn)
+{
+	uint32_t splits = 0;
+	struct leaf *l;
+
+	if (c->any_split && !as_id && level < 3) {
+		l = table_find(&c->leaves, leaf_key(0, SPLIT_KEY_LEVEL | level,
+						    gfn & ~(level_pages(level + 1) - 1)));
+		if (l)
+			splits = l->live;
+	}
+	l = leaf_get(c, leaf_key(as_id, level, gfn));
+	if (l && l->splits_seen != splits) {
+		l->live += splits - l->splits_seen;
+		l->splits_seen = splits;
+	}
+	return l;
+}
+
 static bool tdp_present(uint64_t spte)
 {
 	return spte & KMMU_SPTE_MMU_PRESENT_MASK;	/* is_shadow_present_pte() */
@@ -983,7 +1016,7 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 	if (level < 1 || level > 5)
 		return;
 	if (was_leaf || is_leaf)
-		l = leaf_get(c, leaf_key(r->spte_changed.as_id, level, r->spte_changed.gfn));
+		l = leaf_of(c, r->spte_changed.as_id, level, r->spte_changed.gfn);
 	if (was_leaf != is_leaf) {
 		if (level <= 3) {
 			c->pages[level - 1] += is_leaf ? 1 : -1;
@@ -1007,24 +1040,29 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
  * tdp_mmu_split_huge_page(): the huge leaf became a table (a traced
  * change), and its 512 children, written before the table was linked and
  * never traced, were added to the stats of the level below.
+ *
+ * The children become leaves of the trace when it next touches them
+ * (leaf_of()), not here: an entry for each would make a record of 64
+ * bytes cost 512 entries, and a trace of 20000 splits over a gigabyte.
+ * The huge page's own entry counts its splits.  The trace names no
+ * address space: 0, as every kmmu VM's memory; and its gfn is aligned to
+ * the level, as the kernel's iterator is.
  */
 static void on_split(struct checker *c, const struct kmmu_trace_record *r)
 {
 	unsigned int level = r->split.level;
+	struct leaf *l;
 
 	if (r->split.err || level < 2 || level > 3 || !c->spte_changes)
 		return;	/* the shadow MMU's splits are not counted here */
 	c->pages[level - 2] += KMMU_PT64_ENT_PER_PAGE;
 	c->last_leaf_change[level - 2] = c->pos + 1;
 	c->last_leaf_change_ts = r->ts;
-	for (unsigned int i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
-		/* The trace names no address space: 0, as every kmmu VM's memory. */
-		struct leaf *l = leaf_get(c, leaf_key(0, level - 1,
-						      r->split.gfn + i * level_pages(level - 1)));
-
-		if (l)
-			l->live++;
-	}
+	l = leaf_get(c, leaf_key(0, SPLIT_KEY_LEVEL | (level - 1),
+				 r->split.gfn & ~(level_pages(level) - 1)));
+	if (l)
+		l->live++;
+	c->any_split = true;
 }
 
 /* Another task unmapped guest memory, and the trace lacks its SPTE changes. */
