@@ -77,12 +77,16 @@ const char *const kmmu_check_events[] = {
 #define EPT_ACCESSED		(1ULL << 8)
 #define EPT_DIRTY		(1ULL << 9)
 #define MAX_IDLE		16	/* idle ranges remembered */
-#define MAX_PIDS		256	/* tasks whose aging pass is tracked */
 
-/* One key (as_id, level, gfn) of the leaf SPTEs: one SPTE per root. */
+/*
+ * One key (as_id, level, gfn) of the leaf SPTEs: one SPTE per root.  A
+ * huge page that was split has an entry of its own, whose live counts its
+ * splits (see on_split()).
+ */
 struct leaf {
 	uint64_t key;			/* leaf_key(); 0: free */
 	uint32_t live;			/* present leaf SPTEs with this key */
+	uint32_t splits_seen;		/* splits of its huge page already in live */
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
 	uint64_t last;			/* new SPTE of its last traced change */
 	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
@@ -104,12 +108,37 @@ struct fault_claim {
 };
 #define MAX_CLAIMS	16
 
-/* Where a task is: inside the aging pass started by its last kvm_age_hva, or not. */
+
+/* leaf_key() level of a split huge page's entry: this | its children's level. */
+#define SPLIT_KEY_LEVEL		8
+/* leaf_key() address space of a page-table SPTE's entry: this | its own. */
+#define TABLE_KEY_AS		8
+
+/*
+ * What a task (a vCPU thread, a VMM thread) is in the middle of: the
+ * aging pass started by its last kvm_age_hva, or not; an MMIO read that
+ * exited to userspace, or not.
+ */
 struct task_ctx {
-	int32_t pid;
+	uint64_t key;			/* its pid + 1; 0: free */
 	bool in_pass;
+	bool read_pending;
 	uint64_t start, end;		/* the pass's hva range */
 	uint64_t pass;			/* index + 1 of its kvm_age_hva */
+	uint64_t read_gpa;		/* the pending read's gpa */
+};
+
+/*
+ * Per-key state of the replay (leaf SPTEs, tasks): open addressing with
+ * linear probing; every entry starts with its uint64_t key, 0 marks a free
+ * one.  It doubles when half full, so a lookup stays a probe or two, and
+ * it holds one entry per key the trace names, so its memory follows what
+ * the trace holds.
+ */
+struct table {
+	char *ents;
+	size_t esize;
+	uint64_t nr, cap;		/* cap: 0 or a power of 2 */
 };
 
 /* SPTEs installed in a slot since the last zap-all (an epoch per zap-all). */
@@ -172,9 +201,11 @@ struct checker {
 
 	uint64_t pos;			/* record being judged */
 
+	bool oom;			/* a table could not grow: the replay is incomplete */
+
 	/* TDP MMU SPTE changes (kvm_tdp_mmu_spte_changed) */
-	struct leaf *leaves;		/* open addressing, nr_leaves_cap a power of 2 */
-	uint64_t nr_leaves, nr_leaves_cap;
+	struct table leaves;		/* of struct leaf */
+	bool any_split;		/* a huge page was split: leaves may have splits to count */
 	int64_t pages[3];		/* leaf SPTEs per level (4K, 2M, 1G) as traced */
 	uint64_t last_leaf_change_ts;
 	uint64_t last_leaf_change[3];	/* index + 1 of the last change per level */
@@ -184,7 +215,7 @@ struct checker {
 	uint64_t hva_lo, hva_hi;	/* every memslot's host memory lies in here */
 	unsigned int vm_creates;
 	const struct kmmu_trace_record *host;	/* the run's KMMU_ACT_HOST; NULL: none */
-	struct task_ctx tasks[MAX_PIDS];
+	struct table tasks;		/* of struct task_ctx */
 	struct {
 		uint64_t gfn, npages, ts;
 	} idle[MAX_IDLE];
@@ -204,21 +235,82 @@ struct checker {
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
 
-	/*
-	 * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
-	 * when KVM decides it is MMIO, READ when userspace's data is completed
-	 * on the next KVM_RUN -- by then a slot may exist.  The decision is what
-	 * is judged; the completion is matched by vCPU thread and gpa.
-	 */
-	struct {
-		int32_t pid;
-		uint64_t gpa;
-	} pending_read[64];
 };
 
 const char *kmmu_check_property_name(enum kmmu_check_property p)
 {
 	return p < KMMU_PROP_NR ? prop_names[p] : "unknown";
+}
+
+/* The entry of @key in @ents (@cap entries, a power of 2), or the free one it would take. */
+static void *table_slot(char *ents, size_t esize, uint64_t cap, uint64_t key)
+{
+	uint64_t i = key * 0x9e3779b97f4a7c15ULL >> 20 & (cap - 1);
+	uint64_t *k;
+
+	for (;; i = (i + 1) & (cap - 1)) {
+		k = (uint64_t *)(ents + i * esize);
+		if (!*k || *k == key)
+			return k;
+	}
+}
+
+/* The entry of @key (not 0) in @t; NULL if there is none. */
+static void *table_find(const struct table *t, uint64_t key)
+{
+	uint64_t *k;
+
+	if (!t->cap)
+		return NULL;
+	k = table_slot(t->ents, t->esize, t->cap, key);
+	return *k ? k : NULL;
+}
+
+/*
+ * The entry of @key (not 0) in @t, a new zeroed one if there is none;
+ * NULL when out of memory, which fails the replay (c->oom) rather than
+ * letting it judge with state it lost.  Growing moves the entries: a
+ * pointer from an earlier call is stale after this one.
+ */
+static void *table_get(struct checker *c, struct table *t, uint64_t key)
+{
+	uint64_t *k;
+
+	if (t->nr * 2 >= t->cap) {
+		uint64_t cap = t->cap ? t->cap * 2 : 256;
+		char *n = calloc(cap, t->esize);
+
+		if (!n) {
+			c->oom = true;
+			return NULL;
+		}
+		for (uint64_t i = 0; i < t->cap; i++) {
+			k = (uint64_t *)(t->ents + i * t->esize);
+			if (*k)
+				memcpy(table_slot(n, t->esize, cap, *k), k, t->esize);
+		}
+		free(t->ents);
+		t->ents = n;
+		t->cap = cap;
+	}
+	k = table_slot(t->ents, t->esize, t->cap, key);
+	if (!*k) {
+		*k = key;
+		t->nr++;
+	}
+	return k;
+}
+
+/*
+ * The entry of task @pid; with @create, a new one if it has none.  Only
+ * tasks that aged or read MMIO get one: a task without an entry is in no
+ * aging pass and has no read pending.
+ */
+static struct task_ctx *task(struct checker *c, int32_t pid, bool create)
+{
+	uint64_t key = (uint64_t)(uint32_t)pid + 1;
+
+	return create ? table_get(c, &c->tasks, key) : table_find(&c->tasks, key);
 }
 
 /* gfn range of the slot @slot (as << 16 | id) in the reference right now. */
@@ -827,20 +919,31 @@ static void on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	}
 }
 
+/*
+ * A read that exits to userspace traces kvm_mmio twice: READ_UNSATISFIED
+ * when KVM decides it is MMIO, READ when userspace's data is completed on
+ * the next KVM_RUN -- by then a slot may exist.  The decision is what is
+ * judged; the completion is matched by vCPU thread and gpa.
+ */
 static void on_mmio(struct checker *c, const struct kmmu_trace_record *r)
 {
 	gfn_t gfn = r->mmio.gpa >> PAGE_SHIFT;
-	unsigned int p = (uint32_t)r->pid % 64;
+	struct task_ctx *t;
 	uint32_t flags;
 	int id;
 
 	if (r->mmio.type == KVM_TRACE_MMIO_READ_UNSATISFIED) {
-		c->pending_read[p].pid = r->pid;
-		c->pending_read[p].gpa = r->mmio.gpa;
-	} else if (r->mmio.type == KVM_TRACE_MMIO_READ && c->pending_read[p].pid == r->pid &&
-		   c->pending_read[p].gpa == r->mmio.gpa) {
-		c->pending_read[p].pid = 0;	/* the completion of a judged read */
-		return;
+		t = task(c, r->pid, true);
+		if (t) {
+			t->read_pending = true;
+			t->read_gpa = r->mmio.gpa;
+		}
+	} else if (r->mmio.type == KVM_TRACE_MMIO_READ) {
+		t = task(c, r->pid, false);
+		if (t && t->read_pending && t->read_gpa == r->mmio.gpa) {
+			t->read_pending = false;	/* the completion of a judged read */
+			return;
+		}
 	}
 
 	if (!ref_gfn_slot(c, gfn, &id, &flags))
@@ -1005,38 +1108,33 @@ static uint64_t leaf_key(unsigned int as_id, unsigned int level, gfn_t gfn)
 	return (gfn << 8 | (as_id & 0xf) << 4 | (level & 0xf)) + 1;
 }
 
-/* The slot of @key in @tab (@cap a power of 2): its entry, or the free one it would take. */
-static struct leaf *leaf_slot(struct leaf *tab, uint64_t cap, uint64_t key)
-{
-	uint64_t i = key * 0x9e3779b97f4a7c15ULL >> 20 & (cap - 1);
-
-	while (tab[i].key && tab[i].key != key)
-		i = (i + 1) & (cap - 1);
-	return &tab[i];
-}
-
 /* The entry of @key, created if needed; NULL when out of memory. */
 static struct leaf *leaf_get(struct checker *c, uint64_t key)
 {
+	return table_get(c, &c->leaves, key);
+}
+
+/*
+ * The entry of the leaf (@as_id, @level, @gfn), created if needed, with
+ * the splits of its huge page that happened since it was last looked at
+ * counted in; NULL when out of memory.
+ */
+static struct leaf *leaf_of(struct checker *c, unsigned int as_id, unsigned int level, gfn_t gfn)
+{
+	uint32_t splits = 0;
 	struct leaf *l;
 
-	if (c->nr_leaves * 2 >= c->nr_leaves_cap) {
-		uint64_t cap = c->nr_leaves_cap ? c->nr_leaves_cap * 2 : 4096;
-		struct leaf *n = calloc(cap, sizeof(*n)), *old = c->leaves;
-
-		if (!n)
-			return NULL;
-		for (uint64_t j = 0; j < c->nr_leaves_cap; j++)
-			if (old[j].key)
-				*leaf_slot(n, cap, old[j].key) = old[j];
-		free(old);
-		c->leaves = n;
-		c->nr_leaves_cap = cap;
+	if (c->any_split && !as_id && level < 3) {
+		l = table_find(&c->leaves, leaf_key(0, SPLIT_KEY_LEVEL | level,
+						    gfn & ~(level_pages(level + 1) - 1)));
+		if (l)
+			splits = l->live;
 	}
-	l = leaf_slot(c->leaves, c->nr_leaves_cap, key);
-	if (!l->key) {
-		l->key = key;
-		c->nr_leaves++;
+	l = leaf_get(c, leaf_key(as_id, level, gfn));
+	if (l && l->splits_seen != splits) {
+		l->live += splits - l->splits_seen;
+		l->splits_seen = splits;
+		l->last_pos = 0;	/* written untraced: its value is unknown */
 	}
 	return l;
 }
@@ -1079,27 +1177,6 @@ static bool ad_masks(struct checker *c, uint64_t *a, uint64_t *d)
 		return true;
 	}
 	return false;
-}
-
-/*
- * The entry of task @pid; with @create, a new one if it has none.  Only
- * tasks that aged get one: a task without an entry is in no aging pass.
- */
-static struct task_ctx *task(struct checker *c, int32_t pid, bool create)
-{
-	unsigned int h = (uint32_t)pid * 2654435761u % MAX_PIDS;
-
-	for (unsigned int n = 0; n < MAX_PIDS; n++, h = (h + 1) % MAX_PIDS) {
-		if (c->tasks[h].pid == pid)
-			return &c->tasks[h];
-		if (!c->tasks[h].pid) {
-			if (!create)
-				return NULL;
-			c->tasks[h].pid = pid;
-			return &c->tasks[h];
-		}
-	}
-	return NULL;	/* more tasks than tracked: their passes are not known */
 }
 
 /*
@@ -1626,15 +1703,16 @@ static void settle_claims(struct checker *c, const struct kmmu_trace_record *r)
 /*
  * Page-table SPTEs have a history too: linked (tdp_mmu_link_sp()), changed
  * by the CPU only in the Accessed bit, unlinked when zapped or replaced by
- * a huge leaf, all traced.  Their keys are the leaves' with bit 3 of the
- * level set; live counts them as for leaves, for judge_history().
+ * a huge leaf, all traced.  Their keys are the leaves' with TABLE_KEY_AS
+ * in the address space; live counts them as for leaves, for
+ * judge_history().
  */
 static void track_table(struct checker *c, const struct kmmu_trace_record *r)
 {
 	unsigned int level = r->spte_changed.level;
 	bool was = tdp_kind(r->spte_changed.old_spte, level, true);
 	bool is = tdp_kind(r->spte_changed.new_spte, level, true);
-	struct leaf *t = leaf_get(c, leaf_key(r->spte_changed.as_id, level | 8,
+	struct leaf *t = leaf_get(c, leaf_key(r->spte_changed.as_id | TABLE_KEY_AS, level,
 					      r->spte_changed.gfn));
 
 	if (!t)
@@ -1659,7 +1737,7 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 	if (level < 1 || level > 5)
 		return;
 	if (was_leaf || is_leaf)
-		l = leaf_get(c, leaf_key(r->spte_changed.as_id, level, r->spte_changed.gfn));
+		l = leaf_of(c, r->spte_changed.as_id, level, r->spte_changed.gfn);
 	judge_history(c, r, l, false);
 	if (was_leaf && is_leaf)
 		judge_leaf_change(c, r);
@@ -1691,26 +1769,29 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
  * tdp_mmu_split_huge_page(): the huge leaf became a table (a traced
  * change), and its 512 children, written before the table was linked and
  * never traced, were added to the stats of the level below.
+ *
+ * The children become leaves of the trace when it next touches them
+ * (leaf_of()), not here: an entry for each would make a record of 64
+ * bytes cost 512 entries, and a trace of 20000 splits over a gigabyte.
+ * The huge page's own entry counts its splits.  The trace names no
+ * address space: 0, as every kmmu VM's memory; and its gfn is aligned to
+ * the level, as the kernel's iterator is.
  */
 static void on_split(struct checker *c, const struct kmmu_trace_record *r)
 {
 	unsigned int level = r->split.level;
+	struct leaf *l;
 
 	if (r->split.err || level < 2 || level > 3 || !c->spte_changes)
 		return;	/* the shadow MMU's splits are not counted here */
 	c->pages[level - 2] += KMMU_PT64_ENT_PER_PAGE;
 	c->last_leaf_change[level - 2] = c->pos + 1;
 	c->last_leaf_change_ts = r->ts;
-	for (unsigned int i = 0; i < KMMU_PT64_ENT_PER_PAGE; i++) {
-		/* The trace names no address space: 0, as every kmmu VM's memory. */
-		struct leaf *l = leaf_get(c, leaf_key(0, level - 1,
-						      r->split.gfn + i * level_pages(level - 1)));
-
-		if (l) {
-			l->live++;
-			l->last_pos = 0;	/* written untraced: its value is unknown */
-		}
-	}
+	l = leaf_get(c, leaf_key(0, SPLIT_KEY_LEVEL | (level - 1),
+				 r->split.gfn & ~(level_pages(level) - 1)));
+	if (l)
+		l->live++;
+	c->any_split = true;
 }
 
 /* Another task unmapped guest memory, and the trace lacks its SPTE changes. */
@@ -1939,7 +2020,11 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	static const struct kmmu_memslot_ops ref_ops = {
 		.memslots_updated = ref_memslots_updated,
 	};
-	struct checker c = { .recs = recs, .nr = nr, .opts = opts, .res = res };
+	struct checker c = {
+		.recs = recs, .nr = nr, .opts = opts, .res = res,
+		.leaves.esize = sizeof(struct leaf),
+		.tasks.esize = sizeof(struct task_ctx),
+	};
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -2050,11 +2135,12 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	explain_leaf(&c);
 	urcu_memb_unregister_thread();
 	kmmu_memslots_destroy(c.ms);
-	ret = 0;
+	ret = c.oom ? -ENOMEM : 0;
 out:
 	free(c.ops);
 	free(c.sptes);
-	free(c.leaves);
+	free(c.leaves.ents);
+	free(c.tasks.ents);
 	free(c.unmap_log);
 	return ret;
 }

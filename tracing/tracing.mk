@@ -45,6 +45,20 @@ $(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log
 ALL_BINS += $(TRACING_FUZZ)
 CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
 
+# The checker under the same, on whatever records a reader lets through,
+# starting from the real traces of tracing/fixtures.
+CHECKER_FUZZ := $(O)/tracing/fuzz/checker_fuzz
+CHECKER_FUZZ_SRCS := tracing/fuzz/checker_fuzz.c tracing/checker.c tracing/trace_file.c \
+	tracing/log.c $(REF_LIB_SRCS) $(KSRC_DIR)/tools/lib/rbtree.c
+
+$(CHECKER_FUZZ): $(CHECKER_FUZZ_SRCS) $(KSRC_STAMP)
+	@mkdir -p $(dir $@) $(dir $@)checker-corpus
+	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -Iref/include \
+		$(REF_CFLAGS) -o $@ $(CHECKER_FUZZ_SRCS) $(REF_LDLIBS) -pthread
+
+ALL_BINS += $(CHECKER_FUZZ)
+CHECK_PROGS += $(CHECKER_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/checker-+$(O)/tracing/fuzz/checker-corpus+tracing/fixtures
+
 TRACING_BENCHES := $(patsubst tracing/bench/%.c,$(O)/tracing/bench/%,$(wildcard tracing/bench/*.c))
 
 $(O)/tracing/bench/%: $(O)/tracing/bench/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)

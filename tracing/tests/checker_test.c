@@ -5,7 +5,10 @@
  * and is reported not checkable when its events are absent.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "kmmu/checker.h"
@@ -693,6 +696,35 @@ TEST_F(chk, completion_of_an_mmio_read_is_not_judged)
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
 }
 
+/*
+ * Each vCPU thread's pending read is its own, whatever the pids: 100 and
+ * 164 (64 apart, which a table indexed by pid % 64 mixed up) interleave.
+ */
+TEST_F(chk, mmio_reads_of_two_tasks_interleave)
+{
+	mmio(&self->h, 0x300000, 0);
+	self->h.recs[self->h.nr - 1].pid = 100;
+	mmio(&self->h, 0x400000, 0);
+	self->h.recs[self->h.nr - 1].pid = 164;
+	memslot(&self->h, 1, 0x300, 1, 0, 0);	/* both gpas backed from here */
+	memslot(&self->h, 2, 0x400, 1, 0, 0);
+	mmio(&self->h, 0x300000, 1);		/* each completes its own read */
+	self->h.recs[self->h.nr - 1].pid = 100;
+	mmio(&self->h, 0x400000, 1);
+	self->h.recs[self->h.nr - 1].pid = 164;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(2, self->res.checked[KMMU_PROP_MMIO_UNBACKED]);
+
+	/* A completion is consumed: a second READ of 100 is judged. */
+	mmio(&self->h, 0x300000, 1);
+	self->h.recs[self->h.nr - 1].pid = 100;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MMIO_UNBACKED]);
+}
+
 TEST_F(chk, mmio_write_to_a_readonly_slot_is_fine)
 {
 	memslot(&self->h, 2, 0x1000, 1, 2 /* KVM_MEM_READONLY */, 0);
@@ -975,6 +1007,189 @@ TEST_F(chk, unsorted_or_foreign_records_are_refused)
 	self->h.nr--;
 	add(&self->h, KMMU_EV_SET_SPTE)->type = 999;
 	EXPECT_EQ(-EINVAL, check(&self->h, &self->res));
+}
+
+/*
+ * Every task's aging pass is its own, however many tasks age: 300 of them
+ * each age the slot and clear the Accessed bit of one of its SPTEs.
+ */
+TEST(aging_passes_of_many_tasks)
+{
+	const uint64_t present = 1ull << 11, accessed = 1ull << 5;
+	const int tasks = 300, nr = 2 + 2 * tasks;
+	struct kmmu_trace_record *recs = calloc(nr, sizeof(*recs)), *r;
+	struct kmmu_check_result res;
+
+	ASSERT_NE(NULL, recs);
+	for (int i = 0; i < nr; i++)
+		recs[i].ts = 1000 * (i + 1);
+	recs[0].type = KMMU_ACT_HOST;
+	recs[0].host.backend = KMMU_HOST_SVM;
+	recs[0].host.tdp = recs[0].host.tdp_mmu = 1;
+	r = &recs[1];
+	r->type = KMMU_ACT_SET_MEMSLOT;
+	r->memslot.start_ts = r->ts - 500;
+	r->memslot.gpa = 0x100000;
+	r->memslot.size = 16 << 12;
+	r->memslot.hva = HVA;
+	for (int t = 0; t < tasks; t++) {
+		r = &recs[2 + 2 * t];
+		r->type = KMMU_EV_AGE_HVA;
+		r->pid = 1000 + t;
+		r->hva_range.start = HVA;
+		r->hva_range.end = HVA + (16 << 12);
+		r++;
+		r->type = KMMU_EV_SPTE_CHANGED;
+		r->pid = 1000 + t;
+		r->spte_changed.gfn = 0x100 + t % 16;
+		r->spte_changed.level = 1;
+		r->spte_changed.old_spte = present | accessed | 0x1234000;
+		r->spte_changed.new_spte = present | 0x1234000;
+	}
+	ASSERT_EQ(0, kmmu_check(recs, nr, NULL, &res));
+	EXPECT_EQ(0, res.nr_divergences) {
+		TH_LOG("%s", res.first_divergence);
+	}
+	EXPECT_EQ(tasks, res.checked[KMMU_PROP_AGING_IN_PASS]);
+	free(recs);
+}
+
+#define NPT_PRESENT	(1ull << 11)	/* SPTE_MMU_PRESENT_MASK */
+#define NPT_HUGE	(1ull << 7)
+
+/* A TDP MMU history on an NPT host: slot 0 backs gfns 0x200-0x3ff (one 2M page). */
+static void tdp_history(struct history *h)
+{
+	struct kmmu_trace_record *r;
+
+	memset(h, 0, sizeof(*h));
+	r = add(h, KMMU_ACT_HOST);
+	r->host.backend = KMMU_HOST_SVM;
+	r->host.tdp = r->host.tdp_mmu = 1;
+	add(h, KMMU_ACT_VM_CREATE)->vm.nr_address_spaces = 2;
+	memslot(h, 0, 0x200, 512, 0, 0);
+}
+
+static void split(struct history *h, uint64_t gfn, unsigned int level)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_EV_SPLIT_HUGE_PAGE);
+
+	r->split.gfn = gfn;
+	r->split.level = level;
+}
+
+static void stats(struct history *h, uint64_t pages_4k, uint64_t pages_2m)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
+
+	r->stats.start_ts = r->ts - 1;
+	r->stats.pages[0] = pages_4k;
+	r->stats.pages[1] = pages_2m;
+	r->stats.nr_vms = 1;
+}
+
+/*
+ * tdp_mmu_split_huge_page(): the 2M leaf becomes a table and its 512 4K
+ * children count from then on, as leaves the trace installed: dropping
+ * one is no unknown leaf.
+ */
+TEST(split_children_count_as_installed)
+{
+	const uint64_t huge = NPT_PRESENT | NPT_HUGE | 0x40000000;
+	struct kmmu_check_result res;
+	struct history h;
+
+	tdp_history(&h);
+	spte_changed(&h, 0x200, 2, 0, huge);
+	spte_changed(&h, 0x200, 2, huge, NPT_PRESENT | 0x5000);
+	split(&h, 0x200, 2);
+	spte_changed(&h, 0x203, 1, NPT_PRESENT | 0x40003000, 0);
+	stats(&h, 511, 0);
+	ASSERT_EQ(0, check(&h, &res));
+	EXPECT_EQ(0, res.nr_divergences) {
+		TH_LOG("%s", res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&res, KMMU_PROP_PAGE_STATS));
+
+	/* Off by one: a divergence, with no leaf removed that was never installed. */
+	h.recs[h.nr - 1].stats.pages[0] = 510;
+	ASSERT_EQ(0, check(&h, &res));
+	EXPECT_EQ(1, res.divergences[KMMU_PROP_PAGE_STATS]);
+	EXPECT_EQ(NULL, strstr(res.first_divergence, "never saw installed"));
+
+	/* A second split of the same page (collapsed in between, untraced) counts too. */
+	h.nr--;
+	spte_changed(&h, 0x200, 2, NPT_PRESENT | 0x5000, huge);
+	spte_changed(&h, 0x200, 2, huge, NPT_PRESENT | 0x6000);
+	split(&h, 0x200, 2);
+	spte_changed(&h, 0x203, 1, NPT_PRESENT | 0x40003000, 0);
+	spte_changed(&h, 0x204, 1, NPT_PRESENT | 0x40004000, 0);
+	stats(&h, 511 + 512 - 2, 0);
+	ASSERT_EQ(0, check(&h, &res));
+	EXPECT_EQ(0, res.nr_divergences) {
+		TH_LOG("%s", res.first_divergence);
+	}
+
+	/* A 4K leaf outside any split page was never installed. */
+	h.nr--;
+	spte_changed(&h, 0x400, 1, NPT_PRESENT | 0x1000, 0);
+	stats(&h, 1019, 0);
+	ASSERT_EQ(0, check(&h, &res));
+	EXPECT_NE(NULL, strstr(res.first_divergence, "never saw installed")) {
+		TH_LOG("%s", res.first_divergence);
+	}
+}
+
+/*
+ * Memory follows the trace's content, not what its records claim: 20000
+ * splits of distinct 2M pages (a 1.3 MB trace file) once made the checker
+ * keep 512 leaves per split, over 1 GB.  Replayed in a child limited to
+ * 512 MB of address space, whose peak RSS must stay under 64 MB.
+ */
+TEST(many_splits_stay_small)
+{
+	const int nr_splits = 20000;
+	struct kmmu_trace_record *recs = calloc(nr_splits + 2, sizeof(*recs));
+	struct rlimit as = { 512 << 20, 512 << 20 };
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, recs);
+	recs[0].ts = 1000;
+	recs[0].type = KMMU_ACT_SET_MEMSLOT;
+	recs[0].memslot.start_ts = 500;
+	recs[0].memslot.size = 1ull << 30;
+	recs[0].memslot.hva = HVA;
+	recs[1].ts = 2000;
+	recs[1].type = KMMU_EV_SPTE_CHANGED;
+	recs[1].spte_changed.level = 2;
+	recs[1].spte_changed.new_spte = NPT_PRESENT | NPT_HUGE;
+	for (int i = 0; i < nr_splits; i++) {
+		struct kmmu_trace_record *r = &recs[2 + i];
+
+		r->ts = 3000 + i;
+		r->type = KMMU_EV_SPLIT_HUGE_PAGE;
+		r->split.gfn = (uint64_t)i << 9;
+		r->split.level = 2;
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct kmmu_check_result res;
+
+		if (setrlimit(RLIMIT_AS, &as))
+			_exit(2);
+		_exit(kmmu_check(recs, nr_splits + 2, NULL, &res) ? 1 : 0);
+	}
+	ASSERT_EQ(pid, wait4(pid, &status, 0, &ru));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		TH_LOG("the replay failed: status %#x", status);
+	}
+	EXPECT_GT(64 << 10, ru.ru_maxrss) {
+		TH_LOG("peak RSS %ld KB for %d split records", ru.ru_maxrss, nr_splits);
+	}
+	free(recs);
 }
 
 TEST(no_actions_nothing_judged)

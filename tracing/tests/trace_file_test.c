@@ -9,7 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -86,6 +91,107 @@ TEST_F(tfile, every_truncation_is_refused)
 			TH_LOG("length %zu accepted", len);
 		}
 		ASSERT_NE('\0', err[0]);
+	}
+}
+
+/* The same through the file reader, which reads a file part by part. */
+TEST_F(tfile, every_truncated_file_is_refused)
+{
+	struct kmmu_trace_file tf;
+	char err[256];
+
+	for (size_t len = self->len; len-- > 0;) {
+		ASSERT_EQ(0, truncate(self->path, len));	/* shorter each time */
+		err[0] = '\0';
+		ASSERT_EQ(-EINVAL, kmmu_trace_file_read(self->path, &tf, err, sizeof(err))) {
+			TH_LOG("length %zu accepted", len);
+		}
+		ASSERT_NE(NULL, strstr(err, self->path));
+		ASSERT_NE(NULL, strstr(err, len ? len < 16 ? "bad magic" : "truncated" : "empty")) {
+			TH_LOG("length %zu: %s", len, err);
+		}
+	}
+}
+
+/*
+ * kmmu_trace_file_read() in a child, which gets @secs to answer: 0 or
+ * -errno, with the reason in @err; -ETIMEDOUT if it hangs.
+ */
+static int read_in_child(const char *path, char *err, size_t len, int secs)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int fds[2], ret = -ETIMEDOUT, status;
+	pid_t pid;
+
+	if (pipe(fds))
+		return -errno;
+	pid = fork();
+	if (!pid) {
+		struct kmmu_trace_file tf;
+		char msg[256] = "";
+
+		close(fds[0]);
+		ret = kmmu_trace_file_read(path, &tf, msg, sizeof(msg));
+		if (write(fds[1], &ret, sizeof(ret)) != sizeof(ret) ||
+		    write(fds[1], msg, sizeof(msg)) != sizeof(msg))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	snprintf(err, len, "hangs");
+	if (pid > 0 && poll(&pfd, 1, secs * 1000) == 1 &&
+	    read(fds[0], &ret, sizeof(ret)) == sizeof(ret)) {
+		char msg[256];
+
+		if (read(fds[0], msg, sizeof(msg)) == sizeof(msg))
+			snprintf(err, len, "%s", msg);
+	}
+	close(fds[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	return ret;
+}
+
+/* Special files are refused by what they are, at once: a FIFO nobody writes to too. */
+TEST_F(tfile, special_files_are_refused_without_waiting)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char fifo[160], err[256];
+	int sock;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", self->dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	EXPECT_EQ(-EINVAL, read_in_child(fifo, err, sizeof(err), 5));
+	EXPECT_NE(NULL, strstr(err, "is a FIFO, not a regular file")) {
+		TH_LOG("%s", err);
+	}
+
+	EXPECT_EQ(-EINVAL, read_in_child("/dev/zero", err, sizeof(err), 5));
+	EXPECT_NE(NULL, strstr(err, "/dev/zero: is a character device")) {
+		TH_LOG("%s", err);
+	}
+
+	EXPECT_EQ(-EINVAL, read_in_child(self->dir, err, sizeof(err), 5));
+	EXPECT_NE(NULL, strstr(err, "is a directory")) {
+		TH_LOG("%s", err);
+	}
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sock", self->dir);
+	sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_LE(0, sock);
+	ASSERT_EQ(0, bind(sock, (struct sockaddr *)&sun, sizeof(sun)));
+	EXPECT_EQ(-EINVAL, read_in_child(sun.sun_path, err, sizeof(err), 5));
+	EXPECT_NE(NULL, strstr(err, "is a socket")) {
+		TH_LOG("%s", err);
+	}
+	close(sock);
+
+	/* The reader still reads regular files. */
+	EXPECT_EQ(0, read_in_child(self->path, err, sizeof(err), 5)) {
+		TH_LOG("%s", err);
 	}
 }
 

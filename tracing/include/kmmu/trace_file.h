@@ -36,7 +36,11 @@ struct kmmu_trace_file {
 /* Atomic (temp file + rename). 0 or -errno. */
 int kmmu_trace_file_write(const char *path, const char *header,
 			  const struct kmmu_trace_record *recs, uint64_t nr);
-/* 0, or -errno with a one-line reason in @err (-EINVAL: not a valid trace file). */
+/*
+ * 0, or -errno with a one-line reason in @err (-EINVAL: not a valid trace
+ * file).  Only a regular file is opened: a FIFO, device, directory or
+ * socket is refused at once, by what it is.  Memory: the records, once.
+ */
 int kmmu_trace_file_read(const char *path, struct kmmu_trace_file *tf, char *err, size_t err_len);
 /* The same checks on a buffer in memory (what the fuzzer drives). */
 int kmmu_trace_file_parse(const void *buf, size_t len, struct kmmu_trace_file *tf,
