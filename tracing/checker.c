@@ -1603,7 +1603,9 @@ static void note_history(struct checker *c, const struct kmmu_trace_record *r, s
 }
 
 /*
- * LEAF_CHANGE: a present leaf that stays one keeps its pfn: KVM zaps
+ * LEAF_CHANGE: a traced change changes something (6.1 and 6.12 return
+ * before the tracepoint otherwise); a present leaf that stays one keeps
+ * its pfn: KVM zaps
  * before it maps another page (handle_changed_spte() BUG()s otherwise,
  * 6.1 and 6.12; change_pte in 6.1 zaps, then installs).  Outside faults,
  * KVM only clears bits of a leaf in place: Accessed (aging), Dirty
@@ -1624,6 +1626,13 @@ static void judge_leaf_change(struct checker *c, const struct kmmu_trace_record 
 			"a present leaf (level %u) moved from pfn %#" PRIx64 " to %#" PRIx64
 			" in place: KVM must zap it first", r->spte_changed.level,
 			kmmu_spte_to_pfn(old), kmmu_spte_to_pfn(new));
+		return;
+	}
+	/* handle_changed_spte() returns before its tracepoint when nothing changed. */
+	if (old == new) {
+		diverge(c, KMMU_PROP_LEAF_CHANGE, r->spte_changed.gfn, true,
+			"a change of a present leaf (level %u) from %#" PRIx64 " to itself: KVM"
+			" traces only real changes", r->spte_changed.level, old);
 		return;
 	}
 	if (!c->set_sptes || ad_disabled(old) || ad_disabled(new) || !ad_masks(c, &a, &d))

@@ -649,6 +649,13 @@ TEST_F(chk, leaf_changes_in_place)
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "in place"));
 
+	/* A change to itself is never traced (e.g. a write-protection that kept W). */
+	self->h.nr--;
+	spte_changed_by(&self->h, 9, 0x105, l | P_W | P_D, l | P_W | P_D);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "to itself"));
+
 	/* Bits set, and no fault's kvm_mmu_set_spte follows. */
 	self->h.nr--;
 	spte_changed_by(&self->h, 9, 0x105, l | P_W | P_D, l | P_W | P_D | P_PS);
