@@ -90,6 +90,7 @@ struct leaf {
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
 	uint64_t last;			/* new SPTE of its last traced change */
 	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
+	uint64_t inst_pos;		/* index + 1 of its last install, while live (judge_reinstall()) */
 };
 
 /* What a task's next record must be (settle_claims()). */
@@ -234,6 +235,7 @@ struct checker {
 	uint32_t nr_unmap_log, unmap_log_cap;
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
+	int32_t zapper;			/* ... and its task */
 
 };
 
@@ -1526,6 +1528,99 @@ static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsi
 }
 
 /*
+ * The per-CPU trace buffers are stamped by each CPU's clock, and a guest
+ * without a stable TSC (QEMU's TCG) stamps them milliseconds apart: seen,
+ * a change sorted 4.5 ms before the install it changed.  Changes of one
+ * key from different CPUs closer than this may be out of order.
+ */
+#define CPU_SKEW_NS	1000000000ULL
+
+#define SKEW_SCAN_MAX	(1ULL << 20)	/* records looked at each way */
+
+static bool same_key(const struct kmmu_trace_record *a, const struct kmmu_trace_record *b)
+{
+	return a->type == KMMU_EV_SPTE_CHANGED && a->spte_changed.gfn == b->spte_changed.gfn &&
+	       a->spte_changed.level == b->spte_changed.level &&
+	       a->spte_changed.as_id == b->spte_changed.as_id;
+}
+
+/*
+ * Is there a change of @r's SPTE from another CPU than @r's, within
+ * CPU_SKEW_NS of @ts, that left what @r starts from: @r may really have
+ * followed it?  Too many records to look at: assume so.
+ */
+static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record *r, uint64_t ts)
+{
+	uint64_t from = ts > CPU_SKEW_NS ? ts - CPU_SKEW_NS : 0, lo = 0, hi = c->nr;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (c->recs[mid].ts < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint64_t n = 0; lo < c->nr && c->recs[lo].ts <= ts + CPU_SKEW_NS; lo++) {
+		const struct kmmu_trace_record *x = &c->recs[lo];
+
+		if (++n > SKEW_SCAN_MAX)
+			return true;
+		if (same_key(x, r) && x->cpu != r->cpu &&
+		    x->spte_changed.new_spte == r->spte_changed.old_spte)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Before reporting that @r does not start from what the change at @prev
+ * left: can the per-CPU clocks' skew explain it?  When @r really came
+ * before @prev (@prev starts from what @r left), or after another CPU's
+ * change of the SPTE sorted elsewhere that left what @r starts from.
+ * Looked at only then: divergences are rare.
+ */
+static bool order_unsure(struct checker *c, const struct kmmu_trace_record *r, uint64_t prev)
+{
+	const struct kmmu_trace_record *p = &c->recs[prev];
+
+	if (p->cpu != r->cpu && r->ts - p->ts < CPU_SKEW_NS &&
+	    p->spte_changed.old_spte == r->spte_changed.new_spte)
+		return true;
+	return other_cpu_explains(c, r, p->ts) || other_cpu_explains(c, r, r->ts);
+}
+
+/*
+ * The change @r must start from @last, up to what KVM changes untraced
+ * (see judge_history()).
+ */
+static void compare_history(struct checker *c, const struct kmmu_trace_record *r, uint64_t last,
+			    uint64_t prev, bool table)
+{
+	const uint64_t old = r->spte_changed.old_spte;
+	uint64_t a, d, may_set, lost, gained;
+
+	if (ad_disabled(last) || !ad_masks(c, &a, &d))
+		return;
+	may_set = a | d;
+	if (!table && (last & mmu_writable_mask(c)))
+		may_set |= KMMU_PT_WRITABLE_MASK;
+	lost = last & ~old & ~a;
+	gained = old & ~last & ~may_set;
+	if ((lost || gained) && order_unsure(c, r, prev))
+		return;
+	c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
+	if (lost || gained)
+		diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,
+			"old SPTE %#" PRIx64 " (level %u): the previous traced change of this"
+			" SPTE left %#" PRIx64 ", and since then only the CPU (Accessed, Dirty),"
+			" fast_page_fault() (Writable) and other tasks' aging (Accessed) change"
+			" it untraced; bits %#" PRIx64
+			" lost, %#" PRIx64 " gained", old, r->spte_changed.level, last,
+			lost, gained);
+}
+
+/*
  * SPTE_HISTORY: a key (as_id, level, gfn) whose one live leaf (or, with
  * @table, page-table SPTE) the trace saw last changed must be changed
  * next from what that change left.  The
@@ -1544,16 +1639,16 @@ static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsi
  * other write, every zap included, goes through handle_changed_spte() and
  * is traced (6.1 and 6.12).
  */
-static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
+static bool judge_history(struct checker *c, const struct kmmu_trace_record *r,
 			  const struct leaf *l, bool table)
 {
 	const uint64_t old = r->spte_changed.old_spte;
 	struct memslot_op *fl[MAX_OPS_SEEN];
-	uint64_t a, d, may_set, lost, gained;
+	uint64_t a, d;
 
 	if (!l || l->live != 1 || !l->last_pos || c->vm_creates != 1 || c->no_history ||
 	    ad_disabled(l->last) || !ad_masks(c, &a, &d))
-		return;
+		return false;
 	/*
 	 * A change from a leaf changes the one live leaf of the key, whatever
 	 * the roots; another change may be a second root's, once a zap-all
@@ -1570,26 +1665,55 @@ static void judge_history(struct checker *c, const struct kmmu_trace_record *r,
 
 		for (int i = 0; i < n; i++)
 			if (fl[i]->zapped_all)
-				return;
+				return false;
 	}
 	if (!spte_present(old) &&
 	    unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.gfn,
 			      r->spte_changed.level))
+		return false;
+	compare_history(c, r, l->last, l->last_pos - 1, table);
+	return true;
+}
+
+/*
+ * While a memslot ioctl's zap-all may have left a second root, installs
+ * go only to the new one (faults retry on an invalid root), and the
+ * zapping task's removals are the old root's (it zaps the invalidated
+ * roots before it returns).  So a key installed twice since the zap-all,
+ * with no other task's removal in between, was installed twice in one
+ * root: SPTE_HISTORY, where judge_history() could not tell the roots
+ * apart.  @was and @is: the change's old and new SPTE are of the key's
+ * kind.
+ */
+static void judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
+			    struct leaf *l, bool was, bool is, bool judged)
+{
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	bool window = false;
+	int n;
+
+	if (!l || was == is)
 		return;
-	may_set = a | d;
-	if (!table && (l->last & mmu_writable_mask(c)))
-		may_set |= KMMU_PT_WRITABLE_MASK;
-	lost = l->last & ~old & ~a;
-	gained = old & ~l->last & ~may_set;
-	c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
-	if (lost || gained)
+	n = c->last_zap_all_ts ? ops_in_flight(c, r->ts, fl, true) : 0;
+	for (int i = 0; i < n; i++)
+		window |= fl[i]->zapped_all;
+	if (was) {
+		if (!window || r->pid != c->zapper)
+			l->inst_pos = 0;
+		return;
+	}
+	if (window && !judged && l->inst_pos && c->vm_creates == 1 && !c->no_history &&
+	    c->recs[l->inst_pos - 1].ts > c->last_zap_all_ts && r->ts > c->last_zap_all_ts &&
+	    !order_unsure(c, r, l->inst_pos - 1)) {
+		c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
 		diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,
-			"old SPTE %#" PRIx64 " (level %u): the previous traced change of this"
-			" SPTE left %#" PRIx64 ", and since then only the CPU (Accessed, Dirty),"
-			" fast_page_fault() (Writable) and other tasks' aging (Accessed) change"
-			" it untraced; bits %#" PRIx64
-			" lost, %#" PRIx64 " gained", old, r->spte_changed.level, l->last,
-			lost, gained);
+			"installed (level %u) a second time since the zap-all at %" PRIu64 ".%09"
+			PRIu64 ", with no removal by another task than the zapping one in"
+			" between: after a zap-all every install goes to the new root",
+			r->spte_changed.level, c->last_zap_all_ts / 1000000000,
+			c->last_zap_all_ts % 1000000000);
+	}
+	l->inst_pos = c->pos + 1;
 }
 
 /* After a change of @l's key: is its one live leaf known? */
@@ -1726,7 +1850,7 @@ static void track_table(struct checker *c, const struct kmmu_trace_record *r)
 
 	if (!t)
 		return;
-	judge_history(c, r, t, true);
+	judge_reinstall(c, r, t, was, is, judge_history(c, r, t, true));
 	if (is && !was)
 		t->live++;
 	else if (was && !is && t->live)
@@ -1747,7 +1871,7 @@ static void on_spte_changed(struct checker *c, const struct kmmu_trace_record *r
 		return;
 	if (was_leaf || is_leaf)
 		l = leaf_of(c, r->spte_changed.as_id, level, r->spte_changed.gfn);
-	judge_history(c, r, l, false);
+	judge_reinstall(c, r, l, was_leaf, is_leaf, judge_history(c, r, l, false));
 	if (was_leaf && is_leaf)
 		judge_leaf_change(c, r);
 	if (was_leaf != is_leaf) {
@@ -2119,6 +2243,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			on_mmio(&c, r);
 			break;
 		case KMMU_EV_ZAP_ALL_FAST:
+			c.zapper = r->pid;
 			on_zap(&c, r->ts, true, 0);
 			break;
 		case KMMU_EV_PREPARE_ZAP_PAGE:
