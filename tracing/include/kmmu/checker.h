@@ -39,7 +39,9 @@
  * Writable, other tasks' aging and unmaps), judged where the trace names
  * one SPTE (one VM; an install during a memslot ioctl's zap-all, which
  * makes a second root, only if the SPTE there was itself installed after
- * it); and a leaf changes in place only keeping its pfn, outside faults
+ * it), and not reported where another CPU's change of the SPTE, sorted
+ * elsewhere by the per-CPU clocks' skew, explains the mismatch; and a
+ * leaf changes in place only keeping its pfn, outside faults
  * only clearing Accessed, Dirty or write permission.
  * check_mmio_spte's verdict is judged: the generation it read is the
  * SPTE's, and the SPTE is used (handle_mmio_page_fault) exactly when it
