@@ -1232,7 +1232,15 @@ class Campaign:
         rec = read_json(p)
         # An edited patch is a new mutant; --rerun asks for some again
         # (e.g. the missed ones, once the suite has a test for them).
-        return rec.get("sha256") == patch.sha256 and rec["kmmu"]["verdict"] not in self.args.rerun
+        if rec.get("sha256") != patch.sha256 or rec["kmmu"]["verdict"] in self.args.rerun:
+            return False
+        return not self.wants_upstream_only(rec)
+
+    def wants_upstream_only(self, rec):
+        """A pair judged by kmmu in a campaign without the upstream
+        selftests (--no-upstream), now run with them: only they run."""
+        return (not self.args.no_upstream and rec["upstream"]["verdict"] == NOT_RUN and
+                rec["kmmu"]["verdict"] in (CAUGHT, MISSED, HUNG))
 
     def fresh_dir(self, path):
         shutil.rmtree(path, ignore_errors=True)
@@ -1253,8 +1261,21 @@ class Campaign:
 
     def run_pair(self, patch, mmu, build_s):
         t0 = time.monotonic()
-        rundir = self.fresh_dir(os.path.join(self.state, "runs", patch.name, mmu))
         baselines = self.baselines_of(mmu)
+        old = read_json(self.pair_path(patch, mmu)) if os.path.exists(self.pair_path(patch, mmu)) else None
+        if old and old.get("sha256") == patch.sha256 and old["kmmu"]["verdict"] not in self.args.rerun \
+                and self.wants_upstream_only(old):
+            ubase = [b["upstream"] for b in baselines if b.get("upstream")]
+            if not ubase:
+                return
+            rundir = self.fresh_dir(os.path.join(self.state, "runs", patch.name, mmu + "-upstream"))
+            log(f"{pair_id(patch.name, mmu)}: kmmu judged it before ({old['kmmu']['verdict']}); "
+                "the upstream selftests only")
+            up = self.run_upstream(rundir, mmu, self.mutant_timeout(baselines, "upstream"))
+            self.record(patch, mmu, old["kmmu"], suite_verdict(up, ubase), t0, build_s,
+                        {"kmmu_exit": old.get("kmmu_exit"), "upstream_vm": up["vm"]})
+            return
+        rundir = self.fresh_dir(os.path.join(self.state, "runs", patch.name, mmu))
         why = self.boot_check(rundir, mmu)
         boot_findings = read_kernel_logs(os.path.join(rundir, "dmesg"))
         if why:
