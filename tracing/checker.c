@@ -165,6 +165,24 @@ struct memslot_op {
 	uint64_t first_new_gfn;
 };
 
+/*
+ * The trace's clocks are per CPU, and a TCG guest's differ: seen, a
+ * mark_mmio_spte stamped on one vCPU 60 us after a memslot update's return
+ * was stamped on the other still carried the generation from before it
+ * (impossible on one clock: the fault's SRCU reader ends before the
+ * update's synchronize_srcu() returns).  So a generation event may carry
+ * the generation from before an update stamped on another CPU up to this
+ * long before it.
+ */
+#define GEN_SKEW_NS	5000000ULL
+#define GEN_RECENT	16	/* replayed updates remembered for it */
+
+struct gen_before {
+	uint64_t ts;		/* the update's record */
+	uint32_t cpu;
+	uint64_t ref;		/* the reference's generation before it */
+};
+
 struct checker {
 	const struct kmmu_trace_record *recs;
 	uint64_t nr;
@@ -175,6 +193,8 @@ struct checker {
 	struct memslot_op *ops;
 	uint64_t nr_ops;
 	uint64_t next_op;		/* first op whose record is not replayed yet */
+	struct gen_before recent[GEN_RECENT];	/* ring: the latest updates replayed */
+	unsigned int nr_recent;
 
 	struct slot_sptes *sptes;	/* [as][id] */
 	uint32_t epoch;
@@ -609,6 +629,32 @@ static uint64_t kernel_gen_of(struct checker *c, uint64_t ref)
 }
 
 /*
+ * Is @kgen a kernel generation from between the start of an update whose
+ * record was stamped on another CPU than @r, at most GEN_SKEW_NS before @r
+ * (see GEN_SKEW_NS), and now: the one before it, or a DELETE's or MOVE's
+ * between its two swaps?  Only once the kernel's generation is known.
+ */
+static bool gen_skew_explains(struct checker *c, const struct kmmu_trace_record *r, uint64_t kgen)
+{
+	uint64_t mask = c->gen_layout->gen_mask, now, back = 0;
+
+	if (!c->gen_offset_known || !c->nr_as)
+		return false;
+	for (unsigned int i = 0; i < GEN_RECENT && i < c->nr_recent; i++) {
+		const struct gen_before *g = &c->recent[(c->nr_recent - 1 - i) % GEN_RECENT];
+
+		if (g->ts + GEN_SKEW_NS < r->ts)
+			break;
+		if (g->cpu != r->cpu)
+			back = g->ref;	/* the oldest such update wins */
+	}
+	if (!back)
+		return false;
+	now = kernel_gen_of(c, ref_generation(c));
+	return ((now - kgen) & mask) <= ((now - kernel_gen_of(c, back)) & mask);
+}
+
+/*
  * kvm_mmu_invalidate_mmio_sptes(): a swap whose kernel generation wraps the
  * MMIO generation must zap all shadow pages within the ioctl.  Judged only
  * once the kernel's generation is known (see kmmu/checker.h).
@@ -709,6 +755,8 @@ static void on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	uint64_t old_npages = 0;
 	int ret;
 
+	c->recent[c->nr_recent++ % GEN_RECENT] =
+		(struct gen_before){ .ts = r->ts, .cpu = r->cpu, .ref = ref_generation(c) };
 	had_old = ref_slot_range(c, slot, &old_base, &old_npages, &old_flags);
 	/* DELETE, or MOVE: the old gfns stop being backed. */
 	removes = had_old && (!r->memslot.size ||
@@ -971,6 +1019,9 @@ static void on_mark_mmio(struct checker *c, const struct kmmu_trace_record *r)
 	/* During an update either generation may be stamped. */
 	if (ops_in_flight(c, r->ts, fl, true))
 		return;
+	/* Nor is one from before an update another CPU's clock put earlier. */
+	if (gen_skew_explains(c, r, r->mark_mmio.gen))
+		return;
 	if (c->have_mmio_gen) {
 		bool updated = c->updates != c->mmio_gen_updates;
 		bool changed = r->mark_mmio.gen != c->mmio_gen;
@@ -1024,7 +1075,7 @@ static void judge_mmio_gen(struct checker *c, const struct kmmu_trace_record *r,
 	}
 	want = c->nr_as ? kernel_gen_of(c, ref) : c->first_kgen;
 	c->res->checked[KMMU_PROP_MMIO_GEN_MODEL]++;
-	if ((kgen & mask) != want)
+	if ((kgen & mask) != want && !gen_skew_explains(c, r, kgen))
 		diverge(c, KMMU_PROP_MMIO_GEN_MODEL, gfn, have_gfn,
 			"generation %#" PRIx64 ": the reference's memslot generation is %#" PRIx64
 			", and %#" PRIx64 " when the kernel's was %#" PRIx64 " (the first MMIO SPTE"

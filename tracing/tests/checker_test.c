@@ -845,6 +845,46 @@ TEST_F(chk, mmio_generation_tied_with_the_return)
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 }
 
+/*
+ * The per-CPU clocks of a TCG guest differ: a mark stamped on another CPU
+ * shortly after an update's record may still carry the generation from
+ * before it, or a MOVE's between its two swaps.  On the update's own CPU,
+ * or long after, it may not.
+ */
+TEST_F(chk, mmio_generation_across_skewed_cpus)
+{
+	struct kmmu_trace_record *op;
+	uint64_t t;
+
+	mark_mmio(&self->h, 0x5000, 10);		/* offset 8 learned */
+	memslot(&self->h, 1, 0x200, 16, 0, 0);		/* CREATE: 10 -> 12 */
+	mark_mmio(&self->h, 0x5001, 12);		/* one address space... two */
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	op = memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* DELETE: 12 -> 16 */
+	op->cpu = 1;
+	mark_mmio(&self->h, 0x5002, 12);		/* cpu 0, 1 us later */
+	mark_mmio(&self->h, 0x5003, 14);		/* between the two swaps */
+	mark_mmio(&self->h, 0x5004, 16);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) TH_LOG("%s", self->res.first_divergence);
+	EXPECT_EQ(4, self->res.checked[KMMU_PROP_MMIO_GEN_MODEL]);
+
+	/* On the update's own CPU the clock is one: stale. */
+	add(&self->h, KMMU_EV_MARK_MMIO_SPTE)->cpu = 1;
+	self->h.recs[self->h.nr - 1].mark_mmio.gfn = 0x5005;
+	self->h.recs[self->h.nr - 1].mark_mmio.gen = 12;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+	self->h.nr--;
+
+	/* Beyond the skew any clock could have: stale. */
+	self->h.now += 50000000;
+	mark_mmio(&self->h, 0x5006, 12);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
+}
+
 static void vm_address_spaces(struct history *h, uint32_t nr)
 {
 	add(h, KMMU_ACT_VM_CREATE)->vm.nr_address_spaces = nr;
