@@ -6,9 +6,15 @@
  *   kmmu-trace stats FILE           counts per record type
  *   kmmu-trace check FILE           replay it into the reference and check
  *                                   the properties (exit 1 on a divergence)
- *   kmmu-trace record -o FILE [-e system:event]... -- CMD [ARGS]
+ *   kmmu-trace record -o FILE [-e system:event]... [-b KB] [-N] -- CMD [ARGS]
  *                                   run CMD and record the KVM MMU events of
- *                                   it and the processes it creates
+ *                                   it and the processes it creates, and
+ *                                   (unless -N) its KVM_CREATE_VM and memslot
+ *                                   ioctls through libkmmu-ioctl-log.so
+ *                                   (LD_PRELOAD), so the checker knows the
+ *                                   memslot layout of any dynamically linked
+ *                                   VMM; -N for a command that logs its own
+ *                                   actions or is linked statically
  *
  * Exit status: 0, 1 when a recording lost events or CMD failed, 2 on bad
  * usage or a file that is not a valid trace (one line on stderr).
@@ -20,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +45,7 @@ static void usage(FILE *f)
 		"usage: kmmu-trace report FILE\n"
 		"       kmmu-trace stats FILE\n"
 		"       kmmu-trace check FILE\n"
-		"       kmmu-trace record -o FILE [-e system:event]... [-b KB] -- CMD [ARGS...]\n");
+		"       kmmu-trace record -o FILE [-e system:event]... [-b KB] [-N] -- CMD [ARGS...]\n");
 }
 
 static int load(const char *path, struct kmmu_trace_file *tf)
@@ -135,6 +144,83 @@ static int cmd_check(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * The interposer libkmmu-ioctl-log.so, beside this program in the build
+ * directory ($KMMU_IOCTL_LOG_LIB names another).  0, or -ENOENT with the
+ * reason in @err.
+ */
+static int find_ioctl_log_lib(char *path, size_t len, char *err, size_t err_len)
+{
+	const char *env = getenv("KMMU_IOCTL_LOG_LIB");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env) {
+		snprintf(path, len, "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n < 0)
+			n = 0;
+		exe[n] = 0;
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		snprintf(path, len, "%.*s/libkmmu-ioctl-log.so", (int)len - 32, slash ? exe : ".");
+	}
+	if (access(path, R_OK)) {
+		snprintf(err, err_len, "%.300s: %s (build it with make, or record with -N: no memslot ioctls)",
+			 path, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * In the child, before exec: the interposer is preloaded (ahead of any
+ * LD_PRELOAD the user set) and told where to write.
+ */
+static void preload_ioctl_log(const char *lib, int log_fd)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char fd[16], *preload;
+
+	snprintf(fd, sizeof(fd), "%d", log_fd);
+	if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "") < 0)
+		return;
+	setenv("LD_PRELOAD", preload, 1);
+	setenv("KMMU_IOCTL_LOG_FD", fd, 1);
+}
+
+/*
+ * Appends the interposer's records to @log: only the action types it
+ * writes, whole records.  The number taken, or -errno.
+ */
+static long merge_ioctl_log(int fd, struct kmmu_trace_log *log)
+{
+	struct kmmu_trace_record r;
+	long nr = 0, bad = 0;
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, &r, sizeof(r), off)) == sizeof(r)) {
+		off += n;
+		if (r.type != KMMU_ACT_SET_MEMSLOT && r.type != KMMU_ACT_VM_CREATE) {
+			bad++;
+			continue;
+		}
+		if (kmmu_trace_log_append(log, &r))
+			return -ENOMEM;
+		nr++;
+	}
+	if (n < 0)
+		return -errno;
+	if (n > 0 || bad)
+		fprintf(stderr, "kmmu-trace: the ioctl log has %ld foreign record(s)%s: ignored\n",
+			bad, n > 0 ? " and a torn tail" : "");
+	return nr;
+}
+
 static int cmd_record(int argc, char **argv)
 {
 	const char *events[MAX_EVENTS + 1] = { NULL }, *out = NULL;
@@ -142,15 +228,19 @@ static int cmd_record(int argc, char **argv)
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
 	unsigned long long lost = 0;
-	char err[512], header[2048];
-	int nr_events = 0, opt, status = 0, ret, stop_ret;
+	char err[512], header[2048], lib[PATH_MAX];
+	int nr_events = 0, opt, status = 0, ret, stop_ret, ioctl_log = 1, log_fd = -1;
+	long nr_ioctls = 0;
 	struct utsname uts;
 	pid_t child;
 	char *end;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+o:e:b:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:e:b:Nh")) != -1) {
 		switch (opt) {
+		case 'N':
+			ioctl_log = 0;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -182,6 +272,18 @@ static int cmd_record(int argc, char **argv)
 		return 2;
 	}
 	opts.events = nr_events ? events : NULL;
+	if (ioctl_log) {
+		if (find_ioctl_log_lib(lib, sizeof(lib), err, sizeof(err))) {
+			fprintf(stderr, "kmmu-trace: %s\n", err);
+			return 2;
+		}
+		/* Not close-on-exec: the command writes to it. */
+		log_fd = memfd_create("kmmu-ioctl-log", 0);
+		if (log_fd < 0) {
+			fprintf(stderr, "kmmu-trace: memfd_create: %s\n", strerror(errno));
+			return 2;
+		}
+	}
 
 	kmmu_trace_log_init(&log);
 	ret = kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err));
@@ -192,6 +294,8 @@ static int cmd_record(int argc, char **argv)
 	/* Children inherit the capture through event-fork. */
 	child = fork();
 	if (child == 0) {
+		if (ioctl_log)
+			preload_ioctl_log(lib, log_fd);
 		execvp(argv[optind], argv + optind);
 		fprintf(stderr, "kmmu-trace: %s: %s\n", argv[optind], strerror(errno));
 		_exit(127);
@@ -201,12 +305,24 @@ static int cmd_record(int argc, char **argv)
 		waitpid(child, &status, 0);
 	}
 	stop_ret = kmmu_trace_capture_stop(cap, &lost);
+	if (ioctl_log) {
+		nr_ioctls = merge_ioctl_log(log_fd, &log);
+		close(log_fd);
+		if (nr_ioctls < 0) {
+			fprintf(stderr, "kmmu-trace: reading the ioctl log: %s\n", strerror(-nr_ioctls));
+			kmmu_trace_capture_destroy(cap);
+			kmmu_trace_log_free(&log);
+			return 2;
+		}
+	}
 	kmmu_trace_log_sort(&log);
 	uname(&uts);
 	snprintf(header, sizeof(header),
 		 "kernel: %s\nclock: mono\ncommand: %s\nevents missing on this kernel: %s\n"
-		 "lost events: %llu\n", uts.release, argv[optind],
-		 kmmu_trace_capture_missing(cap), lost);
+		 "lost events: %llu\nmemslot ioctls: %s\n", uts.release, argv[optind],
+		 kmmu_trace_capture_missing(cap), lost,
+		 !ioctl_log ? "not interposed (-N)" : nr_ioctls ? "interposed" :
+		 "interposed, none seen (a statically linked command?)");
 	kmmu_trace_capture_destroy(cap);
 
 	ret = kmmu_trace_file_write(out, header, log.recs, log.nr);

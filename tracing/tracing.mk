@@ -30,8 +30,23 @@ $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(R
 $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
 
+# record_vmm_test records a real VMM: it needs KVM (the test VM here).
+TRACING_KVM_TESTS := $(O)/tracing/tests/record_vmm_test
+
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)
-CHECK_PROGS += $(TRACING_TESTS)
+
+# The ioctl interposer `kmmu-trace record` preloads into the command it
+# runs: position-independent, with its own copy of the action stamping,
+# exporting only ioctl and close.
+IOCTL_LOG_LIB := $(O)/tracing/libkmmu-ioctl-log.so
+
+$(IOCTL_LOG_LIB): tracing/preload/ioctl_log.c tracing/log.c $(KSRC_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Itracing/include -fPIC -shared -fvisibility=hidden \
+		-o $@ tracing/preload/ioctl_log.c tracing/log.c -ldl -pthread
+
+ALL_BINS += $(IOCTL_LOG_LIB)
+CHECK_PROGS += $(filter-out $(TRACING_KVM_TESTS),$(TRACING_TESTS)) $(addprefix kvm:,$(TRACING_KVM_TESTS))
 
 # The reader under libFuzzer (clang), ASan and UBSan; `make check` gives it
 # 15 s starting from the committed seeds (new inputs go to the build dir).

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libkmmu-ioctl-log.so: an LD_PRELOAD interposer on ioctl(2) that logs a
+ * VMM's KVM_CREATE_VM and memslot ioctls, with their results, as kmmu trace
+ * actions on the trace clock.  `kmmu-trace record -- CMD` preloads it, so
+ * any dynamically linked VMM (QEMU, the upstream KVM selftests) is checked
+ * against the reference as kmmu's own tests are, which log these actions
+ * themselves.
+ *
+ * Where the records go: $KMMU_IOCTL_LOG_FD, a file descriptor the recorder
+ * opened (a memfd) and the command inherited.  Each record is one 64-byte
+ * write(2) to it; the recorder reads them when the command has exited and
+ * merges them with the kernel's events.  Without the variable, or after a
+ * write failed, the interposer only passes calls through.
+ *
+ * A memslot ioctl is logged as the interval it took (issued, returned), as
+ * the checker wants: the kernel's events between the two belong to it.
+ * Only ioctls on file descriptors that KVM_CREATE_VM returned are logged,
+ * so a VMM's other ioctls (and the same number on another driver) are not.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmmu/trace_log.h"
+
+typedef int (*ioctl_fn)(int, unsigned long, ...);
+
+static ioctl_fn real_ioctl;
+static int log_fd = -1;
+
+/* VM file descriptors (fds beyond this are not expected of a VMM's VM). */
+#define MAX_VM_FD 4096
+static unsigned char vm_fds[MAX_VM_FD / 8];
+
+static void vm_fd_set(int fd, int on)
+{
+	if (fd < 0 || fd >= MAX_VM_FD)
+		return;
+	if (on)
+		__atomic_or_fetch(&vm_fds[fd / 8], 1u << (fd % 8), __ATOMIC_RELAXED);
+	else
+		__atomic_and_fetch(&vm_fds[fd / 8], ~(1u << (fd % 8)), __ATOMIC_RELAXED);
+}
+
+static int is_vm_fd(int fd)
+{
+	return fd >= 0 && fd < MAX_VM_FD &&
+	       (__atomic_load_n(&vm_fds[fd / 8], __ATOMIC_RELAXED) & (1u << (fd % 8)));
+}
+
+__attribute__((constructor)) static void ioctl_log_init(void)
+{
+	const char *fd = getenv("KMMU_IOCTL_LOG_FD");
+	char *end;
+	long v;
+
+	real_ioctl = (ioctl_fn)dlsym(RTLD_NEXT, "ioctl");
+	if (!fd)
+		return;
+	errno = 0;
+	v = strtol(fd, &end, 10);
+	if (errno || *end || v < 0 || fcntl(v, F_GETFD) < 0)
+		return;
+	log_fd = v;
+}
+
+static void emit(const struct kmmu_trace_record *r)
+{
+	int saved = errno;
+
+	/* One write per record: records of concurrent threads never interleave. */
+	if (log_fd >= 0 && write(log_fd, r, sizeof(*r)) != sizeof(*r))
+		log_fd = -1;	/* the recorder sees a short log by its count */
+	errno = saved;
+}
+
+static void log_vm_create(int vm_fd)
+{
+	struct kmmu_trace_record r;
+	int nr_as;
+
+	vm_fd_set(vm_fd, 1);
+	nr_as = real_ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
+	kmmu_rec_stamp(&r, KMMU_ACT_VM_CREATE);
+	r.vm.nr_address_spaces = nr_as > 0 ? nr_as : 1;
+	emit(&r);
+}
+
+static void log_memslot(uint64_t start_ts, const struct kvm_userspace_memory_region *m, int ret)
+{
+	struct kmmu_trace_record r;
+
+	kmmu_rec_stamp(&r, KMMU_ACT_SET_MEMSLOT);
+	r.memslot.start_ts = start_ts;
+	r.memslot.slot = m->slot;
+	r.memslot.flags = m->flags;
+	r.memslot.gpa = m->guest_phys_addr;
+	r.memslot.size = m->memory_size;
+	r.memslot.hva = m->userspace_addr;
+	r.memslot.ret = ret;
+	emit(&r);
+}
+
+/* The only symbols the library exports (it is built -fvisibility=hidden). */
+#define INTERPOSED __attribute__((visibility("default")))
+
+INTERPOSED int ioctl(int fd, unsigned long request, ...)
+{
+	struct kvm_userspace_memory_region region;
+	uint64_t start_ts;
+	va_list ap;
+	void *arg;
+	int ret, err;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real_ioctl) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (log_fd < 0)
+		return real_ioctl(fd, request, arg);
+
+	switch (request) {
+	case KVM_CREATE_VM:
+		ret = real_ioctl(fd, request, arg);
+		if (ret >= 0)
+			log_vm_create(ret);
+		return ret;
+	case KVM_SET_USER_MEMORY_REGION:
+		if (!is_vm_fd(fd) || !arg)
+			break;
+		/* The VMM may reuse its struct as soon as we return. */
+		memcpy(&region, arg, sizeof(region));
+		start_ts = kmmu_trace_now();
+		ret = real_ioctl(fd, request, arg);
+		err = errno;
+		log_memslot(start_ts, &region, ret < 0 ? -err : 0);
+		errno = err;	/* the VMM reads what the ioctl said */
+		return ret;
+	}
+	return real_ioctl(fd, request, arg);
+}
+
+/* A closed VM fd's number may come back as another VM's, or as anything. */
+INTERPOSED int close(int fd)
+{
+	static int (*real_close)(int);
+
+	if (!real_close)
+		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	vm_fd_set(fd, 0);
+	return real_close(fd);
+}

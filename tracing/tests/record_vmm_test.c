@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmmu-trace record -- CMD` checks a VMM that is not kmmu's: the ioctl
+ * interposer it preloads (libkmmu-ioctl-log.so) logs the command's
+ * KVM_CREATE_VM and memslot ioctls with their results, so the checker knows
+ * the memslot layout without the command's help.
+ *
+ * The VMM here is this program run as "--vmm": raw ioctls, no kmmu library
+ * in its path to KVM.  It creates two slots, tries an overlapping third
+ * (EEXIST), runs a real-mode vCPU that writes two pages and reads a third
+ * of slot 0, moves slot 1, turns on dirty logging for slot 0 and deletes
+ * both.  The test reads the trace file: exactly those seven memslot ioctls
+ * with their results, one VM, and the checker's replay of the whole trace
+ * with no divergence and the memslot properties judged.
+ *
+ * Needs /dev/kvm, root and tracefs for the recording (else SKIP); the
+ * interposer's pass-through and the recorder's refusal without it run
+ * anywhere.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/checker.h"
+#include "kmmu/trace_file.h"
+
+#define MB (1024UL * 1024)
+
+/* The VMM's memslot ioctls, in order, and what each must return. */
+static const struct {
+	uint32_t slot, flags;
+	uint64_t gpa, size, hva_off;
+	int ret;
+} vmm_ops[] = {
+	{ 0, 0, 0, 2 * MB, 0, 0 },				/* CREATE */
+	{ 1, 0, 2 * MB, 1 * MB, 2 * MB, 0 },			/* CREATE */
+	{ 2, 0, 1 * MB, 2 * MB, 3 * MB, -EEXIST },		/* overlaps 0 and 1 */
+	{ 1, 0, 8 * MB, 1 * MB, 2 * MB, 0 },			/* MOVE */
+	{ 0, KVM_MEM_LOG_DIRTY_PAGES, 0, 2 * MB, 0, 0 },	/* FLAGS_ONLY */
+	{ 1, 0, 8 * MB, 0, 2 * MB, 0 },				/* DELETE */
+	{ 0, KVM_MEM_LOG_DIRTY_PAGES, 0, 0, 0, 0 },		/* DELETE */
+};
+
+/*
+ * Real mode at gpa 0: mov byte [0x1000], 1; mov byte [0x5000], 2;
+ * mov al, [0x9000]; hlt.
+ */
+static const uint8_t guest_code[] = {
+	0xc6, 0x06, 0x00, 0x10, 0x01,
+	0xc6, 0x06, 0x00, 0x50, 0x02,
+	0xa0, 0x00, 0x90,
+	0xf4,
+};
+
+/* Runs the vCPU to its hlt; 0, or what went wrong (the VMM goes on). */
+static const char *run_guest(int vm, uint8_t *mem)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
+	struct kvm_run *run;
+	int kvm, vcpu, size;
+
+	memcpy(mem, guest_code, sizeof(guest_code));
+	kvm = open("/dev/kvm", O_RDWR);
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	close(kvm);
+	if (vcpu < 0 || size <= 0)
+		return "KVM_CREATE_VCPU";
+	run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED || ioctl(vcpu, KVM_GET_SREGS, &sregs))
+		return "KVM_GET_SREGS";
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) || ioctl(vcpu, KVM_SET_REGS, &regs))
+		return "KVM_SET_SREGS";
+	if (ioctl(vcpu, KVM_RUN, 0) || run->exit_reason != KVM_EXIT_HLT)
+		return "KVM_RUN did not end at the guest's hlt (a backend without real mode?)";
+	if (mem[0x1000] != 1 || mem[0x5000] != 2)
+		return "the guest's writes are not in its memory";
+	return NULL;
+}
+
+/* The "VMM": exit 0 when every ioctl returned what vmm_ops says. */
+static int vmm(void)
+{
+	struct kvm_userspace_memory_region r;
+	const char *why;
+	uint8_t *mem;
+	int kvm, vm;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0)
+		return 10;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm < 0 || mem == MAP_FAILED)
+		return 11;
+	for (size_t i = 0; i < sizeof(vmm_ops) / sizeof(vmm_ops[0]); i++) {
+		r = (struct kvm_userspace_memory_region){
+			.slot = vmm_ops[i].slot, .flags = vmm_ops[i].flags,
+			.guest_phys_addr = vmm_ops[i].gpa, .memory_size = vmm_ops[i].size,
+			.userspace_addr = (uintptr_t)mem + vmm_ops[i].hva_off,
+		};
+		errno = 0;
+		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) != (vmm_ops[i].ret ? -1 : 0) ||
+		    (vmm_ops[i].ret && errno != -vmm_ops[i].ret)) {
+			fprintf(stderr, "vmm: memslot ioctl %zu: %s\n", i, strerror(errno));
+			return 12;
+		}
+		if (i == 2) {
+			why = run_guest(vm, mem);
+			if (why)
+				fprintf(stderr, "vmm: no guest run: %s\n", why);
+		}
+	}
+	close(vm);
+	close(kvm);
+	return 0;
+}
+
+/* Another program's ioctls: errno and results as without the interposer. */
+static int passthrough(void)
+{
+	struct kvm_userspace_memory_region r = { .memory_size = MB };
+	int fd = open("/dev/null", O_RDWR);
+
+	errno = 0;
+	if (ioctl(fd, KVM_CREATE_VM, 0) != -1 || errno != ENOTTY)
+		return 20;
+	errno = 0;
+	if (ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r) != -1 || errno != ENOTTY)
+		return 21;
+	return close(fd) ? 22 : 0;
+}
+
+/* build/tracing/tests/record_vmm_test -> build/tracing/NAME */
+static void build_path(char *buf, size_t len, const char *name)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		char *slash = strrchr(buf, '/');
+
+		if (slash)
+			*slash = '\0';
+	}
+	snprintf(buf + strlen(buf), len - strlen(buf), "/%s", name);
+}
+
+static int self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Runs argv with stderr into @err (NUL-terminated); its wait status. */
+static int run_cmd(char *const argv[], char *const envp[], char *err, size_t err_len)
+{
+	int pipefd[2], status = -1;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		if (envp)
+			execve(argv[0], argv, envp);
+		else
+			execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got + 1 < err_len && (n = read(pipefd[0], err + got, err_len - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+TEST(interposer_passes_other_ioctls_through)
+{
+	char lib[PATH_MAX], self[PATH_MAX], preload[PATH_MAX + 16], fd_env[32], err[1024];
+	int memfd = memfd_create("ioctl-log", 0);
+	char *argv[] = { self, "--passthrough", NULL };
+	char *envp[] = { preload, fd_env, NULL };
+	int status;
+
+	ASSERT_LE(0, memfd);
+	build_path(lib, sizeof(lib), "libkmmu-ioctl-log.so");
+	ASSERT_EQ(0, access(lib, R_OK)) TH_LOG("%s: not built", lib);
+	ASSERT_EQ(0, self_exe(self, sizeof(self)));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", memfd);
+	status = run_cmd(argv, envp, err, sizeof(err));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	/* Nothing logged: no KVM_CREATE_VM succeeded, so no fd is a VM's. */
+	EXPECT_EQ(0, lseek(memfd, 0, SEEK_END));
+	close(memfd);
+}
+
+TEST(record_refuses_without_the_interposer)
+{
+	char tool[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[1024];
+	char *argv[] = { tool, "record", "-o", out, "--", "/bin/true", NULL };
+	char *envp[] = { "KMMU_IOCTL_LOG_LIB=/nonexistent/libkmmu-ioctl-log.so", NULL };
+	int status, fd = mkstemp(out);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	build_path(tool, sizeof(tool), "kmmu-trace");
+	status = run_cmd(argv, envp, err, sizeof(err));
+	unlink(out);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(2, WEXITSTATUS(status));
+	EXPECT_NE(NULL, strstr(err, "/nonexistent/libkmmu-ioctl-log.so")) TH_LOG("%s", err);
+	EXPECT_EQ(strlen(err) - 1, (size_t)(strchr(err, '\n') - err)) TH_LOG("not one line: %s", err);
+}
+
+TEST(records_a_vmm)
+{
+	char tool[PATH_MAX], self[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[4096];
+	char *argv[] = { tool, "record", "-o", out, "--", self, "--vmm", NULL };
+	struct kmmu_checker_opts opts = { .report = stdout };
+	struct kmmu_check_result *res;
+	struct kmmu_trace_file tf;
+	size_t nr_ops = 0, vms = 0;
+	int status, fd;
+
+	fd = open("/dev/kvm", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "/dev/kvm: %s", strerror(errno));
+	close(fd);
+	if (geteuid())
+		SKIP(return, "recording needs root (tracefs)");
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd);
+	close(fd);
+	build_path(tool, sizeof(tool), "kmmu-trace");
+	ASSERT_EQ(0, self_exe(self, sizeof(self)));
+	status = run_cmd(argv, NULL, err, sizeof(err));
+	ksft_print_msg("kmmu-trace record said: %s", err);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4) {
+		unlink(out);
+		SKIP(return, "no tracing here: %.200s", err);
+	}
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	ASSERT_EQ(0, kmmu_trace_file_read(out, &tf, err, sizeof(err))) TH_LOG("%s", err);
+	unlink(out);
+
+	for (uint64_t i = 0; i < tf.nr; i++) {
+		const struct kmmu_trace_record *r = &tf.recs[i];
+
+		if (r->type == KMMU_ACT_VM_CREATE) {
+			vms++;
+			EXPECT_LE(1, r->vm.nr_address_spaces);
+			EXPECT_GE(2, r->vm.nr_address_spaces);
+		}
+		if (r->type != KMMU_ACT_SET_MEMSLOT)
+			continue;
+		ASSERT_GT(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
+		EXPECT_EQ(vmm_ops[nr_ops].slot, r->memslot.slot);
+		EXPECT_EQ(vmm_ops[nr_ops].flags, r->memslot.flags);
+		EXPECT_EQ(vmm_ops[nr_ops].gpa, r->memslot.gpa);
+		EXPECT_EQ(vmm_ops[nr_ops].size, r->memslot.size);
+		EXPECT_EQ(vmm_ops[nr_ops].ret, r->memslot.ret) TH_LOG("ioctl %zu", nr_ops);
+		EXPECT_LE(r->memslot.start_ts, r->ts);
+		nr_ops++;
+	}
+	EXPECT_EQ(1, vms);
+	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
+
+	res = calloc(1, sizeof(*res));
+	ASSERT_NE(NULL, res);
+	ASSERT_EQ(0, kmmu_check(tf.recs, tf.nr, &opts, res));
+	kmmu_check_print_summary(stdout, res);
+	EXPECT_FALSE(res->no_actions);
+	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), res->checked[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
+	free(res);
+	kmmu_trace_file_free(&tf);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--vmm"))
+		return vmm();
+	if (argc == 2 && !strcmp(argv[1], "--passthrough"))
+		return passthrough();
+	return test_harness_run(argc, argv);
+}
