@@ -956,8 +956,21 @@ class KernelBuild:
                 targets = ["modules"]
             else:
                 targets = [paths[m] for m in self.modules]
+        order = os.path.join(self.obj, "modules.order")
+        try:
+            with open(order) as f:
+                order_text = f.read()
+        except FileNotFoundError:
+            order_text = None
         rc = self.children.run(self.make + ["-C", self.src, f"O={self.obj}", f"-j{self.jobs}", *targets],
                                log_path)
+        # Kbuild (6.1) removes modules.order on a build of single .ko
+        # targets, and only `make modules` writes it again: without it the
+        # modules could not be found for the layout, nor for the next patch.
+        if rc == 0 and order_text is not None and not os.path.exists(order):
+            with open(order + ".tmp", "w") as f:
+                f.write(order_text)
+            os.rename(order + ".tmp", order)
         if rc == 0:
             return None
         with open(log_path, errors="replace") as f:
