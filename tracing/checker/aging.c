@@ -121,9 +121,9 @@ void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struc
 	if (!t || !t->in_pass) {
 		c->res->checked[KMMU_PROP_AGING_IN_PASS]++;
 		chk_diverge(c, KMMU_PROP_AGING_IN_PASS, gfn, true,
-			    "the Accessed bit of gfn %#" PRIx64 " (level %u) was cleared outside any"
-			    " aging pass: only age_gfn_range(), after a kvm_age_hva of this task,"
-			    " clears it", gfn, level);
+			    "the Accessed bit of gfn %#" PRIx64 " (level %u) was cleared outside"
+			    " any aging pass: only age_gfn_range(), after a kvm_age_hva of this"
+			    " task, clears it", gfn, level);
 		return;
 	}
 	if (!chk_gfn_in_transition(c, r->ts, gfn)) {
@@ -131,8 +131,8 @@ void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struc
 		if (!pass_covers(c, t, as_id, gfn, level))
 			chk_diverge(c, KMMU_PROP_AGING_IN_PASS, gfn, true,
 				    "the aging pass that cleared the Accessed bit of gfn %#" PRIx64
-				    " (level %u) is for hva %#" PRIx64 "-%#" PRIx64 ", which no memslot"
-				    " maps to this gfn", gfn, level, t->start, t->end);
+				    " (level %u) is for hva %#" PRIx64 "-%#" PRIx64 ", which no"
+				    " memslot maps to this gfn", gfn, level, t->start, t->end);
 	}
 
 	/* (b) the Dirty and Writable bits survive */
@@ -145,14 +145,16 @@ void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struc
 		if (new != want)
 			chk_diverge(c, KMMU_PROP_AGING_KEEPS_DIRTY, gfn, true,
 				    "access tracking of gfn %#" PRIx64 " must give %#" PRIx64
-				    " (RWX cleared, R and X saved, nothing else changed)", gfn, want);
+				    " (RWX cleared, R and X saved, nothing else changed)", gfn,
+				    want);
 	} else if (chk_ad_masks(c, &a, &d)) {
 		lost = old & ~new & (d | KMMU_PT_WRITABLE_MASK);
 		if (lost)
 			chk_diverge(c, KMMU_PROP_AGING_KEEPS_DIRTY, gfn, true,
-				    "aging cleared the Accessed bit of gfn %#" PRIx64 " and lost its%s%s"
-				    " bit: a dirty page would be freed without writeback", gfn,
-				    lost & d ? " Dirty" : "", lost & KMMU_PT_WRITABLE_MASK ? " Writable" : "");
+				    "aging cleared the Accessed bit of gfn %#" PRIx64 " and lost"
+				    " its%s%s bit: a dirty page would be freed without writeback",
+				    gfn, lost & d ? " Dirty" : "",
+				    lost & KMMU_PT_WRITABLE_MASK ? " Writable" : "");
 	}
 
 	/* (c) once idle, young in at most one pass: the one that saw the last touch */
@@ -166,12 +168,13 @@ void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struc
 		uint64_t first = c->recs[l->idle_pass - 1].ts;
 
 		chk_diverge(c, KMMU_PROP_AGING_IDLE, gfn, true,
-			    "the guest left gpa %#" PRIx64 "+%#" PRIx64 " idle at %" PRIu64 ".%09" PRIu64
-			    " and the aging pass at %" PRIu64 ".%09" PRIu64 " found gfn %#" PRIx64
-			    " young: this pass must find it old (aging reports a page young that"
-			    " the guest left idle)", c->idle[i].gfn << PAGE_SHIFT,
+			    "the guest left gpa %#" PRIx64 "+%#" PRIx64 " idle at %" PRIu64 ".%09"
+			    PRIu64 " and the aging pass at %" PRIu64 ".%09" PRIu64 " found gfn %#"
+			    PRIx64 " young: this pass must find it old (aging reports a page young"
+			    " that the guest left idle)", c->idle[i].gfn << PAGE_SHIFT,
 			    c->idle[i].npages << PAGE_SHIFT, c->idle[i].ts / 1000000000,
-			    c->idle[i].ts % 1000000000, first / 1000000000, first % 1000000000, gfn);
+			    c->idle[i].ts % 1000000000, first / 1000000000, first % 1000000000,
+			    gfn);
 	}
 }
 
@@ -195,7 +198,8 @@ void chk_explain_aging(struct checker *c)
 
 	for (unsigned int i = 0; i < sizeof(aging) / sizeof(aging[0]); i++)
 		if (!c->res->checked[aging[i]] && !c->res->not_checkable[aging[i]])
-			chk_not_checkable(c, aging[i], why ? why : aging[i] == KMMU_PROP_AGING_IDLE &&
-					  !c->nr_idle ? "the test declared no idle memory" :
+			chk_not_checkable(c, aging[i], why ? why :
+					  aging[i] == KMMU_PROP_AGING_IDLE && !c->nr_idle ?
+					  "the test declared no idle memory" :
 					  "no Accessed bit was cleared in the traced tasks");
 }

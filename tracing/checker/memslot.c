@@ -267,20 +267,19 @@ static void attribute_in_flight(struct checker *c, uint64_t ts, gfn_t gfn)
 static void settle_in_flight(struct checker *c, struct memslot_op *op, uint32_t slot, int ret)
 {
 	const struct kmmu_trace_record *r = &c->recs[op->pos];
+	struct slot_sptes *s;
 
 	if (op->unbacked_sptes) {
 		c->res->checked[KMMU_PROP_SPTE_IN_SLOT] += op->unbacked_sptes;
 		if (ret)
 			chk_diverge(c, KMMU_PROP_SPTE_IN_SLOT, op->first_new_gfn, true,
-				    "%u SPTEs (the first for gfn %#" PRIx64 ") were installed while"
-				    " this ioctl was in flight for gfns only its new range [gfn %#"
-				    PRIx64 "+%#" PRIx64 ") would back, but it failed: that range"
-				    " was never a live memslot", op->unbacked_sptes, op->first_new_gfn,
-				    (gfn_t)(r->memslot.gpa >> PAGE_SHIFT),
+				    "%u SPTEs (the first for gfn %#" PRIx64 ") were installed"
+				    " while this ioctl was in flight for gfns only its new range"
+				    " [gfn %#" PRIx64 "+%#" PRIx64 ") would back, but it failed:"
+				    " that range was never a live memslot", op->unbacked_sptes,
+				    op->first_new_gfn, (gfn_t)(r->memslot.gpa >> PAGE_SHIFT),
 				    (uint64_t)(r->memslot.size >> PAGE_SHIFT));
 	}
-	struct slot_sptes *s;
-
 	if (ret || !op->new_sptes || op->new_sptes_epoch != c->epoch)
 		return;
 	s = slot_sptes_of(c, slot);
@@ -328,10 +327,11 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 			c->res->checked[KMMU_PROP_ZAP_ON_REMOVE]++;
 			if (!op->zapped)
 				chk_diverge(c, KMMU_PROP_ZAP_ON_REMOVE, old_base, true,
-					    "slot %u:%u [gfn %#" PRIx64 "+%#" PRIx64 ") had %u SPTEs since the"
-					    " last zap, yet nothing was zapped while it was removed",
-					    slot >> 16, slot & 0xffff, old_base, old_npages,
-					    s->count > op->sptes_at_zap ? s->count : op->sptes_at_zap);
+					    "slot %u:%u [gfn %#" PRIx64 "+%#" PRIx64 ") had %u"
+					    " SPTEs since the last zap, yet nothing was zapped"
+					    " while it was removed", slot >> 16, slot & 0xffff,
+					    old_base, old_npages, s->count > op->sptes_at_zap ?
+					    s->count : op->sptes_at_zap);
 		}
 		s->count = 0;
 	}
@@ -428,9 +428,9 @@ void chk_on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 			continue;
 		}
 		chk_diverge(c, KMMU_PROP_NO_SPTE_AFTER_ZAP, gfn, true,
-			    "slot 0:%d was zapped at %" PRIu64 ".%09" PRIu64 " for its removal; a fault"
-			    " on it must retry until the removal is done, not install an SPTE",
-			    id, fl[i]->zap_ts / 1000000000, fl[i]->zap_ts % 1000000000);
+			    "slot 0:%d was zapped at %" PRIu64 ".%09" PRIu64 " for its removal; a"
+			    " fault on it must retry until the removal is done, not install an"
+			    " SPTE", id, fl[i]->zap_ts / 1000000000, fl[i]->zap_ts % 1000000000);
 	}
 }
 

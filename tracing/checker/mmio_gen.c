@@ -105,10 +105,11 @@ void chk_judge_wrap(struct checker *c, struct memslot_op *op)
 		c->res->checked[KMMU_PROP_ZAP_AT_WRAP]++;
 		if (!op->zapped_all)
 			chk_diverge(c, KMMU_PROP_ZAP_AT_WRAP, r->memslot.gpa >> PAGE_SHIFT, false,
-				    "this ioctl takes the MMIO generation to %#" PRIx64 " (reference"
-				    " generation %#" PRIx64 "), a wrap: kvm_mmu_zap_all_fast must run"
-				    " within it, or MMIO SPTEs of %u generations ago match again",
-				    kgen, c->swap_gens[i], (unsigned int)(c->gen_layout->gen_mask + 1));
+				    "this ioctl takes the MMIO generation to %#" PRIx64
+				    " (reference generation %#" PRIx64 "), a wrap:"
+				    " kvm_mmu_zap_all_fast must run within it, or MMIO SPTEs of %u"
+				    " generations ago match again", kgen, c->swap_gens[i],
+				    (unsigned int)(c->gen_layout->gen_mask + 1));
 	}
 }
 
@@ -178,11 +179,11 @@ static void judge_mmio_gen(struct checker *c, const struct kmmu_trace_record *r,
 	c->res->checked[KMMU_PROP_MMIO_GEN_MODEL]++;
 	if ((kgen & mask) != want && !gen_skew_explains(c, r, kgen))
 		chk_diverge(c, KMMU_PROP_MMIO_GEN_MODEL, gfn, have_gfn,
-			    "generation %#" PRIx64 ": the reference's memslot generation is %#" PRIx64
-			    ", and %#" PRIx64 " when the kernel's was %#" PRIx64 " (the first MMIO SPTE"
-			    " event), so %#" PRIx64 " with %u address space(s); %" PRIu64
-			    " memslot updates replayed", kgen & mask, ref, c->first_ref, c->first_kgen,
-			    want, c->nr_as ? c->nr_as : 2, c->updates);
+			    "generation %#" PRIx64 ": the reference's memslot generation is %#"
+			    PRIx64 ", and %#" PRIx64 " when the kernel's was %#" PRIx64 " (the"
+			    " first MMIO SPTE event), so %#" PRIx64 " with %u address space(s); %"
+			    PRIu64 " memslot updates replayed", kgen & mask, ref, c->first_ref,
+			    c->first_kgen, want, c->nr_as ? c->nr_as : 2, c->updates);
 }
 
 void chk_on_mark_mmio(struct checker *c, const struct kmmu_trace_record *r)
@@ -207,8 +208,8 @@ void chk_on_check_mmio(struct checker *c, const struct kmmu_trace_record *r)
 	c->res->checked[KMMU_PROP_MMIO_CHECK]++;
 	if (gen != r->check_mmio.spte_gen) {
 		chk_diverge(c, KMMU_PROP_MMIO_CHECK, 0, false,
-			    "MMIO SPTE %#" PRIx64 " holds generation %#" PRIx64 ", not the %#x traced",
-			    r->check_mmio.spte, gen, r->check_mmio.spte_gen);
+			    "MMIO SPTE %#" PRIx64 " holds generation %#" PRIx64 ", not the %#x"
+			    " traced", r->check_mmio.spte, gen, r->check_mmio.spte_gen);
 		return;
 	}
 	chk_add_claim(c, r->pid, match ? CLAIM_MMIO_USED : CLAIM_MMIO_REJECTED, 0, 0);
@@ -258,6 +259,6 @@ void chk_mmio_gen_finish(struct checker *c)
 		chk_not_checkable(c, KMMU_PROP_MMIO_CHECK, "no check_mmio_spte in this trace"
 				  " (mmio_caching=N, or no MMIO SPTE was met again)");
 	else if (c->mmio_unused && !c->mmio_pfs)
-		chk_not_checkable(c, KMMU_PROP_MMIO_CHECK, "no handle_mmio_page_fault in this trace:"
-				  " that matching MMIO SPTEs were used");
+		chk_not_checkable(c, KMMU_PROP_MMIO_CHECK, "no handle_mmio_page_fault in this"
+				  " trace: that matching MMIO SPTEs were used");
 }

@@ -93,10 +93,10 @@ static void judge_stats_shortfall(struct checker *c, const struct kmmu_trace_rec
 {
 	if ((uint64_t)missing > c->unmap_bound[l]) {
 		chk_diverge(c, KMMU_PROP_PAGE_STATS, gfn, have_gfn,
-			    "%s %" PRIu64 ": %" PRId64 " fewer leaf SPTEs than the trace installed and"
-			    " removed, but other tasks' unmaps of guest memory can have removed at"
-			    " most %" PRIu64 " untraced", stat_names[l], r->stats.pages[l], missing,
-			    c->unmap_bound[l]);
+			    "%s %" PRIu64 ": %" PRId64 " fewer leaf SPTEs than the trace installed"
+			    " and removed, but other tasks' unmaps of guest memory can have"
+			    " removed at most %" PRIu64 " untraced", stat_names[l],
+			    r->stats.pages[l], missing, c->unmap_bound[l]);
 		return;
 	}
 	chk_not_checkable(c, KMMU_PROP_PAGE_STATS,
@@ -128,7 +128,8 @@ void chk_on_stats(struct checker *c, const struct kmmu_trace_record *r)
 		return;
 	}
 	if (c->last_leaf_change_ts >= r->stats.start_ts) {
-		chk_not_checkable(c, KMMU_PROP_PAGE_STATS, "SPTEs changed while the stats were read");
+		chk_not_checkable(c, KMMU_PROP_PAGE_STATS,
+				  "SPTEs changed while the stats were read");
 		return;
 	}
 	for (int l = 0; l < 3; l++) {
@@ -149,11 +150,11 @@ void chk_on_stats(struct checker *c, const struct kmmu_trace_record *r)
 		}
 		if (kernel != ref)
 			chk_diverge(c, KMMU_PROP_PAGE_STATS, gfn, e != NULL,
-				    "%s %" PRId64 " (%u VM(s)), but the trace installed and removed"
-				    " leaf SPTEs to %" PRId64 "%s; the last leaf change at this level"
-				    " was gfn %#" PRIx64, stat_names[l], kernel, r->stats.nr_vms, ref,
-				    c->unknown_leaves ? " (and removed leaves it never saw installed)" :
-				    "", gfn);
+				    "%s %" PRId64 " (%u VM(s)), but the trace installed and"
+				    " removed leaf SPTEs to %" PRId64 "%s; the last leaf change at"
+				    " this level was gfn %#" PRIx64, stat_names[l], kernel,
+				    r->stats.nr_vms, ref, c->unknown_leaves ?
+				    " (and removed leaves it never saw installed)" : "", gfn);
 	}
 }
 

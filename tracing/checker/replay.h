@@ -52,7 +52,7 @@ struct leaf {
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
 	uint64_t last;			/* new SPTE of its last traced change */
 	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
-	uint64_t inst_pos;		/* index + 1 of its last install, while live (chk_judge_reinstall()) */
+	uint64_t inst_pos;		/* index + 1 of its last install, while live */
 };
 
 /* What a task's next record must be (chk_settle_claims()). */

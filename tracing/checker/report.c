@@ -98,7 +98,8 @@ void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool 
 			if (record_touches(c, &c->recs[i], gfn))
 				hits[shown++] = i;
 		if (shown)
-			len += snprintf(buf + len, sizeof(buf) - len, "  history of gfn %#" PRIx64 ":\n", gfn);
+			len += snprintf(buf + len, sizeof(buf) - len,
+					"  history of gfn %#" PRIx64 ":\n", gfn);
 		while (shown-- > 0 && len < sizeof(buf)) {
 			kmmu_rec_format(&c->recs[hits[shown]], line, sizeof(line));
 			len += snprintf(buf + len, sizeof(buf) - len, "    %s\n", line);

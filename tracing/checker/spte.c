@@ -153,27 +153,29 @@ void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 	if (install && huge) {
 		if (gfn + pages > v->base + v->npages) {
 			chk_diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
-				    "the level-%u SPTE at gfn %#" PRIx64 " maps %#" PRIx64 " pages,"
-				    " but its slot 0:%d [gfn %#" PRIx64 "+%#" PRIx64 ") ends within them:"
-				    " a huge page must lie wholly inside one slot", level, gfn, pages,
-				    v->id, v->base, v->npages);
+				    "the level-%u SPTE at gfn %#" PRIx64 " maps %#" PRIx64
+				    " pages, but its slot 0:%d [gfn %#" PRIx64 "+%#" PRIx64 ")"
+				    " ends within them: a huge page must lie wholly inside one"
+				    " slot", level, gfn, pages, v->id, v->base, v->npages);
 			return;
 		}
 		c->res->checked[KMMU_PROP_HUGE_ALLOWED]++;
 		if ((gfn | kmmu_spte_to_pfn(spte)) & (pages - 1))
 			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
-				    "a level-%u SPTE maps gfn %#" PRIx64 " to pfn %#" PRIx64 ": both"
-				    " must be aligned to its %#" PRIx64 " pages", level, gfn,
+				    "a level-%u SPTE maps gfn %#" PRIx64 " to pfn %#" PRIx64 ":"
+				    " both must be aligned to its %#" PRIx64 " pages", level, gfn,
 				    kmmu_spte_to_pfn(spte), pages);
 		else if (logged)
 			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
 				    "slot 0:%d logs dirty pages: no huge page may be mapped in it"
-				    " (a level-%u SPTE for gfn %#" PRIx64 " was)", v->id, level, gfn);
+				    " (a level-%u SPTE for gfn %#" PRIx64 " was)", v->id, level,
+				    gfn);
 		else if ((v->base ^ v->hva >> PAGE_SHIFT) & (pages - 1))
 			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
-				    "slot 0:%d's gfns (from %#" PRIx64 ") and host addresses (from %#"
-				    PRIx64 ") are not aligned alike at level %u: no level-%u SPTE may"
-				    " map it (disallow_lpage)", v->id, v->base, v->hva, level, level);
+				    "slot 0:%d's gfns (from %#" PRIx64 ") and host addresses (from"
+				    " %#" PRIx64 ") are not aligned alike at level %u: no level-%u"
+				    " SPTE may map it (disallow_lpage)", v->id, v->base, v->hva,
+				    level, level);
 	}
 	/* A huge install in a dirty-logged slot is HUGE_ALLOWED's. */
 	if (!ro && !(logged && huge && !install))
@@ -183,8 +185,8 @@ void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 		return;
 	if (ro)
 		chk_diverge(c, KMMU_PROP_SPTE_WRITABLE, gfn, true,
-			    "slot 0:%d is read-only: the level-%u SPTE for gfn %#" PRIx64 " must not be"
-			    " writable", v->id, level, gfn);
+			    "slot 0:%d is read-only: the level-%u SPTE for gfn %#" PRIx64 " must"
+			    " not be writable", v->id, level, gfn);
 	else if (!spte_present(old) || !(old & KMMU_PT_WRITABLE_MASK))
 		chk_diverge(c, KMMU_PROP_SPTE_WRITABLE, gfn, true,
 			    "slot 0:%d logs dirty pages: the level-%u SPTE for gfn %#" PRIx64
@@ -374,9 +376,10 @@ void chk_explain_leaf(struct checker *c)
 		chk_not_checkable(c, KMMU_PROP_SPTE_HISTORY, why);
 	if (!c->res->checked[KMMU_PROP_HUGE_ALLOWED])
 		chk_not_checkable(c, KMMU_PROP_HUGE_ALLOWED,
-				  "no huge SPTE was installed outside a memslot ioctl changing its gfns");
+				  "no huge SPTE was installed outside a memslot ioctl changing its"
+				  " gfns");
 	if (!c->res->checked[KMMU_PROP_SPTE_WRITABLE])
 		chk_not_checkable(c, KMMU_PROP_SPTE_WRITABLE,
-				  "no SPTE of a read-only slot, nor a huge one of a dirty-logged slot,"
-				  " was traced");
+				  "no SPTE of a read-only slot, nor a huge one of a dirty-logged"
+				  " slot, was traced");
 }

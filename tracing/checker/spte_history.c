@@ -225,11 +225,10 @@ static void compare_history(struct checker *c, const struct kmmu_trace_record *r
 	if (lost || gained)
 		chk_diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,
 			    "old SPTE %#" PRIx64 " (level %u): the previous traced change of this"
-			    " SPTE left %#" PRIx64 ", and since then only the CPU (Accessed, Dirty),"
-			    " fast_page_fault() (Writable) and other tasks' aging (Accessed) change"
-			    " it untraced; bits %#" PRIx64
-			    " lost, %#" PRIx64 " gained", old, r->spte_changed.level, last,
-			    lost, gained);
+			    " SPTE left %#" PRIx64 ", and since then only the CPU (Accessed,"
+			    " Dirty), fast_page_fault() (Writable) and other tasks' aging"
+			    " (Accessed) change it untraced; bits %#" PRIx64 " lost, %#" PRIx64
+			    " gained", old, r->spte_changed.level, last, lost, gained);
 }
 
 /*
@@ -319,9 +318,9 @@ void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
 	    !order_unsure(c, r, l->inst_pos - 1)) {
 		c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
 		chk_diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,
-			    "installed (level %u) a second time since the zap-all at %" PRIu64 ".%09"
-			    PRIu64 ", with no removal by another task than the zapping one in"
-			    " between: after a zap-all every install goes to the new root",
+			    "installed (level %u) a second time since the zap-all at %" PRIu64
+			    ".%09" PRIu64 ", with no removal by another task than the zapping one"
+			    " in between: after a zap-all every install goes to the new root",
 			    r->spte_changed.level, c->last_zap_all_ts / 1000000000,
 			    c->last_zap_all_ts % 1000000000);
 	}
