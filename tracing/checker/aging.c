@@ -9,8 +9,6 @@
  */
 #include <inttypes.h>
 
-#include <urcu/urcu-memb.h>
-
 #include "replay.h"
 
 /*
@@ -47,26 +45,17 @@ void chk_track_task(struct checker *c, const struct kmmu_trace_record *r)
 static bool pass_covers(struct checker *c, const struct task_ctx *t, unsigned int as_id, gfn_t gfn,
 			unsigned int level)
 {
-	struct kmmu_memory_slot *s;
-	bool covers = false;
+	struct slot_view v;
+	gfn_t lo, hi;
 
-	if (as_id >= KMMU_ADDRESS_SPACE_NUM)
+	if (!chk_ref_slot_at_any(c, as_id, gfn, &v))
 		return false;
-	urcu_memb_read_lock();
-	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, as_id), gfn);
-	if (s) {
-		gfn_t lo = gfn > s->base_gfn ? gfn : s->base_gfn;
-		gfn_t hi = gfn + level_pages(level);
-		uint64_t hva_lo, hva_hi;
-
-		if (hi > s->base_gfn + s->npages)
-			hi = s->base_gfn + s->npages;
-		hva_lo = s->userspace_addr + ((lo - s->base_gfn) << PAGE_SHIFT);
-		hva_hi = s->userspace_addr + ((hi - s->base_gfn) << PAGE_SHIFT);
-		covers = hva_lo < t->end && t->start < hva_hi;
-	}
-	urcu_memb_read_unlock();
-	return covers;
+	lo = gfn > v.base ? gfn : v.base;
+	hi = gfn + level_pages(level);
+	if (hi > v.base + v.npages)
+		hi = v.base + v.npages;
+	return v.hva + ((lo - v.base) << PAGE_SHIFT) < t->end &&
+	       t->start < v.hva + ((hi - v.base) << PAGE_SHIFT);
 }
 
 /* The idle range holding @gfn (address space 0) since before @ts; -1 if none. */

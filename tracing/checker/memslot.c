@@ -47,8 +47,9 @@ static bool ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64
 	return found;
 }
 
-/* The live slot of address space @as_id holding @gfn; false if none. */
-bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v)
+/* The slot of address space @as_id holding @gfn, with @live a visible one; false if none. */
+static bool ref_slot_lookup(struct checker *c, unsigned int as_id, gfn_t gfn, bool live,
+			    struct slot_view *v)
 {
 	struct kmmu_memory_slot *s;
 	bool found = false;
@@ -57,7 +58,7 @@ bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct sl
 		return false;
 	urcu_memb_read_lock();
 	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, as_id), gfn);
-	if (s && kmmu_memslot_is_visible(s)) {
+	if (s && (!live || kmmu_memslot_is_visible(s))) {
 		v->base = s->base_gfn;
 		v->npages = s->npages;
 		v->hva = s->userspace_addr;
@@ -67,6 +68,18 @@ bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct sl
 	}
 	urcu_memb_read_unlock();
 	return found;
+}
+
+/* The live slot of address space @as_id holding @gfn; false if none. */
+bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v)
+{
+	return ref_slot_lookup(c, as_id, gfn, true, v);
+}
+
+/* The slot of address space @as_id holding @gfn, live or not; false if none. */
+bool chk_ref_slot_at_any(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v)
+{
+	return ref_slot_lookup(c, as_id, gfn, false, v);
 }
 
 /* The live slot holding @gfn (address space 0), as its id and flags; false if none. */

@@ -189,7 +189,7 @@ struct checker {
 	uint64_t mmio_pfs;		/* handle_mmio_page_fault records replayed */
 	uint64_t mmio_unused;		/* matched checks the task did not follow with a use */
 	uint64_t mmio_unused_pos;	/* ... the first of them */
-	struct {
+	struct untraced_unmap {
 		gfn_t lo, hi;		/* gfns [lo, hi) of address space 0 */
 		uint64_t ts;
 	} *unmap_log;			/* other tasks' unmaps of guest memory, in order */
@@ -250,6 +250,7 @@ void chk_not_checkable(struct checker *c, enum kmmu_check_property p, const char
 
 /* memslot.c: the reference's layout, the ioctls in flight, the memslot family */
 bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
+bool chk_ref_slot_at_any(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
 bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags);
 bool chk_op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn);
 bool chk_op_old_covers(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn);

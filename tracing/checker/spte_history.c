@@ -9,7 +9,9 @@
  * after a zap-all.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -114,23 +116,38 @@ void chk_log_untraced_unmap(struct checker *c, const struct kmmu_trace_record *r
 #define UNMAP_LATENCY_NS	1000000000ULL
 
 /*
+ * The index of the first of the @nr entries of @size bytes at @base, sorted
+ * by the uint64_t timestamp @ts_off bytes into each, stamped at or after
+ * @from; @nr if there is none.
+ */
+static uint64_t first_since(const void *base, uint64_t nr, size_t size, size_t ts_off,
+			    uint64_t from)
+{
+	uint64_t lo = 0, hi = nr, ts;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		memcpy(&ts, (const char *)base + mid * size + ts_off, sizeof(ts));
+		if (ts < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
  * May an untraced unmap have zapped the SPTE (@gfn, @level) since its last
  * traced change at @since?  Too many to look at: assume so.
  */
 static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level)
 {
 	uint64_t from_ts = since > UNMAP_LATENCY_NS ? since - UNMAP_LATENCY_NS : 0;
-	uint32_t from = 0, hi = c->nr_unmap_log;
+	uint32_t from = first_since(c->unmap_log, c->nr_unmap_log, sizeof(*c->unmap_log),
+				    offsetof(struct untraced_unmap, ts), from_ts);
 	gfn_t end = gfn + level_pages(level);
 
-	while (from < hi) {
-		uint32_t mid = from + (hi - from) / 2;
-
-		if (c->unmap_log[mid].ts < from_ts)
-			from = mid + 1;
-		else
-			hi = mid;
-	}
 	if (c->nr_unmap_log - from > 256)
 		return true;
 	for (uint32_t i = from; i < c->nr_unmap_log; i++)
@@ -163,16 +180,10 @@ static bool same_key(const struct kmmu_trace_record *a, const struct kmmu_trace_
  */
 static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record *r, uint64_t ts)
 {
-	uint64_t from = ts > CPU_SKEW_NS ? ts - CPU_SKEW_NS : 0, lo = 0, hi = c->nr;
+	uint64_t from = ts > CPU_SKEW_NS ? ts - CPU_SKEW_NS : 0;
+	uint64_t lo = first_since(c->recs, c->nr, sizeof(*c->recs),
+				  offsetof(struct kmmu_trace_record, ts), from);
 
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (c->recs[mid].ts < from)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	for (uint64_t n = 0; lo < c->nr && c->recs[lo].ts <= ts + CPU_SKEW_NS; lo++) {
 		const struct kmmu_trace_record *x = &c->recs[lo];
 
