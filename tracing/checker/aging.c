@@ -12,31 +12,6 @@
 #include "replay.h"
 
 /*
- * A task's records in order: a kvm_age_hva starts an aging pass, which
- * runs kvm_tdp_mmu_age_gfn_range() over the slots its hva range overlaps
- * with mmu_lock held (no other record of that task can come in between),
- * and its A clears are the SPTE changes that follow.  Any other record of
- * the task ends the pass.  A record that is not the task's own work in the
- * kernel (an action) ends it too, which only narrows what counts as aging.
- */
-void chk_track_task(struct checker *c, const struct kmmu_trace_record *r)
-{
-	struct task_ctx *t;
-
-	if (r->type == KMMU_EV_SPTE_CHANGED || r->type == KMMU_EV_SPLIT_HUGE_PAGE || !r->pid)
-		return;
-	t = chk_task(c, r->pid, r->type == KMMU_EV_AGE_HVA);
-	if (!t)
-		return;
-	t->in_pass = r->type == KMMU_EV_AGE_HVA;
-	if (t->in_pass) {
-		t->start = r->hva_range.start;
-		t->end = r->hva_range.end;
-		t->pass = c->pos + 1;
-	}
-}
-
-/*
  * Does the aging pass @t cover the SPTE (@as_id, @gfn, @level)?  As
  * __kvm_handle_hva_range(): the slots whose host range overlaps the pass,
  * and in them every gfn whose page intersects it; the SPTE is visited if

@@ -47,9 +47,13 @@ static bool ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64
 	return found;
 }
 
-/* The slot of address space @as_id holding @gfn, with @live a visible one; false if none. */
-static bool ref_slot_lookup(struct checker *c, unsigned int as_id, gfn_t gfn, bool live,
-			    struct slot_view *v)
+/*
+ * The slot of address space @as_id holding @gfn, with @live a visible one;
+ * false if none.  Inlined into each caller: the replay's hot path.
+ */
+static inline __attribute__((always_inline))
+bool ref_slot_lookup(struct checker *c, unsigned int as_id, gfn_t gfn, bool live,
+		     struct slot_view *v)
 {
 	struct kmmu_memory_slot *s;
 	bool found = false;
@@ -70,10 +74,10 @@ static bool ref_slot_lookup(struct checker *c, unsigned int as_id, gfn_t gfn, bo
 	return found;
 }
 
-/* The live slot of address space @as_id holding @gfn; false if none. */
-bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v)
+/* The live slot of address space 0 holding @gfn; false if none. */
+bool chk_ref_slot_at(struct checker *c, gfn_t gfn, struct slot_view *v)
 {
-	return ref_slot_lookup(c, as_id, gfn, true, v);
+	return ref_slot_lookup(c, 0, gfn, true, v);
 }
 
 /* The slot of address space @as_id holding @gfn, live or not; false if none. */
@@ -87,7 +91,7 @@ bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
 {
 	struct slot_view v;
 
-	if (!chk_ref_slot_at(c, 0, gfn, &v))
+	if (!chk_ref_slot_at(c, gfn, &v))
 		return false;
 	*id = v.id;
 	*flags = v.flags;
@@ -402,7 +406,7 @@ void chk_on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	int id, n;
 
 	c->set_sptes++;
-	if (!chk_ref_slot_at(c, 0, gfn, &v)) {
+	if (!chk_ref_slot_at(c, gfn, &v)) {
 		if (chk_gfn_in_transition(c, r->ts, gfn)) {
 			attribute_in_flight(c, r->ts, gfn);
 			return;

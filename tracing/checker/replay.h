@@ -243,13 +243,43 @@ static inline bool ad_disabled(uint64_t spte)
 	return (spte >> SPTE_TDP_AD_SHIFT & 3) == SPTE_TDP_AD_DISABLED;
 }
 
+/* The Accessed and Dirty bits of the host's format; false if it is unknown. */
+static inline bool chk_ad_masks(struct checker *c, uint64_t *a, uint64_t *d)
+{
+	if (!c->host || c->host->host.tdp != 1)
+		return false;
+	if (c->host->host.backend == KMMU_HOST_SVM) {
+		*a = KMMU_PT_ACCESSED_MASK;
+		*d = KMMU_PT_DIRTY_MASK;
+		return true;
+	}
+	if (c->host->host.backend == KMMU_HOST_VMX) {
+		*a = EPT_ACCESSED;
+		*d = EPT_DIRTY;
+		return true;
+	}
+	return false;
+}
+
+/* shadow_mmu_writable_mask of the host's TDP format; 0 if unknown. */
+static inline uint64_t chk_mmu_writable_mask(struct checker *c)
+{
+	if (!c->host || c->host->host.tdp != 1)
+		return 0;
+	if (c->host->host.backend == KMMU_HOST_SVM)
+		return KMMU_SPTE_MMU_WRITABLE;		/* DEFAULT_SPTE_MMU_WRITABLE */
+	if (c->host->host.backend == KMMU_HOST_VMX)
+		return 1ULL << 58;			/* EPT_SPTE_MMU_WRITABLE */
+	return 0;
+}
+
 /* report.c: divergences, with the history of their gfn */
 void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool have_gfn,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void chk_not_checkable(struct checker *c, enum kmmu_check_property p, const char *why);
 
 /* memslot.c: the reference's layout, the ioctls in flight, the memslot family */
-bool chk_ref_slot_at(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
+bool chk_ref_slot_at(struct checker *c, gfn_t gfn, struct slot_view *v);
 bool chk_ref_slot_at_any(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
 bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags);
 bool chk_op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn);
@@ -275,9 +305,33 @@ void chk_add_claim(struct checker *c, int32_t pid, enum claim_kind kind, gfn_t g
 		   unsigned int level);
 void chk_settle_claims(struct checker *c, const struct kmmu_trace_record *r);
 
+/*
+ * A task's records in order: a kvm_age_hva starts an aging pass, which
+ * runs kvm_tdp_mmu_age_gfn_range() over the slots its hva range overlaps
+ * with mmu_lock held (no other record of that task can come in between),
+ * and its A clears are the SPTE changes that follow.  Any other record of
+ * the task ends the pass.  A record that is not the task's own work in the
+ * kernel (an action) ends it too, which only narrows what counts as aging.
+ * Inline: it runs for every record.
+ */
+static inline void chk_track_task(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct task_ctx *t;
+
+	if (r->type == KMMU_EV_SPTE_CHANGED || r->type == KMMU_EV_SPLIT_HUGE_PAGE || !r->pid)
+		return;
+	t = chk_task(c, r->pid, r->type == KMMU_EV_AGE_HVA);
+	if (!t)
+		return;
+	t->in_pass = r->type == KMMU_EV_AGE_HVA;
+	if (t->in_pass) {
+		t->start = r->hva_range.start;
+		t->end = r->hva_range.end;
+		t->pass = c->pos + 1;
+	}
+}
+
 /* spte.c: leaf SPTEs, their installs and in-place changes */
-bool chk_ad_masks(struct checker *c, uint64_t *a, uint64_t *d);
-uint64_t chk_mmu_writable_mask(struct checker *c);
 const char *chk_no_tdp_mmu(struct checker *c);
 const char *chk_no_tdp_ad(struct checker *c);
 void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
@@ -296,7 +350,6 @@ void chk_note_history(struct checker *c, const struct kmmu_trace_record *r, stru
 		      bool is_leaf);
 
 /* aging.c: the aging family */
-void chk_track_task(struct checker *c, const struct kmmu_trace_record *r);
 void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struct leaf *l);
 chk_handler chk_on_idle;
 void chk_explain_aging(struct checker *c);

@@ -18,36 +18,6 @@
 /* leaf_key() address space of a page-table SPTE's entry: this | its own. */
 #define TABLE_KEY_AS		8
 
-/* The Accessed and Dirty bits of the host's format; false if it is unknown. */
-bool chk_ad_masks(struct checker *c, uint64_t *a, uint64_t *d)
-{
-	if (!c->host || c->host->host.tdp != 1)
-		return false;
-	if (c->host->host.backend == KMMU_HOST_SVM) {
-		*a = KMMU_PT_ACCESSED_MASK;
-		*d = KMMU_PT_DIRTY_MASK;
-		return true;
-	}
-	if (c->host->host.backend == KMMU_HOST_VMX) {
-		*a = EPT_ACCESSED;
-		*d = EPT_DIRTY;
-		return true;
-	}
-	return false;
-}
-
-/* shadow_mmu_writable_mask of the host's TDP format; 0 if unknown. */
-uint64_t chk_mmu_writable_mask(struct checker *c)
-{
-	if (!c->host || c->host->host.tdp != 1)
-		return 0;
-	if (c->host->host.backend == KMMU_HOST_SVM)
-		return KMMU_SPTE_MMU_WRITABLE;		/* DEFAULT_SPTE_MMU_WRITABLE */
-	if (c->host->host.backend == KMMU_HOST_VMX)
-		return 1ULL << 58;			/* EPT_SPTE_MMU_WRITABLE */
-	return 0;
-}
-
 /* Why the TDP MMU's SPTE changes cannot be in this trace; NULL if they can. */
 const char *chk_no_tdp_mmu(struct checker *c)
 {
@@ -210,7 +180,7 @@ static void judge_tdp_leaf(struct checker *c, const struct kmmu_trace_record *r,
 
 	if (r->spte_changed.as_id || chk_range_in_transition(c, r->ts, gfn, level_pages(level)))
 		return;
-	if (!chk_ref_slot_at(c, 0, gfn, &v)) {
+	if (!chk_ref_slot_at(c, gfn, &v)) {
 		if (!install)
 			return;	/* a leaf already installed: judged when it was */
 		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;

@@ -22,15 +22,51 @@ struct chk_table {
 	uint64_t nr, cap;		/* cap: 0 or a power of 2 */
 };
 
-/* The entry of @key (not 0) in @t; NULL if there is none. */
-void *chk_table_find(const struct chk_table *t, uint64_t key);
+/* The entry of @key in @ents (@cap entries, a power of 2), or the free one it would take. */
+static inline void *chk_table_slot(char *ents, size_t esize, uint64_t cap, uint64_t key)
+{
+	uint64_t i = key * 0x9e3779b97f4a7c15ULL >> 20 & (cap - 1);
+	uint64_t *k;
+
+	for (;; i = (i + 1) & (cap - 1)) {
+		k = (uint64_t *)(ents + i * esize);
+		if (!*k || *k == key)
+			return k;
+	}
+}
+
+/* The entry of @key (not 0) in @t; NULL if there is none.  Inline: the replay's hot path. */
+static inline void *chk_table_find(const struct chk_table *t, uint64_t key)
+{
+	uint64_t *k;
+
+	if (!t->cap)
+		return NULL;
+	k = chk_table_slot(t->ents, t->esize, t->cap, key);
+	return *k ? k : NULL;
+}
+
+/* Doubles @t's entries (to 256 from none): 0, or -ENOMEM leaving @t as it was. */
+int chk_table_grow(struct chk_table *t);
 
 /*
  * The entry of @key (not 0) in @t, a new zeroed one if there is none;
  * NULL when out of memory.  Growing moves the entries: a pointer from an
  * earlier call is stale after this one.
  */
-void *chk_table_get(struct chk_table *t, uint64_t key);
+static inline void *chk_table_get(struct chk_table *t, uint64_t key)
+{
+	uint64_t *k;
+
+	if (t->nr * 2 >= t->cap && chk_table_grow(t))
+		return NULL;
+	k = chk_table_slot(t->ents, t->esize, t->cap, key);
+	if (!*k) {
+		*k = key;
+		t->nr++;
+	}
+	return k;
+}
 
 /* Frees the entries; @t is empty (and reusable) afterwards. */
 void chk_table_free(struct chk_table *t);
