@@ -8,6 +8,9 @@ TRACING_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/nu
 TRACING_LDLIBS := $(shell pkg-config --libs libtracefs libtraceevent 2>/dev/null)
 TRACING_TOOL_SRCS := tracing/kmmu_trace.c
 TRACING_LIB_SRCS := $(filter-out $(TRACING_TOOL_SRCS),$(wildcard tracing/*.c))
+# The checker, one file per property family (tracing/checker/checker.c says which).
+CHECKER_SRCS := $(wildcard tracing/checker/*.c)
+TRACING_LIB_SRCS += $(CHECKER_SRCS)
 TRACING_LIB := $(O)/tracing/libkmmutrace.a
 TRACING_TESTS := $(patsubst tracing/tests/%.c,$(O)/tracing/tests/%,$(wildcard tracing/tests/*_test.c))
 TRACING_TOOLS := $(O)/tracing/kmmu-trace
@@ -21,7 +24,7 @@ $(TRACING_LIB): $(TRACING_LIB_SRCS:%.c=$(O)/%.o)
 
 # The checker joins the kernel's events to the reference (ref/), whose
 # headers need the kernel's tools/include.
-$(O)/tracing/checker.o: TRACING_CFLAGS += $(REF_CFLAGS)
+$(CHECKER_SRCS:%.c=$(O)/%.o): TRACING_CFLAGS += $(REF_CFLAGS)
 TRACING_LDLIBS += $(REF_LDLIBS)
 
 $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
@@ -63,7 +66,7 @@ CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-
 # The checker under the same, on whatever records a reader lets through,
 # starting from the real traces of tracing/fixtures.
 CHECKER_FUZZ := $(O)/tracing/fuzz/checker_fuzz
-CHECKER_FUZZ_SRCS := tracing/fuzz/checker_fuzz.c tracing/checker.c tracing/trace_file.c \
+CHECKER_FUZZ_SRCS := tracing/fuzz/checker_fuzz.c $(CHECKER_SRCS) tracing/trace_file.c \
 	tracing/log.c $(REF_LIB_SRCS) $(KSRC_DIR)/tools/lib/rbtree.c
 
 $(CHECKER_FUZZ): $(CHECKER_FUZZ_SRCS) $(KSRC_STAMP)

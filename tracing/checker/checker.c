@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The differential checker (see kmmu/checker.h): one pass over the sorted
+ * records.  Memslot actions are applied to the reference memslots when
+ * their ioctl returned; kernel events are judged against the reference
+ * layout at their timestamp, widened by the memslot ioctls in flight at
+ * that moment.  This file only dispatches: each record type has one
+ * handler (on_record[]), in the file of its property family:
+ *
+ *   memslot.c       the reference layout and the ioctls in flight;
+ *                   MEMSLOT_RESULT, SPTE_IN_SLOT, ZAP_ON_REMOVE,
+ *                   NO_SPTE_AFTER_ZAP, MMIO_UNBACKED
+ *   mmio_gen.c      MMIO_GENERATION, MMIO_GEN_MODEL, ZAP_AT_WRAP,
+ *                   MMIO_CHECK, MMIO_SPTE_UNBACKED
+ *   spte.c          leaf SPTEs: SPTE_IN_SLOT, HUGE_ALLOWED, SPTE_WRITABLE,
+ *                   LEAF_CHANGE; the leaf table and counts the others read
+ *   spte_history.c  SPTE_HISTORY
+ *   aging.c         AGING_IN_PASS, AGING_KEEPS_DIRTY, AGING_IDLE
+ *   page_stats.c    PAGE_STATS
+ *   task.c          per-task state, and claims on a task's next record
+ *   report.c        property names, divergence reports, verdicts, summary
+ *   table.c         the hash table of per-key state
+ *   replay.h        the replay's state (struct checker), shared by all
+ *
+ * A new property:
+ *  1. its KMMU_PROP_ value in kmmu/checker.h, with a line saying what it
+ *     holds, and its name in report.c's prop_names[];
+ *  2. its judgement in the family file whose events and state it reads
+ *     (a new family: a new file here, with its handlers declared in
+ *     replay.h); it counts res->checked[] for every event it judges and
+ *     reports with chk_diverge();
+ *  3. a new event it reads: its handler in on_record[] below, and its
+ *     tracepoint in kmmu_check_events[] so that captures enable it;
+ *  4. when it judged nothing, why: chk_not_checkable() from the family's
+ *     explain function, called after the replay in kmmu_check();
+ *  5. tests in tracing/tests/checker_test.c: a history that passes and
+ *     one with the divergence planted.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "replay.h"
+
+const char *const kmmu_check_events[] = {
+	"kvmmmu:kvm_mmu_set_spte",
+	"kvmmmu:kvm_mmu_prepare_zap_page",
+	"kvmmmu:kvm_mmu_zap_all_fast",
+	"kvmmmu:mark_mmio_spte",
+	"kvmmmu:check_mmio_spte",
+	"kvmmmu:handle_mmio_page_fault",
+	"kvm:kvm_mmio",
+	"kvmmmu:kvm_tdp_mmu_spte_changed",
+	"kvmmmu:kvm_mmu_split_huge_page",
+	"kvm:kvm_age_hva",
+	NULL
+};
+
+/* The test told how many address spaces its VM has: that overrides what was learned. */
+static void on_vm_create(struct checker *c, const struct kmmu_trace_record *r)
+{
+	if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2)
+		c->nr_as = r->vm.nr_address_spaces;
+	c->vm_creates++;
+}
+
+static void on_host(struct checker *c, const struct kmmu_trace_record *r)
+{
+	c->host = r;
+}
+
+static void on_unmap_hva_range(struct checker *c, const struct kmmu_trace_record *r)
+{
+	chk_on_unmap(c, r);
+	chk_log_untraced_unmap(c, r);
+}
+
+/* Who judges each record type: one handler per type, in the family's file. */
+static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
+	/* the test's own actions */
+	[KMMU_ACT_SET_MEMSLOT] = chk_on_memslot,
+	[KMMU_ACT_VM_CREATE] = on_vm_create,
+	[KMMU_ACT_HOST] = on_host,
+	[KMMU_ACT_STATS] = chk_on_stats,
+	[KMMU_ACT_IDLE] = chk_on_idle,
+	/* memslot.c */
+	[KMMU_EV_SET_SPTE] = chk_on_set_spte,
+	[KMMU_EV_MMIO] = chk_on_mmio,
+	[KMMU_EV_ZAP_ALL_FAST] = chk_on_zap_all_fast,
+	[KMMU_EV_PREPARE_ZAP_PAGE] = chk_on_prepare_zap_page,
+	/* mmio_gen.c */
+	[KMMU_EV_MARK_MMIO_SPTE] = chk_on_mark_mmio,
+	[KMMU_EV_CHECK_MMIO_SPTE] = chk_on_check_mmio,
+	[KMMU_EV_HANDLE_MMIO_PAGE_FAULT] = chk_on_handle_mmio_pf,
+	/* spte.c */
+	[KMMU_EV_SPTE_CHANGED] = chk_on_spte_changed,
+	[KMMU_EV_SPLIT_HUGE_PAGE] = chk_on_split,
+	/* page_stats.c and spte_history.c */
+	[KMMU_EV_UNMAP_HVA_RANGE] = on_unmap_hva_range,
+};
+
+int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
+{
+	static const struct kmmu_memslot_ops ref_ops = {
+		.memslots_updated = chk_ref_memslots_updated,
+	};
+	struct checker c = {
+		.recs = recs, .nr = nr, .opts = opts, .res = res,
+		.leaves.esize = sizeof(struct leaf),
+		.tasks.esize = sizeof(struct task_ctx),
+	};
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	res->nr_records = nr;
+	if (nr && !recs)
+		return -EINVAL;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
+			return -EINVAL;
+		if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
+			c.nr_ops++;
+	}
+	c.ops = calloc(c.nr_ops ? c.nr_ops : 1, sizeof(*c.ops));
+	c.sptes = calloc(KMMU_ADDRESS_SPACE_NUM * KMMU_MEM_SLOTS_NUM, sizeof(*c.sptes));
+	if (!c.ops || !c.sptes) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = 0, k = 0; i < nr; i++)
+		if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
+			c.ops[k++].pos = i;
+	c.epoch = 1;
+
+	/*
+	 * Without the test's memslot actions (a trace of a foreign program) the
+	 * layout is unknown: judging against an empty one would cry wolf.
+	 */
+	if (!c.nr_ops) {
+		res->no_actions = true;
+		ret = 0;
+		goto out;
+	}
+	c.gen_layout = kmmu_mmio_gen_layout(KMMU_SPTE_LAYOUT_UPSTREAM);
+	ret = kmmu_memslots_init(&c.ms, &ref_ops, &c, 0);
+	if (ret)
+		goto out;
+	c.no_history = chk_history_gaps(&c);
+	/* Reference readers must be registered urcu threads; ours is for this replay. */
+	urcu_memb_register_thread();
+
+	for (c.pos = 0; c.pos < nr; c.pos++) {
+		const struct kmmu_trace_record *r = &recs[c.pos];
+
+		chk_track_task(&c, r);
+		if (c.nr_claims)
+			chk_settle_claims(&c, r);
+		if (on_record[r->type])
+			on_record[r->type](&c, r);
+	}
+	chk_mmio_gen_finish(&c);
+	chk_explain_aging(&c);
+	chk_explain_page_stats(&c);
+	chk_explain_leaf(&c);
+	urcu_memb_unregister_thread();
+	kmmu_memslots_destroy(c.ms);
+	ret = c.oom ? -ENOMEM : 0;
+out:
+	free(c.ops);
+	free(c.sptes);
+	chk_table_free(&c.leaves);
+	chk_table_free(&c.tasks);
+	free(c.unmap_log);
+	return ret;
+}
