@@ -847,7 +847,7 @@ TEST_F(chk, mmio_generation_tied_with_the_return)
 
 /*
  * The per-CPU clocks of a TCG guest differ: a mark stamped on another CPU
- * shortly after an update's record may still carry the generation from
+ * up to 50 ms after an update's record may still carry the generation from
  * before it, or a MOVE's between its two swaps.  On the update's own CPU,
  * or long after, it may not.
  */
@@ -878,9 +878,15 @@ TEST_F(chk, mmio_generation_across_skewed_cpus)
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 	self->h.nr--;
 
+	/* 8.5 ms later, as seen on a loaded host: still explained. */
+	self->h.now += 8500000;
+	mark_mmio(&self->h, 0x5006, 12);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) TH_LOG("%s", self->res.first_divergence);
+
 	/* Beyond the skew any clock could have: stale. */
 	self->h.now += 50000000;
-	mark_mmio(&self->h, 0x5006, 12);
+	mark_mmio(&self->h, 0x5007, 12);
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 }
