@@ -10,6 +10,14 @@
 REF_CFLAGS := -I$(KSRC_DIR)/tools/include
 REF_LDLIBS := -lurcu-memb -lurcu-cds -lurcu-common
 
+REF_MUTANT_DIR := $(O)/ref/mutants
+
+# The library sees only its own headers (DESIGN.md "Layers"); its tests
+# and benchmarks are programs, which may use every library.
+REF_OBJ_INC = $(REF_INC)
+$(O)/ref/tests/%.o $(O)/asan/ref/tests/%.o $(O)/tsan/ref/tests/%.o $(O)/ref/bench/%.o \
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: REF_OBJ_INC = $(PROG_INC)
+
 REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
 REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
 REF_LIB := $(O)/ref/libkmmuref.a
@@ -27,19 +35,19 @@ REF_ASAN_TESTS := $(patsubst ref/tests/%.c,$(O)/asan/ref/tests/%,$(wildcard ref/
 
 $(O)/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $<
 
 $(O)/asan/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $<
 
 $(O)/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
 $(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
 $(REF_LIB): $(REF_LIB_OBJS)
 	$(AR) rcs $@ $^
@@ -78,7 +86,6 @@ BENCH_PROGS += $(REF_BENCHES)
 # ignores mmu_invalidate_seq leaves an SPTE to a replaced frame after the
 # invalidation, the bitmap that marks one page per young SPTE reports
 # touched pages of a huge SPTE old.
-REF_MUTANT_DIR := $(O)/ref/mutants
 REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg \
 	       $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry \
@@ -89,20 +96,20 @@ REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 
 $(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_MUTATE_IMMEDIATE_FREE -c -o $@ $<
 
 $(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
 
 $(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
 
 $(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
 
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
@@ -131,12 +138,12 @@ $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
 # plain v3 test included, so the only difference is the planted change.
 $(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_MUTATE_2013_CHECK_BEFORE_RESET -c -o $@ $<
 
 $(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_2013_SPLIT_SPTE -c -o $@ $<
 
 $(REF_MUTANT_DIR)/rmap_2013_check_before_reset $(REF_MUTANT_DIR)/rmap_2013_split_spte: \
@@ -152,7 +159,7 @@ $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 # not check the notifier's accesses, so it does not see this).
 $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_2013_TEST_NOTIFIER -c -o $@ $<
 
 $(REF_MUTANT_DIR)/rmap_2013_notifier: $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o \
@@ -174,11 +181,11 @@ KMMU_TSAN_SECONDS ?= 10
 
 $(O)/tsan/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $<
 
 $(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
 $(REF_TSAN_LIB): $(REF_TSAN_LIB_OBJS)
 	$(AR) rcs $@ $^

@@ -20,9 +20,15 @@ SELFTEST_TOOLS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests
 SELFTEST_LIB_TESTS := $(patsubst selftests/lib/tests/%.c,$(O)/selftests/lib/tests/%,$(wildcard selftests/lib/tests/*_test.c))
 SELFTEST_PERF := $(filter %_perf_test,$(SELFTESTS))
 
+# The runtime sees its own headers and those of tracing/ and ref/ below it
+# (DESIGN.md "Layers"); tests and tools are programs: every library and
+# the kselftest harness.
+SELFTEST_OBJ_INC = $(PROG_INC)
+$(SELFTEST_LIB_OBJS): SELFTEST_OBJ_INC = $(SELFTEST_INC)
+
 $(O)/selftests/%.o: selftests/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(SELFTEST_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(SELFTEST_OBJ_INC) $(SELFTEST_CFLAGS) -c -o $@ $<
 
 $(SELFTEST_LIB): $(SELFTEST_LIB_OBJS)
 	$(AR) rcs $@ $^

@@ -12,9 +12,15 @@ TRACING_LIB := $(O)/tracing/libkmmutrace.a
 TRACING_TESTS := $(patsubst tracing/tests/%.c,$(O)/tracing/tests/%,$(wildcard tracing/tests/*_test.c))
 TRACING_TOOLS := $(O)/tracing/kmmu-trace
 
+# The library sees its own headers and ref/'s (DESIGN.md "Layers"); the
+# tool, tests and benchmarks are programs, which may use every library.
+TRACING_OBJ_INC = $(TRACING_INC)
+$(O)/tracing/tests/%.o $(O)/tracing/bench/%.o $(TRACING_TOOL_SRCS:%.c=$(O)/%.o): \
+	TRACING_OBJ_INC = $(PROG_INC)
+
 $(O)/tracing/%.o: tracing/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(TRACING_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(TRACING_OBJ_INC) $(TRACING_CFLAGS) -c -o $@ $<
 
 $(TRACING_LIB): $(TRACING_LIB_SRCS:%.c=$(O)/%.o)
 	$(AR) rcs $@ $^
