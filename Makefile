@@ -86,6 +86,12 @@ REF_INC := -Iref/include
 TRACING_INC := -Itracing/include $(REF_INC)
 SELFTEST_INC := -Iselftests/lib/include $(TRACING_INC)
 PROG_INC := $(SELFTEST_INC) -I$(KSFT_DIR)
+# The libraries, named here so that a part's programs may link one whose
+# part comes later (ref/bench takes the host probe from tracing/).
+REF_LIB := $(O)/ref/libkmmuref.a
+RESULT_LIB := $(O)/ref/libkmmuresult.a
+TRACING_LIB := $(O)/tracing/libkmmutrace.a
+SELFTEST_LIB := $(O)/selftests/libkmmukvm.a
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 LDLIBS	:= -pthread

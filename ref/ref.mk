@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # ref/: the reference MMU core.  Every ref/*.c is part of libkmmuref.a
-# (except result.c, which is the result-file writer every part links);
+# (except result.c, the result-file writer libkmmuresult.a every part
+# links; it probes nothing, tracing/host_probe.c describes the host);
 # every ref/tests/*_test.c is a test program, built twice (plain and with
 # ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
 # every test; every ref/bench/*.c is a benchmark program.
@@ -20,8 +21,6 @@ $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: REF_OBJ_INC = $(PROG_INC)
 
 REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
 REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
-REF_LIB := $(O)/ref/libkmmuref.a
-RESULT_LIB := $(O)/ref/libkmmuresult.a
 
 REF_TEST_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard ref/tests/lib/*.c))
 REF_TESTS := $(patsubst ref/tests/%.c,$(O)/ref/tests/%,$(wildcard ref/tests/*_test.c))
@@ -49,18 +48,20 @@ $(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
+# Archives are made afresh (here and in the other parts): `ar r` into the
+# old one would keep the object of a source since renamed or removed.
 $(REF_LIB): $(REF_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(REF_ASAN_LIB): $(REF_ASAN_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # The result writer uses only libc: without tools/include, whose linux/*.h
 # would shadow the uapi headers that <sys/sysinfo.h> needs.
 $(O)/ref/result.o: REF_CFLAGS :=
 
 $(RESULT_LIB): $(O)/ref/result.o
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
@@ -68,7 +69,8 @@ $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LI
 $(O)/asan/ref/tests/%: $(O)/asan/ref/tests/%.o $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
-$(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(RESULT_LIB)
+# Benchmarks describe the host in their result: the probe is tracing/'s.
+$(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(TRACING_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 .SECONDARY:
@@ -188,7 +190,7 @@ $(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
 $(REF_TSAN_LIB): $(REF_TSAN_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm

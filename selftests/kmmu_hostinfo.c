@@ -5,8 +5,8 @@
  *   kmmu_hostinfo          the host block as JSON
  *   kmmu_hostinfo --line   one line (kmmu_host_format_line())
  *
- * The probe is sysfs/procfs only (ref/result.c); the memslot limit needs
- * KVM_CHECK_EXTENSION, so it is filled here when the KVM device opens.
+ * The host probe (tracing/host_probe.c) with what only the KVM device
+ * tells: whether it opens and the memslot limit (KVM_CHECK_EXTENSION).
  */
 #include <stdio.h>
 #include <string.h>

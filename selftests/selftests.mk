@@ -11,7 +11,6 @@
 
 SELFTEST_LIB_SRCS := $(wildcard selftests/lib/*.c)
 SELFTEST_LIB_OBJS := $(SELFTEST_LIB_SRCS:%.c=$(O)/%.o)
-SELFTEST_LIB := $(O)/selftests/libkmmukvm.a
 SELFTEST_CFLAGS := -fno-stack-protector -fno-pie -no-pie -mno-red-zone
 SELFTEST_LDLIBS := -lnuma
 
@@ -31,10 +30,9 @@ $(O)/selftests/%.o: selftests/%.c $(KSRC_STAMP)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(SELFTEST_OBJ_INC) $(SELFTEST_CFLAGS) -c -o $@ $<
 
 $(SELFTEST_LIB): $(SELFTEST_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
-# Selftests may link the checker (tracing/) once it exists; TRACING_LIB and
-# TRACING_LDLIBS are empty until tracing/tracing.mk defines them.
+# Selftests link the checker and the host probe (tracing/).
 $(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
 

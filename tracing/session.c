@@ -16,7 +16,7 @@
 
 #include <linux/kvm.h>
 
-#include "kmmu/result.h"
+#include "kmmu/host_probe.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_file.h"
 #include "kmmu/trace_session.h"

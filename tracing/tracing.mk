@@ -8,7 +8,6 @@ TRACING_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/nu
 TRACING_LDLIBS := $(shell pkg-config --libs libtracefs libtraceevent 2>/dev/null)
 TRACING_TOOL_SRCS := tracing/kmmu_trace.c
 TRACING_LIB_SRCS := $(filter-out $(TRACING_TOOL_SRCS),$(wildcard tracing/*.c))
-TRACING_LIB := $(O)/tracing/libkmmutrace.a
 TRACING_TESTS := $(patsubst tracing/tests/%.c,$(O)/tracing/tests/%,$(wildcard tracing/tests/*_test.c))
 TRACING_TOOLS := $(O)/tracing/kmmu-trace
 
@@ -23,7 +22,7 @@ $(O)/tracing/%.o: tracing/%.c $(KSRC_STAMP)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(TRACING_OBJ_INC) $(TRACING_CFLAGS) -c -o $@ $<
 
 $(TRACING_LIB): $(TRACING_LIB_SRCS:%.c=$(O)/%.o)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # The checker joins the kernel's events to the reference (ref/), whose
 # headers need the kernel's tools/include.
@@ -34,7 +33,7 @@ $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(R
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
 
 $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)
 CHECK_PROGS += $(TRACING_TESTS)
