@@ -132,7 +132,7 @@
 #include "kmmu/pagemap.h"
 #include "kmmu/reclaim.h"
 #include "kmmu/result.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_session.h"
 

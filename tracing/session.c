@@ -9,14 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/kvm.h>
-
 #include "kmmu/host_probe.h"
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_file.h"
 #include "kmmu/trace_session.h"
@@ -135,47 +133,31 @@ static void stop_others(struct kmmu_trace_session *s)
 	kmmu_trace_log_free(&s->others_log);
 }
 
-/* pages_4k/2m/1g of the VM @vm_fd added to @pages. */
+/*
+ * pages_4k/2m/1g of the VM @vm_fd added to @pages; a statistic this KVM
+ * does not have adds nothing.
+ */
 static int add_page_stats(int vm_fd, uint64_t pages[3])
 {
 	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
-	struct kvm_stats_header h;
-	struct kvm_stats_desc *d;
-	size_t dsize;
-	char *descs = NULL;
-	int fd, ret = -EIO;
+	struct kmmu_stats stats;
+	int ret;
 
-	fd = ioctl(vm_fd, KVM_GET_STATS_FD, NULL);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &h, sizeof(h), 0) != sizeof(h) || h.name_size > 4096 ||
-	    h.num_desc > 65536)
-		goto out;
-	dsize = sizeof(*d) + h.name_size;
-	descs = malloc(dsize * h.num_desc + 1);
-	if (!descs) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (pread(fd, descs, dsize * h.num_desc, h.desc_offset) != (ssize_t)(dsize * h.num_desc))
-		goto out;
-	for (uint32_t i = 0; i < h.num_desc; i++) {
-		d = (struct kvm_stats_desc *)(descs + i * dsize);
-		for (int l = 0; l < 3; l++) {
-			uint64_t v;
+	ret = kmmu_stats_open(&stats, vm_fd);
+	if (ret)
+		return ret;
+	for (int l = 0; l < 3; l++) {
+		uint64_t v;
 
-			if (strncmp(d->name, names[l], h.name_size))
-				continue;
-			if (pread(fd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v))
-				goto out;
-			pages[l] += v;
-		}
+		ret = kmmu_stats_get(&stats, names[l], &v);
+		if (ret == -ENOENT)
+			continue;
+		if (ret)
+			break;
+		pages[l] += v;
 	}
-	ret = 0;
-out:
-	free(descs);
-	close(fd);
-	return ret;
+	kmmu_stats_close(&stats);
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /*
