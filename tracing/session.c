@@ -126,6 +126,60 @@ static void merge_others(struct kmmu_trace_session *s)
 	kmmu_trace_log_sort(&s->log);
 }
 
+int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
+				   const struct kmmu_trace_log *from,
+				   bool (*on_guest_memory)(const struct kmmu_trace_record *r, void *ctx),
+				   void *ctx, uint64_t *added)
+{
+	struct kmmu_trace_log *log = s ? &s->log : NULL;
+	struct { int32_t pid; bool on; } task[64] = { 0 };
+	uint64_t nr, i, j, merged = 0;
+	int32_t *own;
+	size_t nr_own = 0;
+
+	if (added)
+		*added = 0;
+	if (!log)
+		return -EINVAL;
+	/* The session's capture may still be appending: its tasks, under the lock. */
+	pthread_mutex_lock(&log->lock);
+	nr = log->nr;
+	own = malloc((nr + 1) * sizeof(*own));
+	for (i = 0; own && i < nr; i++) {
+		for (j = 0; j < nr_own && own[j] != log->recs[i].pid; j++)
+			;
+		if (j == nr_own && nr_own < 4096)
+			own[nr_own++] = log->recs[i].pid;
+	}
+	pthread_mutex_unlock(&log->lock);
+	if (!own)
+		return -ENOMEM;
+	for (i = 0; i < from->nr; i++) {
+		const struct kmmu_trace_record *r = &from->recs[i];
+		unsigned int t;
+
+		for (j = 0; j < nr_own && own[j] != r->pid; j++)
+			;
+		if (j < nr_own)
+			continue;
+		for (t = 0; t < 64 && task[t].pid && task[t].pid != r->pid; t++)
+			;
+		if (t == 64)
+			continue;	/* too many tasks: theirs are not handed over */
+		task[t].pid = r->pid;
+		if (r->type != KMMU_EV_SPTE_CHANGED)
+			task[t].on = on_guest_memory(r, ctx);
+		if (task[t].on && r->type != KMMU_EV_TEST_AGE_HVA) {
+			kmmu_trace_log_append(log, r);
+			merged++;
+		}
+	}
+	free(own);
+	if (added)
+		*added = merged;
+	return 0;
+}
+
 static void stop_others(struct kmmu_trace_session *s)
 {
 	kmmu_trace_capture_destroy(s->others);
