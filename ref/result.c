@@ -326,27 +326,53 @@ static void put_tristate(FILE *f, int v)
 	fputs(v < 0 ? "null" : v ? "true" : "false", f);
 }
 
-static void write_host(FILE *f, const struct kmmu_host *h)
+/*
+ * The host block's members, each line indented by @in: in a result file
+ * (nested, "    ") and on its own (kmmu_host_write_json(), "  ").
+ */
+static void write_host_members(FILE *f, const struct kmmu_host *h, const char *in,
+			       const char *unavailable_reason)
 {
-	fputs("  \"host\": {\n    \"kernel_release\": ", f);
+	fprintf(f, "%s\"kernel_release\": ", in);
 	put_string(f, h->kernel_release);
-	fputs(",\n    \"hostname\": ", f);
+	fprintf(f, ",\n%s\"hostname\": ", in);
 	put_string(f, h->hostname);
-	fputs(",\n    \"kvm_backend\": ", f);
+	fprintf(f, ",\n%s\"kvm_backend\": ", in);
 	put_string(f, h->kvm_backend);
-	fprintf(f, ",\n    \"kvm_available\": %s", h->kvm_available ? "true" : "false");
-	fputs(",\n    \"tdp\": ", f);
+	fprintf(f, ",\n%s\"kvm_available\": %s", in, h->kvm_available ? "true" : "false");
+	if (unavailable_reason && !h->kvm_available) {
+		fprintf(f, ",\n%s\"kvm_unavailable_reason\": ", in);
+		put_string(f, unavailable_reason);
+	}
+	fprintf(f, ",\n%s\"tdp\": ", in);
 	put_tristate(f, h->tdp);
-	fputs(",\n    \"tdp_mmu\": ", f);
+	fprintf(f, ",\n%s\"tdp_mmu\": ", in);
 	put_tristate(f, h->tdp_mmu);
-	fputs(",\n    \"mmio_caching\": ", f);
+	fprintf(f, ",\n%s\"mmio_caching\": ", in);
 	put_tristate(f, h->mmio_caching);
 	if (h->nr_memslots >= 0)
-		fprintf(f, ",\n    \"nr_memslots\": %ld", h->nr_memslots);
+		fprintf(f, ",\n%s\"nr_memslots\": %ld", in, h->nr_memslots);
 	else
-		fputs(",\n    \"nr_memslots\": null", f);
-	fprintf(f, ",\n    \"cpus\": %d,\n    \"numa_nodes\": %d,\n    \"memory_bytes\": %llu\n  }",
-		h->cpus, h->numa_nodes, h->memory_bytes);
+		fprintf(f, ",\n%s\"nr_memslots\": null", in);
+	fprintf(f, ",\n%s\"cpus\": %d,\n%s\"numa_nodes\": %d,\n%s\"memory_bytes\": %llu\n",
+		in, h->cpus, in, h->numa_nodes, in, h->memory_bytes);
+}
+
+static void write_host(FILE *f, const struct kmmu_host *h)
+{
+	fputs("  \"host\": {\n", f);
+	write_host_members(f, h, "    ", NULL);
+	fputs("  }", f);
+}
+
+int kmmu_host_write_json(FILE *f, const struct kmmu_host *host, const char *unavailable_reason)
+{
+	if (!f || !host)
+		return -EINVAL;
+	fputs("{\n", f);
+	write_host_members(f, host, "  ", unavailable_reason);
+	fputs("}\n", f);
+	return ferror(f) ? -EIO : 0;
 }
 
 static const char *status_name[] = {

@@ -189,6 +189,36 @@ TEST(host_line)
 	EXPECT_NE(NULL, strstr(line, " memslots=? "));
 }
 
+/* The host block on its own (kmmu_hostinfo): the result file's members. */
+TEST(host_json)
+{
+	struct kmmu_host host = test_host;
+	char path[] = "/tmp/kmmu-host-json.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ASSERT_LE(0, fd);
+	f = fdopen(fd, "w");
+	ASSERT_NE(NULL, f);
+	host.kvm_available = false;
+	ASSERT_EQ(0, kmmu_host_write_json(f, &host, "cannot open /dev/kvm: \"x\""));
+	fclose(f);
+	EXPECT_EQ(0, python_check(path,
+		"d == {\"kernel_release\": \"6.1.0-test\", \"hostname\": \"test\\\"host\","
+		" \"kvm_backend\": \"svm\", \"kvm_available\": False,"
+		" \"kvm_unavailable_reason\": \"cannot open /dev/kvm: \\\"x\\\"\","
+		" \"tdp\": False, \"tdp_mmu\": True, \"mmio_caching\": None, \"nr_memslots\": None,"
+		" \"cpus\": 2, \"numa_nodes\": 1, \"memory_bytes\": 4294967296}"));
+	/* Available: no reason, whatever is given. */
+	f = fopen(path, "w");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(0, kmmu_host_write_json(f, &test_host, "ignored"));
+	fclose(f);
+	EXPECT_EQ(0, python_check(path, "\"kvm_unavailable_reason\" not in d and d[\"kvm_available\"]"));
+	unlink(path);
+	EXPECT_EQ(-EINVAL, kmmu_host_write_json(stdout, NULL, NULL));
+}
+
 TEST(no_host_no_result)
 {
 	EXPECT_EQ(NULL, kmmu_result_create("result_test", NULL));

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define KMMU_RESULT_SCHEMA "kmmu-result/1"
 
@@ -52,6 +53,13 @@ struct kmmu_host {
 
 struct kmmu_result;
 
+/*
+ * The host block as a JSON document of its own (kmmu_hostinfo): the same
+ * members as in a result file, and "kvm_unavailable_reason" after
+ * kvm_available when @unavailable_reason is given and KVM is not.  0 or
+ * -EIO.
+ */
+int kmmu_host_write_json(FILE *f, const struct kmmu_host *host, const char *unavailable_reason);
 /* One line "backend=pvm kvm=available tdp_mmu=N mmio_caching=N memslots=32764". */
 void kmmu_host_format_line(const struct kmmu_host *host, char *buf, size_t len);
 
