@@ -25,7 +25,8 @@
  *    failed to add) is taken again;
  *  - the damon:damon_aggregated tracepoint (5.15 and later; its "age" field
  *    from 5.17), which the kdamond fires for every region at the end of each
- *    aggregation interval.  It is read from a private tracefs instance,
+ *    aggregation interval.  It is read by tracing/'s capture
+ *    (kmmu/trace_capture.h: a private tracefs instance, kmmu-<pid>-damon),
  *    filtered in the kernel to our kdamond's pid, only while
  *    kmmu_damon_regions() waits for one complete aggregation.  This is how
  *    6.1 (no tried_regions) reports its regions at all.
@@ -39,16 +40,15 @@
  * Host state: the driver creates kdamond 0 only if there is no kdamond at
  * all (nr_kdamonds == 0) -- it never takes over someone else's -- and on
  * every exit path turns it off, waits for the thread to end and sets
- * nr_kdamonds back to 0; with the tracepoint it also removes its tracefs
- * instance (and unmounts tracefs if it had to mount it): kmmu_damon_stop(),
- * SIGINT/SIGTERM/SIGHUP (the kmmu_cleanup stack) and, if the process dies
- * any other way, its janitor (see kmmu/janitor.h).  A signal may come at
- * any point, also while the code it interrupted holds a file of the
- * instance open (then the instance cannot be removed until the process is
- * gone) or in the middle of kmmu_damon_stop()'s own undo: the handler
- * runs every undo step again, and at the first that fails it leaves them
- * all to the janitor, which runs them once the process has died and its
- * files are closed.
+ * nr_kdamonds back to 0: kmmu_damon_stop(), SIGINT/SIGTERM/SIGHUP (the
+ * kmmu_cleanup stack) and, if the process dies any other way, its janitor
+ * (see kmmu/janitor.h).  A signal may come at any point, also in the
+ * middle of kmmu_damon_stop()'s own undo: the handler runs every undo step
+ * again, and at the first that fails it leaves them all to the janitor,
+ * which runs them once the process has died.  The tracepoint's instance
+ * is the capture's: kmmu_damon_stop() destroys it, and if the process dies
+ * any other way the capture's janitor removes it once the process's files
+ * are closed (an instance with a file open cannot be removed).
  */
 #ifndef KMMU_DAMON_H
 #define KMMU_DAMON_H
