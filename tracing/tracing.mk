@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# tracing/: capture (libtracefs), decoding (libtraceevent), the action log,
-# trace files and the kmmu-trace tool.  tracing/*.c except the tools form
-# libkmmutrace.a, which selftests link (TRACING_LIB).
+# tracing/: observing the host kernel -- capture (libtracefs; the KVM
+# events and DAMON's), decoding (libtraceevent), KVM binary stats, the
+# host/KVM probe, the action log, trace files, the checker -- and the
+# kmmu-trace tool.  tracing/*.c except the tools form libkmmutrace.a
+# (TRACING_LIB), which selftests link, and ref/bench for the host probe.
 
 TRACING_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 TRACING_LDLIBS := $(shell pkg-config --libs libtracefs libtraceevent 2>/dev/null)
