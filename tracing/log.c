@@ -236,6 +236,42 @@ void kmmu_trace_log_sort(struct kmmu_trace_log *log)
 	free(tmp);
 }
 
+int kmmu_trace_log_merge_sorted(struct kmmu_trace_log *log, const struct kmmu_trace_record *add,
+				uint64_t n)
+{
+	uint64_t i, j, k;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&log->lock);
+	if (log->nr + n > log->capacity) {
+		void *p = realloc(log->recs, (log->nr + n) * sizeof(*add));
+
+		if (!p) {
+			log->oom = true;
+			ret = -ENOMEM;
+			goto out;
+		}
+		log->recs = p;
+		log->capacity = log->nr + n;
+	}
+	/* From the back, in place; on equal timestamps @add's go after the log's. */
+	i = log->nr;
+	j = n;
+	k = log->nr + n;
+	while (j) {
+		if (i && log->recs[i - 1].ts > add[j - 1].ts)
+			log->recs[--k] = log->recs[--i];
+		else
+			log->recs[--k] = add[--j];
+	}
+	log->nr += n;
+out:
+	pthread_mutex_unlock(&log->lock);
+	return ret;
+}
+
 uint64_t kmmu_trace_now(void)
 {
 	struct timespec ts;

@@ -91,12 +91,20 @@ static void start_others(struct kmmu_trace_session *s)
 static void merge_others(struct kmmu_trace_session *s)
 {
 	unsigned long long lost = 0;
-	uint64_t nr = s->log.nr;
+	struct kmmu_trace_record *add;
+	uint64_t nr = s->log.nr, nr_add = 0;
 
 	if (!s->others)
 		return;
 	if (kmmu_trace_capture_stop(s->others, &lost))
 		s->stats_flags |= KMMU_STATS_OTHERS_UNKNOWN;
+	/* In time order, so they merge into the sorted log without sorting it again. */
+	kmmu_trace_log_sort(&s->others_log);
+	add = malloc((s->others_log.nr + 1) * sizeof(*add));
+	if (!add) {
+		s->log.oom = true;	/* as a failed append would */
+		return;
+	}
 	for (uint64_t i = 0; i < s->others_log.nr; i++) {
 		struct kmmu_trace_record r = s->others_log.recs[i];
 		uint64_t lo = 0, hi = nr, from = r.ts > SAME_EVENT_NS ? r.ts - SAME_EVENT_NS : 0;
@@ -121,9 +129,10 @@ static void merge_others(struct kmmu_trace_session *s)
 		if (seen)
 			continue;
 		r.hva_range.untraced = 1;
-		kmmu_trace_log_append(&s->log, &r);
+		add[nr_add++] = r;
 	}
-	kmmu_trace_log_sort(&s->log);
+	kmmu_trace_log_merge_sorted(&s->log, add, nr_add);
+	free(add);
 }
 
 int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
