@@ -117,6 +117,11 @@ const char *kmmu_damon_instance(const struct kmmu_damon *d);
 
 /* The sysfs directory in use: $KMMU_DAMON_SYSFS or /sys/kernel/mm/damon/admin. */
 const char *kmmu_damon_root(void);
+/*
+ * A DAMON sysfs file as a number (0x... and 0... too); EBUSY, which DAMON
+ * answers while a writer holds its lock, is retried.  0 or -errno.
+ */
+int kmmu_damon_read_ul(const char *path, unsigned long *v);
 /* nr_kdamonds, or -errno. */
 int kmmu_damon_nr_kdamonds(void);
 /*
