@@ -16,6 +16,7 @@
 
 #include <linux/kvm.h>
 
+#include "kmmu/ctl_file.h"
 #include "kmmu/host_probe.h"
 
 const char *kmmu_kvm_dev_path(void)
@@ -73,27 +74,12 @@ const char *kmmu_kvm_backend(void)
 	return "none";
 }
 
-/* Reads a small sysfs/procfs file into @buf without the trailing newline. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, len, f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
+/* A Y/N module parameter: 1, 0, or -1 where it cannot be read. */
 static int read_bool_param(const char *path)
 {
 	char buf[16];
 
-	if (read_line(path, buf, sizeof(buf)))
+	if (kmmu_ctl_read(path, buf, sizeof(buf)) || !buf[0])
 		return -1;
 	return buf[0] == 'Y' || buf[0] == 'y' || buf[0] == '1';
 }
@@ -105,7 +91,7 @@ static int count_numa_nodes(void)
 	char *p = buf;
 
 	/* "0" or "0-3" or "0,2-3" */
-	if (read_line("/sys/devices/system/node/online", buf, sizeof(buf)))
+	if (kmmu_ctl_read("/sys/devices/system/node/online", buf, sizeof(buf)))
 		return 1;
 	while (*p) {
 		long lo = strtol(p, &p, 10), hi = lo;

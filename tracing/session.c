@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/ctl_file.h"
 #include "kmmu/host_probe.h"
 #include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
@@ -41,7 +42,6 @@ static void log_host(struct kmmu_trace_session *s)
 	const struct kmmu_host *host = &s->host;
 	struct kmmu_trace_record r;
 	char nx[8] = "";
-	FILE *f;
 
 	kmmu_host_probe(&s->host);
 	kmmu_rec_stamp(&r, KMMU_ACT_HOST);
@@ -56,12 +56,9 @@ static void log_host(struct kmmu_trace_session *s)
 	kmmu_trace_log_append(&s->log, &r);
 
 	/* The NX huge page recovery kthread zaps SPTEs no capture of ours sees. */
-	f = fopen("/sys/module/kvm/parameters/nx_huge_pages", "r");
-	if (f) {
-		if (fgets(nx, sizeof(nx), f) && (nx[0] == 'Y' || nx[0] == 'f'))
-			s->stats_flags |= KMMU_STATS_NX_RECOVERY;
-		fclose(f);
-	}
+	if (!kmmu_ctl_read("/sys/module/kvm/parameters/nx_huge_pages", nx, sizeof(nx)) &&
+	    (nx[0] == 'Y' || nx[0] == 'f'))
+		s->stats_flags |= KMMU_STATS_NX_RECOVERY;
 }
 
 static void start_others(struct kmmu_trace_session *s)
