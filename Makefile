@@ -53,7 +53,7 @@ KSRC_DIR := $(KSRC)
 endif
 KSFT_DIR := $(KSRC_DIR)/tools/testing/selftests
 
-# Every object is compiled with the kernel tree's headers (BASE_CFLAGS,
+# Every object is compiled with the kernel tree's headers (PROG_INC,
 # REF_CFLAGS), but its .d file names them by path: after KSRC= names another
 # tree whose files are older than the objects, nothing would be rebuilt.  So
 # every object depends on this stamp, which holds the tree's resolved path
@@ -72,9 +72,26 @@ $(KSRC_STAMP):
 CC	?= gcc
 CLANG	?= clang
 CFLAGS	?= -O2 -g
+# No include paths here: each library adds only its own and those of the
+# libraries below it (DESIGN.md "Layers"), so a ref/ file that includes a
+# tracing/ header, or a tracing/ file a selftests/lib one, does not compile.
+#   REF_INC        ref/: the model (+ the kernel's tools/include, REF_CFLAGS)
+#   TRACING_INC    tracing/: observing the host kernel, on ref/
+#   SELFTEST_INC   selftests/lib: driving the kernel, on tracing/ and ref/
+#   PROG_INC       programs (tests, benchmarks, tools): every library and
+#                  the kselftest harness of the kernel tree
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-	-Wno-missing-field-initializers -Wno-sign-compare -pthread -MMD -MP \
-	-Iref/include -Iselftests/lib/include -Itracing/include -I$(KSFT_DIR)
+	-Wno-missing-field-initializers -Wno-sign-compare -pthread -MMD -MP
+REF_INC := -Iref/include
+TRACING_INC := -Itracing/include $(REF_INC)
+SELFTEST_INC := -Iselftests/lib/include $(TRACING_INC)
+PROG_INC := $(SELFTEST_INC) -I$(KSFT_DIR)
+# The libraries, named here so that a part's programs may link one whose
+# part comes later (ref/bench takes the host probe from tracing/).
+REF_LIB := $(O)/ref/libkmmuref.a
+RESULT_LIB := $(O)/ref/libkmmuresult.a
+TRACING_LIB := $(O)/tracing/libkmmutrace.a
+SELFTEST_LIB := $(O)/selftests/libkmmukvm.a
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 LDLIBS	:= -pthread

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # ref/: the reference MMU core.  Every ref/*.c is part of libkmmuref.a
-# (except result.c, which is the result-file writer every part links);
+# (except result.c, the result-file writer libkmmuresult.a every part
+# links; it probes nothing, tracing/host_probe.c describes the host);
 # every ref/tests/*_test.c is a test program, built twice (plain and with
 # ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
 # every test; every ref/bench/*.c is a benchmark program.
@@ -10,10 +11,16 @@
 REF_CFLAGS := -I$(KSRC_DIR)/tools/include
 REF_LDLIBS := -lurcu-memb -lurcu-cds -lurcu-common
 
+REF_MUTANT_DIR := $(O)/ref/mutants
+
+# The library sees only its own headers (DESIGN.md "Layers"); its tests
+# and benchmarks are programs, which may use every library.
+REF_OBJ_INC = $(REF_INC)
+$(O)/ref/tests/%.o $(O)/asan/ref/tests/%.o $(O)/tsan/ref/tests/%.o $(O)/ref/bench/%.o \
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: REF_OBJ_INC = $(PROG_INC)
+
 REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
 REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
-REF_LIB := $(O)/ref/libkmmuref.a
-RESULT_LIB := $(O)/ref/libkmmuresult.a
 
 REF_TEST_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard ref/tests/lib/*.c))
 REF_TESTS := $(patsubst ref/tests/%.c,$(O)/ref/tests/%,$(wildcard ref/tests/*_test.c))
@@ -27,32 +34,34 @@ REF_ASAN_TESTS := $(patsubst ref/tests/%.c,$(O)/asan/ref/tests/%,$(wildcard ref/
 
 $(O)/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $<
 
 $(O)/asan/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $<
 
 $(O)/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
 $(O)/asan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
+# Archives are made afresh (here and in the other parts): `ar r` into the
+# old one would keep the object of a source since renamed or removed.
 $(REF_LIB): $(REF_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(REF_ASAN_LIB): $(REF_ASAN_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # The result writer uses only libc: without tools/include, whose linux/*.h
 # would shadow the uapi headers that <sys/sysinfo.h> needs.
 $(O)/ref/result.o: REF_CFLAGS :=
 
 $(RESULT_LIB): $(O)/ref/result.o
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
@@ -60,7 +69,8 @@ $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LI
 $(O)/asan/ref/tests/%: $(O)/asan/ref/tests/%.o $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
-$(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(RESULT_LIB)
+# Benchmarks describe the host in their result: the probe is tracing/'s.
+$(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(TRACING_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 .SECONDARY:
@@ -78,7 +88,6 @@ BENCH_PROGS += $(REF_BENCHES)
 # ignores mmu_invalidate_seq leaves an SPTE to a replaced frame after the
 # invalidation, the bitmap that marks one page per young SPTE reports
 # touched pages of a huge SPTE old.
-REF_MUTANT_DIR := $(O)/ref/mutants
 REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg \
 	       $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry \
@@ -89,20 +98,20 @@ REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 
 $(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_MUTATE_IMMEDIATE_FREE -c -o $@ $<
 
 $(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
 
 $(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
 
 $(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
 
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
@@ -131,12 +140,12 @@ $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
 # plain v3 test included, so the only difference is the planted change.
 $(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_MUTATE_2013_CHECK_BEFORE_RESET -c -o $@ $<
 
 $(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_2013_SPLIT_SPTE -c -o $@ $<
 
 $(REF_MUTANT_DIR)/rmap_2013_check_before_reset $(REF_MUTANT_DIR)/rmap_2013_split_spte: \
@@ -152,7 +161,7 @@ $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 # not check the notifier's accesses, so it does not see this).
 $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
 		-DKMMU_2013_TEST_NOTIFIER -c -o $@ $<
 
 $(REF_MUTANT_DIR)/rmap_2013_notifier: $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o \
@@ -174,14 +183,14 @@ KMMU_TSAN_SECONDS ?= 10
 
 $(O)/tsan/ref/%.o: ref/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $<
 
 $(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_CFLAGS) -w -c -o $@ $<
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -w -c -o $@ $<
 
 $(REF_TSAN_LIB): $(REF_TSAN_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm

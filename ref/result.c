@@ -4,6 +4,8 @@
  *
  * Collected in memory and written once, atomically: a run that fails half
  * way must never leave a truncated document where a complete one was.
+ * The host block is the probe's description (tracing/host_probe.c): the
+ * writer observes nothing itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysinfo.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,109 +56,6 @@ struct kmmu_result {
 	int nr_tests;
 };
 
-/* Reads a small sysfs/procfs file into @buf without the trailing newline. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, len, f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int read_bool_param(const char *path)
-{
-	char buf[16];
-
-	if (read_line(path, buf, sizeof(buf)))
-		return -1;
-	return buf[0] == 'Y' || buf[0] == 'y' || buf[0] == '1';
-}
-
-static bool path_exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-static int count_numa_nodes(void)
-{
-	char buf[256];
-	int nodes = 0;
-	char *p = buf;
-
-	/* "0" or "0-3" or "0,2-3" */
-	if (read_line("/sys/devices/system/node/online", buf, sizeof(buf)))
-		return 1;
-	while (*p) {
-		long lo = strtol(p, &p, 10), hi = lo;
-
-		if (*p == '-')
-			hi = strtol(p + 1, &p, 10);
-		nodes += hi - lo + 1;
-		if (*p == ',')
-			p++;
-		else
-			break;
-	}
-	return nodes > 0 ? nodes : 1;
-}
-
-void kmmu_host_probe(struct kmmu_host *host)
-{
-	const char *dev = getenv("KMMU_KVM_DEV");
-	struct utsname uts;
-	struct sysinfo si;
-	int fd;
-
-	memset(host, 0, sizeof(*host));
-	snprintf(host->kernel_release, sizeof(host->kernel_release), "unknown");
-	if (!uname(&uts)) {
-		snprintf(host->kernel_release, sizeof(host->kernel_release), "%s", uts.release);
-		snprintf(host->hostname, sizeof(host->hostname), "%.63s", uts.nodename);
-	}
-
-	/* The vendor module that registered, not the CPU flags: PVM has none. */
-	if (path_exists("/sys/module/kvm_intel"))
-		snprintf(host->kvm_backend, sizeof(host->kvm_backend), "vmx");
-	else if (path_exists("/sys/module/kvm_amd"))
-		snprintf(host->kvm_backend, sizeof(host->kvm_backend), "svm");
-	else if (path_exists("/sys/module/kvm_pvm"))
-		snprintf(host->kvm_backend, sizeof(host->kvm_backend), "pvm");
-	else
-		snprintf(host->kvm_backend, sizeof(host->kvm_backend), "none");
-
-	fd = open(dev ? dev : "/dev/kvm", O_RDWR | O_CLOEXEC);
-	host->kvm_available = fd >= 0;
-	if (fd >= 0)
-		close(fd);
-
-	/*
-	 * tdp_mmu=Y says nothing when the vendor module runs without EPT/NPT:
-	 * KVM then shadows the guest's page tables.  PVM has no TDP at all.
-	 */
-	if (!strcmp(host->kvm_backend, "vmx"))
-		host->tdp = read_bool_param("/sys/module/kvm_intel/parameters/ept");
-	else if (!strcmp(host->kvm_backend, "svm"))
-		host->tdp = read_bool_param("/sys/module/kvm_amd/parameters/npt");
-	else if (!strcmp(host->kvm_backend, "pvm"))
-		host->tdp = 0;
-	else
-		host->tdp = -1;
-	host->tdp_mmu = read_bool_param("/sys/module/kvm/parameters/tdp_mmu");
-	host->mmio_caching = read_bool_param("/sys/module/kvm/parameters/mmio_caching");
-	host->nr_memslots = -1;
-	host->cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	host->numa_nodes = count_numa_nodes();
-	if (!sysinfo(&si))
-		host->memory_bytes = (unsigned long long)si.totalram * si.mem_unit;
-}
-
 static const char *tristate(int v)
 {
 	return v < 0 ? "?" : v ? "Y" : "N";
@@ -180,10 +76,13 @@ void kmmu_host_format_line(const struct kmmu_host *host, char *buf, size_t len)
 		 tristate(host->tdp_mmu), tristate(host->mmio_caching), slots, host->cpus);
 }
 
-struct kmmu_result *kmmu_result_new(const char *program)
+struct kmmu_result *kmmu_result_create(const char *program, const struct kmmu_host *host)
 {
-	struct kmmu_result *res = calloc(1, sizeof(*res));
+	struct kmmu_result *res;
 
+	if (!host)
+		return NULL;
+	res = calloc(1, sizeof(*res));
 	if (!res)
 		return NULL;
 	res->program = strdup(program ? program : "unknown");
@@ -192,7 +91,7 @@ struct kmmu_result *kmmu_result_new(const char *program)
 		return NULL;
 	}
 	clock_gettime(CLOCK_REALTIME, &res->start);
-	kmmu_host_probe(&res->host);
+	res->host = *host;
 	return res;
 }
 
@@ -427,27 +326,53 @@ static void put_tristate(FILE *f, int v)
 	fputs(v < 0 ? "null" : v ? "true" : "false", f);
 }
 
-static void write_host(FILE *f, const struct kmmu_host *h)
+/*
+ * The host block's members, each line indented by @in: in a result file
+ * (nested, "    ") and on its own (kmmu_host_write_json(), "  ").
+ */
+static void write_host_members(FILE *f, const struct kmmu_host *h, const char *in,
+			       const char *unavailable_reason)
 {
-	fputs("  \"host\": {\n    \"kernel_release\": ", f);
+	fprintf(f, "%s\"kernel_release\": ", in);
 	put_string(f, h->kernel_release);
-	fputs(",\n    \"hostname\": ", f);
+	fprintf(f, ",\n%s\"hostname\": ", in);
 	put_string(f, h->hostname);
-	fputs(",\n    \"kvm_backend\": ", f);
+	fprintf(f, ",\n%s\"kvm_backend\": ", in);
 	put_string(f, h->kvm_backend);
-	fprintf(f, ",\n    \"kvm_available\": %s", h->kvm_available ? "true" : "false");
-	fputs(",\n    \"tdp\": ", f);
+	fprintf(f, ",\n%s\"kvm_available\": %s", in, h->kvm_available ? "true" : "false");
+	if (unavailable_reason && !h->kvm_available) {
+		fprintf(f, ",\n%s\"kvm_unavailable_reason\": ", in);
+		put_string(f, unavailable_reason);
+	}
+	fprintf(f, ",\n%s\"tdp\": ", in);
 	put_tristate(f, h->tdp);
-	fputs(",\n    \"tdp_mmu\": ", f);
+	fprintf(f, ",\n%s\"tdp_mmu\": ", in);
 	put_tristate(f, h->tdp_mmu);
-	fputs(",\n    \"mmio_caching\": ", f);
+	fprintf(f, ",\n%s\"mmio_caching\": ", in);
 	put_tristate(f, h->mmio_caching);
 	if (h->nr_memslots >= 0)
-		fprintf(f, ",\n    \"nr_memslots\": %ld", h->nr_memslots);
+		fprintf(f, ",\n%s\"nr_memslots\": %ld", in, h->nr_memslots);
 	else
-		fputs(",\n    \"nr_memslots\": null", f);
-	fprintf(f, ",\n    \"cpus\": %d,\n    \"numa_nodes\": %d,\n    \"memory_bytes\": %llu\n  }",
-		h->cpus, h->numa_nodes, h->memory_bytes);
+		fprintf(f, ",\n%s\"nr_memslots\": null", in);
+	fprintf(f, ",\n%s\"cpus\": %d,\n%s\"numa_nodes\": %d,\n%s\"memory_bytes\": %llu\n",
+		in, h->cpus, in, h->numa_nodes, in, h->memory_bytes);
+}
+
+static void write_host(FILE *f, const struct kmmu_host *h)
+{
+	fputs("  \"host\": {\n", f);
+	write_host_members(f, h, "    ", NULL);
+	fputs("  }", f);
+}
+
+int kmmu_host_write_json(FILE *f, const struct kmmu_host *host, const char *unavailable_reason)
+{
+	if (!f || !host)
+		return -EINVAL;
+	fputs("{\n", f);
+	write_host_members(f, host, "  ", unavailable_reason);
+	fputs("}\n", f);
+	return ferror(f) ? -EIO : 0;
 }
 
 static const char *status_name[] = {

@@ -132,7 +132,7 @@
 #include "kmmu/pagemap.h"
 #include "kmmu/reclaim.h"
 #include "kmmu/result.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_session.h"
 
@@ -451,8 +451,9 @@ static void ag_capture_start(FIXTURE_DATA(aging) *self)
 }
 
 /* Whether a notifier call @r is about this VM's guest memory. */
-static bool ag_guest_hva(FIXTURE_DATA(aging) *self, const struct kmmu_trace_record *r)
+static bool ag_guest_hva(const struct kmmu_trace_record *r, void *ctx)
 {
+	FIXTURE_DATA(aging) *self = ctx;
 	uint64_t lo = (uint64_t)(uintptr_t)self->mem.hva, hi = lo + self->mem.size;
 
 	if (r->type == KMMU_EV_TEST_AGE_HVA)
@@ -462,53 +463,14 @@ static bool ag_guest_hva(FIXTURE_DATA(aging) *self, const struct kmmu_trace_reco
 
 /*
  * Other tasks' notifier calls on guest memory go to the checker with the
- * SPTE changes they made: those of the same task that follow the call (it
- * holds mmu_lock throughout, see the checker).  The checker's own capture
- * has this process's records; its tasks are left out here.
+ * SPTE changes they made (kmmu_trace_session_add_foreign()).
  */
 static void ag_merge_foreign(FIXTURE_DATA(aging) *self)
 {
-	struct kmmu_trace_log *log = kmmu_trace_session_log(self->trace);
-	struct { int32_t pid; bool on; } task[64] = { 0 };
-	uint64_t nr, i, j, merged = 0;
-	int32_t *own;
-	size_t nr_own = 0;
+	uint64_t merged;
 
-	if (!log)
+	if (kmmu_trace_session_add_foreign(self->trace, &self->log, ag_guest_hva, self, &merged))
 		return;
-	pthread_mutex_lock(&log->lock);
-	nr = log->nr;
-	own = malloc((nr + 1) * sizeof(*own));
-	for (i = 0; own && i < nr; i++) {
-		for (j = 0; j < nr_own && own[j] != log->recs[i].pid; j++)
-			;
-		if (j == nr_own && nr_own < 4096)
-			own[nr_own++] = log->recs[i].pid;
-	}
-	pthread_mutex_unlock(&log->lock);
-	if (!own)
-		return;
-	for (i = 0; i < self->log.nr; i++) {
-		const struct kmmu_trace_record *r = &self->log.recs[i];
-		unsigned int t;
-
-		for (j = 0; j < nr_own && own[j] != r->pid; j++)
-			;
-		if (j < nr_own)
-			continue;
-		for (t = 0; t < 64 && task[t].pid && task[t].pid != r->pid; t++)
-			;
-		if (t == 64)
-			continue;	/* too many tasks: theirs are not handed over */
-		task[t].pid = r->pid;
-		if (r->type != KMMU_EV_SPTE_CHANGED)
-			task[t].on = ag_guest_hva(self, r);
-		if (task[t].on && r->type != KMMU_EV_TEST_AGE_HVA) {
-			kmmu_trace_log_append(log, r);
-			merged++;
-		}
-	}
-	free(own);
 	ksft_print_msg("checker: %llu records of other tasks' aging and unmapping of guest memory handed over\n",
 		       (unsigned long long)merged);
 }

@@ -48,7 +48,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 #define DP_GPA		KMMU_GPA_TEST		/* 1G aligned */
 #define DP_PAGE		4096ULL

@@ -97,7 +97,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 #define DL_PAGE		4096ULL
 #define DL_GPA		KMMU_GPA_TEST		/* 1G aligned */

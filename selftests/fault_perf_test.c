@@ -37,7 +37,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 #define FP_GPA		KMMU_GPA_TEST	/* 1G aligned */
 #define FP_SLOT		KMMU_SLOT_FIRST_FREE

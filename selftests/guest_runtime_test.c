@@ -20,7 +20,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 #define RT_MMIO_GPA	(KMMU_GPA_TEST + 0x10000000ULL)	/* mapped, never backed */
 #define RT_SLOT_GPA	(KMMU_GPA_TEST)

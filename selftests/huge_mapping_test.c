@@ -109,7 +109,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/slot_state.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_session.h"
 
 #ifndef MAP_HUGE_SHIFT

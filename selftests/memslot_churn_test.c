@@ -70,7 +70,7 @@
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
 #include "kmmu/slot_state.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_session.h"
 

@@ -38,7 +38,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 #define MP_MMIO_GPA	(KMMU_GPA_TEST + 0x10000000ULL)	/* mapped, never backed */
 #define MP_MAX_CONFIGS	16

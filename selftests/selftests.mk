@@ -11,7 +11,6 @@
 
 SELFTEST_LIB_SRCS := $(wildcard selftests/lib/*.c)
 SELFTEST_LIB_OBJS := $(SELFTEST_LIB_SRCS:%.c=$(O)/%.o)
-SELFTEST_LIB := $(O)/selftests/libkmmukvm.a
 SELFTEST_CFLAGS := -fno-stack-protector -fno-pie -no-pie -mno-red-zone
 SELFTEST_LDLIBS := -lnuma
 
@@ -20,15 +19,20 @@ SELFTEST_TOOLS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests
 SELFTEST_LIB_TESTS := $(patsubst selftests/lib/tests/%.c,$(O)/selftests/lib/tests/%,$(wildcard selftests/lib/tests/*_test.c))
 SELFTEST_PERF := $(filter %_perf_test,$(SELFTESTS))
 
+# The runtime sees its own headers and those of tracing/ and ref/ below it
+# (DESIGN.md "Layers"); tests and tools are programs: every library and
+# the kselftest harness.
+SELFTEST_OBJ_INC = $(PROG_INC)
+$(SELFTEST_LIB_OBJS): SELFTEST_OBJ_INC = $(SELFTEST_INC)
+
 $(O)/selftests/%.o: selftests/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(SELFTEST_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(SELFTEST_OBJ_INC) $(SELFTEST_CFLAGS) -c -o $@ $<
 
 $(SELFTEST_LIB): $(SELFTEST_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
-# Selftests may link the checker (tracing/) once it exists; TRACING_LIB and
-# TRACING_LDLIBS are empty until tracing/tracing.mk defines them.
+# Selftests link the checker and the host probe (tracing/).
 $(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
 

@@ -36,6 +36,7 @@ struct field_spec {
 	const char *name;
 	unsigned short off;	/* in struct kmmu_trace_record */
 	unsigned short size;
+	bool optional;		/* older kernels lack it: then it reads 0 */
 };
 
 struct event_spec {
@@ -49,6 +50,8 @@ struct event_spec {
 
 #define F(n, member) { n, offsetof(struct kmmu_trace_record, member), \
 		       sizeof(((struct kmmu_trace_record *)0)->member) }
+#define F_OPTIONAL(n, member) { n, offsetof(struct kmmu_trace_record, member), \
+				sizeof(((struct kmmu_trace_record *)0)->member), true }
 
 static const struct event_spec event_specs[] = {
 	{ KMMU_EV_SET_SPTE, "kvmmmu", "kvm_mmu_set_spte",
@@ -110,6 +113,11 @@ static const struct event_spec event_specs[] = {
 	/* Events the tests trigger themselves, enabled only on request. */
 	{ KMMU_EV_MARKER, "ftrace", "print", { } },	/* text copied by hand */
 	{ KMMU_EV_SYS_ENTER, "raw_syscalls", "sys_enter", { F("id", sys_enter.id) } },
+	/* The DAMON driver's regions (selftests/lib/damon.c), on request; age from 5.17. */
+	{ KMMU_EV_DAMON_AGGREGATED, "damon", "damon_aggregated",
+	  { F("target_id", damon.target_id), F("nr_regions", damon.nr_regions),
+	    F("start", damon.start), F("end", damon.end), F("nr_accesses", damon.nr_accesses),
+	    F_OPTIONAL("age", damon.age) } },
 };
 
 struct bound_event {
@@ -128,8 +136,11 @@ struct kmmu_trace_capture {
 	struct bound_event *by_id[65536];	/* event id -> binding */
 	char missing[1024];
 	char name[64];
+	char path[576];		/* <tracefs>/instances/<name> */
 	pthread_t reader;
 	bool reader_running;
+	/* One reader of the buffers at a time: the thread, drain() and stop(). */
+	pthread_mutex_t read_lock;
 	atomic_bool stop;
 	unsigned long long count;
 	unsigned long long missed;	/* from page headers */
@@ -261,7 +272,7 @@ static int bind_event(struct kmmu_trace_capture *cap, const struct event_spec *s
 	b->event = ev;
 	for (int i = 0; i < MAX_FIELDS && spec->fields[i].name; i++) {
 		b->fields[i] = tep_find_field(ev, spec->fields[i].name);
-		if (!b->fields[i])
+		if (!b->fields[i] && !spec->fields[i].optional)
 			return seterr(err, err_len, -EPROTO,
 				      "%s:%s has no field '%s' on this kernel: the decoder needs it",
 				      spec->system, spec->name, spec->fields[i].name);
@@ -311,13 +322,15 @@ static int on_record(struct tep_event *event, struct tep_record *record, int cpu
 	r.type = b->spec->type;
 	r.cpu = cpu;
 	r.pid = tep_data_pid(cap->tep, record);
-	for (int i = 0; i < MAX_FIELDS && b->fields[i]; i++) {
+	for (int i = 0; i < MAX_FIELDS && b->spec->fields[i].name; i++) {
 		const struct field_spec *fs = &b->spec->fields[i];
 
-		if (tep_read_number_field(b->fields[i], record->data, &v))
+		if (!b->fields[i] || tep_read_number_field(b->fields[i], record->data, &v))
 			continue;
 		store((char *)&r + fs->off, fs->size, v);
 	}
+	if (r.type == KMMU_EV_DAMON_AGGREGATED)
+		r.damon.lost_before = record->missed_events != 0;
 	if (b->buf && b->buf->offset < record->size) {
 		size_t n = record->size - b->buf->offset;
 
@@ -369,19 +382,31 @@ static void *reader_thread(void *arg)
 
 	atomic_store(&cap->reader_tid, syscall(SYS_gettid));
 	while (!atomic_load(&cap->stop)) {
-		if (max_unread_entries(cap) >= threshold)
+		if (max_unread_entries(cap) >= threshold) {
+			pthread_mutex_lock(&cap->read_lock);
 			tracefs_iterate_raw_events(cap->tep, cap->instance, NULL, 0, on_record, cap);
+			pthread_mutex_unlock(&cap->read_lock);
+		}
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }
 
-static int set_present_filter(struct kmmu_trace_capture *cap, const struct event_spec *spec)
+/* The event's own filter (present_filter) and the capture's (opts->filter), both. */
+static int set_filter(struct kmmu_trace_capture *cap, const struct event_spec *spec,
+		      const char *opts_filter)
 {
 	unsigned long long present = KMMU_SPTE_MMU_PRESENT_MASK;
-	char filter[128];
+	char own[128] = "", filter[512];
 
-	snprintf(filter, sizeof(filter), spec->present_filter, present, present);
+	if (spec->present_filter)
+		snprintf(own, sizeof(own), spec->present_filter, present, present);
+	if (own[0] && opts_filter)
+		snprintf(filter, sizeof(filter), "(%s) && (%s)", own, opts_filter);
+	else if (own[0] || opts_filter)
+		snprintf(filter, sizeof(filter), "%s", own[0] ? own : opts_filter);
+	else
+		return 0;
 	return tracefs_event_file_write(cap->instance, spec->system, spec->name, "filter",
 					filter) < 0 ? -EIO : 0;
 }
@@ -424,14 +449,17 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 			     struct kmmu_trace_log *log, char *err, size_t err_len)
 {
 	static atomic_int seq;
-	static const char *const systems[] = { "kvm", "kvmmmu", "ftrace", "raw_syscalls", NULL };
-	const char *dir = kmmu_tracefs_dir();
+	static const char *const systems[] = { "kvm", "kvmmmu", "ftrace", "raw_syscalls", "damon",
+					       NULL };
+	const char *dir;
 	struct kmmu_trace_capture *cap;
-	char path[512];
 	size_t nr_specs = sizeof(event_specs) / sizeof(event_specs[0]);
 	int ret;
 
 	*out = NULL;
+	if (opts && opts->tracefs_dir && tracefs_set_tracing_dir((char *)opts->tracefs_dir))
+		return seterr(err, err_len, -ENODEV, "cannot use %s as tracefs", opts->tracefs_dir);
+	dir = opts && opts->tracefs_dir ? opts->tracefs_dir : kmmu_tracefs_dir();
 	if (!dir)
 		return seterr(err, err_len, -ENODEV, "tracefs is not mounted and cannot be mounted");
 	if (access(dir, W_OK))
@@ -443,7 +471,13 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 		return seterr(err, err_len, -ENOMEM, "out of memory");
 	cap->janitor_pipe = -1;
 	cap->log = log;
-	snprintf(cap->name, sizeof(cap->name), "kmmu-%d-%d", (int)getpid(), atomic_fetch_add(&seq, 1));
+	pthread_mutex_init(&cap->read_lock, NULL);
+	if (opts && opts->name)
+		snprintf(cap->name, sizeof(cap->name), "kmmu-%d-%s", (int)getpid(), opts->name);
+	else
+		snprintf(cap->name, sizeof(cap->name), "kmmu-%d-%d", (int)getpid(),
+			 atomic_fetch_add(&seq, 1));
+	snprintf(cap->path, sizeof(cap->path), "%s/instances/%s", dir, cap->name);
 
 	cap->tep = tracefs_local_events_system(NULL, systems);
 	if (!cap->tep) {
@@ -465,8 +499,9 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 				    !strcmp(colon + 1, spec->name))
 					wanted = true;
 			}
-		} else if (spec->type == KMMU_EV_MARKER || spec->type == KMMU_EV_SYS_ENTER) {
-			wanted = false;	/* only on request: for tests */
+		} else if (spec->type == KMMU_EV_MARKER || spec->type == KMMU_EV_SYS_ENTER ||
+			   spec->type == KMMU_EV_DAMON_AGGREGATED) {
+			wanted = false;	/* only on request: for tests and the DAMON driver */
 		}
 		if (!wanted)
 			continue;
@@ -504,14 +539,16 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 		goto fail;
 	}
 
+	/* Ours by name (opts->name): one of an earlier process with our pid is dead. */
+	if (opts && opts->name)
+		rmdir(cap->path);
 	cap->instance = tracefs_instance_create(cap->name);
 	if (!cap->instance) {
 		ret = seterr(err, err_len, -errno ? -errno : -EIO, "cannot create tracefs instance %s: %s",
 			     cap->name, strerror(errno));
 		goto fail;
 	}
-	snprintf(path, sizeof(path), "%s/instances/%s", dir, cap->name);
-	ret = start_janitor(cap, path);
+	ret = start_janitor(cap, cap->path);
 	if (ret) {
 		seterr(err, err_len, ret, "cannot fork the instance janitor: %s", strerror(-ret));
 		goto fail;
@@ -550,7 +587,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	for (int i = 0; i < cap->nr_bound; i++) {
 		const struct event_spec *spec = cap->bound[i].spec;
 
-		if (spec->present_filter && set_present_filter(cap, spec)) {
+		if (set_filter(cap, spec, opts ? opts->filter : NULL)) {
 			ret = seterr(err, err_len, -EIO, "cannot set the filter of %s:%s",
 				     spec->system, spec->name);
 			goto fail;
@@ -560,7 +597,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 			goto fail;
 		}
 	}
-	if (tracefs_trace_on(cap->instance)) {
+	if (!(opts && opts->paused) && tracefs_trace_on(cap->instance)) {
 		ret = seterr(err, err_len, -EIO, "cannot turn tracing on in %s", cap->name);
 		goto fail;
 	}
@@ -619,7 +656,9 @@ int kmmu_trace_capture_stop(struct kmmu_trace_capture *cap, unsigned long long *
 		cap->reader_running = false;
 	}
 	/* What is still in the buffers after the last periodic read. */
+	pthread_mutex_lock(&cap->read_lock);
 	tracefs_iterate_raw_events(cap->tep, cap->instance, NULL, 0, on_record, cap);
+	pthread_mutex_unlock(&cap->read_lock);
 	ring_lost = ring_buffer_losses(cap);
 	if (lost)
 		*lost = ring_lost > cap->missed ? ring_lost : cap->missed;
@@ -647,7 +686,56 @@ void kmmu_trace_capture_destroy(struct kmmu_trace_capture *cap)
 	stop_janitor(cap);
 	if (cap->tep)
 		tep_free(cap->tep);
+	pthread_mutex_destroy(&cap->read_lock);
 	free(cap);
+}
+
+int kmmu_trace_capture_pause(struct kmmu_trace_capture *cap)
+{
+	return tracefs_trace_off(cap->instance) ? -EIO : 0;
+}
+
+int kmmu_trace_capture_resume(struct kmmu_trace_capture *cap)
+{
+	return tracefs_trace_on(cap->instance) ? -EIO : 0;
+}
+
+int kmmu_trace_capture_clear(struct kmmu_trace_capture *cap)
+{
+	return tracefs_instance_file_clear(cap->instance, "trace") ? -EIO : 0;
+}
+
+int kmmu_trace_capture_drain(struct kmmu_trace_capture *cap)
+{
+	pthread_mutex_lock(&cap->read_lock);
+	tracefs_iterate_raw_events(cap->tep, cap->instance, NULL, 0, on_record, cap);
+	pthread_mutex_unlock(&cap->read_lock);
+	return cap->log->oom ? -ENOMEM : 0;
+}
+
+unsigned long long kmmu_trace_capture_losses(struct kmmu_trace_capture *cap)
+{
+	return ring_buffer_losses(cap) + cap->missed;
+}
+
+const char *kmmu_trace_capture_instance_path(const struct kmmu_trace_capture *cap)
+{
+	return cap->path;
+}
+
+bool kmmu_trace_capture_has_field(const struct kmmu_trace_capture *cap, unsigned int type,
+				  const char *field)
+{
+	for (int i = 0; i < cap->nr_bound; i++) {
+		const struct bound_event *b = &cap->bound[i];
+
+		if (b->spec->type != type)
+			continue;
+		for (int f = 0; f < MAX_FIELDS && b->spec->fields[f].name; f++)
+			if (!strcmp(b->spec->fields[f].name, field))
+				return b->fields[f] != NULL;
+	}
+	return false;
 }
 
 const char *kmmu_trace_capture_instance_name(const struct kmmu_trace_capture *cap)

@@ -33,6 +33,7 @@ static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_SYS_ENTER] = "sys_enter",
 	[KMMU_EV_SPTE_CHANGED] = "kvm_tdp_mmu_spte_changed",
 	[KMMU_EV_SPLIT_HUGE_PAGE] = "kvm_mmu_split_huge_page",
+	[KMMU_EV_DAMON_AGGREGATED] = "damon_aggregated",
 	[KMMU_ACT_SET_MEMSLOT] = "action:set_memslot",
 	[KMMU_ACT_GUEST_ACCESS] = "action:guest_access",
 	[KMMU_ACT_MMIO_EXIT] = "action:mmio_exit",
@@ -112,6 +113,11 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 	case KMMU_EV_SPLIT_HUGE_PAGE:
 		return snprintf(buf, len, " gfn %#" PRIx64 " spte %#" PRIx64 " level %u errno %d",
 				r->split.gfn, r->split.spte, r->split.level, r->split.err);
+	case KMMU_EV_DAMON_AGGREGATED:
+		return snprintf(buf, len, " target %" PRIu64 " region %#" PRIx64 "-%#" PRIx64
+				" of %u accesses %u age %u%s", r->damon.target_id, r->damon.start,
+				r->damon.end, r->damon.nr_regions, r->damon.nr_accesses, r->damon.age,
+				r->damon.lost_before ? " (events lost before)" : "");
 	case KMMU_ACT_STATS:
 		return snprintf(buf, len, " pages_4k %" PRIu64 " pages_2m %" PRIu64 " pages_1g %"
 				PRIu64 " of %u VM(s) flags %#x (read in %" PRIu64 " ns)",
@@ -228,6 +234,42 @@ void kmmu_trace_log_sort(struct kmmu_trace_log *log)
 	}
 	merge_sort(log->recs, tmp, log->nr);
 	free(tmp);
+}
+
+int kmmu_trace_log_merge_sorted(struct kmmu_trace_log *log, const struct kmmu_trace_record *add,
+				uint64_t n)
+{
+	uint64_t i, j, k;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&log->lock);
+	if (log->nr + n > log->capacity) {
+		void *p = realloc(log->recs, (log->nr + n) * sizeof(*add));
+
+		if (!p) {
+			log->oom = true;
+			ret = -ENOMEM;
+			goto out;
+		}
+		log->recs = p;
+		log->capacity = log->nr + n;
+	}
+	/* From the back, in place; on equal timestamps @add's go after the log's. */
+	i = log->nr;
+	j = n;
+	k = log->nr + n;
+	while (j) {
+		if (i && log->recs[i - 1].ts > add[j - 1].ts)
+			log->recs[--k] = log->recs[--i];
+		else
+			log->recs[--k] = add[--j];
+	}
+	log->nr += n;
+out:
+	pthread_mutex_unlock(&log->lock);
+	return ret;
 }
 
 uint64_t kmmu_trace_now(void)

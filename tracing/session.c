@@ -9,14 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/kvm.h>
-
-#include "kmmu/result.h"
+#include "kmmu/ctl_file.h"
+#include "kmmu/host_probe.h"
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_file.h"
 #include "kmmu/trace_session.h"
@@ -43,7 +42,6 @@ static void log_host(struct kmmu_trace_session *s)
 	const struct kmmu_host *host = &s->host;
 	struct kmmu_trace_record r;
 	char nx[8] = "";
-	FILE *f;
 
 	kmmu_host_probe(&s->host);
 	kmmu_rec_stamp(&r, KMMU_ACT_HOST);
@@ -58,12 +56,9 @@ static void log_host(struct kmmu_trace_session *s)
 	kmmu_trace_log_append(&s->log, &r);
 
 	/* The NX huge page recovery kthread zaps SPTEs no capture of ours sees. */
-	f = fopen("/sys/module/kvm/parameters/nx_huge_pages", "r");
-	if (f) {
-		if (fgets(nx, sizeof(nx), f) && (nx[0] == 'Y' || nx[0] == 'f'))
-			s->stats_flags |= KMMU_STATS_NX_RECOVERY;
-		fclose(f);
-	}
+	if (!kmmu_ctl_read("/sys/module/kvm/parameters/nx_huge_pages", nx, sizeof(nx)) &&
+	    (nx[0] == 'Y' || nx[0] == 'f'))
+		s->stats_flags |= KMMU_STATS_NX_RECOVERY;
 }
 
 static void start_others(struct kmmu_trace_session *s)
@@ -93,12 +88,20 @@ static void start_others(struct kmmu_trace_session *s)
 static void merge_others(struct kmmu_trace_session *s)
 {
 	unsigned long long lost = 0;
-	uint64_t nr = s->log.nr;
+	struct kmmu_trace_record *add;
+	uint64_t nr = s->log.nr, nr_add = 0;
 
 	if (!s->others)
 		return;
 	if (kmmu_trace_capture_stop(s->others, &lost))
 		s->stats_flags |= KMMU_STATS_OTHERS_UNKNOWN;
+	/* In time order, so they merge into the sorted log without sorting it again. */
+	kmmu_trace_log_sort(&s->others_log);
+	add = malloc((s->others_log.nr + 1) * sizeof(*add));
+	if (!add) {
+		s->log.oom = true;	/* as a failed append would */
+		return;
+	}
 	for (uint64_t i = 0; i < s->others_log.nr; i++) {
 		struct kmmu_trace_record r = s->others_log.recs[i];
 		uint64_t lo = 0, hi = nr, from = r.ts > SAME_EVENT_NS ? r.ts - SAME_EVENT_NS : 0;
@@ -123,9 +126,64 @@ static void merge_others(struct kmmu_trace_session *s)
 		if (seen)
 			continue;
 		r.hva_range.untraced = 1;
-		kmmu_trace_log_append(&s->log, &r);
+		add[nr_add++] = r;
 	}
-	kmmu_trace_log_sort(&s->log);
+	kmmu_trace_log_merge_sorted(&s->log, add, nr_add);
+	free(add);
+}
+
+int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
+				   const struct kmmu_trace_log *from,
+				   bool (*on_guest_memory)(const struct kmmu_trace_record *r, void *ctx),
+				   void *ctx, uint64_t *added)
+{
+	struct kmmu_trace_log *log = s ? &s->log : NULL;
+	struct { int32_t pid; bool on; } task[64] = { 0 };
+	uint64_t nr, i, j, merged = 0;
+	int32_t *own;
+	size_t nr_own = 0;
+
+	if (added)
+		*added = 0;
+	if (!log)
+		return -EINVAL;
+	/* The session's capture may still be appending: its tasks, under the lock. */
+	pthread_mutex_lock(&log->lock);
+	nr = log->nr;
+	own = malloc((nr + 1) * sizeof(*own));
+	for (i = 0; own && i < nr; i++) {
+		for (j = 0; j < nr_own && own[j] != log->recs[i].pid; j++)
+			;
+		if (j == nr_own && nr_own < 4096)
+			own[nr_own++] = log->recs[i].pid;
+	}
+	pthread_mutex_unlock(&log->lock);
+	if (!own)
+		return -ENOMEM;
+	for (i = 0; i < from->nr; i++) {
+		const struct kmmu_trace_record *r = &from->recs[i];
+		unsigned int t;
+
+		for (j = 0; j < nr_own && own[j] != r->pid; j++)
+			;
+		if (j < nr_own)
+			continue;
+		for (t = 0; t < 64 && task[t].pid && task[t].pid != r->pid; t++)
+			;
+		if (t == 64)
+			continue;	/* too many tasks: theirs are not handed over */
+		task[t].pid = r->pid;
+		if (r->type != KMMU_EV_SPTE_CHANGED)
+			task[t].on = on_guest_memory(r, ctx);
+		if (task[t].on && r->type != KMMU_EV_TEST_AGE_HVA) {
+			kmmu_trace_log_append(log, r);
+			merged++;
+		}
+	}
+	free(own);
+	if (added)
+		*added = merged;
+	return 0;
 }
 
 static void stop_others(struct kmmu_trace_session *s)
@@ -135,47 +193,31 @@ static void stop_others(struct kmmu_trace_session *s)
 	kmmu_trace_log_free(&s->others_log);
 }
 
-/* pages_4k/2m/1g of the VM @vm_fd added to @pages. */
+/*
+ * pages_4k/2m/1g of the VM @vm_fd added to @pages; a statistic this KVM
+ * does not have adds nothing.
+ */
 static int add_page_stats(int vm_fd, uint64_t pages[3])
 {
 	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
-	struct kvm_stats_header h;
-	struct kvm_stats_desc *d;
-	size_t dsize;
-	char *descs = NULL;
-	int fd, ret = -EIO;
+	struct kmmu_stats stats;
+	int ret;
 
-	fd = ioctl(vm_fd, KVM_GET_STATS_FD, NULL);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &h, sizeof(h), 0) != sizeof(h) || h.name_size > 4096 ||
-	    h.num_desc > 65536)
-		goto out;
-	dsize = sizeof(*d) + h.name_size;
-	descs = malloc(dsize * h.num_desc + 1);
-	if (!descs) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (pread(fd, descs, dsize * h.num_desc, h.desc_offset) != (ssize_t)(dsize * h.num_desc))
-		goto out;
-	for (uint32_t i = 0; i < h.num_desc; i++) {
-		d = (struct kvm_stats_desc *)(descs + i * dsize);
-		for (int l = 0; l < 3; l++) {
-			uint64_t v;
+	ret = kmmu_stats_open(&stats, vm_fd);
+	if (ret)
+		return ret;
+	for (int l = 0; l < 3; l++) {
+		uint64_t v;
 
-			if (strncmp(d->name, names[l], h.name_size))
-				continue;
-			if (pread(fd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v))
-				goto out;
-			pages[l] += v;
-		}
+		ret = kmmu_stats_get(&stats, names[l], &v);
+		if (ret == -ENOENT)
+			continue;
+		if (ret)
+			break;
+		pages[l] += v;
 	}
-	ret = 0;
-out:
-	free(descs);
-	close(fd);
-	return ret;
+	kmmu_stats_close(&stats);
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /*

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# tracing/: capture (libtracefs), decoding (libtraceevent), the action log,
-# trace files and the kmmu-trace tool.  tracing/*.c except the tools form
-# libkmmutrace.a, which selftests link (TRACING_LIB).
+# tracing/: observing the host kernel -- capture (libtracefs; the KVM
+# events and DAMON's), decoding (libtraceevent), KVM binary stats, the
+# host/KVM probe, the action log, trace files, the checker -- and the
+# kmmu-trace tool.  tracing/*.c except the tools form libkmmutrace.a
+# (TRACING_LIB), which selftests link, and ref/bench for the host probe.
 
 TRACING_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 TRACING_LDLIBS := $(shell pkg-config --libs libtracefs libtraceevent 2>/dev/null)
@@ -11,16 +13,21 @@ TRACING_LIB_SRCS := $(filter-out $(TRACING_TOOL_SRCS),$(wildcard tracing/*.c))
 # The checker, one file per property family (tracing/checker/checker.c says which).
 CHECKER_SRCS := $(wildcard tracing/checker/*.c)
 TRACING_LIB_SRCS += $(CHECKER_SRCS)
-TRACING_LIB := $(O)/tracing/libkmmutrace.a
 TRACING_TESTS := $(patsubst tracing/tests/%.c,$(O)/tracing/tests/%,$(wildcard tracing/tests/*_test.c))
 TRACING_TOOLS := $(O)/tracing/kmmu-trace
 
+# The library sees its own headers and ref/'s (DESIGN.md "Layers"); the
+# tool, tests and benchmarks are programs, which may use every library.
+TRACING_OBJ_INC = $(TRACING_INC)
+$(O)/tracing/tests/%.o $(O)/tracing/bench/%.o $(TRACING_TOOL_SRCS:%.c=$(O)/%.o): \
+	TRACING_OBJ_INC = $(PROG_INC)
+
 $(O)/tracing/%.o: tracing/%.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(TRACING_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(TRACING_OBJ_INC) $(TRACING_CFLAGS) -c -o $@ $<
 
 $(TRACING_LIB): $(TRACING_LIB_SRCS:%.c=$(O)/%.o)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # The checker joins the kernel's events to the reference (ref/), whose
 # headers need the kernel's tools/include.
@@ -31,7 +38,7 @@ $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(R
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
 
 $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 # record_vmm_test records a real VMM: it needs KVM (the test VM here).
 TRACING_KVM_TESTS := $(O)/tracing/tests/record_vmm_test

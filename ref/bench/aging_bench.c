@@ -47,6 +47,7 @@
 #include <kmmu/aging.h>
 #include <kmmu/mmu.h>
 #include <kmmu/notifier.h>
+#include <kmmu/host_probe.h>
 #include <kmmu/result.h>
 
 #define PG		KMMU_PAGE_SIZE

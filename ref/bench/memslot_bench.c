@@ -23,6 +23,7 @@
 #include <urcu/urcu-memb.h>
 
 #include <kmmu/memslot.h>
+#include <kmmu/host_probe.h>
 #include <kmmu/result.h>
 
 #define PG		KMMU_PAGE_SIZE

@@ -19,6 +19,7 @@
 #include <urcu/urcu-memb.h>
 
 #include <kmmu/mmu.h>
+#include <kmmu/host_probe.h>
 #include <kmmu/result.h>
 #include <kmmu/zap.h>
 

@@ -23,12 +23,30 @@ FIXTURE(result) {
 	struct kmmu_result *res;
 };
 
+/*
+ * A host as the probe (tracing/host_probe.c) describes one: the writer
+ * writes what it is given and probes nothing.
+ */
+static const struct kmmu_host test_host = {
+	.kernel_release = "6.1.0-test",
+	.kvm_backend = "svm",
+	.kvm_available = true,
+	.tdp = 0,
+	.tdp_mmu = 1,
+	.mmio_caching = -1,
+	.nr_memslots = -1,
+	.cpus = 2,
+	.numa_nodes = 1,
+	.memory_bytes = 4ULL << 30,
+	.hostname = "test\"host",
+};
+
 FIXTURE_SETUP(result)
 {
 	snprintf(self->dir, sizeof(self->dir), "/tmp/kmmu-result-test.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	snprintf(self->path, sizeof(self->path), "%s/r.json", self->dir);
-	self->res = kmmu_result_new("result_test");
+	self->res = kmmu_result_create("result_test", &test_host);
 	ASSERT_NE(NULL, self->res);
 }
 
@@ -68,9 +86,10 @@ TEST_F(result, document_round_trips)
 	ASSERT_EQ(0, python_check(self->path,
 		"d[\"schema\"] == \"kmmu-result/1\" and d[\"program\"] == \"result_test\""
 		" and __import__(\"re\").fullmatch(r\"\\d{8}T\\d{6}Z-result_test-\\d+\", d[\"run_id\"])"
-		" and d[\"host\"][\"nr_memslots\"] == 32764"
-		" and d[\"host\"][\"tdp\"] in (True, False, None)"
-		" and d[\"host\"][\"cpus\"] >= 1 and d[\"host\"][\"kvm_backend\"] in (\"vmx\",\"svm\",\"pvm\",\"none\")"
+		" and d[\"host\"] == {\"kernel_release\": \"6.1.0-test\", \"hostname\": \"test\\\"host\","
+		" \"kvm_backend\": \"svm\", \"kvm_available\": True, \"tdp\": False, \"tdp_mmu\": True,"
+		" \"mmio_caching\": None, \"nr_memslots\": 32764, \"cpus\": 2, \"numa_nodes\": 1,"
+		" \"memory_bytes\": 4294967296}"
 		" and len(d[\"metrics\"]) == 2"
 		" and d[\"metrics\"][0][\"median\"] == 2.5"
 		" and d[\"metrics\"][0][\"samples\"] == [3, 1, 2, 10]"
@@ -156,21 +175,53 @@ TEST(statistics)
 
 TEST(host_line)
 {
-	struct kmmu_host host;
+	struct kmmu_host host = test_host;
 	char line[256];
 
-	kmmu_host_probe(&host);
 	host.nr_memslots = 509;
 	kmmu_host_format_line(&host, line, sizeof(line));
-	EXPECT_NE(NULL, strstr(line, "memslots=509"));
-	EXPECT_NE(NULL, strstr(line, "backend="));
-	EXPECT_NE(NULL, strstr(line, host.kernel_release));
+	EXPECT_STREQ("kernel=6.1.0-test backend=svm kvm=available tdp=N tdp_mmu=Y mmio_caching=?"
+		     " memslots=509 cpus=2", line);
+	host.nr_memslots = -1;
+	host.kvm_available = false;
+	kmmu_host_format_line(&host, line, sizeof(line));
+	EXPECT_NE(NULL, strstr(line, " kvm=unavailable "));
+	EXPECT_NE(NULL, strstr(line, " memslots=? "));
+}
 
-	/* KMMU_KVM_DEV points the probe (and the suite) at another device. */
-	setenv("KMMU_KVM_DEV", "/nonexistent/kvm", 1);
-	kmmu_host_probe(&host);
-	EXPECT_FALSE(host.kvm_available);
-	unsetenv("KMMU_KVM_DEV");
+/* The host block on its own (kmmu_hostinfo): the result file's members. */
+TEST(host_json)
+{
+	struct kmmu_host host = test_host;
+	char path[] = "/tmp/kmmu-host-json.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ASSERT_LE(0, fd);
+	f = fdopen(fd, "w");
+	ASSERT_NE(NULL, f);
+	host.kvm_available = false;
+	ASSERT_EQ(0, kmmu_host_write_json(f, &host, "cannot open /dev/kvm: \"x\""));
+	fclose(f);
+	EXPECT_EQ(0, python_check(path,
+		"d == {\"kernel_release\": \"6.1.0-test\", \"hostname\": \"test\\\"host\","
+		" \"kvm_backend\": \"svm\", \"kvm_available\": False,"
+		" \"kvm_unavailable_reason\": \"cannot open /dev/kvm: \\\"x\\\"\","
+		" \"tdp\": False, \"tdp_mmu\": True, \"mmio_caching\": None, \"nr_memslots\": None,"
+		" \"cpus\": 2, \"numa_nodes\": 1, \"memory_bytes\": 4294967296}"));
+	/* Available: no reason, whatever is given. */
+	f = fopen(path, "w");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(0, kmmu_host_write_json(f, &test_host, "ignored"));
+	fclose(f);
+	EXPECT_EQ(0, python_check(path, "\"kvm_unavailable_reason\" not in d and d[\"kvm_available\"]"));
+	unlink(path);
+	EXPECT_EQ(-EINVAL, kmmu_host_write_json(stdout, NULL, NULL));
+}
+
+TEST(no_host_no_result)
+{
+	EXPECT_EQ(NULL, kmmu_result_create("result_test", NULL));
 }
 
 TEST_HARNESS_MAIN

@@ -4,50 +4,39 @@
  * operations; the results are a "stat" scheme's tried regions or, where
  * the kernel has none (before 6.2), the damon_aggregated tracepoint.
  *
- * The tracepoint is read with libtraceevent (formats, kbuffer) from a
- * tracefs instance made with plain file operations: selftests/lib knows
- * nothing of tracing/, and libtraceevent's headers are reachable as
- * <traceevent/...> without pkg-config's include flags, which libtracefs's
- * header needs and this library is not built with.
+ * The tracepoint is read by tracing/'s capture (kmmu/trace_capture.h):
+ * its tracefs instance, ring-buffer reader and decoder, the layer below
+ * this one that observes the kernel; this file keeps DAMON's control.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <traceevent/event-parse.h>
-#include <traceevent/kbuffer.h>
-
 #include "kmmu/damon.h"
 #include "kmmu/hygiene.h"
+#include "kmmu/trace_capture.h"
 
 #define KMMU_DAMON_DEFAULT_ROOT "/sys/kernel/mm/damon/admin"
 #define KMMU_DAMON_EVENT "events/damon/damon_aggregated"
 /* Updates of tried_regions before a snapshot that does not add up is an error. */
 #define KMMU_DAMON_TRIED_TRIES 3
 
-/* The tracepoint reader: a tracefs instance with only our event in it. */
+/*
+ * The tracepoint reader: a capture (tracing/capture.c) of only our event,
+ * of only our kdamond, paused but while kmmu_damon_regions() waits.
+ */
 struct kmmu_damon_tp {
-	char dir[256];		/* tracefs */
-	char inst[384];		/* <dir>/instances/kmmu-<pid>-damon */
-	struct tep_handle *tep;
-	struct tep_event *ev;
-	struct tep_format_field *f_target, *f_nr, *f_start, *f_end, *f_acc, *f_age;
-	struct kbuffer *kbuf;
-	int ncpu;
-	int *fd;		/* per CPU trace_pipe_raw, open only in regions() */
-	size_t subbuf;		/* bytes of one ring-buffer page */
-	void *page;
+	char dir[256];		/* tracefs: $KMMU_DAMON_TRACEFS, or the system's */
+	char inst[600];		/* the capture's instance, once armed */
+	unsigned int buffer_kb;	/* per CPU */
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;	/* what the capture decoded */
+	bool has_age;
 	struct kmmu_damon_record *rec;
-	size_t nr, cap;
+	size_t nr, cap_nr;
 	uint64_t seq;
 };
 
@@ -67,7 +56,7 @@ static int kmmu_damon_read(const char *path, char *buf, size_t len)
 	return kmmu_ctl_read_retry(path, buf, len, 200);
 }
 
-static int kmmu_damon_read_ul(const char *path, unsigned long *v)
+int kmmu_damon_read_ul(const char *path, unsigned long *v)
 {
 	char buf[64], *end;
 	int err = kmmu_damon_read(path, buf, sizeof(buf));
@@ -179,54 +168,14 @@ static int kmmu_damon_push(struct kmmu_damon *d, enum kmmu_undo_op op,
 	return err;
 }
 
-/*
- * SIGINT, SIGTERM and SIGHUP held back while a descriptor of the instance
- * is opened and recorded: the handler closes the recorded ones, and one
- * between open() and the store would keep the instance busy.
- */
-static void kmmu_damon_sigblock(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-static void kmmu_damon_sigrestore(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
-/* An open trace_pipe_raw keeps the instance busy: rmdir would fail. */
-static void kmmu_damon_tp_close(struct kmmu_damon_tp *tp)
-{
-	int i;
-
-	if (!tp || !tp->fd)
-		return;
-	for (i = 0; i < tp->ncpu; i++) {
-		if (tp->fd[i] >= 0)
-			close(tp->fd[i]);
-		tp->fd[i] = -1;
-	}
-}
-
 static void kmmu_damon_tp_free(struct kmmu_damon *d)
 {
 	struct kmmu_damon_tp *tp = d->tp;
 
 	if (!tp)
 		return;
-	kmmu_damon_tp_close(tp);
-	if (tp->kbuf)
-		kbuffer_free(tp->kbuf);
-	if (tp->tep)
-		tep_free(tp->tep);
-	free(tp->fd);
-	free(tp->page);
+	kmmu_trace_capture_destroy(tp->cap);
+	kmmu_trace_log_free(&tp->log);
 	free(tp->rec);
 	free(tp);
 	d->tp = NULL;
@@ -243,9 +192,8 @@ static void kmmu_damon_tp_free(struct kmmu_damon *d)
  * being written, a stats file being read), and only this process's death
  * closes that.  So at the first step that fails, stop and send the
  * janitor no "done": it runs every step again once this process has died
- * (the handler re-raises the signal).  Removing nothing after a failed
- * step also keeps the instance from being orphaned in a tracefs we would
- * unmount under it.
+ * (the handler re-raises the signal).  The tracepoint's instance is the
+ * capture's: its own janitor removes it once this process has died.
  */
 static void kmmu_damon_cleanup_cb(void *arg)
 {
@@ -254,7 +202,6 @@ static void kmmu_damon_cleanup_cb(void *arg)
 
 	if (d->jan.owner != getpid())
 		return;
-	kmmu_damon_tp_close(d->tp);
 	while (i-- > 0) {
 		const struct kmmu_undo *u = &d->jan.undo[i];
 		int r;
@@ -271,204 +218,33 @@ static void kmmu_damon_cleanup_cb(void *arg)
 	kmmu_janitor_undo(&d->jan);
 }
 
-/* A whole (small) file into a malloc'd, NUL-terminated buffer. */
-static char *kmmu_damon_slurp(const char *path, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), *nb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0 || !buf)
-		goto fail;
-	for (;;) {
-		if (n + 1 >= cap) {
-			nb = realloc(buf, cap *= 2);
-			if (!nb)
-				goto fail;
-			buf = nb;
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (!r)
-			break;
-		n += r;
-	}
-	close(fd);
-	buf[n] = 0;
-	*len = n;
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
-}
-
-/* Where tracefs is; mounted by us (and unmounted by the undo) if nowhere. */
-static int kmmu_damon_tp_tracefs(struct kmmu_damon *d, struct kmmu_damon_tp *tp,
-				 char *why, size_t len)
-{
-	static const char *const known[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	const char *env = getenv("KMMU_DAMON_TRACEFS");
-	char path[320];
-	size_t i;
-	int err;
-
-	if (env && *env) {
-		snprintf(tp->dir, sizeof(tp->dir), "%s", env);
-		return 0;
-	}
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		snprintf(path, sizeof(path), "%s/instances", known[i]);
-		if (!access(path, F_OK)) {
-			snprintf(tp->dir, sizeof(tp->dir), "%s", known[i]);
-			return 0;
-		}
-	}
-	/* A name known before the mkdir: the undo step is recorded first. */
-	snprintf(tp->dir, sizeof(tp->dir), "/tmp/kmmu-tracefs-%d", (int)getpid());
-	err = kmmu_damon_push(d, KMMU_UNDO_UMOUNT, tp->dir, NULL);
-	if (err) {
-		kmmu_why(why, len, "recording the tracefs unmount: %s", strerror(-err));
-		return err;
-	}
-	if (mkdir(tp->dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		kmmu_why(why, len, "mkdir %s: %s", tp->dir, strerror(errno));
-		return err;
-	}
-	if (mount("nodev", tp->dir, "tracefs", 0, NULL)) {
-		kmmu_why(why, len, "no tracefs mounted, and mounting one failed (%s)",
-			 strerror(errno));
-		return -ENODEV;
-	}
-	return 0;
-}
-
-static int kmmu_damon_tp_field(struct kmmu_damon_tp *tp, const char *name,
-			       struct tep_format_field **f, char *why, size_t len)
-{
-	*f = tep_find_field(tp->ev, name);
-	if (!*f) {
-		kmmu_why(why, len, "damon:damon_aggregated has no field '%s' on this kernel", name);
-		return -ENODEV;
-	}
-	return 0;
-}
-
 /*
- * The tracepoint as the source: tracefs, the event's format (read from
- * the running kernel, not assumed), our instance (stopped; armed once the
- * kdamond's pid is known).  -ENODEV with @why if the kernel lacks it.
+ * The tracepoint as the source: is the event there (its format in
+ * tracefs)?  -ENODEV with @why if not.  The capture itself starts once the
+ * kdamond's pid is known (kmmu_damon_tp_arm()).
  */
 static int kmmu_damon_tp_setup(struct kmmu_damon *d, char *why, size_t len)
 {
+	const char *env = getenv("KMMU_DAMON_TRACEFS");
+	const char *dir = env && *env ? env : kmmu_tracefs_dir();
 	struct kmmu_damon_tp *tp;
-	char path[512], val[32], *buf;
+	char path[512];
 	unsigned long kb;
-	int err, *fds;
-	size_t n;
 
 	tp = d->tp = calloc(1, sizeof(*tp));
 	if (!tp)
 		return -ENOMEM;
-	err = kmmu_damon_tp_tracefs(d, tp, why, len);
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/%s/format", tp->dir, KMMU_DAMON_EVENT);
+	kmmu_trace_log_init(&tp->log);
+	if (!dir) {
+		kmmu_why(why, len, "no tracefs mounted, and mounting one failed");
+		return -ENODEV;
+	}
+	snprintf(tp->dir, sizeof(tp->dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/events/damon/damon_aggregated/format", tp->dir);
 	if (access(path, F_OK)) {
 		kmmu_why(why, len, "no damon:damon_aggregated tracepoint (%s: %s)",
 			 path, strerror(errno));
 		return -ENODEV;
-	}
-
-	tp->tep = tep_alloc();
-	if (!tp->tep)
-		return -ENOMEM;
-	tep_set_page_size(tp->tep, getpagesize());
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	tep_set_file_bigendian(tp->tep, TEP_BIG_ENDIAN);
-	tep_set_local_bigendian(tp->tep, TEP_BIG_ENDIAN);
-#else
-	tep_set_file_bigendian(tp->tep, TEP_LITTLE_ENDIAN);
-	tep_set_local_bigendian(tp->tep, TEP_LITTLE_ENDIAN);
-#endif
-	/* The ring buffer's page header: its commit field is a kernel long. */
-	snprintf(path, sizeof(path), "%s/events/header_page", tp->dir);
-	buf = kmmu_damon_slurp(path, &n);
-	if (!buf || tep_parse_header_page(tp->tep, buf, n, sizeof(long))) {
-		free(buf);
-		kmmu_why(why, len, "cannot read the ring buffer's page format (%s)", path);
-		return -ENODEV;
-	}
-	free(buf);
-	/*
-	 * kbuffer must know that width to find the first record, so it is
-	 * set here: libtraceevent 1.7's tep_kbuffer() goes by tep's long
-	 * size, still 0 here, and then takes 4 -- every page misread from
-	 * its first record on (measured: about a fifth of the records came
-	 * out, the rest skipped by misaligned lengths).
-	 */
-	n = tep_get_header_page_size(tp->tep);
-	if (n != 4 && n != 8)
-		n = sizeof(long);
-	tep_set_long_size(tp->tep, n);
-	tp->kbuf = kbuffer_alloc(n == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-				 KBUFFER_ENDIAN_BIG);
-#else
-				 KBUFFER_ENDIAN_LITTLE);
-#endif
-	snprintf(path, sizeof(path), "%s/%s/format", tp->dir, KMMU_DAMON_EVENT);
-	buf = kmmu_damon_slurp(path, &n);
-	if (!buf || tep_parse_event(tp->tep, buf, n, "damon")) {
-		free(buf);
-		kmmu_why(why, len, "cannot parse %s", path);
-		return -ENODEV;
-	}
-	free(buf);
-	tp->ev = tep_find_event_by_name(tp->tep, "damon", "damon_aggregated");
-	if (!tp->ev) {
-		kmmu_why(why, len, "%s parsed, but no damon:damon_aggregated in it", path);
-		return -ENODEV;
-	}
-	if ((err = kmmu_damon_tp_field(tp, "target_id", &tp->f_target, why, len)) ||
-	    (err = kmmu_damon_tp_field(tp, "nr_regions", &tp->f_nr, why, len)) ||
-	    (err = kmmu_damon_tp_field(tp, "start", &tp->f_start, why, len)) ||
-	    (err = kmmu_damon_tp_field(tp, "end", &tp->f_end, why, len)) ||
-	    (err = kmmu_damon_tp_field(tp, "nr_accesses", &tp->f_acc, why, len)))
-		return err;
-	/* "age" came with 5.17; before, every region's age reads as 0. */
-	tp->f_age = tep_find_field(tp->ev, "age");
-	tp->ncpu = sysconf(_SC_NPROCESSORS_CONF);
-	if (tp->ncpu < 1)
-		tp->ncpu = 1;
-	fds = malloc(tp->ncpu * sizeof(*fds));
-	if (!tp->kbuf || !fds) {
-		free(fds);
-		return -ENOMEM;
-	}
-	for (n = 0; n < (size_t)tp->ncpu; n++)
-		fds[n] = -1;
-	/* Published once all are -1: the signal handler closes what it finds. */
-	tp->fd = fds;
-
-	snprintf(tp->inst, sizeof(tp->inst), "%s/instances/kmmu-%d-damon", tp->dir, (int)getpid());
-	err = kmmu_damon_push(d, KMMU_UNDO_RMDIR, tp->inst, NULL);
-	if (err) {
-		kmmu_why(why, len, "recording the instance's removal: %s", strerror(-err));
-		return err;
-	}
-	/* Ours by name: one of an earlier process with our pid is dead. */
-	if (mkdir(tp->inst, 0755) && (errno != EEXIST || rmdir(tp->inst) ||
-				      mkdir(tp->inst, 0755))) {
-		err = -errno;
-		kmmu_why(why, len, "creating tracefs instance %s: %s", tp->inst, strerror(errno));
-		return err;
 	}
 	/*
 	 * Per CPU room for two aggregations' records (about 56 bytes each):
@@ -479,42 +255,31 @@ static int kmmu_damon_tp_setup(struct kmmu_damon *d, char *why, size_t len)
 		kb = 1024;
 	if (kb > 65536)
 		kb = 65536;
-	snprintf(val, sizeof(val), "%lu", kb);
-	snprintf(path, sizeof(path), "%s/tracing_on", tp->inst);
-	if ((err = kmmu_damon_write(path, "0", why, len)))
-		return err;
-	/* Records of all CPUs are merged by time: one clock for all. */
-	snprintf(path, sizeof(path), "%s/trace_clock", tp->inst);
-	if ((err = kmmu_damon_write(path, "mono", why, len)))
-		return err;
-	snprintf(path, sizeof(path), "%s/buffer_size_kb", tp->inst);
-	if ((err = kmmu_damon_write(path, val, why, len)))
-		return err;
-	/* 6.8 made the ring buffer's page size a setting; before, a page. */
-	tp->subbuf = getpagesize();
-	snprintf(path, sizeof(path), "%s/buffer_subbuf_size_kb", tp->inst);
-	if (!kmmu_damon_read_ul(path, &kb) && kb * 1024 > tp->subbuf)
-		tp->subbuf = kb * 1024;
-	tp->page = malloc(tp->subbuf);
-	if (!tp->page)
-		return -ENOMEM;
+	tp->buffer_kb = kb;
 	return 0;
 }
 
 /* Only our kdamond's records, filtered in the kernel. */
 static int kmmu_damon_tp_arm(struct kmmu_damon *d, char *why, size_t len)
 {
+	static const char *const events[] = { "damon:damon_aggregated", NULL };
 	struct kmmu_damon_tp *tp = d->tp;
-	char path[512], val[64];
+	const char *env = getenv("KMMU_DAMON_TRACEFS");
+	char filter[64];
+	struct kmmu_trace_capture_opts o = {
+		.events = events, .all_pids = true, .buffer_kb = tp->buffer_kb,
+		.filter = filter, .paused = true, .name = "damon",
+		.tracefs_dir = env && *env ? env : NULL,
+	};
 	int err;
 
-	snprintf(path, sizeof(path), "%s/%s/filter", tp->inst, KMMU_DAMON_EVENT);
-	snprintf(val, sizeof(val), "common_pid == %d", d->kdamond_pid);
-	err = kmmu_damon_write(path, val, why, len);
+	snprintf(filter, sizeof(filter), "common_pid == %d", d->kdamond_pid);
+	err = kmmu_trace_capture_start(&tp->cap, &o, &tp->log, why, len);
 	if (err)
 		return err;
-	snprintf(path, sizeof(path), "%s/%s/enable", tp->inst, KMMU_DAMON_EVENT);
-	return kmmu_damon_write(path, "1", why, len);
+	snprintf(tp->inst, sizeof(tp->inst), "%s", kmmu_trace_capture_instance_path(tp->cap));
+	tp->has_age = kmmu_trace_capture_has_field(tp->cap, KMMU_EV_DAMON_AGGREGATED, "age");
+	return 0;
 }
 
 static int kmmu_damon_configure(struct kmmu_damon *d, const struct kmmu_damon_attrs *a,
@@ -748,7 +513,7 @@ int kmmu_damon_start(struct kmmu_damon *d, const struct kmmu_damon_attrs *attrs,
 	free(r);
 	kmmu_why(why, len, "kdamond %lu monitors %d physical ranges; regions from %s%s",
 		 pid, n, kmmu_damon_source_name(d->source),
-		 d->tp && !d->tp->f_age ? " (no age field: every age reads 0)" : "");
+		 d->tp && !d->tp->has_age ? " (no age field: every age reads 0)" : "");
 	return 0;
 
 out_undo:
@@ -761,144 +526,48 @@ out_free:
 	return err;
 }
 
-static int kmmu_damon_rec_cmp(const void *a, const void *b)
-{
-	const struct kmmu_damon_record *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-int kmmu_damon_snapshot(struct kmmu_damon_record *rec, size_t nr,
-			struct kmmu_damon_region *out, int max, size_t *keep)
-{
-	size_t i, first = 0, k;
-	unsigned int n = 0;	/* records in the open run rec[first..i) */
-
-	qsort(rec, nr, sizeof(*rec), kmmu_damon_rec_cmp);
-	for (i = 0; i < nr; i++) {
-		const struct kmmu_damon_record *r = &rec[i], *p = &rec[i ? i - 1 : 0];
-
-		if (n && (r->lost_before || r->target_id != p->target_id ||
-			  r->nr_regions != p->nr_regions || r->region.start < p->region.end))
-			n = 0;
-		if (!r->nr_regions || r->region.end <= r->region.start) {
-			n = 0;		/* not a region DAMON could have */
-			first = i + 1;
-			continue;
-		}
-		if (!n)
-			first = i;
-		if (++n < r->nr_regions)
-			continue;
-		for (k = 0; k < n && k < (size_t)max; k++)
-			out[k] = rec[first + k].region;
-		if (keep)
-			*keep = i + 1;
-		return n;
-	}
-	if (keep)
-		*keep = n ? first : nr;
-	return 0;
-}
-
-/* Overruns and drops of the instance's ring buffer, summed over CPUs. */
-static unsigned long long kmmu_damon_tp_losses(struct kmmu_damon_tp *tp)
-{
-	static const char *const keys[] = { "overrun:", "commit overrun:", "dropped events:" };
-	unsigned long long sum = 0;
-	char path[512], buf[1024];
-	size_t k;
-	int cpu;
-
-	for (cpu = 0; cpu < tp->ncpu; cpu++) {
-		snprintf(path, sizeof(path), "%s/per_cpu/cpu%d/stats", tp->inst, cpu);
-		if (kmmu_ctl_read(path, buf, sizeof(buf)))
-			continue;
-		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			char *p = strstr(buf, keys[k]);
-
-			/* "overrun:" must not match inside "commit overrun:". */
-			while (p && p != buf && p[-1] != '\n')
-				p = strstr(p + 1, keys[k]);
-			if (p)
-				sum += strtoull(p + strlen(keys[k]), NULL, 10);
-		}
-	}
-	return sum;
-}
-
 static int kmmu_damon_tp_append(struct kmmu_damon_tp *tp, const struct kmmu_damon_record *r)
 {
-	if (tp->nr == tp->cap) {
-		size_t cap = tp->cap ? 2 * tp->cap : 4096;
+	if (tp->nr == tp->cap_nr) {
+		size_t cap = tp->cap_nr ? 2 * tp->cap_nr : 4096;
 		struct kmmu_damon_record *n = realloc(tp->rec, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
 		tp->rec = n;
-		tp->cap = cap;
+		tp->cap_nr = cap;
 	}
 	tp->rec[tp->nr++] = *r;
 	return 0;
 }
 
-/* Everything the per-CPU buffers hold now, decoded into tp->rec. */
+/*
+ * Everything the buffers hold now, decoded by the capture into its log and
+ * from there into tp->rec, in read order (@seq).
+ */
 static int kmmu_damon_tp_drain(struct kmmu_damon_tp *tp)
 {
-	int cpu, err;
+	int err = kmmu_trace_capture_drain(tp->cap);
+	uint64_t i;
 
-	for (cpu = 0; cpu < tp->ncpu; cpu++) {
-		if (tp->fd[cpu] < 0)
-			continue;
-		for (;;) {
-			ssize_t r = read(tp->fd[cpu], tp->page, tp->subbuf);
-			unsigned long long ts, v;
-			bool lost;
-			void *data;
+	if (err)
+		return err;
+	pthread_mutex_lock(&tp->log.lock);
+	for (i = 0; !err && i < tp->log.nr; i++) {
+		const struct kmmu_trace_record *r = &tp->log.recs[i];
+		struct kmmu_damon_record rec = {
+			.ts = r->ts, .seq = tp->seq++, .target_id = r->damon.target_id,
+			.nr_regions = r->damon.nr_regions, .lost_before = r->damon.lost_before,
+			.region = { .start = r->damon.start, .end = r->damon.end,
+				    .nr_accesses = r->damon.nr_accesses, .age = r->damon.age },
+		};
 
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0 && errno != EAGAIN)
-				return -errno;
-			if (r <= 0)
-				break;		/* nothing more for now */
-			if (kbuffer_load_subbuffer(tp->kbuf, tp->page) < 0)
-				return -EIO;
-			lost = kbuffer_missed_events(tp->kbuf) != 0;
-			while ((data = kbuffer_read_event(tp->kbuf, &ts))) {
-				struct tep_record tr = {
-					.ts = ts, .cpu = cpu, .data = data,
-					.size = kbuffer_event_size(tp->kbuf),
-				};
-				struct kmmu_damon_record rec = {
-					.ts = ts, .seq = tp->seq++, .lost_before = lost,
-				};
-
-				kbuffer_next_event(tp->kbuf, NULL);
-				if (tep_data_type(tp->tep, &tr) != tp->ev->id)
-					continue;
-				lost = false;
-				if (!tep_read_number_field(tp->f_target, data, &v))
-					rec.target_id = v;
-				if (!tep_read_number_field(tp->f_nr, data, &v))
-					rec.nr_regions = v;
-				if (!tep_read_number_field(tp->f_start, data, &v))
-					rec.region.start = v;
-				if (!tep_read_number_field(tp->f_end, data, &v))
-					rec.region.end = v;
-				if (!tep_read_number_field(tp->f_acc, data, &v))
-					rec.region.nr_accesses = v;
-				if (tp->f_age && !tep_read_number_field(tp->f_age, data, &v))
-					rec.region.age = v;
-				err = kmmu_damon_tp_append(tp, &rec);
-				if (err)
-					return err;
-			}
-		}
+		if (r->type == KMMU_EV_DAMON_AGGREGATED)
+			err = kmmu_damon_tp_append(tp, &rec);
 	}
-	return 0;
+	tp->log.nr = 0;
+	pthread_mutex_unlock(&tp->log.lock);
+	return err;
 }
 
 static double kmmu_damon_now(void)
@@ -918,9 +587,8 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 	struct kmmu_damon_tp *tp = d->tp;
 	long poll_ms = d->attrs.aggr_us / 4000;
 	double deadline = 20.0 * d->attrs.aggr_us / 1e6;
-	char path[512];
 	size_t keep;
-	int fd, cpu, n = -ETIMEDOUT, err;
+	int n = -ETIMEDOUT, err;
 	unsigned long long losses, seen;
 
 	if (poll_ms < 5)
@@ -928,33 +596,17 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 	if (poll_ms > 100)
 		poll_ms = 100;
 	deadline = kmmu_damon_now() + (deadline > 10 ? deadline : 10);
-	tp->nr = 0;
-	/* Nothing of an earlier call: empty the buffers. */
-	snprintf(path, sizeof(path), "%s/trace", tp->inst);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	for (cpu = 0; cpu < tp->ncpu; cpu++) {
-		sigset_t old;
-
-		snprintf(path, sizeof(path), "%s/per_cpu/cpu%d/trace_pipe_raw", tp->inst, cpu);
-		kmmu_damon_sigblock(&old);
-		tp->fd[cpu] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-		err = tp->fd[cpu] < 0 && errno != ENOENT ? -errno : 0;
-		kmmu_damon_sigrestore(&old);
-		if (err) {
-			kmmu_damon_tp_close(tp);
-			return err;
-		}
-	}
-	seen = kmmu_damon_tp_losses(tp);
-	snprintf(path, sizeof(path), "%s/tracing_on", tp->inst);
-	err = kmmu_ctl_write(path, "1");
-	if (err) {
-		kmmu_damon_tp_close(tp);
+	/* Nothing of an earlier call: empty the buffers and what was read. */
+	err = kmmu_trace_capture_clear(tp->cap);
+	if (!err)
+		err = kmmu_damon_tp_drain(tp);
+	if (err)
 		return err;
-	}
+	tp->nr = 0;
+	seen = kmmu_trace_capture_losses(tp->cap);
+	err = kmmu_trace_capture_resume(tp->cap);
+	if (err)
+		return err;
 	while (kmmu_damon_now() < deadline) {
 		kmmu_sleep_ms(poll_ms);
 		err = kmmu_damon_tp_drain(tp);
@@ -967,7 +619,7 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 		 * only sometimes (kbuffer reports it for a page's first
 		 * event).  Start over rather than risk a run with a hole.
 		 */
-		losses = kmmu_damon_tp_losses(tp);
+		losses = kmmu_trace_capture_losses(tp->cap);
 		if (losses != seen) {
 			seen = losses;
 			tp->nr = 0;
@@ -980,102 +632,10 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 		memmove(tp->rec, tp->rec + keep, (tp->nr - keep) * sizeof(*tp->rec));
 		tp->nr -= keep;
 	}
-	err = kmmu_ctl_write(path, "0");
-	kmmu_damon_tp_close(tp);
+	err = kmmu_trace_capture_pause(tp->cap);
 	return n < 0 ? n : err ? err : n;
 }
 
-static int kmmu_damon_region_cmp(const void *a, const void *b)
-{
-	const struct kmmu_damon_region *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* A name of only digits: a region directory (total_bytes is a file). */
-static bool kmmu_damon_is_index(const char *name)
-{
-	if (!*name)
-		return false;
-	for (; *name; name++)
-		if (*name < '0' || *name > '9')
-			return false;
-	return true;
-}
-
-int kmmu_damon_tried_read(const char *dir, struct kmmu_damon_region *out, int max,
-			  uint64_t *bytes, uint64_t *total_bytes, char *why, size_t len)
-{
-	static const char *const f[] = { "start", "end", "nr_accesses", "age" };
-	struct kmmu_damon_region *all = NULL, *na;
-	size_t n = 0, cap = 0, i;
-	char path[600];
-	unsigned long v[4], tb;
-	struct dirent *e;
-	int err = 0, k;
-	DIR *dp;
-
-	*bytes = 0;
-	*total_bytes = UINT64_MAX;
-	dp = opendir(dir);
-	if (!dp) {
-		err = -errno;
-		kmmu_why(why, len, "opendir %s: %s", dir, strerror(errno));
-		return err;
-	}
-	while ((e = readdir(dp))) {
-		if (!kmmu_damon_is_index(e->d_name))
-			continue;
-		for (k = 0; k < 4; k++) {
-			snprintf(path, sizeof(path), "%s/%s/%s", dir, e->d_name, f[k]);
-			err = kmmu_damon_read_ul(path, &v[k]);
-			if (err) {
-				kmmu_why(why, len, "reading %s: %s", path, strerror(-err));
-				goto out;
-			}
-		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			na = realloc(all, cap * sizeof(*all));
-			if (!na) {
-				err = -ENOMEM;
-				kmmu_why(why, len, "%s: out of memory at %zu regions", dir, n);
-				goto out;
-			}
-			all = na;
-		}
-		all[n].start = v[0];
-		all[n].end = v[1];
-		all[n].nr_accesses = v[2];
-		all[n].age = v[3];
-		n++;
-	}
-	qsort(all, n, sizeof(*all), kmmu_damon_region_cmp);
-	for (i = 0; i < n; i++) {
-		if (all[i].end <= all[i].start || (i && all[i].start < all[i - 1].end)) {
-			kmmu_why(why, len, "%s: region [%#llx, %#llx) is empty or overlaps "
-				 "the one before", dir, (unsigned long long)all[i].start,
-				 (unsigned long long)all[i].end);
-			err = -EIO;
-			goto out;
-		}
-		*bytes += all[i].end - all[i].start;
-		if (i < (size_t)max)
-			out[i] = all[i];
-	}
-	snprintf(path, sizeof(path), "%s/total_bytes", dir);
-	if (!kmmu_damon_read_ul(path, &tb))
-		*total_bytes = tb;
-out:
-	closedir(dp);
-	free(all);
-	return err ? err : (int)n;
-}
-
-/*
- * Ask the kdamond to walk its regions once and read what it found; a
- * snapshot that does not cover exactly the monitored bytes is taken again.
- */
 static int kmmu_damon_tried_regions(struct kmmu_damon *d, struct kmmu_damon_region *out,
 				    int max)
 {
@@ -1134,48 +694,25 @@ int kmmu_damon_stop(struct kmmu_damon *d)
 	if (d->jan.owner != getpid())
 		return 0;		/* a forked child: not ours to stop */
 	/*
-	 * Off (the kernel joins the thread), pid -1, the instance removed
-	 * (and tracefs unmounted if we mounted it), nr_kdamonds 0.
+	 * Off (the kernel joins the thread), pid -1, nr_kdamonds 0; the
+	 * capture's instance removed.
 	 */
-	kmmu_damon_tp_close(d->tp);
 	err = kmmu_janitor_undo(&d->jan);
 	kmmu_janitor_stop(&d->jan);
 	kmmu_cleanup_forget(kmmu_damon_cleanup_cb, d);
 	d->started = false;
-	if (!err && d->tp && !access(d->tp->inst, F_OK))
-		err = -EBUSY;
-	kmmu_damon_tp_free(d);
+	if (d->tp) {
+		char inst[sizeof(d->tp->inst)];
+
+		snprintf(inst, sizeof(inst), "%s", d->tp->inst);
+		kmmu_damon_tp_free(d);
+		if (!err && inst[0] && !access(inst, F_OK))
+			err = -EBUSY;
+	}
 	if (err)
 		return err;
 	n = kmmu_damon_nr_kdamonds();
 	if (n < 0)
 		return n;
 	return n ? -EBUSY : 0;
-}
-
-void kmmu_damon_summarize(const struct kmmu_damon_region *reg, int nr_reg,
-			  const struct kmmu_phys_range *ranges, int nr_ranges,
-			  struct kmmu_damon_summary *s)
-{
-	double weighted = 0;
-	int i;
-
-	memset(s, 0, sizeof(*s));
-	for (i = 0; i < nr_reg; i++) {
-		uint64_t b = kmmu_phys_ranges_overlap(ranges, nr_ranges,
-						      reg[i].start, reg[i].end);
-
-		if (!b)
-			continue;
-		s->bytes += b;
-		if (reg[i].nr_accesses)
-			s->accessed_bytes += b;
-		if (reg[i].nr_accesses > s->max_nr_accesses)
-			s->max_nr_accesses = reg[i].nr_accesses;
-		if (reg[i].age > s->max_age)
-			s->max_age = reg[i].age;
-		weighted += (double)b * reg[i].nr_accesses;
-	}
-	if (s->bytes)
-		s->mean_nr_accesses = weighted / s->bytes;
 }

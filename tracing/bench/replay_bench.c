@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "kmmu/checker.h"
+#include "kmmu/host_probe.h"
 #include "kmmu/result.h"
 #include "kmmu/trace_log.h"
 

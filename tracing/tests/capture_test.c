@@ -287,4 +287,114 @@ TEST(instance_removed_on_destroy_exit_and_sigkill)
 	kmmu_trace_log_free(&log);
 }
 
+/*
+ * A polling reader's capture (the DAMON driver's): named, filtered in the
+ * kernel, paused until resumed, drained on demand, emptied by clear().
+ */
+TEST(paused_filtered_drained_on_demand)
+{
+	struct kmmu_trace_capture_opts opts = {
+		.events = sys_enter_only, .all_pids = true, .paused = true,
+		.name = "polled", .buffer_kb = 1024,
+	};
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	char err[256] = "", filter[64], name[64];
+	int n;
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(&log);
+	snprintf(filter, sizeof(filter), "common_pid == %d", (int)getpid());
+	opts.filter = filter;
+	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+	}
+	snprintf(name, sizeof(name), "kmmu-%d-polled", (int)getpid());
+	EXPECT_STREQ(name, kmmu_trace_capture_instance_name(cap));
+	EXPECT_NE(NULL, strstr(kmmu_trace_capture_instance_path(cap), name));
+	EXPECT_TRUE(instance_exists(name));
+	EXPECT_TRUE(kmmu_trace_capture_has_field(cap, KMMU_EV_SYS_ENTER, "id"));
+	EXPECT_FALSE(kmmu_trace_capture_has_field(cap, KMMU_EV_SYS_ENTER, "nonexistent"));
+
+	syscall(SYS_getppid);		/* paused: not recorded */
+	ASSERT_EQ(0, kmmu_trace_capture_drain(cap));
+	EXPECT_EQ(0, count_getppid(&log, -1));
+	ASSERT_EQ(0, kmmu_trace_capture_resume(cap));
+	for (int i = 0; i < 3; i++)
+		syscall(SYS_getppid);
+	ASSERT_EQ(0, kmmu_trace_capture_pause(cap));
+	ASSERT_EQ(0, kmmu_trace_capture_drain(cap));
+	pthread_mutex_lock(&log.lock);
+	n = count_getppid(&log, getpid());
+	EXPECT_EQ(n, count_getppid(&log, -1));	/* the filter: only ours */
+	pthread_mutex_unlock(&log.lock);
+	EXPECT_EQ(3, n);
+
+	/* Recorded but not read yet, then cleared: gone. */
+	ASSERT_EQ(0, kmmu_trace_capture_resume(cap));
+	syscall(SYS_getppid);
+	ASSERT_EQ(0, kmmu_trace_capture_pause(cap));
+	ASSERT_EQ(0, kmmu_trace_capture_clear(cap));
+	ASSERT_EQ(0, kmmu_trace_capture_drain(cap));
+	EXPECT_EQ(3, count_getppid(&log, getpid()));
+	EXPECT_EQ(0, kmmu_trace_capture_losses(cap));
+
+	kmmu_trace_capture_destroy(cap);
+	EXPECT_FALSE(instance_exists(name));
+	kmmu_trace_log_free(&log);
+}
+
+/*
+ * damon:damon_aggregated decodes (the DAMON driver's regions), where a
+ * kdamond runs already: its regions of one aggregation interval.
+ */
+TEST(damon_aggregated_decodes)
+{
+	static const char *const damon_only[] = { "damon:damon_aggregated", NULL };
+	struct kmmu_trace_capture_opts opts = { .events = damon_only, .all_pids = true };
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	char err[256] = "", pid[32] = "";
+	const struct kmmu_trace_record *r = NULL;
+	FILE *f;
+
+	skip_without_tracefs(_metadata);
+	f = fopen("/sys/kernel/mm/damon/admin/kdamonds/0/pid", "r");
+	if (f) {
+		if (!fgets(pid, sizeof(pid), f))
+			pid[0] = 0;
+		fclose(f);
+	}
+	if (atoi(pid) <= 0)
+		SKIP(return, "no kdamond running (one of another tool's is read, never started)");
+	kmmu_trace_log_init(&log);
+	if (kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err)) == -ENOENT)
+		SKIP(return, "no damon:damon_aggregated tracepoint: %s", err);
+	ASSERT_NE(NULL, cap) TH_LOG("%s", err);
+	/* DAMON's aggregation interval is 100 ms by default; a tool's may be seconds. */
+	for (int i = 0; i < 120 && !r; i++) {
+		usleep(100 * 1000);
+		ASSERT_EQ(0, kmmu_trace_capture_drain(cap));
+		pthread_mutex_lock(&log.lock);
+		for (uint64_t j = 0; j < log.nr && !r; j++)
+			if (log.recs[j].type == KMMU_EV_DAMON_AGGREGATED)
+				r = &log.recs[j];
+		pthread_mutex_unlock(&log.lock);
+	}
+	if (!r) {
+		kmmu_trace_capture_destroy(cap);
+		kmmu_trace_log_free(&log);
+		SKIP(return, "kdamond %d fired no damon_aggregated in 12 s", atoi(pid));
+	}
+	EXPECT_GT(r->damon.nr_regions, 0);
+	EXPECT_LT(r->damon.start, r->damon.end);
+	TH_LOG("kdamond %d: target %llu region %#llx-%#llx of %u, accesses %u, age %u (age field: %s)",
+	       atoi(pid), (unsigned long long)r->damon.target_id,
+	       (unsigned long long)r->damon.start, (unsigned long long)r->damon.end,
+	       r->damon.nr_regions, r->damon.nr_accesses, r->damon.age,
+	       kmmu_trace_capture_has_field(cap, KMMU_EV_DAMON_AGGREGATED, "age") ? "yes" : "no");
+	kmmu_trace_capture_destroy(cap);
+	kmmu_trace_log_free(&log);
+}
+
 TEST_HARNESS_MAIN

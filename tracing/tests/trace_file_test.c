@@ -314,6 +314,44 @@ TEST(log_sort_is_stable)
 	kmmu_trace_log_free(&log);
 }
 
+/* Merging sorted records gives what appending them and sorting gives. */
+TEST(log_merge_is_append_and_sort)
+{
+	struct kmmu_trace_log merged, sorted;
+	struct kmmu_trace_record r, add[700];
+	const int n = 3000, nr_add = 700;
+
+	kmmu_trace_log_init(&merged);
+	kmmu_trace_log_init(&sorted);
+	memset(&r, 0, sizeof(r));
+	srand(2);
+	r.type = KMMU_EV_SET_SPTE;
+	for (int i = 0; i < n; i++) {
+		r.ts = rand() % 500;
+		r.set_spte.gfn = i;
+		ASSERT_EQ(0, kmmu_trace_log_append(&merged, &r));
+		ASSERT_EQ(0, kmmu_trace_log_append(&sorted, &r));
+	}
+	kmmu_trace_log_sort(&merged);
+	kmmu_trace_log_sort(&sorted);
+	r.type = KMMU_EV_UNMAP_HVA_RANGE;
+	for (int i = 0; i < nr_add; i++) {
+		add[i] = r;
+		add[i].ts = (uint64_t)i * 500 / nr_add;	/* sorted; ties with the log and itself */
+		add[i].hva_range.start = n + i;
+	}
+	for (int i = 0; i < nr_add; i++)
+		ASSERT_EQ(0, kmmu_trace_log_append(&sorted, &add[i]));
+	kmmu_trace_log_sort(&sorted);
+	ASSERT_EQ(0, kmmu_trace_log_merge_sorted(&merged, add, nr_add));
+	ASSERT_EQ(sorted.nr, merged.nr);
+	ASSERT_EQ(0, memcmp(sorted.recs, merged.recs, sorted.nr * sizeof(r)));
+	ASSERT_EQ(0, kmmu_trace_log_merge_sorted(&merged, add, 0));
+	ASSERT_EQ(sorted.nr, merged.nr);
+	kmmu_trace_log_free(&merged);
+	kmmu_trace_log_free(&sorted);
+}
+
 TEST(record_format_names_the_event)
 {
 	struct kmmu_trace_record r = { .ts = 1500000001, .type = KMMU_ACT_SET_MEMSLOT };

@@ -8,15 +8,17 @@
  * programs of a run into one file.  The path comes from the program's
  * --result option or, when it runs under ci/kmmu-run, from $KMMU_RESULT.
  *
- * The host block is filled from sysfs/procfs only (no KVM ioctls: this file
- * lives in ref/); programs that can ask KVM set the fields they learn
- * (e.g. nr_memslots) through kmmu_result_host().
+ * The writer probes nothing: the host block is the description it is given
+ * (struct kmmu_host, filled by the host probe in tracing/, kmmu/host_probe.h,
+ * whose kmmu_result_new() is probe + kmmu_result_create()); programs that
+ * learn more later (e.g. nr_memslots) set it through kmmu_result_host().
  */
 #ifndef KMMU_RESULT_H
 #define KMMU_RESULT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define KMMU_RESULT_SCHEMA "kmmu-result/1"
 
@@ -31,7 +33,10 @@ enum kmmu_test_status {
 	KMMU_TEST_SKIP,
 };
 
-/* What the host is; -1 (or "unknown") where it could not be learned. */
+/*
+ * What the host is; -1 (or "unknown") where it could not be learned.
+ * Filled by the host probe (kmmu/host_probe.h in tracing/).
+ */
 struct kmmu_host {
 	char kernel_release[128];
 	char kvm_backend[16];	/* "vmx", "svm", "pvm", "none" */
@@ -48,13 +53,21 @@ struct kmmu_host {
 
 struct kmmu_result;
 
-/* Fills @host from sysfs/procfs; never fails (unknowns are -1/"unknown"). */
-void kmmu_host_probe(struct kmmu_host *host);
+/*
+ * The host block as a JSON document of its own (kmmu_hostinfo): the same
+ * members as in a result file, and "kvm_unavailable_reason" after
+ * kvm_available when @unavailable_reason is given and KVM is not.  0 or
+ * -EIO.
+ */
+int kmmu_host_write_json(FILE *f, const struct kmmu_host *host, const char *unavailable_reason);
 /* One line "backend=pvm kvm=available tdp_mmu=N mmio_caching=N memslots=32764". */
 void kmmu_host_format_line(const struct kmmu_host *host, char *buf, size_t len);
 
-/* @program names the producer ("memslot_churn_test", "ref_bench"). NULL on ENOMEM. */
-struct kmmu_result *kmmu_result_new(const char *program);
+/*
+ * @program names the producer ("memslot_churn_test", "ref_bench"); @host
+ * (copied) is the host block.  NULL on ENOMEM or without @host.
+ */
+struct kmmu_result *kmmu_result_create(const char *program, const struct kmmu_host *host);
 void kmmu_result_free(struct kmmu_result *res);
 struct kmmu_host *kmmu_result_host(struct kmmu_result *res);
 

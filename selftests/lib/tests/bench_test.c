@@ -13,6 +13,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
+#include "kmmu/host_probe.h"
 
 TEST(options)
 {

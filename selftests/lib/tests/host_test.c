@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host-side helpers that work without KVM: device path and open errors
- * (the SKIP path), backend detection, guest memory bound to a NUMA node,
- * kernel-log classification, taint text, the cleanup stack.
+ * Host-side helpers that work without KVM: guest memory bound to a NUMA
+ * node, kernel-log classification, taint text, the cleanup stack.  (The
+ * KVM device and backend are the host probe's: tracing/tests/host_probe_test.c.)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,32 +17,6 @@
 #include "kselftest_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
-
-TEST(kvm_dev_path_and_open_errors)
-{
-	char why[256];
-
-	unsetenv("KMMU_KVM_DEV");
-	ASSERT_STREQ("/dev/kvm", kmmu_kvm_dev_path());
-	setenv("KMMU_KVM_DEV", "/nonexistent/kvm", 1);
-	ASSERT_STREQ("/nonexistent/kvm", kmmu_kvm_dev_path());
-	ASSERT_EQ(-ENOENT, kmmu_kvm_open(why, sizeof(why)));
-	ASSERT_NE(NULL, strstr(why, "/nonexistent/kvm"));
-	/* Opens, but is not KVM: the API version ioctl fails. */
-	setenv("KMMU_KVM_DEV", "/dev/null", 1);
-	ASSERT_GT(0, kmmu_kvm_open(why, sizeof(why)));
-	ASSERT_NE(NULL, strstr(why, "KVM_GET_API_VERSION"));
-	unsetenv("KMMU_KVM_DEV");
-}
-
-TEST(backend)
-{
-	const char *b = kmmu_kvm_backend();
-
-	ASSERT_TRUE(!strcmp(b, "vmx") || !strcmp(b, "svm") || !strcmp(b, "pvm") ||
-		    !strcmp(b, "none"));
-	TH_LOG("backend here: %s", b);
-}
 
 static const enum kmmu_backing all_backings[] = { KMMU_BACKING_ANON, KMMU_BACKING_MEMFD };
 

@@ -32,6 +32,17 @@ struct kmmu_trace_capture_opts {
 	const char *const *events;
 	bool all_pids;		/* also other processes (aging runs in kdamond/kswapd) */
 	unsigned int buffer_kb;	/* per CPU; 0 for the default (16 MiB) */
+	/* A kernel-side filter for every event ("common_pid == 42"), or NULL. */
+	const char *filter;
+	/* Set up but not tracing until kmmu_trace_capture_resume(). */
+	bool paused;
+	/*
+	 * The instance is "kmmu-<pid>-<name>" (one of an earlier, dead process
+	 * of the same pid is removed first); NULL: "kmmu-<pid>-<n>".
+	 */
+	const char *name;
+	/* Another tracefs mount than the system's (for all of this process's captures). */
+	const char *tracefs_dir;
 };
 
 /*
@@ -51,7 +62,24 @@ int kmmu_trace_capture_stop(struct kmmu_trace_capture *cap, unsigned long long *
 /* Removes the instance; safe after a failed stop, and with NULL. */
 void kmmu_trace_capture_destroy(struct kmmu_trace_capture *cap);
 
+/*
+ * For a reader that polls (the DAMON driver): tracing off and on, empty the
+ * buffers, read what they hold now into the log (0, or -ENOMEM when the log
+ * could not hold it), and the events lost so far (the ring buffer's count
+ * and those page headers reported).  0 or -EIO.
+ */
+int kmmu_trace_capture_pause(struct kmmu_trace_capture *cap);
+int kmmu_trace_capture_resume(struct kmmu_trace_capture *cap);
+int kmmu_trace_capture_clear(struct kmmu_trace_capture *cap);
+int kmmu_trace_capture_drain(struct kmmu_trace_capture *cap);
+unsigned long long kmmu_trace_capture_losses(struct kmmu_trace_capture *cap);
+
 const char *kmmu_trace_capture_instance_name(const struct kmmu_trace_capture *cap);
+/* <tracefs>/instances/<name> */
+const char *kmmu_trace_capture_instance_path(const struct kmmu_trace_capture *cap);
+/* Whether @type's event has @field on this kernel (optional fields may be missing). */
+bool kmmu_trace_capture_has_field(const struct kmmu_trace_capture *cap, unsigned int type,
+				  const char *field);
 /* Comma-separated events this kernel does not have ("" if none). */
 const char *kmmu_trace_capture_missing(const struct kmmu_trace_capture *cap);
 /* Whether @type's event is enabled in this capture. */

@@ -27,6 +27,14 @@ void kmmu_trace_log_free(struct kmmu_trace_log *log);
 int kmmu_trace_log_append(struct kmmu_trace_log *log, const struct kmmu_trace_record *rec);
 /* Stable sort by timestamp: events of one CPU and actions of one thread keep their order. */
 void kmmu_trace_log_sort(struct kmmu_trace_log *log);
+/*
+ * Merges @n records sorted by timestamp into the sorted @log: the result
+ * is what appending them and kmmu_trace_log_sort() would give (on equal
+ * timestamps the log's records first), without sorting the log again.
+ * 0, or -ENOMEM (log->oom set, the log unchanged).
+ */
+int kmmu_trace_log_merge_sorted(struct kmmu_trace_log *log, const struct kmmu_trace_record *add,
+				uint64_t n);
 
 /* Now, on the trace clock. */
 uint64_t kmmu_trace_now(void);

@@ -38,6 +38,7 @@ enum kmmu_rec_type {
 	/* Appended: trace files store these numbers. */
 	KMMU_EV_SPTE_CHANGED,		/* kvmmmu:kvm_tdp_mmu_spte_changed */
 	KMMU_EV_SPLIT_HUGE_PAGE,	/* kvmmmu:kvm_mmu_split_huge_page */
+	KMMU_EV_DAMON_AGGREGATED,	/* damon:damon_aggregated (the DAMON driver) */
 	KMMU_EV_NR_KERNEL,
 
 	/* the test's action log */
@@ -166,6 +167,12 @@ struct kmmu_trace_record {
 			int32_t err;		/* 0: split */
 			uint8_t level;		/* its level */
 		} split;
+		struct {
+			uint64_t target_id, start, end;	/* a region of a target */
+			uint32_t nr_regions;	/* the target's, this aggregation */
+			uint32_t nr_accesses, age;	/* age 0 before 5.17 */
+			uint8_t lost_before;	/* the kernel lost events just before */
+		} damon;
 		struct {
 			uint64_t start_ts;	/* reading began; ts: it ended */
 			uint64_t pages[3];	/* pages_4k, pages_2m, pages_1g */

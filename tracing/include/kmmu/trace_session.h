@@ -19,7 +19,9 @@
 #ifndef KMMU_TRACE_SESSION_H
 #define KMMU_TRACE_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kmmu/checker.h"
 #include "kmmu/trace_log.h"
@@ -36,6 +38,25 @@ struct kmmu_trace_log *kmmu_trace_session_log(struct kmmu_trace_session *s);
  * the generation.  Call right after creating the VM; NULL session: no-op.
  */
 void kmmu_trace_session_vm(struct kmmu_trace_session *s, long multi_address_space_cap);
+
+/*
+ * Hands the checker other tasks' notifier calls on guest memory (kswapd,
+ * kdamond, whichever task reclaims: the session's own capture sees only
+ * this process), with the SPTE changes each made: those of the same task
+ * that follow the call, for it holds mmu_lock throughout.  @from is a
+ * capture of all processes (kmmu_trace_capture_opts.all_pids), sorted;
+ * records of the tasks the session's log has already are left out, and so
+ * are tasks after the first 64.  @on_guest_memory says whether a notifier
+ * call (kvm_age_hva, kvm_test_age_hva, kvm_unmap_hva_range) is about the
+ * test's guest memory; kvm_test_age_hva calls only switch a task on or
+ * off, they change no SPTE.  The session's log is locked by it, not by
+ * the caller.  0 with the count in *@added (may be NULL), -EINVAL without
+ * a session, -ENOMEM.
+ */
+int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
+				   const struct kmmu_trace_log *from,
+				   bool (*on_guest_memory)(const struct kmmu_trace_record *r, void *ctx),
+				   void *ctx, uint64_t *added);
 
 /*
  * Ends the session (also frees it).  0: no divergence; 1: divergences

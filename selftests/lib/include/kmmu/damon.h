@@ -25,7 +25,8 @@
  *    failed to add) is taken again;
  *  - the damon:damon_aggregated tracepoint (5.15 and later; its "age" field
  *    from 5.17), which the kdamond fires for every region at the end of each
- *    aggregation interval.  It is read from a private tracefs instance,
+ *    aggregation interval.  It is read by tracing/'s capture
+ *    (kmmu/trace_capture.h: a private tracefs instance, kmmu-<pid>-damon),
  *    filtered in the kernel to our kdamond's pid, only while
  *    kmmu_damon_regions() waits for one complete aggregation.  This is how
  *    6.1 (no tried_regions) reports its regions at all.
@@ -39,16 +40,15 @@
  * Host state: the driver creates kdamond 0 only if there is no kdamond at
  * all (nr_kdamonds == 0) -- it never takes over someone else's -- and on
  * every exit path turns it off, waits for the thread to end and sets
- * nr_kdamonds back to 0; with the tracepoint it also removes its tracefs
- * instance (and unmounts tracefs if it had to mount it): kmmu_damon_stop(),
- * SIGINT/SIGTERM/SIGHUP (the kmmu_cleanup stack) and, if the process dies
- * any other way, its janitor (see kmmu/janitor.h).  A signal may come at
- * any point, also while the code it interrupted holds a file of the
- * instance open (then the instance cannot be removed until the process is
- * gone) or in the middle of kmmu_damon_stop()'s own undo: the handler
- * runs every undo step again, and at the first that fails it leaves them
- * all to the janitor, which runs them once the process has died and its
- * files are closed.
+ * nr_kdamonds back to 0: kmmu_damon_stop(), SIGINT/SIGTERM/SIGHUP (the
+ * kmmu_cleanup stack) and, if the process dies any other way, its janitor
+ * (see kmmu/janitor.h).  A signal may come at any point, also in the
+ * middle of kmmu_damon_stop()'s own undo: the handler runs every undo step
+ * again, and at the first that fails it leaves them all to the janitor,
+ * which runs them once the process has died.  The tracepoint's instance
+ * is the capture's: kmmu_damon_stop() destroys it, and if the process dies
+ * any other way the capture's janitor removes it once the process's files
+ * are closed (an instance with a file open cannot be removed).
  */
 #ifndef KMMU_DAMON_H
 #define KMMU_DAMON_H
@@ -117,6 +117,11 @@ const char *kmmu_damon_instance(const struct kmmu_damon *d);
 
 /* The sysfs directory in use: $KMMU_DAMON_SYSFS or /sys/kernel/mm/damon/admin. */
 const char *kmmu_damon_root(void);
+/*
+ * A DAMON sysfs file as a number (0x... and 0... too); EBUSY, which DAMON
+ * answers while a writer holds its lock, is retried.  0 or -errno.
+ */
+int kmmu_damon_read_ul(const char *path, unsigned long *v);
 /* nr_kdamonds, or -errno. */
 int kmmu_damon_nr_kdamonds(void);
 /*

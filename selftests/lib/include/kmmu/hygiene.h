@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* kmmu_ctl_read/write(): host control files, tracing/'s. */
+#include "kmmu/ctl_file.h"
+
 struct kmmu_hygiene {
 	unsigned long taint_start;
 	bool taint_ok;		/* /proc/sys/kernel/tainted was readable */
@@ -50,18 +53,5 @@ void kmmu_sleep_ms(long ms);
 /* Formats a one-line reason (for a SKIP or an error) into @why; NULL/0 ok. */
 void kmmu_why(char *why, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/*
- * Host control files (sysfs, cgroupfs, procfs): read whole into @buf
- * (at most @len - 1 bytes) without trailing newlines and blanks, so that
- * multi-line files (cgroup.procs) stay whole; written with one write().
- * 0 or -errno.  The _retry variants try up to @tries times, 5 ms apart,
- * while the file answers EBUSY (DAMON's files while another writer holds
- * their lock) or EINTR.
- */
-int kmmu_ctl_read(const char *path, char *buf, size_t len);
-int kmmu_ctl_write(const char *path, const char *val);
-int kmmu_ctl_read_retry(const char *path, char *buf, size_t len, int tries);
-int kmmu_ctl_write_retry(const char *path, const char *val, int tries);
 
 #endif

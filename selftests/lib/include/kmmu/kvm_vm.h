@@ -30,6 +30,7 @@
 #include <linux/kvm.h>
 
 #include "kmmu/guest.h"
+#include "kmmu/host_probe.h"
 #include "kmmu/pt.h"
 #include "kmmu/ucall.h"
 
@@ -46,26 +47,7 @@
 
 #define KMMU_MAX_VCPUS		64
 
-/* ---- host and KVM ---- */
-
-/* $KMMU_KVM_DEV or /dev/kvm */
-const char *kmmu_kvm_dev_path(void);
-/*
- * Opens the KVM device and checks the API version.  fd, or -errno with a
- * human reason in @why (the caller turns it into a kselftest SKIP).
- */
-int kmmu_kvm_open(char *why, size_t len);
-/* KVM_CHECK_EXTENSION on any KVM fd: >= 0, or -errno. */
-long kmmu_kvm_cap(int fd, long cap);
-struct kmmu_host;
-/*
- * kmmu_host_probe() plus what only /dev/kvm tells: whether it opens
- * (kvm_available) and KVM_CAP_NR_MEMSLOTS.  0 if it opens, else -1 with
- * the reason in @why.
- */
-int kmmu_host_probe_kvm(struct kmmu_host *host, char *why, size_t len);
-/* "vmx", "svm", "pvm" (from /sys/module/kvm_*), or "none". */
-const char *kmmu_kvm_backend(void);
+/* ---- host and KVM: the host probe's, kmmu/host_probe.h ---- */
 
 /* ---- guest memory backing ---- */
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 #define NAME_SIZE 48
 

@@ -8,8 +8,8 @@
  * statistic has desc->size u64 values at data_offset + desc->offset.
  * Values are re-read with pread() on every call; the descriptors once.
  */
-#ifndef KMMU_STATS_H
-#define KMMU_STATS_H
+#ifndef KMMU_KVM_STATS_H
+#define KMMU_KVM_STATS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KVM device, capabilities, backend detection, guest memory backing.
+ * Guest memory backing.  The KVM device, its capabilities and the backend
+ * are the host probe's (tracing/host_probe.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,83 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kmmu/kvm_vm.h"
-#include "kmmu/result.h"
-
-const char *kmmu_kvm_dev_path(void)
-{
-	const char *p = getenv("KMMU_KVM_DEV");
-
-	return p && *p ? p : "/dev/kvm";
-}
-
-int kmmu_kvm_open(char *why, size_t len)
-{
-	const char *path = kmmu_kvm_dev_path();
-	int fd, v, e;
-
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		snprintf(why, len, "cannot open %s: %s", path, strerror(e));
-		return -e;
-	}
-	v = ioctl(fd, KVM_GET_API_VERSION, 0);
-	if (v != KVM_API_VERSION) {
-		e = v < 0 ? errno : EINVAL;
-		snprintf(why, len, "%s: KVM_GET_API_VERSION gave %d (%s), want %d",
-			 path, v, v < 0 ? strerror(e) : "mismatch", KVM_API_VERSION);
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
-long kmmu_kvm_cap(int fd, long cap)
-{
-	long r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
-
-	return r < 0 ? -errno : r;
-}
-
-int kmmu_host_probe_kvm(struct kmmu_host *host, char *why, size_t len)
-{
-	long n;
-	int fd;
-
-	kmmu_host_probe(host);
-	fd = kmmu_kvm_open(why, len);
-	host->kvm_available = fd >= 0;
-	if (fd < 0)
-		return -1;
-	n = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
-	host->nr_memslots = n > 0 ? n : -1;
-	close(fd);
-	return 0;
-}
-
-const char *kmmu_kvm_backend(void)
-{
-	static const struct {
-		const char *path, *name;
-	} b[] = {
-		{ "/sys/module/kvm_intel", "vmx" },
-		{ "/sys/module/kvm_amd", "svm" },
-		{ "/sys/module/kvm_pvm", "pvm" },
-	};
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-		if (!stat(b[i].path, &st))
-			return b[i].name;
-	return "none";
-}
 
 int kmmu_mem_alloc(struct kmmu_mem *m, size_t size, enum kmmu_backing backing,
 		   int node)

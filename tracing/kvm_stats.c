@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KVM binary stats parsing (see kmmu/stats.h).
+ * KVM binary stats parsing (see kmmu/kvm_stats.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "kmmu/stats.h"
+#include "kmmu/kvm_stats.h"
 
 /* Limits that no real KVM comes near; they reject corrupt headers. */
 #define KMMU_STATS_MAX_DESC	65536

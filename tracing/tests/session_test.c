@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A tracing session's hand-over of other tasks' notifier calls
+ * (kmmu_trace_session_add_foreign()): which tasks' records go to the
+ * checker, and which do not.  Needs a session, so root and tracefs with
+ * the kvm events; SKIPs otherwise.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/trace_session.h"
+
+#define GUEST_LO	0x7f0000000000ULL
+#define GUEST_HI	0x7f0000100000ULL
+
+static bool on_guest(const struct kmmu_trace_record *r, void *ctx)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	if (r->type == KMMU_EV_TEST_AGE_HVA)
+		return r->test_age.hva >= GUEST_LO && r->test_age.hva < GUEST_HI;
+	return r->hva_range.start < GUEST_HI && GUEST_LO < r->hva_range.end;
+}
+
+static void add(struct kmmu_trace_log *log, int32_t pid, enum kmmu_rec_type type,
+		uint64_t a, uint64_t b)
+{
+	struct kmmu_trace_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.ts = log->nr + 1;
+	r.pid = pid;
+	r.type = type;
+	if (type == KMMU_EV_TEST_AGE_HVA)
+		r.test_age.hva = a;
+	else if (type == KMMU_EV_SPTE_CHANGED)
+		r.spte_changed.gfn = a;
+	else {
+		r.hva_range.start = a;
+		r.hva_range.end = b;
+	}
+	kmmu_trace_log_append(log, &r);
+}
+
+/* Records of @pid in the session's log from index @from on. */
+static int count_pid(struct kmmu_trace_log *log, uint64_t from, int32_t pid)
+{
+	int n = 0;
+
+	for (uint64_t i = from; i < log->nr; i++)
+		n += log->recs[i].pid == pid;
+	return n;
+}
+
+TEST(foreign_tasks_on_guest_memory_are_handed_over)
+{
+	struct kmmu_trace_session *s;
+	struct kmmu_trace_log foreign, *log;
+	int32_t own = 0;
+	uint64_t before, added = 0;
+	char why[256];
+	int calls = 0;
+
+	unsetenv("KMMU_CHECK");
+	s = kmmu_trace_session_start("session_test", why, sizeof(why));
+	if (!s)
+		SKIP(return, "no tracing session: %s", why);
+	log = kmmu_trace_session_log(s);
+	/* A task the session has already: an action of this thread. */
+	kmmu_trace_action_age(log, GUEST_LO, GUEST_HI);
+	pthread_mutex_lock(&log->lock);
+	before = log->nr;
+	own = log->recs[before - 1].pid;
+	pthread_mutex_unlock(&log->lock);
+
+	kmmu_trace_log_init(&foreign);
+	/* Task 101 ages guest memory, and changes an SPTE while at it. */
+	add(&foreign, 101, KMMU_EV_AGE_HVA, GUEST_LO, GUEST_LO + 4096);
+	add(&foreign, 101, KMMU_EV_SPTE_CHANGED, 7, 0);
+	/* Task 102 unmaps other memory: neither the call nor its SPTE changes. */
+	add(&foreign, 102, KMMU_EV_UNMAP_HVA_RANGE, 0x1000, 0x2000);
+	add(&foreign, 102, KMMU_EV_SPTE_CHANGED, 8, 0);
+	/* Task 103 tests a guest page: switches it on, itself not handed over. */
+	add(&foreign, 103, KMMU_EV_TEST_AGE_HVA, GUEST_LO + 8192, 0);
+	add(&foreign, 103, KMMU_EV_SPTE_CHANGED, 9, 0);
+	/* This process's own records are the session's already. */
+	add(&foreign, own, KMMU_EV_AGE_HVA, GUEST_LO, GUEST_HI);
+
+	ASSERT_EQ(0, kmmu_trace_session_add_foreign(s, &foreign, on_guest, &calls, &added));
+	EXPECT_EQ(3, added);
+	EXPECT_EQ(3, calls);	/* the notifier calls of foreign tasks, not SPTE changes */
+	pthread_mutex_lock(&log->lock);
+	EXPECT_EQ(2, count_pid(log, before, 101));
+	EXPECT_EQ(0, count_pid(log, before, 102));
+	EXPECT_EQ(1, count_pid(log, before, 103));
+	pthread_mutex_unlock(&log->lock);
+
+	EXPECT_EQ(-EINVAL, kmmu_trace_session_add_foreign(NULL, &foreign, on_guest, &calls, &added));
+	EXPECT_EQ(0, added);
+	kmmu_trace_log_free(&foreign);
+	kmmu_trace_session_abort(s);
+}
+
+TEST_HARNESS_MAIN
