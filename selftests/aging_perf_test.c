@@ -546,13 +546,11 @@ static uint64_t ap_mem_limit_mb(void)
 	return (uint64_t)si.freeram * si.mem_unit / 2 >> 20;
 }
 
-TEST_F_TIMEOUT(aging, bench, 600)
+KMMU_TEST_F(aging, bench, 600)
 {
 	uint64_t max_mb = 0, limit = ap_mem_limit_mb();
 	int i;
 
-	if (_metadata->skip)
-		return;
 	for (i = 0; i < ap_opts.nr_sizes; i++) {
 		if (ap_opts.mb[i] > limit)
 			printf("# skipped: --mb %llu (more than half of free memory, %llu MiB)\n",
@@ -612,7 +610,7 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "aging_perf_test";
 	char why[256];
-	int opt, i;
+	int opt, i, timeout;
 
 	kmmu_bench_init(&ap_opts.b);
 	kmmu_bench_take_result(&ap_opts.b, prog, &argc, argv);
@@ -646,9 +644,10 @@ int main(int argc, char **argv)
 	if (kmmu_page_idle_probe(why, sizeof(why)))
 		ksft_exit_skip("%s\n", why);
 	/* A sample is a pass and two sweeps: generous for nested hosts. */
-	_aging_bench_object.timeout = 300;
+	timeout = 300;
 	for (i = 0; i < ap_opts.nr_sizes; i++)
-		_aging_bench_object.timeout += ap_opts.nr_vcpu_configs *
+		timeout += ap_opts.nr_vcpu_configs *
 			(ap_opts.b.samples + 2) * (int)(10 + ap_opts.mb[i] / 32);
+	KMMU_TEST_TIMEOUT(aging, bench, timeout);
 	return test_harness_run(argc, argv);
 }

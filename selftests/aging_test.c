@@ -125,6 +125,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/damon.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
@@ -1526,11 +1527,8 @@ out:
 	free(pfns);
 }
 
-TEST_F_TIMEOUT(aging, run, 300)
+KMMU_TEST_F(aging, run, 300)
 {
-	/* The 6.1 harness runs the body even when the setup SKIPped. */
-	if (_metadata->skip)
-		return;
 	if (variant->driver == AG_RECLAIM)
 		ag_reclaim(_metadata, self);
 	else

@@ -513,14 +513,12 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(dirty, bench, 3600)
+KMMU_TEST_F(dirty, bench, 3600)
 {
 	char why[256];
 	int fd, m, bk, i;
 	bool manual, ring;
 
-	if (_metadata->skip)
-		return;
 	fd = kmmu_kvm_open(why, sizeof(why));
 	ASSERT_LE(0, fd) TH_LOG("%s", why);
 	manual = dp_manual_caps(fd) & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
@@ -649,8 +647,8 @@ int main(int argc, char **argv)
 		configs += dp_opts.modes[m] * (dp_opts.backings[DP_4K] + dp_opts.backings[DP_THP]);
 	for (m = 0; m < dp_opts.nr_vcpu_configs; m++)
 		mem += dp_opts.mem_mb * dp_opts.vcpus[m];
-	_dirty_bench_object.timeout = 120 + configs * dp_opts.b.samples *
-				      (10 + mem * (dp_opts.iterations + 1) / 2);
+	KMMU_TEST_TIMEOUT(dirty, bench, 120 + configs * dp_opts.b.samples *
+			  (10 + mem * (dp_opts.iterations + 1) / 2));
 	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d, mem %llu MiB per vCPU, %llu passes",
 			      dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
 			      (unsigned long long)dp_opts.iterations))

@@ -90,6 +90,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/gate.h"
 #include "kmmu/hygiene.h"
@@ -1558,13 +1559,11 @@ FIXTURE_TEARDOWN(dirty)
 	}
 }
 
-TEST_F_TIMEOUT(dirty, log, 300)
+KMMU_TEST_F(dirty, log, 300)
 {
 	struct dl_ctx *c;
 	int r;
 
-	if (_metadata->skip)
-		return;
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
@@ -1937,6 +1936,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* Rounds, their pauses and parks, VM setup: generous for TCG. */
-	_dirty_log_object.timeout = 120 + dl_opts.iterations * (3 + (int)(dl_opts.interval_ms / 500));
+	KMMU_TEST_TIMEOUT(dirty, log, 120 + dl_opts.iterations *
+			  (3 + (int)(dl_opts.interval_ms / 500)));
 	return test_harness_run(argc, argv);
 }

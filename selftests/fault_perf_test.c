@@ -386,15 +386,13 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(fault, bench, 600)
+KMMU_TEST_F(fault, bench, 600)
 {
 	char thp[32];
 	int i, bk;
 	uint64_t warm;
 	double t;
 
-	if (_metadata->skip)
-		return;
 	fp_thp_mode(thp, sizeof(thp));
 	printf("# first touch of fresh anonymous memory, one store per page; THP %s; median (cv) over %d samples of at most %.3g s and %llu MiB per vCPU\n",
 	       thp, fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
@@ -497,7 +495,7 @@ int main(int argc, char **argv)
 			      fp_opts.b.samples, fp_opts.duration,
 			      (unsigned long long)fp_opts.mem_mb))
 		ksft_exit_skip("%s\n", why);
-	_fault_bench_object.timeout = 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
-						   fp_opts.b.samples * (fp_opts.duration + 2));
+	KMMU_TEST_TIMEOUT(fault, bench, 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
+			  fp_opts.b.samples * (fp_opts.duration + 2)));
 	return test_harness_run(argc, argv);
 }

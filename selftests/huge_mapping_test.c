@@ -103,6 +103,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/gate.h"
 #include "kmmu/hygiene.h"
@@ -2642,13 +2643,11 @@ static struct kmmu_trace_session *hm_trace_start(const char *name, bool always)
 
 
 
-TEST_F_TIMEOUT(hm, thp_data, 300)
+KMMU_TEST_F(hm, thp_data, 300)
 {
 	char err[1024], thp[64] = "";
 	int r;
 
-	if (_metadata->skip)
-		return;
 	if (kmmu_ctl_read("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp)) ||
 	    strstr(thp, "[never]"))
 		SKIP(return, "transparent huge pages are off (%s)", thp[0] ? thp : "no sysfs file");
@@ -2665,15 +2664,13 @@ TEST_F_TIMEOUT(hm, thp_data, 300)
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
-TEST_F_TIMEOUT(hm, hugetlb_data, 300)
+KMMU_TEST_F(hm, hugetlb_data, 300)
 {
 	struct hm_ctx *c = self->c;
 	char err[1024];
 	uint64_t p;
 	int r;
 
-	if (_metadata->skip)
-		return;
 	r = hm_hugetlb_reserve(c, HM_HUGETLB_PAGES, err, sizeof(err));
 	if (r)
 		SKIP(return, "%s", err);
@@ -2702,14 +2699,12 @@ TEST_F_TIMEOUT(hm, hugetlb_data, 300)
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
-TEST_F_TIMEOUT(hm, notifier_one_page, 300)
+KMMU_TEST_F(hm, notifier_one_page, 300)
 {
 	struct hm_n_counts cnt = { 0 };
 	char err[1024];
 	int r, i;
 
-	if (_metadata->skip)
-		return;
 	self->trace = hm_trace_start("huge_mapping_test.notifier_one_page", false);
 	r = hm_notifier_run(_metadata, self->c, self->trace, &cnt, err, sizeof(err));
 	for (i = 0; i < HM_NR_OPS; i++)
@@ -2728,14 +2723,12 @@ TEST_F_TIMEOUT(hm, notifier_one_page, 300)
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
-TEST_F_TIMEOUT(hm, invalid_memslots, 300)
+KMMU_TEST_F(hm, invalid_memslots, 300)
 {
 	struct hm_case cs[HM_MAX_CASES];
 	char err[1024];
 	int r, i, n = 0;
 
-	if (_metadata->skip)
-		return;
 	memset(cs, 0, sizeof(cs));
 	self->ch = calloc(1, sizeof(*self->ch));
 	ASSERT_NE(NULL, self->ch);

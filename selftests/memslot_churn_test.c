@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -918,7 +919,7 @@ static void ch_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_
 	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
 }
 
-TEST_F_TIMEOUT(churn, run, 90)
+KMMU_TEST_F(churn, run, 90)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
 	struct kmmu_vm_handlers h = { 0 };
@@ -930,9 +931,6 @@ TEST_F_TIMEOUT(churn, run, 90)
 	long done = 0;
 	int r, v;
 
-	/* The 6.1 harness runs the body even when the setup SKIPped. */
-	if (_metadata->skip)
-		return;
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
@@ -1274,6 +1272,6 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* The harness kills a test after .timeout seconds: size it to -d. */
-	_churn_run_object.timeout = (int)ch_opts.duration + 60 + ch_opts.slots / 500;
+	KMMU_TEST_TIMEOUT(churn, run, (int)ch_opts.duration + 60 + ch_opts.slots / 500);
 	return test_harness_run(argc, argv);
 }

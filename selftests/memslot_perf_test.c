@@ -584,14 +584,12 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(memslot, bench, 600)
+KMMU_TEST_F(memslot, bench, 600)
 {
 	long cap = -1;
 	int fd, i;
 	char why[256];
 
-	if (_metadata->skip)
-		return;
 	fd = kmmu_kvm_open(why, sizeof(why));
 	ASSERT_LE(0, fd) TH_LOG("%s", why);
 	cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
@@ -710,7 +708,7 @@ int main(int argc, char **argv)
 			      ms_opts.duration))
 		ksft_exit_skip("%s\n", why);
 	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
-	_memslot_bench_object.timeout = 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
-						    ms_opts.b.samples * (ms_opts.duration + 2));
+	KMMU_TEST_TIMEOUT(memslot, bench, 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
+			  ms_opts.b.samples * (ms_opts.duration + 2)));
 	return test_harness_run(argc, argv);
 }

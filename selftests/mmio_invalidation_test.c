@@ -106,6 +106,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -946,7 +947,7 @@ static bool mi_mmio_caching(void)
 	return ch == 'Y' || ch == 'y' || ch == '1';
 }
 
-TEST_F_TIMEOUT(mi, run, 200)
+KMMU_TEST_F(mi, run, 200)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = mi_opts.vcpus };
 	struct kmmu_vm_handlers h = { 0 };
@@ -957,9 +958,6 @@ TEST_F_TIMEOUT(mi, run, 200)
 	long cap;
 	int r, v;
 
-	/* The 6.1 harness runs the body even when the setup SKIPped. */
-	if (_metadata->skip)
-		return;
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
@@ -1225,6 +1223,6 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* The harness kills a test after .timeout seconds: both phases, the waits. */
-	_mi_run_object.timeout = (int)(2 * mi_opts.duration) + 240 + mi_opts.cells / 100;
+	KMMU_TEST_TIMEOUT(mi, run, (int)(2 * mi_opts.duration) + 240 + mi_opts.cells / 100);
 	return test_harness_run(argc, argv);
 }

@@ -315,12 +315,10 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(mmio, bench, 600)
+KMMU_TEST_F(mmio, bench, 600)
 {
 	int i;
 
-	if (_metadata->skip)
-		return;
 	printf("# round trip = time between consecutive MMIO exits of a vCPU (host clock); median (cv over %d samples of %.3g s)\n",
 	       mp_opts.b.samples, mp_opts.duration);
 	printf("# %4s %-6s %21s %19s %19s\n", "vcpus", "access", "exits/s/vcpu",
@@ -394,7 +392,7 @@ int main(int argc, char **argv)
 			      mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
 			      mp_opts.kinds[MP_WRITE] ? "write" : "read"))
 		ksft_exit_skip("%s\n", why);
-	_mmio_bench_object.timeout = 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
-						  mp_opts.b.samples * (mp_opts.duration + 1));
+	KMMU_TEST_TIMEOUT(mmio, bench, 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
+			  mp_opts.b.samples * (mp_opts.duration + 1)));
 	return test_harness_run(argc, argv);
 }

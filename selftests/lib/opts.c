@@ -3,9 +3,14 @@
  * Strict option parsing helpers (see kmmu/opts.h).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kmmu/opts.h"
 
@@ -146,4 +151,49 @@ int kmmu_take_result_arg(int *argc, char **argv, const char **path)
 		i--;
 	}
 	return 0;
+}
+
+void kmmu_usage_error(const char *prog, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	/* One write: stderr is unbuffered, and readers take the line whole. */
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
+		const struct option *longopts, int *longindex)
+{
+	int opt;
+
+	/* The errors are ours, in the one-line form. */
+	opterr = 0;
+	opt = getopt_long(argc, argv, shortopts, longopts, longindex);
+	switch (opt) {
+	case ':':
+		kmmu_usage_error(prog, "option %s needs a value", argv[optind - 1]);
+	case '?':
+		if (optopt)
+			kmmu_usage_error(prog, "unknown option -%c", optopt);
+		kmmu_usage_error(prog, "unknown option %s", argv[optind - 1]);
+	case -1:
+		if (optind < argc)
+			kmmu_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	default:
+		return opt;
+	}
+}
+
+uint64_t kmmu_time_seed(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
 }

@@ -13,6 +13,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
+#include "kmmu/test_run.h"
 
 TEST(options)
 {
@@ -81,7 +82,7 @@ TEST(noise_verdict)
 TEST(run_result)
 {
 	char path[] = "/tmp/bench_test_XXXXXX", report[1024], buf[4096];
-	struct kmmu_bench_run run = { 0 };
+	struct kmmu_test_run run = { 0 };
 	struct kmmu_bench b;
 	size_t n;
 	FILE *f;

@@ -3,7 +3,10 @@
  * Option parsing helpers.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kmmu/opts.h"
@@ -121,6 +124,92 @@ TEST(take_result)
 	ASSERT_EQ(0, kmmu_take_result_arg(&argc, a4, &path));
 	ASSERT_EQ(4, argc);
 	ASSERT_EQ(NULL, path);
+}
+
+static const struct option opts_test_longopts[] = {
+	{ "host-unmap", required_argument, NULL, 256 },
+	{ "control", no_argument, NULL, 'c' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * Parses @args (NULL-terminated, after the program name) with
+ * kmmu_getopt() to the end in a child, as a usage error exits: the exit
+ * status (0 if the parse finished) and its stderr in @err.
+ */
+static int opts_test_parse(const char **args, char *err, size_t len)
+{
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		char *argv[16] = { "prog" };
+		int argc = 1;
+
+		dup2(pfd[1], 2);
+		while (*args && argc < 15)
+			argv[argc++] = (char *)*args++;
+		argv[argc] = NULL;
+		optind = 1;
+		while (kmmu_getopt("prog", argc, argv, ":v:h", opts_test_longopts, NULL) != -1)
+			;
+		_exit(0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, len - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+TEST(getopt_errors)
+{
+	char *argv[] = { "prog", "-v", "3", "--host-unmap=5", "--control", "-h", NULL };
+	char err[512];
+
+	optind = 1;
+	ASSERT_EQ('v', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_STREQ("3", optarg);
+	ASSERT_EQ(256, kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_STREQ("5", optarg);
+	ASSERT_EQ('c', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_EQ('h', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_EQ(-1, kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+
+	ASSERT_EQ(0, opts_test_parse((const char *[]){ "-v", "1", NULL }, err, sizeof(err)));
+	ASSERT_STREQ("", err);
+	/* Every bad command line: exit status 2 and exactly one line. */
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-v", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: option -v needs a value (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "--host-unmap", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: option --host-unmap needs a value (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-x", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: unknown option -x (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "--bogus", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: unknown option --bogus (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-v", "1", "extra", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: unexpected argument 'extra' (-h for help)\n", err);
+}
+
+TEST(time_seed)
+{
+	/* Not a constant: two runs a moment apart get different seeds. */
+	uint64_t a = kmmu_time_seed();
+
+	usleep(1000);
+	ASSERT_NE(a, kmmu_time_seed());
 }
 
 TEST_HARNESS_MAIN

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct option;
+
 /* Exit status for a bad command line (one line on stderr, no TAP). */
 #define KMMU_EXIT_USAGE 2
 
@@ -42,5 +44,26 @@ int kmmu_parse_seconds(const char *s, double min, double max, double *out);
  * FILE is missing.
  */
 int kmmu_take_result_arg(int *argc, char **argv, const char **path);
+
+/*
+ * The command line of a test or benchmark.  Every bad one ends the same
+ * way, so that the runner and the nightly can tell it from a failed run:
+ * "PROG: WHAT (-h for help)" on stderr, exit status KMMU_EXIT_USAGE.
+ */
+void kmmu_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+
+/*
+ * getopt_long(argc, argv, @shortopts, @longopts, @longindex) that turns
+ * what no program handles itself into usage errors: a missing value
+ * (@shortopts must start with ':'), an unknown option and, at the end, a
+ * stray operand.  Returns the next option as getopt_long() does, or -1
+ * when the command line is done.
+ */
+int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
+		const struct option *longopts, int *longindex);
+
+/* A seed for a run not given one (-S): from the time and the pid. */
+uint64_t kmmu_time_seed(void);
 
 #endif
