@@ -1470,8 +1470,7 @@ static int dl_finish(struct dl_ctx *c)
 
 FIXTURE(dirty) {
 	struct dl_ctx *c;
-	struct kmmu_hygiene hyg;
-	bool hygiene_started;
+	struct kmmu_test_run run;	/* the hygiene baseline; the VM is c->vm */
 	struct kmmu_janitor jan;
 	bool jan_started;
 };
@@ -1499,24 +1498,16 @@ DL_VARIANT(ring_hugetlb, DL_RING, DL_HUGETLB);
 
 FIXTURE_SETUP(dirty)
 {
-	char why[256];
-	int fd;
-
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
+	KMMU_TEST_REQUIRE_KVM();
 	if (!dl_opts.modes[variant->mode] || !dl_opts.backings[variant->backing])
 		SKIP(return, "not selected (-M %s -B %s)", dl_mode_names[variant->mode],
 		     dl_backing_names[variant->backing]);
-	kmmu_hygiene_begin(&self->hyg);
-	self->hygiene_started = true;
+	kmmu_test_run_start(&self->run, NULL);
 }
 
 FIXTURE_TEARDOWN(dirty)
 {
 	struct dl_ctx *c = self->c;
-	char report[1024];
 	uint64_t fast = 0, fixed = 0;
 
 	if (c) {
@@ -1551,12 +1542,7 @@ FIXTURE_TEARDOWN(dirty)
 			TH_LOG("restoring vm.nr_hugepages failed");
 		kmmu_janitor_stop(&self->jan);
 	}
-	if (self->hygiene_started && kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (self->hygiene_started && report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
+	KMMU_TEST_END(&self->run);
 }
 
 KMMU_TEST_F(dirty, log, 300)
@@ -1831,12 +1817,6 @@ static void dl_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
-static void dl_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1844,7 +1824,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "dirty_log_test";
-	char why[256], msg[160];
+	char why[256];
 	cpu_set_t set;
 	bool seeded = false;
 	uint64_t u;
@@ -1854,79 +1834,58 @@ int main(int argc, char **argv)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:n:i:r:S:M:B:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_getopt(prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 2, KMMU_MAX_VCPUS, &u))
-				dl_bad(prog, "-v wants a vCPU count from 2 to 64");
+				kmmu_usage_error(prog, "-v wants a vCPU count from 2 to 64");
 			dl_opts.vcpus = u;
 			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 1, 100000, &u))
-				dl_bad(prog, "-n wants a round count from 1 to 100000");
+				kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
 			dl_opts.iterations = u;
 			break;
 		case 'i':
 			if (kmmu_parse_seconds(optarg, 0, 10000, &dl_opts.interval_ms))
-				dl_bad(prog, "-i wants milliseconds from 0 to 10000");
+				kmmu_usage_error(prog, "-i wants milliseconds from 0 to 10000");
 			break;
 		case 'r':
 			/* KVM's smallest ring is a page. */
 			if (kmmu_parse_u64(optarg, 256, 65536, &u) || (u & (u - 1)))
-				dl_bad(prog, "-r wants a power of two from 256 to 65536");
+				kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
 			dl_opts.ring_entries = u;
 			break;
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &dl_opts.seed))
-				dl_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			seeded = true;
 			break;
 		case 'M':
 			if (kmmu_parse_names(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
-				dl_bad(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
+				kmmu_usage_error(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
 			break;
 		case 'B':
 			if (kmmu_parse_names(optarg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings) < 0)
-				dl_bad(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
+				kmmu_usage_error(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
 			break;
 		case 'h':
 			dl_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
-			dl_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			dl_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		dl_bad(prog, msg);
 	}
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
-		dl_bad(prog, "KMMU_DIRTY_INJECT wants drop-one");
-	if (!seeded) {
-		struct timespec t;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		dl_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
-	}
+		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");
+	if (!seeded)
+		dl_opts.seed = kmmu_time_seed();
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0)
 		close(fd);
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d rounds %d interval %.3g ms ring %u seed %llu%s%s\n", prog,
-	       dl_opts.vcpus, dl_opts.iterations, dl_opts.interval_ms, dl_opts.ring_entries,
-	       (unsigned long long)dl_opts.seed, dl_opts.inject ? " INJECTED BUG: " : "",
-	       dl_opts.inject ? dl_opts.inject : "");
+	kmmu_test_header(prog, "vcpus %d rounds %d interval %.3g ms ring %u seed %llu%s%s",
+			 dl_opts.vcpus, dl_opts.iterations, dl_opts.interval_ms,
+			 dl_opts.ring_entries, (unsigned long long)dl_opts.seed,
+			 dl_opts.inject ? " INJECTED BUG: " : "", dl_opts.inject ? dl_opts.inject : "");
 	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) < 2)
 		printf("# only one CPU: the vCPUs take turns, so harvests never race with guest writes\n");
 	else
