@@ -116,6 +116,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,7 @@ struct ag_metric {
  */
 struct ag_report {
 	int state;		/* 0 not run, 1 running, 2 done */
+	pid_t pid;		/* the test's process (and group), while running */
 	int passed, skipped;
 	double duration;
 	char reason[200];
@@ -268,13 +270,10 @@ struct ag_events {
 };
 
 FIXTURE(aging) {
-	struct kmmu_hygiene hyg;
-	bool hygiene_started;
-	struct kmmu_vm *vm;
+	struct kmmu_test_run run;	/* the VM, the checker's session (NULL: off) */
 	struct kmmu_mem mem;
 	struct ag_shared *sh;
 	uint64_t sh_gva;
-	struct kmmu_trace_session *trace;	/* the checker; NULL: off */
 	struct kmmu_trace_capture *cap;		/* the aging events */
 	struct kmmu_trace_log log;
 	bool log_inited;
@@ -323,6 +322,27 @@ static uint64_t ag_hot_pages(void)
 	return ag_opts.hot_mb * AG_MIB / AG_PAGE;
 }
 
+/* A SKIP's reason, for the result file the parent writes from the report. */
+static __attribute__((format(printf, 2, 3)))
+void ag_skipped(struct ag_report *rep, const char *fmt, ...)
+{
+	char reason[1024];	/* as long as the harness's */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	snprintf(rep->reason, sizeof(rep->reason), "%.199s", reason);
+	rep->skipped = 1;
+}
+
+/* SKIP(), and the reason kept in the report. */
+#define AG_SKIP(statement, fmt, ...)						\
+	do {									\
+		ag_skipped(self->rep, fmt, ##__VA_ARGS__);			\
+		SKIP(statement, fmt, ##__VA_ARGS__);				\
+	} while (0)
+
 FIXTURE_SETUP(aging)
 {
 	char why[256];
@@ -331,21 +351,22 @@ FIXTURE_SETUP(aging)
 	self->mem.fd = -1;
 	self->zram_id = -1;
 	self->rep = &ag_reports[variant->driver == AG_DAMON ? 0 : 1];
-	self->rep->state = 1;
+	/* The harness made this process the leader of its own group. */
+	self->rep->pid = getpid();
+	__atomic_store_n(&self->rep->state, 1, __ATOMIC_SEQ_CST);
 	self->t0 = ag_now();
 	/* The parent's forwarding handler is not for the test's process. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (ag_interrupted)
-		SKIP(return, "interrupted");
+		AG_SKIP(return, "interrupted");
 	if (!(ag_opts.drivers & variant->driver))
-		SKIP(return, "not selected (--driver)");
+		AG_SKIP(return, "not selected (--driver)");
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0)
-		SKIP(return, "%s", why);
+		AG_SKIP(return, "%s", why);
 	close(fd);
-	kmmu_hygiene_begin(&self->hyg);
-	self->hygiene_started = true;
+	kmmu_test_run_start(&self->run, NULL);
 }
 
 /* Nothing of ours left on the host: checked after every teardown. */
@@ -383,16 +404,15 @@ static void ag_check_host_clean(struct __test_metadata *_metadata, FIXTURE_DATA(
 FIXTURE_TEARDOWN(aging)
 {
 	struct ag_report *rep = self->rep;
-	char report[1024];
 
 	if (self->stats_open)
 		kmmu_stats_close(&self->stats);
 	if (self->damon_started)
 		EXPECT_EQ(0, kmmu_damon_stop(&self->damon));
-	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
-	self->trace = NULL;
-	kmmu_vm_destroy(self->vm);
-	self->vm = NULL;
+	kmmu_trace_session_abort(self->run.trace);	/* still set: the run failed */
+	self->run.trace = NULL;
+	kmmu_vm_destroy(self->run.vm);
+	self->run.vm = NULL;
 	/* The instance before the memory: freeing it would log unmaps. */
 	kmmu_trace_capture_destroy(self->cap);
 	self->cap = NULL;
@@ -405,21 +425,12 @@ FIXTURE_TEARDOWN(aging)
 	free(self->evflags);
 	free(self->expect_hot);
 	free(self->pm);
-	if (self->hygiene_started) {
-		if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-			TH_LOG("host hygiene: %s", report);
-			_metadata->passed = 0;
-		} else if (report[0]) {
-			TH_LOG("host hygiene: %s", report);
-		}
-	}
+	/* After the drivers' teardown: swapoff and zram log too. */
+	KMMU_TEST_END(&self->run);
 	rep->duration = ag_now() - self->t0;
-	rep->passed = _metadata->passed;
-	rep->skipped = _metadata->skip;
-	if (_metadata->skip)
-		snprintf(rep->reason, sizeof(rep->reason), "%.199s", _metadata->results->reason);
+	rep->passed = KMMU_TEST_PASSED();
 	ag_metric(rep, "duration", rep->duration, "s", KMMU_LOWER_IS_BETTER);
-	rep->state = 2;
+	__atomic_store_n(&rep->state, 2, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -469,7 +480,7 @@ static bool ag_guest_hva(FIXTURE_DATA(aging) *self, const struct kmmu_trace_reco
  */
 static void ag_merge_foreign(FIXTURE_DATA(aging) *self)
 {
-	struct kmmu_trace_log *log = kmmu_trace_session_log(self->trace);
+	struct kmmu_trace_log *log = kmmu_trace_session_log(self->run.trace);
 	struct { int32_t pid; bool on; } task[64] = { 0 };
 	uint64_t nr, i, j, merged = 0;
 	int32_t *own;
@@ -610,10 +621,10 @@ static int ag_vm_create(FIXTURE_DATA(aging) *self, char *err, size_t len)
 	uint64_t size = ag_pages() * AG_PAGE;
 	int r;
 
-	self->trace = kmmu_trace_session_start("aging_test", err, len);
-	if (self->trace) {
+	self->run.trace = kmmu_trace_session_start("aging_test", err, len);
+	if (self->run.trace) {
 		vo.memslot_hook = ag_log_memslot;
-		vo.memslot_hook_ctx = kmmu_trace_session_log(self->trace);
+		vo.memslot_hook_ctx = kmmu_trace_session_log(self->run.trace);
 		ksft_print_msg("checking against the reference: on\n");
 	} else {
 		ksft_print_msg("checking against the reference: off (%s)\n", err);
@@ -621,18 +632,18 @@ static int ag_vm_create(FIXTURE_DATA(aging) *self, char *err, size_t len)
 
 	vo.shared_size = sizeof(struct ag_shared) + AG_PAGE;
 	vo.pt_pages = 1024 + kmmu_pt_pages_for(size);
-	r = kmmu_vm_create(&self->vm, &vo, err, len);
+	r = kmmu_vm_create(&self->run.vm, &vo, err, len);
 	if (r)
 		return r;
-	kmmu_trace_session_vm(self->trace, kmmu_kvm_cap(kmmu_vm_fd(self->vm),
+	kmmu_trace_session_vm(self->run.trace, kmmu_kvm_cap(kmmu_vm_fd(self->run.vm),
 							KVM_CAP_MULTI_ADDRESS_SPACE));
-	r = kmmu_vm_map(self->vm, KMMU_GPA_TEST, KMMU_GPA_TEST, size,
+	r = kmmu_vm_map(self->run.vm, KMMU_GPA_TEST, KMMU_GPA_TEST, size,
 			KMMU_MAP_WRITE | KMMU_MAP_NX);
 	if (r) {
 		snprintf(err, len, "mapping the test region: %s", strerror(-r));
 		return r;
 	}
-	self->sh = kmmu_vm_alloc_shared(self->vm, sizeof(struct ag_shared), &self->sh_gva);
+	self->sh = kmmu_vm_alloc_shared(self->run.vm, sizeof(struct ag_shared), &self->sh_gva);
 	if (!self->sh) {
 		snprintf(err, len, "no shared region");
 		return -ENOMEM;
@@ -669,14 +680,14 @@ static int ag_vm_start(FIXTURE_DATA(aging) *self, char *err, size_t len)
 		snprintf(err, len, "madvise: %s", strerror(errno));
 		return -errno;
 	}
-	r = kmmu_slot_add(self->vm, KMMU_SLOT_FIRST_FREE, KMMU_GPA_TEST, size, self->mem.hva, 0);
+	r = kmmu_slot_add(self->run.vm, KMMU_SLOT_FIRST_FREE, KMMU_GPA_TEST, size, self->mem.hva, 0);
 	if (r) {
 		snprintf(err, len, "memslot: %s", strerror(-r));
 		return r;
 	}
-	if (!kmmu_stats_open(&self->stats, kmmu_vm_fd(self->vm)))
+	if (!kmmu_stats_open(&self->stats, kmmu_vm_fd(self->run.vm)))
 		self->stats_open = true;
-	r = kmmu_vm_start(self->vm, ag_guest, (void *)(uintptr_t)self->sh_gva);
+	r = kmmu_vm_start(self->run.vm, ag_guest, (void *)(uintptr_t)self->sh_gva);
 	if (r)
 		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
 	return r;
@@ -688,7 +699,7 @@ static int64_t ag_sweeps(FIXTURE_DATA(aging) *self, uint64_t *min)
 	uint64_t m = ~0ULL, sum = 0;
 	int v;
 
-	if (kmmu_vm_failed(self->vm))
+	if (kmmu_vm_failed(self->run.vm))
 		return -1;
 	for (v = 0; v < ag_opts.vcpus; v++) {
 		uint64_t s = AG_READ(self->sh->vcpu[v].sweeps);
@@ -712,7 +723,7 @@ static int ag_wait_sweeps(FIXTURE_DATA(aging) *self, uint64_t n, double timeout_
 	for (v = 0; v < ag_opts.vcpus; v++)
 		start[v] = AG_READ(self->sh->vcpu[v].sweeps);
 	do {
-		if (kmmu_vm_failed(self->vm))
+		if (kmmu_vm_failed(self->run.vm))
 			return -EIO;
 		for (v = 0, done = 1; v < ag_opts.vcpus; v++)
 			if (AG_READ(self->sh->vcpu[v].sweeps) - start[v] < n)
@@ -856,20 +867,20 @@ static int ag_wait_warm(FIXTURE_DATA(aging) *self, double timeout_s)
 	double t0 = ag_now();
 
 	while (AG_READ(self->sh->cold_done) < (uint64_t)ag_opts.vcpus) {
-		if (kmmu_vm_failed(self->vm))
+		if (kmmu_vm_failed(self->run.vm))
 			return -EIO;
 		if (ag_now() - t0 > timeout_s)
 			return -ETIMEDOUT;
 		ag_sleep_ms(10);
 	}
 	/* The guest never touches the cold set again: the checker holds aging to that. */
-	if (self->trace) {
+	if (self->run.trace) {
 		struct kmmu_trace_record idle;
 
 		kmmu_rec_stamp(&idle, KMMU_ACT_IDLE);
 		idle.idle.gpa = self->sh->cold_gva;
 		idle.idle.size = self->sh->cold_pages * AG_PAGE;
-		kmmu_trace_log_append(kmmu_trace_session_log(self->trace), &idle);
+		kmmu_trace_log_append(kmmu_trace_session_log(self->run.trace), &idle);
 	}
 	return ag_wait_sweeps(self, 2, timeout_s);
 }
@@ -877,7 +888,7 @@ static int ag_wait_warm(FIXTURE_DATA(aging) *self, double timeout_s)
 static int ag_stop_guest(FIXTURE_DATA(aging) *self)
 {
 	__atomic_store_n(&self->sh->stop, 1, __ATOMIC_RELEASE);
-	return kmmu_vm_wait(self->vm, 60);
+	return kmmu_vm_wait(self->run.vm, 60);
 }
 
 static int ag_pages_4k(FIXTURE_DATA(aging) *self, uint64_t *v)
@@ -987,9 +998,9 @@ static int ag_check(FIXTURE_DATA(aging) *self)
 {
 	int r = 0;
 
-	if (self->trace) {
-		r = kmmu_trace_session_finish(self->trace, NULL);
-		self->trace = NULL;
+	if (self->run.trace) {
+		r = kmmu_trace_session_finish(self->run.trace, NULL);
+		self->run.trace = NULL;
 	}
 	return r;
 }
@@ -1016,19 +1027,19 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 
 	err = kmmu_reclaim_probe(why, sizeof(why));
 	if (err)
-		SKIP(return, "%s", why);
+		AG_SKIP(return, "%s", why);
 	/* The janitors fork here, before any guest memory exists. */
 	ASSERT_EQ(0, kmmu_reclaim_init(&self->rc, why, sizeof(why))) TH_LOG("%s", why);
 	err = kmmu_reclaim_swap_on(&self->rc, ag_pages() * AG_PAGE + 64 * AG_MIB, why, sizeof(why));
 	snprintf(self->swap_dev, sizeof(self->swap_dev), "%s", self->rc.swap_dev);
 	self->zram_id = self->rc.zram_id;
 	if (err == -ENODEV || err == -EBUSY)
-		SKIP(return, "%s", why);
+		AG_SKIP(return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	err = kmmu_reclaim_memcg(&self->rc, why, sizeof(why));
 	snprintf(self->cg_dir, sizeof(self->cg_dir), "%s", self->rc.cg_dir);
 	if (err == -ENODEV)
-		SKIP(return, "%s", why);
+		AG_SKIP(return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	ag_capture_start(self);
 	/* The runtime's own memory stays charged where the process was. */
@@ -1040,7 +1051,7 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 	ASSERT_EQ(0, ag_vm_start(self, why, sizeof(why))) TH_LOG("%s", why);
 	err = ag_wait_warm(self, 120);
 	ASSERT_EQ(0, err) TH_LOG("guest did not get through its first touches: %s; %s",
-				 strerror(-err), kmmu_vm_errors(self->vm));
+				 strerror(-err), kmmu_vm_errors(self->run.vm));
 
 	ASSERT_EQ(0, ag_residency(self, r0));
 	ASSERT_EQ(hot_pages, r0[0].present) TH_LOG("hot pages not all resident before the squeeze");
@@ -1120,10 +1131,10 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 	if (!ag_opts.control) {
 		/* Every hot page touched twice since: whatever reclaim took is back. */
 		err = ag_wait_sweeps(self, 2, 60);
-		ASSERT_EQ(0, err) TH_LOG("guest stopped sweeping: %s", kmmu_vm_errors(self->vm));
+		ASSERT_EQ(0, err) TH_LOG("guest stopped sweeping: %s", kmmu_vm_errors(self->run.vm));
 	}
 	err = ag_stop_guest(self);
-	ASSERT_EQ(0, err) TH_LOG("vCPUs: %s", kmmu_vm_errors(self->vm));
+	ASSERT_EQ(0, err) TH_LOG("vCPUs: %s", kmmu_vm_errors(self->run.vm));
 	ASSERT_EQ(0, ag_residency(self, r2));
 	if (have_p4k)
 		have_p4k = !ag_pages_4k(self, &p4k1);
@@ -1400,13 +1411,13 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 
 	err = kmmu_damon_probe(why, sizeof(why));
 	if (err)
-		SKIP(return, "%s", why);
+		AG_SKIP(return, "%s", why);
 	ag_capture_start(self);
 	ASSERT_EQ(0, ag_vm_create(self, why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(0, ag_vm_start(self, why, sizeof(why))) TH_LOG("%s", why);
 	err = ag_wait_warm(self, 120);
 	ASSERT_EQ(0, err) TH_LOG("guest did not get through its first touches: %s; %s",
-				 strerror(-err), kmmu_vm_errors(self->vm));
+				 strerror(-err), kmmu_vm_errors(self->run.vm));
 	/* The frames DAMON watches must stay where they are: no reclaim, no swap. */
 	ASSERT_EQ(0, mlock(self->mem.hva, self->mem.size)) TH_LOG("mlock: %s", strerror(errno));
 
@@ -1420,7 +1431,7 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 	nh = kmmu_virt_to_phys(self->mem.hva, hot_bytes, hot_r, n);
 	nc = kmmu_virt_to_phys((uint8_t *)self->mem.hva + hot_bytes, cold_bytes, cold_r, n);
 	if (nh == -EPERM || nc == -EPERM)
-		SKIP(goto out, "the kernel hides PFNs from this process");
+		AG_SKIP(goto out, "the kernel hides PFNs from this process");
 	ASSERT_GT(nh, 0) TH_LOG("hot set physical ranges: %s", strerror(-nh));
 	ASSERT_GT(nc, 0) TH_LOG("cold set physical ranges: %s", strerror(-nc));
 	memcpy(all, hot_r, nh * sizeof(*all));
@@ -1437,7 +1448,7 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 	a.aggr_us = 200000;
 	err = kmmu_damon_start(&self->damon, &a, all, nh + nc, why, sizeof(why));
 	if (err == -EBUSY || err == -ENODEV)
-		SKIP(goto out, "%s", why);
+		AG_SKIP(goto out, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	self->damon_started = true;
 	if (kmmu_damon_instance(&self->damon))
@@ -1461,7 +1472,7 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 			       cs.mean_nr_accesses);
 	}
 	ASSERT_EQ(0, kmmu_damon_stop(&self->damon));
-	ASSERT_EQ(0, ag_stop_guest(self)) TH_LOG("vCPUs: %s", kmmu_vm_errors(self->vm));
+	ASSERT_EQ(0, ag_stop_guest(self)) TH_LOG("vCPUs: %s", kmmu_vm_errors(self->run.vm));
 	ag_capture_finish(self);
 
 	/*
@@ -1596,9 +1607,13 @@ static void ag_write_result(void)
  */
 static void ag_forward_signal(int sig)
 {
+	int d;
+
 	ag_interrupted = 1;
-	if (__active_test && __active_test->pid > 0)
-		kill(-__active_test->pid, sig);
+	for (d = 0; ag_reports && d < 2; d++)
+		if (__atomic_load_n(&ag_reports[d].state, __ATOMIC_SEQ_CST) == 1 &&
+		    ag_reports[d].pid > 0)
+			kill(-ag_reports[d].pid, sig);
 }
 
 static void ag_usage(FILE *f, const char *prog)
@@ -1621,12 +1636,6 @@ static void ag_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
-static void ag_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1639,27 +1648,26 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "aging_test", *inject;
 	struct sigaction sa = { .sa_handler = ag_forward_signal };
-	char why[256], msg[160];
+	char why[256];
 	uint64_t u;
 	int opt, fd;
 
 	if (kmmu_take_result_arg(&argc, argv, &ag_opts.result))
-		ag_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:S:h", longopts, NULL)) != -1) {
+		kmmu_usage_error(prog, "--result needs a file name");
+	while ((opt = kmmu_getopt(prog, argc, argv, ":v:S:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				ag_bad(prog, "-v wants a vCPU count from 1 to 64");
+				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
 			ag_opts.vcpus = u;
 			break;
 		case 'H':
 			if (kmmu_parse_u64(optarg, 1, 4096, &ag_opts.hot_mb))
-				ag_bad(prog, "--hot-mb wants MiB from 1 to 4096");
+				kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
 			break;
 		case 'C':
 			if (kmmu_parse_u64(optarg, 2, 16384, &ag_opts.cold_mb))
-				ag_bad(prog, "--cold-mb wants MiB from 2 to 16384");
+				kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
 			break;
 		case 'D':
 			if (!strcmp(optarg, "damon"))
@@ -1669,33 +1677,19 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "all"))
 				ag_opts.drivers = AG_DAMON | AG_RECLAIM;
 			else
-				ag_bad(prog, "--driver wants damon, reclaim or all");
+				kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
 			break;
 		case 'c':
 			ag_opts.control = true;
 			break;
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &ag_opts.seed))
-				ag_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			break;
 		case 'h':
 			ag_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
-			ag_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			ag_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		ag_bad(prog, msg);
 	}
 	/*
 	 * The squeeze is cold/2: cold alone can give it with a margin for
@@ -1703,7 +1697,7 @@ int main(int argc, char **argv)
 	 * control run must then lose.
 	 */
 	if (ag_opts.cold_mb < 2 * ag_opts.hot_mb)
-		ag_bad(prog, "--cold-mb must be at least twice --hot-mb");
+		kmmu_usage_error(prog, "--cold-mb must be at least twice --hot-mb");
 	inject = getenv("KMMU_AGING_INJECT");
 	if (inject && *inject) {
 		if (!strcmp(inject, "invert-one"))
@@ -1711,7 +1705,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(inject, "idle-hot"))
 			ag_opts.idle_hot = true;
 		else
-			ag_bad(prog, "KMMU_AGING_INJECT wants invert-one or idle-hot");
+			kmmu_usage_error(prog, "KMMU_AGING_INJECT wants invert-one or idle-hot");
 	}
 	if (!ag_opts.seed)
 		ag_opts.seed = getenv("KMMU_SEED") ? strtoull(getenv("KMMU_SEED"), NULL, 0) : 0;
@@ -1723,16 +1717,15 @@ int main(int argc, char **argv)
 	else
 		memset(ag_reports, 0, 2 * sizeof(*ag_reports));
 
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d hot %llu MiB cold %llu MiB drivers %s%s seed %llu backing anon%s\n",
-	       prog, ag_opts.vcpus, (unsigned long long)ag_opts.hot_mb,
-	       (unsigned long long)ag_opts.cold_mb,
-	       ag_opts.drivers == AG_DAMON ? "damon" : ag_opts.drivers == AG_RECLAIM ? "reclaim" :
-	       "damon,reclaim", ag_opts.control ? " CONTROL (hot set idle)" : "",
-	       (unsigned long long)ag_opts.seed,
-	       ag_opts.invert_one ? " INJECTED: invert-one" :
-	       ag_opts.idle_hot ? " INJECTED: idle-hot" : "");
+	kmmu_test_header(prog, "vcpus %d hot %llu MiB cold %llu MiB drivers %s%s seed %llu backing anon%s",
+			 ag_opts.vcpus, (unsigned long long)ag_opts.hot_mb,
+			 (unsigned long long)ag_opts.cold_mb,
+			 ag_opts.drivers == AG_DAMON ? "damon" :
+			 ag_opts.drivers == AG_RECLAIM ? "reclaim" : "damon,reclaim",
+			 ag_opts.control ? " CONTROL (hot set idle)" : "",
+			 (unsigned long long)ag_opts.seed,
+			 ag_opts.invert_one ? " INJECTED: invert-one" :
+			 ag_opts.idle_hot ? " INJECTED: idle-hot" : "");
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);

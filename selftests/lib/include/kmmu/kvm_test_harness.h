@@ -112,6 +112,9 @@
 			TH_LOG("could not write the result file");		\
 	} while (0)
 
+/* In FIXTURE_TEARDOWN(): whether the test passed (so far: a SKIP passes). */
+#define KMMU_TEST_PASSED()	(_metadata->passed)
+
 /*
  * What main() prints before the harness runs: the TAP header, then
  * "# PROG: " and @fmt (the test's settings; the seed always).  The
