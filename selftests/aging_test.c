@@ -330,57 +330,76 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		       struct ag_report *rep)
 {
 	uint64_t hot_pages = ag_hot_pages(), cold_pages = ag_pages() - hot_pages;
-	uint64_t i, bad_hot = 0;
+	uint64_t squeeze_pages, hot_evicted, hot_evicted_late, hot_aged, cold_swapped_no_unmap;
+	uint64_t p4k0, p4k1, i, bad_hot = 0;
 	struct ag_reclaim m = { 0 };
+	int64_t hot_touched_evicted;
+	bool have_p4k, squeeze_ok;
+	struct ag_res *r1, *r2;
 	char why[512];
+	double t_sq;
 	int err, k;
 
 	err = ag_reclaim_run(self, &m, why, sizeof(why));
 	if (err == AG_RUN_SKIP)
 		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
+	/* The readings, by the names the checks print (ci/tests/inject_test reads them). */
+	r1 = m.r1;
+	r2 = m.r2;
+	squeeze_pages = m.squeeze_pages;
+	hot_evicted = m.hot_evicted;
+	hot_evicted_late = m.hot_evicted_late;
+	hot_aged = m.hot_aged;
+	cold_swapped_no_unmap = m.cold_swapped_no_unmap;
+	hot_touched_evicted = m.hot_touched_evicted;
+	have_p4k = m.have_p4k;
+	p4k0 = m.p4k0;
+	p4k1 = m.p4k1;
+	t_sq = m.t_sq;
+	squeeze_ok = m.squeeze_ok;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 
-	ag_metric(rep, "reclaim_hot_resident_fraction", (double)m.r1[0].present / hot_pages,
+	ag_metric(rep, "reclaim_hot_resident_fraction", (double)r1[0].present / hot_pages,
 		  "fraction", KMMU_HIGHER_IS_BETTER);
-	ag_metric(rep, "reclaim_cold_resident_fraction", (double)m.r1[1].present / cold_pages,
+	ag_metric(rep, "reclaim_cold_resident_fraction", (double)r1[1].present / cold_pages,
 		  "fraction", KMMU_LOWER_IS_BETTER);
-	ag_metric(rep, "reclaim_hot_evicted_pages", m.hot_evicted, "pages", KMMU_LOWER_IS_BETTER);
-	ag_metric(rep, "reclaim_hot_evicted_late_pages", m.hot_evicted_late, "pages",
+	ag_metric(rep, "reclaim_hot_evicted_pages", hot_evicted, "pages", KMMU_LOWER_IS_BETTER);
+	ag_metric(rep, "reclaim_hot_evicted_late_pages", hot_evicted_late, "pages",
 		  KMMU_LOWER_IS_BETTER);
-	ag_metric(rep, "reclaim_cold_swapped_pages", m.r1[1].swapped, "pages", KMMU_HIGHER_IS_BETTER);
+	ag_metric(rep, "reclaim_cold_swapped_pages", r1[1].swapped, "pages", KMMU_HIGHER_IS_BETTER);
 	ag_metric(rep, "reclaim_kvm_age_hva", self->ev.ages, "events", KMMU_HIGHER_IS_BETTER);
 	ag_metric(rep, "reclaim_kvm_unmap_hva_range", self->ev.unmaps, "events",
 		  KMMU_HIGHER_IS_BETTER);
-	if (m.have_p4k)
-		ag_metric(rep, "reclaim_pages_4k_drop", (double)m.p4k0 - (double)m.p4k1, "pages",
+	if (have_p4k)
+		ag_metric(rep, "reclaim_pages_4k_drop", (double)p4k0 - (double)p4k1, "pages",
 			  KMMU_HIGHER_IS_BETTER);
-	ag_metric(rep, "reclaim_squeeze_duration", m.t_sq, "s", KMMU_LOWER_IS_BETTER);
+	ag_metric(rep, "reclaim_squeeze_duration", t_sq, "s", KMMU_LOWER_IS_BETTER);
 
-	ASSERT_TRUE(m.squeeze_ok) TH_LOG("the cgroup refused the reclaim request at %s",
+	ASSERT_TRUE(squeeze_ok) TH_LOG("the cgroup refused the reclaim request at %s",
 				       m.squeeze_why);
 	/* Exact: swap-out of a page KVM maps goes through the mmu notifier. */
 	if (self->ev.captured) {
 		EXPECT_GT(self->ev.ages, 0) TH_LOG("reclaim never asked KVM about guest memory (kvm_age_hva)");
-		EXPECT_GE(m.hot_aged, hot_pages / 2) TH_LOG("reclaim did not age the (older) hot set through KVM");
-		EXPECT_EQ(0, m.cold_swapped_no_unmap)
+		EXPECT_GE(hot_aged, hot_pages / 2) TH_LOG("reclaim did not age the (older) hot set through KVM");
+		EXPECT_EQ(0, cold_swapped_no_unmap)
 			TH_LOG("%llu cold pages went to swap without kvm_unmap_hva_range",
-			       (unsigned long long)m.cold_swapped_no_unmap);
+			       (unsigned long long)cold_swapped_no_unmap);
 	} else {
 		ksft_print_msg("reclaim: event checks not judged: %s\n", self->ev.why);
 	}
-	if (m.have_p4k) {
-		EXPECT_GE((int64_t)(m.p4k0 - m.p4k1), (int64_t)(m.r2[1].swapped * 9 / 10))
+	if (have_p4k) {
+		EXPECT_GE((int64_t)(p4k0 - p4k1), (int64_t)(r2[1].swapped * 9 / 10))
 			TH_LOG("pages_4k dropped by %lld but %llu cold pages are in swap",
-			       (long long)(m.p4k0 - m.p4k1), (unsigned long long)m.r2[1].swapped);
+			       (long long)(p4k0 - p4k1), (unsigned long long)r2[1].swapped);
 	}
 	if (ag_opts.control) {
 		/* Nothing makes the older hot set young: it goes first. */
-		EXPECT_GE(m.hot_evicted, hot_pages / 2)
+		EXPECT_GE(hot_evicted, hot_pages / 2)
 			TH_LOG("control: the idle hot set was not reclaimed (%llu of %llu pages): "
 			       "something other than the guest keeps it young",
-			       (unsigned long long)m.hot_evicted, (unsigned long long)hot_pages);
+			       (unsigned long long)hot_evicted, (unsigned long long)hot_pages);
 	} else {
 		/*
 		 * Most of the guest memory reclaim took must be cold.  Not
@@ -391,16 +410,16 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		 * from KVM, 3834 of them swapped).  So: the guest pages in
 		 * swap or evicted from the hot set, at most the squeeze.
 		 */
-		uint64_t evicted = m.r1[1].swapped + m.hot_evicted;
-		uint64_t judged = evicted < m.squeeze_pages ? evicted : m.squeeze_pages;
+		uint64_t evicted = r1[1].swapped + hot_evicted;
+		uint64_t judged = evicted < squeeze_pages ? evicted : squeeze_pages;
 
-		if (judged < m.squeeze_pages / 2)
+		if (judged < squeeze_pages / 2)
 			ksft_print_msg("reclaim: it took only %llu guest pages for a squeeze of %llu; cold-first is judged on those\n",
-				       (unsigned long long)evicted, (unsigned long long)m.squeeze_pages);
-		EXPECT_GE(m.r1[1].swapped, judged / 2)
+				       (unsigned long long)evicted, (unsigned long long)squeeze_pages);
+		EXPECT_GE(r1[1].swapped, judged / 2)
 			TH_LOG("reclaim took only %llu cold pages of the %llu guest pages it evicted (squeeze %llu)",
-			       (unsigned long long)m.r1[1].swapped, (unsigned long long)evicted,
-			       (unsigned long long)m.squeeze_pages);
+			       (unsigned long long)r1[1].swapped, (unsigned long long)evicted,
+			       (unsigned long long)squeeze_pages);
 		/*
 		 * Whether a hot page is touched between two scans of it
 		 * depends on the scheduler giving the vCPU time (a 1-CPU VM,
@@ -411,9 +430,9 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		 * unmaps a page as well.
 		 */
 		if (self->ev.captured) {
-			EXPECT_LE(m.hot_touched_evicted, (int64_t)hot_pages / 100)
+			EXPECT_LE(hot_touched_evicted, (int64_t)hot_pages / 100)
 				TH_LOG("reclaim evicted %lld hot pages that the guest wrote between KVM's last two aging calls on them: KVM did not report them young",
-				       (long long)m.hot_touched_evicted);
+				       (long long)hot_touched_evicted);
 		} else {
 			ksft_print_msg("reclaim: hot evictions not judged: %s\n", self->ev.why);
 		}
@@ -447,6 +466,8 @@ static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
 		     struct ag_report *rep)
 {
 	struct ag_damon_readings m = { 0 };
+	struct kmmu_damon_summary hs, cs;
+	uint64_t hot_bytes, cold_bytes, bad_regions;
 	char why[512];
 	int err;
 
@@ -454,35 +475,41 @@ static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
 	if (err == AG_RUN_SKIP)
 		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
+	/* The readings, by the names the checks print. */
+	hs = m.hs;
+	cs = m.cs;
+	hot_bytes = m.hot_bytes;
+	cold_bytes = m.cold_bytes;
+	bad_regions = m.bad_regions;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
-	ag_metric(rep, "damon_hot_accessed_fraction", m.hs.bytes ? (double)m.hs.accessed_bytes / m.hs.bytes : 0,
+	ag_metric(rep, "damon_hot_accessed_fraction", hs.bytes ? (double)hs.accessed_bytes / hs.bytes : 0,
 		  "fraction", KMMU_HIGHER_IS_BETTER);
-	ag_metric(rep, "damon_cold_accessed_fraction", m.cs.bytes ? (double)m.cs.accessed_bytes / m.cs.bytes : 0,
+	ag_metric(rep, "damon_cold_accessed_fraction", cs.bytes ? (double)cs.accessed_bytes / cs.bytes : 0,
 		  "fraction", KMMU_LOWER_IS_BETTER);
-	ag_metric(rep, "damon_hot_mean_nr_accesses", m.hs.mean_nr_accesses, "count", KMMU_HIGHER_IS_BETTER);
-	ag_metric(rep, "damon_cold_mean_nr_accesses", m.cs.mean_nr_accesses, "count", KMMU_LOWER_IS_BETTER);
+	ag_metric(rep, "damon_hot_mean_nr_accesses", hs.mean_nr_accesses, "count", KMMU_HIGHER_IS_BETTER);
+	ag_metric(rep, "damon_cold_mean_nr_accesses", cs.mean_nr_accesses, "count", KMMU_LOWER_IS_BETTER);
 	ag_metric(rep, "damon_kvm_age_hva", self->ev.ages, "events", KMMU_HIGHER_IS_BETTER);
 	ag_metric(rep, "damon_kvm_test_age_hva", self->ev.tests, "events", KMMU_HIGHER_IS_BETTER);
 
-	EXPECT_EQ(m.hot_bytes, m.hs.bytes);
-	EXPECT_EQ(m.cold_bytes, m.cs.bytes);
+	EXPECT_EQ(hot_bytes, hs.bytes);
+	EXPECT_EQ(cold_bytes, cs.bytes);
 	if (self->ev.captured) {
 		EXPECT_GT(self->ev.ages, 0) TH_LOG("DAMON never cleared young through KVM");
 		EXPECT_GT(self->ev.tests, 0) TH_LOG("DAMON never tested young through KVM");
 	} else {
 		ksft_print_msg("damon: event checks not judged: %s\n", self->ev.why);
 	}
-	EXPECT_EQ(0, m.bad_regions) TH_LOG("%llu cold-only regions were accessed",
-					 (unsigned long long)m.bad_regions);
-	EXPECT_LE(m.cs.accessed_bytes, m.cold_bytes / 4);
+	EXPECT_EQ(0, bad_regions) TH_LOG("%llu cold-only regions were accessed",
+					 (unsigned long long)bad_regions);
+	EXPECT_LE(cs.accessed_bytes, cold_bytes / 4);
 	if (ag_opts.control) {
-		EXPECT_LE(m.hs.accessed_bytes, m.hot_bytes / 4)
+		EXPECT_LE(hs.accessed_bytes, hot_bytes / 4)
 			TH_LOG("control: the idle hot set looks accessed");
 	} else {
-		EXPECT_GE(m.hs.accessed_bytes, m.hot_bytes / 2)
+		EXPECT_GE(hs.accessed_bytes, hot_bytes / 2)
 			TH_LOG("the hot set does not look accessed: KVM's aging did not report it young");
-		EXPECT_GT(m.hs.mean_nr_accesses, 2 * m.cs.mean_nr_accesses);
+		EXPECT_GT(hs.mean_nr_accesses, 2 * cs.mean_nr_accesses);
 	}
 }
 

@@ -735,8 +735,8 @@ static void ch_stats(struct ch_ctx *c, struct kmmu_vm *vm, bool end)
 
 /* What the vCPUs did, summed over them. */
 struct ch_totals {
-	long long reads, writes, mreads, mwrites, mmio;
-	long long stable, racy, sweeps;
+	struct kmmu_ss_vcpu ss;		/* the guest's counters */
+	long long mmio;			/* the MMIO exits the host saw */
 };
 
 /* From the guest's shared counters: before the VM, and its memory, go. */
@@ -745,15 +745,7 @@ static void ch_totals(const struct ch_ctx *c, struct ch_totals *t)
 	int v;
 
 	for (v = 0; v < ch_opts.vcpus; v++) {
-		const struct ch_vcpu_shared *s = &c->sh->vcpu[v];
-
-		t->reads += s->ss.reads;
-		t->writes += s->ss.writes;
-		t->mreads += s->ss.mmio_reads;
-		t->mwrites += s->ss.mmio_writes;
-		t->stable += s->ss.stable;
-		t->racy += s->ss.racy;
-		t->sweeps += s->ss.sweeps;
+		kmmu_ss_vcpu_add(&t->ss, &c->sh->vcpu[v].ss);
 		t->mmio += c->mmio_exits[v];
 	}
 }
@@ -770,8 +762,9 @@ static void ch_print(const struct ch_ctx *c, const struct ch_totals *t, double d
 
 	ksft_print_msg("seed %llu: creates %ld deletes %ld moves %ld flag-changes %ld; guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; final sweep reads %lld; %.2f s\n",
 		       (unsigned long long)ch_opts.seed, c->creates, c->deletes,
-		       c->moves, c->flag_changes, t->reads, t->writes, t->mreads, t->mwrites,
-		       t->mmio, t->stable, t->racy, t->sweeps, dur);
+		       c->moves, c->flag_changes, (long long)t->ss.reads, (long long)t->ss.writes,
+		       (long long)t->ss.mmio_reads, (long long)t->ss.mmio_writes, t->mmio,
+		       (long long)t->ss.stable, (long long)t->ss.racy, (long long)t->ss.sweeps, dur);
 	line[0] = 0;
 	for (k = 0; k < CH_NR_STATS && off < sizeof(line); k++)
 		if (c->stat_found[k])
@@ -824,11 +817,12 @@ static void ch_record(struct kmmu_result *res, const struct ch_ctx *c,
 		ch_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
 		ch_metric(res, "memslot_flag_changes", c->flag_changes, "ops",
 			  KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_reads", t->reads, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_writes", t->writes, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
 		ch_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_mmio_loads", t->mreads, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_mmio_stores", t->mwrites, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_mmio_loads", t->ss.mmio_reads, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_mmio_stores", t->ss.mmio_writes, "ops",
+			  KMMU_HIGHER_IS_BETTER);
 		if (c->churn_s > 0)
 			ch_metric(res, "churn_duration", c->churn_s, "s", KMMU_LOWER_IS_BETTER);
 		if (ch_opts.host_unmap) {

@@ -797,8 +797,9 @@ out:
 
 /* What the vCPUs did, summed over them. */
 struct mi_totals {
-	long long reads, writes, mreads, mwrites, mmio;
-	long long stable, racy, sweeps, wake_reads;
+	struct kmmu_ss_vcpu ss;		/* the guest's counters */
+	long long mmio;			/* the MMIO exits the host saw */
+	long long wake_reads;		/* the sleepers' reads at the wake */
 };
 
 /* From the guest's shared counters: before the VM, and its memory, go. */
@@ -807,16 +808,8 @@ static void mi_totals(const struct mi_ctx *c, struct mi_totals *t)
 	int v;
 
 	for (v = 0; v < mi_opts.vcpus; v++) {
-		const struct mi_vcpu_shared *s = &c->sh->vcpu[v];
-
-		t->reads += s->ss.reads;
-		t->writes += s->ss.writes;
-		t->mreads += s->ss.mmio_reads;
-		t->mwrites += s->ss.mmio_writes;
-		t->stable += s->ss.stable;
-		t->racy += s->ss.racy;
-		t->sweeps += s->ss.sweeps;
-		t->wake_reads += s->wake_reads;
+		kmmu_ss_vcpu_add(&t->ss, &c->sh->vcpu[v].ss);
+		t->wake_reads += c->sh->vcpu[v].wake_reads;
 		t->mmio += c->mmio_exits[v];
 	}
 }
@@ -836,8 +829,10 @@ static void mi_print(const struct mi_ctx *c, const struct mi_totals *t, double d
 		       mi_opts.full_wrap ? " (full wrap)" : " (bounded; --full-wrap for the wrap)");
 	ksft_print_msg("totals: creates %ld deletes %ld moves %ld; memslot swaps %llu (MMIO generation %#llx); guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; sleeper reads at the wake %lld; final sweep reads %lld; %.2f s\n",
 		       c->creates, c->deletes, c->moves, (unsigned long long)c->swaps,
-		       (unsigned long long)mi_mmio_gen(c->swaps), t->reads, t->writes, t->mreads,
-		       t->mwrites, t->mmio, t->stable, t->racy, t->wake_reads, t->sweeps, dur);
+		       (unsigned long long)mi_mmio_gen(c->swaps), (long long)t->ss.reads,
+		       (long long)t->ss.writes, (long long)t->ss.mmio_reads,
+		       (long long)t->ss.mmio_writes, t->mmio, (long long)t->ss.stable,
+		       (long long)t->ss.racy, t->wake_reads, (long long)t->ss.sweeps, dur);
 }
 
 static void mi_metric(struct kmmu_result *res, const char *name, double v,
@@ -875,11 +870,11 @@ static void mi_record(struct kmmu_result *res, const struct mi_ctx *c,
 		mi_metric(res, "wrap_duration", c->wrap_s, "s", KMMU_LOWER_IS_BETTER);
 		mi_metric(res, "mmio_generation_wraps", c->wraps_crossed, "count",
 			  KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "guest_reads", t->reads, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "guest_writes", t->writes, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
 		mi_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "accesses_exact", t->stable, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "accesses_raced", t->racy, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "accesses_exact", t->ss.stable, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "accesses_raced", t->ss.racy, "ops", KMMU_HIGHER_IS_BETTER);
 	}
 	mi_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "kmmu/opts.h"
 
@@ -188,6 +189,35 @@ int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
 	default:
 		return opt;
 	}
+}
+
+int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len)
+{
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (!pid) {
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		_exit(fn(arg));
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, len - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 uint64_t kmmu_time_seed(void)

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -132,41 +131,26 @@ static const struct option opts_test_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/*
- * Parses @args (NULL-terminated, after the program name) with
- * kmmu_getopt() to the end in a child, as a usage error exits: the exit
- * status (0 if the parse finished) and its stderr in @err.
- */
+/* Parses @arg's args (NULL-terminated, after "prog") with kmmu_getopt() to the end. */
+static int opts_test_getopt_all(void *arg)
+{
+	const char **args = arg;
+	char *argv[16] = { "prog" };
+	int argc = 1;
+
+	for (; *args && argc < 15; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	optind = 1;
+	while (kmmu_getopt("prog", argc, argv, ":v:h", opts_test_longopts, NULL) != -1)
+		;
+	return 0;
+}
+
+/* In a child, as a usage error exits: the exit status and stderr. */
 static int opts_test_parse(const char **args, char *err, size_t len)
 {
-	int pfd[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(pfd))
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (!pid) {
-		char *argv[16] = { "prog" };
-		int argc = 1;
-
-		dup2(pfd[1], 2);
-		while (*args && argc < 15)
-			argv[argc++] = (char *)*args++;
-		argv[argc] = NULL;
-		optind = 1;
-		while (kmmu_getopt("prog", argc, argv, ":v:h", opts_test_longopts, NULL) != -1)
-			;
-		_exit(0);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], err, len - 1);
-	err[n > 0 ? n : 0] = 0;
-	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return kmmu_exit_status(opts_test_getopt_all, args, err, len);
 }
 
 TEST(getopt_errors)

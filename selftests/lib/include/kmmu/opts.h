@@ -9,6 +9,7 @@
 #define KMMU_OPTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct option;
@@ -62,6 +63,14 @@ void kmmu_usage_error(const char *prog, const char *fmt, ...)
  */
 int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
 		const struct option *longopts, int *longindex);
+
+/*
+ * For the tests of what ends the program (a usage error): runs @fn(@arg)
+ * in a child whose stderr goes into @err (at most @len - 1 bytes) and
+ * which exits with what @fn returns.  Its exit status, or -1 if it did
+ * not exit.
+ */
+int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len);
 
 /* A seed for a run not given one (-S): from the time and the pid. */
 uint64_t kmmu_time_seed(void);
