@@ -1044,7 +1044,7 @@ static int hm_vm_start(struct hm_ctx *c, struct kmmu_trace_session *trace, uint6
 		vo.memslot_hook = hm_log_memslot;
 		vo.memslot_hook_ctx = c;
 	}
-	r = kmmu_vm_create(&c->vm, &vo, err, len);
+	r = __kmmu_vm_create(&c->vm, &vo, err, len);
 	if (r)
 		return r;
 	kmmu_trace_session_vm(trace, kmmu_kvm_cap(kmmu_vm_fd(c->vm), KVM_CAP_MULTI_ADDRESS_SPACE));
@@ -1055,11 +1055,11 @@ static int hm_vm_start(struct hm_ctx *c, struct kmmu_trace_session *trace, uint6
 			snprintf(err, len, "guest MAXPHYADDR %u is too small", kmmu_vm_phys_bits(c->vm));
 			return -E2BIG;
 		}
-		r = kmmu_vm_map(c->vm, w[i], w[i], win_size,
-				KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE);
+		r = __kmmu_vm_map(c->vm, w[i], w[i], win_size,
+				  KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE);
 		if (!r)
-			r = kmmu_vm_map(c->vm, w[i] + HM_ALIAS, w[i], win_size,
-					KMMU_MAP_WRITE | KMMU_MAP_NX);
+			r = __kmmu_vm_map(c->vm, w[i] + HM_ALIAS, w[i], win_size,
+					  KMMU_MAP_WRITE | KMMU_MAP_NX);
 		if (r) {
 			snprintf(err, len, "guest page tables: %s", strerror(-r));
 			return r;
@@ -1077,7 +1077,7 @@ static int hm_vm_start(struct hm_ctx *c, struct kmmu_trace_session *trace, uint6
 	h.mmio = hm_mmio;
 	h.ctx = c;
 	kmmu_vm_set_handlers(c->vm, &h);
-	r = kmmu_vm_start(c->vm, hm_guest, (void *)(uintptr_t)c->sh_gva);
+	r = __kmmu_vm_start(c->vm, hm_guest, (void *)(uintptr_t)c->sh_gva);
 	if (r) {
 		snprintf(err, len, "starting the vCPUs: %s", strerror(-r));
 		return r;
@@ -1110,7 +1110,7 @@ static int hm_quit(struct hm_ctx *c, char *err, size_t len)
 
 	snprintf(c->phase, sizeof(c->phase), "ending the guest");
 	kmmu_gate_open(&c->gate, HM_QUIT);
-	r = kmmu_vm_wait(c->vm, 60);
+	r = __kmmu_vm_wait(c->vm, 60);
 	if (r)
 		snprintf(err, len, "the vCPUs did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(c->vm) : strerror(-r));
@@ -1132,7 +1132,7 @@ static int hm_place(struct hm_ctx *c, int s, uint64_t gpa, bool move, char *err,
 	if (move)
 		r = kmmu_slot_move(c->vm, sl->id, gpa);
 	else
-		r = kmmu_slot_add(c->vm, sl->id, gpa, sl->size, hm_hva(c, sl), 0);
+		r = __kmmu_slot_add(c->vm, sl->id, gpa, sl->size, hm_hva(c, sl), 0);
 	if (r) {
 		snprintf(err, len, "%s slot %s (memslot %u) at gpa %#llx, %llu KiB, hva %p: %s",
 			 move ? "moving" : "adding", sl->name, sl->id, (unsigned long long)gpa,
@@ -2169,8 +2169,8 @@ static void *hm_churn_thread(void *arg)
 		else if (ch->where[i])
 			r = kmmu_slot_move(c->vm, sl->id, to == 1 ? sl->gpa : c->sh->slot[HM_I_STABLE + i].alt_gpa);
 		else
-			r = kmmu_slot_add(c->vm, sl->id, to == 1 ? sl->gpa : c->sh->slot[HM_I_STABLE + i].alt_gpa,
-					  sl->size, hm_hva(c, sl), 0);
+			r = __kmmu_slot_add(c->vm, sl->id, to == 1 ? sl->gpa : c->sh->slot[HM_I_STABLE + i].alt_gpa,
+					    sl->size, hm_hva(c, sl), 0);
 		if (r) {
 			ch->err = r;
 			snprintf(ch->what, sizeof(ch->what), "churn: slot %s from %d to %d: %s",
@@ -2195,7 +2195,7 @@ static int hm_churn_restore(struct hm_churn *ch, char *err, size_t len)
 		if (ch->where[i] == 2)
 			r = kmmu_slot_move(c->vm, sl->id, sl->gpa);
 		else if (!ch->where[i])
-			r = kmmu_slot_add(c->vm, sl->id, sl->gpa, sl->size, hm_hva(c, sl), 0);
+			r = __kmmu_slot_add(c->vm, sl->id, sl->gpa, sl->size, hm_hva(c, sl), 0);
 		if (r)
 			snprintf(err, len, "restoring churned slot %s: %s", sl->name, strerror(-r));
 		else

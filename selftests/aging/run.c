@@ -250,13 +250,13 @@ int ag_vm_create(struct ag_run *self, char *err, size_t len)
 
 	vo.shared_size = sizeof(struct ag_shared) + AG_PAGE;
 	vo.pt_pages = 1024 + kmmu_pt_pages_for(size);
-	r = kmmu_vm_create(&self->run.vm, &vo, err, len);
+	r = __kmmu_vm_create(&self->run.vm, &vo, err, len);
 	if (r)
 		return r;
 	kmmu_trace_session_vm(self->run.trace, kmmu_kvm_cap(kmmu_vm_fd(self->run.vm),
 							KVM_CAP_MULTI_ADDRESS_SPACE));
-	r = kmmu_vm_map(self->run.vm, KMMU_GPA_TEST, KMMU_GPA_TEST, size,
-			KMMU_MAP_WRITE | KMMU_MAP_NX);
+	r = __kmmu_vm_map(self->run.vm, KMMU_GPA_TEST, KMMU_GPA_TEST, size,
+			  KMMU_MAP_WRITE | KMMU_MAP_NX);
 	if (r) {
 		snprintf(err, len, "mapping the test region: %s", strerror(-r));
 		return r;
@@ -298,14 +298,14 @@ int ag_vm_start(struct ag_run *self, char *err, size_t len)
 		snprintf(err, len, "madvise: %s", strerror(errno));
 		return -errno;
 	}
-	r = kmmu_slot_add(self->run.vm, KMMU_SLOT_FIRST_FREE, KMMU_GPA_TEST, size, self->mem.hva, 0);
+	r = __kmmu_slot_add(self->run.vm, KMMU_SLOT_FIRST_FREE, KMMU_GPA_TEST, size, self->mem.hva, 0);
 	if (r) {
 		snprintf(err, len, "memslot: %s", strerror(-r));
 		return r;
 	}
 	if (!kmmu_stats_open(&self->stats, kmmu_vm_fd(self->run.vm)))
 		self->stats_open = true;
-	r = kmmu_vm_start(self->run.vm, ag_guest, (void *)(uintptr_t)self->sh_gva);
+	r = __kmmu_vm_start(self->run.vm, ag_guest, (void *)(uintptr_t)self->sh_gva);
 	if (r)
 		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
 	return r;
@@ -381,7 +381,7 @@ int ag_wait_warm(struct ag_run *self, double timeout_s)
 int ag_stop_guest(struct ag_run *self)
 {
 	__atomic_store_n(&self->sh->stop, 1, __ATOMIC_RELEASE);
-	return kmmu_vm_wait(self->run.vm, 60);
+	return __kmmu_vm_wait(self->run.vm, 60);
 }
 
 /* The checker's verdicts on the run: memslots, SPTEs, page stats and aging. */

@@ -23,9 +23,11 @@
 #ifndef KMMU_KVM_TEST_HARNESS_H
 #define KMMU_KVM_TEST_HARNESS_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "kmmu/kvm_vm.h"
@@ -110,6 +112,65 @@
 	do {									\
 		if (kmmu_test_run_finish((run), (name), _metadata->passed, (path))) \
 			TH_LOG("could not write the result file");		\
+	} while (0)
+
+/*
+ * The runtime's asserting calls (the kernel's KVM selftests' two tiers:
+ * vm_ioctl() asserts, __vm_ioctl() returns): for a test's body, its setup
+ * and the helpers that take its _metadata, on the test's own thread.  A
+ * failure fails the test there (ASSERT) with what went wrong.  The __
+ * forms in kmmu/kvm_vm.h return 0 or -errno, for code that handles the
+ * error, runs on another thread or in a file without the harness.  The
+ * arguments may be evaluated twice.
+ */
+#define kmmu_vm_create(vmp, opts)						\
+	do {									\
+		char __kmmu_err[512];						\
+										\
+		ASSERT_EQ(0, __kmmu_vm_create((vmp), (opts), __kmmu_err,	\
+					      sizeof(__kmmu_err)))		\
+			TH_LOG("creating the VM: %s", __kmmu_err);		\
+	} while (0)
+
+#define kmmu_slot_add(vm, slot, gpa, size, hva, flags)				\
+	do {									\
+		int __kmmu_r = __kmmu_slot_add((vm), (slot), (gpa), (size),	\
+					       (hva), (flags));			\
+										\
+		ASSERT_EQ(0, __kmmu_r)						\
+			TH_LOG("memslot %u at gpa %#llx, %#llx bytes: %s",	\
+			       (unsigned int)(slot), (unsigned long long)(gpa),	\
+			       (unsigned long long)(size), strerror(-__kmmu_r));	\
+	} while (0)
+
+#define kmmu_vm_map(vm, gva, gpa, size, flags)					\
+	do {									\
+		int __kmmu_r = __kmmu_vm_map((vm), (gva), (gpa), (size), (flags)); \
+										\
+		ASSERT_EQ(0, __kmmu_r)						\
+			TH_LOG("mapping gva %#llx to gpa %#llx, %#llx bytes: %s", \
+			       (unsigned long long)(gva), (unsigned long long)(gpa), \
+			       (unsigned long long)(size), strerror(-__kmmu_r));	\
+	} while (0)
+
+#define kmmu_vm_start(vm, fn, arg)						\
+	do {									\
+		int __kmmu_r = __kmmu_vm_start((vm), (fn), (arg));		\
+										\
+		ASSERT_EQ(0, __kmmu_r)						\
+			TH_LOG("starting the vCPUs: %s", strerror(-__kmmu_r));	\
+	} while (0)
+
+/* Until every vCPU finished its guest function; on failure, what they said. */
+#define kmmu_vm_wait(vm, timeout_s)						\
+	do {									\
+		int __kmmu_r = __kmmu_vm_wait((vm), (timeout_s));		\
+										\
+		ASSERT_EQ(0, __kmmu_r)						\
+			TH_LOG("%s%s", __kmmu_r == -ETIMEDOUT ?			\
+			       "vCPUs did not finish: " : "",			\
+			       kmmu_vm_errors(vm)[0] ? kmmu_vm_errors(vm) :	\
+			       strerror(-__kmmu_r));				\
 	} while (0)
 
 /* In FIXTURE_TEARDOWN(): whether the test passed (so far: a SKIP passes). */
