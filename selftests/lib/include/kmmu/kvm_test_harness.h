@@ -16,9 +16,16 @@
  *				  KMMU_TEST_FINISH(&self->run, "x_test", path); }
  *	KMMU_TEST_F(x, run, 90)	{ the test }
  *
- * and its main() parses its options, prints kmmu_test_header() and, if
- * the test's duration depends on them, sets KMMU_TEST_TIMEOUT() before
- * test_harness_run().
+ * and its main() parses its options (kmmu_getopt(), kmmu/opts.h), prints
+ * kmmu_test_header() and, if the test's duration depends on them, sets
+ * KMMU_TEST_TIMEOUT() before test_harness_run().  In the test, the
+ * runtime's asserting calls (kmmu_vm_create() and the others below) fail
+ * it with the reason; their __ forms (kmmu/kvm_vm.h) return -errno.
+ *
+ * What this header knows of the harness beyond its documented macros, and
+ * nothing else in kmmu does: _metadata->skip (KMMU_TEST_F), the registry
+ * entry's timeout (KMMU_TEST_TIMEOUT), _metadata->passed (the verdict),
+ * and KSFT_TAP_LEVEL, the kselftest runner's own switch for nested TAP.
  */
 #ifndef KMMU_KVM_TEST_HARNESS_H
 #define KMMU_KVM_TEST_HARNESS_H
