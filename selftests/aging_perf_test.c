@@ -437,7 +437,7 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 
 	kmmu_gate_init(&c.gate);
 	vo.pt_pages = 1024 + kmmu_pt_pages_for(mem);
-	r = kmmu_vm_create(&c.vm, &vo, err, sizeof(err));
+	r = __kmmu_vm_create(&c.vm, &vo, err, sizeof(err));
 	if (r)
 		goto out;
 	kmmu_result_host(ap_opts.b.res)->nr_memslots = kmmu_vm_nr_slots(c.vm);
@@ -459,13 +459,13 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 			 (unsigned long long)max_mb, strerror(-r));
 		goto out;
 	}
-	r = kmmu_slot_add(c.vm, AP_SLOT, AP_GPA, mem, m.hva, 0);
+	r = __kmmu_slot_add(c.vm, AP_SLOT, AP_GPA, mem, m.hva, 0);
 	if (r) {
 		snprintf(err, sizeof(err), "adding the memslot: %s", strerror(-r));
 		goto out;
 	}
 	c.sh = kmmu_vm_alloc_shared(c.vm, sizeof(*c.sh), &gva);
-	r = c.sh ? kmmu_vm_map(c.vm, AP_GPA, AP_GPA, mem, KMMU_MAP_WRITE | KMMU_MAP_NX) :
+	r = c.sh ? __kmmu_vm_map(c.vm, AP_GPA, AP_GPA, mem, KMMU_MAP_WRITE | KMMU_MAP_NX) :
 		   -ENOMEM;
 	if (r) {
 		snprintf(err, sizeof(err), "guest mappings: %s", strerror(-r));
@@ -476,7 +476,7 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 	h.sync = ap_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(c.vm, &h);
-	r = kmmu_vm_start(c.vm, ap_guest, (void *)(uintptr_t)gva);
+	r = __kmmu_vm_start(c.vm, ap_guest, (void *)(uintptr_t)gva);
 	if (r) {
 		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
 		goto out;
@@ -519,7 +519,7 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 			goto out;
 	}
 	kmmu_gate_open(&c.gate, AP_QUIT);
-	r = kmmu_vm_wait(c.vm, 30);
+	r = __kmmu_vm_wait(c.vm, 30);
 	if (r)
 		ap_vcpu_err(&c, r, "vCPUs did not finish", err, sizeof(err));
 out:
@@ -546,13 +546,11 @@ static uint64_t ap_mem_limit_mb(void)
 	return (uint64_t)si.freeram * si.mem_unit / 2 >> 20;
 }
 
-TEST_F_TIMEOUT(aging, bench, 600)
+KMMU_TEST_F(aging, bench, 600)
 {
 	uint64_t max_mb = 0, limit = ap_mem_limit_mb();
 	int i;
 
-	if (_metadata->skip)
-		return;
 	for (i = 0; i < ap_opts.nr_sizes; i++) {
 		if (ap_opts.mb[i] > limit)
 			printf("# skipped: --mb %llu (more than half of free memory, %llu MiB)\n",
@@ -612,7 +610,7 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "aging_perf_test";
 	char why[256];
-	int opt, i;
+	int opt, i, timeout;
 
 	kmmu_bench_init(&ap_opts.b);
 	kmmu_bench_take_result(&ap_opts.b, prog, &argc, argv);
@@ -646,9 +644,10 @@ int main(int argc, char **argv)
 	if (kmmu_page_idle_probe(why, sizeof(why)))
 		ksft_exit_skip("%s\n", why);
 	/* A sample is a pass and two sweeps: generous for nested hosts. */
-	_aging_bench_object.timeout = 300;
+	timeout = 300;
 	for (i = 0; i < ap_opts.nr_sizes; i++)
-		_aging_bench_object.timeout += ap_opts.nr_vcpu_configs *
+		timeout += ap_opts.nr_vcpu_configs *
 			(ap_opts.b.samples + 2) * (int)(10 + ap_opts.mb[i] / 32);
+	KMMU_TEST_TIMEOUT(aging, bench, timeout);
 	return test_harness_run(argc, argv);
 }

@@ -111,20 +111,25 @@
  * on 6.1, its damon_aggregated tracepoint (see kmmu/damon.h): the same
  * snapshots, the same checks.  Where DAMON is held by someone else (any
  * kdamond exists) the variant SKIPs with that reason and touches nothing.
+ *
+ * This file is the harness side: the fixture, each variant's verdicts,
+ * the result file and main().  The variants' runs are aging/reclaim.c and
+ * aging/damon.c, what they share aging/run.c (see aging/aging.h).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
+#include "kmmu/bench.h"
 #include "kmmu/damon.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
@@ -135,64 +140,13 @@
 #include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_session.h"
-
-#define AG_PAGE		4096ULL
-#define AG_MIB		(1024ULL * 1024)
-#define AG_READ(x)	(*(volatile __typeof__(x) *)&(x))
-#define AG_VALUE(i)	(0x5a00000000000000ULL | (uint64_t)(i))
-
-enum ag_driver { AG_DAMON = 1, AG_RECLAIM = 2 };
-
-struct ag_vcpu_shared {
-	uint64_t sweeps;	/* guest: passes of its main loop */
-	uint64_t pad[7];
-};
-
-struct ag_shared {
-	uint64_t hot_gva, hot_pages, cold_gva, cold_pages;
-	uint64_t nr_vcpus;
-	uint64_t control;
-	uint64_t hot_done, cold_done;	/* guest: vCPUs past each phase */
-	uint64_t stop;			/* host */
-	struct ag_vcpu_shared vcpu[KMMU_MAX_VCPUS];
-};
-
-/* ---- guest ---- */
-
-static void ag_guest(uint32_t v, void *arg)
-{
-	struct ag_shared *sh = arg;
-	uint64_t nr = sh->nr_vcpus, i;
-
-	/* Hot first: the older pages on the LRU (see the top comment). */
-	for (i = v; i < sh->hot_pages; i += nr)
-		*(volatile uint64_t *)(sh->hot_gva + i * AG_PAGE) = AG_VALUE(i);
-	__atomic_add_fetch(&sh->hot_done, 1, __ATOMIC_SEQ_CST);
-	while (AG_READ(sh->hot_done) < nr)
-		;
-	for (i = v; i < sh->cold_pages; i += nr)
-		*(volatile uint64_t *)(sh->cold_gva + i * AG_PAGE) = AG_VALUE(sh->hot_pages + i);
-	__atomic_add_fetch(&sh->cold_done, 1, __ATOMIC_SEQ_CST);
-	while (!AG_READ(sh->stop)) {
-		if (!sh->control)
-			for (i = v; i < sh->hot_pages; i += nr)
-				(*(volatile uint64_t *)(sh->hot_gva + i * AG_PAGE + 8))++;
-		sh->vcpu[v].sweeps++;
-	}
-}
+#include "aging/aging.h"
 
 /* ---- options and the result shared across the harness's children ---- */
 
-static struct {
-	int vcpus;
-	uint64_t hot_mb, cold_mb;
-	unsigned int drivers;
-	bool control;
-	uint64_t seed;
-	const char *result;
-	bool invert_one;
-	bool idle_hot;		/* injected: the control's guest, judged as a run */
-} ag_opts = { .vcpus = 1, .hot_mb = 16, .cold_mb = 64, .drivers = AG_DAMON | AG_RECLAIM };
+struct ag_options ag_opts = {
+	.vcpus = 1, .hot_mb = 16, .cold_mb = 64, .drivers = AG_DAMON | AG_RECLAIM,
+};
 
 #define AG_MAX_METRICS 24
 
@@ -209,6 +163,7 @@ struct ag_metric {
  */
 struct ag_report {
 	int state;		/* 0 not run, 1 running, 2 done */
+	pid_t pid;		/* the test's process (and group), while running */
 	int passed, skipped;
 	double duration;
 	char reason[200];
@@ -233,66 +188,8 @@ static void ag_metric(struct ag_report *rep, const char *name, double v, const c
 	m->dir = dir;
 }
 
-/* ---- host helpers ---- */
-
-static double ag_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void ag_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* Per guest page: what the kernel's events said about its hva. */
-#define AG_EV_AGED	0x1	/* kvm_age_hva covered it */
-#define AG_EV_TESTED	0x2	/* kvm_test_age_hva */
-#define AG_EV_UNMAPPED	0x4	/* kvm_unmap_hva_range */
-#define AG_EV_UNMAPPED_LATE 0x8	/* ... after the squeeze's first quarter */
-#define AG_EV_UNMAPPED_ANY 0x10	/* ... at any time (UNMAPPED: during the squeeze) */
-
-struct ag_events {
-	bool captured;		/* complete capture: per-page checks may use it */
-	char why[256];		/* if not */
-	uint64_t ages, tests, unmaps;	/* events touching guest memory */
-	uint64_t unmaps_before;		/* ... unmaps before the squeeze */
-	uint64_t all_ages, all_tests, all_unmaps;	/* from every process */
-};
-
 FIXTURE(aging) {
-	struct kmmu_hygiene hyg;
-	bool hygiene_started;
-	struct kmmu_vm *vm;
-	struct kmmu_mem mem;
-	struct ag_shared *sh;
-	uint64_t sh_gva;
-	struct kmmu_trace_session *trace;	/* the checker; NULL: off */
-	struct kmmu_trace_capture *cap;		/* the aging events */
-	struct kmmu_trace_log log;
-	bool log_inited;
-	char cap_instance[128];
-	struct kmmu_reclaim rc;
-	struct kmmu_damon damon;
-	bool damon_started;
-	char damon_instance[512];	/* its tracefs instance, if any */
-	char swap_dev[64];
-	char cg_dir[KMMU_UNDO_PATH];
-	int zram_id;
-	struct kmmu_stats stats;
-	bool stats_open;
-	uint8_t *evflags;	/* per page */
-	uint8_t *expect_hot;	/* per page: the test's expectation */
-	uint64_t *pm;		/* pagemap entries, per page */
-	struct ag_events ev;
-	uint64_t t_squeeze;	/* trace clock: the squeeze began */
-	uint64_t t_late;	/* ... its first quarter is over */
+	struct ag_run ag;
 	struct ag_report *rep;
 	double t0;
 };
@@ -312,43 +209,56 @@ FIXTURE_VARIANT_ADD(aging, reclaim) {
 	.name = "reclaim",
 };
 
-static uint64_t ag_pages(void)
+/* A SKIP's reason, for the result file the parent writes from the report. */
+static __attribute__((format(printf, 2, 3)))
+void ag_skipped(struct ag_report *rep, const char *fmt, ...)
 {
-	return (ag_opts.hot_mb + ag_opts.cold_mb) * AG_MIB / AG_PAGE;
+	char reason[1024];	/* as long as the harness's */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	snprintf(rep->reason, sizeof(rep->reason), "%.199s", reason);
+	rep->skipped = 1;
 }
 
-static uint64_t ag_hot_pages(void)
-{
-	return ag_opts.hot_mb * AG_MIB / AG_PAGE;
-}
+/* SKIP(), and the reason kept in the report @rep. */
+#define AG_SKIP(rep, statement, fmt, ...)					\
+	do {									\
+		ag_skipped((rep), fmt, ##__VA_ARGS__);				\
+		SKIP(statement, fmt, ##__VA_ARGS__);				\
+	} while (0)
 
 FIXTURE_SETUP(aging)
 {
+	struct ag_run *ag = &self->ag;
 	char why[256];
 	int fd;
 
-	self->mem.fd = -1;
-	self->zram_id = -1;
+	ag->mem.fd = -1;
+	ag->zram_id = -1;
 	self->rep = &ag_reports[variant->driver == AG_DAMON ? 0 : 1];
-	self->rep->state = 1;
-	self->t0 = ag_now();
+	/* The harness made this process the leader of its own group. */
+	self->rep->pid = getpid();
+	__atomic_store_n(&self->rep->state, 1, __ATOMIC_SEQ_CST);
+	self->t0 = kmmu_now();
 	/* The parent's forwarding handler is not for the test's process. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (ag_interrupted)
-		SKIP(return, "interrupted");
+		AG_SKIP(self->rep, return, "interrupted");
 	if (!(ag_opts.drivers & variant->driver))
-		SKIP(return, "not selected (--driver)");
+		AG_SKIP(self->rep, return, "not selected (--driver)");
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0)
-		SKIP(return, "%s", why);
+		AG_SKIP(self->rep, return, "%s", why);
 	close(fd);
-	kmmu_hygiene_begin(&self->hyg);
-	self->hygiene_started = true;
+	kmmu_test_run_start(&ag->run, NULL);
 }
 
 /* Nothing of ours left on the host: checked after every teardown. */
-static void ag_check_host_clean(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *self)
+static void ag_check_host_clean(struct __test_metadata *_metadata, struct ag_run *self)
 {
 	char path[512];
 	struct stat st;
@@ -382,778 +292,72 @@ static void ag_check_host_clean(struct __test_metadata *_metadata, FIXTURE_DATA(
 FIXTURE_TEARDOWN(aging)
 {
 	struct ag_report *rep = self->rep;
-	char report[1024];
+	struct ag_run *ag = &self->ag;
 
-	if (self->stats_open)
-		kmmu_stats_close(&self->stats);
-	if (self->damon_started)
-		EXPECT_EQ(0, kmmu_damon_stop(&self->damon));
-	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
-	self->trace = NULL;
-	kmmu_vm_destroy(self->vm);
-	self->vm = NULL;
+	if (ag->stats_open)
+		kmmu_stats_close(&ag->stats);
+	if (ag->damon_started)
+		EXPECT_EQ(0, kmmu_damon_stop(&ag->damon));
+	kmmu_trace_session_abort(ag->run.trace);	/* still set: the run failed */
+	ag->run.trace = NULL;
+	kmmu_vm_destroy(ag->run.vm);
+	ag->run.vm = NULL;
 	/* The instance before the memory: freeing it would log unmaps. */
-	kmmu_trace_capture_destroy(self->cap);
-	self->cap = NULL;
-	if (self->log_inited)
-		kmmu_trace_log_free(&self->log);
+	kmmu_trace_capture_destroy(ag->cap);
+	ag->cap = NULL;
+	if (ag->log_inited)
+		kmmu_trace_log_free(&ag->log);
 	/* Swapped pages are freed with the memory, not read back by swapoff. */
-	kmmu_mem_free(&self->mem);
-	EXPECT_EQ(0, kmmu_reclaim_teardown(&self->rc));
-	ag_check_host_clean(_metadata, self);
-	free(self->evflags);
-	free(self->expect_hot);
-	free(self->pm);
-	if (self->hygiene_started) {
-		if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-			TH_LOG("host hygiene: %s", report);
-			_metadata->passed = 0;
-		} else if (report[0]) {
-			TH_LOG("host hygiene: %s", report);
-		}
-	}
-	rep->duration = ag_now() - self->t0;
-	rep->passed = _metadata->passed;
-	rep->skipped = _metadata->skip;
-	if (_metadata->skip)
-		snprintf(rep->reason, sizeof(rep->reason), "%.199s", _metadata->results->reason);
+	kmmu_mem_free(&ag->mem);
+	EXPECT_EQ(0, kmmu_reclaim_teardown(&ag->rc));
+	ag_check_host_clean(_metadata, ag);
+	free(ag->evflags);
+	free(ag->expect_hot);
+	free(ag->pm);
+	/* After the drivers' teardown: swapoff and zram log too. */
+	KMMU_TEST_END(&ag->run);
+	rep->duration = kmmu_now() - self->t0;
+	rep->passed = KMMU_TEST_PASSED();
 	ag_metric(rep, "duration", rep->duration, "s", KMMU_LOWER_IS_BETTER);
-	rep->state = 2;
+	__atomic_store_n(&rep->state, 2, __ATOMIC_SEQ_CST);
 }
 
 /*
- * All-process capture of the three aging events (see the top comment).
- * Must run before guest memory exists: it forks a janitor.
+ * The reclaim variant: its run (aging/reclaim.c), then the verdicts on
+ * what it measured (see the top comment: what is exact, what heuristic).
  */
-static void ag_capture_start(FIXTURE_DATA(aging) *self)
-{
-	static const char *const events[] = {
-		"kvm:kvm_age_hva", "kvm:kvm_test_age_hva", "kvm:kvm_unmap_hva_range",
-		"kvmmmu:kvm_tdp_mmu_spte_changed", NULL,
-	};
-	struct kmmu_trace_capture_opts o = { .events = events, .all_pids = true };
-	int r;
-
-	kmmu_trace_log_init(&self->log);
-	self->log_inited = true;
-	r = kmmu_trace_capture_start(&self->cap, &o, &self->log, self->ev.why,
-				     sizeof(self->ev.why));
-	if (r) {
-		self->cap = NULL;
-		ksft_print_msg("aging events: not captured (%s)\n", self->ev.why);
-		return;
-	}
-	snprintf(self->cap_instance, sizeof(self->cap_instance), "%s",
-		 kmmu_trace_capture_instance_name(self->cap));
-	if (kmmu_trace_capture_missing(self->cap)[0])
-		ksft_print_msg("aging events this kernel lacks: %s\n",
-			       kmmu_trace_capture_missing(self->cap));
-}
-
-/* Whether a notifier call @r is about this VM's guest memory. */
-static bool ag_guest_hva(const struct kmmu_trace_record *r, void *ctx)
-{
-	FIXTURE_DATA(aging) *self = ctx;
-	uint64_t lo = (uint64_t)(uintptr_t)self->mem.hva, hi = lo + self->mem.size;
-
-	if (r->type == KMMU_EV_TEST_AGE_HVA)
-		return r->test_age.hva >= lo && r->test_age.hva < hi;
-	return r->hva_range.start < hi && lo < r->hva_range.end;
-}
-
-/*
- * Other tasks' notifier calls on guest memory go to the checker with the
- * SPTE changes they made (kmmu_trace_session_add_foreign()).
- */
-static void ag_merge_foreign(FIXTURE_DATA(aging) *self)
-{
-	uint64_t merged;
-
-	if (kmmu_trace_session_add_foreign(self->trace, &self->log, ag_guest_hva, self, &merged))
-		return;
-	ksft_print_msg("checker: %llu records of other tasks' aging and unmapping of guest memory handed over\n",
-		       (unsigned long long)merged);
-}
-
-/* Stop the capture and attribute the events to guest pages. */
-static void ag_capture_finish(FIXTURE_DATA(aging) *self)
-{
-	uint64_t lo = (uint64_t)(uintptr_t)self->mem.hva, hi = lo + self->mem.size, i, p;
-	unsigned long long lost = 0;
-	int r;
-
-	if (!self->cap)
-		return;
-	r = kmmu_trace_capture_stop(self->cap, &lost);
-	if (r) {
-		snprintf(self->ev.why, sizeof(self->ev.why), "%s (%llu events lost)",
-			 r == -ENOMEM ? "out of memory" : "the kernel dropped events", lost);
-	}
-	kmmu_trace_log_sort(&self->log);
-	if (!r)
-		ag_merge_foreign(self);
-	for (i = 0; i < self->log.nr; i++) {
-		const struct kmmu_trace_record *rec = &self->log.recs[i];
-		uint64_t s, e;
-		uint8_t bit;
-
-		switch (rec->type) {
-		case KMMU_EV_AGE_HVA:
-			self->ev.all_ages++;
-			bit = AG_EV_AGED;
-			s = rec->hva_range.start;
-			e = rec->hva_range.end;
-			break;
-		case KMMU_EV_UNMAP_HVA_RANGE:
-			self->ev.all_unmaps++;
-			bit = AG_EV_UNMAPPED;
-			s = rec->hva_range.start;
-			e = rec->hva_range.end;
-			break;
-		case KMMU_EV_TEST_AGE_HVA:
-			self->ev.all_tests++;
-			bit = AG_EV_TESTED;
-			s = rec->test_age.hva;
-			e = s + 1;
-			break;
-		default:
-			continue;
-		}
-		if (e <= lo || s >= hi)
-			continue;
-		if (bit == AG_EV_UNMAPPED) {
-			if (rec->ts < self->t_squeeze) {
-				self->ev.unmaps_before++;
-				bit = AG_EV_UNMAPPED_ANY;
-			} else {
-				bit |= AG_EV_UNMAPPED_ANY;
-			}
-			if (self->t_late && rec->ts >= self->t_late)
-				bit |= AG_EV_UNMAPPED_LATE;
-		}
-		if (bit == AG_EV_AGED)
-			self->ev.ages++;
-		else if (bit & AG_EV_UNMAPPED_ANY)
-			self->ev.unmaps++;
-		else
-			self->ev.tests++;
-		if (s < lo)
-			s = lo;
-		if (e > hi)
-			e = hi;
-		for (p = (s - lo) / AG_PAGE; p < (e - lo + AG_PAGE - 1) / AG_PAGE; p++)
-			self->evflags[p] |= bit;
-	}
-	self->ev.captured = !r;
-	ksft_print_msg("aging events for guest memory: kvm_age_hva %llu, kvm_test_age_hva %llu, kvm_unmap_hva_range %llu, %llu of them before the squeeze (all processes: %llu, %llu, %llu)%s%s\n",
-		       (unsigned long long)self->ev.ages, (unsigned long long)self->ev.tests,
-		       (unsigned long long)self->ev.unmaps, (unsigned long long)self->ev.unmaps_before,
-		       (unsigned long long)self->ev.all_ages,
-		       (unsigned long long)self->ev.all_tests, (unsigned long long)self->ev.all_unmaps,
-		       r ? "; INCOMPLETE: " : "", r ? self->ev.why : "");
-}
-
-/* The runtime's memslot hook: every ioctl goes into the checker's action log. */
-static void ag_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
-			   uint64_t gpa, uint64_t size, uint64_t hva, int ret)
-{
-	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
-}
-
-/*
- * The VM, its page tables and shared page (no guest memory yet), and the
- * checker's session (this process only: the memslot and SPTE properties).
- * Both fork janitors: before guest memory exists.
- */
-static int ag_vm_create(FIXTURE_DATA(aging) *self, char *err, size_t len)
-{
-	struct kmmu_vm_opts vo = { .nr_vcpus = ag_opts.vcpus };
-	uint64_t size = ag_pages() * AG_PAGE;
-	int r;
-
-	self->trace = kmmu_trace_session_start("aging_test", err, len);
-	if (self->trace) {
-		vo.memslot_hook = ag_log_memslot;
-		vo.memslot_hook_ctx = kmmu_trace_session_log(self->trace);
-		ksft_print_msg("checking against the reference: on\n");
-	} else {
-		ksft_print_msg("checking against the reference: off (%s)\n", err);
-	}
-
-	vo.shared_size = sizeof(struct ag_shared) + AG_PAGE;
-	vo.pt_pages = 1024 + kmmu_pt_pages_for(size);
-	r = kmmu_vm_create(&self->vm, &vo, err, len);
-	if (r)
-		return r;
-	kmmu_trace_session_vm(self->trace, kmmu_kvm_cap(kmmu_vm_fd(self->vm),
-							KVM_CAP_MULTI_ADDRESS_SPACE));
-	r = kmmu_vm_map(self->vm, KMMU_GPA_TEST, KMMU_GPA_TEST, size,
-			KMMU_MAP_WRITE | KMMU_MAP_NX);
-	if (r) {
-		snprintf(err, len, "mapping the test region: %s", strerror(-r));
-		return r;
-	}
-	self->sh = kmmu_vm_alloc_shared(self->vm, sizeof(struct ag_shared), &self->sh_gva);
-	if (!self->sh) {
-		snprintf(err, len, "no shared region");
-		return -ENOMEM;
-	}
-	self->sh->hot_gva = KMMU_GPA_TEST;
-	self->sh->hot_pages = ag_hot_pages();
-	self->sh->cold_gva = KMMU_GPA_TEST + ag_hot_pages() * AG_PAGE;
-	self->sh->cold_pages = ag_pages() - ag_hot_pages();
-	self->sh->nr_vcpus = ag_opts.vcpus;
-	self->sh->control = ag_opts.control || ag_opts.idle_hot;
-	self->evflags = calloc(ag_pages(), 1);
-	self->expect_hot = calloc(ag_pages(), 1);
-	self->pm = calloc(ag_pages(), sizeof(uint64_t));
-	if (!self->evflags || !self->expect_hot || !self->pm)
-		return -ENOMEM;
-	/* The expectation: hot pages are young, cold ones are not. */
-	memset(self->expect_hot, 1, ag_hot_pages());
-	return 0;
-}
-
-/* Guest memory (in whatever memcg the process is in now), slot, vCPUs. */
-static int ag_vm_start(FIXTURE_DATA(aging) *self, char *err, size_t len)
-{
-	uint64_t size = ag_pages() * AG_PAGE;
-	int r;
-
-	r = kmmu_mem_alloc(&self->mem, size, KMMU_BACKING_ANON, -1);
-	if (r) {
-		snprintf(err, len, "guest memory: %s", strerror(-r));
-		return r;
-	}
-	if (madvise(self->mem.hva, size, MADV_NOHUGEPAGE) ||
-	    madvise(self->mem.hva, size, MADV_DONTFORK)) {
-		snprintf(err, len, "madvise: %s", strerror(errno));
-		return -errno;
-	}
-	r = kmmu_slot_add(self->vm, KMMU_SLOT_FIRST_FREE, KMMU_GPA_TEST, size, self->mem.hva, 0);
-	if (r) {
-		snprintf(err, len, "memslot: %s", strerror(-r));
-		return r;
-	}
-	if (!kmmu_stats_open(&self->stats, kmmu_vm_fd(self->vm)))
-		self->stats_open = true;
-	r = kmmu_vm_start(self->vm, ag_guest, (void *)(uintptr_t)self->sh_gva);
-	if (r)
-		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
-	return r;
-}
-
-/* Sum of the guest's main-loop passes; -1 once a vCPU failed. */
-static int64_t ag_sweeps(FIXTURE_DATA(aging) *self, uint64_t *min)
-{
-	uint64_t m = ~0ULL, sum = 0;
-	int v;
-
-	if (kmmu_vm_failed(self->vm))
-		return -1;
-	for (v = 0; v < ag_opts.vcpus; v++) {
-		uint64_t s = AG_READ(self->sh->vcpu[v].sweeps);
-
-		sum += s;
-		if (s < m)
-			m = s;
-	}
-	if (min)
-		*min = m;
-	return sum;
-}
-
-/* Wait until every vCPU made @n more passes (0) or @timeout_s passed. */
-static int ag_wait_sweeps(FIXTURE_DATA(aging) *self, uint64_t n, double timeout_s)
-{
-	uint64_t start[KMMU_MAX_VCPUS];
-	double t0 = ag_now();
-	int v, done;
-
-	for (v = 0; v < ag_opts.vcpus; v++)
-		start[v] = AG_READ(self->sh->vcpu[v].sweeps);
-	do {
-		if (kmmu_vm_failed(self->vm))
-			return -EIO;
-		for (v = 0, done = 1; v < ag_opts.vcpus; v++)
-			if (AG_READ(self->sh->vcpu[v].sweeps) - start[v] < n)
-				done = 0;
-		if (done)
-			return 0;
-		ag_sleep_ms(5);
-	} while (ag_now() - t0 < timeout_s);
-	return -ETIMEDOUT;
-}
-
-/*
- * The guest's progress over time, for judging a hot page's eviction by
- * whether its vCPU touched it between two of KVM's aging calls: a thread
- * reads every vCPU's pass counter each millisecond of the squeeze, with the
- * trace clock before and after the reads.  Bounded memory (it is charged to
- * the squeezed memcg): when full, every other sample goes and the period
- * doubles.
- */
-#define AG_SAMPLES_MAX	8192
-
-struct ag_sampler {
-	const struct ag_shared *sh;
-	int nr_vcpus;
-	pthread_t thread;
-	bool started;
-	int stop;
-	unsigned int nr, period_ms;
-	uint64_t *t;		/* [nr][2]: trace clock before, after the reads */
-	uint64_t *sweeps;	/* [nr][nr_vcpus] */
-};
-
-static void ag_sampler_halve(struct ag_sampler *s)
-{
-	unsigned int i, nv = s->nr_vcpus;
-
-	for (i = 0; 2 * i < s->nr; i++) {
-		s->t[2 * i] = s->t[4 * i];
-		s->t[2 * i + 1] = s->t[4 * i + 1];
-		memmove(&s->sweeps[i * nv], &s->sweeps[2 * i * nv], nv * sizeof(uint64_t));
-	}
-	s->nr = i;
-	s->period_ms *= 2;
-}
-
-static void *ag_sampler_fn(void *arg)
-{
-	struct ag_sampler *s = arg;
-	int v;
-
-	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		unsigned int i;
-
-		if (s->nr == AG_SAMPLES_MAX)
-			ag_sampler_halve(s);
-		i = s->nr;
-		s->t[2 * i] = kmmu_trace_now();
-		for (v = 0; v < s->nr_vcpus; v++)
-			s->sweeps[i * s->nr_vcpus + v] = AG_READ(s->sh->vcpu[v].sweeps);
-		s->t[2 * i + 1] = kmmu_trace_now();
-		s->nr = i + 1;
-		ag_sleep_ms(s->period_ms);
-	}
-	return NULL;
-}
-
-static int ag_sampler_start(struct ag_sampler *s, const struct ag_shared *sh, int nr_vcpus)
-{
-	memset(s, 0, sizeof(*s));
-	s->sh = sh;
-	s->nr_vcpus = nr_vcpus;
-	s->period_ms = 1;
-	s->t = calloc(2 * AG_SAMPLES_MAX, sizeof(uint64_t));
-	s->sweeps = calloc((size_t)AG_SAMPLES_MAX * nr_vcpus, sizeof(uint64_t));
-	if (!s->t || !s->sweeps)
-		return -ENOMEM;
-	if (pthread_create(&s->thread, NULL, ag_sampler_fn, s))
-		return -EAGAIN;
-	s->started = true;
-	return 0;
-}
-
-static void ag_sampler_stop(struct ag_sampler *s)
-{
-	if (!s->started)
-		return;
-	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-	pthread_join(s->thread, NULL);
-	s->started = false;
-}
-
-static void ag_sampler_free(struct ag_sampler *s)
-{
-	ag_sampler_stop(s);
-	free(s->t);
-	free(s->sweeps);
-	s->t = s->sweeps = NULL;
-}
-
-/*
- * Did vCPU @v make @passes complete passes within [@from, @to] (trace
- * clock)?  A sample read at or after @from saw count a, one read at or
- * before @to saw b: the passes that ended with counts a+2 .. b began after
- * the first read and ended before the second (the one ending with a+1 may
- * have begun before it).
- */
-static bool ag_passes_within(const struct ag_sampler *s, int v, uint64_t from, uint64_t to,
-			     unsigned int passes)
-{
-	unsigned int lo = 0, hi = s->nr, a, b;
-
-	while (lo < hi) {	/* the first sample taken entirely after @from */
-		unsigned int mid = (lo + hi) / 2;
-
-		if (s->t[2 * mid] < from)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	a = lo;
-	lo = 0;
-	hi = s->nr;
-	while (lo < hi) {	/* the first sample not entirely before @to */
-		unsigned int mid = (lo + hi) / 2;
-
-		if (s->t[2 * mid + 1] <= to)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || a >= s->nr)
-		return false;
-	b = lo - 1;
-	return b > a && s->sweeps[b * s->nr_vcpus + v] >=
-			s->sweeps[a * s->nr_vcpus + v] + passes + 1;
-}
-
-/* Until both phases are done and the main loop runs. */
-static int ag_wait_warm(FIXTURE_DATA(aging) *self, double timeout_s)
-{
-	double t0 = ag_now();
-
-	while (AG_READ(self->sh->cold_done) < (uint64_t)ag_opts.vcpus) {
-		if (kmmu_vm_failed(self->vm))
-			return -EIO;
-		if (ag_now() - t0 > timeout_s)
-			return -ETIMEDOUT;
-		ag_sleep_ms(10);
-	}
-	/* The guest never touches the cold set again: the checker holds aging to that. */
-	if (self->trace) {
-		struct kmmu_trace_record idle;
-
-		kmmu_rec_stamp(&idle, KMMU_ACT_IDLE);
-		idle.idle.gpa = self->sh->cold_gva;
-		idle.idle.size = self->sh->cold_pages * AG_PAGE;
-		kmmu_trace_log_append(kmmu_trace_session_log(self->trace), &idle);
-	}
-	return ag_wait_sweeps(self, 2, timeout_s);
-}
-
-static int ag_stop_guest(FIXTURE_DATA(aging) *self)
-{
-	__atomic_store_n(&self->sh->stop, 1, __ATOMIC_RELEASE);
-	return kmmu_vm_wait(self->vm, 60);
-}
-
-static int ag_pages_4k(FIXTURE_DATA(aging) *self, uint64_t *v)
-{
-	if (!self->stats_open)
-		return -ENOENT;
-	return kmmu_stats_get(&self->stats, "pages_4k", v);
-}
-
-struct ag_res {
-	uint64_t present, swapped, none;
-};
-
-/* Residency of the hot [0] and cold [1] pages; pagemap entries kept in self->pm. */
-static int ag_residency(FIXTURE_DATA(aging) *self, struct ag_res res[2])
-{
-	uint64_t i, n = ag_pages();
-	int r = kmmu_pagemap_read(self->mem.hva, n, self->pm);
-
-	memset(res, 0, 2 * sizeof(*res));
-	if (r)
-		return r;
-	for (i = 0; i < n; i++) {
-		struct ag_res *x = &res[i < ag_hot_pages() ? 0 : 1];
-
-		if (self->pm[i] & KMMU_PM_PRESENT)
-			x->present++;
-		else if (self->pm[i] & KMMU_PM_SWAPPED)
-			x->swapped++;
-		else
-			x->none++;
-	}
-	return 0;
-}
-
-/*
- * Hot pages a late kvm_unmap_hva_range (after the squeeze's first quarter)
- * took although their vCPU made two complete passes over them between
- * KVM's last two aging calls on them before it (see the top comment).
- * *@judged: the late unmaps of hot pages that had two aging calls before
- * them.  -ENOMEM if the per-page history does not fit.
- */
-static int64_t ag_hot_evicted_touched(struct __test_metadata *_metadata,
-				      FIXTURE_DATA(aging) *self, const struct ag_sampler *smp,
-				      uint64_t *judged)
-{
-	uint64_t hot = ag_hot_pages(), lo = (uint64_t)(uintptr_t)self->mem.hva;
-	uint64_t hi = lo + hot * AG_PAGE, *prev, *last, i, p;
-	uint8_t *flagged;
-	int64_t bad = 0;
-
-	*judged = 0;
-	prev = calloc(hot, sizeof(*prev));
-	last = calloc(hot, sizeof(*last));
-	flagged = calloc(hot, 1);
-	if (!prev || !last || !flagged) {
-		bad = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < self->log.nr; i++) {
-		const struct kmmu_trace_record *rec = &self->log.recs[i];
-		bool age = rec->type == KMMU_EV_AGE_HVA;
-		uint64_t s, e;
-
-		if (!age && rec->type != KMMU_EV_UNMAP_HVA_RANGE)
-			continue;
-		s = rec->hva_range.start;
-		e = rec->hva_range.end;
-		if (e <= lo || s >= hi)
-			continue;
-		s = s < lo ? lo : s;
-		e = e > hi ? hi : e;
-		for (p = (s - lo) / AG_PAGE; p < (e - lo + AG_PAGE - 1) / AG_PAGE; p++) {
-			if (age) {
-				prev[p] = last[p];
-				last[p] = rec->ts;
-				continue;
-			}
-			if (self->t_late && rec->ts >= self->t_late && prev[p]) {
-				(*judged)++;
-				if (!flagged[p] &&
-				    ag_passes_within(smp, p % ag_opts.vcpus, prev[p], last[p], 2)) {
-					flagged[p] = 1;
-					if (bad++ < 5)
-						TH_LOG("hot page %llu (gpa %#llx) unmapped at %+.3f s although vCPU %llu made two passes over it between KVM's aging calls at %+.3f s and %+.3f s",
-						       (unsigned long long)p,
-						       (unsigned long long)(KMMU_GPA_TEST + p * AG_PAGE),
-						       ((double)rec->ts - self->t_squeeze) / 1e9,
-						       (unsigned long long)(p % ag_opts.vcpus),
-						       ((double)prev[p] - self->t_squeeze) / 1e9,
-						       ((double)last[p] - self->t_squeeze) / 1e9);
-				}
-			}
-			/* The SPTE is gone: its aging history starts again. */
-			prev[p] = last[p] = 0;
-		}
-	}
-out:
-	free(prev);
-	free(last);
-	free(flagged);
-	return bad;
-}
-
-/* The checker's verdicts on the run: memslots, SPTEs, page stats and aging. */
-static int ag_check(FIXTURE_DATA(aging) *self)
-{
-	int r = 0;
-
-	if (self->trace) {
-		r = kmmu_trace_session_finish(self->trace, NULL);
-		self->trace = NULL;
-	}
-	return r;
-}
-
-/* ---- reclaim ---- */
-
-static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *self)
+static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
+		       struct ag_report *rep)
 {
 	uint64_t hot_pages = ag_hot_pages(), cold_pages = ag_pages() - hot_pages;
-	uint64_t squeeze = ag_opts.cold_mb / 2 * AG_MIB;
-	uint64_t squeeze_pages = squeeze / AG_PAGE, usage0 = 0, usage1 = 0, swap_bytes = 0, taken;
-	uint64_t p4k0 = 0, p4k1 = 0, i, hot_evicted = 0, hot_evicted_late = 0, hot_aged = 0;
-	uint64_t cold_aged = 0;
-	uint64_t cold_unmapped = 0, hot_unmapped = 0, cold_swapped_no_unmap = 0, bad_hot = 0;
-	uint64_t *pm_hold = NULL, sweeps_squeeze0, sweeps_squeeze1, judged_unmaps = 0;
-	struct ag_sampler smp = { 0 };
-	int64_t hot_touched_evicted = 0;
-	struct ag_res r0[2], r1[2], r2[2];
-	struct ag_report *rep = self->rep;
-	bool have_p4k, squeeze_ok = true;
-	double t_sq, t_hold;
+	uint64_t squeeze_pages, hot_evicted, hot_evicted_late, hot_aged, cold_swapped_no_unmap;
+	uint64_t p4k0, p4k1, i, bad_hot = 0;
+	struct ag_reclaim m = { 0 };
+	int64_t hot_touched_evicted;
+	bool have_p4k, squeeze_ok;
+	struct ag_res *r1, *r2;
 	char why[512];
+	double t_sq;
 	int err, k;
 
-	err = kmmu_reclaim_probe(why, sizeof(why));
-	if (err)
-		SKIP(return, "%s", why);
-	/* The janitors fork here, before any guest memory exists. */
-	ASSERT_EQ(0, kmmu_reclaim_init(&self->rc, why, sizeof(why))) TH_LOG("%s", why);
-	err = kmmu_reclaim_swap_on(&self->rc, ag_pages() * AG_PAGE + 64 * AG_MIB, why, sizeof(why));
-	snprintf(self->swap_dev, sizeof(self->swap_dev), "%s", self->rc.swap_dev);
-	self->zram_id = self->rc.zram_id;
-	if (err == -ENODEV || err == -EBUSY)
-		SKIP(return, "%s", why);
+	err = ag_reclaim_run(self, &m, why, sizeof(why));
+	if (err == AG_RUN_SKIP)
+		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
-	err = kmmu_reclaim_memcg(&self->rc, why, sizeof(why));
-	snprintf(self->cg_dir, sizeof(self->cg_dir), "%s", self->rc.cg_dir);
-	if (err == -ENODEV)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, err) TH_LOG("%s", why);
-	ag_capture_start(self);
-	/* The runtime's own memory stays charged where the process was. */
-	ASSERT_EQ(0, ag_vm_create(self, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_EQ(0, kmmu_reclaim_attach(&self->rc, 0));
-	ksft_print_msg("reclaim: swap on %s, memcg v%d %s; squeeze %llu MiB = cold/2\n",
-		       self->rc.swap_dev, self->rc.cg_version, self->rc.cg_dir,
-		       (unsigned long long)(squeeze / AG_MIB));
-	ASSERT_EQ(0, ag_vm_start(self, why, sizeof(why))) TH_LOG("%s", why);
-	err = ag_wait_warm(self, 120);
-	ASSERT_EQ(0, err) TH_LOG("guest did not get through its first touches: %s; %s",
-				 strerror(-err), kmmu_vm_errors(self->vm));
-
-	ASSERT_EQ(0, ag_residency(self, r0));
-	ASSERT_EQ(hot_pages, r0[0].present) TH_LOG("hot pages not all resident before the squeeze");
-	ASSERT_EQ(cold_pages, r0[1].present) TH_LOG("cold pages not all resident before the squeeze");
-	have_p4k = !ag_pages_4k(self, &p4k0);
-	ASSERT_EQ(0, kmmu_reclaim_usage(&self->rc, &usage0));
-	ASSERT_GE(usage0, ag_pages() * AG_PAGE * 9 / 10)
-		TH_LOG("memcg usage %llu: the guest memory is not charged to it?",
-		       (unsigned long long)usage0);
-
-	/*
-	 * The squeeze: the cgroup's own reclaim request (v2 memory.reclaim;
-	 * v1 a momentary limit), in steps of an eighth, 100 ms apart, so that the guest
-	 * keeps running between them (on a 1-CPU machine the reclaiming
-	 * thread and the vCPU share the CPU).  Not a standing memory.high:
-	 * above it, every task of the cgroup that charges memory -- the vCPU
-	 * thread too, for KVM's shadow pages and for refaults -- is
-	 * throttled on its way back into the guest
-	 * (mem_cgroup_handle_over_high), so the guest stops touching its hot
-	 * set and KVM then rightly reports it old: measured, the hot set
-	 * collapsed that way.  Up to 48 steps until the squeeze is taken: a
-	 * memcg whose reclaim stalls for a while gets the time (seen on a
-	 * memcg v1 host whose own DAMON pageout scheme works on the same
-	 * memory: 12 of 32 MiB in 16 steps).
-	 */
-	sweeps_squeeze0 = ag_sweeps(self, NULL);
-	ASSERT_EQ(0, ag_sampler_start(&smp, self->sh, ag_opts.vcpus))
-		TH_LOG("cannot sample the guest's passes");
-	self->t_squeeze = kmmu_trace_now();
-	t_sq = ag_now();
-	/*
-	 * What the steps took, each measured around its own request: the
-	 * usage seen after the pause also counts the hot pages the guest
-	 * faulted back meanwhile, and squeezing until that dropped by the
-	 * squeeze took 70 MiB for a 32 MiB squeeze when the vCPU was busy
-	 * refaulting (a loaded host): reclaim then rightly ate the hot set.
-	 */
-	for (k = 1, taken = 0; k <= 48 && taken < squeeze; k++) {
-		uint64_t before, after;
-
-		if (kmmu_reclaim_usage(&self->rc, &before))
-			before = 0;
-		err = kmmu_reclaim_reclaim(&self->rc, squeeze / 8);
-		if (!kmmu_reclaim_usage(&self->rc, &after) && after < before)
-			taken += before - after;
-		/*
-		 * -EAGAIN: the cgroup found nothing more to take this time;
-		 * -EINTR: memory.reclaim gives up when a signal is pending
-		 * for the writer.  Neither is a refusal; the next step asks
-		 * again.
-		 */
-		if (err && err != -EAGAIN && err != -EINTR) {
-			ksft_print_msg("reclaim: step %d: %s\n", k, strerror(-err));
-			snprintf(why, sizeof(why), "step %d of the squeeze: %s", k,
-				 strerror(-err));
-			squeeze_ok = false;
-			break;
-		}
-		if (!self->t_late && taken >= squeeze / 4)
-			self->t_late = kmmu_trace_now();
-		ag_sleep_ms(100);
-	}
-	t_sq = ag_now() - t_sq;
-	/* A while after it, the hot set still in use. */
-	t_hold = ag_now();
-	ag_sleep_ms(1000);
-	sweeps_squeeze1 = ag_sweeps(self, NULL);
-	ag_sampler_stop(&smp);
-	ASSERT_EQ(0, ag_residency(self, r1));
-	pm_hold = malloc(ag_pages() * sizeof(uint64_t));
-	ASSERT_NE(NULL, pm_hold);
-	memcpy(pm_hold, self->pm, ag_pages() * sizeof(uint64_t));
-	kmmu_reclaim_usage(&self->rc, &usage1);
-	kmmu_reclaim_swap_usage(&self->rc, &swap_bytes);
-	/* No limit is left standing: no more cgroup reclaim from here on. */
-	t_hold = ag_now() - t_hold;
-	if (!ag_opts.control) {
-		/* Every hot page touched twice since: whatever reclaim took is back. */
-		err = ag_wait_sweeps(self, 2, 60);
-		ASSERT_EQ(0, err) TH_LOG("guest stopped sweeping: %s", kmmu_vm_errors(self->vm));
-	}
-	err = ag_stop_guest(self);
-	ASSERT_EQ(0, err) TH_LOG("vCPUs: %s", kmmu_vm_errors(self->vm));
-	ASSERT_EQ(0, ag_residency(self, r2));
-	if (have_p4k)
-		have_p4k = !ag_pages_4k(self, &p4k1);
-	ag_capture_finish(self);
-	if (self->ev.captured)
-		hot_touched_evicted = ag_hot_evicted_touched(_metadata, self, &smp, &judged_unmaps);
-	ag_sampler_free(&smp);
-	ASSERT_LE(0, hot_touched_evicted) TH_LOG("judging the hot pages' evictions: %s",
-						 strerror((int)-hot_touched_evicted));
-
-	for (i = 0; i < ag_pages(); i++) {
-		bool hot = i < hot_pages;
-		bool evicted = (pm_hold[i] & KMMU_PM_SWAPPED) || (self->evflags[i] & AG_EV_UNMAPPED);
-
-		if (hot) {
-			hot_evicted += evicted;
-			hot_evicted_late += (pm_hold[i] & KMMU_PM_SWAPPED) ||
-					    (self->evflags[i] & AG_EV_UNMAPPED_LATE);
-			hot_aged += !!(self->evflags[i] & AG_EV_AGED);
-			hot_unmapped += !!(self->evflags[i] & AG_EV_UNMAPPED);
-		} else {
-			cold_aged += !!(self->evflags[i] & AG_EV_AGED);
-			cold_unmapped += !!(self->evflags[i] & AG_EV_UNMAPPED);
-			if ((self->pm[i] & KMMU_PM_SWAPPED) && !(self->evflags[i] & AG_EV_UNMAPPED_ANY))
-				cold_swapped_no_unmap++;
-		}
-	}
-	if (ag_opts.invert_one) {
-		/* A cold page reclaim evicted is now expected to be hot. */
-		for (i = hot_pages; i < ag_pages(); i++)
-			if (self->pm[i] & KMMU_PM_SWAPPED)
-				break;
-		if (i < ag_pages()) {
-			self->expect_hot[i] = 1;
-			ksft_print_msg("INJECTED: the expectation for gpa %#llx (cold page %llu) is inverted to hot\n",
-				       (unsigned long long)(KMMU_GPA_TEST + i * AG_PAGE),
-				       (unsigned long long)(i - hot_pages));
-		} else {
-			ksft_print_msg("INJECTED: no evicted cold page whose expectation could be inverted\n");
-		}
-	}
-
-	ksft_print_msg("reclaim%s: memcg usage %llu MiB -> %llu MiB after the squeeze, memcg swap %llu MiB; squeeze took %.2f s, held %.2f s; guest passes during squeeze+hold %llu\n",
-		       ag_opts.control ? " (CONTROL: hot set idle)" : "",
-		       (unsigned long long)(usage0 / AG_MIB), (unsigned long long)(usage1 / AG_MIB),
-		       (unsigned long long)(swap_bytes / AG_MIB), t_sq, t_hold,
-		       (unsigned long long)(sweeps_squeeze1 - sweeps_squeeze0));
-	ksft_print_msg("reclaim: after the squeeze HOT %llu/%llu resident (%.1f%%), %llu swapped; COLD %llu/%llu resident (%.1f%%), %llu swapped\n",
-		       (unsigned long long)r1[0].present, (unsigned long long)hot_pages,
-		       100.0 * r1[0].present / hot_pages, (unsigned long long)r1[0].swapped,
-		       (unsigned long long)r1[1].present, (unsigned long long)cold_pages,
-		       100.0 * r1[1].present / cold_pages, (unsigned long long)r1[1].swapped);
-	ksft_print_msg("reclaim: at the end       HOT %llu/%llu resident, %llu swapped; COLD %llu/%llu resident, %llu swapped\n",
-		       (unsigned long long)r2[0].present, (unsigned long long)hot_pages,
-		       (unsigned long long)r2[0].swapped, (unsigned long long)r2[1].present,
-		       (unsigned long long)cold_pages, (unsigned long long)r2[1].swapped);
-	ksft_print_msg("reclaim: pages aged by KVM (kvm_age_hva): hot %llu/%llu, cold %llu/%llu; unmapped by KVM (kvm_unmap_hva_range): hot %llu, cold %llu; hot pages evicted %llu, after the first quarter %llu\n",
-		       (unsigned long long)hot_aged, (unsigned long long)hot_pages,
-		       (unsigned long long)cold_aged, (unsigned long long)cold_pages,
-		       (unsigned long long)hot_unmapped, (unsigned long long)cold_unmapped,
-		       (unsigned long long)hot_evicted, (unsigned long long)hot_evicted_late);
-	if (self->ev.captured)
-		ksft_print_msg("reclaim: late unmaps of hot pages after two aging calls %llu; hot pages among them touched twice between the calls %lld (guest passes sampled %u times, every %u ms at the end)\n",
-			       (unsigned long long)judged_unmaps, (long long)hot_touched_evicted,
-			       smp.nr, smp.period_ms);
-	if (have_p4k)
-		ksft_print_msg("reclaim: KVM pages_4k %llu -> %llu (drop %lld)\n",
-			       (unsigned long long)p4k0, (unsigned long long)p4k1,
-			       (long long)(p4k0 - p4k1));
+	/* The readings, by the names the checks print (ci/tests/inject_test reads them). */
+	r1 = m.r1;
+	r2 = m.r2;
+	squeeze_pages = m.squeeze_pages;
+	hot_evicted = m.hot_evicted;
+	hot_evicted_late = m.hot_evicted_late;
+	hot_aged = m.hot_aged;
+	cold_swapped_no_unmap = m.cold_swapped_no_unmap;
+	hot_touched_evicted = m.hot_touched_evicted;
+	have_p4k = m.have_p4k;
+	p4k0 = m.p4k0;
+	p4k1 = m.p4k1;
+	t_sq = m.t_sq;
+	squeeze_ok = m.squeeze_ok;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 
@@ -1173,7 +377,8 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 			  KMMU_HIGHER_IS_BETTER);
 	ag_metric(rep, "reclaim_squeeze_duration", t_sq, "s", KMMU_LOWER_IS_BETTER);
 
-	ASSERT_TRUE(squeeze_ok) TH_LOG("the cgroup refused the reclaim request at %s", why);
+	ASSERT_TRUE(squeeze_ok) TH_LOG("the cgroup refused the reclaim request at %s",
+				       m.squeeze_why);
 	/* Exact: swap-out of a page KVM maps goes through the mmu notifier. */
 	if (self->ev.captured) {
 		EXPECT_GT(self->ev.ages, 0) TH_LOG("reclaim never asked KVM about guest memory (kvm_age_hva)");
@@ -1253,203 +458,29 @@ static void ag_reclaim(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *s
 		if (*(volatile uint64_t *)((uint8_t *)self->mem.hva + i * AG_PAGE) != AG_VALUE(i))
 			k++;
 	EXPECT_EQ(0, k) TH_LOG("%d guest pages lost their contents", k);
-	free(pm_hold);
 }
 
-/* ---- DAMON ---- */
 
-#define AG_DAMON_SNAPSHOTS	4
-
-struct ag_pfn {
-	uint64_t pfn;
-	uint64_t page;
-};
-
-static int ag_pfn_cmp(const void *a, const void *b)
+/* The DAMON variant: its run (aging/damon.c), then the verdicts on its regions. */
+static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
+		     struct ag_report *rep)
 {
-	const struct ag_pfn *x = a, *y = b;
-
-	return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
-}
-
-/* The first entry of @p (sorted by pfn) with pfn >= @pfn. */
-static size_t ag_pfn_lower_bound(const struct ag_pfn *p, size_t n, uint64_t pfn)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p[mid].pfn < pfn)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * The guest pages whose frames lie in DAMON region @r, by the test's
- * expectation: how many are expected hot and cold, and the lowest page.
- * If @invert, they are expected cold from now on (the injection).
- */
-static void ag_damon_region_pages(FIXTURE_DATA(aging) *self, const struct ag_pfn *pfns,
-				  size_t n, const struct kmmu_damon_region *r,
-				  uint64_t *hot, uint64_t *cold, uint64_t *first, bool invert)
-{
-	size_t j = ag_pfn_lower_bound(pfns, n, r->start / AG_PAGE);
-
-	*hot = *cold = 0;
-	*first = ~0ULL;
-	for (; j < n && pfns[j].pfn * AG_PAGE < r->end; j++) {
-		if (self->expect_hot[pfns[j].page])
-			(*hot)++;
-		else
-			(*cold)++;
-		if (pfns[j].page < *first)
-			*first = pfns[j].page;
-		if (invert)
-			self->expect_hot[pfns[j].page] = 0;
-	}
-}
-
-/*
- * KMMU_AGING_INJECT=invert-one for DAMON, which judges regions, not
- * pages: the smallest region that was accessed and holds only hot pages
- * is expected cold.  The per-region check must then fail on it.
- */
-static void ag_damon_invert_one(FIXTURE_DATA(aging) *self, const struct ag_pfn *pfns, size_t n,
-				const struct kmmu_damon_region *reg, int nreg)
-{
-	uint64_t hot, cold, first, best_hot = ~0ULL;
-	int s, best = -1;
-
-	for (s = 0; s < nreg; s++) {
-		if (!reg[s].nr_accesses)
-			continue;
-		ag_damon_region_pages(self, pfns, n, &reg[s], &hot, &cold, &first, false);
-		if (hot && !cold && hot < best_hot) {
-			best = s;
-			best_hot = hot;
-		}
-	}
-	if (best < 0) {
-		ksft_print_msg("INJECTED: no accessed hot-only DAMON region whose expectation could be inverted\n");
-		return;
-	}
-	ag_damon_region_pages(self, pfns, n, &reg[best], &hot, &cold, &first, true);
-	ksft_print_msg("INJECTED: the expectation for the %llu hot pages of DAMON region [%#llx, %#llx) (nr_accesses %u, first gpa %#llx) is inverted to cold\n",
-		       (unsigned long long)hot, (unsigned long long)reg[best].start,
-		       (unsigned long long)reg[best].end, reg[best].nr_accesses,
-		       (unsigned long long)(KMMU_GPA_TEST + first * AG_PAGE));
-}
-
-static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *self)
-{
-	uint64_t hot_pages = ag_hot_pages(), n = ag_pages(), i;
-	uint64_t hot_bytes = hot_pages * AG_PAGE, cold_bytes = (n - hot_pages) * AG_PAGE;
-	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
-	struct kmmu_phys_range *hot_r = NULL, *cold_r = NULL, *all = NULL;
-	struct kmmu_damon_summary hs = {}, cs = {};
-	struct kmmu_damon_region *reg = NULL;
-	struct ag_report *rep = self->rep;
-	struct ag_pfn *pfns = NULL;
-	uint64_t bad_regions = 0, pure_cold = 0, pure_hot = 0;
-	int nh, nc, nreg = 0, s, max_reg;
+	struct ag_damon_readings m = { 0 };
+	struct kmmu_damon_summary hs, cs;
+	uint64_t hot_bytes, cold_bytes, bad_regions;
 	char why[512];
 	int err;
 
-	err = kmmu_damon_probe(why, sizeof(why));
-	if (err)
-		SKIP(return, "%s", why);
-	ag_capture_start(self);
-	ASSERT_EQ(0, ag_vm_create(self, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_EQ(0, ag_vm_start(self, why, sizeof(why))) TH_LOG("%s", why);
-	err = ag_wait_warm(self, 120);
-	ASSERT_EQ(0, err) TH_LOG("guest did not get through its first touches: %s; %s",
-				 strerror(-err), kmmu_vm_errors(self->vm));
-	/* The frames DAMON watches must stay where they are: no reclaim, no swap. */
-	ASSERT_EQ(0, mlock(self->mem.hva, self->mem.size)) TH_LOG("mlock: %s", strerror(errno));
-
-	hot_r = calloc(n, sizeof(*hot_r));
-	cold_r = calloc(n, sizeof(*cold_r));
-	all = calloc(n, sizeof(*all));
-	max_reg = 2 * n + 64;
-	reg = calloc(max_reg, sizeof(*reg));
-	pfns = calloc(n, sizeof(*pfns));
-	ASSERT_TRUE(hot_r && cold_r && all && reg && pfns);
-	nh = kmmu_virt_to_phys(self->mem.hva, hot_bytes, hot_r, n);
-	nc = kmmu_virt_to_phys((uint8_t *)self->mem.hva + hot_bytes, cold_bytes, cold_r, n);
-	if (nh == -EPERM || nc == -EPERM)
-		SKIP(goto out, "the kernel hides PFNs from this process");
-	ASSERT_GT(nh, 0) TH_LOG("hot set physical ranges: %s", strerror(-nh));
-	ASSERT_GT(nc, 0) TH_LOG("cold set physical ranges: %s", strerror(-nc));
-	memcpy(all, hot_r, nh * sizeof(*all));
-	memcpy(all + nh, cold_r, nc * sizeof(*all));
-	ASSERT_EQ(0, kmmu_pagemap_read(self->mem.hva, n, self->pm));
-	for (i = 0; i < n; i++) {
-		pfns[i].pfn = self->pm[i] & KMMU_PM_PFN_MASK;
-		pfns[i].page = i;
-	}
-	qsort(pfns, n, sizeof(*pfns), ag_pfn_cmp);
-
-	/* As damon_test: 10 ms checks, 200 ms aggregation (see there why not faster). */
-	a.sample_us = 10000;
-	a.aggr_us = 200000;
-	err = kmmu_damon_start(&self->damon, &a, all, nh + nc, why, sizeof(why));
-	if (err == -EBUSY || err == -ENODEV)
-		SKIP(goto out, "%s", why);
+	err = ag_damon_run(self, &m, why, sizeof(why));
+	if (err == AG_RUN_SKIP)
+		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
-	self->damon_started = true;
-	if (kmmu_damon_instance(&self->damon))
-		snprintf(self->damon_instance, sizeof(self->damon_instance), "%s",
-			 kmmu_damon_instance(&self->damon));
-	ksft_print_msg("damon: %s; hot %d physical ranges, cold %d\n", why, nh, nc);
-	for (s = 0; s < AG_DAMON_SNAPSHOTS; s++) {
-		ag_sleep_ms(500);
-		nreg = kmmu_damon_regions(&self->damon, reg, max_reg);
-		ASSERT_GT(nreg, 0) TH_LOG("kmmu_damon_regions: %s: %s", strerror(-nreg),
-					  kmmu_damon_error(&self->damon));
-		if (nreg > max_reg)
-			nreg = max_reg;
-		kmmu_damon_summarize(reg, nreg, hot_r, nh, &hs);
-		kmmu_damon_summarize(reg, nreg, cold_r, nc, &cs);
-		ksft_print_msg("damon: %d regions; HOT %llu/%llu KiB in accessed regions, nr_accesses max %u mean %.2f; COLD %llu/%llu KiB, max %u mean %.2f\n",
-			       nreg, (unsigned long long)(hs.accessed_bytes >> 10),
-			       (unsigned long long)(hs.bytes >> 10), hs.max_nr_accesses,
-			       hs.mean_nr_accesses, (unsigned long long)(cs.accessed_bytes >> 10),
-			       (unsigned long long)(cs.bytes >> 10), cs.max_nr_accesses,
-			       cs.mean_nr_accesses);
-	}
-	ASSERT_EQ(0, kmmu_damon_stop(&self->damon));
-	ASSERT_EQ(0, ag_stop_guest(self)) TH_LOG("vCPUs: %s", kmmu_vm_errors(self->vm));
-	ag_capture_finish(self);
-
-	/*
-	 * Per region of the last snapshot: one holding only cold-expected
-	 * pages must not be accessed (exact: nothing touches them).
-	 */
-	if (ag_opts.invert_one)
-		ag_damon_invert_one(self, pfns, n, reg, nreg);
-	for (s = 0; s < nreg; s++) {
-		uint64_t hot, cold, first;
-
-		ag_damon_region_pages(self, pfns, n, &reg[s], &hot, &cold, &first, false);
-		if (hot && !cold)
-			pure_hot++;
-		if (!hot && cold) {
-			pure_cold++;
-			if (reg[s].nr_accesses && bad_regions++ < 5)
-				TH_LOG("DAMON region [%#llx, %#llx) holds only cold pages (first gpa %#llx) but was accessed (nr_accesses %u)",
-				       (unsigned long long)reg[s].start, (unsigned long long)reg[s].end,
-				       (unsigned long long)(KMMU_GPA_TEST + first * AG_PAGE),
-				       reg[s].nr_accesses);
-		}
-	}
-	ksft_print_msg("damon%s: last snapshot: %llu regions only hot, %llu only cold, %llu mixed\n",
-		       ag_opts.control ? " (CONTROL: hot set idle)" : "",
-		       (unsigned long long)pure_hot, (unsigned long long)pure_cold,
-		       (unsigned long long)(nreg - pure_hot - pure_cold));
+	/* The readings, by the names the checks print. */
+	hs = m.hs;
+	cs = m.cs;
+	hot_bytes = m.hot_bytes;
+	cold_bytes = m.cold_bytes;
+	bad_regions = m.bad_regions;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 	ag_metric(rep, "damon_hot_accessed_fraction", hs.bytes ? (double)hs.accessed_bytes / hs.bytes : 0,
@@ -1480,23 +511,14 @@ static void ag_damon(struct __test_metadata *_metadata, FIXTURE_DATA(aging) *sel
 			TH_LOG("the hot set does not look accessed: KVM's aging did not report it young");
 		EXPECT_GT(hs.mean_nr_accesses, 2 * cs.mean_nr_accesses);
 	}
-out:
-	free(hot_r);
-	free(cold_r);
-	free(all);
-	free(reg);
-	free(pfns);
 }
 
-TEST_F_TIMEOUT(aging, run, 300)
+KMMU_TEST_F(aging, run, 300)
 {
-	/* The 6.1 harness runs the body even when the setup SKIPped. */
-	if (_metadata->skip)
-		return;
 	if (variant->driver == AG_RECLAIM)
-		ag_reclaim(_metadata, self);
+		ag_reclaim(_metadata, &self->ag, self->rep);
 	else
-		ag_damon(_metadata, self);
+		ag_damon(_metadata, &self->ag, self->rep);
 }
 
 /* ---- main ---- */
@@ -1560,9 +582,13 @@ static void ag_write_result(void)
  */
 static void ag_forward_signal(int sig)
 {
+	int d;
+
 	ag_interrupted = 1;
-	if (__active_test && __active_test->pid > 0)
-		kill(-__active_test->pid, sig);
+	for (d = 0; ag_reports && d < 2; d++)
+		if (__atomic_load_n(&ag_reports[d].state, __ATOMIC_SEQ_CST) == 1 &&
+		    ag_reports[d].pid > 0)
+			kill(-ag_reports[d].pid, sig);
 }
 
 static void ag_usage(FILE *f, const char *prog)
@@ -1585,12 +611,6 @@ static void ag_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
-static void ag_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1603,27 +623,26 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "aging_test", *inject;
 	struct sigaction sa = { .sa_handler = ag_forward_signal };
-	char why[256], msg[160];
+	char why[256];
 	uint64_t u;
 	int opt, fd;
 
 	if (kmmu_take_result_arg(&argc, argv, &ag_opts.result))
-		ag_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:S:h", longopts, NULL)) != -1) {
+		kmmu_usage_error(prog, "--result needs a file name");
+	while ((opt = kmmu_getopt(prog, argc, argv, ":v:S:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				ag_bad(prog, "-v wants a vCPU count from 1 to 64");
+				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
 			ag_opts.vcpus = u;
 			break;
 		case 'H':
 			if (kmmu_parse_u64(optarg, 1, 4096, &ag_opts.hot_mb))
-				ag_bad(prog, "--hot-mb wants MiB from 1 to 4096");
+				kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
 			break;
 		case 'C':
 			if (kmmu_parse_u64(optarg, 2, 16384, &ag_opts.cold_mb))
-				ag_bad(prog, "--cold-mb wants MiB from 2 to 16384");
+				kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
 			break;
 		case 'D':
 			if (!strcmp(optarg, "damon"))
@@ -1633,33 +652,19 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "all"))
 				ag_opts.drivers = AG_DAMON | AG_RECLAIM;
 			else
-				ag_bad(prog, "--driver wants damon, reclaim or all");
+				kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
 			break;
 		case 'c':
 			ag_opts.control = true;
 			break;
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &ag_opts.seed))
-				ag_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			break;
 		case 'h':
 			ag_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
-			ag_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			ag_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		ag_bad(prog, msg);
 	}
 	/*
 	 * The squeeze is cold/2: cold alone can give it with a margin for
@@ -1667,7 +672,7 @@ int main(int argc, char **argv)
 	 * control run must then lose.
 	 */
 	if (ag_opts.cold_mb < 2 * ag_opts.hot_mb)
-		ag_bad(prog, "--cold-mb must be at least twice --hot-mb");
+		kmmu_usage_error(prog, "--cold-mb must be at least twice --hot-mb");
 	inject = getenv("KMMU_AGING_INJECT");
 	if (inject && *inject) {
 		if (!strcmp(inject, "invert-one"))
@@ -1675,7 +680,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(inject, "idle-hot"))
 			ag_opts.idle_hot = true;
 		else
-			ag_bad(prog, "KMMU_AGING_INJECT wants invert-one or idle-hot");
+			kmmu_usage_error(prog, "KMMU_AGING_INJECT wants invert-one or idle-hot");
 	}
 	if (!ag_opts.seed)
 		ag_opts.seed = getenv("KMMU_SEED") ? strtoull(getenv("KMMU_SEED"), NULL, 0) : 0;
@@ -1687,16 +692,15 @@ int main(int argc, char **argv)
 	else
 		memset(ag_reports, 0, 2 * sizeof(*ag_reports));
 
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d hot %llu MiB cold %llu MiB drivers %s%s seed %llu backing anon%s\n",
-	       prog, ag_opts.vcpus, (unsigned long long)ag_opts.hot_mb,
-	       (unsigned long long)ag_opts.cold_mb,
-	       ag_opts.drivers == AG_DAMON ? "damon" : ag_opts.drivers == AG_RECLAIM ? "reclaim" :
-	       "damon,reclaim", ag_opts.control ? " CONTROL (hot set idle)" : "",
-	       (unsigned long long)ag_opts.seed,
-	       ag_opts.invert_one ? " INJECTED: invert-one" :
-	       ag_opts.idle_hot ? " INJECTED: idle-hot" : "");
+	kmmu_test_header(prog, "vcpus %d hot %llu MiB cold %llu MiB drivers %s%s seed %llu backing anon%s",
+			 ag_opts.vcpus, (unsigned long long)ag_opts.hot_mb,
+			 (unsigned long long)ag_opts.cold_mb,
+			 ag_opts.drivers == AG_DAMON ? "damon" :
+			 ag_opts.drivers == AG_RECLAIM ? "reclaim" : "damon,reclaim",
+			 ag_opts.control ? " CONTROL (hot set idle)" : "",
+			 (unsigned long long)ag_opts.seed,
+			 ag_opts.invert_one ? " INJECTED: invert-one" :
+			 ag_opts.idle_hot ? " INJECTED: idle-hot" : "");
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);

@@ -303,7 +303,7 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 	vo.pt_pages = 1024 + (bk == DP_4K ? kmmu_pt_pages_for(total) : total / (1ULL << 30) + 8);
 	if (mode == DP_RING)
 		vo.dirty_ring_entries = dp_opts.ring_entries;
-	r = kmmu_vm_create(&c.vm, &vo, err, len);
+	r = __kmmu_vm_create(&c.vm, &vo, err, len);
 	if (r)
 		goto out;
 	if (mode == DP_CLEAR) {
@@ -322,17 +322,17 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 		goto out;
 	}
 	sh->part = part;
-	r = kmmu_vm_map(c.vm, DP_GPA, DP_GPA, total,
-			KMMU_MAP_WRITE | KMMU_MAP_NX | (bk == DP_THP ? KMMU_MAP_HUGE : 0));
+	r = __kmmu_vm_map(c.vm, DP_GPA, DP_GPA, total,
+			  KMMU_MAP_WRITE | KMMU_MAP_NX | (bk == DP_THP ? KMMU_MAP_HUGE : 0));
 	for (i = 0; i < slots && !r; i++)
-		r = kmmu_slot_add(c.vm, KMMU_SLOT_FIRST_FREE + i, DP_GPA + i * slot_size, slot_size,
-				  mem + i * slot_size, 0);
+		r = __kmmu_slot_add(c.vm, KMMU_SLOT_FIRST_FREE + i, DP_GPA + i * slot_size, slot_size,
+				    mem + i * slot_size, 0);
 	if (r) {
 		snprintf(err, len, "guest memory: %s", strerror(-r));
 		goto out;
 	}
 	kmmu_vm_set_handlers(c.vm, &h);
-	r = kmmu_vm_start(c.vm, dp_guest, (void *)(uintptr_t)gva);
+	r = __kmmu_vm_start(c.vm, dp_guest, (void *)(uintptr_t)gva);
 	if (r) {
 		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
 		goto out;
@@ -384,7 +384,7 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 	if (r)
 		goto out;
 	kmmu_gate_open(&c.gate, DP_QUIT);
-	r = kmmu_vm_wait(c.vm, 60);
+	r = __kmmu_vm_wait(c.vm, 60);
 	if (r)
 		snprintf(err, len, "vCPUs did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(c.vm) : strerror(-r));
@@ -513,14 +513,12 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(dirty, bench, 3600)
+KMMU_TEST_F(dirty, bench, 3600)
 {
 	char why[256];
 	int fd, m, bk, i;
 	bool manual, ring;
 
-	if (_metadata->skip)
-		return;
 	fd = kmmu_kvm_open(why, sizeof(why));
 	ASSERT_LE(0, fd) TH_LOG("%s", why);
 	manual = dp_manual_caps(fd) & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
@@ -649,8 +647,8 @@ int main(int argc, char **argv)
 		configs += dp_opts.modes[m] * (dp_opts.backings[DP_4K] + dp_opts.backings[DP_THP]);
 	for (m = 0; m < dp_opts.nr_vcpu_configs; m++)
 		mem += dp_opts.mem_mb * dp_opts.vcpus[m];
-	_dirty_bench_object.timeout = 120 + configs * dp_opts.b.samples *
-				      (10 + mem * (dp_opts.iterations + 1) / 2);
+	KMMU_TEST_TIMEOUT(dirty, bench, 120 + configs * dp_opts.b.samples *
+			  (10 + mem * (dp_opts.iterations + 1) / 2));
 	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d, mem %llu MiB per vCPU, %llu passes",
 			      dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
 			      (unsigned long long)dp_opts.iterations))

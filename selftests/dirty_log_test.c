@@ -90,6 +90,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/gate.h"
 #include "kmmu/hygiene.h"
@@ -1001,8 +1002,8 @@ static int dl_create(struct dl_ctx *c, int i, uint32_t flags)
 	int r;
 
 	dl_ring_lock(c);
-	r = kmmu_slot_add(c->vm, s->id, dl_gpa(s, 0), s->npages * DL_PAGE,
-			  c->mem + s->off * DL_PAGE, flags);
+	r = __kmmu_slot_add(c->vm, s->id, dl_gpa(s, 0), s->npages * DL_PAGE,
+			    c->mem + s->off * DL_PAGE, flags);
 	if (!r) {
 		s->present = true;
 		s->logging = false;
@@ -1314,7 +1315,7 @@ static int dl_start(struct dl_ctx *c)
 	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(DL_MEM_PAGES * DL_PAGE);
 	if (c->mode == DL_RING)
 		vo.dirty_ring_entries = dl_opts.ring_entries;
-	r = kmmu_vm_create(&c->vm, &vo, c->err, sizeof(c->err));
+	r = __kmmu_vm_create(&c->vm, &vo, c->err, sizeof(c->err));
 	if (r == -EOPNOTSUPP)
 		return 1;
 	if (r)
@@ -1347,10 +1348,10 @@ static int dl_start(struct dl_ctx *c)
 	c->sh->exp_gva = exp_gva;
 	c->sh->nr_vcpus = c->nr_vcpus;
 	c->sh->seed = c->rng;
-	r = kmmu_vm_map(c->vm, DL_GPA, DL_GPA, DL_DATA_MAP, KMMU_MAP_WRITE | KMMU_MAP_NX | map);
+	r = __kmmu_vm_map(c->vm, DL_GPA, DL_GPA, DL_DATA_MAP, KMMU_MAP_WRITE | KMMU_MAP_NX | map);
 	if (!r)
-		r = kmmu_vm_map(c->vm, DL_GPA + DL_DATA_MAP, DL_GPA + DL_DATA_MAP,
-				DL_MEM_PAGES * DL_PAGE - DL_DATA_MAP, KMMU_MAP_NX | map);
+		r = __kmmu_vm_map(c->vm, DL_GPA + DL_DATA_MAP, DL_GPA + DL_DATA_MAP,
+				  DL_MEM_PAGES * DL_PAGE - DL_DATA_MAP, KMMU_MAP_NX | map);
 	if (r)
 		return dl_fail(c, "guest mappings: %s", strerror(-r));
 	for (i = 0; i < DL_NR_SLOTS; i++)
@@ -1361,7 +1362,7 @@ static int dl_start(struct dl_ctx *c)
 	c->gate_init = true;
 	kmmu_vm_set_handlers(c->vm, &h);
 	dl_stats_open(c);
-	r = kmmu_vm_start(c->vm, dl_guest, (void *)(uintptr_t)gva);
+	r = __kmmu_vm_start(c->vm, dl_guest, (void *)(uintptr_t)gva);
 	if (r)
 		return dl_fail(c, "starting the vCPUs: %s", strerror(-r));
 	/* The guest's first GUEST_SYNC. */
@@ -1458,7 +1459,7 @@ static int dl_finish(struct dl_ctx *c)
 				       (long long)c->pages_2m_populated, DL_DATA_HUGE_REGIONS);
 	}
 	dl_resume(c, DL_CMD_QUIT);
-	r = kmmu_vm_wait(c->vm, 60);
+	r = __kmmu_vm_wait(c->vm, 60);
 	if (r)
 		return dl_fail(c, "vCPUs did not finish: %s",
 			       r == -EIO ? kmmu_vm_errors(c->vm) : strerror(-r));
@@ -1469,8 +1470,7 @@ static int dl_finish(struct dl_ctx *c)
 
 FIXTURE(dirty) {
 	struct dl_ctx *c;
-	struct kmmu_hygiene hyg;
-	bool hygiene_started;
+	struct kmmu_test_run run;	/* the hygiene baseline; the VM is c->vm */
 	struct kmmu_janitor jan;
 	bool jan_started;
 };
@@ -1498,24 +1498,16 @@ DL_VARIANT(ring_hugetlb, DL_RING, DL_HUGETLB);
 
 FIXTURE_SETUP(dirty)
 {
-	char why[256];
-	int fd;
-
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
+	KMMU_TEST_REQUIRE_KVM();
 	if (!dl_opts.modes[variant->mode] || !dl_opts.backings[variant->backing])
 		SKIP(return, "not selected (-M %s -B %s)", dl_mode_names[variant->mode],
 		     dl_backing_names[variant->backing]);
-	kmmu_hygiene_begin(&self->hyg);
-	self->hygiene_started = true;
+	kmmu_test_run_start(&self->run, NULL);
 }
 
 FIXTURE_TEARDOWN(dirty)
 {
 	struct dl_ctx *c = self->c;
-	char report[1024];
 	uint64_t fast = 0, fixed = 0;
 
 	if (c) {
@@ -1550,21 +1542,14 @@ FIXTURE_TEARDOWN(dirty)
 			TH_LOG("restoring vm.nr_hugepages failed");
 		kmmu_janitor_stop(&self->jan);
 	}
-	if (self->hygiene_started && kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (self->hygiene_started && report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
+	KMMU_TEST_END(&self->run);
 }
 
-TEST_F_TIMEOUT(dirty, log, 300)
+KMMU_TEST_F(dirty, log, 300)
 {
 	struct dl_ctx *c;
 	int r;
 
-	if (_metadata->skip)
-		return;
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
@@ -1695,7 +1680,7 @@ TEST(dirty_ring_full)
 	/* The smallest ring KVM takes: a page, and more than the reserved entries. */
 	for (c.entries = 256; c.entries <= 4096; c.entries *= 2) {
 		vo.dirty_ring_entries = c.entries;
-		r = kmmu_vm_create(&vm, &vo, err, sizeof(err));
+		r = __kmmu_vm_create(&vm, &vo, err, sizeof(err));
 		if (r != -EINVAL)
 			break;
 	}
@@ -1707,8 +1692,8 @@ TEST(dirty_ring_full)
 	r = kmmu_mem_alloc(&mem, c.npages * DL_PAGE, KMMU_BACKING_ANON, -1);
 	ASSERT_EQ(0, r);
 	madvise(mem.hva, mem.size, MADV_NOHUGEPAGE);
-	ASSERT_EQ(0, kmmu_vm_map(vm, DL_GPA, DL_GPA, mem.size, KMMU_MAP_WRITE | KMMU_MAP_NX));
-	ASSERT_EQ(0, kmmu_slot_add(vm, c.slot, DL_GPA, mem.size, mem.hva, KVM_MEM_LOG_DIRTY_PAGES));
+	kmmu_vm_map(vm, DL_GPA, DL_GPA, mem.size, KMMU_MAP_WRITE | KMMU_MAP_NX);
+	kmmu_slot_add(vm, c.slot, DL_GPA, mem.size, mem.hva, KVM_MEM_LOG_DIRTY_PAGES);
 	r = kmmu_vm_get_dirty_log(vm, c.slot, bm);
 	EXPECT_EQ(-ENXIO, r) TH_LOG("KVM_GET_DIRTY_LOG with a dirty ring: %s, not ENXIO",
 				    r ? strerror(-r) : "success");
@@ -1716,8 +1701,8 @@ TEST(dirty_ring_full)
 	EXPECT_EQ(-ENXIO, r) TH_LOG("KVM_CLEAR_DIRTY_LOG with a dirty ring: %s, not ENXIO",
 				    r ? strerror(-r) : "success");
 	kmmu_vm_set_handlers(vm, &h);
-	ASSERT_EQ(0, kmmu_vm_start(vm, rf_guest, (void *)(uintptr_t)c.npages));
-	r = kmmu_vm_wait(vm, 120);
+	kmmu_vm_start(vm, rf_guest, (void *)(uintptr_t)c.npages);
+	r = __kmmu_vm_wait(vm, 120);
 	ASSERT_EQ(0, r) TH_LOG("%s", kmmu_vm_errors(vm));
 	/* What is left after the last exit: below the soft limit. */
 	c.round = 0;
@@ -1750,7 +1735,7 @@ TEST(dirty_log_errnos)
 	struct kmmu_vm *vm = NULL;
 	struct kmmu_mem mem = { .fd = -1 };
 	uint64_t bm[2] = { ~0ULL, ~0ULL };
-	char err[512], why[256];
+	char why[256];
 	long caps;
 	int fd, r;
 	static const struct {
@@ -1774,9 +1759,9 @@ TEST(dirty_log_errnos)
 	if (fd < 0)
 		SKIP(return, "%s", why);
 	close(fd);
-	ASSERT_EQ(0, kmmu_vm_create(&vm, &vo, err, sizeof(err))) TH_LOG("%s", err);
+	kmmu_vm_create(&vm, &vo);
 	ASSERT_EQ(0, kmmu_mem_alloc(&mem, npages * DL_PAGE, KMMU_BACKING_ANON, -1));
-	ASSERT_EQ(0, kmmu_slot_add(vm, slot, DL_GPA, mem.size, mem.hva, 0));
+	kmmu_slot_add(vm, slot, DL_GPA, mem.size, mem.hva, 0);
 	EXPECT_EQ(-ENOENT, kmmu_vm_get_dirty_log(vm, slot, bm)) TH_LOG("GET, logging off");
 	EXPECT_EQ(-ENOENT, kmmu_vm_get_dirty_log(vm, slot + 1, bm)) TH_LOG("GET, no such slot");
 	EXPECT_EQ(-EINVAL, kmmu_vm_reset_dirty_rings(vm)) TH_LOG("KVM_RESET_DIRTY_RINGS, no ring");
@@ -1832,12 +1817,6 @@ static void dl_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
-static void dl_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1845,7 +1824,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "dirty_log_test";
-	char why[256], msg[160];
+	char why[256];
 	cpu_set_t set;
 	bool seeded = false;
 	uint64_t u;
@@ -1855,79 +1834,58 @@ int main(int argc, char **argv)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:n:i:r:S:M:B:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_getopt(prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 2, KMMU_MAX_VCPUS, &u))
-				dl_bad(prog, "-v wants a vCPU count from 2 to 64");
+				kmmu_usage_error(prog, "-v wants a vCPU count from 2 to 64");
 			dl_opts.vcpus = u;
 			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 1, 100000, &u))
-				dl_bad(prog, "-n wants a round count from 1 to 100000");
+				kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
 			dl_opts.iterations = u;
 			break;
 		case 'i':
 			if (kmmu_parse_seconds(optarg, 0, 10000, &dl_opts.interval_ms))
-				dl_bad(prog, "-i wants milliseconds from 0 to 10000");
+				kmmu_usage_error(prog, "-i wants milliseconds from 0 to 10000");
 			break;
 		case 'r':
 			/* KVM's smallest ring is a page. */
 			if (kmmu_parse_u64(optarg, 256, 65536, &u) || (u & (u - 1)))
-				dl_bad(prog, "-r wants a power of two from 256 to 65536");
+				kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
 			dl_opts.ring_entries = u;
 			break;
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &dl_opts.seed))
-				dl_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			seeded = true;
 			break;
 		case 'M':
 			if (kmmu_parse_names(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
-				dl_bad(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
+				kmmu_usage_error(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
 			break;
 		case 'B':
 			if (kmmu_parse_names(optarg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings) < 0)
-				dl_bad(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
+				kmmu_usage_error(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
 			break;
 		case 'h':
 			dl_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
-			dl_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			dl_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		dl_bad(prog, msg);
 	}
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
-		dl_bad(prog, "KMMU_DIRTY_INJECT wants drop-one");
-	if (!seeded) {
-		struct timespec t;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		dl_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
-	}
+		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");
+	if (!seeded)
+		dl_opts.seed = kmmu_time_seed();
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0)
 		close(fd);
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d rounds %d interval %.3g ms ring %u seed %llu%s%s\n", prog,
-	       dl_opts.vcpus, dl_opts.iterations, dl_opts.interval_ms, dl_opts.ring_entries,
-	       (unsigned long long)dl_opts.seed, dl_opts.inject ? " INJECTED BUG: " : "",
-	       dl_opts.inject ? dl_opts.inject : "");
+	kmmu_test_header(prog, "vcpus %d rounds %d interval %.3g ms ring %u seed %llu%s%s",
+			 dl_opts.vcpus, dl_opts.iterations, dl_opts.interval_ms,
+			 dl_opts.ring_entries, (unsigned long long)dl_opts.seed,
+			 dl_opts.inject ? " INJECTED BUG: " : "", dl_opts.inject ? dl_opts.inject : "");
 	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) < 2)
 		printf("# only one CPU: the vCPUs take turns, so harvests never race with guest writes\n");
 	else
@@ -1937,6 +1895,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* Rounds, their pauses and parks, VM setup: generous for TCG. */
-	_dirty_log_object.timeout = 120 + dl_opts.iterations * (3 + (int)(dl_opts.interval_ms / 500));
+	KMMU_TEST_TIMEOUT(dirty, log, 120 + dl_opts.iterations *
+			  (3 + (int)(dl_opts.interval_ms / 500)));
 	return test_harness_run(argc, argv);
 }

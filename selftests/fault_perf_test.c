@@ -204,7 +204,7 @@ static int fp_one_sample(struct kmmu_vm *vm, struct fp_ctx *c, struct fp_shared 
 		snprintf(err, len, "mmap of %llu MiB failed", (unsigned long long)(mem >> 20));
 		return -ENOMEM;
 	}
-	r = kmmu_slot_add(vm, FP_SLOT, FP_GPA, mem, p, 0);
+	r = __kmmu_slot_add(vm, FP_SLOT, FP_GPA, mem, p, 0);
 	if (r) {
 		munmap(raw, raw_size);
 		snprintf(err, len, "adding the memslot: %s", strerror(-r));
@@ -288,7 +288,7 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	r = kmmu_vm_create(&vm, &vo, err, sizeof(err));
+	r = __kmmu_vm_create(&vm, &vo, err, sizeof(err));
 	if (r)
 		goto out;
 	kmmu_result_host(fp_opts.b.res)->nr_memslots = kmmu_vm_nr_slots(vm);
@@ -299,8 +299,8 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 		goto out;
 	}
 	sh = kmmu_vm_alloc_shared(vm, sizeof(*sh), &gva);
-	r = sh ? kmmu_vm_map(vm, FP_GPA, FP_GPA, mem, KMMU_MAP_WRITE | KMMU_MAP_NX |
-			     (bk == FP_2M ? KMMU_MAP_HUGE : 0)) : -ENOMEM;
+	r = sh ? __kmmu_vm_map(vm, FP_GPA, FP_GPA, mem, KMMU_MAP_WRITE | KMMU_MAP_NX |
+			       (bk == FP_2M ? KMMU_MAP_HUGE : 0)) : -ENOMEM;
 	if (r) {
 		snprintf(err, sizeof(err), "guest mappings: %s", strerror(-r));
 		goto out;
@@ -310,7 +310,7 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	h.sync = fp_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(vm, &h);
-	r = kmmu_vm_start(vm, fp_guest, (void *)(uintptr_t)gva);
+	r = __kmmu_vm_start(vm, fp_guest, (void *)(uintptr_t)gva);
 	if (r) {
 		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
 		goto out;
@@ -340,7 +340,7 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 			ratio += (double)smp[s].pages_2m / smp[s].pages_final / samples;
 	}
 	kmmu_gate_open(&c.gate, FP_QUIT);
-	r = kmmu_vm_wait(vm, 30);
+	r = __kmmu_vm_wait(vm, 30);
 	if (r) {
 		snprintf(err, sizeof(err), "vCPUs did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(vm) : strerror(-r));
@@ -386,15 +386,13 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(fault, bench, 600)
+KMMU_TEST_F(fault, bench, 600)
 {
 	char thp[32];
 	int i, bk;
 	uint64_t warm;
 	double t;
 
-	if (_metadata->skip)
-		return;
 	fp_thp_mode(thp, sizeof(thp));
 	printf("# first touch of fresh anonymous memory, one store per page; THP %s; median (cv) over %d samples of at most %.3g s and %llu MiB per vCPU\n",
 	       thp, fp_opts.b.samples, fp_opts.duration, (unsigned long long)fp_opts.mem_mb);
@@ -497,7 +495,7 @@ int main(int argc, char **argv)
 			      fp_opts.b.samples, fp_opts.duration,
 			      (unsigned long long)fp_opts.mem_mb))
 		ksft_exit_skip("%s\n", why);
-	_fault_bench_object.timeout = 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
-						   fp_opts.b.samples * (fp_opts.duration + 2));
+	KMMU_TEST_TIMEOUT(fault, bench, 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
+			  fp_opts.b.samples * (fp_opts.duration + 2)));
 	return test_harness_run(argc, argv);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/kvm_stats.h"
@@ -30,53 +31,35 @@
 static uint64_t rt_global = 0x1111;
 
 FIXTURE(rt) {
-	struct kmmu_hygiene hyg;
-	struct kmmu_vm *vm;
+	struct kmmu_test_run run;	/* the VM is run.vm */
 	struct kmmu_mem mem;
-	bool started;
 	uint64_t mmio_reads, mmio_writes, mmio_last;
 };
 
 FIXTURE_SETUP(rt)
 {
 	struct kmmu_vm_opts o = { .nr_vcpus = 4, .shared_size = 4096 };
-	char why[256];
-	int fd, r;
 
 	self->mem.fd = -1;
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	kmmu_hygiene_begin(&self->hyg);
-	self->started = true;
+	KMMU_TEST_SETUP(&self->run, NULL);
 	/* The image is copied at VM creation: the guest must see 0x2222. */
 	rt_global = 0x2222;
-	r = kmmu_vm_create(&self->vm, &o, why, sizeof(why));
-	ASSERT_EQ(0, r) TH_LOG("%s", why);
+	kmmu_vm_create(&self->run.vm, &o);
 	rt_global = 0x3333;
-	ASSERT_EQ(0, kmmu_vm_map(self->vm, RT_MMIO_GPA, RT_MMIO_GPA, 4096,
-				 KMMU_MAP_WRITE | KMMU_MAP_NX));
-	ASSERT_EQ(0, kmmu_vm_map(self->vm, RT_SLOT_GPA, RT_SLOT_GPA, 2 << 20,
-				 KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE));
+	kmmu_vm_map(self->run.vm, RT_MMIO_GPA, RT_MMIO_GPA, 4096,
+		    KMMU_MAP_WRITE | KMMU_MAP_NX);
+	kmmu_vm_map(self->run.vm, RT_SLOT_GPA, RT_SLOT_GPA, 2 << 20,
+		    KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE);
 	ASSERT_EQ(0, kmmu_mem_alloc(&self->mem, 2 << 20, KMMU_BACKING_MEMFD, -1));
 }
 
 FIXTURE_TEARDOWN(rt)
 {
-	char report[1024];
-
-	if (!self->started)
+	if (!self->run.started)
 		return;
-	kmmu_vm_destroy(self->vm);
+	KMMU_TEST_END(&self->run);
 	kmmu_mem_free(&self->mem);
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	}
 }
-
-#define RT_SKIP_IF_SKIPPED() do { if (_metadata->skip) return; } while (0)
 
 /* ---- guests ---- */
 
@@ -209,52 +192,48 @@ static int h_mmio_plain(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data, uin
 
 /* ---- tests ---- */
 
-TEST_F(rt, sync_on_every_vcpu)
+KMMU_TEST_F(rt, sync_on_every_vcpu, TEST_TIMEOUT_DEFAULT)
 {
 	struct kmmu_vm_handlers h = { .sync = h_double };
 	struct kmmu_vcpu_counts cnt;
 	int i;
 
-	RT_SKIP_IF_SKIPPED();
-	kmmu_vm_set_handlers(self->vm, &h);
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_sync, NULL));
-	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
-	for (i = 0; i < kmmu_vm_nr_vcpus(self->vm); i++) {
-		ASSERT_EQ(KMMU_VCPU_DONE, kmmu_vcpu_status(kmmu_vm_vcpu(self->vm, i)));
-		kmmu_vcpu_counts(kmmu_vm_vcpu(self->vm, i), &cnt);
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_sync, NULL);
+	kmmu_vm_wait(self->run.vm, 20);
+	for (i = 0; i < kmmu_vm_nr_vcpus(self->run.vm); i++) {
+		ASSERT_EQ(KMMU_VCPU_DONE, kmmu_vcpu_status(kmmu_vm_vcpu(self->run.vm, i)));
+		kmmu_vcpu_counts(kmmu_vm_vcpu(self->run.vm, i), &cnt);
 		ASSERT_EQ(11, cnt.ucalls);	/* 10 syncs + done */
 	}
 }
 
-TEST_F(rt, assert_is_reported_with_file_and_values)
+KMMU_TEST_F(rt, assert_is_reported_with_file_and_values, TEST_TIMEOUT_DEFAULT)
 {
-	RT_SKIP_IF_SKIPPED();
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_assert, NULL));
-	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
-	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "guest_runtime_test.c:"))
-		TH_LOG("%s", kmmu_vm_errors(self->vm));
-	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "one == 2 (0x1 vs 0x2)"))
-		TH_LOG("%s", kmmu_vm_errors(self->vm));
+	kmmu_vm_start(self->run.vm, g_assert, NULL);
+	ASSERT_EQ(-EIO, __kmmu_vm_wait(self->run.vm, 20));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->run.vm), "guest_runtime_test.c:"))
+		TH_LOG("%s", kmmu_vm_errors(self->run.vm));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->run.vm), "one == 2 (0x1 vs 0x2)"))
+		TH_LOG("%s", kmmu_vm_errors(self->run.vm));
 }
 
-TEST_F(rt, fail_format_is_expanded)
+KMMU_TEST_F(rt, fail_format_is_expanded, TEST_TIMEOUT_DEFAULT)
 {
-	RT_SKIP_IF_SKIPPED();
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_fail_fmt, NULL));
-	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
-	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "value 0xdead at 7"))
-		TH_LOG("%s", kmmu_vm_errors(self->vm));
+	kmmu_vm_start(self->run.vm, g_fail_fmt, NULL);
+	ASSERT_EQ(-EIO, __kmmu_vm_wait(self->run.vm, 20));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->run.vm), "value 0xdead at 7"))
+		TH_LOG("%s", kmmu_vm_errors(self->run.vm));
 }
 
-TEST_F(rt, crash_is_reported_with_rip)
+KMMU_TEST_F(rt, crash_is_reported_with_rip, TEST_TIMEOUT_DEFAULT)
 {
-	RT_SKIP_IF_SKIPPED();
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_crash, NULL));
-	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
-	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "SHUTDOWN"))
-		TH_LOG("%s", kmmu_vm_errors(self->vm));
-	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->vm), "RIP="));
-	TH_LOG("%.400s", kmmu_vm_errors(self->vm));
+	kmmu_vm_start(self->run.vm, g_crash, NULL);
+	ASSERT_EQ(-EIO, __kmmu_vm_wait(self->run.vm, 20));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->run.vm), "SHUTDOWN"))
+		TH_LOG("%s", kmmu_vm_errors(self->run.vm));
+	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->run.vm), "RIP="));
+	TH_LOG("%.400s", kmmu_vm_errors(self->run.vm));
 }
 
 /*
@@ -265,7 +244,7 @@ TEST_F(rt, crash_is_reported_with_rip)
  * report must say all of that.  (Without the cap VMX and SVM queue a #UD,
  * which ends in a SHUTDOWN here; PVM hosts exit the same way either way.)
  */
-TEST_F(rt, emulation_failure_is_reported_with_instruction)
+KMMU_TEST_F(rt, emulation_failure_is_reported_with_instruction, TEST_TIMEOUT_DEFAULT)
 {
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 },
@@ -275,13 +254,12 @@ TEST_F(rt, emulation_failure_is_reported_with_instruction)
 	char rip[40], *end;
 	int n = 0;
 
-	RT_SKIP_IF_SKIPPED();
-	if (kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_EXIT_ON_EMULATION_FAILURE) <= 0)
+	if (kmmu_kvm_cap(kmmu_vm_fd(self->run.vm), KVM_CAP_EXIT_ON_EMULATION_FAILURE) <= 0)
 		SKIP(return, "KVM_CAP_EXIT_ON_EMULATION_FAILURE not supported: without it the failure is a #UD in the guest");
-	ASSERT_EQ(0, ioctl(kmmu_vm_fd(self->vm), KVM_ENABLE_CAP, &cap));
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_addps_mmio, NULL));
-	ASSERT_EQ(-EIO, kmmu_vm_wait(self->vm, 20));
-	err = kmmu_vm_errors(self->vm);
+	ASSERT_EQ(0, ioctl(kmmu_vm_fd(self->run.vm), KVM_ENABLE_CAP, &cap));
+	kmmu_vm_start(self->run.vm, g_addps_mmio, NULL);
+	ASSERT_EQ(-EIO, __kmmu_vm_wait(self->run.vm, 20));
+	err = kmmu_vm_errors(self->run.vm);
 	TH_LOG("%.700s", err);
 	ASSERT_NE(NULL, strstr(err, "vcpu 0: KVM_EXIT_INTERNAL_ERROR suberror 1 (EMULATION) data["));
 	ASSERT_NE(NULL, strstr(err, "; instruction bytes: 0f 58 07"));
@@ -303,74 +281,70 @@ TEST_F(rt, emulation_failure_is_reported_with_instruction)
 	ASSERT_EQ(0x07580f, (word[1] >> 8) & 0xffffff);
 }
 
-TEST_F(rt, mmio_on_unbacked_gpa)
+KMMU_TEST_F(rt, mmio_on_unbacked_gpa, TEST_TIMEOUT_DEFAULT)
 {
 	struct kmmu_vm_handlers h = { .mmio = h_mmio, .ctx = self };
 
-	RT_SKIP_IF_SKIPPED();
-	kmmu_vm_set_handlers(self->vm, &h);
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_mmio, NULL));
-	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_mmio, NULL);
+	kmmu_vm_wait(self->run.vm, 20);
 	ASSERT_EQ(4, self->mmio_writes);
 	ASSERT_EQ(4, self->mmio_reads);
 	ASSERT_EQ(0xabcdef, self->mmio_last);
 }
 
-TEST_F(rt, memslot_errno_and_delete)
+KMMU_TEST_F(rt, memslot_errno_and_delete, TEST_TIMEOUT_DEFAULT)
 {
-	struct slot_ctx s = { .vm = self->vm };
+	struct slot_ctx s = { .vm = self->run.vm };
 	struct kmmu_vm_handlers h = { .sync = h_delete, .mmio = h_mmio_plain, .ctx = &s };
 	uint8_t *m = self->mem.hva;
 	uint64_t v = 0xfeed;
 
-	RT_SKIP_IF_SKIPPED();
 	memcpy(m + 0x1000, &v, 8);
-	ASSERT_EQ(0, kmmu_slot_add(self->vm, RT_SLOT, RT_SLOT_GPA, 2 << 20, m, 0));
+	kmmu_slot_add(self->run.vm, RT_SLOT, RT_SLOT_GPA, 2 << 20, m, 0);
 	/* Overlap with an existing slot: KVM's own -EEXIST. */
-	ASSERT_EQ(-EEXIST, kmmu_slot_add(self->vm, RT_SLOT + 1, RT_SLOT_GPA + 4096, 4096,
-					 m + 4096, 0));
+	ASSERT_EQ(-EEXIST, __kmmu_slot_add(self->run.vm, RT_SLOT + 1, RT_SLOT_GPA + 4096, 4096,
+					   m + 4096, 0));
 	/* Unaligned size: KVM's -EINVAL. */
-	ASSERT_EQ(-EINVAL, kmmu_slot_add(self->vm, RT_SLOT + 1, RT_SLOT_GPA + (4 << 20), 100,
-					 m, 0));
+	ASSERT_EQ(-EINVAL, __kmmu_slot_add(self->run.vm, RT_SLOT + 1, RT_SLOT_GPA + (4 << 20), 100,
+					   m, 0));
 	/* The runtime guards its own slots and the hypercall page. */
-	ASSERT_EQ(-EPERM, kmmu_slot_delete(self->vm, KMMU_SLOT_SYS));
-	ASSERT_EQ(-EADDRNOTAVAIL, kmmu_slot_add(self->vm, RT_SLOT + 1, KMMU_HYPERCALL_GPA,
-						4096, m, 0));
+	ASSERT_EQ(-EPERM, kmmu_slot_delete(self->run.vm, KMMU_SLOT_SYS));
+	ASSERT_EQ(-EADDRNOTAVAIL, __kmmu_slot_add(self->run.vm, RT_SLOT + 1, KMMU_HYPERCALL_GPA,
+						  4096, m, 0));
 	/* Slot id beyond KVM_CAP_NR_MEMSLOTS: KVM's -EINVAL. */
-	ASSERT_EQ(-EINVAL, kmmu_slot_add(self->vm, kmmu_vm_nr_slots(self->vm) + 5,
-					 RT_SLOT_GPA + (8 << 20), 4096, m, 0));
-	ASSERT_EQ(m + 0x1008, kmmu_vm_gpa_to_hva(self->vm, RT_SLOT_GPA + 0x1008));
+	ASSERT_EQ(-EINVAL, __kmmu_slot_add(self->run.vm, kmmu_vm_nr_slots(self->run.vm) + 5,
+					   RT_SLOT_GPA + (8 << 20), 4096, m, 0));
+	ASSERT_EQ(m + 0x1008, kmmu_vm_gpa_to_hva(self->run.vm, RT_SLOT_GPA + 0x1008));
 
-	kmmu_vm_set_handlers(self->vm, &h);
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_slot, NULL));
-	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_slot, NULL);
+	kmmu_vm_wait(self->run.vm, 20);
 	ASSERT_TRUE(s.deleted);
 	memcpy(&v, m + 0x1008, 8);
 	ASSERT_EQ(0xbeef, v);	/* the guest's store reached the backing */
 }
 
-TEST_F(rt, sse_at_cpl3)
+KMMU_TEST_F(rt, sse_at_cpl3, TEST_TIMEOUT_DEFAULT)
 {
-	RT_SKIP_IF_SKIPPED();
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_sse, NULL));
-	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	kmmu_vm_start(self->run.vm, g_sse, NULL);
+	kmmu_vm_wait(self->run.vm, 20);
 }
 
-TEST_F(rt, binary_stats)
+KMMU_TEST_F(rt, binary_stats, TEST_TIMEOUT_DEFAULT)
 {
 	struct kmmu_vm_handlers h = { .sync = h_double };
 	struct kmmu_stats vs, cs;
 	uint64_t v;
 	int r;
 
-	RT_SKIP_IF_SKIPPED();
-	if (kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_BINARY_STATS_FD) <= 0)
+	if (kmmu_kvm_cap(kmmu_vm_fd(self->run.vm), KVM_CAP_BINARY_STATS_FD) <= 0)
 		SKIP(return, "KVM_CAP_BINARY_STATS_FD not supported");
-	ASSERT_EQ(0, kmmu_stats_open(&vs, kmmu_vm_fd(self->vm)));
-	ASSERT_EQ(0, kmmu_stats_open(&cs, kmmu_vcpu_fd(kmmu_vm_vcpu(self->vm, 0))));
-	kmmu_vm_set_handlers(self->vm, &h);
-	ASSERT_EQ(0, kmmu_vm_start(self->vm, g_sync, NULL));
-	ASSERT_EQ(0, kmmu_vm_wait(self->vm, 20)) TH_LOG("%s", kmmu_vm_errors(self->vm));
+	ASSERT_EQ(0, kmmu_stats_open(&vs, kmmu_vm_fd(self->run.vm)));
+	ASSERT_EQ(0, kmmu_stats_open(&cs, kmmu_vcpu_fd(kmmu_vm_vcpu(self->run.vm, 0))));
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_sync, NULL);
+	kmmu_vm_wait(self->run.vm, 20);
 	ASSERT_GT(kmmu_stats_count(&vs), 0);
 	r = kmmu_stats_get(&vs, "pages_4k", &v);
 	ASSERT_EQ(0, r);

@@ -103,6 +103,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/gate.h"
 #include "kmmu/hygiene.h"
@@ -1043,7 +1044,7 @@ static int hm_vm_start(struct hm_ctx *c, struct kmmu_trace_session *trace, uint6
 		vo.memslot_hook = hm_log_memslot;
 		vo.memslot_hook_ctx = c;
 	}
-	r = kmmu_vm_create(&c->vm, &vo, err, len);
+	r = __kmmu_vm_create(&c->vm, &vo, err, len);
 	if (r)
 		return r;
 	kmmu_trace_session_vm(trace, kmmu_kvm_cap(kmmu_vm_fd(c->vm), KVM_CAP_MULTI_ADDRESS_SPACE));
@@ -1054,11 +1055,11 @@ static int hm_vm_start(struct hm_ctx *c, struct kmmu_trace_session *trace, uint6
 			snprintf(err, len, "guest MAXPHYADDR %u is too small", kmmu_vm_phys_bits(c->vm));
 			return -E2BIG;
 		}
-		r = kmmu_vm_map(c->vm, w[i], w[i], win_size,
-				KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE);
+		r = __kmmu_vm_map(c->vm, w[i], w[i], win_size,
+				  KMMU_MAP_WRITE | KMMU_MAP_NX | KMMU_MAP_HUGE);
 		if (!r)
-			r = kmmu_vm_map(c->vm, w[i] + HM_ALIAS, w[i], win_size,
-					KMMU_MAP_WRITE | KMMU_MAP_NX);
+			r = __kmmu_vm_map(c->vm, w[i] + HM_ALIAS, w[i], win_size,
+					  KMMU_MAP_WRITE | KMMU_MAP_NX);
 		if (r) {
 			snprintf(err, len, "guest page tables: %s", strerror(-r));
 			return r;
@@ -1076,7 +1077,7 @@ static int hm_vm_start(struct hm_ctx *c, struct kmmu_trace_session *trace, uint6
 	h.mmio = hm_mmio;
 	h.ctx = c;
 	kmmu_vm_set_handlers(c->vm, &h);
-	r = kmmu_vm_start(c->vm, hm_guest, (void *)(uintptr_t)c->sh_gva);
+	r = __kmmu_vm_start(c->vm, hm_guest, (void *)(uintptr_t)c->sh_gva);
 	if (r) {
 		snprintf(err, len, "starting the vCPUs: %s", strerror(-r));
 		return r;
@@ -1109,7 +1110,7 @@ static int hm_quit(struct hm_ctx *c, char *err, size_t len)
 
 	snprintf(c->phase, sizeof(c->phase), "ending the guest");
 	kmmu_gate_open(&c->gate, HM_QUIT);
-	r = kmmu_vm_wait(c->vm, 60);
+	r = __kmmu_vm_wait(c->vm, 60);
 	if (r)
 		snprintf(err, len, "the vCPUs did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(c->vm) : strerror(-r));
@@ -1131,7 +1132,7 @@ static int hm_place(struct hm_ctx *c, int s, uint64_t gpa, bool move, char *err,
 	if (move)
 		r = kmmu_slot_move(c->vm, sl->id, gpa);
 	else
-		r = kmmu_slot_add(c->vm, sl->id, gpa, sl->size, hm_hva(c, sl), 0);
+		r = __kmmu_slot_add(c->vm, sl->id, gpa, sl->size, hm_hva(c, sl), 0);
 	if (r) {
 		snprintf(err, len, "%s slot %s (memslot %u) at gpa %#llx, %llu KiB, hva %p: %s",
 			 move ? "moving" : "adding", sl->name, sl->id, (unsigned long long)gpa,
@@ -2168,8 +2169,8 @@ static void *hm_churn_thread(void *arg)
 		else if (ch->where[i])
 			r = kmmu_slot_move(c->vm, sl->id, to == 1 ? sl->gpa : c->sh->slot[HM_I_STABLE + i].alt_gpa);
 		else
-			r = kmmu_slot_add(c->vm, sl->id, to == 1 ? sl->gpa : c->sh->slot[HM_I_STABLE + i].alt_gpa,
-					  sl->size, hm_hva(c, sl), 0);
+			r = __kmmu_slot_add(c->vm, sl->id, to == 1 ? sl->gpa : c->sh->slot[HM_I_STABLE + i].alt_gpa,
+					    sl->size, hm_hva(c, sl), 0);
 		if (r) {
 			ch->err = r;
 			snprintf(ch->what, sizeof(ch->what), "churn: slot %s from %d to %d: %s",
@@ -2194,7 +2195,7 @@ static int hm_churn_restore(struct hm_churn *ch, char *err, size_t len)
 		if (ch->where[i] == 2)
 			r = kmmu_slot_move(c->vm, sl->id, sl->gpa);
 		else if (!ch->where[i])
-			r = kmmu_slot_add(c->vm, sl->id, sl->gpa, sl->size, hm_hva(c, sl), 0);
+			r = __kmmu_slot_add(c->vm, sl->id, sl->gpa, sl->size, hm_hva(c, sl), 0);
 		if (r)
 			snprintf(err, len, "restoring churned slot %s: %s", sl->name, strerror(-r));
 		else
@@ -2558,25 +2559,14 @@ static int hm_invalid_run(struct __test_metadata *_metadata, struct hm_ctx *c,
 /* ---- the harness ---- */
 
 FIXTURE(hm) {
-	struct kmmu_hygiene hyg;
-	bool started;
+	struct kmmu_test_run run;	/* the checker's session; the VM is c->vm */
 	struct hm_ctx *c;
 	struct hm_churn *ch;
-	struct kmmu_trace_session *trace;
-	double t0;
 };
 
 FIXTURE_SETUP(hm)
 {
-	char why[256];
-	int fd = kmmu_kvm_open(why, sizeof(why));
-
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	kmmu_hygiene_begin(&self->hyg);
-	self->started = true;
-	self->t0 = kmmu_now();
+	KMMU_TEST_SETUP(&self->run, NULL);
 	self->c = calloc(1, sizeof(*self->c));
 	ASSERT_NE(NULL, self->c);
 	self->c->rng = hm_opts.seed ? hm_opts.seed : 1;
@@ -2585,11 +2575,12 @@ FIXTURE_SETUP(hm)
 FIXTURE_TEARDOWN(hm)
 {
 	struct hm_ctx *c = self->c;
-	char report[1024];
 
-	if (!self->started)
+	if (!self->run.started)
 		return;
-	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
+	/* Still set: the run failed.  Aborted first, as it always was. */
+	kmmu_trace_session_abort(self->run.trace);
+	self->run.trace = NULL;
 	if (self->ch)
 		hm_churn_stop(self->ch);
 	if (c) {
@@ -2612,13 +2603,8 @@ FIXTURE_TEARDOWN(hm)
 	}
 	free(self->ch);
 	free(c);
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
-	ksft_print_msg("%.2f s\n", kmmu_now() - self->t0);
+	KMMU_TEST_END(&self->run);
+	ksft_print_msg("%.2f s\n", kmmu_now() - self->run.t0);
 }
 
 /* A checked run of @name, or NULL.  @always: unless KMMU_CHECK=0; else with --check-all. */
@@ -2642,13 +2628,11 @@ static struct kmmu_trace_session *hm_trace_start(const char *name, bool always)
 
 
 
-TEST_F_TIMEOUT(hm, thp_data, 300)
+KMMU_TEST_F(hm, thp_data, 300)
 {
 	char err[1024], thp[64] = "";
 	int r;
 
-	if (_metadata->skip)
-		return;
 	if (kmmu_ctl_read("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp)) ||
 	    strstr(thp, "[never]"))
 		SKIP(return, "transparent huge pages are off (%s)", thp[0] ? thp : "no sysfs file");
@@ -2656,24 +2640,22 @@ TEST_F_TIMEOUT(hm, thp_data, 300)
 			  hm_thp_slots, sizeof(hm_thp_slots) / sizeof(hm_thp_slots[0]),
 			  err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	self->trace = hm_trace_start("huge_mapping_test.thp_data", false);
-	r = hm_data_run(_metadata, self->c, self->trace, hm_thp_slots, err, sizeof(err));
+	self->run.trace = hm_trace_start("huge_mapping_test.thp_data", false);
+	r = hm_data_run(_metadata, self->c, self->run.trace, hm_thp_slots, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
 	r = hm_quit(self->c, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	ASSERT_EQ(0, hm_trace_finish(self->c, &self->trace))
+	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
-TEST_F_TIMEOUT(hm, hugetlb_data, 300)
+KMMU_TEST_F(hm, hugetlb_data, 300)
 {
 	struct hm_ctx *c = self->c;
 	char err[1024];
 	uint64_t p;
 	int r;
 
-	if (_metadata->skip)
-		return;
 	r = hm_hugetlb_reserve(c, HM_HUGETLB_PAGES, err, sizeof(err));
 	if (r)
 		SKIP(return, "%s", err);
@@ -2681,8 +2663,8 @@ TEST_F_TIMEOUT(hm, hugetlb_data, 300)
 			  hm_hugetlb_slots, sizeof(hm_hugetlb_slots) / sizeof(hm_hugetlb_slots[0]),
 			  err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	self->trace = hm_trace_start("huge_mapping_test.hugetlb_data", false);
-	r = hm_data_run(_metadata, c, self->trace, hm_hugetlb_slots, err, sizeof(err));
+	self->run.trace = hm_trace_start("huge_mapping_test.hugetlb_data", false);
+	r = hm_data_run(_metadata, c, self->run.trace, hm_hugetlb_slots, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
 	/* One 2M page of the 4M slot dropped: it reads zero, the other keeps its data. */
 	snprintf(c->phase, sizeof(c->phase), "MADV_DONTNEED of the second 2M page of slot %s",
@@ -2698,20 +2680,18 @@ TEST_F_TIMEOUT(hm, hugetlb_data, 300)
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
 	r = hm_quit(c, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	ASSERT_EQ(0, hm_trace_finish(self->c, &self->trace))
+	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
-TEST_F_TIMEOUT(hm, notifier_one_page, 300)
+KMMU_TEST_F(hm, notifier_one_page, 300)
 {
 	struct hm_n_counts cnt = { 0 };
 	char err[1024];
 	int r, i;
 
-	if (_metadata->skip)
-		return;
-	self->trace = hm_trace_start("huge_mapping_test.notifier_one_page", false);
-	r = hm_notifier_run(_metadata, self->c, self->trace, &cnt, err, sizeof(err));
+	self->run.trace = hm_trace_start("huge_mapping_test.notifier_one_page", false);
+	r = hm_notifier_run(_metadata, self->c, self->run.trace, &cnt, err, sizeof(err));
 	for (i = 0; i < HM_NR_OPS; i++)
 		ksft_print_msg("%-34s x%ld\n", hm_op_names[i], cnt.ops[i]);
 	ksft_print_msg("pages operated on: %ld; KVM_RUN EFAULTs on stores to read-only pages: %ld\n",
@@ -2724,23 +2704,21 @@ TEST_F_TIMEOUT(hm, notifier_one_page, 300)
 	ASSERT_EQ(0, atomic_load(&self->c->other_run_errors));
 	r = hm_quit(self->c, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	ASSERT_EQ(0, hm_trace_finish(self->c, &self->trace))
+	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
-TEST_F_TIMEOUT(hm, invalid_memslots, 300)
+KMMU_TEST_F(hm, invalid_memslots, 300)
 {
 	struct hm_case cs[HM_MAX_CASES];
 	char err[1024];
 	int r, i, n = 0;
 
-	if (_metadata->skip)
-		return;
 	memset(cs, 0, sizeof(cs));
 	self->ch = calloc(1, sizeof(*self->ch));
 	ASSERT_NE(NULL, self->ch);
-	self->trace = hm_trace_start("huge_mapping_test.invalid_memslots", true);
-	r = hm_invalid_run(_metadata, self->c, &self->trace, self->ch, cs, &n, err, sizeof(err));
+	self->run.trace = hm_trace_start("huge_mapping_test.invalid_memslots", true);
+	r = hm_invalid_run(_metadata, self->c, &self->run.trace, self->ch, cs, &n, err, sizeof(err));
 	for (i = 0; i < n; i++)
 		ksft_print_msg("%-78s %-6s x%ld%s\n", cs[i].what, strerror(-cs[i].want), cs[i].tried,
 			       cs[i].wrong ? " WRONG" : "");
@@ -2751,7 +2729,7 @@ TEST_F_TIMEOUT(hm, invalid_memslots, 300)
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
 	r = hm_quit(self->c, err, sizeof(err));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	ASSERT_EQ(0, hm_trace_finish(self->c, &self->trace))
+	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
 
@@ -2774,12 +2752,6 @@ static void hm_usage(FILE *f, const char *prog)
 		prog, hm_opts.rounds, hm_opts.ops, hm_opts.passes);
 }
 
-static void hm_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -2789,31 +2761,30 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "huge_mapping_test";
 	bool seeded = false;
-	char msg[160], why[256];
+	char why[256];
 	uint64_t u;
 	int opt, fd;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":S:r:n:p:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_getopt(prog, argc, argv, ":S:r:n:p:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &hm_opts.seed))
-				hm_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			seeded = true;
 			break;
 		case 'r':
 			if (kmmu_parse_u64(optarg, 1, 64, &u))
-				hm_bad(prog, "-r wants a round count from 1 to 64");
+				kmmu_usage_error(prog, "-r wants a round count from 1 to 64");
 			hm_opts.rounds = u;
 			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 0, 10000, &u))
-				hm_bad(prog, "-n wants an operation count from 0 to 10000");
+				kmmu_usage_error(prog, "-n wants an operation count from 0 to 10000");
 			hm_opts.ops = u;
 			break;
 		case 'p':
 			if (kmmu_parse_u64(optarg, 1, 1000, &u))
-				hm_bad(prog, "-p wants a pass count from 1 to 1000");
+				kmmu_usage_error(prog, "-p wants a pass count from 1 to 1000");
 			hm_opts.passes = u;
 			break;
 		case 'C':
@@ -2822,39 +2793,19 @@ int main(int argc, char **argv)
 		case 'h':
 			hm_usage(stdout, prog);
 			return 0;
-		case ':':
-			snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
-			hm_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			hm_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		hm_bad(prog, msg);
 	}
 	hm_opts.inject = getenv("KMMU_HUGE_INJECT");
 	if (hm_opts.inject && !*hm_opts.inject)
 		hm_opts.inject = NULL;
 	if (hm_opts.inject && !hm_inject("swap") && !hm_inject("stale") && !hm_inject("accept"))
-		hm_bad(prog, "KMMU_HUGE_INJECT wants swap, stale or accept");
-	if (!seeded) {
-		struct timespec t;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		hm_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
-	}
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: seed %llu rounds %ld ops %ld passes %ld%s%s%s\n", prog,
-	       (unsigned long long)hm_opts.seed, hm_opts.rounds, hm_opts.ops, hm_opts.passes,
-	       hm_opts.check_all ? " check-all" : "",
-	       hm_opts.inject ? " INJECTED BUG: " : "", hm_opts.inject ? hm_opts.inject : "");
+		kmmu_usage_error(prog, "KMMU_HUGE_INJECT wants swap, stale or accept");
+	if (!seeded)
+		hm_opts.seed = kmmu_time_seed();
+	kmmu_test_header(prog, "seed %llu rounds %ld ops %ld passes %ld%s%s%s",
+			 (unsigned long long)hm_opts.seed, hm_opts.rounds, hm_opts.ops,
+			 hm_opts.passes, hm_opts.check_all ? " check-all" : "",
+			 hm_opts.inject ? " INJECTED BUG: " : "", hm_opts.inject ? hm_opts.inject : "");
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);

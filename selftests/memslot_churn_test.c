@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -356,7 +357,7 @@ static int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 			r = 0;
 			break;
 		}
-		r = kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096, ch_kvm_flags(want));
+		r = __kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096, ch_kvm_flags(want));
 		break;
 	case CH_OP_DELETE:
 		if (ch_opts.inject && !strcmp(ch_opts.inject, "stale-delete") &&
@@ -730,67 +731,146 @@ static void ch_stats(struct ch_ctx *c, struct kmmu_vm *vm, bool end)
 	}
 }
 
-FIXTURE(churn) {
-	struct kmmu_hygiene hyg;
-	struct kmmu_vm *vm;
-	struct kmmu_mem backing;
-	struct ch_ctx *c;
-	struct kmmu_result *res;
-	struct timespec t0;
-	bool hygiene_started;
-	struct kmmu_trace_session *trace;	/* NULL: not checked */
+/* ---- the run's statistics: totals, the lines printed, the result ---- */
+
+/* What the vCPUs did, summed over them. */
+struct ch_totals {
+	struct kmmu_ss_vcpu ss;		/* the guest's counters */
+	long long mmio;			/* the MMIO exits the host saw */
 };
 
-FIXTURE_SETUP(churn)
+/* From the guest's shared counters: before the VM, and its memory, go. */
+static void ch_totals(const struct ch_ctx *c, struct ch_totals *t)
 {
-	char why[256];
-	int fd;
+	int v;
 
-	self->backing.fd = -1;
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	clock_gettime(CLOCK_MONOTONIC, &self->t0);
-	self->res = kmmu_result_new("memslot_churn_test");
-	kmmu_hygiene_begin(&self->hyg);
-	self->hygiene_started = true;
+	for (v = 0; v < ch_opts.vcpus; v++) {
+		kmmu_ss_vcpu_add(&t->ss, &c->sh->vcpu[v].ss);
+		t->mmio += c->mmio_exits[v];
+	}
+}
+
+static const char *ch_stat_name(size_t k)
+{
+	return k < CH_NR_VM_STATS ? ch_vm_stats[k] : ch_vcpu_stats[k - CH_NR_VM_STATS];
+}
+
+static void ch_print(const struct ch_ctx *c, const struct ch_totals *t, double dur)
+{
+	char line[1024];
+	size_t off = 0, k;
+
+	ksft_print_msg("seed %llu: creates %ld deletes %ld moves %ld flag-changes %ld; guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; final sweep reads %lld; %.2f s\n",
+		       (unsigned long long)ch_opts.seed, c->creates, c->deletes,
+		       c->moves, c->flag_changes, (long long)t->ss.reads, (long long)t->ss.writes,
+		       (long long)t->ss.mmio_reads, (long long)t->ss.mmio_writes, t->mmio,
+		       (long long)t->ss.stable, (long long)t->ss.racy, (long long)t->ss.sweeps, dur);
+	line[0] = 0;
+	for (k = 0; k < CH_NR_STATS && off < sizeof(line); k++)
+		if (c->stat_found[k])
+			off += snprintf(line + off, sizeof(line) - off, " %s %llu",
+					ch_stat_name(k), (unsigned long long)c->stat_value[k]);
+	if (line[0])
+		ksft_print_msg("KVM stats over the run:%s\n", line);
+	if (!ch_opts.host_unmap)
+		return;
+	if (c->unmap_verified)
+		snprintf(line, sizeof(line), "%ld kvm_unmap_hva_range events in the backing, one for every unmap",
+			 c->unmap_events);
+	else
+		snprintf(line, sizeof(line), "not verified (%s)",
+			 c->unmap_why[0] ? c->unmap_why : "the run ended early");
+	ksft_print_msg("host unmaps: %ld madvise(MADV_DONTNEED) of %ld pages in %.2f s (%.0f/s, asked %ld/s), %ld overlapped a memslot ioctl on the same slot; seen by KVM: %s\n",
+		       c->unmaps, c->unmap_pages, c->unmap_s,
+		       c->unmap_s > 0 ? c->unmaps / c->unmap_s : 0.0,
+		       ch_opts.host_unmap, c->unmaps_raced, line);
 }
 
 static void ch_metric(struct kmmu_result *res, const char *name, double v,
 		      const char *unit, enum kmmu_direction dir)
 {
-	if (res)
-		kmmu_result_metric(res, name, unit, dir, &v, 1);
+	kmmu_result_metric(res, name, unit, dir, &v, 1);
+}
+
+/* The parameters and metrics of the result file; @c NULL: the run never began. */
+static void ch_record(struct kmmu_result *res, const struct ch_ctx *c,
+		      const struct ch_totals *t, double dur)
+{
+	char seed[32];
+	size_t k;
+
+	kmmu_result_param_int(res, "vcpus", ch_opts.vcpus);
+	kmmu_result_param_int(res, "slots", ch_opts.slots);
+	kmmu_result_param_int(res, "ops", ch_opts.ops);
+	/* A string: JSON readers lose precision on integers above 2^53. */
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)ch_opts.seed);
+	kmmu_result_param_str(res, "seed", seed);
+	kmmu_result_param_str(res, "backing",
+			      ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
+	kmmu_result_param_int(res, "host_unmap", ch_opts.host_unmap);
+	/* Only when bound: unbound runs keep the parameters they always had. */
+	if (ch_opts.numa_node >= 0)
+		kmmu_result_param_int(res, "numa_node", ch_opts.numa_node);
+	if (c) {
+		ch_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "memslot_flag_changes", c->flag_changes, "ops",
+			  KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_mmio_loads", t->ss.mmio_reads, "ops", KMMU_HIGHER_IS_BETTER);
+		ch_metric(res, "guest_mmio_stores", t->ss.mmio_writes, "ops",
+			  KMMU_HIGHER_IS_BETTER);
+		if (c->churn_s > 0)
+			ch_metric(res, "churn_duration", c->churn_s, "s", KMMU_LOWER_IS_BETTER);
+		if (ch_opts.host_unmap) {
+			ch_metric(res, "host_unmaps", c->unmaps, "ops", KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "host_unmap_pages", c->unmap_pages, "pages",
+				  KMMU_HIGHER_IS_BETTER);
+			ch_metric(res, "host_unmaps_raced", c->unmaps_raced, "ops",
+				  KMMU_HIGHER_IS_BETTER);
+			if (c->unmap_verified)
+				ch_metric(res, "kvm_unmap_hva_range_events", c->unmap_events,
+					  "count", KMMU_HIGHER_IS_BETTER);
+		}
+		for (k = 0; k < CH_NR_STATS; k++) {
+			char name[80];
+
+			if (!c->stat_found[k])
+				continue;
+			snprintf(name, sizeof(name), "kvm_%s", ch_stat_name(k));
+			ch_metric(res, name, c->stat_value[k], "count", KMMU_LOWER_IS_BETTER);
+		}
+	}
+	ch_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
+}
+
+/* ---- the harness ---- */
+
+FIXTURE(churn) {
+	struct kmmu_test_run run;	/* the VM, the checker's session, the result */
+	struct kmmu_mem backing;
+	struct ch_ctx *c;
+};
+
+FIXTURE_SETUP(churn)
+{
+	self->backing.fd = -1;
+	KMMU_TEST_SETUP(&self->run, "memslot_churn_test");
 }
 
 FIXTURE_TEARDOWN(churn)
 {
 	struct ch_ctx *c = self->c;
-	char report[1024];
-
-	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
-	double dur;
-	long long reads = 0, writes = 0, mreads = 0, mwrites = 0, mmio = 0;
-	long long stable = 0, racy = 0, sweeps = 0;
+	struct ch_totals t = { 0 };
 	int v;
 
-	if (!self->hygiene_started)
+	if (!self->run.started)
 		return;
-	if (c && c->sh) {
-		for (v = 0; v < ch_opts.vcpus; v++) {
-			struct ch_vcpu_shared *s = &c->sh->vcpu[v];
-
-			reads += s->ss.reads;
-			writes += s->ss.writes;
-			mreads += s->ss.mmio_reads;
-			mwrites += s->ss.mmio_writes;
-			stable += s->ss.stable;
-			racy += s->ss.racy;
-			sweeps += s->ss.sweeps;
-			mmio += c->mmio_exits[v];
-		}
-	}
+	if (c && c->sh)
+		ch_totals(c, &t);
 	if (c && c->stats_open) {
 		/* The test failed between the two readings: no KVM stats. */
 		for (v = 0; v < ch_opts.vcpus; v++)
@@ -802,106 +882,14 @@ FIXTURE_TEARDOWN(churn)
 	/* The unmapper touches the backing: stopped before it goes. */
 	if (c)
 		ch_unmapper_stop(c);
-	/* Tear down the VM before looking at the kernel log. */
-	kmmu_vm_destroy(self->vm);
-	self->vm = NULL;
+	/* The VM goes before the kernel log is looked at. */
+	KMMU_TEST_END(&self->run);
 	kmmu_mem_free(&self->backing);
-	dur = kmmu_ss_now(&self->t0);
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
-	if (c) {
-		ksft_print_msg("seed %llu: creates %ld deletes %ld moves %ld flag-changes %ld; guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; final sweep reads %lld; %.2f s\n",
-			       (unsigned long long)ch_opts.seed, c->creates, c->deletes,
-			       c->moves, c->flag_changes, reads, writes, mreads, mwrites,
-			       mmio, stable, racy, sweeps, dur);
-		char line[1024];
-		size_t off = 0, k;
-
-		line[0] = 0;
-		for (k = 0; k < CH_NR_STATS && off < sizeof(line); k++)
-			if (c->stat_found[k])
-				off += snprintf(line + off, sizeof(line) - off, " %s %llu",
-						k < CH_NR_VM_STATS ? ch_vm_stats[k] :
-						ch_vcpu_stats[k - CH_NR_VM_STATS],
-						(unsigned long long)c->stat_value[k]);
-		if (line[0])
-			ksft_print_msg("KVM stats over the run:%s\n", line);
-		if (ch_opts.host_unmap) {
-			if (c->unmap_verified)
-				snprintf(line, sizeof(line), "%ld kvm_unmap_hva_range events in the backing, one for every unmap",
-					 c->unmap_events);
-			else
-				snprintf(line, sizeof(line), "not verified (%s)",
-					 c->unmap_why[0] ? c->unmap_why : "the run ended early");
-			ksft_print_msg("host unmaps: %ld madvise(MADV_DONTNEED) of %ld pages in %.2f s (%.0f/s, asked %ld/s), %ld overlapped a memslot ioctl on the same slot; seen by KVM: %s\n",
-				       c->unmaps, c->unmap_pages, c->unmap_s,
-				       c->unmap_s > 0 ? c->unmaps / c->unmap_s : 0.0,
-				       ch_opts.host_unmap, c->unmaps_raced, line);
-		}
-	}
-	if (self->res) {
-		struct kmmu_result *res = self->res;
-
-		kmmu_result_param_int(res, "vcpus", ch_opts.vcpus);
-		kmmu_result_param_int(res, "slots", ch_opts.slots);
-		kmmu_result_param_int(res, "ops", ch_opts.ops);
-		/* A string: JSON readers lose precision on integers above 2^53. */
-		snprintf(report, sizeof(report), "%llu", (unsigned long long)ch_opts.seed);
-		kmmu_result_param_str(res, "seed", report);
-		kmmu_result_param_str(res, "backing",
-				      ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd");
-		kmmu_result_param_int(res, "host_unmap", ch_opts.host_unmap);
-		/* Only when bound: unbound runs keep the parameters they always had. */
-		if (ch_opts.numa_node >= 0)
-			kmmu_result_param_int(res, "numa_node", ch_opts.numa_node);
-		if (c) {
-			ch_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "memslot_flag_changes", c->flag_changes, "ops",
-				  KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "guest_reads", reads, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "guest_writes", writes, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "mmio_exits", mmio, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "guest_mmio_loads", mreads, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "guest_mmio_stores", mwrites, "ops", KMMU_HIGHER_IS_BETTER);
-			if (c->churn_s > 0)
-				ch_metric(res, "churn_duration", c->churn_s, "s",
-					  KMMU_LOWER_IS_BETTER);
-			if (ch_opts.host_unmap) {
-				ch_metric(res, "host_unmaps", c->unmaps, "ops", KMMU_HIGHER_IS_BETTER);
-				ch_metric(res, "host_unmap_pages", c->unmap_pages, "pages",
-					  KMMU_HIGHER_IS_BETTER);
-				ch_metric(res, "host_unmaps_raced", c->unmaps_raced, "ops",
-					  KMMU_HIGHER_IS_BETTER);
-				if (c->unmap_verified)
-					ch_metric(res, "kvm_unmap_hva_range_events", c->unmap_events,
-						  "count", KMMU_HIGHER_IS_BETTER);
-			}
-			for (size_t k = 0; k < CH_NR_STATS; k++) {
-				char name[80];
-
-				if (!c->stat_found[k])
-					continue;
-				snprintf(name, sizeof(name), "kvm_%s", k < CH_NR_VM_STATS ?
-					 ch_vm_stats[k] : ch_vcpu_stats[k - CH_NR_VM_STATS]);
-				ch_metric(res, name, c->stat_value[k], "count",
-					  KMMU_LOWER_IS_BETTER);
-			}
-		}
-		ch_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
-		kmmu_result_test(res, "memslot_churn_test",
-				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
-				 _metadata->passed ? NULL : "see TAP output");
-		if (kmmu_result_write(res, ch_opts.result))
-			TH_LOG("could not write the result file");
-		kmmu_result_free(res);
-		self->res = NULL;
-	}
+	if (c)
+		ch_print(c, &t, self->run.dur);
+	if (self->run.res)
+		ch_record(self->run.res, c, &t, self->run.dur);
+	KMMU_TEST_FINISH(&self->run, "memslot_churn_test", ch_opts.result);
 	if (c) {
 		ch_unmapper_free(c);
 		kmmu_ss_host_free(&c->ss);
@@ -918,7 +906,7 @@ static void ch_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_
 	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
 }
 
-TEST_F_TIMEOUT(churn, run, 90)
+KMMU_TEST_F(churn, run, 90)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
 	struct kmmu_vm_handlers h = { 0 };
@@ -930,9 +918,6 @@ TEST_F_TIMEOUT(churn, run, 90)
 	long done = 0;
 	int r, v;
 
-	/* The 6.1 harness runs the body even when the setup SKIPped. */
-	if (_metadata->skip)
-		return;
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
@@ -953,27 +938,26 @@ TEST_F_TIMEOUT(churn, run, 90)
 	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(region);
 
 	/* Checked against the reference from the VM's first memslot on. */
-	self->trace = kmmu_trace_session_start("memslot_churn_test", err, sizeof(err));
-	if (self->trace) {
+	self->run.trace = kmmu_trace_session_start("memslot_churn_test", err, sizeof(err));
+	if (self->run.trace) {
 		vo.memslot_hook = ch_log_memslot;
-		vo.memslot_hook_ctx = kmmu_trace_session_log(self->trace);
+		vo.memslot_hook_ctx = kmmu_trace_session_log(self->run.trace);
 		ksft_print_msg("checking against the reference: on\n");
 	} else {
 		ksft_print_msg("checking against the reference: off (%s)\n", err);
 	}
 
-	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
-	kmmu_trace_session_vm(self->trace, kmmu_kvm_cap(kmmu_vm_fd(self->vm),
+	kmmu_vm_create(&self->run.vm, &vo);
+	kmmu_trace_session_vm(self->run.trace, kmmu_kvm_cap(kmmu_vm_fd(self->run.vm),
 							KVM_CAP_MULTI_ADDRESS_SPACE));
-	kmmu_result_host(self->res)->nr_memslots = kmmu_vm_nr_slots(self->vm);
-	ASSERT_LE(n, kmmu_vm_nr_slots(self->vm) - KMMU_RUNTIME_SLOTS);
-	ASSERT_LT(c->alt_gpa + region - 1, 1ULL << kmmu_vm_phys_bits(self->vm))
-		TH_LOG("guest MAXPHYADDR %u too small", kmmu_vm_phys_bits(self->vm));
-	c->readonly_ok = kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_READONLY_MEM) > 0;
+	kmmu_result_host(self->run.res)->nr_memslots = kmmu_vm_nr_slots(self->run.vm);
+	ASSERT_LE(n, kmmu_vm_nr_slots(self->run.vm) - KMMU_RUNTIME_SLOTS);
+	ASSERT_LT(c->alt_gpa + region - 1, 1ULL << kmmu_vm_phys_bits(self->run.vm))
+		TH_LOG("guest MAXPHYADDR %u too small", kmmu_vm_phys_bits(self->run.vm));
+	c->readonly_ok = kmmu_kvm_cap(kmmu_vm_fd(self->run.vm), KVM_CAP_READONLY_MEM) > 0;
 
 	/* Shared region: header, state words, guest expectations. */
-	c->sh = kmmu_vm_alloc_shared(self->vm, sizeof(struct ch_shared), &gva);
+	c->sh = kmmu_vm_alloc_shared(self->run.vm, sizeof(struct ch_shared), &gva);
 	ASSERT_NE(NULL, c->sh);
 	c->sh->nr_slots = n;
 	c->sh->nr_vcpus = ch_opts.vcpus;
@@ -982,15 +966,15 @@ TEST_F_TIMEOUT(churn, run, 90)
 	c->sh->alt_gva = c->alt_gpa;
 	uint64_t sh_gva = gva;
 
-	c->ss.state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
-	c->exp = kmmu_vm_alloc_shared(self->vm, exp_bytes, &c->sh->exp_gva);
+	c->ss.state = kmmu_vm_alloc_shared(self->run.vm, state_bytes, &c->sh->state_gva);
+	c->exp = kmmu_vm_alloc_shared(self->run.vm, exp_bytes, &c->sh->exp_gva);
 	ASSERT_TRUE(c->ss.state && c->exp);
 
 	/* Both places of the region, GVA == GPA, mapped whether backed or not. */
-	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->home_gpa, c->home_gpa, region,
-				 KMMU_MAP_WRITE | KMMU_MAP_NX));
-	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->alt_gpa, c->alt_gpa, region,
-				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+	kmmu_vm_map(self->run.vm, c->home_gpa, c->home_gpa, region,
+		    KMMU_MAP_WRITE | KMMU_MAP_NX);
+	kmmu_vm_map(self->run.vm, c->alt_gpa, c->alt_gpa, region,
+		    KMMU_MAP_WRITE | KMMU_MAP_NX);
 
 	r = kmmu_mem_alloc(&self->backing, region, ch_opts.backing, ch_opts.numa_node);
 	ASSERT_EQ(0, r) TH_LOG("guest memory: %s", strerror(-r));
@@ -1003,7 +987,7 @@ TEST_F_TIMEOUT(churn, run, 90)
 	/* All slots start present at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
 	for (i = 0; i < n; i++) {
-		r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME, err, sizeof(err));
+		r = ch_do_op(self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME, err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("%s", err);
 	}
 	c->creates = 0;
@@ -1012,32 +996,31 @@ TEST_F_TIMEOUT(churn, run, 90)
 	h.fail_context = ch_fail_context;
 	h.pre_run = ch_pre_run;
 	h.ctx = c;
-	kmmu_vm_set_handlers(self->vm, &h);
-	ch_stats(c, self->vm, false);
-	r = kmmu_vm_start(self->vm, ch_guest, (void *)(uintptr_t)sh_gva);
-	ASSERT_EQ(0, r) TH_LOG("starting vCPUs: %s", strerror(-r));
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	ch_stats(c, self->run.vm, false);
+	kmmu_vm_start(self->run.vm, ch_guest, (void *)(uintptr_t)sh_gva);
 	if (ch_opts.host_unmap) {
-		r = ch_unmapper_start(c, self->trace);
+		r = ch_unmapper_start(c, self->run.trace);
 		if (r)
-			kmmu_vm_stop(self->vm);
+			kmmu_vm_stop(self->run.vm);
 		ASSERT_EQ(0, r) TH_LOG("starting the unmap thread: %s", strerror(-r));
 	}
 
 	/* The churn: this thread is the updater. */
 	rng = ch_opts.seed ? ch_opts.seed : 1;
 	while (done < ch_opts.ops && kmmu_ss_now(&c->ss.t0) < ch_opts.duration &&
-	       !kmmu_vm_failed(self->vm)) {
+	       !kmmu_vm_failed(self->run.vm)) {
 		if (ch_opts.inject && !strcmp(ch_opts.inject, "lost-write") &&
 		    done == ch_opts.ops / 4) {
 			/* vCPU 0's word in every slot loses its latest store. */
 			for (i = 0; i < n; i++)
 				((uint64_t *)(backing + i * 4096))[0] ^= 1;
 		}
-		r = ch_random_op(self->vm, c, backing, &rng, err, sizeof(err));
+		r = ch_random_op(self->run.vm, c, backing, &rng, err, sizeof(err));
 		if (r) {
 			/* Kick the vCPUs out without starting their final sweep. */
-			kmmu_vm_stop(self->vm);
-			ASSERT_EQ(0, r) TH_LOG("%s; vCPUs: %s", err, kmmu_vm_errors(self->vm));
+			kmmu_vm_stop(self->run.vm);
+			ASSERT_EQ(0, r) TH_LOG("%s; vCPUs: %s", err, kmmu_vm_errors(self->run.vm));
 		}
 		done++;
 	}
@@ -1045,39 +1028,39 @@ TEST_F_TIMEOUT(churn, run, 90)
 	if (ch_opts.host_unmap) {
 		ch_unmapper_stop(c);
 		if (c->unmap_err) {
-			kmmu_vm_stop(self->vm);
+			kmmu_vm_stop(self->run.vm);
 			ASSERT_EQ(0, c->unmap_err) TH_LOG("madvise(MADV_DONTNEED) of the backing failed: %s",
 							  strerror(c->unmap_err));
 		}
 		r = ch_unmap_verify(c, err, sizeof(err));
 		if (r)
-			kmmu_vm_stop(self->vm);
+			kmmu_vm_stop(self->run.vm);
 		ASSERT_EQ(0, r) TH_LOG("%s", err);
 	}
-	if (!kmmu_vm_failed(self->vm)) {
+	if (!kmmu_vm_failed(self->run.vm)) {
 		/* Everything back, then the final sweep. */
 		for (i = 0; i < n; i++) {
 			if ((c->ss.state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT || c->frozen[i])
 				continue;
-			r = ch_do_op(self->vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME,
+			r = ch_do_op(self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME,
 				     err, sizeof(err));
 			ASSERT_EQ(0, r) TH_LOG("%s", err);
 		}
 	}
 	__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
-	r = kmmu_vm_wait(self->vm, 30 + n / 1000.0);
+	r = __kmmu_vm_wait(self->run.vm, 30 + n / 1000.0);
 	if (r) {
-		const char *e = kmmu_vm_errors(self->vm);
+		const char *e = kmmu_vm_errors(self->run.vm);
 
 		ASSERT_EQ(0, r) TH_LOG("%s%s", r == -ETIMEDOUT ? "vCPUs did not finish: " : "",
 				       e[0] ? e : strerror(-r));
 	}
 	for (v = 0; v < ch_opts.vcpus; v++)
 		ASSERT_EQ(n, c->sh->vcpu[v].ss.sweeps);
-	ch_stats(c, self->vm, true);
-	if (self->trace) {
-		r = kmmu_trace_session_finish(self->trace, NULL);
-		self->trace = NULL;
+	ch_stats(c, self->run.vm, true);
+	if (self->run.trace) {
+		r = kmmu_trace_session_finish(self->run.trace, NULL);
+		self->run.trace = NULL;
 		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
 				       " (see the checker's lines above)");
 	}
@@ -1110,12 +1093,6 @@ static void ch_usage(FILE *f, const char *prog)
 /* Long-only options: values no short option has. */
 enum { CH_OPT_HOST_UNMAP = 256 };
 
-static void ch_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 /*
  * -N's node must be one this process may allocate memory on: mbind() would
  * refuse any other only once the test runs, as a failure, not a usage error.
@@ -1123,22 +1100,19 @@ static void ch_bad(const char *prog, const char *what)
 static void ch_parse_numa_node(const char *prog, const char *arg)
 {
 	struct bitmask *allowed;
-	char msg[160];
 	bool ok;
 	uint64_t u;
 
 	if (kmmu_parse_u64(arg, 0, 1023, &u))
-		ch_bad(prog, "-N wants a NUMA node number from 0 to 1023");
+		kmmu_usage_error(prog, "-N wants a NUMA node number from 0 to 1023");
 	if (numa_available() < 0)
-		ch_bad(prog, "-N: this host has no NUMA support (libnuma's numa_available() < 0)");
+		kmmu_usage_error(prog, "-N: this host has no NUMA support (libnuma's numa_available() < 0)");
 	allowed = numa_get_mems_allowed();
 	ok = u <= (uint64_t)numa_max_node() && numa_bitmask_isbitset(allowed, u);
 	numa_bitmask_free(allowed);
-	if (!ok) {
-		snprintf(msg, sizeof(msg), "-N %llu: not a NUMA node with memory this process may use (highest node %d)",
-			 (unsigned long long)u, numa_max_node());
-		ch_bad(prog, msg);
-	}
+	if (!ok)
+		kmmu_usage_error(prog, "-N %llu: not a NUMA node with memory this process may use (highest node %d)",
+				 (unsigned long long)u, numa_max_node());
 	ch_opts.numa_node = u;
 }
 
@@ -1159,32 +1133,31 @@ int main(int argc, char **argv)
 	int opt, fd;
 
 	if (kmmu_take_result_arg(&argc, argv, &ch_opts.result))
-		ch_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:s:n:d:S:m:N:h", longopts, NULL)) != -1) {
+		kmmu_usage_error(prog, "--result needs a file name");
+	while ((opt = kmmu_getopt(prog, argc, argv, ":v:s:n:d:S:m:N:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				ch_bad(prog, "-v wants a vCPU count from 1 to 64");
+				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
 			ch_opts.vcpus = u;
 			break;
 		case 's':
 			if (kmmu_parse_u64(optarg, 1, CH_MAX_SLOTS, &u))
-				ch_bad(prog, "-s wants a slot count from 1 to 32768");
+				kmmu_usage_error(prog, "-s wants a slot count from 1 to 32768");
 			ch_opts.slots = u;
 			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 0, 1000000000, &u))
-				ch_bad(prog, "-n wants an operation count from 0 to 1e9");
+				kmmu_usage_error(prog, "-n wants an operation count from 0 to 1e9");
 			ch_opts.ops = u;
 			break;
 		case 'd':
 			if (kmmu_parse_seconds(optarg, 0.001, 86400, &ch_opts.duration))
-				ch_bad(prog, "-d wants a duration in seconds (0.001 to 86400)");
+				kmmu_usage_error(prog, "-d wants a duration in seconds (0.001 to 86400)");
 			break;
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &ch_opts.seed))
-				ch_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			seeded = true;
 			break;
 		case 'm':
@@ -1193,87 +1166,59 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "memfd"))
 				ch_opts.backing = KMMU_BACKING_MEMFD;
 			else
-				ch_bad(prog, "-m wants anon or memfd");
+				kmmu_usage_error(prog, "-m wants anon or memfd");
 			break;
 		case 'N':
 			ch_parse_numa_node(prog, optarg);
 			break;
 		case CH_OPT_HOST_UNMAP:
 			if (kmmu_parse_u64(optarg, 0, CH_UNMAP_MAX_RATE, &u))
-				ch_bad(prog, "--host-unmap wants unmaps per second from 0 to 1000000");
+				kmmu_usage_error(prog, "--host-unmap wants unmaps per second from 0 to 1000000");
 			ch_opts.host_unmap = u;
 			break;
 		case 'h':
 			ch_usage(stdout, prog);
 			return 0;
-		case ':':
-			if (optopt == CH_OPT_HOST_UNMAP)
-				snprintf(msg, sizeof(msg), "option --host-unmap needs a value");
-			else
-				snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
-			ch_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			ch_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		ch_bad(prog, msg);
 	}
 	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
 	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
 	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write") &&
 	    strcmp(ch_opts.inject, "unmap-anon"))
-		ch_bad(prog, "KMMU_CHURN_INJECT wants stale-delete, phantom-add, lost-write or unmap-anon");
+		kmmu_usage_error(prog, "KMMU_CHURN_INJECT wants stale-delete, phantom-add, lost-write or unmap-anon");
 	if (ch_opts.inject && !strcmp(ch_opts.inject, "unmap-anon")) {
 		if (!ch_opts.host_unmap)
-			ch_bad(prog, "KMMU_CHURN_INJECT=unmap-anon needs --host-unmap N");
+			kmmu_usage_error(prog, "KMMU_CHURN_INJECT=unmap-anon needs --host-unmap N");
 		ch_opts.backing = KMMU_BACKING_ANON;
 	} else if (ch_opts.host_unmap && ch_opts.backing == KMMU_BACKING_ANON) {
-		ch_bad(prog, "--host-unmap needs -m memfd: MADV_DONTNEED would drop anonymous guest memory");
+		kmmu_usage_error(prog, "--host-unmap needs -m memfd: MADV_DONTNEED would drop anonymous guest memory");
 	}
-	if (!seeded) {
-		struct timespec t;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		ch_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
-	}
+	if (!seeded)
+		ch_opts.seed = kmmu_time_seed();
 
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0) {
 		cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
 		close(fd);
-		if (cap > 0 && ch_opts.slots > cap - KMMU_RUNTIME_SLOTS) {
-			snprintf(msg, sizeof(msg), "-s %ld: this host allows %ld memslots, %d of them used by the runtime",
-				 ch_opts.slots, cap, KMMU_RUNTIME_SLOTS);
-			ch_bad(prog, msg);
-		}
+		if (cap > 0 && ch_opts.slots > cap - KMMU_RUNTIME_SLOTS)
+			kmmu_usage_error(prog, "-s %ld: this host allows %ld memslots, %d of them used by the runtime",
+					 ch_opts.slots, cap, KMMU_RUNTIME_SLOTS);
 	}
-	/*
-	 * TAP header first, then the parameters (the seed is always printed);
-	 * KSFT_TAP_LEVEL keeps the harness from printing a second header.
-	 */
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
+	/* The parameters: the seed is always printed. */
 	off = 0;
 	msg[0] = 0;
 	if (ch_opts.numa_node >= 0)
 		off += snprintf(msg + off, sizeof(msg) - off, " numa-node %d", ch_opts.numa_node);
 	if (ch_opts.host_unmap)
 		snprintf(msg + off, sizeof(msg) - off, " host-unmap %ld/s", ch_opts.host_unmap);
-	printf("# %s: vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s%s%s%s\n",
-	       prog, ch_opts.vcpus, ch_opts.slots, ch_opts.ops, ch_opts.duration,
-	       (unsigned long long)ch_opts.seed,
-	       ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd", msg,
-	       ch_opts.inject ? " INJECTED BUG: " : "", ch_opts.inject ? ch_opts.inject : "");
+	kmmu_test_header(prog, "vcpus %d slots %ld ops %ld duration %.3gs seed %llu backing %s%s%s%s",
+			 ch_opts.vcpus, ch_opts.slots, ch_opts.ops, ch_opts.duration,
+			 (unsigned long long)ch_opts.seed,
+			 ch_opts.backing == KMMU_BACKING_ANON ? "anon" : "memfd", msg,
+			 ch_opts.inject ? " INJECTED BUG: " : "", ch_opts.inject ? ch_opts.inject : "");
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* The harness kills a test after .timeout seconds: size it to -d. */
-	_churn_run_object.timeout = (int)ch_opts.duration + 60 + ch_opts.slots / 500;
+	KMMU_TEST_TIMEOUT(churn, run, (int)ch_opts.duration + 60 + ch_opts.slots / 500);
 	return test_harness_run(argc, argv);
 }

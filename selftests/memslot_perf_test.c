@@ -406,8 +406,8 @@ static int ms_add_slots(struct ms_ctx *c, uint64_t from, uint64_t to, char *err,
 		uint64_t first = ms_slot_first(c, i);
 		uint64_t np = i == c->nr_slots - 1 ? c->pages - first : c->pps;
 
-		r = kmmu_slot_add(c->vm, KMMU_SLOT_FIRST_FREE + i, MS_GPA + first * MS_PAGE,
-				  np * MS_PAGE, c->mem + first * MS_PAGE, 0);
+		r = __kmmu_slot_add(c->vm, KMMU_SLOT_FIRST_FREE + i, MS_GPA + first * MS_PAGE,
+				    np * MS_PAGE, c->mem + first * MS_PAGE, 0);
 		if (r) {
 			snprintf(err, len, "adding memslot %llu of %llu: %s",
 				 (unsigned long long)i + 1, (unsigned long long)c->nr_slots,
@@ -515,12 +515,12 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 	 */
 	memset(c->mem, 1, area);
 	madvise(c->mem, area, MADV_DONTNEED);
-	r = kmmu_vm_create(&c->vm, &vo, err, sizeof(err));
+	r = __kmmu_vm_create(&c->vm, &vo, err, sizeof(err));
 	if (r)
 		goto out;
 	kmmu_result_host(ms_opts.b.res)->nr_memslots = kmmu_vm_nr_slots(c->vm);
 	c->sh = kmmu_vm_alloc_shared(c->vm, sizeof(*c->sh), &gva);
-	r = c->sh ? kmmu_vm_map(c->vm, MS_GPA, MS_GPA, area, KMMU_MAP_WRITE | KMMU_MAP_NX) :
+	r = c->sh ? __kmmu_vm_map(c->vm, MS_GPA, MS_GPA, area, KMMU_MAP_WRITE | KMMU_MAP_NX) :
 		-ENOMEM;
 	if (r) {
 		snprintf(err, sizeof(err), "guest mappings: %s", strerror(-r));
@@ -533,7 +533,7 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 	h.mmio = ms_mmio;
 	h.ctx = c;
 	kmmu_vm_set_handlers(c->vm, &h);
-	r = kmmu_vm_start(c->vm, ms_guest, (void *)(uintptr_t)gva);
+	r = __kmmu_vm_start(c->vm, ms_guest, (void *)(uintptr_t)gva);
 	if (r) {
 		snprintf(err, sizeof(err), "starting the vCPU: %s", strerror(-r));
 		goto out;
@@ -566,7 +566,7 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 		fflush(stdout);
 	}
 	kmmu_gate_open(&c->gate, MS_CMD_QUIT);
-	r = kmmu_vm_wait(c->vm, 30);
+	r = __kmmu_vm_wait(c->vm, 30);
 	if (r)
 		snprintf(err, sizeof(err), "vCPU did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(c->vm) : strerror(-r));
@@ -584,14 +584,12 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(memslot, bench, 600)
+KMMU_TEST_F(memslot, bench, 600)
 {
 	long cap = -1;
 	int fd, i;
 	char why[256];
 
-	if (_metadata->skip)
-		return;
 	fd = kmmu_kvm_open(why, sizeof(why));
 	ASSERT_LE(0, fd) TH_LOG("%s", why);
 	cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
@@ -710,7 +708,7 @@ int main(int argc, char **argv)
 			      ms_opts.duration))
 		ksft_exit_skip("%s\n", why);
 	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
-	_memslot_bench_object.timeout = 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
-						    ms_opts.b.samples * (ms_opts.duration + 2));
+	KMMU_TEST_TIMEOUT(memslot, bench, 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
+			  ms_opts.b.samples * (ms_opts.duration + 2)));
 	return test_harness_run(argc, argv);
 }

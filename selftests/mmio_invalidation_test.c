@@ -106,6 +106,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -445,7 +446,7 @@ static int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op
 
 	switch (kind) {
 	case MI_OP_CREATE:
-		r = kmmu_slot_add(vm, slot, gpa, 4096, c->backing + i * 4096, 0);
+		r = __kmmu_slot_add(vm, slot, gpa, 4096, c->backing + i * 4096, 0);
 		break;
 	case MI_OP_DELETE:
 		r = kmmu_slot_delete(vm, slot);
@@ -676,7 +677,7 @@ static int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *er
 			return r;
 	}
 	if (!c->views[scratch].present) {
-		r = kmmu_slot_add(vm, scratch, c->scratch_gpa, 4096, c->scratch, 0);
+		r = __kmmu_slot_add(vm, scratch, c->scratch_gpa, 4096, c->scratch, 0);
 		if (r) {
 			snprintf(err, len, "creating the scratch slot: %s", strerror(-r));
 			return r;
@@ -792,141 +793,125 @@ out:
 	return r;
 }
 
-FIXTURE(mi) {
-	struct kmmu_hygiene hyg;
-	struct kmmu_vm *vm;
-	struct kmmu_mem backing, scratch;
-	struct mi_ctx *c;
-	struct kmmu_result *res;
-	struct timespec t0;
-	bool hygiene_started;
-	struct kmmu_trace_session *trace;	/* NULL: not checked */
+/* ---- the run's statistics: totals, the lines printed, the result ---- */
+
+/* What the vCPUs did, summed over them. */
+struct mi_totals {
+	struct kmmu_ss_vcpu ss;		/* the guest's counters */
+	long long mmio;			/* the MMIO exits the host saw */
+	long long wake_reads;		/* the sleepers' reads at the wake */
 };
 
-FIXTURE_SETUP(mi)
+/* From the guest's shared counters: before the VM, and its memory, go. */
+static void mi_totals(const struct mi_ctx *c, struct mi_totals *t)
 {
-	char why[256];
-	int fd;
+	int v;
 
-	/* kmmu_hygiene_begin() below ties this child's life to the harness's. */
-	self->backing.fd = -1;
-	self->scratch.fd = -1;
-	fd = kmmu_kvm_open(why, sizeof(why));
-	if (fd < 0)
-		SKIP(return, "%s", why);
-	close(fd);
-	clock_gettime(CLOCK_MONOTONIC, &self->t0);
-	self->res = kmmu_result_new("mmio_invalidation_test");
-	kmmu_hygiene_begin(&self->hyg);
-	self->hygiene_started = true;
+	for (v = 0; v < mi_opts.vcpus; v++) {
+		kmmu_ss_vcpu_add(&t->ss, &c->sh->vcpu[v].ss);
+		t->wake_reads += c->sh->vcpu[v].wake_reads;
+		t->mmio += c->mmio_exits[v];
+	}
+}
+
+static void mi_print(const struct mi_ctx *c, const struct mi_totals *t, double dur)
+{
+	ksft_print_msg("seed %llu: flip: %ld ops (creates+deletes+moves) in %.2f s, %llu memslot swaps\n",
+		       (unsigned long long)mi_opts.seed, c->flip_ops, c->flip_s,
+		       (unsigned long long)c->flip_swaps);
+	ksft_print_msg("wrap: %llu memslot swaps (generations) in %.2f s (%ld scratch toggles), sleepers %ld stamped at MMIO generation %#llx (swap %llu), woken%s at generation %#llx (swap %llu), MMIO generation wraps crossed %llu%s\n",
+		       (unsigned long long)c->wrap_swaps, c->wrap_s, c->toggles,
+		       c->sleepers, (unsigned long long)mi_mmio_gen(c->prime_swaps),
+		       (unsigned long long)c->prime_swaps, c->woke ? "" : " (not reached)",
+		       (unsigned long long)mi_mmio_gen(c->wake_swaps),
+		       (unsigned long long)c->wake_swaps,
+		       (unsigned long long)c->wraps_crossed,
+		       mi_opts.full_wrap ? " (full wrap)" : " (bounded; --full-wrap for the wrap)");
+	ksft_print_msg("totals: creates %ld deletes %ld moves %ld; memslot swaps %llu (MMIO generation %#llx); guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; sleeper reads at the wake %lld; final sweep reads %lld; %.2f s\n",
+		       c->creates, c->deletes, c->moves, (unsigned long long)c->swaps,
+		       (unsigned long long)mi_mmio_gen(c->swaps), (long long)t->ss.reads,
+		       (long long)t->ss.writes, (long long)t->ss.mmio_reads,
+		       (long long)t->ss.mmio_writes, t->mmio, (long long)t->ss.stable,
+		       (long long)t->ss.racy, t->wake_reads, (long long)t->ss.sweeps, dur);
 }
 
 static void mi_metric(struct kmmu_result *res, const char *name, double v,
 		      const char *unit, enum kmmu_direction dir)
 {
-	if (res)
-		kmmu_result_metric(res, name, unit, dir, &v, 1);
+	kmmu_result_metric(res, name, unit, dir, &v, 1);
+}
+
+/* The parameters and metrics of the result file; @c NULL: the run never began. */
+static void mi_record(struct kmmu_result *res, const struct mi_ctx *c,
+		      const struct mi_totals *t, double dur)
+{
+	char seed[32];
+
+	kmmu_result_param_int(res, "vcpus", mi_opts.vcpus);
+	kmmu_result_param_int(res, "cells", mi_opts.cells);
+	kmmu_result_param_int(res, "ops", mi_opts.ops);
+	kmmu_result_param_int(res, "generations", mi_opts.full_wrap ?
+			      (long long)(c && c->swaps_per_wrap ? c->swaps_per_wrap :
+					  MI_SWAPS_PER_WRAP_SMM) + MI_WRAP_WINDOW :
+			      mi_opts.generations);
+	kmmu_result_param_str(res, "full_wrap", mi_opts.full_wrap ? "yes" : "no");
+	/* A string: JSON readers lose precision on integers above 2^53. */
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)mi_opts.seed);
+	kmmu_result_param_str(res, "seed", seed);
+	if (c) {
+		mi_metric(res, "flip_ops", c->flip_ops, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "flip_duration", c->flip_s, "s", KMMU_LOWER_IS_BETTER);
+		mi_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "scratch_toggles", c->toggles, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "memslot_swaps", c->swaps, "count", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "wrap_generations", c->wrap_swaps, "count", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "wrap_duration", c->wrap_s, "s", KMMU_LOWER_IS_BETTER);
+		mi_metric(res, "mmio_generation_wraps", c->wraps_crossed, "count",
+			  KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "accesses_exact", t->ss.stable, "ops", KMMU_HIGHER_IS_BETTER);
+		mi_metric(res, "accesses_raced", t->ss.racy, "ops", KMMU_HIGHER_IS_BETTER);
+	}
+	mi_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
+}
+
+/* ---- the harness ---- */
+
+FIXTURE(mi) {
+	struct kmmu_test_run run;	/* the VM, the checker's session, the result */
+	struct kmmu_mem backing, scratch;
+	struct mi_ctx *c;
+};
+
+FIXTURE_SETUP(mi)
+{
+	self->backing.fd = -1;
+	self->scratch.fd = -1;
+	KMMU_TEST_SETUP(&self->run, "mmio_invalidation_test");
 }
 
 FIXTURE_TEARDOWN(mi)
 {
 	struct mi_ctx *c = self->c;
-	long long reads = 0, writes = 0, mreads = 0, mwrites = 0, mmio = 0;
-	long long stable = 0, racy = 0, sweeps = 0, wake_reads = 0;
-	char report[1024];
-	double dur;
-	int v;
+	struct mi_totals t = { 0 };
 
-	kmmu_trace_session_abort(self->trace);	/* still set: the run failed */
-	self->trace = NULL;
-	if (!self->hygiene_started)
+	if (!self->run.started)
 		return;
-	if (c && c->sh) {
-		for (v = 0; v < mi_opts.vcpus; v++) {
-			struct mi_vcpu_shared *s = &c->sh->vcpu[v];
-
-			reads += s->ss.reads;
-			writes += s->ss.writes;
-			mreads += s->ss.mmio_reads;
-			mwrites += s->ss.mmio_writes;
-			stable += s->ss.stable;
-			racy += s->ss.racy;
-			sweeps += s->ss.sweeps;
-			wake_reads += s->wake_reads;
-			mmio += c->mmio_exits[v];
-		}
-	}
-	/* Tear down the VM before looking at the kernel log. */
-	kmmu_vm_destroy(self->vm);
-	self->vm = NULL;
+	if (c && c->sh)
+		mi_totals(c, &t);
+	/* The VM goes before the kernel log is looked at. */
+	KMMU_TEST_END(&self->run);
 	kmmu_mem_free(&self->backing);
 	kmmu_mem_free(&self->scratch);
-	dur = kmmu_ss_now(&self->t0);
-	if (kmmu_hygiene_end(&self->hyg, report, sizeof(report))) {
-		TH_LOG("host hygiene: %s", report);
-		_metadata->passed = 0;
-	} else if (report[0]) {
-		TH_LOG("host hygiene: %s", report);
-	}
-	if (c) {
-		ksft_print_msg("seed %llu: flip: %ld ops (creates+deletes+moves) in %.2f s, %llu memslot swaps\n",
-			       (unsigned long long)mi_opts.seed, c->flip_ops, c->flip_s,
-			       (unsigned long long)c->flip_swaps);
-		ksft_print_msg("wrap: %llu memslot swaps (generations) in %.2f s (%ld scratch toggles), sleepers %ld stamped at MMIO generation %#llx (swap %llu), woken%s at generation %#llx (swap %llu), MMIO generation wraps crossed %llu%s\n",
-			       (unsigned long long)c->wrap_swaps, c->wrap_s, c->toggles,
-			       c->sleepers, (unsigned long long)mi_mmio_gen(c->prime_swaps),
-			       (unsigned long long)c->prime_swaps, c->woke ? "" : " (not reached)",
-			       (unsigned long long)mi_mmio_gen(c->wake_swaps),
-			       (unsigned long long)c->wake_swaps,
-			       (unsigned long long)c->wraps_crossed,
-			       mi_opts.full_wrap ? " (full wrap)" : " (bounded; --full-wrap for the wrap)");
-		ksft_print_msg("totals: creates %ld deletes %ld moves %ld; memslot swaps %llu (MMIO generation %#llx); guest reads %lld writes %lld, MMIO loads %lld stores %lld (host saw %lld MMIO exits); accesses checked exactly %lld, raced %lld; sleeper reads at the wake %lld; final sweep reads %lld; %.2f s\n",
-			       c->creates, c->deletes, c->moves, (unsigned long long)c->swaps,
-			       (unsigned long long)mi_mmio_gen(c->swaps), reads, writes, mreads,
-			       mwrites, mmio, stable, racy, wake_reads, sweeps, dur);
-	}
-	if (self->res) {
-		struct kmmu_result *res = self->res;
-
-		kmmu_result_param_int(res, "vcpus", mi_opts.vcpus);
-		kmmu_result_param_int(res, "cells", mi_opts.cells);
-		kmmu_result_param_int(res, "ops", mi_opts.ops);
-		kmmu_result_param_int(res, "generations", mi_opts.full_wrap ?
-				      (long long)(c && c->swaps_per_wrap ? c->swaps_per_wrap :
-						  MI_SWAPS_PER_WRAP_SMM) + MI_WRAP_WINDOW :
-				      mi_opts.generations);
-		kmmu_result_param_str(res, "full_wrap", mi_opts.full_wrap ? "yes" : "no");
-		/* A string: JSON readers lose precision on integers above 2^53. */
-		snprintf(report, sizeof(report), "%llu", (unsigned long long)mi_opts.seed);
-		kmmu_result_param_str(res, "seed", report);
-		if (c) {
-			mi_metric(res, "flip_ops", c->flip_ops, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "flip_duration", c->flip_s, "s", KMMU_LOWER_IS_BETTER);
-			mi_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "scratch_toggles", c->toggles, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "memslot_swaps", c->swaps, "count", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "wrap_generations", c->wrap_swaps, "count",
-				  KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "wrap_duration", c->wrap_s, "s", KMMU_LOWER_IS_BETTER);
-			mi_metric(res, "mmio_generation_wraps", c->wraps_crossed, "count",
-				  KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "guest_reads", reads, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "guest_writes", writes, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "mmio_exits", mmio, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "accesses_exact", stable, "ops", KMMU_HIGHER_IS_BETTER);
-			mi_metric(res, "accesses_raced", racy, "ops", KMMU_HIGHER_IS_BETTER);
-		}
-		mi_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
-		kmmu_result_test(res, "mmio_invalidation_test",
-				 _metadata->passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, dur,
-				 _metadata->passed ? NULL : "see TAP output");
-		if (kmmu_result_write(res, mi_opts.result))
-			TH_LOG("could not write the result file");
-		kmmu_result_free(res);
-		self->res = NULL;
-	}
+	if (c)
+		mi_print(c, &t, self->run.dur);
+	if (self->run.res)
+		mi_record(self->run.res, c, &t, self->run.dur);
+	KMMU_TEST_FINISH(&self->run, "mmio_invalidation_test", mi_opts.result);
 	if (c) {
 		kmmu_ss_host_free(&c->ss);
 		free(c->home_exits);
@@ -946,7 +931,7 @@ static bool mi_mmio_caching(void)
 	return ch == 'Y' || ch == 'y' || ch == '1';
 }
 
-TEST_F_TIMEOUT(mi, run, 200)
+KMMU_TEST_F(mi, run, 200)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = mi_opts.vcpus };
 	struct kmmu_vm_handlers h = { 0 };
@@ -957,9 +942,6 @@ TEST_F_TIMEOUT(mi, run, 200)
 	long cap;
 	int r, v;
 
-	/* The 6.1 harness runs the body even when the setup SKIPped. */
-	if (_metadata->skip)
-		return;
 	c = calloc(1, sizeof(*c));
 	ASSERT_NE(NULL, c);
 	self->c = c;
@@ -984,9 +966,9 @@ TEST_F_TIMEOUT(mi, run, 200)
 	vo.memslot_hook = mi_memslot_hook;
 	vo.memslot_hook_ctx = c;
 
-	self->trace = kmmu_trace_session_start("mmio_invalidation_test", err, sizeof(err));
-	if (self->trace) {
-		c->log = kmmu_trace_session_log(self->trace);
+	self->run.trace = kmmu_trace_session_start("mmio_invalidation_test", err, sizeof(err));
+	if (self->run.trace) {
+		c->log = kmmu_trace_session_log(self->run.trace);
 		ksft_print_msg("checking against the reference: on\n");
 	} else {
 		ksft_print_msg("checking against the reference: off (%s)\n", err);
@@ -994,34 +976,33 @@ TEST_F_TIMEOUT(mi, run, 200)
 	if (!mi_mmio_caching())
 		ksft_print_msg("this host has mmio_caching=N: KVM makes no MMIO SPTEs, so their generations (mark_mmio_spte, check_mmio_spte, handle_mmio_page_fault) are not checkable here; classification still is\n");
 
-	r = kmmu_vm_create(&self->vm, &vo, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("creating the VM: %s", err);
-	cap = kmmu_kvm_cap(kmmu_vm_fd(self->vm), KVM_CAP_MULTI_ADDRESS_SPACE);
+	kmmu_vm_create(&self->run.vm, &vo);
+	cap = kmmu_kvm_cap(kmmu_vm_fd(self->run.vm), KVM_CAP_MULTI_ADDRESS_SPACE);
 	mi_nr_as = cap > 1 ? cap : 1;
 	c->swaps_per_wrap = (MI_MMIO_GEN_MASK + 1) / mi_nr_as;
-	kmmu_trace_session_vm(self->trace, cap);
-	kmmu_result_host(self->res)->nr_memslots = kmmu_vm_nr_slots(self->vm);
-	ASSERT_LE(n + 1, kmmu_vm_nr_slots(self->vm) - KMMU_RUNTIME_SLOTS);
-	ASSERT_LT(c->scratch_gpa + 4096 - 1, 1ULL << kmmu_vm_phys_bits(self->vm))
-		TH_LOG("guest MAXPHYADDR %u too small", kmmu_vm_phys_bits(self->vm));
+	kmmu_trace_session_vm(self->run.trace, cap);
+	kmmu_result_host(self->run.res)->nr_memslots = kmmu_vm_nr_slots(self->run.vm);
+	ASSERT_LE(n + 1, kmmu_vm_nr_slots(self->run.vm) - KMMU_RUNTIME_SLOTS);
+	ASSERT_LT(c->scratch_gpa + 4096 - 1, 1ULL << kmmu_vm_phys_bits(self->run.vm))
+		TH_LOG("guest MAXPHYADDR %u too small", kmmu_vm_phys_bits(self->run.vm));
 	ASSERT_EQ(0, c->hook_unknown + c->hook_failures);
 
-	c->sh = kmmu_vm_alloc_shared(self->vm, sizeof(struct mi_shared), &sh_gva);
+	c->sh = kmmu_vm_alloc_shared(self->run.vm, sizeof(struct mi_shared), &sh_gva);
 	ASSERT_NE(NULL, c->sh);
 	c->sh->nr_cells = n;
 	c->sh->seed = mi_opts.seed;
 	c->sh->home_gva = c->home_gpa;
 	c->sh->alt_gva = c->alt_gpa;
 	c->sh->inject_cell = mi_opts.inject ? 0 : MI_NO_CELL;
-	c->ss.state = kmmu_vm_alloc_shared(self->vm, state_bytes, &c->sh->state_gva);
+	c->ss.state = kmmu_vm_alloc_shared(self->run.vm, state_bytes, &c->sh->state_gva);
 	ASSERT_NE(NULL, c->ss.state);
-	ASSERT_NE(NULL, kmmu_vm_alloc_shared(self->vm, exp_bytes, &c->sh->exp_gva));
+	ASSERT_NE(NULL, kmmu_vm_alloc_shared(self->run.vm, exp_bytes, &c->sh->exp_gva));
 
 	/* Both places, GVA == GPA, mapped whether backed or not. */
-	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->home_gpa, c->home_gpa, c->region,
-				 KMMU_MAP_WRITE | KMMU_MAP_NX));
-	ASSERT_EQ(0, kmmu_vm_map(self->vm, c->alt_gpa, c->alt_gpa, c->region,
-				 KMMU_MAP_WRITE | KMMU_MAP_NX));
+	kmmu_vm_map(self->run.vm, c->home_gpa, c->home_gpa, c->region,
+		    KMMU_MAP_WRITE | KMMU_MAP_NX);
+	kmmu_vm_map(self->run.vm, c->alt_gpa, c->alt_gpa, c->region,
+		    KMMU_MAP_WRITE | KMMU_MAP_NX);
 
 	r = kmmu_mem_alloc(&self->backing, c->region, KMMU_BACKING_MEMFD, -1);
 	ASSERT_EQ(0, r) TH_LOG("guest memory: %s", strerror(-r));
@@ -1036,7 +1017,7 @@ TEST_F_TIMEOUT(mi, run, 200)
 	/* Every cell starts as RAM at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
 	for (i = 0; i < n; i++) {
-		r = mi_do_op(self->vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, sizeof(err));
+		r = mi_do_op(self->run.vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("%s", err);
 	}
 	c->creates = 0;
@@ -1045,30 +1026,29 @@ TEST_F_TIMEOUT(mi, run, 200)
 	h.fail_context = mi_fail_context;
 	h.pre_run = mi_pre_run;
 	h.ctx = c;
-	kmmu_vm_set_handlers(self->vm, &h);
-	r = kmmu_vm_start(self->vm, mi_guest, (void *)(uintptr_t)sh_gva);
-	ASSERT_EQ(0, r) TH_LOG("starting vCPUs: %s", strerror(-r));
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, mi_guest, (void *)(uintptr_t)sh_gva);
 
-	r = mi_flip(self->vm, c, err, sizeof(err));
+	r = mi_flip(self->run.vm, c, err, sizeof(err));
 	if (r) {
-		kmmu_vm_stop(self->vm);
-		ASSERT_EQ(0, r) TH_LOG("flip phase: %s; vCPUs: %s", err, kmmu_vm_errors(self->vm));
+		kmmu_vm_stop(self->run.vm);
+		ASSERT_EQ(0, r) TH_LOG("flip phase: %s; vCPUs: %s", err, kmmu_vm_errors(self->run.vm));
 	}
 	if (mi_opts.generations || mi_opts.full_wrap) {
 		rng = mi_opts.seed ^ 0x5bd1e995ULL;
 		if (!rng)
 			rng = 1;
-		r = mi_wrap(self->vm, c, &rng, err, sizeof(err));
+		r = mi_wrap(self->run.vm, c, &rng, err, sizeof(err));
 		if (r) {
-			kmmu_vm_stop(self->vm);
+			kmmu_vm_stop(self->run.vm);
 			ASSERT_EQ(0, r) TH_LOG("wrap phase: %s; vCPUs: %s", err,
-					       kmmu_vm_errors(self->vm));
+					       kmmu_vm_errors(self->run.vm));
 		}
 	}
 	__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
-	r = kmmu_vm_wait(self->vm, 60);
+	r = __kmmu_vm_wait(self->run.vm, 60);
 	if (r) {
-		const char *e = kmmu_vm_errors(self->vm);
+		const char *e = kmmu_vm_errors(self->run.vm);
 
 		ASSERT_EQ(0, r) TH_LOG("%s%s", r == -ETIMEDOUT ? "vCPUs did not finish: " : "",
 				       e[0] ? e : strerror(-r));
@@ -1077,9 +1057,9 @@ TEST_F_TIMEOUT(mi, run, 200)
 		TH_LOG("memslot ioctls the generation model could not follow");
 	for (v = 0; v < mi_opts.vcpus; v++)
 		ASSERT_NE(0, c->sh->vcpu[v].ss.sweeps);
-	if (self->trace) {
-		r = kmmu_trace_session_finish(self->trace, NULL);
-		self->trace = NULL;
+	if (self->run.trace) {
+		r = kmmu_trace_session_finish(self->run.trace, NULL);
+		self->run.trace = NULL;
 		c->log = NULL;
 		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
 				       " (see the checker's lines above)");
@@ -1110,12 +1090,6 @@ static void mi_usage(FILE *f, const char *prog)
 /* Long-only options: values no short option has. */
 enum { MI_OPT_GENERATIONS = 256, MI_OPT_FULL_WRAP };
 
-static void mi_bad(const char *prog, const char *what)
-{
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1132,38 +1106,37 @@ int main(int argc, char **argv)
 	int opt, fd;
 
 	if (kmmu_take_result_arg(&argc, argv, &mi_opts.result))
-		mi_bad(prog, "--result needs a file name");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v:s:n:d:S:h", longopts, NULL)) != -1) {
+		kmmu_usage_error(prog, "--result needs a file name");
+	while ((opt = kmmu_getopt(prog, argc, argv, ":v:s:n:d:S:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				mi_bad(prog, "-v wants a vCPU count from 1 to 64");
+				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
 			mi_opts.vcpus = u;
 			break;
 		case 's':
 			if (kmmu_parse_u64(optarg, 1, MI_MAX_CELLS, &u))
-				mi_bad(prog, "-s wants a page count from 1 to 4096");
+				kmmu_usage_error(prog, "-s wants a page count from 1 to 4096");
 			mi_opts.cells = u;
 			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 0, 1000000000, &u))
-				mi_bad(prog, "-n wants an operation count from 0 to 1e9");
+				kmmu_usage_error(prog, "-n wants an operation count from 0 to 1e9");
 			mi_opts.ops = u;
 			break;
 		case 'd':
 			if (kmmu_parse_seconds(optarg, 0.001, 86400, &mi_opts.duration))
-				mi_bad(prog, "-d wants a duration in seconds (0.001 to 86400)");
+				kmmu_usage_error(prog, "-d wants a duration in seconds (0.001 to 86400)");
 			timed = true;
 			break;
 		case 'S':
 			if (kmmu_parse_u64(optarg, 0, ~0ULL, &mi_opts.seed))
-				mi_bad(prog, "-S wants an unsigned 64-bit seed");
+				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			seeded = true;
 			break;
 		case MI_OPT_GENERATIONS:
 			if (kmmu_parse_u64(optarg, 0, 100000000, &u))
-				mi_bad(prog, "--generations wants a count from 0 to 1e8");
+				kmmu_usage_error(prog, "--generations wants a count from 0 to 1e8");
 			mi_opts.generations = u;
 			break;
 		case MI_OPT_FULL_WRAP:
@@ -1172,59 +1145,34 @@ int main(int argc, char **argv)
 		case 'h':
 			mi_usage(stdout, prog);
 			return 0;
-		case ':':
-			if (optopt == MI_OPT_GENERATIONS)
-				snprintf(msg, sizeof(msg), "option --generations needs a value");
-			else
-				snprintf(msg, sizeof(msg), "option -%c needs a value", optopt);
-			mi_bad(prog, msg);
-			break;
-		default:
-			if (optopt)
-				snprintf(msg, sizeof(msg), "unknown option -%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			mi_bad(prog, msg);
 		}
-	}
-	if (optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);
-		mi_bad(prog, msg);
 	}
 	/* A full wrap is 262144 memslot updates: give it time unless told. */
 	if (mi_opts.full_wrap && !timed)
 		mi_opts.duration = 1800;
 	mi_opts.inject = getenv("KMMU_MMIO_INJECT");
 	if (mi_opts.inject && strcmp(mi_opts.inject, "invert-one"))
-		mi_bad(prog, "KMMU_MMIO_INJECT wants invert-one");
-	if (!seeded) {
-		struct timespec t;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		mi_opts.seed = (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
-	}
+		kmmu_usage_error(prog, "KMMU_MMIO_INJECT wants invert-one");
+	if (!seeded)
+		mi_opts.seed = kmmu_time_seed();
 
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0) {
 		cap = kmmu_kvm_cap(fd, KVM_CAP_NR_MEMSLOTS);
 		close(fd);
-		if (cap > 0 && mi_opts.cells + 1 > cap - KMMU_RUNTIME_SLOTS) {
-			snprintf(msg, sizeof(msg), "-s %ld: this host allows %ld memslots, %d of them used by the runtime, one by the test",
-				 mi_opts.cells, cap, KMMU_RUNTIME_SLOTS);
-			mi_bad(prog, msg);
-		}
+		if (cap > 0 && mi_opts.cells + 1 > cap - KMMU_RUNTIME_SLOTS)
+			kmmu_usage_error(prog, "-s %ld: this host allows %ld memslots, %d of them used by the runtime, one by the test",
+					 mi_opts.cells, cap, KMMU_RUNTIME_SLOTS);
 	}
-	ksft_print_header();
-	setenv("KSFT_TAP_LEVEL", "1", 1);
-	printf("# %s: vcpus %d cells %ld ops %ld generations %s duration %.3gs seed %llu%s%s\n",
-	       prog, mi_opts.vcpus, mi_opts.cells, mi_opts.ops,
-	       mi_opts.full_wrap ? "full-wrap" : (snprintf(msg, sizeof(msg), "%ld",
-							   mi_opts.generations), msg),
-	       mi_opts.duration, (unsigned long long)mi_opts.seed,
-	       mi_opts.inject ? " INJECTED BUG: " : "", mi_opts.inject ? mi_opts.inject : "");
+	kmmu_test_header(prog, "vcpus %d cells %ld ops %ld generations %s duration %.3gs seed %llu%s%s",
+			 mi_opts.vcpus, mi_opts.cells, mi_opts.ops,
+			 mi_opts.full_wrap ? "full-wrap" : (snprintf(msg, sizeof(msg), "%ld",
+								     mi_opts.generations), msg),
+			 mi_opts.duration, (unsigned long long)mi_opts.seed,
+			 mi_opts.inject ? " INJECTED BUG: " : "", mi_opts.inject ? mi_opts.inject : "");
 	if (fd < 0)
 		ksft_exit_skip("%s\n", why);
 	/* The harness kills a test after .timeout seconds: both phases, the waits. */
-	_mi_run_object.timeout = (int)(2 * mi_opts.duration) + 240 + mi_opts.cells / 100;
+	KMMU_TEST_TIMEOUT(mi, run, (int)(2 * mi_opts.duration) + 240 + mi_opts.cells / 100);
 	return test_harness_run(argc, argv);
 }

@@ -185,13 +185,13 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 	}
 	kmmu_gate_init(&c->gate);
 	c->duration = mp_opts.duration;
-	r = kmmu_vm_create(&vm, &vo, err, sizeof(err));
+	r = __kmmu_vm_create(&vm, &vo, err, sizeof(err));
 	if (r)
 		goto out;
 	kmmu_result_host(mp_opts.b.res)->nr_memslots = kmmu_vm_nr_slots(vm);
 	c->sh = kmmu_vm_alloc_shared(vm, sizeof(*c->sh), &gva);
-	r = c->sh ? kmmu_vm_map(vm, MP_MMIO_GPA, MP_MMIO_GPA, n * KMMU_PAGE_SIZE,
-				KMMU_MAP_WRITE | KMMU_MAP_NX) : -ENOMEM;
+	r = c->sh ? __kmmu_vm_map(vm, MP_MMIO_GPA, MP_MMIO_GPA, n * KMMU_PAGE_SIZE,
+				  KMMU_MAP_WRITE | KMMU_MAP_NX) : -ENOMEM;
 	if (r) {
 		snprintf(err, sizeof(err), "guest mappings: %s", strerror(-r));
 		goto out;
@@ -200,7 +200,7 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 	h.sync = mp_sync;
 	h.ctx = c;
 	kmmu_vm_set_handlers(vm, &h);
-	r = kmmu_vm_start(vm, mp_guest, (void *)(uintptr_t)gva);
+	r = __kmmu_vm_start(vm, mp_guest, (void *)(uintptr_t)gva);
 	if (r) {
 		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
 		goto out;
@@ -293,7 +293,7 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 		}
 	}
 	kmmu_gate_open(&c->gate, MP_QUIT);
-	r = kmmu_vm_wait(vm, 30);
+	r = __kmmu_vm_wait(vm, 30);
 	if (r)
 		snprintf(err, sizeof(err), "vCPUs did not finish: %s",
 			 r == -EIO ? kmmu_vm_errors(vm) : strerror(-r));
@@ -315,12 +315,10 @@ out:
 	return r;
 }
 
-TEST_F_TIMEOUT(mmio, bench, 600)
+KMMU_TEST_F(mmio, bench, 600)
 {
 	int i;
 
-	if (_metadata->skip)
-		return;
 	printf("# round trip = time between consecutive MMIO exits of a vCPU (host clock); median (cv over %d samples of %.3g s)\n",
 	       mp_opts.b.samples, mp_opts.duration);
 	printf("# %4s %-6s %21s %19s %19s\n", "vcpus", "access", "exits/s/vcpu",
@@ -394,7 +392,7 @@ int main(int argc, char **argv)
 			      mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
 			      mp_opts.kinds[MP_WRITE] ? "write" : "read"))
 		ksft_exit_skip("%s\n", why);
-	_mmio_bench_object.timeout = 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
-						  mp_opts.b.samples * (mp_opts.duration + 1));
+	KMMU_TEST_TIMEOUT(mmio, bench, 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
+			  mp_opts.b.samples * (mp_opts.duration + 1)));
 	return test_harness_run(argc, argv);
 }

@@ -33,8 +33,15 @@ $(SELFTEST_LIB): $(SELFTEST_LIB_OBJS)
 	rm -f $@ && $(AR) rcs $@ $^
 
 # Selftests link the checker and the host probe (tracing/).
+# The objects first, then the libraries they need (a program of several
+# files, below, adds objects after the libraries in $^).
 $(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
-	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
+	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $(filter %.o,$^) $(filter-out %.o,$^) $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
+
+# A program in several files: selftests/NAME/*.c are linked into NAME_test
+# (the kselftest harness, and so TEST_F and main(), is in NAME_test.c).
+AGING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/aging/*.c))
+$(O)/selftests/aging_test: $(AGING_TEST_OBJS)
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
 # "kvm:" tells ci/kmmu-run these need KVM (run in a VM where the host has none).

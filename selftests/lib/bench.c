@@ -14,6 +14,7 @@
 #include "kmmu/bench.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
+#include "kmmu/test_run.h"
 
 void kmmu_bench_init(struct kmmu_bench *b)
 {
@@ -110,44 +111,33 @@ void kmmu_bench_summary(const struct kmmu_bench *b)
 		       b->cv_threshold);
 }
 
-void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_bench_run *run, const char *prog)
+void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_test_run *run, const char *prog)
 {
-	run->t0 = kmmu_now();
+	kmmu_test_run_start(run, NULL);
 	b->res = kmmu_result_new(prog);
-	kmmu_hygiene_begin(&run->hyg);
-	run->started = true;
 }
 
-int kmmu_bench_end(struct kmmu_bench_run *run, char *report, size_t len)
+int kmmu_bench_end(struct kmmu_test_run *run, char *report, size_t len)
 {
-	/* Before the hygiene check: its kernel log scan is not part of the run. */
-	run->dur = kmmu_now() - run->t0;
-	return kmmu_hygiene_end(&run->hyg, report, len);
+	return kmmu_test_run_end(run, report, len);
 }
 
-int kmmu_bench_finish(struct kmmu_bench *b, const struct kmmu_bench_run *run,
+int kmmu_bench_finish(struct kmmu_bench *b, struct kmmu_test_run *run,
 		      const char *prog, bool passed)
 {
-	int r = 0;
-
 	kmmu_bench_summary(b);
 	if (!b->res)
 		return 0;
 	/* The test entry belongs to no configuration: no parameters. */
 	kmmu_result_param_reset(b->res);
-	kmmu_result_test(b->res, prog, passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, run->dur,
-			 passed ? NULL : "see TAP output");
-	if (kmmu_result_write(b->res, b->result_path))
-		r = -EIO;
-	kmmu_result_free(b->res);
+	run->res = b->res;
 	b->res = NULL;
-	return r;
+	return kmmu_test_run_finish(run, prog, passed, b->result_path);
 }
 
 void kmmu_bench_usage_error(const char *prog, const char *what)
 {
-	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
-	exit(KMMU_EXIT_USAGE);
+	kmmu_usage_error(prog, "%s", what);
 }
 
 void kmmu_bench_take_result(struct kmmu_bench *b, const char *prog, int *argc, char **argv)
@@ -159,36 +149,14 @@ void kmmu_bench_take_result(struct kmmu_bench *b, const char *prog, int *argc, c
 int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **argv,
 		      const struct option *longopts)
 {
-	char why[256], msg[300];
+	char why[256];
 	int opt, idx;
 
-	/* The errors are ours, in the one-line form. */
-	opterr = 0;
-	for (;;) {
-		opt = getopt_long(argc, argv, ":h", longopts, &idx);
-		switch (opt) {
-		case 0:
-			if (kmmu_bench_option(b, longopts[idx].name, optarg, why,
-					      sizeof(why)) < 0)
-				kmmu_bench_usage_error(prog, why);
-			break;
-		case ':':
-			snprintf(msg, sizeof(msg), "option %s needs a value", argv[optind - 1]);
-			kmmu_bench_usage_error(prog, msg);
-		case '?':
-			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
-			kmmu_bench_usage_error(prog, msg);
-		case -1:
-			if (optind < argc) {
-				snprintf(msg, sizeof(msg), "unexpected argument '%s'",
-					 argv[optind]);
-				kmmu_bench_usage_error(prog, msg);
-			}
-			return -1;
-		default:
-			return opt;
-		}
+	while ((opt = kmmu_getopt(prog, argc, argv, ":h", longopts, &idx)) == 0) {
+		if (kmmu_bench_option(b, longopts[idx].name, optarg, why, sizeof(why)) < 0)
+			kmmu_bench_usage_error(prog, why);
 	}
+	return opt;
 }
 
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)

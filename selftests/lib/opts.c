@@ -3,9 +3,15 @@
  * Strict option parsing helpers (see kmmu/opts.h).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "kmmu/opts.h"
 
@@ -146,4 +152,78 @@ int kmmu_take_result_arg(int *argc, char **argv, const char **path)
 		i--;
 	}
 	return 0;
+}
+
+void kmmu_usage_error(const char *prog, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	/* One write: stderr is unbuffered, and readers take the line whole. */
+	fprintf(stderr, "%s: %s (-h for help)\n", prog, what);
+	exit(KMMU_EXIT_USAGE);
+}
+
+int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
+		const struct option *longopts, int *longindex)
+{
+	int opt;
+
+	/* The errors are ours, in the one-line form. */
+	opterr = 0;
+	opt = getopt_long(argc, argv, shortopts, longopts, longindex);
+	switch (opt) {
+	case ':':
+		kmmu_usage_error(prog, "option %s needs a value", argv[optind - 1]);
+	case '?':
+		if (optopt)
+			kmmu_usage_error(prog, "unknown option -%c", optopt);
+		kmmu_usage_error(prog, "unknown option %s", argv[optind - 1]);
+	case -1:
+		if (optind < argc)
+			kmmu_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	default:
+		return opt;
+	}
+}
+
+int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len)
+{
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (!pid) {
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		_exit(fn(arg));
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, len - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+uint64_t kmmu_time_seed(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
 }

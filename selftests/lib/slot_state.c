@@ -55,6 +55,17 @@ void kmmu_ss_exit_done(struct kmmu_ss_vcpu *ss, uint64_t gpa, uint8_t *data, boo
 	ss->mmio_count++;
 }
 
+void kmmu_ss_vcpu_add(struct kmmu_ss_vcpu *sum, const struct kmmu_ss_vcpu *v)
+{
+	sum->reads += v->reads;
+	sum->writes += v->writes;
+	sum->mmio_reads += v->mmio_reads;
+	sum->mmio_writes += v->mmio_writes;
+	sum->stable += v->stable;
+	sum->racy += v->racy;
+	sum->sweeps += v->sweeps;
+}
+
 int kmmu_ss_host_init(struct kmmu_ss_host *h, uint64_t nr)
 {
 	h->nr = nr;

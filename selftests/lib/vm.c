@@ -304,8 +304,8 @@ static int kmmu_slot_update(struct kmmu_vm *vm, uint32_t slot, uint32_t flags,
 	return r;
 }
 
-int kmmu_slot_add(struct kmmu_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-		  void *hva, uint32_t flags)
+int __kmmu_slot_add(struct kmmu_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		    void *hva, uint32_t flags)
 {
 	int r = kmmu_slot_check(vm, slot);
 
@@ -389,8 +389,8 @@ void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa)
 
 /* ---- page tables and shared memory ---- */
 
-int kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
-		unsigned int flags)
+int __kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
+		  unsigned int flags)
 {
 	if (vm->started)
 		return -EBUSY;
@@ -565,8 +565,8 @@ static int kmmu_vm_enable_dirty_ring(struct kmmu_vm *vm, uint32_t entries,
 	return 0;
 }
 
-int kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
-		   char *err, size_t len)
+int __kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
+		     char *err, size_t len)
 {
 	size_t pt_pages = opts->pt_pages ? opts->pt_pages : 1024;
 	struct kmmu_vm *vm;
@@ -1177,7 +1177,7 @@ static void *kmmu_vcpu_thread(void *arg)
 	return NULL;
 }
 
-int kmmu_vm_start(struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg)
+int __kmmu_vm_start(struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg)
 {
 	int i, r;
 
@@ -1217,7 +1217,7 @@ int kmmu_vm_start(struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg)
 	return 0;
 }
 
-int kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s)
+int __kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s)
 {
 	struct timespec ts;
 	int started = 0, i, r = 0;

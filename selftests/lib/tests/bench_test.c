@@ -14,6 +14,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/host_probe.h"
+#include "kmmu/test_run.h"
 
 TEST(options)
 {
@@ -82,7 +83,7 @@ TEST(noise_verdict)
 TEST(run_result)
 {
 	char path[] = "/tmp/bench_test_XXXXXX", report[1024], buf[4096];
-	struct kmmu_bench_run run = { 0 };
+	struct kmmu_test_run run = { 0 };
 	struct kmmu_bench b;
 	size_t n;
 	FILE *f;
@@ -125,44 +126,29 @@ static const struct option bench_test_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/*
- * Parses @args (NULL-terminated, after the program name) to the end in a
- * child; returns its exit status (0 if the parse finished) and its stderr
- * in @err.
- */
+/* Parses @arg's args (NULL-terminated, after the program name) to the end. */
+static int bench_test_parse_all(void *arg)
+{
+	const char **args = arg;
+	char *argv[16] = { "prog" };
+	struct kmmu_bench b;
+	int argc = 1;
+
+	while (*args && argc < 15)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	kmmu_bench_init(&b);
+	optind = 1;
+	kmmu_bench_take_result(&b, "prog", &argc, argv);
+	while (kmmu_bench_getopt(&b, "prog", argc, argv, bench_test_longopts) != -1)
+		;
+	return 0;
+}
+
+/* In a child, as the usage errors exit: the exit status and stderr. */
 static int bench_test_parse(const char **args, char *err, size_t len)
 {
-	int pfd[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(pfd))
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (!pid) {
-		char *argv[16] = { "prog" };
-		struct kmmu_bench b;
-		int argc = 1;
-
-		dup2(pfd[1], 2);
-		while (*args && argc < 15)
-			argv[argc++] = (char *)*args++;
-		argv[argc] = NULL;
-		kmmu_bench_init(&b);
-		optind = 1;
-		kmmu_bench_take_result(&b, "prog", &argc, argv);
-		while (kmmu_bench_getopt(&b, "prog", argc, argv, bench_test_longopts) != -1)
-			;
-		_exit(0);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], err, len - 1);
-	err[n > 0 ? n : 0] = 0;
-	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return kmmu_exit_status(bench_test_parse_all, args, err, len);
 }
 
 TEST(command_line)
@@ -203,33 +189,28 @@ TEST(command_line)
 	ASSERT_STREQ("prog: --result needs a file name (-h for help)\n", err);
 }
 
+struct bench_test_values_args {
+	const char *duration, *vcpus;
+};
+
+/* 0 if --duration and --vcpus parse to 0.5 and 3 counts ending in 64. */
+static int bench_test_parse_values(void *arg)
+{
+	const struct bench_test_values_args *a = arg;
+	uint64_t v[16];
+	double d;
+
+	kmmu_bench_parse_duration("prog", a->duration, &d);
+	return kmmu_bench_parse_vcpus("prog", a->vcpus, v, 16) == 3 && d == 0.5 &&
+	       v[2] == 64 ? 0 : 1;
+}
+
 /* In a child, as the usage errors exit: the exit status and stderr. */
 static int bench_test_values(const char *duration, const char *vcpus, char *err, size_t len)
 {
-	int pfd[2], status;
-	ssize_t n;
-	pid_t pid;
+	struct bench_test_values_args a = { duration, vcpus };
 
-	if (pipe(pfd))
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (!pid) {
-		uint64_t v[16];
-		double d;
-
-		dup2(pfd[1], 2);
-		kmmu_bench_parse_duration("prog", duration, &d);
-		_exit(kmmu_bench_parse_vcpus("prog", vcpus, v, 16) == 3 && d == 0.5 &&
-		      v[2] == 64 ? 0 : 1);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], err, len - 1);
-	err[n > 0 ? n : 0] = 0;
-	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return kmmu_exit_status(bench_test_parse_values, &a, err, len);
 }
 
 TEST(duration_vcpus)

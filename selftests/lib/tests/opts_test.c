@@ -3,7 +3,9 @@
  * Option parsing helpers.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kmmu/opts.h"
@@ -121,6 +123,77 @@ TEST(take_result)
 	ASSERT_EQ(0, kmmu_take_result_arg(&argc, a4, &path));
 	ASSERT_EQ(4, argc);
 	ASSERT_EQ(NULL, path);
+}
+
+static const struct option opts_test_longopts[] = {
+	{ "host-unmap", required_argument, NULL, 256 },
+	{ "control", no_argument, NULL, 'c' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parses @arg's args (NULL-terminated, after "prog") with kmmu_getopt() to the end. */
+static int opts_test_getopt_all(void *arg)
+{
+	const char **args = arg;
+	char *argv[16] = { "prog" };
+	int argc = 1;
+
+	for (; *args && argc < 15; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	optind = 1;
+	while (kmmu_getopt("prog", argc, argv, ":v:h", opts_test_longopts, NULL) != -1)
+		;
+	return 0;
+}
+
+/* In a child, as a usage error exits: the exit status and stderr. */
+static int opts_test_parse(const char **args, char *err, size_t len)
+{
+	return kmmu_exit_status(opts_test_getopt_all, args, err, len);
+}
+
+TEST(getopt_errors)
+{
+	char *argv[] = { "prog", "-v", "3", "--host-unmap=5", "--control", "-h", NULL };
+	char err[512];
+
+	optind = 1;
+	ASSERT_EQ('v', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_STREQ("3", optarg);
+	ASSERT_EQ(256, kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_STREQ("5", optarg);
+	ASSERT_EQ('c', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_EQ('h', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+	ASSERT_EQ(-1, kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
+
+	ASSERT_EQ(0, opts_test_parse((const char *[]){ "-v", "1", NULL }, err, sizeof(err)));
+	ASSERT_STREQ("", err);
+	/* Every bad command line: exit status 2 and exactly one line. */
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-v", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: option -v needs a value (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "--host-unmap", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: option --host-unmap needs a value (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-x", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: unknown option -x (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "--bogus", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: unknown option --bogus (-h for help)\n", err);
+	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-v", "1", "extra", NULL },
+						    err, sizeof(err)));
+	ASSERT_STREQ("prog: unexpected argument 'extra' (-h for help)\n", err);
+}
+
+TEST(time_seed)
+{
+	/* Not a constant: two runs a moment apart get different seeds. */
+	uint64_t a = kmmu_time_seed();
+
+	usleep(1000);
+	ASSERT_NE(a, kmmu_time_seed());
 }
 
 TEST_HARNESS_MAIN

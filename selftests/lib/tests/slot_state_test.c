@@ -89,6 +89,25 @@ static int op_text(const struct kmmu_ss_op *op, char *buf, size_t len)
 	return snprintf(buf, len, ", arg %lld", (long long)op->arg);
 }
 
+TEST(vcpu_totals)
+{
+	struct kmmu_ss_vcpu a = { .mmio_count = 9, .reads = 1, .writes = 2, .mmio_reads = 3,
+				  .mmio_writes = 4, .stable = 5, .racy = 6, .sweeps = 7 };
+	struct kmmu_ss_vcpu sum = { 0 };
+
+	kmmu_ss_vcpu_add(&sum, &a);
+	kmmu_ss_vcpu_add(&sum, &a);
+	ASSERT_EQ(2, sum.reads);
+	ASSERT_EQ(4, sum.writes);
+	ASSERT_EQ(6, sum.mmio_reads);
+	ASSERT_EQ(8, sum.mmio_writes);
+	ASSERT_EQ(10, sum.stable);
+	ASSERT_EQ(12, sum.racy);
+	ASSERT_EQ(14, sum.sweeps);
+	/* The host's own bookkeeping is no total. */
+	ASSERT_EQ(0, sum.mmio_count);
+}
+
 TEST(publish)
 {
 	struct kmmu_ss_host h = { 0 };

@@ -72,40 +72,29 @@ void kmmu_bench_summary(const struct kmmu_bench *b);
 
 /*
  * The run of a benchmark's one test, from its fixture's setup to its
- * teardown (see kmmu/bench_harness.h, which writes both): the result file
- * records the test's duration and verdict, and a host that got tainted or
- * logged a kernel error during the run fails the test.
+ * teardown (see kmmu/bench_harness.h, which writes both): a
+ * kmmu_test_run whose result is b->res while the benchmark records its
+ * metrics there.
  */
-struct kmmu_bench_run {
-	struct kmmu_hygiene hyg;
-	bool started;		/* setup got past the KVM check */
-	double t0, dur;		/* seconds */
-};
+struct kmmu_test_run;
 
-/* Setup, once KVM is known to open: a new b->res for @prog, the hygiene baseline. */
-void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_bench_run *run, const char *prog);
+/* Setup, once KVM is known to open: a new b->res for @prog, the run started. */
+void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_test_run *run, const char *prog);
 
-/*
- * Teardown, first half: the run's duration, and the hygiene verdict as
- * kmmu_hygiene_end() gives it (1 if the host went bad; @report says why,
- * and may say something even when it returns 0).
- */
-int kmmu_bench_end(struct kmmu_bench_run *run, char *report, size_t len);
+/* Teardown, first half: kmmu_test_run_end(). */
+int kmmu_bench_end(struct kmmu_test_run *run, char *report, size_t len);
 
 /*
  * Teardown, second half: the noise summary, then, if b->res, the test
- * entry for @prog (pass or fail as @passed says), the result file
- * (b->result_path or $KMMU_RESULT) and freeing b->res.  -EIO if the file
- * could not be written.
+ * entry for @prog (pass or fail as @passed says, without the parameters
+ * of the last configuration), the result file (b->result_path or
+ * $KMMU_RESULT) and freeing b->res.  -EIO if the file could not be
+ * written.
  */
-int kmmu_bench_finish(struct kmmu_bench *b, const struct kmmu_bench_run *run,
+int kmmu_bench_finish(struct kmmu_bench *b, struct kmmu_test_run *run,
 		      const char *prog, bool passed);
 
-/*
- * The command line.  Every bad one ends the same way, so that the nightly
- * script can tell it from a failed run: one line on stderr, exit status
- * KMMU_EXIT_USAGE.
- */
+/* The command line: a usage error as kmmu_usage_error() ends it. */
 void kmmu_bench_usage_error(const char *prog, const char *what)
 	__attribute__((noreturn));
 

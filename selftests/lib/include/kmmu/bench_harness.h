@@ -14,10 +14,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "kmmu/bench.h"
+#include "kmmu/kvm_test_harness.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/result.h"
 
@@ -30,31 +30,18 @@
  */
 #define KMMU_BENCH_FIXTURE(name, bench, prog)					\
 	FIXTURE(name) {								\
-		struct kmmu_bench_run run;					\
+		struct kmmu_test_run run;					\
 	};									\
 	FIXTURE_SETUP(name)							\
 	{									\
-		char why[256];							\
-		int fd;								\
-										\
-		fd = kmmu_kvm_open(why, sizeof(why));				\
-		if (fd < 0)							\
-			SKIP(return, "%s", why);				\
-		close(fd);							\
+		KMMU_TEST_REQUIRE_KVM();					\
 		kmmu_bench_begin(&(bench), &self->run, (prog));			\
 	}									\
 	FIXTURE_TEARDOWN(name)							\
 	{									\
-		char report[1024];						\
-										\
 		if (!self->run.started)						\
 			return;							\
-		if (kmmu_bench_end(&self->run, report, sizeof(report))) {	\
-			TH_LOG("host hygiene: %s", report);			\
-			_metadata->passed = 0;					\
-		} else if (report[0]) {						\
-			TH_LOG("host hygiene: %s", report);			\
-		}								\
+		KMMU_TEST_END(&self->run);					\
 		if (kmmu_bench_finish(&(bench), &self->run, (prog),		\
 				      _metadata->passed))			\
 			TH_LOG("could not write the result file");		\
@@ -66,24 +53,20 @@
  * if /dev/kvm opens, else -1 with the reason in @why: the caller then
  * exits with ksft_exit_skip(), which must count in its own file.
  */
-static inline int kmmu_bench_header(const char *prog, char *why, size_t len,
-				    const char *fmt, ...)
+static inline __attribute__((format(printf, 4, 5)))
+int kmmu_bench_header(const char *prog, char *why, size_t len, const char *fmt, ...)
 {
 	struct kmmu_host host;
-	char line[256];
+	char line[256], settings[512];
 	va_list ap;
 	int ret;
 
 	ret = kmmu_host_probe_kvm(&host, why, len);
-	ksft_print_header();
-	/* test_harness_run() would print the TAP header a second time. */
-	setenv("KSFT_TAP_LEVEL", "1", 1);
 	kmmu_host_format_line(&host, line, sizeof(line));
-	printf("# %s: %s; ", prog, line);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(settings, sizeof(settings), fmt, ap);
 	va_end(ap);
-	printf("\n");
+	kmmu_test_header(prog, "%s; %s", line, settings);
 	return ret;
 }
 

@@ -16,10 +16,16 @@
  * KMMU_SLOT_FIRST_FREE up to kmmu_vm_nr_slots() - 1.
  *
  * vCPU threads are kicked out of KVM_RUN with SIGUSR1 (handler installed by
- * kmmu_vm_create(), no SA_RESTART) plus kvm_run.immediate_exit: tests must
+ * creating a VM, no SA_RESTART) plus kvm_run.immediate_exit: tests must
  * leave SIGUSR1 alone.  A VM holds no host state beyond its fds and memory,
  * which the kernel releases when the process dies, so a test killed by a
  * signal leaves nothing behind; kmmu_vm_destroy() is for orderly exits.
+ *
+ * Two tiers, as in the kernel's KVM selftests: the VM's life --
+ * __kmmu_vm_create(), __kmmu_slot_add(), __kmmu_vm_map(), __kmmu_vm_start(),
+ * __kmmu_vm_wait() -- returns 0 or -errno here; kmmu/kvm_test_harness.h
+ * has each without the __ for a test, which fails there with the reason.
+ * The other calls return 0 or -errno and have no asserting form yet.
  */
 #ifndef KMMU_KVM_VM_H
 #define KMMU_KVM_VM_H
@@ -95,7 +101,7 @@ struct kmmu_vm_opts {
 	 * Entries of each vCPU's dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
 	 * else KVM_CAP_DIRTY_LOG_RING), a power of two; 0: no ring.  KVM
 	 * takes it only between VM and vCPU creation, so it is an option of
-	 * creation.  Without a dirty ring in KVM, kmmu_vm_create() fails with
+	 * creation.  Without a dirty ring in KVM, __kmmu_vm_create() fails with
 	 * -EOPNOTSUPP.
 	 */
 	uint32_t dirty_ring_entries;
@@ -138,8 +144,8 @@ struct kmmu_vm_handlers {
  * them, the GDT/TSS, and opts->nr_vcpus vCPUs with CPUID and CPL3 state.
  * 0 or -errno with a message in @err.
  */
-int kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
-		   char *err, size_t len);
+int __kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
+		     char *err, size_t len);
 /* Stops and joins the vCPU threads, closes fds, frees memory.  NULL ok. */
 void kmmu_vm_destroy(struct kmmu_vm *vm);
 
@@ -156,8 +162,8 @@ void kmmu_vm_set_handlers(struct kmmu_vm *vm, const struct kmmu_vm_handlers *h);
  * The runtime itself refuses, before any ioctl: the runtime's slot ids
  * (-EPERM) and any range covering the hypercall page (-EADDRNOTAVAIL).
  */
-int kmmu_slot_add(struct kmmu_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-		  void *hva, uint32_t flags);
+int __kmmu_slot_add(struct kmmu_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		    void *hva, uint32_t flags);
 int kmmu_slot_delete(struct kmmu_vm *vm, uint32_t slot);
 int kmmu_slot_move(struct kmmu_vm *vm, uint32_t slot, uint64_t new_gpa);
 int kmmu_slot_set_flags(struct kmmu_vm *vm, uint32_t slot, uint32_t flags);
@@ -179,8 +185,8 @@ void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa);
  * U at every level).  Only before the first vCPU starts (-EBUSY after:
  * the host cannot change guest page tables behind a shadow MMU).
  */
-int kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
-		unsigned int flags);
+int __kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
+		  unsigned int flags);
 /* Software walk of the guest page tables: GPA, or -ENOENT/-EFAULT. */
 int kmmu_vm_gva_to_gpa(struct kmmu_vm *vm, uint64_t gva, uint64_t *gpa);
 
@@ -225,12 +231,12 @@ void kmmu_vcpu_counts(const struct kmmu_vcpu *vcpu, struct kmmu_vcpu_counts *c);
  * Starts every vCPU's thread running fn(vcpu_id, arg) in the guest.
  * 0 or -errno (nothing started in that case).
  */
-int kmmu_vm_start(struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg);
+int __kmmu_vm_start(struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg);
 /*
  * Waits until every vCPU is DONE (0), any FAILED (-EIO, the others are
  * stopped), or @timeout_s passes (-ETIMEDOUT, all stopped).  Joins.
  */
-int kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s);
+int __kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s);
 /* Kicks every vCPU out of KVM_RUN and joins its thread. */
 void kmmu_vm_stop(struct kmmu_vm *vm);
 bool kmmu_vm_failed(const struct kmmu_vm *vm);

@@ -9,7 +9,10 @@
 #define KMMU_OPTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct option;
 
 /* Exit status for a bad command line (one line on stderr, no TAP). */
 #define KMMU_EXIT_USAGE 2
@@ -42,5 +45,34 @@ int kmmu_parse_seconds(const char *s, double min, double max, double *out);
  * FILE is missing.
  */
 int kmmu_take_result_arg(int *argc, char **argv, const char **path);
+
+/*
+ * The command line of a test or benchmark.  Every bad one ends the same
+ * way, so that the runner and the nightly can tell it from a failed run:
+ * "PROG: WHAT (-h for help)" on stderr, exit status KMMU_EXIT_USAGE.
+ */
+void kmmu_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+
+/*
+ * getopt_long(argc, argv, @shortopts, @longopts, @longindex) that turns
+ * what no program handles itself into usage errors: a missing value
+ * (@shortopts must start with ':'), an unknown option and, at the end, a
+ * stray operand.  Returns the next option as getopt_long() does, or -1
+ * when the command line is done.
+ */
+int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
+		const struct option *longopts, int *longindex);
+
+/*
+ * For the tests of what ends the program (a usage error): runs @fn(@arg)
+ * in a child whose stderr goes into @err (at most @len - 1 bytes) and
+ * which exits with what @fn returns.  Its exit status, or -1 if it did
+ * not exit.
+ */
+int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len);
+
+/* A seed for a run not given one (-S): from the time and the pid. */
+uint64_t kmmu_time_seed(void);
 
 #endif

@@ -312,4 +312,7 @@ bool kmmu_ss_exit_wrong(uint64_t s, uint64_t last_change, uint64_t run_gseq, uin
 /* Completes an exit that was right: POISON for a load, then tells the guest. */
 void kmmu_ss_exit_done(struct kmmu_ss_vcpu *ss, uint64_t gpa, uint8_t *data, bool is_write);
 
+/* Adds what the guest counted in @v to @sum: the run's totals over its vCPUs. */
+void kmmu_ss_vcpu_add(struct kmmu_ss_vcpu *sum, const struct kmmu_ss_vcpu *v);
+
 #endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The run of one real-KVM test or benchmark, from its fixture's setup to
+ * its teardown: what every such test owns besides its own state.
+ *
+ * The setup starts the run once /dev/kvm opens (else the test SKIPs): it
+ * takes the host hygiene baseline, starts the clock and, for a test that
+ * writes a result file, creates the result.  The teardown ends it in two
+ * halves, with the test's own teardown (its statistics, printing and
+ * metrics) in between: kmmu_test_run_end() destroys the VM and judges the
+ * host (a host that got tainted or logged a kernel error fails the test),
+ * kmmu_test_run_finish() records the verdict and writes the result file.
+ *
+ * kmmu/kvm_test_harness.h wraps these for the kselftest harness; they do
+ * not depend on it, so the library's unit tests exercise them directly.
+ */
+#ifndef KMMU_TEST_RUN_H
+#define KMMU_TEST_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kmmu/hygiene.h"
+
+struct kmmu_result;
+struct kmmu_trace_session;
+struct kmmu_vm;
+
+struct kmmu_test_run {
+	struct kmmu_hygiene hyg;
+	bool started;			/* setup got past the KVM check */
+	double t0, dur;			/* seconds, CLOCK_MONOTONIC */
+	struct kmmu_vm *vm;		/* destroyed by kmmu_test_run_end() */
+	/*
+	 * The checker's session; the test clears it once it finished the
+	 * check.  Still set at the teardown, the run failed before: the
+	 * harness header aborts it (the tracing library is not ours to call).
+	 */
+	struct kmmu_trace_session *trace;
+	struct kmmu_result *res;	/* NULL: no result file */
+};
+
+/*
+ * Setup, once KVM is known to open: the clock, the hygiene baseline and,
+ * if @result_name, run->res, a result for the program @result_name.
+ */
+void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name);
+
+/*
+ * Teardown, first half: destroys run->vm (before the kernel log is read:
+ * its teardown is part of the run), takes the run's duration, and returns
+ * the hygiene verdict as kmmu_hygiene_end() gives it (1 if the host went
+ * bad; @report says why, and may say something even when it returns 0).
+ * 0 with an empty @report if the run never started.
+ */
+int kmmu_test_run_end(struct kmmu_test_run *run, char *report, size_t len);
+
+/*
+ * Teardown, second half: if run->res, the test entry @name (pass or fail
+ * as @passed says, with the run's duration), the result file (@path, or
+ * $KMMU_RESULT if NULL), and freeing run->res.  -EIO if the file could not
+ * be written.
+ */
+int kmmu_test_run_finish(struct kmmu_test_run *run, const char *name, bool passed,
+			 const char *path);
+
+#endif

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The run of one real-KVM test: setup and teardown around the test's own
+ * work (see kmmu/test_run.h).
+ */
+#include <errno.h>
+
+#include "kmmu/bench.h"
+#include "kmmu/kvm_vm.h"
+#include "kmmu/result.h"
+#include "kmmu/test_run.h"
+
+void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name)
+{
+	run->t0 = kmmu_now();
+	run->res = result_name ? kmmu_result_new(result_name) : NULL;
+	kmmu_hygiene_begin(&run->hyg);
+	run->started = true;
+}
+
+int kmmu_test_run_end(struct kmmu_test_run *run, char *report, size_t len)
+{
+	if (len)
+		report[0] = 0;
+	if (!run->started)
+		return 0;
+	kmmu_vm_destroy(run->vm);
+	run->vm = NULL;
+	/* Before the hygiene check: its kernel log scan is not part of the run. */
+	run->dur = kmmu_now() - run->t0;
+	return kmmu_hygiene_end(&run->hyg, report, len);
+}
+
+int kmmu_test_run_finish(struct kmmu_test_run *run, const char *name, bool passed,
+			 const char *path)
+{
+	int r = 0;
+
+	if (!run->res)
+		return 0;
+	kmmu_result_test(run->res, name, passed ? KMMU_TEST_PASS : KMMU_TEST_FAIL, run->dur,
+			 passed ? NULL : "see TAP output");
+	if (kmmu_result_write(run->res, path))
+		r = -EIO;
+	kmmu_result_free(run->res);
+	run->res = NULL;
+	return r;
+}
