@@ -33,7 +33,3 @@ $(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(REF_LIB) $
 	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
-# "kvm:" tells ci/kmmu-run these need KVM (run in a VM where the host has none).
-CHECK_PROGS += $(SELFTEST_LIB_TESTS) $(addprefix kvm:,$(filter-out $(SELFTEST_PERF),$(SELFTESTS)))
-RUN_PROGS += $(addprefix kvm:,$(SELFTESTS))
-BENCH_PROGS += $(addprefix kvm:,$(SELFTEST_PERF))

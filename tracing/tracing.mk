@@ -31,7 +31,6 @@ $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
 
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)
-CHECK_PROGS += $(TRACING_TESTS)
 
 # The reader under libFuzzer (clang), ASan and UBSan; `make check` gives it
 # 15 s starting from the committed seeds (new inputs go to the build dir).
@@ -43,7 +42,6 @@ $(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log
 	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -o $@ $^ -pthread
 
 ALL_BINS += $(TRACING_FUZZ)
-CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
 
 # The checker under the same, on whatever records a reader lets through,
 # starting from the real traces of tracing/fixtures.
@@ -57,7 +55,6 @@ $(CHECKER_FUZZ): $(CHECKER_FUZZ_SRCS) $(KSRC_STAMP)
 		$(REF_CFLAGS) -o $@ $(CHECKER_FUZZ_SRCS) $(REF_LDLIBS) -pthread
 
 ALL_BINS += $(CHECKER_FUZZ)
-CHECK_PROGS += $(CHECKER_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/checker-+$(O)/tracing/fuzz/checker-corpus+tracing/fixtures
 
 TRACING_BENCHES := $(patsubst tracing/bench/%.c,$(O)/tracing/bench/%,$(wildcard tracing/bench/*.c))
 
@@ -65,6 +62,3 @@ $(O)/tracing/bench/%: $(O)/tracing/bench/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(TRACING_BENCHES)
-# trace_overhead drives the (real-KVM) memslot churn test traced and untraced.
-RUN_PROGS += $(TRACING_BENCHES) kvm:tracing/bench/trace_overhead
-BENCH_PROGS += $(TRACING_BENCHES) kvm:tracing/bench/trace_overhead

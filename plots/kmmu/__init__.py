@@ -8,6 +8,7 @@ and stress/kmmu-stress (and their tests) straight from the source tree.
   text      the plain-text tables
   plot      matplotlib pictures
   report    the self-contained HTML report
+  testlist  ci/suite.cfg, the one declarative list of the suite's programs
 
 Debian's python3 packages only (python3-scipy, python3-matplotlib; see
 ci/deps.sh), no installation: a tool puts this directory's parent on
