@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-"""kmmu: the Python tools' one package, used by plots/kmmu-plot, ci/kmmu-run
-and stress/kmmu-stress (and their tests) straight from the source tree.
+"""kmmu: the Python tools' one package, used by plots/kmmu-plot, ci/kmmu-run,
+stress/kmmu-stress, ci/nightly and ci/nightly-matrix (and their tests)
+straight from the source tree.
 
   results   kmmu-result/1 files: the one reader and writer (atomic writes)
   stats     summary statistics and Welch's t-test (scipy.stats)
@@ -9,11 +10,12 @@ and stress/kmmu-stress (and their tests) straight from the source tree.
   plot      matplotlib pictures
   report    the self-contained HTML report
   testlist  ci/suite.cfg, the one declarative list of the suite's programs
+  nightly   ci/nightly's result-file work: a step's counts, the baseline
 
 Debian's python3 packages only (python3-scipy, python3-matplotlib; see
-ci/deps.sh), no installation: a tool puts this directory's parent on
-sys.path (kmmu_path() in each tool).  results and testlist use nothing
-but the standard library, so the test VM's python3 can run the stress.
+ci/deps.sh), no installation: each tool puts this directory's parent
+(plots/) first on sys.path.  results, testlist and nightly use nothing but
+the standard library, so the test VM's python3 can run the stress.
 """
 
 import os
