@@ -96,13 +96,9 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 LDLIBS	:= -pthread
 
-# Programs each part contributes (paths under $(O)):
-#   CHECK_PROGS  run by `make check` (tests; exit 0 pass, 4 skip, else fail)
-#   RUN_PROGS    run by `make run` (the default suite incl. benchmarks)
-#   BENCH_PROGS  run by `make bench`
-CHECK_PROGS :=
-RUN_PROGS :=
-BENCH_PROGS :=
+# What run, check and bench run is not here: ci/suite.cfg lists every
+# program with its groups, arguments and needs; ci/kmmu-run reads it.  The
+# parts' Makefiles only build the programs (ALL_BINS).
 ALL_BINS :=
 
 .PHONY: all deps run check bench clean FORCE
@@ -119,10 +115,6 @@ include selftests/selftests.mk
 
 all: $(ALL_BINS)
 
-# The runner's own tests (ci/kmmu-run, used by run/check/bench), and the
-# Makefile's rebuild when KSRC= names another kernel tree.
-CHECK_PROGS += ci/tests/kmmu_run_test ci/tests/makefile_test
-
 # The first pass ran ci/deps.sh before this make read any Makefile.
 deps:
 
@@ -131,13 +123,13 @@ space := $(empty) $(empty)
 RUNNER := /usr/bin/python3 ci/kmmu-run --build $(O) --results $(RESULTS) --vm $(VM)
 
 run: deps all
-	@$(RUNNER) --mode run $(RUN_PROGS)
+	@$(RUNNER) --mode run --group run
 
 check: deps all
-	@$(RUNNER) --mode check $(CHECK_PROGS)
+	@$(RUNNER) --mode check --group check
 
 bench: deps all
-	@$(RUNNER) --mode bench $(BENCH_PROGS)
+	@$(RUNNER) --mode bench --group bench
 
 clean:
 	rm -rf $(O)/ref $(O)/selftests $(O)/tracing $(O)/stress $(O)/asan $(KSRC_STAMP)

@@ -10,26 +10,13 @@
 #                                           kselftest-list.txt for a kernel CI
 #
 # Collections: "kmmu" (selftests/*_test, with kmmu_* tools installed beside
-# them) and "kmmu/lib" (the guest runtime's own tests).  Without /dev/kvm
-# the KVM tests SKIP there (no VM fallback: that is ci/kmmu-run's).
-
-CHECK_PROGS += ci/tests/nightly_test
-CHECK_PROGS += ci/tests/build_kernel_test
-CHECK_PROGS += ci/tests/upstream_selftests_test
-# The kernel-mutant campaign (ci/mutants/run) on a fake tree with stand-ins
-# for the build and the VM, and run-in-vm's --panic-on-oops/--dmesg-dir.
-CHECK_PROGS += ci/tests/mutants_test
-# run-in-vm's choice of accelerator (KVM where the host nests SVM, else TCG).
-CHECK_PROGS += ci/tests/run_in_vm_test
-# The real-KVM tests fail on their planted bugs (KMMU_*_INJECT) and pass
-# without them; they leave the host as they found it after SIGINT and
-# after a failed assertion.  "kvm:": in the test VM where there is no KVM.
-CHECK_PROGS += kvm:ci/tests/inject_test
-CHECK_PROGS += kvm:ci/tests/hygiene_test
+# them) and "kmmu/lib" (the guest runtime's own tests), as ci/suite.cfg's
+# "kselftest =" says.  Without /dev/kvm the KVM tests SKIP there (no VM
+# fallback: that is ci/kmmu-run's).
 
 KSELFTEST_STAGE := $(O)/kselftest
-KSELFTEST_SPECS = $(addprefix kmmu:,$(SELFTESTS)) $(addprefix kmmu:+,$(SELFTEST_TOOLS)) \
-	$(addprefix kmmu/lib:,$(SELFTEST_LIB_TESTS))
+# The tests come from ci/suite.cfg (--build); the tools are not tests.
+KSELFTEST_SPECS = --build $(O) $(addprefix kmmu:+,$(SELFTEST_TOOLS))
 KSELFTEST := ci/kselftest
 
 .PHONY: kselftest kselftest-install nightly-programs
@@ -43,7 +30,9 @@ kselftest-install: deps $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
 		--install-path $(INSTALL_PATH) $(KSELFTEST_SPECS)
 
 # What `make check` and `make bench` run, one "check PROG" / "bench PROG"
-# a line: ci/nightly --quick picks its subset from it.
+# a line (ci/kmmu-run's [kvm:]PROGRAM[+ARG...]): ci/nightly --quick picks
+# its subset from it.
+TESTLIST := /usr/bin/python3 plots/kmmu/testlist.py --build $(O)
 nightly-programs:
-	@printf 'check %s\n' $(CHECK_PROGS)
-	@printf 'bench %s\n' $(BENCH_PROGS)
+	@$(TESTLIST) --group check | sed 's/^/check /'
+	@$(TESTLIST) --group bench | sed 's/^/bench /'

@@ -17,7 +17,7 @@ PACKAGES=(
 	linux-source-6.1
 	libtracefs-dev libtraceevent-dev libtracecmd-dev trace-cmd
 	liburcu-dev libnuma-dev
-	python3 python3-matplotlib python3-numpy
+	python3 python3-matplotlib python3-numpy python3-scipy
 	spin
 	clang libclang-rt-14-dev
 	qemu-system-x86

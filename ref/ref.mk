@@ -76,9 +76,6 @@ $(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(TRACING_LIB) $(RESULT_LIB)
 .SECONDARY:
 
 ALL_BINS += $(REF_TESTS) $(REF_ASAN_TESTS) $(REF_BENCHES)
-CHECK_PROGS += $(REF_TESTS) $(REF_ASAN_TESTS)
-RUN_PROGS += $(REF_BENCHES)
-BENCH_PROGS += $(REF_BENCHES)
 
 # Mutants: the stress test linked with one library object rebuilt with a
 # planted mistake (its symbols come before the library's, so they win).
@@ -169,7 +166,6 @@ $(REF_MUTANT_DIR)/rmap_2013_notifier: $(REF_MUTANT_DIR)/notifier/rmap_2013_test.
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(REF_MUTANTS)
-CHECK_PROGS += ref/tests/run-mutants
 
 # ThreadSanitizer build of the stress test (not part of make check: TSan
 # and ASan cannot share a process, and the run is slow).  Debian's liburcu

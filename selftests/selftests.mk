@@ -44,7 +44,3 @@ AGING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/aging/*.c))
 $(O)/selftests/aging_test: $(AGING_TEST_OBJS)
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
-# "kvm:" tells ci/kmmu-run these need KVM (run in a VM where the host has none).
-CHECK_PROGS += $(SELFTEST_LIB_TESTS) $(addprefix kvm:,$(filter-out $(SELFTEST_PERF),$(SELFTESTS)))
-RUN_PROGS += $(addprefix kvm:,$(SELFTESTS))
-BENCH_PROGS += $(addprefix kvm:,$(SELFTEST_PERF))

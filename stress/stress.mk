@@ -10,9 +10,8 @@
 
 STRESS_ARGS ?= --profile nightly
 
-CHECK_PROGS += kvm:stress/kmmu-stress+--profile=short
-# Its schedule (host unmaps only with memfd, seeded), without KVM.
-CHECK_PROGS += stress/tests/stress_test
+# make check's entries (and its schedule's test, without KVM) are in
+# ci/suite.cfg.
 
 .PHONY: stress
 stress: deps all

@@ -40,9 +40,6 @@ $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(R
 $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
-# record_vmm_test records a real VMM: it needs KVM (the test VM here).
-TRACING_KVM_TESTS := $(O)/tracing/tests/record_vmm_test
-
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)
 
 # The ioctl interposer `kmmu-trace record` preloads into the command it
@@ -56,7 +53,6 @@ $(IOCTL_LOG_LIB): tracing/preload/ioctl_log.c tracing/log.c $(KSRC_STAMP)
 		-o $@ tracing/preload/ioctl_log.c tracing/log.c -ldl -pthread
 
 ALL_BINS += $(IOCTL_LOG_LIB)
-CHECK_PROGS += $(filter-out $(TRACING_KVM_TESTS),$(TRACING_TESTS)) $(addprefix kvm:,$(TRACING_KVM_TESTS))
 
 # The reader under libFuzzer (clang), ASan and UBSan; `make check` gives it
 # 15 s starting from the committed seeds (new inputs go to the build dir).
@@ -68,7 +64,6 @@ $(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log
 	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -o $@ $^ -pthread
 
 ALL_BINS += $(TRACING_FUZZ)
-CHECK_PROGS += $(TRACING_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/+$(O)/tracing/fuzz/corpus+tracing/fuzz/seeds
 
 # The checker under the same, on whatever records a reader lets through,
 # starting from the real traces of tracing/fixtures.
@@ -82,7 +77,6 @@ $(CHECKER_FUZZ): $(CHECKER_FUZZ_SRCS) $(KSRC_STAMP)
 		$(REF_CFLAGS) -o $@ $(CHECKER_FUZZ_SRCS) $(REF_LDLIBS) -pthread
 
 ALL_BINS += $(CHECKER_FUZZ)
-CHECK_PROGS += $(CHECKER_FUZZ)+-max_total_time=15+-seed=1+-print_final_stats=1+-artifact_prefix=$(O)/tracing/fuzz/checker-+$(O)/tracing/fuzz/checker-corpus+tracing/fixtures
 
 TRACING_BENCHES := $(patsubst tracing/bench/%.c,$(O)/tracing/bench/%,$(wildcard tracing/bench/*.c))
 
@@ -90,6 +84,3 @@ $(O)/tracing/bench/%: $(O)/tracing/bench/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(TRACING_BENCHES)
-# trace_overhead drives the (real-KVM) memslot churn test traced and untraced.
-RUN_PROGS += $(TRACING_BENCHES) kvm:tracing/bench/trace_overhead
-BENCH_PROGS += $(TRACING_BENCHES) kvm:tracing/bench/trace_overhead

@@ -4,5 +4,3 @@
 # run-models checks every model with spin and compares each verdict with
 # the expected one (the seed 000 counterexample, the lock-bit and the
 # invalidation-retry proofs, and the deliberately broken variants).
-
-CHECK_PROGS += ref/models/run-models

@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Comparing runs metric by metric: runs grouped (by kernel, revision or
+file), samples pooled per group, each group judged against the baseline
+with Welch's t-test and a threshold (see judge()), and the trend points
+of a metric across runs.
+"""
+
+import json
+import math
+import os
+
+from kmmu import note
+from kmmu.results import HIGHER, LOWER, InputError, load_run
+from kmmu.stats import mean, median, student_t_quantile, welch_t_test
+
+REGRESSION, IMPROVEMENT, NO_CHANGE = "REGRESSION", "improvement", "no change"
+N_TOO_SMALL, MISSING, NEW = "n too small", "missing", "new"
+
+
+class MetricInfo:
+    """What a metric is, independent of any run."""
+
+    def __init__(self, m):
+        self.key = m.key
+        self.program = m.program
+        self.name = m.name
+        self.unit = m.unit
+        self.direction = m.direction
+        self.params = m.params
+
+    def title(self):
+        return f"{self.program}: {self.name}" if self.program else self.name
+
+    def params_text(self):
+        return ", ".join(f"{k}={v}" for k, v in self.params.items())
+
+    def label(self):
+        p = self.params_text()
+        return self.title() + (f" [{p}]" if p else "")
+
+    def better_word(self):
+        return "higher" if self.direction == HIGHER else "lower"
+
+    def better_text(self):
+        return f"{self.better_word()} is better"
+
+
+def metric_catalogue(runs):
+    """Every metric key in order of first appearance, with its description."""
+    infos = {}
+    for run in runs:
+        for m in run.metrics:
+            if m.key not in infos:
+                infos[m.key] = MetricInfo(m)
+    return infos
+
+
+def pooled_samples(runs, key):
+    out = []
+    for run in runs:
+        for m in run.metrics:
+            if m.key == key:
+                out.extend(m.samples)
+    return out
+
+
+class Group:
+    def __init__(self, name, runs, is_baseline=False):
+        self.name = name
+        self.runs = runs
+        self.is_baseline = is_baseline
+
+    def samples(self, key):
+        return pooled_samples(self.runs, key)
+
+    def describe(self):
+        n = len(self.runs)
+        times = [r.start for r in self.runs if r.start]
+        span = ""
+        if times:
+            first, last = min(times).strftime("%Y-%m-%d"), max(times).strftime("%Y-%m-%d")
+            span = first if first == last else f"{first}..{last}"
+        kernels = sorted({r.kernel for r in self.runs})
+        revs = sorted({r.revision for r in self.runs})
+        return (f"{n} run{'s' if n != 1 else ''}"
+                f"{', ' + span if span else ''}; kernel {', '.join(kernels)}; "
+                f"revision {', '.join(revs)}")
+
+
+GROUP_KEYS = {
+    "kernel": lambda r: r.kernel,
+    "revision": lambda r: r.revision,
+    "run": lambda r: r.label,
+}
+
+
+def make_groups(runs, group_by, baseline_arg):
+    """Groups in display order, the baseline first.
+
+    --baseline FILE makes that file a group of its own, whatever it shares
+    with the others; --baseline NAME picks a group; by default the group of
+    the first file given is the baseline.  When every run falls into one
+    group there is nothing to compare, so the runs are compared one by one:
+    that is what "a copy of a result file" or "a re-run" needs.
+    """
+    baseline_run = None
+    if baseline_arg and os.path.isfile(baseline_arg):
+        real = os.path.realpath(baseline_arg)
+        baseline_run = next((r for r in runs if os.path.realpath(r.path) == real), None)
+        if baseline_run is None:
+            baseline_run = load_run(baseline_arg)
+            if not baseline_run.metrics:
+                raise InputError(f"{baseline_arg}: no metrics (a run without benchmarks?)")
+            runs = [baseline_run] + runs
+    others = [r for r in runs if r is not baseline_run]
+
+    def group(rs, by):
+        order, members = [], {}
+        for r in rs:
+            k = GROUP_KEYS[by](r)
+            if k not in members:
+                order.append(k)
+                members[k] = []
+            members[k].append(r)
+        return [Group(k, members[k]) for k in order]
+
+    groups = group(others, group_by)
+    if baseline_run is None and len(groups) == 1 and len(runs) > 1 and group_by != "run":
+        note(f"all {len(runs)} runs share {group_by} {groups[0].name!r}: comparing them run by run")
+        if baseline_arg == groups[0].name:
+            baseline_arg = None     # it named every run: the first one is the baseline
+        group_by = "run"
+        groups = group(others, group_by)
+    if baseline_run is not None:
+        base = Group(baseline_run.label, [baseline_run])
+        groups = [base] + groups
+    elif baseline_arg:
+        base = next((g for g in groups if g.name == baseline_arg), None)
+        if base is None:
+            names = ", ".join(g.name for g in groups)
+            raise InputError(f"--baseline {baseline_arg}: no such file or {group_by} "
+                             f"among the runs (they have: {names})")
+        groups = [base] + [g for g in groups if g is not base]
+    base = groups[0]
+    base.is_baseline = True
+    return groups, group_by, runs
+
+
+class Row:
+    """One non-baseline group's numbers for one metric."""
+
+    def __init__(self, group, samples):
+        self.group = group
+        self.samples = samples
+        self.median = median(samples) if samples else None
+        self.change = None          # of the median, relative to the baseline's, in percent
+        self.mean_change_ci = None  # (lo, hi) percent, 95% CI of the mean's change
+        self.p = None
+        self.t = None
+        self.df = None
+        self.verdict = MISSING
+
+
+class Comparison:
+    def __init__(self, info, base_samples):
+        self.info = info
+        self.base_samples = base_samples
+        self.base_median = median(base_samples) if base_samples else None
+        self.rows = []
+
+    def worst(self):
+        order = [REGRESSION, IMPROVEMENT, NO_CHANGE, N_TOO_SMALL, MISSING, NEW]
+        return min((r.verdict for r in self.rows), key=order.index, default=NO_CHANGE)
+
+
+def relative_change(new, base):
+    if base == 0:
+        return 0.0 if new == 0 else math.copysign(math.inf, new)
+    return (new - base) / abs(base) * 100.0
+
+
+def judge(info, base, row, threshold, alpha):
+    """Fills in row's statistics and verdict (see the module docstring)."""
+    if not base:
+        row.verdict = NEW
+        return
+    if not row.samples:
+        row.verdict = MISSING
+        return
+    row.change = relative_change(row.median, median(base))
+    res = welch_t_test(base, row.samples)
+    if res is None:
+        row.verdict = N_TOO_SMALL
+        return
+    row.t, row.df, row.p, se = res
+    base_mean = mean(base)
+    if base_mean != 0 and row.df > 0:
+        half = student_t_quantile(0.05, row.df) * se
+        diff = mean(row.samples) - base_mean
+        row.mean_change_ci = ((diff - half) / abs(base_mean) * 100, (diff + half) / abs(base_mean) * 100)
+    # The t-test is about means, the table shows medians: both have to move
+    # past the threshold the same way.  The median alone could be carried by
+    # a lucky half of the samples, the mean alone by a single outlier.
+    mean_change = relative_change(mean(row.samples), base_mean)
+    big = min(abs(row.change), abs(mean_change)) >= threshold and (row.change > 0) == (mean_change > 0)
+    if row.p < alpha and big and row.change != 0:
+        worse = row.change > 0 if info.direction == LOWER else row.change < 0
+        row.verdict = REGRESSION if worse else IMPROVEMENT
+    else:
+        row.verdict = NO_CHANGE
+
+
+def compare(runs, groups, threshold, alpha):
+    infos = metric_catalogue([r for g in groups for r in g.runs])
+    base = groups[0]
+    out = []
+    for key, info in infos.items():
+        c = Comparison(info, base.samples(key))
+        for g in groups[1:]:
+            row = Row(g, g.samples(key))
+            judge(info, c.base_samples, row, threshold, alpha)
+            c.rows.append(row)
+        out.append(c)
+    return out
+
+
+def host_differences(groups):
+    """Host settings that differ between groups: a comparison across them
+    measures the setting as much as the kernel."""
+    notes = []
+    for field in ("kvm_backend", "tdp_mmu", "mmio_caching", "cpus", "hostname"):
+        values = {}
+        for g in groups:
+            for r in g.runs:
+                values.setdefault(json.dumps(r.host.get(field)), []).append(g.name)
+        if len(values) > 1:
+            desc = "; ".join(f"{json.loads(v)} in {', '.join(sorted(set(names)))}"
+                             for v, names in values.items())
+            notes.append(f"host {field} differs: {desc}")
+    return notes
+
+
+
+class TrendPoint:
+    def __init__(self, label, runs, key):
+        self.label = label
+        self.runs = runs
+        # (value, kernel) per sample: points are coloured by kernel
+        self.samples = [(s, r.kernel) for r in runs for m in r.metrics if m.key == key
+                        for s in m.samples]
+
+    def values(self):
+        return [s for s, _ in self.samples]
+
+
+def trend_points(runs, key, by):
+    """The x axis of a trend: runs in time order, or revisions in the order
+    they were first run (samples of all runs of a revision pooled)."""
+    ordered = sorted((r for r in runs if any(m.key == key for m in r.metrics)),
+                     key=lambda r: (r.sort_time, r.label))
+    if by == "date":
+        return [TrendPoint(r.short_time(), [r], key) for r in ordered]
+    order, members = [], {}
+    for r in ordered:
+        if r.revision not in members:
+            order.append(r.revision)
+            members[r.revision] = []
+        members[r.revision].append(r)
+    return [TrendPoint(rev, members[rev], key) for rev in order]
+

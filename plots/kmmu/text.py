@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Plain-text output of kmmu-plot: number formats, the comparison table
+with its summary line, and the trend tables.
+"""
+
+import math
+
+from kmmu.compare import (IMPROVEMENT, MISSING, N_TOO_SMALL, NEW, NO_CHANGE, REGRESSION,
+                          metric_catalogue, relative_change, trend_points)
+from kmmu.stats import coefficient_of_variation, median
+
+
+def fmt_value(v):
+    """About four significant digits, no exponent for everyday magnitudes."""
+    if v is None:
+        return "-"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e7 or a < 1e-4:
+        return f"{v:.4g}"
+    decimals = max(0, 3 - int(math.floor(math.log10(a))))
+    return f"{v:.{decimals}f}"
+
+
+def fmt_change(c):
+    if c is None:
+        return "-"
+    if math.isinf(c):
+        return "+inf%" if c > 0 else "-inf%"
+    return f"{c:+.1f}%"
+
+
+def fmt_p(p):
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_percent(x):
+    return f"{x:g}%"
+
+
+def render_table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = []
+    for r in [header] + rows:
+        cells = [str(c).ljust(w) for c, w in zip(r, widths)]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def comparison_rows(comparisons):
+    rows = []
+    for c in comparisons:
+        info = c.info
+        unit = f" {info.unit}" if info.unit else ""
+        base = f"{fmt_value(c.base_median)}{unit} ({len(c.base_samples)})" if c.base_samples else "-"
+        for r in c.rows:
+            med = f"{fmt_value(r.median)}{unit} ({len(r.samples)})" if r.samples else "-"
+            rows.append([info.label(), info.better_word(), base, r.group.name, med,
+                         fmt_change(r.change), fmt_p(r.p), r.verdict])
+    return rows
+
+
+COMPARISON_HEADER = ["metric", "better", "baseline (n)", "compared", "median (n)",
+                     "change", "p-value", "verdict"]
+
+
+def verdict_counts(comparisons):
+    counts = {}
+    for c in comparisons:
+        for r in c.rows:
+            counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    return counts
+
+
+def summary_line(comparisons, threshold, alpha):
+    counts = verdict_counts(comparisons)
+    n_reg = counts.get(REGRESSION, 0)
+    parts = [f"{n_reg} regression{'s' if n_reg != 1 else ''}"]
+    for v in (IMPROVEMENT, NO_CHANGE, N_TOO_SMALL, MISSING, NEW):
+        if counts.get(v):
+            word = v + ("s" if v == IMPROVEMENT and counts[v] != 1 else "")
+            parts.append(f"{counts[v]} {word}")
+    return (", ".join(parts) + f" (threshold {fmt_percent(threshold)} on median and mean, "
+            f"Welch's t-test at alpha {alpha:g})")
+
+
+def comparison_text(groups, comparisons, threshold, alpha, group_by, notes):
+    out = [f"baseline: {groups[0].name} ({groups[0].describe()})"]
+    for g in groups[1:]:
+        out.append(f"compared: {g.name} ({g.describe()})")
+    out.append(f"grouped by {group_by}")
+    out.extend(f"note: {n}" for n in notes)
+    out.append("")
+    out.append(render_table(COMPARISON_HEADER, comparison_rows(comparisons)))
+    out.append("")
+    out.append(summary_line(comparisons, threshold, alpha))
+    return "\n".join(out) + "\n"
+
+
+
+def trend_text(runs, by):
+    out = []
+    for key, info in metric_catalogue(runs).items():
+        unit = f" {info.unit}" if info.unit else ""
+        out.append(f"{info.label()}  ({info.unit or 'no unit'}, {info.better_text()})")
+        points = trend_points(runs, key, by)
+        first = median(points[0].values()) if points else None
+        rows = []
+        for pt in points:
+            vals = pt.values()
+            r0 = pt.runs[0]
+            when = pt.label if by == "date" else r0.short_time()
+            kernels = ",".join(sorted({r.kernel for r in pt.runs}))
+            revs = ",".join(sorted({r.revision for r in pt.runs}))
+            rows.append([when, kernels, revs, str(len(vals)), fmt_value(median(vals)) + unit,
+                         f"{coefficient_of_variation(vals) * 100:.1f}%",
+                         fmt_change(relative_change(median(vals), first))])
+        table = render_table(["first run" if by == "revision" else "run", "kernel", "revision",
+                              "n", "median", "cv", "vs first"], rows)
+        out.extend("  " + line for line in table.splitlines())
+        out.append("")
+    return "\n".join(out)
+
