@@ -44,5 +44,7 @@ AGING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/aging/*.c))
 $(O)/selftests/aging_test: $(AGING_TEST_OBJS)
 HUGE_MAPPING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/huge_mapping/*.c))
 $(O)/selftests/huge_mapping_test: $(HUGE_MAPPING_TEST_OBJS)
+DIRTY_LOG_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/dirty_log/*.c))
+$(O)/selftests/dirty_log_test: $(DIRTY_LOG_TEST_OBJS)
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
