@@ -46,5 +46,7 @@ HUGE_MAPPING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/huge_mapp
 $(O)/selftests/huge_mapping_test: $(HUGE_MAPPING_TEST_OBJS)
 DIRTY_LOG_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/dirty_log/*.c))
 $(O)/selftests/dirty_log_test: $(DIRTY_LOG_TEST_OBJS)
+MEMSLOT_CHURN_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/memslot_churn/*.c))
+$(O)/selftests/memslot_churn_test: $(MEMSLOT_CHURN_TEST_OBJS)
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
