@@ -48,5 +48,7 @@ DIRTY_LOG_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/dirty_log/*.
 $(O)/selftests/dirty_log_test: $(DIRTY_LOG_TEST_OBJS)
 MEMSLOT_CHURN_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/memslot_churn/*.c))
 $(O)/selftests/memslot_churn_test: $(MEMSLOT_CHURN_TEST_OBJS)
+MMIO_INVALIDATION_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/mmio_invalidation/*.c))
+$(O)/selftests/mmio_invalidation_test: $(MMIO_INVALIDATION_TEST_OBJS)
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
