@@ -25,6 +25,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
+#include "kmmu/slot_exit.h"
 #include "kmmu/slot_state.h"
 #include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"

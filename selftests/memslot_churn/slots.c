@@ -120,26 +120,15 @@ int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	    uint32_t len, bool is_write, void *ctx)
 {
 	struct ch_ctx *c = ctx;
+	const struct kmmu_slot_exit_rules rules = {
+		.home_gpa = c->home_gpa, .alt_gpa = c->alt_gpa, .size = c->region, .ro = CH_RO,
+		.outside = "the churned region (a runtime slot vanished?)", .mapped = "present",
+	};
 	int v = kmmu_vcpu_id(vcpu);
-	uint64_t i, at, s, lc;
-	char hist[1024], st[80];
+	uint64_t i, at;
 
-	at = kmmu_ss_place(gpa, c->home_gpa, c->alt_gpa, c->region, &i);
-	if (at == KMMU_SS_ABSENT) {
-		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx, outside the churned region (a runtime slot vanished?)",
-			       is_write ? "store" : "load", len, (unsigned long long)gpa);
+	if (kmmu_slot_exit_check(&rules, &c->ss, vcpu, gpa, len, is_write, &i, &at))
 		return -1;
-	}
-	if (!kmmu_ss_own_word(vcpu, gpa, len, is_write, i))
-		return -1;
-	if (kmmu_ss_check_exit(&c->ss, v, i, at, is_write, CH_RO, &s, &lc, hist, sizeof(hist))) {
-		ch_state_text(s, st, sizeof(st));
-		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been present there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
-			       is_write ? "store" : "load", (unsigned long long)gpa,
-			       (unsigned long long)i, st, (unsigned long long)lc,
-			       (unsigned long long)c->ss.run_gseq[v], hist);
-		return -1;
-	}
 	c->mmio_exits[v]++;
 	kmmu_ss_exit_done(&c->sh->vcpu[v].ss, gpa, data, is_write);
 	return 0;

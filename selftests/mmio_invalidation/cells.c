@@ -201,26 +201,15 @@ int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	    uint32_t len, bool is_write, void *ctx)
 {
 	struct mi_ctx *c = ctx;
+	const struct kmmu_slot_exit_rules rules = {
+		.home_gpa = c->home_gpa, .alt_gpa = c->alt_gpa, .size = c->region, .ro = 0,
+		.outside = "the cells (the scratch slot or a runtime slot?)", .mapped = "RAM",
+	};
 	int v = kmmu_vcpu_id(vcpu);
-	uint64_t i, at, s, lc;
-	char hist[1024], st[64];
+	uint64_t i, at;
 
-	at = kmmu_ss_place(gpa, c->home_gpa, c->alt_gpa, c->region, &i);
-	if (at == KMMU_SS_ABSENT) {
-		kmmu_vcpu_fail(vcpu, "MMIO %s of %u bytes at gpa %#llx, outside the cells (the scratch slot or a runtime slot?)",
-			       is_write ? "store" : "load", len, (unsigned long long)gpa);
+	if (kmmu_slot_exit_check(&rules, &c->ss, vcpu, gpa, len, is_write, &i, &at))
 		return -1;
-	}
-	if (!kmmu_ss_own_word(vcpu, gpa, len, is_write, i))
-		return -1;
-	if (kmmu_ss_check_exit(&c->ss, v, i, at, is_write, 0, &s, &lc, hist, sizeof(hist))) {
-		mi_state_text(s, st, sizeof(st));
-		kmmu_vcpu_fail(vcpu, "MMIO exit (%s) at gpa %#llx of slot %llu, which has been RAM there (%s) since gseq %llu, before this KVM_RUN began (gseq %llu); %s",
-			       is_write ? "store" : "load", (unsigned long long)gpa,
-			       (unsigned long long)i, st, (unsigned long long)lc,
-			       (unsigned long long)c->ss.run_gseq[v], hist);
-		return -1;
-	}
 	if (at == KMMU_SS_HOME)
 		atomic_fetch_add(&c->home_exits[i], 1);
 	c->mmio_exits[v]++;
