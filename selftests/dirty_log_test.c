@@ -77,6 +77,10 @@
  * $KMMU_DIRTY_INJECT=drop-one hides, from the first harvest after the first
  * round that reports a page the guest wrote before it, one such page, and
  * from every harvest after it (the test must fail).
+ *
+ * One program in several files (dirty_log/dirty_log.h lists them): this
+ * one holds the harness, every verdict and main(); the files in dirty_log/
+ * return what they found, or an error with the reason.
  */
 #include <errno.h>
 #include <getopt.h>

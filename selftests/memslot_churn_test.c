@@ -51,6 +51,10 @@
  *
  * Failures report the GPA, slot, the state words seen, the values, and the
  * slot's recent operations with their seq, marking those that overlapped.
+ *
+ * One program in several files (memslot_churn/memslot_churn.h lists them):
+ * this one holds the harness, every verdict and main(); the files in
+ * memslot_churn/ return what they found, or an error with the reason.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -93,6 +93,11 @@
  *
  * $KMMU_MMIO_INJECT=invert-one inverts the guest's expectation for cell 0,
  * which must make the test fail (a check of the test, not of KVM).
+ *
+ * One program in several files (mmio_invalidation/mmio_invalidation.h
+ * lists them): this one holds the harness, every verdict and main(); the
+ * files in mmio_invalidation/ return what they found, or an error with the
+ * reason.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -173,6 +173,7 @@ static inline void dl_clear_bit(uint64_t *bm, uint64_t i)
 	bm[i / 64] &= ~(1ULL << (i % 64));
 }
 
+/* A finding (oracle.c): -1, and the case and the reason in c->err. */
 int dl_fail(struct dl_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
