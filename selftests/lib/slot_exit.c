@@ -30,7 +30,7 @@ int kmmu_slot_exit_check(const struct kmmu_slot_exit_rules *r, struct kmmu_ss_ho
 			 struct kmmu_vcpu *vcpu, uint64_t gpa, uint32_t len, bool is_write,
 			 uint64_t *i, uint64_t *at)
 {
-	char why[2048];
+	char why[2048];		/* as long as a vCPU's error: cut where it was */
 
 	*at = kmmu_ss_place(gpa, r->home_gpa, r->alt_gpa, r->size, i);
 	if (*at == KMMU_SS_ABSENT) {
