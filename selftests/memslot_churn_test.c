@@ -143,7 +143,6 @@ static void ch_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_
 KMMU_TEST_F(churn, run, 90)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
-	struct kmmu_vm_handlers h = { 0 };
 	struct ch_ctx *c;
 	uint64_t n = ch_opts.slots, i, gva, rng, region;
 	size_t exp_bytes, state_bytes;
@@ -226,11 +225,7 @@ KMMU_TEST_F(churn, run, 90)
 	}
 	c->creates = 0;
 
-	h.mmio = ch_mmio;
-	h.fail_context = ch_fail_context;
-	h.pre_run = ch_pre_run;
-	h.ctx = c;
-	kmmu_vm_set_handlers(self->run.vm, &h);
+	ch_set_handlers(self->run.vm, c);
 	ch_stats(c, self->run.vm, false);
 	kmmu_vm_start(self->run.vm, ch_guest, (void *)(uintptr_t)sh_gva);
 	if (ch_opts.host_unmap) {

@@ -177,7 +177,6 @@ static bool mi_mmio_caching(void)
 KMMU_TEST_F(mi, run, 200)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = mi_opts.vcpus };
-	struct kmmu_vm_handlers h = { 0 };
 	uint64_t n = mi_opts.cells, i, sh_gva, rng;
 	size_t exp_bytes, state_bytes;
 	struct mi_ctx *c;
@@ -265,11 +264,7 @@ KMMU_TEST_F(mi, run, 200)
 	}
 	c->creates = 0;
 
-	h.mmio = mi_mmio;
-	h.fail_context = mi_fail_context;
-	h.pre_run = mi_pre_run;
-	h.ctx = c;
-	kmmu_vm_set_handlers(self->run.vm, &h);
+	mi_set_handlers(self->run.vm, c);
 	kmmu_vm_start(self->run.vm, mi_guest, (void *)(uintptr_t)sh_gva);
 
 	r = mi_flip(self->run.vm, c, err, sizeof(err));

@@ -140,11 +140,7 @@ extern struct ch_opts ch_opts;
 void ch_guest(uint32_t v, void *arg);
 int ch_state_text(uint64_t s, char *buf, size_t len);
 int ch_op_text(const struct kmmu_ss_op *op, char *buf, size_t len);
-void ch_pre_run(struct kmmu_vcpu *vcpu, void *ctx);
-int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
-	    uint32_t len, bool is_write, void *ctx);
-void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
-		     char *buf, size_t len, void *ctx);
+void ch_set_handlers(struct kmmu_vm *vm, struct ch_ctx *c);
 int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	     uint64_t i, enum ch_op_kind kind, uint64_t want, char *err, size_t len);
 int ch_random_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,

@@ -109,15 +109,15 @@ int ch_op_text(const struct kmmu_ss_op *op, char *buf, size_t len)
 	return snprintf(buf, len, ", ret %d", (int)op->arg);
 }
 
-void ch_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
+static void ch_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
 {
 	struct ch_ctx *c = ctx;
 
 	kmmu_ss_pre_run(&c->ss, kmmu_vcpu_id(vcpu));
 }
 
-int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
-	    uint32_t len, bool is_write, void *ctx)
+static int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
+		   uint32_t len, bool is_write, void *ctx)
 {
 	struct ch_ctx *c = ctx;
 	const struct kmmu_slot_exit_rules rules = {
@@ -134,8 +134,8 @@ int ch_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	return 0;
 }
 
-void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
-		     char *buf, size_t len, void *ctx)
+static void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
+			    char *buf, size_t len, void *ctx)
 {
 	struct ch_ctx *c = ctx;
 	uint64_t i = m->args[1], ns;
@@ -148,6 +148,16 @@ void ch_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
 			 __atomic_load_n(&c->unmap_count[i], __ATOMIC_RELAXED), ns / 1e9);
 	}
 	kmmu_ss_fail_context(&c->ss, m, more, buf, len);
+}
+
+/* The vCPU threads' handlers of the churned slots, with @c as their context. */
+void ch_set_handlers(struct kmmu_vm *vm, struct ch_ctx *c)
+{
+	struct kmmu_vm_handlers h = {
+		.mmio = ch_mmio, .fail_context = ch_fail_context, .pre_run = ch_pre_run, .ctx = c,
+	};
+
+	kmmu_vm_set_handlers(vm, &h);
 }
 
 static uint32_t ch_kvm_flags(uint64_t st)

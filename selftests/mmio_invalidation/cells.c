@@ -190,15 +190,15 @@ int mi_op_text(const struct kmmu_ss_op *op, char *buf, size_t len)
 			(unsigned long long)mi_mmio_gen(op->arg));
 }
 
-void mi_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
+static void mi_pre_run(struct kmmu_vcpu *vcpu, void *ctx)
 {
 	struct mi_ctx *c = ctx;
 
 	kmmu_ss_pre_run(&c->ss, kmmu_vcpu_id(vcpu));
 }
 
-int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
-	    uint32_t len, bool is_write, void *ctx)
+static int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
+		   uint32_t len, bool is_write, void *ctx)
 {
 	struct mi_ctx *c = ctx;
 	const struct kmmu_slot_exit_rules rules = {
@@ -217,8 +217,8 @@ int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
 	return 0;
 }
 
-void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
-		     char *buf, size_t len, void *ctx)
+static void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
+			    char *buf, size_t len, void *ctx)
 {
 	struct mi_ctx *c = ctx;
 	char more[96];
@@ -226,6 +226,16 @@ void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
 	snprintf(more, sizeof(more), "MMIO generation now %#llx (%llu memslot swaps); ",
 		 (unsigned long long)mi_mmio_gen(c->swaps), (unsigned long long)c->swaps);
 	kmmu_ss_fail_context(&c->ss, m, more, buf, len);
+}
+
+/* The vCPU threads' handlers of the cells, with @c as their context. */
+void mi_set_handlers(struct kmmu_vm *vm, struct mi_ctx *c)
+{
+	struct kmmu_vm_handlers h = {
+		.mmio = mi_mmio, .fail_context = mi_fail_context, .pre_run = mi_pre_run, .ctx = c,
+	};
+
+	kmmu_vm_set_handlers(vm, &h);
 }
 
 /* One memslot ioctl on cell @i towards location @loc (keeping SLEEP if @sleep). */

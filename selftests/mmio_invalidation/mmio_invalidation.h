@@ -136,11 +136,7 @@ void mi_memslot_hook(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flag
 		     uint64_t gpa, uint64_t size, uint64_t hva, int ret);
 int mi_state_text(uint64_t s, char *buf, size_t len);
 int mi_op_text(const struct kmmu_ss_op *op, char *buf, size_t len);
-void mi_pre_run(struct kmmu_vcpu *vcpu, void *ctx);
-int mi_mmio(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
-	    uint32_t len, bool is_write, void *ctx);
-void mi_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
-		     char *buf, size_t len, void *ctx);
+void mi_set_handlers(struct kmmu_vm *vm, struct mi_ctx *c);
 int mi_do_op(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t i, enum mi_op_kind kind,
 	     uint64_t loc, bool sleep, char *err, size_t len);
 
