@@ -38,9 +38,17 @@ $(SELFTEST_LIB): $(SELFTEST_LIB_OBJS)
 $(O)/selftests/%: $(O)/selftests/%.o $(SELFTEST_LIB) $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SELFTEST_CFLAGS) -o $@ $(filter %.o,$^) $(filter-out %.o,$^) $(TRACING_LDLIBS) $(SELFTEST_LDLIBS) $(LDLIBS) -lm
 
-# A program in several files: selftests/NAME/*.c are linked into NAME_test
+# Programs in several files: selftests/NAME/*.c are linked into NAME_test
 # (the kselftest harness, and so TEST_F and main(), is in NAME_test.c).
 AGING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/aging/*.c))
 $(O)/selftests/aging_test: $(AGING_TEST_OBJS)
+HUGE_MAPPING_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/huge_mapping/*.c))
+$(O)/selftests/huge_mapping_test: $(HUGE_MAPPING_TEST_OBJS)
+DIRTY_LOG_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/dirty_log/*.c))
+$(O)/selftests/dirty_log_test: $(DIRTY_LOG_TEST_OBJS)
+MEMSLOT_CHURN_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/memslot_churn/*.c))
+$(O)/selftests/memslot_churn_test: $(MEMSLOT_CHURN_TEST_OBJS)
+MMIO_INVALIDATION_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/mmio_invalidation/*.c))
+$(O)/selftests/mmio_invalidation_test: $(MMIO_INVALIDATION_TEST_OBJS)
 
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)
