@@ -50,6 +50,8 @@
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
 
+#include "bench_args.h"
+
 #define PG		KMMU_PAGE_SIZE
 #define HVA_BASE	0x7f0000000000ul
 #define GUEST_PAGES	(1ul << 18)	/* 1 GiB */
@@ -259,19 +261,6 @@ static double run_sample(struct bench *b, void *(*fn)(void *), int impl, bool sp
 	return sum;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f, "usage: %s [--samples N] [--duration-ms MS] [--churn-hz N] [--result FILE] [-h]\n"
@@ -322,25 +311,13 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":hs:d:c:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			if (parse_long(optarg, 1, 1000, &samples)) {
-				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0],
-					optarg);
-				return 2;
-			}
+			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
 		case 'd':
-			if (parse_long(optarg, 10, 60000, &duration_ms)) {
-				fprintf(stderr, "%s: --duration-ms wants 10..60000, got '%s'\n",
-					argv[0], optarg);
-				return 2;
-			}
+			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 10, 60000);
 			break;
 		case 'c':
-			if (parse_long(optarg, 0, 1000000, &b.churn_hz)) {
-				fprintf(stderr, "%s: --churn-hz wants 0..1000000, got '%s'\n",
-					argv[0], optarg);
-				return 2;
-			}
+			b.churn_hz = bench_arg_long(argv[0], "churn-hz", optarg, 0, 1000000);
 			break;
 		case 'r':
 			result_path = optarg;
@@ -353,10 +330,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 2;
-	}
+	bench_no_operands(argv[0], argc, argv);
 	res = kmmu_result_new("aging_bench");
 	v = calloc(samples, sizeof(double));
 	fr = calloc(samples, sizeof(double));

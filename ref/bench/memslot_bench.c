@@ -26,6 +26,8 @@
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
 
+#include "bench_args.h"
+
 #define PG		KMMU_PAGE_SIZE
 #define HVA_BASE	0x7f0000000000ul
 #define SLOT_PAGES	64ul	/* slots are back to back: every gfn below the top hits */
@@ -227,19 +229,6 @@ static void usage(FILE *f, const char *prog)
 		prog, slot_counts[0], slot_counts[1], slot_counts[2], slot_counts[3]);
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int record(struct kmmu_result *res, const char *name, const char *unit,
 		  unsigned int nr, const char *impl, const char *pattern,
 		  const double *v, int n)
@@ -273,17 +262,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":hs:d:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			if (parse_int(optarg, 1, 1000, &samples)) {
-				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0], optarg);
-				return 2;
-			}
+			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
 		case 'd':
-			if (parse_int(optarg, 1, 60000, &duration_ms)) {
-				fprintf(stderr, "%s: --duration-ms wants 1..60000, got '%s'\n",
-					argv[0], optarg);
-				return 2;
-			}
+			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 1, 60000);
 			break;
 		case 'r':
 			result_path = optarg;
@@ -291,20 +273,11 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;
-		case ':':
-			fprintf(stderr, "%s: option '%s' needs an argument (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
 		default:
-			fprintf(stderr, "%s: unknown option '%s' (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
+			bench_bad_option(argv[0], opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 2;
-	}
+	bench_no_operands(argv[0], argc, argv);
 
 	res = kmmu_result_new("memslot_bench");
 	if (!res) {

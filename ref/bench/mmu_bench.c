@@ -23,6 +23,8 @@
 #include <kmmu/result.h>
 #include <kmmu/zap.h>
 
+#include "bench_args.h"
+
 #define NR_SLOTS	64
 #define SLOT_PAGES	2048ul			/* 8 MiB */
 #define SLOT_STRIDE	(16ull << 20)		/* gpa/hva distance between slots */
@@ -211,7 +213,7 @@ int main(int argc, char **argv)
 	double v[1000];
 	long samples = 5;
 	struct kmmu_result *res;
-	char hostline[256], *end;
+	char hostline[256];
 	int opt, r, rc = 0;
 	unsigned int w;
 
@@ -219,12 +221,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":hs:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			errno = 0;
-			samples = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || samples < 1 || samples > 1000) {
-				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0], optarg);
-				return 2;
-			}
+			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
 		case 'r':
 			result_path = optarg;
@@ -232,20 +229,11 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;
-		case ':':
-			fprintf(stderr, "%s: option '%s' needs an argument (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
 		default:
-			fprintf(stderr, "%s: unknown option '%s' (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
+			bench_bad_option(argv[0], opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 2;
-	}
+	bench_no_operands(argv[0], argc, argv);
 
 	res = kmmu_result_new("mmu_bench");
 	if (!res || make_orders()) {
