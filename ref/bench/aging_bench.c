@@ -303,7 +303,6 @@ int main(int argc, char **argv)
 	const char *result_path = NULL;
 	struct kmmu_result *res;
 	struct bench b = { .churn_hz = 10000 };
-	char hostline[256];
 	pthread_t bg;
 	double *v, *fr, *cr;
 	int opt, r, rc = 0, impl, nt, kind;
@@ -319,15 +318,8 @@ int main(int argc, char **argv)
 		case 'c':
 			b.churn_hz = bench_arg_long(argv[0], "churn-hz", optarg, 0, 1000000);
 			break;
-		case 'r':
-			result_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
 		default:
-			fprintf(stderr, "%s: bad option '%s' (try -h)\n", argv[0], argv[optind - 1]);
-			return 2;
+			bench_common_option(argv[0], opt, argv, &result_path, usage);
 		}
 	}
 	bench_no_operands(argv[0], argc, argv);
@@ -339,8 +331,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		return 1;
 	}
-	kmmu_host_format_line(kmmu_result_host(res), hostline, sizeof(hostline));
-	printf("# aging_bench: %s\n", hostline);
+	bench_print_host("aging_bench", res);
 	printf("# %ld samples x %ld ms; 1 GiB guest, 4K SPTEs; median (cv)\n", samples,
 	       duration_ms);
 
@@ -431,11 +422,8 @@ int main(int argc, char **argv)
 	}
 	kmmu_ref_vm_destroy(b.vm);
 	kmmu_result_param_reset(res);
-	r = kmmu_result_write(res, result_path);
-	if (r) {
-		fprintf(stderr, "%s: writing the result file: %s\n", argv[0], strerror(-r));
+	if (bench_write_result(argv[0], res, result_path))
 		rc = 1;
-	}
 	kmmu_result_free(res);
 	free(v);
 	free(fr);

@@ -256,7 +256,6 @@ int main(int argc, char **argv)
 	struct kmmu_result *res;
 	uint64_t seed = 1;
 	int opt, r, rc = 0;
-	char hostline[256];
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":hs:d:r:", opts, NULL)) != -1) {
@@ -267,14 +266,8 @@ int main(int argc, char **argv)
 		case 'd':
 			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 1, 60000);
 			break;
-		case 'r':
-			result_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
 		default:
-			bench_bad_option(argv[0], opt, argv);
+			bench_common_option(argv[0], opt, argv, &result_path, usage);
 		}
 	}
 	bench_no_operands(argv[0], argc, argv);
@@ -284,8 +277,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		return 1;
 	}
-	kmmu_host_format_line(kmmu_result_host(res), hostline, sizeof(hostline));
-	printf("# memslot_bench: %s\n", hostline);
+	bench_print_host("memslot_bench", res);
 	printf("# %ld samples x %ld ms, %lu pages per slot, lookups in batches of %d per "
 	       "read-side section; median (cv)\n", samples, duration_ms, SLOT_PAGES, BATCH);
 	printf("%7s %-10s %16s %16s %9s\n", "slots", "pattern", "tree Mlookup/s",
@@ -367,11 +359,8 @@ int main(int argc, char **argv)
 	}
 
 	kmmu_result_param_reset(res);
-	r = kmmu_result_write(res, result_path);
-	if (r) {
-		fprintf(stderr, "%s: writing the result file: %s\n", argv[0], strerror(-r));
+	if (bench_write_result(argv[0], res, result_path))
 		rc = 1;
-	}
 	kmmu_result_free(res);
 	free(tree);
 	free(lin);

@@ -213,7 +213,6 @@ int main(int argc, char **argv)
 	double v[1000];
 	long samples = 5;
 	struct kmmu_result *res;
-	char hostline[256];
 	int opt, r, rc = 0;
 	unsigned int w;
 
@@ -223,14 +222,8 @@ int main(int argc, char **argv)
 		case 's':
 			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
-		case 'r':
-			result_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
 		default:
-			bench_bad_option(argv[0], opt, argv);
+			bench_common_option(argv[0], opt, argv, &result_path, usage);
 		}
 	}
 	bench_no_operands(argv[0], argc, argv);
@@ -241,8 +234,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	urcu_memb_register_thread();
-	kmmu_host_format_line(kmmu_result_host(res), hostline, sizeof(hostline));
-	printf("# mmu_bench: %s\n", hostline);
+	bench_print_host("mmu_bench", res);
 	printf("# reference MMU fault path, %d slots x %lu pages, %ld samples, fresh VM per sample\n",
 	       NR_SLOTS, SLOT_PAGES, samples);
 	printf("%-24s %-30s %9s %12s %12s %12s %6s\n", "metric", "workload", "faults",
@@ -285,11 +277,8 @@ int main(int argc, char **argv)
 		}
 	}
 out:
-	r = kmmu_result_write(res, result_path);
-	if (r) {
-		fprintf(stderr, "%s: writing the result file: %s\n", argv[0], strerror(-r));
+	if (bench_write_result(argv[0], res, result_path))
 		rc = 1;
-	}
 	kmmu_result_free(res);
 	urcu_memb_unregister_thread();
 	free(order_seq);
