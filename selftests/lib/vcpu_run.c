@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/timed_wait.h"
 #include "vm_internal.h"
 
 /* ---- errors ---- */
@@ -376,13 +377,7 @@ int __kmmu_vm_wait(struct kmmu_vm *vm, double timeout_s)
 
 	for (i = 0; i < vm->nr_vcpus; i++)
 		started += vm->vcpus[i].thread_started;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)timeout_s;
-	ts.tv_nsec += (long)((timeout_s - (time_t)timeout_s) * 1e9);
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	kmmu_deadline(&ts, timeout_s);
 	pthread_mutex_lock(&vm->lock);
 	while (vm->nr_finished < started && !atomic_load(&vm->failed)) {
 		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &ts) == ETIMEDOUT) {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/timed_wait.h"
 #include "vm_internal.h"
 
 /* Layout of the system slot (KMMU_GPA_SYS). */
@@ -333,12 +334,7 @@ static void kmmu_vcpu_join(struct kmmu_vcpu *vcpu)
 		 */
 		vcpu->run->immediate_exit = 1;
 		pthread_kill(vcpu->thread, KMMU_KICK_SIGNAL);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 20 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		kmmu_deadline(&ts, 0.02);
 		if (!pthread_timedjoin_np(vcpu->thread, NULL, &ts))
 			break;
 	}
