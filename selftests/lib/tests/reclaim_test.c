@@ -25,6 +25,7 @@
 #include "kmmu/hygiene.h"
 #include "kmmu/pagemap.h"
 #include "kmmu/reclaim.h"
+#include "killed_child.h"
 
 #define MIB		(1024UL * 1024)
 #define COLD_BYTES	(64 * MIB)
@@ -349,17 +350,11 @@ TEST(sigkill_cleaned_up)
 		info.zram_id = r.zram_id;
 		strcpy(info.dev, r.swap_dev);
 		strcpy(info.cg_dir, r.cg_dir);
-		if (write(fds[1], &info, sizeof(info)) != sizeof(info))
-			_exit(1);
-		for (;;)
-			pause();
+		killed_child_report(fds[1], &info, sizeof(info));
 	}
-	close(fds[1]);
-	ASSERT_EQ(sizeof(info), read(fds[0], &info, sizeof(info)));
-	close(fds[0]);
+	ASSERT_EQ(sizeof(info), killed_child_read(fds, &info, sizeof(info)));
 	if (info.err) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		killed_child_reap(pid);
 		if (info.err == -ENODEV)
 			SKIP(return, "%s", info.why);
 		ASSERT_EQ(0, info.err) TH_LOG("child: %s", info.why);
