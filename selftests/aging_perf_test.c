@@ -638,9 +638,8 @@ int main(int argc, char **argv)
 	if (!ap_opts.nr_vcpu_configs)
 		ap_opts.vcpus[ap_opts.nr_vcpu_configs++] = 1;
 
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d, driver page_idle",
-			      ap_opts.b.samples))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d, driver page_idle",
+			  ap_opts.b.samples);
 	if (kmmu_page_idle_probe(why, sizeof(why)))
 		ksft_exit_skip("%s\n", why);
 	/* A sample is a pass and two sweeps: generous for nested hosts. */

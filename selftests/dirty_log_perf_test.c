@@ -584,8 +584,6 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "dirty_log_perf_test";
 	uint64_t mem = 0, configs;
-	char why[256];
-	long ncpu;
 	int opt, m;
 
 	kmmu_bench_init(&dp_opts.b);
@@ -631,8 +629,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!dp_opts.nr_vcpu_configs) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		dp_opts.vcpus[0] = ncpu < 1 ? 1 : ncpu > KMMU_MAX_VCPUS ? KMMU_MAX_VCPUS : ncpu;
+		dp_opts.vcpus[0] = kmmu_bench_online_vcpus();
 		dp_opts.nr_vcpu_configs = 1;
 	}
 	/* Every slot a whole number of 2M, so that THP can back all of it. */
@@ -649,9 +646,8 @@ int main(int argc, char **argv)
 		mem += dp_opts.mem_mb * dp_opts.vcpus[m];
 	KMMU_TEST_TIMEOUT(dirty, bench, 120 + configs * dp_opts.b.samples *
 			  (10 + mem * (dp_opts.iterations + 1) / 2));
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d, mem %llu MiB per vCPU, %llu passes",
-			      dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
-			      (unsigned long long)dp_opts.iterations))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d, mem %llu MiB per vCPU, %llu passes",
+			  dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
+			  (unsigned long long)dp_opts.iterations);
 	return test_harness_run(argc, argv);
 }

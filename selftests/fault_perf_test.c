@@ -450,7 +450,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "fault_perf_test";
-	char why[256];
 	int opt;
 	long ncpu, k;
 
@@ -482,19 +481,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!fp_opts.nr_vcpu_configs) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		if (ncpu > KMMU_MAX_VCPUS)
-			ncpu = KMMU_MAX_VCPUS;
+		ncpu = kmmu_bench_online_vcpus();
 		for (k = 1; k < ncpu && fp_opts.nr_vcpu_configs < FP_MAX_CONFIGS - 1; k *= 2)
 			fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = k;
-		fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = ncpu > 0 ? ncpu : 1;
+		fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = ncpu;
 	}
 
 	fp_opts.max_total = fp_mem_available() / 2;
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s, mem %llu MiB per vCPU",
-			      fp_opts.b.samples, fp_opts.duration,
-			      (unsigned long long)fp_opts.mem_mb))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s, mem %llu MiB per vCPU",
+			  fp_opts.b.samples, fp_opts.duration,
+			  (unsigned long long)fp_opts.mem_mb);
 	KMMU_TEST_TIMEOUT(fault, bench, 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
 			  fp_opts.b.samples * (fp_opts.duration + 2)));
 	return test_harness_run(argc, argv);

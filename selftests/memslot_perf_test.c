@@ -668,7 +668,6 @@ int main(int argc, char **argv)
 	};
 	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };
 	const char *prog = "memslot_perf_test";
-	char why[256];
 	int opt, op;
 	size_t k;
 
@@ -704,9 +703,8 @@ int main(int argc, char **argv)
 		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
 			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];
 
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s", ms_opts.b.samples,
-			      ms_opts.duration))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s", ms_opts.b.samples,
+			  ms_opts.duration);
 	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
 	KMMU_TEST_TIMEOUT(memslot, bench, 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
 			  ms_opts.b.samples * (ms_opts.duration + 2)));

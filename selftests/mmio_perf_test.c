@@ -351,7 +351,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "mmio_perf_test";
-	char why[256];
 	int opt;
 	long ncpu;
 
@@ -379,19 +378,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!mp_opts.nr_vcpu_configs) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		if (ncpu > KMMU_MAX_VCPUS)
-			ncpu = KMMU_MAX_VCPUS;
+		ncpu = kmmu_bench_online_vcpus();
 		mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = 1;
 		if (ncpu > 1)
 			mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = ncpu;
 	}
 
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s, access %s",
-			      mp_opts.b.samples, mp_opts.duration,
-			      mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
-			      mp_opts.kinds[MP_WRITE] ? "write" : "read"))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s, access %s",
+			  mp_opts.b.samples, mp_opts.duration,
+			  mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
+			  mp_opts.kinds[MP_WRITE] ? "write" : "read");
 	KMMU_TEST_TIMEOUT(mmio, bench, 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
 			  mp_opts.b.samples * (mp_opts.duration + 1)));
 	return test_harness_run(argc, argv);

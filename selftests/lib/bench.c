@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kmmu/bench.h"
 #include "kmmu/kvm_vm.h"
@@ -178,6 +179,15 @@ int kmmu_bench_parse_vcpus(const char *prog, const char *arg, uint64_t *out, int
 		kmmu_bench_usage_error(prog, why);
 	}
 	return n;
+}
+
+long kmmu_bench_online_vcpus(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 1)
+		return 1;
+	return ncpu > KMMU_MAX_VCPUS ? KMMU_MAX_VCPUS : ncpu;
 }
 
 void kmmu_bench_usage_common(FILE *f)

@@ -14,6 +14,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/host_probe.h"
+#include "kmmu/kvm_vm.h"
 #include "kmmu/test_run.h"
 
 TEST(options)
@@ -225,6 +226,17 @@ TEST(duration_vcpus)
 	ASSERT_STREQ("prog: --vcpus wants up to 16 comma-separated counts from 1 to 64 (-h for help)\n",
 		     err);
 	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_values("0.5", "0", err, sizeof(err)));
+}
+
+/* The default vCPU count: every online CPU the runtime can give a vCPU. */
+TEST(online_vcpus)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), n = kmmu_bench_online_vcpus();
+
+	ASSERT_LE(1, n);
+	ASSERT_GE(KMMU_MAX_VCPUS, n);
+	if (ncpu >= 1 && ncpu <= KMMU_MAX_VCPUS)
+		ASSERT_EQ(ncpu, n);
 }
 
 TEST(usage_common)

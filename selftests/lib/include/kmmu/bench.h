@@ -127,6 +127,12 @@ void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out);
  */
 int kmmu_bench_parse_vcpus(const char *prog, const char *arg, uint64_t *out, int max);
 
+/*
+ * The vCPU count a benchmark defaults to: the online CPUs, at least 1 and
+ * at most KMMU_MAX_VCPUS.
+ */
+long kmmu_bench_online_vcpus(void);
+
 /* The usage lines of --cv-threshold and --result, the last of every usage. */
 void kmmu_bench_usage_common(FILE *f);
 
