@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the ref/ benchmarks share around their measurements: an integer
  * option in a range, the common options and the usage errors

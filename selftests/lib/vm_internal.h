@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The insides of struct kmmu_vm and struct kmmu_vcpu, shared by the files
  * that make up the VM runtime (vm.c, vm_memslot.c, vm_memory.c,

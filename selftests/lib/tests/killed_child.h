@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The janitor tests' child: it sets host state up (a kdamond, a swap
  * device, a memory cgroup), tells the parent what it made through a pipe

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The error convention of the library calls that take "char *err, size_t
  * len": they return a negative errno and say why in err.  kmmu_err_msg()

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Absolute CLOCK_REALTIME times for pthread_cond_timedwait() and
  * pthread_timedjoin_np(), which take a deadline, not a timeout: the VM's
