@@ -44,6 +44,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include <kmmu/clock.h>
 #include <kmmu/aging.h>
 #include <kmmu/mmu.h>
 #include <kmmu/notifier.h>
@@ -83,14 +84,6 @@ struct worker {
 	uint64_t seed;
 	bool spte_lookup;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -139,8 +132,8 @@ static void *age_worker(void *arg)
 	long r;
 
 	urcu_memb_register_thread();
-	t0 = now();
-	while (now() - t0 < w->seconds) {
+	t0 = kmmu_now();
+	while (kmmu_now() - t0 < w->seconds) {
 		unsigned long start = HVA_BASE + (w->first + off) * PG;
 		unsigned long end = start + CHUNK_PAGES * PG;
 
@@ -162,7 +155,7 @@ static void *age_worker(void *arg)
 		bytes += CHUNK_PAGES * PG;
 		off = (off + CHUNK_PAGES) % w->npages;
 	}
-	w->done = bytes / (now() - t0);
+	w->done = bytes / (kmmu_now() - t0);
 	urcu_memb_unregister_thread();
 	return NULL;
 }
@@ -174,8 +167,8 @@ static void *lookup_worker(void *arg)
 	int i, level;
 
 	urcu_memb_register_thread();
-	t0 = now();
-	while (now() - t0 < w->seconds) {
+	t0 = kmmu_now();
+	while (kmmu_now() - t0 < w->seconds) {
 		if (w->spte_lookup) {
 			for (i = 0; i < 64; i++)
 				kmmu_lookup_spte(w->b->vm, 0, 0, rnd(&w->seed) % GUEST_PAGES,
@@ -193,7 +186,7 @@ static void *lookup_worker(void *arg)
 		}
 		n += 64;
 	}
-	w->done = n / (now() - t0);
+	w->done = n / (kmmu_now() - t0);
 	urcu_memb_unregister_thread();
 	return NULL;
 }
@@ -351,12 +344,12 @@ int main(int argc, char **argv)
 		for (nt = 1; nt <= MAX_THREADS; nt++) {
 			for (long i = 0; i < samples; i++) {
 				unsigned long f0 = __atomic_load_n(&b.bg_faults, __ATOMIC_RELAXED);
-				double t0 = now();
+				double t0 = kmmu_now();
 
 				v[i] = run_sample(&b, age_worker, impl, false, nt,
 						  duration_ms / 1e3) / (1ul << 30);
 				fr[i] = (__atomic_load_n(&b.bg_faults, __ATOMIC_RELAXED) - f0) /
-					(now() - t0) / 1e6;
+					(kmmu_now() - t0) / 1e6;
 			}
 			printf("%-10s %8d %9.2f (%4.1f%%) %15.2f (%4.1f%%)\n", impl_names[impl], nt,
 			       kmmu_median(v, samples), 100 * kmmu_cv(v, samples),
@@ -391,12 +384,12 @@ int main(int argc, char **argv)
 			for (long i = 0; i < samples; i++) {
 				unsigned long u0 = __atomic_load_n(&b.churn_updates,
 								   __ATOMIC_RELAXED);
-				double t0 = now();
+				double t0 = kmmu_now();
 
 				v[i] = run_sample(&b, lookup_worker, 0, kind, nt,
 						  duration_ms / 1e3) / 1e6;
 				cr[i] = (__atomic_load_n(&b.churn_updates, __ATOMIC_RELAXED) - u0) /
-					(now() - t0);
+					(kmmu_now() - t0);
 			}
 			printf("%-12s %6d %9.2f (%4.1f%%) %15.0f (%4.1f%%)\n", name, nt,
 			       kmmu_median(v, samples), 100 * kmmu_cv(v, samples),

@@ -22,6 +22,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include <kmmu/clock.h>
 #include <kmmu/memslot.h>
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
@@ -51,14 +52,6 @@ struct setup {
 };
 
 static volatile uintptr_t sink;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static inline uint64_t rnd(uint64_t *s)
 {
@@ -157,7 +150,7 @@ static inline __attribute__((__always_inline__)) double
 lookup_sample(struct setup *su, enum pattern pat, enum impl impl, double secs,
 	      uint64_t *seed, long *misses)
 {
-	double start = now(), t;
+	double start = kmmu_now(), t;
 	uint64_t done = 0;
 	gfn_t seq = rnd(seed) % su->nr_gfns;
 	uintptr_t acc = 0;
@@ -189,7 +182,7 @@ lookup_sample(struct setup *su, enum pattern pat, enum impl impl, double secs,
 		}
 		urcu_memb_read_unlock();
 		done += BATCH;
-		t = now() - start;
+		t = kmmu_now() - start;
 	} while (t < secs);
 	sink = acc;
 	return done / t;
@@ -198,7 +191,7 @@ lookup_sample(struct setup *su, enum pattern pat, enum impl impl, double secs,
 /* Delete + re-add of one slot per second (three swaps each). */
 static double update_sample(struct setup *su, double secs, uint64_t *seed, long *errors)
 {
-	double start = now(), t;
+	double start = kmmu_now(), t;
 	uint64_t done = 0;
 
 	do {
@@ -210,7 +203,7 @@ static double update_sample(struct setup *su, double secs, uint64_t *seed, long 
 		if (kmmu_set_memory_region(su->vm, i, 0, gpa, SLOT_PAGES * PG, hva))
 			(*errors)++;
 		done++;
-		t = now() - start;
+		t = kmmu_now() - start;
 	} while (t < secs);
 
 	/* The re-added slots are new objects: refresh the baseline array. */

@@ -18,6 +18,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include <kmmu/clock.h>
 #include <kmmu/mmu.h>
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
@@ -52,14 +53,6 @@ static const struct {
 
 static gfn_t *order_seq, *order_rand, *order_2m;
 static unsigned long nr_2m;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng(uint64_t *s)
 {
@@ -127,7 +120,7 @@ static int run_faults(struct kmmu_ref_vm *vm, const gfn_t *order, unsigned long 
 	double t0;
 	int r;
 
-	t0 = now();
+	t0 = kmmu_now();
 	for (i = 0; i < n; i++) {
 		r = kmmu_page_fault(vm, 0, 0, order[i], 0, &f);
 		if (r)
@@ -135,7 +128,7 @@ static int run_faults(struct kmmu_ref_vm *vm, const gfn_t *order, unsigned long 
 		if (f.result != want)
 			return -EPROTO;
 	}
-	*secs = now() - t0;
+	*secs = kmmu_now() - t0;
 	return 0;
 }
 

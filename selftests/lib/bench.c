@@ -197,11 +197,3 @@ void kmmu_bench_usage_common(FILE *f)
 		"  --result FILE      result file (default $KMMU_RESULT)\n",
 		KMMU_BENCH_CV_DEFAULT);
 }
-
-double kmmu_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}

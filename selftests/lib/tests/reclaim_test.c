@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/clock.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/pagemap.h"
 #include "kmmu/reclaim.h"
@@ -32,14 +33,6 @@
 #define HOT_BYTES	(16 * MIB)
 #define SQUEEZE_BYTES	(48 * MIB)
 #define ZRAM_BYTES	(128 * MIB)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void *map_buffer(size_t len)
 {
@@ -252,9 +245,9 @@ TEST_F_TIMEOUT(reclaim, cold_swapped_hot_resident, 60)
 	/* The limit below usage: the write returns once reclaim got under it. */
 	h.measuring = 1;
 	usleep(50 * 1000);
-	t0 = now_s();
+	t0 = kmmu_now();
 	err = kmmu_reclaim_limit(&self->r, usage - SQUEEZE_BYTES);
-	t1 = now_s();
+	t1 = kmmu_now();
 	/* Keep the hot set hot under the limit for a while, as a guest would. */
 	usleep(1000 * 1000);
 	h.measuring = 0;

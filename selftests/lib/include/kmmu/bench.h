@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kmmu/clock.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
@@ -135,8 +136,5 @@ long kmmu_bench_online_vcpus(void);
 
 /* The usage lines of --cv-threshold and --result, the last of every usage. */
 void kmmu_bench_usage_common(FILE *f);
-
-/* CLOCK_MONOTONIC in seconds. */
-double kmmu_now(void);
 
 #endif
