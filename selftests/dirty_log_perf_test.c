@@ -572,7 +572,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "mem", required_argument, NULL, 'm' },
 		{ "slots", required_argument, NULL, 'x' },
 		{ "iterations", required_argument, NULL, 'i' },
@@ -587,16 +587,13 @@ int main(int argc, char **argv)
 	int opt, m;
 
 	kmmu_bench_init(&dp_opts.b);
+	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;
 	kmmu_bench_take_result(&dp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&dp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			dp_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, dp_opts.vcpus, DP_MAX_CONFIGS);
-			break;
 		case 'm':
 			if (kmmu_parse_u64(optarg, 2, 1 << 20, &dp_opts.mem_mb) || dp_opts.mem_mb & 1)
 				kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");

@@ -442,8 +442,8 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "duration", required_argument, NULL, 'd' },
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("duration"),
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "backing", required_argument, NULL, 'b' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
@@ -454,17 +454,12 @@ int main(int argc, char **argv)
 	long ncpu, k;
 
 	kmmu_bench_init(&fp_opts.b);
+	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
+			FP_MAX_CONFIGS);
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
 	kmmu_bench_take_result(&fp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&fp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'd':
-			kmmu_bench_parse_duration(prog, optarg, &fp_opts.duration);
-			break;
-		case 'v':
-			fp_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, fp_opts.vcpus, FP_MAX_CONFIGS);
-			break;
 		case 'b':
 			fp_opts.backings[FP_4K] = !strcmp(optarg, "4k") || !strcmp(optarg, "both");
 			fp_opts.backings[FP_2M] = !strcmp(optarg, "2m") || !strcmp(optarg, "both");

@@ -659,7 +659,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "duration", required_argument, NULL, 'd' },
+		KMMU_BENCH_LONGOPT("duration"),
 		{ "slots", required_argument, NULL, 's' },
 		{ "ops", required_argument, NULL, 'o' },
 		{ "map-pages", required_argument, NULL, 'm' },
@@ -672,14 +672,12 @@ int main(int argc, char **argv)
 	size_t k;
 
 	kmmu_bench_init(&ms_opts.b);
+	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
 	kmmu_bench_take_result(&ms_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&ms_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'd':
-			kmmu_bench_parse_duration(prog, optarg, &ms_opts.duration);
-			break;
 		case 's':
 			ms_opts.nr_slot_configs = kmmu_parse_u64_list(optarg, 2, 32768, ms_opts.slots,
 								      MS_MAX_CONFIGS);

@@ -344,8 +344,8 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "duration", required_argument, NULL, 'd' },
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("duration"),
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "access", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -355,17 +355,12 @@ int main(int argc, char **argv)
 	long ncpu;
 
 	kmmu_bench_init(&mp_opts.b);
+	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
+			MP_MAX_CONFIGS);
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_take_result(&mp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&mp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'd':
-			kmmu_bench_parse_duration(prog, optarg, &mp_opts.duration);
-			break;
-		case 'v':
-			mp_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, mp_opts.vcpus, MP_MAX_CONFIGS);
-			break;
 		case 'a':
 			mp_opts.kinds[MP_WRITE] = !strcmp(optarg, "write") || !strcmp(optarg, "both");
 			mp_opts.kinds[MP_READ] = !strcmp(optarg, "read") || !strcmp(optarg, "both");

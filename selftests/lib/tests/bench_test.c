@@ -228,6 +228,31 @@ TEST(duration_vcpus)
 	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_values("0.5", "0", err, sizeof(err)));
 }
 
+/* --duration and --vcpus as common options: only where the benchmark takes them. */
+TEST(take_duration_vcpus)
+{
+	struct kmmu_bench b;
+	uint64_t v[4] = { 0 };
+	double d = 1;
+	int nr = 0;
+	char why[256] = "";
+
+	kmmu_bench_init(&b);
+	ASSERT_EQ(0, kmmu_bench_option(&b, "duration", "0.5", why, sizeof(why)));
+	ASSERT_EQ(0, kmmu_bench_option(&b, "vcpus", "1,2", why, sizeof(why)));
+	kmmu_bench_take(&b, &d, v, &nr, 4);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "duration", "0.5", why, sizeof(why)));
+	ASSERT_EQ(0.5, d);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "vcpus", "1,2,64", why, sizeof(why)));
+	ASSERT_EQ(3, nr);
+	ASSERT_EQ(64, v[2]);
+	ASSERT_EQ(-EINVAL, kmmu_bench_option(&b, "duration", "0.001", why, sizeof(why)));
+	ASSERT_STREQ("--duration wants seconds from 0.01 to 3600", why);
+	ASSERT_EQ(-EINVAL, kmmu_bench_option(&b, "vcpus", "1,2,3,4,5", why, sizeof(why)));
+	ASSERT_STREQ("--vcpus wants up to 4 comma-separated counts from 1 to 64", why);
+	ASSERT_EQ(3, nr);
+}
+
 /* The default vCPU count: every online CPU the runtime can give a vCPU. */
 TEST(online_vcpus)
 {

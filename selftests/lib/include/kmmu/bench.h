@@ -35,10 +35,27 @@ struct kmmu_bench {
 	const char *result_path;	/* --result, or NULL for $KMMU_RESULT */
 	int nr_metrics, nr_noisy;
 	char noisy[512];		/* "label metric, ..." of the noisy ones */
+	/* Where --duration and --vcpus go, for a benchmark that takes them. */
+	double *duration;
+	uint64_t *vcpus;
+	int *nr_vcpus, max_vcpus;
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
 void kmmu_bench_init(struct kmmu_bench *b);
+
+/*
+ * The common options a benchmark may also take: --duration S into
+ * *@duration, --vcpus LIST into @vcpus (at most @max counts) and its
+ * length into *@nr_vcpus.  Either may be NULL.  Their entries in the
+ * benchmark's long options then have val 0 (KMMU_BENCH_LONGOPT()), like
+ * KMMU_BENCH_LONGOPTS, and kmmu_bench_getopt() parses them.
+ */
+void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
+		     int *nr_vcpus, int max);
+
+/* A long option with an argument that kmmu_bench_option() parses. */
+#define KMMU_BENCH_LONGOPT(name)	{ name, required_argument, NULL, 0 }
 
 /*
  * Handles one of the common options: "samples" (1..KMMU_BENCH_SAMPLES_MAX)
