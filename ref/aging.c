@@ -131,51 +131,47 @@ static void mark_young(struct young_bitmap *yb, const struct kmmu_memory_slot *s
 static int age_slot(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, gfn_t start,
 		    gfn_t end, enum kmmu_aging_mode mode, bool test_only, struct young_bitmap *yb)
 {
-	struct kmmu_slot_arch *arch = slot->arch;
+	struct kmmu_slot_rmap_walk w;
 	struct kmmu_rmap_iterator it;
-	unsigned long i, first, last;
 	uint64_t *sptep;
-	int level, young = 0;
+	int young = 0;
 
-	if (!arch || end <= start)
+	if (!slot->arch || end <= start)
 		return 0;
-	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
-		first = kmmu_gfn_to_index(start, slot->base_gfn, level);
-		last = kmmu_gfn_to_index(end - 1, slot->base_gfn, level);
-		for (i = first; i <= last; i++) {
-			struct kmmu_rmap_head *head = &arch->rmap[level - 1][i];
-			gfn_t base = ((slot->base_gfn >> KMMU_HPAGE_GFN_SHIFT(level)) + i) <<
-				     KMMU_HPAGE_GFN_SHIFT(level);
-			unsigned long val;
-			bool y;
+	kmmu_for_each_slot_rmap_range(slot, start, end, &w) {
+		struct kmmu_rmap_head *head = w.head;
+		int level = w.level;
+		gfn_t base = ((slot->base_gfn >> KMMU_HPAGE_GFN_SHIFT(level)) + w.index) <<
+			     KMMU_HPAGE_GFN_SHIFT(level);
+		unsigned long val;
+		bool y;
 
-			if (mode == KMMU_AGING_LOCKED) {
-				kmmu_for_each_rmap_spte(head, &it, sptep) {
-					y = age_spte_locked(vm, sptep, level, test_only);
-					young += y;
-					if (y && test_only)
-						return young;
-				}
-				continue;
-			}
-			/*
-			 * kvm_rmap_age_gfn_range_lockless(): the chain cannot
-			 * change while we hold the bit, and a table cannot be
-			 * freed while one of its SPTEs is on a chain.
-			 */
-			val = kmmu_rmap_lock_readonly(head);
-			kmmu_for_each_rmap_spte_val(val, &it, sptep) {
-				y = age_spte_lockless(vm, sptep, level, test_only);
+		if (mode == KMMU_AGING_LOCKED) {
+			kmmu_for_each_rmap_spte(head, &it, sptep) {
+				y = age_spte_locked(vm, sptep, level, test_only);
 				young += y;
-				if (y && yb)
-					mark_young(yb, slot, base, level, start, end);
 				if (y && test_only)
-					break;
+					return young;
 			}
-			kmmu_rmap_unlock_readonly(head, val);
-			if (young && test_only)
-				return young;
+			continue;
 		}
+		/*
+		 * kvm_rmap_age_gfn_range_lockless(): the chain cannot
+		 * change while we hold the bit, and a table cannot be
+		 * freed while one of its SPTEs is on a chain.
+		 */
+		val = kmmu_rmap_lock_readonly(head);
+		kmmu_for_each_rmap_spte_val(val, &it, sptep) {
+			y = age_spte_lockless(vm, sptep, level, test_only);
+			young += y;
+			if (y && yb)
+				mark_young(yb, slot, base, level, start, end);
+			if (y && test_only)
+				break;
+		}
+		kmmu_rmap_unlock_readonly(head, val);
+		if (young && test_only)
+			return young;
 	}
 	return young;
 }

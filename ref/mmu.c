@@ -31,6 +31,19 @@ static const char *const fault_result_names[KMMU_FAULT_NR] = {
 	[KMMU_FAULT_RETRY] = "retry",
 };
 
+/*
+ * The fault's outcome: @result at the SPTE @sptep of @level, as it is now.
+ * Returns 0 for the fault path's "return".
+ */
+static int fault_found(struct kmmu_fault *out, int result, int level, uint64_t *sptep)
+{
+	out->result = result;
+	out->level = level;
+	out->sptep = sptep;
+	out->spte = kmmu_spte_read(sptep);
+	return 0;
+}
+
 const char *kmmu_fault_result_name(enum kmmu_fault_result r)
 {
 	if ((unsigned int)r >= KMMU_FAULT_NR)
@@ -814,12 +827,8 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 
 		/* mmio_info_in_cache(): vcpu_match_mmio_gpa() for direct faults. */
 		if (vcpu->mmio_gen == gen && vcpu->mmio_gfn && vcpu->mmio_gfn == gfn) {
-			out->result = KMMU_FAULT_MMIO_CACHED;
 			out->mmio_info_cached = true;
-			out->level = level;
-			out->sptep = sptep;
-			out->spte = kmmu_spte_read(sptep);
-			return 0;
+			return fault_found(out, KMMU_FAULT_MMIO_CACHED, level, sptep);
 		}
 		ok = kmmu_check_mmio_spte(gl, *sptep, gen, &kg, &sg);
 		/* check_mmio_spte() returns before its tracepoint when in flux. */
@@ -844,11 +853,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 			}
 			vcpu_cache_mmio_info(vcpu, kmmu_get_mmio_spte_gfn(gl, kmmu_spte_read(sptep)),
 					     kmmu_get_mmio_spte_access(kmmu_spte_read(sptep)), gen);
-			out->result = KMMU_FAULT_MMIO_CACHED;
-			out->level = level;
-			out->sptep = sptep;
-			out->spte = kmmu_spte_read(sptep);
-			return 0;
+			return fault_found(out, KMMU_FAULT_MMIO_CACHED, level, sptep);
 		}
 		/* Stale or in flux: RET_PF_INVALID, take the normal path. */
 		out->stale_mmio = true;
@@ -856,11 +861,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		   kmmu_is_last_spte(kmmu_spte_read(sptep), level)) {
 		/* The hardware only faults on a present leaf if access is denied. */
 		if (access_allowed(kmmu_spte_read(sptep), ec)) {
-			out->result = KMMU_FAULT_SPURIOUS;
-			out->level = level;
-			out->sptep = sptep;
-			out->spte = kmmu_spte_read(sptep);
-			return 0;
+			return fault_found(out, KMMU_FAULT_SPURIOUS, level, sptep);
 		}
 		/*
 		 * fast_page_fault(): a write to an SPTE write-protected for
@@ -885,11 +886,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 					mark_page_dirty_in_slot(slot);
 				fast_pf_event(vm, gfn, ec | KMMU_PFERR_PRESENT_MASK, sptep, old,
 					      KMMU_FAULT_FIXED);
-				out->result = KMMU_FAULT_FIXED;
-				out->level = level;
-				out->sptep = sptep;
-				out->spte = kmmu_spte_read(sptep);
-				return 0;
+				return fault_found(out, KMMU_FAULT_FIXED, level, sptep);
 			}
 		}
 	}
@@ -913,11 +910,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 		r = mark_mmio_spte(vm, sptep, gfn, KMMU_ACC_ALL, gen);
 		if (r)
 			return r;
-		out->result = KMMU_FAULT_MMIO_SPTE;
-		out->level = KMMU_PG_LEVEL_4K;
-		out->sptep = sptep;
-		out->spte = kmmu_spte_read(sptep);
-		return 0;
+		return fault_found(out, KMMU_FAULT_MMIO_SPTE, KMMU_PG_LEVEL_4K, sptep);
 	}
 	if (write && (slot->flags & KMMU_MEM_READONLY)) {
 		/* KVM_PFN_ERR_RO_FAULT: emulate, i.e. exit to userspace as MMIO. */
@@ -977,11 +970,7 @@ static int page_fault_locked(struct kmmu_ref_vm *vm, struct kmmu_ref_vcpu *vcpu,
 	r = mmu_set_spte(vm, slot, sptep, gfn, pfn, goal);
 	if (r < 0)
 		return r;
-	out->result = r;
-	out->level = goal;
-	out->sptep = sptep;
-	out->spte = kmmu_spte_read(sptep);
-	return 0;
+	return fault_found(out, r, goal, sptep);
 }
 
 int kmmu_fast_page_fault(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, gfn_t gfn,

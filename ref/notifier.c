@@ -73,22 +73,15 @@ int kmmu_handle_hva_range(struct kmmu_ref_vm *vm, unsigned long hva_start,
 int kmmu_unmap_gfn_range(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, gfn_t start,
 			 gfn_t end)
 {
-	struct kmmu_slot_arch *arch = slot->arch;
-	unsigned long i, first, last;
-	int level, n = 0;
+	struct kmmu_slot_rmap_walk w;
+	int n = 0;
 
-	if (!arch || end <= start)
+	if (!slot->arch || end <= start)
 		return 0;
-	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
-		first = kmmu_gfn_to_index(start, slot->base_gfn, level);
-		last = kmmu_gfn_to_index(end - 1, slot->base_gfn, level);
-		for (i = first; i <= last; i++) {
-			struct kmmu_rmap_head *head = &arch->rmap[level - 1][i];
-
-			n += kmmu_pte_list_count(head);
-			/* kvm_zap_rmap() */
-			kmmu_zap_all_rmap_sptes(vm, head, level);
-		}
+	kmmu_for_each_slot_rmap_range(slot, start, end, &w) {
+		n += kmmu_pte_list_count(w.head);
+		/* kvm_zap_rmap() */
+		kmmu_zap_all_rmap_sptes(vm, w.head, w.level);
 	}
 	return n;
 }
@@ -180,22 +173,16 @@ int kmmu_mmu_notifier_invalidate_range_end(struct kmmu_ref_vm *vm, unsigned long
 static int count_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot,
 			 gfn_t start, gfn_t end, void *data)
 {
-	struct kmmu_slot_arch *arch = slot->arch;
+	struct kmmu_slot_rmap_walk w;
 	struct kmmu_rmap_iterator it;
-	unsigned long i, first, last;
 	long *n = data;
 	uint64_t *sptep;
-	int level;
 
-	if (!arch)
+	if (!slot->arch)
 		return 0;
-	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
-		first = kmmu_gfn_to_index(start, slot->base_gfn, level);
-		last = kmmu_gfn_to_index(end - 1, slot->base_gfn, level);
-		for (i = first; i <= last; i++)
-			kmmu_for_each_rmap_spte(&arch->rmap[level - 1][i], &it, sptep)
-				(*n)++;
-	}
+	kmmu_for_each_slot_rmap_range(slot, start, end, &w)
+		kmmu_for_each_rmap_spte(w.head, &it, sptep)
+			(*n)++;
 	return 0;
 }
 
@@ -250,43 +237,39 @@ struct pfn_walk {
 static int pfn_walk_handler(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot,
 			    gfn_t start, gfn_t end, void *data)
 {
-	struct kmmu_slot_arch *arch = slot->arch;
+	struct kmmu_slot_rmap_walk rw;
 	struct pfn_walk *w = data;
 	struct kmmu_rmap_iterator it;
-	unsigned long i, first, last;
 	uint64_t *sptep;
 	int level, r;
 
-	if (!arch)
+	if (!slot->arch)
 		return 0;
-	for (level = KMMU_PG_LEVEL_4K; level <= KMMU_MAX_HUGEPAGE_LEVEL; level++) {
-		first = kmmu_gfn_to_index(start, slot->base_gfn, level);
-		last = kmmu_gfn_to_index(end - 1, slot->base_gfn, level);
-		for (i = first; i <= last; i++) {
-			kmmu_for_each_rmap_spte(&arch->rmap[level - 1][i], &it, sptep) {
-				uint64_t spte = kmmu_spte_read(sptep);
-				gfn_t g, lo, hi, base;
+	kmmu_for_each_slot_rmap_range(slot, start, end, &rw) {
+		level = rw.level;
+		kmmu_for_each_rmap_spte(rw.head, &it, sptep) {
+			uint64_t spte = kmmu_spte_read(sptep);
+			gfn_t g, lo, hi, base;
 
-				if (!kmmu_is_shadow_present_pte(spte) ||
-				    !kmmu_is_last_spte(spte, level))
-					continue;
-				base = kmmu_sp_get_gfn(kmmu_sptep_to_sp(sptep),
-						       kmmu_spte_index(sptep));
-				/*
-				 * The pages of the leaf in [@start, @end): the
-				 * range lies in the slot and in the hva range.
-				 */
-				lo = base > start ? base : start;
-				hi = base + KMMU_PAGES_PER_HPAGE(level);
-				if (hi > end)
-					hi = end;
-				for (g = lo; g < hi; g++) {
-					w->n++;
-					r = w->fn(w->ctx, kmmu_gfn_to_hva_memslot(slot, g),
-						  kmmu_spte_to_pfn(spte) + (g - base), level);
-					if (r < 0)
-						return r;
-				}
+			if (!kmmu_is_shadow_present_pte(spte) ||
+			    !kmmu_is_last_spte(spte, level))
+				continue;
+			base = kmmu_sp_get_gfn(kmmu_sptep_to_sp(sptep),
+					       kmmu_spte_index(sptep));
+			/*
+			 * The pages of the leaf in [@start, @end): the
+			 * range lies in the slot and in the hva range.
+			 */
+			lo = base > start ? base : start;
+			hi = base + KMMU_PAGES_PER_HPAGE(level);
+			if (hi > end)
+				hi = end;
+			for (g = lo; g < hi; g++) {
+				w->n++;
+				r = w->fn(w->ctx, kmmu_gfn_to_hva_memslot(slot, g),
+					  kmmu_spte_to_pfn(spte) + (g - base), level);
+				if (r < 0)
+					return r;
 			}
 		}
 	}

@@ -262,20 +262,9 @@ uint64_t *kmmu_rmap_get_first_val(unsigned long val, struct kmmu_rmap_iterator *
 uint64_t *kmmu_rmap_get_first(const struct kmmu_rmap_head *head,
 			      struct kmmu_rmap_iterator *iter)
 {
-	unsigned long val;
-
-	if (!head || !iter)
+	if (!head)
 		return NULL;
-	val = head_val(head);
-	if (!val)
-		return NULL;
-	if (!(val & KMMU_RMAP_MANY)) {
-		iter->desc = NULL;
-		return (uint64_t *)val;
-	}
-	iter->desc = head_desc(val);
-	iter->pos = 0;
-	return iter->desc->sptes[0];
+	return kmmu_rmap_get_first_val(head_val(head), iter);
 }
 
 uint64_t *kmmu_rmap_get_next(struct kmmu_rmap_iterator *iter)

@@ -297,6 +297,22 @@ void kmmu_2013_prepare_zap_sp(struct kmmu_2013_kvm *kvm, struct kmmu_2013_sp *sp
  * entry; SKIP entries are gone already.  It does not call .rmap_remove()
  * (which would wait on itself in the unmapper).
  */
+/*
+ * One entry of __kvm_unmap_invalid_rmapp(), with the reviewer's window
+ * before each step: entry read, SPTE not yet touched; then SPTE cleared,
+ * entry still live.  1 if this call cleared the SPTE.
+ */
+static int unmap_invalid_entry(struct kmmu_2013_kvm *kvm, uint64_t *sptep,
+			       unsigned long *rmapp)
+{
+	window(kvm);
+	if (!mmu_spte_clear_track_bits(kvm, sptep))
+		return 0;
+	window(kvm);
+	pte_list_clear_concurrently(sptep, rmapp);
+	return 1;
+}
+
 static int __kvm_unmap_invalid_rmapp(struct kmmu_2013_kvm *kvm, unsigned long *rmapp)
 {
 	unsigned long val = rd(rmapp);
@@ -308,14 +324,8 @@ static int __kvm_unmap_invalid_rmapp(struct kmmu_2013_kvm *kvm, unsigned long *r
 		return 0;
 	if (!(val & KMMU_2013_RMAP_MANY)) {
 		sptep = (uint64_t *)val;
-		if (sptep != KMMU_2013_SPTE_SKIP) {
-			window(kvm);
-			if (mmu_spte_clear_track_bits(kvm, sptep)) {
-				window(kvm);
-				pte_list_clear_concurrently(sptep, rmapp);
-				ret = 1;
-			}
-		}
+		if (sptep != KMMU_2013_SPTE_SKIP)
+			ret = unmap_invalid_entry(kvm, sptep, rmapp);
 		return ret;
 	}
 	/* Descriptors of an invalid rmap are never freed or relinked. */
@@ -326,14 +336,8 @@ static int __kvm_unmap_invalid_rmapp(struct kmmu_2013_kvm *kvm, unsigned long *r
 				break;
 			if (sptep == KMMU_2013_SPTE_SKIP)
 				continue;
-			/* The reviewer's window: entry read, SPTE not yet touched. */
-			window(kvm);
-			if (mmu_spte_clear_track_bits(kvm, sptep)) {
-				/* SPTE cleared, entry still live. */
-				window(kvm);
-				pte_list_clear_concurrently(sptep, rmapp);
+			if (unmap_invalid_entry(kvm, sptep, rmapp))
 				ret = 1;
-			}
 		}
 	}
 	return ret;

@@ -230,19 +230,20 @@ int kmmu_mmu_slot_remove_write_access(struct kmmu_ref_vm *vm,
 	return 0;
 }
 
-int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot)
+/*
+ * Clears the Dirty bit of the 4K SPTEs on @slot's rmaps @first .. @end - 1;
+ * the bits taken out go to the host (the dirty log harvest).  Caller holds
+ * mmu_lock.
+ */
+static void __clear_dirty_rmaps(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
+				unsigned long first, unsigned long end)
 {
-	struct kmmu_slot_arch *arch;
+	struct kmmu_slot_arch *arch = slot->arch;
 	struct kmmu_rmap_iterator it;
 	unsigned long i;
 	uint64_t *sptep;
 
-	if (!vm || !slot_arch_ok(slot))
-		return -EINVAL;
-	arch = slot->arch;
-	kmmu_mmu_lock(vm);
-	/* The bits taken out go to the host (the dirty log harvest). */
-	for (i = 0; i < slot->npages; i++)
+	for (i = first; i < end; i++)
 		kmmu_for_each_rmap_spte(&arch->rmap[0][i], &it, sptep) {
 			uint64_t old = __atomic_fetch_and(sptep, ~KMMU_PT_DIRTY_MASK,
 							  __ATOMIC_ACQ_REL);
@@ -250,6 +251,14 @@ int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_mem
 			kmmu_ad_report(vm, old & ~KMMU_PT_ACCESSED_MASK, KMMU_PG_LEVEL_4K,
 				       false);
 		}
+}
+
+int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot)
+{
+	if (!vm || !slot_arch_ok(slot))
+		return -EINVAL;
+	kmmu_mmu_lock(vm);
+	__clear_dirty_rmaps(vm, slot, 0, slot->npages);
 	kmmu_mmu_unlock(vm);
 	return 0;
 }
@@ -257,25 +266,11 @@ int kmmu_mmu_slot_leaf_clear_dirty(struct kmmu_ref_vm *vm, const struct kmmu_mem
 int kmmu_mmu_clear_dirty_gfn_range(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
 				   gfn_t start, gfn_t end)
 {
-	struct kmmu_slot_arch *arch;
-	struct kmmu_rmap_iterator it;
-	uint64_t *sptep;
-	gfn_t g;
-
 	if (!vm || !slot_arch_ok(slot) || end <= start || start < slot->base_gfn ||
 	    end > slot->base_gfn + slot->npages)
 		return -EINVAL;
-	arch = slot->arch;
 	kmmu_mmu_lock(vm);
-	for (g = start; g < end; g++) {
-		kmmu_for_each_rmap_spte(&arch->rmap[0][g - slot->base_gfn], &it, sptep) {
-			uint64_t old = __atomic_fetch_and(sptep, ~KMMU_PT_DIRTY_MASK,
-							  __ATOMIC_ACQ_REL);
-
-			kmmu_ad_report(vm, old & ~KMMU_PT_ACCESSED_MASK, KMMU_PG_LEVEL_4K,
-				       false);
-		}
-	}
+	__clear_dirty_rmaps(vm, slot, start - slot->base_gfn, end - slot->base_gfn);
 	kmmu_mmu_unlock(vm);
 	return 0;
 }

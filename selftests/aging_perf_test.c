@@ -604,7 +604,7 @@ int main(int argc, char **argv)
 		KMMU_BENCH_LONGOPTS,
 		{ "mb", required_argument, NULL, 'm' },
 		{ "gib", required_argument, NULL, 'g' },
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -613,6 +613,7 @@ int main(int argc, char **argv)
 	int opt, i, timeout;
 
 	kmmu_bench_init(&ap_opts.b);
+	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
 	kmmu_bench_take_result(&ap_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&ap_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
@@ -621,10 +622,6 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			ap_opts.nr_sizes = ap_parse_sizes(prog, optarg, 1024);
-			break;
-		case 'v':
-			ap_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, ap_opts.vcpus, AP_MAX_CONFIGS);
 			break;
 		case 'h':
 			ap_usage(stdout, prog);
@@ -638,9 +635,8 @@ int main(int argc, char **argv)
 	if (!ap_opts.nr_vcpu_configs)
 		ap_opts.vcpus[ap_opts.nr_vcpu_configs++] = 1;
 
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d, driver page_idle",
-			      ap_opts.b.samples))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d, driver page_idle",
+			  ap_opts.b.samples);
 	if (kmmu_page_idle_probe(why, sizeof(why)))
 		ksft_exit_skip("%s\n", why);
 	/* A sample is a pass and two sweeps: generous for nested hosts. */

@@ -572,7 +572,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "mem", required_argument, NULL, 'm' },
 		{ "slots", required_argument, NULL, 'x' },
 		{ "iterations", required_argument, NULL, 'i' },
@@ -584,21 +584,16 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "dirty_log_perf_test";
 	uint64_t mem = 0, configs;
-	char why[256];
-	long ncpu;
 	int opt, m;
 
 	kmmu_bench_init(&dp_opts.b);
+	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;
 	kmmu_bench_take_result(&dp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&dp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			dp_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, dp_opts.vcpus, DP_MAX_CONFIGS);
-			break;
 		case 'm':
 			if (kmmu_parse_u64(optarg, 2, 1 << 20, &dp_opts.mem_mb) || dp_opts.mem_mb & 1)
 				kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
@@ -631,8 +626,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!dp_opts.nr_vcpu_configs) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		dp_opts.vcpus[0] = ncpu < 1 ? 1 : ncpu > KMMU_MAX_VCPUS ? KMMU_MAX_VCPUS : ncpu;
+		dp_opts.vcpus[0] = kmmu_bench_online_vcpus();
 		dp_opts.nr_vcpu_configs = 1;
 	}
 	/* Every slot a whole number of 2M, so that THP can back all of it. */
@@ -649,9 +643,8 @@ int main(int argc, char **argv)
 		mem += dp_opts.mem_mb * dp_opts.vcpus[m];
 	KMMU_TEST_TIMEOUT(dirty, bench, 120 + configs * dp_opts.b.samples *
 			  (10 + mem * (dp_opts.iterations + 1) / 2));
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d, mem %llu MiB per vCPU, %llu passes",
-			      dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
-			      (unsigned long long)dp_opts.iterations))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d, mem %llu MiB per vCPU, %llu passes",
+			  dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
+			  (unsigned long long)dp_opts.iterations);
 	return test_harness_run(argc, argv);
 }

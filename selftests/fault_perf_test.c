@@ -442,30 +442,24 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "duration", required_argument, NULL, 'd' },
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("duration"),
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "backing", required_argument, NULL, 'b' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "fault_perf_test";
-	char why[256];
 	int opt;
 	long ncpu, k;
 
 	kmmu_bench_init(&fp_opts.b);
+	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
+			FP_MAX_CONFIGS);
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
 	kmmu_bench_take_result(&fp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&fp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'd':
-			kmmu_bench_parse_duration(prog, optarg, &fp_opts.duration);
-			break;
-		case 'v':
-			fp_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, fp_opts.vcpus, FP_MAX_CONFIGS);
-			break;
 		case 'b':
 			fp_opts.backings[FP_4K] = !strcmp(optarg, "4k") || !strcmp(optarg, "both");
 			fp_opts.backings[FP_2M] = !strcmp(optarg, "2m") || !strcmp(optarg, "both");
@@ -482,19 +476,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!fp_opts.nr_vcpu_configs) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		if (ncpu > KMMU_MAX_VCPUS)
-			ncpu = KMMU_MAX_VCPUS;
+		ncpu = kmmu_bench_online_vcpus();
 		for (k = 1; k < ncpu && fp_opts.nr_vcpu_configs < FP_MAX_CONFIGS - 1; k *= 2)
 			fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = k;
-		fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = ncpu > 0 ? ncpu : 1;
+		fp_opts.vcpus[fp_opts.nr_vcpu_configs++] = ncpu;
 	}
 
 	fp_opts.max_total = fp_mem_available() / 2;
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s, mem %llu MiB per vCPU",
-			      fp_opts.b.samples, fp_opts.duration,
-			      (unsigned long long)fp_opts.mem_mb))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s, mem %llu MiB per vCPU",
+			  fp_opts.b.samples, fp_opts.duration,
+			  (unsigned long long)fp_opts.mem_mb);
 	KMMU_TEST_TIMEOUT(fault, bench, 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
 			  fp_opts.b.samples * (fp_opts.duration + 2)));
 	return test_harness_run(argc, argv);

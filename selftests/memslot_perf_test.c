@@ -659,7 +659,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "duration", required_argument, NULL, 'd' },
+		KMMU_BENCH_LONGOPT("duration"),
 		{ "slots", required_argument, NULL, 's' },
 		{ "ops", required_argument, NULL, 'o' },
 		{ "map-pages", required_argument, NULL, 'm' },
@@ -668,19 +668,16 @@ int main(int argc, char **argv)
 	};
 	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };
 	const char *prog = "memslot_perf_test";
-	char why[256];
 	int opt, op;
 	size_t k;
 
 	kmmu_bench_init(&ms_opts.b);
+	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
 	kmmu_bench_take_result(&ms_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&ms_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'd':
-			kmmu_bench_parse_duration(prog, optarg, &ms_opts.duration);
-			break;
 		case 's':
 			ms_opts.nr_slot_configs = kmmu_parse_u64_list(optarg, 2, 32768, ms_opts.slots,
 								      MS_MAX_CONFIGS);
@@ -704,9 +701,8 @@ int main(int argc, char **argv)
 		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
 			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];
 
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s", ms_opts.b.samples,
-			      ms_opts.duration))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s", ms_opts.b.samples,
+			  ms_opts.duration);
 	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
 	KMMU_TEST_TIMEOUT(memslot, bench, 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
 			  ms_opts.b.samples * (ms_opts.duration + 2)));

@@ -344,29 +344,23 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "duration", required_argument, NULL, 'd' },
-		{ "vcpus", required_argument, NULL, 'v' },
+		KMMU_BENCH_LONGOPT("duration"),
+		KMMU_BENCH_LONGOPT("vcpus"),
 		{ "access", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "mmio_perf_test";
-	char why[256];
 	int opt;
 	long ncpu;
 
 	kmmu_bench_init(&mp_opts.b);
+	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
+			MP_MAX_CONFIGS);
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_take_result(&mp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&mp_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
-		case 'd':
-			kmmu_bench_parse_duration(prog, optarg, &mp_opts.duration);
-			break;
-		case 'v':
-			mp_opts.nr_vcpu_configs =
-				kmmu_bench_parse_vcpus(prog, optarg, mp_opts.vcpus, MP_MAX_CONFIGS);
-			break;
 		case 'a':
 			mp_opts.kinds[MP_WRITE] = !strcmp(optarg, "write") || !strcmp(optarg, "both");
 			mp_opts.kinds[MP_READ] = !strcmp(optarg, "read") || !strcmp(optarg, "both");
@@ -379,19 +373,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!mp_opts.nr_vcpu_configs) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		if (ncpu > KMMU_MAX_VCPUS)
-			ncpu = KMMU_MAX_VCPUS;
+		ncpu = kmmu_bench_online_vcpus();
 		mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = 1;
 		if (ncpu > 1)
 			mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = ncpu;
 	}
 
-	if (kmmu_bench_header(prog, why, sizeof(why), "samples %d x %.3g s, access %s",
-			      mp_opts.b.samples, mp_opts.duration,
-			      mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
-			      mp_opts.kinds[MP_WRITE] ? "write" : "read"))
-		ksft_exit_skip("%s\n", why);
+	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s, access %s",
+			  mp_opts.b.samples, mp_opts.duration,
+			  mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
+			  mp_opts.kinds[MP_WRITE] ? "write" : "read");
 	KMMU_TEST_TIMEOUT(mmio, bench, 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
 			  mp_opts.b.samples * (mp_opts.duration + 1)));
 	return test_harness_run(argc, argv);

@@ -27,6 +27,7 @@
 #include <event-parse.h>
 #include <tracefs.h>
 
+#include "kmmu/err_msg.h"
 #include "kmmu/spte.h"
 #include "kmmu/trace_capture.h"
 
@@ -150,18 +151,6 @@ struct kmmu_trace_capture {
 	pid_t janitor;
 };
 
-static int seterr(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 const char *kmmu_tracefs_dir(void)
 {
 	const char *path = NULL;
@@ -273,18 +262,18 @@ static int bind_event(struct kmmu_trace_capture *cap, const struct event_spec *s
 	for (int i = 0; i < MAX_FIELDS && spec->fields[i].name; i++) {
 		b->fields[i] = tep_find_field(ev, spec->fields[i].name);
 		if (!b->fields[i] && !spec->fields[i].optional)
-			return seterr(err, err_len, -EPROTO,
-				      "%s:%s has no field '%s' on this kernel: the decoder needs it",
-				      spec->system, spec->name, spec->fields[i].name);
+			return kmmu_err_msg(err, err_len, -EPROTO,
+					    "%s:%s has no field '%s' on this kernel: the decoder needs it",
+					    spec->system, spec->name, spec->fields[i].name);
 	}
 	if (spec->type == KMMU_EV_MARKER) {
 		b->buf = tep_find_field(ev, "buf");
 		if (!b->buf)
-			return seterr(err, err_len, -EPROTO, "ftrace:print has no field 'buf'");
+			return kmmu_err_msg(err, err_len, -EPROTO, "ftrace:print has no field 'buf'");
 	}
 	if (ev->id < 0 || ev->id > 65535)
-		return seterr(err, err_len, -EPROTO, "%s:%s has event id %d",
-			      spec->system, spec->name, ev->id);
+		return kmmu_err_msg(err, err_len, -EPROTO, "%s:%s has event id %d",
+				    spec->system, spec->name, ev->id);
 	cap->by_id[ev->id] = b;
 	cap->nr_bound++;
 	return 0;
@@ -458,17 +447,17 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 
 	*out = NULL;
 	if (opts && opts->tracefs_dir && tracefs_set_tracing_dir((char *)opts->tracefs_dir))
-		return seterr(err, err_len, -ENODEV, "cannot use %s as tracefs", opts->tracefs_dir);
+		return kmmu_err_msg(err, err_len, -ENODEV, "cannot use %s as tracefs", opts->tracefs_dir);
 	dir = opts && opts->tracefs_dir ? opts->tracefs_dir : kmmu_tracefs_dir();
 	if (!dir)
-		return seterr(err, err_len, -ENODEV, "tracefs is not mounted and cannot be mounted");
+		return kmmu_err_msg(err, err_len, -ENODEV, "tracefs is not mounted and cannot be mounted");
 	if (access(dir, W_OK))
-		return seterr(err, err_len, -EACCES, "%s is not writable: tracing needs root", dir);
+		return kmmu_err_msg(err, err_len, -EACCES, "%s is not writable: tracing needs root", dir);
 	remove_stale_instances(dir);
 
 	cap = calloc(1, sizeof(*cap));
 	if (!cap)
-		return seterr(err, err_len, -ENOMEM, "out of memory");
+		return kmmu_err_msg(err, err_len, -ENOMEM, "out of memory");
 	cap->janitor_pipe = -1;
 	cap->log = log;
 	pthread_mutex_init(&cap->read_lock, NULL);
@@ -481,7 +470,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 
 	cap->tep = tracefs_local_events_system(NULL, systems);
 	if (!cap->tep) {
-		ret = seterr(err, err_len, -ENODEV, "cannot read the kvm/kvmmmu event formats in %s", dir);
+		ret = kmmu_err_msg(err, err_len, -ENODEV, "cannot read the kvm/kvmmmu event formats in %s", dir);
 		goto fail;
 	}
 
@@ -528,14 +517,14 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 				known |= !strcmp(full, *e);
 			}
 			if (!known) {
-				ret = seterr(err, err_len, -EINVAL, "event '%s' has no decoder", *e);
+				ret = kmmu_err_msg(err, err_len, -EINVAL, "event '%s' has no decoder", *e);
 				goto fail;
 			}
 		}
 	}
 	if (!cap->nr_bound) {
-		ret = seterr(err, err_len, -ENOENT, "none of the requested events exists on this kernel (%s)",
-			     cap->missing);
+		ret = kmmu_err_msg(err, err_len, -ENOENT, "none of the requested events exists on this kernel (%s)",
+				   cap->missing);
 		goto fail;
 	}
 
@@ -544,26 +533,26 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 		rmdir(cap->path);
 	cap->instance = tracefs_instance_create(cap->name);
 	if (!cap->instance) {
-		ret = seterr(err, err_len, -errno ? -errno : -EIO, "cannot create tracefs instance %s: %s",
-			     cap->name, strerror(errno));
+		ret = kmmu_err_msg(err, err_len, -errno ? -errno : -EIO, "cannot create tracefs instance %s: %s",
+				   cap->name, strerror(errno));
 		goto fail;
 	}
 	ret = start_janitor(cap, cap->path);
 	if (ret) {
-		seterr(err, err_len, ret, "cannot fork the instance janitor: %s", strerror(-ret));
+		kmmu_err_msg(err, err_len, ret, "cannot fork the instance janitor: %s", strerror(-ret));
 		goto fail;
 	}
 
 	tracefs_trace_off(cap->instance);
 	if (tracefs_instance_file_write(cap->instance, "trace_clock", "mono") < 0) {
-		ret = seterr(err, err_len, -EIO, "cannot set trace_clock mono in %s", cap->name);
+		ret = kmmu_err_msg(err, err_len, -EIO, "cannot set trace_clock mono in %s", cap->name);
 		goto fail;
 	}
 	/* Drop new events rather than overwrite old ones; both are counted. */
 	tracefs_instance_file_write(cap->instance, "options/overwrite", "0");
 	cap->buffer_kb = opts && opts->buffer_kb ? opts->buffer_kb : 16384;
 	if (tracefs_instance_set_buffer_size(cap->instance, cap->buffer_kb, -1) < 0) {
-		ret = seterr(err, err_len, -EIO, "cannot size the buffers of %s", cap->name);
+		ret = kmmu_err_msg(err, err_len, -EIO, "cannot size the buffers of %s", cap->name);
 		goto fail;
 	}
 	/*
@@ -571,7 +560,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	 * reads would feed the buffers it drains (with syscall events: forever).
 	 */
 	if (pthread_create(&cap->reader, NULL, reader_thread, cap)) {
-		ret = seterr(err, err_len, -EAGAIN, "cannot start the trace reader thread");
+		ret = kmmu_err_msg(err, err_len, -EAGAIN, "cannot start the trace reader thread");
 		goto fail;
 	}
 	cap->reader_running = true;
@@ -580,7 +569,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	if (!(opts && opts->all_pids)) {
 		ret = restrict_to_this_process(cap);
 		if (ret) {
-			seterr(err, err_len, ret, "cannot restrict %s to this process", cap->name);
+			kmmu_err_msg(err, err_len, ret, "cannot restrict %s to this process", cap->name);
 			goto fail;
 		}
 	}
@@ -588,17 +577,17 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 		const struct event_spec *spec = cap->bound[i].spec;
 
 		if (set_filter(cap, spec, opts ? opts->filter : NULL)) {
-			ret = seterr(err, err_len, -EIO, "cannot set the filter of %s:%s",
-				     spec->system, spec->name);
+			ret = kmmu_err_msg(err, err_len, -EIO, "cannot set the filter of %s:%s",
+					   spec->system, spec->name);
 			goto fail;
 		}
 		if (tracefs_event_enable(cap->instance, spec->system, spec->name)) {
-			ret = seterr(err, err_len, -EIO, "cannot enable %s:%s", spec->system, spec->name);
+			ret = kmmu_err_msg(err, err_len, -EIO, "cannot enable %s:%s", spec->system, spec->name);
 			goto fail;
 		}
 	}
 	if (!(opts && opts->paused) && tracefs_trace_on(cap->instance)) {
-		ret = seterr(err, err_len, -EIO, "cannot turn tracing on in %s", cap->name);
+		ret = kmmu_err_msg(err, err_len, -EIO, "cannot turn tracing on in %s", cap->name);
 		goto fail;
 	}
 	*out = cap;

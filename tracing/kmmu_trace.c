@@ -48,11 +48,19 @@ static void usage(FILE *f)
 		"       kmmu-trace record -o FILE [-e system:event]... [-b KB] [-N] -- CMD [ARGS...]\n");
 }
 
-static int load(const char *path, struct kmmu_trace_file *tf)
+/*
+ * The FILE operand of report, stats and check (@argv[1], the only one):
+ * read into @tf, or 2 after the usage or the reader's error on stderr.
+ */
+static int load_operand(int argc, char **argv, struct kmmu_trace_file *tf)
 {
 	char err[512];
 
-	if (kmmu_trace_file_read(path, tf, err, sizeof(err))) {
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (kmmu_trace_file_read(argv[1], tf, err, sizeof(err))) {
 		fprintf(stderr, "kmmu-trace: %s\n", err);
 		return 2;
 	}
@@ -65,11 +73,7 @@ static int cmd_report(int argc, char **argv)
 	char line[512];
 	int ret;
 
-	if (argc != 2) {
-		usage(stderr);
-		return 2;
-	}
-	ret = load(argv[1], &tf);
+	ret = load_operand(argc, argv, &tf);
 	if (ret)
 		return ret;
 	printf("# kmmu trace %s: %" PRIu64 " records\n", argv[1], tf.nr);
@@ -92,11 +96,7 @@ static int cmd_stats(int argc, char **argv)
 	struct kmmu_trace_file tf;
 	int ret;
 
-	if (argc != 2) {
-		usage(stderr);
-		return 2;
-	}
-	ret = load(argv[1], &tf);
+	ret = load_operand(argc, argv, &tf);
 	if (ret)
 		return ret;
 	for (uint64_t i = 0; i < tf.nr; i++)
@@ -117,11 +117,7 @@ static int cmd_check(int argc, char **argv)
 	struct kmmu_trace_file tf;
 	int ret;
 
-	if (argc != 2) {
-		usage(stderr);
-		return 2;
-	}
-	ret = load(argv[1], &tf);
+	ret = load_operand(argc, argv, &tf);
 	if (ret)
 		return ret;
 	res = malloc(sizeof(*res));

@@ -16,23 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kmmu/err_msg.h"
 #include "kmmu/trace_file.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "kmmu-trace/1 records are stored in host (little endian) order"
 #endif
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -102,20 +91,20 @@ static int check_fixed(const unsigned char *p, uint64_t len, uint32_t *hlen,
 	uint32_t version;
 
 	if (len < 16 || memcmp(p, KMMU_TRACE_MAGIC, 8))
-		return fail(err, err_len, -EINVAL, "not a kmmu trace file (bad magic)");
+		return kmmu_err_msg(err, err_len, -EINVAL, "not a kmmu trace file (bad magic)");
 	memcpy(&version, p + 8, 4);
 	memcpy(hlen, p + 12, 4);
 	version = le32toh(version);
 	*hlen = le32toh(*hlen);
 	if (version != KMMU_TRACE_VERSION)
-		return fail(err, err_len, -EINVAL, "unsupported kmmu trace version %u (this reader: %u)",
-			    version, KMMU_TRACE_VERSION);
+		return kmmu_err_msg(err, err_len, -EINVAL, "unsupported kmmu trace version %u (this reader: %u)",
+				    version, KMMU_TRACE_VERSION);
 	if (*hlen > KMMU_TRACE_MAX_HEADER)
-		return fail(err, err_len, -EINVAL, "header length %u exceeds %u", *hlen,
-			    KMMU_TRACE_MAX_HEADER);
+		return kmmu_err_msg(err, err_len, -EINVAL, "header length %u exceeds %u", *hlen,
+				    KMMU_TRACE_MAX_HEADER);
 	if (len < 16 + (uint64_t)*hlen + 8)
-		return fail(err, err_len, -EINVAL, "truncated: file ends inside the header (%" PRIu64
-			    " bytes)", len);
+		return kmmu_err_msg(err, err_len, -EINVAL, "truncated: file ends inside the header (%" PRIu64
+				    " bytes)", len);
 	return 0;
 }
 
@@ -125,8 +114,8 @@ static int check_header(const unsigned char *h, uint32_t hlen, char *err, size_t
 		unsigned char c = h[i];
 
 		if (c != '\n' && c != '\t' && (c < 0x20 || c > 0x7e))
-			return fail(err, err_len, -EINVAL,
-				    "corrupt header: byte %#x at offset %u", c, 16 + i);
+			return kmmu_err_msg(err, err_len, -EINVAL,
+					    "corrupt header: byte %#x at offset %u", c, 16 + i);
 	}
 	return 0;
 }
@@ -136,12 +125,12 @@ static int check_count(uint64_t nr, uint64_t need, char *err, size_t err_len)
 {
 	/* Divide, don't multiply: nr comes from the file and may overflow. */
 	if (nr > need / sizeof(struct kmmu_trace_record))
-		return fail(err, err_len, -EINVAL,
-			    "truncated: header says %" PRIu64 " records, file holds %" PRIu64 " bytes of records",
-			    nr, need);
+		return kmmu_err_msg(err, err_len, -EINVAL,
+				    "truncated: header says %" PRIu64 " records, file holds %" PRIu64 " bytes of records",
+				    nr, need);
 	if (nr * sizeof(struct kmmu_trace_record) != need)
-		return fail(err, err_len, -EINVAL, "%" PRIu64 " bytes of trailing garbage after %" PRIu64 " records",
-			    need - nr * sizeof(struct kmmu_trace_record), nr);
+		return kmmu_err_msg(err, err_len, -EINVAL, "%" PRIu64 " bytes of trailing garbage after %" PRIu64 " records",
+				    need - nr * sizeof(struct kmmu_trace_record), nr);
 	return 0;
 }
 
@@ -153,7 +142,7 @@ static int alloc_file(struct kmmu_trace_file *tf, uint32_t hlen, uint64_t nr,
 	tf->recs = malloc(nr ? nr * sizeof(*tf->recs) : 1);
 	if (!tf->header || !tf->recs) {
 		kmmu_trace_file_free(tf);
-		return fail(err, err_len, -ENOMEM, "out of memory for %" PRIu64 " records", nr);
+		return kmmu_err_msg(err, err_len, -ENOMEM, "out of memory for %" PRIu64 " records", nr);
 	}
 	tf->header[hlen] = '\0';
 	return 0;
@@ -168,11 +157,11 @@ static int check_records(const struct kmmu_trace_file *tf, uint64_t from, uint64
 		uint64_t off = 16 + hlen + 8 + i * sizeof(*r);
 
 		if (!kmmu_rec_type_valid(r->type))
-			return fail(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
-				    "): unknown type %u", i, off, r->type);
+			return kmmu_err_msg(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
+					    "): unknown type %u", i, off, r->type);
 		if (i && r->ts < tf->recs[i - 1].ts)
-			return fail(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
-				    "): timestamp goes backwards", i, off);
+			return kmmu_err_msg(err, err_len, -EINVAL, "record %" PRIu64 " (offset %" PRIu64
+					    "): timestamp goes backwards", i, off);
 	}
 	return 0;
 }
@@ -235,11 +224,11 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, uint64_t size,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail(err, err_len, -errno, "read error at offset %" PRIu64 ": %s",
-				    off, strerror(errno));
+			return kmmu_err_msg(err, err_len, -errno, "read error at offset %" PRIu64 ": %s",
+					    off, strerror(errno));
 		if (!n)
-			return fail(err, err_len, -EIO, "file shrank below its %" PRIu64
-				    " bytes while it was read", size);
+			return kmmu_err_msg(err, err_len, -EIO, "file shrank below its %" PRIu64
+					    " bytes while it was read", size);
 		p += n;
 		len -= n;
 		off += n;
@@ -263,10 +252,10 @@ static int read_file(int fd, uint64_t size, struct kmmu_trace_file *tf, char *er
 	int ret;
 
 	if (!size)
-		return fail(err, err_len, -EINVAL, "empty file");
+		return kmmu_err_msg(err, err_len, -EINVAL, "empty file");
 	head = malloc(16 + KMMU_TRACE_MAX_HEADER + 8);
 	if (!head)
-		return fail(err, err_len, -ENOMEM, "out of memory");
+		return kmmu_err_msg(err, err_len, -ENOMEM, "out of memory");
 	ret = read_at(fd, head, size < 16 ? size : 16, 0, size, err, err_len);
 	if (!ret)
 		ret = check_fixed(head, size, &hlen, err, err_len);
@@ -286,8 +275,8 @@ static int read_file(int fd, uint64_t size, struct kmmu_trace_file *tf, char *er
 	}
 	/* Whatever was appended since it was opened would be unchecked. */
 	if (!ret && pread(fd, &c, 1, size) > 0)
-		ret = fail(err, err_len, -EIO, "file grew beyond its %" PRIu64
-			   " bytes while it was read", size);
+		ret = kmmu_err_msg(err, err_len, -EIO, "file grew beyond its %" PRIu64
+				   " bytes while it was read", size);
 	if (ret) {
 		kmmu_trace_file_free(tf);
 		return ret;
@@ -329,22 +318,22 @@ int kmmu_trace_file_read(const char *path, struct kmmu_trace_file *tf, char *err
 	 * waiting, and the open file is checked again.
 	 */
 	if (stat(path, &st))
-		return fail(err, err_len, -errno, "%s: %s", path, strerror(errno));
+		return kmmu_err_msg(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (fd < 0)
-			return fail(err, err_len, -errno, "%s: %s", path, strerror(errno));
+			return kmmu_err_msg(err, err_len, -errno, "%s: %s", path, strerror(errno));
 		if (fstat(fd, &st)) {
 			ret = -errno;
 			close(fd);
-			return fail(err, err_len, ret, "%s: %s", path, strerror(-ret));
+			return kmmu_err_msg(err, err_len, ret, "%s: %s", path, strerror(-ret));
 		}
 		if (!S_ISREG(st.st_mode))
 			close(fd);
 	}
 	if (!S_ISREG(st.st_mode))
-		return fail(err, err_len, -EINVAL, "%s: is %s, not a regular file", path,
-			    file_kind(st.st_mode));
+		return kmmu_err_msg(err, err_len, -EINVAL, "%s: is %s, not a regular file", path,
+				    file_kind(st.st_mode));
 	ret = read_file(fd, st.st_size, tf, err, err_len);
 	close(fd);
 	if (ret && err && err_len) {

@@ -44,11 +44,14 @@
 
 #include <urcu/urcu-memb.h>
 
+#include <kmmu/clock.h>
 #include <kmmu/aging.h>
 #include <kmmu/mmu.h>
 #include <kmmu/notifier.h>
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
+
+#include "bench_args.h"
 
 #define PG		KMMU_PAGE_SIZE
 #define HVA_BASE	0x7f0000000000ul
@@ -81,14 +84,6 @@ struct worker {
 	uint64_t seed;
 	bool spte_lookup;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -137,8 +132,8 @@ static void *age_worker(void *arg)
 	long r;
 
 	urcu_memb_register_thread();
-	t0 = now();
-	while (now() - t0 < w->seconds) {
+	t0 = kmmu_now();
+	while (kmmu_now() - t0 < w->seconds) {
 		unsigned long start = HVA_BASE + (w->first + off) * PG;
 		unsigned long end = start + CHUNK_PAGES * PG;
 
@@ -160,7 +155,7 @@ static void *age_worker(void *arg)
 		bytes += CHUNK_PAGES * PG;
 		off = (off + CHUNK_PAGES) % w->npages;
 	}
-	w->done = bytes / (now() - t0);
+	w->done = bytes / (kmmu_now() - t0);
 	urcu_memb_unregister_thread();
 	return NULL;
 }
@@ -172,8 +167,8 @@ static void *lookup_worker(void *arg)
 	int i, level;
 
 	urcu_memb_register_thread();
-	t0 = now();
-	while (now() - t0 < w->seconds) {
+	t0 = kmmu_now();
+	while (kmmu_now() - t0 < w->seconds) {
 		if (w->spte_lookup) {
 			for (i = 0; i < 64; i++)
 				kmmu_lookup_spte(w->b->vm, 0, 0, rnd(&w->seed) % GUEST_PAGES,
@@ -191,7 +186,7 @@ static void *lookup_worker(void *arg)
 		}
 		n += 64;
 	}
-	w->done = n / (now() - t0);
+	w->done = n / (kmmu_now() - t0);
 	urcu_memb_unregister_thread();
 	return NULL;
 }
@@ -259,19 +254,6 @@ static double run_sample(struct bench *b, void *(*fn)(void *), int impl, bool sp
 	return sum;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f, "usage: %s [--samples N] [--duration-ms MS] [--churn-hz N] [--result FILE] [-h]\n"
@@ -314,7 +296,6 @@ int main(int argc, char **argv)
 	const char *result_path = NULL;
 	struct kmmu_result *res;
 	struct bench b = { .churn_hz = 10000 };
-	char hostline[256];
 	pthread_t bg;
 	double *v, *fr, *cr;
 	int opt, r, rc = 0, impl, nt, kind;
@@ -322,41 +303,19 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":hs:d:c:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			if (parse_long(optarg, 1, 1000, &samples)) {
-				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0],
-					optarg);
-				return 2;
-			}
+			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
 		case 'd':
-			if (parse_long(optarg, 10, 60000, &duration_ms)) {
-				fprintf(stderr, "%s: --duration-ms wants 10..60000, got '%s'\n",
-					argv[0], optarg);
-				return 2;
-			}
+			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 10, 60000);
 			break;
 		case 'c':
-			if (parse_long(optarg, 0, 1000000, &b.churn_hz)) {
-				fprintf(stderr, "%s: --churn-hz wants 0..1000000, got '%s'\n",
-					argv[0], optarg);
-				return 2;
-			}
+			b.churn_hz = bench_arg_long(argv[0], "churn-hz", optarg, 0, 1000000);
 			break;
-		case 'r':
-			result_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
 		default:
-			fprintf(stderr, "%s: bad option '%s' (try -h)\n", argv[0], argv[optind - 1]);
-			return 2;
+			bench_common_option(argv[0], opt, argv, &result_path, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 2;
-	}
+	bench_no_operands(argv[0], argc, argv);
 	res = kmmu_result_new("aging_bench");
 	v = calloc(samples, sizeof(double));
 	fr = calloc(samples, sizeof(double));
@@ -365,8 +324,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		return 1;
 	}
-	kmmu_host_format_line(kmmu_result_host(res), hostline, sizeof(hostline));
-	printf("# aging_bench: %s\n", hostline);
+	bench_print_host("aging_bench", res);
 	printf("# %ld samples x %ld ms; 1 GiB guest, 4K SPTEs; median (cv)\n", samples,
 	       duration_ms);
 
@@ -386,12 +344,12 @@ int main(int argc, char **argv)
 		for (nt = 1; nt <= MAX_THREADS; nt++) {
 			for (long i = 0; i < samples; i++) {
 				unsigned long f0 = __atomic_load_n(&b.bg_faults, __ATOMIC_RELAXED);
-				double t0 = now();
+				double t0 = kmmu_now();
 
 				v[i] = run_sample(&b, age_worker, impl, false, nt,
 						  duration_ms / 1e3) / (1ul << 30);
 				fr[i] = (__atomic_load_n(&b.bg_faults, __ATOMIC_RELAXED) - f0) /
-					(now() - t0) / 1e6;
+					(kmmu_now() - t0) / 1e6;
 			}
 			printf("%-10s %8d %9.2f (%4.1f%%) %15.2f (%4.1f%%)\n", impl_names[impl], nt,
 			       kmmu_median(v, samples), 100 * kmmu_cv(v, samples),
@@ -426,12 +384,12 @@ int main(int argc, char **argv)
 			for (long i = 0; i < samples; i++) {
 				unsigned long u0 = __atomic_load_n(&b.churn_updates,
 								   __ATOMIC_RELAXED);
-				double t0 = now();
+				double t0 = kmmu_now();
 
 				v[i] = run_sample(&b, lookup_worker, 0, kind, nt,
 						  duration_ms / 1e3) / 1e6;
 				cr[i] = (__atomic_load_n(&b.churn_updates, __ATOMIC_RELAXED) - u0) /
-					(now() - t0);
+					(kmmu_now() - t0);
 			}
 			printf("%-12s %6d %9.2f (%4.1f%%) %15.0f (%4.1f%%)\n", name, nt,
 			       kmmu_median(v, samples), 100 * kmmu_cv(v, samples),
@@ -457,11 +415,8 @@ int main(int argc, char **argv)
 	}
 	kmmu_ref_vm_destroy(b.vm);
 	kmmu_result_param_reset(res);
-	r = kmmu_result_write(res, result_path);
-	if (r) {
-		fprintf(stderr, "%s: writing the result file: %s\n", argv[0], strerror(-r));
+	if (bench_write_result(argv[0], res, result_path))
 		rc = 1;
-	}
 	kmmu_result_free(res);
 	free(v);
 	free(fr);

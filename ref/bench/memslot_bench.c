@@ -22,9 +22,12 @@
 
 #include <urcu/urcu-memb.h>
 
+#include <kmmu/clock.h>
 #include <kmmu/memslot.h>
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
+
+#include "bench_args.h"
 
 #define PG		KMMU_PAGE_SIZE
 #define HVA_BASE	0x7f0000000000ul
@@ -49,14 +52,6 @@ struct setup {
 };
 
 static volatile uintptr_t sink;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static inline uint64_t rnd(uint64_t *s)
 {
@@ -155,7 +150,7 @@ static inline __attribute__((__always_inline__)) double
 lookup_sample(struct setup *su, enum pattern pat, enum impl impl, double secs,
 	      uint64_t *seed, long *misses)
 {
-	double start = now(), t;
+	double start = kmmu_now(), t;
 	uint64_t done = 0;
 	gfn_t seq = rnd(seed) % su->nr_gfns;
 	uintptr_t acc = 0;
@@ -187,7 +182,7 @@ lookup_sample(struct setup *su, enum pattern pat, enum impl impl, double secs,
 		}
 		urcu_memb_read_unlock();
 		done += BATCH;
-		t = now() - start;
+		t = kmmu_now() - start;
 	} while (t < secs);
 	sink = acc;
 	return done / t;
@@ -196,7 +191,7 @@ lookup_sample(struct setup *su, enum pattern pat, enum impl impl, double secs,
 /* Delete + re-add of one slot per second (three swaps each). */
 static double update_sample(struct setup *su, double secs, uint64_t *seed, long *errors)
 {
-	double start = now(), t;
+	double start = kmmu_now(), t;
 	uint64_t done = 0;
 
 	do {
@@ -208,7 +203,7 @@ static double update_sample(struct setup *su, double secs, uint64_t *seed, long 
 		if (kmmu_set_memory_region(su->vm, i, 0, gpa, SLOT_PAGES * PG, hva))
 			(*errors)++;
 		done++;
-		t = now() - start;
+		t = kmmu_now() - start;
 	} while (t < secs);
 
 	/* The re-added slots are new objects: refresh the baseline array. */
@@ -225,19 +220,6 @@ static void usage(FILE *f, const char *prog)
 		"  gfn->memslot lookups (tree vs. linear scan) and memslot updates\n"
 		"  at %u, %u, %u and %u slots; N samples of MS each (default 5, 100)\n",
 		prog, slot_counts[0], slot_counts[1], slot_counts[2], slot_counts[3]);
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 static int record(struct kmmu_result *res, const char *name, const char *unit,
@@ -267,52 +249,28 @@ int main(int argc, char **argv)
 	struct kmmu_result *res;
 	uint64_t seed = 1;
 	int opt, r, rc = 0;
-	char hostline[256];
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":hs:d:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			if (parse_int(optarg, 1, 1000, &samples)) {
-				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0], optarg);
-				return 2;
-			}
+			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
 		case 'd':
-			if (parse_int(optarg, 1, 60000, &duration_ms)) {
-				fprintf(stderr, "%s: --duration-ms wants 1..60000, got '%s'\n",
-					argv[0], optarg);
-				return 2;
-			}
+			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 1, 60000);
 			break;
-		case 'r':
-			result_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
-		case ':':
-			fprintf(stderr, "%s: option '%s' needs an argument (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
 		default:
-			fprintf(stderr, "%s: unknown option '%s' (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
+			bench_common_option(argv[0], opt, argv, &result_path, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 2;
-	}
+	bench_no_operands(argv[0], argc, argv);
 
 	res = kmmu_result_new("memslot_bench");
 	if (!res) {
 		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		return 1;
 	}
-	kmmu_host_format_line(kmmu_result_host(res), hostline, sizeof(hostline));
-	printf("# memslot_bench: %s\n", hostline);
+	bench_print_host("memslot_bench", res);
 	printf("# %ld samples x %ld ms, %lu pages per slot, lookups in batches of %d per "
 	       "read-side section; median (cv)\n", samples, duration_ms, SLOT_PAGES, BATCH);
 	printf("%7s %-10s %16s %16s %9s\n", "slots", "pattern", "tree Mlookup/s",
@@ -394,11 +352,8 @@ int main(int argc, char **argv)
 	}
 
 	kmmu_result_param_reset(res);
-	r = kmmu_result_write(res, result_path);
-	if (r) {
-		fprintf(stderr, "%s: writing the result file: %s\n", argv[0], strerror(-r));
+	if (bench_write_result(argv[0], res, result_path))
 		rc = 1;
-	}
 	kmmu_result_free(res);
 	free(tree);
 	free(lin);

@@ -18,10 +18,13 @@
 
 #include <urcu/urcu-memb.h>
 
+#include <kmmu/clock.h>
 #include <kmmu/mmu.h>
 #include <kmmu/host_probe.h>
 #include <kmmu/result.h>
 #include <kmmu/zap.h>
+
+#include "bench_args.h"
 
 #define NR_SLOTS	64
 #define SLOT_PAGES	2048ul			/* 8 MiB */
@@ -50,14 +53,6 @@ static const struct {
 
 static gfn_t *order_seq, *order_rand, *order_2m;
 static unsigned long nr_2m;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng(uint64_t *s)
 {
@@ -125,7 +120,7 @@ static int run_faults(struct kmmu_ref_vm *vm, const gfn_t *order, unsigned long 
 	double t0;
 	int r;
 
-	t0 = now();
+	t0 = kmmu_now();
 	for (i = 0; i < n; i++) {
 		r = kmmu_page_fault(vm, 0, 0, order[i], 0, &f);
 		if (r)
@@ -133,7 +128,7 @@ static int run_faults(struct kmmu_ref_vm *vm, const gfn_t *order, unsigned long 
 		if (f.result != want)
 			return -EPROTO;
 	}
-	*secs = now() - t0;
+	*secs = kmmu_now() - t0;
 	return 0;
 }
 
@@ -211,7 +206,6 @@ int main(int argc, char **argv)
 	double v[1000];
 	long samples = 5;
 	struct kmmu_result *res;
-	char hostline[256], *end;
 	int opt, r, rc = 0;
 	unsigned int w;
 
@@ -219,33 +213,13 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":hs:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			errno = 0;
-			samples = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || samples < 1 || samples > 1000) {
-				fprintf(stderr, "%s: --samples wants 1..1000, got '%s'\n", argv[0], optarg);
-				return 2;
-			}
+			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
 			break;
-		case 'r':
-			result_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
-		case ':':
-			fprintf(stderr, "%s: option '%s' needs an argument (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
 		default:
-			fprintf(stderr, "%s: unknown option '%s' (try -h)\n", argv[0],
-				argv[optind - 1]);
-			return 2;
+			bench_common_option(argv[0], opt, argv, &result_path, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
-		return 2;
-	}
+	bench_no_operands(argv[0], argc, argv);
 
 	res = kmmu_result_new("mmu_bench");
 	if (!res || make_orders()) {
@@ -253,8 +227,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	urcu_memb_register_thread();
-	kmmu_host_format_line(kmmu_result_host(res), hostline, sizeof(hostline));
-	printf("# mmu_bench: %s\n", hostline);
+	bench_print_host("mmu_bench", res);
 	printf("# reference MMU fault path, %d slots x %lu pages, %ld samples, fresh VM per sample\n",
 	       NR_SLOTS, SLOT_PAGES, samples);
 	printf("%-24s %-30s %9s %12s %12s %12s %6s\n", "metric", "workload", "faults",
@@ -297,11 +270,8 @@ int main(int argc, char **argv)
 		}
 	}
 out:
-	r = kmmu_result_write(res, result_path);
-	if (r) {
-		fprintf(stderr, "%s: writing the result file: %s\n", argv[0], strerror(-r));
+	if (bench_write_result(argv[0], res, result_path))
 		rc = 1;
-	}
 	kmmu_result_free(res);
 	urcu_memb_unregister_thread();
 	free(order_seq);

@@ -22,6 +22,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "kselftest_harness.h"
+#include <kmmu/clock.h>
 #include <kmmu/memslot.h>
 
 #define PG		KMMU_PAGE_SIZE
@@ -224,14 +225,6 @@ static void *notifier(void *p)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 TEST(readers_never_see_torn_memslots)
 {
 	const char *secs = getenv("KMMU_CONCURRENCY_SECONDS");
@@ -265,9 +258,9 @@ TEST(readers_never_see_torn_memslots)
 	 * jobs) can take a second per grace period.  Go on until enough
 	 * updates raced with the readers, up to a hard cap.
 	 */
-	start = now();
-	while (!stopped(&sh) && (now() - start < limit || ops < MIN_RACED_UPDATES) &&
-	       now() - start < 30 * limit) {
+	start = kmmu_now();
+	while (!stopped(&sh) && (kmmu_now() - start < limit || ops < MIN_RACED_UPDATES) &&
+	       kmmu_now() - start < 30 * limit) {
 		int as = rnd(&rs) % 4 ? 0 : 1, id = rnd(&rs) % NR_IDS, r, expect = 0;
 		uint32_t slot = (uint32_t)as << 16 | id;
 		unsigned long hva = HVA_BASE + (unsigned long)id * SLOT_PAGES * PG;

@@ -24,6 +24,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "kselftest_harness.h"
+#include <kmmu/clock.h>
 #include <kmmu/memslot.h>
 #include "lib/naive_memslots.h"
 
@@ -526,19 +527,11 @@ static bool run_sequence(struct __test_metadata *_metadata, uint64_t seed, long 
 	return ok;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 TEST(random_sequences_match_naive_model)
 {
 	const char *env = getenv("KMMU_SEED");
 	const char *secs = getenv("KMMU_PROPERTY_SECONDS");
-	double limit = secs ? atof(secs) : 2.0, start = now();
+	double limit = secs ? atof(secs) : 2.0, start = kmmu_now();
 	uint64_t seed;
 	long nops = 0;
 	int i;
@@ -547,7 +540,7 @@ TEST(random_sequences_match_naive_model)
 	ksft_print_msg("seed %" PRIu64 " (replay: KMMU_SEED=%" PRIu64 ")\n", seed, seed);
 	fflush(stdout);
 	urcu_memb_register_thread();
-	for (i = 0; i == 0 || now() - start < limit; i++) {
+	for (i = 0; i == 0 || kmmu_now() - start < limit; i++) {
 		if (!run_sequence(_metadata, seed + i, &nops)) {
 			urcu_memb_unregister_thread();
 			ASSERT_TRUE(false);
@@ -555,7 +548,7 @@ TEST(random_sequences_match_naive_model)
 	}
 	ksft_print_msg("%d sequences, %ld requests in %.2fs: created %ld deleted %ld moved %ld "
 		       "flags %ld no-op %ld -EINVAL %ld -EEXIST %ld injected %ld\n",
-		       i, nops, now() - start, outcome[O_CREATE], outcome[O_DELETE],
+		       i, nops, kmmu_now() - start, outcome[O_CREATE], outcome[O_DELETE],
 		       outcome[O_MOVE], outcome[O_FLAGS], outcome[O_NOP], outcome[O_EINVAL],
 		       outcome[O_EEXIST], outcome[O_OTHER]);
 	fflush(stdout);

@@ -89,6 +89,27 @@ static int fault(struct kmmu_ref_vm *vm, int as, gfn_t gfn, uint32_t ec)
 	return r ? r : (int)f.result;
 }
 
+/*
+ * self->vm again without host huge pages, so every SPTE is 4K: gfn 0x30
+ * mapped writable, then dirty logging turned on, which write-protects that
+ * SPTE but keeps it, for a fast fix.
+ */
+static void remake_vm_4k_logged(struct __test_metadata *_metadata, FIXTURE_DATA(mmu) *self)
+{
+	struct kmmu_ref_vm *vm;
+
+	kmmu_ref_vm_destroy(self->vm);
+	self->cfg.host_huge_pages = false;
+	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	vm = self->vm;
+	kmmu_ref_vm_set_event_fn(vm, evlog_fn, &self->log);
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
+						   0, 4 * MB, HVA));
+	ASSERT_FALSE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
+}
+
 static void audit_ok(struct __test_metadata *_metadata, struct kmmu_ref_vm *vm)
 {
 	char why[160] = "";
@@ -369,16 +390,8 @@ TEST_F(mmu, dirty_logging_fast_fix)
 	struct kmmu_fault f;
 
 	/* Without host huge pages every SPTE is 4K and survives the toggles. */
-	kmmu_ref_vm_destroy(self->vm);
-	self->cfg.host_huge_pages = false;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	remake_vm_4k_logged(_metadata, self);
 	vm = self->vm;
-	kmmu_ref_vm_set_event_fn(vm, evlog_fn, &self->log);
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
-	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
-						   0, 4 * MB, HVA));
-	ASSERT_FALSE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
 	ASSERT_TRUE(kmmu_is_mmu_writable_spte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
 	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x30, W, &f));
 	ASSERT_EQ(KMMU_FAULT_FIXED, f.result);
@@ -409,16 +422,8 @@ TEST_F(mmu, lockless_fast_page_fault)
 	ASSERT_EQ(-EAGAIN, kmmu_fast_page_fault(vm, 0, 0, 0x30, W, &f));
 
 	/* 4K SPTEs survive the toggle: the fast path fixes them, no event. */
-	kmmu_ref_vm_destroy(self->vm);
-	self->cfg.host_huge_pages = false;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	remake_vm_4k_logged(_metadata, self);
 	vm = self->vm;
-	kmmu_ref_vm_set_event_fn(vm, evlog_fn, &self->log);
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
-	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
-						   0, 4 * MB, HVA));
-	ASSERT_FALSE(kmmu_is_writable_pte(kmmu_lookup_spte(vm, 0, 0, 0x30, NULL)));
 	self->log.n[KMMU_MMU_EV_FAST_PAGE_FAULT] = 0;
 	ASSERT_EQ(0, kmmu_fast_page_fault(vm, 0, 0, 0x30, W, &f));
 	ASSERT_EQ(KMMU_FAULT_FIXED, f.result);

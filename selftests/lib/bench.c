@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kmmu/bench.h"
 #include "kmmu/kvm_vm.h"
@@ -23,9 +24,42 @@ void kmmu_bench_init(struct kmmu_bench *b)
 	b->cv_threshold = KMMU_BENCH_CV_DEFAULT;
 }
 
+void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
+		     int *nr_vcpus, int max)
+{
+	b->duration = duration;
+	b->vcpus = vcpus;
+	b->nr_vcpus = nr_vcpus;
+	b->max_vcpus = max;
+}
+
+static int kmmu_bench_duration(const char *arg, double *out, char *why, size_t len)
+{
+	if (kmmu_parse_seconds(arg, 0.01, 3600, out)) {
+		snprintf(why, len, "--duration wants seconds from 0.01 to 3600");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Returns how many counts, or -EINVAL with @why. */
+static int kmmu_bench_vcpus(const char *arg, uint64_t *out, int max, char *why, size_t len)
+{
+	int n = kmmu_parse_u64_list(arg, 1, KMMU_MAX_VCPUS, out, max);
+
+	if (n < 0) {
+		snprintf(why, len, "--vcpus wants up to %d comma-separated counts from 1 to %d",
+			 max, KMMU_MAX_VCPUS);
+		return -EINVAL;
+	}
+	return n;
+}
+
 int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 		      char *why, size_t len)
 {
+	int n;
+
 	uint64_t u;
 	double d;
 
@@ -44,6 +78,19 @@ int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 			return -EINVAL;
 		}
 		b->cv_threshold = d;
+		return 1;
+	}
+	if (!strcmp(name, "duration") && b->duration) {
+		if (kmmu_bench_duration(arg, &d, why, len))
+			return -EINVAL;
+		*b->duration = d;
+		return 1;
+	}
+	if (!strcmp(name, "vcpus") && b->vcpus) {
+		n = kmmu_bench_vcpus(arg, b->vcpus, b->max_vcpus, why, len);
+		if (n < 0)
+			return n;
+		*b->nr_vcpus = n;
 		return 1;
 	}
 	return 0;
@@ -161,23 +208,29 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
 
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)
 {
-	if (kmmu_parse_seconds(arg, 0.01, 3600, out))
-		kmmu_bench_usage_error(prog, "--duration wants seconds from 0.01 to 3600");
+	char why[128];
+
+	if (kmmu_bench_duration(arg, out, why, sizeof(why)))
+		kmmu_bench_usage_error(prog, why);
 }
 
 int kmmu_bench_parse_vcpus(const char *prog, const char *arg, uint64_t *out, int max)
 {
 	char why[128];
-	int n;
+	int n = kmmu_bench_vcpus(arg, out, max, why, sizeof(why));
 
-	n = kmmu_parse_u64_list(arg, 1, KMMU_MAX_VCPUS, out, max);
-	if (n < 0) {
-		snprintf(why, sizeof(why),
-			 "--vcpus wants up to %d comma-separated counts from 1 to %d", max,
-			 KMMU_MAX_VCPUS);
+	if (n < 0)
 		kmmu_bench_usage_error(prog, why);
-	}
 	return n;
+}
+
+long kmmu_bench_online_vcpus(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 1)
+		return 1;
+	return ncpu > KMMU_MAX_VCPUS ? KMMU_MAX_VCPUS : ncpu;
 }
 
 void kmmu_bench_usage_common(FILE *f)
@@ -186,12 +239,4 @@ void kmmu_bench_usage_common(FILE *f)
 		"  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default %.0f)\n"
 		"  --result FILE      result file (default $KMMU_RESULT)\n",
 		KMMU_BENCH_CV_DEFAULT);
-}
-
-double kmmu_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
 }

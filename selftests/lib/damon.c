@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/clock.h"
 #include "kmmu/damon.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/trace_capture.h"
@@ -570,14 +571,6 @@ static int kmmu_damon_tp_drain(struct kmmu_damon_tp *tp)
 	return err;
 }
 
-static double kmmu_damon_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 /*
  * Record from now on until a whole aggregation interval was seen (see
  * kmmu_damon_snapshot()); the buffers are read every quarter interval.
@@ -595,7 +588,7 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 		poll_ms = 5;
 	if (poll_ms > 100)
 		poll_ms = 100;
-	deadline = kmmu_damon_now() + (deadline > 10 ? deadline : 10);
+	deadline = kmmu_now() + (deadline > 10 ? deadline : 10);
 	/* Nothing of an earlier call: empty the buffers and what was read. */
 	err = kmmu_trace_capture_clear(tp->cap);
 	if (!err)
@@ -607,7 +600,7 @@ static int kmmu_damon_tp_regions(struct kmmu_damon *d, struct kmmu_damon_region 
 	err = kmmu_trace_capture_resume(tp->cap);
 	if (err)
 		return err;
-	while (kmmu_damon_now() < deadline) {
+	while (kmmu_now() < deadline) {
 		kmmu_sleep_ms(poll_ms);
 		err = kmmu_damon_tp_drain(tp);
 		if (err) {

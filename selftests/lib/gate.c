@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "kmmu/gate.h"
+#include "kmmu/timed_wait.h"
 
 void kmmu_gate_init(struct kmmu_gate *g)
 {
@@ -42,13 +43,7 @@ int kmmu_gate_wait(struct kmmu_gate *g, uint64_t total, struct kmmu_vm *vm,
 	struct timespec now, end;
 	int r = 0;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += (time_t)timeout_s;
-	end.tv_nsec += (long)((timeout_s - (time_t)timeout_s) * 1e9);
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	kmmu_deadline(&end, timeout_s);
 	pthread_mutex_lock(&g->lock);
 	while (g->arrived < total) {
 		/* A failed vCPU never arrives: look every 100 ms. */
@@ -62,11 +57,7 @@ int kmmu_gate_wait(struct kmmu_gate *g, uint64_t total, struct kmmu_vm *vm,
 			r = -ETIMEDOUT;
 			break;
 		}
-		now.tv_nsec += 100 * 1000 * 1000;
-		if (now.tv_nsec >= 1000000000) {
-			now.tv_sec++;
-			now.tv_nsec -= 1000000000;
-		}
+		kmmu_timespec_add(&now, 0.1);
 		pthread_cond_timedwait(&g->cond, &g->lock, &now);
 	}
 	pthread_mutex_unlock(&g->lock);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kmmu/clock.h"
 #include "kmmu/checker.h"
 #include "kmmu/host_probe.h"
 #include "kmmu/result.h"
@@ -84,14 +85,6 @@ static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned
 	return n;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static long parse_count(const char *opt, const char *arg, long min, long max)
 {
 	char *end;
@@ -157,10 +150,10 @@ int main(int argc, char **argv)
 
 	printf("# replay of %llu records over %ld slots\n", (unsigned long long)nr, slots);
 	for (long i = 0; i < samples; i++) {
-		double t0 = now_s(), dt;
+		double t0 = kmmu_now(), dt;
 
 		ret = kmmu_check(recs, nr, NULL, res);
-		dt = now_s() - t0;
+		dt = kmmu_now() - t0;
 		if (ret || res->nr_divergences) {
 			fprintf(stderr, "replay_bench: the checker %s on a correct history: %s\n",
 				ret ? "failed" : "diverged", ret ? strerror(-ret) : res->first_divergence);

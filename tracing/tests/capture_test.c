@@ -34,6 +34,20 @@ static void skip_without_tracefs(struct __test_metadata *_metadata)
 		SKIP(return, "tracefs not available or not writable (needs root)");
 }
 
+/* Tracefs (else a SKIP), a fresh @log and a capture of @opts into it. */
+static void start_capture(struct __test_metadata *_metadata,
+			  const struct kmmu_trace_capture_opts *opts,
+			  struct kmmu_trace_capture **cap, struct kmmu_trace_log *log)
+{
+	char err[256] = "";
+
+	skip_without_tracefs(_metadata);
+	kmmu_trace_log_init(log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(cap, opts, log, err, sizeof(err))) {
+		TH_LOG("%s", err);
+	}
+}
+
 static int count_getppid(struct kmmu_trace_log *log, int pid)
 {
 	int n = 0;
@@ -59,14 +73,9 @@ TEST(kvm_event_formats_bind)
 {
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
-	char err[256] = "";
 	unsigned long long lost;
 
-	skip_without_tracefs(_metadata);
-	kmmu_trace_log_init(&log);
-	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, NULL, &log, err, sizeof(err))) {
-		TH_LOG("%s", err);
-	}
+	start_capture(_metadata, NULL, &cap, &log);
 	TH_LOG("instance %s; events this kernel lacks: '%s'",
 	       kmmu_trace_capture_instance_name(cap), kmmu_trace_capture_missing(cap));
 	EXPECT_TRUE(kmmu_trace_capture_has(cap, KMMU_EV_SET_SPTE));
@@ -159,14 +168,9 @@ TEST(actions_and_events_share_a_clock)
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
 	unsigned long long lost;
-	char err[256] = "";
 	int seen = 0;
 
-	skip_without_tracefs(_metadata);
-	kmmu_trace_log_init(&log);
-	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
-		TH_LOG("%s", err);
-	}
+	start_capture(_metadata, &opts, &cap, &log);
 	/* getppid, action, getppid, action, ...: the merged history must interleave. */
 	for (int i = 0; i < 20; i++) {
 		syscall(SYS_getppid);
@@ -197,13 +201,8 @@ TEST(lost_events_are_reported)
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
 	unsigned long long lost = 0;
-	char err[256] = "";
 
-	skip_without_tracefs(_metadata);
-	kmmu_trace_log_init(&log);
-	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
-		TH_LOG("%s", err);
-	}
+	start_capture(_metadata, &opts, &cap, &log);
 	/* Far more than a 4 KiB buffer holds between two reads. */
 	for (int i = 0; i < 300000; i++)
 		syscall(SYS_getppid);
@@ -221,14 +220,9 @@ TEST(reader_drains_during_the_run)
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
 	unsigned long long lost = 0;
-	char err[256] = "";
 	int bursts = 20, per_burst = 300;
 
-	skip_without_tracefs(_metadata);
-	kmmu_trace_log_init(&log);
-	ASSERT_EQ(0, kmmu_trace_capture_start(&cap, &opts, &log, err, sizeof(err))) {
-		TH_LOG("%s", err);
-	}
+	start_capture(_metadata, &opts, &cap, &log);
 	for (int b = 0; b < bursts; b++) {
 		for (int i = 0; i < per_burst; i++)
 			syscall(SYS_getppid);

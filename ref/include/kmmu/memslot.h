@@ -34,14 +34,7 @@
 #include <linux/rbtree.h>
 #include <linux/hashtable.h>
 
-typedef uint64_t gfn_t;
-
-#ifndef KMMU_PAGE_SHIFT
-#define KMMU_PAGE_SHIFT 12
-#endif
-#ifndef KMMU_PAGE_SIZE
-#define KMMU_PAGE_SIZE (1ul << KMMU_PAGE_SHIFT)
-#endif
+#include "kmmu/gfn.h"
 
 /* x86: SMM has its own address space (KVM_ADDRESS_SPACE_NUM == 2). */
 #define KMMU_ADDRESS_SPACE_NUM 2

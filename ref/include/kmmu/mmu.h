@@ -125,6 +125,67 @@ struct kmmu_slot_arch {
 	unsigned long nr_dirty;		/* mark_page_dirty_in_slot() calls */
 };
 
+/*
+ * for_each_slot_rmap_range() (arch/x86/kvm/mmu/mmu.c): the rmap heads of a
+ * slot that cover gfns [start, end), level by level from 4K up.  The walk
+ * says where it is: ->level, ->index (of the head in its level's array)
+ * and ->head.  The slot must have its arch part.
+ */
+struct kmmu_slot_rmap_walk {
+	const struct kmmu_memory_slot *slot;
+	gfn_t start, end;
+	int level;
+	unsigned long index, last;
+	struct kmmu_rmap_head *head;
+};
+
+static inline void __kmmu_slot_rmap_walk_level(struct kmmu_slot_rmap_walk *w)
+{
+	w->index = kmmu_gfn_to_index(w->start, w->slot->base_gfn, w->level);
+	w->last = kmmu_gfn_to_index(w->end - 1, w->slot->base_gfn, w->level);
+}
+
+/* Past a level's last head: on to the next level's first. */
+static inline void __kmmu_slot_rmap_walk_settle(struct kmmu_slot_rmap_walk *w)
+{
+	while (w->level <= KMMU_MAX_HUGEPAGE_LEVEL && w->index > w->last)
+		if (++w->level <= KMMU_MAX_HUGEPAGE_LEVEL)
+			__kmmu_slot_rmap_walk_level(w);
+}
+
+static inline void kmmu_slot_rmap_walk_init(struct kmmu_slot_rmap_walk *w,
+					    const struct kmmu_memory_slot *slot,
+					    gfn_t start, gfn_t end)
+{
+	w->slot = slot;
+	w->start = start;
+	w->end = end;
+	w->level = KMMU_PG_LEVEL_4K;
+	__kmmu_slot_rmap_walk_level(w);
+	__kmmu_slot_rmap_walk_settle(w);
+}
+
+static inline bool kmmu_slot_rmap_walk_okay(struct kmmu_slot_rmap_walk *w)
+{
+	struct kmmu_slot_arch *arch = w->slot->arch;
+
+	if (w->level > KMMU_MAX_HUGEPAGE_LEVEL)
+		return false;
+	w->head = &arch->rmap[w->level - 1][w->index];
+	return true;
+}
+
+static inline void kmmu_slot_rmap_walk_next(struct kmmu_slot_rmap_walk *w)
+{
+	w->index++;
+	__kmmu_slot_rmap_walk_settle(w);
+}
+
+#define kmmu_for_each_slot_rmap_range(slot, start, end, w)		\
+	for (kmmu_slot_rmap_walk_init(w, slot, start, end);		\
+	     kmmu_slot_rmap_walk_okay(w);				\
+	     kmmu_slot_rmap_walk_next(w))
+
 /* Tracepoint mirrors (arch/x86/kvm/mmu/mmutrace.h), in firing order. */
 enum kmmu_mmu_event_type {
 	KMMU_MMU_EV_GET_PAGE,		/* kvm_mmu_get_page */

@@ -23,15 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef uint64_t gfn_t;
-
-/* Also defined by kmmu/memslot.h, hence the guards. */
-#ifndef KMMU_PAGE_SHIFT
-#define KMMU_PAGE_SHIFT 12
-#endif
-#ifndef KMMU_PAGE_SIZE
-#define KMMU_PAGE_SIZE (1ul << KMMU_PAGE_SHIFT)
-#endif
+#include "kmmu/gfn.h"
 
 /* Page-table levels (enum pg_level). */
 #define KMMU_PG_LEVEL_4K	1

@@ -14,6 +14,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
 #include "kmmu/host_probe.h"
+#include "kmmu/kvm_vm.h"
 #include "kmmu/test_run.h"
 
 TEST(options)
@@ -225,6 +226,42 @@ TEST(duration_vcpus)
 	ASSERT_STREQ("prog: --vcpus wants up to 16 comma-separated counts from 1 to 64 (-h for help)\n",
 		     err);
 	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_values("0.5", "0", err, sizeof(err)));
+}
+
+/* --duration and --vcpus as common options: only where the benchmark takes them. */
+TEST(take_duration_vcpus)
+{
+	struct kmmu_bench b;
+	uint64_t v[4] = { 0 };
+	double d = 1;
+	int nr = 0;
+	char why[256] = "";
+
+	kmmu_bench_init(&b);
+	ASSERT_EQ(0, kmmu_bench_option(&b, "duration", "0.5", why, sizeof(why)));
+	ASSERT_EQ(0, kmmu_bench_option(&b, "vcpus", "1,2", why, sizeof(why)));
+	kmmu_bench_take(&b, &d, v, &nr, 4);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "duration", "0.5", why, sizeof(why)));
+	ASSERT_EQ(0.5, d);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "vcpus", "1,2,64", why, sizeof(why)));
+	ASSERT_EQ(3, nr);
+	ASSERT_EQ(64, v[2]);
+	ASSERT_EQ(-EINVAL, kmmu_bench_option(&b, "duration", "0.001", why, sizeof(why)));
+	ASSERT_STREQ("--duration wants seconds from 0.01 to 3600", why);
+	ASSERT_EQ(-EINVAL, kmmu_bench_option(&b, "vcpus", "1,2,3,4,5", why, sizeof(why)));
+	ASSERT_STREQ("--vcpus wants up to 4 comma-separated counts from 1 to 64", why);
+	ASSERT_EQ(3, nr);
+}
+
+/* The default vCPU count: every online CPU the runtime can give a vCPU. */
+TEST(online_vcpus)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), n = kmmu_bench_online_vcpus();
+
+	ASSERT_LE(1, n);
+	ASSERT_GE(KMMU_MAX_VCPUS, n);
+	if (ncpu >= 1 && ncpu <= KMMU_MAX_VCPUS)
+		ASSERT_EQ(ncpu, n);
 }
 
 TEST(usage_common)

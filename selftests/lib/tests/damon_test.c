@@ -45,6 +45,7 @@
 #include "kmmu/hygiene.h"
 #include "kmmu/janitor.h"
 #include "kmmu/pagemap.h"
+#include "killed_child.h"
 
 #define MIB		(1024UL * 1024)
 #define BUF_BYTES	(16 * MIB)
@@ -560,17 +561,11 @@ static void sigkill_case(struct __test_metadata *_metadata, bool fake,
 		info.kdamond_pid = d.kdamond_pid;
 		if (!info.err && kmmu_damon_instance(&d))
 			snprintf(info.inst, sizeof(info.inst), "%s", kmmu_damon_instance(&d));
-		if (write(fds[1], &info, sizeof(info)) != sizeof(info))
-			_exit(1);
-		for (;;)
-			pause();
+		killed_child_report(fds[1], &info, sizeof(info));
 	}
-	close(fds[1]);
-	ASSERT_EQ(sizeof(info), read(fds[0], &info, sizeof(info)));
-	close(fds[0]);
+	ASSERT_EQ(sizeof(info), killed_child_read(fds, &info, sizeof(info)));
 	if (info.err) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		killed_child_reap(pid);
 		if (info.err == -EBUSY || info.err == -ENODEV)
 			SKIP(return, "%s", info.why);
 		ASSERT_EQ(0, info.err) TH_LOG("child: %s", info.why);

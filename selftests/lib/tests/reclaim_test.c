@@ -22,23 +22,17 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/clock.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/pagemap.h"
 #include "kmmu/reclaim.h"
+#include "killed_child.h"
 
 #define MIB		(1024UL * 1024)
 #define COLD_BYTES	(64 * MIB)
 #define HOT_BYTES	(16 * MIB)
 #define SQUEEZE_BYTES	(48 * MIB)
 #define ZRAM_BYTES	(128 * MIB)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void *map_buffer(size_t len)
 {
@@ -251,9 +245,9 @@ TEST_F_TIMEOUT(reclaim, cold_swapped_hot_resident, 60)
 	/* The limit below usage: the write returns once reclaim got under it. */
 	h.measuring = 1;
 	usleep(50 * 1000);
-	t0 = now_s();
+	t0 = kmmu_now();
 	err = kmmu_reclaim_limit(&self->r, usage - SQUEEZE_BYTES);
-	t1 = now_s();
+	t1 = kmmu_now();
 	/* Keep the hot set hot under the limit for a while, as a guest would. */
 	usleep(1000 * 1000);
 	h.measuring = 0;
@@ -349,17 +343,11 @@ TEST(sigkill_cleaned_up)
 		info.zram_id = r.zram_id;
 		strcpy(info.dev, r.swap_dev);
 		strcpy(info.cg_dir, r.cg_dir);
-		if (write(fds[1], &info, sizeof(info)) != sizeof(info))
-			_exit(1);
-		for (;;)
-			pause();
+		killed_child_report(fds[1], &info, sizeof(info));
 	}
-	close(fds[1]);
-	ASSERT_EQ(sizeof(info), read(fds[0], &info, sizeof(info)));
-	close(fds[0]);
+	ASSERT_EQ(sizeof(info), killed_child_read(fds, &info, sizeof(info)));
 	if (info.err) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		killed_child_reap(pid);
 		if (info.err == -ENODEV)
 			SKIP(return, "%s", info.why);
 		ASSERT_EQ(0, info.err) TH_LOG("child: %s", info.why);

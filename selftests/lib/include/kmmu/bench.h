@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kmmu/clock.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/opts.h"
 #include "kmmu/result.h"
@@ -34,10 +35,27 @@ struct kmmu_bench {
 	const char *result_path;	/* --result, or NULL for $KMMU_RESULT */
 	int nr_metrics, nr_noisy;
 	char noisy[512];		/* "label metric, ..." of the noisy ones */
+	/* Where --duration and --vcpus go, for a benchmark that takes them. */
+	double *duration;
+	uint64_t *vcpus;
+	int *nr_vcpus, max_vcpus;
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
 void kmmu_bench_init(struct kmmu_bench *b);
+
+/*
+ * The common options a benchmark may also take: --duration S into
+ * *@duration, --vcpus LIST into @vcpus (at most @max counts) and its
+ * length into *@nr_vcpus.  Either may be NULL.  Their entries in the
+ * benchmark's long options then have val 0 (KMMU_BENCH_LONGOPT()), like
+ * KMMU_BENCH_LONGOPTS, and kmmu_bench_getopt() parses them.
+ */
+void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
+		     int *nr_vcpus, int max);
+
+/* A long option with an argument that kmmu_bench_option() parses. */
+#define KMMU_BENCH_LONGOPT(name)	{ name, required_argument, NULL, 0 }
 
 /*
  * Handles one of the common options: "samples" (1..KMMU_BENCH_SAMPLES_MAX)
@@ -127,10 +145,13 @@ void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out);
  */
 int kmmu_bench_parse_vcpus(const char *prog, const char *arg, uint64_t *out, int max);
 
+/*
+ * The vCPU count a benchmark defaults to: the online CPUs, at least 1 and
+ * at most KMMU_MAX_VCPUS.
+ */
+long kmmu_bench_online_vcpus(void);
+
 /* The usage lines of --cv-threshold and --result, the last of every usage. */
 void kmmu_bench_usage_common(FILE *f);
-
-/* CLOCK_MONOTONIC in seconds. */
-double kmmu_now(void);
 
 #endif

@@ -70,4 +70,18 @@ int kmmu_bench_header(const char *prog, char *why, size_t len, const char *fmt, 
 	return ret;
 }
 
+/*
+ * kmmu_bench_header() in main(), or the kselftest SKIP (exit 4) with the
+ * reason: a macro, so that ksft_exit_skip() counts in the benchmark's own
+ * file.
+ */
+#define KMMU_BENCH_HEADER(prog, fmt, ...)					\
+	do {									\
+		char _why[256];							\
+										\
+		if (kmmu_bench_header((prog), _why, sizeof(_why), fmt,		\
+				      ##__VA_ARGS__))				\
+			ksft_exit_skip("%s\n", _why);				\
+	} while (0)
+
 #endif
