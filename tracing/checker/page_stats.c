@@ -134,6 +134,15 @@ void chk_on_stats(struct checker *c, const struct kmmu_trace_record *r)
 	}
 	for (int l = 0; l < 3; l++) {
 		int64_t kernel = (int64_t)r->stats.pages[l], ref = c->pages[l];
+		/*
+		 * No kernel counts 2^63 pages: only a corrupt trace does, and
+		 * the shortfall below would overflow (found by checker_fuzz).
+		 */
+		if (r->stats.pages[l] > INT64_MAX) {
+			chk_not_checkable(c, KMMU_PROP_PAGE_STATS,
+					  "a page count in the stats record is impossible (corrupt trace)");
+			continue;
+		}
 		uint64_t last = c->last_leaf_change[l];
 		const struct kmmu_trace_record *e = last ? &c->recs[last - 1] : NULL;
 		gfn_t gfn = !e ? 0 : e->type == KMMU_EV_SPLIT_HUGE_PAGE ? e->split.gfn :

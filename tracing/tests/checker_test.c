@@ -557,6 +557,19 @@ TEST_F(chk, page_stats_shortfall_beyond_untraced_unmaps)
 	}
 }
 
+/* A corrupt stats record (a count no kernel has) is not judged, and does not overflow. */
+TEST_F(chk, page_stats_impossible_count)
+{
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, leaf(0x2000, 1, true));
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 1ULL << 63;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) TH_LOG("%s", self->res.first_divergence);
+	EXPECT_NE(NULL, self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_PAGE_STATS], "impossible"));
+}
+
 /*
  * While an ioctl's zap-all runs, the new root's install may meet the old
  * root's leaf for the same gfn: not judged.  A leaf installed after the
