@@ -42,6 +42,20 @@ static int mi_toggle_scratch(struct kmmu_vm *vm, struct mi_ctx *c, char *err, si
 }
 
 /*
+ * One pause of a host wait on the vCPUs' shared counters: -EIO once the
+ * VM failed, -ETIMEDOUT @timeout seconds after @t0, else 0 after 200 us.
+ */
+static int mi_poll_pause(struct kmmu_vm *vm, const struct timespec *t0, double timeout)
+{
+	if (kmmu_vm_failed(vm))
+		return -EIO;
+	if (kmmu_ss_now(t0) > timeout)
+		return -ETIMEDOUT;
+	usleep(200);
+	return 0;
+}
+
+/*
  * Waits until every vCPU went through @iters more loop iterations (or
  * failed): afterwards no access that read an older state word is in flight.
  */
@@ -56,11 +70,10 @@ static int mi_quiesce(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t iters, doub
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (v = 0; v < n; v++) {
 		while (KMMU_SS_READ(c->sh->vcpu[v].iters) - base[v] < iters) {
-			if (kmmu_vm_failed(vm))
-				return -EIO;
-			if (kmmu_ss_now(&t0) > timeout)
-				return -ETIMEDOUT;
-			usleep(200);
+			int r = mi_poll_pause(vm, &t0, timeout);
+
+			if (r)
+				return r;
 		}
 	}
 	return 0;
@@ -79,11 +92,10 @@ static int mi_request(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *req, size_
 		uint64_t *served = (uint64_t *)((char *)&c->sh->vcpu[v] + served_off);
 
 		while (KMMU_SS_READ(*served) != want) {
-			if (kmmu_vm_failed(vm))
-				return -EIO;
-			if (kmmu_ss_now(&t0) > timeout)
-				return -ETIMEDOUT;
-			usleep(200);
+			int r = mi_poll_pause(vm, &t0, timeout);
+
+			if (r)
+				return r;
 		}
 	}
 	return 0;
