@@ -143,6 +143,12 @@ int kmmu_vm_gva_to_gpa(struct kmmu_vm *vm, uint64_t gva, uint64_t *gpa)
 	return kmmu_pt_walk(&vm->pt, gva, gpa, NULL, NULL);
 }
 
+int kmmu_vm_guest_leaf(struct kmmu_vm *vm, uint64_t gva, uint64_t *leaf, int *level)
+{
+	/* The pool is the host's mapping of the system slot: what KVM wrote. */
+	return kmmu_pt_walk(&vm->pt, gva, NULL, level, leaf);
+}
+
 void *kmmu_vm_alloc_shared(struct kmmu_vm *vm, size_t size, uint64_t *gva)
 {
 	uint64_t off;

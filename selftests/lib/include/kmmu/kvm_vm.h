@@ -189,6 +189,14 @@ int __kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
 		  unsigned int flags);
 /* Software walk of the guest page tables: GPA, or -ENOENT/-EFAULT. */
 int kmmu_vm_gva_to_gpa(struct kmmu_vm *vm, uint64_t gva, uint64_t *gpa);
+/*
+ * The guest's leaf entry for @gva as it is now in guest memory (a PTE, or
+ * the PDE of a 2M page: *@level 1 or 2), with the Accessed and Dirty bits
+ * the guest's accesses set in it (the CPU's walker on TDP, KVM's on a
+ * shadow MMU).  Read while the vCPUs are stopped or parked in a ucall.
+ * 0, -ENOENT or -EFAULT.
+ */
+int kmmu_vm_guest_leaf(struct kmmu_vm *vm, uint64_t gva, uint64_t *leaf, int *level);
 
 /*
  * Carves @size bytes (page granular) from the shared region: zeroed,
