@@ -12,18 +12,16 @@
  * with libtracecmd and trace-cmd report.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kmmu/err_msg.h"
 #include "kmmu/trace_dat.h"
+#include "kmmu/trace_file.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .dat says little endian and copies records' fields as they are"
@@ -385,76 +383,62 @@ static int fill_cpus(const struct kmmu_trace_record *recs, uint64_t nr, struct c
 	return 0;
 }
 
-/* The head, each CPU's offset and size, padding to a page, the pages. */
-static int write_dat(FILE *f, struct buf *head, const struct cpu_pages *cpus, uint32_t nr_cpus)
-{
-	uint64_t at = (head->len + 16ull * nr_cpus + DAT_PAGE_SIZE - 1) / DAT_PAGE_SIZE * DAT_PAGE_SIZE;
-	static const char zeros[DAT_PAGE_SIZE];
-	size_t pad;
+/* What write_dat() writes. */
+struct dat_content {
+	struct buf head;
+	const struct cpu_pages *cpus;
+	uint32_t nr_cpus;
+};
 
-	for (uint32_t c = 0; c < nr_cpus; c++) {
+/* The head, each CPU's offset and size, padding to a page, the pages. */
+static int write_dat(int fd, void *ctx)
+{
+	struct dat_content *c = ctx;
+	struct buf *head = &c->head;
+	uint64_t at = (head->len + 16ull * c->nr_cpus + DAT_PAGE_SIZE - 1) / DAT_PAGE_SIZE * DAT_PAGE_SIZE;
+	static const char zeros[DAT_PAGE_SIZE];
+	int ret;
+
+	for (uint32_t i = 0; i < c->nr_cpus; i++) {
 		buf_u64(head, at);
-		buf_u64(head, cpus[c].pages.len);
-		at += cpus[c].pages.len;
+		buf_u64(head, c->cpus[i].pages.len);
+		at += c->cpus[i].pages.len;
 	}
 	if (head->err)
 		return head->err;
-	pad = (DAT_PAGE_SIZE - head->len % DAT_PAGE_SIZE) % DAT_PAGE_SIZE;
-	if (fwrite(head->p, 1, head->len, f) != head->len || fwrite(zeros, 1, pad, f) != pad)
-		return -EIO;
-	for (uint32_t c = 0; c < nr_cpus; c++)
-		if (cpus[c].pages.len &&
-		    fwrite(cpus[c].pages.p, 1, cpus[c].pages.len, f) != cpus[c].pages.len)
-			return -EIO;
-	if (fflush(f) || fsync(fileno(f)))
-		return -errno;
-	return 0;
+	ret = kmmu_write_all(fd, head->p, head->len);
+	if (!ret)
+		ret = kmmu_write_all(fd, zeros, (DAT_PAGE_SIZE - head->len % DAT_PAGE_SIZE) % DAT_PAGE_SIZE);
+	for (uint32_t i = 0; !ret && i < c->nr_cpus; i++)
+		ret = kmmu_write_all(fd, c->cpus[i].pages.p, c->cpus[i].pages.len);
+	return ret;
 }
 
 int kmmu_trace_dat_write(const char *path, const struct kmmu_trace_record *recs, uint64_t nr,
 			 char *err, size_t err_len)
 {
-	struct cpu_pages *cpus = NULL;
-	struct buf head = { 0 };
-	char tmp[PATH_MAX];
-	uint32_t nr_cpus;
-	FILE *f = NULL;
-	int fd, ret;
+	struct dat_content c = { { 0 } };
+	struct cpu_pages *cpus;
+	int ret;
 
 	if (!path || (nr && !recs))
 		return kmmu_err_msg(err, err_len, -EINVAL, "no path or no records");
-	ret = count_cpus(recs, nr, &nr_cpus, err, err_len);
+	ret = count_cpus(recs, nr, &c.nr_cpus, err, err_len);
 	if (ret)
 		return ret;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return kmmu_err_msg(err, err_len, -ENAMETOOLONG, "%s: name too long", path);
-	cpus = calloc(nr_cpus, sizeof(*cpus));
+	cpus = calloc(c.nr_cpus, sizeof(*cpus));
 	if (!cpus)
-		return kmmu_err_msg(err, err_len, -ENOMEM, "out of memory for %u CPUs", nr_cpus);
+		return kmmu_err_msg(err, err_len, -ENOMEM, "out of memory for %u CPUs", c.nr_cpus);
+	c.cpus = cpus;
 	ret = fill_cpus(recs, nr, cpus);
 	if (!ret) {
-		put_head(&head, nr_cpus);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		f = fd < 0 ? NULL : fdopen(fd, "w");
-		if (!f) {
-			ret = -errno;
-			if (fd >= 0)
-				close(fd);
-		}
+		put_head(&c.head, c.nr_cpus);
+		ret = kmmu_file_write_atomic(path, write_dat, &c);
 	}
-	if (f) {
-		ret = write_dat(f, &head, cpus, nr_cpus);
-		if (fclose(f) && !ret)
-			ret = -EIO;
-		if (!ret && rename(tmp, path))
-			ret = -errno;
-		if (ret)
-			unlink(tmp);
-	}
-	for (uint32_t c = 0; c < nr_cpus; c++)
-		free(cpus[c].pages.p);
+	for (uint32_t i = 0; i < c.nr_cpus; i++)
+		free(cpus[i].pages.p);
 	free(cpus);
-	free(head.p);
+	free(c.head.p);
 	if (ret)
 		return kmmu_err_msg(err, err_len, ret, "%s: %s", path, strerror(-ret));
 	return 0;

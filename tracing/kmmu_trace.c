@@ -159,17 +159,11 @@ static int cmd_export(int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			out = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		if (opt != 'd') {
+			usage(opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
 		}
+		out = optarg;
 	}
 	if (!out || optind != argc - 1) {
 		fprintf(stderr, "kmmu-trace: export needs --dat OUT and one trace FILE\n");
