@@ -30,31 +30,12 @@
 #include "kmmu/err_msg.h"
 #include "kmmu/spte.h"
 #include "kmmu/trace_capture.h"
+#include "kmmu/trace_events.h"
 
-#define MAX_FIELDS 8
+#define F(n, member) KMMU_EVENT_FIELD(n, member, false)
+#define F_OPTIONAL(n, member) KMMU_EVENT_FIELD(n, member, true)
 
-struct field_spec {
-	const char *name;
-	unsigned short off;	/* in struct kmmu_trace_record */
-	unsigned short size;
-	bool optional;		/* older kernels lack it: then it reads 0 */
-};
-
-struct event_spec {
-	enum kmmu_rec_type type;
-	const char *system;
-	const char *name;
-	struct field_spec fields[MAX_FIELDS];
-	/* kernel-side event filter, a format of one %llu: SPTE_MMU_PRESENT_MASK */
-	const char *present_filter;
-};
-
-#define F(n, member) { n, offsetof(struct kmmu_trace_record, member), \
-		       sizeof(((struct kmmu_trace_record *)0)->member) }
-#define F_OPTIONAL(n, member) { n, offsetof(struct kmmu_trace_record, member), \
-				sizeof(((struct kmmu_trace_record *)0)->member), true }
-
-static const struct event_spec event_specs[] = {
+static const struct kmmu_event_spec event_specs[] = {
 	{ KMMU_EV_SET_SPTE, "kvmmmu", "kvm_mmu_set_spte",
 	  { F("gfn", set_spte.gfn), F("spte", set_spte.spte), F("sptep", set_spte.sptep),
 	    F("level", set_spte.level) } },
@@ -121,10 +102,18 @@ static const struct event_spec event_specs[] = {
 	    F_OPTIONAL("age", damon.age) } },
 };
 
+const struct kmmu_event_spec *kmmu_trace_event_spec(unsigned int type)
+{
+	for (size_t i = 0; i < sizeof(event_specs) / sizeof(event_specs[0]); i++)
+		if (event_specs[i].type == type)
+			return &event_specs[i];
+	return NULL;
+}
+
 struct bound_event {
-	const struct event_spec *spec;
+	const struct kmmu_event_spec *spec;
 	struct tep_event *event;
-	struct tep_format_field *fields[MAX_FIELDS];
+	struct tep_format_field *fields[KMMU_EVENT_MAX_FIELDS];
 	struct tep_format_field *buf;	/* ftrace:print */
 };
 
@@ -248,7 +237,7 @@ static void stop_janitor(struct kmmu_trace_capture *cap)
 	}
 }
 
-static int bind_event(struct kmmu_trace_capture *cap, const struct event_spec *spec,
+static int bind_event(struct kmmu_trace_capture *cap, const struct kmmu_event_spec *spec,
 		      char *err, size_t err_len)
 {
 	struct bound_event *b = &cap->bound[cap->nr_bound];
@@ -259,7 +248,7 @@ static int bind_event(struct kmmu_trace_capture *cap, const struct event_spec *s
 	memset(b, 0, sizeof(*b));
 	b->spec = spec;
 	b->event = ev;
-	for (int i = 0; i < MAX_FIELDS && spec->fields[i].name; i++) {
+	for (int i = 0; i < KMMU_EVENT_MAX_FIELDS && spec->fields[i].name; i++) {
 		b->fields[i] = tep_find_field(ev, spec->fields[i].name);
 		if (!b->fields[i] && !spec->fields[i].optional)
 			return kmmu_err_msg(err, err_len, -EPROTO,
@@ -311,8 +300,8 @@ static int on_record(struct tep_event *event, struct tep_record *record, int cpu
 	r.type = b->spec->type;
 	r.cpu = cpu;
 	r.pid = tep_data_pid(cap->tep, record);
-	for (int i = 0; i < MAX_FIELDS && b->spec->fields[i].name; i++) {
-		const struct field_spec *fs = &b->spec->fields[i];
+	for (int i = 0; i < KMMU_EVENT_MAX_FIELDS && b->spec->fields[i].name; i++) {
+		const struct kmmu_event_field *fs = &b->spec->fields[i];
 
 		if (!b->fields[i] || tep_read_number_field(b->fields[i], record->data, &v))
 			continue;
@@ -382,7 +371,7 @@ static void *reader_thread(void *arg)
 }
 
 /* The event's own filter (present_filter) and the capture's (opts->filter), both. */
-static int set_filter(struct kmmu_trace_capture *cap, const struct event_spec *spec,
+static int set_filter(struct kmmu_trace_capture *cap, const struct kmmu_event_spec *spec,
 		      const char *opts_filter)
 {
 	unsigned long long present = KMMU_SPTE_MMU_PRESENT_MASK;
@@ -476,7 +465,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 
 	/* Bind the requested events (or all) to their formats before touching tracefs. */
 	for (size_t i = 0; i < nr_specs; i++) {
-		const struct event_spec *spec = &event_specs[i];
+		const struct kmmu_event_spec *spec = &event_specs[i];
 		bool wanted = !opts || !opts->events;
 
 		if (!wanted) {
@@ -574,7 +563,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 		}
 	}
 	for (int i = 0; i < cap->nr_bound; i++) {
-		const struct event_spec *spec = cap->bound[i].spec;
+		const struct kmmu_event_spec *spec = cap->bound[i].spec;
 
 		if (set_filter(cap, spec, opts ? opts->filter : NULL)) {
 			ret = kmmu_err_msg(err, err_len, -EIO, "cannot set the filter of %s:%s",
@@ -720,7 +709,7 @@ bool kmmu_trace_capture_has_field(const struct kmmu_trace_capture *cap, unsigned
 
 		if (b->spec->type != type)
 			continue;
-		for (int f = 0; f < MAX_FIELDS && b->spec->fields[f].name; f++)
+		for (int f = 0; f < KMMU_EVENT_MAX_FIELDS && b->spec->fields[f].name; f++)
 			if (!strcmp(b->spec->fields[f].name, field))
 				return b->fields[f] != NULL;
 	}

@@ -6,6 +6,9 @@
  *   kmmu-trace stats FILE           counts per record type
  *   kmmu-trace check FILE           replay it into the reference and check
  *                                   the properties (exit 1 on a divergence)
+ *   kmmu-trace export --dat OUT FILE
+ *                                   FILE as a trace-cmd data file OUT, for
+ *                                   trace-cmd report and KernelShark
  *   kmmu-trace record -o FILE [-e system:event]... [-b KB] [-N] -- CMD [ARGS]
  *                                   run CMD and record the KVM MMU events of
  *                                   it and the processes it creates, and
@@ -35,6 +38,7 @@
 
 #include "kmmu/checker.h"
 #include "kmmu/trace_capture.h"
+#include "kmmu/trace_dat.h"
 #include "kmmu/trace_file.h"
 
 #define MAX_EVENTS 32
@@ -45,6 +49,7 @@ static void usage(FILE *f)
 		"usage: kmmu-trace report FILE\n"
 		"       kmmu-trace stats FILE\n"
 		"       kmmu-trace check FILE\n"
+		"       kmmu-trace export --dat OUT FILE\n"
 		"       kmmu-trace record -o FILE [-e system:event]... [-b KB] [-N] -- CMD [ARGS...]\n");
 }
 
@@ -138,6 +143,42 @@ static int cmd_check(int argc, char **argv)
 	ret = res->nr_divergences ? 1 : 0;
 	free(res);
 	return ret;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "dat", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kmmu_trace_file tf;
+	const char *out = NULL;
+	char err[512];
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+		if (opt != 'd') {
+			usage(opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
+		}
+		out = optarg;
+	}
+	if (!out || optind != argc - 1) {
+		fprintf(stderr, "kmmu-trace: export needs --dat OUT and one trace FILE\n");
+		return 2;
+	}
+	ret = load_operand(2, argv + optind - 1, &tf);
+	if (ret)
+		return ret;
+	ret = kmmu_trace_dat_write(out, tf.recs, tf.nr, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "kmmu-trace: %s\n", err);
+	else
+		fprintf(stderr, "kmmu-trace: %" PRIu64 " events in %s\n", tf.nr, out);
+	kmmu_trace_file_free(&tf);
+	return ret ? 2 : 0;
 }
 
 /*
@@ -350,6 +391,8 @@ int main(int argc, char **argv)
 		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "export"))
+		return cmd_export(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "record"))
 		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -17,6 +17,7 @@
 #include "kmmu/host_probe.h"
 #include "kmmu/kvm_stats.h"
 #include "kmmu/trace_capture.h"
+#include "kmmu/trace_dat.h"
 #include "kmmu/trace_file.h"
 #include "kmmu/trace_session.h"
 
@@ -308,6 +309,23 @@ void kmmu_trace_session_vm(struct kmmu_trace_session *s, long multi_address_spac
 		kmmu_trace_action_vm(&s->log, multi_address_space_cap > 1 ? multi_address_space_cap : 1);
 }
 
+/*
+ * The same records beside the trace file @path (X.kmmutrace -> X.dat) for
+ * the kernel's own tools: trace-cmd report, KernelShark.
+ */
+static void save_dat(struct kmmu_trace_session *s, const char *path)
+{
+	char dat[512], err[512];
+	size_t len = strlen(path) - strlen(".kmmutrace");
+
+	snprintf(dat, sizeof(dat), "%.*s.dat", (int)len, path);
+	if (kmmu_trace_dat_write(dat, s->log.recs, s->log.nr, err, sizeof(err)))
+		printf("# checker: cannot write the trace-cmd data file: %s\n", err);
+	else
+		printf("# checker: the same as trace-cmd data in %s (trace-cmd report -i %s,"
+		       " or KernelShark)\n", dat, dat);
+}
+
 static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned long long lost)
 {
 	const char *dir = getenv("KMMU_TRACE_SAVE");
@@ -333,6 +351,7 @@ static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned l
 	else
 		printf("# checker: trace saved to %s (%" PRIu64 " records); re-check with"
 		       " kmmu-trace check %s\n", path, s->log.nr, path);
+	save_dat(s, path);
 }
 
 int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_result *res_out)

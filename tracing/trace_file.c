@@ -23,7 +23,7 @@
 #error "kmmu-trace/1 records are stored in host (little endian) order"
 #endif
 
-static int write_all(int fd, const void *buf, size_t len)
+int kmmu_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -41,35 +41,17 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int kmmu_trace_file_write(const char *path, const char *header,
-			  const struct kmmu_trace_record *recs, uint64_t nr)
+int kmmu_file_write_atomic(const char *path, int (*fill)(int fd, void *ctx), void *ctx)
 {
-	uint32_t version = htole32(KMMU_TRACE_VERSION), hlen;
-	uint64_t count = htole64(nr);
 	char tmp[PATH_MAX];
 	int fd, ret;
 
-	if (!path || !header || (nr && !recs))
-		return -EINVAL;
-	if (strlen(header) > KMMU_TRACE_MAX_HEADER)
-		return -E2BIG;
-	hlen = htole32(strlen(header));
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, KMMU_TRACE_MAGIC, 8);
-	if (!ret)
-		ret = write_all(fd, &version, 4);
-	if (!ret)
-		ret = write_all(fd, &hlen, 4);
-	if (!ret)
-		ret = write_all(fd, header, strlen(header));
-	if (!ret)
-		ret = write_all(fd, &count, 8);
-	if (!ret && nr)
-		ret = write_all(fd, recs, nr * sizeof(*recs));
+	ret = fill(fd, ctx);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -79,6 +61,45 @@ int kmmu_trace_file_write(const char *path, const char *header,
 	if (ret)
 		unlink(tmp);
 	return ret;
+}
+
+struct trace_file_content {
+	const char *header;
+	const struct kmmu_trace_record *recs;
+	uint64_t nr;
+};
+
+static int fill_trace_file(int fd, void *ctx)
+{
+	const struct trace_file_content *c = ctx;
+	uint32_t version = htole32(KMMU_TRACE_VERSION), hlen = htole32(strlen(c->header));
+	uint64_t count = htole64(c->nr);
+	int ret;
+
+	ret = kmmu_write_all(fd, KMMU_TRACE_MAGIC, 8);
+	if (!ret)
+		ret = kmmu_write_all(fd, &version, 4);
+	if (!ret)
+		ret = kmmu_write_all(fd, &hlen, 4);
+	if (!ret)
+		ret = kmmu_write_all(fd, c->header, strlen(c->header));
+	if (!ret)
+		ret = kmmu_write_all(fd, &count, 8);
+	if (!ret && c->nr)
+		ret = kmmu_write_all(fd, c->recs, c->nr * sizeof(*c->recs));
+	return ret;
+}
+
+int kmmu_trace_file_write(const char *path, const char *header,
+			  const struct kmmu_trace_record *recs, uint64_t nr)
+{
+	struct trace_file_content c = { header, recs, nr };
+
+	if (!path || !header || (nr && !recs))
+		return -EINVAL;
+	if (strlen(header) > KMMU_TRACE_MAX_HEADER)
+		return -E2BIG;
+	return kmmu_file_write_atomic(path, fill_trace_file, &c);
 }
 
 /*

@@ -84,3 +84,12 @@ $(O)/tracing/bench/%: $(O)/tracing/bench/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 ALL_BINS += $(TRACING_BENCHES)
+
+# The .dat export (tracing/export_dat.c) needs no libtracecmd: only its
+# test does, to read each .dat back the way trace-cmd and KernelShark do.
+TRACECMD_CFLAGS := $(shell pkg-config --cflags libtracecmd 2>/dev/null)
+TRACECMD_LDLIBS := $(shell pkg-config --libs libtracecmd 2>/dev/null)
+$(O)/tracing/tests/export_dat_test.o: private TRACING_CFLAGS += $(TRACECMD_CFLAGS)
+$(O)/tracing/tests/export_dat_test: private TRACING_LDLIBS += $(TRACECMD_LDLIBS)
+# It runs the tool.
+$(O)/tracing/tests/export_dat_test: | $(O)/tracing/kmmu-trace

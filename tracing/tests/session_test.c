@@ -2,10 +2,13 @@
 /*
  * A tracing session's hand-over of other tasks' notifier calls
  * (kmmu_trace_session_add_foreign()): which tasks' records go to the
- * checker, and which do not.  Needs a session, so root and tracefs with
- * the kvm events; SKIPs otherwise.
+ * checker, and which do not; and the files a session saves its trace in.
+ * Needs a session, so root and tracefs with the kvm events; SKIPs
+ * otherwise.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -103,6 +106,62 @@ TEST(foreign_tasks_on_guest_memory_are_handed_over)
 	EXPECT_EQ(0, added);
 	kmmu_trace_log_free(&foreign);
 	kmmu_trace_session_abort(s);
+}
+
+/*
+ * A saved trace (here: $KMMU_TRACE_SAVE; a divergence saves the same way)
+ * is a kmmu trace file and, beside it with the same name, a trace-cmd data
+ * file of the same records.
+ */
+TEST(saved_trace_has_a_trace_cmd_dat_beside_it)
+{
+	static const char dat_magic[] = "\x17\x08\x44tracing6";
+	char dir[] = "/tmp/kmmu-session-test.XXXXXX", why[256], path[512], stem[256] = "";
+	char head[sizeof(dat_magic)] = "", cmd[64];
+	struct kmmu_trace_session *s;
+	struct dirent *de;
+	int nr_files = 0;
+	FILE *f;
+	DIR *d;
+
+	unsetenv("KMMU_CHECK");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	setenv("KMMU_TRACE_SAVE", dir, 1);
+	s = kmmu_trace_session_start("session_test", why, sizeof(why));
+	if (!s) {
+		rmdir(dir);
+		SKIP(return, "no tracing session: %s", why);
+	}
+	kmmu_trace_action_age(kmmu_trace_session_log(s), GUEST_LO, GUEST_HI);
+	EXPECT_EQ(0, kmmu_trace_session_finish(s, NULL));
+	unsetenv("KMMU_TRACE_SAVE");
+
+	d = opendir(dir);
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d))) {
+		char *dot = strrchr(de->d_name, '.');
+
+		if (de->d_name[0] == '.')
+			continue;
+		nr_files++;
+		if (dot && !strcmp(dot, ".kmmutrace"))
+			snprintf(stem, sizeof(stem), "%.*s", (int)(dot - de->d_name), de->d_name);
+	}
+	closedir(d);
+	EXPECT_EQ(2, nr_files);
+	ASSERT_STRNE("", stem);
+	snprintf(path, sizeof(path), "%s/%s.dat", dir, stem);
+	f = fopen(path, "r");
+	EXPECT_NE(NULL, f) {
+		TH_LOG("no %s beside %s.kmmutrace", path, stem);
+	}
+	if (f) {
+		EXPECT_EQ(1, fread(head, sizeof(head) - 1, 1, f));
+		fclose(f);
+		EXPECT_EQ(0, memcmp(head, dat_magic, sizeof(dat_magic) - 1));
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	system(cmd);
 }
 
 TEST_HARNESS_MAIN
