@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The DAMON aging driver against a fake sysfs tree (KMMU_DAMON_SYSFS,
+ * damon_test_env.h) whose "kernel" is a thread answering state writes: the
+ * files the driver writes, the regions it reads (tried_regions as every
+ * kernel from 6.2 to 7.1 names them, and snapshots that do not add up), its
+ * teardown and its janitor, its refusals (also of a kernel with neither
+ * source).  These run on any machine.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmmu/damon.h"
+#include "kmmu/hygiene.h"
+#include "kmmu/janitor.h"
+#include "kmmu/pagemap.h"
+#include "damon_sigkill_case.h"
+#include "damon_test_env.h"
+#include "killed_child.h"
+
+FIXTURE(fakefs) {
+	struct fake f;
+};
+
+FIXTURE_SETUP(fakefs)
+{
+	memset(&self->f, 0, sizeof(self->f));
+	fake_setup(&self->f);
+	ASSERT_NE(0, self->f.root[0]);
+}
+
+FIXTURE_TEARDOWN(fakefs)
+{
+	fake_teardown(&self->f);
+}
+
+/* What the driver writes, reads and restores. */
+TEST_F(fakefs, protocol)
+{
+	/* Unsorted and overlapping on purpose: the driver sorts and merges. */
+	struct kmmu_phys_range r[] = {
+		{ 0x300000, 0x340000 }, { 0x100000, 0x180000 }, { 0x180000, 0x200000 },
+		{ 0x310000, 0x320000 },
+	};
+	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
+	struct kmmu_damon_region reg[2];
+	struct kmmu_damon_summary s;
+	char why[256], buf[128];
+	struct kmmu_damon d;
+	int n;
+
+	a.sample_us = 1000;
+	a.aggr_us = 20000;
+	ASSERT_EQ(0, kmmu_damon_probe(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, kmmu_damon_start(&d, &a, r, 4, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(4242, d.kdamond_pid);
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/nr_contexts", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/operations", buf, sizeof(buf));
+	ASSERT_STREQ("paddr", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/addr_unit", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);		/* 6.18's: our addresses are bytes */
+	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us", buf, sizeof(buf));
+	ASSERT_STREQ("1000", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us", buf, sizeof(buf));
+	ASSERT_STREQ("20000", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/nr_regions/min", buf, sizeof(buf));
+	ASSERT_STREQ("10", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/nr_targets", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	/* Merged: [1M, 2M) and [3M, 3M + 256K). */
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf));
+	ASSERT_STREQ("2", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/0/start", buf, sizeof(buf));
+	ASSERT_STREQ("1048576", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/0/end", buf, sizeof(buf));
+	ASSERT_STREQ("2097152", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/1/start", buf, sizeof(buf));
+	ASSERT_STREQ("3145728", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/1/end", buf, sizeof(buf));
+	ASSERT_STREQ("3407872", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/nr_schemes", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/action", buf, sizeof(buf));
+	ASSERT_STREQ("stat", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/max", buf, sizeof(buf));
+	ASSERT_STREQ("4294967295", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max", buf, sizeof(buf));
+	ASSERT_STREQ("18446744073709551615", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_STREQ("on", buf);
+
+	/* Three regions; room for two: the count says three. */
+	n = kmmu_damon_regions(&d, reg, 2);
+	ASSERT_EQ(3, n);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_STREQ("update_schemes_tried_regions", buf);
+	ASSERT_EQ(0x100000, reg[0].start);
+	ASSERT_EQ(0x180000, reg[0].end);
+	ASSERT_EQ(17, reg[0].nr_accesses);
+	ASSERT_EQ(3, reg[0].age);
+	ASSERT_EQ(0, reg[1].nr_accesses);
+	ASSERT_EQ(12, reg[1].age);
+	kmmu_damon_summarize(reg, 2, &r[1], 1, &s);
+	ASSERT_EQ(0x80000, s.bytes);
+	ASSERT_EQ(17, s.max_nr_accesses);
+
+	ASSERT_EQ(0, kmmu_damon_stop(&d));
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));
+	ASSERT_STREQ("-1", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_EQ(0, strncmp(buf, "off", 3));
+	ASSERT_EQ(0, kmmu_damon_stop(&d));	/* twice is fine */
+	ASSERT_EQ(-EINVAL, kmmu_damon_regions(&d, reg, 2));
+}
+
+/*
+ * However the kernel named the region directories (see kmmu/damon.h),
+ * and in whatever order it listed them: all of them, in address order.
+ * The update is the kernel's, so the layout is laid out beforehand.
+ */
+TEST_F(fakefs, tried_regions_any_names)
+{
+	static const unsigned long scrambled[3][4] = {
+		{ 0x300000, 0x340000, 2, 1 },
+		{ 0x100000, 0x180000, 17, 3 },
+		{ 0x180000, 0x200000, 0, 12 },
+	};
+	static const int drifted[3] = { 7, 9, 11 };	/* a later update */
+	const int *names[] = { fake_names_6_2, fake_names_6_14, fake_names_6_18, drifted };
+	struct kmmu_phys_range r[] = { { 0x100000, 0x200000 }, { 0x300000, 0x340000 } };
+	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
+	struct kmmu_damon_region reg[4];
+	char why[256];
+	struct kmmu_damon d;
+	size_t i;
+	int n;
+
+	a.sample_us = 1000;
+	a.aggr_us = 20000;
+	ASSERT_EQ(0, kmmu_damon_start(&d, &a, r, 2, why, sizeof(why))) TH_LOG("%s", why);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fake_tried(&self->f, i & 1 ? scrambled : fake_tried_regions, names[i], 3,
+			   i == 3 ? NULL : "1310720");	/* none: before 6.6 */
+		memset(reg, 0xff, sizeof(reg));
+		n = kmmu_damon_regions(&d, reg, 4);
+		ASSERT_EQ(3, n) TH_LOG("names %d, %d, %d: %s", names[i][0], names[i][1],
+				       names[i][2], kmmu_damon_error(&d));
+		ASSERT_EQ(0x100000, reg[0].start);
+		ASSERT_EQ(17, reg[0].nr_accesses);
+		ASSERT_EQ(0x180000, reg[1].start);
+		ASSERT_EQ(12, reg[1].age);
+		ASSERT_EQ(0x300000, reg[2].start);
+		ASSERT_EQ(0x340000, reg[2].end);
+		ASSERT_EQ(~0ULL, reg[3].start);
+		ASSERT_STREQ("", kmmu_damon_error(&d));
+	}
+	ASSERT_EQ(0, kmmu_damon_stop(&d));
+}
+
+/*
+ * A snapshot that does not add up to the monitored bytes is taken again
+ * and, if it stays so, an error saying why -- never a short snapshot.
+ */
+TEST_F(fakefs, tried_regions_incomplete)
+{
+	static const unsigned long overlapping[2][4] = {
+		{ 0x100000, 0x180000, 1, 1 },
+		{ 0x170000, 0x200000, 1, 1 },
+	};
+	struct kmmu_phys_range r[] = { { 0x100000, 0x200000 }, { 0x300000, 0x340000 } };
+	struct kmmu_damon_attrs a = KMMU_DAMON_ATTRS_DEFAULT;
+	struct kmmu_damon_region reg[4];
+	char why[256], dir[300];
+	uint64_t bytes, total;
+	struct kmmu_damon d;
+
+	a.sample_us = 1000;
+	a.aggr_us = 20000;
+	ASSERT_EQ(0, kmmu_damon_start(&d, &a, r, 2, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0x140000, d.bytes);
+
+	/* One region of three: what counting from 0 read on 6.18. */
+	fake_tried(&self->f, fake_tried_regions, fake_names_6_18, 1, "524288");
+	ASSERT_EQ(-EIO, kmmu_damon_regions(&d, reg, 4));
+	TH_LOG("%s", kmmu_damon_error(&d));
+	ASSERT_NE(NULL, strstr(kmmu_damon_error(&d), "not the 1310720 bytes monitored"));
+	/* All three, but the kernel says it walked more: a directory is missing. */
+	fake_tried(&self->f, fake_tried_regions, fake_names_6_14, 3, "2000000");
+	ASSERT_EQ(-EIO, kmmu_damon_regions(&d, reg, 4));
+	ASSERT_NE(NULL, strstr(kmmu_damon_error(&d), "total_bytes 2000000"));
+	/* Overlapping regions are no snapshot of DAMON's. */
+	fake_tried(&self->f, overlapping, fake_names_6_2, 2, NULL);
+	ASSERT_EQ(-EIO, kmmu_damon_regions(&d, reg, 4));
+	ASSERT_NE(NULL, strstr(kmmu_damon_error(&d), "overlaps"));
+	snprintf(dir, sizeof(dir), "%s/kdamonds/0/contexts/0/schemes/0/tried_regions",
+		 self->f.root);
+	ASSERT_EQ(-EIO, kmmu_damon_tried_read(dir, reg, 4, &bytes, &total, why, sizeof(why)));
+	/* A region directory without its files. */
+	fake_tried(&self->f, fake_tried_regions, fake_names_6_2, 3, "1310720");
+	fake_mk(&self->f, "kdamonds/0/contexts/0/schemes/0/tried_regions/9", NULL);
+	ASSERT_EQ(-ENOENT, kmmu_damon_regions(&d, reg, 4));
+	ASSERT_NE(NULL, strstr(kmmu_damon_error(&d), "tried_regions/9/start"));
+	/* And whole again. */
+	fake_tried(&self->f, fake_tried_regions, fake_names_6_2, 3, "1310720");
+	ASSERT_EQ(3, kmmu_damon_regions(&d, reg, 4)) TH_LOG("%s", kmmu_damon_error(&d));
+	ASSERT_EQ(0, kmmu_damon_stop(&d));
+	ASSERT_EQ(-EINVAL, kmmu_damon_regions(&d, reg, 4));
+}
+
+TEST_F(fakefs, refusals)
+{
+	struct kmmu_damon_attrs tp = KMMU_DAMON_ATTRS_DEFAULT, tried = KMMU_DAMON_ATTRS_DEFAULT;
+	struct kmmu_phys_range r = { 0x100000, 0x200000 };
+	char why[512], buf[64], path[256];
+	struct kmmu_damon d;
+
+	tp.source = KMMU_DAMON_SRC_TRACEPOINT;
+	tried.source = KMMU_DAMON_SRC_TRIED_REGIONS;
+
+	/* Someone else's kdamond: -EBUSY, and nothing written. */
+	snprintf(path, sizeof(path), "%s/kdamonds/nr_kdamonds", self->f.root);
+	write_file(path, "1");
+	ASSERT_EQ(-EBUSY, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("1", buf);
+	fake_get(&self->f, "kdamonds/0/contexts/0/operations", buf, sizeof(buf));
+	ASSERT_STREQ("", buf);
+	write_file(path, "0");
+
+	/* No paddr operations: -ENODEV, and nr_kdamonds back to 0. */
+	snprintf(path, sizeof(path), "%s/kdamonds/0/contexts/0/avail_operations", self->f.root);
+	write_file(path, "vaddr\nfvaddr\n");
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	write_file(path, "vaddr\nfvaddr\npaddr\n");
+
+	/* Bad arguments. */
+	ASSERT_EQ(-EINVAL, kmmu_damon_start(&d, NULL, &r, 0, why, sizeof(why)));
+
+	/*
+	 * A kernel that cannot report regions either way (DAMON sysfs before
+	 * 6.2, no damon_aggregated tracepoint): -ENODEV naming both, and
+	 * nr_kdamonds back to 0.  A forced source names only its own.
+	 */
+	setenv("KMMU_DAMON_TRACEFS", "/nonexistent/tracefs", 1);
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, &tp, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_NE(NULL, strstr(why, "damon_aggregated"));
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	snprintf(path, sizeof(path), "rm -rf '%s/kdamonds/0/contexts/0/schemes/0/tried_regions'",
+		 self->f.root);
+	ASSERT_EQ(0, system(path));
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_NE(NULL, strstr(why, "tried_regions"));
+	ASSERT_NE(NULL, strstr(why, "damon_aggregated"));
+	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
+	ASSERT_STREQ("0", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_STREQ("", buf);		/* never turned on */
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, &tried, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+	ASSERT_NE(NULL, strstr(why, "tried_regions"));
+	ASSERT_EQ(NULL, strstr(why, "damon_aggregated"));
+	unsetenv("KMMU_DAMON_TRACEFS");
+
+	/* No DAMON sysfs at all. */
+	setenv("KMMU_DAMON_SYSFS", "/nonexistent/damon", 1);
+	ASSERT_EQ(-ENODEV, kmmu_damon_probe(why, sizeof(why)));
+	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
+	TH_LOG("%s", why);
+}
+
+TEST_F(fakefs, sigkill_cleaned_up)
+{
+	char buf[64];
+
+	sigkill_case(_metadata, true, KMMU_DAMON_SRC_AUTO);
+	if (_metadata->skip)
+		return;
+	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));
+	ASSERT_STREQ("-1", buf);
+	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
+	ASSERT_EQ(0, strncmp(buf, "off", 3));
+}
+
+TEST_HARNESS_MAIN
