@@ -464,7 +464,7 @@ int main(int argc, char **argv)
 	const char *prog = "dirty_log_test";
 	char why[256];
 	cpu_set_t set;
-	bool seeded = false;
+	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed };
 	uint64_t u;
 	int opt, fd, i;
 
@@ -472,13 +472,8 @@ int main(int argc, char **argv)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	while ((opt = kmmu_getopt(prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			if (kmmu_parse_u64(optarg, 2, KMMU_MAX_VCPUS, &u))
-				kmmu_usage_error(prog, "-v wants a vCPU count from 2 to 64");
-			dl_opts.vcpus = u;
-			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 1, 100000, &u))
 				kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
@@ -493,11 +488,6 @@ int main(int argc, char **argv)
 			if (kmmu_parse_u64(optarg, 256, 65536, &u) || (u & (u - 1)))
 				kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
 			dl_opts.ring_entries = u;
-			break;
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &dl_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
-			seeded = true;
 			break;
 		case 'M':
 			if (kmmu_parse_names(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
@@ -515,8 +505,6 @@ int main(int argc, char **argv)
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
 		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");
-	if (!seeded)
-		dl_opts.seed = kmmu_time_seed();
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0)
 		close(fd);

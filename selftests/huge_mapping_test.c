@@ -316,27 +316,17 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "huge_mapping_test";
-	bool seeded = false;
+	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed };
 	char why[256];
 	uint64_t u;
 	int opt, fd;
 
-	while ((opt = kmmu_getopt(prog, argc, argv, ":S:r:n:p:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":S:r:n:p:h", longopts)) != -1) {
 		switch (opt) {
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &hm_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
-			seeded = true;
-			break;
 		case 'r':
 			if (kmmu_parse_u64(optarg, 1, 64, &u))
 				kmmu_usage_error(prog, "-r wants a round count from 1 to 64");
 			hm_opts.rounds = u;
-			break;
-		case 'n':
-			if (kmmu_parse_u64(optarg, 0, 10000, &u))
-				kmmu_usage_error(prog, "-n wants an operation count from 0 to 10000");
-			hm_opts.ops = u;
 			break;
 		case 'p':
 			if (kmmu_parse_u64(optarg, 1, 1000, &u))
@@ -356,8 +346,6 @@ int main(int argc, char **argv)
 		hm_opts.inject = NULL;
 	if (hm_opts.inject && !hm_inject("swap") && !hm_inject("stale") && !hm_inject("accept"))
 		kmmu_usage_error(prog, "KMMU_HUGE_INJECT wants swap, stale or accept");
-	if (!seeded)
-		hm_opts.seed = kmmu_time_seed();
 	kmmu_test_header(prog, "seed %llu rounds %ld ops %ld passes %ld%s%s%s",
 			 (unsigned long long)hm_opts.seed, hm_opts.rounds, hm_opts.ops,
 			 hm_opts.passes, hm_opts.check_all ? " check-all" : "",
