@@ -567,7 +567,7 @@ static void ag_write_result(void)
 				snprintf(name, sizeof(name), "%s_duration", names[d]);
 			else
 				snprintf(name, sizeof(name), "%s", m->name);
-			kmmu_result_metric(res, name, m->unit, m->dir, &m->value, 1);
+			kmmu_test_metric(res, name, m->value, m->unit, m->dir);
 		}
 	}
 	if (kmmu_result_write(res, ag_opts.result))
