@@ -68,6 +68,16 @@ static inline struct kmmu_trace_record *memslot_issued(struct history *h, uint64
 	return r;
 }
 
+/* An ioctl during which the kernel zapped every SPTE (fast zap): a delete done right. */
+static inline struct kmmu_trace_record *memslot_zapping(struct history *h, uint32_t slot,
+							uint64_t gfn, uint64_t npages, int ret)
+{
+	uint64_t issued = issue(h);
+
+	add(h, KMMU_EV_ZAP_ALL_FAST);
+	return memslot_issued(h, issued, slot, gfn, npages, ret);
+}
+
 static inline void set_spte(struct history *h, uint64_t gfn)
 {
 	add(h, KMMU_EV_SET_SPTE)->set_spte.gfn = gfn;

@@ -142,12 +142,8 @@ TEST_F(chk, mmio_generation_follows_the_reference)
  */
 TEST_F(chk, mmio_generation_tied_with_the_return)
 {
-	uint64_t t;
-
 	mark_mmio(&self->h, 0x5000, 10);		/* offset 8 learned */
-	t = issue(&self->h);
-	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
-	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* DELETE: two swaps */
+	memslot_zapping(&self->h, 0, 0x100, 0, 0);	/* DELETE: two swaps */
 	mark_mmio(&self->h, 0x5001, 10);
 	self->h.recs[self->h.nr - 1].ts = self->h.recs[self->h.nr - 2].ts;
 	ASSERT_EQ(0, check(&self->h, &self->res));
@@ -216,13 +212,9 @@ static void vm_address_spaces(struct history *h, uint32_t nr)
 
 TEST_F(chk, mmio_generation_one_swap_short)
 {
-	uint64_t t;
-
 	vm_address_spaces(&self->h, 2);
 	mark_mmio(&self->h, 0x5000, 10);
-	t = issue(&self->h);
-	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
-	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	memslot_zapping(&self->h, 0, 0x100, 0, 0);
 	/* Changed, so the older property is content; a DELETE swaps twice. */
 	mark_mmio(&self->h, 0x5002, 12);
 	ASSERT_EQ(0, check(&self->h, &self->res));
@@ -234,12 +226,8 @@ TEST_F(chk, mmio_generation_one_swap_short)
 /* A kernel without SMM (one address space) steps the generation by 1 per swap. */
 TEST_F(chk, mmio_generation_one_address_space)
 {
-	uint64_t t;
-
 	mark_mmio(&self->h, 0x5000, 10);
-	t = issue(&self->h);
-	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
-	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* DELETE: two swaps, +2 */
+	memslot_zapping(&self->h, 0, 0x100, 0, 0);	/* DELETE: two swaps, +2 */
 	mark_mmio(&self->h, 0x5002, 12);		/* learned: one address space */
 	memslot(&self->h, 6, 0x6000, 1, 0, 0);		/* CREATE: +1 */
 	mark_mmio(&self->h, 0x5003, 13);
@@ -278,13 +266,9 @@ TEST_F(chk, mmio_generation_from_check_mmio_spte)
 /* Reference generation 2 is kernel generation 0x7fffe: the next swap wraps. */
 TEST_F(chk, zap_at_the_wrap)
 {
-	uint64_t t;
-
 	vm_address_spaces(&self->h, 2);
 	mark_mmio(&self->h, 0x5000, 0x7fffe);
-	t = issue(&self->h);
-	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
-	memslot_issued(&self->h, t, 6, 0x6000, 1, 0);	/* CREATE: generation 0 */
+	memslot_zapping(&self->h, 6, 0x6000, 1, 0);	/* CREATE: generation 0 */
 	mark_mmio(&self->h, 0x5000, 0);
 	memslot(&self->h, 7, 0x7000, 1, 0, 0);		/* 2: no wrap, no zap needed */
 	mark_mmio(&self->h, 0x5000, 2);
