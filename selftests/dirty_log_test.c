@@ -121,18 +121,16 @@ FIXTURE_VARIANT(dirty) {
 #define DL_VARIANT(name, m, b)					\
 	FIXTURE_VARIANT_ADD(dirty, name) { .mode = m, .backing = b }
 
-DL_VARIANT(get_4k, DL_GET, DL_4K);
-DL_VARIANT(get_thp, DL_GET, DL_THP);
-DL_VARIANT(get_hugetlb, DL_GET, DL_HUGETLB);
-DL_VARIANT(clear_4k, DL_CLEAR, DL_4K);
-DL_VARIANT(clear_thp, DL_CLEAR, DL_THP);
-DL_VARIANT(clear_hugetlb, DL_CLEAR, DL_HUGETLB);
-DL_VARIANT(clear_init_4k, DL_CLEAR_INIT, DL_4K);
-DL_VARIANT(clear_init_thp, DL_CLEAR_INIT, DL_THP);
-DL_VARIANT(clear_init_hugetlb, DL_CLEAR_INIT, DL_HUGETLB);
-DL_VARIANT(ring_4k, DL_RING, DL_4K);
-DL_VARIANT(ring_thp, DL_RING, DL_THP);
-DL_VARIANT(ring_hugetlb, DL_RING, DL_HUGETLB);
+/* Every interface over every backing: NAME_4k, NAME_thp, NAME_hugetlb. */
+#define DL_VARIANTS(name, m)					\
+	DL_VARIANT(name##_4k, m, DL_4K);			\
+	DL_VARIANT(name##_thp, m, DL_THP);			\
+	DL_VARIANT(name##_hugetlb, m, DL_HUGETLB)
+
+DL_VARIANTS(get, DL_GET);
+DL_VARIANTS(clear, DL_CLEAR);
+DL_VARIANTS(clear_init, DL_CLEAR_INIT);
+DL_VARIANTS(ring, DL_RING);
 
 FIXTURE_SETUP(dirty)
 {
