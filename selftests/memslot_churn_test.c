@@ -219,10 +219,8 @@ KMMU_TEST_F(churn, run, 90)
 
 	/* All slots start present at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
-	for (i = 0; i < n; i++) {
-		r = ch_do_op(self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME, err, sizeof(err));
-		ASSERT_EQ(0, r) TH_LOG("%s", err);
-	}
+	for (i = 0; i < n; i++)
+		KMMU_ASSERT_CALL(ch_do_op, self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME);
 	c->creates = 0;
 
 	ch_set_handlers(self->run.vm, c);
@@ -271,9 +269,8 @@ KMMU_TEST_F(churn, run, 90)
 		for (i = 0; i < n; i++) {
 			if ((c->ss.state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT || c->frozen[i])
 				continue;
-			r = ch_do_op(self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME,
-				     err, sizeof(err));
-			ASSERT_EQ(0, r) TH_LOG("%s", err);
+			KMMU_ASSERT_CALL(ch_do_op, self->run.vm, c, backing, i, CH_OP_CREATE,
+					 KMMU_SS_HOME);
 		}
 	}
 	__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);

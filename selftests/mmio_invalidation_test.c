@@ -258,10 +258,8 @@ KMMU_TEST_F(mi, run, 200)
 
 	/* Every cell starts as RAM at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
-	for (i = 0; i < n; i++) {
-		r = mi_do_op(self->run.vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, sizeof(err));
-		ASSERT_EQ(0, r) TH_LOG("%s", err);
-	}
+	for (i = 0; i < n; i++)
+		KMMU_ASSERT_CALL(mi_do_op, self->run.vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false);
 	c->creates = 0;
 
 	mi_set_handlers(self->run.vm, c);
