@@ -53,13 +53,19 @@ static int read_fixture(const char *file, struct kmmu_trace_file *tf, char *err,
 	return kmmu_trace_file_read(path, tf, err, len);
 }
 
+/* In a fixture's setup: @file read into @tf, else the test fails saying why. */
+#define KMMU_ASSERT_FIXTURE(file, tf)							\
+	do {										\
+		char __err[512];							\
+											\
+		ASSERT_EQ(0, read_fixture((file), (tf), __err, sizeof(__err)))		\
+			TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", \
+			       __err);							\
+	} while (0)
+
 FIXTURE_SETUP(fixture)
 {
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(variant->file, &self->tf, err, sizeof(err))) {
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
-	}
+	KMMU_ASSERT_FIXTURE(variant->file, &self->tf);
 }
 
 FIXTURE_TEARDOWN(fixture)
@@ -267,11 +273,7 @@ FIXTURE_VARIANT_ADD(tdp, aging) {
 
 FIXTURE_SETUP(tdp)
 {
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(variant->file, &self->tf, err, sizeof(err))) {
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
-	}
+	KMMU_ASSERT_FIXTURE(variant->file, &self->tf);
 }
 
 FIXTURE_TEARDOWN(tdp)
