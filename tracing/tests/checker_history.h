@@ -138,12 +138,27 @@ static inline void handle_mmio_pf(struct history *h, uint64_t gfn)
 	add(h, KMMU_EV_HANDLE_MMIO_PAGE_FAULT)->mmio_pf.gfn = gfn;
 }
 
+/* The record added last is task @pid's. */
+static inline void by_task(struct history *h, int32_t pid)
+{
+	h->recs[h->nr - 1].pid = pid;
+}
+
 static inline int check(struct history *h, struct kmmu_check_result *res)
 {
 	struct kmmu_checker_opts opts = { .report = NULL };	/* verdicts only */
 
 	return kmmu_check(h->recs, h->nr, &opts, res);
 }
+
+/* In a chk test: its history checks with no divergence (else the first is logged). */
+#define ASSERT_CHECKS_CLEAN()							\
+	do {									\
+		ASSERT_EQ(0, check(&self->h, &self->res));			\
+		EXPECT_EQ(0, self->res.nr_divergences) {			\
+			TH_LOG("%s", self->res.first_divergence);		\
+		}								\
+	} while (0)
 
 FIXTURE(chk) {
 	struct history h;

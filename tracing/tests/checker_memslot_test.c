@@ -107,10 +107,7 @@ TEST_F(chk, spte_installed_while_its_slot_moves)
 	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
 	set_spte(&self->h, 0x208);			/* the new place */
 	memslot_issued(&self->h, t, 0, 0x200, 16, 0);	/* MOVE 0x100 -> 0x200 */
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	t = issue(&self->h);
 	memslot_issued(&self->h, t, 0, 0x200, 0, 0);	/* DELETE, nothing zapped */
 	ASSERT_EQ(0, check(&self->h, &self->res));
@@ -130,10 +127,7 @@ TEST_F(chk, spte_of_a_moving_slot_zapped_in_the_window)
 	memslot_issued(&self->h, t, 0, 0x200, 16, 0);
 	t = issue(&self->h);
 	memslot_issued(&self->h, t, 0, 0x200, 0, 0);
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 }
 
 /* An SPTE for the new range of an ioctl that failed mapped no slot. */
@@ -161,10 +155,7 @@ TEST_F(chk, huge_spte_where_the_slot_allows)
 	set_spte_at(&self->h, 0x200, 2, leaf(0x3000, 2, true));
 	set_spte_at(&self->h, 0x400, 2, leaf(0x3200, 2, true));
 	spte_changed(&self->h, 0x400, 2, 0, leaf(0x3200, 2, true));	/* TDP's own trace */
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(3, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
 	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
 		  kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
@@ -239,10 +230,7 @@ TEST_F(chk, huge_spte_made_writable_while_dirty_logging)
 	memslot(&self->h, 1, 0x200, 0x400, 1, 0);		/* FLAGS_ONLY: log */
 	spte_changed(&self->h, 0x200, 2, leaf(0x3000, 2, true), leaf(0x3000, 2, false));
 	spte_changed(&self->h, 0x400, 1, 0, leaf(0x3400, 1, true));
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	spte_changed(&self->h, 0x200, 2, leaf(0x3000, 2, false), leaf(0x3000, 2, true));
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));

@@ -24,10 +24,10 @@ TEST_F(chk, completion_of_an_mmio_read_is_not_judged)
 	struct kmmu_trace_record *r;
 
 	mmio(&self->h, 0x300000, 0);		/* unbacked: exit to userspace */
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	memslot(&self->h, 1, 0x300, 1, 0, 0);	/* now backed */
 	mmio(&self->h, 0x300000, 1);		/* vCPU 7 completes its read */
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(0, self->res.nr_divergences);
 
@@ -53,24 +53,21 @@ TEST_F(chk, completion_of_an_mmio_read_is_not_judged)
 TEST_F(chk, mmio_reads_of_two_tasks_interleave)
 {
 	mmio(&self->h, 0x300000, 0);
-	self->h.recs[self->h.nr - 1].pid = 100;
+	by_task(&self->h, 100);
 	mmio(&self->h, 0x400000, 0);
-	self->h.recs[self->h.nr - 1].pid = 164;
+	by_task(&self->h, 164);
 	memslot(&self->h, 1, 0x300, 1, 0, 0);	/* both gpas backed from here */
 	memslot(&self->h, 2, 0x400, 1, 0, 0);
 	mmio(&self->h, 0x300000, 1);		/* each completes its own read */
-	self->h.recs[self->h.nr - 1].pid = 100;
+	by_task(&self->h, 100);
 	mmio(&self->h, 0x400000, 1);
-	self->h.recs[self->h.nr - 1].pid = 164;
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	by_task(&self->h, 164);
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(2, self->res.checked[KMMU_PROP_MMIO_UNBACKED]);
 
 	/* A completion is consumed: a second READ of 100 is judged. */
 	mmio(&self->h, 0x300000, 1);
-	self->h.recs[self->h.nr - 1].pid = 100;
+	by_task(&self->h, 100);
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MMIO_UNBACKED]);
 }
@@ -231,10 +228,7 @@ TEST_F(chk, mmio_generation_one_address_space)
 	mark_mmio(&self->h, 0x5002, 12);		/* learned: one address space */
 	memslot(&self->h, 6, 0x6000, 1, 0, 0);		/* CREATE: +1 */
 	mark_mmio(&self->h, 0x5003, 13);
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_GEN_MODEL));
 
 	/* Once learned, a CREATE that moved it by 2 is wrong. */
@@ -312,23 +306,20 @@ TEST_F(chk, wrap_without_mmio_events_is_not_checkable)
 TEST_F(chk, mmio_spte_used_exactly_when_current)
 {
 	check_mmio(&self->h, 10, 10);
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	handle_mmio_pf(&self->h, 0x200);
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	check_mmio(&self->h, 10, 8);		/* stale: the slow path installs anew */
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	mark_mmio(&self->h, 0x200, 10);
-	self->h.recs[self->h.nr - 1].pid = 7;
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	by_task(&self->h, 7);
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
 
 	/* A stale one used. */
 	self->h.nr--;
 	handle_mmio_pf(&self->h, 0x200);
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
 	EXPECT_EQ(1, self->res.nr_divergences);
@@ -337,11 +328,11 @@ TEST_F(chk, mmio_spte_used_exactly_when_current)
 	/* A current one not used (in a trace that shows uses). */
 	self->h.nr -= 3;
 	mark_mmio(&self->h, 0x200, 10);
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	check_mmio(&self->h, 10, 10);
-	self->h.recs[self->h.nr - 1].pid = 8;
+	by_task(&self->h, 8);
 	handle_mmio_pf(&self->h, 0x300);
-	self->h.recs[self->h.nr - 1].pid = 8;
+	by_task(&self->h, 8);
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
 	EXPECT_EQ(1, self->res.nr_divergences) {

@@ -66,10 +66,7 @@ TEST_F(chk, spte_history_untraced_changes_allowed)
 	u->hva_range.untraced = 1;
 	spte_changed_by(&self->h, 7, 0x106, 0, l);			/* after its zap */
 	end_stats(&self->h);
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(2, self->res.checked[KMMU_PROP_SPTE_HISTORY]);
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
 }
@@ -136,10 +133,7 @@ TEST_F(chk, page_stats_shortfall_beyond_untraced_unmaps)
 	u->hva_range.untraced = 1;
 	end_stats(&self->h);
 	self->h.recs[self->h.nr - 1].stats.pages[0] = 2;
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
 	/* ... and the summary says pages_4k was judged only as a bound. */
 	EXPECT_NE(NULL, self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
@@ -233,10 +227,7 @@ TEST_F(chk, spte_history_of_page_tables)
 	spte_changed(&self->h, 0x100, 2, 0, table);
 	end_stats(&self->h);
 	self->h.recs[self->h.nr - 1].stats.pages[0] = 0;
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(1, self->res.checked[KMMU_PROP_SPTE_HISTORY]);
 
 	self->h.nr--;
@@ -263,7 +254,7 @@ TEST_F(chk, leaf_changes_in_place)
 	tdp_run(&self->h);
 	spte_changed_by(&self->h, 7, 0x105, 0, l);
 	set_spte_at(&self->h, 0x105, 1, l);
-	self->h.recs[self->h.nr - 1].pid = 7;
+	by_task(&self->h, 7);
 	u = add(&self->h, KMMU_EV_AGE_HVA);
 	u->pid = 9;
 	u->hva_range.start = HVA + 0x5000;
@@ -271,11 +262,8 @@ TEST_F(chk, leaf_changes_in_place)
 	spte_changed_by(&self->h, 9, 0x105, l, l & ~P_A);		/* aging */
 	spte_changed_by(&self->h, 7, 0x105, l & ~P_A, l | P_W | P_D);	/* a write fault */
 	set_spte_at(&self->h, 0x105, 1, l | P_W | P_D);
-	self->h.recs[self->h.nr - 1].pid = 7;
-	ASSERT_EQ(0, check(&self->h, &self->res));
-	EXPECT_EQ(0, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	by_task(&self->h, 7);
+	ASSERT_CHECKS_CLEAN();
 	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
 
 	spte_changed_by(&self->h, 7, 0x105, l | P_W | P_D, leaf(0x2001, 1, true) | P_MMUW);
