@@ -32,6 +32,15 @@
 #include "damon_test_env.h"
 #include "killed_child.h"
 
+/* In a fakefs test: the first line of the fake tree's file @rel is @want. */
+#define ASSERT_FAKE(rel, want)							\
+	do {									\
+		char __buf[64];							\
+										\
+		fake_get(&self->f, (rel), __buf, sizeof(__buf));		\
+		ASSERT_STREQ((want), __buf) TH_LOG("%s", (rel));		\
+	} while (0)
+
 /* @reg[0..@n) are the fake tree's first @n regions (fake_tried_regions), in address order. */
 static void expect_fake_regions(struct __test_metadata *_metadata,
 				const struct kmmu_damon_region *reg, int n)
@@ -82,59 +91,38 @@ TEST_F(fakefs, protocol)
 	ASSERT_EQ(0, kmmu_damon_probe(why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(0, kmmu_damon_start(&d, &a, r, 4, why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(4242, d.kdamond_pid);
-	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
-	ASSERT_STREQ("1", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/nr_contexts", buf, sizeof(buf));
-	ASSERT_STREQ("1", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/operations", buf, sizeof(buf));
-	ASSERT_STREQ("paddr", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/addr_unit", buf, sizeof(buf));
-	ASSERT_STREQ("1", buf);		/* 6.18's: our addresses are bytes */
-	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us", buf, sizeof(buf));
-	ASSERT_STREQ("1000", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us", buf, sizeof(buf));
-	ASSERT_STREQ("20000", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/monitoring_attrs/nr_regions/min", buf, sizeof(buf));
-	ASSERT_STREQ("10", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/targets/nr_targets", buf, sizeof(buf));
-	ASSERT_STREQ("1", buf);
+	ASSERT_FAKE("kdamonds/nr_kdamonds", "1");
+	ASSERT_FAKE("kdamonds/0/contexts/nr_contexts", "1");
+	ASSERT_FAKE("kdamonds/0/contexts/0/operations", "paddr");
+	ASSERT_FAKE("kdamonds/0/contexts/0/addr_unit", "1");		/* 6.18's: our addresses are bytes */
+	ASSERT_FAKE("kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us", "1000");
+	ASSERT_FAKE("kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us", "20000");
+	ASSERT_FAKE("kdamonds/0/contexts/0/monitoring_attrs/nr_regions/min", "10");
+	ASSERT_FAKE("kdamonds/0/contexts/0/targets/nr_targets", "1");
 	/* Merged: [1M, 2M) and [3M, 3M + 256K). */
-	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf));
-	ASSERT_STREQ("2", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/0/start", buf, sizeof(buf));
-	ASSERT_STREQ("1048576", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/0/end", buf, sizeof(buf));
-	ASSERT_STREQ("2097152", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/1/start", buf, sizeof(buf));
-	ASSERT_STREQ("3145728", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/targets/0/regions/1/end", buf, sizeof(buf));
-	ASSERT_STREQ("3407872", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/nr_schemes", buf, sizeof(buf));
-	ASSERT_STREQ("1", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/action", buf, sizeof(buf));
-	ASSERT_STREQ("stat", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/max", buf, sizeof(buf));
-	ASSERT_STREQ("4294967295", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max", buf, sizeof(buf));
-	ASSERT_STREQ("18446744073709551615", buf);
-	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
-	ASSERT_STREQ("on", buf);
+	ASSERT_FAKE("kdamonds/0/contexts/0/targets/0/regions/nr_regions", "2");
+	ASSERT_FAKE("kdamonds/0/contexts/0/targets/0/regions/0/start", "1048576");
+	ASSERT_FAKE("kdamonds/0/contexts/0/targets/0/regions/0/end", "2097152");
+	ASSERT_FAKE("kdamonds/0/contexts/0/targets/0/regions/1/start", "3145728");
+	ASSERT_FAKE("kdamonds/0/contexts/0/targets/0/regions/1/end", "3407872");
+	ASSERT_FAKE("kdamonds/0/contexts/0/schemes/nr_schemes", "1");
+	ASSERT_FAKE("kdamonds/0/contexts/0/schemes/0/action", "stat");
+	ASSERT_FAKE("kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/max", "4294967295");
+	ASSERT_FAKE("kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max", "18446744073709551615");
+	ASSERT_FAKE("kdamonds/0/state", "on");
 
 	/* Three regions; room for two: the count says three. */
 	n = kmmu_damon_regions(&d, reg, 2);
 	ASSERT_EQ(3, n);
-	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
-	ASSERT_STREQ("update_schemes_tried_regions", buf);
+	ASSERT_FAKE("kdamonds/0/state", "update_schemes_tried_regions");
 	expect_fake_regions(_metadata, reg, 2);
 	kmmu_damon_summarize(reg, 2, &r[1], 1, &s);
 	ASSERT_EQ(0x80000, s.bytes);
 	ASSERT_EQ(17, s.max_nr_accesses);
 
 	ASSERT_EQ(0, kmmu_damon_stop(&d));
-	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
-	ASSERT_STREQ("0", buf);
-	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));
-	ASSERT_STREQ("-1", buf);
+	ASSERT_FAKE("kdamonds/nr_kdamonds", "0");
+	ASSERT_FAKE("kdamonds/0/pid", "-1");
 	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
 	ASSERT_EQ(0, strncmp(buf, "off", 3));
 	ASSERT_EQ(0, kmmu_damon_stop(&d));	/* twice is fine */
@@ -234,7 +222,7 @@ TEST_F(fakefs, refusals)
 {
 	struct kmmu_damon_attrs tp = KMMU_DAMON_ATTRS_DEFAULT, tried = KMMU_DAMON_ATTRS_DEFAULT;
 	struct kmmu_phys_range r = { 0x100000, 0x200000 };
-	char why[512], buf[64], path[256];
+	char why[512], path[256];
 	struct kmmu_damon d;
 
 	tp.source = KMMU_DAMON_SRC_TRACEPOINT;
@@ -245,10 +233,8 @@ TEST_F(fakefs, refusals)
 	write_file(path, "1");
 	ASSERT_EQ(-EBUSY, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
 	TH_LOG("%s", why);
-	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
-	ASSERT_STREQ("1", buf);
-	fake_get(&self->f, "kdamonds/0/contexts/0/operations", buf, sizeof(buf));
-	ASSERT_STREQ("", buf);
+	ASSERT_FAKE("kdamonds/nr_kdamonds", "1");
+	ASSERT_FAKE("kdamonds/0/contexts/0/operations", "");
 	write_file(path, "0");
 
 	/* No paddr operations: -ENODEV, and nr_kdamonds back to 0. */
@@ -256,8 +242,7 @@ TEST_F(fakefs, refusals)
 	write_file(path, "vaddr\nfvaddr\n");
 	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, NULL, &r, 1, why, sizeof(why)));
 	TH_LOG("%s", why);
-	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
-	ASSERT_STREQ("0", buf);
+	ASSERT_FAKE("kdamonds/nr_kdamonds", "0");
 	write_file(path, "vaddr\nfvaddr\npaddr\n");
 
 	/* Bad arguments. */
@@ -272,8 +257,7 @@ TEST_F(fakefs, refusals)
 	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, &tp, &r, 1, why, sizeof(why)));
 	TH_LOG("%s", why);
 	ASSERT_NE(NULL, strstr(why, "damon_aggregated"));
-	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
-	ASSERT_STREQ("0", buf);
+	ASSERT_FAKE("kdamonds/nr_kdamonds", "0");
 	snprintf(path, sizeof(path), "rm -rf '%s/kdamonds/0/contexts/0/schemes/0/tried_regions'",
 		 self->f.root);
 	ASSERT_EQ(0, system(path));
@@ -281,10 +265,8 @@ TEST_F(fakefs, refusals)
 	TH_LOG("%s", why);
 	ASSERT_NE(NULL, strstr(why, "tried_regions"));
 	ASSERT_NE(NULL, strstr(why, "damon_aggregated"));
-	fake_get(&self->f, "kdamonds/nr_kdamonds", buf, sizeof(buf));
-	ASSERT_STREQ("0", buf);
-	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
-	ASSERT_STREQ("", buf);		/* never turned on */
+	ASSERT_FAKE("kdamonds/nr_kdamonds", "0");
+	ASSERT_FAKE("kdamonds/0/state", "");		/* never turned on */
 	ASSERT_EQ(-ENODEV, kmmu_damon_start(&d, &tried, &r, 1, why, sizeof(why)));
 	TH_LOG("%s", why);
 	ASSERT_NE(NULL, strstr(why, "tried_regions"));
@@ -305,8 +287,7 @@ TEST_F(fakefs, sigkill_cleaned_up)
 	sigkill_case(_metadata, true, KMMU_DAMON_SRC_AUTO);
 	if (_metadata->skip)
 		return;
-	fake_get(&self->f, "kdamonds/0/pid", buf, sizeof(buf));
-	ASSERT_STREQ("-1", buf);
+	ASSERT_FAKE("kdamonds/0/pid", "-1");
 	fake_get(&self->f, "kdamonds/0/state", buf, sizeof(buf));
 	ASSERT_EQ(0, strncmp(buf, "off", 3));
 }
