@@ -106,6 +106,18 @@ static struct kmmu_damon_record agg(int k, int i)
 	return rec(100 * k + i, 0, 5, i * M, (i + 1) * M, 10 * k + i);
 }
 
+/* @r[0..] = the records given; how many. */
+#define PUT_RECS(r, ...)							\
+	put_recs(r, (const struct kmmu_damon_record[]){ __VA_ARGS__ },		\
+		 sizeof((const struct kmmu_damon_record[]){ __VA_ARGS__ }) /	\
+		 sizeof(struct kmmu_damon_record))
+
+static int put_recs(struct kmmu_damon_record *r, const struct kmmu_damon_record *from, int n)
+{
+	memcpy(r, from, n * sizeof(*r));
+	return n;
+}
+
 TEST(snapshot_grouping)
 {
 	struct kmmu_damon_region out[8];
@@ -119,15 +131,8 @@ TEST(snapshot_grouping)
 	 * kdamond moved to CPU 1 after region 1 of aggregation 2, and CPU 1's
 	 * buffer was read first.  The snapshot is aggregation 2, in order.
 	 */
-	n = 0;
-	r[n++] = agg(2, 2);
-	r[n++] = agg(2, 3);
-	r[n++] = agg(2, 4);
-	r[n++] = agg(3, 0);
-	r[n++] = agg(1, 3);
-	r[n++] = agg(1, 4);
-	r[n++] = agg(2, 0);
-	r[n++] = agg(2, 1);
+	n = PUT_RECS(r, agg(2, 2), agg(2, 3), agg(2, 4), agg(3, 0), agg(1, 3), agg(1, 4),
+		     agg(2, 0), agg(2, 1));
 	ASSERT_EQ(5, kmmu_damon_snapshot(r, n, out, 8, &keep));
 	for (i = 0; i < 5; i++) {
 		ASSERT_EQ(i * M, out[i].start);
@@ -147,11 +152,7 @@ TEST(snapshot_grouping)
 	ASSERT_EQ(~0ULL, out[3].start);
 
 	/* No whole aggregation yet: the open run (3's start) is to be kept. */
-	n = 0;
-	r[n++] = agg(1, 3);
-	r[n++] = agg(1, 4);
-	r[n++] = agg(2, 0);
-	r[n++] = agg(2, 1);
+	n = PUT_RECS(r, agg(1, 3), agg(1, 4), agg(2, 0), agg(2, 1));
 	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
 	ASSERT_EQ(2, keep);
 	ASSERT_EQ(0, kmmu_damon_snapshot(r, 0, out, 8, &keep));
@@ -168,9 +169,7 @@ TEST(snapshot_grouping)
 	ASSERT_EQ(20, out[0].nr_accesses);
 	ASSERT_EQ(10, keep);
 	/* ... even when the loss hid aggregation 1's end and 2's start. */
-	n = 0;
-	r[n++] = agg(1, 0);
-	r[n++] = agg(1, 1);
+	n = PUT_RECS(r, agg(1, 0), agg(1, 1));
 	r[n] = agg(2, 2);
 	r[n++].lost_before = true;
 	r[n++] = agg(2, 3);
@@ -182,11 +181,8 @@ TEST(snapshot_grouping)
 	 * addresses rising across them) are no snapshot; target 1's whole
 	 * aggregation is.
 	 */
-	n = 0;
-	r[n++] = rec(10, 0, 3, 1 * M, 2 * M, 1);
-	r[n++] = rec(11, 0, 3, 2 * M, 3 * M, 1);
-	r[n++] = rec(12, 1, 3, 8 * M, 9 * M, 7);
-	r[n++] = rec(13, 1, 3, 9 * M, 10 * M, 7);
+	n = PUT_RECS(r, rec(10, 0, 3, 1 * M, 2 * M, 1), rec(11, 0, 3, 2 * M, 3 * M, 1),
+		     rec(12, 1, 3, 8 * M, 9 * M, 7), rec(13, 1, 3, 9 * M, 10 * M, 7));
 	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
 	ASSERT_EQ(2, keep);
 	r[n++] = rec(14, 1, 3, 10 * M, 11 * M, 7);
@@ -199,34 +195,24 @@ TEST(snapshot_grouping)
 	 * the tail of one with four regions and the start of one with five
 	 * do not add up to either.
 	 */
-	n = 0;
-	r[n++] = rec(10, 0, 4, 0 * M, 1 * M, 0);
-	r[n++] = rec(11, 0, 4, 1 * M, 3 * M, 0);
-	r[n++] = rec(20, 0, 5, 3 * M, 4 * M, 0);
-	r[n++] = rec(21, 0, 5, 4 * M, 5 * M, 0);
+	n = PUT_RECS(r, rec(10, 0, 4, 0 * M, 1 * M, 0), rec(11, 0, 4, 1 * M, 3 * M, 0),
+		     rec(20, 0, 5, 3 * M, 4 * M, 0), rec(21, 0, 5, 4 * M, 5 * M, 0));
 	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
 	ASSERT_EQ(2, keep);
 
 	/* Overlapping or empty regions are nothing DAMON reports: cut. */
-	n = 0;
-	r[n++] = rec(10, 0, 2, 0 * M, 2 * M, 0);
-	r[n++] = rec(11, 0, 2, 1 * M, 3 * M, 0);
+	n = PUT_RECS(r, rec(10, 0, 2, 0 * M, 2 * M, 0), rec(11, 0, 2, 1 * M, 3 * M, 0));
 	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, NULL));
-	n = 0;
-	r[n++] = rec(10, 0, 2, 0 * M, 1 * M, 0);
-	r[n++] = rec(11, 0, 2, 1 * M, 1 * M, 0);
-	r[n++] = rec(12, 0, 2, 2 * M, 3 * M, 0);
+	n = PUT_RECS(r, rec(10, 0, 2, 0 * M, 1 * M, 0), rec(11, 0, 2, 1 * M, 1 * M, 0),
+		     rec(12, 0, 2, 2 * M, 3 * M, 0));
 	ASSERT_EQ(0, kmmu_damon_snapshot(r, n, out, 8, &keep));
 	ASSERT_EQ(2, keep);
 
 	/* Equal timestamps: read order decides.  One region is a snapshot. */
-	n = 0;
-	r[n++] = rec(50, 0, 2, 0 * M, 1 * M, 3);
-	r[n++] = rec(50, 0, 2, 1 * M, 2 * M, 4);
+	n = PUT_RECS(r, rec(50, 0, 2, 0 * M, 1 * M, 3), rec(50, 0, 2, 1 * M, 2 * M, 4));
 	ASSERT_EQ(2, kmmu_damon_snapshot(r, n, out, 8, NULL));
 	ASSERT_EQ(4, out[1].nr_accesses);
-	n = 0;
-	r[n++] = rec(60, 0, 1, 5 * M, 6 * M, 9);
+	n = PUT_RECS(r, rec(60, 0, 1, 5 * M, 6 * M, 9));
 	ASSERT_EQ(1, kmmu_damon_snapshot(r, n, out, 8, NULL));
 	ASSERT_EQ(9, out[0].nr_accesses);
 }
