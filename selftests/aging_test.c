@@ -567,7 +567,7 @@ static void ag_write_result(void)
 				snprintf(name, sizeof(name), "%s_duration", names[d]);
 			else
 				snprintf(name, sizeof(name), "%s", m->name);
-			kmmu_result_metric(res, name, m->unit, m->dir, &m->value, 1);
+			kmmu_test_metric(res, name, m->value, m->unit, m->dir);
 		}
 	}
 	if (kmmu_result_write(res, ag_opts.result))
@@ -623,19 +623,16 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "aging_test", *inject;
 	struct sigaction sa = { .sa_handler = ag_forward_signal };
+	/* Without -S: $KMMU_SEED or 0 (the workload is deterministic). */
+	struct kmmu_run_opts run = { .vcpus = &ag_opts.vcpus, .min_vcpus = 1,
+		.seed = &ag_opts.seed, .keep_seed = true };
 	char why[256];
-	uint64_t u;
 	int opt, fd;
 
 	if (kmmu_take_result_arg(&argc, argv, &ag_opts.result))
 		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_getopt(prog, argc, argv, ":v:S:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:S:h", longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
-			ag_opts.vcpus = u;
-			break;
 		case 'H':
 			if (kmmu_parse_u64(optarg, 1, 4096, &ag_opts.hot_mb))
 				kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
@@ -656,10 +653,6 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			ag_opts.control = true;
-			break;
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &ag_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
 			break;
 		case 'h':
 			ag_usage(stdout, prog);

@@ -398,23 +398,6 @@ out:
 	return r;
 }
 
-/* Anonymous, 2M aligned, THP advised or refused, touched once by the host. */
-static uint8_t *dp_alloc(uint64_t size, enum dp_backing bk, void **raw, uint64_t *raw_size)
-{
-	uint8_t *p;
-
-	*raw_size = size + DP_HUGE;
-	p = mmap(NULL, *raw_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	*raw = p;
-	p = (uint8_t *)(((uintptr_t)p + DP_HUGE - 1) & ~(DP_HUGE - 1));
-	madvise(p, size, bk == DP_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	memset(p, 0, size);
-	return p;
-}
-
 static void dp_metric(const char *label, const char *name, const char *unit,
 		      enum kmmu_direction dir, const double *v, int n, double *med, double *cv)
 {
@@ -436,13 +419,14 @@ static int dp_run_config(struct __test_metadata *_metadata, enum dp_mode mode,
 	smp = calloc(samples, sizeof(*smp));
 	for (k = 0; k < 10; k++)
 		v[k] = calloc(samples, sizeof(double));
-	mem = dp_alloc(total, bk, &raw, &raw_size);
+	mem = kmmu_map_2m_aligned(total, bk == DP_THP, &raw, &raw_size);
 	if (!smp || !mem) {
 		TH_LOG("mode=%s backing=%s vcpus=%d: out of memory", dp_mode_names[mode],
 		       dp_backing_names[bk], n);
 		r = -ENOMEM;
 		goto out;
 	}
+	memset(mem, 0, total);		/* touched once by the host */
 	for (k = 0; k < samples; k++) {
 		r = dp_one_sample(mode, bk, n, mem, part, &smp[k], err, sizeof(err));
 		if (r) {

@@ -121,18 +121,16 @@ FIXTURE_VARIANT(dirty) {
 #define DL_VARIANT(name, m, b)					\
 	FIXTURE_VARIANT_ADD(dirty, name) { .mode = m, .backing = b }
 
-DL_VARIANT(get_4k, DL_GET, DL_4K);
-DL_VARIANT(get_thp, DL_GET, DL_THP);
-DL_VARIANT(get_hugetlb, DL_GET, DL_HUGETLB);
-DL_VARIANT(clear_4k, DL_CLEAR, DL_4K);
-DL_VARIANT(clear_thp, DL_CLEAR, DL_THP);
-DL_VARIANT(clear_hugetlb, DL_CLEAR, DL_HUGETLB);
-DL_VARIANT(clear_init_4k, DL_CLEAR_INIT, DL_4K);
-DL_VARIANT(clear_init_thp, DL_CLEAR_INIT, DL_THP);
-DL_VARIANT(clear_init_hugetlb, DL_CLEAR_INIT, DL_HUGETLB);
-DL_VARIANT(ring_4k, DL_RING, DL_4K);
-DL_VARIANT(ring_thp, DL_RING, DL_THP);
-DL_VARIANT(ring_hugetlb, DL_RING, DL_HUGETLB);
+/* Every interface over every backing: NAME_4k, NAME_thp, NAME_hugetlb. */
+#define DL_VARIANTS(name, m)					\
+	DL_VARIANT(name##_4k, m, DL_4K);			\
+	DL_VARIANT(name##_thp, m, DL_THP);			\
+	DL_VARIANT(name##_hugetlb, m, DL_HUGETLB)
+
+DL_VARIANTS(get, DL_GET);
+DL_VARIANTS(clear, DL_CLEAR);
+DL_VARIANTS(clear_init, DL_CLEAR_INIT);
+DL_VARIANTS(ring, DL_RING);
 
 FIXTURE_SETUP(dirty)
 {
@@ -464,7 +462,7 @@ int main(int argc, char **argv)
 	const char *prog = "dirty_log_test";
 	char why[256];
 	cpu_set_t set;
-	bool seeded = false;
+	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed };
 	uint64_t u;
 	int opt, fd, i;
 
@@ -472,13 +470,8 @@ int main(int argc, char **argv)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	while ((opt = kmmu_getopt(prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			if (kmmu_parse_u64(optarg, 2, KMMU_MAX_VCPUS, &u))
-				kmmu_usage_error(prog, "-v wants a vCPU count from 2 to 64");
-			dl_opts.vcpus = u;
-			break;
 		case 'n':
 			if (kmmu_parse_u64(optarg, 1, 100000, &u))
 				kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
@@ -493,11 +486,6 @@ int main(int argc, char **argv)
 			if (kmmu_parse_u64(optarg, 256, 65536, &u) || (u & (u - 1)))
 				kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
 			dl_opts.ring_entries = u;
-			break;
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &dl_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
-			seeded = true;
 			break;
 		case 'M':
 			if (kmmu_parse_names(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
@@ -515,8 +503,6 @@ int main(int argc, char **argv)
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
 		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");
-	if (!seeded)
-		dl_opts.seed = kmmu_time_seed();
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0)
 		close(fd);

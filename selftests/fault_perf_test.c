@@ -143,23 +143,6 @@ static uint64_t fp_mem_available(void)
 	return (uint64_t)kb << 10;
 }
 
-/* Anonymous, 2M aligned (the slot, its GPA and a THP must line up). */
-static void *fp_alloc(uint64_t size, enum fp_backing bk, void **raw, uint64_t *raw_size)
-{
-	uint64_t al = 2 << 20;
-	uint8_t *p;
-
-	*raw_size = size + al;
-	p = mmap(NULL, *raw_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	*raw = p;
-	p = (uint8_t *)(((uintptr_t)p + al - 1) & ~(al - 1));
-	madvise(p, size, bk == FP_2M ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	return p;
-}
-
 /*
  * Touches @mem bytes once from the host process and frees them again.
  * Where the host is itself a VM (the project's nested VM, a cloud guest),
@@ -173,7 +156,7 @@ static void fp_warm_host(uint64_t mem)
 	uint64_t raw_size;
 	void *raw, *p;
 
-	p = fp_alloc(mem, FP_2M, &raw, &raw_size);
+	p = kmmu_map_2m_aligned(mem, true, &raw, &raw_size);
 	if (!p)
 		return;
 	memset(p, 1, mem);
@@ -199,7 +182,7 @@ static int fp_one_sample(struct kmmu_vm *vm, struct fp_ctx *c, struct fp_shared 
 	bool done;
 	int r, v;
 
-	p = fp_alloc(mem, bk, &raw, &raw_size);
+	p = kmmu_map_2m_aligned(mem, bk == FP_2M, &raw, &raw_size);
 	if (!p) {
 		snprintf(err, len, "mmap of %llu MiB failed", (unsigned long long)(mem >> 20));
 		return -ENOMEM;

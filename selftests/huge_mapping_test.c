@@ -190,19 +190,15 @@ static struct kmmu_trace_session *hm_trace_start(const char *name, bool always)
 
 KMMU_TEST_F(hm, thp_data, 300)
 {
-	char err[1024], thp[64] = "";
-	int r;
+	char thp[64] = "";
 
 	if (kmmu_ctl_read("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp)) ||
 	    strstr(thp, "[never]"))
 		SKIP(return, "transparent huge pages are off (%s)", thp[0] ? thp : "no sysfs file");
-	r = hm_data_setup(self->c, &hm_thp_layout, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_data_setup, self->c, &hm_thp_layout);
 	self->run.trace = hm_trace_start("huge_mapping_test.thp_data", false);
-	r = hm_data_run(self->c, self->run.trace, &hm_thp_layout, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	r = hm_quit(self->c, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_data_run, self->c, self->run.trace, &hm_thp_layout);
+	KMMU_ASSERT_CALL(hm_quit, self->c);
 	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
@@ -217,11 +213,9 @@ KMMU_TEST_F(hm, hugetlb_data, 300)
 	r = hm_hugetlb_reserve(c, HM_HUGETLB_PAGES, err, sizeof(err));
 	if (r)
 		SKIP(return, "%s", err);
-	r = hm_data_setup(c, &hm_hugetlb_layout, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_data_setup, c, &hm_hugetlb_layout);
 	self->run.trace = hm_trace_start("huge_mapping_test.hugetlb_data", false);
-	r = hm_data_run(c, self->run.trace, &hm_hugetlb_layout, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_data_run, c, self->run.trace, &hm_hugetlb_layout);
 	/* One 2M page of the 4M slot dropped: it reads zero, the other keeps its data. */
 	snprintf(c->phase, sizeof(c->phase), "MADV_DONTNEED of the second 2M page of slot %s",
 		 c->slot[0].name);
@@ -232,10 +226,8 @@ KMMU_TEST_F(hm, hugetlb_data, 300)
 	c->sh->arg[0] = 3;
 	c->sh->arg[1] = 3;
 	c->sh->arg[2] = ~0ULL;
-	r = hm_step(c, HM_CHECK, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	r = hm_quit(c, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_step, c, HM_CHECK);
+	KMMU_ASSERT_CALL(hm_quit, c);
 	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
@@ -258,8 +250,7 @@ KMMU_TEST_F(hm, notifier_one_page, 300)
 			       (unsigned long long)self->c->sh->storm_racy);
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
 	ASSERT_EQ(0, atomic_load(&self->c->other_run_errors));
-	r = hm_quit(self->c, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_quit, self->c);
 	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
@@ -283,8 +274,7 @@ KMMU_TEST_F(hm, invalid_memslots, 300)
 		       (unsigned long long)(self->c->sh ? self->c->sh->progress[0] : 0),
 		       (unsigned long long)(self->c->sh ? self->c->sh->progress[1] : 0));
 	ASSERT_EQ(0, r) TH_LOG("%s", err);
-	r = hm_quit(self->c, err, sizeof(err));
-	ASSERT_EQ(0, r) TH_LOG("%s", err);
+	KMMU_ASSERT_CALL(hm_quit, self->c);
 	ASSERT_EQ(0, hm_trace_finish(self->c, &self->run.trace))
 		TH_LOG("the kernel's MMU events diverge from the reference (see the checker's lines above)");
 }
@@ -316,27 +306,17 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "huge_mapping_test";
-	bool seeded = false;
+	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed };
 	char why[256];
 	uint64_t u;
 	int opt, fd;
 
-	while ((opt = kmmu_getopt(prog, argc, argv, ":S:r:n:p:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":S:r:n:p:h", longopts)) != -1) {
 		switch (opt) {
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &hm_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
-			seeded = true;
-			break;
 		case 'r':
 			if (kmmu_parse_u64(optarg, 1, 64, &u))
 				kmmu_usage_error(prog, "-r wants a round count from 1 to 64");
 			hm_opts.rounds = u;
-			break;
-		case 'n':
-			if (kmmu_parse_u64(optarg, 0, 10000, &u))
-				kmmu_usage_error(prog, "-n wants an operation count from 0 to 10000");
-			hm_opts.ops = u;
 			break;
 		case 'p':
 			if (kmmu_parse_u64(optarg, 1, 1000, &u))
@@ -356,8 +336,6 @@ int main(int argc, char **argv)
 		hm_opts.inject = NULL;
 	if (hm_opts.inject && !hm_inject("swap") && !hm_inject("stale") && !hm_inject("accept"))
 		kmmu_usage_error(prog, "KMMU_HUGE_INJECT wants swap, stale or accept");
-	if (!seeded)
-		hm_opts.seed = kmmu_time_seed();
 	kmmu_test_header(prog, "seed %llu rounds %ld ops %ld passes %ld%s%s%s",
 			 (unsigned long long)hm_opts.seed, hm_opts.rounds, hm_opts.ops,
 			 hm_opts.passes, hm_opts.check_all ? " check-all" : "",

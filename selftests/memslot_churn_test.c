@@ -219,10 +219,8 @@ KMMU_TEST_F(churn, run, 90)
 
 	/* All slots start present at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
-	for (i = 0; i < n; i++) {
-		r = ch_do_op(self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME, err, sizeof(err));
-		ASSERT_EQ(0, r) TH_LOG("%s", err);
-	}
+	for (i = 0; i < n; i++)
+		KMMU_ASSERT_CALL(ch_do_op, self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME);
 	c->creates = 0;
 
 	ch_set_handlers(self->run.vm, c);
@@ -271,9 +269,8 @@ KMMU_TEST_F(churn, run, 90)
 		for (i = 0; i < n; i++) {
 			if ((c->ss.state[i] & KMMU_SS_LOC_MASK) != KMMU_SS_ABSENT || c->frozen[i])
 				continue;
-			r = ch_do_op(self->run.vm, c, backing, i, CH_OP_CREATE, KMMU_SS_HOME,
-				     err, sizeof(err));
-			ASSERT_EQ(0, r) TH_LOG("%s", err);
+			KMMU_ASSERT_CALL(ch_do_op, self->run.vm, c, backing, i, CH_OP_CREATE,
+					 KMMU_SS_HOME);
 		}
 	}
 	__atomic_store_n(&c->sh->stop, 1, __ATOMIC_RELEASE);
@@ -354,8 +351,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "memslot_churn_test";
+	struct kmmu_run_opts run = { .vcpus = &ch_opts.vcpus, .min_vcpus = 1, .ops = &ch_opts.ops,
+		.max_ops = 1000000000, .duration = &ch_opts.duration, .seed = &ch_opts.seed };
 	char why[256], msg[160];
-	bool seeded = false;
 	size_t off;
 	uint64_t u;
 	long cap;
@@ -363,31 +361,12 @@ int main(int argc, char **argv)
 
 	if (kmmu_take_result_arg(&argc, argv, &ch_opts.result))
 		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_getopt(prog, argc, argv, ":v:s:n:d:S:m:N:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:s:n:d:S:m:N:h", longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
-			ch_opts.vcpus = u;
-			break;
 		case 's':
 			if (kmmu_parse_u64(optarg, 1, CH_MAX_SLOTS, &u))
 				kmmu_usage_error(prog, "-s wants a slot count from 1 to 32768");
 			ch_opts.slots = u;
-			break;
-		case 'n':
-			if (kmmu_parse_u64(optarg, 0, 1000000000, &u))
-				kmmu_usage_error(prog, "-n wants an operation count from 0 to 1e9");
-			ch_opts.ops = u;
-			break;
-		case 'd':
-			if (kmmu_parse_seconds(optarg, 0.001, 86400, &ch_opts.duration))
-				kmmu_usage_error(prog, "-d wants a duration in seconds (0.001 to 86400)");
-			break;
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &ch_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
-			seeded = true;
 			break;
 		case 'm':
 			if (!strcmp(optarg, "anon"))
@@ -422,8 +401,6 @@ int main(int argc, char **argv)
 	} else if (ch_opts.host_unmap && ch_opts.backing == KMMU_BACKING_ANON) {
 		kmmu_usage_error(prog, "--host-unmap needs -m memfd: MADV_DONTNEED would drop anonymous guest memory");
 	}
-	if (!seeded)
-		ch_opts.seed = kmmu_time_seed();
 
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0) {

@@ -258,10 +258,8 @@ KMMU_TEST_F(mi, run, 200)
 
 	/* Every cell starts as RAM at home. */
 	clock_gettime(CLOCK_MONOTONIC, &c->ss.t0);
-	for (i = 0; i < n; i++) {
-		r = mi_do_op(self->run.vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false, err, sizeof(err));
-		ASSERT_EQ(0, r) TH_LOG("%s", err);
-	}
+	for (i = 0; i < n; i++)
+		KMMU_ASSERT_CALL(mi_do_op, self->run.vm, c, i, MI_OP_CREATE, KMMU_SS_HOME, false);
 	c->creates = 0;
 
 	mi_set_handlers(self->run.vm, c);
@@ -337,40 +335,21 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = "mmio_invalidation_test";
+	struct kmmu_run_opts run = { .vcpus = &mi_opts.vcpus, .min_vcpus = 1, .ops = &mi_opts.ops,
+		.max_ops = 1000000000, .duration = &mi_opts.duration, .seed = &mi_opts.seed };
 	char why[256], msg[160];
-	bool seeded = false, timed = false;
 	uint64_t u;
 	long cap;
 	int opt, fd;
 
 	if (kmmu_take_result_arg(&argc, argv, &mi_opts.result))
 		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_getopt(prog, argc, argv, ":v:s:n:d:S:h", longopts, NULL)) != -1) {
+	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:s:n:d:S:h", longopts)) != -1) {
 		switch (opt) {
-		case 'v':
-			if (kmmu_parse_u64(optarg, 1, KMMU_MAX_VCPUS, &u))
-				kmmu_usage_error(prog, "-v wants a vCPU count from 1 to 64");
-			mi_opts.vcpus = u;
-			break;
 		case 's':
 			if (kmmu_parse_u64(optarg, 1, MI_MAX_CELLS, &u))
 				kmmu_usage_error(prog, "-s wants a page count from 1 to 4096");
 			mi_opts.cells = u;
-			break;
-		case 'n':
-			if (kmmu_parse_u64(optarg, 0, 1000000000, &u))
-				kmmu_usage_error(prog, "-n wants an operation count from 0 to 1e9");
-			mi_opts.ops = u;
-			break;
-		case 'd':
-			if (kmmu_parse_seconds(optarg, 0.001, 86400, &mi_opts.duration))
-				kmmu_usage_error(prog, "-d wants a duration in seconds (0.001 to 86400)");
-			timed = true;
-			break;
-		case 'S':
-			if (kmmu_parse_u64(optarg, 0, ~0ULL, &mi_opts.seed))
-				kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
-			seeded = true;
 			break;
 		case MI_OPT_GENERATIONS:
 			if (kmmu_parse_u64(optarg, 0, 100000000, &u))
@@ -386,13 +365,11 @@ int main(int argc, char **argv)
 		}
 	}
 	/* A full wrap is 262144 memslot updates: give it time unless told. */
-	if (mi_opts.full_wrap && !timed)
+	if (mi_opts.full_wrap && !run.timed)
 		mi_opts.duration = 1800;
 	mi_opts.inject = getenv("KMMU_MMIO_INJECT");
 	if (mi_opts.inject && strcmp(mi_opts.inject, "invert-one"))
 		kmmu_usage_error(prog, "KMMU_MMIO_INJECT wants invert-one");
-	if (!seeded)
-		mi_opts.seed = kmmu_time_seed();
 
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0) {

@@ -51,4 +51,8 @@ $(O)/selftests/memslot_churn_test: $(MEMSLOT_CHURN_TEST_OBJS)
 MMIO_INVALIDATION_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/mmio_invalidation/*.c))
 $(O)/selftests/mmio_invalidation_test: $(MMIO_INVALIDATION_TEST_OBJS)
 
+# The DAMON driver's tests share where they run it (damon_test_env.c).
+DAMON_TEST_ENV_OBJ := $(O)/selftests/lib/tests/damon_test_env.o
+$(filter $(O)/selftests/lib/tests/damon%,$(SELFTEST_LIB_TESTS)): $(DAMON_TEST_ENV_OBJ)
+
 ALL_BINS += $(SELFTESTS) $(SELFTEST_TOOLS) $(SELFTEST_LIB_TESTS)

@@ -289,11 +289,40 @@ static int hm_invalid_pass(struct hm_ctx *c, struct hm_churn *ch, struct hm_case
 	return 0;
 }
 
+/*
+ * hm_opts.passes passes over the cases with ->untraced == @untraced while
+ * the churn thread updates its slots; the churn is stopped after them, and
+ * its error is theirs.
+ */
+static int hm_churned_passes(struct hm_ctx *c, struct hm_churn *ch, struct hm_case *cs, int n,
+			     bool untraced, char *err, size_t len)
+{
+	double t0 = kmmu_now();
+	int pass, r;
+
+	r = hm_churn_start(ch, err, len);
+	if (r)
+		return r;
+	for (pass = 0; pass < hm_opts.passes; pass++) {
+		r = hm_invalid_pass(c, ch, cs, n, untraced, pass, err, len);
+		if (r)
+			return r;
+	}
+	hm_churn_stop(ch);
+	ksft_print_msg("%s passes: %.2f s, %ld churn updates\n", untraced ? "untraced" : "traced",
+		       kmmu_now() - t0, ch->ops);
+	if (ch->err) {
+		snprintf(err, len, "%s", ch->what);
+		return ch->err;
+	}
+	return 0;
+}
+
 int hm_invalid_run(struct hm_ctx *c, struct kmmu_trace_session **trace, struct hm_churn *ch,
 		   struct hm_case *cs, int *nr_cases, char *err, size_t len)
 {
 	uint64_t probes[HM_MAX_PROBES], p;
-	int i, s, r, n, np, pass;
+	int i, s, r, n, np;
 	double t0;
 
 	/* Buffers: huge, anon, memfd, mover, churned, decoy (last). */
@@ -357,28 +386,15 @@ int hm_invalid_run(struct hm_ctx *c, struct kmmu_trace_session **trace, struct h
 	c->sh->arg[1] = ((1ULL << HM_I_CHURN) - 1) << HM_I_STABLE;
 	kmmu_gate_open(&c->gate, HM_SPIN);
 	c->arrivals += HM_NR_VCPUS;
-	r = hm_churn_start(ch, err, len);
-	if (r)
-		return r;
-
-	/* The reference check covers every case but those it cannot judge. */
-	t0 = kmmu_now();
-	for (pass = 0; pass < hm_opts.passes; pass++) {
-		r = hm_invalid_pass(c, ch, cs, n, false, pass, err, len);
-		if (r)
-			return r;
-	}
 	/*
+	 * The reference check covers every case but those it cannot judge.
 	 * The churn thread is the other memslot writer: stopped while the
 	 * check ends; the vCPUs pause too, so that the replay gets the CPU.
 	 */
-	hm_churn_stop(ch);
-	ksft_print_msg("traced passes: %.2f s, %ld churn updates\n", kmmu_now() - t0, ch->ops);
+	r = hm_churned_passes(c, ch, cs, n, false, err, len);
+	if (r)
+		return r;
 	t0 = kmmu_now();
-	if (ch->err) {
-		snprintf(err, len, "%s", ch->what);
-		return ch->err;
-	}
 	if (*trace) {
 		r = hm_spin_pause(c, err, len);
 		if (r)
@@ -396,21 +412,9 @@ int hm_invalid_run(struct hm_ctx *c, struct kmmu_trace_session **trace, struct h
 		if (cs[i].untraced)
 			ksft_print_msg("after the reference check: %s\n", cs[i].what);
 	ksft_print_msg("checker: %.2f s\n", kmmu_now() - t0);
-	t0 = kmmu_now();
-	r = hm_churn_start(ch, err, len);
+	r = hm_churned_passes(c, ch, cs, n, true, err, len);
 	if (r)
 		return r;
-	for (pass = 0; pass < hm_opts.passes; pass++) {
-		r = hm_invalid_pass(c, ch, cs, n, true, pass, err, len);
-		if (r)
-			return r;
-	}
-	hm_churn_stop(ch);
-	ksft_print_msg("untraced passes: %.2f s, %ld churn updates\n", kmmu_now() - t0, ch->ops);
-	if (ch->err) {
-		snprintf(err, len, "%s", ch->what);
-		return ch->err;
-	}
 	snprintf(c->phase, sizeof(c->phase), "undoing the churn");
 	r = hm_churn_restore(ch, err, len);
 	if (r)

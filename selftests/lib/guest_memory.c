@@ -84,3 +84,19 @@ void kmmu_mem_free(struct kmmu_mem *m)
 	m->fd = -1;
 	m->size = 0;
 }
+
+void *kmmu_map_2m_aligned(uint64_t size, bool thp, void **raw, uint64_t *raw_size)
+{
+	const uint64_t huge = 2ULL << 20;
+	uint8_t *p;
+
+	*raw_size = size + huge;
+	p = mmap(NULL, *raw_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*raw = p;
+	p = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(huge - 1));
+	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return p;
+}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 
 int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -226,4 +227,58 @@ uint64_t kmmu_time_seed(void)
 
 	clock_gettime(CLOCK_REALTIME, &t);
 	return (uint64_t)t.tv_sec * 1000000007ULL ^ t.tv_nsec ^ getpid();
+}
+
+/* One of the shared options (kmmu_run_getopt()), or false if @opt is not bound. */
+static bool kmmu_run_option(struct kmmu_run_opts *o, const char *prog, int opt,
+			    const char *arg)
+{
+	uint64_t u;
+
+	switch (opt) {
+	case 'v':
+		if (!o->vcpus)
+			return false;
+		if (kmmu_parse_u64(arg, o->min_vcpus, KMMU_MAX_VCPUS, &u))
+			kmmu_usage_error(prog, "-v wants a vCPU count from %d to %d",
+					 o->min_vcpus, KMMU_MAX_VCPUS);
+		*o->vcpus = u;
+		return true;
+	case 'n':
+		if (!o->ops)
+			return false;
+		if (kmmu_parse_u64(arg, 0, o->max_ops, &u))
+			kmmu_usage_error(prog, "-n wants an operation count from 0 to %ld",
+					 o->max_ops);
+		*o->ops = u;
+		return true;
+	case 'd':
+		if (!o->duration)
+			return false;
+		if (kmmu_parse_seconds(arg, 0.001, 86400, o->duration))
+			kmmu_usage_error(prog, "-d wants a duration in seconds (0.001 to 86400)");
+		o->timed = true;
+		return true;
+	case 'S':
+		if (!o->seed)
+			return false;
+		if (kmmu_parse_u64(arg, 0, ~0ULL, o->seed))
+			kmmu_usage_error(prog, "-S wants an unsigned 64-bit seed");
+		o->seeded = true;
+		return true;
+	}
+	return false;
+}
+
+int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **argv,
+		    const char *shortopts, const struct option *longopts)
+{
+	int opt;
+
+	while ((opt = kmmu_getopt(prog, argc, argv, shortopts, longopts, NULL)) != -1)
+		if (!kmmu_run_option(o, prog, opt, optarg))
+			return opt;
+	if (o->seed && !o->seeded && !o->keep_seed)
+		*o->seed = kmmu_time_seed();
+	return -1;
 }

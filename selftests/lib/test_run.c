@@ -46,3 +46,9 @@ int kmmu_test_run_finish(struct kmmu_test_run *run, const char *name, bool passe
 	run->res = NULL;
 	return r;
 }
+
+int kmmu_test_metric(struct kmmu_result *res, const char *name, double v, const char *unit,
+		     enum kmmu_direction dir)
+{
+	return kmmu_result_metric(res, name, unit, dir, &v, 1);
+}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
+#include "kmmu/test_run.h"
 #include "memslot_churn.h"
 
 /* KVM binary stats reported as metrics: VM-wide, and summed over vCPUs. */
@@ -136,12 +137,6 @@ void ch_print(const struct ch_ctx *c, const struct ch_totals *t, double dur)
 		       ch_opts.host_unmap, c->unmaps_raced, line);
 }
 
-static void ch_metric(struct kmmu_result *res, const char *name, double v,
-		      const char *unit, enum kmmu_direction dir)
-{
-	kmmu_result_metric(res, name, unit, dir, &v, 1);
-}
-
 /* The parameters and metrics of the result file; @c NULL: the run never began. */
 void ch_record(struct kmmu_result *res, const struct ch_ctx *c,
 	       const struct ch_totals *t, double dur)
@@ -162,27 +157,27 @@ void ch_record(struct kmmu_result *res, const struct ch_ctx *c,
 	if (ch_opts.numa_node >= 0)
 		kmmu_result_param_int(res, "numa_node", ch_opts.numa_node);
 	if (c) {
-		ch_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "memslot_flag_changes", c->flag_changes, "ops",
+		kmmu_test_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_flag_changes", c->flag_changes, "ops",
 			  KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_mmio_loads", t->ss.mmio_reads, "ops", KMMU_HIGHER_IS_BETTER);
-		ch_metric(res, "guest_mmio_stores", t->ss.mmio_writes, "ops",
+		kmmu_test_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "guest_mmio_loads", t->ss.mmio_reads, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "guest_mmio_stores", t->ss.mmio_writes, "ops",
 			  KMMU_HIGHER_IS_BETTER);
 		if (c->churn_s > 0)
-			ch_metric(res, "churn_duration", c->churn_s, "s", KMMU_LOWER_IS_BETTER);
+			kmmu_test_metric(res, "churn_duration", c->churn_s, "s", KMMU_LOWER_IS_BETTER);
 		if (ch_opts.host_unmap) {
-			ch_metric(res, "host_unmaps", c->unmaps, "ops", KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "host_unmap_pages", c->unmap_pages, "pages",
+			kmmu_test_metric(res, "host_unmaps", c->unmaps, "ops", KMMU_HIGHER_IS_BETTER);
+			kmmu_test_metric(res, "host_unmap_pages", c->unmap_pages, "pages",
 				  KMMU_HIGHER_IS_BETTER);
-			ch_metric(res, "host_unmaps_raced", c->unmaps_raced, "ops",
+			kmmu_test_metric(res, "host_unmaps_raced", c->unmaps_raced, "ops",
 				  KMMU_HIGHER_IS_BETTER);
 			if (c->unmap_verified)
-				ch_metric(res, "kvm_unmap_hva_range_events", c->unmap_events,
+				kmmu_test_metric(res, "kvm_unmap_hva_range_events", c->unmap_events,
 					  "count", KMMU_HIGHER_IS_BETTER);
 		}
 		for (k = 0; k < CH_NR_STATS; k++) {
@@ -191,8 +186,8 @@ void ch_record(struct kmmu_result *res, const struct ch_ctx *c,
 			if (!c->stat_found[k])
 				continue;
 			snprintf(name, sizeof(name), "kvm_%s", ch_stat_name(k));
-			ch_metric(res, name, c->stat_value[k], "count", KMMU_LOWER_IS_BETTER);
+			kmmu_test_metric(res, name, c->stat_value[k], "count", KMMU_LOWER_IS_BETTER);
 		}
 	}
-	ch_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
+	kmmu_test_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
 }

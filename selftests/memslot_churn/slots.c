@@ -165,6 +165,18 @@ static uint32_t ch_kvm_flags(uint64_t st)
 	return (st & CH_RO ? KVM_MEM_READONLY : 0) | (st & CH_DIRTY ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 }
 
+/*
+ * $KMMU_CHURN_INJECT=@what: every 50th operation of its kind (@done so far)
+ * on slot @i is only said to be done, and the slot never touched again.
+ */
+static bool ch_inject_freeze(struct ch_ctx *c, uint64_t i, const char *what, long done)
+{
+	if (!ch_opts.inject || strcmp(ch_opts.inject, what) || done % 50 != 49)
+		return false;
+	c->frozen[i] = true;
+	return true;
+}
+
 /* One operation on slot @i towards state flags @want (location + flags). */
 int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	     uint64_t i, enum ch_op_kind kind, uint64_t want, char *err, size_t len)
@@ -177,26 +189,18 @@ int ch_do_op(struct kmmu_vm *vm, struct ch_ctx *c, uint8_t *backing,
 	atomic_store_explicit(&c->churn_slot, i, memory_order_relaxed);
 	before = kmmu_ss_begin(&c->ss, i, kind == CH_OP_FLAGS ? KMMU_SS_FLAGS_ONLY : 0, &old);
 
+	r = 0;
 	switch (kind) {
 	case CH_OP_CREATE:
-		if (ch_opts.inject && !strcmp(ch_opts.inject, "phantom-add") &&
-		    c->creates % 50 == 49) {
-			/* Say "present", leave it absent, never touch it again. */
-			c->frozen[i] = true;
-			r = 0;
-			break;
-		}
-		r = __kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096, ch_kvm_flags(want));
+		/* phantom-add: say "present", leave it absent. */
+		if (!ch_inject_freeze(c, i, "phantom-add", c->creates))
+			r = __kmmu_slot_add(vm, slot, gpa, 4096, backing + i * 4096,
+					    ch_kvm_flags(want));
 		break;
 	case CH_OP_DELETE:
-		if (ch_opts.inject && !strcmp(ch_opts.inject, "stale-delete") &&
-		    c->deletes % 50 == 49) {
-			/* Say "absent", keep it present, never touch it again. */
-			c->frozen[i] = true;
-			r = 0;
-			break;
-		}
-		r = kmmu_slot_delete(vm, slot);
+		/* stale-delete: say "absent", keep it present. */
+		if (!ch_inject_freeze(c, i, "stale-delete", c->deletes))
+			r = kmmu_slot_delete(vm, slot);
 		break;
 	case CH_OP_MOVE:
 		r = kmmu_slot_move(vm, slot, gpa);

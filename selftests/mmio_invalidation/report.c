@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
+#include "kmmu/test_run.h"
 #include "mmio_invalidation.h"
 
 /* ---- the run's statistics: totals, the lines printed, the result ---- */
@@ -49,12 +50,6 @@ void mi_print(const struct mi_ctx *c, const struct mi_totals *t, double dur)
 		       (long long)t->ss.racy, t->wake_reads, (long long)t->ss.sweeps, dur);
 }
 
-static void mi_metric(struct kmmu_result *res, const char *name, double v,
-		      const char *unit, enum kmmu_direction dir)
-{
-	kmmu_result_metric(res, name, unit, dir, &v, 1);
-}
-
 /* The parameters and metrics of the result file; @c NULL: the run never began. */
 void mi_record(struct kmmu_result *res, const struct mi_ctx *c,
 	       const struct mi_totals *t, double dur)
@@ -73,22 +68,22 @@ void mi_record(struct kmmu_result *res, const struct mi_ctx *c,
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)mi_opts.seed);
 	kmmu_result_param_str(res, "seed", seed);
 	if (c) {
-		mi_metric(res, "flip_ops", c->flip_ops, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "flip_duration", c->flip_s, "s", KMMU_LOWER_IS_BETTER);
-		mi_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "scratch_toggles", c->toggles, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "memslot_swaps", c->swaps, "count", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "wrap_generations", c->wrap_swaps, "count", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "wrap_duration", c->wrap_s, "s", KMMU_LOWER_IS_BETTER);
-		mi_metric(res, "mmio_generation_wraps", c->wraps_crossed, "count",
+		kmmu_test_metric(res, "flip_ops", c->flip_ops, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "flip_duration", c->flip_s, "s", KMMU_LOWER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_creates", c->creates, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_deletes", c->deletes, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_moves", c->moves, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "scratch_toggles", c->toggles, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "memslot_swaps", c->swaps, "count", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "wrap_generations", c->wrap_swaps, "count", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "wrap_duration", c->wrap_s, "s", KMMU_LOWER_IS_BETTER);
+		kmmu_test_metric(res, "mmio_generation_wraps", c->wraps_crossed, "count",
 			  KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "accesses_exact", t->ss.stable, "ops", KMMU_HIGHER_IS_BETTER);
-		mi_metric(res, "accesses_raced", t->ss.racy, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "guest_reads", t->ss.reads, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "guest_writes", t->ss.writes, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "mmio_exits", t->mmio, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "accesses_exact", t->ss.stable, "ops", KMMU_HIGHER_IS_BETTER);
+		kmmu_test_metric(res, "accesses_raced", t->ss.racy, "ops", KMMU_HIGHER_IS_BETTER);
 	}
-	mi_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
+	kmmu_test_metric(res, "duration", dur, "s", KMMU_LOWER_IS_BETTER);
 }

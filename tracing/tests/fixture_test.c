@@ -53,13 +53,19 @@ static int read_fixture(const char *file, struct kmmu_trace_file *tf, char *err,
 	return kmmu_trace_file_read(path, tf, err, len);
 }
 
+/* In a fixture's setup: @file read into @tf, else the test fails saying why. */
+#define KMMU_ASSERT_FIXTURE(file, tf)							\
+	do {										\
+		char __err[512];							\
+											\
+		ASSERT_EQ(0, read_fixture((file), (tf), __err, sizeof(__err)))		\
+			TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", \
+			       __err);							\
+	} while (0)
+
 FIXTURE_SETUP(fixture)
 {
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(variant->file, &self->tf, err, sizeof(err))) {
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
-	}
+	KMMU_ASSERT_FIXTURE(variant->file, &self->tf);
 }
 
 FIXTURE_TEARDOWN(fixture)
@@ -107,6 +113,44 @@ static int64_t find_delete(const struct kmmu_trace_file *tf, uint64_t *old_gpa)
 	return -1;
 }
 
+/* How many divergences expect_found() wants: any, or all of the property's. */
+#define ANY_COUNT	(-1)
+#define ALL_OF_PROP	(-2)
+
+/*
+ * A planted bug is found: the checker replays @recs (the fixture's, or a
+ * copy that is freed) and @prop fails, with @count divergences (or
+ * ANY_COUNT, ALL_OF_PROP) and, unless @says is NULL, a report saying it.
+ */
+static void expect_found(struct __test_metadata *_metadata, const struct kmmu_trace_file *tf,
+			 struct kmmu_trace_record *recs, uint64_t nr,
+			 struct kmmu_check_result *res, enum kmmu_check_property prop, int count,
+			 const char *says)
+{
+	int r = kmmu_check(recs, nr, NULL, res);
+
+	if (recs != tf->recs)
+		free(recs);
+	ASSERT_EQ(0, r);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(res, prop));
+	if (count >= 0)
+		EXPECT_EQ(count, res->nr_divergences) {
+			TH_LOG("%s", res->first_divergence);
+		}
+	if (count == ALL_OF_PROP)
+		EXPECT_EQ(res->divergences[prop], res->nr_divergences) {
+			TH_LOG("%s", res->first_divergence);
+		}
+	if (says)
+		EXPECT_NE(NULL, strstr(res->first_divergence, says)) {
+			TH_LOG("%s", res->first_divergence);
+		}
+}
+
+/* In a test of either fixture: its trace file and result. */
+#define EXPECT_FOUND(recs, nr, prop, count, says) \
+	expect_found(_metadata, &self->tf, recs, nr, &self->res, KMMU_PROP_##prop, count, says)
+
 TEST_F(fixture, replays_clean)
 {
 	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
@@ -135,10 +179,7 @@ TEST_F(fixture, planted_spte_for_a_deleted_slot)
 	spte.set_spte.level = 1;
 	c = with_inserted(&self->tf, del + 1, &spte);
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
-	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_FOUND(c, self->tf.nr + 1, SPTE_IN_SLOT, 1, NULL);
 }
 
 TEST_F(fixture, planted_mmio_inside_a_live_slot)
@@ -161,10 +202,7 @@ TEST_F(fixture, planted_mmio_inside_a_live_slot)
 	mmio.mmio.len = 8;
 	c = with_inserted(&self->tf, at + 1, &mmio);
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_UNBACKED));
-	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_FOUND(c, self->tf.nr + 1, MMIO_UNBACKED, 1, NULL);
 }
 
 TEST_F(fixture, planted_missing_zap)
@@ -194,10 +232,7 @@ TEST_F(fixture, planted_missing_zap)
 			c[n++] = *r;
 	}
 	ASSERT_LT(0, removed);
-	ASSERT_EQ(0, kmmu_check(c, n, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
-	EXPECT_EQ(self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE], self->res.nr_divergences);
+	EXPECT_FOUND(c, n, ZAP_ON_REMOVE, ALL_OF_PROP, NULL);
 }
 
 /*
@@ -238,11 +273,7 @@ FIXTURE_VARIANT_ADD(tdp, aging) {
 
 FIXTURE_SETUP(tdp)
 {
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(variant->file, &self->tf, err, sizeof(err))) {
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
-	}
+	KMMU_ASSERT_FIXTURE(variant->file, &self->tf);
 }
 
 FIXTURE_TEARDOWN(tdp)
@@ -309,12 +340,7 @@ TEST_F(tdp, planted_stats_off_by_one)
 
 	ASSERT_LE(0, at);
 	self->tf.recs[at].stats.pages[0]++;
-	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
-	EXPECT_EQ(1, self->res.nr_divergences);
-	EXPECT_NE(NULL, strstr(self->res.first_divergence, "pages_4k")) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(self->tf.recs, self->tf.nr, PAGE_STATS, 1, "pages_4k");
 }
 
 /* Right after a young leaf was installed, a task that is in no aging pass clears A. */
@@ -330,12 +356,7 @@ TEST_F(tdp, planted_a_clear_outside_aging)
 	clear.spte_changed.new_spte = clear.spte_changed.old_spte & ~NPT_A;
 	c = with_inserted(&self->tf, at + 1, &clear);
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IN_PASS));
-	EXPECT_EQ(1, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(c, self->tf.nr + 1, AGING_IN_PASS, 1, NULL);
 }
 
 /* A real aging clear of a written page that also drops its Dirty bit. */
@@ -348,11 +369,7 @@ TEST_F(tdp, planted_a_clear_dropping_dirty)
 	at = find_rec(&self->tf, KMMU_EV_SPTE_CHANGED, is_dirty_a_clear);
 	ASSERT_LE(0, at);
 	self->tf.recs[at].spte_changed.new_spte &= ~NPT_D;
-	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_KEEPS_DIRTY));
-	EXPECT_EQ(1, self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(self->tf.recs, self->tf.nr, AGING_KEEPS_DIRTY, 1, NULL);
 }
 
 static bool is_leaf_install(const struct kmmu_trace_record *r)
@@ -375,11 +392,7 @@ TEST_F(tdp, planted_stats_shortfall)
 	ASSERT_LE(0, at);
 	ASSERT_LT(0, self->tf.recs[at].stats.pages[0]);
 	self->tf.recs[at].stats.pages[0] = 0;
-	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
-	EXPECT_NE(NULL, strstr(self->res.first_divergence, "pages_4k")) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(self->tf.recs, self->tf.nr, PAGE_STATS, ANY_COUNT, "pages_4k");
 }
 
 /* check_mmio_spte traced a generation its SPTE does not hold. */
@@ -390,11 +403,7 @@ TEST_F(tdp, planted_check_mmio_generation)
 	if (at < 0)
 		SKIP(return, "no check_mmio_spte in this run");
 	self->tf.recs[at].check_mmio.spte_gen ^= 1;
-	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MMIO_CHECK));
-	EXPECT_NE(NULL, strstr(self->res.first_divergence, "traced")) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(self->tf.recs, self->tf.nr, MMIO_CHECK, ANY_COUNT, "traced");
 }
 
 /*
@@ -414,12 +423,7 @@ TEST_F(tdp, planted_repeated_install)
 	ASSERT_LE(0, at);
 	c = with_inserted(&self->tf, at + 1, &self->tf.recs[at]);
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
-	EXPECT_NE(NULL, strstr(self->res.first_divergence, "previous traced change")) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(c, self->tf.nr + 1, SPTE_HISTORY, ANY_COUNT, "previous traced change");
 }
 
 /* A TDP leaf installed (no kvm_mmu_set_spte) for a gfn no slot holds. */
@@ -433,12 +437,7 @@ TEST_F(tdp, planted_leaf_install_outside_the_slots)
 	rec.spte_changed.gfn = 0xfff00000;
 	c = with_inserted(&self->tf, at + 1, &rec);
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, kmmu_check(c, self->tf.nr + 1, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
-	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0xfff00000 is in no live")) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(c, self->tf.nr + 1, SPTE_IN_SLOT, ANY_COUNT, "gfn 0xfff00000 is in no live");
 }
 
 /* An aging clear that also moves the leaf to another page. */
@@ -451,11 +450,7 @@ TEST_F(tdp, planted_leaf_moved_in_place)
 	at = find_rec(&self->tf, KMMU_EV_SPTE_CHANGED, is_a_clear);
 	ASSERT_LE(0, at);
 	self->tf.recs[at].spte_changed.new_spte ^= 1ull << 12;
-	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_LEAF_CHANGE));
-	EXPECT_NE(NULL, strstr(self->res.first_divergence, "in place")) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(self->tf.recs, self->tf.nr, LEAF_CHANGE, ANY_COUNT, "in place");
 }
 
 /*
@@ -495,12 +490,7 @@ TEST_F(tdp, planted_idle_page_young_twice)
 	again[0].pid = again[1].pid = 999999;
 	c = with_inserted_n(&self->tf, last, again, 2);
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, kmmu_check(c, n + 2, NULL, &self->res));
-	free(c);
-	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_IDLE));
-	EXPECT_EQ(self->res.divergences[KMMU_PROP_AGING_IDLE], self->res.nr_divergences) {
-		TH_LOG("%s", self->res.first_divergence);
-	}
+	EXPECT_FOUND(c, n + 2, AGING_IDLE, ALL_OF_PROP, NULL);
 }
 
 TEST_HARNESS_MAIN

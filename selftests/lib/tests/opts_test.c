@@ -131,30 +131,78 @@ static const struct option opts_test_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Parses @arg's args (NULL-terminated, after "prog") with kmmu_getopt() to the end. */
-static int opts_test_getopt_all(void *arg)
+/* argv of "prog" and @args (NULL-terminated); argc. */
+static int opts_test_argv(const char **args, char **argv, int max)
 {
-	const char **args = arg;
-	char *argv[16] = { "prog" };
 	int argc = 1;
 
-	for (; *args && argc < 15; args++)
+	argv[0] = "prog";
+	for (; *args && argc < max - 1; args++)
 		argv[argc++] = (char *)*args;
 	argv[argc] = NULL;
 	optind = 1;
+	return argc;
+}
+
+/* Parses @arg's args (NULL-terminated, after "prog") with kmmu_getopt() to the end. */
+static int opts_test_getopt_all(void *arg)
+{
+	char *argv[16];
+	int argc = opts_test_argv(arg, argv, 16);
+
 	while (kmmu_getopt("prog", argc, argv, ":v:h", opts_test_longopts, NULL) != -1)
 		;
 	return 0;
 }
 
-/* In a child, as a usage error exits: the exit status and stderr. */
-static int opts_test_parse(const char **args, char *err, size_t len)
+/* The same with kmmu_run_getopt(): -v from 2, -n to 10, -d, -S bound. */
+static int opts_test_run_getopt_all(void *arg)
 {
-	return kmmu_exit_status(opts_test_getopt_all, args, err, len);
+	char *argv[16];
+	int argc = opts_test_argv(arg, argv, 16), vcpus;
+	uint64_t seed;
+	double secs;
+	long ops;
+	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 2, .ops = &ops, .max_ops = 10,
+				   .duration = &secs, .seed = &seed };
+
+	while (kmmu_run_getopt(&o, "prog", argc, argv, ":v:n:d:S:", NULL) != -1)
+		;
+	return 0;
+}
+
+/*
+ * Every bad command line: exit status 2 and exactly one line.  Each of
+ * @cases runs @parse in a child; @cases ends with a NULL err.
+ */
+struct opts_test_bad {
+	const char *args[4];
+	const char *err;
+};
+
+static void opts_test_expect_bad(struct __test_metadata *_metadata, int (*parse)(void *),
+				 const struct opts_test_bad *cases)
+{
+	char err[512];
+
+	for (; cases->err; cases++) {
+		ASSERT_EQ(KMMU_EXIT_USAGE,
+			  kmmu_exit_status(parse, (void *)cases->args, err, sizeof(err)))
+			TH_LOG("%s", cases->args[0]);
+		ASSERT_STREQ(cases->err, err);
+	}
 }
 
 TEST(getopt_errors)
 {
+	static const struct opts_test_bad bad[] = {
+		{ { "-v" }, "prog: option -v needs a value (-h for help)\n" },
+		{ { "--host-unmap" }, "prog: option --host-unmap needs a value (-h for help)\n" },
+		{ { "-x" }, "prog: unknown option -x (-h for help)\n" },
+		{ { "--bogus" }, "prog: unknown option --bogus (-h for help)\n" },
+		{ { "-v", "1", "extra" }, "prog: unexpected argument 'extra' (-h for help)\n" },
+		{ },
+	};
 	char *argv[] = { "prog", "-v", "3", "--host-unmap=5", "--control", "-h", NULL };
 	char err[512];
 
@@ -167,24 +215,59 @@ TEST(getopt_errors)
 	ASSERT_EQ('h', kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
 	ASSERT_EQ(-1, kmmu_getopt("prog", 6, argv, ":v:h", opts_test_longopts, NULL));
 
-	ASSERT_EQ(0, opts_test_parse((const char *[]){ "-v", "1", NULL }, err, sizeof(err)));
+	ASSERT_EQ(0, kmmu_exit_status(opts_test_getopt_all, (const char *[]){ "-v", "1", NULL },
+				      err, sizeof(err)));
 	ASSERT_STREQ("", err);
-	/* Every bad command line: exit status 2 and exactly one line. */
-	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-v", NULL },
-						    err, sizeof(err)));
-	ASSERT_STREQ("prog: option -v needs a value (-h for help)\n", err);
-	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "--host-unmap", NULL },
-						    err, sizeof(err)));
-	ASSERT_STREQ("prog: option --host-unmap needs a value (-h for help)\n", err);
-	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-x", NULL },
-						    err, sizeof(err)));
-	ASSERT_STREQ("prog: unknown option -x (-h for help)\n", err);
-	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "--bogus", NULL },
-						    err, sizeof(err)));
-	ASSERT_STREQ("prog: unknown option --bogus (-h for help)\n", err);
-	ASSERT_EQ(KMMU_EXIT_USAGE, opts_test_parse((const char *[]){ "-v", "1", "extra", NULL },
-						    err, sizeof(err)));
-	ASSERT_STREQ("prog: unexpected argument 'extra' (-h for help)\n", err);
+	opts_test_expect_bad(_metadata, opts_test_getopt_all, bad);
+}
+
+/* The randomized tests' shared options: parsed where bound, handed back where not. */
+TEST(run_getopt)
+{
+	static const struct opts_test_bad bad[] = {
+		{ { "-v", "1" }, "prog: -v wants a vCPU count from 2 to 64 (-h for help)\n" },
+		{ { "-n", "11" }, "prog: -n wants an operation count from 0 to 10 (-h for help)\n" },
+		{ { "-d", "0" },
+		  "prog: -d wants a duration in seconds (0.001 to 86400) (-h for help)\n" },
+		{ { "-S", "-1" }, "prog: -S wants an unsigned 64-bit seed (-h for help)\n" },
+		{ },
+	};
+	char *all[] = { "prog", "-v", "3", "-n", "7", "-d", "0.5", "-S", "42", "-x", "1", NULL };
+	char *unbound[] = { "prog", "-n", "5", NULL };
+	int vcpus = 0;
+	uint64_t seed = 0;
+	double secs = 0;
+	long ops = 0;
+	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 2, .ops = &ops, .max_ops = 10,
+				   .duration = &secs, .seed = &seed };
+	struct kmmu_run_opts seed_only = { .seed = &seed };
+	struct kmmu_run_opts kept = { .seed = &seed, .keep_seed = true };
+
+	optind = 1;
+	ASSERT_EQ('x', kmmu_run_getopt(&o, "prog", 11, all, ":v:n:d:S:x:", NULL));
+	ASSERT_STREQ("1", optarg);
+	ASSERT_EQ(-1, kmmu_run_getopt(&o, "prog", 11, all, ":v:n:d:S:x:", NULL));
+	ASSERT_EQ(3, vcpus);
+	ASSERT_EQ(7, ops);
+	ASSERT_EQ(0.5, secs);
+	ASSERT_EQ(42, seed);
+	ASSERT_TRUE(o.seeded);
+	ASSERT_TRUE(o.timed);
+
+	/* -n not bound: the test's own; no -S: a time seed. */
+	seed = 0;
+	optind = 1;
+	ASSERT_EQ('n', kmmu_run_getopt(&seed_only, "prog", 3, unbound, ":n:", NULL));
+	ASSERT_EQ(-1, kmmu_run_getopt(&seed_only, "prog", 3, unbound, ":n:", NULL));
+	ASSERT_FALSE(seed_only.seeded);
+	ASSERT_NE(0, seed);
+	/* ... unless the test keeps its own. */
+	seed = 7;
+	optind = 1;
+	ASSERT_EQ(-1, kmmu_run_getopt(&kept, "prog", 1, unbound, ":n:", NULL));
+	ASSERT_EQ(7, seed);
+
+	opts_test_expect_bad(_metadata, opts_test_run_getopt_all, bad);
 }
 
 TEST(time_seed)

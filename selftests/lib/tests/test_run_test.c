@@ -49,8 +49,7 @@ TEST(result_file)
 	ASSERT_TRUE(run.started);
 	ASSERT_NE(NULL, run.res);
 	/* The test's own metrics go in between the two halves. */
-	ASSERT_EQ(0, kmmu_result_metric(run.res, "guest_reads", "ops", KMMU_HIGHER_IS_BETTER,
-					(double[]){ 7 }, 1));
+	ASSERT_EQ(0, kmmu_test_metric(run.res, "guest_reads", 7, "ops", KMMU_HIGHER_IS_BETTER));
 	kmmu_test_run_end(&run, report, sizeof(report));
 	ASSERT_LE(0, run.dur);
 	ASSERT_EQ(0, kmmu_test_run_finish(&run, "test_run_test", false, path));

@@ -5,54 +5,82 @@
  * need (usable 64-bit busy TSS in TR, SS.DPL == CS.DPL == 3, L=1/D=0),
  * and the GDT encoded in guest memory against the same segments.
  */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
 #include "kmmu/x86.h"
 
-static void check_data(struct __test_metadata *_metadata, const struct kvm_segment *s)
+/* Flat 64-bit user code and data, as KVM must be given them. */
+#define UCODE { .selector = 0x1b, .type = 11, .dpl = 3, .l = 1, .db = 0, .s = 1, .g = 1, \
+		.present = 1, .base = 0, .limit = 0xffffffffu }
+#define UDATA { .selector = 0x23, .type = 3, .dpl = 3, .l = 0, .db = 1, .s = 1, .g = 1, \
+		.present = 1, .base = 0, .limit = 0xffffffffu }
+
+/*
+ * @got against @want, field by field; the selector and the unusable bit
+ * only with @whole (a GDT descriptor has neither).
+ */
+static void check_segment(struct __test_metadata *_metadata, const char *what,
+			  const struct kvm_segment *want, const struct kvm_segment *got,
+			  bool whole)
 {
-	ASSERT_EQ(0x23, s->selector);
-	ASSERT_EQ(3, s->type);
-	ASSERT_EQ(3, s->dpl);
-	ASSERT_EQ(1, s->db);
-	ASSERT_EQ(1, s->s);
-	ASSERT_EQ(1, s->g);
-	ASSERT_EQ(1, s->present);
-	ASSERT_EQ(0, s->l);
-	ASSERT_EQ(0, s->unusable);
-	ASSERT_EQ(0, s->base);
-	ASSERT_EQ(0xffffffffu, s->limit);
+	static const struct {
+		const char *name;
+		size_t offset, size;
+		bool whole_only;
+	} fields[] = {
+#define SEG_FIELD(f, whole_only) \
+	{ #f, offsetof(struct kvm_segment, f), sizeof(((struct kvm_segment *)0)->f), whole_only }
+		SEG_FIELD(selector, true), SEG_FIELD(unusable, true),
+		SEG_FIELD(type, false), SEG_FIELD(dpl, false), SEG_FIELD(l, false),
+		SEG_FIELD(db, false), SEG_FIELD(s, false), SEG_FIELD(g, false),
+		SEG_FIELD(present, false), SEG_FIELD(base, false), SEG_FIELD(limit, false),
+#undef SEG_FIELD
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint64_t w = 0, g = 0;
+
+		if (fields[i].whole_only && !whole)
+			continue;
+		/* x86 is little-endian: the low bytes of a u64 hold the field. */
+		memcpy(&w, (const char *)want + fields[i].offset, fields[i].size);
+		memcpy(&g, (const char *)got + fields[i].offset, fields[i].size);
+		ASSERT_EQ(w, g) TH_LOG("%s.%s", what, fields[i].name);
+	}
 }
 
 TEST(sregs)
 {
+	static const struct {
+		const char *name;
+		size_t offset;
+		struct kvm_segment want;
+	} segs[] = {
+		{ "cs", offsetof(struct kvm_sregs, cs), UCODE },
+		{ "ds", offsetof(struct kvm_sregs, ds), UDATA },
+		{ "es", offsetof(struct kvm_sregs, es), UDATA },
+		{ "ss", offsetof(struct kvm_sregs, ss), UDATA },
+		{ "fs", offsetof(struct kvm_sregs, fs), UDATA },
+		{ "gs", offsetof(struct kvm_sregs, gs), UDATA },
+		/* A usable 64-bit busy TSS, as VMX entry checks want. */
+		{ "tr", offsetof(struct kvm_sregs, tr),
+		  { .selector = 0x28, .type = 11, .present = 1, .base = 0x80001000,
+		    .limit = 103 } },
+	};
 	struct kvm_sregs s;
+	size_t i;
 
 	memset(&s, 0xff, sizeof(s));
 	s.apic_base = 0xfee00900;
 	kmmu_x86_fill_sregs(&s, 0x80010000, 0x80000000, 0x80001000);
-	ASSERT_EQ(0x1b, s.cs.selector);
-	ASSERT_EQ(11, s.cs.type);
-	ASSERT_EQ(3, s.cs.dpl);
-	ASSERT_EQ(1, s.cs.l);
-	ASSERT_EQ(0, s.cs.db);
-	ASSERT_EQ(1, s.cs.s);
-	ASSERT_EQ(1, s.cs.g);
-	ASSERT_EQ(1, s.cs.present);
-	ASSERT_EQ(0, s.cs.unusable);
-	check_data(_metadata, &s.ds);
-	check_data(_metadata, &s.es);
-	check_data(_metadata, &s.ss);
-	check_data(_metadata, &s.fs);
-	check_data(_metadata, &s.gs);
-	ASSERT_EQ(0x28, s.tr.selector);
-	ASSERT_EQ(11, s.tr.type);
-	ASSERT_EQ(0, s.tr.s);
-	ASSERT_EQ(1, s.tr.present);
-	ASSERT_EQ(0, s.tr.unusable);
-	ASSERT_EQ(0x80001000, s.tr.base);
-	ASSERT_EQ(103, s.tr.limit);
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		check_segment(_metadata, segs[i].name, &segs[i].want,
+			      (const struct kvm_segment *)((char *)&s + segs[i].offset), true);
 	ASSERT_EQ(1, s.ldt.unusable);
 	ASSERT_EQ(0x80000000, s.gdt.base);
 	ASSERT_EQ(KMMU_GDT_ENTRIES * 8 - 1, s.gdt.limit);
@@ -77,23 +105,14 @@ TEST(gdt_matches_segments)
 	kmmu_x86_write_gdt(gdt, 0xffffff8012345000ULL);
 	ASSERT_EQ(0, gdt[0]);
 	kmmu_x86_desc_decode(gdt[s.cs.selector >> 3], &d);
-	ASSERT_EQ(s.cs.type, d.type);
-	ASSERT_EQ(s.cs.dpl, d.dpl);
-	ASSERT_EQ(s.cs.l, d.l);
-	ASSERT_EQ(s.cs.db, d.db);
-	ASSERT_EQ(s.cs.s, d.s);
-	ASSERT_EQ(s.cs.g, d.g);
-	ASSERT_EQ(s.cs.present, d.present);
-	ASSERT_EQ(s.cs.limit, d.limit);
+	check_segment(_metadata, "gdt[cs]", &s.cs, &d, false);
+	kmmu_x86_desc_decode(gdt[s.ss.selector >> 3], &d);
+	check_segment(_metadata, "gdt[ss]", &s.ss, &d, false);
 	/* The well-known encodings of flat 64-bit user code and data. */
 	ASSERT_EQ(0x00affb000000ffffULL, gdt[3]);
 	ASSERT_EQ(0x00cff3000000ffffULL, gdt[4]);
 	ASSERT_EQ(0x00af9b000000ffffULL, gdt[1]);
 	ASSERT_EQ(0x00cf93000000ffffULL, gdt[2]);
-	kmmu_x86_desc_decode(gdt[s.ss.selector >> 3], &d);
-	ASSERT_EQ(s.ss.type, d.type);
-	ASSERT_EQ(s.ss.dpl, d.dpl);
-	ASSERT_EQ(s.ss.db, d.db);
 	/* 16-byte TSS descriptor: base split over both halves. */
 	kmmu_x86_desc_decode(gdt[5], &d);
 	ASSERT_EQ(11, d.type);

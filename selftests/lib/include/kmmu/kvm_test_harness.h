@@ -130,6 +130,20 @@
  * error, runs on another thread or in a file without the harness.  The
  * arguments may be evaluated twice.
  */
+/*
+ * The asserting form of any call whose last two parameters are a message
+ * buffer (char *err, size_t len) and that returns 0 or -errno, the
+ * runtime's or a test's own: KMMU_ASSERT_CALL(hm_quit, c) fails the test
+ * with the message unless hm_quit(c, err, len) returned 0.
+ */
+#define KMMU_ASSERT_CALL(fn, ...)						\
+	do {									\
+		char __kmmu_err[1024] = "";					\
+										\
+		ASSERT_EQ(0, fn(__VA_ARGS__, __kmmu_err, sizeof(__kmmu_err)))	\
+			TH_LOG("%s", __kmmu_err);				\
+	} while (0)
+
 #define kmmu_vm_create(vmp, opts)						\
 	do {									\
 		char __kmmu_err[512];						\

@@ -74,6 +74,13 @@ struct kmmu_mem {
 int kmmu_mem_alloc(struct kmmu_mem *m, size_t size, enum kmmu_backing backing,
 		   int node);
 void kmmu_mem_free(struct kmmu_mem *m);
+/*
+ * Anonymous memory (MAP_NORESERVE) of @size from a 2 MiB boundary, so
+ * that a slot, its GPA and a transparent huge page line up; THP advised
+ * if @thp, else refused.  The mapping to munmap() is *@raw, *@raw_size.
+ * NULL if mmap failed.
+ */
+void *kmmu_map_2m_aligned(uint64_t size, bool thp, void **raw, uint64_t *raw_size);
 
 /* ---- VM ---- */
 

@@ -75,4 +75,29 @@ int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len);
 /* A seed for a run not given one (-S): from the time and the pid. */
 uint64_t kmmu_time_seed(void);
 
+/*
+ * The options the randomized real-KVM tests share, parsed in one place
+ * (as struct kmmu_bench does for the benchmarks): a test binds the ones it
+ * takes to its own fields and lists their letters in its shortopts.
+ */
+struct kmmu_run_opts {
+	int *vcpus;		/* -v N: min_vcpus to KMMU_MAX_VCPUS */
+	int min_vcpus;
+	long *ops;		/* -n N: operations, 0 to max_ops */
+	long max_ops;
+	double *duration;	/* -d S: seconds, 0.001 to 86400 */
+	uint64_t *seed;		/* -S N: where absent, a time seed (unless keep_seed) */
+	bool keep_seed;		/* no -S: *seed is left as it was */
+	bool seeded;		/* out: -S was given */
+	bool timed;		/* out: -d was given */
+};
+
+/*
+ * kmmu_getopt() that handles the options @o binds (an unbound letter is
+ * returned like any other) and returns the test's own; at the end (-1)
+ * seeds an unseeded run.
+ */
+int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **argv,
+		    const char *shortopts, const struct option *longopts);
+
 #endif

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "kmmu/hygiene.h"
+#include "kmmu/result.h"
 
 struct kmmu_result;
 struct kmmu_trace_session;
@@ -63,5 +64,12 @@ int kmmu_test_run_end(struct kmmu_test_run *run, char *report, size_t len);
  */
 int kmmu_test_run_finish(struct kmmu_test_run *run, const char *name, bool passed,
 			 const char *path);
+
+/*
+ * A test's metric: one value @v, not a benchmark's samples (no noise
+ * verdict).  0 or -errno as kmmu_result_metric().
+ */
+int kmmu_test_metric(struct kmmu_result *res, const char *name, double v, const char *unit,
+		     enum kmmu_direction dir);
 
 #endif

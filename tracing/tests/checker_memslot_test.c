@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The checker's memslot properties (checker_history.h): an SPTE lies in a
+ * live slot, a removed or moved slot is zapped, huge and writable SPTEs
+ * only where the slot allows them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker_history.h"
+
+TEST_F(chk, spte_for_a_deleted_slot)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	set_spte(&self->h, 0x105);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0x105 is in no live memslot"));
+	/* The report carries the gfn's history: the delete. */
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "action:set_memslot"));
+}
+
+TEST_F(chk, spte_while_the_slot_changes_is_not_judged)
+{
+	uint64_t t = issue(&self->h);
+
+	set_spte(&self->h, 0x105);		/* before the zap: either layout */
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+}
+
+TEST_F(chk, spte_after_the_zap_of_a_removal)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x105);		/* a fault that should have retried */
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_NO_SPTE_AFTER_ZAP));
+}
+
+TEST_F(chk, missing_zap)
+{
+	uint64_t t = issue(&self->h);
+
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);	/* no zap in the window */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_EQ(1, self->res.nr_divergences);
+}
+
+TEST_F(chk, zap_before_the_ioctl_does_not_count)
+{
+	uint64_t t;
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x106);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 0, 0x100, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+}
+
+TEST_F(chk, slot_without_sptes_needs_no_zap)
+{
+	uint64_t t;
+
+	memslot(&self->h, 1, 0x400, 4, 0, 0);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 1, 0x800, 4, 0);	/* MOVE, never mapped */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+}
+
+/*
+ * An SPTE installed while the CREATE of its slot is in flight maps that
+ * slot: deleting the slot later must zap it.
+ */
+TEST_F(chk, spte_installed_while_its_slot_is_created)
+{
+	uint64_t t = issue(&self->h);
+
+	set_spte(&self->h, 0x402);
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 1, 0x400, 0, 0);	/* DELETE, nothing zapped */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "slot 0:1")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(1, self->res.nr_divergences);
+}
+
+/* ... and likewise for a MOVE, whose zap came before the SPTE. */
+TEST_F(chk, spte_installed_while_its_slot_moves)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x208);			/* the new place */
+	memslot_issued(&self->h, t, 0, 0x200, 16, 0);	/* MOVE 0x100 -> 0x200 */
+	ASSERT_CHECKS_CLEAN();
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 0, 0x200, 0, 0);	/* DELETE, nothing zapped */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_EQ(1, self->res.nr_divergences);
+
+}
+
+/* A zap-all after it, still in the window, took it: nothing left to zap. */
+TEST_F(chk, spte_of_a_moving_slot_zapped_in_the_window)
+{
+	uint64_t t = issue(&self->h);
+
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	set_spte(&self->h, 0x208);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	memslot_issued(&self->h, t, 0, 0x200, 16, 0);
+	t = issue(&self->h);
+	memslot_issued(&self->h, t, 0, 0x200, 0, 0);
+	ASSERT_CHECKS_CLEAN();
+}
+
+/* An SPTE for the new range of an ioctl that failed mapped no slot. */
+TEST_F(chk, spte_installed_for_a_failed_create)
+{
+	uint64_t t = issue(&self->h);
+
+	set_spte(&self->h, 0x402);
+	memslot_issued(&self->h, t, 1, 0x400, 4, -ENOMEM);
+	/* The reference says this CREATE succeeds: make it agree. */
+	self->h.recs[self->h.nr - 1].memslot.flags = 0x80;
+	self->h.recs[self->h.nr - 1].memslot.ret = -EINVAL;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(1, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "never a live memslot"));
+}
+
+/* Slot 1 backs gfns 0x200-0x5ff, 2M-aligned in both gfn and hva. */
+TEST_F(chk, huge_spte_where_the_slot_allows)
+{
+	memslot(&self->h, 1, 0x200, 0x400, 0, 0);
+	set_spte_at(&self->h, 0x200, 2, leaf(0x3000, 2, true));
+	set_spte_at(&self->h, 0x400, 2, leaf(0x3200, 2, true));
+	spte_changed(&self->h, 0x400, 2, 0, leaf(0x3200, 2, true));	/* TDP's own trace */
+	ASSERT_CHECKS_CLEAN();
+	EXPECT_EQ(3, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+}
+
+/* Only its first gfn was judged: a 2M SPTE reaching past the slot's end. */
+TEST_F(chk, huge_spte_crossing_the_slot_end)
+{
+	memslot(&self->h, 1, 0x200, 0x300, 0, 0);
+	set_spte_at(&self->h, 0x400, 2, leaf(0x3200, 2, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "wholly inside one slot"));
+}
+
+TEST_F(chk, huge_spte_the_slot_disallows)
+{
+	struct kmmu_trace_record *ms;
+
+	memslot(&self->h, 1, 0x200, 0x400, 0, 0);
+	set_spte_at(&self->h, 0x201, 2, leaf(0x3001, 2, true));	/* unaligned gfn */
+	set_spte_at(&self->h, 0x400, 2, leaf(0x3201, 2, true));	/* unaligned pfn */
+	memslot(&self->h, 2, 0x800, 0x400, 1, 0);		/* dirty logging */
+	set_spte_at(&self->h, 0xa00, 2, leaf(0x4000, 2, false));
+	ms = memslot(&self->h, 3, 0x1000, 0x400, 0, 0);
+	ms->memslot.hva += 0x1000;				/* hva not 2M-aligned */
+	set_spte_at(&self->h, 0x1200, 2, leaf(0x5000, 2, true));
+	set_spte_at(&self->h, 0x1201, 1, leaf(0x5001, 1, true));	/* 4K: fine */
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(4, self->res.divergences[KMMU_PROP_HUGE_ALLOWED]);
+	EXPECT_EQ(4, self->res.nr_divergences);
+	EXPECT_EQ(4, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
+}
+
+/* A leaf the TDP MMU installed without a fault's kvm_mmu_set_spte is judged too. */
+TEST_F(chk, tdp_leaf_install_outside_any_slot)
+{
+	spte_changed(&self->h, 0x105, 1, 0, leaf(0x2000, 1, true));	/* in slot 0 */
+	spte_changed(&self->h, 0x900, 1, 0, leaf(0x2001, 1, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0x900 is in no live memslot"));
+}
+
+TEST_F(chk, writable_spte_of_a_readonly_slot)
+{
+	memslot(&self->h, 2, 0x1000, 4, 2 /* KVM_MEM_READONLY */, 0);
+	set_spte_at(&self->h, 0x1000, 1, leaf(0x2000, 1, false));
+	spte_changed(&self->h, 0x1001, 1, 0, leaf(0x2001, 1, false));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+
+	set_spte_at(&self->h, 0x1002, 1, leaf(0x2002, 1, true));
+	spte_changed(&self->h, 0x1001, 1, leaf(0x2001, 1, false), leaf(0x2001, 1, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(2, self->res.divergences[KMMU_PROP_SPTE_WRITABLE]);
+	EXPECT_EQ(2, self->res.nr_divergences);
+}
+
+/*
+ * A huge leaf that predates dirty logging stays until split, write-
+ * protected; it must not be made writable again while logging is on.  A
+ * 4K one may: make_spte() logs the page.
+ */
+TEST_F(chk, huge_spte_made_writable_while_dirty_logging)
+{
+	memslot(&self->h, 1, 0x200, 0x400, 0, 0);
+	set_spte_at(&self->h, 0x200, 2, leaf(0x3000, 2, true));
+	memslot(&self->h, 1, 0x200, 0x400, 1, 0);		/* FLAGS_ONLY: log */
+	spte_changed(&self->h, 0x200, 2, leaf(0x3000, 2, true), leaf(0x3000, 2, false));
+	spte_changed(&self->h, 0x400, 1, 0, leaf(0x3400, 1, true));
+	ASSERT_CHECKS_CLEAN();
+	spte_changed(&self->h, 0x200, 2, leaf(0x3000, 2, false), leaf(0x3000, 2, true));
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_WRITABLE));
+	EXPECT_EQ(1, self->res.nr_divergences);
+}
+
+TEST_HARNESS_MAIN
