@@ -33,7 +33,7 @@
  *     tracepoint in kmmu_check_events[] so that captures enable it;
  *  4. when it judged nothing, why: chk_not_checkable() from the family's
  *     explain function, called after the replay in kmmu_check();
- *  5. tests in tracing/tests/checker_test.c: a history that passes and
+ *  5. tests in tracing/tests/checker*_test.c (one program per property family): a history that passes and
  *     one with the divergence planted.
  */
 #include <errno.h>
