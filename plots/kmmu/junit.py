@@ -256,15 +256,16 @@ def main(argv=None):
     a = ap.parse_args(argv)
     try:
         data = to_xml(load_all(a.results))
-        if a.output:
-            replace_atomically(a.output, data)
-        else:
-            sys.stdout.buffer.write(data)
     except InputError as e:
         print(f"junit: {e}", file=sys.stderr)
         return 2
+    if not a.output:
+        sys.stdout.buffer.write(data)
+        return 0
+    try:
+        replace_atomically(a.output, data)
     except OSError as e:
-        print(f"junit: {e.filename or a.output}: {e.strerror or e}", file=sys.stderr)
+        print(f"junit: {a.output}: {e.strerror or e}", file=sys.stderr)
         return 2
     return 0
 
