@@ -27,7 +27,6 @@ Standard library only, as the runner: the test VM has nothing else.
 
 import argparse
 import collections
-import json
 import os
 import re
 import sys
@@ -37,7 +36,7 @@ if __name__ == "__main__":
     # Run as a program: the package is this file's directory.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
-from kmmu.results import SCHEMA, InputError, replace_atomically  # noqa: E402
+from kmmu.results import SCHEMA, InputError, load_run, replace_atomically  # noqa: E402
 
 # A line of a program's output that says what went wrong: the kselftest
 # harness's assertion lines ("file.c:123:case:Expected ..."), its FAIL
@@ -201,30 +200,16 @@ def write(path, docs):
     replace_atomically(path, to_xml(docs))
 
 
-def check_document(path, doc):
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        schema = doc.get("schema") if isinstance(doc, dict) else None
-        raise InputError(f"{path}: not a {SCHEMA} result file (schema {schema!r})")
+def load(path):
+    """A result file's document (results.load_run reads and checks it),
+    whose tests must have a name and a status."""
+    doc = load_run(path).doc
     tests = doc.get("tests", [])
     if not isinstance(tests, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str)
                                               and t.get("status") in ("pass", "fail", "skip")
                                               for t in tests):
         raise InputError(f"{path}: tests is not a list of tests with a name and a status")
     return doc
-
-
-def load(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return check_document(path, json.load(f))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
-    except ValueError as e:
-        raise InputError(f"{path}: not JSON ({e})") from None
 
 
 def load_all(paths):
