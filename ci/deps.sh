@@ -18,6 +18,7 @@ PACKAGES=(
 	libtracefs-dev libtraceevent-dev libtracecmd-dev trace-cmd
 	liburcu-dev libnuma-dev
 	python3 python3-matplotlib python3-numpy python3-scipy
+	python3-lxml python3-junitparser
 	spin
 	clang libclang-rt-14-dev
 	qemu-system-x86

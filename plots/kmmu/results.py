@@ -172,16 +172,21 @@ def load_runs(args_paths):
 
 
 
-def write_atomic(path, doc):
-    """Writes doc to path so that a reader sees the old file or the whole
-    new one, never a part: a temp file beside it, synced, renamed over it."""
+def replace_atomically(path, data):
+    """Writes the bytes data to path so that a reader sees the old file or
+    the whole new one, never a part: a temp file beside it, synced, renamed
+    over it."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.rename(tmp, path)
+
+
+def write_atomic(path, doc):
+    """A result document to path, atomically (replace_atomically)."""
+    replace_atomically(path, (json.dumps(doc, indent=1) + "\n").encode())
 
 
 def read_document(path):
