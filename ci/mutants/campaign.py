@@ -930,10 +930,15 @@ def module_paths(obj):
     return out
 
 
-def touches_only_modules(patch):
+def only_kvm_files(files):
     """Everything under arch/x86/kvm and virt/kvm is built into kvm.ko and
-    kvm-amd.ko (KVM=m): such a patch needs only those rebuilt."""
-    return all(f.startswith(("arch/x86/kvm/", "virt/kvm/")) for f in patch.files)
+    kvm-amd.ko (KVM=m): a change of only such files needs only those
+    rebuilt (ci/bisect-run asks this of the files two commits differ in)."""
+    return all(f.startswith(("arch/x86/kvm/", "virt/kvm/")) for f in files)
+
+
+def touches_only_modules(patch):
+    return only_kvm_files(patch.files)
 
 
 class KernelBuild:
@@ -944,9 +949,12 @@ class KernelBuild:
         with open(os.path.join(kdir, "vm", "modules", "order")) as f:
             self.modules = [ln.strip() for ln in f if ln.strip()]
 
-    def build(self, full, log_path):
+    def build(self, full, log_path, release=None):
         """make bzImage and modules (full), or only the VM's modules; None
-        or the first error line."""
+        or the first error line.  release: the modules' KERNELRELEASE (their
+        vermagic) on a modules-only build, that of the kernel they are
+        loaded into; in a git tree with LOCALVERSION_AUTO each commit has
+        its own (6.1.0-gSHA), and insmod refuses a module of another."""
         if full:
             targets = ["bzImage", "modules"]
         else:
@@ -962,8 +970,9 @@ class KernelBuild:
                 order_text = f.read()
         except FileNotFoundError:
             order_text = None
-        rc = self.children.run(self.make + ["-C", self.src, f"O={self.obj}", f"-j{self.jobs}", *targets],
-                               log_path)
+        pin = [f"KERNELRELEASE={release}"] if release and not full else []
+        rc = self.children.run(self.make + ["-C", self.src, f"O={self.obj}", f"-j{self.jobs}", *pin,
+                                            *targets], log_path)
         # Kbuild (6.1) removes modules.order on a build of single .ko
         # targets, and only `make modules` writes it again: without it the
         # modules could not be found for the layout, nor for the next patch.
