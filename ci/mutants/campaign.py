@@ -1343,7 +1343,7 @@ class Campaign:
             build_log = os.path.join(rundir, "build.log")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(build_log)
-            err = self.kbuild.build(full, build_log)
+            err = self.kbuild.build(full, build_log, release=self.pristine_release())
             build_s = time.monotonic() - t0
             if err:
                 for mmu in mmus:
@@ -1385,6 +1385,14 @@ class Campaign:
                     shutil.copyfile(src, dst)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.vm_dir, "initramfs.gz"))
+
+    def pristine_release(self):
+        """The unpatched kernel's release, which a patch's modules-only
+        build must carry: in a git tree a patched checkout's own release
+        gains "-dirty" (LOCALVERSION_AUTO), and the kernel would refuse
+        modules of another release."""
+        with open(os.path.join(self.pristine, "kernel-version")) as f:
+            return f.read().split()[-1]
 
     def prepare_pristine(self):
         """Builds the unpatched tree (a full build: whatever an earlier
