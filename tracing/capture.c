@@ -119,10 +119,12 @@ static const struct event_spec event_specs[] = {
 	    F("errno", split.err) } },
 	/* The shadow MMU's SPTE clears, where the kernel has kprobe events (kprobes.c). */
 	{ KMMU_EV_SHADOW_SPTE_CLEAR, "kprobe", "shadow_spte_clear",
-	  { F("sptep", shadow_spte.sptep), F("old_spte", shadow_spte.old_spte) },
+	  { F("sptep", shadow_spte.sptep), F("old_spte", shadow_spte.old_spte),
+	    F_OPTIONAL("page_offset", shadow_spte.page_offset) },
 	  .kprobe = true },
 	{ KMMU_EV_SHADOW_SPTE_AGE, "kprobe", "shadow_spte_age",
-	  { F("sptep", shadow_spte.sptep), F("old_spte", shadow_spte.old_spte) },
+	  { F("sptep", shadow_spte.sptep), F("old_spte", shadow_spte.old_spte),
+	    F_OPTIONAL("page_offset", shadow_spte.page_offset) },
 	  .kprobe = true },
 	/* Events the tests trigger themselves, enabled only on request. */
 	{ KMMU_EV_MARKER, "ftrace", "print", { } },	/* text copied by hand */

@@ -106,6 +106,7 @@ int kmmu_kprobes_add(const char *tracing_dir, const char *kallsyms, const char *
 		     char *err, size_t err_len)
 {
 	char cmd[512];
+	bool page_offset;
 	int ret;
 
 	*added = 0;
@@ -115,6 +116,8 @@ int kmmu_kprobes_add(const char *tracing_dir, const char *kallsyms, const char *
 	if (!kmmu_kprobes_supported(tracing_dir))
 		return kmmu_err_msg(err, err_len, -ENODEV,
 				    "%s has no kprobe_events (CONFIG_KPROBE_EVENTS)", tracing_dir);
+	/* CONFIG_RANDOMIZE_MEMORY: the direct map moves, sptep -> physical needs its base. */
+	page_offset = kmmu_kernel_has_symbol(kallsyms, "page_offset_base");
 	for (unsigned int i = 0; i < kmmu_nr_kprobes; i++) {
 		const struct kmmu_kprobe *k = &kmmu_kprobes[i];
 
@@ -124,7 +127,8 @@ int kmmu_kprobes_add(const char *tracing_dir, const char *kallsyms, const char *
 			*inlined |= k->bit;
 			continue;
 		}
-		snprintf(cmd, sizeof(cmd), "p:%s/%s %s %s\n", group, k->event, k->func, k->args);
+		snprintf(cmd, sizeof(cmd), "p:%s/%s %s %s%s\n", group, k->event, k->func, k->args,
+			 page_offset ? " page_offset=@page_offset_base:x64" : "");
 		ret = write_command(tracing_dir, cmd);
 		if (ret) {
 			kmmu_kprobes_remove(tracing_dir, group, *added);

@@ -131,8 +131,9 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 				r->host.kprobes_inlined);
 	case KMMU_EV_SHADOW_SPTE_CLEAR:
 	case KMMU_EV_SHADOW_SPTE_AGE:
-		return snprintf(buf, len, " sptep %#" PRIx64 " old %#" PRIx64,
-				r->shadow_spte.sptep, r->shadow_spte.old_spte);
+		return snprintf(buf, len, " sptep %#" PRIx64 " (direct map at %#" PRIx64 ") old %#"
+				PRIx64, r->shadow_spte.sptep, r->shadow_spte.page_offset,
+				r->shadow_spte.old_spte);
 	case KMMU_ACT_IDLE:
 		return snprintf(buf, len, " gpa %#" PRIx64 "+%#" PRIx64, r->idle.gpa, r->idle.size);
 	case KMMU_EV_TEST_AGE_HVA:

@@ -2,9 +2,9 @@
 /*
  * The shadow MMU's leaves (kvm_amd npt=0, kvm_intel ept=0, or tdp_mmu=0),
  * which no tracepoint shows leaving: kvm_mmu_set_spte names each install
- * by its SPTE's address (sptep), and the kprobe event on
- * mmu_spte_clear_track_bits() (tracing/kprobes.c) each drop by the same
- * address, with the SPTE it clears.  Every present leaf the shadow MMU
+ * by its SPTE's physical address (sptep), and the kprobe event on
+ * mmu_spte_clear_track_bits() (tracing/kprobes.c) each drop by its
+ * direct-map address and the map's base, with the SPTE it clears.  Every present leaf the shadow MMU
  * drops, and takes out of the page stats, goes through that function
  * (6.1, 6.12); a shadow page's SPTEs are all dropped before it is freed,
  * so an address names one leaf from its install to its drop.
@@ -59,6 +59,16 @@ const char *chk_shadow_no_ages(struct checker *c)
 		return "NOT CHECKABLE: mmu_spte_age inlined in this kernel: no kprobe shows the"
 		       " shadow MMU's Accessed clears";
 	return "shadow MMU: Accessed clears are not traced (no kprobe event on mmu_spte_age)";
+}
+
+/* __PAGE_OFFSET_BASE_L4: the direct map's base without CONFIG_RANDOMIZE_MEMORY */
+#define PAGE_OFFSET_L4		0xffff888000000000ULL
+
+/* The probed SPTE's physical address, as kvm_mmu_set_spte names it (virt_to_phys()). */
+static uint64_t probed_sptep(const struct kmmu_trace_record *r)
+{
+	return r->shadow_spte.sptep - (r->shadow_spte.page_offset ? r->shadow_spte.page_offset :
+				       PAGE_OFFSET_L4);
 }
 
 static struct shadow_leaf *shadow_get(struct checker *c, uint64_t sptep)
@@ -130,7 +140,7 @@ void chk_shadow_on_clear(struct checker *c, const struct kmmu_trace_record *r)
 
 	if (!c->shadow_drops || !spte_present(r->shadow_spte.old_spte))
 		return;
-	l = chk_table_find(&c->shadow, r->shadow_spte.sptep);
+	l = chk_table_find(&c->shadow, probed_sptep(r));
 	if (!l || !l->live) {
 		c->shadow_unknown++;	/* installed before the trace began */
 		return;
@@ -152,7 +162,7 @@ void chk_shadow_on_age(struct checker *c, const struct kmmu_trace_record *r)
 
 	if (!c->shadow_ages || !spte_present(old) || !(old & KMMU_PT_ACCESSED_MASK))
 		return;		/* nothing to clear: it returns early */
-	l = chk_table_find(&c->shadow, r->shadow_spte.sptep);
+	l = chk_table_find(&c->shadow, probed_sptep(r));
 	t = chk_task(c, r->pid, false);
 	c->res->checked[KMMU_PROP_AGING_IN_PASS]++;
 	if (!t || !t->in_pass) {
@@ -207,6 +217,7 @@ void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t np
 		chk_diverge(c, KMMU_PROP_ZAP_ON_REMOVE, first->gfn, true,
 			    "slot 0:%d [gfn %#" PRIx64 "+%#" PRIx64 ") was removed, but %u of its"
 			    " leaf SPTEs were never dropped (shadow MMU; the first: gfn %#" PRIx64
-			    " level %u at %#" PRIx64 "): the removal must zap them all",
+			    " level %u, SPTE at physical %#" PRIx64 "): the removal must zap them"
+			    " all",
 			    id, base, npages, left, first->gfn, first->level, first->key);
 }

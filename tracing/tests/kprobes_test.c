@@ -97,6 +97,21 @@ TEST_F(fake_tracefs, add_probes_what_exists_and_tells_what_is_inlined)
 		     " sptep=%si:x64 old_spte=+0(%si):x64\n", read_text(self->events));
 }
 
+/* Where the direct map moves (CONFIG_RANDOMIZE_MEMORY), its base is read too. */
+TEST_F(fake_tracefs, add_reads_the_direct_maps_base_where_it_moves)
+{
+	unsigned int added, inlined;
+
+	write_file(self->kallsyms, "ffffffffc0a1b2c0 t mmu_spte_clear_track_bits\t[kvm]\n"
+		   "ffffffff820fdb40 D page_offset_base\n");
+	ASSERT_EQ(0, kmmu_kprobes_add(self->dir, self->kallsyms, "kmmu-42-0",
+				      KMMU_KPROBE_SPTE_CLEAR, &added, &inlined, self->err,
+				      sizeof(self->err)));
+	EXPECT_STREQ("p:kmmu-42-0/shadow_spte_clear mmu_spte_clear_track_bits"
+		     " sptep=%si:x64 old_spte=+0(%si):x64 page_offset=@page_offset_base:x64\n",
+		     read_text(self->events));
+}
+
 TEST_F(fake_tracefs, add_refuses_a_group_the_kernel_would)
 {
 	unsigned int added, inlined;

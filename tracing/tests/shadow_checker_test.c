@@ -14,7 +14,9 @@
 
 #define MAX_RECS 64
 #define HVA 0x7f0000000000ull
-#define SPTEP 0xffff888012345000ull	/* the shadow page of the test's leaves */
+#define SPTEP 0x12345000ull		/* the shadow page of the test's leaves (physical) */
+#define DIRECT_MAP 0xffff9a4000000000ull	/* page_offset_base, randomized */
+#define DIRECT_MAP_L4 0xffff888000000000ull	/* ... without CONFIG_RANDOMIZE_MEMORY */
 
 /* An x86-format (shadow paging) leaf: present, MMU-present, Accessed */
 #define LEAF(pfn)	(1ull | 1ull << 11 | 1ull << 5 | (uint64_t)(pfn) << 12)
@@ -92,7 +94,9 @@ static void probe(struct shadow_history *h, enum kmmu_rec_type type, unsigned in
 {
 	struct kmmu_trace_record *r = add(h, type);
 
-	r->shadow_spte.sptep = SPTEP + 8 * index;
+	/* The kprobe reads the direct-map address; kvm_mmu_set_spte gives the physical one. */
+	r->shadow_spte.sptep = DIRECT_MAP + SPTEP + 8 * index;
+	r->shadow_spte.page_offset = DIRECT_MAP;
 	r->shadow_spte.old_spte = old;
 }
 
@@ -188,6 +192,23 @@ TEST_F(shadow, page_stats_say_the_function_was_inlined)
 	ASSERT_NE(NULL, self->h.res.not_checkable[KMMU_PROP_AGING_IN_PASS]);
 	EXPECT_NE(NULL, strstr(self->h.res.not_checkable[KMMU_PROP_AGING_IN_PASS],
 			       "mmu_spte_age inlined in this kernel"));
+}
+
+/* A kernel without page_offset_base: the direct map is at 4-level paging's base. */
+TEST_F(shadow, page_stats_pass_with_the_fixed_direct_map)
+{
+	leaves_installed_and_dropped(&self->h, KMMU_KPROBE_SPTE_CLEAR);
+	for (int i = 0; i < self->h.nr; i++) {
+		struct kmmu_trace_record *r = &self->h.recs[i];
+
+		if (r->type != KMMU_EV_SHADOW_SPTE_CLEAR)
+			continue;
+		r->shadow_spte.sptep += DIRECT_MAP_L4 - DIRECT_MAP;
+		r->shadow_spte.page_offset = 0;
+	}
+	stats(&self->h, 1, 1);
+	ASSERT_EQ(0, check(&self->h));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->h.res, KMMU_PROP_PAGE_STATS));
 }
 
 /* A leaf installed before the trace and dropped in it: its level is unknown. */

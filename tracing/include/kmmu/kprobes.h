@@ -22,7 +22,11 @@ struct kmmu_kprobe {
 	unsigned int bit;	/* KMMU_KPROBE_* */
 	const char *event;	/* the event's name in its group */
 	const char *func;	/* the probed function */
-	/* fetchargs: "sptep" (its address) and "old_spte" (*sptep at entry), both x64 */
+	/*
+	 * fetchargs: "sptep" (its address) and "old_spte" (*sptep at entry),
+	 * both x64; "page_offset" (the direct map's base) is added where the
+	 * kernel has page_offset_base.
+	 */
 	const char *args;
 };
 

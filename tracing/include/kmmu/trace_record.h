@@ -174,7 +174,14 @@ struct kmmu_trace_record {
 			uint8_t level, as_id;
 		} spte_changed;
 		struct {
-			uint64_t sptep;		/* the SPTE's kernel address */
+			/*
+			 * The SPTE's kernel (direct map) address, and the
+			 * direct map's base, page_offset_base (0: the
+			 * kernel has no such symbol, the base is 4-level
+			 * paging's): kvm_mmu_set_spte names an SPTE by its
+			 * physical address (virt_to_phys()).
+			 */
+			uint64_t sptep, page_offset;
 			uint64_t old_spte;	/* its value at the probe */
 		} shadow_spte;			/* SHADOW_SPTE_CLEAR and _AGE */
 		struct {
