@@ -386,6 +386,7 @@ void chk_explain_aging(struct checker *c);
 
 /* shadow.c: the shadow MMU's leaves, from kvm_mmu_set_spte and kprobe events */
 void chk_shadow_init(struct checker *c);
+/* Why the drops, the Accessed clears are not in this trace (static text); NULL if they are. */
 const char *chk_shadow_no_drops(struct checker *c);
 const char *chk_shadow_no_ages(struct checker *c);
 void chk_shadow_on_set_spte(struct checker *c, const struct kmmu_trace_record *r);

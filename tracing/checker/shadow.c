@@ -39,26 +39,34 @@ void chk_shadow_init(struct checker *c)
 	}
 }
 
-/* Why the shadow MMU's drops are not in this trace (static text); NULL if they are. */
-const char *chk_shadow_no_drops(struct checker *c)
+/*
+ * Why the shadow MMU's kprobe event @bit is not in this trace (static
+ * text: @inlined when the capture found no symbol for its function, else
+ * @absent); NULL if it is.
+ */
+static const char *kprobe_gap(struct checker *c, unsigned int bit, const char *inlined,
+			      const char *absent)
 {
-	if (c->shadow_drops)
+	if (c->host && (c->host->host.kprobes & bit))
 		return NULL;
-	if (c->host && (c->host->host.kprobes_inlined & KMMU_KPROBE_SPTE_CLEAR))
-		return "NOT CHECKABLE: mmu_spte_clear_track_bits inlined in this kernel: no kprobe"
-		       " shows the shadow MMU's SPTE drops";
-	return "shadow MMU: SPTE drops are not traced (no kprobe events on this kernel)";
+	return c->host && (c->host->host.kprobes_inlined & bit) ? inlined : absent;
 }
 
-/* Why the shadow MMU's Accessed clears are not in this trace; NULL if they are. */
+const char *chk_shadow_no_drops(struct checker *c)
+{
+	return kprobe_gap(c, KMMU_KPROBE_SPTE_CLEAR,
+			  "NOT CHECKABLE: mmu_spte_clear_track_bits inlined in this kernel: no"
+			  " kprobe shows the shadow MMU's SPTE drops",
+			  "shadow MMU: SPTE drops are not traced (no kprobe events on this kernel)");
+}
+
 const char *chk_shadow_no_ages(struct checker *c)
 {
-	if (c->shadow_ages)
-		return NULL;
-	if (c->host && (c->host->host.kprobes_inlined & KMMU_KPROBE_SPTE_AGE))
-		return "NOT CHECKABLE: mmu_spte_age inlined in this kernel: no kprobe shows the"
-		       " shadow MMU's Accessed clears";
-	return "shadow MMU: Accessed clears are not traced (no kprobe event on mmu_spte_age)";
+	return kprobe_gap(c, KMMU_KPROBE_SPTE_AGE,
+			  "NOT CHECKABLE: mmu_spte_age inlined in this kernel: no kprobe shows the"
+			  " shadow MMU's Accessed clears",
+			  "shadow MMU: Accessed clears are not traced (no kprobe event on"
+			  " mmu_spte_age)");
 }
 
 /* __PAGE_OFFSET_BASE_L4: the direct map's base without CONFIG_RANDOMIZE_MEMORY */
