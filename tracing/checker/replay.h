@@ -223,6 +223,7 @@ struct checker {
 	uint32_t *shadow_slot_live;	/* [KMMU_MEM_SLOTS_NUM] live leaves per slot of as 0 */
 	uint64_t shadow_unsure;		/* live leaves of SHADOW_SLOT_UNSURE */
 	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
+	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
 };
 
 /* A handler of one record type (see checker.c). */

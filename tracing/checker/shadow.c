@@ -69,6 +69,9 @@ const char *chk_shadow_no_ages(struct checker *c)
 			  " mmu_spte_age)");
 }
 
+/* Leaf entries the removals may scan, per record of the trace */
+#define SHADOW_SCAN_PER_RECORD	256
+
 /* __PAGE_OFFSET_BASE_L4: the direct map's base without CONFIG_RANDOMIZE_MEMORY */
 #define PAGE_OFFSET_L4		0xffff888000000000ULL
 
@@ -204,6 +207,14 @@ void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t np
 	    id < 0 || id >= KMMU_MEM_SLOTS_NUM)
 		return;
 	if (!c->shadow_slot_live[id] && !c->shadow_unsure)
+		return;
+	/*
+	 * A scan of every leaf per removal: bounded to a few entries per
+	 * record, so that no trace makes the replay quadratic; beyond it the
+	 * removals are not judged on their leaves.
+	 */
+	c->shadow_scanned += c->shadow.cap;
+	if (c->shadow_scanned > SHADOW_SCAN_PER_RECORD * (c->nr + 1))
 		return;
 	for (uint64_t i = 0; i < c->shadow.cap; i++) {
 		struct shadow_leaf *l = (struct shadow_leaf *)(c->shadow.ents + i * c->shadow.esize);

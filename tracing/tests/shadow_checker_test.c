@@ -340,6 +340,54 @@ TEST_F(shadow, accessed_clear_of_another_hva_diverges)
 }
 
 /*
+ * Removals are judged by a scan of the leaves, bounded per record: a
+ * trace with a leaf of no sure slot (installed while its slot was being
+ * created) and many leaves and removals stops being judged on them
+ * instead of replaying in quadratic time.
+ */
+TEST(removal_scans_are_bounded)
+{
+	enum { LEAVES = 60000, CYCLES = 600 };
+	uint64_t cap = 4 + LEAVES + 2 * CYCLES + 1, issued;
+	struct kmmu_checker_opts quiet = { 0 };
+	struct kmmu_check_result res;
+	struct shadow_history *h = calloc(1, sizeof(*h));
+	struct kmmu_trace_record *recs = calloc(cap, sizeof(*recs));
+	uint64_t nr = 0;
+
+	ASSERT_NE(NULL, h);
+	ASSERT_NE(NULL, recs);
+	/* The small history's helpers, a few records at a time, copied out. */
+#define FLUSH() do { memcpy(recs + nr, h->recs, h->nr * sizeof(*recs)); nr += h->nr; \
+		     h->nr = 0; } while (0)
+	start(h, KMMU_KPROBE_SPTE_CLEAR, 0);
+	memslot(h, 2, 0x10000, LEAVES);
+	issued = h->now + 1;
+	install(h, 0, 0x100, 1);	/* slot 1 is being created: no sure slot */
+	memslot_issued(h, issued, 1, 0x100, 1);
+	FLUSH();
+	for (unsigned int i = 0; i < LEAVES; i++) {
+		install(h, 1 + i, 0x10000 + i, 1);
+		FLUSH();
+	}
+	for (unsigned int i = 0; i < CYCLES; i++) {
+		memslot(h, 3, 0x80000, 1);
+		memslot(h, 3, 0, 0);
+		FLUSH();
+	}
+	stats(h, LEAVES + 1, 0);
+	FLUSH();
+#undef FLUSH
+	ASSERT_EQ(0, kmmu_check(recs, nr, &quiet, &res));
+	EXPECT_EQ(0, res.nr_divergences);
+	/* judged until the bound: some, not all */
+	EXPECT_LT(0, res.checked[KMMU_PROP_ZAP_ON_REMOVE]);
+	EXPECT_GT(CYCLES, res.checked[KMMU_PROP_ZAP_ON_REMOVE]);
+	free(recs);
+	free(h);
+}
+
+/*
  * A real trace: memslot_churn_test on the test VM's 6.1 with kvm_amd
  * npt=0, recorded with the kprobe event on mmu_spte_clear_track_bits.
  */
