@@ -196,7 +196,10 @@ void chk_shadow_on_age(struct checker *c, const struct kmmu_trace_record *r)
  * leaves of those gfns may be left.  Judged where the trace holds every
  * drop of the VM's leaves: one VM (events name none), no other task's
  * unmap that may have dropped the leaf untraced (chk_unmap_may_explain()),
- * no address space but 0 (set_spte names none).
+ * no address space but 0 (set_spte names none), and no drop so far of a
+ * leaf the trace did not see installed: one installed before the trace,
+ * or a drop sorted before its install by the per-CPU clocks' skew (TCG),
+ * after which the re-installed leaf would look left behind.
  */
 void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t npages)
 {
@@ -204,7 +207,7 @@ void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t np
 	uint32_t left = 0;
 
 	if (!c->shadow_drops || c->vm_creates != 1 || c->no_history || c->any_other_as ||
-	    id < 0 || id >= KMMU_MEM_SLOTS_NUM)
+	    c->shadow_unknown || id < 0 || id >= KMMU_MEM_SLOTS_NUM)
 		return;
 	if (!c->shadow_slot_live[id] && !c->shadow_unsure)
 		return;

@@ -264,6 +264,25 @@ TEST_F(shadow, delete_that_leaves_a_leaf_diverges)
 	EXPECT_EQ(0, self->h.res.divergences[KMMU_PROP_PAGE_STATS]);
 }
 
+/*
+ * A drop of a leaf the trace never saw installed (a drop sorted before its
+ * install by skewed per-CPU clocks looks so): the leaves are not known
+ * well enough to judge a removal by them.
+ */
+TEST_F(shadow, delete_after_an_unknown_drop_is_not_judged_by_leaves)
+{
+	delete_slot(&self->h, false);
+	memmove(&self->h.recs[3], &self->h.recs[2], (self->h.nr - 2) * sizeof(self->h.recs[0]));
+	self->h.nr++;
+	self->h.recs[2] = self->h.recs[3];	/* a drop of an unknown leaf, early on */
+	self->h.recs[2].type = KMMU_EV_SHADOW_SPTE_CLEAR;
+	self->h.recs[2].shadow_spte.sptep = DIRECT_MAP + SPTEP + 8 * 40;
+	self->h.recs[2].shadow_spte.page_offset = DIRECT_MAP;
+	self->h.recs[2].shadow_spte.old_spte = LEAF(0x5000);
+	ASSERT_EQ(0, check(&self->h));
+	EXPECT_EQ(0, self->h.res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+}
+
 /* Another task's unmap of the slot may have dropped it untraced: not reported. */
 TEST_F(shadow, delete_after_an_untraced_unmap_is_not_judged_on_it)
 {
