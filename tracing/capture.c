@@ -28,6 +28,7 @@
 #include <tracefs.h>
 
 #include "kmmu/err_msg.h"
+#include "kmmu/kprobes.h"
 #include "kmmu/spte.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_events.h"
@@ -92,6 +93,15 @@ static const struct kmmu_event_spec event_specs[] = {
 	{ KMMU_EV_SPLIT_HUGE_PAGE, "kvmmmu", "kvm_mmu_split_huge_page",
 	  { F("gfn", split.gfn), F("spte", split.spte), F("level", split.level),
 	    F("errno", split.err) } },
+	/* The shadow MMU's SPTE clears, where the kernel has kprobe events (kprobes.c). */
+	{ KMMU_EV_SHADOW_SPTE_CLEAR, "kprobe", "shadow_spte_clear",
+	  { F("sptep", shadow_spte.sptep), F("old_spte", shadow_spte.old_spte),
+	    F_OPTIONAL("page_offset", shadow_spte.page_offset) },
+	  .kprobe = true },
+	{ KMMU_EV_SHADOW_SPTE_AGE, "kprobe", "shadow_spte_age",
+	  { F("sptep", shadow_spte.sptep), F("old_spte", shadow_spte.old_spte),
+	    F_OPTIONAL("page_offset", shadow_spte.page_offset) },
+	  .kprobe = true },
 	/* Events the tests trigger themselves, enabled only on request. */
 	{ KMMU_EV_MARKER, "ftrace", "print", { } },	/* text copied by hand */
 	{ KMMU_EV_SYS_ENTER, "raw_syscalls", "sys_enter", { F("id", sys_enter.id) } },
@@ -125,8 +135,11 @@ struct kmmu_trace_capture {
 	int nr_bound;
 	struct bound_event *by_id[65536];	/* event id -> binding */
 	char missing[1024];
-	char name[64];
+	char name[64];		/* also the group of its kprobe events */
 	char path[576];		/* <tracefs>/instances/<name> */
+	char tracing_dir[512];
+	unsigned int kprobes;		/* KMMU_KPROBE_* created in group <name> */
+	unsigned int kprobes_inlined;	/* ... wanted, but their function has no symbol */
 	pthread_t reader;
 	bool reader_running;
 	/* One reader of the buffers at a time: the thread, drain() and stop(). */
@@ -217,6 +230,9 @@ static int start_janitor(struct kmmu_trace_capture *cap, const char *instance_pa
 				break;
 			usleep(100000);
 		}
+		/* Global, not the instance's: disabled with it, removable now. */
+		if (cap->kprobes)
+			kmmu_kprobes_remove(cap->tracing_dir, cap->name, cap->kprobes);
 		_exit(0);
 	}
 	close(fds[0]);
@@ -237,11 +253,18 @@ static void stop_janitor(struct kmmu_trace_capture *cap)
 	}
 }
 
+/* The event's system in tracefs: a kprobe event's is the capture's group. */
+static const char *spec_system(const struct kmmu_trace_capture *cap,
+			       const struct kmmu_event_spec *spec)
+{
+	return spec->kprobe ? cap->name : spec->system;
+}
+
 static int bind_event(struct kmmu_trace_capture *cap, const struct kmmu_event_spec *spec,
 		      char *err, size_t err_len)
 {
 	struct bound_event *b = &cap->bound[cap->nr_bound];
-	struct tep_event *ev = tep_find_event_by_name(cap->tep, spec->system, spec->name);
+	struct tep_event *ev = tep_find_event_by_name(cap->tep, spec_system(cap, spec), spec->name);
 
 	if (!ev)
 		return -ENOENT;
@@ -385,8 +408,8 @@ static int set_filter(struct kmmu_trace_capture *cap, const struct kmmu_event_sp
 		snprintf(filter, sizeof(filter), "%s", own[0] ? own : opts_filter);
 	else
 		return 0;
-	return tracefs_event_file_write(cap->instance, spec->system, spec->name, "filter",
-					filter) < 0 ? -EIO : 0;
+	return tracefs_event_file_write(cap->instance, spec_system(cap, spec), spec->name,
+					"filter", filter) < 0 ? -EIO : 0;
 }
 
 /* Every thread that exists now; event-fork adds the ones created later. */
@@ -422,13 +445,72 @@ static int restrict_to_this_process(struct kmmu_trace_capture *cap)
 	return 0;
 }
 
+/* Whether @opts ask for @spec's event. */
+static bool spec_wanted(const struct kmmu_trace_capture_opts *opts,
+			const struct kmmu_event_spec *spec)
+{
+	if (!opts || !opts->events)
+		/* only on request: for tests and the DAMON driver */
+		return spec->type != KMMU_EV_MARKER && spec->type != KMMU_EV_SYS_ENTER &&
+		       spec->type != KMMU_EV_DAMON_AGGREGATED;
+	for (const char *const *e = opts->events; *e; e++) {
+		const char *colon = strchr(*e, ':');
+
+		if (colon && !strncmp(*e, spec->system, colon - *e) &&
+		    strlen(spec->system) == (size_t)(colon - *e) && !strcmp(colon + 1, spec->name))
+			return true;
+	}
+	return false;
+}
+
+static void note_missing(struct kmmu_trace_capture *cap, const struct kmmu_event_spec *spec,
+			 const char *why)
+{
+	size_t l = strlen(cap->missing);
+
+	snprintf(cap->missing + l, sizeof(cap->missing) - l, "%s%s:%s%s%s%s",
+		 l ? "," : "", spec->system, spec->name, why ? " (" : "", why ? why : "",
+		 why ? ")" : "");
+}
+
+/*
+ * The kprobe events @opts ask for, in group cap->name.  A kernel without
+ * kprobe events, or without a symbol for the function, only makes them
+ * missing (kmmu_trace_capture_missing() says why); the capture goes on.
+ */
+static void add_kprobes(struct kmmu_trace_capture *cap, const struct kmmu_trace_capture_opts *opts)
+{
+	const char *kallsyms = opts && opts->kallsyms ? opts->kallsyms : "/proc/kallsyms";
+	size_t nr_specs = sizeof(event_specs) / sizeof(event_specs[0]);
+	unsigned int want = 0;
+	char why[256];
+
+	for (size_t i = 0; i < nr_specs; i++)
+		if (event_specs[i].kprobe && spec_wanted(opts, &event_specs[i]))
+			want |= kmmu_kprobe_of(event_specs[i].type)->bit;
+	if (!want)
+		return;
+	if (kmmu_kprobes_add(cap->tracing_dir, kallsyms, cap->name, want, &cap->kprobes,
+			     &cap->kprobes_inlined, why, sizeof(why)))
+		snprintf(why, sizeof(why), "%s", kmmu_kprobes_supported(cap->tracing_dir) ?
+			 "kprobe_events refused it" : "no kprobe_events");
+	for (size_t i = 0; i < nr_specs; i++) {
+		const struct kmmu_kprobe *k = kmmu_kprobe_of(event_specs[i].type);
+		char inlined[128];
+
+		if (!k || !(want & k->bit) || (cap->kprobes & k->bit))
+			continue;
+		snprintf(inlined, sizeof(inlined), "%s inlined in this kernel", k->func);
+		note_missing(cap, &event_specs[i], cap->kprobes_inlined & k->bit ? inlined : why);
+	}
+}
+
 int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 			     const struct kmmu_trace_capture_opts *opts,
 			     struct kmmu_trace_log *log, char *err, size_t err_len)
 {
 	static atomic_int seq;
-	static const char *const systems[] = { "kvm", "kvmmmu", "ftrace", "raw_syscalls", "damon",
-					       NULL };
+	const char *systems[] = { "kvm", "kvmmmu", "ftrace", "raw_syscalls", "damon", NULL, NULL };
 	const char *dir;
 	struct kmmu_trace_capture *cap;
 	size_t nr_specs = sizeof(event_specs) / sizeof(event_specs[0]);
@@ -443,6 +525,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	if (access(dir, W_OK))
 		return kmmu_err_msg(err, err_len, -EACCES, "%s is not writable: tracing needs root", dir);
 	remove_stale_instances(dir);
+	kmmu_kprobes_remove_stale(dir);
 
 	cap = calloc(1, sizeof(*cap));
 	if (!cap)
@@ -456,7 +539,11 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 		snprintf(cap->name, sizeof(cap->name), "kmmu-%d-%d", (int)getpid(),
 			 atomic_fetch_add(&seq, 1));
 	snprintf(cap->path, sizeof(cap->path), "%s/instances/%s", dir, cap->name);
+	snprintf(cap->tracing_dir, sizeof(cap->tracing_dir), "%s", dir);
 
+	add_kprobes(cap, opts);
+	if (cap->kprobes)
+		systems[5] = cap->name;
 	cap->tep = tracefs_local_events_system(NULL, systems);
 	if (!cap->tep) {
 		ret = kmmu_err_msg(err, err_len, -ENODEV, "cannot read the kvm/kvmmmu event formats in %s", dir);
@@ -466,29 +553,15 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	/* Bind the requested events (or all) to their formats before touching tracefs. */
 	for (size_t i = 0; i < nr_specs; i++) {
 		const struct kmmu_event_spec *spec = &event_specs[i];
-		bool wanted = !opts || !opts->events;
+		const struct kmmu_kprobe *k = kmmu_kprobe_of(spec->type);
 
-		if (!wanted) {
-			for (const char *const *e = opts->events; *e; e++) {
-				const char *colon = strchr(*e, ':');
-
-				if (colon && !strncmp(*e, spec->system, colon - *e) &&
-				    strlen(spec->system) == (size_t)(colon - *e) &&
-				    !strcmp(colon + 1, spec->name))
-					wanted = true;
-			}
-		} else if (spec->type == KMMU_EV_MARKER || spec->type == KMMU_EV_SYS_ENTER ||
-			   spec->type == KMMU_EV_DAMON_AGGREGATED) {
-			wanted = false;	/* only on request: for tests and the DAMON driver */
-		}
-		if (!wanted)
+		if (!spec_wanted(opts, spec))
 			continue;
+		if (spec->kprobe && !(cap->kprobes & k->bit))
+			continue;	/* add_kprobes() said why */
 		ret = bind_event(cap, spec, err, err_len);
 		if (ret == -ENOENT) {
-			size_t l = strlen(cap->missing);
-
-			snprintf(cap->missing + l, sizeof(cap->missing) - l, "%s%s:%s",
-				 l ? "," : "", spec->system, spec->name);
+			note_missing(cap, spec, NULL);
 			continue;
 		}
 		if (ret)
@@ -570,7 +643,7 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 					   spec->system, spec->name);
 			goto fail;
 		}
-		if (tracefs_event_enable(cap->instance, spec->system, spec->name)) {
+		if (tracefs_event_enable(cap->instance, spec_system(cap, spec), spec->name)) {
 			ret = kmmu_err_msg(err, err_len, -EIO, "cannot enable %s:%s", spec->system, spec->name);
 			goto fail;
 		}
@@ -656,11 +729,13 @@ void kmmu_trace_capture_destroy(struct kmmu_trace_capture *cap)
 	if (cap->instance) {
 		tracefs_trace_off(cap->instance);
 		for (int i = 0; i < cap->nr_bound; i++)
-			tracefs_event_disable(cap->instance, cap->bound[i].spec->system,
+			tracefs_event_disable(cap->instance, spec_system(cap, cap->bound[i].spec),
 					      cap->bound[i].spec->name);
 		tracefs_instance_destroy(cap->instance);
 		tracefs_instance_free(cap->instance);
 	}
+	if (cap->kprobes)
+		kmmu_kprobes_remove(cap->tracing_dir, cap->name, cap->kprobes);
 	stop_janitor(cap);
 	if (cap->tep)
 		tep_free(cap->tep);
@@ -724,6 +799,14 @@ const char *kmmu_trace_capture_instance_name(const struct kmmu_trace_capture *ca
 const char *kmmu_trace_capture_missing(const struct kmmu_trace_capture *cap)
 {
 	return cap->missing;
+}
+
+unsigned int kmmu_trace_capture_kprobes(const struct kmmu_trace_capture *cap,
+					unsigned int *inlined)
+{
+	if (inlined)
+		*inlined = cap->kprobes_inlined;
+	return cap->kprobes;
 }
 
 bool kmmu_trace_capture_has(const struct kmmu_trace_capture *cap, unsigned int type)

@@ -34,6 +34,8 @@ static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_SPTE_CHANGED] = "kvm_tdp_mmu_spte_changed",
 	[KMMU_EV_SPLIT_HUGE_PAGE] = "kvm_mmu_split_huge_page",
 	[KMMU_EV_DAMON_AGGREGATED] = "damon_aggregated",
+	[KMMU_EV_SHADOW_SPTE_CLEAR] = "kprobe:mmu_spte_clear_track_bits",
+	[KMMU_EV_SHADOW_SPTE_AGE] = "kprobe:mmu_spte_age",
 	[KMMU_ACT_SET_MEMSLOT] = "action:set_memslot",
 	[KMMU_ACT_GUEST_ACCESS] = "action:guest_access",
 	[KMMU_ACT_MMIO_EXIT] = "action:mmio_exit",
@@ -124,8 +126,14 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 				r->stats.pages[0], r->stats.pages[1], r->stats.pages[2],
 				r->stats.nr_vms, r->stats.flags, r->ts - r->stats.start_ts);
 	case KMMU_ACT_HOST:
-		return snprintf(buf, len, " backend %u tdp %d tdp_mmu %d", r->host.backend,
-				r->host.tdp, r->host.tdp_mmu);
+		return snprintf(buf, len, " backend %u tdp %d tdp_mmu %d kprobes %#x inlined %#x",
+				r->host.backend, r->host.tdp, r->host.tdp_mmu, r->host.kprobes,
+				r->host.kprobes_inlined);
+	case KMMU_EV_SHADOW_SPTE_CLEAR:
+	case KMMU_EV_SHADOW_SPTE_AGE:
+		return snprintf(buf, len, " sptep %#" PRIx64 " (direct map at %#" PRIx64 ") old %#"
+				PRIx64, r->shadow_spte.sptep, r->shadow_spte.page_offset,
+				r->shadow_spte.old_spte);
 	case KMMU_ACT_IDLE:
 		return snprintf(buf, len, " gpa %#" PRIx64 "+%#" PRIx64, r->idle.gpa, r->idle.size);
 	case KMMU_EV_TEST_AGE_HVA:

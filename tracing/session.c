@@ -37,15 +37,20 @@ struct kmmu_trace_session {
 	struct kmmu_host host;		/* probed once, at the start */
 };
 
-/* What the checker needs to know about the host: the SPTE format. */
+/*
+ * What the checker needs to know about the host: the SPTE format, and
+ * which of the shadow MMU's kprobe events the capture has.
+ */
 static void log_host(struct kmmu_trace_session *s)
 {
 	const struct kmmu_host *host = &s->host;
 	struct kmmu_trace_record r;
+	unsigned int inlined;
 	char nx[8] = "";
 
-	kmmu_host_probe(&s->host);
 	kmmu_rec_stamp(&r, KMMU_ACT_HOST);
+	r.host.kprobes = kmmu_trace_capture_kprobes(s->cap, &inlined);
+	r.host.kprobes_inlined = inlined;
 	if (!strcmp(host->kvm_backend, "vmx"))
 		r.host.backend = KMMU_HOST_VMX;
 	else if (!strcmp(host->kvm_backend, "svm"))
@@ -270,6 +275,7 @@ struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why,
 {
 	const char *env = getenv("KMMU_CHECK");
 	struct kmmu_trace_capture_opts opts = { 0 };
+	const char *tdp_events[32];
 	struct kmmu_trace_session *s;
 	int ret;
 
@@ -284,9 +290,20 @@ struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why,
 	}
 	snprintf(s->test, sizeof(s->test), "%s", test);
 	kmmu_trace_log_init(&s->log);
+	kmmu_host_probe(&s->host);
 	/* Only what the checker reads ($KMMU_TRACE_ALL=1: every event, for reports). */
 	env = getenv("KMMU_TRACE_ALL");
 	opts.events = env && !strcmp(env, "1") ? NULL : kmmu_check_events;
+	/* The TDP MMU traces its own drops: no global kprobe events for nothing. */
+	if (s->host.tdp == 1 && s->host.tdp_mmu == 1 && opts.events) {
+		size_t n = 0;
+
+		for (const char *const *e = kmmu_check_events; *e && n < 31; e++)
+			if (strncmp(*e, "kprobe:", 7))
+				tdp_events[n++] = *e;
+		tdp_events[n] = NULL;
+		opts.events = tdp_events;
+	}
 	ret = kmmu_trace_capture_start(&s->cap, &opts, &s->log, why, why_len);
 	if (ret) {
 		kmmu_trace_log_free(&s->log);

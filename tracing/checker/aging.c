@@ -17,8 +17,8 @@
  * and in them every gfn whose page intersects it; the SPTE is visited if
  * any of its gfns is.
  */
-static bool pass_covers(struct checker *c, const struct task_ctx *t, unsigned int as_id, gfn_t gfn,
-			unsigned int level)
+bool chk_pass_covers(struct checker *c, const struct task_ctx *t, unsigned int as_id, gfn_t gfn,
+		     unsigned int level)
 {
 	struct slot_view v;
 	gfn_t lo, hi;
@@ -92,7 +92,7 @@ void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struc
 	}
 	if (!chk_gfn_in_transition(c, r->ts, gfn)) {
 		c->res->checked[KMMU_PROP_AGING_IN_PASS]++;
-		if (!pass_covers(c, t, as_id, gfn, level))
+		if (!chk_pass_covers(c, t, as_id, gfn, level))
 			chk_diverge(c, KMMU_PROP_AGING_IN_PASS, gfn, true,
 				    "the aging pass that cleared the Accessed bit of gfn %#" PRIx64
 				    " (level %u) is for hva %#" PRIx64 "-%#" PRIx64 ", which no"
@@ -159,10 +159,18 @@ void chk_explain_aging(struct checker *c)
 		KMMU_PROP_AGING_IN_PASS, KMMU_PROP_AGING_KEEPS_DIRTY, KMMU_PROP_AGING_IDLE,
 	};
 	const char *why = chk_no_tdp_ad(c);
+	const char *shadow = NULL;
 
+	/* The shadow MMU: Accessed clears from a kprobe at mmu_spte_age()'s entry. */
+	if (why && c->host && chk_no_tdp_mmu(c)) {
+		why = chk_shadow_no_ages(c);
+		shadow = why ? why : "shadow MMU: the kprobe reads the SPTE before aging clears"
+			 " it, not what aging left";
+	}
 	for (unsigned int i = 0; i < sizeof(aging) / sizeof(aging[0]); i++)
 		if (!c->res->checked[aging[i]] && !c->res->not_checkable[aging[i]])
-			chk_not_checkable(c, aging[i], why ? why :
+			chk_not_checkable(c, aging[i], shadow && aging[i] != KMMU_PROP_AGING_IN_PASS ?
+					  shadow : why ? why :
 					  aging[i] == KMMU_PROP_AGING_IDLE && !c->nr_idle ?
 					  "the test declared no idle memory" :
 					  "no Accessed bit was cleared in the traced tasks");

@@ -16,6 +16,9 @@
  *                   LEAF_CHANGE; the leaf table and counts the others read
  *   spte_history.c  SPTE_HISTORY
  *   aging.c         AGING_IN_PASS, AGING_KEEPS_DIRTY, AGING_IDLE
+ *   shadow.c        the shadow MMU's leaves from kprobe events: its
+ *                   drops for PAGE_STATS and ZAP_ON_REMOVE, its Accessed
+ *                   clears for AGING_IN_PASS
  *   page_stats.c    PAGE_STATS
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
@@ -55,6 +58,9 @@ const char *const kmmu_check_events[] = {
 	"kvmmmu:kvm_tdp_mmu_spte_changed",
 	"kvmmmu:kvm_mmu_split_huge_page",
 	"kvm:kvm_age_hva",
+	/* The shadow MMU's drops and Accessed clears (shadow.c), where kprobes can show them. */
+	"kprobe:shadow_spte_clear",
+	"kprobe:shadow_spte_age",
 	NULL
 };
 
@@ -97,6 +103,9 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 	/* spte.c */
 	[KMMU_EV_SPTE_CHANGED] = chk_on_spte_changed,
 	[KMMU_EV_SPLIT_HUGE_PAGE] = chk_on_split,
+	/* shadow.c */
+	[KMMU_EV_SHADOW_SPTE_CLEAR] = chk_shadow_on_clear,
+	[KMMU_EV_SHADOW_SPTE_AGE] = chk_shadow_on_age,
 	/* page_stats.c and spte_history.c */
 	[KMMU_EV_UNMAP_HVA_RANGE] = on_unmap_hva_range,
 };
@@ -111,6 +120,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		.recs = recs, .nr = nr, .opts = opts, .res = res,
 		.leaves.esize = sizeof(struct leaf),
 		.tasks.esize = sizeof(struct task_ctx),
+		.shadow.esize = sizeof(struct shadow_leaf),
 	};
 	int ret;
 
@@ -122,12 +132,15 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	for (uint64_t i = 0; i < nr; i++) {
 		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
 			return -EINVAL;
-		if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
-			c.nr_ops++;
+		if (recs[i].type != KMMU_ACT_SET_MEMSLOT)
+			continue;
+		c.nr_ops++;
+		c.any_other_as |= recs[i].memslot.slot >> 16 != 0;
 	}
 	c.ops = calloc(c.nr_ops ? c.nr_ops : 1, sizeof(*c.ops));
 	c.sptes = calloc(KMMU_ADDRESS_SPACE_NUM * KMMU_MEM_SLOTS_NUM, sizeof(*c.sptes));
-	if (!c.ops || !c.sptes) {
+	c.shadow_slot_live = calloc(KMMU_MEM_SLOTS_NUM, sizeof(*c.shadow_slot_live));
+	if (!c.ops || !c.sptes || !c.shadow_slot_live) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -150,6 +163,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	if (ret)
 		goto out;
 	c.no_history = chk_history_gaps(&c);
+	chk_shadow_init(&c);
 	/* Reference readers must be registered urcu threads; ours is for this replay. */
 	urcu_memb_register_thread();
 
@@ -172,6 +186,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 out:
 	free(c.ops);
 	free(c.sptes);
+	free(c.shadow_slot_live);
+	chk_table_free(&c.shadow);
 	chk_table_free(&c.leaves);
 	chk_table_free(&c.tasks);
 	free(c.unmap_log);

@@ -352,6 +352,8 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 		}
 		s->count = 0;
 	}
+	if (removes && !ret && !(slot >> 16))
+		chk_shadow_judge_removal(c, slot & 0xffff, old_base, old_npages);
 	settle_in_flight(c, op, slot, ret);
 	/* The window of a zapped removal was watched for late SPTEs. */
 	if (removes && !ret && op->zapped)
@@ -406,6 +408,8 @@ void chk_on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	int id, n;
 
 	c->set_sptes++;
+	if (c->shadow_drops)
+		chk_shadow_on_set_spte(c, r);
 	if (!chk_ref_slot_at(c, gfn, &v)) {
 		if (chk_gfn_in_transition(c, r->ts, gfn)) {
 			attribute_in_flight(c, r->ts, gfn);

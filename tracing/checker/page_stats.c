@@ -2,7 +2,8 @@
 /*
  * PAGE_STATS: the kernel's page stats (pages_4k/2m/1g, read by the session
  * at its end: KMMU_ACT_STATS) equal the leaf SPTEs the TDP MMU's traced
- * changes installed and removed (counted in spte.c).  Other tasks' unmaps
+ * changes installed and removed (counted in spte.c), or the shadow MMU's
+ * installs and kprobe drops (shadow.c).  Other tasks' unmaps
  * the trace lacks may explain a shortfall, up to the most leaves they can
  * have removed (bounded here as they come).
  */
@@ -22,6 +23,20 @@ const char *chk_stats_gap(const struct kmmu_trace_record *r)
 	if (r->stats.flags & KMMU_STATS_OTHERS_UNKNOWN)
 		return "other tasks' MMU notifier calls were not captured";
 	return NULL;
+}
+
+/*
+ * Why the trace cannot count the leaves; NULL if it can: from the TDP
+ * MMU's changes, or the shadow MMU's installs and kprobe drops (shadow.c).
+ */
+static const char *no_leaf_count(struct checker *c)
+{
+	if (c->shadow_drops)
+		return c->shadow_unknown ? "shadow MMU: leaves installed before the trace began"
+					   " were dropped (their level is unknown)" : NULL;
+	if (!chk_no_tdp_mmu(c))
+		return NULL;
+	return c->host ? chk_shadow_no_drops(c) : chk_no_tdp_mmu(c);
 }
 
 /* Adds the leaves of each level that gfns [lo, hi) can hold, @roots times. */
@@ -116,7 +131,7 @@ static void judge_stats_shortfall(struct checker *c, const struct kmmu_trace_rec
 void chk_on_stats(struct checker *c, const struct kmmu_trace_record *r)
 {
 	const char *missed_removals = chk_stats_gap(r);
-	const char *why = chk_no_tdp_mmu(c);
+	const char *why = no_leaf_count(c);
 
 	if (why) {
 		chk_not_checkable(c, KMMU_PROP_PAGE_STATS, why);
@@ -146,7 +161,7 @@ void chk_on_stats(struct checker *c, const struct kmmu_trace_record *r)
 		uint64_t last = c->last_leaf_change[l];
 		const struct kmmu_trace_record *e = last ? &c->recs[last - 1] : NULL;
 		gfn_t gfn = !e ? 0 : e->type == KMMU_EV_SPLIT_HUGE_PAGE ? e->split.gfn :
-			    e->spte_changed.gfn;
+			    e->type == KMMU_EV_SET_SPTE ? e->set_spte.gfn : e->spte_changed.gfn;
 
 		if (kernel < ref && missed_removals) {
 			chk_not_checkable(c, KMMU_PROP_PAGE_STATS, missed_removals);
@@ -170,7 +185,7 @@ void chk_on_stats(struct checker *c, const struct kmmu_trace_record *r)
 /* Why PAGE_STATS judged nothing, when that is known. */
 void chk_explain_page_stats(struct checker *c)
 {
-	const char *why = chk_no_tdp_mmu(c);
+	const char *why = no_leaf_count(c);
 
 	if (!c->res->checked[KMMU_PROP_PAGE_STATS] && !c->res->not_checkable[KMMU_PROP_PAGE_STATS])
 		chk_not_checkable(c, KMMU_PROP_PAGE_STATS, why ? why :

@@ -55,6 +55,23 @@ struct leaf {
 	uint64_t inst_pos;		/* index + 1 of its last install, while live */
 };
 
+/*
+ * A leaf of the shadow MMU, by its SPTE's kernel address (shadow.c): from
+ * its kvm_mmu_set_spte to its drop (the kprobe on mmu_spte_clear_track_bits).
+ */
+struct shadow_leaf {
+	uint64_t key;			/* sptep; 0: free */
+	gfn_t gfn;
+	uint64_t inst_pos;		/* index + 1 of its install */
+	int32_t slot;			/* its slot of address space 0, or SHADOW_SLOT_* */
+	uint8_t level;
+	uint8_t live;
+};
+
+#define SHADOW_SLOT_NONE	-1	/* in no live slot (SPTE_IN_SLOT's to judge) */
+#define SHADOW_SLOT_UNSURE	-2	/* installed while an ioctl changed its gfns */
+#define SHADOW_SLOT_STALE	-3	/* outlived its slot's removal (reported) */
+
 /* What a task's next record must be (chk_settle_claims()). */
 enum claim_kind {
 	CLAIM_SET_SPTE,		/* a leaf change only a fault makes: its kvm_mmu_set_spte */
@@ -197,6 +214,16 @@ struct checker {
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
 	int32_t zapper;			/* ... and its task */
+
+	/* The shadow MMU's leaves (shadow.c), where kprobe events show its drops. */
+	bool shadow_drops;		/* the trace has mmu_spte_clear_track_bits */
+	bool shadow_ages;		/* ... and mmu_spte_age */
+	bool any_other_as;		/* a memslot ioctl of an address space but 0 */
+	struct chk_table shadow;	/* of struct shadow_leaf */
+	uint32_t *shadow_slot_live;	/* [KMMU_MEM_SLOTS_NUM] live leaves per slot of as 0 */
+	uint64_t shadow_unsure;		/* live leaves of SHADOW_SLOT_UNSURE */
+	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
+	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
 };
 
 /* A handler of one record type (see checker.c). */
@@ -318,7 +345,8 @@ static inline void chk_track_task(struct checker *c, const struct kmmu_trace_rec
 {
 	struct task_ctx *t;
 
-	if (r->type == KMMU_EV_SPTE_CHANGED || r->type == KMMU_EV_SPLIT_HUGE_PAGE || !r->pid)
+	if (r->type == KMMU_EV_SPTE_CHANGED || r->type == KMMU_EV_SPLIT_HUGE_PAGE ||
+	    r->type == KMMU_EV_SHADOW_SPTE_AGE || r->type == KMMU_EV_SHADOW_SPTE_CLEAR || !r->pid)
 		return;
 	t = chk_task(c, r->pid, r->type == KMMU_EV_AGE_HVA);
 	if (!t)
@@ -342,6 +370,7 @@ void chk_explain_leaf(struct checker *c);
 /* spte_history.c: SPTE_HISTORY */
 const char *chk_history_gaps(struct checker *c);
 void chk_log_untraced_unmap(struct checker *c, const struct kmmu_trace_record *r);
+bool chk_unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level);
 bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 		       const struct leaf *l, bool table);
 void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
@@ -350,9 +379,20 @@ void chk_note_history(struct checker *c, const struct kmmu_trace_record *r, stru
 		      bool is_leaf);
 
 /* aging.c: the aging family */
+bool chk_pass_covers(struct checker *c, const struct task_ctx *t, unsigned int as_id, gfn_t gfn,
+		     unsigned int level);
 void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struct leaf *l);
 chk_handler chk_on_idle;
 void chk_explain_aging(struct checker *c);
+
+/* shadow.c: the shadow MMU's leaves, from kvm_mmu_set_spte and kprobe events */
+void chk_shadow_init(struct checker *c);
+/* Why the drops, the Accessed clears are not in this trace (static text); NULL if they are. */
+const char *chk_shadow_no_drops(struct checker *c);
+const char *chk_shadow_no_ages(struct checker *c);
+void chk_shadow_on_set_spte(struct checker *c, const struct kmmu_trace_record *r);
+chk_handler chk_shadow_on_clear, chk_shadow_on_age;
+void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t npages);
 
 /* page_stats.c: PAGE_STATS */
 chk_handler chk_on_unmap, chk_on_stats;

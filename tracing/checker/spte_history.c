@@ -141,7 +141,7 @@ static uint64_t first_since(const void *base, uint64_t nr, size_t size, size_t t
  * May an untraced unmap have zapped the SPTE (@gfn, @level) since its last
  * traced change at @since?  Too many to look at: assume so.
  */
-static bool unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level)
+bool chk_unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level)
 {
 	uint64_t from_ts = since > UNMAP_LATENCY_NS ? since - UNMAP_LATENCY_NS : 0;
 	uint32_t from = first_since(c->unmap_log, c->nr_unmap_log, sizeof(*c->unmap_log),
@@ -257,7 +257,7 @@ static void compare_history(struct checker *c, const struct kmmu_trace_record *r
  * fast_page_fault() sets Writable on an MMU-writable SPTE, or restores an
  * access-tracked one (A/D disabled: not judged), and other tasks' notifier
  * calls, which the trace lacks, clear Accessed (aging: not captured at
- * all) or zap the leaf (unmaps: logged, see unmap_may_explain()).  Every
+ * all) or zap the leaf (unmaps: logged, see chk_unmap_may_explain()).  Every
  * other write, every zap included, goes through handle_changed_spte() and
  * is traced (6.1 and 6.12).
  */
@@ -290,7 +290,7 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 				return false;
 	}
 	if (!spte_present(old) &&
-	    unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.gfn,
+	    chk_unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.gfn,
 			      r->spte_changed.level))
 		return false;
 	compare_history(c, r, l->last, l->last_pos - 1, table);

@@ -11,7 +11,8 @@
  *
  * The instance is removed by kmmu_trace_capture_destroy(), and also on exit
  * and on SIGINT/SIGTERM/SIGABRT/SIGSEGV, and instances left behind by dead
- * processes (SIGKILL) are removed by the next capture.
+ * processes (SIGKILL) are removed by the next capture; so are the kprobe
+ * events a capture creates for the shadow MMU (kmmu/kprobes.h).
  */
 #ifndef KMMU_TRACE_CAPTURE_H
 #define KMMU_TRACE_CAPTURE_H
@@ -43,6 +44,8 @@ struct kmmu_trace_capture_opts {
 	const char *name;
 	/* Another tracefs mount than the system's (for all of this process's captures). */
 	const char *tracefs_dir;
+	/* The kernel's symbols, for kprobe events (NULL: /proc/kallsyms). */
+	const char *kallsyms;
 };
 
 /*
@@ -80,8 +83,19 @@ const char *kmmu_trace_capture_instance_path(const struct kmmu_trace_capture *ca
 /* Whether @type's event has @field on this kernel (optional fields may be missing). */
 bool kmmu_trace_capture_has_field(const struct kmmu_trace_capture *cap, unsigned int type,
 				  const char *field);
-/* Comma-separated events this kernel does not have ("" if none). */
+/*
+ * Comma-separated events this kernel does not have ("" if none); a kprobe
+ * event with the reason: "kprobe:shadow_spte_age (mmu_spte_age inlined in
+ * this kernel)", "(no kprobe_events)".
+ */
 const char *kmmu_trace_capture_missing(const struct kmmu_trace_capture *cap);
+/*
+ * The KMMU_KPROBE_* events the capture created (in a group named like its
+ * instance, removed with it), and in *@inlined (may be NULL) those it
+ * could not because their function has no symbol in this kernel.
+ */
+unsigned int kmmu_trace_capture_kprobes(const struct kmmu_trace_capture *cap,
+					unsigned int *inlined);
 /* Whether @type's event is enabled in this capture. */
 bool kmmu_trace_capture_has(const struct kmmu_trace_capture *cap, unsigned int type);
 unsigned long long kmmu_trace_capture_count(const struct kmmu_trace_capture *cap);

@@ -32,6 +32,11 @@ struct kmmu_event_spec {
 	struct kmmu_event_field fields[KMMU_EVENT_MAX_FIELDS];
 	/* kernel-side event filter, a format of one %llu: SPTE_MMU_PRESENT_MASK */
 	const char *present_filter;
+	/*
+	 * A kprobe event of kmmu_kprobes[] (system "kprobe" in requests): the
+	 * capture creates it in a group named like its instance.
+	 */
+	bool kprobe;
 };
 
 /* A field kept in @member of struct kmmu_trace_record; @opt: see optional. */

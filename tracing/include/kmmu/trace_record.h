@@ -39,6 +39,13 @@ enum kmmu_rec_type {
 	KMMU_EV_SPTE_CHANGED,		/* kvmmmu:kvm_tdp_mmu_spte_changed */
 	KMMU_EV_SPLIT_HUGE_PAGE,	/* kvmmmu:kvm_mmu_split_huge_page */
 	KMMU_EV_DAMON_AGGREGATED,	/* damon:damon_aggregated (the DAMON driver) */
+	/*
+	 * The shadow MMU's SPTE clears, which no tracepoint shows: dynamic
+	 * kprobe events on mmu.c (tracing/kprobes.c), read at the function's
+	 * entry, so the SPTE is the one it is about to clear.
+	 */
+	KMMU_EV_SHADOW_SPTE_CLEAR,	/* mmu_spte_clear_track_bits(kvm, sptep) */
+	KMMU_EV_SHADOW_SPTE_AGE,	/* mmu_spte_age(sptep) (6.1; inlined in many builds) */
 	KMMU_EV_NR_KERNEL,
 
 	/* the test's action log */
@@ -60,6 +67,10 @@ enum kmmu_host_backend {
 	KMMU_HOST_SVM,			/* NPT: the x86 page-table format */
 	KMMU_HOST_PVM,
 };
+
+/* kmmu_trace_record.host.kprobes and .kprobes_inlined: the shadow MMU's kprobe events */
+#define KMMU_KPROBE_SPTE_CLEAR	0x1	/* KMMU_EV_SHADOW_SPTE_CLEAR */
+#define KMMU_KPROBE_SPTE_AGE	0x2	/* KMMU_EV_SHADOW_SPTE_AGE */
 
 /* kmmu_trace_record.stats.flags: SPTE changes the trace may not hold */
 #define KMMU_STATS_NX_RECOVERY	0x1	/* kvm.nx_huge_pages on: its kthread zaps untraced */
@@ -163,6 +174,17 @@ struct kmmu_trace_record {
 			uint8_t level, as_id;
 		} spte_changed;
 		struct {
+			/*
+			 * The SPTE's kernel (direct map) address, and the
+			 * direct map's base, page_offset_base (0: the
+			 * kernel has no such symbol, the base is 4-level
+			 * paging's): kvm_mmu_set_spte names an SPTE by its
+			 * physical address (virt_to_phys()).
+			 */
+			uint64_t sptep, page_offset;
+			uint64_t old_spte;	/* its value at the probe */
+		} shadow_spte;			/* SHADOW_SPTE_CLEAR and _AGE */
+		struct {
 			uint64_t gfn, spte;	/* the huge SPTE that was split */
 			int32_t err;		/* 0: split */
 			uint8_t level;		/* its level */
@@ -182,6 +204,12 @@ struct kmmu_trace_record {
 		struct {
 			uint8_t backend;	/* enum kmmu_host_backend */
 			int8_t tdp, tdp_mmu;	/* 1, 0, -1 unknown */
+			/*
+			 * KMMU_KPROBE_* events the capture had, and those it
+			 * could not have because the kernel has no symbol of
+			 * their function (inlined); 0 in older trace files.
+			 */
+			uint8_t kprobes, kprobes_inlined;
 		} host;
 		struct {
 			uint64_t gpa, size;
