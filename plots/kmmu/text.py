@@ -5,8 +5,9 @@ with its summary line, and the trend tables.
 
 import math
 
-from kmmu.compare import (IMPROVEMENT, MISSING, N_TOO_SMALL, NEW, NO_CHANGE, REGRESSION,
-                          metric_catalogue, relative_change, trend_points)
+from kmmu.compare import (BY_RUNS, BY_SAMPLES, IMPROVEMENT, MISSING, N_TOO_SMALL, NEW,
+                          NO_CHANGE, NOT_RESOLVED, REGRESSION, metric_catalogue,
+                          relative_change, trend_points)
 from kmmu.stats import coefficient_of_variation, median
 
 
@@ -41,6 +42,20 @@ def fmt_percent(x):
     return f"{x:g}%"
 
 
+def fmt_resolution(r):
+    """A resolution, the smallest change detectable, in percent."""
+    if r is None:
+        return "-"
+    if r >= 1000:
+        return ">1000%"
+    return f"{r:.1f}%" if r >= 0.05 else "0%"
+
+
+def fmt_count(n_samples, n_runs):
+    """A side's size: samples, and the runs they came from when more than one."""
+    return f"{n_samples} in {n_runs} runs" if n_runs > 1 else f"{n_samples}"
+
+
 def render_table(header, rows):
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = []
@@ -56,16 +71,23 @@ def comparison_rows(comparisons):
     for c in comparisons:
         info = c.info
         unit = f" {info.unit}" if info.unit else ""
-        base = f"{fmt_value(c.base_median)}{unit} ({len(c.base_samples)})" if c.base_samples else "-"
+        base = (f"{fmt_value(c.base_median)}{unit} "
+                f"({fmt_count(len(c.base_samples), len(c.base_run_values))})"
+                if c.base_samples else "-")
         for r in c.rows:
-            med = f"{fmt_value(r.median)}{unit} ({len(r.samples)})" if r.samples else "-"
+            med = (f"{fmt_value(r.median)}{unit} ({fmt_count(len(r.samples), len(r.run_values))})"
+                   if r.samples else "-")
             rows.append([info.label(), info.better_word(), base, r.group.name, med,
-                         fmt_change(r.change), fmt_p(r.p), r.verdict])
+                         fmt_change(r.change), fmt_p(r.p), fmt_resolution(r.resolution),
+                         r.basis or "-", r.verdict])
     return rows
 
 
 COMPARISON_HEADER = ["metric", "better", "baseline (n)", "compared", "median (n)",
-                     "change", "p-value", "verdict"]
+                     "change", "p-value", "resolution", "basis", "verdict"]
+VERDICT_COLUMN = COMPARISON_HEADER.index("verdict")
+NUMBER_COLUMNS = tuple(COMPARISON_HEADER.index(h) for h in ("baseline (n)", "median (n)", "change",
+                                                              "p-value", "resolution"))
 
 
 def verdict_counts(comparisons):
@@ -80,12 +102,29 @@ def summary_line(comparisons, threshold, alpha):
     counts = verdict_counts(comparisons)
     n_reg = counts.get(REGRESSION, 0)
     parts = [f"{n_reg} regression{'s' if n_reg != 1 else ''}"]
-    for v in (IMPROVEMENT, NO_CHANGE, N_TOO_SMALL, MISSING, NEW):
+    for v in (IMPROVEMENT, NO_CHANGE, NOT_RESOLVED, N_TOO_SMALL, MISSING, NEW):
         if counts.get(v):
             word = v + ("s" if v == IMPROVEMENT and counts[v] != 1 else "")
             parts.append(f"{counts[v]} {word}")
     return (", ".join(parts) + f" (threshold {fmt_percent(threshold)} on median and mean, "
             f"Welch's t-test at alpha {alpha:g})")
+
+
+def basis_notes(comparisons, alpha):
+    """What the table's basis and resolution columns mean, and a warning
+    when some verdicts rest on pooled samples of single runs."""
+    rows = [r for c in comparisons for r in c.rows if r.basis]
+    by_samples = sum(1 for r in rows if r.basis == BY_SAMPLES)
+    notes = [f"resolution: the smallest change of the mean Welch's test finds at alpha {alpha:g} "
+             f"with power 0.8 at the noise measured (noncentral t); \"{NOT_RESOLVED}\" where it "
+             "is coarser than the threshold"]
+    if any(r.basis == BY_RUNS for r in rows):
+        notes.append("basis runs: the runs' medians compared (the variance between runs)")
+    if by_samples:
+        notes.append(f"basis samples ({by_samples} of {len(rows)}): one run on a side, so its "
+                     "samples are compared; runs vary more than the samples of one run, so "
+                     "this verdict is per-sample and less reliable: give each side 2 or more runs")
+    return notes
 
 
 def comparison_text(groups, comparisons, threshold, alpha, group_by, notes):
@@ -97,6 +136,7 @@ def comparison_text(groups, comparisons, threshold, alpha, group_by, notes):
     out.append("")
     out.append(render_table(COMPARISON_HEADER, comparison_rows(comparisons)))
     out.append("")
+    out.extend(basis_notes(comparisons, alpha))
     out.append(summary_line(comparisons, threshold, alpha))
     return "\n".join(out) + "\n"
 
