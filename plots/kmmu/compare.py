@@ -118,6 +118,18 @@ GROUP_KEYS = {
 }
 
 
+def group_runs(runs, by):
+    """Runs grouped by kernel, revision or run, in order of first appearance."""
+    order, members = [], {}
+    for r in runs:
+        k = GROUP_KEYS[by](r)
+        if k not in members:
+            order.append(k)
+            members[k] = []
+        members[k].append(r)
+    return [Group(k, members[k]) for k in order]
+
+
 def make_groups(runs, group_by, baseline_arg):
     """Groups in display order, the baseline first.
 
@@ -137,24 +149,13 @@ def make_groups(runs, group_by, baseline_arg):
                 raise InputError(f"{baseline_arg}: no metrics (a run without benchmarks?)")
             runs = [baseline_run] + runs
     others = [r for r in runs if r is not baseline_run]
-
-    def group(rs, by):
-        order, members = [], {}
-        for r in rs:
-            k = GROUP_KEYS[by](r)
-            if k not in members:
-                order.append(k)
-                members[k] = []
-            members[k].append(r)
-        return [Group(k, members[k]) for k in order]
-
-    groups = group(others, group_by)
+    groups = group_runs(others, group_by)
     if baseline_run is None and len(groups) == 1 and len(runs) > 1 and group_by != "run":
         note(f"all {len(runs)} runs share {group_by} {groups[0].name!r}: comparing them run by run")
         if baseline_arg == groups[0].name:
             baseline_arg = None     # it named every run: the first one is the baseline
         group_by = "run"
-        groups = group(others, group_by)
+        groups = group_runs(others, group_by)
     if baseline_run is not None:
         base = Group(baseline_run.label, [baseline_run])
         groups = [base] + groups

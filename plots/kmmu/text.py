@@ -142,6 +142,33 @@ def comparison_text(groups, comparisons, threshold, alpha, group_by, notes):
 
 
 
+def resolution_text(resolutions, target, alpha):
+    """kmmu-plot resolution's table: per group and metric the noise, the
+    resolution an A/B of this many runs a side has, and the runs (or
+    samples) a side that reach the target."""
+    rows = []
+    for r in resolutions:
+        unit = "runs" if r.basis == BY_RUNS else "samples"
+        more = "-" if r.more is None else f"{r.more} {unit}"
+        needed = "-" if r.needed is None else f"{r.needed} {unit}"
+        if r.needed is None and r.resolution is not None:
+            needed = more = "never"
+        rows.append([r.info.label(), r.group.name, r.basis, str(r.n),
+                     "-" if r.cv is None else f"{r.cv:.1f}%", fmt_resolution(r.resolution),
+                     needed, more])
+    out = [render_table(["metric", "group", "basis", "n", "cv", "resolution",
+                         f"for {fmt_percent(target)} (a side)", "more"], rows), ""]
+    out.append(f"resolution: the smallest change of the mean an A/B of n against n values with "
+               f"this noise detects (Welch's test at alpha {alpha:g}, power 0.8, noncentral t)")
+    if any(r.basis == BY_SAMPLES for r in resolutions):
+        out.append("basis samples: one run, whose samples understate the noise between runs: "
+                   "the runs needed are known only from 2 runs on")
+    left = sum(1 for r in resolutions if not r.reached(target))
+    out.append(f"{len(resolutions) - left} of {len(resolutions)} metrics resolve "
+               f"{fmt_percent(target)}" + (f"; {left} need more" if left else ""))
+    return "\n".join(out) + "\n"
+
+
 def trend_text(runs, by):
     out = []
     for key, info in metric_catalogue(runs).items():
