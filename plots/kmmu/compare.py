@@ -115,6 +115,10 @@ GROUP_KEYS = {
     "kernel": lambda r: r.kernel,
     "revision": lambda r: r.revision,
     "run": lambda r: r.label,
+    # The directory a file is in: two result directories as two sides
+    # whatever their runs say (ci/ab's A and B, whose runs all name the
+    # host's kernel, the kernels under test being in the VM).
+    "dir": lambda r: os.path.dirname(r.path) or ".",
 }
 
 
