@@ -13,7 +13,7 @@ alpha with power 0.8 (stats.detectable_difference(), noncentral t).
 
 import math
 
-from kmmu.compare import BY_RUNS, BY_SAMPLES, comparison_basis, metric_catalogue
+from kmmu.compare import BY_RUNS, comparison_basis, metric_catalogue
 from kmmu.stats import detectable_difference, mean, sample_variance, values_needed
 
 
@@ -61,6 +61,3 @@ def group_resolutions(groups, target, alpha):
 
 def unresolved(resolutions, target):
     return [r for r in resolutions if not r.reached(target)]
-
-
-__all__ = ["BY_RUNS", "BY_SAMPLES", "MetricResolution", "group_resolutions", "unresolved"]
