@@ -120,6 +120,10 @@ def basis_notes(comparisons, alpha):
              "is coarser than the threshold"]
     if any(r.basis == BY_RUNS for r in rows):
         notes.append("basis runs: the runs' medians compared (the variance between runs)")
+    unresolved = sum(1 for r in rows if r.verdict == NOT_RESOLVED)
+    if unresolved:
+        notes.append(f"{unresolved} not resolved: `kmmu-plot resolution --target PCT FILES` "
+                     "tells how many runs a side would resolve PCT")
     if by_samples:
         notes.append(f"basis samples ({by_samples} of {len(rows)}): one run on a side, so its "
                      "samples are compared; runs vary more than the samples of one run, so "
