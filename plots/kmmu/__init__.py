@@ -4,9 +4,10 @@ stress/kmmu-stress, ci/nightly and ci/nightly-matrix (and their tests)
 straight from the source tree.
 
   results   kmmu-result/1 files: the one reader and writer (atomic writes)
-  stats     summary statistics and Welch's t-test (scipy.stats)
+  stats     summary statistics, Welch's t-test and its power (scipy.stats)
   compare   runs grouped and compared metric by metric, trends
   text      the plain-text tables
+  resolution how finely runs resolve a change, the runs a side for a target
   plot      matplotlib pictures
   report    the self-contained HTML report
   testlist  ci/suite.cfg, the one declarative list of the suite's programs

@@ -1,8 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Comparing runs metric by metric: runs grouped (by kernel, revision or
-file), samples pooled per group, each group judged against the baseline
-with Welch's t-test and a threshold (see judge()), and the trend points
-of a metric across runs.
+file), each group judged against the baseline with Welch's t-test and a
+threshold (see judge()), the resolution of each comparison, and the trend
+points of a metric across runs.
+
+The unit of a comparison is the run.  Runs of the same kernel differ from
+each other more than the samples of one run do (where the guest's memory
+landed, what else the host was doing), so samples pooled over runs look
+more precise than they are and two sets of runs of one kernel "differ
+significantly".  When both sides have at least two runs with a metric, the
+test compares the runs' medians (one value per run: the between-run
+variance); with one run on a side there is nothing but the samples, and
+the verdict says it is per-sample and less reliable.
 """
 
 import json
@@ -11,10 +20,16 @@ import os
 
 from kmmu import note
 from kmmu.results import HIGHER, LOWER, InputError, load_run
-from kmmu.stats import mean, median, student_t_quantile, welch_t_test
+from kmmu.stats import (POWER, detectable_difference, mean, median, sample_variance,
+                        student_t_quantile, welch_t_test)
 
 REGRESSION, IMPROVEMENT, NO_CHANGE = "REGRESSION", "improvement", "no change"
 N_TOO_SMALL, MISSING, NEW = "n too small", "missing", "new"
+NOT_RESOLVED = "not resolved"
+VERDICT_ORDER = [REGRESSION, IMPROVEMENT, NOT_RESOLVED, NO_CHANGE, N_TOO_SMALL, MISSING, NEW]
+
+# What a comparison's values are: the runs' medians, or every sample.
+BY_RUNS, BY_SAMPLES = "runs", "samples"
 
 
 class MetricInfo:
@@ -64,6 +79,12 @@ def pooled_samples(runs, key):
     return out
 
 
+def run_medians(runs, key):
+    """One value per run that has the metric: the median of its samples
+    (robust to an outlier within the run)."""
+    return [median(m.samples) for run in runs for m in run.metrics if m.key == key]
+
+
 class Group:
     def __init__(self, name, runs, is_baseline=False):
         self.name = name
@@ -72,6 +93,9 @@ class Group:
 
     def samples(self, key):
         return pooled_samples(self.runs, key)
+
+    def run_values(self, key):
+        return run_medians(self.runs, key)
 
     def describe(self):
         n = len(self.runs)
@@ -91,7 +115,23 @@ GROUP_KEYS = {
     "kernel": lambda r: r.kernel,
     "revision": lambda r: r.revision,
     "run": lambda r: r.label,
+    # The directory a file is in: two result directories as two sides
+    # whatever their runs say (ci/ab's A and B, whose runs all name the
+    # host's kernel, the kernels under test being in the VM).
+    "dir": lambda r: os.path.dirname(r.path) or ".",
 }
+
+
+def group_runs(runs, by):
+    """Runs grouped by kernel, revision or run, in order of first appearance."""
+    order, members = [], {}
+    for r in runs:
+        k = GROUP_KEYS[by](r)
+        if k not in members:
+            order.append(k)
+            members[k] = []
+        members[k].append(r)
+    return [Group(k, members[k]) for k in order]
 
 
 def make_groups(runs, group_by, baseline_arg):
@@ -113,24 +153,13 @@ def make_groups(runs, group_by, baseline_arg):
                 raise InputError(f"{baseline_arg}: no metrics (a run without benchmarks?)")
             runs = [baseline_run] + runs
     others = [r for r in runs if r is not baseline_run]
-
-    def group(rs, by):
-        order, members = [], {}
-        for r in rs:
-            k = GROUP_KEYS[by](r)
-            if k not in members:
-                order.append(k)
-                members[k] = []
-            members[k].append(r)
-        return [Group(k, members[k]) for k in order]
-
-    groups = group(others, group_by)
+    groups = group_runs(others, group_by)
     if baseline_run is None and len(groups) == 1 and len(runs) > 1 and group_by != "run":
         note(f"all {len(runs)} runs share {group_by} {groups[0].name!r}: comparing them run by run")
         if baseline_arg == groups[0].name:
             baseline_arg = None     # it named every run: the first one is the baseline
         group_by = "run"
-        groups = group(others, group_by)
+        groups = group_runs(others, group_by)
     if baseline_run is not None:
         base = Group(baseline_run.label, [baseline_run])
         groups = [base] + groups
@@ -149,28 +178,34 @@ def make_groups(runs, group_by, baseline_arg):
 class Row:
     """One non-baseline group's numbers for one metric."""
 
-    def __init__(self, group, samples):
+    def __init__(self, group, samples, run_values):
         self.group = group
-        self.samples = samples
+        self.samples = samples          # pooled, for the pictures
+        self.run_values = run_values    # one per run with the metric
         self.median = median(samples) if samples else None
+        self.basis = None           # BY_RUNS or BY_SAMPLES: what the test compared
         self.change = None          # of the median, relative to the baseline's, in percent
         self.mean_change_ci = None  # (lo, hi) percent, 95% CI of the mean's change
+        self.resolution = None      # percent: the smallest change the test detects, see resolve()
         self.p = None
         self.t = None
         self.df = None
         self.verdict = MISSING
 
+    def values(self):
+        return self.run_values if self.basis == BY_RUNS else self.samples
+
 
 class Comparison:
-    def __init__(self, info, base_samples):
+    def __init__(self, info, base_samples, base_run_values):
         self.info = info
         self.base_samples = base_samples
+        self.base_run_values = base_run_values
         self.base_median = median(base_samples) if base_samples else None
         self.rows = []
 
     def worst(self):
-        order = [REGRESSION, IMPROVEMENT, NO_CHANGE, N_TOO_SMALL, MISSING, NEW]
-        return min((r.verdict for r in self.rows), key=order.index, default=NO_CHANGE)
+        return min((r.verdict for r in self.rows), key=VERDICT_ORDER.index, default=NO_CHANGE)
 
 
 def relative_change(new, base):
@@ -179,33 +214,67 @@ def relative_change(new, base):
     return (new - base) / abs(base) * 100.0
 
 
-def judge(info, base, row, threshold, alpha):
-    """Fills in row's statistics and verdict (see the module docstring)."""
-    if not base:
+def comparison_basis(base_run_values, run_values):
+    """Runs are the unit when both sides have two or more runs of the metric."""
+    if len(base_run_values) >= 2 and len(run_values) >= 2:
+        return BY_RUNS
+    return BY_SAMPLES
+
+
+def resolution(base, new, alpha, power=POWER):
+    """The smallest change of the mean, in percent of the baseline's, that
+    Welch's test at alpha finds with this power given the noise of the two
+    sides (their sample standard deviations) and their counts; None when
+    a side has fewer than 2 values or the baseline's mean is 0."""
+    base_mean = mean(base) if base else 0
+    if len(base) < 2 or len(new) < 2 or base_mean == 0:
+        return None
+    diff = detectable_difference(math.sqrt(sample_variance(base)), len(base),
+                                 math.sqrt(sample_variance(new)), len(new), alpha, power)
+    return diff / abs(base_mean) * 100.0
+
+
+def judge(info, base_samples, base_run_values, row, threshold, alpha):
+    """Fills in row's statistics and verdict.
+
+    REGRESSION or IMPROVEMENT: Welch's test of the two sides' values (runs'
+    medians or samples, see comparison_basis()) is significant at alpha and
+    both the median and the mean moved by at least the threshold the same
+    way.  Otherwise "no change" only when the comparison could have seen a
+    change of the threshold's size (resolution <= threshold), else "not
+    resolved": the noise hides changes that large.
+    """
+    if not base_samples:
         row.verdict = NEW
         return
     if not row.samples:
         row.verdict = MISSING
         return
-    row.change = relative_change(row.median, median(base))
-    res = welch_t_test(base, row.samples)
+    row.basis = comparison_basis(base_run_values, row.run_values)
+    base = base_run_values if row.basis == BY_RUNS else base_samples
+    new = row.values()
+    row.change = relative_change(median(new), median(base))
+    res = welch_t_test(base, new)
     if res is None:
         row.verdict = N_TOO_SMALL
         return
     row.t, row.df, row.p, se = res
+    row.resolution = resolution(base, new, alpha)
     base_mean = mean(base)
     if base_mean != 0 and row.df > 0:
         half = student_t_quantile(0.05, row.df) * se
-        diff = mean(row.samples) - base_mean
+        diff = mean(new) - base_mean
         row.mean_change_ci = ((diff - half) / abs(base_mean) * 100, (diff + half) / abs(base_mean) * 100)
     # The t-test is about means, the table shows medians: both have to move
     # past the threshold the same way.  The median alone could be carried by
     # a lucky half of the samples, the mean alone by a single outlier.
-    mean_change = relative_change(mean(row.samples), base_mean)
+    mean_change = relative_change(mean(new), base_mean)
     big = min(abs(row.change), abs(mean_change)) >= threshold and (row.change > 0) == (mean_change > 0)
     if row.p < alpha and big and row.change != 0:
         worse = row.change > 0 if info.direction == LOWER else row.change < 0
         row.verdict = REGRESSION if worse else IMPROVEMENT
+    elif row.resolution is not None and row.resolution > threshold:
+        row.verdict = NOT_RESOLVED
     else:
         row.verdict = NO_CHANGE
 
@@ -215,10 +284,10 @@ def compare(runs, groups, threshold, alpha):
     base = groups[0]
     out = []
     for key, info in infos.items():
-        c = Comparison(info, base.samples(key))
+        c = Comparison(info, base.samples(key), base.run_values(key))
         for g in groups[1:]:
-            row = Row(g, g.samples(key))
-            judge(info, c.base_samples, row, threshold, alpha)
+            row = Row(g, g.samples(key), g.run_values(key))
+            judge(info, c.base_samples, c.base_run_values, row, threshold, alpha)
             c.rows.append(row)
         out.append(c)
     return out

@@ -9,7 +9,7 @@ import re
 import zlib
 
 from kmmu.compare import (HIGHER, IMPROVEMENT, MISSING, N_TOO_SMALL, NEW, NO_CHANGE,
-                          REGRESSION, relative_change)
+                          NOT_RESOLVED, REGRESSION, relative_change)
 from kmmu.stats import median
 from kmmu.text import fmt_change, fmt_p, fmt_percent, fmt_value
 
@@ -20,6 +20,7 @@ COLOR = {
     REGRESSION: "#d62728",
     IMPROVEMENT: "#2a9d3a",
     NO_CHANGE: "#1f5fa8",
+    NOT_RESOLVED: "#9a9a9a",
     N_TOO_SMALL: "#9a9a9a",
     MISSING: "#9a9a9a",
     NEW: "#9a9a9a",

@@ -12,8 +12,8 @@ from kmmu import prog_name
 from kmmu.compare import IMPROVEMENT, NO_CHANGE, REGRESSION, metric_catalogue, trend_points
 from kmmu.plot import plot_comparison, plot_summary, plot_trend, slug
 from kmmu.results import InputError, host_value
-from kmmu.text import (COMPARISON_HEADER, comparison_rows, fmt_percent, summary_line,
-                       verdict_counts)
+from kmmu.text import (COMPARISON_HEADER, NUMBER_COLUMNS, VERDICT_COLUMN, basis_notes,
+                       comparison_rows, fmt_percent, summary_line, verdict_counts)
 
 CSS = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 1400px; color: #222; padding: 0 1em; }
@@ -107,26 +107,29 @@ def html_comparison(report, groups, comparisons, threshold, alpha, group_by, not
     report.add(f"<h2>Comparison against {html.escape(groups[0].name)}</h2>")
     report.add(f'<p class="summary"><span class="{cls}">'
                f"{html.escape(summary_line(comparisons, threshold, alpha))}</span></p>")
-    report.add(f"<p>Grouped by {html.escape(group_by)}; samples of all runs in a group are pooled. "
+    report.add(f"<p>Grouped by {html.escape(group_by)}. Where both sides have two or more runs "
+               "of a metric the runs' medians are compared (basis runs), else the samples of the "
+               "single runs (basis samples). "
                "A change is a regression when Welch's t-test finds the difference of the means "
                f"significant (p &lt; {alpha:g}) and both the median and the mean moved by at least "
                f"{fmt_percent(threshold)} in the metric's worse direction.</p>")
+    for n in basis_notes(comparisons, alpha):
+        report.add(f"<p>{html.escape(n[0].upper() + n[1:])}.</p>")
     for n in notes:
         report.add(f'<p class="note">Note: {html.escape(n)}</p>')
     report.add("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in COMPARISON_HEADER)
                + "</tr>")
     for i, c in enumerate(comparisons):
         for row_cells, r in zip(comparison_rows([c]), c.rows):
-            cls = {REGRESSION: "regression", IMPROVEMENT: "improvement"}.get(r.verdict, "muted"
-                                                                             if r.verdict != NO_CHANGE
-                                                                             else "")
+            cls = {REGRESSION: "regression", IMPROVEMENT: "improvement"}.get(
+                r.verdict, "muted" if r.verdict != NO_CHANGE else "")
             cells = []
             for j, v in enumerate(row_cells):
                 if j == 0:
                     cells.append(f'<td><a href="#cmp{i}">{html.escape(v)}</a></td>')
-                elif j in (2, 4, 5, 6):
+                elif j in NUMBER_COLUMNS:
                     cells.append(f'<td class="num">{html.escape(v)}</td>')
-                elif j == 7:
+                elif j == VERDICT_COLUMN:
                     cells.append(f'<td class="verdict">{html.escape(v)}</td>')
                 else:
                     cells.append(f"<td>{html.escape(v)}</td>")

@@ -1,16 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Summary statistics of benchmark samples and Welch's t-test.
+"""Summary statistics of benchmark samples, Welch's t-test and its power.
 
 The distributions come from scipy.stats (Debian's python3-scipy); what is
 here is only what kmmu adds: the n - 1 variance kmmu_cv() in C uses too,
-and the verdict for samples without noise (counters), which scipy leaves
-as nan.
+the verdict for samples without noise (counters), which scipy leaves
+as nan, and the resolution of a comparison: the smallest difference of
+the means Welch's test finds with a given power, from the noncentral t
+distribution (not the normal approximation, which is too optimistic for
+the handful of runs an A/B has).
 """
 
 import math
 import statistics
 
+import numpy as _numpy
+from scipy import optimize as _scipy_optimize
 from scipy import stats as _scipy_stats
+
+POWER = 0.8
 
 
 def mean(xs):
@@ -67,3 +74,76 @@ def welch_t_test(a, b):
     res = _scipy_stats.ttest_ind(b, a, equal_var=False)
     df = (qa + qb) ** 2 / (qa * qa / (na - 1) + qb * qb / (nb - 1))
     return float(res.statistic), df, float(res.pvalue), se
+
+
+def welch_df(var_a, na, var_b, nb):
+    """Welch-Satterthwaite degrees of freedom for sample variances var_a,
+    var_b of na, nb values (both variances 0: the pooled na + nb - 2)."""
+    qa, qb = var_a / na, var_b / nb
+    if qa + qb == 0:
+        return float(na + nb - 2)
+    return (qa + qb) ** 2 / (qa * qa / (na - 1) + qb * qb / (nb - 1))
+
+
+def t_test_power(noncentrality, df, alpha):
+    """P(a two-sided t-test at alpha rejects) when the statistic follows
+    the noncentral t with df degrees of freedom and this noncentrality."""
+    crit = student_t_quantile(alpha, df)
+    nct = _scipy_stats.nct
+    # scipy 1.10's boost-based nct raises the FPU's invalid flag on good
+    # inputs (numpy then warns); the values are right, nan is checked.
+    with _numpy.errstate(invalid="ignore"):
+        p = float(nct.sf(crit, df, noncentrality) + nct.cdf(-crit, df, noncentrality))
+    if math.isnan(p):
+        raise ArithmeticError(f"noncentral t power at df={df}, nc={noncentrality} is nan")
+    return p
+
+
+def detectable_difference(sd_a, na, sd_b, nb, alpha, power=POWER):
+    """The smallest true difference of the means that Welch's test at alpha
+    detects with probability power, when the two sides have standard
+    deviations sd_a, sd_b and na, nb values: se * the noncentrality at
+    which the noncentral t's power reaches power.  None with fewer than 2
+    values on a side; 0 without noise (any difference is certain)."""
+    if na < 2 or nb < 2:
+        return None
+    var_a, var_b = sd_a * sd_a, sd_b * sd_b
+    se = math.sqrt(var_a / na + var_b / nb)
+    if se == 0:
+        return 0.0
+    df = welch_df(var_a, na, var_b, nb)
+    # The power is alpha at noncentrality 0 and rises monotonically.
+    hi = student_t_quantile(alpha, df) + 4.0
+    while t_test_power(hi, df, alpha) < power:
+        hi *= 2
+    nc = _scipy_optimize.brentq(lambda d: t_test_power(d, df, alpha) - power, 0.0, hi,
+                                xtol=1e-10)
+    return nc * se
+
+
+def values_needed(sd, difference, alpha, power=POWER, limit=1000000):
+    """How many values per side (both sides with standard deviation sd)
+    detect a true difference of the means of `difference` at alpha with
+    this power: the least n >= 2, or None past limit."""
+    if difference <= 0:
+        return None
+    if sd == 0:
+        return 2
+
+    def enough(n):
+        return detectable_difference(sd, n, sd, n, alpha, power) <= difference
+
+    if enough(2):
+        return 2
+    lo, hi = 2, 4
+    while not enough(hi):
+        if hi >= limit:
+            return None
+        lo, hi = hi, min(hi * 2, limit)
+    while hi - lo > 1:          # enough(hi), not enough(lo)
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

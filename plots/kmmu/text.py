@@ -5,8 +5,9 @@ with its summary line, and the trend tables.
 
 import math
 
-from kmmu.compare import (IMPROVEMENT, MISSING, N_TOO_SMALL, NEW, NO_CHANGE, REGRESSION,
-                          metric_catalogue, relative_change, trend_points)
+from kmmu.compare import (BY_RUNS, BY_SAMPLES, IMPROVEMENT, MISSING, N_TOO_SMALL, NEW,
+                          NO_CHANGE, NOT_RESOLVED, REGRESSION, metric_catalogue,
+                          relative_change, trend_points)
 from kmmu.stats import coefficient_of_variation, median
 
 
@@ -41,6 +42,20 @@ def fmt_percent(x):
     return f"{x:g}%"
 
 
+def fmt_resolution(r):
+    """A resolution, the smallest change detectable, in percent."""
+    if r is None:
+        return "-"
+    if r >= 1000:
+        return ">1000%"
+    return f"{r:.1f}%" if r >= 0.05 else "0%"
+
+
+def fmt_count(n_samples, n_runs):
+    """A side's size: samples, and the runs they came from when more than one."""
+    return f"{n_samples} in {n_runs} runs" if n_runs > 1 else f"{n_samples}"
+
+
 def render_table(header, rows):
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = []
@@ -56,16 +71,23 @@ def comparison_rows(comparisons):
     for c in comparisons:
         info = c.info
         unit = f" {info.unit}" if info.unit else ""
-        base = f"{fmt_value(c.base_median)}{unit} ({len(c.base_samples)})" if c.base_samples else "-"
+        base = (f"{fmt_value(c.base_median)}{unit} "
+                f"({fmt_count(len(c.base_samples), len(c.base_run_values))})"
+                if c.base_samples else "-")
         for r in c.rows:
-            med = f"{fmt_value(r.median)}{unit} ({len(r.samples)})" if r.samples else "-"
+            med = (f"{fmt_value(r.median)}{unit} ({fmt_count(len(r.samples), len(r.run_values))})"
+                   if r.samples else "-")
             rows.append([info.label(), info.better_word(), base, r.group.name, med,
-                         fmt_change(r.change), fmt_p(r.p), r.verdict])
+                         fmt_change(r.change), fmt_p(r.p), fmt_resolution(r.resolution),
+                         r.basis or "-", r.verdict])
     return rows
 
 
 COMPARISON_HEADER = ["metric", "better", "baseline (n)", "compared", "median (n)",
-                     "change", "p-value", "verdict"]
+                     "change", "p-value", "resolution", "basis", "verdict"]
+VERDICT_COLUMN = COMPARISON_HEADER.index("verdict")
+NUMBER_COLUMNS = tuple(COMPARISON_HEADER.index(h) for h in ("baseline (n)", "median (n)", "change",
+                                                              "p-value", "resolution"))
 
 
 def verdict_counts(comparisons):
@@ -80,12 +102,33 @@ def summary_line(comparisons, threshold, alpha):
     counts = verdict_counts(comparisons)
     n_reg = counts.get(REGRESSION, 0)
     parts = [f"{n_reg} regression{'s' if n_reg != 1 else ''}"]
-    for v in (IMPROVEMENT, NO_CHANGE, N_TOO_SMALL, MISSING, NEW):
+    for v in (IMPROVEMENT, NO_CHANGE, NOT_RESOLVED, N_TOO_SMALL, MISSING, NEW):
         if counts.get(v):
             word = v + ("s" if v == IMPROVEMENT and counts[v] != 1 else "")
             parts.append(f"{counts[v]} {word}")
     return (", ".join(parts) + f" (threshold {fmt_percent(threshold)} on median and mean, "
             f"Welch's t-test at alpha {alpha:g})")
+
+
+def basis_notes(comparisons, alpha):
+    """What the table's basis and resolution columns mean, and a warning
+    when some verdicts rest on pooled samples of single runs."""
+    rows = [r for c in comparisons for r in c.rows if r.basis]
+    by_samples = sum(1 for r in rows if r.basis == BY_SAMPLES)
+    notes = [f"resolution: the smallest change of the mean Welch's test finds at alpha {alpha:g} "
+             f"with power 0.8 at the noise measured (noncentral t); \"{NOT_RESOLVED}\" where it "
+             "is coarser than the threshold"]
+    if any(r.basis == BY_RUNS for r in rows):
+        notes.append("basis runs: the runs' medians compared (the variance between runs)")
+    unresolved = sum(1 for r in rows if r.verdict == NOT_RESOLVED)
+    if unresolved:
+        notes.append(f"{unresolved} not resolved: `kmmu-plot resolution --target PCT FILES` "
+                     "tells how many runs a side would resolve PCT")
+    if by_samples:
+        notes.append(f"basis samples ({by_samples} of {len(rows)}): one run on a side, so its "
+                     "samples are compared; runs vary more than the samples of one run, so "
+                     "this verdict is per-sample and less reliable: give each side 2 or more runs")
+    return notes
 
 
 def comparison_text(groups, comparisons, threshold, alpha, group_by, notes):
@@ -97,9 +140,37 @@ def comparison_text(groups, comparisons, threshold, alpha, group_by, notes):
     out.append("")
     out.append(render_table(COMPARISON_HEADER, comparison_rows(comparisons)))
     out.append("")
+    out.extend(basis_notes(comparisons, alpha))
     out.append(summary_line(comparisons, threshold, alpha))
     return "\n".join(out) + "\n"
 
+
+
+def resolution_text(resolutions, target, alpha):
+    """kmmu-plot resolution's table: per group and metric the noise, the
+    resolution an A/B of this many runs a side has, and the runs (or
+    samples) a side that reach the target."""
+    rows = []
+    for r in resolutions:
+        unit = "runs" if r.basis == BY_RUNS else "samples"
+        more = "-" if r.more is None else f"{r.more} {unit}"
+        needed = "-" if r.needed is None else f"{r.needed} {unit}"
+        if r.needed is None and r.resolution is not None:
+            needed = more = "never"
+        rows.append([r.info.label(), r.group.name, r.basis, str(r.n),
+                     "-" if r.cv is None else f"{r.cv:.1f}%", fmt_resolution(r.resolution),
+                     needed, more])
+    out = [render_table(["metric", "group", "basis", "n", "cv", "resolution",
+                         f"for {fmt_percent(target)} (a side)", "more"], rows), ""]
+    out.append(f"resolution: the smallest change of the mean an A/B of n against n values with "
+               f"this noise detects (Welch's test at alpha {alpha:g}, power 0.8, noncentral t)")
+    if any(r.basis == BY_SAMPLES for r in resolutions):
+        out.append("basis samples: one run, whose samples understate the noise between runs: "
+                   "the runs needed are known only from 2 runs on")
+    left = sum(1 for r in resolutions if not r.reached(target))
+    out.append(f"{len(resolutions) - left} of {len(resolutions)} metrics resolve "
+               f"{fmt_percent(target)}" + (f"; {left} need more" if left else ""))
+    return "\n".join(out) + "\n"
 
 
 def trend_text(runs, by):
