@@ -6,7 +6,7 @@
  * Writable, other tasks' aging and unmaps, logged here), judged where the
  * trace names one SPTE and not reported where the per-CPU clocks' skew
  * explains the mismatch; and no key is installed twice into the new root
- * after a zap-all.
+ * after a zap-all, unless an untraced unmap may have removed it between.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -304,8 +304,13 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
  * roots before it returns).  So a key installed twice since the zap-all,
  * with no other task's removal in between, was installed twice in one
  * root: SPTE_HISTORY, where chk_judge_history() could not tell the roots
- * apart.  @was and @is: the change's old and new SPTE are of the key's
- * kind.
+ * apart.  Other tasks' unmaps remove leaves untraced, in every root
+ * (kvm_tdp_mmu_unmap_gfn_range() walks the invalid ones too): a second
+ * install one of them may explain is not judged.  Seen on a clean 6.1:
+ * khugepaged collapsed the 2M of host memory under a vCPU's new-root
+ * leaves while the ioctl still zapped the old root, and the vCPU faulted
+ * them in again on the new page.  @was and @is: the change's old and new
+ * SPTE are of the key's kind.
  */
 void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
 			 struct leaf *l, bool was, bool is, bool judged)
@@ -326,12 +331,15 @@ void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
 	}
 	if (window && !judged && l->inst_pos && c->vm_creates == 1 && !c->no_history &&
 	    c->recs[l->inst_pos - 1].ts > c->last_zap_all_ts && r->ts > c->last_zap_all_ts &&
+	    !chk_unmap_may_explain(c, c->recs[l->inst_pos - 1].ts, r->spte_changed.gfn,
+				   r->spte_changed.level) &&
 	    !order_unsure(c, r, l->inst_pos - 1)) {
 		c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
 		chk_diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,
 			    "installed (level %u) a second time since the zap-all at %" PRIu64
 			    ".%09" PRIu64 ", with no removal by another task than the zapping one"
-			    " in between: after a zap-all every install goes to the new root",
+			    " in between, traced or an untraced unmap: after a zap-all every"
+			    " install goes to the new root",
 			    r->spte_changed.level, c->last_zap_all_ts / 1000000000,
 			    c->last_zap_all_ts % 1000000000);
 	}

@@ -192,6 +192,49 @@ TEST_F(chk, spte_history_across_a_zap_all)
 }
 
 /*
+ * Seen on a clean 6.1 (memslot_churn_test, the mutant campaign's
+ * baseline): while the ioctl's zap-all was in flight, a vCPU installed a
+ * leaf in the new root, the zapping task zapped the old root's leaf of
+ * the same value, khugepaged (another task, untraced) unmapped the gfn's
+ * 2M of host memory, which zaps the leaf in every root, and the vCPU
+ * faulted it in again at the same sptep, on the collapsed page.  The
+ * second install follows an untraced removal: not judged.  An unmap of
+ * other gfns explains nothing: still judged.
+ */
+TEST_F(chk, spte_history_reinstall_after_untraced_unmap)
+{
+	uint64_t l = leaf(0x2000, 1, true) | P_MMUW | P_A, collapsed = leaf(0x3c05, 1, true);
+	struct kmmu_trace_record *u;
+	uint64_t t;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);		/* the old root */
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	by_task(&self->h, 9);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);		/* the new root */
+	spte_changed_by(&self->h, 9, 0x105, l, 0x5a0);		/* the old one zapped */
+	u = add(&self->h, KMMU_EV_UNMAP_HVA_RANGE);		/* khugepaged's */
+	by_task(&self->h, 30);
+	u->hva_range.start = HVA;
+	u->hva_range.end = HVA + 0x200000;
+	u->hva_range.untraced = 1;
+	spte_changed_by(&self->h, 7, 0x105, 0, collapsed);	/* faulted in again */
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0);
+	by_task(&self->h, 9);
+	end_stats(&self->h);
+	ASSERT_CHECKS_CLEAN();
+
+	u->hva_range.start = HVA + 0x6000;			/* gfn 0x106 only */
+	u->hva_range.end = HVA + 0x7000;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "a second time")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
  * Each CPU stamps its own trace buffer: in a guest without a stable TSC a
  * change from another CPU may be sorted before the install it changed.
  * A mismatch such a change explains is not reported; others are.
