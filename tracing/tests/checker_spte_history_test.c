@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "checker_history.h"
+#include "kmmu/trace_file.h"
 
 /* A TDP MMU run on NPT: one VM, its stats at the end say nothing escaped the trace. */
 #define P_A	(1ull << 5)
@@ -232,6 +233,50 @@ TEST_F(chk, spte_history_reinstall_after_untraced_unmap)
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "a second time")) {
 		TH_LOG("%s", self->res.first_divergence);
 	}
+}
+
+/*
+ * The same on the real trace, cut (tracing/fixtures/churn-tdp-khugepaged-
+ * 6.1.kmmutrace, its header says from what): every record of the ioctl's
+ * zap-all window (62.414-62.667: the vCPUs' new-root installs, the
+ * zapping task's old-root zaps, khugepaged's unmap at 62.457665, the ten
+ * re-installs), all actions, zap-alls and unmaps, and of the SPTE changes
+ * before and after it those that keep each SPTE's live count and history
+ * (from the last time it had none), each with the fault's kvm_mmu_set_spte
+ * that follows it.  Clean; without khugepaged's unmap, the re-installs are
+ * the ten divergences again.
+ */
+TEST(spte_history_khugepaged_fixture)
+{
+	const char *dir = getenv("KMMU_FIXTURE_DIR");
+	struct kmmu_checker_opts opts = { .report = NULL };
+	struct kmmu_check_result res;
+	struct kmmu_trace_file tf;
+	char path[512], err[512];
+	uint64_t unmap = 0;
+
+	snprintf(path, sizeof(path), "%s/churn-tdp-khugepaged-6.1.kmmutrace",
+		 dir ? dir : "tracing/fixtures");
+	ASSERT_EQ(0, kmmu_trace_file_read(path, &tf, err, sizeof(err)))
+		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
+	ASSERT_EQ(0, kmmu_check(tf.recs, tf.nr, &opts, &res));
+	EXPECT_EQ(0, res.nr_divergences) TH_LOG("%s", res.first_divergence);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&res, KMMU_PROP_SPTE_HISTORY));
+	EXPECT_LE(100, res.checked[KMMU_PROP_SPTE_HISTORY]);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&res, KMMU_PROP_PAGE_STATS));
+
+	for (uint64_t i = 0; i < tf.nr; i++)
+		if (tf.recs[i].type == KMMU_EV_UNMAP_HVA_RANGE && tf.recs[i].pid == 30 &&
+		    tf.recs[i].hva_range.start == 0x7fb306600000ULL)
+			unmap = i + 1;
+	ASSERT_NE(0, unmap) TH_LOG("khugepaged's unmap is not in the fixture");
+	memmove(&tf.recs[unmap - 1], &tf.recs[unmap], (tf.nr - unmap) * sizeof(*tf.recs));
+	ASSERT_EQ(0, kmmu_check(tf.recs, tf.nr - 1, &opts, &res));
+	EXPECT_EQ(10, res.divergences[KMMU_PROP_SPTE_HISTORY]);
+	EXPECT_NE(NULL, strstr(res.first_divergence, "a second time")) {
+		TH_LOG("%s", res.first_divergence);
+	}
+	kmmu_trace_file_free(&tf);
 }
 
 /*
