@@ -60,51 +60,64 @@ static bool unmap_log_add(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts)
 	return true;
 }
 
-/* Logs the gfns of a slot (@base, @hva, @npages) the unmap [@start, @end) hits. */
-static bool unmap_log_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
-			   uint64_t start, uint64_t end, uint64_t ts)
+/* Told gfns [@lo, @hi) an untraced unmap hits; true stops the walk. */
+typedef bool unmapped_fn(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *arg);
+
+/* @fn on the gfns of a slot (@base, @hva, @npages) the unmap @u hits, if any. */
+static bool unmapped_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
+			  const struct kmmu_trace_record *u, unmapped_fn *fn, void *arg)
 {
 	gfn_t lo, hi;
 
-	return !chk_hva_range_gfns(base, hva, npages, start, end, &lo, &hi) ||
-	       unmap_log_add(c, lo, hi, ts);
+	return chk_hva_range_gfns(base, hva, npages, u->hva_range.start, u->hva_range.end, &lo,
+				  &hi) && fn(c, lo, hi, u->ts, arg);
+}
+
+/*
+ * @fn on the gfns of address space 0 the untraced unmap @u may hit:
+ * through the ioctls in flight at its time, their new slots, and the
+ * reference's slots; until @fn returns true, and whether it did.
+ */
+static bool walk_unmapped(struct checker *c, const struct kmmu_trace_record *u,
+			  unmapped_fn *fn, void *arg)
+{
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	struct kmmu_memory_slot *s;
+	bool stop = false;
+	int n;
+
+	n = chk_ops_in_flight(c, u->ts, fl, true);
+	for (int i = 0; i < n && !stop; i++) {
+		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
+
+		if (!(op->memslot.slot >> 16))
+			stop = unmapped_slot(c, op->memslot.gpa >> PAGE_SHIFT, op->memslot.hva,
+					     op->memslot.size >> PAGE_SHIFT, u, fn, arg);
+	}
+	urcu_memb_read_lock();
+	kmmu_for_each_memslot_in_hva_range(s, kmmu_memslots_active(c->ms, 0), u->hva_range.start,
+					   u->hva_range.end) {
+		if (stop)
+			break;
+		stop = unmapped_slot(c, s->base_gfn, s->userspace_addr, s->npages, u, fn, arg);
+	}
+	urcu_memb_read_unlock();
+	return stop;
+}
+
+static bool log_failed(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *arg)
+{
+	return !unmap_log_add(c, lo, hi, ts);
 }
 
 /*
  * An untraced unmap (another task's notifier call) zaps SPTEs the trace
- * does not show: the gfns it covers, through the reference slots and, for
- * the ioctls in flight, their new ones, for chk_judge_history().  Out of
+ * does not show: the gfns it covers, for chk_judge_history().  Out of
  * memory: history is not judged any more.
  */
 void chk_log_untraced_unmap(struct checker *c, const struct kmmu_trace_record *r)
 {
-	uint64_t start = r->hva_range.start, end = r->hva_range.end;
-	struct memslot_op *fl[MAX_OPS_SEEN];
-	struct kmmu_memory_slot *s;
-	struct kmmu_memslots *slots;
-	bool ok = true;
-	int n;
-
-	if (!untraced_unmap_of_guest(c, r) || c->no_history)
-		return;
-	n = chk_ops_in_flight(c, r->ts, fl, true);
-	for (int i = 0; i < n && ok; i++) {
-		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
-
-		if (!(op->memslot.slot >> 16))
-			ok = unmap_log_slot(c, op->memslot.gpa >> PAGE_SHIFT, op->memslot.hva,
-					    op->memslot.size >> PAGE_SHIFT, start, end, r->ts);
-	}
-	urcu_memb_read_lock();
-	slots = kmmu_memslots_active(c->ms, 0);
-	kmmu_for_each_memslot_in_hva_range(s, slots, start, end) {
-		if (!ok)
-			break;
-		ok = unmap_log_slot(c, s->base_gfn, s->userspace_addr, s->npages, start, end,
-				    r->ts);
-	}
-	urcu_memb_read_unlock();
-	if (!ok)
+	if (untraced_unmap_of_guest(c, r) && !c->no_history && walk_unmapped(c, r, log_failed, NULL))
 		c->no_history = "out of memory";
 }
 
@@ -196,12 +209,47 @@ static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record
 	return false;
 }
 
+struct key_gfns {
+	gfn_t gfn, end;
+};
+
+static bool hits_key(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *arg)
+{
+	const struct key_gfns *k = arg;
+
+	return lo < k->end && k->gfn < hi;
+}
+
+/*
+ * Is there an untraced unmap of @r's gfns from another CPU than @r's,
+ * sorted after @r within CPU_SKEW_NS: @r may really have followed the
+ * zap it made?  Too many records to look at: assume so.
+ */
+static bool unmap_sorted_after(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct key_gfns k = { r->spte_changed.gfn,
+			      r->spte_changed.gfn + level_pages(r->spte_changed.level) };
+	uint64_t n = 0;
+
+	for (uint64_t i = c->pos + 1; i < c->nr && c->recs[i].ts <= r->ts + CPU_SKEW_NS; i++) {
+		const struct kmmu_trace_record *u = &c->recs[i];
+
+		if (++n > SKEW_SCAN_MAX)
+			return true;
+		if (u->type == KMMU_EV_UNMAP_HVA_RANGE && u->cpu != r->cpu &&
+		    untraced_unmap_of_guest(c, u) && walk_unmapped(c, u, hits_key, &k))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Before reporting that @r does not start from what the change at @prev
  * left: can the per-CPU clocks' skew explain it?  When @r really came
  * before @prev (@prev starts from what @r left), or after another CPU's
- * change of the SPTE sorted elsewhere that left what @r starts from.
- * Looked at only then: divergences are rare.
+ * change of the SPTE sorted elsewhere that left what @r starts from, or,
+ * starting from no SPTE, after another CPU's untraced unmap sorted after
+ * it.  Looked at only then: divergences are rare.
  */
 static bool order_unsure(struct checker *c, const struct kmmu_trace_record *r, uint64_t prev)
 {
@@ -210,7 +258,8 @@ static bool order_unsure(struct checker *c, const struct kmmu_trace_record *r, u
 	if (p->cpu != r->cpu && r->ts - p->ts < CPU_SKEW_NS &&
 	    p->spte_changed.old_spte == r->spte_changed.new_spte)
 		return true;
-	return other_cpu_explains(c, r, p->ts) || other_cpu_explains(c, r, r->ts);
+	return other_cpu_explains(c, r, p->ts) || other_cpu_explains(c, r, r->ts) ||
+	       (!spte_present(r->spte_changed.old_spte) && unmap_sorted_after(c, r));
 }
 
 /*

@@ -37,6 +37,18 @@ static struct kmmu_trace_record *spte_changed_by(struct history *h, int32_t pid,
 	return &h->recs[h->nr - 1];
 }
 
+/* Swaps @r and the record after it, keeping the timestamps in order. */
+static void move_after_next(struct kmmu_trace_record *r)
+{
+	struct kmmu_trace_record next = r[1];
+	uint64_t ts = r[0].ts;
+
+	r[1] = r[0];
+	r[1].ts = next.ts;
+	r[0] = next;
+	r[0].ts = ts;
+}
+
 static void end_stats(struct history *h)
 {
 	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
@@ -233,6 +245,45 @@ TEST_F(chk, spte_history_reinstall_after_untraced_unmap)
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "a second time")) {
 		TH_LOG("%s", self->res.first_divergence);
 	}
+
+	/*
+	 * The unmap sorted just after the re-install: from another CPU, the
+	 * clocks' skew may have put it there (not judged); from the same
+	 * CPU, the order is sure (judged).
+	 */
+	u->hva_range.start = HVA;
+	u->hva_range.end = HVA + 0x200000;
+	move_after_next(u);
+	u[1].cpu = 1;
+	ASSERT_CHECKS_CLEAN();
+	u[1].cpu = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+}
+
+/* Without a zap-all: a leaf faulted in again, the unmap that zapped it sorted after. */
+TEST_F(chk, spte_history_unmap_sorted_after_by_skew)
+{
+	uint64_t l = leaf(0x2000, 1, true) | P_MMUW | P_A;
+	struct kmmu_trace_record *u;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 7, 0x105, 0, l);
+	spte_changed_by(&self->h, 7, 0x105, 0, leaf(0x3c05, 1, true));	/* faulted in again */
+	u = add(&self->h, KMMU_EV_UNMAP_HVA_RANGE);
+	by_task(&self->h, 30);
+	u->hva_range.start = HVA;
+	u->hva_range.end = HVA + 0x200000;
+	u->hva_range.untraced = 1;
+	u->cpu = 1;
+	end_stats(&self->h);
+	ASSERT_CHECKS_CLEAN();
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+
+	u->cpu = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
 }
 
 /*
