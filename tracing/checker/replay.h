@@ -207,8 +207,9 @@ struct checker {
 	uint64_t mmio_unused;		/* matched checks the task did not follow with a use */
 	uint64_t mmio_unused_pos;	/* ... the first of them */
 	struct untraced_unmap {
-		gfn_t lo, hi;		/* gfns [lo, hi) of address space 0 */
+		gfn_t lo, hi;		/* gfns [lo, hi) of address space as_id */
 		uint64_t ts;
+		uint32_t as_id;
 	} *unmap_log;			/* other tasks' unmaps of guest memory, in order */
 	uint32_t nr_unmap_log, unmap_log_cap;
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
@@ -370,7 +371,8 @@ void chk_explain_leaf(struct checker *c);
 /* spte_history.c: SPTE_HISTORY */
 const char *chk_history_gaps(struct checker *c);
 void chk_log_untraced_unmap(struct checker *c, const struct kmmu_trace_record *r);
-bool chk_unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level);
+bool chk_unmap_may_explain(struct checker *c, uint64_t since, unsigned int as_id, gfn_t gfn,
+			   unsigned int level);
 bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 		       const struct leaf *l, bool table);
 void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,

@@ -225,7 +225,7 @@ void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t np
 		if (!l->key || !l->live || l->slot == SHADOW_SLOT_STALE ||
 		    !(l->slot == id || l->slot == SHADOW_SLOT_UNSURE) ||
 		    l->gfn >= base + npages || l->gfn + level_pages(l->level) <= base ||
-		    chk_unmap_may_explain(c, c->recs[l->inst_pos - 1].ts, l->gfn, l->level))
+		    chk_unmap_may_explain(c, c->recs[l->inst_pos - 1].ts, 0, l->gfn, l->level))
 			continue;
 		if (!first || l->inst_pos < first->inst_pos)
 			first = l;

@@ -41,8 +41,8 @@ const char *chk_history_gaps(struct checker *c)
 	return "no page stats record: whether other tasks changed SPTEs is unknown";
 }
 
-/* Appends gfns [lo, hi) to the untraced unmap log; false when out of memory. */
-static bool unmap_log_add(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts)
+/* Appends gfns [lo, hi) of @as_id to the untraced unmap log; false when out of memory. */
+static bool unmap_log_add(struct checker *c, unsigned int as_id, gfn_t lo, gfn_t hi, uint64_t ts)
 {
 	if (c->nr_unmap_log == c->unmap_log_cap) {
 		uint32_t cap = c->unmap_log_cap ? c->unmap_log_cap * 2 : 1024;
@@ -56,27 +56,31 @@ static bool unmap_log_add(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts)
 	c->unmap_log[c->nr_unmap_log].lo = lo;
 	c->unmap_log[c->nr_unmap_log].hi = hi;
 	c->unmap_log[c->nr_unmap_log].ts = ts;
+	c->unmap_log[c->nr_unmap_log].as_id = as_id;
 	c->nr_unmap_log++;
 	return true;
 }
 
-/* Told gfns [@lo, @hi) an untraced unmap hits; true stops the walk. */
-typedef bool unmapped_fn(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *arg);
+/* Told gfns [@lo, @hi) of @as_id an untraced unmap hits; true stops the walk. */
+typedef bool unmapped_fn(struct checker *c, unsigned int as_id, gfn_t lo, gfn_t hi,
+			 uint64_t ts, void *arg);
 
-/* @fn on the gfns of a slot (@base, @hva, @npages) the unmap @u hits, if any. */
-static bool unmapped_slot(struct checker *c, gfn_t base, uint64_t hva, uint64_t npages,
-			  const struct kmmu_trace_record *u, unmapped_fn *fn, void *arg)
+/* @fn on the gfns of a slot (@as_id, @base, @hva, @npages) the unmap @u hits, if any. */
+static bool unmapped_slot(struct checker *c, unsigned int as_id, gfn_t base, uint64_t hva,
+			  uint64_t npages, const struct kmmu_trace_record *u, unmapped_fn *fn,
+			  void *arg)
 {
 	gfn_t lo, hi;
 
 	return chk_hva_range_gfns(base, hva, npages, u->hva_range.start, u->hva_range.end, &lo,
-				  &hi) && fn(c, lo, hi, u->ts, arg);
+				  &hi) && fn(c, as_id, lo, hi, u->ts, arg);
 }
 
 /*
- * @fn on the gfns of address space 0 the untraced unmap @u may hit:
- * through the ioctls in flight at its time, their new slots, and the
- * reference's slots; until @fn returns true, and whether it did.
+ * @fn on the gfns the untraced unmap @u may hit, in every address space
+ * (__kvm_handle_hva_range() walks the slots of each): through the ioctls
+ * in flight at its time, their new slots, and the reference's slots;
+ * until @fn returns true, and whether it did.
  */
 static bool walk_unmapped(struct checker *c, const struct kmmu_trace_record *u,
 			  unmapped_fn *fn, void *arg)
@@ -90,24 +94,28 @@ static bool walk_unmapped(struct checker *c, const struct kmmu_trace_record *u,
 	for (int i = 0; i < n && !stop; i++) {
 		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
 
-		if (!(op->memslot.slot >> 16))
-			stop = unmapped_slot(c, op->memslot.gpa >> PAGE_SHIFT, op->memslot.hva,
-					     op->memslot.size >> PAGE_SHIFT, u, fn, arg);
+		if ((op->memslot.slot >> 16) < KMMU_ADDRESS_SPACE_NUM)
+			stop = unmapped_slot(c, op->memslot.slot >> 16, op->memslot.gpa >> PAGE_SHIFT,
+					     op->memslot.hva, op->memslot.size >> PAGE_SHIFT, u,
+					     fn, arg);
 	}
 	urcu_memb_read_lock();
-	kmmu_for_each_memslot_in_hva_range(s, kmmu_memslots_active(c->ms, 0), u->hva_range.start,
-					   u->hva_range.end) {
-		if (stop)
-			break;
-		stop = unmapped_slot(c, s->base_gfn, s->userspace_addr, s->npages, u, fn, arg);
-	}
+	for (unsigned int as = 0; as < KMMU_ADDRESS_SPACE_NUM && !stop; as++)
+		kmmu_for_each_memslot_in_hva_range(s, kmmu_memslots_active(c->ms, as),
+						   u->hva_range.start, u->hva_range.end) {
+			if (stop)
+				break;
+			stop = unmapped_slot(c, as, s->base_gfn, s->userspace_addr, s->npages, u,
+					     fn, arg);
+		}
 	urcu_memb_read_unlock();
 	return stop;
 }
 
-static bool log_failed(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *arg)
+static bool log_failed(struct checker *c, unsigned int as_id, gfn_t lo, gfn_t hi, uint64_t ts,
+		       void *arg)
 {
-	return !unmap_log_add(c, lo, hi, ts);
+	return !unmap_log_add(c, as_id, lo, hi, ts);
 }
 
 /*
@@ -151,10 +159,11 @@ static uint64_t first_since(const void *base, uint64_t nr, size_t size, size_t t
 }
 
 /*
- * May an untraced unmap have zapped the SPTE (@gfn, @level) since its last
- * traced change at @since?  Too many to look at: assume so.
+ * May an untraced unmap have zapped the SPTE (@as_id, @gfn, @level) since
+ * its last traced change at @since?  Too many to look at: assume so.
  */
-bool chk_unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigned int level)
+bool chk_unmap_may_explain(struct checker *c, uint64_t since, unsigned int as_id, gfn_t gfn,
+			   unsigned int level)
 {
 	uint64_t from_ts = since > UNMAP_LATENCY_NS ? since - UNMAP_LATENCY_NS : 0;
 	uint32_t from = first_since(c->unmap_log, c->nr_unmap_log, sizeof(*c->unmap_log),
@@ -164,7 +173,8 @@ bool chk_unmap_may_explain(struct checker *c, uint64_t since, gfn_t gfn, unsigne
 	if (c->nr_unmap_log - from > 256)
 		return true;
 	for (uint32_t i = from; i < c->nr_unmap_log; i++)
-		if (c->unmap_log[i].lo < end && gfn < c->unmap_log[i].hi)
+		if (c->unmap_log[i].as_id == as_id && c->unmap_log[i].lo < end &&
+		    gfn < c->unmap_log[i].hi)
 			return true;
 	return false;
 }
@@ -210,14 +220,16 @@ static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record
 }
 
 struct key_gfns {
+	unsigned int as_id;
 	gfn_t gfn, end;
 };
 
-static bool hits_key(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *arg)
+static bool hits_key(struct checker *c, unsigned int as_id, gfn_t lo, gfn_t hi, uint64_t ts,
+		     void *arg)
 {
 	const struct key_gfns *k = arg;
 
-	return lo < k->end && k->gfn < hi;
+	return as_id == k->as_id && lo < k->end && k->gfn < hi;
 }
 
 /*
@@ -227,7 +239,7 @@ static bool hits_key(struct checker *c, gfn_t lo, gfn_t hi, uint64_t ts, void *a
  */
 static bool unmap_sorted_after(struct checker *c, const struct kmmu_trace_record *r)
 {
-	struct key_gfns k = { r->spte_changed.gfn,
+	struct key_gfns k = { r->spte_changed.as_id, r->spte_changed.gfn,
 			      r->spte_changed.gfn + level_pages(r->spte_changed.level) };
 	uint64_t n = 0;
 
@@ -339,8 +351,8 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 				return false;
 	}
 	if (!spte_present(old) &&
-	    chk_unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.gfn,
-			      r->spte_changed.level))
+	    chk_unmap_may_explain(c, c->recs[l->last_pos - 1].ts, r->spte_changed.as_id,
+				  r->spte_changed.gfn, r->spte_changed.level))
 		return false;
 	compare_history(c, r, l->last, l->last_pos - 1, table);
 	return true;
@@ -380,8 +392,8 @@ void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
 	}
 	if (window && !judged && l->inst_pos && c->vm_creates == 1 && !c->no_history &&
 	    c->recs[l->inst_pos - 1].ts > c->last_zap_all_ts && r->ts > c->last_zap_all_ts &&
-	    !chk_unmap_may_explain(c, c->recs[l->inst_pos - 1].ts, r->spte_changed.gfn,
-				   r->spte_changed.level) &&
+	    !chk_unmap_may_explain(c, c->recs[l->inst_pos - 1].ts, r->spte_changed.as_id,
+				   r->spte_changed.gfn, r->spte_changed.level) &&
 	    !order_unsure(c, r, l->inst_pos - 1)) {
 		c->res->checked[KMMU_PROP_SPTE_HISTORY]++;
 		chk_diverge(c, KMMU_PROP_SPTE_HISTORY, r->spte_changed.gfn, true,

@@ -261,6 +261,39 @@ TEST_F(chk, spte_history_reinstall_after_untraced_unmap)
 	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
 }
 
+/*
+ * An unmap zaps in every address space (__kvm_handle_hva_range() walks
+ * the slots of each): a leaf of address space 1 (SMM), zapped by another
+ * task's unmap of its slot's host memory and faulted in again, is not
+ * judged; the same gfn of address space 0, whose slot the unmap misses, is.
+ */
+TEST_F(chk, spte_history_unmap_in_another_address_space)
+{
+	uint64_t l = leaf(0x2000, 1, true) | P_MMUW | P_A;
+	struct kmmu_trace_record *u, *smram;
+
+	tdp_run(&self->h);
+	smram = memslot(&self->h, 1 << 16 | 3, 0x100, 16, 0, 0);
+	smram->memslot.hva = HVA + 0x100000;
+	spte_changed_by(&self->h, 7, 0x105, 0, l)->spte_changed.as_id = 1;
+	u = add(&self->h, KMMU_EV_UNMAP_HVA_RANGE);
+	by_task(&self->h, 30);
+	u->hva_range.start = HVA + 0x100000;
+	u->hva_range.end = HVA + 0x110000;
+	u->hva_range.untraced = 1;
+	spte_changed_by(&self->h, 7, 0x105, 0, leaf(0x3c05, 1, true))->spte_changed.as_id = 1;
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 1;
+	ASSERT_CHECKS_CLEAN();
+
+	self->h.recs[self->h.nr - 4].spte_changed.as_id = 0;
+	self->h.recs[self->h.nr - 2].spte_changed.as_id = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
 /* Without a zap-all: a leaf faulted in again, the unmap that zapped it sorted after. */
 TEST_F(chk, spte_history_unmap_sorted_after_by_skew)
 {
