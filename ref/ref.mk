@@ -5,7 +5,8 @@
 # links; it probes nothing, tracing/host_probe.c describes the host);
 # every ref/tests/*_test.c is a test program, built twice (plain and with
 # ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
-# every test; every ref/bench/*.c is a benchmark program.
+# every test, ref/tests/mmu_stress/*.c into mmu_stress_test (and its
+# mutants and TSan build); every ref/bench/*.c is a benchmark program.
 
 # The kernel's own rbtree and interval tree, from the kernel tree's tools/.
 REF_CFLAGS := -I$(KSRC_DIR)/tools/include
@@ -23,6 +24,11 @@ REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
 REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
 
 REF_TEST_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard ref/tests/lib/*.c))
+# The parts of mmu_stress_test beside its main file.
+REF_STRESS_SRCS := $(wildcard ref/tests/mmu_stress/*.c)
+REF_STRESS_OBJS := $(REF_STRESS_SRCS:%.c=$(O)/%.o)
+REF_ASAN_STRESS_OBJS := $(REF_STRESS_SRCS:%.c=$(O)/asan/%.o)
+REF_TSAN_STRESS_OBJS := $(REF_STRESS_SRCS:%.c=$(O)/tsan/%.o)
 REF_TESTS := $(patsubst ref/tests/%.c,$(O)/ref/tests/%,$(wildcard ref/tests/*_test.c))
 REF_BENCHES := $(patsubst ref/bench/%.c,$(O)/ref/bench/%,$(wildcard ref/bench/*.c))
 
@@ -69,6 +75,15 @@ $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LI
 $(O)/asan/ref/tests/%: $(O)/asan/ref/tests/%.o $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
+# Its own rules: its parts must come before the archives they call into.
+$(O)/ref/tests/mmu_stress_test: $(O)/ref/tests/mmu_stress_test.o $(REF_STRESS_OBJS) \
+		$(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+$(O)/asan/ref/tests/mmu_stress_test: $(O)/asan/ref/tests/mmu_stress_test.o \
+		$(REF_ASAN_STRESS_OBJS) $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
 # Benchmarks describe the host in their result: the probe is tracing/'s.
 $(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(TRACING_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
@@ -112,21 +127,25 @@ $(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c $(KSRC_STAMP)
 
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
+		$(REF_ASAN_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/immediate_free/table_free.o $(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Plain: the lost bit is a ledger mismatch, and speed widens the race.
 $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Plain: a fault that ignores the invalidation leaves a stale SPTE.
 $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/no_fault_retry/mmu.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Plain: the bitmap is compared with the aging's own reports, call by call.
 $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/bitmap_drop/aging.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
@@ -188,7 +207,8 @@ $(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 $(REF_TSAN_LIB): $(REF_TSAN_LIB_OBJS)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_LIB) $(RESULT_LIB)
+$(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_STRESS_OBJS) \
+		$(REF_TSAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 .PHONY: tsan
