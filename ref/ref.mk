@@ -108,22 +108,35 @@ REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/rmap_2013_split_spte \
 	       $(REF_MUTANT_DIR)/rmap_2013_notifier
 
-$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_MUTATE_IMMEDIATE_FREE -c -o $@ $<
+# The objects rebuilt with a planted change (MUTATE: its -D, and ASan's
+# flags where a sanitizer is what catches it), one recipe for all.
+$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c
+$(REF_MUTANT_DIR)/immediate_free/table_free.o: MUTATE = $(SAN_FLAGS) -DKMMU_MUTATE_IMMEDIATE_FREE
+$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c
+$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: MUTATE = -DKMMU_MUTATE_AGING_NO_CMPXCHG
+$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c
+$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: MUTATE = -DKMMU_MUTATE_NO_FAULT_RETRY
+$(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c
+$(REF_MUTANT_DIR)/bitmap_drop/aging.o: MUTATE = -DKMMU_MUTATE_BITMAP_DROP
+$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c
+$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: \
+	MUTATE = $(SAN_FLAGS) -DKMMU_MUTATE_2013_CHECK_BEFORE_RESET
+$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c
+$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: MUTATE = $(SAN_FLAGS) -DKMMU_2013_SPLIT_SPTE
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: MUTATE = $(SAN_FLAGS) -DKMMU_2013_TEST_NOTIFIER
 
-$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
+REF_MUTANT_OBJS := $(REF_MUTANT_DIR)/immediate_free/table_free.o \
+		   $(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o \
+		   $(REF_MUTANT_DIR)/no_fault_retry/mmu.o \
+		   $(REF_MUTANT_DIR)/bitmap_drop/aging.o \
+		   $(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o \
+		   $(REF_MUTANT_DIR)/split_spte/rmap_2013.o \
+		   $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o
 
-$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c $(KSRC_STAMP)
+$(REF_MUTANT_OBJS): $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
-
-$(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
+	$(CC) $(CFLAGS) $(MUTATE) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $(filter %.c,$^)
 
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
@@ -154,16 +167,6 @@ $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
 # made harmful), and v3 as posted on a 32-bit PAE host (split SPTE clears).
 # The test widens the race windows (kvm->window_spins) in every build, the
 # plain v3 test included, so the only difference is the planted change.
-$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_MUTATE_2013_CHECK_BEFORE_RESET -c -o $@ $<
-
-$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_2013_SPLIT_SPTE -c -o $@ $<
-
 $(REF_MUTANT_DIR)/rmap_2013_check_before_reset $(REF_MUTANT_DIR)/rmap_2013_split_spte: \
 $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 		$(REF_MUTANT_DIR)/%/rmap_2013.o $(REF_ASAN_LIB) $(RESULT_LIB)
@@ -175,11 +178,6 @@ $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 # nor waits, and frees the page while the entry still points into it; the
 # notifier then walks that entry (ref/models/being_unmapped_rmap.pml does
 # not check the notifier's accesses, so it does not see this).
-$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_2013_TEST_NOTIFIER -c -o $@ $<
-
 $(REF_MUTANT_DIR)/rmap_2013_notifier: $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o \
 		$(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm

@@ -259,24 +259,23 @@ static bool check_range(struct __test_metadata *_metadata, struct seq *s,
 	struct kmmu_memory_slot *slot;
 	uint64_t prev = 0;
 
+	/* The iterators are the macros' loops, spelled out to share one body. */
 	if (hva) {
 		nw = kmmu_naive_hva_range(s->naive, as_id, start, end, want, 64);
-		kmmu_for_each_memslot_in_hva_range(slot, slots, start, end) {
-			CHECK(slot->userspace_addr >= prev, seed, opi, "hva order");
-			prev = slot->userspace_addr;
-			if (ng < 64)
-				got[ng] = slot->id;
-			ng++;
-		}
+		slot = kmmu_memslot_hva_first(slots, start, end);
 	} else {
 		nw = kmmu_naive_gfn_range(s->naive, as_id, start, end, want, 64);
-		kmmu_for_each_memslot_in_gfn_range(slot, slots, start, end) {
-			CHECK(slot->base_gfn >= prev, seed, opi, "gfn order");
-			prev = slot->base_gfn;
-			if (ng < 64)
-				got[ng] = slot->id;
-			ng++;
-		}
+		slot = kmmu_memslot_gfn_first(slots, start, end);
+	}
+	for (; slot; slot = hva ? kmmu_memslot_hva_next(slots, slot, start, end) :
+				  kmmu_memslot_gfn_next(slots, slot, end)) {
+		uint64_t key = hva ? slot->userspace_addr : slot->base_gfn;
+
+		CHECK(key >= prev, seed, opi, "%s order", hva ? "hva" : "gfn");
+		prev = key;
+		if (ng < 64)
+			got[ng] = slot->id;
+		ng++;
 	}
 	CHECK(ng == nw, seed, opi, "%s range [%#" PRIx64 ", %#" PRIx64 ") as %d: %u slots, naive %u",
 	      hva ? "hva" : "gfn", start, end, as_id, ng, nw);

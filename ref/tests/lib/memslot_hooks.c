@@ -174,24 +174,28 @@ const struct kmmu_memslot_ops rec_ops = {
 	.free_slot = rec_free,
 	.memslots_updated = rec_updated,
 };
-struct kmmu_memory_slot *ms_lookup(struct kmmu_vm_memslots *vm, int as_id, gfn_t gfn)
+/* The slot of gfn @key, or of id @key, in the active set of @as_id. */
+static struct kmmu_memory_slot *find_slot(struct kmmu_vm_memslots *vm, int as_id,
+					  uint64_t key, bool by_id)
 {
+	struct kmmu_memslots *slots;
 	struct kmmu_memory_slot *slot;
 
 	urcu_memb_read_lock();
-	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm, as_id), gfn);
+	slots = kmmu_memslots_active(vm, as_id);
+	slot = by_id ? kmmu_id_to_memslot(slots, key) : kmmu_gfn_to_memslot(slots, key);
 	urcu_memb_read_unlock();
 	return slot;
 }
 
+struct kmmu_memory_slot *ms_lookup(struct kmmu_vm_memslots *vm, int as_id, gfn_t gfn)
+{
+	return find_slot(vm, as_id, gfn, false);
+}
+
 struct kmmu_memory_slot *ms_by_id(struct kmmu_vm_memslots *vm, int as_id, int id)
 {
-	struct kmmu_memory_slot *slot;
-
-	urcu_memb_read_lock();
-	slot = kmmu_id_to_memslot(kmmu_memslots_active(vm, as_id), id);
-	urcu_memb_read_unlock();
-	return slot;
+	return find_slot(vm, as_id, id, true);
 }
 
 uint64_t ms_gen_of(struct kmmu_vm_memslots *vm, int as_id)

@@ -60,6 +60,22 @@ static void pick_hva_range(uint64_t *s, unsigned long *start, unsigned long *end
 	*end = *start + n * PG;
 }
 
+/*
+ * The end of a thread's step: a negative @r fails the run (@what names
+ * the call), anything else counts the step and pauses the thread for
+ * @pause_us.  Returns whether the thread goes on.
+ */
+static bool step_done(struct thr *t, int r, const char *what, useconds_t pause_us)
+{
+	if (r < 0) {
+		fail(t->st, "%s: %s", what, strerror(-r));
+		return false;
+	}
+	t->n[N_OPS]++;
+	usleep(pause_us);
+	return true;
+}
+
 static void *hw_thread(struct thr *t)
 {
 	struct stress *st = t->st;
@@ -344,12 +360,8 @@ static void *zap_thread(struct thr *t)
 				t->n[N_ZAPPED] += r;
 			break;
 		}
-		if (r < 0) {
-			fail(st, "zap: %s", strerror(-r));
+		if (!step_done(t, r, "zap", 100))
 			break;
-		}
-		t->n[N_OPS]++;
-		usleep(100);
 	}
 	return NULL;
 }
@@ -391,12 +403,8 @@ static void *memslot_thread(struct thr *t)
 			}
 		}
 		pthread_mutex_unlock(&m->lock);
-		if (r) {
-			fail(st, "set_memory_region: %s", strerror(-r));
+		if (!step_done(t, r, "set_memory_region", 500))
 			break;
-		}
-		t->n[N_OPS]++;
-		usleep(500);
 	}
 	return NULL;
 }
