@@ -5,7 +5,8 @@
 # links; it probes nothing, tracing/host_probe.c describes the host);
 # every ref/tests/*_test.c is a test program, built twice (plain and with
 # ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
-# every test; every ref/bench/*.c is a benchmark program.
+# every test, ref/tests/mmu_stress/*.c into mmu_stress_test (and its
+# mutants and TSan build); every ref/bench/*.c is a benchmark program.
 
 # The kernel's own rbtree and interval tree, from the kernel tree's tools/.
 REF_CFLAGS := -I$(KSRC_DIR)/tools/include
@@ -23,6 +24,11 @@ REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
 REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
 
 REF_TEST_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard ref/tests/lib/*.c))
+# The parts of mmu_stress_test beside its main file.
+REF_STRESS_SRCS := $(wildcard ref/tests/mmu_stress/*.c)
+REF_STRESS_OBJS := $(REF_STRESS_SRCS:%.c=$(O)/%.o)
+REF_ASAN_STRESS_OBJS := $(REF_STRESS_SRCS:%.c=$(O)/asan/%.o)
+REF_TSAN_STRESS_OBJS := $(REF_STRESS_SRCS:%.c=$(O)/tsan/%.o)
 REF_TESTS := $(patsubst ref/tests/%.c,$(O)/ref/tests/%,$(wildcard ref/tests/*_test.c))
 REF_BENCHES := $(patsubst ref/bench/%.c,$(O)/ref/bench/%,$(wildcard ref/bench/*.c))
 
@@ -69,6 +75,15 @@ $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LI
 $(O)/asan/ref/tests/%: $(O)/asan/ref/tests/%.o $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
+# Its own rules: its parts must come before the archives they call into.
+$(O)/ref/tests/mmu_stress_test: $(O)/ref/tests/mmu_stress_test.o $(REF_STRESS_OBJS) \
+		$(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
+$(O)/asan/ref/tests/mmu_stress_test: $(O)/asan/ref/tests/mmu_stress_test.o \
+		$(REF_ASAN_STRESS_OBJS) $(REF_ASAN_TEST_LIB_OBJS) $(REF_ASAN_LIB) $(RESULT_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
+
 # Benchmarks describe the host in their result: the probe is tracing/'s.
 $(O)/ref/bench/%: $(O)/ref/bench/%.o $(REF_LIB) $(TRACING_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
@@ -93,40 +108,57 @@ REF_MUTANTS := $(REF_MUTANT_DIR)/mmu_stress_immediate_free \
 	       $(REF_MUTANT_DIR)/rmap_2013_split_spte \
 	       $(REF_MUTANT_DIR)/rmap_2013_notifier
 
-$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_MUTATE_IMMEDIATE_FREE -c -o $@ $<
+# The objects rebuilt with a planted change (MUTATE: its -D, and ASan's
+# flags where a sanitizer is what catches it), one recipe for all.
+$(REF_MUTANT_DIR)/immediate_free/table_free.o: ref/table_free.c
+$(REF_MUTANT_DIR)/immediate_free/table_free.o: MUTATE = $(SAN_FLAGS) -DKMMU_MUTATE_IMMEDIATE_FREE
+$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c
+$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: MUTATE = -DKMMU_MUTATE_AGING_NO_CMPXCHG
+$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c
+$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: MUTATE = -DKMMU_MUTATE_NO_FAULT_RETRY
+$(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c
+$(REF_MUTANT_DIR)/bitmap_drop/aging.o: MUTATE = -DKMMU_MUTATE_BITMAP_DROP
+$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c
+$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: \
+	MUTATE = $(SAN_FLAGS) -DKMMU_MUTATE_2013_CHECK_BEFORE_RESET
+$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c
+$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: MUTATE = $(SAN_FLAGS) -DKMMU_2013_SPLIT_SPTE
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c
+$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: MUTATE = $(SAN_FLAGS) -DKMMU_2013_TEST_NOTIFIER
 
-$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o: ref/aging.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_AGING_NO_CMPXCHG -c -o $@ $<
+REF_MUTANT_OBJS := $(REF_MUTANT_DIR)/immediate_free/table_free.o \
+		   $(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o \
+		   $(REF_MUTANT_DIR)/no_fault_retry/mmu.o \
+		   $(REF_MUTANT_DIR)/bitmap_drop/aging.o \
+		   $(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o \
+		   $(REF_MUTANT_DIR)/split_spte/rmap_2013.o \
+		   $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o
 
-$(REF_MUTANT_DIR)/no_fault_retry/mmu.o: ref/mmu.c $(KSRC_STAMP)
+$(REF_MUTANT_OBJS): $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_NO_FAULT_RETRY -c -o $@ $<
-
-$(REF_MUTANT_DIR)/bitmap_drop/aging.o: ref/aging.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -DKMMU_MUTATE_BITMAP_DROP -c -o $@ $<
+	$(CC) $(CFLAGS) $(MUTATE) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) -c -o $@ $(filter %.c,$^)
 
 # Under ASan: the freed table is only visible to a sanitizer.
 $(REF_MUTANT_DIR)/mmu_stress_immediate_free: $(O)/asan/ref/tests/mmu_stress_test.o \
+		$(REF_ASAN_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/immediate_free/table_free.o $(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Plain: the lost bit is a ledger mismatch, and speed widens the race.
 $(REF_MUTANT_DIR)/mmu_stress_aging_no_cmpxchg: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/aging_no_cmpxchg/aging.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Plain: a fault that ignores the invalidation leaves a stale SPTE.
 $(REF_MUTANT_DIR)/mmu_stress_no_fault_retry: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/no_fault_retry/mmu.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 # Plain: the bitmap is compared with the aging's own reports, call by call.
 $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
+		$(REF_STRESS_OBJS) \
 		$(REF_MUTANT_DIR)/bitmap_drop/aging.o $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
@@ -135,16 +167,6 @@ $(REF_MUTANT_DIR)/mmu_stress_bitmap_drop: $(O)/ref/tests/mmu_stress_test.o \
 # made harmful), and v3 as posted on a 32-bit PAE host (split SPTE clears).
 # The test widens the race windows (kvm->window_spins) in every build, the
 # plain v3 test included, so the only difference is the planted change.
-$(REF_MUTANT_DIR)/check_before_reset/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_MUTATE_2013_CHECK_BEFORE_RESET -c -o $@ $<
-
-$(REF_MUTANT_DIR)/split_spte/rmap_2013.o: ref/rmap_2013.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_2013_SPLIT_SPTE -c -o $@ $<
-
 $(REF_MUTANT_DIR)/rmap_2013_check_before_reset $(REF_MUTANT_DIR)/rmap_2013_split_spte: \
 $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 		$(REF_MUTANT_DIR)/%/rmap_2013.o $(REF_ASAN_LIB) $(RESULT_LIB)
@@ -156,11 +178,6 @@ $(REF_MUTANT_DIR)/rmap_2013_%: $(O)/asan/ref/tests/rmap_2013_test.o \
 # nor waits, and frees the page while the entry still points into it; the
 # notifier then walks that entry (ref/models/being_unmapped_rmap.pml does
 # not check the notifier's accesses, so it does not see this).
-$(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: ref/tests/rmap_2013_test.c $(KSRC_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(BASE_CFLAGS) $(REF_OBJ_INC) $(REF_CFLAGS) \
-		-DKMMU_2013_TEST_NOTIFIER -c -o $@ $<
-
 $(REF_MUTANT_DIR)/rmap_2013_notifier: $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o \
 		$(REF_ASAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
@@ -188,7 +205,8 @@ $(O)/tsan/ref/kernel/rbtree.o: $(KSRC_DIR)/tools/lib/rbtree.c $(KSRC_STAMP)
 $(REF_TSAN_LIB): $(REF_TSAN_LIB_OBJS)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_LIB) $(RESULT_LIB)
+$(REF_TSAN_STRESS): $(O)/tsan/ref/tests/mmu_stress_test.o $(REF_TSAN_STRESS_OBJS) \
+		$(REF_TSAN_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(REF_LDLIBS) $(LDLIBS) -lm
 
 .PHONY: tsan

@@ -284,38 +284,20 @@ static int setup(struct bench *b)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "samples", required_argument, NULL, 's' },
-		{ "duration-ms", required_argument, NULL, 'd' },
-		{ "churn-hz", required_argument, NULL, 'c' },
-		{ "result", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	long samples = 5, duration_ms = 300;
 	const char *result_path = NULL;
 	struct kmmu_result *res;
 	struct bench b = { .churn_hz = 10000 };
 	pthread_t bg;
 	double *v, *fr, *cr;
-	int opt, r, rc = 0, impl, nt, kind;
+	int r, rc = 0, impl, nt, kind;
+	const struct bench_int_option opts[] = {
+		{ "samples", 's', &samples, 1, 1000 },
+		{ "duration-ms", 'd', &duration_ms, 10, 60000 },
+		{ "churn-hz", 'c', &b.churn_hz, 0, 1000000 },
+	};
 
-	while ((opt = getopt_long(argc, argv, ":hs:d:c:r:", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
-			break;
-		case 'd':
-			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 10, 60000);
-			break;
-		case 'c':
-			b.churn_hz = bench_arg_long(argv[0], "churn-hz", optarg, 0, 1000000);
-			break;
-		default:
-			bench_common_option(argv[0], opt, argv, &result_path, usage);
-		}
-	}
-	bench_no_operands(argv[0], argc, argv);
+	bench_parse_options(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), &result_path, usage);
 	res = kmmu_result_new("aging_bench");
 	v = calloc(samples, sizeof(double));
 	fr = calloc(samples, sizeof(double));

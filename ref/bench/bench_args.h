@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the ref/ benchmarks share around their measurements: an integer
- * option in a range, the common options and the usage errors
- * getopt_long() leaves to the caller (exit status 2), the host line and
+ * What the ref/ benchmarks share around their measurements: the command
+ * line (integer options in a range, the common options and the usage errors
+ * getopt_long() leaves to the caller, exit status 2), the host line and
  * the result file.  Each benchmark is one program (each .c file in
  * ref/bench), so these are inlines in a header beside them, not a library.
  */
@@ -76,6 +76,56 @@ static inline void bench_no_operands(const char *prog, int argc, char **argv)
 		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", prog, argv[optind]);
 		exit(2);
 	}
+}
+
+/* An integer option of a benchmark: --@name N (or -@letter N) into *@val. */
+struct bench_int_option {
+	const char *name;
+	char letter;
+	long *val;
+	long lo, hi;
+};
+
+#define BENCH_MAX_INT_OPTIONS	8
+
+/*
+ * The whole command line of a benchmark: its integer options @opts (@nr
+ * of them, each checked against its range), --result FILE into
+ * *@result_path and --help; an unknown or incomplete option, a value out
+ * of range or an operand is a one-line usage error and exit status 2.
+ */
+static inline void bench_parse_options(int argc, char **argv,
+				       const struct bench_int_option *opts, int nr,
+				       const char **result_path,
+				       void (*usage)(FILE *f, const char *prog))
+{
+	struct option longopts[BENCH_MAX_INT_OPTIONS + 3] = { { 0 } };
+	char shortopts[3 * BENCH_MAX_INT_OPTIONS + 5] = ":hr:";
+	size_t len = strlen(shortopts);
+	int i, opt;
+
+	if (nr > BENCH_MAX_INT_OPTIONS)
+		abort();
+	for (i = 0; i < nr; i++) {
+		longopts[i] = (struct option){ opts[i].name, required_argument, NULL,
+					       opts[i].letter };
+		shortopts[len++] = opts[i].letter;
+		shortopts[len++] = ':';
+	}
+	longopts[nr] = (struct option){ "result", required_argument, NULL, 'r' };
+	longopts[nr + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	/* Our own messages, not getopt's as well. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		for (i = 0; i < nr && opts[i].letter != opt; i++)
+			;
+		if (i < nr)
+			*opts[i].val = bench_arg_long(argv[0], opts[i].name, optarg, opts[i].lo,
+						      opts[i].hi);
+		else
+			bench_common_option(argv[0], opt, argv, result_path, usage);
+	}
+	bench_no_operands(argv[0], argc, argv);
 }
 
 /* The first line of the output: "# PROG: " and the host the result is from. */

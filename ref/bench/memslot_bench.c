@@ -237,33 +237,17 @@ static int record(struct kmmu_result *res, const char *name, const char *unit,
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "samples", required_argument, NULL, 's' },
-		{ "duration-ms", required_argument, NULL, 'd' },
-		{ "result", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *result_path = NULL;
 	long samples = 5, duration_ms = 100, errors = 0, misses = 0;
 	struct kmmu_result *res;
 	uint64_t seed = 1;
-	int opt, r, rc = 0;
+	int r, rc = 0;
+	const struct bench_int_option opts[] = {
+		{ "samples", 's', &samples, 1, 1000 },
+		{ "duration-ms", 'd', &duration_ms, 1, 60000 },
+	};
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":hs:d:r:", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
-			break;
-		case 'd':
-			duration_ms = bench_arg_long(argv[0], "duration-ms", optarg, 1, 60000);
-			break;
-		default:
-			bench_common_option(argv[0], opt, argv, &result_path, usage);
-		}
-	}
-	bench_no_operands(argv[0], argc, argv);
+	bench_parse_options(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), &result_path, usage);
 
 	res = kmmu_result_new("memslot_bench");
 	if (!res) {

@@ -196,30 +196,17 @@ static void usage(FILE *f, const char *prog)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "samples", required_argument, NULL, 's' },
-		{ "result", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *result_path = NULL;
 	double v[1000];
 	long samples = 5;
 	struct kmmu_result *res;
-	int opt, r, rc = 0;
+	int r, rc = 0;
 	unsigned int w;
+	const struct bench_int_option opts[] = {
+		{ "samples", 's', &samples, 1, 1000 },
+	};
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":hs:r:", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			samples = bench_arg_long(argv[0], "samples", optarg, 1, 1000);
-			break;
-		default:
-			bench_common_option(argv[0], opt, argv, &result_path, usage);
-		}
-	}
-	bench_no_operands(argv[0], argc, argv);
+	bench_parse_options(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), &result_path, usage);
 
 	res = kmmu_result_new("mmu_bench");
 	if (!res || make_orders()) {

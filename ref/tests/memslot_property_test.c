@@ -26,10 +26,9 @@
 #include "kselftest_harness.h"
 #include <kmmu/clock.h>
 #include <kmmu/memslot.h>
+#include "lib/memslot_hooks.h"
 #include "lib/naive_memslots.h"
 
-#define PG		KMMU_PAGE_SIZE
-#define HVA_BASE	0x7f0000000000ull
 #define GFN_SPACE	0x3000ull
 #define MAX_GFN		0xfffffull	/* a 32-bit guest: the prepare check bites */
 #define OPS_PER_SEQ	1500
@@ -53,64 +52,6 @@ static uint64_t below(struct rng *r, uint64_t n)
 	return n ? rnd(r) % n : 0;
 }
 
-/* The MMU side as x86 does it, plus one-shot failure injection. */
-struct arch_ctx {
-	int prepare_err;
-	long arch_live;
-};
-
-static int p_prepare(void *ctx, const struct kmmu_memory_slot *old,
-		     struct kmmu_memory_slot *new, enum kmmu_mr_change change)
-{
-	struct arch_ctx *a = ctx;
-	int err;
-
-	if ((change == KMMU_MR_CREATE || change == KMMU_MR_MOVE) &&
-	    new->base_gfn + new->npages - 1 > MAX_GFN)
-		return -EINVAL;
-	if (a->prepare_err) {
-		err = a->prepare_err;
-		a->prepare_err = 0;
-		return err;
-	}
-	if (change == KMMU_MR_CREATE || change == KMMU_MR_MOVE) {
-		new->arch = malloc(8);
-		if (!new->arch)
-			return -ENOMEM;
-		a->arch_live++;
-	} else if (change == KMMU_MR_FLAGS_ONLY) {
-		new->arch = old->arch;
-	}
-	return 0;
-}
-
-static void p_commit(void *ctx, struct kmmu_memory_slot *old,
-		     const struct kmmu_memory_slot *new, enum kmmu_mr_change change)
-{
-	struct arch_ctx *a = ctx;
-
-	if (change == KMMU_MR_MOVE) {
-		free(old->arch);
-		a->arch_live--;
-	}
-}
-
-static void p_free(void *ctx, struct kmmu_memory_slot *slot)
-{
-	struct arch_ctx *a = ctx;
-
-	if (slot->arch) {
-		free(slot->arch);
-		a->arch_live--;
-	}
-}
-
-static const struct kmmu_memslot_ops p_ops = {
-	.prepare = p_prepare,
-	.commit = p_commit,
-	.free_slot = p_free,
-};
-
 struct req {
 	uint32_t slot;
 	uint32_t flags;
@@ -124,7 +65,8 @@ struct seq {
 	unsigned int max_slots;
 	struct kmmu_vm_memslots *vm;
 	struct kmmu_naive_memslots *naive;
-	struct arch_ctx arch;
+	/* The MMU side as x86 does it, plus one-shot failure injection. */
+	struct test_arch arch;
 	char what[160];		/* the request, for failure messages */
 };
 
@@ -317,24 +259,23 @@ static bool check_range(struct __test_metadata *_metadata, struct seq *s,
 	struct kmmu_memory_slot *slot;
 	uint64_t prev = 0;
 
+	/* The iterators are the macros' loops, spelled out to share one body. */
 	if (hva) {
 		nw = kmmu_naive_hva_range(s->naive, as_id, start, end, want, 64);
-		kmmu_for_each_memslot_in_hva_range(slot, slots, start, end) {
-			CHECK(slot->userspace_addr >= prev, seed, opi, "hva order");
-			prev = slot->userspace_addr;
-			if (ng < 64)
-				got[ng] = slot->id;
-			ng++;
-		}
+		slot = kmmu_memslot_hva_first(slots, start, end);
 	} else {
 		nw = kmmu_naive_gfn_range(s->naive, as_id, start, end, want, 64);
-		kmmu_for_each_memslot_in_gfn_range(slot, slots, start, end) {
-			CHECK(slot->base_gfn >= prev, seed, opi, "gfn order");
-			prev = slot->base_gfn;
-			if (ng < 64)
-				got[ng] = slot->id;
-			ng++;
-		}
+		slot = kmmu_memslot_gfn_first(slots, start, end);
+	}
+	for (; slot; slot = hva ? kmmu_memslot_hva_next(slots, slot, start, end) :
+				  kmmu_memslot_gfn_next(slots, slot, end)) {
+		uint64_t key = hva ? slot->userspace_addr : slot->base_gfn;
+
+		CHECK(key >= prev, seed, opi, "%s order", hva ? "hva" : "gfn");
+		prev = key;
+		if (ng < 64)
+			got[ng] = slot->id;
+		ng++;
 	}
 	CHECK(ng == nw, seed, opi, "%s range [%#" PRIx64 ", %#" PRIx64 ") as %d: %u slots, naive %u",
 	      hva ? "hva" : "gfn", start, end, as_id, ng, nw);
@@ -461,7 +402,8 @@ static bool run_sequence(struct __test_metadata *_metadata, uint64_t seed, long 
 
 	s->rng.s = seed;
 	s->max_slots = 4 + below(&s->rng, 60);
-	if (kmmu_memslots_init(&s->vm, &p_ops, &s->arch, s->max_slots) ||
+	s->arch.max_gfn = MAX_GFN;
+	if (kmmu_memslots_init(&s->vm, &test_arch_ops, &s->arch, s->max_slots) ||
 	    kmmu_naive_init(&s->naive, s->max_slots, MAX_GFN)) {
 		TH_LOG("init failed");
 		return false;

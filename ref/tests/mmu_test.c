@@ -81,6 +81,21 @@ FIXTURE_TEARDOWN(mmu)
 	urcu_memb_unregister_thread();
 }
 
+/* self->vm again, made from self->cfg as the test changed it, with the event log. */
+static int remake_vm(FIXTURE_DATA(mmu) *self)
+{
+	int r;
+
+	kmmu_ref_vm_destroy(self->vm);
+	r = kmmu_ref_vm_create(&self->vm, &self->cfg);
+	if (r) {
+		self->vm = NULL;
+		return r;
+	}
+	kmmu_ref_vm_set_event_fn(self->vm, evlog_fn, &self->log);
+	return 0;
+}
+
 static int fault(struct kmmu_ref_vm *vm, int as, gfn_t gfn, uint32_t ec)
 {
 	struct kmmu_fault f;
@@ -98,11 +113,9 @@ static void remake_vm_4k_logged(struct __test_metadata *_metadata, FIXTURE_DATA(
 {
 	struct kmmu_ref_vm *vm;
 
-	kmmu_ref_vm_destroy(self->vm);
 	self->cfg.host_huge_pages = false;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	ASSERT_EQ(0, remake_vm(self));
 	vm = self->vm;
-	kmmu_ref_vm_set_event_fn(vm, evlog_fn, &self->log);
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
 	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
@@ -173,9 +186,8 @@ TEST_F(mmu, no_host_huge_pages)
 {
 	struct kmmu_ref_vm *vm;
 
-	kmmu_ref_vm_destroy(self->vm);
 	self->cfg.host_huge_pages = false;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	ASSERT_EQ(0, remake_vm(self));
 	vm = self->vm;
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
 	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x10, R));
@@ -307,11 +319,9 @@ TEST_F(mmu, mmio_caching_off_and_max_gfn)
 
 	ASSERT_EQ(KMMU_FAULT_EMULATE, fault(self->vm, 0, 1ull << 34, R));
 	ASSERT_EQ(KMMU_FAULT_MMIO_SPTE, fault(self->vm, 0, (1ull << 34) - 1, R));
-	kmmu_ref_vm_destroy(self->vm);
 	self->cfg.mmio_caching = false;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	ASSERT_EQ(0, remake_vm(self));
 	vm = self->vm;
-	kmmu_ref_vm_set_event_fn(vm, evlog_fn, &self->log);
 	ASSERT_EQ(KMMU_FAULT_EMULATE, fault(vm, 0, 0x100, R));
 	ASSERT_EQ(KMMU_FAULT_EMULATE, fault(vm, 0, 0x100, W));
 	ASSERT_EQ(0, vm->stat.mmio_sptes);
@@ -438,9 +448,8 @@ TEST_F(mmu, dirty_logging_pml)
 	struct kmmu_ref_vm *vm;
 	uint64_t s4k, s2m;
 
-	kmmu_ref_vm_destroy(self->vm);
 	self->cfg.pml = true;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	ASSERT_EQ(0, remake_vm(self));
 	vm = self->vm;
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB, HVA + 4096));
@@ -502,9 +511,8 @@ TEST_F(mmu, delete_zaps_slot_only)
 {
 	struct kmmu_ref_vm *vm;
 
-	kmmu_ref_vm_destroy(self->vm);
 	self->cfg.slot_zap_all = false;
-	ASSERT_EQ(0, kmmu_ref_vm_create(&self->vm, &self->cfg));
+	ASSERT_EQ(0, remake_vm(self));
 	vm = self->vm;
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB,

@@ -100,6 +100,17 @@ static unsigned long rmap_entries(struct kmmu_ref_vm *vm)
 	return n;
 }
 
+/* The slot of @gfn in address space 0 (this thread is the only updater). */
+static struct kmmu_memory_slot *slot_of(struct kmmu_ref_vm *vm, gfn_t gfn)
+{
+	struct kmmu_memory_slot *slot;
+
+	urcu_memb_read_lock();
+	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, 0), gfn);
+	urcu_memb_read_unlock();
+	return slot;
+}
+
 static void populate(struct __test_metadata *_metadata, struct kmmu_ref_vm *vm)
 {
 	gfn_t g;
@@ -215,9 +226,7 @@ TEST_F(zap, zap_memslot)
 	struct kmmu_memory_slot *slot;
 
 	populate(_metadata, vm);
-	urcu_memb_read_lock();
-	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, 0), 0);
-	urcu_memb_read_unlock();
+	slot = slot_of(vm, 0);
 	ASSERT_EQ(0, kmmu_mmu_zap_memslot(vm, slot));
 	ASSERT_EQ(0, vm->stat.pages_4k);
 	ASSERT_EQ(2, vm->stat.pages_2m);
@@ -261,9 +270,7 @@ TEST_F(zap, write_protect_and_dirty_bits)
 	struct kmmu_memory_slot *slot;
 
 	populate(_metadata, vm);
-	urcu_memb_read_lock();
-	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, 0), 0x800);
-	urcu_memb_read_unlock();
+	slot = slot_of(vm, 0x800);
 	ASSERT_EQ(-EINVAL, kmmu_mmu_slot_remove_write_access(vm, slot, 0));
 	ASSERT_EQ(-EINVAL, kmmu_mmu_slot_remove_write_access(vm, slot, 3));
 	ASSERT_EQ(0, kmmu_mmu_slot_remove_write_access(vm, slot, 2));
@@ -277,9 +284,7 @@ TEST_F(zap, write_protect_and_dirty_bits)
 	ASSERT_EQ(-EINVAL, kmmu_mmu_slot_leaf_clear_dirty(NULL, slot));
 	ASSERT_EQ(0, kmmu_mmu_slot_leaf_clear_dirty(vm, slot));
 	ASSERT_NE(0, kmmu_lookup_spte(vm, 0, 0, 0x800, NULL) & KMMU_PT_DIRTY_MASK);
-	urcu_memb_read_lock();
-	slot = kmmu_gfn_to_memslot(kmmu_memslots_active(vm->memslots, 0), 5);
-	urcu_memb_read_unlock();
+	slot = slot_of(vm, 5);
 	ASSERT_EQ(0, kmmu_mmu_slot_leaf_clear_dirty(vm, slot));
 	/* Only that slot's 4K SPTEs lose their dirty bit. */
 	ASSERT_EQ(0, kmmu_lookup_spte(vm, 0, 0, 5, NULL) & KMMU_PT_DIRTY_MASK);
