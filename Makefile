@@ -101,7 +101,7 @@ LDLIBS	:= -pthread
 # parts' Makefiles only build the programs (ALL_BINS).
 ALL_BINS :=
 
-.PHONY: all deps run check bench clean FORCE
+.PHONY: all deps run check check-ci bench clean FORCE
 all:
 
 # In dependency order: a part's rules name the libraries of those before it.
@@ -127,6 +127,10 @@ run: deps all
 
 check: deps all
 	@$(RUNNER) --mode check --group check
+
+# The tests of ci/'s own tools (the campaign, bisect, A/B, the nightly...).
+check-ci: deps all
+	@$(RUNNER) --mode check --group ci
 
 bench: deps all
 	@$(RUNNER) --mode bench --group bench

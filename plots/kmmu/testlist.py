@@ -21,7 +21,7 @@ import sys
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".."))
 DEFAULT_LIST = os.path.join(REPO, "ci", "suite.cfg")
-GROUPS = ("check", "run", "bench")
+GROUPS = ("check", "run", "bench", "ci")
 NEEDS = ("kvm",)
 FIELDS = ("program", "each", "exclude", "args", "groups", "needs", "timeout", "kselftest")
 
