@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The differential checker (see kmmu/checker.h): one pass over the sorted
- * records.  Memslot actions are applied to the reference memslots when
+ * records.  Memslot actions are applied to the reference VM (ref/) when
  * their ioctl returned; kernel events are judged against the reference
  * layout at their timestamp, widened by the memslot ioctls in flight at
  * that moment.  This file only dispatches: each record type has one
  * handler (on_record[]), in the file of its property family:
  *
- *   memslot.c       the reference layout and the ioctls in flight;
+ *   memslot.c       the reference VM's layout and the ioctls in flight;
  *                   MEMSLOT_RESULT, SPTE_IN_SLOT, ZAP_ON_REMOVE,
  *                   NO_SPTE_AFTER_ZAP, MMIO_UNBACKED
  *   mmio_gen.c      MMIO_GENERATION, MMIO_GEN_MODEL, ZAP_AT_WRAP,
  *                   MMIO_CHECK, MMIO_SPTE_UNBACKED
- *   spte.c          leaf SPTEs: SPTE_IN_SLOT, HUGE_ALLOWED, SPTE_WRITABLE,
+ *   spte.c          leaf SPTEs: SPTE_IN_SLOT, HUGE_ALLOWED (by the reference
+ *                   VM's fault level), SPTE_WRITABLE,
  *                   LEAF_CHANGE; the leaf table and counts the others read
  *   spte_history.c  SPTE_HISTORY
  *   aging.c         AGING_IN_PASS, AGING_KEEPS_DIRTY, AGING_IDLE
@@ -113,9 +114,7 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
-	static const struct kmmu_memslot_ops ref_ops = {
-		.memslots_updated = chk_ref_memslots_updated,
-	};
+	struct kmmu_ref_vm_config cfg;
 	struct checker c = {
 		.recs = recs, .nr = nr, .opts = opts, .res = res,
 		.leaves.esize = sizeof(struct leaf),
@@ -159,9 +158,18 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		goto out;
 	}
 	c.gen_layout = kmmu_mmio_gen_layout(KMMU_SPTE_LAYOUT_UPSTREAM);
-	ret = kmmu_memslots_init(&c.ms, &ref_ops, &c, 0);
+	/*
+	 * The reference VM: upstream defaults, with the widest guest physical
+	 * address space it models (the host's MAXPHYADDR is not in the trace:
+	 * the kernel's own limit is at most this wide).
+	 */
+	kmmu_ref_vm_config_default(&cfg);
+	cfg.phys_bits = 51;
+	ret = kmmu_ref_vm_create(&c.vm, &cfg);
 	if (ret)
 		goto out;
+	kmmu_ref_vm_set_event_fn(c.vm, chk_ref_mmu_event, &c);
+	c.ms = c.vm->memslots;
 	c.no_history = chk_history_gaps(&c);
 	chk_shadow_init(&c);
 	/* Reference readers must be registered urcu threads; ours is for this replay. */
@@ -181,7 +189,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	chk_explain_page_stats(&c);
 	chk_explain_leaf(&c);
 	urcu_memb_unregister_thread();
-	kmmu_memslots_destroy(c.ms);
+	kmmu_ref_vm_destroy(c.vm);
 	ret = c.oom ? -ENOMEM : 0;
 out:
 	free(c.ops);

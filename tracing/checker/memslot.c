@@ -98,6 +98,25 @@ bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
 	return true;
 }
 
+/*
+ * The largest level the reference's fault path may map @gfn at, in its
+ * live slot of address space 0 (kmmu_fault_max_level(): the slot's
+ * lpage_info, i.e. its ends and its gfn/hva alignment, and dirty
+ * logging); 0 if no live slot holds it.
+ */
+int chk_ref_fault_max_level(struct checker *c, gfn_t gfn)
+{
+	struct kmmu_memory_slot *s;
+	int level = 0;
+
+	urcu_memb_read_lock();
+	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, 0), gfn);
+	if (s && kmmu_memslot_is_visible(s))
+		level = kmmu_fault_max_level(c->vm, s, gfn);
+	urcu_memb_read_unlock();
+	return level > 0 ? level : 0;
+}
+
 bool chk_op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn)
 {
 	return r->memslot.size && (r->memslot.slot >> 16) == 0 &&

@@ -16,6 +16,7 @@
 
 #include "kmmu/checker.h"
 #include "kmmu/memslot.h"
+#include "kmmu/mmu.h"
 #include "kmmu/spte.h"
 #include "kmmu/trace_record.h"
 
@@ -146,7 +147,13 @@ struct checker {
 	uint64_t nr;
 	const struct kmmu_checker_opts *opts;
 	struct kmmu_check_result *res;
-	struct kmmu_vm_memslots *ms;
+	/*
+	 * The reference VM the trace's memslot ioctls are replayed into: its
+	 * memslots (ms) carry the MMU's per-slot metadata, which answers what
+	 * a fault may map (kmmu_fault_max_level()).
+	 */
+	struct kmmu_ref_vm *vm;
+	struct kmmu_vm_memslots *ms;		/* vm->memslots */
 
 	struct memslot_op *ops;
 	uint64_t nr_ops;
@@ -310,6 +317,7 @@ void chk_not_checkable(struct checker *c, enum kmmu_check_property p, const char
 bool chk_ref_slot_at(struct checker *c, gfn_t gfn, struct slot_view *v);
 bool chk_ref_slot_at_any(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
 bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags);
+int chk_ref_fault_max_level(struct checker *c, gfn_t gfn);
 bool chk_op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn);
 bool chk_op_old_covers(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn);
 int chk_ops_in_flight(struct checker *c, uint64_t ts, struct memslot_op **out, bool tied);
@@ -321,7 +329,7 @@ chk_handler chk_on_memslot, chk_on_zap_all_fast, chk_on_prepare_zap_page, chk_on
 	chk_on_mmio;
 
 /* mmio_gen.c: the MMIO SPTE generation family */
-void chk_ref_memslots_updated(void *ctx, uint64_t gen);
+void chk_ref_mmu_event(void *ctx, const struct kmmu_mmu_event *ev);
 void chk_gen_note_update(struct checker *c, const struct kmmu_trace_record *r);
 void chk_judge_wrap(struct checker *c, struct memslot_op *op);
 chk_handler chk_on_mark_mmio, chk_on_check_mmio, chk_on_handle_mmio_pf;
