@@ -28,17 +28,9 @@
  */
 #define GEN_SKEW_NS	50000000ULL
 
-/*
- * The reference VM's events: its kvm_arch_memslots_updated() tells the
- * swaps of the ioctl being replayed.
- */
-void chk_ref_mmu_event(void *ctx, const struct kmmu_mmu_event *ev)
+/* kvm_arch_memslots_updated() of the reference: the swaps of the ioctl being replayed. */
+void chk_gen_memslots_updated(struct checker *c, uint64_t gen)
 {
-	struct checker *c = ctx;
-	uint64_t gen = ev->gen_wrap.gen;
-
-	if (ev->type != KMMU_MMU_EV_MEMSLOTS_UPDATED)
-		return;
 	/* Address space 0 has the generations 0 mod KMMU_ADDRESS_SPACE_NUM. */
 	if (gen % KMMU_ADDRESS_SPACE_NUM == 0 && c->nr_swap_gens < 4)
 		c->swap_gens[c->nr_swap_gens++] = gen;

@@ -219,8 +219,10 @@ static void judge_tdp_leaf(struct checker *c, const struct kmmu_trace_record *r,
 			    " leaf was installed)", gfn, level);
 		return;
 	}
-	if (install)
+	if (install) {
 		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+		chk_ref_install(c, &v, gfn, level, r->spte_changed.new_spte);
+	}
 	chk_judge_leaf(c, &v, gfn, level, r->spte_changed.old_spte, r->spte_changed.new_spte,
 		       install);
 }
@@ -307,6 +309,8 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 	chk_judge_reinstall(c, r, l, was_leaf, is_leaf, chk_judge_history(c, r, l, false));
 	if (was_leaf && is_leaf)
 		judge_leaf_change(c, r);
+	if (was_leaf && !is_leaf)
+		chk_ref_drop(c, r->spte_changed.as_id, r->spte_changed.gfn, level);
 	if (was_leaf != is_leaf) {
 		if (level <= 3) {
 			c->pages[level - 1] += is_leaf ? 1 : -1;

@@ -122,6 +122,202 @@ TEST_F(huge, benign_host_memory_moved_by_2m)
 }
 
 /*
+ * tracing/fixtures/churn-tdp-spte-6.1.kmmutrace: memslot_churn_test on the
+ * TDP MMU, every SPTE change traced, the VM created in the trace; each
+ * DELETE and MOVE fast-zaps, and the kernel's drops follow.
+ */
+#define TDP_FIXTURE	"churn-tdp-spte-6.1.kmmutrace"
+
+FIXTURE(tdp) {
+	struct kmmu_trace_file tf;
+	struct kmmu_check_result res;
+};
+
+FIXTURE_SETUP(tdp)
+{
+	char err[512];
+
+	ASSERT_EQ(0, read_fixture(TDP_FIXTURE, &self->tf, err, sizeof(err)))
+		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
+}
+
+FIXTURE_TEARDOWN(tdp)
+{
+	kmmu_trace_file_free(&self->tf);
+}
+
+/* The fixture's records without the one at @at (in place). */
+static void remove_rec(struct kmmu_trace_file *tf, uint64_t at)
+{
+	memmove(&tf->recs[at], &tf->recs[at + 1], (tf->nr - at - 1) * sizeof(tf->recs[0]));
+	tf->nr--;
+}
+
+/* The @nth kvm_mmu_zap_all_fast of the trace (from 0); -1 if none. */
+static int64_t find_zap_all_fast(const struct kmmu_trace_file *tf, unsigned int nth)
+{
+	for (uint64_t i = 0; i < tf->nr; i++)
+		if (tf->recs[i].type == KMMU_EV_ZAP_ALL_FAST && !nth--)
+			return i;
+	return -1;
+}
+
+static bool is_leaf_drop(const struct kmmu_trace_record *r)
+{
+	return r->type == KMMU_EV_SPTE_CHANGED && !r->spte_changed.as_id &&
+	       r->spte_changed.level == 1 &&
+	       (r->spte_changed.old_spte & KMMU_SPTE_MMU_PRESENT_MASK) &&
+	       !(r->spte_changed.new_spte & KMMU_SPTE_MMU_PRESENT_MASK);
+}
+
+/*
+ * The first successful DELETE (as 0) with a traced drop of a 4K leaf of
+ * its slot in its window: the drop's index in *@drop, and in *@other a
+ * second drop in that window (of any slot), or -1.  False if none.
+ */
+static bool find_removal_drop(const struct kmmu_trace_file *tf, int64_t *drop, int64_t *other)
+{
+	uint64_t base[64] = { 0 }, npages[64] = { 0 };
+
+	for (uint64_t i = 0; i < tf->nr; i++) {
+		const struct kmmu_trace_record *r = &tf->recs[i];
+		uint32_t id = r->memslot.slot & 0xffff;
+
+		if (r->type != KMMU_ACT_SET_MEMSLOT || r->memslot.ret || (r->memslot.slot >> 16) ||
+		    id >= 64)
+			continue;
+		if (r->memslot.size) {
+			base[id] = r->memslot.gpa >> 12;
+			npages[id] = r->memslot.size >> 12;
+			continue;
+		}
+		*drop = *other = -1;
+		for (uint64_t j = i; j-- > 0 && tf->recs[j].ts >= r->memslot.start_ts;) {
+			const struct kmmu_trace_record *d = &tf->recs[j];
+
+			if (!is_leaf_drop(d))
+				continue;
+			if (*drop < 0 && d->spte_changed.gfn - base[id] < npages[id])
+				*drop = j;
+			else if (*other < 0)
+				*other = j;
+		}
+		if (*drop >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Only @prop's divergences, at least one, the first saying @says. */
+static void expect_only(struct __test_metadata *_metadata, struct kmmu_trace_file *tf,
+			struct kmmu_check_result *res, enum kmmu_check_property prop,
+			const char *says)
+{
+	ASSERT_EQ(0, kmmu_check(tf->recs, tf->nr, NULL, res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(res, prop));
+	EXPECT_NE(NULL, strstr(res->first_divergence, says)) {
+		TH_LOG("%s", res->first_divergence);
+	}
+}
+
+static void expect_tdp_clean(struct __test_metadata *_metadata, struct kmmu_trace_file *tf,
+			     struct kmmu_check_result *res)
+{
+	ASSERT_EQ(0, kmmu_check(tf->recs, tf->nr, NULL, res));
+	EXPECT_EQ(0, res->nr_divergences) {
+		TH_LOG("%s", res->first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(res, KMMU_PROP_MMU_VALID_GEN));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(res, KMMU_PROP_ZAP_ON_REMOVE));
+}
+
+TEST_F(tdp, replays_clean)
+{
+	expect_tdp_clean(_metadata, &self->tf, &self->res);
+	EXPECT_LE(3, self->res.checked[KMMU_PROP_MMU_VALID_GEN]);
+}
+
+/*
+ * The second fast zap did not toggle mmu_valid_gen: the third reports the
+ * generation the second did, and so on, each one off from then on.
+ */
+TEST_F(tdp, planted_fast_zap_without_toggle)
+{
+	ASSERT_LE(0, find_zap_all_fast(&self->tf, 2));
+	for (unsigned int nth = 2; find_zap_all_fast(&self->tf, nth) >= 0; nth++)
+		self->tf.recs[find_zap_all_fast(&self->tf, nth)].zap_all_fast.mmu_valid_gen ^= 1;
+	expect_only(_metadata, &self->tf, &self->res, KMMU_PROP_MMU_VALID_GEN,
+		    "did not toggle it exactly once");
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MMU_VALID_GEN]);
+}
+
+/* The VM was created in the trace: its first fast zap finds generation 0. */
+TEST_F(tdp, planted_new_vm_at_generation_1)
+{
+	for (uint64_t i = 0; i < self->tf.nr; i++)
+		if (self->tf.recs[i].type == KMMU_EV_ZAP_ALL_FAST)
+			self->tf.recs[i].zap_all_fast.mmu_valid_gen ^= 1;
+	expect_only(_metadata, &self->tf, &self->res, KMMU_PROP_MMU_VALID_GEN,
+		    "a new VM starts at 0");
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MMU_VALID_GEN]);
+}
+
+/*
+ * Benign: the same trace from a VM created before it began, after an odd
+ * number of fast zaps: the pairing is learned from the first one.
+ */
+TEST_F(tdp, benign_vm_older_than_the_trace)
+{
+	for (uint64_t i = self->tf.nr; i-- > 0;) {
+		if (self->tf.recs[i].type == KMMU_EV_ZAP_ALL_FAST)
+			self->tf.recs[i].zap_all_fast.mmu_valid_gen ^= 1;
+		else if (self->tf.recs[i].type == KMMU_ACT_VM_CREATE)
+			remove_rec(&self->tf, i);
+	}
+	expect_tdp_clean(_metadata, &self->tf, &self->res);
+}
+
+/* Benign: what the fast zap found in use is not judged. */
+TEST_F(tdp, benign_used_pages_changed)
+{
+	int64_t at = find_zap_all_fast(&self->tf, 0);
+
+	ASSERT_LE(0, at);
+	self->tf.recs[at].zap_all_fast.used_pages += 7;
+	expect_tdp_clean(_metadata, &self->tf, &self->res);
+}
+
+/*
+ * A DELETE's fast zap that left one leaf of the slot in place (its traced
+ * drop removed): the reference still holds it when the DELETE returns.
+ * The zap itself happened, so only the reference's SPTE state tells.
+ */
+TEST_F(tdp, planted_fast_zap_missing_a_leaf)
+{
+	int64_t drop, other;
+
+	ASSERT_TRUE(find_removal_drop(&self->tf, &drop, &other));
+	remove_rec(&self->tf, drop);
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+}
+
+/* Benign: two drops of the window in the other order. */
+TEST_F(tdp, benign_drops_reordered)
+{
+	struct kmmu_trace_record tmp;
+	int64_t drop, other;
+
+	ASSERT_TRUE(find_removal_drop(&self->tf, &drop, &other));
+	ASSERT_LE(0, other) TH_LOG("one drop in the window");
+	tmp = self->tf.recs[drop];
+	self->tf.recs[drop].spte_changed = self->tf.recs[other].spte_changed;
+	self->tf.recs[other].spte_changed = tmp.spte_changed;
+	expect_tdp_clean(_metadata, &self->tf, &self->res);
+}
+
+/*
  * The reference VM refuses a slot beyond the guest physical address space
  * (x86's kvm_mmu_max_gfn() check in kvm_arch_prepare_memory_region()), as
  * the kernel does: a kernel's -EINVAL there is right, a 0 is not.  The

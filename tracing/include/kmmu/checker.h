@@ -7,6 +7,15 @@
  * the logic, it is the oracle: each memslot ioctl's result (including
  * x86's refusal of gfns beyond the address space), the largest level a
  * fault may map a gfn at (kmmu_fault_max_level()), the memslot generation.
+ * The reference VM also keeps the SPTE state the kernel's events give it:
+ * each leaf the kernel installs is faulted into it, and the kernel's
+ * traced drops, MMU notifier unmaps and fast zaps take them out again.
+ * Where the kernel traces its drops (the TDP MMU, one VM, a complete
+ * history), a DELETE or MOVE must leave none of the reference's SPTEs in
+ * the removed range (ZAP_ON_REMOVE per SPTE); each kvm_mmu_zap_all_fast
+ * must report the mmu_valid_gen the reference's own fast zaps toggle
+ * (MMU_VALID_GEN; 0 for a VM created in the trace, else learned from the
+ * first).
  *
  * A memslot ioctl is an interval [issued, returned]; while one is in flight,
  * events touching the gfns it changes may legitimately follow either layout,
@@ -90,6 +99,7 @@ enum kmmu_check_property {
 	KMMU_PROP_SPTE_HISTORY,		/* a change starts from what the last one left */
 	KMMU_PROP_LEAF_CHANGE,		/* a leaf changes in place only as KVM changes one */
 	KMMU_PROP_MMIO_CHECK,		/* an MMIO SPTE is used iff its generation is KVM's */
+	KMMU_PROP_MMU_VALID_GEN,	/* each fast zap toggles the reference's mmu_valid_gen */
 	KMMU_PROP_NR,
 };
 
