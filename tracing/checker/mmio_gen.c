@@ -26,7 +26,7 @@
  * before it: six times the worst seen.  A generation older than the
  * oldest such update, or one on the update's own CPU, is still judged.
  */
-#define GEN_SKEW_NS	50000000ULL
+/* GEN_SKEW_NS (replay.h) is this allowance. */
 
 /* kvm_arch_memslots_updated() of the reference: the swaps of the ioctl being replayed. */
 void chk_gen_memslots_updated(struct checker *c, uint64_t gen)

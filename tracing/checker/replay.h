@@ -28,6 +28,12 @@
 #define PAGE_SHIFT	12
 #define MAX_IDLE	16	/* idle ranges remembered */
 #define MAX_CLAIMS	16
+/*
+ * How far apart two CPUs' trace clocks were seen, with margin: an event
+ * stamped on another CPU this much after an ioctl's return may have
+ * happened before it (mmio_gen.c tells what was seen).
+ */
+#define GEN_SKEW_NS	50000000ULL
 
 /*
  * SPTE bits the TDP checks read (arch/x86/kvm/mmu/spte.h, 6.1).  Present

@@ -173,9 +173,11 @@ static bool is_leaf_drop(const struct kmmu_trace_record *r)
 /*
  * The first successful DELETE (as 0) with a traced drop of a 4K leaf of
  * its slot in its window: the drop's index in *@drop, and in *@other a
- * second drop in that window (of any slot), or -1.  False if none.
+ * second drop in that window (of any slot), or -1; the DELETE's in *@del
+ * (if @del).  False if none.
  */
-static bool find_removal_drop(const struct kmmu_trace_file *tf, int64_t *drop, int64_t *other)
+static bool find_removal_drop_of(const struct kmmu_trace_file *tf, int64_t *drop, int64_t *other,
+				 int64_t *del)
 {
 	uint64_t base[64] = { 0 }, npages[64] = { 0 };
 
@@ -202,10 +204,41 @@ static bool find_removal_drop(const struct kmmu_trace_file *tf, int64_t *drop, i
 			else if (*other < 0)
 				*other = j;
 		}
-		if (*drop >= 0)
+		if (*drop >= 0) {
+			if (del)
+				*del = i;
 			return true;
+		}
 	}
 	return false;
+}
+
+static bool find_removal_drop(const struct kmmu_trace_file *tf, int64_t *drop, int64_t *other)
+{
+	return find_removal_drop_of(tf, drop, other, NULL);
+}
+
+/*
+ * The DELETE's drop of its slot's leaf moved to @ns after the DELETE's
+ * return, stamped on CPU @cpu.
+ */
+static void move_drop_after_delete(struct __test_metadata *_metadata, struct kmmu_trace_file *tf,
+				   uint64_t ns, uint16_t cpu)
+{
+	struct kmmu_trace_record rec;
+	int64_t drop, other, del;
+
+	ASSERT_TRUE(find_removal_drop_of(tf, &drop, &other, &del));
+	ASSERT_LT(drop, del);
+	rec = tf->recs[drop];
+	remove_rec(tf, drop);
+	del--;
+	rec.ts = tf->recs[del].ts + ns;
+	rec.cpu = cpu;
+	ASSERT_LT(rec.ts, tf->recs[del + 1].ts) TH_LOG("the next record comes too soon");
+	memmove(&tf->recs[del + 2], &tf->recs[del + 1], (tf->nr - del - 1) * sizeof(rec));
+	tf->recs[del + 1] = rec;
+	tf->nr++;
 }
 
 /* Only @prop's divergences, at least one, the first saying @says. */
@@ -301,6 +334,27 @@ TEST_F(tdp, planted_fast_zap_missing_a_leaf)
 	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
 	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+}
+
+/*
+ * Benign: the drop stamped on another CPU just after the DELETE's return:
+ * the per-CPU clocks may disagree that much.
+ */
+TEST_F(tdp, benign_drop_stamped_late_on_another_cpu)
+{
+	move_drop_after_delete(_metadata, &self->tf, 1000, 1);
+	expect_tdp_clean(_metadata, &self->tf, &self->res);
+}
+
+/* ... but on the DELETE's own CPU, after its return, it really came too late. */
+TEST_F(tdp, planted_drop_after_the_delete_returned)
+{
+	move_drop_after_delete(_metadata, &self->tf, 1000, 0);
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_ZAP_ON_REMOVE));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "never dropped")) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
 }
 
 /* Benign: two drops of the window in the other order. */
