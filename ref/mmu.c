@@ -48,15 +48,22 @@ const char *kmmu_fault_result_name(enum kmmu_fault_result r)
 	return fault_result_names[r];
 }
 
+int kmmu_fault_max_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot, gfn_t gfn)
+{
+	int level = kmmu_max_mapping_level(vm, slot, gfn);
+
+	/* Dirty logging tracks 4K pages only. */
+	if (level > KMMU_PG_LEVEL_4K && (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES))
+		return KMMU_PG_LEVEL_4K;
+	return level;
+}
+
 /* kvm_mmu_hugepage_adjust(): the level the fault will map at. */
 static int fault_goal_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot, gfn_t gfn)
 {
 	if (!slot)
 		return KMMU_PG_LEVEL_4K;
-	/* Dirty logging tracks 4K pages only. */
-	if (slot->flags & KMMU_MEM_LOG_DIRTY_PAGES)
-		return KMMU_PG_LEVEL_4K;
-	return kmmu_max_mapping_level(vm, slot, gfn);
+	return kmmu_fault_max_level(vm, slot, gfn);
 }
 
 static void mark_page_dirty_in_slot(const struct kmmu_memory_slot *slot)

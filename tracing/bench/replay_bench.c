@@ -58,7 +58,7 @@ static void memslot(struct kmmu_trace_record *r, uint64_t issued, unsigned int s
 
 static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned int slots)
 {
-	uint64_t n = 0, now = 0;
+	uint64_t n = 0, now = 0, zaps = 0;
 
 	for (unsigned int s = 0; s < slots; s++)
 		memslot(next(recs, &n, &now, KMMU_ACT_SET_MEMSLOT), now, s, SLOT_PAGES << 12);
@@ -70,7 +70,9 @@ static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned
 			unsigned int s = (r >> 16) % slots;
 			uint64_t issued = now + 1;
 
-			next(recs, &n, &now, KMMU_EV_ZAP_ALL_FAST);
+			/* Each fast zap toggles mmu_valid_gen, which it reports first. */
+			next(recs, &n, &now, KMMU_EV_ZAP_ALL_FAST)->zap_all_fast.mmu_valid_gen =
+				zaps++ & 1;
 			memslot(next(recs, &n, &now, KMMU_ACT_SET_MEMSLOT), issued, s, 0);
 			memslot(next(recs, &n, &now, KMMU_ACT_SET_MEMSLOT), now, s, SLOT_PAGES << 12);
 		} else if (r % 10 == 0) {

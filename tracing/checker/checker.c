@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The differential checker (see kmmu/checker.h): one pass over the sorted
- * records.  Memslot actions are applied to the reference memslots when
+ * records.  Memslot actions are applied to the reference VM (ref/) when
  * their ioctl returned; kernel events are judged against the reference
  * layout at their timestamp, widened by the memslot ioctls in flight at
- * that moment.  This file only dispatches: each record type has one
+ * that moment, and the kernel's SPTE installs and drops are replayed into
+ * the reference MMU (ref_mmu.c), which judges by what it then holds.  This file only dispatches: each record type has one
  * handler (on_record[]), in the file of its property family:
  *
- *   memslot.c       the reference layout and the ioctls in flight;
+ *   memslot.c       the reference VM's layout and the ioctls in flight;
  *                   MEMSLOT_RESULT, SPTE_IN_SLOT, ZAP_ON_REMOVE,
  *                   NO_SPTE_AFTER_ZAP, MMIO_UNBACKED
  *   mmio_gen.c      MMIO_GENERATION, MMIO_GEN_MODEL, ZAP_AT_WRAP,
  *                   MMIO_CHECK, MMIO_SPTE_UNBACKED
- *   spte.c          leaf SPTEs: SPTE_IN_SLOT, HUGE_ALLOWED, SPTE_WRITABLE,
+ *   spte.c          leaf SPTEs: SPTE_IN_SLOT, HUGE_ALLOWED (by the reference
+ *                   VM's fault level), SPTE_WRITABLE,
  *                   LEAF_CHANGE; the leaf table and counts the others read
  *   spte_history.c  SPTE_HISTORY
  *   aging.c         AGING_IN_PASS, AGING_KEEPS_DIRTY, AGING_IDLE
@@ -20,6 +22,9 @@
  *                   drops for PAGE_STATS and ZAP_ON_REMOVE, its Accessed
  *                   clears for AGING_IN_PASS
  *   page_stats.c    PAGE_STATS
+ *   ref_mmu.c       the reference VM's SPTE state from the kernel's
+ *                   installs, drops, unmaps and fast zaps; ZAP_ON_REMOVE
+ *                   per SPTE, MMU_VALID_GEN
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
  *   table.c         the hash table of per-key state
@@ -81,6 +86,7 @@ static void on_unmap_hva_range(struct checker *c, const struct kmmu_trace_record
 {
 	chk_on_unmap(c, r);
 	chk_log_untraced_unmap(c, r);
+	chk_ref_unmap(c, r);
 }
 
 /* Who judges each record type: one handler per type, in the family's file. */
@@ -113,9 +119,7 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
-	static const struct kmmu_memslot_ops ref_ops = {
-		.memslots_updated = chk_ref_memslots_updated,
-	};
+	struct kmmu_ref_vm_config cfg;
 	struct checker c = {
 		.recs = recs, .nr = nr, .opts = opts, .res = res,
 		.leaves.esize = sizeof(struct leaf),
@@ -132,6 +136,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	for (uint64_t i = 0; i < nr; i++) {
 		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
 			return -EINVAL;
+		c.any_spte_changes |= recs[i].type == KMMU_EV_SPTE_CHANGED;
+		c.vm_creates_total += recs[i].type == KMMU_ACT_VM_CREATE;
 		if (recs[i].type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		c.nr_ops++;
@@ -159,10 +165,21 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		goto out;
 	}
 	c.gen_layout = kmmu_mmio_gen_layout(KMMU_SPTE_LAYOUT_UPSTREAM);
-	ret = kmmu_memslots_init(&c.ms, &ref_ops, &c, 0);
+	/*
+	 * The reference VM: upstream defaults, with the widest guest physical
+	 * address space it models (the host's MAXPHYADDR is not in the trace:
+	 * the kernel's own limit is at most this wide).
+	 */
+	kmmu_ref_vm_config_default(&cfg);
+	cfg.phys_bits = 51;
+	/* The kernel's fast zap, where it makes one, is traced and replayed. */
+	cfg.slot_zap_all = false;
+	ret = kmmu_ref_vm_create(&c.vm, &cfg);
 	if (ret)
 		goto out;
+	c.ms = c.vm->memslots;
 	c.no_history = chk_history_gaps(&c);
+	chk_ref_mmu_init(&c);
 	chk_shadow_init(&c);
 	/* Reference readers must be registered urcu threads; ours is for this replay. */
 	urcu_memb_register_thread();
@@ -180,8 +197,10 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	chk_explain_aging(&c);
 	chk_explain_page_stats(&c);
 	chk_explain_leaf(&c);
+	chk_ref_explain(&c);
+	/* Its SPTEs go by call_rcu, from this registered thread. */
+	kmmu_ref_vm_destroy(c.vm);
 	urcu_memb_unregister_thread();
-	kmmu_memslots_destroy(c.ms);
 	ret = c.oom ? -ENOMEM : 0;
 out:
 	free(c.ops);

@@ -98,6 +98,25 @@ bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags)
 	return true;
 }
 
+/*
+ * The largest level the reference's fault path may map @gfn at, in its
+ * live slot of address space 0 (kmmu_fault_max_level(): the slot's
+ * lpage_info, i.e. its ends and its gfn/hva alignment, and dirty
+ * logging); 0 if no live slot holds it.
+ */
+int chk_ref_fault_max_level(struct checker *c, gfn_t gfn)
+{
+	struct kmmu_memory_slot *s;
+	int level = 0;
+
+	urcu_memb_read_lock();
+	s = kmmu_gfn_to_memslot(kmmu_memslots_active(c->ms, 0), gfn);
+	if (s && kmmu_memslot_is_visible(s))
+		level = kmmu_fault_max_level(c->vm, s, gfn);
+	urcu_memb_read_unlock();
+	return level > 0 ? level : 0;
+}
+
 bool chk_op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn)
 {
 	return r->memslot.size && (r->memslot.slot >> 16) == 0 &&
@@ -320,6 +339,9 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	removes = had_old && (!r->memslot.size ||
 			      (r->memslot.gpa >> PAGE_SHIFT) != old_base);
 
+	/* The reference still has the old slot: what the kernel left in it. */
+	if (removes && !r->memslot.ret && !(slot >> 16))
+		chk_ref_judge_removal(c, slot & 0xffff);
 	ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
 				     r->memslot.size, r->memslot.hva);
 	chk_judge_wrap(c, op);
@@ -393,6 +415,7 @@ void chk_on_zap_all_fast(struct checker *c, const struct kmmu_trace_record *r)
 {
 	c->zapper = r->pid;
 	on_zap(c, r->ts, true, 0);
+	chk_ref_zap_all_fast(c, r);
 }
 
 void chk_on_prepare_zap_page(struct checker *c, const struct kmmu_trace_record *r)
@@ -430,6 +453,10 @@ void chk_on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	if ((r->set_spte.level > 1 || (v.flags & KMMU_MEM_READONLY)) &&
 	    !chk_range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
 		chk_judge_leaf(c, &v, gfn, r->set_spte.level, 0, r->set_spte.spte, true);
+	/* The shadow MMU's installs into the reference (the TDP MMU's: spte.c). */
+	if (!c->any_spte_changes && tdp_leaf(r->set_spte.spte, r->set_spte.level) &&
+	    !chk_range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
+		chk_ref_install(c, &v, gfn, r->set_spte.level, r->set_spte.spte);
 
 	/* Between the zap of a slot being removed and the end of its removal. */
 	n = chk_ops_in_flight(c, r->ts, fl, false);

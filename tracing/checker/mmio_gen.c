@@ -26,13 +26,11 @@
  * before it: six times the worst seen.  A generation older than the
  * oldest such update, or one on the update's own CPU, is still judged.
  */
-#define GEN_SKEW_NS	50000000ULL
+/* GEN_SKEW_NS (replay.h) is this allowance. */
 
 /* kvm_arch_memslots_updated() of the reference: the swaps of the ioctl being replayed. */
-void chk_ref_memslots_updated(void *ctx, uint64_t gen)
+void chk_gen_memslots_updated(struct checker *c, uint64_t gen)
 {
-	struct checker *c = ctx;
-
 	/* Address space 0 has the generations 0 mod KMMU_ADDRESS_SPACE_NUM. */
 	if (gen % KMMU_ADDRESS_SPACE_NUM == 0 && c->nr_swap_gens < 4)
 		c->swap_gens[c->nr_swap_gens++] = gen;

@@ -16,6 +16,7 @@
 
 #include "kmmu/checker.h"
 #include "kmmu/memslot.h"
+#include "kmmu/mmu.h"
 #include "kmmu/spte.h"
 #include "kmmu/trace_record.h"
 
@@ -27,6 +28,12 @@
 #define PAGE_SHIFT	12
 #define MAX_IDLE	16	/* idle ranges remembered */
 #define MAX_CLAIMS	16
+/*
+ * How far apart two CPUs' trace clocks were seen, with margin: an event
+ * stamped on another CPU this much after an ioctl's return may have
+ * happened before it (mmio_gen.c tells what was seen).
+ */
+#define GEN_SKEW_NS	50000000ULL
 
 /*
  * SPTE bits the TDP checks read (arch/x86/kvm/mmu/spte.h, 6.1).  Present
@@ -146,7 +153,13 @@ struct checker {
 	uint64_t nr;
 	const struct kmmu_checker_opts *opts;
 	struct kmmu_check_result *res;
-	struct kmmu_vm_memslots *ms;
+	/*
+	 * The reference VM the trace's memslot ioctls are replayed into: its
+	 * memslots (ms) carry the MMU's per-slot metadata, which answers what
+	 * a fault may map (kmmu_fault_max_level()).
+	 */
+	struct kmmu_ref_vm *vm;
+	struct kmmu_vm_memslots *ms;		/* vm->memslots */
 
 	struct memslot_op *ops;
 	uint64_t nr_ops;
@@ -215,6 +228,17 @@ struct checker {
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
 	int32_t zapper;			/* ... and its task */
+
+	/* The reference VM's SPTE state (ref_mmu.c). */
+	bool any_spte_changes;		/* the trace has kvm_tdp_mmu_spte_changed */
+	bool ref_drops_traced;		/* ... and a complete history: zap coverage per SPTE */
+	uint64_t ref_pfn;		/* the install being replayed: its frame */
+	int ref_level;			/* ... and level */
+	unsigned int vm_creates_total;	/* KMMU_ACT_VM_CREATE records in the trace */
+	bool valid_gen_known;		/* a fast zap was seen: mmu_valid_gen is paired */
+	unsigned int valid_gen_flip;	/* kernel mmu_valid_gen ^ the reference's */
+	uint64_t valid_gen_zaps;	/* kvm_mmu_zap_all_fast records replayed */
+	bool ref_own_zap;		/* a reference fast zap now is its own, not replayed */
 
 	/* The shadow MMU's leaves (shadow.c), where kprobe events show its drops. */
 	bool shadow_drops;		/* the trace has mmu_spte_clear_track_bits */
@@ -310,6 +334,7 @@ void chk_not_checkable(struct checker *c, enum kmmu_check_property p, const char
 bool chk_ref_slot_at(struct checker *c, gfn_t gfn, struct slot_view *v);
 bool chk_ref_slot_at_any(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
 bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags);
+int chk_ref_fault_max_level(struct checker *c, gfn_t gfn);
 bool chk_op_new_covers(const struct kmmu_trace_record *r, gfn_t gfn);
 bool chk_op_old_covers(struct checker *c, const struct kmmu_trace_record *r, gfn_t gfn);
 int chk_ops_in_flight(struct checker *c, uint64_t ts, struct memslot_op **out, bool tied);
@@ -321,7 +346,7 @@ chk_handler chk_on_memslot, chk_on_zap_all_fast, chk_on_prepare_zap_page, chk_on
 	chk_on_mmio;
 
 /* mmio_gen.c: the MMIO SPTE generation family */
-void chk_ref_memslots_updated(void *ctx, uint64_t gen);
+void chk_gen_memslots_updated(struct checker *c, uint64_t gen);
 void chk_gen_note_update(struct checker *c, const struct kmmu_trace_record *r);
 void chk_judge_wrap(struct checker *c, struct memslot_op *op);
 chk_handler chk_on_mark_mmio, chk_on_check_mmio, chk_on_handle_mmio_pf;
@@ -395,6 +420,17 @@ const char *chk_shadow_no_ages(struct checker *c);
 void chk_shadow_on_set_spte(struct checker *c, const struct kmmu_trace_record *r);
 chk_handler chk_shadow_on_clear, chk_shadow_on_age;
 void chk_shadow_judge_removal(struct checker *c, int id, gfn_t base, uint64_t npages);
+
+/* ref_mmu.c: the reference VM's SPTE state; ZAP_ON_REMOVE per SPTE, MMU_VALID_GEN */
+void chk_ref_mmu_init(struct checker *c);
+void chk_ref_mmu_event(void *ctx, const struct kmmu_mmu_event *ev);
+void chk_ref_install(struct checker *c, const struct slot_view *v, gfn_t gfn,
+		     unsigned int level, uint64_t spte);
+void chk_ref_drop(struct checker *c, unsigned int as_id, gfn_t gfn, unsigned int level);
+void chk_ref_unmap(struct checker *c, const struct kmmu_trace_record *r);
+chk_handler chk_ref_zap_all_fast;
+void chk_ref_judge_removal(struct checker *c, int id);
+void chk_ref_explain(struct checker *c);
 
 /* page_stats.c: PAGE_STATS */
 chk_handler chk_on_unmap, chk_on_stats;

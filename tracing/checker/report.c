@@ -32,6 +32,7 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_SPTE_HISTORY] = "each SPTE change starts from the SPTE the previous traced change left",
 	[KMMU_PROP_LEAF_CHANGE] = "a present leaf SPTE changes in place only as KVM changes one",
 	[KMMU_PROP_MMIO_CHECK] = "an MMIO SPTE is used exactly when its generation is KVM's",
+	[KMMU_PROP_MMU_VALID_GEN] = "each fast zap toggles mmu_valid_gen as the reference's does",
 };
 
 const char *kmmu_check_property_name(enum kmmu_check_property p)

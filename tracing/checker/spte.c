@@ -84,6 +84,40 @@ static struct leaf *leaf_of(struct checker *c, unsigned int as_id, unsigned int 
 }
 
 /*
+ * HUGE_ALLOWED's bound: the level the reference's fault path would map
+ * @gfn of the live slot @v at (see chk_judge_leaf()).
+ */
+static void judge_level(struct checker *c, const struct slot_view *v, gfn_t gfn,
+			unsigned int level)
+{
+	int ref = chk_ref_fault_max_level(c, gfn);
+	uint64_t pages = level_pages(level);
+
+	/* Below the reference's largest level, its answer is the whole bound. */
+	if (level > (unsigned int)ref && ref < KMMU_MAX_HUGEPAGE_LEVEL) {
+		if (v->flags & KMMU_MEM_LOG_DIRTY_PAGES)
+			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
+				    "slot 0:%d logs dirty pages: no huge page may be mapped in it"
+				    " (a level-%u SPTE for gfn %#" PRIx64 " was)", v->id, level,
+				    gfn);
+		else
+			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
+				    "the reference maps gfn %#" PRIx64 " of slot 0:%d [gfn %#"
+				    PRIx64 "+%#" PRIx64 ", hva %#" PRIx64 ") at level %d at most"
+				    " (its lpage_info: the slot's ends, its gfns and host addresses"
+				    " aligned alike or not), the kernel at level %u", gfn, v->id,
+				    v->base, v->npages, v->hva, ref, level);
+		return;
+	}
+	if (level > KMMU_MAX_HUGEPAGE_LEVEL && ((v->base ^ v->hva >> PAGE_SHIFT) & (pages - 1)))
+		chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
+			    "slot 0:%d's gfns (from %#" PRIx64 ") and host addresses (from"
+			    " %#" PRIx64 ") are not aligned alike at level %u: no level-%u"
+			    " SPTE may map it (disallow_lpage)", v->id, v->base, v->hva,
+			    level, level);
+}
+
+/*
  * A present leaf SPTE of address space 0 that the kernel installed
  * (@install; @old is then not a leaf) or changed from the leaf @old,
  * whose first gfn lies in the live slot @v, outside any memslot ioctl
@@ -92,11 +126,16 @@ static struct leaf *leaf_of(struct checker *c, unsigned int as_id, unsigned int 
  * - SPTE_IN_SLOT: all its gfns lie in that one slot.  A fault maps a huge
  *   page only where lpage_info allows, and kvm_alloc_memslot_metadata()
  *   disallows the huge pages that cross the slot's ends.
- * - HUGE_ALLOWED (installs above 4K): kvm_mmu_hugepage_adjust() maps no
- *   huge page in a slot with dirty logging, nor in one whose gfns and host
- *   addresses are not aligned alike at that level (disallow_lpage), and
- *   the huge SPTE's gfn and pfn are aligned to its size (the pfn is
- *   masked: pfn &= ~mask).
+ * - HUGE_ALLOWED (installs above 4K): the huge SPTE's gfn and pfn are
+ *   aligned to its size (the pfn is masked: pfn &= ~mask), and its level
+ *   is at most what the reference's fault path would map there
+ *   (kmmu_fault_max_level() on the reference VM's slot: no huge page while
+ *   the slot logs dirty pages, nor where its lpage_info disallows one: a
+ *   huge page crossing the slot's ends, or gfns and host addresses not
+ *   aligned alike).  The reference models no 1G pages: a 1G SPTE must be
+ *   one where the reference maps 2M, and its slot's gfns and host
+ *   addresses aligned alike at 1G (kvm_alloc_memslot_metadata()'s rule,
+ *   the one part judged here rather than by ref/).
  * - SPTE_WRITABLE: a read-only slot gives no writable pfn
  *   (__gfn_to_pfn_memslot() clears *writable; prefetch of it fails), so
  *   make_spte() never sets the Writable bit; and no huge SPTE is made
@@ -135,17 +174,8 @@ void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 				    "a level-%u SPTE maps gfn %#" PRIx64 " to pfn %#" PRIx64 ":"
 				    " both must be aligned to its %#" PRIx64 " pages", level, gfn,
 				    kmmu_spte_to_pfn(spte), pages);
-		else if (logged)
-			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
-				    "slot 0:%d logs dirty pages: no huge page may be mapped in it"
-				    " (a level-%u SPTE for gfn %#" PRIx64 " was)", v->id, level,
-				    gfn);
-		else if ((v->base ^ v->hva >> PAGE_SHIFT) & (pages - 1))
-			chk_diverge(c, KMMU_PROP_HUGE_ALLOWED, gfn, true,
-				    "slot 0:%d's gfns (from %#" PRIx64 ") and host addresses (from"
-				    " %#" PRIx64 ") are not aligned alike at level %u: no level-%u"
-				    " SPTE may map it (disallow_lpage)", v->id, v->base, v->hva,
-				    level, level);
+		else
+			judge_level(c, v, gfn, level);
 	}
 	/* A huge install in a dirty-logged slot is HUGE_ALLOWED's. */
 	if (!ro && !(logged && huge && !install))
@@ -189,8 +219,10 @@ static void judge_tdp_leaf(struct checker *c, const struct kmmu_trace_record *r,
 			    " leaf was installed)", gfn, level);
 		return;
 	}
-	if (install)
+	if (install) {
 		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+		chk_ref_install(c, &v, gfn, level, r->spte_changed.new_spte);
+	}
 	chk_judge_leaf(c, &v, gfn, level, r->spte_changed.old_spte, r->spte_changed.new_spte,
 		       install);
 }
@@ -277,6 +309,8 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 	chk_judge_reinstall(c, r, l, was_leaf, is_leaf, chk_judge_history(c, r, l, false));
 	if (was_leaf && is_leaf)
 		judge_leaf_change(c, r);
+	if (was_leaf && !is_leaf)
+		chk_ref_drop(c, r->spte_changed.as_id, r->spte_changed.gfn, level);
 	if (was_leaf != is_leaf) {
 		if (level <= 3) {
 			c->pages[level - 1] += is_leaf ? 1 : -1;

@@ -123,7 +123,8 @@ TEST_F(chk, spte_of_a_moving_slot_zapped_in_the_window)
 
 	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
 	set_spte(&self->h, 0x208);
-	add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	/* The first toggled mmu_valid_gen to 1. */
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST)->zap_all_fast.mmu_valid_gen = 1;
 	memslot_issued(&self->h, t, 0, 0x200, 16, 0);
 	t = issue(&self->h);
 	memslot_issued(&self->h, t, 0, 0x200, 0, 0);

@@ -464,6 +464,14 @@ uint64_t kmmu_lookup_spte(struct kmmu_ref_vm *vm, unsigned int vcpu, int as_id, 
 int kmmu_max_mapping_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot,
 			   gfn_t gfn);
 
+/*
+ * The largest level a fault may map @gfn of @slot at, as
+ * kvm_mmu_hugepage_adjust() bounds it: 4K while the slot logs dirty pages,
+ * else kmmu_max_mapping_level().  The tracing checker judges the kernel's
+ * installs by it.  -EINVAL for bad input (a gfn outside @slot).
+ */
+int kmmu_fault_max_level(struct kmmu_ref_vm *vm, const struct kmmu_memory_slot *slot, gfn_t gfn);
+
 /* kvm_mmu_max_gfn(): the largest gfn the MMU maps (host MAXPHYADDR). */
 gfn_t kmmu_mmu_max_gfn(struct kmmu_ref_vm *vm);
 

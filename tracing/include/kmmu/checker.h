@@ -1,8 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The differential checker: replays a run's actions and the kernel's events,
- * in timestamp order, into the reference memslots (ref/) and checks the
- * properties of DESIGN.md "Checking the kernel against the reference".
+ * in timestamp order, into a reference VM (ref/'s kmmu_ref_vm: its memslots
+ * with the MMU's per-slot metadata and hooks) and checks the properties of
+ * DESIGN.md "Checking the kernel against the reference".  Where ref/ has
+ * the logic, it is the oracle: each memslot ioctl's result (including
+ * x86's refusal of gfns beyond the address space), the largest level a
+ * fault may map a gfn at (kmmu_fault_max_level()), the memslot generation.
+ * The reference VM also keeps the SPTE state the kernel's events give it:
+ * each leaf the kernel installs is faulted into it, and the kernel's
+ * traced drops, MMU notifier unmaps and fast zaps take them out again.
+ * Where the kernel traces its drops (the TDP MMU, one VM, a complete
+ * history), a DELETE or MOVE must leave none of the reference's SPTEs in
+ * the removed range (ZAP_ON_REMOVE per SPTE); each kvm_mmu_zap_all_fast
+ * must report the mmu_valid_gen the reference's own fast zaps toggle
+ * (MMU_VALID_GEN; 0 for a VM created in the trace, else learned from the
+ * first).
  *
  * A memslot ioctl is an interval [issued, returned]; while one is in flight,
  * events touching the gfns it changes may legitimately follow either layout,
@@ -31,8 +44,9 @@
  *
  * Every leaf SPTE installed outside an ioctl changing its gfns (both MMUs'
  * kvm_mmu_set_spte, and the TDP MMU's own installs) must lie wholly in
- * one live slot, huge ones only where the slot's alignment and flags allow
- * (no dirty logging), none writable in a read-only slot.  From the TDP
+ * one live slot, huge ones only at a level the reference's fault path
+ * would map there (its lpage_info: slot ends, gfn/hva alignment; no huge
+ * page while dirty logging), none writable in a read-only slot.  From the TDP
  * MMU's SPTE changes also: each change of a leaf or page-table SPTE
  * starts from what the previous traced change of it left (up to what KVM
  * changes untraced: the CPU's Accessed/Dirty, fast_page_fault()'s
@@ -85,6 +99,7 @@ enum kmmu_check_property {
 	KMMU_PROP_SPTE_HISTORY,		/* a change starts from what the last one left */
 	KMMU_PROP_LEAF_CHANGE,		/* a leaf changes in place only as KVM changes one */
 	KMMU_PROP_MMIO_CHECK,		/* an MMIO SPTE is used iff its generation is KVM's */
+	KMMU_PROP_MMU_VALID_GEN,	/* each fast zap toggles the reference's mmu_valid_gen */
 	KMMU_PROP_NR,
 };
 
