@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Benchmark helpers: common options, percentiles, metrics with a noise
- * verdict (see kmmu/bench.h).
+ * verdict, adaptive sampling and CPU pinning (see kmmu/bench.h).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 #include "kmmu/test_run.h"
+#include "vm_internal.h"
 
 void kmmu_bench_init(struct kmmu_bench *b)
 {
@@ -31,6 +34,59 @@ void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
 	b->vcpus = vcpus;
 	b->nr_vcpus = nr_vcpus;
 	b->max_vcpus = max;
+}
+
+void kmmu_bench_take_adaptive(struct kmmu_bench *b)
+{
+	b->adaptive = true;
+}
+
+void kmmu_bench_take_pin(struct kmmu_bench *b)
+{
+	b->pinnable = true;
+}
+
+/* --pin: distinct CPUs, each one this process may run on. */
+static int kmmu_bench_pin_list(struct kmmu_bench *b, const char *arg, char *why, size_t len)
+{
+	uint64_t cpus[KMMU_BENCH_PIN_MAX];
+	cpu_set_t allowed;
+	int n, i, j;
+
+	n = kmmu_parse_u64_list(arg, 0, CPU_SETSIZE - 1, cpus, KMMU_BENCH_PIN_MAX);
+	if (n < 1) {
+		snprintf(why, len, "--pin wants up to %d comma-separated CPU numbers "
+			 "(the host thread's, then one per vCPU)", KMMU_BENCH_PIN_MAX);
+		return -EINVAL;
+	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		snprintf(why, len, "--pin: sched_getaffinity: %s", strerror(errno));
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		if (!CPU_ISSET(cpus[i], &allowed)) {
+			snprintf(why, len, "--pin: CPU %llu is not one this process may run on "
+				 "(%d allowed)", (unsigned long long)cpus[i], CPU_COUNT(&allowed));
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (cpus[j] == cpus[i]) {
+				snprintf(why, len, "--pin: CPU %llu given twice: the threads "
+					 "get a CPU each", (unsigned long long)cpus[i]);
+				return -EINVAL;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		b->pin_cpus[i] = cpus[i];
+	b->nr_pin_cpus = n;
+	return 1;
+}
+
+static int kmmu_bench_not_taken(const char *name, char *why, size_t len)
+{
+	snprintf(why, len, "--%s: this benchmark does not support it", name);
+	return -EINVAL;
 }
 
 static int kmmu_bench_duration(const char *arg, double *out, char *why, size_t len)
@@ -79,6 +135,32 @@ int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 		}
 		b->cv_threshold = d;
 		return 1;
+	}
+	if (!strcmp(name, "target-resolution")) {
+		if (!b->adaptive)
+			return kmmu_bench_not_taken(name, why, len);
+		if (kmmu_parse_seconds(arg, 0, 1000, &d) || d == 0) {
+			snprintf(why, len, "--target-resolution wants a percentage above 0, "
+				 "at most 1000");
+			return -EINVAL;
+		}
+		b->target_resolution = d;
+		return 1;
+	}
+	if (!strcmp(name, "budget")) {
+		if (!b->adaptive)
+			return kmmu_bench_not_taken(name, why, len);
+		if (kmmu_parse_seconds(arg, 0.01, 86400, &d)) {
+			snprintf(why, len, "--budget wants seconds from 0.01 to 86400");
+			return -EINVAL;
+		}
+		b->budget = d;
+		return 1;
+	}
+	if (!strcmp(name, "pin")) {
+		if (!b->pinnable)
+			return kmmu_bench_not_taken(name, why, len);
+		return kmmu_bench_pin_list(b, arg, why, len);
 	}
 	if (!strcmp(name, "duration") && b->duration) {
 		if (kmmu_bench_duration(arg, &d, why, len))
@@ -146,6 +228,188 @@ double kmmu_bench_metric(struct kmmu_bench *b, const char *label, const char *na
 				 off ? ", " : "", label, name);
 	}
 	return cv;
+}
+
+const char *kmmu_bench_stop_name(enum kmmu_bench_stop why)
+{
+	static const char *const names[] = {
+		[KMMU_BENCH_STOP_SAMPLES] = "samples",
+		[KMMU_BENCH_STOP_TARGET] = "target",
+		[KMMU_BENCH_STOP_BUDGET] = "budget",
+		[KMMU_BENCH_STOP_LIMIT] = "limit",
+	};
+
+	return why > KMMU_BENCH_MORE && why <= KMMU_BENCH_STOP_LIMIT ? names[why] : NULL;
+}
+
+static bool kmmu_bench_sampling_on(const struct kmmu_bench *b)
+{
+	return b->target_resolution > 0 || b->budget > 0;
+}
+
+int kmmu_bench_max_samples(const struct kmmu_bench *b)
+{
+	return kmmu_bench_sampling_on(b) ? KMMU_BENCH_SAMPLES_MAX : b->samples;
+}
+
+/*
+ * The upper @p quantile of Student's t with @df degrees of freedom from
+ * the standard normal's, @z: the Cornish-Fisher expansion to 1/df^4
+ * (Abramowitz and Stegun 26.7.5).  Only the two fixed quantiles of the
+ * resolution need it: there is no t distribution in libc.
+ */
+static double kmmu_t_from_z(double z, double df)
+{
+	double z2 = z * z, z3 = z2 * z, z5 = z3 * z2, z7 = z5 * z2, z9 = z7 * z2;
+
+	return z + (z3 + z) / 4 / df +
+	       (5 * z5 + 16 * z3 + 3 * z) / 96 / (df * df) +
+	       (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / 384 / (df * df * df) +
+	       (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / 92160 /
+	       (df * df * df * df);
+}
+
+#define KMMU_Z_ALPHA	1.959963984540054	/* normal quantile 0.975: alpha 0.05 two-sided */
+#define KMMU_Z_POWER	0.841621233572914	/* normal quantile 0.8: power 0.8 */
+
+double kmmu_bench_resolution(const double *v, int n)
+{
+	double mean = 0, ss = 0, df, se;
+	int i;
+
+	if (n < 2)
+		return NAN;
+	for (i = 0; i < n; i++)
+		mean += v[i];
+	mean /= n;
+	if (mean == 0)
+		return NAN;
+	for (i = 0; i < n; i++)
+		ss += (v[i] - mean) * (v[i] - mean);
+	se = sqrt(ss / (n - 1) * 2 / n);
+	df = 2.0 * n - 2;
+	return (kmmu_t_from_z(KMMU_Z_ALPHA, df) + kmmu_t_from_z(KMMU_Z_POWER, df)) * se /
+	       fabs(mean) * 100;
+}
+
+enum kmmu_bench_stop kmmu_bench_stop_rule(const struct kmmu_bench *b, int n, double elapsed,
+					  double resolution)
+{
+	if (n < b->samples)
+		return KMMU_BENCH_MORE;
+	if (!kmmu_bench_sampling_on(b))
+		return KMMU_BENCH_STOP_SAMPLES;
+	if (b->target_resolution > 0 && resolution <= b->target_resolution)
+		return KMMU_BENCH_STOP_TARGET;
+	if (n >= KMMU_BENCH_SAMPLES_MAX)
+		return KMMU_BENCH_STOP_LIMIT;
+	/* The samples so far say how long the next one takes. */
+	if (b->budget > 0 && elapsed + elapsed / n > b->budget)
+		return KMMU_BENCH_STOP_BUDGET;
+	return KMMU_BENCH_MORE;
+}
+
+void kmmu_bench_sampling_start(struct kmmu_bench_sampling *s, const struct kmmu_bench *b)
+{
+	memset(s, 0, sizeof(*s));
+	s->b = b;
+	s->resolution = NAN;
+	s->start = kmmu_now();
+}
+
+int kmmu_bench_next_sample(struct kmmu_bench_sampling *s, double *const *metrics, int nr)
+{
+	enum kmmu_bench_stop why;
+	double worst = NAN;
+	int i;
+
+	if (s->stopped)
+		return -1;
+	/* The coarsest metric decides; one that cannot be resolved, too. */
+	for (i = 0; i < nr && s->n >= 2; i++) {
+		double r = kmmu_bench_resolution(metrics[i], s->n);
+
+		if (isnan(r) || !(r <= worst))
+			worst = isnan(r) ? INFINITY : r;
+		if (isinf(worst))
+			break;
+	}
+	s->resolution = isinf(worst) ? NAN : worst;
+	why = kmmu_bench_stop_rule(s->b, s->n, kmmu_now() - s->start, s->resolution);
+	if (why != KMMU_BENCH_MORE) {
+		s->stopped = kmmu_bench_stop_name(why);
+		return -1;
+	}
+	return s->n++;
+}
+
+void kmmu_bench_sampling_record(const struct kmmu_bench_sampling *s, struct kmmu_result *res)
+{
+	char text[32];
+
+	if (!res)
+		return;
+	if (s->b->pinned[0])
+		kmmu_result_param_str(res, "pin", s->b->pinned);
+	if (!kmmu_bench_sampling_on(s->b))
+		return;
+	kmmu_result_param_str(res, "stopped", s->stopped ? s->stopped : "?");
+	if (s->b->target_resolution > 0) {
+		snprintf(text, sizeof(text), "%g", s->b->target_resolution);
+		kmmu_result_param_str(res, "target_resolution_pct", text);
+	}
+	if (s->b->budget > 0) {
+		snprintf(text, sizeof(text), "%g", s->b->budget);
+		kmmu_result_param_str(res, "budget_s", text);
+	}
+}
+
+int kmmu_bench_pin_thread(pthread_t thread, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return -pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t len)
+{
+	int n = kmmu_vm_nr_vcpus(vm), i, r;
+	size_t off = 0;
+
+	b->pinned[0] = 0;
+	if (!b->nr_pin_cpus)
+		return 0;
+	if (b->nr_pin_cpus < n + 1) {
+		snprintf(why, len, "--pin names %d CPUs; the host thread and %d vCPUs need %d",
+			 b->nr_pin_cpus, n, n + 1);
+		return -EINVAL;
+	}
+	r = kmmu_bench_pin_thread(pthread_self(), b->pin_cpus[0]);
+	if (r) {
+		snprintf(why, len, "pinning the host thread to CPU %d: %s", b->pin_cpus[0],
+			 strerror(-r));
+		return r;
+	}
+	for (i = 0; i < n; i++) {
+		struct kmmu_vcpu *vcpu = kmmu_vm_vcpu(vm, i);
+
+		if (!vcpu->thread_started) {
+			snprintf(why, len, "pinning vCPU %d: its thread is not running", i);
+			return -ESRCH;
+		}
+		r = kmmu_bench_pin_thread(vcpu->thread, b->pin_cpus[i + 1]);
+		if (r) {
+			snprintf(why, len, "pinning vCPU %d to CPU %d: %s", i, b->pin_cpus[i + 1],
+				 strerror(-r));
+			return r;
+		}
+	}
+	for (i = 0; i <= n; i++)
+		off += snprintf(b->pinned + off, sizeof(b->pinned) - off, "%s%d", i ? "," : "",
+				b->pin_cpus[i]);
+	return 0;
 }
 
 void kmmu_bench_summary(const struct kmmu_bench *b)
@@ -231,6 +495,21 @@ long kmmu_bench_online_vcpus(void)
 	if (ncpu < 1)
 		return 1;
 	return ncpu > KMMU_MAX_VCPUS ? KMMU_MAX_VCPUS : ncpu;
+}
+
+void kmmu_bench_usage_taken(FILE *f, const struct kmmu_bench *b)
+{
+	if (b->adaptive)
+		fprintf(f,
+			"  --target-resolution PCT  after --samples, sample until every metric of a\n"
+			"                     configuration resolves PCT percent (A/B of n against n,\n"
+			"                     alpha 0.05, power 0.8), at most %d samples\n"
+			"  --budget S         stop sampling a configuration before S seconds pass\n",
+			KMMU_BENCH_SAMPLES_MAX);
+	if (b->pinnable)
+		fprintf(f,
+			"  --pin CPUS         pin the host thread to the first CPU and vCPU i to the\n"
+			"                     (i+2)-th, one CPU each (default: the scheduler decides)\n");
 }
 
 void kmmu_bench_usage_common(FILE *f)
