@@ -55,8 +55,8 @@ static int kmmu_bench_pin_list(struct kmmu_bench *b, const char *arg, char *why,
 
 	n = kmmu_parse_u64_list(arg, 0, CPU_SETSIZE - 1, cpus, KMMU_BENCH_PIN_MAX);
 	if (n < 1) {
-		snprintf(why, len, "--pin wants up to %d comma-separated CPU numbers "
-			 "(the host thread's, then one per vCPU)", KMMU_BENCH_PIN_MAX);
+		snprintf(why, len, "--pin wants up to %d comma-separated CPU numbers below %d "
+			 "(the host thread's, then one per vCPU)", KMMU_BENCH_PIN_MAX, CPU_SETSIZE);
 		return -EINVAL;
 	}
 	if (sched_getaffinity(0, sizeof(allowed), &allowed)) {
@@ -307,6 +307,15 @@ enum kmmu_bench_stop kmmu_bench_stop_rule(const struct kmmu_bench *b, int n, dou
 	if (b->budget > 0 && elapsed + elapsed / n > b->budget)
 		return KMMU_BENCH_STOP_BUDGET;
 	return KMMU_BENCH_MORE;
+}
+
+double kmmu_bench_sampling_seconds(const struct kmmu_bench *b, double per_sample)
+{
+	double least = b->samples * per_sample;
+
+	if (b->budget > 0)
+		return fmax(least, b->budget + per_sample);
+	return kmmu_bench_max_samples(b) * per_sample;
 }
 
 void kmmu_bench_sampling_start(struct kmmu_bench_sampling *s, const struct kmmu_bench *b)

@@ -361,6 +361,15 @@ TEST(stop_rule)
 	EXPECT_EQ(KMMU_BENCH_SAMPLES_MAX, kmmu_bench_max_samples(&b));
 	EXPECT_EQ(KMMU_BENCH_MORE, kmmu_bench_stop_rule(&b, 5, 1, 0));
 	EXPECT_EQ(KMMU_BENCH_STOP_BUDGET, kmmu_bench_stop_rule(&b, 5, 9, 0));
+
+	/* The longest a configuration samples, for the timeouts. */
+	EXPECT_EQ(12, kmmu_bench_sampling_seconds(&b, 2));	/* 10 s budget + 1 sample */
+	EXPECT_EQ(15, kmmu_bench_sampling_seconds(&b, 3));	/* --samples, above the budget */
+	b.target_resolution = 5;
+	b.budget = 0;
+	EXPECT_EQ(KMMU_BENCH_SAMPLES_MAX * 2, kmmu_bench_sampling_seconds(&b, 2));
+	b.target_resolution = 0;
+	EXPECT_EQ(KMMU_BENCH_SAMPLES_DEFAULT * 2, kmmu_bench_sampling_seconds(&b, 2));
 }
 
 /* Noise that averages out: 100 +- 10, alternating. */

@@ -181,6 +181,15 @@ double kmmu_bench_resolution(const double *v, int n);
 enum kmmu_bench_stop kmmu_bench_stop_rule(const struct kmmu_bench *b, int n, double elapsed,
 					  double resolution);
 
+/*
+ * The longest a configuration's sampling can take when one sample takes
+ * @per_sample seconds, for the benchmark's timeout: --samples samples;
+ * with a budget the budget and one sample more (the rule stops before the
+ * next would end past it, which a slower sample can still overrun); with
+ * a target alone KMMU_BENCH_SAMPLES_MAX samples.
+ */
+double kmmu_bench_sampling_seconds(const struct kmmu_bench *b, double per_sample);
+
 void kmmu_bench_sampling_start(struct kmmu_bench_sampling *s, const struct kmmu_bench *b);
 
 /*
