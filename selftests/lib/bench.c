@@ -212,11 +212,23 @@ double kmmu_bench_metric(struct kmmu_bench *b, const char *label, const char *na
 			 const char *unit, enum kmmu_direction dir,
 			 const double *samples, int n)
 {
-	double cv = 100 * kmmu_cv(samples, n);
+	double cv = 100 * kmmu_cv(samples, n), resolution = kmmu_bench_resolution(samples, n);
 
 	if (b->res && kmmu_result_metric(b->res, name, unit, dir, samples, n))
 		printf("# could not record metric %s (out of memory?)\n", name);
 	b->nr_metrics++;
+	if (!isnan(resolution)) {
+		if (resolution >= b->coarsest) {
+			b->coarsest = resolution;
+			snprintf(b->coarsest_metric, sizeof(b->coarsest_metric), "%s %s", label, name);
+		}
+		if (b->target_resolution > 0) {
+			if (resolution <= b->target_resolution)
+				b->nr_resolved++;
+			else
+				b->nr_unresolved++;
+		}
+	}
 	if (cv > b->cv_threshold) {
 		size_t off = strlen(b->noisy);
 
@@ -421,14 +433,35 @@ int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t l
 	return 0;
 }
 
+void kmmu_bench_resolution_line(const struct kmmu_bench *b, char *buf, size_t len)
+{
+	int off;
+
+	buf[0] = 0;
+	if (!b->coarsest_metric[0])
+		return;
+	off = snprintf(buf, len, "# resolution: at most %.1f%% (%s), the smallest change of the "
+		       "mean an A/B of as many samples finds at alpha 0.05 with power 0.8",
+		       b->coarsest, b->coarsest_metric);
+	if (b->target_resolution > 0 && off >= 0 && (size_t)off < len)
+		snprintf(buf + off, len - off, "; %d of %d metrics resolve the target %g%%",
+			 b->nr_resolved, b->nr_resolved + b->nr_unresolved,
+			 b->target_resolution);
+}
+
 void kmmu_bench_summary(const struct kmmu_bench *b)
 {
+	char line[512];
+
 	if (b->nr_noisy)
 		printf("# noise: %d of %d metrics above cv %.1f%%: %s\n", b->nr_noisy,
 		       b->nr_metrics, b->cv_threshold, b->noisy);
 	else
 		printf("# noise: all %d metrics within cv %.1f%%\n", b->nr_metrics,
 		       b->cv_threshold);
+	kmmu_bench_resolution_line(b, line, sizeof(line));
+	if (line[0])
+		printf("%s\n", line);
 }
 
 void kmmu_bench_begin(struct kmmu_bench *b, struct kmmu_test_run *run, const char *prog)

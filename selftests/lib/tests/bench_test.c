@@ -607,4 +607,35 @@ TEST(pin_threads)
 	ASSERT_NE(NULL, strstr(buf, want)) TH_LOG("%s", buf);
 }
 
+/* The summary's resolution line: the coarsest metric, and the target's count. */
+TEST(resolution_summary)
+{
+	double fine[10], coarse[10], one = 3;
+	struct kmmu_bench b;
+	char line[512];
+
+	bench_test_spread(fine, 10, 1.0);	/* 1.3% */
+	bench_test_spread(coarse, 10, 4.0);	/* 5.3% */
+	kmmu_bench_init(&b);
+	kmmu_bench_resolution_line(&b, line, sizeof(line));
+	ASSERT_STREQ("", line);
+	kmmu_bench_metric(&b, "cfg=a", "one", "ns", KMMU_LOWER_IS_BETTER, &one, 1);
+	kmmu_bench_resolution_line(&b, line, sizeof(line));
+	ASSERT_STREQ("", line);		/* one sample resolves nothing */
+	kmmu_bench_metric(&b, "cfg=a", "fine", "ns", KMMU_LOWER_IS_BETTER, fine, 10);
+	kmmu_bench_metric(&b, "cfg=b", "coarse", "ns", KMMU_LOWER_IS_BETTER, coarse, 10);
+	kmmu_bench_metric(&b, "cfg=c", "fine", "ns", KMMU_LOWER_IS_BETTER, fine, 10);
+	kmmu_bench_resolution_line(&b, line, sizeof(line));
+	ASSERT_EQ(0, strncmp(line, "# resolution: at most 5.3% (cfg=b coarse), ", 43))
+		TH_LOG("%s", line);
+	ASSERT_EQ(NULL, strstr(line, "target"));
+	b.target_resolution = 2;
+	kmmu_bench_metric(&b, "cfg=d", "fine", "ns", KMMU_LOWER_IS_BETTER, fine, 10);
+	kmmu_bench_metric(&b, "cfg=e", "coarse", "ns", KMMU_LOWER_IS_BETTER, coarse, 10);
+	kmmu_bench_metric(&b, "cfg=f", "fine", "ns", KMMU_LOWER_IS_BETTER, fine, 10);
+	kmmu_bench_resolution_line(&b, line, sizeof(line));
+	ASSERT_NE(NULL, strstr(line, "(cfg=e coarse)")) TH_LOG("%s", line);
+	ASSERT_NE(NULL, strstr(line, "; 2 of 3 metrics resolve the target 2%")) TH_LOG("%s", line);
+}
+
 TEST_HARNESS_MAIN

@@ -51,6 +51,10 @@ struct kmmu_bench {
 	const char *result_path;	/* --result, or NULL for $KMMU_RESULT */
 	int nr_metrics, nr_noisy;
 	char noisy[512];		/* "label metric, ..." of the noisy ones */
+	/* The coarsest resolution recorded (kmmu_bench_resolution()), percent. */
+	double coarsest;
+	char coarsest_metric[128];	/* "label metric" */
+	int nr_resolved, nr_unresolved;	/* against target_resolution, when given */
 	/* Where --duration and --vcpus go, for a benchmark that takes them. */
 	double *duration;
 	uint64_t *vcpus;
@@ -110,7 +114,7 @@ double kmmu_percentile(const double *v, int n, double p);
  * parameters currently set on b->res, and judges its noise.  Returns the
  * CV in percent; when it exceeds the threshold, prints
  * "# WARNING: noisy: LABEL NAME cv X% > Y%" and remembers it for
- * kmmu_bench_summary().  @label says which configuration the metric
+ * kmmu_bench_summary(), as it does the metric's resolution.  @label says which configuration the metric
  * belongs to ("slots=509 op=map"), for the warning only.
  */
 double kmmu_bench_metric(struct kmmu_bench *b, const char *label, const char *name,
@@ -225,8 +229,18 @@ int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t l
 /* Pins @thread to @cpu alone: 0 or a negative errno. */
 int kmmu_bench_pin_thread(pthread_t thread, int cpu);
 
-/* One line: how many metrics were recorded and how many were noisy. */
+/*
+ * Two lines: how many metrics were recorded and how many were noisy; the
+ * coarsest resolution among them (kmmu_bench_resolution_line()).
+ */
 void kmmu_bench_summary(const struct kmmu_bench *b);
+
+/*
+ * "# resolution: ..." without a newline: the coarsest resolution of the
+ * metrics recorded so far and which metric it is, and with a target how
+ * many metrics reach it; "" before any metric with 2 samples.
+ */
+void kmmu_bench_resolution_line(const struct kmmu_bench *b, char *buf, size_t len);
 
 /*
  * The run of a benchmark's one test, from its fixture's setup to its
