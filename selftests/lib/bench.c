@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,9 +112,29 @@ static int kmmu_bench_vcpus(const char *arg, uint64_t *out, int max, char *why, 
 	return n;
 }
 
+/* The common options that take a number: its range and where it goes. */
+struct kmmu_bench_number {
+	const char *name;
+	double min, max;
+	bool zero_ok;		/* 0 is in the range, when min is 0 */
+	bool adaptive;		/* only for a benchmark that took adaptive sampling */
+	size_t offset;		/* of its double in struct kmmu_bench */
+	const char *want;	/* "--NAME wants WANT" */
+};
+
+static const struct kmmu_bench_number kmmu_bench_numbers[] = {
+	{ "cv-threshold", 0, 1000, true, false, offsetof(struct kmmu_bench, cv_threshold),
+	  "a percentage from 0 to 1000" },
+	{ "target-resolution", 0, 1000, false, true,
+	  offsetof(struct kmmu_bench, target_resolution), "a percentage above 0, at most 1000" },
+	{ "budget", 0.01, 86400, true, true, offsetof(struct kmmu_bench, budget),
+	  "seconds from 0.01 to 86400" },
+};
+
 int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 		      char *why, size_t len)
 {
+	unsigned int i;
 	int n;
 
 	uint64_t u;
@@ -128,33 +149,18 @@ int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 		b->samples = u;
 		return 1;
 	}
-	if (!strcmp(name, "cv-threshold")) {
-		if (kmmu_parse_seconds(arg, 0, 1000, &d)) {
-			snprintf(why, len, "--cv-threshold wants a percentage from 0 to 1000");
-			return -EINVAL;
-		}
-		b->cv_threshold = d;
-		return 1;
-	}
-	if (!strcmp(name, "target-resolution")) {
-		if (!b->adaptive)
+	for (i = 0; i < sizeof(kmmu_bench_numbers) / sizeof(kmmu_bench_numbers[0]); i++) {
+		const struct kmmu_bench_number *o = &kmmu_bench_numbers[i];
+
+		if (strcmp(name, o->name))
+			continue;
+		if (o->adaptive && !b->adaptive)
 			return kmmu_bench_not_taken(name, why, len);
-		if (kmmu_parse_seconds(arg, 0, 1000, &d) || d == 0) {
-			snprintf(why, len, "--target-resolution wants a percentage above 0, "
-				 "at most 1000");
+		if (kmmu_parse_seconds(arg, o->min, o->max, &d) || (d == 0 && !o->zero_ok)) {
+			snprintf(why, len, "--%s wants %s", name, o->want);
 			return -EINVAL;
 		}
-		b->target_resolution = d;
-		return 1;
-	}
-	if (!strcmp(name, "budget")) {
-		if (!b->adaptive)
-			return kmmu_bench_not_taken(name, why, len);
-		if (kmmu_parse_seconds(arg, 0.01, 86400, &d)) {
-			snprintf(why, len, "--budget wants seconds from 0.01 to 86400");
-			return -EINVAL;
-		}
-		b->budget = d;
+		*(double *)((char *)b + o->offset) = d;
 		return 1;
 	}
 	if (!strcmp(name, "pin")) {
