@@ -10,6 +10,10 @@
  * (--cv-threshold, percent) the benchmark prints a warning line, so that a
  * reader of a run knows which numbers not to trust.  Noise is never a
  * failure: speed goals belong in the recorded numbers, not in asserts.
+ * The summary also gives the coarsest resolution (the smallest change an
+ * A/B of as many samples detects).  A benchmark may take more samples
+ * until a target resolution or a time budget (kmmu_bench_next_sample())
+ * and pin its host and vCPU threads to CPUs of their own (kmmu_bench_pin()).
  */
 #ifndef KMMU_BENCH_H
 #define KMMU_BENCH_H
