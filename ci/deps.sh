@@ -17,7 +17,7 @@ PACKAGES=(
 	linux-source-6.1
 	libtracefs-dev libtraceevent-dev libtracecmd-dev trace-cmd
 	liburcu-dev libnuma-dev
-	python3 python3-matplotlib python3-numpy python3-scipy
+	python3 python3-matplotlib python3-numpy python3-scipy python3-statsmodels
 	python3-lxml python3-junitparser
 	spin
 	clang libclang-rt-14-dev

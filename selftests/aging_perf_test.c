@@ -344,17 +344,18 @@ static int ap_control(struct ap_ctx *c, int fd, const struct kmmu_idle_set *set,
  */
 static int ap_run_size(struct ap_ctx *c, int fd, uint64_t mb, char *err, size_t len)
 {
-	int samples = ap_opts.b.samples, s, r;
+	int cap = kmmu_bench_max_samples(&ap_opts.b), samples, s, r;
 	uint64_t size = mb << 20, pages = size / AP_PAGE;
+	struct kmmu_bench_sampling sampling;
 	double *pass, *rate, *young, *sweep, cv_p, cv_r, med;
 	struct kmmu_idle_set set = { 0 };
 	struct ap_sample smp;
 	char label[64];
 
-	pass = calloc(samples, sizeof(double));
-	rate = calloc(samples, sizeof(double));
-	young = calloc(samples, sizeof(double));
-	sweep = calloc(samples, sizeof(double));
+	pass = calloc(cap, sizeof(double));
+	rate = calloc(cap, sizeof(double));
+	young = calloc(cap, sizeof(double));
+	sweep = calloc(cap, sizeof(double));
 	if (!pass || !rate || !young || !sweep) {
 		r = -ENOMEM;
 		snprintf(err, len, "out of memory");
@@ -377,7 +378,8 @@ static int ap_run_size(struct ap_ctx *c, int fd, uint64_t mb, char *err, size_t 
 	if (r)
 		goto out;
 	ap_resume(c, pages);
-	for (s = 0; s < samples; s++) {
+	kmmu_bench_sampling_start(&sampling, &ap_opts.b);
+	while ((s = kmmu_bench_next_sample(&sampling, (double *[]){ pass }, 1)) >= 0) {
 		r = ap_one_sample(c, fd, &set, &smp, err, len);
 		if (r)
 			goto out;
@@ -399,6 +401,8 @@ static int ap_run_size(struct ap_ctx *c, int fd, uint64_t mb, char *err, size_t 
 	kmmu_result_param_int(ap_opts.b.res, "vcpus", c->n);
 	kmmu_result_param_int(ap_opts.b.res, "mem_mb", mb);
 	kmmu_result_param_str(ap_opts.b.res, "driver", "page_idle");
+	kmmu_bench_sampling_record(&sampling, ap_opts.b.res);
+	samples = sampling.n;
 	snprintf(label, sizeof(label), "vcpus=%d mem_mb=%llu", c->n, (unsigned long long)mb);
 	cv_p = kmmu_bench_metric(&ap_opts.b, label, "aging_pass_ms", "ms",
 				 KMMU_LOWER_IS_BETTER, pass, samples);
@@ -481,6 +485,9 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
 		goto out;
 	}
+	r = kmmu_bench_pin(&ap_opts.b, c.vm, err, sizeof(err));
+	if (r)
+		goto out;
 	c.arrivals = n;
 	r = kmmu_gate_wait(&c.gate, c.arrivals, c.vm, 60);
 	if (r) {
@@ -578,6 +585,7 @@ static void ap_usage(FILE *f, const char *prog)
 		"  --gib LIST         the same in GiB\n"
 		"  --vcpus LIST       vCPU counts sweeping the memory, comma separated (default 1)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
+	kmmu_bench_usage_taken(f, &ap_opts.b);
 	kmmu_bench_usage_common(f);
 }
 
@@ -614,6 +622,8 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init(&ap_opts.b);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
+	kmmu_bench_take_adaptive(&ap_opts.b);
+	kmmu_bench_take_pin(&ap_opts.b);
 	kmmu_bench_take_result(&ap_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&ap_opts.b, prog, argc, argv, longopts)) != -1) {
 		switch (opt) {
@@ -643,7 +653,8 @@ int main(int argc, char **argv)
 	timeout = 300;
 	for (i = 0; i < ap_opts.nr_sizes; i++)
 		timeout += ap_opts.nr_vcpu_configs *
-			(ap_opts.b.samples + 2) * (int)(10 + ap_opts.mb[i] / 32);
+			(int)(kmmu_bench_sampling_seconds(&ap_opts.b, 10 + ap_opts.mb[i] / 32) +
+			      2 * (10 + ap_opts.mb[i] / 32));
 	KMMU_TEST_TIMEOUT(aging, bench, timeout);
 	return test_harness_run(argc, argv);
 }

@@ -337,6 +337,9 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
 		goto out;
 	}
+	r = kmmu_bench_pin(&dp_opts.b, c.vm, err, len);
+	if (r)
+		goto out;
 	arrivals = n;
 	r = kmmu_gate_wait(&c.gate, arrivals, c.vm, 120);
 	if (r) {
@@ -408,17 +411,18 @@ static void dp_metric(const char *label, const char *name, const char *unit,
 static int dp_run_config(struct __test_metadata *_metadata, enum dp_mode mode,
 			 enum dp_backing bk, int n)
 {
-	int samples = dp_opts.b.samples, k, r = 0;
+	int cap = kmmu_bench_max_samples(&dp_opts.b), samples, k, r = 0;
 	uint64_t part = dp_opts.mem_mb << 20, total = part * n, raw_size;
 	double *v[10], med[10], cv[10];
+	struct kmmu_bench_sampling sampling;
 	struct dp_sample *smp;
 	char err[512], label[64], mapped[16] = "-";
 	uint8_t *mem;
 	void *raw;
 
-	smp = calloc(samples, sizeof(*smp));
+	smp = calloc(cap, sizeof(*smp));
 	for (k = 0; k < 10; k++)
-		v[k] = calloc(samples, sizeof(double));
+		v[k] = calloc(cap, sizeof(double));
 	mem = kmmu_map_2m_aligned(total, bk == DP_THP, &raw, &raw_size);
 	if (!smp || !mem) {
 		TH_LOG("mode=%s backing=%s vcpus=%d: out of memory", dp_mode_names[mode],
@@ -427,7 +431,10 @@ static int dp_run_config(struct __test_metadata *_metadata, enum dp_mode mode,
 		goto out;
 	}
 	memset(mem, 0, total);		/* touched once by the host */
-	for (k = 0; k < samples; k++) {
+	kmmu_bench_sampling_start(&sampling, &dp_opts.b);
+	/* Enough samples when the pass and the harvest (get, clear or ring) resolve. */
+	while ((k = kmmu_bench_next_sample(&sampling, (double *[]){ v[2], v[mode == DP_RING ? 6 : 4],
+								  v[5] }, mode == DP_CLEAR ? 3 : 2)) >= 0) {
 		r = dp_one_sample(mode, bk, n, mem, part, &smp[k], err, sizeof(err));
 		if (r) {
 			TH_LOG("mode=%s backing=%s vcpus=%d sample %d: %s", dp_mode_names[mode],
@@ -454,6 +461,8 @@ static int dp_run_config(struct __test_metadata *_metadata, enum dp_mode mode,
 	kmmu_result_param_int(dp_opts.b.res, "iterations", dp_opts.iterations);
 	if (mode == DP_RING)
 		kmmu_result_param_int(dp_opts.b.res, "ring_entries", dp_opts.ring_entries);
+	kmmu_bench_sampling_record(&sampling, dp_opts.b.res);
+	samples = sampling.n;
 	snprintf(label, sizeof(label), "mode=%s backing=%s vcpus=%d", dp_mode_names[mode],
 		 dp_backing_names[bk], n);
 	dp_metric(label, "populate_time", "s", KMMU_LOWER_IS_BETTER, v[0], samples, &med[0], &cv[0]);
@@ -549,6 +558,7 @@ static void dp_usage(FILE *f, const char *prog)
 		"  --backing LIST     4k, thp, comma separated (default both)\n"
 		"  --ring-entries N   dirty ring entries per vCPU, a power of two (default 16384)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, DP_MAX_SLOTS);
+	kmmu_bench_usage_taken(f, &dp_opts.b);
 	kmmu_bench_usage_common(f);
 }
 
@@ -572,6 +582,8 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init(&dp_opts.b);
 	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
+	kmmu_bench_take_adaptive(&dp_opts.b);
+	kmmu_bench_take_pin(&dp_opts.b);
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;
@@ -625,8 +637,8 @@ int main(int argc, char **argv)
 		configs += dp_opts.modes[m] * (dp_opts.backings[DP_4K] + dp_opts.backings[DP_THP]);
 	for (m = 0; m < dp_opts.nr_vcpu_configs; m++)
 		mem += dp_opts.mem_mb * dp_opts.vcpus[m];
-	KMMU_TEST_TIMEOUT(dirty, bench, 120 + configs * dp_opts.b.samples *
-			  (10 + mem * (dp_opts.iterations + 1) / 2));
+	KMMU_TEST_TIMEOUT(dirty, bench, 120 + (int)(configs * kmmu_bench_sampling_seconds(&dp_opts.b,
+			  10 + mem * (dp_opts.iterations + 1) / 2)));
 	KMMU_BENCH_HEADER(prog, "samples %d, mem %llu MiB per vCPU, %llu passes",
 			  dp_opts.b.samples, (unsigned long long)dp_opts.mem_mb,
 			  (unsigned long long)dp_opts.iterations);

@@ -245,7 +245,8 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	uint64_t ps = fp_page_size[bk], part, mem, gva, arrivals;
 	struct kmmu_vm_opts vo = { .nr_vcpus = n, .shared_size = sizeof(struct fp_shared) };
 	struct kmmu_vm_handlers h = { 0 };
-	int samples = fp_opts.b.samples, s, r;
+	int cap = kmmu_bench_max_samples(&fp_opts.b), samples, s, r;
+	struct kmmu_bench_sampling sampling;
 	struct kmmu_vm *vm = NULL;
 	struct fp_sample *smp;
 	struct fp_shared *sh;
@@ -263,9 +264,9 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	mem = part * n;
 	vo.pt_pages = 1024 + (bk == FP_4K ? kmmu_pt_pages_for(mem) : mem / (1ULL << 30) + 8);
 	kmmu_gate_init(&c.gate);
-	smp = calloc(samples, sizeof(*smp));
-	rate = calloc(samples, sizeof(double));
-	p2m = calloc(samples, sizeof(double));
+	smp = calloc(cap, sizeof(*smp));
+	rate = calloc(cap, sizeof(double));
+	p2m = calloc(cap, sizeof(double));
 	if (!smp || !rate || !p2m) {
 		r = -ENOMEM;
 		snprintf(err, sizeof(err), "out of memory");
@@ -298,6 +299,9 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
 		goto out;
 	}
+	r = kmmu_bench_pin(&fp_opts.b, vm, err, sizeof(err));
+	if (r)
+		goto out;
 	arrivals = n;
 	r = kmmu_gate_wait(&c.gate, arrivals, vm, 60);
 	if (r) {
@@ -313,15 +317,18 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	r = fp_one_sample(vm, &c, sh, n, bk, mem, &arrivals, &smp[0], err, sizeof(err));
 	if (r)
 		goto out;
-	for (s = 0; s < samples; s++) {
+	kmmu_bench_sampling_start(&sampling, &fp_opts.b);
+	while ((s = kmmu_bench_next_sample(&sampling, (double *[]){ rate }, 1)) >= 0) {
 		r = fp_one_sample(vm, &c, sh, n, bk, mem, &arrivals, &smp[s], err, sizeof(err));
 		if (r)
 			goto out;
 		rate[s] = smp[s].rate;
 		p2m[s] = smp[s].pages_2m;
 		if (bk == FP_2M && smp[s].pages_final)
-			ratio += (double)smp[s].pages_2m / smp[s].pages_final / samples;
+			ratio += (double)smp[s].pages_2m / smp[s].pages_final;
 	}
+	samples = sampling.n;
+	ratio /= samples;
 	kmmu_gate_open(&c.gate, FP_QUIT);
 	r = __kmmu_vm_wait(vm, 30);
 	if (r) {
@@ -335,6 +342,7 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	kmmu_result_param_str(fp_opts.b.res, "backing", fp_backing_names[bk]);
 	kmmu_result_param_int(fp_opts.b.res, "mem_mb", mem >> 20);
 	kmmu_result_param_int(fp_opts.b.res, "duration_ms", (long long)(fp_opts.duration * 1000));
+	kmmu_bench_sampling_record(&sampling, fp_opts.b.res);
 	if (bk == FP_2M)
 		kmmu_result_param_str(fp_opts.b.res, "kvm_mapped_2m",
 				      !smp[0].stats ? "unknown" : ratio > 0.99 ? "all" :
@@ -418,6 +426,7 @@ static void fp_usage(FILE *f, const char *prog)
 		"  --mem MB           fresh memory per vCPU and sample (default 256; all vCPUs\n"
 		"                     together at most half of MemAvailable)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
+	kmmu_bench_usage_taken(f, &fp_opts.b);
 	kmmu_bench_usage_common(f);
 }
 
@@ -439,6 +448,8 @@ int main(int argc, char **argv)
 	kmmu_bench_init(&fp_opts.b);
 	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
 			FP_MAX_CONFIGS);
+	kmmu_bench_take_adaptive(&fp_opts.b);
+	kmmu_bench_take_pin(&fp_opts.b);
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
 	kmmu_bench_take_result(&fp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&fp_opts.b, prog, argc, argv, longopts)) != -1) {
@@ -470,6 +481,6 @@ int main(int argc, char **argv)
 			  fp_opts.b.samples, fp_opts.duration,
 			  (unsigned long long)fp_opts.mem_mb);
 	KMMU_TEST_TIMEOUT(fault, bench, 120 + (int)(fp_opts.nr_vcpu_configs * 2 *
-			  fp_opts.b.samples * (fp_opts.duration + 2)));
+			  kmmu_bench_sampling_seconds(&fp_opts.b, fp_opts.duration + 2)));
 	return test_harness_run(argc, argv);
 }

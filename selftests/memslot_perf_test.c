@@ -313,9 +313,9 @@ static int ms_iteration(struct ms_ctx *c, enum ms_op op, char *err, size_t len)
 	}
 }
 
-/* Runs @op for --samples samples; @per_iter gets ms per iteration. */
-static int ms_run_op(struct ms_ctx *c, enum ms_op op, double *per_iter, char *err,
-		     size_t len)
+/* Runs @op for the samples @sampling hands out; @per_iter gets ms per iteration. */
+static int ms_run_op(struct ms_ctx *c, enum ms_op op, double *per_iter,
+		     struct kmmu_bench_sampling *sampling, char *err, size_t len)
 {
 	uint64_t src = MS_GPA + c->last_first * MS_PAGE, first;
 	bool move = op == MS_MOVE_ACTIVE || op == MS_MOVE_INACTIVE;
@@ -345,7 +345,8 @@ static int ms_run_op(struct ms_ctx *c, enum ms_op op, double *per_iter, char *er
 	do
 		r = ms_iteration(c, op, err, len);
 	while (!r && kmmu_now() - t_warm < ms_opts.duration / 4);
-	for (s = 0; s < ms_opts.b.samples && !r; s++) {
+	kmmu_bench_sampling_start(sampling, &ms_opts.b);
+	while (!r && (s = kmmu_bench_next_sample(sampling, &per_iter, 1)) >= 0) {
 		double t0 = kmmu_now(), t1 = t0, t;
 		long iters = 0;
 
@@ -430,19 +431,21 @@ static int ms_add_slots(struct ms_ctx *c, uint64_t from, uint64_t to, char *err,
 
 static int ms_setup_slots(struct ms_ctx *c, char *err, size_t len)
 {
-	int samples = ms_opts.b.samples, s, r;
+	int cap = kmmu_bench_max_samples(&ms_opts.b), samples, s, r;
 	uint64_t k = c->nr_slots < MS_SETUP_REFILL ? c->nr_slots : MS_SETUP_REFILL;
+	struct kmmu_bench_sampling sampling;
 	uint64_t from = c->nr_slots - k, i;
 	double *per_slot, total, cv, t0;
 	char label[64];
 
-	per_slot = calloc(samples, sizeof(*per_slot));
+	per_slot = calloc(cap, sizeof(*per_slot));
 	if (!per_slot)
 		return -ENOMEM;
 	t0 = kmmu_now();
 	r = ms_add_slots(c, 0, c->nr_slots, err, len);
 	total = kmmu_now() - t0;
-	for (s = 0; s < samples && !r; s++) {
+	kmmu_bench_sampling_start(&sampling, &ms_opts.b);
+	while (!r && (s = kmmu_bench_next_sample(&sampling, &per_slot, 1)) >= 0) {
 		for (i = from; i < c->nr_slots && !r; i++)
 			r = kmmu_slot_delete(c->vm, KMMU_SLOT_FIRST_FREE + i);
 		if (r) {
@@ -459,6 +462,8 @@ static int ms_setup_slots(struct ms_ctx *c, char *err, size_t len)
 	}
 	ms_params(c, "setup");
 	kmmu_result_param_int(ms_opts.b.res, "slots_readded", k);
+	kmmu_bench_sampling_record(&sampling, ms_opts.b.res);
+	samples = sampling.n;
 	snprintf(label, sizeof(label), "slots=%llu op=setup", (unsigned long long)c->nr_slots);
 	cv = kmmu_bench_metric(&ms_opts.b, label, "slot_setup_per_slot", "us",
 			       KMMU_LOWER_IS_BETTER, per_slot, samples);
@@ -476,7 +481,8 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = 1, .shared_size = sizeof(struct ms_shared) };
 	struct kmmu_vm_handlers h = { 0 };
-	int samples = ms_opts.b.samples, r, op;
+	int cap = kmmu_bench_max_samples(&ms_opts.b), samples, r, op;
+	struct kmmu_bench_sampling sampling;
 	struct ms_ctx *c;
 	uint64_t gva, area;
 	double *per_iter = NULL;
@@ -497,8 +503,8 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 	c->move_dest = MS_GPA + ((area + (1ULL << 30) - 1) & ~((1ULL << 30) - 1));
 	vo.pt_pages = 1024 + kmmu_pt_pages_for(area);
 
-	per_iter = calloc(samples, sizeof(*per_iter));
-	c->iters = calloc(samples, sizeof(*c->iters));
+	per_iter = calloc(cap, sizeof(*per_iter));
+	c->iters = calloc(cap, sizeof(*c->iters));
 	c->mem = mmap(NULL, area, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->mem == MAP_FAILED || !per_iter || !c->iters) {
@@ -538,6 +544,9 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 		snprintf(err, sizeof(err), "starting the vCPU: %s", strerror(-r));
 		goto out;
 	}
+	r = kmmu_bench_pin(&ms_opts.b, c->vm, err, sizeof(err));
+	if (r)
+		goto out;
 	c->arrivals = 1;
 	r = ms_wait(c, err, sizeof(err));
 	if (r)
@@ -548,10 +557,12 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 		if (!ms_opts.ops[op])
 			continue;
 		c->mmio_exits = 0;
-		r = ms_run_op(c, op, per_iter, err, sizeof(err));
+		r = ms_run_op(c, op, per_iter, &sampling, err, sizeof(err));
 		if (r)
 			goto out;
 		ms_params(c, ms_op_names[op]);
+		kmmu_bench_sampling_record(&sampling, ms_opts.b.res);
+		samples = sampling.n;
 		snprintf(label, sizeof(label), "slots=%llu op=%s",
 			 (unsigned long long)nr_slots, ms_op_names[op]);
 		cv = kmmu_bench_metric(&ms_opts.b, label, "iteration_time", "ms",
@@ -632,6 +643,7 @@ static void ms_usage(FILE *f, const char *prog)
 		fprintf(f, " %s", ms_op_names[op]);
 	fprintf(f, "\n"
 		"  --map-pages N      pages the guest maps per map iteration (default 2048)\n");
+	kmmu_bench_usage_taken(f, &ms_opts.b);
 	kmmu_bench_usage_common(f);
 }
 
@@ -673,6 +685,8 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init(&ms_opts.b);
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
+	kmmu_bench_take_adaptive(&ms_opts.b);
+	kmmu_bench_take_pin(&ms_opts.b);
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
 	kmmu_bench_take_result(&ms_opts.b, prog, &argc, argv);
@@ -704,7 +718,7 @@ int main(int argc, char **argv)
 	KMMU_BENCH_HEADER(prog, "samples %d x %.3g s", ms_opts.b.samples,
 			  ms_opts.duration);
 	/* Generous: setup of 32k slots alone takes seconds in a nested KVM. */
-	KMMU_TEST_TIMEOUT(memslot, bench, 300 + (int)(ms_opts.nr_slot_configs * MS_NR_OPS *
-			  ms_opts.b.samples * (ms_opts.duration + 2)));
+	KMMU_TEST_TIMEOUT(memslot, bench, 300 + (int)(ms_opts.nr_slot_configs * (MS_NR_OPS + 1) *
+			  kmmu_bench_sampling_seconds(&ms_opts.b, ms_opts.duration + 2)));
 	return test_harness_run(argc, argv);
 }

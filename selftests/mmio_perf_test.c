@@ -167,7 +167,8 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = n, .shared_size = sizeof(struct mp_shared) };
 	struct kmmu_vm_handlers h = { 0 };
-	int samples = mp_opts.b.samples, kind, s, v, r;
+	int cap = kmmu_bench_max_samples(&mp_opts.b), samples, kind, s, v, r;
+	struct kmmu_bench_sampling smp;
 	struct kmmu_vm *vm = NULL;
 	struct mp_ctx *c;
 	uint64_t gva, arrivals = 0;
@@ -175,9 +176,9 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 	double *rate, *med, *p99;
 
 	c = calloc(1, sizeof(*c));
-	rate = calloc(samples, sizeof(double));
-	med = calloc(samples, sizeof(double));
-	p99 = calloc(samples, sizeof(double));
+	rate = calloc(cap, sizeof(double));
+	med = calloc(cap, sizeof(double));
+	p99 = calloc(cap, sizeof(double));
 	if (!c || !rate || !med || !p99) {
 		r = -ENOMEM;
 		snprintf(err, sizeof(err), "out of memory");
@@ -205,6 +206,9 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
 		goto out;
 	}
+	r = kmmu_bench_pin(&mp_opts.b, vm, err, sizeof(err));
+	if (r)
+		goto out;
 	/* Every vCPU parks at the gate before each sample (see mp_guest). */
 	arrivals = n;
 	r = kmmu_gate_wait(&c->gate, arrivals, vm, 60);
@@ -231,7 +235,8 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 				 r == -EIO ? kmmu_vm_errors(vm) : strerror(-r));
 			goto out;
 		}
-		for (s = 0; s < samples; s++) {
+		kmmu_bench_sampling_start(&smp, &mp_opts.b);
+		while ((s = kmmu_bench_next_sample(&smp, (double *[]){ rate, med, p99 }, 3)) >= 0) {
 			double *all, sum_rate = 0;
 			size_t nr_all = 0;
 
@@ -276,6 +281,8 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 		kmmu_result_param_int(mp_opts.b.res, "vcpus", n);
 		kmmu_result_param_str(mp_opts.b.res, "access", mp_kind_names[kind]);
 		kmmu_result_param_int(mp_opts.b.res, "duration_ms", (long long)(c->duration * 1000));
+		kmmu_bench_sampling_record(&smp, mp_opts.b.res);
+		samples = smp.n;
 		snprintf(label, sizeof(label), "vcpus=%d access=%s", n, mp_kind_names[kind]);
 		{
 			double cv_r, cv_m, cv_p;
@@ -337,6 +344,7 @@ static void mp_usage(FILE *f, const char *prog)
 		"  --vcpus LIST       vCPU counts, comma separated (default 1 and the CPU count, max %d)\n"
 		"  --access KIND      MMIO stores, loads or both (default both)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_MAX_VCPUS);
+	kmmu_bench_usage_taken(f, &mp_opts.b);
 	kmmu_bench_usage_common(f);
 }
 
@@ -357,6 +365,8 @@ int main(int argc, char **argv)
 	kmmu_bench_init(&mp_opts.b);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
+	kmmu_bench_take_adaptive(&mp_opts.b);
+	kmmu_bench_take_pin(&mp_opts.b);
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_take_result(&mp_opts.b, prog, &argc, argv);
 	while ((opt = kmmu_bench_getopt(&mp_opts.b, prog, argc, argv, longopts)) != -1) {
@@ -384,6 +394,6 @@ int main(int argc, char **argv)
 			  mp_opts.kinds[MP_WRITE] && mp_opts.kinds[MP_READ] ? "both" :
 			  mp_opts.kinds[MP_WRITE] ? "write" : "read");
 	KMMU_TEST_TIMEOUT(mmio, bench, 120 + (int)(mp_opts.nr_vcpu_configs * 2 *
-			  mp_opts.b.samples * (mp_opts.duration + 1)));
+			  kmmu_bench_sampling_seconds(&mp_opts.b, mp_opts.duration + 1)));
 	return test_harness_run(argc, argv);
 }

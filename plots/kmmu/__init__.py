@@ -4,7 +4,8 @@ stress/kmmu-stress, ci/nightly and ci/nightly-matrix (and their tests)
 straight from the source tree.
 
   results   kmmu-result/1 files: the one reader and writer (atomic writes)
-  stats     summary statistics, Welch's t-test and its power (scipy.stats)
+  stats     summary statistics, Welch's t-test and its power (scipy.stats),
+            p-values adjusted as a family (statsmodels)
   compare   runs grouped and compared metric by metric, trends
   text      the plain-text tables
   resolution how finely runs resolve a change, the runs a side for a target
@@ -13,7 +14,8 @@ straight from the source tree.
   testlist  ci/suite.cfg, the one declarative list of the suite's programs
   nightly   ci/nightly's result-file work: a step's counts, the baseline
 
-Debian's python3 packages only (python3-scipy, python3-matplotlib; see
+Debian's python3 packages only (python3-scipy, python3-statsmodels,
+python3-matplotlib; see
 ci/deps.sh), no installation: each tool puts this directory's parent
 (plots/) first on sys.path.  results, testlist and nightly use nothing but
 the standard library, so the test VM's python3 can run the stress.

@@ -12,6 +12,15 @@ significantly".  When both sides have at least two runs with a metric, the
 test compares the runs' medians (one value per run: the between-run
 variance); with one run on a side there is nothing but the samples, and
 the verdict says it is per-sample and less reliable.
+
+A comparison of two groups tests every metric at once, a hundred of them
+in a full make bench: at alpha 0.05 about five would look significant
+between two runs of one kernel.  So the p-values of one compared group's
+metrics are adjusted as a family (Benjamini-Hochberg,
+stats.adjusted_p_values()) and the verdict rests on the adjusted p: between runs of
+one kernel the chance of any alarm at all is then alpha, while a slowdown
+of many metrics at once (what a kernel change does) loses little power.
+Each row keeps both p-values.
 """
 
 import json
@@ -20,7 +29,8 @@ import os
 
 from kmmu import note
 from kmmu.results import HIGHER, LOWER, InputError, load_run
-from kmmu.stats import (POWER, detectable_difference, mean, median, sample_variance,
+from kmmu.stats import (POWER, adjusted_p_values, detectable_difference, mean, median,
+                        sample_variance,
                         student_t_quantile, welch_t_test)
 
 REGRESSION, IMPROVEMENT, NO_CHANGE = "REGRESSION", "improvement", "no change"
@@ -185,9 +195,11 @@ class Row:
         self.median = median(samples) if samples else None
         self.basis = None           # BY_RUNS or BY_SAMPLES: what the test compared
         self.change = None          # of the median, relative to the baseline's, in percent
+        self.mean_change = None     # of the mean, percent
         self.mean_change_ci = None  # (lo, hi) percent, 95% CI of the mean's change
         self.resolution = None      # percent: the smallest change the test detects, see resolve()
         self.p = None
+        self.p_adjusted = None      # p adjusted over the group's metrics (adjust_family())
         self.t = None
         self.df = None
         self.verdict = MISSING
@@ -234,22 +246,17 @@ def resolution(base, new, alpha, power=POWER):
     return diff / abs(base_mean) * 100.0
 
 
-def judge(info, base_samples, base_run_values, row, threshold, alpha):
-    """Fills in row's statistics and verdict.
-
-    REGRESSION or IMPROVEMENT: Welch's test of the two sides' values (runs'
-    medians or samples, see comparison_basis()) is significant at alpha and
-    both the median and the mean moved by at least the threshold the same
-    way.  Otherwise "no change" only when the comparison could have seen a
-    change of the threshold's size (resolution <= threshold), else "not
-    resolved": the noise hides changes that large.
-    """
+def measure(base_samples, base_run_values, row, alpha):
+    """Fills in row's statistics (basis, change, Welch's t-test, its
+    resolution and the confidence interval of the mean's change); the
+    verdict only where there is nothing to test: NEW, MISSING or
+    N_TOO_SMALL.  Returns whether the row has a p-value to judge."""
     if not base_samples:
         row.verdict = NEW
-        return
+        return False
     if not row.samples:
         row.verdict = MISSING
-        return
+        return False
     row.basis = comparison_basis(base_run_values, row.run_values)
     base = base_run_values if row.basis == BY_RUNS else base_samples
     new = row.values()
@@ -257,20 +264,34 @@ def judge(info, base_samples, base_run_values, row, threshold, alpha):
     res = welch_t_test(base, new)
     if res is None:
         row.verdict = N_TOO_SMALL
-        return
+        return False
     row.t, row.df, row.p, se = res
+    row.p_adjusted = row.p
     row.resolution = resolution(base, new, alpha)
     base_mean = mean(base)
+    row.mean_change = relative_change(mean(new), base_mean)
     if base_mean != 0 and row.df > 0:
         half = student_t_quantile(0.05, row.df) * se
         diff = mean(new) - base_mean
         row.mean_change_ci = ((diff - half) / abs(base_mean) * 100, (diff + half) / abs(base_mean) * 100)
+    return True
+
+
+def decide(info, row, threshold, alpha):
+    """The verdict of a measured row from its adjusted p-value.
+
+    REGRESSION or IMPROVEMENT: the adjusted p is below alpha and both the
+    median and the mean moved by at least the threshold the same way.
+    Otherwise "no change" only when the comparison could have seen a
+    change of the threshold's size (resolution <= threshold), else "not
+    resolved": the noise hides changes that large.
+    """
     # The t-test is about means, the table shows medians: both have to move
     # past the threshold the same way.  The median alone could be carried by
     # a lucky half of the samples, the mean alone by a single outlier.
-    mean_change = relative_change(mean(new), base_mean)
-    big = min(abs(row.change), abs(mean_change)) >= threshold and (row.change > 0) == (mean_change > 0)
-    if row.p < alpha and big and row.change != 0:
+    big = (min(abs(row.change), abs(row.mean_change)) >= threshold
+           and (row.change > 0) == (row.mean_change > 0))
+    if row.p_adjusted < alpha and big and row.change != 0:
         worse = row.change > 0 if info.direction == LOWER else row.change < 0
         row.verdict = REGRESSION if worse else IMPROVEMENT
     elif row.resolution is not None and row.resolution > threshold:
@@ -279,17 +300,40 @@ def judge(info, base_samples, base_run_values, row, threshold, alpha):
         row.verdict = NO_CHANGE
 
 
+def judge(info, base_samples, base_run_values, row, threshold, alpha):
+    """One row measured and decided on its own, a family of one (its
+    adjusted p is its p): see measure() and decide()."""
+    if measure(base_samples, base_run_values, row, alpha):
+        decide(info, row, threshold, alpha)
+
+
+def adjust_family(rows):
+    """Sets p_adjusted of every row that has a p-value: the p-values
+    adjusted together as one family (stats.adjusted_p_values())."""
+    tested = [r for r in rows if r.p is not None]
+    for r, p in zip(tested, adjusted_p_values([r.p for r in tested])):
+        r.p_adjusted = p
+
+
 def compare(runs, groups, threshold, alpha):
+    """Every metric of every group judged against the baseline; the
+    family of a group is its metrics (adjust_family())."""
     infos = metric_catalogue([r for g in groups for r in g.runs])
     base = groups[0]
     out = []
+    measured = [[] for _ in groups[1:]]
     for key, info in infos.items():
         c = Comparison(info, base.samples(key), base.run_values(key))
-        for g in groups[1:]:
+        for i, g in enumerate(groups[1:]):
             row = Row(g, g.samples(key), g.run_values(key))
-            judge(info, c.base_samples, c.base_run_values, row, threshold, alpha)
+            if measure(c.base_samples, c.base_run_values, row, alpha):
+                measured[i].append((info, row))
             c.rows.append(row)
         out.append(c)
+    for pairs in measured:
+        adjust_family([row for _, row in pairs])
+        for info, row in pairs:
+            decide(info, row, threshold, alpha)
     return out
 
 

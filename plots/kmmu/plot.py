@@ -159,8 +159,10 @@ def plot_comparison(c, groups, threshold, path):
         row = rows.get(id(g))
         if row is None:
             continue
-        p = fmt_p(row.p)
-        p = "p -" if row.p is None else (f"p{p}" if p.startswith("<") else f"p={p}")
+        # The adjusted p: the one the verdict below it rests on.
+        p = fmt_p(row.p_adjusted)
+        p = "p -" if row.p_adjusted is None else (f"adj. p{p}" if p.startswith("<")
+                                                  else f"adj. p={p}")
         text = f"{fmt_change(row.change)}\n{p}\n{row.verdict}"
         ax.text(i, 0.975, text, transform=ax.get_xaxis_transform(), ha="center", va="top",
                 fontsize=8.5, color=COLOR[row.verdict], linespacing=1.25,

@@ -111,7 +111,7 @@ def html_comparison(report, groups, comparisons, threshold, alpha, group_by, not
                "of a metric the runs' medians are compared (basis runs), else the samples of the "
                "single runs (basis samples). "
                "A change is a regression when Welch's t-test finds the difference of the means "
-               f"significant (p &lt; {alpha:g}) and both the median and the mean moved by at least "
+               f"significant (adjusted p &lt; {alpha:g}) and both the median and the mean moved by at least "
                f"{fmt_percent(threshold)} in the metric's worse direction.</p>")
     for n in basis_notes(comparisons, alpha):
         report.add(f"<p>{html.escape(n[0].upper() + n[1:])}.</p>")

@@ -25,6 +25,14 @@ class InputError(Exception):
 
 
 
+# Parameters that say how a benchmark took its samples, not what it
+# measured (selftests/lib/bench.c's adaptive sampling: why it stopped, the
+# target and budget it was given): kept apart from a metric's params, so
+# that they are no part of its identity and runs that stopped for
+# different reasons compare.
+SAMPLING_PARAMS = frozenset(("stopped", "target_resolution_pct", "budget_s"))
+
+
 class Metric:
     def __init__(self, program, name, unit, direction, samples, params):
         self.program = program
@@ -32,7 +40,8 @@ class Metric:
         self.unit = unit
         self.direction = direction
         self.samples = samples
-        self.params = params
+        self.params = {k: v for k, v in params.items() if k not in SAMPLING_PARAMS}
+        self.sampling = {k: v for k, v in params.items() if k in SAMPLING_PARAMS}
 
     @property
     def key(self):

@@ -7,7 +7,8 @@ the verdict for samples without noise (counters), which scipy leaves
 as nan, and the resolution of a comparison: the smallest difference of
 the means Welch's test finds with a given power, from the noncentral t
 distribution (not the normal approximation, which is too optimistic for
-the handful of runs an A/B has).
+the handful of runs an A/B has).  The adjustment of many p-values as one
+family is statsmodels' (Debian's python3-statsmodels).
 """
 
 import math
@@ -16,8 +17,17 @@ import statistics
 import numpy as _numpy
 from scipy import optimize as _scipy_optimize
 from scipy import stats as _scipy_stats
+from statsmodels.stats.multitest import multipletests as _multipletests
 
 POWER = 0.8
+
+# How the p-values of one comparison's metrics are adjusted together
+# (multipletests' name).  Benjamini-Hochberg: when nothing changed the
+# chance of any false alarm is alpha, as with Holm; when many metrics
+# change at once, the usual way a kernel change shows, each one's bar is
+# lowered instead of raised, so resolved changes are still found.
+FAMILY_METHOD = "fdr_bh"
+FAMILY_METHOD_TEXT = "Benjamini-Hochberg"
 
 
 def mean(xs):
@@ -147,3 +157,13 @@ def values_needed(sd, difference, alpha, power=POWER, limit=1000000):
         else:
             lo = mid
     return hi
+
+
+def adjusted_p_values(ps):
+    """The p-values ps adjusted together as one family (FAMILY_METHOD), in
+    their order; [] for none."""
+    if not ps:
+        return []
+    # multipletests' alpha only sets its reject flags, not the adjusted p.
+    _, adjusted, _, _ = _multipletests(ps, alpha=0.05, method=FAMILY_METHOD)
+    return [float(p) for p in adjusted]

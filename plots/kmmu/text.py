@@ -8,7 +8,7 @@ import math
 from kmmu.compare import (BY_RUNS, BY_SAMPLES, IMPROVEMENT, MISSING, N_TOO_SMALL, NEW,
                           NO_CHANGE, NOT_RESOLVED, REGRESSION, metric_catalogue,
                           relative_change, trend_points)
-from kmmu.stats import coefficient_of_variation, median
+from kmmu.stats import FAMILY_METHOD_TEXT, coefficient_of_variation, median
 
 
 def fmt_value(v):
@@ -78,16 +78,18 @@ def comparison_rows(comparisons):
             med = (f"{fmt_value(r.median)}{unit} ({fmt_count(len(r.samples), len(r.run_values))})"
                    if r.samples else "-")
             rows.append([info.label(), info.better_word(), base, r.group.name, med,
-                         fmt_change(r.change), fmt_p(r.p), fmt_resolution(r.resolution),
+                         fmt_change(r.change), fmt_p(r.p), fmt_p(r.p_adjusted),
+                         fmt_resolution(r.resolution),
                          r.basis or "-", r.verdict])
     return rows
 
 
 COMPARISON_HEADER = ["metric", "better", "baseline (n)", "compared", "median (n)",
-                     "change", "p-value", "resolution", "basis", "verdict"]
+                     "change", "p-value", "adjusted p", "resolution", "basis", "verdict"]
 VERDICT_COLUMN = COMPARISON_HEADER.index("verdict")
 NUMBER_COLUMNS = tuple(COMPARISON_HEADER.index(h) for h in ("baseline (n)", "median (n)", "change",
-                                                              "p-value", "resolution"))
+                                                              "p-value", "adjusted p",
+                                                              "resolution"))
 
 
 def verdict_counts(comparisons):
@@ -107,7 +109,7 @@ def summary_line(comparisons, threshold, alpha):
             word = v + ("s" if v == IMPROVEMENT and counts[v] != 1 else "")
             parts.append(f"{counts[v]} {word}")
     return (", ".join(parts) + f" (threshold {fmt_percent(threshold)} on median and mean, "
-            f"Welch's t-test at alpha {alpha:g})")
+            f"Welch's t-test at alpha {alpha:g} on p adjusted over each group's metrics)")
 
 
 def basis_notes(comparisons, alpha):
@@ -117,7 +119,11 @@ def basis_notes(comparisons, alpha):
     by_samples = sum(1 for r in rows if r.basis == BY_SAMPLES)
     notes = [f"resolution: the smallest change of the mean Welch's test finds at alpha {alpha:g} "
              f"with power 0.8 at the noise measured (noncentral t); \"{NOT_RESOLVED}\" where it "
-             "is coarser than the threshold"]
+             "is coarser than the threshold",
+             "adjusted p: the p-values of each compared group's metrics adjusted "
+             f"together ({FAMILY_METHOD_TEXT}), so that runs of one kernel raise no alarm at "
+             f"alpha {alpha:g} however many metrics there are; the verdict rests on it (a change "
+             "of one metric alone needs more than its resolution to be flagged)"]
     if any(r.basis == BY_RUNS for r in rows):
         notes.append("basis runs: the runs' medians compared (the variance between runs)")
     unresolved = sum(1 for r in rows if r.verdict == NOT_RESOLVED)
