@@ -16,7 +16,7 @@ PACKAGES=(
 	build-essential pkg-config
 	linux-source-6.1
 	libtracefs-dev libtraceevent-dev libtracecmd-dev trace-cmd
-	liburcu-dev libnuma-dev
+	liburcu-dev libnuma-dev libgsl-dev
 	python3 python3-matplotlib python3-numpy python3-scipy python3-statsmodels
 	python3-lxml python3-junitparser
 	spin

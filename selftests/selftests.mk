@@ -12,7 +12,7 @@
 SELFTEST_LIB_SRCS := $(wildcard selftests/lib/*.c)
 SELFTEST_LIB_OBJS := $(SELFTEST_LIB_SRCS:%.c=$(O)/%.o)
 SELFTEST_CFLAGS := -fno-stack-protector -fno-pie -no-pie -mno-red-zone
-SELFTEST_LDLIBS := -lnuma
+SELFTEST_LDLIBS := -lnuma -lgsl -lgslcblas
 
 SELFTESTS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/*_test.c))
 SELFTEST_TOOLS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/kmmu_*.c))

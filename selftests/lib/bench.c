@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_statistics_double.h>
+
 #include "kmmu/bench.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -270,44 +273,29 @@ int kmmu_bench_max_samples(const struct kmmu_bench *b)
 	return kmmu_bench_sampling_on(b) ? KMMU_BENCH_SAMPLES_MAX : b->samples;
 }
 
+/* The two tails of the resolution: alpha 0.05 two-sided, power 0.8. */
+#define KMMU_ALPHA_TAIL	0.025
+#define KMMU_POWER_TAIL	0.2
+
 /*
- * The upper @p quantile of Student's t with @df degrees of freedom from
- * the standard normal's, @z: the Cornish-Fisher expansion to 1/df^4
- * (Abramowitz and Stegun 26.7.5).  Only the two fixed quantiles of the
- * resolution need it: there is no t distribution in libc.
+ * The smallest change of the mean, in percent, that a two-sample t-test of
+ * two runs like this one would detect: (t(1 - alpha/2) + t(power)) times
+ * the standard error of the difference, with Student's t of 2n - 2 degrees
+ * of freedom from GSL.
  */
-static double kmmu_t_from_z(double z, double df)
-{
-	double z2 = z * z, z3 = z2 * z, z5 = z3 * z2, z7 = z5 * z2, z9 = z7 * z2;
-
-	return z + (z3 + z) / 4 / df +
-	       (5 * z5 + 16 * z3 + 3 * z) / 96 / (df * df) +
-	       (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / 384 / (df * df * df) +
-	       (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / 92160 /
-	       (df * df * df * df);
-}
-
-#define KMMU_Z_ALPHA	1.959963984540054	/* normal quantile 0.975: alpha 0.05 two-sided */
-#define KMMU_Z_POWER	0.841621233572914	/* normal quantile 0.8: power 0.8 */
-
 double kmmu_bench_resolution(const double *v, int n)
 {
-	double mean = 0, ss = 0, df, se;
-	int i;
+	double mean, se, df;
 
 	if (n < 2)
 		return NAN;
-	for (i = 0; i < n; i++)
-		mean += v[i];
-	mean /= n;
+	mean = gsl_stats_mean(v, 1, n);
 	if (mean == 0)
 		return NAN;
-	for (i = 0; i < n; i++)
-		ss += (v[i] - mean) * (v[i] - mean);
-	se = sqrt(ss / (n - 1) * 2 / n);
+	se = gsl_stats_sd_m(v, 1, n, mean) * sqrt(2.0 / n);
 	df = 2.0 * n - 2;
-	return (kmmu_t_from_z(KMMU_Z_ALPHA, df) + kmmu_t_from_z(KMMU_Z_POWER, df)) * se /
-	       fabs(mean) * 100;
+	return (gsl_cdf_tdist_Qinv(KMMU_ALPHA_TAIL, df) + gsl_cdf_tdist_Qinv(KMMU_POWER_TAIL, df)) *
+	       se / fabs(mean) * 100;
 }
 
 enum kmmu_bench_stop kmmu_bench_stop_rule(const struct kmmu_bench *b, int n, double elapsed,
