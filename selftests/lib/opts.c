@@ -282,3 +282,21 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 		*o->seed = kmmu_time_seed();
 	return -1;
 }
+
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
+		    const char *shortopts, const struct option *longopts)
+{
+	int opt;
+
+	if (o->result && kmmu_take_result_arg(argc, argv, o->result))
+		kmmu_usage_error(prog, "--result needs a file name");
+	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, shortopts, longopts)) != -1) {
+		if (opt == 'h' && o->usage) {
+			o->usage(stdout, prog);
+			exit(0);
+		}
+		if (!o->option)
+			kmmu_usage_error(prog, "option -%c is not handled", opt);
+		o->option(prog, opt, optarg);
+	}
+}

@@ -127,6 +127,20 @@ static const struct option bench_test_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* kmmu_bench_parse()'s hooks, as a benchmark's main() gives them. */
+static void bench_test_usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s\n", prog);
+	/* kmmu_exit_status() captures stderr only: say it there too. */
+	fprintf(stderr, "usage printed\n");
+}
+
+static void bench_test_option(const char *prog, int opt, const char *arg)
+{
+	if (opt == 'd' && strcmp(arg, "1"))
+		kmmu_usage_error(prog, "--duration here wants 1");
+}
+
 /* Parses @arg's args (NULL-terminated, after the program name) to the end. */
 static int bench_test_parse_all(void *arg)
 {
@@ -139,10 +153,10 @@ static int bench_test_parse_all(void *arg)
 		argv[argc++] = (char *)*args++;
 	argv[argc] = NULL;
 	kmmu_bench_init(&b);
+	b.usage = bench_test_usage;
+	b.option = bench_test_option;
 	optind = 1;
-	kmmu_bench_take_result(&b, "prog", &argc, argv);
-	while (kmmu_bench_getopt(&b, "prog", argc, argv, bench_test_longopts) != -1)
-		;
+	kmmu_bench_parse(&b, "prog", &argc, argv, bench_test_longopts);
 	return 0;
 }
 
@@ -188,6 +202,13 @@ TEST(command_line)
 	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--result", NULL },
 						     err, sizeof(err)));
 	ASSERT_STREQ("prog: --result needs a file name (-h for help)\n", err);
+	/* The benchmark's own options reach its hook; -h is its usage, exit 0. */
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--duration", "2", NULL },
+						     err, sizeof(err)));
+	ASSERT_STREQ("prog: --duration here wants 1 (-h for help)\n", err);
+	ASSERT_EQ(0, bench_test_parse((const char *[]){ "--samples", "2", "-h", "--bogus", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("usage printed\n", err);
 }
 
 struct bench_test_values_args {

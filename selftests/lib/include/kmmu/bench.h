@@ -39,6 +39,9 @@ struct kmmu_bench {
 	double *duration;
 	uint64_t *vcpus;
 	int *nr_vcpus, max_vcpus;
+	/* For kmmu_bench_parse(): -h prints usage; own options go to option. */
+	void (*usage)(FILE *f, const char *prog);
+	void (*option)(const char *prog, int opt, const char *arg);
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
@@ -134,6 +137,16 @@ struct option;
  * when the command line is done.
  */
 int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **argv,
+		      const struct option *longopts);
+
+/*
+ * A benchmark's whole command line, the part every main() shared:
+ * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
+ * to the end, -h printing b->usage on stdout and exiting 0, and every
+ * benchmark-specific option handed to b->option, which stores it or ends
+ * in a usage error.  Returns only if the command line is good.
+ */
+void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
 		      const struct option *longopts);
 
 /* --duration S: seconds per sample, 0.01 to 3600 (else a usage error). */

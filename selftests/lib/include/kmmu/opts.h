@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct option;
 
@@ -90,6 +91,11 @@ struct kmmu_run_opts {
 	bool keep_seed;		/* no -S: *seed is left as it was */
 	bool seeded;		/* out: -S was given */
 	bool timed;		/* out: -d was given */
+	/* For kmmu_run_parse(): */
+	const char **result;	/* --result FILE goes here; NULL: no such option */
+	void (*usage)(FILE *f, const char *prog);	/* -h: prints it, exits 0 */
+	/* The test's own options: stores @arg or ends in kmmu_usage_error(). */
+	void (*option)(const char *prog, int opt, const char *arg);
 };
 
 /*
@@ -99,5 +105,19 @@ struct kmmu_run_opts {
  */
 int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **argv,
 		    const char *shortopts, const struct option *longopts);
+
+/*
+ * A test's whole command line, the part every main() shared: --result
+ * FILE taken out first (if @o->result), then kmmu_run_getopt() to the
+ * end, -h printing @o->usage on stdout and exiting 0, and every other
+ * option handed to @o->option.  Returns only if the command line is good.
+ */
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
+		    const char *shortopts, const struct option *longopts);
+
+/* The long options' last two entries: --help (as -h) and the terminator. */
+#define KMMU_LONGOPTS_HELP_END					\
+	{ "help", no_argument, NULL, 'h' },			\
+	{ NULL, 0, NULL, 0 }
 
 #endif
