@@ -611,6 +611,34 @@ static void ag_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
+/* The options of this test alone (kmmu_run_parse() does the rest). */
+static void ag_option(const char *prog, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'H':
+		if (kmmu_parse_u64(arg, 1, 4096, &ag_opts.hot_mb))
+			kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
+		break;
+	case 'C':
+		if (kmmu_parse_u64(arg, 2, 16384, &ag_opts.cold_mb))
+			kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
+		break;
+	case 'D':
+		if (!strcmp(arg, "damon"))
+			ag_opts.drivers = AG_DAMON;
+		else if (!strcmp(arg, "reclaim"))
+			ag_opts.drivers = AG_RECLAIM;
+		else if (!strcmp(arg, "all"))
+			ag_opts.drivers = AG_DAMON | AG_RECLAIM;
+		else
+			kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
+		break;
+	case 'c':
+		ag_opts.control = true;
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -618,47 +646,18 @@ int main(int argc, char **argv)
 		{ "cold-mb", required_argument, NULL, 'C' },
 		{ "driver", required_argument, NULL, 'D' },
 		{ "control", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "aging_test", *inject;
 	struct sigaction sa = { .sa_handler = ag_forward_signal };
 	/* Without -S: $KMMU_SEED or 0 (the workload is deterministic). */
 	struct kmmu_run_opts run = { .vcpus = &ag_opts.vcpus, .min_vcpus = 1,
-		.seed = &ag_opts.seed, .keep_seed = true };
+		.seed = &ag_opts.seed, .keep_seed = true, .result = &ag_opts.result,
+		.usage = ag_usage, .option = ag_option };
 	char why[256];
-	int opt, fd;
+	int fd;
 
-	if (kmmu_take_result_arg(&argc, argv, &ag_opts.result))
-		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:S:h", longopts)) != -1) {
-		switch (opt) {
-		case 'H':
-			if (kmmu_parse_u64(optarg, 1, 4096, &ag_opts.hot_mb))
-				kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
-			break;
-		case 'C':
-			if (kmmu_parse_u64(optarg, 2, 16384, &ag_opts.cold_mb))
-				kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
-			break;
-		case 'D':
-			if (!strcmp(optarg, "damon"))
-				ag_opts.drivers = AG_DAMON;
-			else if (!strcmp(optarg, "reclaim"))
-				ag_opts.drivers = AG_RECLAIM;
-			else if (!strcmp(optarg, "all"))
-				ag_opts.drivers = AG_DAMON | AG_RECLAIM;
-			else
-				kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
-			break;
-		case 'c':
-			ag_opts.control = true;
-			break;
-		case 'h':
-			ag_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_run_parse(&run, prog, &argc, argv, ":v:S:h", longopts);
 	/*
 	 * The squeeze is cold/2: cold alone can give it with a margin for
 	 * reclaim's overshoot, and it is at least the hot set, which the

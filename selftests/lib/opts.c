@@ -63,6 +63,17 @@ int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel)
 	}
 }
 
+int kmmu_parse_either(const char *s, const char *a, const char *b, bool sel[2])
+{
+	bool both = s && !strcmp(s, "both");
+
+	if (!s || (!both && strcmp(s, a) && strcmp(s, b)))
+		return -EINVAL;
+	sel[0] = both || !strcmp(s, a);
+	sel[1] = both || !strcmp(s, b);
+	return 0;
+}
+
 int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 			int max_n)
 {

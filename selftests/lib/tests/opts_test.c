@@ -77,6 +77,26 @@ TEST(parse_names)
 	ASSERT_EQ(-EINVAL, kmmu_parse_names(NULL, names, 4, sel));
 }
 
+TEST(parse_either)
+{
+	bool sel[2] = { false, false };
+
+	ASSERT_EQ(0, kmmu_parse_either("4k", "4k", "2m", sel));
+	ASSERT_TRUE(sel[0]);
+	ASSERT_FALSE(sel[1]);
+	ASSERT_EQ(0, kmmu_parse_either("2m", "4k", "2m", sel));
+	ASSERT_FALSE(sel[0]);
+	ASSERT_TRUE(sel[1]);
+	ASSERT_EQ(0, kmmu_parse_either("both", "4k", "2m", sel));
+	ASSERT_TRUE(sel[0] && sel[1]);
+	sel[0] = false;
+	ASSERT_EQ(-EINVAL, kmmu_parse_either("4k,2m", "4k", "2m", sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_either("", "4k", "2m", sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_either(NULL, "4k", "2m", sel));
+	ASSERT_FALSE(sel[0]);
+	ASSERT_TRUE(sel[1]);
+}
+
 TEST(parse_long_seconds)
 {
 	long l;

@@ -37,6 +37,12 @@ int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out
  * The number of names given, or -EINVAL (an unknown or empty name).
  */
 int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel);
+/*
+ * One of two things or both ("4k", "2m" or "both"): sets @sel[0] for @a,
+ * @sel[1] for @b, both for "both".  0, or -EINVAL (anything else; @sel
+ * untouched).
+ */
+int kmmu_parse_either(const char *s, const char *a, const char *b, bool sel[2]);
 /* Seconds, possibly fractional, in [@min, @max]. */
 int kmmu_parse_seconds(const char *s, double min, double max, double *out);
 
