@@ -619,8 +619,7 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init(&ap_opts.b);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
-	ap_opts.b.usage = ap_usage;
-	ap_opts.b.option = ap_option;
+	ap_opts.b.cli = (struct kmmu_cli_hooks){ ap_usage, ap_option };
 	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv, longopts);
 	if (!ap_opts.nr_sizes) {
 		ap_opts.mb[ap_opts.nr_sizes++] = 256;

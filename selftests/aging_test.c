@@ -653,7 +653,7 @@ int main(int argc, char **argv)
 	/* Without -S: $KMMU_SEED or 0 (the workload is deterministic). */
 	struct kmmu_run_opts run = { .vcpus = &ag_opts.vcpus, .min_vcpus = 1,
 		.seed = &ag_opts.seed, .keep_seed = true, .result = &ag_opts.result,
-		.usage = ag_usage, .option = ag_option };
+		.cli = { ag_usage, ag_option } };
 	char why[256];
 	int fd;
 

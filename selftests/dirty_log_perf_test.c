@@ -604,8 +604,7 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init(&dp_opts.b);
 	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
-	dp_opts.b.usage = dp_usage;
-	dp_opts.b.option = dp_option;
+	dp_opts.b.cli = (struct kmmu_cli_hooks){ dp_usage, dp_option };
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;

@@ -494,7 +494,7 @@ int main(int argc, char **argv)
 	char why[256];
 	cpu_set_t set;
 	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed,
-		.usage = dl_usage, .option = dl_option };
+		.cli = { dl_usage, dl_option } };
 	int fd, i;
 
 	for (i = 0; i < DL_NR_MODES; i++)

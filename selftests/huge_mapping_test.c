@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "huge_mapping_test";
 	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed,
-		.usage = hm_usage, .option = hm_option };
+		.cli = { hm_usage, hm_option } };
 	char why[256];
 	int fd;
 

@@ -382,7 +382,7 @@ int main(int argc, char **argv)
 	const char *prog = "memslot_churn_test";
 	struct kmmu_run_opts run = { .vcpus = &ch_opts.vcpus, .min_vcpus = 1, .ops = &ch_opts.ops,
 		.max_ops = 1000000000, .duration = &ch_opts.duration, .seed = &ch_opts.seed,
-		.result = &ch_opts.result, .usage = ch_usage, .option = ch_option };
+		.result = &ch_opts.result, .cli = { ch_usage, ch_option } };
 	char why[256], msg[160];
 	size_t off;
 	long cap;

@@ -693,8 +693,7 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init(&ms_opts.b);
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
-	ms_opts.b.usage = ms_usage;
-	ms_opts.b.option = ms_option;
+	ms_opts.b.cli = (struct kmmu_cli_hooks){ ms_usage, ms_option };
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
 	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv, longopts);

@@ -358,7 +358,7 @@ int main(int argc, char **argv)
 	const char *prog = "mmio_invalidation_test";
 	struct kmmu_run_opts run = { .vcpus = &mi_opts.vcpus, .min_vcpus = 1, .ops = &mi_opts.ops,
 		.max_ops = 1000000000, .duration = &mi_opts.duration, .seed = &mi_opts.seed,
-		.result = &mi_opts.result, .usage = mi_usage, .option = mi_option };
+		.result = &mi_opts.result, .cli = { mi_usage, mi_option } };
 	char why[256], msg[160];
 	long cap;
 	int fd;

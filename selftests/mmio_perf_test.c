@@ -363,8 +363,7 @@ int main(int argc, char **argv)
 	kmmu_bench_init(&mp_opts.b);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
-	mp_opts.b.usage = mp_usage;
-	mp_opts.b.option = mp_option;
+	mp_opts.b.cli = (struct kmmu_cli_hooks){ mp_usage, mp_option };
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, longopts);
 	if (!mp_opts.nr_vcpu_configs) {

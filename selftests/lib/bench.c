@@ -212,15 +212,8 @@ void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **
 	int opt;
 
 	kmmu_bench_take_result(b, prog, argc, argv);
-	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1) {
-		if (opt == 'h' && b->usage) {
-			b->usage(stdout, prog);
-			exit(0);
-		}
-		if (!b->option)
-			kmmu_usage_error(prog, "option -%c is not handled", opt);
-		b->option(prog, opt, optarg);
-	}
+	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1)
+		kmmu_cli_dispatch(&b->cli, prog, opt, optarg);
 }
 
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)

@@ -294,6 +294,18 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 	return -1;
 }
 
+void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
+		       const char *arg)
+{
+	if (opt == 'h' && h->usage) {
+		h->usage(stdout, prog);
+		exit(0);
+	}
+	if (!h->option)
+		kmmu_usage_error(prog, "option -%c is not handled", opt);
+	h->option(prog, opt, arg);
+}
+
 void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
 		    const char *shortopts, const struct option *longopts)
 {
@@ -301,13 +313,6 @@ void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char *
 
 	if (o->result && kmmu_take_result_arg(argc, argv, o->result))
 		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, shortopts, longopts)) != -1) {
-		if (opt == 'h' && o->usage) {
-			o->usage(stdout, prog);
-			exit(0);
-		}
-		if (!o->option)
-			kmmu_usage_error(prog, "option -%c is not handled", opt);
-		o->option(prog, opt, optarg);
-	}
+	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, shortopts, longopts)) != -1)
+		kmmu_cli_dispatch(&o->cli, prog, opt, optarg);
 }

@@ -153,8 +153,7 @@ static int bench_test_parse_all(void *arg)
 		argv[argc++] = (char *)*args++;
 	argv[argc] = NULL;
 	kmmu_bench_init(&b);
-	b.usage = bench_test_usage;
-	b.option = bench_test_option;
+	b.cli = (struct kmmu_cli_hooks){ bench_test_usage, bench_test_option };
 	optind = 1;
 	kmmu_bench_parse(&b, "prog", &argc, argv, bench_test_longopts);
 	return 0;

@@ -317,7 +317,7 @@ static int opts_test_run_parse_all(void *arg)
 	int argc = opts_test_argv(arg, argv, 16), vcpus;
 	const char *result = NULL;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
-				   .usage = opts_test_usage, .option = opts_test_option };
+				   .cli = { opts_test_usage, opts_test_option } };
 
 	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
 	return 0;
@@ -337,7 +337,7 @@ TEST(run_parse)
 	int argc = 8, vcpus = 0;
 	const char *result = NULL;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
-				   .usage = opts_test_usage, .option = opts_test_option };
+				   .cli = { opts_test_usage, opts_test_option } };
 	char err[512];
 
 	optind = 1;

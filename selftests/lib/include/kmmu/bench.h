@@ -39,9 +39,7 @@ struct kmmu_bench {
 	double *duration;
 	uint64_t *vcpus;
 	int *nr_vcpus, max_vcpus;
-	/* For kmmu_bench_parse(): -h prints usage; own options go to option. */
-	void (*usage)(FILE *f, const char *prog);
-	void (*option)(const char *prog, int opt, const char *arg);
+	struct kmmu_cli_hooks cli;	/* for kmmu_bench_parse() */
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
@@ -142,9 +140,8 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
 /*
  * A benchmark's whole command line, the part every main() shared:
  * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
- * to the end, -h printing b->usage on stdout and exiting 0, and every
- * benchmark-specific option handed to b->option, which stores it or ends
- * in a usage error.  Returns only if the command line is good.
+ * to the end, and every benchmark-specific option to
+ * kmmu_cli_dispatch(@b->cli).  Returns only if the command line is good.
  */
 void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
 		      const struct option *longopts);

@@ -83,6 +83,21 @@ int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len);
 uint64_t kmmu_time_seed(void);
 
 /*
+ * What a program's main() gives the shared parsers (kmmu_run_parse(),
+ * kmmu_bench_parse()): -h prints @usage on stdout and exits 0; every
+ * option of the program's own goes to @option, which stores @arg or ends
+ * in kmmu_usage_error().
+ */
+struct kmmu_cli_hooks {
+	void (*usage)(FILE *f, const char *prog);
+	void (*option)(const char *prog, int opt, const char *arg);
+};
+
+/* @opt (and its @arg) as @h says. */
+void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
+		       const char *arg);
+
+/*
  * The options the randomized real-KVM tests share, parsed in one place
  * (as struct kmmu_bench does for the benchmarks): a test binds the ones it
  * takes to its own fields and lists their letters in its shortopts.
@@ -99,9 +114,7 @@ struct kmmu_run_opts {
 	bool timed;		/* out: -d was given */
 	/* For kmmu_run_parse(): */
 	const char **result;	/* --result FILE goes here; NULL: no such option */
-	void (*usage)(FILE *f, const char *prog);	/* -h: prints it, exits 0 */
-	/* The test's own options: stores @arg or ends in kmmu_usage_error(). */
-	void (*option)(const char *prog, int opt, const char *arg);
+	struct kmmu_cli_hooks cli;
 };
 
 /*
@@ -115,8 +128,7 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 /*
  * A test's whole command line, the part every main() shared: --result
  * FILE taken out first (if @o->result), then kmmu_run_getopt() to the
- * end, -h printing @o->usage on stdout and exiting 0, and every other
- * option handed to @o->option.  Returns only if the command line is good.
+ * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli).  Returns only if the command line is good.
  */
 void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
 		    const char *shortopts, const struct option *longopts);
