@@ -96,13 +96,6 @@ int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 	return 0;
 }
 
-static int kmmu_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 double kmmu_percentile(const double *v, int n, double p)
 {
 	double *s, r;
@@ -110,11 +103,9 @@ double kmmu_percentile(const double *v, int n, double p)
 
 	if (n <= 0 || !(p >= 0 && p <= 100))
 		return NAN;
-	s = malloc(n * sizeof(*s));
+	s = kmmu_sorted_copy(v, n);
 	if (!s)
 		return NAN;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), kmmu_cmp_double);
 	/* Nearest rank: ceil(p/100 * n), at least the first value. */
 	rank = (long)ceil(p / 100.0 * n - 1e-9);
 	if (rank < 1)
