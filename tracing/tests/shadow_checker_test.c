@@ -15,6 +15,7 @@
 /* The records of checker_history.h, in a fixture of this test's own. */
 #define CHECKER_HISTORY_NO_CHK
 #include "checker_history.h"
+#include "test_paths.h"
 
 #define SPTEP 0x12345000ull		/* the shadow page of the test's leaves (physical) */
 #define DIRECT_MAP 0xffff9a4000000000ull	/* page_offset_base, randomized */
@@ -375,13 +376,7 @@ FIXTURE(real) {
 
 FIXTURE_SETUP(real)
 {
-	const char *dir = getenv("KMMU_FIXTURE_DIR");
-	char path[512], err[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tracing/fixtures", FIXTURE_FILE);
-	ASSERT_EQ(0, kmmu_trace_file_read(path, &self->tf, err, sizeof(err))) {
-		TH_LOG("%s", err);
-	}
+	KMMU_ASSERT_FIXTURE(FIXTURE_FILE, &self->tf);
 }
 
 FIXTURE_TEARDOWN(real)
