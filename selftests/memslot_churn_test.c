@@ -133,13 +133,6 @@ FIXTURE_TEARDOWN(churn)
 	}
 }
 
-/* The runtime's memslot hook: every ioctl goes into the checker's action log. */
-static void ch_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
-			   uint64_t gpa, uint64_t size, uint64_t hva, int ret)
-{
-	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
-}
-
 KMMU_TEST_F(churn, run, 90)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
@@ -171,14 +164,7 @@ KMMU_TEST_F(churn, run, 90)
 	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(region);
 
 	/* Checked against the reference from the VM's first memslot on. */
-	self->run.trace = kmmu_trace_session_start("memslot_churn_test", err, sizeof(err));
-	if (self->run.trace) {
-		vo.memslot_hook = ch_log_memslot;
-		vo.memslot_hook_ctx = kmmu_trace_session_log(self->run.trace);
-		ksft_print_msg("checking against the reference: on\n");
-	} else {
-		ksft_print_msg("checking against the reference: off (%s)\n", err);
-	}
+	kmmu_test_run_trace(&self->run, "memslot_churn_test", &vo, err, sizeof(err));
 
 	kmmu_vm_create(&self->run.vm, &vo);
 	kmmu_trace_session_vm(self->run.trace, kmmu_kvm_cap(kmmu_vm_fd(self->run.vm),

@@ -208,13 +208,10 @@ KMMU_TEST_F(mi, run, 200)
 	vo.memslot_hook = mi_memslot_hook;
 	vo.memslot_hook_ctx = c;
 
-	self->run.trace = kmmu_trace_session_start("mmio_invalidation_test", err, sizeof(err));
-	if (self->run.trace) {
+	/* Its memslot hook (above) logs the ioctls into the session itself. */
+	kmmu_test_run_trace(&self->run, "mmio_invalidation_test", NULL, err, sizeof(err));
+	if (self->run.trace)
 		c->log = kmmu_trace_session_log(self->run.trace);
-		ksft_print_msg("checking against the reference: on\n");
-	} else {
-		ksft_print_msg("checking against the reference: off (%s)\n", err);
-	}
 	if (!mi_mmio_caching())
 		ksft_print_msg("this host has mmio_caching=N: KVM makes no MMIO SPTEs, so their generations (mark_mmio_spte, check_mmio_spte, handle_mmio_page_fault) are not checkable here; classification still is\n");
 

@@ -16,10 +16,25 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 
+/*
+ * What strtoull()/strtol()/strtod() left: -EINVAL unless they took all of
+ * @s (and something), -ERANGE if they overflowed (errno, cleared before)
+ * or the value is outside the caller's range (@in_range false), else 0.
+ */
+static int kmmu_parse_end(const char *s, const char *end, bool in_range)
+{
+	if (end == s || *end)
+		return -EINVAL;
+	if (errno == ERANGE || !in_range)
+		return -ERANGE;
+	return 0;
+}
+
 int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
+	int r;
 
 	if (!s || !*s)
 		return -EINVAL;
@@ -30,12 +45,10 @@ int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (end == s || *end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	r = kmmu_parse_end(s, end, v >= min && v <= max);
+	if (!r)
+		*out = v;
+	return r;
 }
 
 int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel)
@@ -106,34 +119,34 @@ int kmmu_parse_long(const char *s, long min, long max, long *out)
 {
 	long v;
 	char *end;
+	int r;
 
 	if (!s || !*s)
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 0);
-	if (end == s || *end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	r = kmmu_parse_end(s, end, v >= min && v <= max);
+	if (!r)
+		*out = v;
+	return r;
 }
 
 int kmmu_parse_seconds(const char *s, double min, double max, double *out)
 {
 	double v;
 	char *end;
+	int r;
 
 	if (!s || !*s)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || isnan(v))
+	if (isnan(v))
 		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	r = kmmu_parse_end(s, end, v >= min && v <= max);
+	if (!r)
+		*out = v;
+	return r;
 }
 
 int kmmu_take_result_arg(int *argc, char **argv, const char **path)
