@@ -347,6 +347,19 @@ static void put_tristate(FILE *f, int v)
 	fputs(v < 0 ? "null" : v ? "true" : "false", f);
 }
 
+/* A member after the first, indented by @in: a string, or true/false/null (< 0). */
+static void put_string_member(FILE *f, const char *in, const char *key, const char *v)
+{
+	fprintf(f, ",\n%s\"%s\": ", in, key);
+	put_string(f, v);
+}
+
+static void put_tristate_member(FILE *f, const char *in, const char *key, int v)
+{
+	fprintf(f, ",\n%s\"%s\": ", in, key);
+	put_tristate(f, v);
+}
+
 /*
  * The host block's members, each line indented by @in: in a result file
  * (nested, "    ") and on its own (kmmu_host_write_json(), "  ").
@@ -356,21 +369,14 @@ static void write_host_members(FILE *f, const struct kmmu_host *h, const char *i
 {
 	fprintf(f, "%s\"kernel_release\": ", in);
 	put_string(f, h->kernel_release);
-	fprintf(f, ",\n%s\"hostname\": ", in);
-	put_string(f, h->hostname);
-	fprintf(f, ",\n%s\"kvm_backend\": ", in);
-	put_string(f, h->kvm_backend);
+	put_string_member(f, in, "hostname", h->hostname);
+	put_string_member(f, in, "kvm_backend", h->kvm_backend);
 	fprintf(f, ",\n%s\"kvm_available\": %s", in, h->kvm_available ? "true" : "false");
-	if (unavailable_reason && !h->kvm_available) {
-		fprintf(f, ",\n%s\"kvm_unavailable_reason\": ", in);
-		put_string(f, unavailable_reason);
-	}
-	fprintf(f, ",\n%s\"tdp\": ", in);
-	put_tristate(f, h->tdp);
-	fprintf(f, ",\n%s\"tdp_mmu\": ", in);
-	put_tristate(f, h->tdp_mmu);
-	fprintf(f, ",\n%s\"mmio_caching\": ", in);
-	put_tristate(f, h->mmio_caching);
+	if (unavailable_reason && !h->kvm_available)
+		put_string_member(f, in, "kvm_unavailable_reason", unavailable_reason);
+	put_tristate_member(f, in, "tdp", h->tdp);
+	put_tristate_member(f, in, "tdp_mmu", h->tdp_mmu);
+	put_tristate_member(f, in, "mmio_caching", h->mmio_caching);
 	if (h->nr_memslots >= 0)
 		fprintf(f, ",\n%s\"nr_memslots\": %ld", in, h->nr_memslots);
 	else
