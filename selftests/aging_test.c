@@ -330,14 +330,9 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		       struct ag_report *rep)
 {
 	uint64_t hot_pages = ag_hot_pages(), cold_pages = ag_pages() - hot_pages;
-	uint64_t squeeze_pages, hot_evicted, hot_evicted_late, hot_aged, cold_swapped_no_unmap;
-	uint64_t p4k0, p4k1, i, bad_hot = 0;
+	uint64_t i, bad_hot = 0;
 	struct ag_reclaim m = { 0 };
-	int64_t hot_touched_evicted;
-	bool have_p4k, squeeze_ok;
-	struct ag_res *r1, *r2;
 	char why[512];
-	double t_sq;
 	int err, k;
 
 	err = ag_reclaim_run(self, &m, why, sizeof(why));
@@ -345,19 +340,14 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	/* The readings, by the names the checks print (ci/tests/inject_test reads them). */
-	r1 = m.r1;
-	r2 = m.r2;
-	squeeze_pages = m.squeeze_pages;
-	hot_evicted = m.hot_evicted;
-	hot_evicted_late = m.hot_evicted_late;
-	hot_aged = m.hot_aged;
-	cold_swapped_no_unmap = m.cold_swapped_no_unmap;
-	hot_touched_evicted = m.hot_touched_evicted;
-	have_p4k = m.have_p4k;
-	p4k0 = m.p4k0;
-	p4k1 = m.p4k1;
-	t_sq = m.t_sq;
-	squeeze_ok = m.squeeze_ok;
+	struct ag_res *r1 = m.r1, *r2 = m.r2;
+	uint64_t squeeze_pages = m.squeeze_pages, hot_aged = m.hot_aged;
+	uint64_t hot_evicted = m.hot_evicted, hot_evicted_late = m.hot_evicted_late;
+	uint64_t cold_swapped_no_unmap = m.cold_swapped_no_unmap;
+	int64_t hot_touched_evicted = m.hot_touched_evicted;
+	bool have_p4k = m.have_p4k, squeeze_ok = m.squeeze_ok;
+	uint64_t p4k0 = m.p4k0, p4k1 = m.p4k1;
+	double t_sq = m.t_sq;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 
@@ -466,8 +456,6 @@ static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
 		     struct ag_report *rep)
 {
 	struct ag_damon_readings m = { 0 };
-	struct kmmu_damon_summary hs, cs;
-	uint64_t hot_bytes, cold_bytes, bad_regions;
 	char why[512];
 	int err;
 
@@ -476,11 +464,8 @@ static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
 		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	/* The readings, by the names the checks print. */
-	hs = m.hs;
-	cs = m.cs;
-	hot_bytes = m.hot_bytes;
-	cold_bytes = m.cold_bytes;
-	bad_regions = m.bad_regions;
+	struct kmmu_damon_summary hs = m.hs, cs = m.cs;
+	uint64_t hot_bytes = m.hot_bytes, cold_bytes = m.cold_bytes, bad_regions = m.bad_regions;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 	ag_metric(rep, "damon_hot_accessed_fraction", hs.bytes ? (double)hs.accessed_bytes / hs.bytes : 0,
