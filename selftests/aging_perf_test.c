@@ -608,8 +608,8 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "mb", required_argument, NULL, 'm' },
-		{ "gib", required_argument, NULL, 'g' },
+		KMMU_LONGOPT("mb", 'm'),
+		KMMU_LONGOPT("gib", 'g'),
 		KMMU_BENCH_LONGOPT("vcpus"),
 		KMMU_LONGOPTS_HELP_END,
 	};

@@ -627,10 +627,10 @@ static void ag_option(const char *prog, int opt, const char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "hot-mb", required_argument, NULL, 'H' },
-		{ "cold-mb", required_argument, NULL, 'C' },
-		{ "driver", required_argument, NULL, 'D' },
-		{ "control", no_argument, NULL, 'c' },
+		KMMU_LONGOPT("hot-mb", 'H'),
+		KMMU_LONGOPT("cold-mb", 'C'),
+		KMMU_LONGOPT("driver", 'D'),
+		KMMU_LONGOPT_FLAG("control", 'c'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "aging_test", *inject;

@@ -590,12 +590,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "mem", required_argument, NULL, 'm' },
-		{ "slots", required_argument, NULL, 'x' },
-		{ "iterations", required_argument, NULL, 'i' },
-		{ "mode", required_argument, NULL, 'M' },
-		{ "backing", required_argument, NULL, 'b' },
-		{ "ring-entries", required_argument, NULL, 'r' },
+		KMMU_LONGOPT("mem", 'm'),
+		KMMU_LONGOPT("slots", 'x'),
+		KMMU_LONGOPT("iterations", 'i'),
+		KMMU_LONGOPT("mode", 'M'),
+		KMMU_LONGOPT("backing", 'b'),
+		KMMU_LONGOPT("ring-entries", 'r'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "dirty_log_perf_test";

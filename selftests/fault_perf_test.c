@@ -443,8 +443,8 @@ int main(int argc, char **argv)
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("duration"),
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "backing", required_argument, NULL, 'b' },
-		{ "mem", required_argument, NULL, 'm' },
+		KMMU_LONGOPT("backing", 'b'),
+		KMMU_LONGOPT("mem", 'm'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "fault_perf_test";

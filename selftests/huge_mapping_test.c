@@ -323,7 +323,7 @@ static void hm_option(const char *prog, int opt, const char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "check-all", no_argument, NULL, 'C' },
+		KMMU_LONGOPT_FLAG("check-all", 'C'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "huge_mapping_test";

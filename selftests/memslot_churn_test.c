@@ -270,12 +270,7 @@ KMMU_TEST_F(churn, run, 90)
 	for (v = 0; v < ch_opts.vcpus; v++)
 		ASSERT_EQ(n, c->sh->vcpu[v].ss.sweeps);
 	ch_stats(c, self->run.vm, true);
-	if (self->run.trace) {
-		r = kmmu_trace_session_finish(self->run.trace, NULL);
-		self->run.trace = NULL;
-		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
-				       " (see the checker's lines above)");
-	}
+	KMMU_TEST_CHECK(&self->run);
 }
 
 static void ch_usage(FILE *f, const char *prog)
@@ -361,8 +356,8 @@ static void ch_option(const char *prog, int opt, const char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "host-unmap", required_argument, NULL, CH_OPT_HOST_UNMAP },
-		{ "numa-node", required_argument, NULL, 'N' },
+		KMMU_LONGOPT("host-unmap", CH_OPT_HOST_UNMAP),
+		KMMU_LONGOPT("numa-node", 'N'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "memslot_churn_test";

@@ -681,9 +681,9 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("duration"),
-		{ "slots", required_argument, NULL, 's' },
-		{ "ops", required_argument, NULL, 'o' },
-		{ "map-pages", required_argument, NULL, 'm' },
+		KMMU_LONGOPT("slots", 's'),
+		KMMU_LONGOPT("ops", 'o'),
+		KMMU_LONGOPT("map-pages", 'm'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };

@@ -354,7 +354,7 @@ int main(int argc, char **argv)
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("duration"),
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "access", required_argument, NULL, 'a' },
+		KMMU_LONGOPT("access", 'a'),
 		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "mmio_perf_test";

@@ -335,11 +335,5 @@ int ag_stop_guest(struct ag_run *self)
 /* The checker's verdicts on the run: memslots, SPTEs, page stats and aging. */
 int ag_check(struct ag_run *self)
 {
-	int r = 0;
-
-	if (self->run.trace) {
-		r = kmmu_trace_session_finish(self->run.trace, NULL);
-		self->run.trace = NULL;
-	}
-	return r;
+	return kmmu_test_run_check(&self->run);
 }

@@ -126,4 +126,20 @@ TEST(trace_session)
 	ASSERT_EQ(1, logged);
 }
 
+/* The checker's verdict: none to give without a session; a session is finished once. */
+TEST(trace_check)
+{
+	struct kmmu_test_run run = { 0 };
+	char err[256] = "";
+
+	ASSERT_EQ(0, kmmu_test_run_check(&run));
+	kmmu_test_run_trace(&run, "test_run_test", NULL, err, sizeof(err));
+	if (!run.trace)
+		SKIP(return, "no checker session here: %s", err);
+	/* Nothing happened: nothing diverges. */
+	ASSERT_EQ(0, kmmu_test_run_check(&run));
+	ASSERT_EQ(NULL, run.trace);
+	ASSERT_EQ(0, kmmu_test_run_check(&run));
+}
+
 TEST_HARNESS_MAIN

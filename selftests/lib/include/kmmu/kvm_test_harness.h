@@ -112,6 +112,20 @@
 	} while (0)
 
 /*
+ * In the test, at its end: fails it if the checker found the kernel's
+ * events diverging from the reference (kmmu_test_run_check()); nothing to
+ * judge without a session.
+ */
+#define KMMU_TEST_CHECK(run)							\
+	do {									\
+		if ((run)->trace) {						\
+			ASSERT_EQ(0, kmmu_test_run_check(run))			\
+				TH_LOG("the kernel's MMU events diverge from the reference" \
+				       " (see the checker's lines above)");	\
+		}								\
+	} while (0)
+
+/*
  * In FIXTURE_TEARDOWN(), last: the test entry @name with the verdict and
  * the result file @path ($KMMU_RESULT if NULL), if the run has a result.
  */

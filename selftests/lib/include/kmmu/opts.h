@@ -133,6 +133,10 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
 		    const char *shortopts, const struct option *longopts);
 
+/* A long option with a value (--NAME V or --NAME=V), and one without, as @val. */
+#define KMMU_LONGOPT(name, val)		{ name, required_argument, NULL, val }
+#define KMMU_LONGOPT_FLAG(name, val)	{ name, no_argument, NULL, val }
+
 /* The long options' last two entries: --help (as -h) and the terminator. */
 #define KMMU_LONGOPTS_HELP_END					\
 	{ "help", no_argument, NULL, 'h' },			\

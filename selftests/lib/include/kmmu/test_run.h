@@ -59,6 +59,13 @@ void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name);
 void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmmu_vm_opts *vo,
 			 char *err, size_t len);
 
+/*
+ * The checker's verdict on the run: finishes run->trace (the replay, its
+ * lines, a saved trace on divergence) and clears it.  0 if it agreed or
+ * there was no session, else nonzero as kmmu_trace_session_finish().
+ */
+int kmmu_test_run_check(struct kmmu_test_run *run);
+
 /* A memslot hook (kmmu_memslot_hook_fn) whose @ctx is a struct kmmu_trace_log. */
 void kmmu_test_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
 			   uint64_t gpa, uint64_t size, uint64_t hva, int ret);
