@@ -213,17 +213,26 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-double kmmu_median(const double *v, int n)
+double *kmmu_sorted_copy(const double *v, int n)
 {
-	double *s, m;
+	double *s;
 
 	if (n <= 0)
-		return NAN;
+		return NULL;
 	s = malloc(n * sizeof(*s));
 	if (!s)
-		return NAN;
+		return NULL;
 	memcpy(s, v, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_double);
+	return s;
+}
+
+double kmmu_median(const double *v, int n)
+{
+	double *s = kmmu_sorted_copy(v, n), m;
+
+	if (!s)
+		return NAN;
 	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 	free(s);
 	return m;
@@ -246,6 +255,23 @@ double kmmu_cv(const double *v, int n)
 	return sqrt(var) / fabs(mean);
 }
 
+/*
+ * Grows the array *@arr of *@nr elements of @size bytes by one: the new
+ * element, zeroed (*@nr unchanged: the caller counts it once it is
+ * complete), or NULL.
+ */
+static void *append_zeroed(void *arr, int nr, size_t size)
+{
+	void **p = arr;
+	char *a = realloc(*p, (nr + 1) * size);
+
+	if (!a)
+		return NULL;
+	*p = a;
+	memset(a + nr * size, 0, size);
+	return a + nr * size;
+}
+
 int kmmu_result_metric(struct kmmu_result *res, const char *name, const char *unit,
 		       enum kmmu_direction dir, const double *samples, int nr_samples)
 {
@@ -256,12 +282,9 @@ int kmmu_result_metric(struct kmmu_result *res, const char *name, const char *un
 	for (int i = 0; i < nr_samples; i++)
 		if (!isfinite(samples[i]))
 			return -EINVAL;
-	m = realloc(res->metrics, (res->nr_metrics + 1) * sizeof(*m));
+	m = append_zeroed(&res->metrics, res->nr_metrics, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	res->metrics = m;
-	m = &m[res->nr_metrics];
-	memset(m, 0, sizeof(*m));
 	m->name = strdup(name);
 	m->unit = strdup(unit);
 	m->samples = malloc(nr_samples * sizeof(double));
@@ -295,11 +318,9 @@ int kmmu_result_test(struct kmmu_result *res, const char *name,
 
 	if (!res || !name || status > KMMU_TEST_SKIP)
 		return -EINVAL;
-	t = realloc(res->tests, (res->nr_tests + 1) * sizeof(*t));
+	t = append_zeroed(&res->tests, res->nr_tests, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	res->tests = t;
-	t = &t[res->nr_tests];
 	t->name = strdup(name);
 	t->reason = reason ? strdup(reason) : NULL;
 	if (!t->name || (reason && !t->reason)) {
@@ -326,6 +347,19 @@ static void put_tristate(FILE *f, int v)
 	fputs(v < 0 ? "null" : v ? "true" : "false", f);
 }
 
+/* A member after the first, indented by @in: a string, or true/false/null (< 0). */
+static void put_string_member(FILE *f, const char *in, const char *key, const char *v)
+{
+	fprintf(f, ",\n%s\"%s\": ", in, key);
+	put_string(f, v);
+}
+
+static void put_tristate_member(FILE *f, const char *in, const char *key, int v)
+{
+	fprintf(f, ",\n%s\"%s\": ", in, key);
+	put_tristate(f, v);
+}
+
 /*
  * The host block's members, each line indented by @in: in a result file
  * (nested, "    ") and on its own (kmmu_host_write_json(), "  ").
@@ -335,21 +369,14 @@ static void write_host_members(FILE *f, const struct kmmu_host *h, const char *i
 {
 	fprintf(f, "%s\"kernel_release\": ", in);
 	put_string(f, h->kernel_release);
-	fprintf(f, ",\n%s\"hostname\": ", in);
-	put_string(f, h->hostname);
-	fprintf(f, ",\n%s\"kvm_backend\": ", in);
-	put_string(f, h->kvm_backend);
+	put_string_member(f, in, "hostname", h->hostname);
+	put_string_member(f, in, "kvm_backend", h->kvm_backend);
 	fprintf(f, ",\n%s\"kvm_available\": %s", in, h->kvm_available ? "true" : "false");
-	if (unavailable_reason && !h->kvm_available) {
-		fprintf(f, ",\n%s\"kvm_unavailable_reason\": ", in);
-		put_string(f, unavailable_reason);
-	}
-	fprintf(f, ",\n%s\"tdp\": ", in);
-	put_tristate(f, h->tdp);
-	fprintf(f, ",\n%s\"tdp_mmu\": ", in);
-	put_tristate(f, h->tdp_mmu);
-	fprintf(f, ",\n%s\"mmio_caching\": ", in);
-	put_tristate(f, h->mmio_caching);
+	if (unavailable_reason && !h->kvm_available)
+		put_string_member(f, in, "kvm_unavailable_reason", unavailable_reason);
+	put_tristate_member(f, in, "tdp", h->tdp);
+	put_tristate_member(f, in, "tdp_mmu", h->tdp_mmu);
+	put_tristate_member(f, in, "mmio_caching", h->mmio_caching);
 	if (h->nr_memslots >= 0)
 		fprintf(f, ",\n%s\"nr_memslots\": %ld", in, h->nr_memslots);
 	else

@@ -606,38 +606,31 @@ static int ap_parse_sizes(const char *prog, const char *arg, uint64_t unit_mb)
 	return n;
 }
 
+/* --mb or --gib, this benchmark's options (kmmu_bench_parse() does the rest). */
+static void ap_option(const char *prog, int opt, const char *arg)
+{
+	ap_opts.nr_sizes = ap_parse_sizes(prog, arg, opt == 'g' ? 1024 : 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
-		{ "mb", required_argument, NULL, 'm' },
-		{ "gib", required_argument, NULL, 'g' },
+		KMMU_LONGOPT("mb", 'm'),
+		KMMU_LONGOPT("gib", 'g'),
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "aging_perf_test";
 	char why[256];
-	int opt, i, timeout;
+	int i, timeout;
 
 	kmmu_bench_init(&ap_opts.b);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
 	kmmu_bench_take_adaptive(&ap_opts.b);
 	kmmu_bench_take_pin(&ap_opts.b);
-	kmmu_bench_take_result(&ap_opts.b, prog, &argc, argv);
-	while ((opt = kmmu_bench_getopt(&ap_opts.b, prog, argc, argv, longopts)) != -1) {
-		switch (opt) {
-		case 'm':
-			ap_opts.nr_sizes = ap_parse_sizes(prog, optarg, 1);
-			break;
-		case 'g':
-			ap_opts.nr_sizes = ap_parse_sizes(prog, optarg, 1024);
-			break;
-		case 'h':
-			ap_usage(stdout, prog);
-			return 0;
-		}
-	}
+	ap_opts.b.cli = (struct kmmu_cli_hooks){ ap_usage, ap_option };
+	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv, longopts);
 	if (!ap_opts.nr_sizes) {
 		ap_opts.mb[ap_opts.nr_sizes++] = 256;
 		ap_opts.mb[ap_opts.nr_sizes++] = 1024;

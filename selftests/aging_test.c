@@ -330,14 +330,9 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		       struct ag_report *rep)
 {
 	uint64_t hot_pages = ag_hot_pages(), cold_pages = ag_pages() - hot_pages;
-	uint64_t squeeze_pages, hot_evicted, hot_evicted_late, hot_aged, cold_swapped_no_unmap;
-	uint64_t p4k0, p4k1, i, bad_hot = 0;
+	uint64_t i, bad_hot = 0;
 	struct ag_reclaim m = { 0 };
-	int64_t hot_touched_evicted;
-	bool have_p4k, squeeze_ok;
-	struct ag_res *r1, *r2;
 	char why[512];
-	double t_sq;
 	int err, k;
 
 	err = ag_reclaim_run(self, &m, why, sizeof(why));
@@ -345,19 +340,14 @@ static void ag_reclaim(struct __test_metadata *_metadata, struct ag_run *self,
 		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	/* The readings, by the names the checks print (ci/tests/inject_test reads them). */
-	r1 = m.r1;
-	r2 = m.r2;
-	squeeze_pages = m.squeeze_pages;
-	hot_evicted = m.hot_evicted;
-	hot_evicted_late = m.hot_evicted_late;
-	hot_aged = m.hot_aged;
-	cold_swapped_no_unmap = m.cold_swapped_no_unmap;
-	hot_touched_evicted = m.hot_touched_evicted;
-	have_p4k = m.have_p4k;
-	p4k0 = m.p4k0;
-	p4k1 = m.p4k1;
-	t_sq = m.t_sq;
-	squeeze_ok = m.squeeze_ok;
+	struct ag_res *r1 = m.r1, *r2 = m.r2;
+	uint64_t squeeze_pages = m.squeeze_pages, hot_aged = m.hot_aged;
+	uint64_t hot_evicted = m.hot_evicted, hot_evicted_late = m.hot_evicted_late;
+	uint64_t cold_swapped_no_unmap = m.cold_swapped_no_unmap;
+	int64_t hot_touched_evicted = m.hot_touched_evicted;
+	bool have_p4k = m.have_p4k, squeeze_ok = m.squeeze_ok;
+	uint64_t p4k0 = m.p4k0, p4k1 = m.p4k1;
+	double t_sq = m.t_sq;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 
@@ -466,8 +456,6 @@ static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
 		     struct ag_report *rep)
 {
 	struct ag_damon_readings m = { 0 };
-	struct kmmu_damon_summary hs, cs;
-	uint64_t hot_bytes, cold_bytes, bad_regions;
 	char why[512];
 	int err;
 
@@ -476,11 +464,8 @@ static void ag_damon(struct __test_metadata *_metadata, struct ag_run *self,
 		AG_SKIP(rep, return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
 	/* The readings, by the names the checks print. */
-	hs = m.hs;
-	cs = m.cs;
-	hot_bytes = m.hot_bytes;
-	cold_bytes = m.cold_bytes;
-	bad_regions = m.bad_regions;
+	struct kmmu_damon_summary hs = m.hs, cs = m.cs;
+	uint64_t hot_bytes = m.hot_bytes, cold_bytes = m.cold_bytes, bad_regions = m.bad_regions;
 	err = ag_check(self);
 	EXPECT_EQ(0, err) TH_LOG("the kernel's MMU events diverge from the reference");
 	ag_metric(rep, "damon_hot_accessed_fraction", hs.bytes ? (double)hs.accessed_bytes / hs.bytes : 0,
@@ -611,54 +596,53 @@ static void ag_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
+/* The options of this test alone (kmmu_run_parse() does the rest). */
+static void ag_option(const char *prog, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'H':
+		if (kmmu_parse_u64(arg, 1, 4096, &ag_opts.hot_mb))
+			kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
+		break;
+	case 'C':
+		if (kmmu_parse_u64(arg, 2, 16384, &ag_opts.cold_mb))
+			kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
+		break;
+	case 'D':
+		if (!strcmp(arg, "damon"))
+			ag_opts.drivers = AG_DAMON;
+		else if (!strcmp(arg, "reclaim"))
+			ag_opts.drivers = AG_RECLAIM;
+		else if (!strcmp(arg, "all"))
+			ag_opts.drivers = AG_DAMON | AG_RECLAIM;
+		else
+			kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
+		break;
+	case 'c':
+		ag_opts.control = true;
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "hot-mb", required_argument, NULL, 'H' },
-		{ "cold-mb", required_argument, NULL, 'C' },
-		{ "driver", required_argument, NULL, 'D' },
-		{ "control", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("hot-mb", 'H'),
+		KMMU_LONGOPT("cold-mb", 'C'),
+		KMMU_LONGOPT("driver", 'D'),
+		KMMU_LONGOPT_FLAG("control", 'c'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "aging_test", *inject;
 	struct sigaction sa = { .sa_handler = ag_forward_signal };
 	/* Without -S: $KMMU_SEED or 0 (the workload is deterministic). */
 	struct kmmu_run_opts run = { .vcpus = &ag_opts.vcpus, .min_vcpus = 1,
-		.seed = &ag_opts.seed, .keep_seed = true };
+		.seed = &ag_opts.seed, .keep_seed = true, .result = &ag_opts.result,
+		.cli = { ag_usage, ag_option } };
 	char why[256];
-	int opt, fd;
+	int fd;
 
-	if (kmmu_take_result_arg(&argc, argv, &ag_opts.result))
-		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:S:h", longopts)) != -1) {
-		switch (opt) {
-		case 'H':
-			if (kmmu_parse_u64(optarg, 1, 4096, &ag_opts.hot_mb))
-				kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
-			break;
-		case 'C':
-			if (kmmu_parse_u64(optarg, 2, 16384, &ag_opts.cold_mb))
-				kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
-			break;
-		case 'D':
-			if (!strcmp(optarg, "damon"))
-				ag_opts.drivers = AG_DAMON;
-			else if (!strcmp(optarg, "reclaim"))
-				ag_opts.drivers = AG_RECLAIM;
-			else if (!strcmp(optarg, "all"))
-				ag_opts.drivers = AG_DAMON | AG_RECLAIM;
-			else
-				kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
-			break;
-		case 'c':
-			ag_opts.control = true;
-			break;
-		case 'h':
-			ag_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_run_parse(&run, prog, &argc, argv, ":v:S:h", longopts);
 	/*
 	 * The squeeze is cold/2: cold alone can give it with a margin for
 	 * reclaim's overshoot, and it is at least the hot set, which the

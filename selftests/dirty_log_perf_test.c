@@ -562,65 +562,65 @@ static void dp_usage(FILE *f, const char *prog)
 	kmmu_bench_usage_common(f);
 }
 
+/* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
+static void dp_option(const char *prog, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'm':
+		if (kmmu_parse_u64(arg, 2, 1 << 20, &dp_opts.mem_mb) || dp_opts.mem_mb & 1)
+			kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
+		break;
+	case 'x':
+		if (kmmu_parse_u64(arg, 1, DP_MAX_SLOTS, &dp_opts.slots))
+			kmmu_bench_usage_error(prog, "--slots wants a count from 1 to 64");
+		break;
+	case 'i':
+		if (kmmu_parse_u64(arg, 1, DP_MAX_ITERATIONS, &dp_opts.iterations))
+			kmmu_bench_usage_error(prog, "--iterations wants a count from 1 to 1000");
+		break;
+	case 'M':
+		if (kmmu_parse_names(arg, dp_mode_names, DP_NR_MODES, dp_opts.modes) < 0)
+			kmmu_bench_usage_error(prog, "--mode wants get, clear, ring (comma separated)");
+		break;
+	case 'b':
+		if (kmmu_parse_names(arg, dp_backing_names, DP_NR_BACKINGS, dp_opts.backings) < 0)
+			kmmu_bench_usage_error(prog, "--backing wants 4k, thp (comma separated)");
+		break;
+	case 'r':
+		/* KVM's smallest ring is a page. */
+		if (kmmu_parse_u64(arg, 256, 65536, &dp_opts.ring_entries) ||
+		    (dp_opts.ring_entries & (dp_opts.ring_entries - 1)))
+			kmmu_bench_usage_error(prog, "--ring-entries wants a power of two from 256 to 65536");
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "mem", required_argument, NULL, 'm' },
-		{ "slots", required_argument, NULL, 'x' },
-		{ "iterations", required_argument, NULL, 'i' },
-		{ "mode", required_argument, NULL, 'M' },
-		{ "backing", required_argument, NULL, 'b' },
-		{ "ring-entries", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("mem", 'm'),
+		KMMU_LONGOPT("slots", 'x'),
+		KMMU_LONGOPT("iterations", 'i'),
+		KMMU_LONGOPT("mode", 'M'),
+		KMMU_LONGOPT("backing", 'b'),
+		KMMU_LONGOPT("ring-entries", 'r'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "dirty_log_perf_test";
 	uint64_t mem = 0, configs;
-	int opt, m;
+	int m;
 
 	kmmu_bench_init(&dp_opts.b);
 	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
 	kmmu_bench_take_adaptive(&dp_opts.b);
 	kmmu_bench_take_pin(&dp_opts.b);
+	dp_opts.b.cli = (struct kmmu_cli_hooks){ dp_usage, dp_option };
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;
-	kmmu_bench_take_result(&dp_opts.b, prog, &argc, argv);
-	while ((opt = kmmu_bench_getopt(&dp_opts.b, prog, argc, argv, longopts)) != -1) {
-		switch (opt) {
-		case 'm':
-			if (kmmu_parse_u64(optarg, 2, 1 << 20, &dp_opts.mem_mb) || dp_opts.mem_mb & 1)
-				kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
-			break;
-		case 'x':
-			if (kmmu_parse_u64(optarg, 1, DP_MAX_SLOTS, &dp_opts.slots))
-				kmmu_bench_usage_error(prog, "--slots wants a count from 1 to 64");
-			break;
-		case 'i':
-			if (kmmu_parse_u64(optarg, 1, DP_MAX_ITERATIONS, &dp_opts.iterations))
-				kmmu_bench_usage_error(prog, "--iterations wants a count from 1 to 1000");
-			break;
-		case 'M':
-			if (kmmu_parse_names(optarg, dp_mode_names, DP_NR_MODES, dp_opts.modes) < 0)
-				kmmu_bench_usage_error(prog, "--mode wants get, clear, ring (comma separated)");
-			break;
-		case 'b':
-			if (kmmu_parse_names(optarg, dp_backing_names, DP_NR_BACKINGS, dp_opts.backings) < 0)
-				kmmu_bench_usage_error(prog, "--backing wants 4k, thp (comma separated)");
-			break;
-		case 'r':
-			/* KVM's smallest ring is a page. */
-			if (kmmu_parse_u64(optarg, 256, 65536, &dp_opts.ring_entries) ||
-			    (dp_opts.ring_entries & (dp_opts.ring_entries - 1)))
-				kmmu_bench_usage_error(prog, "--ring-entries wants a power of two from 256 to 65536");
-			break;
-		case 'h':
-			dp_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_bench_parse(&dp_opts.b, prog, &argc, argv, longopts);
 	if (!dp_opts.nr_vcpu_configs) {
 		dp_opts.vcpus[0] = kmmu_bench_online_vcpus();
 		dp_opts.nr_vcpu_configs = 1;

@@ -453,53 +453,55 @@ static void dl_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
+/* The options of this test alone (kmmu_run_parse() does the rest). */
+static void dl_option(const char *prog, int opt, const char *arg)
+{
+	uint64_t u;
+
+	switch (opt) {
+	case 'n':
+		if (kmmu_parse_u64(arg, 1, 100000, &u))
+			kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
+		dl_opts.iterations = u;
+		break;
+	case 'i':
+		if (kmmu_parse_seconds(arg, 0, 10000, &dl_opts.interval_ms))
+			kmmu_usage_error(prog, "-i wants milliseconds from 0 to 10000");
+		break;
+	case 'r':
+		/* KVM's smallest ring is a page. */
+		if (kmmu_parse_u64(arg, 256, 65536, &u) || (u & (u - 1)))
+			kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
+		dl_opts.ring_entries = u;
+		break;
+	case 'M':
+		if (kmmu_parse_names(arg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
+			kmmu_usage_error(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
+		break;
+	case 'B':
+		if (kmmu_parse_names(arg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings) < 0)
+			kmmu_usage_error(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "dirty_log_test";
 	char why[256];
 	cpu_set_t set;
-	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed };
-	uint64_t u;
-	int opt, fd, i;
+	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed,
+		.cli = { dl_usage, dl_option } };
+	int fd, i;
 
 	for (i = 0; i < DL_NR_MODES; i++)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:n:i:r:S:M:B:h", longopts)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (kmmu_parse_u64(optarg, 1, 100000, &u))
-				kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
-			dl_opts.iterations = u;
-			break;
-		case 'i':
-			if (kmmu_parse_seconds(optarg, 0, 10000, &dl_opts.interval_ms))
-				kmmu_usage_error(prog, "-i wants milliseconds from 0 to 10000");
-			break;
-		case 'r':
-			/* KVM's smallest ring is a page. */
-			if (kmmu_parse_u64(optarg, 256, 65536, &u) || (u & (u - 1)))
-				kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
-			dl_opts.ring_entries = u;
-			break;
-		case 'M':
-			if (kmmu_parse_names(optarg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
-				kmmu_usage_error(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
-			break;
-		case 'B':
-			if (kmmu_parse_names(optarg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings) < 0)
-				kmmu_usage_error(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
-			break;
-		case 'h':
-			dl_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_run_parse(&run, prog, &argc, argv, ":v:n:i:r:S:M:B:h", longopts);
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
 		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");

@@ -430,19 +430,33 @@ static void fp_usage(FILE *f, const char *prog)
 	kmmu_bench_usage_common(f);
 }
 
+/* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
+static void fp_option(const char *prog, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'b':
+		_Static_assert(FP_4K == 0 && FP_2M == 1, "backings[FP_4K] and [FP_2M] are a pair");
+		if (kmmu_parse_either(arg, "4k", "2m", fp_opts.backings))
+			kmmu_bench_usage_error(prog, "--backing wants 4k, 2m or both");
+		break;
+	case 'm':
+		if (kmmu_parse_u64(arg, 2, 1 << 20, &fp_opts.mem_mb) || fp_opts.mem_mb & 1)
+			kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("duration"),
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "backing", required_argument, NULL, 'b' },
-		{ "mem", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("backing", 'b'),
+		KMMU_LONGOPT("mem", 'm'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "fault_perf_test";
-	int opt;
 	long ncpu, k;
 
 	kmmu_bench_init(&fp_opts.b);
@@ -450,25 +464,9 @@ int main(int argc, char **argv)
 			FP_MAX_CONFIGS);
 	kmmu_bench_take_adaptive(&fp_opts.b);
 	kmmu_bench_take_pin(&fp_opts.b);
+	fp_opts.b.cli = (struct kmmu_cli_hooks){ fp_usage, fp_option };
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
-	kmmu_bench_take_result(&fp_opts.b, prog, &argc, argv);
-	while ((opt = kmmu_bench_getopt(&fp_opts.b, prog, argc, argv, longopts)) != -1) {
-		switch (opt) {
-		case 'b':
-			fp_opts.backings[FP_4K] = !strcmp(optarg, "4k") || !strcmp(optarg, "both");
-			fp_opts.backings[FP_2M] = !strcmp(optarg, "2m") || !strcmp(optarg, "both");
-			if (!fp_opts.backings[FP_4K] && !fp_opts.backings[FP_2M])
-				kmmu_bench_usage_error(prog, "--backing wants 4k, 2m or both");
-			break;
-		case 'm':
-			if (kmmu_parse_u64(optarg, 2, 1 << 20, &fp_opts.mem_mb) || fp_opts.mem_mb & 1)
-				kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
-			break;
-		case 'h':
-			fp_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv, longopts);
 	if (!fp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
 		for (k = 1; k < ncpu && fp_opts.nr_vcpu_configs < FP_MAX_CONFIGS - 1; k *= 2)

@@ -298,39 +298,41 @@ static void hm_usage(FILE *f, const char *prog)
 		prog, hm_opts.rounds, hm_opts.ops, hm_opts.passes);
 }
 
+/* The options of this test alone (kmmu_run_parse() does the rest). */
+static void hm_option(const char *prog, int opt, const char *arg)
+{
+	uint64_t u;
+
+	switch (opt) {
+	case 'r':
+		if (kmmu_parse_u64(arg, 1, 64, &u))
+			kmmu_usage_error(prog, "-r wants a round count from 1 to 64");
+		hm_opts.rounds = u;
+		break;
+	case 'p':
+		if (kmmu_parse_u64(arg, 1, 1000, &u))
+			kmmu_usage_error(prog, "-p wants a pass count from 1 to 1000");
+		hm_opts.passes = u;
+		break;
+	case 'C':
+		hm_opts.check_all = true;
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "check-all", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT_FLAG("check-all", 'C'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "huge_mapping_test";
-	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed };
+	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed,
+		.cli = { hm_usage, hm_option } };
 	char why[256];
-	uint64_t u;
-	int opt, fd;
+	int fd;
 
-	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":S:r:n:p:h", longopts)) != -1) {
-		switch (opt) {
-		case 'r':
-			if (kmmu_parse_u64(optarg, 1, 64, &u))
-				kmmu_usage_error(prog, "-r wants a round count from 1 to 64");
-			hm_opts.rounds = u;
-			break;
-		case 'p':
-			if (kmmu_parse_u64(optarg, 1, 1000, &u))
-				kmmu_usage_error(prog, "-p wants a pass count from 1 to 1000");
-			hm_opts.passes = u;
-			break;
-		case 'C':
-			hm_opts.check_all = true;
-			break;
-		case 'h':
-			hm_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_run_parse(&run, prog, &argc, argv, ":S:r:n:p:h", longopts);
 	hm_opts.inject = getenv("KMMU_HUGE_INJECT");
 	if (hm_opts.inject && !*hm_opts.inject)
 		hm_opts.inject = NULL;

@@ -133,13 +133,6 @@ FIXTURE_TEARDOWN(churn)
 	}
 }
 
-/* The runtime's memslot hook: every ioctl goes into the checker's action log. */
-static void ch_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
-			   uint64_t gpa, uint64_t size, uint64_t hva, int ret)
-{
-	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
-}
-
 KMMU_TEST_F(churn, run, 90)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = ch_opts.vcpus };
@@ -171,14 +164,7 @@ KMMU_TEST_F(churn, run, 90)
 	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(region);
 
 	/* Checked against the reference from the VM's first memslot on. */
-	self->run.trace = kmmu_trace_session_start("memslot_churn_test", err, sizeof(err));
-	if (self->run.trace) {
-		vo.memslot_hook = ch_log_memslot;
-		vo.memslot_hook_ctx = kmmu_trace_session_log(self->run.trace);
-		ksft_print_msg("checking against the reference: on\n");
-	} else {
-		ksft_print_msg("checking against the reference: off (%s)\n", err);
-	}
+	kmmu_test_run_trace(&self->run, "memslot_churn_test", &vo, err, sizeof(err));
 
 	kmmu_vm_create(&self->run.vm, &vo);
 	kmmu_trace_session_vm(self->run.trace, kmmu_kvm_cap(kmmu_vm_fd(self->run.vm),
@@ -284,12 +270,7 @@ KMMU_TEST_F(churn, run, 90)
 	for (v = 0; v < ch_opts.vcpus; v++)
 		ASSERT_EQ(n, c->sh->vcpu[v].ss.sweeps);
 	ch_stats(c, self->run.vm, true);
-	if (self->run.trace) {
-		r = kmmu_trace_session_finish(self->run.trace, NULL);
-		self->run.trace = NULL;
-		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
-				       " (see the checker's lines above)");
-	}
+	KMMU_TEST_CHECK(&self->run);
 }
 
 static void ch_usage(FILE *f, const char *prog)
@@ -342,53 +323,53 @@ static void ch_parse_numa_node(const char *prog, const char *arg)
 	ch_opts.numa_node = u;
 }
 
+/* The options of this test alone (kmmu_run_parse() does the rest). */
+static void ch_option(const char *prog, int opt, const char *arg)
+{
+	uint64_t u;
+
+	switch (opt) {
+	case 's':
+		if (kmmu_parse_u64(arg, 1, CH_MAX_SLOTS, &u))
+			kmmu_usage_error(prog, "-s wants a slot count from 1 to 32768");
+		ch_opts.slots = u;
+		break;
+	case 'm':
+		if (!strcmp(arg, "anon"))
+			ch_opts.backing = KMMU_BACKING_ANON;
+		else if (!strcmp(arg, "memfd"))
+			ch_opts.backing = KMMU_BACKING_MEMFD;
+		else
+			kmmu_usage_error(prog, "-m wants anon or memfd");
+		break;
+	case 'N':
+		ch_parse_numa_node(prog, arg);
+		break;
+	case CH_OPT_HOST_UNMAP:
+		if (kmmu_parse_u64(arg, 0, CH_UNMAP_MAX_RATE, &u))
+			kmmu_usage_error(prog, "--host-unmap wants unmaps per second from 0 to 1000000");
+		ch_opts.host_unmap = u;
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "host-unmap", required_argument, NULL, CH_OPT_HOST_UNMAP },
-		{ "numa-node", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("host-unmap", CH_OPT_HOST_UNMAP),
+		KMMU_LONGOPT("numa-node", 'N'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "memslot_churn_test";
 	struct kmmu_run_opts run = { .vcpus = &ch_opts.vcpus, .min_vcpus = 1, .ops = &ch_opts.ops,
-		.max_ops = 1000000000, .duration = &ch_opts.duration, .seed = &ch_opts.seed };
+		.max_ops = 1000000000, .duration = &ch_opts.duration, .seed = &ch_opts.seed,
+		.result = &ch_opts.result, .cli = { ch_usage, ch_option } };
 	char why[256], msg[160];
 	size_t off;
-	uint64_t u;
 	long cap;
-	int opt, fd;
+	int fd;
 
-	if (kmmu_take_result_arg(&argc, argv, &ch_opts.result))
-		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:s:n:d:S:m:N:h", longopts)) != -1) {
-		switch (opt) {
-		case 's':
-			if (kmmu_parse_u64(optarg, 1, CH_MAX_SLOTS, &u))
-				kmmu_usage_error(prog, "-s wants a slot count from 1 to 32768");
-			ch_opts.slots = u;
-			break;
-		case 'm':
-			if (!strcmp(optarg, "anon"))
-				ch_opts.backing = KMMU_BACKING_ANON;
-			else if (!strcmp(optarg, "memfd"))
-				ch_opts.backing = KMMU_BACKING_MEMFD;
-			else
-				kmmu_usage_error(prog, "-m wants anon or memfd");
-			break;
-		case 'N':
-			ch_parse_numa_node(prog, optarg);
-			break;
-		case CH_OPT_HOST_UNMAP:
-			if (kmmu_parse_u64(optarg, 0, CH_UNMAP_MAX_RATE, &u))
-				kmmu_usage_error(prog, "--host-unmap wants unmaps per second from 0 to 1000000");
-			ch_opts.host_unmap = u;
-			break;
-		case 'h':
-			ch_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_run_parse(&run, prog, &argc, argv, ":v:s:n:d:S:m:N:h", longopts);
 	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
 	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
 	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write") &&

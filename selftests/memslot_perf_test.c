@@ -667,50 +667,50 @@ static int ms_parse_ops(const char *s)
 	return 0;
 }
 
+/* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
+static void ms_option(const char *prog, int opt, const char *arg)
+{
+	switch (opt) {
+	case 's':
+		ms_opts.nr_slot_configs = kmmu_parse_u64_list(arg, 2, 32768, ms_opts.slots,
+							      MS_MAX_CONFIGS);
+		if (ms_opts.nr_slot_configs < 0)
+			kmmu_bench_usage_error(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
+		break;
+	case 'o':
+		if (ms_parse_ops(arg))
+			kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
+		break;
+	case 'm':
+		if (kmmu_parse_u64(arg, 2, 1 << 20, &ms_opts.map_pages))
+			kmmu_bench_usage_error(prog, "--map-pages wants a page count from 2 to 1048576");
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("duration"),
-		{ "slots", required_argument, NULL, 's' },
-		{ "ops", required_argument, NULL, 'o' },
-		{ "map-pages", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("slots", 's'),
+		KMMU_LONGOPT("ops", 'o'),
+		KMMU_LONGOPT("map-pages", 'm'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };
 	const char *prog = "memslot_perf_test";
-	int opt, op;
+	int op;
 	size_t k;
 
 	kmmu_bench_init(&ms_opts.b);
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
 	kmmu_bench_take_adaptive(&ms_opts.b);
 	kmmu_bench_take_pin(&ms_opts.b);
+	ms_opts.b.cli = (struct kmmu_cli_hooks){ ms_usage, ms_option };
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
-	kmmu_bench_take_result(&ms_opts.b, prog, &argc, argv);
-	while ((opt = kmmu_bench_getopt(&ms_opts.b, prog, argc, argv, longopts)) != -1) {
-		switch (opt) {
-		case 's':
-			ms_opts.nr_slot_configs = kmmu_parse_u64_list(optarg, 2, 32768, ms_opts.slots,
-								      MS_MAX_CONFIGS);
-			if (ms_opts.nr_slot_configs < 0)
-				kmmu_bench_usage_error(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
-			break;
-		case 'o':
-			if (ms_parse_ops(optarg))
-				kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
-			break;
-		case 'm':
-			if (kmmu_parse_u64(optarg, 2, 1 << 20, &ms_opts.map_pages))
-				kmmu_bench_usage_error(prog, "--map-pages wants a page count from 2 to 1048576");
-			break;
-		case 'h':
-			ms_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv, longopts);
 	if (!ms_opts.nr_slot_configs)
 		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
 			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];

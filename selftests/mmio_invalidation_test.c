@@ -208,13 +208,10 @@ KMMU_TEST_F(mi, run, 200)
 	vo.memslot_hook = mi_memslot_hook;
 	vo.memslot_hook_ctx = c;
 
-	self->run.trace = kmmu_trace_session_start("mmio_invalidation_test", err, sizeof(err));
-	if (self->run.trace) {
+	/* Its memslot hook (above) logs the ioctls into the session itself. */
+	kmmu_test_run_trace(&self->run, "mmio_invalidation_test", NULL, err, sizeof(err));
+	if (self->run.trace)
 		c->log = kmmu_trace_session_log(self->run.trace);
-		ksft_print_msg("checking against the reference: on\n");
-	} else {
-		ksft_print_msg("checking against the reference: off (%s)\n", err);
-	}
 	if (!mi_mmio_caching())
 		ksft_print_msg("this host has mmio_caching=N: KVM makes no MMIO SPTEs, so their generations (mark_mmio_spte, check_mmio_spte, handle_mmio_page_fault) are not checkable here; classification still is\n");
 
@@ -293,13 +290,9 @@ KMMU_TEST_F(mi, run, 200)
 		TH_LOG("memslot ioctls the generation model could not follow");
 	for (v = 0; v < mi_opts.vcpus; v++)
 		ASSERT_NE(0, c->sh->vcpu[v].ss.sweeps);
-	if (self->run.trace) {
-		r = kmmu_trace_session_finish(self->run.trace, NULL);
-		self->run.trace = NULL;
-		c->log = NULL;
-		ASSERT_EQ(0, r) TH_LOG("the kernel's MMU events diverge from the reference"
-				       " (see the checker's lines above)");
-	}
+	/* The hook's log goes with the session. */
+	c->log = NULL;
+	KMMU_TEST_CHECK(&self->run);
 }
 
 static void mi_usage(FILE *f, const char *prog)
@@ -326,44 +319,44 @@ static void mi_usage(FILE *f, const char *prog)
 /* Long-only options: values no short option has. */
 enum { MI_OPT_GENERATIONS = 256, MI_OPT_FULL_WRAP };
 
+/* The options of this test alone (kmmu_run_parse() does the rest). */
+static void mi_option(const char *prog, int opt, const char *arg)
+{
+	uint64_t u;
+
+	switch (opt) {
+	case 's':
+		if (kmmu_parse_u64(arg, 1, MI_MAX_CELLS, &u))
+			kmmu_usage_error(prog, "-s wants a page count from 1 to 4096");
+		mi_opts.cells = u;
+		break;
+	case MI_OPT_GENERATIONS:
+		if (kmmu_parse_u64(arg, 0, 100000000, &u))
+			kmmu_usage_error(prog, "--generations wants a count from 0 to 1e8");
+		mi_opts.generations = u;
+		break;
+	case MI_OPT_FULL_WRAP:
+		mi_opts.full_wrap = true;
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "generations", required_argument, NULL, MI_OPT_GENERATIONS },
-		{ "full-wrap", no_argument, NULL, MI_OPT_FULL_WRAP },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("generations", MI_OPT_GENERATIONS),
+		KMMU_LONGOPT_FLAG("full-wrap", MI_OPT_FULL_WRAP),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "mmio_invalidation_test";
 	struct kmmu_run_opts run = { .vcpus = &mi_opts.vcpus, .min_vcpus = 1, .ops = &mi_opts.ops,
-		.max_ops = 1000000000, .duration = &mi_opts.duration, .seed = &mi_opts.seed };
+		.max_ops = 1000000000, .duration = &mi_opts.duration, .seed = &mi_opts.seed,
+		.result = &mi_opts.result, .cli = { mi_usage, mi_option } };
 	char why[256], msg[160];
-	uint64_t u;
 	long cap;
-	int opt, fd;
+	int fd;
 
-	if (kmmu_take_result_arg(&argc, argv, &mi_opts.result))
-		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_run_getopt(&run, prog, argc, argv, ":v:s:n:d:S:h", longopts)) != -1) {
-		switch (opt) {
-		case 's':
-			if (kmmu_parse_u64(optarg, 1, MI_MAX_CELLS, &u))
-				kmmu_usage_error(prog, "-s wants a page count from 1 to 4096");
-			mi_opts.cells = u;
-			break;
-		case MI_OPT_GENERATIONS:
-			if (kmmu_parse_u64(optarg, 0, 100000000, &u))
-				kmmu_usage_error(prog, "--generations wants a count from 0 to 1e8");
-			mi_opts.generations = u;
-			break;
-		case MI_OPT_FULL_WRAP:
-			mi_opts.full_wrap = true;
-			break;
-		case 'h':
-			mi_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_run_parse(&run, prog, &argc, argv, ":v:s:n:d:S:h", longopts);
 	/* A full wrap is 262144 memslot updates: give it time unless told. */
 	if (mi_opts.full_wrap && !run.timed)
 		mi_opts.duration = 1800;

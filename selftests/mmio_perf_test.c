@@ -348,18 +348,24 @@ static void mp_usage(FILE *f, const char *prog)
 	kmmu_bench_usage_common(f);
 }
 
+/* --access, this benchmark's one option (kmmu_bench_parse() does the rest). */
+static void mp_option(const char *prog, int opt, const char *arg)
+{
+	_Static_assert(MP_READ == MP_WRITE + 1, "kinds[MP_WRITE] and [MP_READ] are a pair");
+	if (opt == 'a' && kmmu_parse_either(arg, "write", "read", &mp_opts.kinds[MP_WRITE]))
+		kmmu_bench_usage_error(prog, "--access wants write, read or both");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		KMMU_BENCH_LONGOPTS,
 		KMMU_BENCH_LONGOPT("duration"),
 		KMMU_BENCH_LONGOPT("vcpus"),
-		{ "access", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		KMMU_LONGOPT("access", 'a'),
+		KMMU_LONGOPTS_HELP_END,
 	};
 	const char *prog = "mmio_perf_test";
-	int opt;
 	long ncpu;
 
 	kmmu_bench_init(&mp_opts.b);
@@ -367,21 +373,9 @@ int main(int argc, char **argv)
 			MP_MAX_CONFIGS);
 	kmmu_bench_take_adaptive(&mp_opts.b);
 	kmmu_bench_take_pin(&mp_opts.b);
+	mp_opts.b.cli = (struct kmmu_cli_hooks){ mp_usage, mp_option };
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
-	kmmu_bench_take_result(&mp_opts.b, prog, &argc, argv);
-	while ((opt = kmmu_bench_getopt(&mp_opts.b, prog, argc, argv, longopts)) != -1) {
-		switch (opt) {
-		case 'a':
-			mp_opts.kinds[MP_WRITE] = !strcmp(optarg, "write") || !strcmp(optarg, "both");
-			mp_opts.kinds[MP_READ] = !strcmp(optarg, "read") || !strcmp(optarg, "both");
-			if (!mp_opts.kinds[MP_WRITE] && !mp_opts.kinds[MP_READ])
-				kmmu_bench_usage_error(prog, "--access wants write, read or both");
-			break;
-		case 'h':
-			mp_usage(stdout, prog);
-			return 0;
-		}
-	}
+	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, longopts);
 	if (!mp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
 		mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = 1;

@@ -303,13 +303,8 @@ int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint64_t start_ts, uin
 	struct kmmu_trace_record r;
 
 	kmmu_rec_stamp(&r, KMMU_ACT_SET_MEMSLOT);
-	r.memslot.start_ts = start_ts;
-	r.memslot.slot = slot;
-	r.memslot.flags = flags;
-	r.memslot.gpa = gpa;
-	r.memslot.size = size;
-	r.memslot.hva = hva;
-	r.memslot.ret = ret;
+	r.memslot = (__typeof__(r.memslot)){ .start_ts = start_ts, .slot = slot, .flags = flags,
+		.gpa = gpa, .size = size, .hva = hva, .ret = ret };
 	return kmmu_trace_log_append(log, &r);
 }
 
@@ -319,11 +314,8 @@ int kmmu_trace_action_access(struct kmmu_trace_log *log, uint32_t vcpu, uint64_t
 	struct kmmu_trace_record r;
 
 	kmmu_rec_stamp(&r, outcome == KMMU_ACCESS_MMIO ? KMMU_ACT_MMIO_EXIT : KMMU_ACT_GUEST_ACCESS);
-	r.access.vcpu = vcpu;
-	r.access.gpa = gpa;
-	r.access.write = write;
-	r.access.value = value;
-	r.access.outcome = outcome;
+	r.access = (__typeof__(r.access)){ .vcpu = vcpu, .gpa = gpa, .write = write,
+		.value = value, .outcome = outcome };
 	return kmmu_trace_log_append(log, &r);
 }
 

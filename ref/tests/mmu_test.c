@@ -96,6 +96,15 @@ static int remake_vm(FIXTURE_DATA(mmu) *self)
 	return 0;
 }
 
+/* self->vm again (remake_vm()) with slot 0 backing gfns 0-0x3ff: the VM. */
+static struct kmmu_ref_vm *remake_vm_slot0(struct __test_metadata *_metadata,
+					   FIXTURE_DATA(mmu) *self)
+{
+	ASSERT_EQ(0, remake_vm(self));
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(self->vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	return self->vm;
+}
+
 static int fault(struct kmmu_ref_vm *vm, int as, gfn_t gfn, uint32_t ec)
 {
 	struct kmmu_fault f;
@@ -114,9 +123,7 @@ static void remake_vm_4k_logged(struct __test_metadata *_metadata, FIXTURE_DATA(
 	struct kmmu_ref_vm *vm;
 
 	self->cfg.host_huge_pages = false;
-	ASSERT_EQ(0, remake_vm(self));
-	vm = self->vm;
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	vm = remake_vm_slot0(_metadata, self);
 	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x30, W));
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), KMMU_MEM_LOG_DIRTY_PAGES,
 						   0, 4 * MB, HVA));
@@ -187,9 +194,7 @@ TEST_F(mmu, no_host_huge_pages)
 	struct kmmu_ref_vm *vm;
 
 	self->cfg.host_huge_pages = false;
-	ASSERT_EQ(0, remake_vm(self));
-	vm = self->vm;
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	vm = remake_vm_slot0(_metadata, self);
 	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x10, R));
 	ASSERT_EQ(0, vm->stat.pages_2m);
 }
@@ -449,9 +454,7 @@ TEST_F(mmu, dirty_logging_pml)
 	uint64_t s4k, s2m;
 
 	self->cfg.pml = true;
-	ASSERT_EQ(0, remake_vm(self));
-	vm = self->vm;
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	vm = remake_vm_slot0(_metadata, self);
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB, HVA + 4096));
 	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x10, W));
 	ASSERT_EQ(KMMU_FAULT_MAPPED_4K, fault(vm, 0, 0x810, W));
@@ -512,9 +515,7 @@ TEST_F(mmu, delete_zaps_slot_only)
 	struct kmmu_ref_vm *vm;
 
 	self->cfg.slot_zap_all = false;
-	ASSERT_EQ(0, remake_vm(self));
-	vm = self->vm;
-	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 0), 0, 0, 4 * MB, HVA));
+	vm = remake_vm_slot0(_metadata, self);
 	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, SLOT(0, 1), 0, 8 * MB, 4 * MB,
 						   HVA + 8 * MB + 4096));
 	ASSERT_EQ(KMMU_FAULT_MAPPED_2M, fault(vm, 0, 0x10, R));

@@ -163,10 +163,19 @@ TEST(statistics)
 	double v[] = { 5, 1, 4, 2, 3 };
 	double same[] = { 7, 7, 7 };
 	double two[] = { 1, 3 };
+	double *sorted;
 
 	EXPECT_EQ(3, kmmu_median(v, 5));
 	EXPECT_EQ(2, kmmu_median(two, 2));
 	EXPECT_TRUE(isnan(kmmu_median(v, 0)));
+	/* The sorted copy leaves the samples as they were. */
+	sorted = kmmu_sorted_copy(v, 5);
+	ASSERT_NE(NULL, sorted);
+	for (int i = 0; i < 5; i++)
+		EXPECT_EQ(i + 1, sorted[i]);
+	EXPECT_EQ(5, v[0]);
+	free(sorted);
+	EXPECT_EQ(NULL, kmmu_sorted_copy(v, 0));
 	EXPECT_EQ(0, kmmu_cv(same, 3));
 	EXPECT_EQ(0, kmmu_cv(v, 1));
 	/* mean 2, sample stddev sqrt(2): cv = 0.7071 */

@@ -15,21 +15,15 @@
 #include "kmmu/damon.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/pagemap.h"
+#include "kmmu/sort.h"
 #include "aging.h"
 
 #define AG_DAMON_SNAPSHOTS	4
 
 struct ag_pfn {
-	uint64_t pfn;
+	uint64_t pfn;		/* first: the key kmmu_cmp_u64_key() sorts by */
 	uint64_t page;
 };
-
-static int ag_pfn_cmp(const void *a, const void *b)
-{
-	const struct ag_pfn *x = a, *y = b;
-
-	return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
-}
 
 /* The first entry of @p (sorted by pfn) with pfn >= @pfn. */
 static size_t ag_pfn_lower_bound(const struct ag_pfn *p, size_t n, uint64_t pfn)
@@ -163,7 +157,7 @@ int ag_damon_run(struct ag_run *self, struct ag_damon_readings *out, char *why, 
 		pfns[i].pfn = self->pm[i] & KMMU_PM_PFN_MASK;
 		pfns[i].page = i;
 	}
-	qsort(pfns, n, sizeof(*pfns), ag_pfn_cmp);
+	qsort(pfns, n, sizeof(*pfns), kmmu_cmp_u64_key);
 
 	/* As damon_test: 10 ms checks, 200 ms aggregation (see there why not faster). */
 	a.sample_us = 10000;

@@ -255,6 +255,7 @@ int ag_reclaim_run(struct ag_run *self, struct ag_reclaim *out, char *why, size_
 	int64_t hot_touched_evicted = 0;
 	struct ag_res r0[2], r1[2], r2[2];
 	bool have_p4k, squeeze_ok = true;
+	char squeeze_why[sizeof(out->squeeze_why)] = "";
 	double t_sq, t_hold;
 	int err, k;
 
@@ -354,7 +355,7 @@ int ag_reclaim_run(struct ag_run *self, struct ag_reclaim *out, char *why, size_
 		 */
 		if (err && err != -EAGAIN && err != -EINTR) {
 			ksft_print_msg("reclaim: step %d: %s\n", k, strerror(-err));
-			snprintf(out->squeeze_why, sizeof(out->squeeze_why),
+			snprintf(squeeze_why, sizeof(squeeze_why),
 				 "step %d of the squeeze: %s", k, strerror(-err));
 			squeeze_ok = false;
 			break;
@@ -463,18 +464,16 @@ int ag_reclaim_run(struct ag_run *self, struct ag_reclaim *out, char *why, size_
 			       (unsigned long long)p4k0, (unsigned long long)p4k1,
 			       (long long)(p4k0 - p4k1));
 	free(pm_hold);
+	/* What the verdicts need, all at once (the arrays after). */
+	*out = (struct ag_reclaim){
+		.squeeze_pages = squeeze_pages, .t_sq = t_sq, .squeeze_ok = squeeze_ok,
+		.hot_evicted = hot_evicted, .hot_evicted_late = hot_evicted_late,
+		.hot_aged = hot_aged, .hot_touched_evicted = hot_touched_evicted,
+		.cold_swapped_no_unmap = cold_swapped_no_unmap,
+		.have_p4k = have_p4k, .p4k0 = p4k0, .p4k1 = p4k1,
+	};
 	memcpy(out->r1, r1, sizeof(r1));
 	memcpy(out->r2, r2, sizeof(r2));
-	out->squeeze_pages = squeeze_pages;
-	out->hot_evicted = hot_evicted;
-	out->hot_evicted_late = hot_evicted_late;
-	out->hot_aged = hot_aged;
-	out->cold_swapped_no_unmap = cold_swapped_no_unmap;
-	out->hot_touched_evicted = hot_touched_evicted;
-	out->have_p4k = have_p4k;
-	out->p4k0 = p4k0;
-	out->p4k1 = p4k1;
-	out->t_sq = t_sq;
-	out->squeeze_ok = squeeze_ok;
+	memcpy(out->squeeze_why, squeeze_why, sizeof(squeeze_why));
 	return 0;
 }

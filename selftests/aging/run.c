@@ -183,13 +183,6 @@ void ag_capture_finish(struct ag_run *self)
 		       r ? "; INCOMPLETE: " : "", r ? self->ev.why : "");
 }
 
-/* The runtime's memslot hook: every ioctl goes into the checker's action log. */
-static void ag_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
-			   uint64_t gpa, uint64_t size, uint64_t hva, int ret)
-{
-	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
-}
-
 /*
  * The VM, its page tables and shared page (no guest memory yet), and the
  * checker's session (this process only: the memslot and SPTE properties).
@@ -201,14 +194,7 @@ int ag_vm_create(struct ag_run *self, char *err, size_t len)
 	uint64_t size = ag_pages() * AG_PAGE;
 	int r;
 
-	self->run.trace = kmmu_trace_session_start("aging_test", err, len);
-	if (self->run.trace) {
-		vo.memslot_hook = ag_log_memslot;
-		vo.memslot_hook_ctx = kmmu_trace_session_log(self->run.trace);
-		ksft_print_msg("checking against the reference: on\n");
-	} else {
-		ksft_print_msg("checking against the reference: off (%s)\n", err);
-	}
+	kmmu_test_run_trace(&self->run, "aging_test", &vo, err, len);
 
 	vo.shared_size = sizeof(struct ag_shared) + AG_PAGE;
 	vo.pt_pages = 1024 + kmmu_pt_pages_for(size);
@@ -349,11 +335,5 @@ int ag_stop_guest(struct ag_run *self)
 /* The checker's verdicts on the run: memslots, SPTEs, page stats and aging. */
 int ag_check(struct ag_run *self)
 {
-	int r = 0;
-
-	if (self->run.trace) {
-		r = kmmu_trace_session_finish(self->run.trace, NULL);
-		self->run.trace = NULL;
-	}
-	return r;
+	return kmmu_test_run_check(&self->run);
 }

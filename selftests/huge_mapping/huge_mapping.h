@@ -26,6 +26,7 @@
 
 #include "kmmu/bench.h"
 #include "kmmu/gate.h"
+#include "kmmu/host_thread.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -298,9 +299,7 @@ struct hm_case {
 
 struct hm_churn {
 	struct hm_ctx *c;
-	pthread_t thread;
-	bool running;
-	_Atomic bool stop;
+	struct kmmu_host_thread thread;
 	int where[HM_I_CHURN];	/* 0 absent, 1 home, 2 alt */
 	long ops;
 	int err;		/* -errno of a failed memslot call */

@@ -28,7 +28,7 @@ static void *hm_churn_thread(void *arg)
 	struct hm_ctx *c = ch->c;
 	int i, r, to;
 
-	while (!atomic_load(&ch->stop)) {
+	while (!kmmu_host_thread_stopping(&ch->thread)) {
 		uint64_t x = kmmu_ss_rand(&ch->rng);
 		struct hm_slot *sl;
 
@@ -79,23 +79,15 @@ static int hm_churn_start(struct hm_churn *ch, char *err, size_t len)
 {
 	int r;
 
-	atomic_store(&ch->stop, false);
-	r = pthread_create(&ch->thread, NULL, hm_churn_thread, ch);
-	if (r) {
-		snprintf(err, len, "starting the churn thread: %s", strerror(r));
-		return -r;
-	}
-	ch->running = true;
-	return 0;
+	r = kmmu_host_thread_start(&ch->thread, hm_churn_thread, ch);
+	if (r)
+		snprintf(err, len, "starting the churn thread: %s", strerror(-r));
+	return r;
 }
 
 void hm_churn_stop(struct hm_churn *ch)
 {
-	if (!ch->running)
-		return;
-	atomic_store(&ch->stop, true);
-	pthread_join(ch->thread, NULL);
-	ch->running = false;
+	kmmu_host_thread_stop(&ch->thread);
 }
 
 static int hm_cases(struct hm_ctx *c, struct hm_case *cs, uint64_t *probes, int *nr_probes)

@@ -187,13 +187,6 @@ int kmmu_bench_option(struct kmmu_bench *b, const char *name, const char *arg,
 	return 0;
 }
 
-static int kmmu_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 double kmmu_percentile(const double *v, int n, double p)
 {
 	double *s, r;
@@ -201,11 +194,9 @@ double kmmu_percentile(const double *v, int n, double p)
 
 	if (n <= 0 || !(p >= 0 && p <= 100))
 		return NAN;
-	s = malloc(n * sizeof(*s));
+	s = kmmu_sorted_copy(v, n);
 	if (!s)
 		return NAN;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), kmmu_cmp_double);
 	/* Nearest rank: ceil(p/100 * n), at least the first value. */
 	rank = (long)ceil(p / 100.0 * n - 1e-9);
 	if (rank < 1)
@@ -504,6 +495,16 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
 			kmmu_bench_usage_error(prog, why);
 	}
 	return opt;
+}
+
+void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
+		      const struct option *longopts)
+{
+	int opt;
+
+	kmmu_bench_take_result(b, prog, argc, argv);
+	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1)
+		kmmu_cli_dispatch(&b->cli, prog, opt, optarg);
 }
 
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)

@@ -16,10 +16,25 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
 
+/*
+ * What strtoull()/strtol()/strtod() left: -EINVAL unless they took all of
+ * @s (and something), -ERANGE if they overflowed (errno, cleared before)
+ * or the value is outside the caller's range (@in_range false), else 0.
+ */
+static int kmmu_parse_end(const char *s, const char *end, bool in_range)
+{
+	if (end == s || *end)
+		return -EINVAL;
+	if (errno == ERANGE || !in_range)
+		return -ERANGE;
+	return 0;
+}
+
 int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
+	int r;
 
 	if (!s || !*s)
 		return -EINVAL;
@@ -30,12 +45,10 @@ int kmmu_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (end == s || *end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	r = kmmu_parse_end(s, end, v >= min && v <= max);
+	if (!r)
+		*out = v;
+	return r;
 }
 
 int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel)
@@ -61,6 +74,17 @@ int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel)
 			return given;
 		s = e + 1;
 	}
+}
+
+int kmmu_parse_either(const char *s, const char *a, const char *b, bool sel[2])
+{
+	bool both = s && !strcmp(s, "both");
+
+	if (!s || (!both && strcmp(s, a) && strcmp(s, b)))
+		return -EINVAL;
+	sel[0] = both || !strcmp(s, a);
+	sel[1] = both || !strcmp(s, b);
+	return 0;
 }
 
 int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out,
@@ -95,34 +119,34 @@ int kmmu_parse_long(const char *s, long min, long max, long *out)
 {
 	long v;
 	char *end;
+	int r;
 
 	if (!s || !*s)
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 0);
-	if (end == s || *end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	r = kmmu_parse_end(s, end, v >= min && v <= max);
+	if (!r)
+		*out = v;
+	return r;
 }
 
 int kmmu_parse_seconds(const char *s, double min, double max, double *out)
 {
 	double v;
 	char *end;
+	int r;
 
 	if (!s || !*s)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || isnan(v))
+	if (isnan(v))
 		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	r = kmmu_parse_end(s, end, v >= min && v <= max);
+	if (!r)
+		*out = v;
+	return r;
 }
 
 int kmmu_take_result_arg(int *argc, char **argv, const char **path)
@@ -281,4 +305,27 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 	if (o->seed && !o->seeded && !o->keep_seed)
 		*o->seed = kmmu_time_seed();
 	return -1;
+}
+
+void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
+		       const char *arg)
+{
+	if (opt == 'h' && h->usage) {
+		h->usage(stdout, prog);
+		exit(0);
+	}
+	if (!h->option)
+		kmmu_usage_error(prog, "option -%c is not handled", opt);
+	h->option(prog, opt, arg);
+}
+
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
+		    const char *shortopts, const struct option *longopts)
+{
+	int opt;
+
+	if (o->result && kmmu_take_result_arg(argc, argv, o->result))
+		kmmu_usage_error(prog, "--result needs a file name");
+	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, shortopts, longopts)) != -1)
+		kmmu_cli_dispatch(&o->cli, prog, opt, optarg);
 }

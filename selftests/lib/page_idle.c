@@ -13,6 +13,7 @@
 #include "kmmu/hygiene.h"
 #include "kmmu/page_idle.h"
 #include "kmmu/pagemap.h"
+#include "kmmu/sort.h"
 
 const char *kmmu_page_idle_path(void)
 {
@@ -47,13 +48,6 @@ int kmmu_page_idle_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int kmmu_u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 void kmmu_idle_set_free(struct kmmu_idle_set *s)
 {
 	free(s->mask);
@@ -75,7 +69,7 @@ int kmmu_idle_set_from_pfns(struct kmmu_idle_set *s, const uint64_t *pfns, size_
 	if (!pfn)
 		return -ENOMEM;
 	memcpy(pfn, pfns, n * sizeof(*pfn));
-	qsort(pfn, n, sizeof(*pfn), kmmu_u64_cmp);
+	qsort(pfn, n, sizeof(*pfn), kmmu_cmp_u64_key);
 
 	/*
 	 * First the shape: runs and their lengths (gaps included), at most

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kmmu/pagemap.h"
+#include "kmmu/sort.h"
 
 int kmmu_pagemap_read(const void *addr, size_t npages, uint64_t *out)
 {
@@ -38,18 +39,11 @@ int kmmu_pagemap_read(const void *addr, size_t npages, uint64_t *out)
 	return err;
 }
 
-static int kmmu_range_cmp(const void *a, const void *b)
-{
-	const struct kmmu_phys_range *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
 int kmmu_phys_ranges_merge(struct kmmu_phys_range *r, int n)
 {
 	int i, out = 0;
 
-	qsort(r, n, sizeof(*r), kmmu_range_cmp);
+	qsort(r, n, sizeof(*r), kmmu_cmp_u64_key);	/* by start */
 	for (i = 0; i < n; i++) {
 		if (r[i].end <= r[i].start)
 			continue;

@@ -4,11 +4,14 @@
  * work (see kmmu/test_run.h).
  */
 #include <errno.h>
+#include <stdio.h>
 
 #include "kmmu/bench.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/result.h"
 #include "kmmu/test_run.h"
+#include "kmmu/trace_log.h"
+#include "kmmu/trace_session.h"
 
 void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name)
 {
@@ -16,6 +19,39 @@ void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name)
 	run->res = result_name ? kmmu_result_new(result_name) : NULL;
 	kmmu_hygiene_begin(&run->hyg);
 	run->started = true;
+}
+
+void kmmu_test_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
+			   uint64_t gpa, uint64_t size, uint64_t hva, int ret)
+{
+	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
+}
+
+void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmmu_vm_opts *vo,
+			 char *err, size_t len)
+{
+	run->trace = kmmu_trace_session_start(name, err, len);
+	if (!run->trace) {
+		/* ksft_print_msg()'s form: this file is not the harness's. */
+		printf("# checking against the reference: off (%s)\n", err);
+		return;
+	}
+	if (vo) {
+		vo->memslot_hook = kmmu_test_log_memslot;
+		vo->memslot_hook_ctx = kmmu_trace_session_log(run->trace);
+	}
+	printf("# checking against the reference: on\n");
+}
+
+int kmmu_test_run_check(struct kmmu_test_run *run)
+{
+	int r;
+
+	if (!run->trace)
+		return 0;
+	r = kmmu_trace_session_finish(run->trace, NULL);
+	run->trace = NULL;
+	return r;
 }
 
 int kmmu_test_run_end(struct kmmu_test_run *run, char *report, size_t len)

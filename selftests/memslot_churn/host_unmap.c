@@ -101,7 +101,7 @@ static void *ch_unmapper(void *arg)
 	if (!rng)
 		rng = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!atomic_load(&c->unmap_stop)) {
+	while (!kmmu_host_thread_stopping(&c->unmapper)) {
 		now = kmmu_ss_now(&t0);
 		if (now < next) {
 			/* At most 10 ms asleep: stop is noticed promptly. */
@@ -148,21 +148,13 @@ int ch_unmapper_start(struct ch_ctx *c, bool traced)
 			snprintf(c->unmap_why, sizeof(c->unmap_why), "capture: %s", why);
 		c->record_ranges = !r;
 	}
-	r = pthread_create(&c->unmapper, NULL, ch_unmapper, c);
-	if (r)
-		return -r;
-	c->unmapper_running = true;
-	return 0;
+	return kmmu_host_thread_start(&c->unmapper, ch_unmapper, c);
 }
 
 /* Stops and joins the thread (idempotent: also the teardown's). */
 void ch_unmapper_stop(struct ch_ctx *c)
 {
-	if (!c->unmapper_running)
-		return;
-	atomic_store(&c->unmap_stop, true);
-	pthread_join(c->unmapper, NULL);
-	c->unmapper_running = false;
+	kmmu_host_thread_stop(&c->unmapper);
 }
 
 static int ch_range_cmp(const void *a, const void *b)

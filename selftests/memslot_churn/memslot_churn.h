@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kmmu/host_thread.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/opts.h"
@@ -105,9 +106,7 @@ struct ch_ctx {
 
 	/* --host-unmap: the thread, what it did, and what KVM saw of it. */
 	uint8_t *backing;
-	pthread_t unmapper;
-	bool unmapper_running;
-	_Atomic bool unmap_stop;
+	struct kmmu_host_thread unmapper;
 	int unmap_err;			/* errno of a failed madvise */
 	long unmaps, unmap_pages, unmaps_raced;
 	double unmap_s;			/* the thread's running time */

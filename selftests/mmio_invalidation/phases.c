@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
+#include "kmmu/sort.h"
 #include "mmio_invalidation.h"
 
 /* Sets or clears SLEEP on cell @i: no ioctl, the layout stays. */
@@ -161,16 +162,9 @@ int mi_flip(struct kmmu_vm *vm, struct mi_ctx *c, char *err, size_t len)
 }
 
 struct mi_sched {
-	uint64_t step;
+	uint64_t step;		/* first: the key kmmu_cmp_u64_key() sorts by */
 	uint64_t cell;
 };
-
-static int mi_sched_cmp(const void *a, const void *b)
-{
-	const struct mi_sched *x = a, *y = b;
-
-	return x->step < y->step ? -1 : x->step > y->step;
-}
 
 /*
  * Drives the generation one swap per step until c->swaps reaches @until,
@@ -304,7 +298,7 @@ int mi_wrap(struct kmmu_vm *vm, struct mi_ctx *c, uint64_t *rng, char *err,
 		sched[nr_sched].step = lo + x % (span ? span : 1);
 		sched[nr_sched++].cell = i;
 	}
-	qsort(sched, nr_sched, sizeof(*sched), mi_sched_cmp);
+	qsort(sched, nr_sched, sizeof(*sched), kmmu_cmp_u64_key);
 
 	r = mi_drive(vm, c, wake_at, sched, nr_sched, &next, deadline, err, len);
 	if (r < 0)

@@ -34,18 +34,32 @@ static void skip_without_tracefs(struct __test_metadata *_metadata)
 		SKIP(return, "tracefs not available or not writable (needs root)");
 }
 
-/* Tracefs (else a SKIP), a fresh @log and a capture of @opts into it. */
+/* A capture into a log of its own, and what its stop said was lost. */
+struct test_capture {
+	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_log log;
+	unsigned long long lost;
+};
+
+/* Tracefs (else a SKIP), a fresh log and a capture of @opts into it. */
 static void start_capture(struct __test_metadata *_metadata,
-			  const struct kmmu_trace_capture_opts *opts,
-			  struct kmmu_trace_capture **cap, struct kmmu_trace_log *log)
+			  const struct kmmu_trace_capture_opts *opts, struct test_capture *t)
 {
 	char err[256] = "";
 
 	skip_without_tracefs(_metadata);
-	kmmu_trace_log_init(log);
-	ASSERT_EQ(0, kmmu_trace_capture_start(cap, opts, log, err, sizeof(err))) {
+	t->lost = 0;
+	kmmu_trace_log_init(&t->log);
+	ASSERT_EQ(0, kmmu_trace_capture_start(&t->cap, opts, &t->log, err, sizeof(err))) {
 		TH_LOG("%s", err);
 	}
+}
+
+/* The capture's instance gone and its log freed. */
+static void end_capture(struct test_capture *t)
+{
+	kmmu_trace_capture_destroy(t->cap);
+	kmmu_trace_log_free(&t->log);
 }
 
 static int count_getppid(struct kmmu_trace_log *log, int pid)
@@ -71,20 +85,17 @@ static bool instance_exists(const char *name)
 
 TEST(kvm_event_formats_bind)
 {
-	struct kmmu_trace_capture *cap;
-	struct kmmu_trace_log log;
-	unsigned long long lost;
+	struct test_capture t;
 
-	start_capture(_metadata, NULL, &cap, &log);
+	start_capture(_metadata, NULL, &t);
 	TH_LOG("instance %s; events this kernel lacks: '%s'",
-	       kmmu_trace_capture_instance_name(cap), kmmu_trace_capture_missing(cap));
-	EXPECT_TRUE(kmmu_trace_capture_has(cap, KMMU_EV_SET_SPTE));
-	EXPECT_TRUE(kmmu_trace_capture_has(cap, KMMU_EV_MMIO));
-	EXPECT_FALSE(kmmu_trace_capture_has(cap, KMMU_EV_SYS_ENTER));
-	EXPECT_TRUE(instance_exists(kmmu_trace_capture_instance_name(cap)));
-	EXPECT_EQ(0, kmmu_trace_capture_stop(cap, &lost));
-	kmmu_trace_capture_destroy(cap);
-	kmmu_trace_log_free(&log);
+	       kmmu_trace_capture_instance_name(t.cap), kmmu_trace_capture_missing(t.cap));
+	EXPECT_TRUE(kmmu_trace_capture_has(t.cap, KMMU_EV_SET_SPTE));
+	EXPECT_TRUE(kmmu_trace_capture_has(t.cap, KMMU_EV_MMIO));
+	EXPECT_FALSE(kmmu_trace_capture_has(t.cap, KMMU_EV_SYS_ENTER));
+	EXPECT_TRUE(instance_exists(kmmu_trace_capture_instance_name(t.cap)));
+	EXPECT_EQ(0, kmmu_trace_capture_stop(t.cap, &t.lost));
+	end_capture(&t);
 }
 
 TEST(unknown_event_is_refused)
@@ -165,21 +176,19 @@ TEST(own_process_only_and_later_threads)
 TEST(actions_and_events_share_a_clock)
 {
 	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only };
-	struct kmmu_trace_capture *cap;
-	struct kmmu_trace_log log;
-	unsigned long long lost;
+	struct test_capture t;
 	int seen = 0;
 
-	start_capture(_metadata, &opts, &cap, &log);
+	start_capture(_metadata, &opts, &t);
 	/* getppid, action, getppid, action, ...: the merged history must interleave. */
 	for (int i = 0; i < 20; i++) {
 		syscall(SYS_getppid);
-		ASSERT_EQ(0, kmmu_trace_action_age(&log, i, i + 1));
+		ASSERT_EQ(0, kmmu_trace_action_age(&t.log, i, i + 1));
 	}
-	ASSERT_EQ(0, kmmu_trace_capture_stop(cap, &lost));
-	kmmu_trace_log_sort(&log);
-	for (uint64_t i = 0; i < log.nr; i++) {
-		const struct kmmu_trace_record *r = &log.recs[i];
+	ASSERT_EQ(0, kmmu_trace_capture_stop(t.cap, &t.lost));
+	kmmu_trace_log_sort(&t.log);
+	for (uint64_t i = 0; i < t.log.nr; i++) {
+		const struct kmmu_trace_record *r = &t.log.recs[i];
 
 		if (r->type == KMMU_EV_SYS_ENTER && r->sys_enter.id == SYS_getppid) {
 			ASSERT_EQ(seen, 0);
@@ -191,50 +200,43 @@ TEST(actions_and_events_share_a_clock)
 			seen = 0;
 		}
 	}
-	kmmu_trace_capture_destroy(cap);
-	kmmu_trace_log_free(&log);
+	end_capture(&t);
 }
 
 TEST(lost_events_are_reported)
 {
 	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only, .buffer_kb = 4 };
-	struct kmmu_trace_capture *cap;
-	struct kmmu_trace_log log;
-	unsigned long long lost = 0;
+	struct test_capture t;
 
-	start_capture(_metadata, &opts, &cap, &log);
+	start_capture(_metadata, &opts, &t);
 	/* Far more than a 4 KiB buffer holds between two reads. */
 	for (int i = 0; i < 300000; i++)
 		syscall(SYS_getppid);
-	EXPECT_EQ(-EOVERFLOW, kmmu_trace_capture_stop(cap, &lost));
-	EXPECT_LT(0, lost);
-	TH_LOG("captured %llu, lost %llu", kmmu_trace_capture_count(cap), lost);
-	kmmu_trace_capture_destroy(cap);
-	kmmu_trace_log_free(&log);
+	EXPECT_EQ(-EOVERFLOW, kmmu_trace_capture_stop(t.cap, &t.lost));
+	EXPECT_LT(0, t.lost);
+	TH_LOG("captured %llu, lost %llu", kmmu_trace_capture_count(t.cap), t.lost);
+	end_capture(&t);
 }
 
 /* More events than the buffer holds, in bursts: the reader must drain in time. */
 TEST(reader_drains_during_the_run)
 {
 	struct kmmu_trace_capture_opts opts = { .events = sys_enter_only, .buffer_kb = 64 };
-	struct kmmu_trace_capture *cap;
-	struct kmmu_trace_log log;
-	unsigned long long lost = 0;
+	struct test_capture t;
 	int bursts = 20, per_burst = 300;
 
-	start_capture(_metadata, &opts, &cap, &log);
+	start_capture(_metadata, &opts, &t);
 	for (int b = 0; b < bursts; b++) {
 		for (int i = 0; i < per_burst; i++)
 			syscall(SYS_getppid);
 		usleep(250 * 1000);
 	}
-	EXPECT_EQ(0, kmmu_trace_capture_stop(cap, &lost)) {
-		TH_LOG("lost %llu", lost);
+	EXPECT_EQ(0, kmmu_trace_capture_stop(t.cap, &t.lost)) {
+		TH_LOG("lost %llu", t.lost);
 	}
 	/* 6000 events of ~40 bytes do not fit in 64 KiB: some were read mid-run. */
-	EXPECT_EQ(bursts * per_burst, count_getppid(&log, getpid()));
-	kmmu_trace_capture_destroy(cap);
-	kmmu_trace_log_free(&log);
+	EXPECT_EQ(bursts * per_burst, count_getppid(&t.log, getpid()));
+	end_capture(&t);
 }
 
 TEST(instance_removed_on_destroy_exit_and_sigkill)

@@ -23,6 +23,7 @@ struct history {
 	struct kmmu_trace_record recs[MAX_RECS];
 	int nr;
 	uint64_t now;
+	int32_t pid;		/* of every record add() makes; 0 unless the test sets it */
 };
 
 static inline struct kmmu_trace_record *add(struct history *h, enum kmmu_rec_type type)
@@ -33,6 +34,7 @@ static inline struct kmmu_trace_record *add(struct history *h, enum kmmu_rec_typ
 	h->now += 1000;
 	r->ts = h->now;
 	r->type = type;
+	r->pid = h->pid;
 	return r;
 }
 
@@ -138,6 +140,17 @@ static inline void handle_mmio_pf(struct history *h, uint64_t gfn)
 	add(h, KMMU_EV_HANDLE_MMIO_PAGE_FAULT)->mmio_pf.gfn = gfn;
 }
 
+/* The test read KVM's binary stats of one VM just now: @pages_4k and @pages_2m leaves. */
+static inline void stats(struct history *h, uint64_t pages_4k, uint64_t pages_2m)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
+
+	r->stats.start_ts = r->ts - 10;
+	r->stats.pages[0] = pages_4k;
+	r->stats.pages[1] = pages_2m;
+	r->stats.nr_vms = 1;
+}
+
 /* The record added last is task @pid's. */
 static inline void by_task(struct history *h, int32_t pid)
 {
@@ -160,6 +173,8 @@ static inline int check(struct history *h, struct kmmu_check_result *res)
 		}								\
 	} while (0)
 
+/* A test with a fixture of its own defines CHECKER_HISTORY_NO_CHK first. */
+#ifndef CHECKER_HISTORY_NO_CHK
 FIXTURE(chk) {
 	struct history h;
 	struct kmmu_check_result res;
@@ -176,6 +191,7 @@ FIXTURE_SETUP(chk)
 FIXTURE_TEARDOWN(chk)
 {
 }
+#endif
 
 
 #endif /* KMMU_TESTS_CHECKER_HISTORY_H */

@@ -486,16 +486,6 @@ static void split(struct history *h, uint64_t gfn, unsigned int level)
 	r->split.level = level;
 }
 
-static void stats(struct history *h, uint64_t pages_4k, uint64_t pages_2m)
-{
-	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
-
-	r->stats.start_ts = r->ts - 1;
-	r->stats.pages[0] = pages_4k;
-	r->stats.pages[1] = pages_2m;
-	r->stats.nr_vms = 1;
-}
-
 /*
  * tdp_mmu_split_huge_page(): the 2M leaf becomes a table and its 512 4K
  * children count from then on, as leaves the trace installed: dropping

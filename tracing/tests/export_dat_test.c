@@ -26,6 +26,7 @@
 #include "kmmu/trace_dat.h"
 #include "kmmu/trace_events.h"
 #include "kmmu/trace_file.h"
+#include "test_paths.h"
 
 #define TRACE_CMD "/usr/bin/trace-cmd"
 
@@ -66,29 +67,13 @@ FIXTURE_VARIANT_ADD(export, churn_tdp_on_3_cpus) {
 
 FIXTURE_SETUP(export)
 {
-	const char *dir = getenv("KMMU_FIXTURE_DIR");
-	ssize_t n = readlink("/proc/self/exe", self->tool, sizeof(self->tool) - 1);
 	char err[512];
 
-	/* build/tracing/tests/export_dat_test -> build/tracing/kmmu-trace */
-	ASSERT_LT(0, n);
-	self->tool[n] = '\0';
-	for (int i = 0; i < 2; i++) {
-		char *slash = strrchr(self->tool, '/');
-
-		ASSERT_NE(NULL, slash);
-		*slash = '\0';
-	}
-	ASSERT_GT(sizeof(self->tool), strlen(self->tool) + strlen("/kmmu-trace"));
-	strcat(self->tool, "/kmmu-trace");
-	ASSERT_EQ(0, access(self->tool, X_OK)) {
-		TH_LOG("no %s: build it first (make all)", self->tool);
-	}
+	ASSERT_TOOL(self->tool, "kmmu-trace");
 	snprintf(self->dir, sizeof(self->dir), "/tmp/kmmu-export-test.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	snprintf(self->dat, sizeof(self->dat), "%s/out.dat", self->dir);
-	snprintf(self->trace, sizeof(self->trace), "%s/%s", dir ? dir : "tracing/fixtures",
-		 variant->fixture);
+	fixture_path(self->trace, sizeof(self->trace), variant->fixture);
 	ASSERT_EQ(0, kmmu_trace_file_read(self->trace, &self->tf, err, sizeof(err))) {
 		TH_LOG("%s", err);
 	}

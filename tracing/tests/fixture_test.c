@@ -23,6 +23,7 @@
 #include "kmmu/checker.h"
 #include "kmmu/spte.h"
 #include "kmmu/trace_file.h"
+#include "test_paths.h"
 
 #define PAGE_SHIFT 12
 
@@ -42,26 +43,6 @@ FIXTURE_VARIANT_ADD(fixture, shadow) {
 FIXTURE_VARIANT_ADD(fixture, tdp) {
 	.file = "churn-tdp-6.1.kmmutrace",
 };
-
-/* tracing/fixtures/@file (or in $KMMU_FIXTURE_DIR); 0 or -errno with @err. */
-static int read_fixture(const char *file, struct kmmu_trace_file *tf, char *err, size_t len)
-{
-	const char *dir = getenv("KMMU_FIXTURE_DIR");
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tracing/fixtures", file);
-	return kmmu_trace_file_read(path, tf, err, len);
-}
-
-/* In a fixture's setup: @file read into @tf, else the test fails saying why. */
-#define KMMU_ASSERT_FIXTURE(file, tf)							\
-	do {										\
-		char __err[512];							\
-											\
-		ASSERT_EQ(0, read_fixture((file), (tf), __err, sizeof(__err)))		\
-			TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", \
-			       __err);							\
-	} while (0)
 
 FIXTURE_SETUP(fixture)
 {

@@ -22,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/trace_file.h"
+#include "test_paths.h"
 
 #define TIMEOUT_MS 5000
 
@@ -37,36 +38,16 @@ FIXTURE_VARIANT(cli) {
 	const char *cmd;
 };
 
-FIXTURE_VARIANT_ADD(cli, report) {
-	.cmd = "report",
-};
+/* A variant a command that reads a trace file, named as the command. */
+#define CLI_VARIANT(command) FIXTURE_VARIANT_ADD(cli, command) { .cmd = #command }
 
-FIXTURE_VARIANT_ADD(cli, stats) {
-	.cmd = "stats",
-};
-
-FIXTURE_VARIANT_ADD(cli, check) {
-	.cmd = "check",
-};
+CLI_VARIANT(report);
+CLI_VARIANT(stats);
+CLI_VARIANT(check);
 
 FIXTURE_SETUP(cli)
 {
-	ssize_t n = readlink("/proc/self/exe", self->tool, sizeof(self->tool) - 1);
-	char *slash;
-
-	/* build/tracing/tests/kmmu_trace_test -> build/tracing/kmmu-trace */
-	ASSERT_LT(0, n);
-	self->tool[n] = '\0';
-	for (int i = 0; i < 2; i++) {
-		slash = strrchr(self->tool, '/');
-		ASSERT_NE(NULL, slash);
-		*slash = '\0';
-	}
-	ASSERT_GT(sizeof(self->tool), strlen(self->tool) + strlen("/kmmu-trace"));
-	strcat(self->tool, "/kmmu-trace");
-	ASSERT_EQ(0, access(self->tool, X_OK)) {
-		TH_LOG("no %s: build it first (make all)", self->tool);
-	}
+	ASSERT_TOOL(self->tool, "kmmu-trace");
 	snprintf(self->dir, sizeof(self->dir), "/tmp/kmmu-trace-test.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	self->sock = -1;

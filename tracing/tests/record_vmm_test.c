@@ -32,6 +32,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/checker.h"
 #include "kmmu/trace_file.h"
+#include "test_paths.h"
 
 #define MB (1024UL * 1024)
 
@@ -143,19 +144,11 @@ static int passthrough(void)
 	return close(fd) ? 22 : 0;
 }
 
-/* build/tracing/tests/record_vmm_test -> build/tracing/NAME */
+/* build/tracing/tests/record_vmm_test -> build/tracing/NAME (test_paths.h) */
 static void build_path(char *buf, size_t len, const char *name)
 {
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	for (int i = 0; i < 2; i++) {
-		char *slash = strrchr(buf, '/');
-
-		if (slash)
-			*slash = '\0';
-	}
-	snprintf(buf + strlen(buf), len - strlen(buf), "/%s", name);
+	if (test_tool_path(buf, len, name))
+		buf[0] = '\0';
 }
 
 static int self_exe(char *buf, size_t len)

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kselftest_harness.h"
-#include "kmmu/checker.h"
 #include "kmmu/trace_file.h"
+/* The records of checker_history.h, in a fixture of this test's own. */
+#define CHECKER_HISTORY_NO_CHK
+#include "checker_history.h"
+#include "test_paths.h"
 
-#define MAX_RECS 64
-#define HVA 0x7f0000000000ull
 #define SPTEP 0x12345000ull		/* the shadow page of the test's leaves (physical) */
 #define DIRECT_MAP 0xffff9a4000000000ull	/* page_offset_base, randomized */
 #define DIRECT_MAP_L4 0xffff888000000000ull	/* ... without CONFIG_RANDOMIZE_MEMORY */
@@ -25,27 +25,8 @@
 #define LEAF(pfn)	(1ull | 1ull << 11 | 1ull << 5 | (uint64_t)(pfn) << 12)
 #define ACCESSED	(1ull << 5)
 
-struct shadow_history {
-	struct kmmu_trace_record recs[MAX_RECS];
-	int nr;
-	uint64_t now;
-	struct kmmu_check_result res;
-};
-
-static struct kmmu_trace_record *add(struct shadow_history *h, enum kmmu_rec_type type)
-{
-	struct kmmu_trace_record *r = &h->recs[h->nr++];
-
-	memset(r, 0, sizeof(*r));
-	h->now += 1000;
-	r->ts = h->now;
-	r->type = type;
-	r->pid = 100;
-	return r;
-}
-
 /* The session's first records: the host (SVM, npt=0) with @kprobes, one VM. */
-static void start(struct shadow_history *h, uint8_t kprobes, uint8_t inlined)
+static void start(struct history *h, uint8_t kprobes, uint8_t inlined)
 {
 	struct kmmu_trace_record *r = add(h, KMMU_ACT_HOST);
 
@@ -57,32 +38,14 @@ static void start(struct shadow_history *h, uint8_t kprobes, uint8_t inlined)
 	add(h, KMMU_ACT_VM_CREATE)->vm.nr_address_spaces = 1;
 }
 
-/* An ioctl issued at @issued (0: just now) returns now. */
-static void memslot_issued(struct shadow_history *h, uint64_t issued, uint32_t slot, uint64_t gfn,
-			   uint64_t npages)
-{
-	struct kmmu_trace_record *r = add(h, KMMU_ACT_SET_MEMSLOT);
-
-	r->memslot.start_ts = issued ? issued : r->ts - 500;
-	r->memslot.slot = slot;
-	r->memslot.gpa = gfn << 12;
-	r->memslot.size = npages << 12;
-	r->memslot.hva = HVA + ((uint64_t)slot << 24);
-}
-
-static void memslot(struct shadow_history *h, uint32_t slot, uint64_t gfn, uint64_t npages)
-{
-	memslot_issued(h, 0, slot, gfn, npages);
-}
-
 /* DELETE of slot 0 issued at @issued: the zap-all comes in flight. */
-static void delete_slot0(struct shadow_history *h, uint64_t issued)
+static void delete_slot0(struct history *h, uint64_t issued)
 {
-	memslot_issued(h, issued, 0, 0, 0);
+	memslot_issued(h, issued, 0, 0, 0, 0);
 }
 
 /* The leaf at SPTEP + 8 * @index maps @gfn. */
-static void install(struct shadow_history *h, unsigned int index, uint64_t gfn, unsigned int level)
+static void install(struct history *h, unsigned int index, uint64_t gfn, unsigned int level)
 {
 	struct kmmu_trace_record *r = add(h, KMMU_EV_SET_SPTE);
 
@@ -92,7 +55,7 @@ static void install(struct shadow_history *h, unsigned int index, uint64_t gfn, 
 	r->set_spte.spte = LEAF(0x1000 + gfn) | (level > 1 ? 1ull << 7 : 0);
 }
 
-static void probe(struct shadow_history *h, enum kmmu_rec_type type, unsigned int index,
+static void probe(struct history *h, enum kmmu_rec_type type, unsigned int index,
 		  uint64_t old)
 {
 	struct kmmu_trace_record *r = add(h, type);
@@ -103,35 +66,29 @@ static void probe(struct shadow_history *h, enum kmmu_rec_type type, unsigned in
 	r->shadow_spte.old_spte = old;
 }
 
-static void drop(struct shadow_history *h, unsigned int index, uint64_t gfn)
+static void drop(struct history *h, unsigned int index, uint64_t gfn)
 {
 	probe(h, KMMU_EV_SHADOW_SPTE_CLEAR, index, LEAF(0x1000 + gfn));
 }
 
-static void stats(struct shadow_history *h, uint64_t pages_4k, uint64_t pages_2m)
-{
-	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
-
-	r->stats.start_ts = r->ts - 10;
-	r->stats.pages[0] = pages_4k;
-	r->stats.pages[1] = pages_2m;
-	r->stats.nr_vms = 1;
-}
-
-static int check(struct shadow_history *h)
+/* checker_history.h's check(), with the checker's report on stderr. */
+static int check_reporting(struct history *h, struct kmmu_check_result *res)
 {
 	struct kmmu_checker_opts opts = { .report = stderr };
 
-	return kmmu_check(h->recs, h->nr, &opts, &h->res);
+	return kmmu_check(h->recs, h->nr, &opts, res);
 }
 
 FIXTURE(shadow) {
-	struct shadow_history h;
+	struct history h;
+	struct kmmu_check_result res;
 };
 
 FIXTURE_SETUP(shadow)
 {
 	memset(&self->h, 0, sizeof(self->h));
+	memset(&self->res, 0, sizeof(self->res));
+	self->h.pid = 100;	/* the test's task: aging is judged per task */
 }
 
 FIXTURE_TEARDOWN(shadow)
@@ -139,10 +96,10 @@ FIXTURE_TEARDOWN(shadow)
 }
 
 /* Three leaves in, one out: the kernel's two leaves (one 2M) pass. */
-static void leaves_installed_and_dropped(struct shadow_history *h, uint8_t kprobes)
+static void leaves_installed_and_dropped(struct history *h, uint8_t kprobes)
 {
 	start(h, kprobes, 0);
-	memslot(h, 0, 0x200, 0x400);	/* 2M-aligned: a 2M leaf may map it */
+	memslot(h, 0, 0x200, 0x400, 0, 0);	/* 2M-aligned: a 2M leaf may map it */
 	install(h, 0, 0x200, 1);
 	install(h, 1, 0x201, 1);
 	install(h, 2, 0x400, 2);
@@ -155,10 +112,10 @@ TEST_F(shadow, page_stats_pass_with_the_drops)
 {
 	leaves_installed_and_dropped(&self->h, KMMU_KPROBE_SPTE_CLEAR);
 	stats(&self->h, 1, 1);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.checked[KMMU_PROP_PAGE_STATS] >= 1);
-	EXPECT_EQ(0, self->h.res.nr_divergences);
-	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->h.res, KMMU_PROP_PAGE_STATS));
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.checked[KMMU_PROP_PAGE_STATS] >= 1);
+	EXPECT_EQ(0, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
 }
 
 /* A drop the kernel counted but the trace would not (a leaf left behind) diverges. */
@@ -166,8 +123,8 @@ TEST_F(shadow, page_stats_diverge_on_a_leaf_too_many)
 {
 	leaves_installed_and_dropped(&self->h, KMMU_KPROBE_SPTE_CLEAR);
 	stats(&self->h, 2, 1);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.divergences[KMMU_PROP_PAGE_STATS]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_PAGE_STATS]);
 }
 
 /* Without the kprobe event: not checkable, and why. */
@@ -175,25 +132,25 @@ TEST_F(shadow, page_stats_not_checkable_without_kprobes)
 {
 	leaves_installed_and_dropped(&self->h, 0);
 	stats(&self->h, 1, 1);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(0, self->h.res.checked[KMMU_PROP_PAGE_STATS]);
-	ASSERT_NE(NULL, self->h.res.not_checkable[KMMU_PROP_PAGE_STATS]);
-	EXPECT_NE(NULL, strstr(self->h.res.not_checkable[KMMU_PROP_PAGE_STATS], "kprobe"));
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.checked[KMMU_PROP_PAGE_STATS]);
+	ASSERT_NE(NULL, self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_PAGE_STATS], "kprobe"));
 }
 
 TEST_F(shadow, page_stats_say_the_function_was_inlined)
 {
 	start(&self->h, 0, KMMU_KPROBE_SPTE_CLEAR | KMMU_KPROBE_SPTE_AGE);
-	memslot(&self->h, 0, 0x100, 0x400);
+	memslot(&self->h, 0, 0x100, 0x400, 0, 0);
 	install(&self->h, 0, 0x100, 1);
 	stats(&self->h, 1, 0);
-	ASSERT_EQ(0, check(&self->h));
-	ASSERT_NE(NULL, self->h.res.not_checkable[KMMU_PROP_PAGE_STATS]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	ASSERT_NE(NULL, self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
 	EXPECT_STREQ("NOT CHECKABLE: mmu_spte_clear_track_bits inlined in this kernel: no kprobe"
 		     " shows the shadow MMU's SPTE drops",
-		     self->h.res.not_checkable[KMMU_PROP_PAGE_STATS]);
-	ASSERT_NE(NULL, self->h.res.not_checkable[KMMU_PROP_AGING_IN_PASS]);
-	EXPECT_NE(NULL, strstr(self->h.res.not_checkable[KMMU_PROP_AGING_IN_PASS],
+		     self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
+	ASSERT_NE(NULL, self->res.not_checkable[KMMU_PROP_AGING_IN_PASS]);
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_AGING_IN_PASS],
 			       "mmu_spte_age inlined in this kernel"));
 }
 
@@ -210,8 +167,8 @@ TEST_F(shadow, page_stats_pass_with_the_fixed_direct_map)
 		r->shadow_spte.page_offset = 0;
 	}
 	stats(&self->h, 1, 1);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->h.res, KMMU_PROP_PAGE_STATS));
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
 }
 
 /* A leaf installed before the trace and dropped in it: its level is unknown. */
@@ -220,20 +177,20 @@ TEST_F(shadow, page_stats_not_checkable_after_an_unknown_drop)
 	leaves_installed_and_dropped(&self->h, KMMU_KPROBE_SPTE_CLEAR);
 	drop(&self->h, 9, 0x300);
 	stats(&self->h, 1, 1);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(0, self->h.res.checked[KMMU_PROP_PAGE_STATS]);
-	ASSERT_NE(NULL, self->h.res.not_checkable[KMMU_PROP_PAGE_STATS]);
-	EXPECT_NE(NULL, strstr(self->h.res.not_checkable[KMMU_PROP_PAGE_STATS], "before the trace"));
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.checked[KMMU_PROP_PAGE_STATS]);
+	ASSERT_NE(NULL, self->res.not_checkable[KMMU_PROP_PAGE_STATS]);
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_PAGE_STATS], "before the trace"));
 }
 
 /* DELETE of slot 0 that dropped its leaves (the zap-all did): passes. */
-static void delete_slot(struct shadow_history *h, bool drop_all)
+static void delete_slot(struct history *h, bool drop_all)
 {
 	uint64_t issued;
 
 	start(h, KMMU_KPROBE_SPTE_CLEAR, 0);
-	memslot(h, 0, 0x100, 0x100);
-	memslot(h, 1, 0x1000, 0x100);
+	memslot(h, 0, 0x100, 0x100, 0, 0);
+	memslot(h, 1, 0x1000, 0x100, 0, 0);
 	install(h, 0, 0x100, 1);
 	install(h, 1, 0x180, 1);
 	install(h, 2, 0x1000, 1);	/* slot 1: stays */
@@ -249,19 +206,19 @@ static void delete_slot(struct shadow_history *h, bool drop_all)
 TEST_F(shadow, delete_drops_the_slots_leaves)
 {
 	delete_slot(&self->h, true);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.checked[KMMU_PROP_ZAP_ON_REMOVE] >= 1);
-	EXPECT_EQ(0, self->h.res.nr_divergences);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.checked[KMMU_PROP_ZAP_ON_REMOVE] >= 1);
+	EXPECT_EQ(0, self->res.nr_divergences);
 }
 
 /* As the mutant 007 leaves it: the zap-all stopped early, one leaf of the slot survives. */
 TEST_F(shadow, delete_that_leaves_a_leaf_diverges)
 {
 	delete_slot(&self->h, false);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
 	/* The leaf is still the kernel's: the page stats agree. */
-	EXPECT_EQ(0, self->h.res.divergences[KMMU_PROP_PAGE_STATS]);
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_PAGE_STATS]);
 }
 
 /*
@@ -279,8 +236,8 @@ TEST_F(shadow, delete_after_an_unknown_drop_is_not_judged_by_leaves)
 	self->h.recs[2].shadow_spte.sptep = DIRECT_MAP + SPTEP + 8 * 40;
 	self->h.recs[2].shadow_spte.page_offset = DIRECT_MAP;
 	self->h.recs[2].shadow_spte.old_spte = LEAF(0x5000);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(0, self->h.res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
 }
 
 /* Another task's unmap of the slot may have dropped it untraced: not reported. */
@@ -290,7 +247,7 @@ TEST_F(shadow, delete_after_an_untraced_unmap_is_not_judged_on_it)
 	uint64_t issued;
 
 	start(&self->h, KMMU_KPROBE_SPTE_CLEAR, 0);
-	memslot(&self->h, 0, 0x100, 0x100);
+	memslot(&self->h, 0, 0x100, 0x100, 0, 0);
 	install(&self->h, 0, 0x100, 1);
 	install(&self->h, 1, 0x180, 1);
 	issued = self->h.now + 1;
@@ -303,8 +260,8 @@ TEST_F(shadow, delete_after_an_untraced_unmap_is_not_judged_on_it)
 	drop(&self->h, 0, 0x100);
 	delete_slot0(&self->h, issued);
 	stats(&self->h, 0, 0);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(0, self->h.res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
 }
 
 /* Two VMs: a gfn names no one SPTE, the removal of one VM's slot is not judged. */
@@ -312,17 +269,17 @@ TEST_F(shadow, delete_with_two_vms_is_not_judged_by_leaves)
 {
 	delete_slot(&self->h, false);
 	self->h.recs[self->h.nr - 1].stats.nr_vms = 2;
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(0, self->h.res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_ZAP_ON_REMOVE]);
 }
 
 /* mmu_spte_age() inside an aging pass of the task over the leaf's hva: passes. */
-static void age(struct shadow_history *h, bool in_pass, uint64_t hva_page)
+static void age(struct history *h, bool in_pass, uint64_t hva_page)
 {
 	struct kmmu_trace_record *r;
 
 	start(h, KMMU_KPROBE_SPTE_CLEAR | KMMU_KPROBE_SPTE_AGE, 0);
-	memslot(h, 0, 0x100, 0x100);
+	memslot(h, 0, 0x100, 0x100, 0, 0);
 	install(h, 0, 0x100, 1);
 	if (in_pass) {
 		r = add(h, KMMU_EV_AGE_HVA);
@@ -337,25 +294,25 @@ static void age(struct shadow_history *h, bool in_pass, uint64_t hva_page)
 TEST_F(shadow, accessed_clear_in_a_pass_passes)
 {
 	age(&self->h, true, 0);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.checked[KMMU_PROP_AGING_IN_PASS]);
-	EXPECT_EQ(0, self->h.res.nr_divergences);
-	ASSERT_NE(NULL, self->h.res.not_checkable[KMMU_PROP_AGING_KEEPS_DIRTY]);
-	EXPECT_NE(NULL, strstr(self->h.res.not_checkable[KMMU_PROP_AGING_KEEPS_DIRTY], "before"));
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.checked[KMMU_PROP_AGING_IN_PASS]);
+	EXPECT_EQ(0, self->res.nr_divergences);
+	ASSERT_NE(NULL, self->res.not_checkable[KMMU_PROP_AGING_KEEPS_DIRTY]);
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_AGING_KEEPS_DIRTY], "before"));
 }
 
 TEST_F(shadow, accessed_clear_outside_a_pass_diverges)
 {
 	age(&self->h, false, 0);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.divergences[KMMU_PROP_AGING_IN_PASS]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_AGING_IN_PASS]);
 }
 
 TEST_F(shadow, accessed_clear_of_another_hva_diverges)
 {
 	age(&self->h, true, 0x50);
-	ASSERT_EQ(0, check(&self->h));
-	EXPECT_EQ(1, self->h.res.divergences[KMMU_PROP_AGING_IN_PASS]);
+	ASSERT_EQ(0, check_reporting(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_AGING_IN_PASS]);
 }
 
 /*
@@ -370,7 +327,7 @@ TEST(removal_scans_are_bounded)
 	uint64_t cap = 4 + LEAVES + 2 * CYCLES + 1, issued;
 	struct kmmu_checker_opts quiet = { 0 };
 	struct kmmu_check_result res;
-	struct shadow_history *h = calloc(1, sizeof(*h));
+	struct history *h = calloc(1, sizeof(*h));
 	struct kmmu_trace_record *recs = calloc(cap, sizeof(*recs));
 	uint64_t nr = 0;
 
@@ -380,18 +337,18 @@ TEST(removal_scans_are_bounded)
 #define FLUSH() do { memcpy(recs + nr, h->recs, h->nr * sizeof(*recs)); nr += h->nr; \
 		     h->nr = 0; } while (0)
 	start(h, KMMU_KPROBE_SPTE_CLEAR, 0);
-	memslot(h, 2, 0x10000, LEAVES);
+	memslot(h, 2, 0x10000, LEAVES, 0, 0);
 	issued = h->now + 1;
 	install(h, 0, 0x100, 1);	/* slot 1 is being created: no sure slot */
-	memslot_issued(h, issued, 1, 0x100, 1);
+	memslot_issued(h, issued, 1, 0x100, 1, 0);
 	FLUSH();
 	for (unsigned int i = 0; i < LEAVES; i++) {
 		install(h, 1 + i, 0x10000 + i, 1);
 		FLUSH();
 	}
 	for (unsigned int i = 0; i < CYCLES; i++) {
-		memslot(h, 3, 0x80000, 1);
-		memslot(h, 3, 0, 0);
+		memslot(h, 3, 0x80000, 1, 0, 0);
+		memslot(h, 3, 0, 0, 0, 0);
 		FLUSH();
 	}
 	stats(h, LEAVES + 1, 0);
@@ -419,13 +376,7 @@ FIXTURE(real) {
 
 FIXTURE_SETUP(real)
 {
-	const char *dir = getenv("KMMU_FIXTURE_DIR");
-	char path[512], err[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tracing/fixtures", FIXTURE_FILE);
-	ASSERT_EQ(0, kmmu_trace_file_read(path, &self->tf, err, sizeof(err))) {
-		TH_LOG("%s", err);
-	}
+	KMMU_ASSERT_FIXTURE(FIXTURE_FILE, &self->tf);
 }
 
 FIXTURE_TEARDOWN(real)

@@ -93,6 +93,8 @@ int kmmu_result_test(struct kmmu_result *res, const char *name,
 int kmmu_result_write(struct kmmu_result *res, const char *path);
 
 /* Summary statistics used by benchmarks to report noise. */
+/* A sorted (ascending) copy of @v[0..@n), to free(); NULL if n <= 0 or no memory. */
+double *kmmu_sorted_copy(const double *v, int n);
 double kmmu_median(const double *v, int n);
 double kmmu_cv(const double *v, int n);	/* stddev / mean, 0 for n < 2 */
 

@@ -130,6 +130,20 @@ static const struct option bench_test_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* kmmu_bench_parse()'s hooks, as a benchmark's main() gives them. */
+static void bench_test_usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s\n", prog);
+	/* kmmu_exit_status() captures stderr only: say it there too. */
+	fprintf(stderr, "usage printed\n");
+}
+
+static void bench_test_option(const char *prog, int opt, const char *arg)
+{
+	if (opt == 'd' && strcmp(arg, "1"))
+		kmmu_usage_error(prog, "--duration here wants 1");
+}
+
 /* Parses @arg's args (NULL-terminated, after the program name) to the end. */
 static int bench_test_parse_all(void *arg)
 {
@@ -142,10 +156,9 @@ static int bench_test_parse_all(void *arg)
 		argv[argc++] = (char *)*args++;
 	argv[argc] = NULL;
 	kmmu_bench_init(&b);
+	b.cli = (struct kmmu_cli_hooks){ bench_test_usage, bench_test_option };
 	optind = 1;
-	kmmu_bench_take_result(&b, "prog", &argc, argv);
-	while (kmmu_bench_getopt(&b, "prog", argc, argv, bench_test_longopts) != -1)
-		;
+	kmmu_bench_parse(&b, "prog", &argc, argv, bench_test_longopts);
 	return 0;
 }
 
@@ -191,6 +204,13 @@ TEST(command_line)
 	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--result", NULL },
 						     err, sizeof(err)));
 	ASSERT_STREQ("prog: --result needs a file name (-h for help)\n", err);
+	/* The benchmark's own options reach its hook; -h is its usage, exit 0. */
+	ASSERT_EQ(KMMU_EXIT_USAGE, bench_test_parse((const char *[]){ "--duration", "2", NULL },
+						     err, sizeof(err)));
+	ASSERT_STREQ("prog: --duration here wants 1 (-h for help)\n", err);
+	ASSERT_EQ(0, bench_test_parse((const char *[]){ "--samples", "2", "-h", "--bogus", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("usage printed\n", err);
 }
 
 struct bench_test_values_args {
@@ -469,8 +489,8 @@ TEST(next_sample)
 }
 
 /* Parses one option into a bench that took adaptive sampling and pinning as @take says. */
-static int bench_test_option(bool take, const char *name, const char *arg, char *why,
-			     size_t len, struct kmmu_bench *b)
+static int bench_test_parse_option(bool take, const char *name, const char *arg, char *why,
+				   size_t len, struct kmmu_bench *b)
 {
 	kmmu_bench_init(b);
 	if (take) {
@@ -489,19 +509,19 @@ TEST(sampling_and_pin_options)
 	int cpu, outside;
 
 	/* Only where the benchmark does something with them. */
-	ASSERT_EQ(-EINVAL, bench_test_option(false, "target-resolution", "5", why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(false, "target-resolution", "5", why, sizeof(why), &b));
 	ASSERT_STREQ("--target-resolution: this benchmark does not support it", why);
-	ASSERT_EQ(-EINVAL, bench_test_option(false, "budget", "60", why, sizeof(why), &b));
-	ASSERT_EQ(-EINVAL, bench_test_option(false, "pin", "0", why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(false, "budget", "60", why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(false, "pin", "0", why, sizeof(why), &b));
 	ASSERT_STREQ("--pin: this benchmark does not support it", why);
 
-	ASSERT_EQ(1, bench_test_option(true, "target-resolution", "2.5", why, sizeof(why), &b));
+	ASSERT_EQ(1, bench_test_parse_option(true, "target-resolution", "2.5", why, sizeof(why), &b));
 	ASSERT_EQ(2.5, b.target_resolution);
-	ASSERT_EQ(-EINVAL, bench_test_option(true, "target-resolution", "0", why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "target-resolution", "0", why, sizeof(why), &b));
 	ASSERT_NE(NULL, strstr(why, "--target-resolution wants"));
-	ASSERT_EQ(1, bench_test_option(true, "budget", "90", why, sizeof(why), &b));
+	ASSERT_EQ(1, bench_test_parse_option(true, "budget", "90", why, sizeof(why), &b));
 	ASSERT_EQ(90, b.budget);
-	ASSERT_EQ(-EINVAL, bench_test_option(true, "budget", "0", why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "budget", "0", why, sizeof(why), &b));
 	ASSERT_STREQ("--budget wants seconds from 0.01 to 86400", why);
 
 	/* --pin: CPUs this process may run on, each once. */
@@ -511,18 +531,18 @@ TEST(sampling_and_pin_options)
 	for (outside = CPU_SETSIZE - 1; CPU_ISSET(outside, &allowed); outside--)
 		;
 	snprintf(text, sizeof(text), "%d", cpu);
-	ASSERT_EQ(1, bench_test_option(true, "pin", text, why, sizeof(why), &b));
+	ASSERT_EQ(1, bench_test_parse_option(true, "pin", text, why, sizeof(why), &b));
 	ASSERT_EQ(1, b.nr_pin_cpus);
 	ASSERT_EQ(cpu, b.pin_cpus[0]);
 	snprintf(text, sizeof(text), "%d,%d", cpu, outside);
-	ASSERT_EQ(-EINVAL, bench_test_option(true, "pin", text, why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "pin", text, why, sizeof(why), &b));
 	snprintf(text, sizeof(text), "--pin: CPU %d is not one this process may run on", outside);
 	ASSERT_EQ(0, strncmp(why, text, strlen(text))) TH_LOG("%s", why);
 	ASSERT_EQ(0, b.nr_pin_cpus);
 	snprintf(text, sizeof(text), "%d,%d", cpu, cpu);
-	ASSERT_EQ(-EINVAL, bench_test_option(true, "pin", text, why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "pin", text, why, sizeof(why), &b));
 	ASSERT_NE(NULL, strstr(why, "given twice"));
-	ASSERT_EQ(-EINVAL, bench_test_option(true, "pin", "x", why, sizeof(why), &b));
+	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "pin", "x", why, sizeof(why), &b));
 }
 
 static void *bench_test_idle(void *arg)

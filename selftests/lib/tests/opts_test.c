@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,6 +75,26 @@ TEST(parse_names)
 	ASSERT_EQ(-EINVAL, kmmu_parse_names("cle", names, 4, sel));
 	ASSERT_EQ(-EINVAL, kmmu_parse_names("ring,x", names, 4, sel));
 	ASSERT_EQ(-EINVAL, kmmu_parse_names(NULL, names, 4, sel));
+}
+
+TEST(parse_either)
+{
+	bool sel[2] = { false, false };
+
+	ASSERT_EQ(0, kmmu_parse_either("4k", "4k", "2m", sel));
+	ASSERT_TRUE(sel[0]);
+	ASSERT_FALSE(sel[1]);
+	ASSERT_EQ(0, kmmu_parse_either("2m", "4k", "2m", sel));
+	ASSERT_FALSE(sel[0]);
+	ASSERT_TRUE(sel[1]);
+	ASSERT_EQ(0, kmmu_parse_either("both", "4k", "2m", sel));
+	ASSERT_TRUE(sel[0] && sel[1]);
+	sel[0] = false;
+	ASSERT_EQ(-EINVAL, kmmu_parse_either("4k,2m", "4k", "2m", sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_either("", "4k", "2m", sel));
+	ASSERT_EQ(-EINVAL, kmmu_parse_either(NULL, "4k", "2m", sel));
+	ASSERT_FALSE(sel[0]);
+	ASSERT_TRUE(sel[1]);
 }
 
 TEST(parse_long_seconds)
@@ -268,6 +289,73 @@ TEST(run_getopt)
 	ASSERT_EQ(7, seed);
 
 	opts_test_expect_bad(_metadata, opts_test_run_getopt_all, bad);
+}
+
+/* kmmu_run_parse()'s hooks: what a test's main() gives it. */
+static char opts_test_seen[64];
+
+static void opts_test_usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s\n", prog);
+	/* stdout is not captured by kmmu_exit_status(): say it on stderr too. */
+	fprintf(stderr, "usage printed\n");
+}
+
+static void opts_test_option(const char *prog, int opt, const char *arg)
+{
+	size_t n = strlen(opts_test_seen);
+
+	snprintf(opts_test_seen + n, sizeof(opts_test_seen) - n, "%c=%s;", opt,
+		 arg ? arg : "");
+	if (opt == 'x' && !strcmp(arg, "bad"))
+		kmmu_usage_error(prog, "-x wants good");
+}
+
+static int opts_test_run_parse_all(void *arg)
+{
+	char *argv[16];
+	int argc = opts_test_argv(arg, argv, 16), vcpus;
+	const char *result = NULL;
+	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
+				   .cli = { opts_test_usage, opts_test_option } };
+
+	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
+	return 0;
+}
+
+/* The whole command line: --result taken, -h the usage, the rest the test's. */
+TEST(run_parse)
+{
+	static const struct opts_test_bad bad[] = {
+		{ { "--result" }, "prog: --result needs a file name (-h for help)\n" },
+		{ { "-x", "bad" }, "prog: -x wants good (-h for help)\n" },
+		{ { "-v", "0" }, "prog: -v wants a vCPU count from 1 to 64 (-h for help)\n" },
+		{ { "-q" }, "prog: unknown option -q (-h for help)\n" },
+		{ },
+	};
+	char *argv[] = { "prog", "-x", "1", "--result", "r.json", "--control", "-v", "2", NULL };
+	int argc = 8, vcpus = 0;
+	const char *result = NULL;
+	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
+				   .cli = { opts_test_usage, opts_test_option } };
+	char err[512];
+
+	optind = 1;
+	opts_test_seen[0] = 0;
+	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
+	ASSERT_STREQ("r.json", result);
+	ASSERT_EQ(6, argc);
+	ASSERT_STREQ("x=1;c=;", opts_test_seen);
+	ASSERT_EQ(2, vcpus);
+
+	ASSERT_EQ(0, kmmu_exit_status(opts_test_run_parse_all, (const char *[]){ "-h", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("usage printed\n", err);
+	ASSERT_EQ(0, kmmu_exit_status(opts_test_run_parse_all,
+				      (const char *[]){ "-h", "-x", "bad", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("usage printed\n", err);
+	opts_test_expect_bad(_metadata, opts_test_run_parse_all, bad);
 }
 
 TEST(time_seed)

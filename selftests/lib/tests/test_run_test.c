@@ -4,6 +4,7 @@
  * the teardown, the result file.  Needs no KVM: the runtime's VM is NULL.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,10 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/result.h"
+#include "kmmu/kvm_vm.h"
 #include "kmmu/test_run.h"
+#include "kmmu/trace_log.h"
+#include "kmmu/trace_session.h"
 
 static void test_run_read(const char *path, char *buf, size_t len)
 {
@@ -85,6 +89,57 @@ TEST(unwritable)
 	ASSERT_EQ(-EIO, kmmu_test_run_finish(&run, "test_run_test", true,
 					     "/nonexistent/dir/result.json"));
 	ASSERT_EQ(NULL, run.res);
+}
+
+/* The checker's session: off as $KMMU_CHECK=0 says, else on (tracefs) or off saying why. */
+TEST(trace_session)
+{
+	struct kmmu_test_run run = { 0 };
+	struct kmmu_vm_opts vo = { 0 };
+	struct kmmu_trace_log *log;
+	char err[256] = "";
+	int logged = 0;
+
+	setenv("KMMU_CHECK", "0", 1);
+	kmmu_test_run_trace(&run, "test_run_test", &vo, err, sizeof(err));
+	unsetenv("KMMU_CHECK");
+	ASSERT_EQ(NULL, run.trace);
+	ASSERT_STREQ("KMMU_CHECK=0", err);
+	ASSERT_EQ(NULL, vo.memslot_hook);
+
+	kmmu_test_run_trace(&run, "test_run_test", &vo, err, sizeof(err));
+	if (!run.trace) {
+		/* No tracefs here (not root): off, with the reason. */
+		ASSERT_NE(0, err[0]);
+		ASSERT_EQ(NULL, vo.memslot_hook);
+		return;
+	}
+	ASSERT_TRUE(vo.memslot_hook == kmmu_test_log_memslot);
+	ASSERT_EQ(kmmu_trace_session_log(run.trace), vo.memslot_hook_ctx);
+	log = kmmu_trace_session_log(run.trace);
+	kmmu_test_log_memslot(log, 1, 2, 0, 0x1000, 0x1000, 0x7f0000000000, 0);
+	pthread_mutex_lock(&log->lock);
+	for (uint64_t i = 0; i < log->nr; i++)
+		logged += log->recs[i].type == KMMU_ACT_SET_MEMSLOT && log->recs[i].memslot.slot == 2;
+	pthread_mutex_unlock(&log->lock);
+	kmmu_trace_session_abort(run.trace);
+	ASSERT_EQ(1, logged);
+}
+
+/* The checker's verdict: none to give without a session; a session is finished once. */
+TEST(trace_check)
+{
+	struct kmmu_test_run run = { 0 };
+	char err[256] = "";
+
+	ASSERT_EQ(0, kmmu_test_run_check(&run));
+	kmmu_test_run_trace(&run, "test_run_test", NULL, err, sizeof(err));
+	if (!run.trace)
+		SKIP(return, "no checker session here: %s", err);
+	/* Nothing happened: nothing diverges. */
+	ASSERT_EQ(0, kmmu_test_run_check(&run));
+	ASSERT_EQ(NULL, run.trace);
+	ASSERT_EQ(0, kmmu_test_run_check(&run));
 }
 
 TEST_HARNESS_MAIN

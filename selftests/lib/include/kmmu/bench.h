@@ -63,6 +63,7 @@ struct kmmu_bench {
 	double *duration;
 	uint64_t *vcpus;
 	int *nr_vcpus, max_vcpus;
+	struct kmmu_cli_hooks cli;	/* for kmmu_bench_parse() */
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
@@ -295,6 +296,15 @@ struct option;
  * when the command line is done.
  */
 int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **argv,
+		      const struct option *longopts);
+
+/*
+ * A benchmark's whole command line, the part every main() shared:
+ * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
+ * to the end, and every benchmark-specific option to
+ * kmmu_cli_dispatch(@b->cli).  Returns only if the command line is good.
+ */
+void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
 		      const struct option *longopts);
 
 /* --duration S: seconds per sample, 0.01 to 3600 (else a usage error). */

@@ -14,11 +14,14 @@
  *	FIXTURE_TEARDOWN(x)	{ ...; KMMU_TEST_END(&self->run);
  *				  ... statistics, metrics ...;
  *				  KMMU_TEST_FINISH(&self->run, "x_test", path); }
- *	KMMU_TEST_F(x, run, 90)	{ the test }
+ *	KMMU_TEST_F(x, run, 90)	{ kmmu_test_run_trace(&self->run, "x_test", &vo, ...);
+ *				  ... the test ...;
+ *				  KMMU_TEST_CHECK(&self->run); }
  *
- * and its main() parses its options (kmmu_getopt(), kmmu/opts.h), prints
- * kmmu_test_header() and, if the test's duration depends on them, sets
- * KMMU_TEST_TIMEOUT() before test_harness_run().  In the test, the
+ * and its main() parses its options (kmmu_run_parse(), kmmu/opts.h: the
+ * shared ones, --result and -h there, its own in an x_option() hook),
+ * prints kmmu_test_header() and, if the test's duration depends on them,
+ * sets KMMU_TEST_TIMEOUT() before test_harness_run().  In the test, the
  * runtime's asserting calls (kmmu_vm_create() and the others below) fail
  * it with the reason; their __ forms (kmmu/kvm_vm.h) return -errno.
  *
@@ -108,6 +111,20 @@
 			_metadata->passed = 0;					\
 		} else if (__kmmu_report[0]) {					\
 			TH_LOG("host hygiene: %s", __kmmu_report);		\
+		}								\
+	} while (0)
+
+/*
+ * In the test, at its end: fails it if the checker found the kernel's
+ * events diverging from the reference (kmmu_test_run_check()); nothing to
+ * judge without a session.
+ */
+#define KMMU_TEST_CHECK(run)							\
+	do {									\
+		if ((run)->trace) {						\
+			ASSERT_EQ(0, kmmu_test_run_check(run))			\
+				TH_LOG("the kernel's MMU events diverge from the reference" \
+				       " (see the checker's lines above)");	\
 		}								\
 	} while (0)
 

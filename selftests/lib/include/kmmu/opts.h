@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct option;
 
@@ -36,6 +37,12 @@ int kmmu_parse_u64_list(const char *s, uint64_t min, uint64_t max, uint64_t *out
  * The number of names given, or -EINVAL (an unknown or empty name).
  */
 int kmmu_parse_names(const char *s, const char *const *names, int n, bool *sel);
+/*
+ * One of two things or both ("4k", "2m" or "both"): sets @sel[0] for @a,
+ * @sel[1] for @b, both for "both".  0, or -EINVAL (anything else; @sel
+ * untouched).
+ */
+int kmmu_parse_either(const char *s, const char *a, const char *b, bool sel[2]);
 /* Seconds, possibly fractional, in [@min, @max]. */
 int kmmu_parse_seconds(const char *s, double min, double max, double *out);
 
@@ -76,6 +83,21 @@ int kmmu_exit_status(int (*fn)(void *arg), void *arg, char *err, size_t len);
 uint64_t kmmu_time_seed(void);
 
 /*
+ * What a program's main() gives the shared parsers (kmmu_run_parse(),
+ * kmmu_bench_parse()): -h prints @usage on stdout and exits 0; every
+ * option of the program's own goes to @option, which stores @arg or ends
+ * in kmmu_usage_error().
+ */
+struct kmmu_cli_hooks {
+	void (*usage)(FILE *f, const char *prog);
+	void (*option)(const char *prog, int opt, const char *arg);
+};
+
+/* @opt (and its @arg) as @h says. */
+void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
+		       const char *arg);
+
+/*
  * The options the randomized real-KVM tests share, parsed in one place
  * (as struct kmmu_bench does for the benchmarks): a test binds the ones it
  * takes to its own fields and lists their letters in its shortopts.
@@ -90,6 +112,9 @@ struct kmmu_run_opts {
 	bool keep_seed;		/* no -S: *seed is left as it was */
 	bool seeded;		/* out: -S was given */
 	bool timed;		/* out: -d was given */
+	/* For kmmu_run_parse(): */
+	const char **result;	/* --result FILE goes here; NULL: no such option */
+	struct kmmu_cli_hooks cli;
 };
 
 /*
@@ -99,5 +124,22 @@ struct kmmu_run_opts {
  */
 int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **argv,
 		    const char *shortopts, const struct option *longopts);
+
+/*
+ * A test's whole command line, the part every main() shared: --result
+ * FILE taken out first (if @o->result), then kmmu_run_getopt() to the
+ * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli).  Returns only if the command line is good.
+ */
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
+		    const char *shortopts, const struct option *longopts);
+
+/* A long option with a value (--NAME V or --NAME=V), and one without, as @val. */
+#define KMMU_LONGOPT(name, val)		{ name, required_argument, NULL, val }
+#define KMMU_LONGOPT_FLAG(name, val)	{ name, no_argument, NULL, val }
+
+/* The long options' last two entries: --help (as -h) and the terminator. */
+#define KMMU_LONGOPTS_HELP_END					\
+	{ "help", no_argument, NULL, 'h' },			\
+	{ NULL, 0, NULL, 0 }
 
 #endif

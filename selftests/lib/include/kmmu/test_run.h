@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kmmu/hygiene.h"
 #include "kmmu/result.h"
@@ -26,6 +27,7 @@
 struct kmmu_result;
 struct kmmu_trace_session;
 struct kmmu_vm;
+struct kmmu_vm_opts;
 
 struct kmmu_test_run {
 	struct kmmu_hygiene hyg;
@@ -46,6 +48,27 @@ struct kmmu_test_run {
  * if @result_name, run->res, a result for the program @result_name.
  */
 void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name);
+
+/*
+ * The checker's session of @run (run->trace), started as @name before the
+ * VM: if @vo, the VM it creates logs its memslot ioctls into the session
+ * (vo->memslot_hook; a test with a hook of its own passes NULL and logs
+ * them itself).  Prints whether the run is checked against the reference;
+ * checking off (run->trace NULL), @err says why.
+ */
+void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmmu_vm_opts *vo,
+			 char *err, size_t len);
+
+/*
+ * The checker's verdict on the run: finishes run->trace (the replay, its
+ * lines, a saved trace on divergence) and clears it.  0 if it agreed or
+ * there was no session, else nonzero as kmmu_trace_session_finish().
+ */
+int kmmu_test_run_check(struct kmmu_test_run *run);
+
+/* A memslot hook (kmmu_memslot_hook_fn) whose @ctx is a struct kmmu_trace_log. */
+void kmmu_test_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
+			   uint64_t gpa, uint64_t size, uint64_t hva, int ret);
 
 /*
  * Teardown, first half: destroys run->vm (before the kernel log is read:
