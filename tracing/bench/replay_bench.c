@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 	}
 	if (trace_path) {
 		if (kmmu_trace_file_read(trace_path, &tf, err, sizeof(err))) {
-			fprintf(stderr, "replay_bench: %s: %s\n", trace_path, err);
+			fprintf(stderr, "replay_bench: %s\n", err);
 			return 2;
 		}
 		recs = tf.recs;

@@ -174,6 +174,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	cfg.phys_bits = 51;
 	/* The kernel's fast zap, where it makes one, is traced and replayed. */
 	cfg.slot_zap_all = false;
+	/* This thread is the VM's only one: its grace periods need no wait. */
+	cfg.single_thread = true;
 	ret = kmmu_ref_vm_create(&c.vm, &cfg);
 	if (ret)
 		goto out;

@@ -17,8 +17,13 @@
 #include <string.h>
 #include <linux/kvm.h>
 
+#include <urcu/urcu-memb.h>
+
 #include "checker_history.h"
+#include "kmmu/mmu.h"
+#include "kmmu/table_free.h"
 #include "kmmu/trace_file.h"
+#include "kmmu/zap.h"
 
 #define HUGE_FIXTURE	"huge-tdp-6.1.kmmutrace"
 #define HUGE_SLOT	2		/* the slot with the 2M SPTEs */
@@ -411,6 +416,53 @@ TEST_F(chk, huge_spte_at_an_unaligned_slot_base)
 		TH_LOG("%s", self->res.first_divergence);
 	}
 	EXPECT_EQ(2, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
+}
+
+/*
+ * The checker's reference VM is single-threaded (kmmu_ref_vm_config's
+ * single_thread): a memslot swap does not wait for a grace period, so it
+ * may even run inside the thread's own read-side section (where a
+ * synchronize_rcu() would wait for itself: the harness's timeout fails
+ * it), and the tables a zap frees are freed at once, not queued for
+ * call_rcu's worker, whose 10 ms batching each replay's teardown waited for.
+ */
+static int one_frame(void *ctx, unsigned long hva, uint64_t *pfn, int *level)
+{
+	*pfn = hva >> 12;
+	*level = 1;
+	return 0;
+}
+
+TEST(single_thread_vm_needs_no_grace_period)
+{
+	struct kmmu_ref_vm_config cfg;
+	struct kmmu_ref_vm *vm;
+	struct kmmu_fault f;
+	uint64_t used;
+	long pending;
+
+	kmmu_ref_vm_config_default(&cfg);
+	cfg.single_thread = true;
+	ASSERT_EQ(0, kmmu_ref_vm_create(&vm, &cfg));
+	kmmu_ref_vm_set_hva_to_pfn_fn(vm, one_frame, NULL);
+	urcu_memb_register_thread();
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, 0, 0, 0x100000, 0x200000,
+						   0x7f0000000000ull));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100, KMMU_PFERR_WRITE_MASK, &f));
+	used = vm->stat.mmu_used_pages;
+	ASSERT_LT(0, used);
+	pending = kmmu_table_free_pending();
+
+	urcu_memb_read_lock();
+	/* The delete zaps all (the quirk's fast zap): the tables go. */
+	EXPECT_EQ(0, kmmu_ref_vm_set_memory_region(vm, 0, 0, 0x100000, 0, 0x7f0000000000ull));
+	urcu_memb_read_unlock();
+	kmmu_mmu_zap_all(vm);
+	EXPECT_GT(used, vm->stat.mmu_used_pages);
+	EXPECT_EQ(pending, kmmu_table_free_pending());
+
+	kmmu_ref_vm_destroy(vm);
+	urcu_memb_unregister_thread();
 }
 
 TEST_HARNESS_MAIN
