@@ -8,7 +8,8 @@
  * followed by the vCPU's kvm_mmu_set_spte), a fifth drops of them, an
  * eighth MMIO exits on unbacked gfns, and about one in 500 a slot's
  * delete (its fast zap and the drops of its leaves in the ioctl's window)
- * and re-add.  Every install goes through the reference MMU's fault path
+ * and re-add; faults mostly walk the pages in order, as a guest
+ * touching its memory does.  Every install goes through the reference MMU's fault path
  * and every drop through its zap, as in a real replay.  The history is
  * generated, not recorded, so that its size can be chosen; it is correct
  * by construction and the run fails if the checker disagrees.
@@ -97,7 +98,7 @@ static uint64_t leaf_spte(uint64_t gfn)
 static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned int slots,
 			 bool *present)
 {
-	uint64_t n = 0, now = 0, zaps = 0, live = 0, npages = (uint64_t)slots * SLOT_PAGES;
+	uint64_t n = 0, now = 0, zaps = 0, live = 0, last = 0, npages = (uint64_t)slots * SLOT_PAGES;
 	struct kmmu_trace_record *r;
 
 	next(recs, &n, &now, KMMU_ACT_VM_CREATE, VMM_PID)->vm.nr_address_spaces = 2;
@@ -137,8 +138,13 @@ static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned
 			r->mmio.gpa = 0xfee00000ull + (x & 0xff0);
 			r->mmio.type = 2;
 		} else {
-			/* A fault installs the leaf, or the host's unmap drops it. */
-			uint64_t g = (x >> 20) % npages;
+			/*
+			 * A fault installs the leaf, or the host's unmap drops
+			 * it: mostly at the page after the last one, as a
+			 * guest walking its memory faults (the real traces'
+			 * locality), else anywhere.
+			 */
+			uint64_t g = (x >> 20) % 8 ? (last + 1) % npages : (x >> 23) % npages;
 
 			if (present[g]) {
 				spte_changed(recs, &n, &now, VMM_PID, GFN_BASE + g, leaf_spte(g), 0);
@@ -152,6 +158,7 @@ static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned
 				live++;
 			}
 			present[g] = !present[g];
+			last = g;
 		}
 	}
 	/* KVM's page stats at the end: what the history left installed. */
