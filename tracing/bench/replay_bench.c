@@ -9,10 +9,11 @@
  * eighth MMIO exits on unbacked gfns, and about one in 500 a slot's
  * delete (its fast zap and the drops of its leaves in the ioctl's window)
  * and re-add; faults mostly walk the pages in order, as a guest
- * touching its memory does.  Every install goes through the reference MMU's fault path
- * and every drop through its zap, as in a real replay.  The history is
- * generated, not recorded, so that its size can be chosen; it is correct
- * by construction and the run fails if the checker disagrees.
+ * touching its memory does.  Every install goes through the reference
+ * MMU's fault path and every drop through its zap, as in a real replay.
+ * The history is generated, not recorded, so that its size can be
+ * chosen; it is correct by construction and the run fails if the checker
+ * disagrees.
  *
  * With --trace FILE, on a recorded trace instead (its verdicts are not
  * asserted: only that the replay completes).
