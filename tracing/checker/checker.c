@@ -114,6 +114,8 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_SHADOW_SPTE_AGE] = chk_shadow_on_age,
 	/* page_stats.c and spte_history.c */
 	[KMMU_EV_UNMAP_HVA_RANGE] = on_unmap_hva_range,
+	/* ref_mmu.c */
+	[KMMU_EV_AGE_HVA] = chk_ref_age_start,
 };
 
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
@@ -125,6 +127,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		.leaves.esize = sizeof(struct leaf),
 		.tasks.esize = sizeof(struct task_ctx),
 		.shadow.esize = sizeof(struct shadow_leaf),
+		.ref_frames.esize = sizeof(struct ref_frame),
 	};
 	int ret;
 
@@ -211,6 +214,8 @@ out:
 	chk_table_free(&c.shadow);
 	chk_table_free(&c.leaves);
 	chk_table_free(&c.tasks);
+	chk_table_free(&c.ref_frames);
+	free(c.young);
 	free(c.unmap_log);
 	return ret;
 }

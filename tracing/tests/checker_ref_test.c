@@ -377,6 +377,142 @@ TEST_F(tdp, benign_drops_reordered)
 }
 
 /*
+ * AGING_MAKES_OLD on tracing/fixtures/aging-tdp-6.1.kmmutrace
+ * (aging_test on Debian's 6.1, TDP MMU, kvm_amd NPT: Accessed is bit 5):
+ * each kvm_age_hva is the reference's clear_young, and each leaf it finds
+ * young the kernel's pass must make old.
+ */
+#define AGING_FIXTURE	"aging-tdp-6.1.kmmutrace"
+#define NPT_ACCESSED	(1ull << 5)
+
+FIXTURE(aging) {
+	struct kmmu_trace_file tf;
+	struct kmmu_check_result res;
+};
+
+FIXTURE_SETUP(aging)
+{
+	char err[512];
+
+	ASSERT_EQ(0, read_fixture(AGING_FIXTURE, &self->tf, err, sizeof(err)))
+		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
+}
+
+FIXTURE_TEARDOWN(aging)
+{
+	kmmu_trace_file_free(&self->tf);
+}
+
+/* Is record @i an Accessed clear of a 4K leaf (old and new the same page)? */
+static bool is_a_clear(const struct kmmu_trace_file *tf, uint64_t i)
+{
+	const struct kmmu_trace_record *r = &tf->recs[i];
+	uint64_t old = r->spte_changed.old_spte, new = r->spte_changed.new_spte;
+
+	return r->type == KMMU_EV_SPTE_CHANGED && r->spte_changed.level == 1 &&
+	       (old & P_MMU) && (new & P_MMU) && (old & NPT_ACCESSED) &&
+	       (old & ~NPT_ACCESSED) == new;
+}
+
+/* The @nth Accessed clear of the fixture (from 0); -1 if none. */
+static int64_t nth_a_clear(const struct kmmu_trace_file *tf, unsigned int nth)
+{
+	for (uint64_t i = 0; i < tf->nr; i++)
+		if (is_a_clear(tf, i) && !nth--)
+			return i;
+	return -1;
+}
+
+TEST_F(aging, replays_clean)
+{
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_LT(100, self->res.checked[KMMU_PROP_AGING_MAKES_OLD]);
+}
+
+/*
+ * Planted: a pass skips a young leaf (its Accessed clear is gone, so the
+ * leaf stays young in the kernel).  The checker's own aging properties
+ * judge only clears that happen: a skipped one passed them all.
+ */
+TEST_F(aging, planted_pass_skips_a_young_leaf)
+{
+	int64_t at = nth_a_clear(&self->tf, 0);
+	gfn_t gfn;
+	char want[64];
+
+	ASSERT_LE(0, at);
+	gfn = self->tf.recs[at].spte_changed.gfn;
+	remove_rec(&self->tf, at);
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD));
+	snprintf(want, sizeof(want), "left gfn %#llx (level 1) young", (unsigned long long)gfn);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, want)) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
+ * Benign: two aging passes (aging_test ages a page per pass: its
+ * kvm_age_hva and its Accessed clear) in the other order.
+ */
+TEST_F(aging, benign_passes_reordered)
+{
+	struct kmmu_trace_record *r = self->tf.recs, tmp[2];
+	int64_t at = -1;
+
+	for (uint64_t i = 0; i + 3 < self->tf.nr && at < 0; i++)
+		if (r[i].type == KMMU_EV_AGE_HVA && is_a_clear(&self->tf, i + 1) &&
+		    r[i + 2].type == KMMU_EV_AGE_HVA && is_a_clear(&self->tf, i + 3) &&
+		    r[i].pid == r[i + 3].pid && r[i + 1].spte_changed.gfn != r[i + 3].spte_changed.gfn)
+			at = i;
+	ASSERT_LE(0, at) TH_LOG("no two one-page passes in a row");
+	memcpy(tmp, &r[at], sizeof(tmp));
+	memcpy(&r[at], &r[at + 2], sizeof(tmp));
+	memcpy(&r[at + 2], tmp, sizeof(tmp));
+	for (int i = 0; i < 4; i++)	/* the timestamps stay in order */
+		r[at + i].ts = tmp[0].ts + i;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD));
+}
+
+/*
+ * Benign: the leaf was installed old (a prefetch) and the guest never
+ * touched it: the pass has nothing to clear.  The install, the vCPU's
+ * kvm_mmu_set_spte of it and every later value lack Accessed, and the
+ * clear is gone.
+ */
+TEST_F(aging, benign_installed_old_not_cleared)
+{
+	int64_t at = nth_a_clear(&self->tf, 0);
+	gfn_t gfn;
+
+	ASSERT_LE(0, at);
+	gfn = self->tf.recs[at].spte_changed.gfn;
+	remove_rec(&self->tf, at);
+	for (uint64_t i = 0; i < self->tf.nr; i++) {
+		struct kmmu_trace_record *r = &self->tf.recs[i];
+
+		if (r->type == KMMU_EV_SPTE_CHANGED && r->spte_changed.gfn == gfn &&
+		    r->spte_changed.level == 1) {
+			r->spte_changed.old_spte &= ~NPT_ACCESSED;
+			r->spte_changed.new_spte &= ~NPT_ACCESSED;
+		} else if (r->type == KMMU_EV_SET_SPTE && r->set_spte.gfn == gfn) {
+			r->set_spte.spte &= ~NPT_ACCESSED;
+		}
+	}
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD)) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
  * The reference VM refuses a slot beyond the guest physical address space
  * (x86's kvm_mmu_max_gfn() check in kvm_arch_prepare_memory_region()), as
  * the kernel does: a kernel's -EINVAL there is right, a 0 is not.  The
