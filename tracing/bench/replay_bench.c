@@ -39,7 +39,10 @@
 #define GFN_BASE 0x100000ull
 #define VCPU_PID 2		/* the vCPU thread: faults, its installs */
 #define VMM_PID 1		/* the VMM thread: memslot ioctls, their zaps */
-/* A present, writable, Accessed and Dirty 4K EPT leaf, as the 6.1 TDP MMU makes them. */
+/*
+ * A present, writable, Accessed and Dirty 4K NPT leaf, as the 6.1 TDP MMU
+ * on kvm_amd (the corpus trace's host) makes them.
+ */
 #define LEAF_BITS 0xe67ull
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -104,7 +107,7 @@ static uint64_t generate(struct kmmu_trace_record *recs, uint64_t want, unsigned
 
 	next(recs, &n, &now, KMMU_ACT_VM_CREATE, VMM_PID)->vm.nr_address_spaces = 2;
 	r = next(recs, &n, &now, KMMU_ACT_HOST, VMM_PID);
-	r->host.backend = KMMU_HOST_VMX;
+	r->host.backend = KMMU_HOST_SVM;
 	r->host.tdp = 1;
 	r->host.tdp_mmu = 1;
 	for (unsigned int s = 0; s < slots; s++)

@@ -133,23 +133,27 @@ TEST_F(huge, benign_host_memory_moved_by_2m)
  */
 #define TDP_FIXTURE	"churn-tdp-spte-6.1.kmmutrace"
 
-FIXTURE(tdp) {
-	struct kmmu_trace_file tf;
-	struct kmmu_check_result res;
-};
-
-FIXTURE_SETUP(tdp)
-{
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(TDP_FIXTURE, &self->tf, err, sizeof(err)))
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
+/* A fixture @name: the fixture trace @file, read afresh for each test, and a result. */
+#define TRACE_FIXTURE(name, file)						\
+FIXTURE(name) {									\
+	struct kmmu_trace_file tf;						\
+	struct kmmu_check_result res;						\
+};										\
+										\
+FIXTURE_SETUP(name)								\
+{										\
+	char err[512];								\
+										\
+	ASSERT_EQ(0, read_fixture(file, &self->tf, err, sizeof(err)))		\
+		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err); \
+}										\
+										\
+FIXTURE_TEARDOWN(name)								\
+{										\
+	kmmu_trace_file_free(&self->tf);					\
 }
 
-FIXTURE_TEARDOWN(tdp)
-{
-	kmmu_trace_file_free(&self->tf);
-}
+TRACE_FIXTURE(tdp, TDP_FIXTURE)
 
 /* The fixture's records without the one at @at (in place). */
 static void remove_rec(struct kmmu_trace_file *tf, uint64_t at)
@@ -385,23 +389,7 @@ TEST_F(tdp, benign_drops_reordered)
 #define AGING_FIXTURE	"aging-tdp-6.1.kmmutrace"
 #define NPT_ACCESSED	(1ull << 5)
 
-FIXTURE(aging) {
-	struct kmmu_trace_file tf;
-	struct kmmu_check_result res;
-};
-
-FIXTURE_SETUP(aging)
-{
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(AGING_FIXTURE, &self->tf, err, sizeof(err)))
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
-}
-
-FIXTURE_TEARDOWN(aging)
-{
-	kmmu_trace_file_free(&self->tf);
-}
+TRACE_FIXTURE(aging, AGING_FIXTURE)
 
 /* Is record @i an Accessed clear of a 4K leaf (old and new the same page)? */
 static bool is_a_clear(const struct kmmu_trace_file *tf, uint64_t i)
