@@ -375,6 +375,34 @@ static const char *no_aging_judgement(struct checker *c)
 }
 
 /*
+ * The reference's aging walks the rmaps of every page a pass covers: in
+ * all, at most this many pages plus AGING_PAGES_PER_RECORD per record of
+ * the trace, so that no trace (a fuzzed one: 8192 passes over a 2^30-page
+ * slot) makes the replay hang.  A real 1 GiB pass every thousand records
+ * stays within it.
+ */
+#define AGING_PAGES_BASE	(1ULL << 22)
+#define AGING_PAGES_PER_RECORD	256
+
+/* Pages of the reference's slots that the pass @r covers, in both address spaces. */
+static uint64_t pass_pages(struct checker *c, const struct kmmu_trace_record *r)
+{
+	struct kmmu_memory_slot *s;
+	uint64_t pages = 0;
+	gfn_t lo, hi;
+
+	urcu_memb_read_lock();
+	for (int as = 0; as < KMMU_ADDRESS_SPACE_NUM; as++)
+		kmmu_for_each_memslot_in_hva_range(s, kmmu_memslots_active(c->ms, as),
+						   r->hva_range.start, r->hva_range.end)
+			if (chk_hva_range_gfns(s->base_gfn, s->userspace_addr, s->npages,
+					       r->hva_range.start, r->hva_range.end, &lo, &hi))
+				pages += hi - lo;
+	urcu_memb_read_unlock();
+	return pages;
+}
+
+/*
  * kvm_age_hva: the reference ages the same hva range (clear_young), and
  * remembers, for the end of the kernel's pass, the leaves it found young.
  */
@@ -382,10 +410,19 @@ void chk_ref_age_start(struct checker *c, const struct kmmu_trace_record *r)
 {
 	struct memslot_op *fl[MAX_OPS_SEEN];
 	bool judge = !r->hva_range.untraced && !no_aging_judgement(c);
+	uint64_t pages;
 
-	if (r->hva_range.end <= r->hva_range.start)
+	if (r->hva_range.end <= r->hva_range.start || c->aging_over_budget)
 		return;
 	c->aging_passes++;
+	pages = pass_pages(c, r);
+	if (c->aging_pages + pages > AGING_PAGES_BASE + AGING_PAGES_PER_RECORD * c->nr) {
+		/* Its Accessed bits are stale from here: no later pass is judged. */
+		c->aging_over_budget = true;
+		c->nr_young = 0;
+		return;
+	}
+	c->aging_pages += pages;
 	if (judge && chk_ops_in_flight(c, r->ts, fl, true)) {
 		c->aging_passes_unjudged++;
 		judge = false;
@@ -433,7 +470,9 @@ void chk_ref_explain(struct checker *c)
 	if (!c->res->checked[KMMU_PROP_AGING_MAKES_OLD]) {
 		const char *why = no_aging_judgement(c);
 
-		chk_not_checkable(c, KMMU_PROP_AGING_MAKES_OLD, why ? why :
+		chk_not_checkable(c, KMMU_PROP_AGING_MAKES_OLD,
+				  c->aging_over_budget ? "the aging passes cover more pages than"
+				  " the replay ages in the reference" : why ? why :
 				  !c->aging_passes ? "no kvm_age_hva in this trace" :
 				  c->aging_passes_unjudged ?
 				  "every aging pass ran while a memslot ioctl was in flight" :

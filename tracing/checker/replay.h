@@ -263,6 +263,8 @@ struct checker {
 	uint64_t nr_young, young_cap;
 	uint64_t ref_aging_pass;	/* the pass the reference is aging for; 0: none */
 	uint64_t aging_passes;		/* kvm_age_hva records replayed */
+	uint64_t aging_pages;		/* pages the reference's aging covered */
+	bool aging_over_budget;		/* ... too many: no longer replayed */
 	uint64_t aging_passes_unjudged;	/* ... skipped: an ioctl in flight */
 
 	/* The shadow MMU's leaves (shadow.c), where kprobe events show its drops. */

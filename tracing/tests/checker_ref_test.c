@@ -501,6 +501,30 @@ TEST_F(aging, benign_installed_old_not_cleared)
 }
 
 /*
+ * The reference's aging of a pass walks every page it covers: passes over
+ * a 16 GiB slot, one after another, stop being replayed once they cover
+ * more pages than the replay's budget (a fuzzed trace must not hang it).
+ */
+TEST_F(chk, aging_passes_beyond_the_budget)
+{
+	memslot(&self->h, 1, 1ull << 24, 1ull << 22, 0, 0);
+	for (int i = 0; i < 50; i++) {
+		struct kmmu_trace_record *r = add(&self->h, KMMU_EV_AGE_HVA);
+
+		r->hva_range.start = HVA;
+		r->hva_range.end = HVA + (1ull << 40);
+		by_task(&self->h, 7);
+	}
+	ASSERT_CHECKS_CLEAN();
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD));
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_AGING_MAKES_OLD],
+			       "cover more pages")) {
+		TH_LOG("%s", self->res.not_checkable[KMMU_PROP_AGING_MAKES_OLD]);
+	}
+}
+
+/*
  * The reference VM refuses a slot beyond the guest physical address space
  * (x86's kvm_mmu_max_gfn() check in kvm_arch_prepare_memory_region()), as
  * the kernel does: a kernel's -EINVAL there is right, a 0 is not.  The
