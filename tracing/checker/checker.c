@@ -23,8 +23,8 @@
  *                   clears for AGING_IN_PASS
  *   page_stats.c    PAGE_STATS
  *   ref_mmu.c       the reference VM's SPTE state from the kernel's
- *                   installs, drops, unmaps and fast zaps; ZAP_ON_REMOVE
- *                   per SPTE, MMU_VALID_GEN
+ *                   installs, drops, unmaps, fast zaps and aging passes;
+ *                   ZAP_ON_REMOVE per SPTE, MMU_VALID_GEN, AGING_MAKES_OLD
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
  *   table.c         the hash table of per-key state
