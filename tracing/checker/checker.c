@@ -128,6 +128,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		.tasks.esize = sizeof(struct task_ctx),
 		.shadow.esize = sizeof(struct shadow_leaf),
 		.ref_frames.esize = sizeof(struct ref_frame),
+		.slots_stamp = 1,	/* the slot cache's entries (stamp 0) start empty */
 	};
 	int ret;
 

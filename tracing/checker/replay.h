@@ -166,6 +166,14 @@ struct slot_view {
 	int id;
 };
 
+/* A live slot of address space 0 a lookup found (memslot.c's slot cache). */
+struct slot_cached {
+	uint64_t stamp;			/* checker's slots_stamp then; 0: empty */
+	struct slot_view v;
+};
+
+#define SLOT_CACHE_BITS	6
+
 struct checker {
 	const struct kmmu_trace_record *recs;
 	uint64_t nr;
@@ -178,6 +186,14 @@ struct checker {
 	 */
 	struct kmmu_ref_vm *vm;
 	struct kmmu_vm_memslots *ms;		/* vm->memslots */
+	/*
+	 * The live slots of address space 0 that chk_ref_slot_at() found, by
+	 * gfn hash, valid while slots_stamp (bumped by every memslot ioctl
+	 * replayed) is theirs: a churn trace alternates among hundreds of
+	 * slots, and the reference's last_used_slot then misses.
+	 */
+	struct slot_cached slot_cache[1 << SLOT_CACHE_BITS];
+	uint64_t slots_stamp;
 
 	struct memslot_op *ops;
 	uint64_t nr_ops;
