@@ -142,6 +142,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			return -EINVAL;
 		c.any_spte_changes |= recs[i].type == KMMU_EV_SPTE_CHANGED;
 		c.vm_creates_total += recs[i].type == KMMU_ACT_VM_CREATE;
+		c.any_age_hva |= recs[i].type == KMMU_EV_AGE_HVA;
 		if (recs[i].type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		c.nr_ops++;

@@ -142,6 +142,9 @@ static void ref_note_frame(struct checker *c, gfn_t gfn, unsigned int level, uin
 	struct kmmu_memory_slot *s;
 	struct ref_frame *f;
 
+	/* Without aging passes nothing reads them (a lookup per install costs). */
+	if (!c->any_age_hva)
+		return;
 	f = chk_table_get(&c->ref_frames, frame_key(kmmu_spte_to_pfn(spte), level));
 	if (!f) {
 		c->oom = true;

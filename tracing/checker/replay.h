@@ -278,6 +278,7 @@ struct checker {
 	struct ref_young *young;	/* leaves its passes found young, not yet judged */
 	uint64_t nr_young, young_cap;
 	uint64_t ref_aging_pass;	/* the pass the reference is aging for; 0: none */
+	bool any_age_hva;		/* the trace has kvm_age_hva: the above are kept */
 	uint64_t aging_passes;		/* kvm_age_hva records replayed */
 	uint64_t aging_pages;		/* pages the reference's aging covered */
 	bool aging_over_budget;		/* ... too many: no longer replayed */
