@@ -226,6 +226,12 @@ unsigned int kmmu_memslots_max_slots(struct kmmu_vm_memslots *vm)
 	return vm ? vm->max_slots : 0;
 }
 
+void kmmu_memslots_set_single_thread(struct kmmu_vm_memslots *vm, bool single_thread)
+{
+	if (vm)
+		vm->single_thread = single_thread;
+}
+
 void kmmu_memslots_lock(struct kmmu_vm_memslots *vm)
 {
 	pthread_mutex_lock(&vm->slots_lock);

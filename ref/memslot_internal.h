@@ -54,6 +54,7 @@ struct kmmu_vm_memslots {
 	struct kmmu_memslot_ops ops;
 	void *ctx;
 	unsigned int max_slots;
+	bool single_thread;	/* kmmu_memslots_set_single_thread() */
 
 	/* Where slots come from; used under slots_lock only. */
 	struct kmmu_slot_arena arena;

@@ -147,7 +147,9 @@ static void kmmu_swap_active_memslots(struct kmmu_vm_memslots *vm, int as_id)
 
 	pthread_mutex_unlock(&vm->slots_arch_lock);
 
-	urcu_memb_synchronize_rcu();
+	/* With one thread, no reader can still see the old set. */
+	if (!vm->single_thread)
+		urcu_memb_synchronize_rcu();
 
 	/*
 	 * Drop the in-progress bit and advance by the number of address

@@ -82,7 +82,10 @@ void kmmu_mmu_free_page(struct kmmu_ref_vm *vm, struct kmmu_mmu_page *sp)
 	hlist_del(&sp->hash_link);
 	list_del(&sp->link);
 	/* Lockless walkers may still be reading it: free after a grace period. */
-	kmmu_table_free(sp);
+	if (vm->cfg.single_thread)
+		free(sp);	/* ... unless there can be none */
+	else
+		kmmu_table_free(sp);
 }
 
 static void update_page_stats(struct kmmu_ref_vm *vm, int level, int delta)

@@ -375,6 +375,7 @@ int kmmu_ref_vm_create(struct kmmu_ref_vm **out, const struct kmmu_ref_vm_config
 		free(vm);
 		return r;
 	}
+	kmmu_memslots_set_single_thread(vm->memslots, cfg->single_thread);
 	*out = vm;
 	return 0;
 }
@@ -392,7 +393,8 @@ void kmmu_ref_vm_destroy(struct kmmu_ref_vm *vm)
 			kmmu_mmu_free_root(vm, &vm->vcpus[i].root[as]);
 	kmmu_mmu_zap_all(vm);
 	/* The zapped tables are still waiting for their grace period. */
-	kmmu_table_free_barrier();
+	if (!vm->cfg.single_thread)
+		kmmu_table_free_barrier();
 	kmmu_memslots_destroy(vm->memslots);
 	pthread_rwlock_destroy(&vm->mmu_lock);
 	free(vm);

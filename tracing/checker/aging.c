@@ -80,6 +80,8 @@ void chk_judge_aging(struct checker *c, const struct kmmu_trace_record *r, struc
 	if (!is_a_clear(c, old, new))
 		return;
 	t = chk_task(c, r->pid, false);
+	if (l && t && t->in_pass)
+		l->aged_pass = t->pass;		/* AGING_MAKES_OLD (ref_mmu.c) */
 
 	/* (a) inside an aging pass of this task that covers the gfn */
 	if (!t || !t->in_pass) {

@@ -23,8 +23,8 @@
  *                   clears for AGING_IN_PASS
  *   page_stats.c    PAGE_STATS
  *   ref_mmu.c       the reference VM's SPTE state from the kernel's
- *                   installs, drops, unmaps and fast zaps; ZAP_ON_REMOVE
- *                   per SPTE, MMU_VALID_GEN
+ *                   installs, drops, unmaps, fast zaps and aging passes;
+ *                   ZAP_ON_REMOVE per SPTE, MMU_VALID_GEN, AGING_MAKES_OLD
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
  *   table.c         the hash table of per-key state
@@ -114,6 +114,8 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_SHADOW_SPTE_AGE] = chk_shadow_on_age,
 	/* page_stats.c and spte_history.c */
 	[KMMU_EV_UNMAP_HVA_RANGE] = on_unmap_hva_range,
+	/* ref_mmu.c */
+	[KMMU_EV_AGE_HVA] = chk_ref_age_start,
 };
 
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
@@ -125,6 +127,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 		.leaves.esize = sizeof(struct leaf),
 		.tasks.esize = sizeof(struct task_ctx),
 		.shadow.esize = sizeof(struct shadow_leaf),
+		.ref_frames.esize = sizeof(struct ref_frame),
+		.slots_stamp = 1,	/* the slot cache's entries (stamp 0) start empty */
 	};
 	int ret;
 
@@ -138,6 +142,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 			return -EINVAL;
 		c.any_spte_changes |= recs[i].type == KMMU_EV_SPTE_CHANGED;
 		c.vm_creates_total += recs[i].type == KMMU_ACT_VM_CREATE;
+		c.any_age_hva |= recs[i].type == KMMU_EV_AGE_HVA;
 		if (recs[i].type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		c.nr_ops++;
@@ -174,6 +179,8 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	cfg.phys_bits = 51;
 	/* The kernel's fast zap, where it makes one, is traced and replayed. */
 	cfg.slot_zap_all = false;
+	/* This thread is the VM's only one: its grace periods need no wait. */
+	cfg.single_thread = true;
 	ret = kmmu_ref_vm_create(&c.vm, &cfg);
 	if (ret)
 		goto out;
@@ -209,6 +216,8 @@ out:
 	chk_table_free(&c.shadow);
 	chk_table_free(&c.leaves);
 	chk_table_free(&c.tasks);
+	chk_table_free(&c.ref_frames);
+	free(c.young);
 	free(c.unmap_log);
 	return ret;
 }

@@ -77,7 +77,17 @@ bool ref_slot_lookup(struct checker *c, unsigned int as_id, gfn_t gfn, bool live
 /* The live slot of address space 0 holding @gfn; false if none. */
 bool chk_ref_slot_at(struct checker *c, gfn_t gfn, struct slot_view *v)
 {
-	return ref_slot_lookup(c, 0, gfn, true, v);
+	struct slot_cached *e = &c->slot_cache[gfn * 0x9e3779b97f4a7c15ULL >> (64 - SLOT_CACHE_BITS)];
+
+	if (e->stamp == c->slots_stamp && in_range(gfn, e->v.base, e->v.npages)) {
+		*v = e->v;
+		return true;
+	}
+	if (!ref_slot_lookup(c, 0, gfn, true, v))
+		return false;
+	e->stamp = c->slots_stamp;
+	e->v = *v;
+	return true;
 }
 
 /* The slot of address space @as_id holding @gfn, live or not; false if none. */
@@ -344,6 +354,7 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 		chk_ref_judge_removal(c, slot & 0xffff);
 	ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
 				     r->memslot.size, r->memslot.hva);
+	c->slots_stamp++;	/* the slots chk_ref_slot_at() found may be gone */
 	chk_judge_wrap(c, op);
 	c->res->checked[KMMU_PROP_MEMSLOT_RESULT]++;
 	if (ret != r->memslot.ret)

@@ -60,6 +60,24 @@ struct leaf {
 	uint64_t last;			/* new SPTE of its last traced change */
 	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
 	uint64_t inst_pos;		/* index + 1 of its last install, while live */
+	uint64_t aged_pass;		/* aging pass of its last Accessed clear */
+};
+
+/* The frame of a leaf the reference holds, and the gfn it maps (ref_mmu.c). */
+struct ref_frame {
+	uint64_t key;			/* pfn and level; 0: free */
+	gfn_t gfn1;			/* gfn + 1; REF_FRAME_ALIASED: several gfns */
+	uint64_t ts;			/* its install */
+	uint32_t cpu;
+};
+
+#define REF_FRAME_ALIASED	(~0ULL)
+
+/* A leaf the reference's aging found young at a pass's start (ref_mmu.c). */
+struct ref_young {
+	gfn_t gfn;
+	uint64_t pass;			/* index + 1 of the pass's kvm_age_hva */
+	uint8_t level;
 };
 
 /*
@@ -148,6 +166,14 @@ struct slot_view {
 	int id;
 };
 
+/* A live slot of address space 0 a lookup found (memslot.c's slot cache). */
+struct slot_cached {
+	uint64_t stamp;			/* checker's slots_stamp then; 0: empty */
+	struct slot_view v;
+};
+
+#define SLOT_CACHE_BITS	6
+
 struct checker {
 	const struct kmmu_trace_record *recs;
 	uint64_t nr;
@@ -160,6 +186,14 @@ struct checker {
 	 */
 	struct kmmu_ref_vm *vm;
 	struct kmmu_vm_memslots *ms;		/* vm->memslots */
+	/*
+	 * The live slots of address space 0 that chk_ref_slot_at() found, by
+	 * gfn hash, valid while slots_stamp (bumped by every memslot ioctl
+	 * replayed) is theirs: a churn trace alternates among hundreds of
+	 * slots, and the reference's last_used_slot then misses.
+	 */
+	struct slot_cached slot_cache[1 << SLOT_CACHE_BITS];
+	uint64_t slots_stamp;
 
 	struct memslot_op *ops;
 	uint64_t nr_ops;
@@ -239,6 +273,16 @@ struct checker {
 	unsigned int valid_gen_flip;	/* kernel mmu_valid_gen ^ the reference's */
 	uint64_t valid_gen_zaps;	/* kvm_mmu_zap_all_fast records replayed */
 	bool ref_own_zap;		/* a reference fast zap now is its own, not replayed */
+	/* AGING_MAKES_OLD: what the reference's aging makes old, per pass. */
+	struct chk_table ref_frames;	/* of struct ref_frame */
+	struct ref_young *young;	/* leaves its passes found young, not yet judged */
+	uint64_t nr_young, young_cap;
+	uint64_t ref_aging_pass;	/* the pass the reference is aging for; 0: none */
+	bool any_age_hva;		/* the trace has kvm_age_hva: the above are kept */
+	uint64_t aging_passes;		/* kvm_age_hva records replayed */
+	uint64_t aging_pages;		/* pages the reference's aging covered */
+	bool aging_over_budget;		/* ... too many: no longer replayed */
+	uint64_t aging_passes_unjudged;	/* ... skipped: an ioctl in flight */
 
 	/* The shadow MMU's leaves (shadow.c), where kprobe events show its drops. */
 	bool shadow_drops;		/* the trace has mmu_spte_clear_track_bits */
@@ -250,6 +294,8 @@ struct checker {
 	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
 	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
 };
+
+void chk_ref_age_end(struct checker *c, uint64_t pass);
 
 /* A handler of one record type (see checker.c). */
 typedef void chk_handler(struct checker *c, const struct kmmu_trace_record *r);
@@ -377,6 +423,8 @@ static inline void chk_track_task(struct checker *c, const struct kmmu_trace_rec
 	t = chk_task(c, r->pid, r->type == KMMU_EV_AGE_HVA);
 	if (!t)
 		return;
+	if (t->in_pass && c->nr_young)
+		chk_ref_age_end(c, t->pass);
 	t->in_pass = r->type == KMMU_EV_AGE_HVA;
 	if (t->in_pass) {
 		t->start = r->hva_range.start;
@@ -388,6 +436,7 @@ static inline void chk_track_task(struct checker *c, const struct kmmu_trace_rec
 /* spte.c: leaf SPTEs, their installs and in-place changes */
 const char *chk_no_tdp_mmu(struct checker *c);
 const char *chk_no_tdp_ad(struct checker *c);
+struct leaf *chk_leaf_find(struct checker *c, unsigned int as_id, unsigned int level, gfn_t gfn);
 void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 		    unsigned int level, uint64_t old, uint64_t spte, bool install);
 chk_handler chk_on_spte_changed, chk_on_split;
@@ -428,7 +477,7 @@ void chk_ref_install(struct checker *c, const struct slot_view *v, gfn_t gfn,
 		     unsigned int level, uint64_t spte);
 void chk_ref_drop(struct checker *c, unsigned int as_id, gfn_t gfn, unsigned int level);
 void chk_ref_unmap(struct checker *c, const struct kmmu_trace_record *r);
-chk_handler chk_ref_zap_all_fast;
+chk_handler chk_ref_zap_all_fast, chk_ref_age_start;
 void chk_ref_judge_removal(struct checker *c, int id);
 void chk_ref_explain(struct checker *c);
 

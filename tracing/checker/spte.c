@@ -44,6 +44,12 @@ static uint64_t leaf_key(unsigned int as_id, unsigned int level, gfn_t gfn)
 	return (gfn << 8 | (as_id & 0xf) << 4 | (level & 0xf)) + 1;
 }
 
+/* The entry of the leaf (@as_id, @level, @gfn); NULL if the trace has none. */
+struct leaf *chk_leaf_find(struct checker *c, unsigned int as_id, unsigned int level, gfn_t gfn)
+{
+	return chk_table_find(&c->leaves, leaf_key(as_id, level, gfn));
+}
+
 /*
  * The entry of @key, created if needed; NULL when out of memory, which
  * fails the replay (c->oom) rather than letting it judge with state it

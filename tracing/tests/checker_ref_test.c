@@ -17,8 +17,13 @@
 #include <string.h>
 #include <linux/kvm.h>
 
+#include <urcu/urcu-memb.h>
+
 #include "checker_history.h"
+#include "kmmu/mmu.h"
+#include "kmmu/table_free.h"
 #include "kmmu/trace_file.h"
+#include "kmmu/zap.h"
 
 #define HUGE_FIXTURE	"huge-tdp-6.1.kmmutrace"
 #define HUGE_SLOT	2		/* the slot with the 2M SPTEs */
@@ -128,23 +133,27 @@ TEST_F(huge, benign_host_memory_moved_by_2m)
  */
 #define TDP_FIXTURE	"churn-tdp-spte-6.1.kmmutrace"
 
-FIXTURE(tdp) {
-	struct kmmu_trace_file tf;
-	struct kmmu_check_result res;
-};
-
-FIXTURE_SETUP(tdp)
-{
-	char err[512];
-
-	ASSERT_EQ(0, read_fixture(TDP_FIXTURE, &self->tf, err, sizeof(err)))
-		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err);
+/* A fixture @name: the fixture trace @file, read afresh for each test, and a result. */
+#define TRACE_FIXTURE(name, file)						\
+FIXTURE(name) {									\
+	struct kmmu_trace_file tf;						\
+	struct kmmu_check_result res;						\
+};										\
+										\
+FIXTURE_SETUP(name)								\
+{										\
+	char err[512];								\
+										\
+	ASSERT_EQ(0, read_fixture(file, &self->tf, err, sizeof(err)))		\
+		TH_LOG("%s (run from the repository root or set KMMU_FIXTURE_DIR)", err); \
+}										\
+										\
+FIXTURE_TEARDOWN(name)								\
+{										\
+	kmmu_trace_file_free(&self->tf);					\
 }
 
-FIXTURE_TEARDOWN(tdp)
-{
-	kmmu_trace_file_free(&self->tf);
-}
+TRACE_FIXTURE(tdp, TDP_FIXTURE)
 
 /* The fixture's records without the one at @at (in place). */
 static void remove_rec(struct kmmu_trace_file *tf, uint64_t at)
@@ -372,6 +381,150 @@ TEST_F(tdp, benign_drops_reordered)
 }
 
 /*
+ * AGING_MAKES_OLD on tracing/fixtures/aging-tdp-6.1.kmmutrace
+ * (aging_test on Debian's 6.1, TDP MMU, kvm_amd NPT: Accessed is bit 5):
+ * each kvm_age_hva is the reference's clear_young, and each leaf it finds
+ * young the kernel's pass must make old.
+ */
+#define AGING_FIXTURE	"aging-tdp-6.1.kmmutrace"
+#define NPT_ACCESSED	(1ull << 5)
+
+TRACE_FIXTURE(aging, AGING_FIXTURE)
+
+/* Is record @i an Accessed clear of a 4K leaf (old and new the same page)? */
+static bool is_a_clear(const struct kmmu_trace_file *tf, uint64_t i)
+{
+	const struct kmmu_trace_record *r = &tf->recs[i];
+	uint64_t old = r->spte_changed.old_spte, new = r->spte_changed.new_spte;
+
+	return r->type == KMMU_EV_SPTE_CHANGED && r->spte_changed.level == 1 &&
+	       (old & P_MMU) && (new & P_MMU) && (old & NPT_ACCESSED) &&
+	       (old & ~NPT_ACCESSED) == new;
+}
+
+/* The @nth Accessed clear of the fixture (from 0); -1 if none. */
+static int64_t nth_a_clear(const struct kmmu_trace_file *tf, unsigned int nth)
+{
+	for (uint64_t i = 0; i < tf->nr; i++)
+		if (is_a_clear(tf, i) && !nth--)
+			return i;
+	return -1;
+}
+
+TEST_F(aging, replays_clean)
+{
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_LT(100, self->res.checked[KMMU_PROP_AGING_MAKES_OLD]);
+}
+
+/*
+ * Planted: a pass skips a young leaf (its Accessed clear is gone, so the
+ * leaf stays young in the kernel).  The checker's own aging properties
+ * judge only clears that happen: a skipped one passed them all.
+ */
+TEST_F(aging, planted_pass_skips_a_young_leaf)
+{
+	int64_t at = nth_a_clear(&self->tf, 0);
+	gfn_t gfn;
+	char want[64];
+
+	ASSERT_LE(0, at);
+	gfn = self->tf.recs[at].spte_changed.gfn;
+	remove_rec(&self->tf, at);
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD));
+	snprintf(want, sizeof(want), "left gfn %#llx (level 1) young", (unsigned long long)gfn);
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, want)) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
+ * Benign: two aging passes (aging_test ages a page per pass: its
+ * kvm_age_hva and its Accessed clear) in the other order.
+ */
+TEST_F(aging, benign_passes_reordered)
+{
+	struct kmmu_trace_record *r = self->tf.recs, tmp[2];
+	int64_t at = -1;
+
+	for (uint64_t i = 0; i + 3 < self->tf.nr && at < 0; i++)
+		if (r[i].type == KMMU_EV_AGE_HVA && is_a_clear(&self->tf, i + 1) &&
+		    r[i + 2].type == KMMU_EV_AGE_HVA && is_a_clear(&self->tf, i + 3) &&
+		    r[i].pid == r[i + 3].pid && r[i + 1].spte_changed.gfn != r[i + 3].spte_changed.gfn)
+			at = i;
+	ASSERT_LE(0, at) TH_LOG("no two one-page passes in a row");
+	memcpy(tmp, &r[at], sizeof(tmp));
+	memcpy(&r[at], &r[at + 2], sizeof(tmp));
+	memcpy(&r[at + 2], tmp, sizeof(tmp));
+	for (int i = 0; i < 4; i++)	/* the timestamps stay in order */
+		r[at + i].ts = tmp[0].ts + i;
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD));
+}
+
+/*
+ * Benign: the leaf was installed old (a prefetch) and the guest never
+ * touched it: the pass has nothing to clear.  The install, the vCPU's
+ * kvm_mmu_set_spte of it and every later value lack Accessed, and the
+ * clear is gone.
+ */
+TEST_F(aging, benign_installed_old_not_cleared)
+{
+	int64_t at = nth_a_clear(&self->tf, 0);
+	gfn_t gfn;
+
+	ASSERT_LE(0, at);
+	gfn = self->tf.recs[at].spte_changed.gfn;
+	remove_rec(&self->tf, at);
+	for (uint64_t i = 0; i < self->tf.nr; i++) {
+		struct kmmu_trace_record *r = &self->tf.recs[i];
+
+		if (r->type == KMMU_EV_SPTE_CHANGED && r->spte_changed.gfn == gfn &&
+		    r->spte_changed.level == 1) {
+			r->spte_changed.old_spte &= ~NPT_ACCESSED;
+			r->spte_changed.new_spte &= ~NPT_ACCESSED;
+		} else if (r->type == KMMU_EV_SET_SPTE && r->set_spte.gfn == gfn) {
+			r->set_spte.spte &= ~NPT_ACCESSED;
+		}
+	}
+	ASSERT_EQ(0, kmmu_check(self->tf.recs, self->tf.nr, NULL, &self->res));
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD)) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+}
+
+/*
+ * The reference's aging of a pass walks every page it covers: passes over
+ * a 16 GiB slot, one after another, stop being replayed once they cover
+ * more pages than the replay's budget (a fuzzed trace must not hang it).
+ */
+TEST_F(chk, aging_passes_beyond_the_budget)
+{
+	memslot(&self->h, 1, 1ull << 24, 1ull << 22, 0, 0);
+	for (int i = 0; i < 50; i++) {
+		struct kmmu_trace_record *r = add(&self->h, KMMU_EV_AGE_HVA);
+
+		r->hva_range.start = HVA;
+		r->hva_range.end = HVA + (1ull << 40);
+		by_task(&self->h, 7);
+	}
+	ASSERT_CHECKS_CLEAN();
+	EXPECT_EQ(KMMU_CHECK_NOT_CHECKABLE,
+		  kmmu_check_verdict(&self->res, KMMU_PROP_AGING_MAKES_OLD));
+	EXPECT_NE(NULL, strstr(self->res.not_checkable[KMMU_PROP_AGING_MAKES_OLD],
+			       "cover more pages")) {
+		TH_LOG("%s", self->res.not_checkable[KMMU_PROP_AGING_MAKES_OLD]);
+	}
+}
+
+/*
  * The reference VM refuses a slot beyond the guest physical address space
  * (x86's kvm_mmu_max_gfn() check in kvm_arch_prepare_memory_region()), as
  * the kernel does: a kernel's -EINVAL there is right, a 0 is not.  The
@@ -411,6 +564,53 @@ TEST_F(chk, huge_spte_at_an_unaligned_slot_base)
 		TH_LOG("%s", self->res.first_divergence);
 	}
 	EXPECT_EQ(2, self->res.checked[KMMU_PROP_HUGE_ALLOWED]);
+}
+
+/*
+ * The checker's reference VM is single-threaded (kmmu_ref_vm_config's
+ * single_thread): a memslot swap does not wait for a grace period, so it
+ * may even run inside the thread's own read-side section (where a
+ * synchronize_rcu() would wait for itself: the harness's timeout fails
+ * it), and the tables a zap frees are freed at once, not queued for
+ * call_rcu's worker, whose 10 ms batching each replay's teardown waited for.
+ */
+static int one_frame(void *ctx, unsigned long hva, uint64_t *pfn, int *level)
+{
+	*pfn = hva >> 12;
+	*level = 1;
+	return 0;
+}
+
+TEST(single_thread_vm_needs_no_grace_period)
+{
+	struct kmmu_ref_vm_config cfg;
+	struct kmmu_ref_vm *vm;
+	struct kmmu_fault f;
+	uint64_t used;
+	long pending;
+
+	kmmu_ref_vm_config_default(&cfg);
+	cfg.single_thread = true;
+	ASSERT_EQ(0, kmmu_ref_vm_create(&vm, &cfg));
+	kmmu_ref_vm_set_hva_to_pfn_fn(vm, one_frame, NULL);
+	urcu_memb_register_thread();
+	ASSERT_EQ(0, kmmu_ref_vm_set_memory_region(vm, 0, 0, 0x100000, 0x200000,
+						   0x7f0000000000ull));
+	ASSERT_EQ(0, kmmu_page_fault(vm, 0, 0, 0x100, KMMU_PFERR_WRITE_MASK, &f));
+	used = vm->stat.mmu_used_pages;
+	ASSERT_LT(0, used);
+	pending = kmmu_table_free_pending();
+
+	urcu_memb_read_lock();
+	/* The delete zaps all (the quirk's fast zap): the tables go. */
+	EXPECT_EQ(0, kmmu_ref_vm_set_memory_region(vm, 0, 0, 0x100000, 0, 0x7f0000000000ull));
+	urcu_memb_read_unlock();
+	kmmu_mmu_zap_all(vm);
+	EXPECT_GT(used, vm->stat.mmu_used_pages);
+	EXPECT_EQ(pending, kmmu_table_free_pending());
+
+	kmmu_ref_vm_destroy(vm);
+	urcu_memb_unregister_thread();
 }
 
 TEST_HARNESS_MAIN

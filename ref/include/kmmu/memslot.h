@@ -163,6 +163,13 @@ int kmmu_memslots_init(struct kmmu_vm_memslots **out,
 /* Frees every slot (free_slot hook first).  No reader may be running. */
 void kmmu_memslots_destroy(struct kmmu_vm_memslots *vm);
 unsigned int kmmu_memslots_max_slots(struct kmmu_vm_memslots *vm);
+/*
+ * Whether one thread does everything with these memslots (a trace replay):
+ * then no reader can be inside a read-side critical section while a swap
+ * runs, so the grace period is over at once and swaps do not wait for it.
+ * Off by default.
+ */
+void kmmu_memslots_set_single_thread(struct kmmu_vm_memslots *vm, bool single_thread);
 
 /*
  * KVM_SET_USER_MEMORY_REGION: @slot is as_id << 16 | id.  memory_size 0

@@ -313,6 +313,15 @@ struct kmmu_ref_vm_config {
 	unsigned int nr_vcpus;		/* 1..KMMU_REF_MAX_VCPUS */
 	unsigned int phys_bits;		/* host MAXPHYADDR, 32..51 */
 	unsigned int max_slots;		/* 0: the memslot layer's default */
+	/*
+	 * One thread does everything with the VM (the checker's replay): no
+	 * lockless reader can be inside a read-side section while the VM's
+	 * updater runs, so a grace period is over at once.  Memslot swaps do
+	 * not wait for one and zapped tables are freed at once, not by
+	 * call_rcu (whose worker batches for 10 ms, which a teardown's
+	 * barrier then waits for).  Off by default.
+	 */
+	bool single_thread;
 };
 
 /* The upstream defaults: layout upstream, caching on, quirk on, 46 bits. */
