@@ -179,7 +179,9 @@ static int age_slot(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, gfn_t
 int kmmu_age_gfn_range(struct kmmu_ref_vm *vm, struct kmmu_memory_slot *slot, gfn_t start,
 		       gfn_t end, enum kmmu_aging_mode mode, bool test_only)
 {
-	if (!vm || !slot || (unsigned int)mode >= KMMU_AGING_NR)
+	/* Like the kernel's gfn ranges, [start, end) lies inside the slot. */
+	if (!vm || !slot || (unsigned int)mode >= KMMU_AGING_NR || start >= end ||
+	    start < slot->base_gfn || end > slot->base_gfn + slot->npages)
 		return -EINVAL;
 	return age_slot(vm, slot, start, end, mode, test_only, NULL);
 }

@@ -164,4 +164,27 @@ TEST_F(aging, bad_input)
 	EXPECT_EQ(-EINVAL, kmmu_age_gfn_range(self->vm, NULL, 0, 1, KMMU_AGING_LOCKED, false));
 }
 
+/* A gfn range for one slot must lie inside it: the rmap arrays end there. */
+TEST_F(aging, gfn_range_outside_its_slot)
+{
+	struct kmmu_memory_slot *s;
+	gfn_t base, n;
+
+	urcu_memb_read_lock();
+	s = kmmu_id_to_memslot(kmmu_memslots_active(self->vm->memslots, 0), 1);
+	ASSERT_NE(NULL, s);
+	base = s->base_gfn;
+	n = s->npages;
+	kmmu_mmu_lock(self->vm);
+	EXPECT_EQ(-EINVAL, kmmu_age_gfn_range(self->vm, s, base - 1, base + 1, KMMU_AGING_LOCKED,
+					      false));
+	EXPECT_EQ(-EINVAL, kmmu_age_gfn_range(self->vm, s, base + n - 1, base + n + 1,
+					      KMMU_AGING_LOCKED, false));
+	EXPECT_EQ(-EINVAL, kmmu_age_gfn_range(self->vm, s, base + 2, base + 2, KMMU_AGING_LOCKED,
+					      false));
+	EXPECT_EQ(0, kmmu_age_gfn_range(self->vm, s, base, base + n, KMMU_AGING_LOCKED, false));
+	kmmu_mmu_unlock(self->vm);
+	urcu_memb_read_unlock();
+}
+
 TEST_HARNESS_MAIN
