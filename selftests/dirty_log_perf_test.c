@@ -571,12 +571,12 @@ static void dp_option(const char *prog, int opt, const char *arg)
 			kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
 		break;
 	case 'x':
-		if (kmmu_parse_u64(arg, 1, DP_MAX_SLOTS, &dp_opts.slots))
-			kmmu_bench_usage_error(prog, "--slots wants a count from 1 to 64");
+		dp_opts.slots = kmmu_option_u64(prog, arg, 1, DP_MAX_SLOTS,
+						"--slots wants a count from 1 to 64");
 		break;
 	case 'i':
-		if (kmmu_parse_u64(arg, 1, DP_MAX_ITERATIONS, &dp_opts.iterations))
-			kmmu_bench_usage_error(prog, "--iterations wants a count from 1 to 1000");
+		dp_opts.iterations = kmmu_option_u64(prog, arg, 1, DP_MAX_ITERATIONS,
+						     "--iterations wants a count from 1 to 1000");
 		break;
 	case 'M':
 		if (kmmu_parse_names(arg, dp_mode_names, DP_NR_MODES, dp_opts.modes) < 0)

@@ -682,8 +682,8 @@ static void ms_option(const char *prog, int opt, const char *arg)
 			kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
 		break;
 	case 'm':
-		if (kmmu_parse_u64(arg, 2, 1 << 20, &ms_opts.map_pages))
-			kmmu_bench_usage_error(prog, "--map-pages wants a page count from 2 to 1048576");
+		ms_opts.map_pages = kmmu_option_u64(prog, arg, 2, 1 << 20,
+						    "--map-pages wants a page count from 2 to 1048576");
 		break;
 	}
 }
