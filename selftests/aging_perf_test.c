@@ -585,8 +585,6 @@ static void ap_usage(FILE *f, const char *prog)
 		"  --gib LIST         the same in GiB\n"
 		"  --vcpus LIST       vCPU counts sweeping the memory, comma separated (default 1)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
-	kmmu_bench_usage_taken(f, &ap_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 static int ap_parse_sizes(const char *prog, const char *arg, uint64_t unit_mb)

@@ -558,8 +558,6 @@ static void dp_usage(FILE *f, const char *prog)
 		"  --backing LIST     4k, thp, comma separated (default both)\n"
 		"  --ring-entries N   dirty ring entries per vCPU, a power of two (default 16384)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, DP_MAX_SLOTS);
-	kmmu_bench_usage_taken(f, &dp_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 /* The options of this benchmark alone (kmmu_bench_parse() does the rest). */

@@ -426,8 +426,6 @@ static void fp_usage(FILE *f, const char *prog)
 		"  --mem MB           fresh memory per vCPU and sample (default 256; all vCPUs\n"
 		"                     together at most half of MemAvailable)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
-	kmmu_bench_usage_taken(f, &fp_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 /* The options of this benchmark alone (kmmu_bench_parse() does the rest). */

@@ -643,8 +643,6 @@ static void ms_usage(FILE *f, const char *prog)
 		fprintf(f, " %s", ms_op_names[op]);
 	fprintf(f, "\n"
 		"  --map-pages N      pages the guest maps per map iteration (default 2048)\n");
-	kmmu_bench_usage_taken(f, &ms_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 static int ms_parse_ops(const char *s)

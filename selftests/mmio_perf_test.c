@@ -344,8 +344,6 @@ static void mp_usage(FILE *f, const char *prog)
 		"  --vcpus LIST       vCPU counts, comma separated (default 1 and the CPU count, max %d)\n"
 		"  --access KIND      MMIO stores, loads or both (default both)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_MAX_VCPUS);
-	kmmu_bench_usage_taken(f, &mp_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 /* --access, this benchmark's one option (kmmu_bench_parse() does the rest). */

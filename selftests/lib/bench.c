@@ -503,8 +503,13 @@ void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **
 	int opt;
 
 	kmmu_bench_take_result(b, prog, argc, argv);
-	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1)
+	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1) {
+		if (opt == 'h' && b->cli.usage) {
+			kmmu_bench_usage(b, stdout, prog);
+			exit(0);
+		}
 		kmmu_cli_dispatch(&b->cli, prog, opt, optarg);
+	}
 }
 
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)
@@ -547,6 +552,13 @@ void kmmu_bench_usage_taken(FILE *f, const struct kmmu_bench *b)
 		fprintf(f,
 			"  --pin CPUS         pin the host thread to the first CPU and vCPU i to the\n"
 			"                     (i+2)-th, one CPU each (default: the scheduler decides)\n");
+}
+
+void kmmu_bench_usage(const struct kmmu_bench *b, FILE *f, const char *prog)
+{
+	b->cli.usage(f, prog);
+	kmmu_bench_usage_taken(f, b);
+	kmmu_bench_usage_common(f);
 }
 
 void kmmu_bench_usage_common(FILE *f)

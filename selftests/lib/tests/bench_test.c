@@ -301,6 +301,27 @@ TEST(usage_common)
 	free(buf);
 }
 
+/* -h's whole usage: the benchmark's own lines, then those of what it took, the common last. */
+TEST(usage_whole)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct kmmu_bench b;
+
+	ASSERT_NE(NULL, f);
+	kmmu_bench_init(&b);
+	kmmu_bench_take_pin(&b);
+	b.cli = (struct kmmu_cli_hooks){ bench_test_usage, bench_test_option };
+	kmmu_bench_usage(&b, f, "prog");
+	fclose(f);
+	ASSERT_EQ(0, strncmp("usage: prog\n  --pin CPUS ", buf, 23)) TH_LOG("%s", buf);
+	ASSERT_EQ(NULL, strstr(buf, "--budget"));
+	ASSERT_STREQ("  --result FILE      result file (default $KMMU_RESULT)\n",
+		     buf + len - 56);
+	free(buf);
+}
+
 /* n values with mean 100 and a sample standard deviation of exactly @sd. */
 static void bench_test_spread(double *v, int n, double sd)
 {

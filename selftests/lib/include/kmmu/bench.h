@@ -63,7 +63,8 @@ struct kmmu_bench {
 	double *duration;
 	uint64_t *vcpus;
 	int *nr_vcpus, max_vcpus;
-	struct kmmu_cli_hooks cli;	/* for kmmu_bench_parse() */
+	/* For kmmu_bench_parse(); usage prints the benchmark's own lines only. */
+	struct kmmu_cli_hooks cli;
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
@@ -301,8 +302,9 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
 /*
  * A benchmark's whole command line, the part every main() shared:
  * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
- * to the end, and every benchmark-specific option to
- * kmmu_cli_dispatch(@b->cli).  Returns only if the command line is good.
+ * to the end, -h as kmmu_bench_usage() on stdout and exit 0, and every
+ * benchmark-specific option to kmmu_cli_dispatch(@b->cli).  Returns only
+ * if the command line is good.
  */
 void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
 		      const struct option *longopts);
@@ -330,5 +332,12 @@ void kmmu_bench_usage_taken(FILE *f, const struct kmmu_bench *b);
 
 /* The usage lines of --cv-threshold and --result, the last of every usage. */
 void kmmu_bench_usage_common(FILE *f);
+
+/*
+ * A benchmark's whole usage, what -h prints (kmmu_bench_parse()): the
+ * benchmark's own lines (@b->cli.usage), then those of the options it
+ * took and of the common ones.
+ */
+void kmmu_bench_usage(const struct kmmu_bench *b, FILE *f, const char *prog);
 
 #endif
