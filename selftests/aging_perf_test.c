@@ -480,12 +480,8 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 	h.sync = ap_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(c.vm, &h);
-	r = __kmmu_vm_start(c.vm, ap_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&ap_opts.b, c.vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&ap_opts.b, c.vm, ap_guest, (void *)(uintptr_t)gva,
+				err, sizeof(err));
 	if (r)
 		goto out;
 	c.arrivals = n;

@@ -332,12 +332,7 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 		goto out;
 	}
 	kmmu_vm_set_handlers(c.vm, &h);
-	r = __kmmu_vm_start(c.vm, dp_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&dp_opts.b, c.vm, err, len);
+	r = kmmu_bench_vm_start(&dp_opts.b, c.vm, dp_guest, (void *)(uintptr_t)gva, err, len);
 	if (r)
 		goto out;
 	arrivals = n;

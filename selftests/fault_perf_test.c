@@ -294,12 +294,7 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	h.sync = fp_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(vm, &h);
-	r = __kmmu_vm_start(vm, fp_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&fp_opts.b, vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&fp_opts.b, vm, fp_guest, (void *)(uintptr_t)gva, err, sizeof(err));
 	if (r)
 		goto out;
 	arrivals = n;

@@ -539,12 +539,8 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 	h.mmio = ms_mmio;
 	h.ctx = c;
 	kmmu_vm_set_handlers(c->vm, &h);
-	r = __kmmu_vm_start(c->vm, ms_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting the vCPU: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&ms_opts.b, c->vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&ms_opts.b, c->vm, ms_guest, (void *)(uintptr_t)gva,
+				err, sizeof(err));
 	if (r)
 		goto out;
 	c->arrivals = 1;

@@ -201,12 +201,7 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 	h.sync = mp_sync;
 	h.ctx = c;
 	kmmu_vm_set_handlers(vm, &h);
-	r = __kmmu_vm_start(vm, mp_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&mp_opts.b, vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&mp_opts.b, vm, mp_guest, (void *)(uintptr_t)gva, err, sizeof(err));
 	if (r)
 		goto out;
 	/* Every vCPU parks at the gate before each sample (see mp_guest). */

@@ -418,6 +418,18 @@ int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t l
 	return 0;
 }
 
+int kmmu_bench_vm_start(struct kmmu_bench *b, struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg,
+			char *why, size_t len)
+{
+	int r = __kmmu_vm_start(vm, fn, arg);
+
+	if (r) {
+		snprintf(why, len, "starting vCPUs: %s", strerror(-r));
+		return r;
+	}
+	return kmmu_bench_pin(b, vm, why, len);
+}
+
 void kmmu_bench_resolution_line(const struct kmmu_bench *b, char *buf, size_t len)
 {
 	int off;

@@ -566,6 +566,35 @@ TEST(sampling_and_pin_options)
 	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "pin", "x", why, sizeof(why), &b));
 }
 
+/*
+ * kmmu_bench_vm_start() on VMs without vCPUs: a started one is refused
+ * with the reason; a new one starts and is pinned as --pin says.
+ */
+TEST(vm_start_then_pin)
+{
+	struct kmmu_vm *vm = calloc(1, sizeof(*vm));
+	cpu_set_t saved;
+	char why[256] = "", cpu[16];
+	struct kmmu_bench b;
+
+	ASSERT_NE(NULL, vm);
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(saved), &saved));
+	kmmu_bench_init(&b);
+	kmmu_bench_take_pin(&b);
+	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
+	ASSERT_EQ(1, kmmu_bench_option(&b, "pin", cpu, why, sizeof(why))) TH_LOG("%s", why);
+	vm->started = true;
+	ASSERT_EQ(-EBUSY, kmmu_bench_vm_start(&b, vm, NULL, NULL, why, sizeof(why)));
+	ASSERT_STREQ("starting vCPUs: Device or resource busy", why);
+	ASSERT_STREQ("", b.pinned);
+	vm->started = false;
+	ASSERT_EQ(0, kmmu_bench_vm_start(&b, vm, NULL, NULL, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(vm->started);
+	ASSERT_STREQ(cpu, b.pinned);
+	free(vm);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(saved), &saved));
+}
+
 static void *bench_test_idle(void *arg)
 {
 	atomic_bool *stop = arg;

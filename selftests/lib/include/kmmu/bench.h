@@ -232,6 +232,14 @@ void kmmu_bench_sampling_record(const struct kmmu_bench_sampling *s, struct kmmu
  */
 int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t len);
 
+/*
+ * A benchmark's vCPUs running: __kmmu_vm_start(@vm, @fn, @arg), then
+ * kmmu_bench_pin().  0, or a negative errno with a one-line reason in
+ * @why ("starting vCPUs: ..." or kmmu_bench_pin()'s).
+ */
+int kmmu_bench_vm_start(struct kmmu_bench *b, struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg,
+			char *why, size_t len);
+
 /* Pins @thread to @cpu alone: 0 or a negative errno. */
 int kmmu_bench_pin_thread(pthread_t thread, int cpu);
 
