@@ -619,11 +619,8 @@ int main(int argc, char **argv)
 	char why[256];
 	int i, timeout;
 
-	kmmu_bench_init(&ap_opts.b);
+	kmmu_bench_init_kvm(&ap_opts.b, ap_usage, ap_option);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&ap_opts.b);
-	kmmu_bench_take_pin(&ap_opts.b);
-	ap_opts.b.cli = (struct kmmu_cli_hooks){ ap_usage, ap_option };
 	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv, longopts);
 	if (!ap_opts.nr_sizes) {
 		ap_opts.mb[ap_opts.nr_sizes++] = 256;

@@ -605,11 +605,8 @@ int main(int argc, char **argv)
 	uint64_t mem = 0, configs;
 	int m;
 
-	kmmu_bench_init(&dp_opts.b);
+	kmmu_bench_init_kvm(&dp_opts.b, dp_usage, dp_option);
 	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&dp_opts.b);
-	kmmu_bench_take_pin(&dp_opts.b);
-	dp_opts.b.cli = (struct kmmu_cli_hooks){ dp_usage, dp_option };
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;

@@ -452,12 +452,9 @@ int main(int argc, char **argv)
 	const char *prog = "fault_perf_test";
 	long ncpu, k;
 
-	kmmu_bench_init(&fp_opts.b);
+	kmmu_bench_init_kvm(&fp_opts.b, fp_usage, fp_option);
 	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
 			FP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&fp_opts.b);
-	kmmu_bench_take_pin(&fp_opts.b);
-	fp_opts.b.cli = (struct kmmu_cli_hooks){ fp_usage, fp_option };
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
 	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv, longopts);
 	if (!fp_opts.nr_vcpu_configs) {

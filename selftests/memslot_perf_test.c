@@ -697,11 +697,8 @@ int main(int argc, char **argv)
 	int op;
 	size_t k;
 
-	kmmu_bench_init(&ms_opts.b);
+	kmmu_bench_init_kvm(&ms_opts.b, ms_usage, ms_option);
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
-	kmmu_bench_take_adaptive(&ms_opts.b);
-	kmmu_bench_take_pin(&ms_opts.b);
-	ms_opts.b.cli = (struct kmmu_cli_hooks){ ms_usage, ms_option };
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
 	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv, longopts);

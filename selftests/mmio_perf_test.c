@@ -361,12 +361,9 @@ int main(int argc, char **argv)
 	const char *prog = "mmio_perf_test";
 	long ncpu;
 
-	kmmu_bench_init(&mp_opts.b);
+	kmmu_bench_init_kvm(&mp_opts.b, mp_usage, mp_option);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&mp_opts.b);
-	kmmu_bench_take_pin(&mp_opts.b);
-	mp_opts.b.cli = (struct kmmu_cli_hooks){ mp_usage, mp_option };
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, longopts);
 	if (!mp_opts.nr_vcpu_configs) {

@@ -31,6 +31,15 @@ void kmmu_bench_init(struct kmmu_bench *b)
 	b->cv_threshold = KMMU_BENCH_CV_DEFAULT;
 }
 
+void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
+			 void (*option)(const char *prog, int opt, const char *arg))
+{
+	kmmu_bench_init(b);
+	kmmu_bench_take_adaptive(b);
+	kmmu_bench_take_pin(b);
+	b->cli = (struct kmmu_cli_hooks){ usage, option };
+}
+
 void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
 		     int *nr_vcpus, int max)
 {

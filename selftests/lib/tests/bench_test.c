@@ -213,6 +213,23 @@ TEST(command_line)
 	ASSERT_STREQ("usage printed\n", err);
 }
 
+/* A benchmark on real KVM: adaptive sampling and --pin taken, its hooks set. */
+TEST(init_kvm)
+{
+	struct kmmu_bench b;
+	char why[128], cpu[16];
+
+	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
+	memset(&b, 0xff, sizeof(b));
+	kmmu_bench_init_kvm(&b, bench_test_usage, bench_test_option);
+	ASSERT_EQ(KMMU_BENCH_SAMPLES_DEFAULT, b.samples);
+	ASSERT_EQ(NULL, b.duration);
+	ASSERT_TRUE(b.cli.usage == bench_test_usage);
+	ASSERT_TRUE(b.cli.option == bench_test_option);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "budget", "3", why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "pin", cpu, why, sizeof(why))) TH_LOG("%s", why);
+}
+
 struct bench_test_values_args {
 	const char *duration, *vcpus;
 };

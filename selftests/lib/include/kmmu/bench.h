@@ -71,6 +71,15 @@ struct kmmu_bench {
 void kmmu_bench_init(struct kmmu_bench *b);
 
 /*
+ * kmmu_bench_init() for a benchmark on real KVM, all of which sample with
+ * kmmu_bench_next_sample() and start their vCPUs with
+ * kmmu_bench_vm_start(): --target-resolution, --budget and --pin taken,
+ * @usage and @option the hooks of kmmu_bench_parse().
+ */
+void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
+			 void (*option)(const char *prog, int opt, const char *arg));
+
+/*
  * The common options a benchmark may also take: --duration S into
  * *@duration, --vcpus LIST into @vcpus (at most @max counts) and its
  * length into *@nr_vcpus.  Either may be NULL.  Their entries in the
