@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # ref/: the reference MMU core.  Every ref/*.c is part of libkmmuref.a
-# (except result.c and atomic_file.c, the result-file writer libkmmuresult.a every part
-# links; it probes nothing, tracing/host_probe.c describes the host);
+# (except result.c and atomic_file.c, the result-file writer
+# libkmmuresult.a every part links; it probes nothing,
+# tracing/host_probe.c describes the host);
 # every ref/tests/*_test.c is a test program, built twice (plain and with
 # ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
 # every test, ref/tests/mmu_stress/*.c into mmu_stress_test (and its
