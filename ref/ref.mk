@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # ref/: the reference MMU core.  Every ref/*.c is part of libkmmuref.a
-# (except result.c, the result-file writer libkmmuresult.a every part
-# links; it probes nothing, tracing/host_probe.c describes the host);
+# (except result.c and atomic_file.c, the result-file writer
+# libkmmuresult.a every part links; it probes nothing,
+# tracing/host_probe.c describes the host);
 # every ref/tests/*_test.c is a test program, built twice (plain and with
 # ASan+UBSan), both run by `make check`; ref/tests/lib/*.c is linked into
 # every test, ref/tests/mmu_stress/*.c into mmu_stress_test (and its
@@ -20,7 +21,7 @@ REF_OBJ_INC = $(REF_INC)
 $(O)/ref/tests/%.o $(O)/asan/ref/tests/%.o $(O)/tsan/ref/tests/%.o $(O)/ref/bench/%.o \
 $(REF_MUTANT_DIR)/notifier/rmap_2013_test.o: REF_OBJ_INC = $(PROG_INC)
 
-REF_LIB_SRCS := $(filter-out ref/result.c,$(wildcard ref/*.c))
+REF_LIB_SRCS := $(filter-out ref/result.c ref/atomic_file.c,$(wildcard ref/*.c))
 REF_LIB_OBJS := $(REF_LIB_SRCS:%.c=$(O)/%.o) $(O)/ref/kernel/rbtree.o
 
 REF_TEST_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard ref/tests/lib/*.c))
@@ -64,9 +65,9 @@ $(REF_ASAN_LIB): $(REF_ASAN_LIB_OBJS)
 
 # The result writer uses only libc: without tools/include, whose linux/*.h
 # would shadow the uapi headers that <sys/sysinfo.h> needs.
-$(O)/ref/result.o: REF_CFLAGS :=
+$(O)/ref/result.o $(O)/ref/atomic_file.o: REF_CFLAGS :=
 
-$(RESULT_LIB): $(O)/ref/result.o
+$(RESULT_LIB): $(O)/ref/result.o $(O)/ref/atomic_file.o
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(O)/ref/tests/%: $(O)/ref/tests/%.o $(REF_TEST_LIB_OBJS) $(REF_LIB) $(RESULT_LIB)

@@ -8,8 +8,6 @@
  * writer observes nothing itself.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/atomic_file.h"
 #include "kmmu/result.h"
 
 struct kmmu_param {
@@ -471,39 +470,36 @@ static void write_document(FILE *f, const struct kmmu_result *res)
 	fputs(res->nr_metrics ? "\n  ]\n}\n" : "]\n}\n", f);
 }
 
-int kmmu_result_write(struct kmmu_result *res, const char *path)
+/* kmmu_file_write_atomic()'s fill: the document through a stdio stream on a copy of @fd. */
+static int fill_document(int fd, void *res)
 {
-	char tmp[PATH_MAX];
-	int fd, ret = 0;
 	FILE *f;
+	int ret = 0;
 
-	if (!res)
-		return -EINVAL;
-	if (!path)
-		path = getenv("KMMU_RESULT");
-	if (!path || !*path)
-		return 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = dup(fd);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "w");
 	if (!f) {
 		ret = -errno;
 		close(fd);
-		unlink(tmp);
 		return ret;
 	}
 	write_document(f, res);
-	if (fflush(f) || ferror(f) || fsync(fd))
+	if (fflush(f) || ferror(f))
 		ret = -EIO;
 	if (fclose(f) && !ret)
 		ret = -EIO;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
 	return ret;
+}
+
+int kmmu_result_write(struct kmmu_result *res, const char *path)
+{
+	if (!res)
+		return -EINVAL;
+	if (!path)
+		path = getenv("KMMU_RESULT");
+	if (!path || !*path)
+		return 0;
+	return kmmu_file_write_atomic(path, fill_document, res);
 }

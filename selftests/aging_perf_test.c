@@ -480,12 +480,8 @@ static int ap_run_config(struct __test_metadata *_metadata, int n, uint64_t max_
 	h.sync = ap_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(c.vm, &h);
-	r = __kmmu_vm_start(c.vm, ap_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&ap_opts.b, c.vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&ap_opts.b, c.vm, ap_guest, (void *)(uintptr_t)gva,
+				err, sizeof(err));
 	if (r)
 		goto out;
 	c.arrivals = n;
@@ -585,8 +581,6 @@ static void ap_usage(FILE *f, const char *prog)
 		"  --gib LIST         the same in GiB\n"
 		"  --vcpus LIST       vCPU counts sweeping the memory, comma separated (default 1)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
-	kmmu_bench_usage_taken(f, &ap_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 static int ap_parse_sizes(const char *prog, const char *arg, uint64_t unit_mb)
@@ -625,11 +619,8 @@ int main(int argc, char **argv)
 	char why[256];
 	int i, timeout;
 
-	kmmu_bench_init(&ap_opts.b);
+	kmmu_bench_init_kvm(&ap_opts.b, ap_usage, ap_option);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&ap_opts.b);
-	kmmu_bench_take_pin(&ap_opts.b);
-	ap_opts.b.cli = (struct kmmu_cli_hooks){ ap_usage, ap_option };
 	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv, longopts);
 	if (!ap_opts.nr_sizes) {
 		ap_opts.mb[ap_opts.nr_sizes++] = 256;

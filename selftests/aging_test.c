@@ -601,12 +601,12 @@ static void ag_option(const char *prog, int opt, const char *arg)
 {
 	switch (opt) {
 	case 'H':
-		if (kmmu_parse_u64(arg, 1, 4096, &ag_opts.hot_mb))
-			kmmu_usage_error(prog, "--hot-mb wants MiB from 1 to 4096");
+		ag_opts.hot_mb = kmmu_option_u64(prog, arg, 1, 4096,
+						 "--hot-mb wants MiB from 1 to 4096");
 		break;
 	case 'C':
-		if (kmmu_parse_u64(arg, 2, 16384, &ag_opts.cold_mb))
-			kmmu_usage_error(prog, "--cold-mb wants MiB from 2 to 16384");
+		ag_opts.cold_mb = kmmu_option_u64(prog, arg, 2, 16384,
+						  "--cold-mb wants MiB from 2 to 16384");
 		break;
 	case 'D':
 		if (!strcmp(arg, "damon"))

@@ -332,12 +332,7 @@ static int dp_one_sample(enum dp_mode mode, enum dp_backing bk, int n, uint8_t *
 		goto out;
 	}
 	kmmu_vm_set_handlers(c.vm, &h);
-	r = __kmmu_vm_start(c.vm, dp_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, len, "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&dp_opts.b, c.vm, err, len);
+	r = kmmu_bench_vm_start(&dp_opts.b, c.vm, dp_guest, (void *)(uintptr_t)gva, err, len);
 	if (r)
 		goto out;
 	arrivals = n;
@@ -558,8 +553,6 @@ static void dp_usage(FILE *f, const char *prog)
 		"  --backing LIST     4k, thp, comma separated (default both)\n"
 		"  --ring-entries N   dirty ring entries per vCPU, a power of two (default 16384)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, DP_MAX_SLOTS);
-	kmmu_bench_usage_taken(f, &dp_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 /* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
@@ -571,12 +564,12 @@ static void dp_option(const char *prog, int opt, const char *arg)
 			kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
 		break;
 	case 'x':
-		if (kmmu_parse_u64(arg, 1, DP_MAX_SLOTS, &dp_opts.slots))
-			kmmu_bench_usage_error(prog, "--slots wants a count from 1 to 64");
+		dp_opts.slots = kmmu_option_u64(prog, arg, 1, DP_MAX_SLOTS,
+						"--slots wants a count from 1 to 64");
 		break;
 	case 'i':
-		if (kmmu_parse_u64(arg, 1, DP_MAX_ITERATIONS, &dp_opts.iterations))
-			kmmu_bench_usage_error(prog, "--iterations wants a count from 1 to 1000");
+		dp_opts.iterations = kmmu_option_u64(prog, arg, 1, DP_MAX_ITERATIONS,
+						     "--iterations wants a count from 1 to 1000");
 		break;
 	case 'M':
 		if (kmmu_parse_names(arg, dp_mode_names, DP_NR_MODES, dp_opts.modes) < 0)
@@ -612,11 +605,8 @@ int main(int argc, char **argv)
 	uint64_t mem = 0, configs;
 	int m;
 
-	kmmu_bench_init(&dp_opts.b);
+	kmmu_bench_init_kvm(&dp_opts.b, dp_usage, dp_option);
 	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&dp_opts.b);
-	kmmu_bench_take_pin(&dp_opts.b);
-	dp_opts.b.cli = (struct kmmu_cli_hooks){ dp_usage, dp_option };
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;

@@ -460,9 +460,8 @@ static void dl_option(const char *prog, int opt, const char *arg)
 
 	switch (opt) {
 	case 'n':
-		if (kmmu_parse_u64(arg, 1, 100000, &u))
-			kmmu_usage_error(prog, "-n wants a round count from 1 to 100000");
-		dl_opts.iterations = u;
+		dl_opts.iterations = kmmu_option_u64(prog, arg, 1, 100000,
+						     "-n wants a round count from 1 to 100000");
 		break;
 	case 'i':
 		if (kmmu_parse_seconds(arg, 0, 10000, &dl_opts.interval_ms))

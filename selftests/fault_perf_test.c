@@ -294,12 +294,7 @@ static int fp_run_config(struct __test_metadata *_metadata, int n, enum fp_backi
 	h.sync = fp_sync;
 	h.ctx = &c;
 	kmmu_vm_set_handlers(vm, &h);
-	r = __kmmu_vm_start(vm, fp_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&fp_opts.b, vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&fp_opts.b, vm, fp_guest, (void *)(uintptr_t)gva, err, sizeof(err));
 	if (r)
 		goto out;
 	arrivals = n;
@@ -426,8 +421,6 @@ static void fp_usage(FILE *f, const char *prog)
 		"  --mem MB           fresh memory per vCPU and sample (default 256; all vCPUs\n"
 		"                     together at most half of MemAvailable)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
-	kmmu_bench_usage_taken(f, &fp_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 /* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
@@ -459,12 +452,9 @@ int main(int argc, char **argv)
 	const char *prog = "fault_perf_test";
 	long ncpu, k;
 
-	kmmu_bench_init(&fp_opts.b);
+	kmmu_bench_init_kvm(&fp_opts.b, fp_usage, fp_option);
 	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
 			FP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&fp_opts.b);
-	kmmu_bench_take_pin(&fp_opts.b);
-	fp_opts.b.cli = (struct kmmu_cli_hooks){ fp_usage, fp_option };
 	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
 	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv, longopts);
 	if (!fp_opts.nr_vcpu_configs) {

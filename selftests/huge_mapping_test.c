@@ -301,18 +301,14 @@ static void hm_usage(FILE *f, const char *prog)
 /* The options of this test alone (kmmu_run_parse() does the rest). */
 static void hm_option(const char *prog, int opt, const char *arg)
 {
-	uint64_t u;
-
 	switch (opt) {
 	case 'r':
-		if (kmmu_parse_u64(arg, 1, 64, &u))
-			kmmu_usage_error(prog, "-r wants a round count from 1 to 64");
-		hm_opts.rounds = u;
+		hm_opts.rounds = kmmu_option_u64(prog, arg, 1, 64,
+						 "-r wants a round count from 1 to 64");
 		break;
 	case 'p':
-		if (kmmu_parse_u64(arg, 1, 1000, &u))
-			kmmu_usage_error(prog, "-p wants a pass count from 1 to 1000");
-		hm_opts.passes = u;
+		hm_opts.passes = kmmu_option_u64(prog, arg, 1, 1000,
+						 "-p wants a pass count from 1 to 1000");
 		break;
 	case 'C':
 		hm_opts.check_all = true;

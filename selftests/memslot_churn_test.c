@@ -310,8 +310,7 @@ static void ch_parse_numa_node(const char *prog, const char *arg)
 	bool ok;
 	uint64_t u;
 
-	if (kmmu_parse_u64(arg, 0, 1023, &u))
-		kmmu_usage_error(prog, "-N wants a NUMA node number from 0 to 1023");
+	u = kmmu_option_u64(prog, arg, 0, 1023, "-N wants a NUMA node number from 0 to 1023");
 	if (numa_available() < 0)
 		kmmu_usage_error(prog, "-N: this host has no NUMA support (libnuma's numa_available() < 0)");
 	allowed = numa_get_mems_allowed();
@@ -326,13 +325,10 @@ static void ch_parse_numa_node(const char *prog, const char *arg)
 /* The options of this test alone (kmmu_run_parse() does the rest). */
 static void ch_option(const char *prog, int opt, const char *arg)
 {
-	uint64_t u;
-
 	switch (opt) {
 	case 's':
-		if (kmmu_parse_u64(arg, 1, CH_MAX_SLOTS, &u))
-			kmmu_usage_error(prog, "-s wants a slot count from 1 to 32768");
-		ch_opts.slots = u;
+		ch_opts.slots = kmmu_option_u64(prog, arg, 1, CH_MAX_SLOTS,
+						"-s wants a slot count from 1 to 32768");
 		break;
 	case 'm':
 		if (!strcmp(arg, "anon"))
@@ -346,9 +342,8 @@ static void ch_option(const char *prog, int opt, const char *arg)
 		ch_parse_numa_node(prog, arg);
 		break;
 	case CH_OPT_HOST_UNMAP:
-		if (kmmu_parse_u64(arg, 0, CH_UNMAP_MAX_RATE, &u))
-			kmmu_usage_error(prog, "--host-unmap wants unmaps per second from 0 to 1000000");
-		ch_opts.host_unmap = u;
+		ch_opts.host_unmap = kmmu_option_u64(prog, arg, 0, CH_UNMAP_MAX_RATE,
+						     "--host-unmap wants unmaps per second from 0 to 1000000");
 		break;
 	}
 }

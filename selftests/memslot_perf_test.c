@@ -539,12 +539,8 @@ static int ms_run_config(struct __test_metadata *_metadata, uint64_t nr_slots)
 	h.mmio = ms_mmio;
 	h.ctx = c;
 	kmmu_vm_set_handlers(c->vm, &h);
-	r = __kmmu_vm_start(c->vm, ms_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting the vCPU: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&ms_opts.b, c->vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&ms_opts.b, c->vm, ms_guest, (void *)(uintptr_t)gva,
+				err, sizeof(err));
 	if (r)
 		goto out;
 	c->arrivals = 1;
@@ -643,8 +639,6 @@ static void ms_usage(FILE *f, const char *prog)
 		fprintf(f, " %s", ms_op_names[op]);
 	fprintf(f, "\n"
 		"  --map-pages N      pages the guest maps per map iteration (default 2048)\n");
-	kmmu_bench_usage_taken(f, &ms_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 static int ms_parse_ops(const char *s)
@@ -682,8 +676,8 @@ static void ms_option(const char *prog, int opt, const char *arg)
 			kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
 		break;
 	case 'm':
-		if (kmmu_parse_u64(arg, 2, 1 << 20, &ms_opts.map_pages))
-			kmmu_bench_usage_error(prog, "--map-pages wants a page count from 2 to 1048576");
+		ms_opts.map_pages = kmmu_option_u64(prog, arg, 2, 1 << 20,
+						    "--map-pages wants a page count from 2 to 1048576");
 		break;
 	}
 }
@@ -703,11 +697,8 @@ int main(int argc, char **argv)
 	int op;
 	size_t k;
 
-	kmmu_bench_init(&ms_opts.b);
+	kmmu_bench_init_kvm(&ms_opts.b, ms_usage, ms_option);
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
-	kmmu_bench_take_adaptive(&ms_opts.b);
-	kmmu_bench_take_pin(&ms_opts.b);
-	ms_opts.b.cli = (struct kmmu_cli_hooks){ ms_usage, ms_option };
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
 	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv, longopts);

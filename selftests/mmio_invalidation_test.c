@@ -322,18 +322,14 @@ enum { MI_OPT_GENERATIONS = 256, MI_OPT_FULL_WRAP };
 /* The options of this test alone (kmmu_run_parse() does the rest). */
 static void mi_option(const char *prog, int opt, const char *arg)
 {
-	uint64_t u;
-
 	switch (opt) {
 	case 's':
-		if (kmmu_parse_u64(arg, 1, MI_MAX_CELLS, &u))
-			kmmu_usage_error(prog, "-s wants a page count from 1 to 4096");
-		mi_opts.cells = u;
+		mi_opts.cells = kmmu_option_u64(prog, arg, 1, MI_MAX_CELLS,
+						"-s wants a page count from 1 to 4096");
 		break;
 	case MI_OPT_GENERATIONS:
-		if (kmmu_parse_u64(arg, 0, 100000000, &u))
-			kmmu_usage_error(prog, "--generations wants a count from 0 to 1e8");
-		mi_opts.generations = u;
+		mi_opts.generations = kmmu_option_u64(prog, arg, 0, 100000000,
+						      "--generations wants a count from 0 to 1e8");
 		break;
 	case MI_OPT_FULL_WRAP:
 		mi_opts.full_wrap = true;

@@ -201,12 +201,7 @@ static int mp_run_config(struct __test_metadata *_metadata, int n)
 	h.sync = mp_sync;
 	h.ctx = c;
 	kmmu_vm_set_handlers(vm, &h);
-	r = __kmmu_vm_start(vm, mp_guest, (void *)(uintptr_t)gva);
-	if (r) {
-		snprintf(err, sizeof(err), "starting vCPUs: %s", strerror(-r));
-		goto out;
-	}
-	r = kmmu_bench_pin(&mp_opts.b, vm, err, sizeof(err));
+	r = kmmu_bench_vm_start(&mp_opts.b, vm, mp_guest, (void *)(uintptr_t)gva, err, sizeof(err));
 	if (r)
 		goto out;
 	/* Every vCPU parks at the gate before each sample (see mp_guest). */
@@ -344,8 +339,6 @@ static void mp_usage(FILE *f, const char *prog)
 		"  --vcpus LIST       vCPU counts, comma separated (default 1 and the CPU count, max %d)\n"
 		"  --access KIND      MMIO stores, loads or both (default both)\n",
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_MAX_VCPUS);
-	kmmu_bench_usage_taken(f, &mp_opts.b);
-	kmmu_bench_usage_common(f);
 }
 
 /* --access, this benchmark's one option (kmmu_bench_parse() does the rest). */
@@ -368,12 +361,9 @@ int main(int argc, char **argv)
 	const char *prog = "mmio_perf_test";
 	long ncpu;
 
-	kmmu_bench_init(&mp_opts.b);
+	kmmu_bench_init_kvm(&mp_opts.b, mp_usage, mp_option);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
-	kmmu_bench_take_adaptive(&mp_opts.b);
-	kmmu_bench_take_pin(&mp_opts.b);
-	mp_opts.b.cli = (struct kmmu_cli_hooks){ mp_usage, mp_option };
 	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, longopts);
 	if (!mp_opts.nr_vcpu_configs) {

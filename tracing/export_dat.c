@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmmu/atomic_file.h"
 #include "kmmu/err_msg.h"
 #include "kmmu/trace_dat.h"
 #include "kmmu/trace_file.h"

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kmmu/atomic_file.h"
 #include "kmmu/err_msg.h"
 #include "kmmu/trace_file.h"
 
@@ -39,28 +40,6 @@ int kmmu_write_all(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
-}
-
-int kmmu_file_write_atomic(const char *path, int (*fill)(int fd, void *ctx), void *ctx)
-{
-	char tmp[PATH_MAX];
-	int fd, ret;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	ret = fill(fd, ctx);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -EIO;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
 }
 
 struct trace_file_content {

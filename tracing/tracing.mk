@@ -61,9 +61,9 @@ ALL_BINS += $(IOCTL_LOG_LIB)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 TRACING_FUZZ := $(O)/tracing/fuzz/trace_file_fuzz
 
-$(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log.c
+$(TRACING_FUZZ): tracing/fuzz/trace_file_fuzz.c tracing/trace_file.c tracing/log.c ref/atomic_file.c
 	@mkdir -p $(dir $@) $(dir $@)corpus
-	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -o $@ $^ -pthread
+	$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -Itracing/include -Iref/include -o $@ $^ -pthread
 
 ALL_BINS += $(TRACING_FUZZ)
 
@@ -71,7 +71,7 @@ ALL_BINS += $(TRACING_FUZZ)
 # starting from the real traces of tracing/fixtures.
 CHECKER_FUZZ := $(O)/tracing/fuzz/checker_fuzz
 CHECKER_FUZZ_SRCS := tracing/fuzz/checker_fuzz.c $(CHECKER_SRCS) tracing/trace_file.c \
-	tracing/log.c $(REF_LIB_SRCS) $(KSRC_DIR)/tools/lib/rbtree.c
+	tracing/log.c ref/atomic_file.c $(REF_LIB_SRCS) $(KSRC_DIR)/tools/lib/rbtree.c
 
 $(CHECKER_FUZZ): $(CHECKER_FUZZ_SRCS) $(KSRC_STAMP)
 	@mkdir -p $(dir $@) $(dir $@)checker-corpus

@@ -396,10 +396,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	kmmu_ref_vm_destroy(b.vm);
-	kmmu_result_param_reset(res);
-	if (bench_write_result(argv[0], res, result_path))
-		rc = 1;
-	kmmu_result_free(res);
+	rc |= bench_finish_result(argv[0], res, result_path);
 	free(v);
 	free(fr);
 	free(cr);

@@ -137,12 +137,16 @@ static inline void bench_print_host(const char *prog, struct kmmu_result *res)
 	printf("# %s: %s\n", prog, line);
 }
 
-/* Writes @res to @path (NULL: $KMMU_RESULT); 1, said on stderr, if it fails. */
-static inline int bench_write_result(const char *prog, struct kmmu_result *res,
-				     const char *path)
+/*
+ * The end of a benchmark's result: @res written to @path (NULL:
+ * $KMMU_RESULT) and freed.  1, said on stderr, if the write fails.
+ */
+static inline int bench_finish_result(const char *prog, struct kmmu_result *res,
+				      const char *path)
 {
 	int r = kmmu_result_write(res, path);
 
+	kmmu_result_free(res);
 	if (r) {
 		fprintf(stderr, "%s: writing the result file: %s\n", prog, strerror(-r));
 		return 1;

@@ -257,9 +257,7 @@ int main(int argc, char **argv)
 		}
 	}
 out:
-	if (bench_write_result(argv[0], res, result_path))
-		rc = 1;
-	kmmu_result_free(res);
+	rc |= bench_finish_result(argv[0], res, result_path);
 	urcu_memb_unregister_thread();
 	free(order_seq);
 	free(order_rand);

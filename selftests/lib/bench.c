@@ -31,6 +31,15 @@ void kmmu_bench_init(struct kmmu_bench *b)
 	b->cv_threshold = KMMU_BENCH_CV_DEFAULT;
 }
 
+void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
+			 void (*option)(const char *prog, int opt, const char *arg))
+{
+	kmmu_bench_init(b);
+	kmmu_bench_take_adaptive(b);
+	kmmu_bench_take_pin(b);
+	b->cli = (struct kmmu_cli_hooks){ usage, option };
+}
+
 void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
 		     int *nr_vcpus, int max)
 {
@@ -418,6 +427,18 @@ int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t l
 	return 0;
 }
 
+int kmmu_bench_vm_start(struct kmmu_bench *b, struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg,
+			char *why, size_t len)
+{
+	int r = __kmmu_vm_start(vm, fn, arg);
+
+	if (r) {
+		snprintf(why, len, "starting vCPUs: %s", strerror(-r));
+		return r;
+	}
+	return kmmu_bench_pin(b, vm, why, len);
+}
+
 void kmmu_bench_resolution_line(const struct kmmu_bench *b, char *buf, size_t len)
 {
 	int off;
@@ -503,8 +524,13 @@ void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **
 	int opt;
 
 	kmmu_bench_take_result(b, prog, argc, argv);
-	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1)
+	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1) {
+		if (opt == 'h' && b->cli.usage) {
+			kmmu_bench_usage(b, stdout, prog);
+			exit(0);
+		}
 		kmmu_cli_dispatch(&b->cli, prog, opt, optarg);
+	}
 }
 
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out)
@@ -547,6 +573,13 @@ void kmmu_bench_usage_taken(FILE *f, const struct kmmu_bench *b)
 		fprintf(f,
 			"  --pin CPUS         pin the host thread to the first CPU and vCPU i to the\n"
 			"                     (i+2)-th, one CPU each (default: the scheduler decides)\n");
+}
+
+void kmmu_bench_usage(const struct kmmu_bench *b, FILE *f, const char *prog)
+{
+	b->cli.usage(f, prog);
+	kmmu_bench_usage_taken(f, b);
+	kmmu_bench_usage_common(f);
 }
 
 void kmmu_bench_usage_common(FILE *f)

@@ -192,6 +192,16 @@ void kmmu_usage_error(const char *prog, const char *fmt, ...)
 	exit(KMMU_EXIT_USAGE);
 }
 
+uint64_t kmmu_option_u64(const char *prog, const char *arg, uint64_t min, uint64_t max,
+			 const char *what)
+{
+	uint64_t u;
+
+	if (kmmu_parse_u64(arg, min, max, &u))
+		kmmu_usage_error(prog, "%s", what);
+	return u;
+}
+
 int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
 		const struct option *longopts, int *longindex)
 {

@@ -213,6 +213,23 @@ TEST(command_line)
 	ASSERT_STREQ("usage printed\n", err);
 }
 
+/* A benchmark on real KVM: adaptive sampling and --pin taken, its hooks set. */
+TEST(init_kvm)
+{
+	struct kmmu_bench b;
+	char why[128], cpu[16];
+
+	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
+	memset(&b, 0xff, sizeof(b));
+	kmmu_bench_init_kvm(&b, bench_test_usage, bench_test_option);
+	ASSERT_EQ(KMMU_BENCH_SAMPLES_DEFAULT, b.samples);
+	ASSERT_EQ(NULL, b.duration);
+	ASSERT_TRUE(b.cli.usage == bench_test_usage);
+	ASSERT_TRUE(b.cli.option == bench_test_option);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "budget", "3", why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(1, kmmu_bench_option(&b, "pin", cpu, why, sizeof(why))) TH_LOG("%s", why);
+}
+
 struct bench_test_values_args {
 	const char *duration, *vcpus;
 };
@@ -298,6 +315,27 @@ TEST(usage_common)
 	fclose(f);
 	ASSERT_STREQ("  --cv-threshold PCT warn when a metric's CV exceeds PCT percent (default 10)\n"
 		     "  --result FILE      result file (default $KMMU_RESULT)\n", buf);
+	free(buf);
+}
+
+/* -h's whole usage: the benchmark's own lines, then those of what it took, the common last. */
+TEST(usage_whole)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct kmmu_bench b;
+
+	ASSERT_NE(NULL, f);
+	kmmu_bench_init(&b);
+	kmmu_bench_take_pin(&b);
+	b.cli = (struct kmmu_cli_hooks){ bench_test_usage, bench_test_option };
+	kmmu_bench_usage(&b, f, "prog");
+	fclose(f);
+	ASSERT_EQ(0, strncmp("usage: prog\n  --pin CPUS ", buf, 23)) TH_LOG("%s", buf);
+	ASSERT_EQ(NULL, strstr(buf, "--budget"));
+	ASSERT_STREQ("  --result FILE      result file (default $KMMU_RESULT)\n",
+		     buf + len - 56);
 	free(buf);
 }
 
@@ -543,6 +581,35 @@ TEST(sampling_and_pin_options)
 	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "pin", text, why, sizeof(why), &b));
 	ASSERT_NE(NULL, strstr(why, "given twice"));
 	ASSERT_EQ(-EINVAL, bench_test_parse_option(true, "pin", "x", why, sizeof(why), &b));
+}
+
+/*
+ * kmmu_bench_vm_start() on VMs without vCPUs: a started one is refused
+ * with the reason; a new one starts and is pinned as --pin says.
+ */
+TEST(vm_start_then_pin)
+{
+	struct kmmu_vm *vm = calloc(1, sizeof(*vm));
+	cpu_set_t saved;
+	char why[256] = "", cpu[16];
+	struct kmmu_bench b;
+
+	ASSERT_NE(NULL, vm);
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(saved), &saved));
+	kmmu_bench_init(&b);
+	kmmu_bench_take_pin(&b);
+	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
+	ASSERT_EQ(1, kmmu_bench_option(&b, "pin", cpu, why, sizeof(why))) TH_LOG("%s", why);
+	vm->started = true;
+	ASSERT_EQ(-EBUSY, kmmu_bench_vm_start(&b, vm, NULL, NULL, why, sizeof(why)));
+	ASSERT_STREQ("starting vCPUs: Device or resource busy", why);
+	ASSERT_STREQ("", b.pinned);
+	vm->started = false;
+	ASSERT_EQ(0, kmmu_bench_vm_start(&b, vm, NULL, NULL, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(vm->started);
+	ASSERT_STREQ(cpu, b.pinned);
+	free(vm);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(saved), &saved));
 }
 
 static void *bench_test_idle(void *arg)

@@ -358,6 +358,30 @@ TEST(run_parse)
 	opts_test_expect_bad(_metadata, opts_test_run_parse_all, bad);
 }
 
+/* A program's integer option: its value in range, else the option's own usage error. */
+static int opts_test_option_u64(void *arg)
+{
+	const char *const *args = arg;
+
+	printf("%llu\n", (unsigned long long)kmmu_option_u64("prog", args[0], 2, 64,
+							       "-s wants a count from 2 to 64"));
+	return 0;
+}
+
+TEST(option_u64)
+{
+	static const struct opts_test_bad bad[] = {
+		{ { "1" }, "prog: -s wants a count from 2 to 64 (-h for help)\n" },
+		{ { "65" }, "prog: -s wants a count from 2 to 64 (-h for help)\n" },
+		{ { "8x" }, "prog: -s wants a count from 2 to 64 (-h for help)\n" },
+		{ },
+	};
+
+	ASSERT_EQ(2, kmmu_option_u64("prog", "2", 2, 64, "unused"));
+	ASSERT_EQ(64, kmmu_option_u64("prog", "0x40", 2, 64, "unused"));
+	opts_test_expect_bad(_metadata, opts_test_option_u64, bad);
+}
+
 TEST(time_seed)
 {
 	/* Not a constant: two runs a moment apart get different seeds. */

@@ -33,13 +33,6 @@ struct kmmu_trace_file {
 	uint64_t nr;
 };
 
-/*
- * Writes @path atomically: @fill writes the whole content to @fd, a new
- * file beside @path (PATH.tmp.PID), which is then synced and renamed over
- * @path; on any failure it is removed and @path left as it was.  0, or
- * -errno (@fill's, when it fails).
- */
-int kmmu_file_write_atomic(const char *path, int (*fill)(int fd, void *ctx), void *ctx);
 /* All @len bytes of @buf to @fd (retrying short writes and EINTR); 0 or -errno. */
 int kmmu_write_all(int fd, const void *buf, size_t len);
 

@@ -63,11 +63,21 @@ struct kmmu_bench {
 	double *duration;
 	uint64_t *vcpus;
 	int *nr_vcpus, max_vcpus;
-	struct kmmu_cli_hooks cli;	/* for kmmu_bench_parse() */
+	/* For kmmu_bench_parse(); usage prints the benchmark's own lines only. */
+	struct kmmu_cli_hooks cli;
 };
 
 /* Defaults: KMMU_BENCH_SAMPLES_DEFAULT samples, KMMU_BENCH_CV_DEFAULT. */
 void kmmu_bench_init(struct kmmu_bench *b);
+
+/*
+ * kmmu_bench_init() for a benchmark on real KVM, all of which sample with
+ * kmmu_bench_next_sample() and start their vCPUs with
+ * kmmu_bench_vm_start(): --target-resolution, --budget and --pin taken,
+ * @usage and @option the hooks of kmmu_bench_parse().
+ */
+void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
+			 void (*option)(const char *prog, int opt, const char *arg));
 
 /*
  * The common options a benchmark may also take: --duration S into
@@ -231,6 +241,14 @@ void kmmu_bench_sampling_record(const struct kmmu_bench_sampling *s, struct kmmu
  */
 int kmmu_bench_pin(struct kmmu_bench *b, struct kmmu_vm *vm, char *why, size_t len);
 
+/*
+ * A benchmark's vCPUs running: __kmmu_vm_start(@vm, @fn, @arg), then
+ * kmmu_bench_pin().  0, or a negative errno with a one-line reason in
+ * @why ("starting vCPUs: ..." or kmmu_bench_pin()'s).
+ */
+int kmmu_bench_vm_start(struct kmmu_bench *b, struct kmmu_vm *vm, kmmu_guest_fn fn, void *arg,
+			char *why, size_t len);
+
 /* Pins @thread to @cpu alone: 0 or a negative errno. */
 int kmmu_bench_pin_thread(pthread_t thread, int cpu);
 
@@ -301,8 +319,9 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
 /*
  * A benchmark's whole command line, the part every main() shared:
  * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
- * to the end, and every benchmark-specific option to
- * kmmu_cli_dispatch(@b->cli).  Returns only if the command line is good.
+ * to the end, -h as kmmu_bench_usage() on stdout and exit 0, and every
+ * benchmark-specific option to kmmu_cli_dispatch(@b->cli).  Returns only
+ * if the command line is good.
  */
 void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
 		      const struct option *longopts);
@@ -330,5 +349,12 @@ void kmmu_bench_usage_taken(FILE *f, const struct kmmu_bench *b);
 
 /* The usage lines of --cv-threshold and --result, the last of every usage. */
 void kmmu_bench_usage_common(FILE *f);
+
+/*
+ * A benchmark's whole usage, what -h prints (kmmu_bench_parse()): the
+ * benchmark's own lines (@b->cli.usage), then those of the options it
+ * took and of the common ones.
+ */
+void kmmu_bench_usage(const struct kmmu_bench *b, FILE *f, const char *prog);
 
 #endif

@@ -62,6 +62,15 @@ void kmmu_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 
 /*
+ * The value of a program's own option that takes an integer in [@min,
+ * @max] (kmmu_parse_u64()); anything else ends the program in the usage
+ * error @what (kmmu_usage_error()).  One call per option, so that an
+ * option's range and its message stand together.
+ */
+uint64_t kmmu_option_u64(const char *prog, const char *arg, uint64_t min, uint64_t max,
+			 const char *what);
+
+/*
  * getopt_long(argc, argv, @shortopts, @longopts, @longindex) that turns
  * what no program handles itself into usage errors: a missing value
  * (@shortopts must start with ':'), an unknown option and, at the end, a
