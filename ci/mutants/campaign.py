@@ -125,6 +125,34 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def suite_fingerprint(repo):
+    """What the baselines were run with beyond the program list: a hash of
+    the suite's tracked files (and their uncommitted changes), leaving out
+    documentation (*.md) and the planted bugs (ci/mutants/patches/), which
+    change no program.  A test made stricter, or a checker rule added, can
+    fail where it passed before; baselines of older code would not show
+    that, and the mutant that met it first would be counted as caught.
+    "" where the suite is not a git checkout (the program list alone)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", repo, *args], capture_output=True, check=True).stdout
+
+    def suite_file(path):
+        return not path.endswith(b".md") and not path.startswith(b"ci/mutants/patches/")
+    try:
+        files = git("ls-files", "-s", "-z").split(b"\0")
+        changed = git("diff", "HEAD", "--name-only", "-z").split(b"\0")
+        changed = [f for f in changed if f and suite_file(f)]
+        diff = git("diff", "HEAD", "--", *[f.decode() for f in changed]) if changed else b""
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    h = hashlib.sha256()
+    for line in files:
+        if line and suite_file(line.split(b"\t", 1)[-1]):
+            h.update(line + b"\n")
+    h.update(diff)
+    return h.hexdigest()
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)
@@ -1184,9 +1212,10 @@ class Campaign:
 
     # ------------------------------------------------------- baselines
     def baseline_path(self, mmu, i):
-        # Per list of kmmu programs: when the suite gains a program, the
-        # pairs run from then on are judged against baselines that ran it.
-        key = hashlib.sha256("\n".join(self.program_list).encode()).hexdigest()[:12]
+        # Per list of kmmu programs and suite code (suite_fingerprint()):
+        # when the suite gains a program or a test changes, the pairs run
+        # from then on are judged against baselines that ran that code.
+        key = hashlib.sha256("\n".join(self.program_list + [self.fingerprint]).encode()).hexdigest()[:12]
         return os.path.join(self.state, "baselines", key, f"{mmu}-{i}.json")
 
     def baselines_of(self, mmu):
@@ -1503,6 +1532,7 @@ class Campaign:
         self.revision = kmmu_run.git_revision()
         self.host = kmmu_run.probe_host(self.build_dir)
         self.program_list = self.programs()
+        self.fingerprint = suite_fingerprint(REPO)
         os.makedirs(self.state, exist_ok=True)
         self.result_path = os.path.join(self.state, "result.json")
         self.report_path = os.path.join(self.state, "report.md")

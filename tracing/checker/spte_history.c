@@ -197,11 +197,15 @@ static bool same_key(const struct kmmu_trace_record *a, const struct kmmu_trace_
 }
 
 /*
- * Is there a change of @r's SPTE from another CPU than @r's, within
- * CPU_SKEW_NS of @ts, that left what @r starts from: @r may really have
- * followed it?  Too many records to look at: assume so.
+ * Is there a change of @r's SPTE within CPU_SKEW_NS of @ts that left what
+ * @r starts from, and that may really have come last before @r: from
+ * another CPU than @r's (any order), or from @r's own CPU before @r (that
+ * CPU's order is sure; the change may still have followed @p, the one
+ * sorted last, from another CPU), and not before @p on @p's CPU?  Too many
+ * records to look at: assume so.
  */
-static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record *r, uint64_t ts)
+static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record *r,
+			       const struct kmmu_trace_record *p, uint64_t ts)
 {
 	uint64_t from = ts > CPU_SKEW_NS ? ts - CPU_SKEW_NS : 0;
 	uint64_t lo = first_since(c->recs, c->nr, sizeof(*c->recs),
@@ -212,7 +216,8 @@ static bool other_cpu_explains(struct checker *c, const struct kmmu_trace_record
 
 		if (++n > SKEW_SCAN_MAX)
 			return true;
-		if (same_key(x, r) && x->cpu != r->cpu &&
+		if (same_key(x, r) && x != r && x != p && (x->cpu != r->cpu || x->ts < r->ts) &&
+		    (x->cpu != p->cpu || x->ts > p->ts) &&
 		    x->spte_changed.new_spte == r->spte_changed.old_spte)
 			return true;
 	}
@@ -270,7 +275,7 @@ static bool order_unsure(struct checker *c, const struct kmmu_trace_record *r, u
 	if (p->cpu != r->cpu && r->ts - p->ts < CPU_SKEW_NS &&
 	    p->spte_changed.old_spte == r->spte_changed.new_spte)
 		return true;
-	return other_cpu_explains(c, r, p->ts) || other_cpu_explains(c, r, r->ts) ||
+	return other_cpu_explains(c, r, p, p->ts) || other_cpu_explains(c, r, p, r->ts) ||
 	       (!spte_present(r->spte_changed.old_spte) && unmap_sorted_after(c, r));
 }
 

@@ -388,6 +388,33 @@ TEST_F(chk, spte_history_across_cpus)
 	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
 }
 
+/*
+ * The same, with the zap on the CPU of the change sorted before the install
+ * (seen in the TCG VM: the host thread cleared Dirty on CPU 1 right after a
+ * vCPU's install on CPU 0, stamped 1 ms earlier, then zapped on CPU 1):
+ * the change is still the last one before the zap, as CPU 1's own order says.
+ */
+TEST_F(chk, spte_history_across_cpus_zap_on_the_changing_cpu)
+{
+	uint64_t clean = leaf(0x2000, 1, true) | P_MMUW | P_A, dirty = clean | P_D;
+
+	tdp_run(&self->h);
+	spte_changed_by(&self->h, 8, 0x105, dirty, clean)->cpu = 1;	/* really after the install */
+	spte_changed_by(&self->h, 7, 0x105, 0, dirty);
+	spte_changed_by(&self->h, 8, 0x105, clean, 0x5a0)->cpu = 1;	/* REMOVED_SPTE */
+	end_stats(&self->h);
+	self->h.recs[self->h.nr - 1].stats.pages[0] = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_SPTE_HISTORY]) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+
+	/* The install on CPU 1 too: CPU 1's order is the order, Dirty came back. */
+	self->h.recs[self->h.nr - 3].cpu = 1;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+}
+
 /* Page-table SPTEs have a history too: linked twice, or unlinked as another. */
 TEST_F(chk, spte_history_of_page_tables)
 {
