@@ -28,6 +28,7 @@
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
  *   table.c         the hash table of per-key state
+ *   vms.c           traces of several VMs: one replay per VM
  *   replay.h        the replay's state (struct checker), shared by all
  *
  * A new property:
@@ -118,12 +119,19 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_AGE_HVA] = chk_ref_age_start,
 };
 
-int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
-	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
+/*
+ * One replay of @recs (one VM's history) into @res, adding to what it
+ * holds: the divergences of the properties in @judged count, the other
+ * properties' judgements are dropped.
+ */
+int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
+	       uint32_t judged)
 {
+	uint64_t checked[KMMU_PROP_NR];
 	struct kmmu_ref_vm_config cfg;
 	struct checker c = {
-		.recs = recs, .nr = nr, .opts = opts, .res = res,
+		.recs = recs, .nr = nr, .opts = opts, .res = res, .judged = judged,
 		.leaves.esize = sizeof(struct leaf),
 		.tasks.esize = sizeof(struct task_ctx),
 		.shadow.esize = sizeof(struct shadow_leaf),
@@ -132,11 +140,7 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	};
 	int ret;
 
-	memset(res, 0, sizeof(*res));
-	res->nr_records = nr;
-	if (nr && !recs)
-		return -EINVAL;
-
+	memcpy(checked, res->checked, sizeof(checked));
 	for (uint64_t i = 0; i < nr; i++) {
 		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
 			return -EINVAL;
@@ -219,5 +223,30 @@ out:
 	chk_table_free(&c.ref_frames);
 	free(c.young);
 	free(c.unmap_log);
+	for (int p = 0; p < KMMU_PROP_NR; p++)
+		if (!(judged >> p & 1))
+			res->checked[p] = checked[p];
 	return ret;
+}
+
+/* Whether @recs number their VMs (the ioctl interposer's traces): one model per VM then. */
+static bool has_vm_numbers(const struct kmmu_trace_record *recs, uint64_t nr)
+{
+	for (uint64_t i = 0; i < nr; i++)
+		if ((recs[i].type == KMMU_ACT_VM_CREATE && recs[i].vm.id) ||
+		    recs[i].type == KMMU_ACT_VM_CLOSE)
+			return true;
+	return false;
+}
+
+int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->nr_records = nr;
+	if (nr && !recs)
+		return -EINVAL;
+	if (has_vm_numbers(recs, nr))
+		return chk_check_vms(recs, nr, opts, res);
+	return chk_replay(recs, nr, opts, res, CHK_JUDGE_ALL);
 }

@@ -179,6 +179,7 @@ struct checker {
 	uint64_t nr;
 	const struct kmmu_checker_opts *opts;
 	struct kmmu_check_result *res;
+	uint32_t judged;		/* properties (1 << p) whose divergences count */
 	/*
 	 * The reference VM the trace's memslot ioctls are replayed into: its
 	 * memslots (ms) carry the MMU's per-slot metadata, which answers what
@@ -370,6 +371,14 @@ static inline uint64_t chk_mmu_writable_mask(struct checker *c)
 		return 1ULL << 58;			/* EPT_SPTE_MMU_WRITABLE */
 	return 0;
 }
+
+/* checker.c and vms.c: replays */
+#define CHK_JUDGE_ALL	((1u << KMMU_PROP_NR) - 1)
+int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
+	       uint32_t judged);
+int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
+		  const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
 
 /* report.c: divergences, with the history of their gfn */
 void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool have_gfn,

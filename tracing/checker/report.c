@@ -80,6 +80,8 @@ void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool 
 	va_list ap;
 	int shown = 0;
 
+	if (!(c->judged >> p & 1))
+		return;		/* another replay of this VM judges it */
 	c->res->divergences[p]++;
 	if (c->res->nr_divergences++ >= max && c->res->first_divergence[0])
 		return;
