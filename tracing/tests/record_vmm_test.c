@@ -313,21 +313,35 @@ static int run_cmd(char *const argv[], char *const envp[], char *err, size_t err
 	return status;
 }
 
+/*
+ * Runs this program in @mode with the interposer preloaded, logging to
+ * @log_fd; its wait status, or -1 with why in @err.
+ */
+static int run_preloaded(const char *mode, int log_fd, char *err, size_t err_len)
+{
+	char lib[PATH_MAX], self[PATH_MAX], preload[PATH_MAX + 16], fd_env[32];
+	char *argv[] = { self, (char *)mode, NULL };
+	char *envp[] = { preload, fd_env, NULL };
+
+	build_path(lib, sizeof(lib), "libkmmu-ioctl-log.so");
+	if (access(lib, R_OK) || self_exe(self, sizeof(self))) {
+		snprintf(err, err_len, "%.900s: not built, or no /proc/self/exe", lib);
+		return -1;
+	}
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", log_fd);
+	return run_cmd(argv, envp, err, err_len);
+}
+
 TEST(interposer_passes_other_ioctls_through)
 {
-	char lib[PATH_MAX], self[PATH_MAX], preload[PATH_MAX + 16], fd_env[32], err[1024];
 	int memfd = memfd_create("ioctl-log", 0);
-	char *argv[] = { self, "--passthrough", NULL };
-	char *envp[] = { preload, fd_env, NULL };
+	char err[1024];
 	int status;
 
 	ASSERT_LE(0, memfd);
-	build_path(lib, sizeof(lib), "libkmmu-ioctl-log.so");
-	ASSERT_EQ(0, access(lib, R_OK)) TH_LOG("%s: not built", lib);
-	ASSERT_EQ(0, self_exe(self, sizeof(self)));
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
-	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", memfd);
-	status = run_cmd(argv, envp, err, sizeof(err));
+	status = run_preloaded("--passthrough", memfd, err, sizeof(err));
+	ASSERT_NE(-1, status) TH_LOG("%s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
 	/* Nothing logged: no KVM_CREATE_VM succeeded, so no fd is a VM's. */
@@ -356,22 +370,16 @@ static const struct {
 
 TEST(interposer_numbers_vms)
 {
-	char lib[PATH_MAX], self[PATH_MAX], preload[PATH_MAX + 16], fd_env[32], err[1024];
 	int memfd = memfd_create("ioctl-log", 0);
-	char *argv[] = { self, "--fakevm", NULL };
-	char *envp[] = { preload, fd_env, NULL };
 	struct kmmu_trace_record recs[16];
 	struct kmmu_check_result *res;
+	char err[1024];
 	ssize_t n;
 	int status;
 
 	ASSERT_LE(0, memfd);
-	build_path(lib, sizeof(lib), "libkmmu-ioctl-log.so");
-	ASSERT_EQ(0, access(lib, R_OK)) TH_LOG("%s: not built", lib);
-	ASSERT_EQ(0, self_exe(self, sizeof(self)));
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
-	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", memfd);
-	status = run_cmd(argv, envp, err, sizeof(err));
+	status = run_preloaded("--fakevm", memfd, err, sizeof(err));
+	ASSERT_NE(-1, status) TH_LOG("%s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 4)
 		SKIP(return, "no seccomp user notification here: no fake KVM");
