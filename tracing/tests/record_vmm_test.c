@@ -236,9 +236,10 @@ static int fake_memslot(int vm, uint32_t slot, uint64_t gpa, uint64_t size, void
  */
 static int fake_vmm(void)
 {
-	int kvm = open("/dev/null", O_RDWR), listener, a, b, c;
+	int kvm = open("/dev/null", O_RDWR), listener, a, b, c, status;
 	void *mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t thread;
+	pid_t child;
 
 	if (kvm < 0 || mem == MAP_FAILED)
 		return 30;
@@ -262,6 +263,12 @@ static int fake_vmm(void)
 		return 34;
 	if (fake_memslot(b, 1, 4 * MB, 2 * MB, mem) || fake_memslot(kvm, 2, 0, MB, mem))
 		return 35;				/* the last on no VM's fd */
+	/* A child's close of its copy of the fd: the VMM still has VM 2. */
+	child = fork();
+	if (child == 0)
+		_exit(close(b) ? 1 : 0);
+	if (child < 0 || waitpid(child, &status, 0) != child || status)
+		return 37;
 	if (close(b) || close(c))
 		return 36;
 	return 0;
@@ -281,6 +288,29 @@ static int self_exe(char *buf, size_t len)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return 0;
+}
+
+/* The fake VMM run twice, one process after the other, as a script would. */
+static int fake_vmm_twice(void)
+{
+	char self[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	if (self_exe(self, sizeof(self)))
+		return 40;
+	for (int i = 0; i < 2; i++) {
+		pid = fork();
+		if (pid == 0) {
+			execl(self, self, "--fakevm", (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			return 41;
+		if (WEXITSTATUS(status))
+			return WEXITSTATUS(status);
+	}
 	return 0;
 }
 
@@ -368,17 +398,22 @@ static const struct {
 	{ KMMU_ACT_VM_CLOSE, 3 },
 };
 
-TEST(interposer_numbers_vms)
+/*
+ * Runs the fake VMM in @mode, which makes @rounds runs of it, and checks
+ * the interposer's log: fake_log per run, VM numbers going on across runs.
+ */
+static void check_fake_log(struct __test_metadata *_metadata, const char *mode, int rounds)
 {
+	size_t per_round = sizeof(fake_log) / sizeof(fake_log[0]);
 	int memfd = memfd_create("ioctl-log", 0);
-	struct kmmu_trace_record recs[16];
+	struct kmmu_trace_record recs[32];
 	struct kmmu_check_result *res;
 	char err[1024];
 	ssize_t n;
 	int status;
 
 	ASSERT_LE(0, memfd);
-	status = run_preloaded("--fakevm", memfd, err, sizeof(err));
+	status = run_preloaded(mode, memfd, err, sizeof(err));
 	ASSERT_NE(-1, status) TH_LOG("%s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 4)
@@ -387,17 +422,18 @@ TEST(interposer_numbers_vms)
 
 	n = pread(memfd, recs, sizeof(recs), 0);
 	close(memfd);
-	ASSERT_EQ(sizeof(fake_log) / sizeof(fake_log[0]), n / sizeof(recs[0]));
-	for (size_t i = 0; i < sizeof(fake_log) / sizeof(fake_log[0]); i++) {
+	ASSERT_EQ(rounds * per_round, n / sizeof(recs[0]));
+	for (size_t i = 0; i < rounds * per_round; i++) {
 		const struct kmmu_trace_record *r = &recs[i];
+		uint32_t vm = fake_log[i % per_round].vm + 3 * (i / per_round);
 
-		ASSERT_EQ(fake_log[i].type, r->type) TH_LOG("record %zu", i);
+		ASSERT_EQ(fake_log[i % per_round].type, r->type) TH_LOG("record %zu", i);
 		if (r->type == KMMU_ACT_SET_MEMSLOT) {
-			EXPECT_EQ(fake_log[i].vm, r->memslot.vm) TH_LOG("record %zu", i);
-			EXPECT_EQ(fake_log[i].slot, r->memslot.slot) TH_LOG("record %zu", i);
-			EXPECT_EQ(fake_log[i].ret, r->memslot.ret) TH_LOG("record %zu", i);
+			EXPECT_EQ(vm, r->memslot.vm) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].slot, r->memslot.slot) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].ret, r->memslot.ret) TH_LOG("record %zu", i);
 		} else {
-			EXPECT_EQ(fake_log[i].vm, r->vm.id) TH_LOG("record %zu", i);
+			EXPECT_EQ(vm, r->vm.id) TH_LOG("record %zu", i);
 		}
 	}
 
@@ -405,9 +441,20 @@ TEST(interposer_numbers_vms)
 	res = calloc(1, sizeof(*res));
 	ASSERT_NE(NULL, res);
 	ASSERT_EQ(0, kmmu_check(recs, n / sizeof(recs[0]), NULL, res));
-	EXPECT_EQ(5, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_EQ(5 * rounds, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
 	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
 	free(res);
+}
+
+TEST(interposer_numbers_vms)
+{
+	check_fake_log(_metadata, "--fakevm", 1);
+}
+
+/* A script running VMMs one after another: one log, one numbering. */
+TEST(interposer_numbers_vms_across_processes)
+{
+	check_fake_log(_metadata, "--fakevm-twice", 2);
 }
 
 TEST(record_refuses_without_the_interposer)
@@ -501,5 +548,7 @@ int main(int argc, char **argv)
 		return passthrough();
 	if (argc == 2 && !strcmp(argv[1], "--fakevm"))
 		return fake_vmm();
+	if (argc == 2 && !strcmp(argv[1], "--fakevm-twice"))
+		return fake_vmm_twice();
 	return test_harness_run(argc, argv);
 }
