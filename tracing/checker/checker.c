@@ -122,12 +122,15 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 /*
  * One replay of @recs (one VM's history) into @res, adding to what it
  * holds: the divergences of the properties in @judged count, the other
- * properties' judgements are dropped.
+ * properties' judgements are dropped.  With @split_vms, a trace that
+ * numbers its VMs goes to chk_check_vms() instead (found in the pass that
+ * validates the records, so a trace of one VM is read once, as before).
  */
 int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
-	       uint32_t judged)
+	       uint32_t judged, bool split_vms)
 {
+	bool numbered = false;
 	uint64_t checked[KMMU_PROP_NR];
 	struct kmmu_ref_vm_config cfg;
 	struct checker c = {
@@ -145,13 +148,18 @@ int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
 			return -EINVAL;
 		c.any_spte_changes |= recs[i].type == KMMU_EV_SPTE_CHANGED;
-		c.vm_creates_total += recs[i].type == KMMU_ACT_VM_CREATE;
+		if (recs[i].type == KMMU_ACT_VM_CREATE) {
+			c.vm_creates_total++;
+			numbered |= recs[i].vm.id != 0;
+		}
 		c.any_age_hva |= recs[i].type == KMMU_EV_AGE_HVA;
 		if (recs[i].type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		c.nr_ops++;
 		c.any_other_as |= recs[i].memslot.slot >> 16 != 0;
 	}
+	if (numbered && split_vms)
+		return chk_check_vms(recs, nr, opts, res);
 	c.ops = calloc(c.nr_ops ? c.nr_ops : 1, sizeof(*c.ops));
 	c.sptes = calloc(KMMU_ADDRESS_SPACE_NUM * KMMU_MEM_SLOTS_NUM, sizeof(*c.sptes));
 	c.shadow_slot_live = calloc(KMMU_MEM_SLOTS_NUM, sizeof(*c.shadow_slot_live));
@@ -229,16 +237,6 @@ out:
 	return ret;
 }
 
-/* Whether @recs number their VMs (the ioctl interposer's traces): one model per VM then. */
-static bool has_vm_numbers(const struct kmmu_trace_record *recs, uint64_t nr)
-{
-	for (uint64_t i = 0; i < nr; i++)
-		if ((recs[i].type == KMMU_ACT_VM_CREATE && recs[i].vm.id) ||
-		    recs[i].type == KMMU_ACT_VM_CLOSE)
-			return true;
-	return false;
-}
-
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
@@ -246,7 +244,5 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	res->nr_records = nr;
 	if (nr && !recs)
 		return -EINVAL;
-	if (has_vm_numbers(recs, nr))
-		return chk_check_vms(recs, nr, opts, res);
-	return chk_replay(recs, nr, opts, res, CHK_JUDGE_ALL);
+	return chk_replay(recs, nr, opts, res, CHK_JUDGE_ALL, true);
 }

@@ -179,7 +179,6 @@ struct checker {
 	uint64_t nr;
 	const struct kmmu_checker_opts *opts;
 	struct kmmu_check_result *res;
-	uint32_t judged;		/* properties (1 << p) whose divergences count */
 	/*
 	 * The reference VM the trace's memslot ioctls are replayed into: its
 	 * memslots (ms) carry the MMU's per-slot metadata, which answers what
@@ -294,6 +293,7 @@ struct checker {
 	uint64_t shadow_unsure;		/* live leaves of SHADOW_SLOT_UNSURE */
 	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
 	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
+	uint32_t judged;		/* properties (1 << p) whose divergences count */
 };
 
 void chk_ref_age_end(struct checker *c, uint64_t pass);
@@ -376,7 +376,7 @@ static inline uint64_t chk_mmu_writable_mask(struct checker *c)
 #define CHK_JUDGE_ALL	((1u << KMMU_PROP_NR) - 1)
 int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
-	       uint32_t judged);
+	       uint32_t judged, bool split_vms);
 int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 		  const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
 

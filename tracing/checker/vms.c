@@ -238,7 +238,7 @@ static int replay_blind(struct vm_history *h, const struct kmmu_checker_opts *op
 	while (before < h->nr && h->recs[before].ts < h->blind_ts)
 		before++;
 	ret = chk_replay(h->recs, before, opts, res,
-			 CHK_JUDGE_ALL & ~(1u << KMMU_PROP_MEMSLOT_RESULT));
+			 CHK_JUDGE_ALL & ~(1u << KMMU_PROP_MEMSLOT_RESULT), false);
 	for (uint64_t i = 0; !ret && i < h->nr; i++) {
 		unsigned int t = h->recs[i].type;
 
@@ -246,7 +246,8 @@ static int replay_blind(struct vm_history *h, const struct kmmu_checker_opts *op
 			ret = history_add(&ops, &h->recs[i]);
 	}
 	if (!ret)
-		ret = chk_replay(ops.recs, ops.nr, opts, res, 1u << KMMU_PROP_MEMSLOT_RESULT);
+		ret = chk_replay(ops.recs, ops.nr, opts, res, 1u << KMMU_PROP_MEMSLOT_RESULT,
+				 false);
 	free(ops.recs);
 	return ret;
 }
@@ -290,7 +291,7 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 		if (h->blind)
 			ret = replay_blind(h, opts, res);
 		else
-			ret = chk_replay(h->recs, h->nr, opts, res, CHK_JUDGE_ALL);
+			ret = chk_replay(h->recs, h->nr, opts, res, CHK_JUDGE_ALL, false);
 	}
 	if (!ret) {
 		res->no_actions = !any_ops;
