@@ -122,19 +122,21 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 /*
  * One replay of @recs (one VM's history) into @res, adding to what it
  * holds: the divergences of the properties in @judged count, the other
- * properties' judgements are dropped.  With @split_vms, a trace that
- * numbers its VMs goes to chk_check_vms() instead (found in the pass that
- * validates the records, so a trace of one VM is read once, as before).
+ * properties' judgements are dropped.  @vm_id: the VM they are of (a
+ * history chk_check_vms() split out); 0: the whole trace, which goes to
+ * chk_check_vms() if it numbers its VMs (found in the pass that validates
+ * the records, so a trace of one VM is read once, as before).
  */
 int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
-	       uint32_t judged, bool split_vms)
+	       uint32_t judged, uint32_t vm_id)
 {
 	bool numbered = false;
 	uint64_t checked[KMMU_PROP_NR];
 	struct kmmu_ref_vm_config cfg;
 	struct checker c = {
-		.recs = recs, .nr = nr, .opts = opts, .res = res, .judged = judged,
+		.recs = recs, .nr = nr, .opts = opts, .res = res,
+		.judged = judged, .vm_id = vm_id,
 		.leaves.esize = sizeof(struct leaf),
 		.tasks.esize = sizeof(struct task_ctx),
 		.shadow.esize = sizeof(struct shadow_leaf),
@@ -158,7 +160,7 @@ int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 		c.nr_ops++;
 		c.any_other_as |= recs[i].memslot.slot >> 16 != 0;
 	}
-	if (numbered && split_vms)
+	if (numbered && !vm_id)
 		return chk_check_vms(recs, nr, opts, res);
 	c.ops = calloc(c.nr_ops ? c.nr_ops : 1, sizeof(*c.ops));
 	c.sptes = calloc(KMMU_ADDRESS_SPACE_NUM * KMMU_MEM_SLOTS_NUM, sizeof(*c.sptes));
@@ -244,5 +246,5 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	res->nr_records = nr;
 	if (nr && !recs)
 		return -EINVAL;
-	return chk_replay(recs, nr, opts, res, CHK_JUDGE_ALL, true);
+	return chk_replay(recs, nr, opts, res, CHK_JUDGE_ALL, 0);
 }

@@ -294,6 +294,7 @@ struct checker {
 	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
 	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
 	uint32_t judged;		/* properties (1 << p) whose divergences count */
+	uint32_t vm_id;			/* the VM the records are of (vms.c); 0: the trace's one */
 };
 
 void chk_ref_age_end(struct checker *c, uint64_t pass);
@@ -376,7 +377,7 @@ static inline uint64_t chk_mmu_writable_mask(struct checker *c)
 #define CHK_JUDGE_ALL	((1u << KMMU_PROP_NR) - 1)
 int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
-	       uint32_t judged, bool split_vms);
+	       uint32_t judged, uint32_t vm_id);
 int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 		  const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
 

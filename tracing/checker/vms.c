@@ -228,8 +228,8 @@ static int split(const struct kmmu_trace_record *recs, uint64_t nr, struct vm_hi
  * is judged in full, its memslot ioctls (which carry their VM) for
  * MEMSLOT_RESULT all through.
  */
-static int replay_blind(struct vm_history *h, const struct kmmu_checker_opts *opts,
-			struct kmmu_check_result *res)
+static int replay_blind(struct vm_history *h, uint32_t vm_id,
+			const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
 	struct vm_history ops = { 0 };
 	uint64_t before = 0;
@@ -238,7 +238,7 @@ static int replay_blind(struct vm_history *h, const struct kmmu_checker_opts *op
 	while (before < h->nr && h->recs[before].ts < h->blind_ts)
 		before++;
 	ret = chk_replay(h->recs, before, opts, res,
-			 CHK_JUDGE_ALL & ~(1u << KMMU_PROP_MEMSLOT_RESULT), false);
+			 CHK_JUDGE_ALL & ~(1u << KMMU_PROP_MEMSLOT_RESULT), vm_id);
 	for (uint64_t i = 0; !ret && i < h->nr; i++) {
 		unsigned int t = h->recs[i].type;
 
@@ -247,7 +247,7 @@ static int replay_blind(struct vm_history *h, const struct kmmu_checker_opts *op
 	}
 	if (!ret)
 		ret = chk_replay(ops.recs, ops.nr, opts, res, 1u << KMMU_PROP_MEMSLOT_RESULT,
-				 false);
+				 vm_id);
 	free(ops.recs);
 	return ret;
 }
@@ -289,9 +289,9 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 		any_ops |= h->nr_ops != 0;
 		any_blind |= h->blind;
 		if (h->blind)
-			ret = replay_blind(h, opts, res);
+			ret = replay_blind(h, v, opts, res);
 		else
-			ret = chk_replay(h->recs, h->nr, opts, res, CHK_JUDGE_ALL, false);
+			ret = chk_replay(h->recs, h->nr, opts, res, CHK_JUDGE_ALL, v);
 	}
 	if (!ret) {
 		res->no_actions = !any_ops;

@@ -83,6 +83,9 @@ TEST_F(vms, divergence_in_the_second_vm)
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_IN_SLOT));
 	EXPECT_NE(NULL, strstr(self->res.first_divergence, "gfn 0x10a is in no live memslot"))
 		TH_LOG("%s", self->res.first_divergence);
+	/* The report says whose replay it is. */
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "divergence in VM 2 ("))
+		TH_LOG("%s", self->res.first_divergence);
 }
 
 TEST_F(vms, each_vm_starts_at_mmu_valid_gen_0)
