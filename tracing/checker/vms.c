@@ -30,6 +30,8 @@
 
 #include "replay.h"
 
+static const char bad_numbers[] = "the trace's VM numbers are inconsistent (not 1, 2, ... in"
+	" order of creation, or a VM closed twice, or an ioctl of a VM never created)";
 static const char overlap_two[] = "kernel events carry no VM and 2 VMs were live";
 static const char overlap_more[] = "kernel events carry no VM and 3 or more VMs were live";
 
@@ -133,7 +135,10 @@ static bool tears_down(struct vm_history *old, struct vm_history *live,
 	}
 }
 
-/* Splits @recs into @vms[1..nr_vms] (checked: the ids exist); the most VMs live at once. */
+/*
+ * Splits @recs into @vms[1..nr_vms] (the ids exist); the most VMs live at
+ * once.  -EINVAL: a VM closed twice, or an ioctl of one not yet created.
+ */
 static int split(const struct kmmu_trace_record *recs, uint64_t nr, struct vm_history *vms,
 		 uint32_t nr_vms, struct vm_history *pre, unsigned int *most_live)
 {
@@ -252,6 +257,18 @@ static int replay_blind(struct vm_history *h, uint32_t vm_id,
 	return ret;
 }
 
+/*
+ * Numbers no interposer writes (a trace pieced together, a corrupted one):
+ * which VM an ioctl is of is not known, and one model would misjudge a
+ * trace of several VMs.  Nothing is judged, every property says why.
+ */
+static int unusable_numbers(struct kmmu_check_result *res)
+{
+	for (int p = 0; p < KMMU_PROP_NR; p++)
+		res->not_checkable[p] = bad_numbers;
+	return 0;
+}
+
 int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 		  const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
 {
@@ -261,20 +278,16 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 	bool any_ops = false, any_blind = false;
 	int ret = 0;
 
+	/* chk_replay() validated the records: these are the numbers' own checks. */
 	for (uint64_t i = 0; i < nr; i++) {
-		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
-			return -EINVAL;
-		if (recs[i].type == KMMU_ACT_VM_CREATE) {
-			/* Numbered in order of creation: a trace with one numbered, all are. */
-			if (recs[i].vm.id != nr_vms + 1)
-				return -EINVAL;
-			nr_vms++;
-		}
+		/* Numbered in order of creation: a trace with one numbered, all are. */
+		if (recs[i].type == KMMU_ACT_VM_CREATE && recs[i].vm.id != ++nr_vms)
+			return unusable_numbers(res);
 	}
 	for (uint64_t i = 0; i < nr; i++) {
 		if ((recs[i].type == KMMU_ACT_VM_CLOSE && (!recs[i].vm.id || recs[i].vm.id > nr_vms)) ||
 		    (recs[i].type == KMMU_ACT_SET_MEMSLOT && recs[i].memslot.vm > nr_vms))
-			return -EINVAL;
+			return unusable_numbers(res);
 	}
 	vms = calloc(nr_vms + 1, sizeof(*vms));
 	if (!vms)
@@ -282,6 +295,10 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 	for (uint32_t v = 0; v <= nr_vms; v++)
 		vms[v].sptes.esize = sizeof(struct vm_spte);
 	ret = split(recs, nr, vms, nr_vms, &pre, &most_live);
+	if (ret == -EINVAL) {
+		ret = unusable_numbers(res);
+		goto out;
+	}
 
 	for (uint32_t v = 1; !ret && v <= nr_vms; v++) {
 		struct vm_history *h = &vms[v];
@@ -299,6 +316,7 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 			if (p != KMMU_PROP_MEMSLOT_RESULT)
 				res->not_checkable[p] = most_live > 2 ? overlap_more : overlap_two;
 	}
+out:
 	for (uint32_t v = 0; v <= nr_vms; v++) {
 		free(vms[v].recs);
 		chk_table_free(&vms[v].sptes);
