@@ -242,7 +242,8 @@ static long merge_ioctl_log(int fd, struct kmmu_trace_log *log)
 
 	while ((n = pread(fd, &r, sizeof(r), off)) == sizeof(r)) {
 		off += n;
-		if (r.type != KMMU_ACT_SET_MEMSLOT && r.type != KMMU_ACT_VM_CREATE) {
+		if (r.type != KMMU_ACT_SET_MEMSLOT && r.type != KMMU_ACT_VM_CREATE &&
+		    r.type != KMMU_ACT_VM_CLOSE) {
 			bad++;
 			continue;
 		}

@@ -28,6 +28,7 @@
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
  *   table.c         the hash table of per-key state
+ *   vms.c           traces of several VMs: one replay per VM
  *   replay.h        the replay's state (struct checker), shared by all
  *
  * A new property:
@@ -118,12 +119,24 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 	[KMMU_EV_AGE_HVA] = chk_ref_age_start,
 };
 
-int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
-	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
+/*
+ * One replay of @recs (one VM's history) into @res, adding to what it
+ * holds: the divergences of the properties in @judged count, the other
+ * properties' judgements are dropped.  @vm_id: the VM they are of (a
+ * history chk_check_vms() split out); 0: the whole trace, which goes to
+ * chk_check_vms() if it numbers its VMs (found in the pass that validates
+ * the records, so a trace of one VM is read once, as before).
+ */
+int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
+	       uint32_t judged, uint32_t vm_id)
 {
+	bool numbered = false;
+	uint64_t checked[KMMU_PROP_NR];
 	struct kmmu_ref_vm_config cfg;
 	struct checker c = {
 		.recs = recs, .nr = nr, .opts = opts, .res = res,
+		.judged = judged, .vm_id = vm_id,
 		.leaves.esize = sizeof(struct leaf),
 		.tasks.esize = sizeof(struct task_ctx),
 		.shadow.esize = sizeof(struct shadow_leaf),
@@ -132,22 +145,23 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	};
 	int ret;
 
-	memset(res, 0, sizeof(*res));
-	res->nr_records = nr;
-	if (nr && !recs)
-		return -EINVAL;
-
+	memcpy(checked, res->checked, sizeof(checked));
 	for (uint64_t i = 0; i < nr; i++) {
 		if (!kmmu_rec_type_valid(recs[i].type) || (i && recs[i].ts < recs[i - 1].ts))
 			return -EINVAL;
 		c.any_spte_changes |= recs[i].type == KMMU_EV_SPTE_CHANGED;
-		c.vm_creates_total += recs[i].type == KMMU_ACT_VM_CREATE;
+		if (recs[i].type == KMMU_ACT_VM_CREATE) {
+			c.vm_creates_total++;
+			numbered |= recs[i].vm.id != 0;
+		}
 		c.any_age_hva |= recs[i].type == KMMU_EV_AGE_HVA;
 		if (recs[i].type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		c.nr_ops++;
 		c.any_other_as |= recs[i].memslot.slot >> 16 != 0;
 	}
+	if (numbered && !vm_id)
+		return chk_check_vms(recs, nr, opts, res);
 	c.ops = calloc(c.nr_ops ? c.nr_ops : 1, sizeof(*c.ops));
 	c.sptes = calloc(KMMU_ADDRESS_SPACE_NUM * KMMU_MEM_SLOTS_NUM, sizeof(*c.sptes));
 	c.shadow_slot_live = calloc(KMMU_MEM_SLOTS_NUM, sizeof(*c.shadow_slot_live));
@@ -219,5 +233,18 @@ out:
 	chk_table_free(&c.ref_frames);
 	free(c.young);
 	free(c.unmap_log);
+	for (int p = 0; p < KMMU_PROP_NR; p++)
+		if (!(judged >> p & 1))
+			res->checked[p] = checked[p];
 	return ret;
+}
+
+int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->nr_records = nr;
+	if (nr && !recs)
+		return -EINVAL;
+	return chk_replay(recs, nr, opts, res, CHK_JUDGE_ALL, 0);
 }

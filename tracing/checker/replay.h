@@ -293,6 +293,8 @@ struct checker {
 	uint64_t shadow_unsure;		/* live leaves of SHADOW_SLOT_UNSURE */
 	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
 	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
+	uint32_t judged;		/* properties (1 << p) whose divergences count */
+	uint32_t vm_id;			/* the VM the records are of (vms.c); 0: the trace's one */
 };
 
 void chk_ref_age_end(struct checker *c, uint64_t pass);
@@ -370,6 +372,14 @@ static inline uint64_t chk_mmu_writable_mask(struct checker *c)
 		return 1ULL << 58;			/* EPT_SPTE_MMU_WRITABLE */
 	return 0;
 }
+
+/* checker.c and vms.c: replays */
+#define CHK_JUDGE_ALL	((1u << KMMU_PROP_NR) - 1)
+int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
+	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
+	       uint32_t judged, uint32_t vm_id);
+int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
+		  const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
 
 /* report.c: divergences, with the history of their gfn */
 void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool have_gfn,

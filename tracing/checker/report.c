@@ -75,18 +75,22 @@ void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool 
 {
 	unsigned int max = c->opts && c->opts->max_reported ? c->opts->max_reported : 10;
 	FILE *f = c->opts ? c->opts->report : NULL;
-	char buf[2048], line[512];
+	char buf[2048], line[512], vm[32] = "";
 	size_t len = 0;
 	va_list ap;
 	int shown = 0;
 
+	if (!(c->judged >> p & 1))
+		return;		/* another replay of this VM judges it */
 	c->res->divergences[p]++;
 	if (c->res->nr_divergences++ >= max && c->res->first_divergence[0])
 		return;
 
 	kmmu_rec_format(&c->recs[c->pos], line, sizeof(line));
-	len += snprintf(buf + len, sizeof(buf) - len, "divergence (%s): %s\n  expected: ",
-			prop_names[p], line);
+	if (c->vm_id)	/* a trace of several VMs: which one's replay */
+		snprintf(vm, sizeof(vm), " in VM %u", c->vm_id);
+	len += snprintf(buf + len, sizeof(buf) - len, "divergence%s (%s): %s\n  expected: ",
+			vm, prop_names[p], line);
 	va_start(ap, fmt);
 	len += vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
 	va_end(ap);

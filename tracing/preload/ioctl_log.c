@@ -17,15 +17,27 @@
  * the checker wants: the kernel's events between the two belong to it.
  * Only ioctls on file descriptors that KVM_CREATE_VM returned are logged,
  * so a VMM's other ioctls (and the same number on another driver) are not.
+ *
+ * A command may create several VMs (upstream set_memory_region_test makes
+ * one after another).  Kernel events carry no VM and slot ids repeat across
+ * VMs, so each KVM_CREATE_VM gets a number (1, 2, ...) that its create
+ * record and every memslot record of the VM carry, and the close of a VM's
+ * fd is logged too, by the process that created it: the VMM is done with
+ * that VM from then on (the kernel tears it down at its last reference,
+ * which may come later).  A dup() of a VM fd is not followed: its ioctls go
+ * unlogged, as before.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "kmmu/trace_log.h"
@@ -35,24 +47,28 @@ typedef int (*ioctl_fn)(int, unsigned long, ...);
 static ioctl_fn real_ioctl;
 static int log_fd = -1;
 
-/* VM file descriptors (fds beyond this are not expected of a VMM's VM). */
+/*
+ * The VM number of each VM file descriptor, 0 for other fds (fds beyond
+ * this are not expected of a VMM's VM), and the process that created it:
+ * a forked child inherits the fd, and its ioctls are the VM's, but its
+ * close is not the VMM's.
+ */
 #define MAX_VM_FD 4096
-static unsigned char vm_fds[MAX_VM_FD / 8];
+static uint32_t vm_of_fd[MAX_VM_FD];
+static pid_t vm_owner[MAX_VM_FD];
 
-static void vm_fd_set(int fd, int on)
+static void vm_fd_set(int fd, uint32_t vm)
 {
 	if (fd < 0 || fd >= MAX_VM_FD)
 		return;
-	if (on)
-		__atomic_or_fetch(&vm_fds[fd / 8], 1u << (fd % 8), __ATOMIC_RELAXED);
-	else
-		__atomic_and_fetch(&vm_fds[fd / 8], ~(1u << (fd % 8)), __ATOMIC_RELAXED);
+	vm_owner[fd] = vm ? getpid() : 0;
+	__atomic_store_n(&vm_of_fd[fd], vm, __ATOMIC_RELAXED);
 }
 
-static int is_vm_fd(int fd)
+/* The VM number of @fd; 0 if it is no VM's. */
+static uint32_t vm_of(int fd)
 {
-	return fd >= 0 && fd < MAX_VM_FD &&
-	       (__atomic_load_n(&vm_fds[fd / 8], __ATOMIC_RELAXED) & (1u << (fd % 8)));
+	return fd >= 0 && fd < MAX_VM_FD ? __atomic_load_n(&vm_of_fd[fd], __ATOMIC_RELAXED) : 0;
 }
 
 __attribute__((constructor)) static void ioctl_log_init(void)
@@ -81,23 +97,55 @@ static void emit(const struct kmmu_trace_record *r)
 	errno = saved;
 }
 
+/*
+ * VM numbers are the trace's, not the process's: every process of the
+ * command (a script running one VMM after another, a VMM's forked child)
+ * writes to the same log, so a new VM's number is one more than the
+ * creates the log holds, counted and written under a lock: the mutex
+ * among this process's threads, flock() among processes (it locks the
+ * log's open file, which they all share).
+ */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+static off_t creates_counted_to;	/* the log is read up to here ... */
+static uint32_t creates_counted;	/* ... and holds these creates there */
+
+static uint32_t next_vm_number(void)
+{
+	struct kmmu_trace_record r;
+
+	while (pread(log_fd, &r, sizeof(r), creates_counted_to) == sizeof(r)) {
+		creates_counted_to += sizeof(r);
+		creates_counted += r.type == KMMU_ACT_VM_CREATE;
+	}
+	return creates_counted + 1;
+}
+
 static void log_vm_create(int vm_fd)
 {
 	struct kmmu_trace_record r;
-	int nr_as;
+	int nr_as, saved = errno;
 
-	vm_fd_set(vm_fd, 1);
 	nr_as = real_ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
-	kmmu_rec_stamp(&r, KMMU_ACT_VM_CREATE);
-	r.vm.nr_address_spaces = nr_as > 0 ? nr_as : 1;
-	emit(&r);
+	pthread_mutex_lock(&create_lock);
+	if (log_fd >= 0 && !flock(log_fd, LOCK_EX)) {
+		kmmu_rec_stamp(&r, KMMU_ACT_VM_CREATE);
+		r.vm.nr_address_spaces = nr_as > 0 ? nr_as : 1;
+		r.vm.id = next_vm_number();
+		vm_fd_set(vm_fd, r.vm.id);
+		emit(&r);
+		flock(log_fd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&create_lock);
+	errno = saved;
 }
 
-static void log_memslot(uint64_t start_ts, const struct kvm_userspace_memory_region *m, int ret)
+static void log_memslot(uint32_t vm, uint64_t start_ts,
+			const struct kvm_userspace_memory_region *m, int ret)
 {
 	struct kmmu_trace_record r;
 
 	kmmu_rec_stamp(&r, KMMU_ACT_SET_MEMSLOT);
+	r.memslot.vm = vm;
 	r.memslot.start_ts = start_ts;
 	r.memslot.slot = m->slot;
 	r.memslot.flags = m->flags;
@@ -115,6 +163,7 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 {
 	struct kvm_userspace_memory_region region;
 	uint64_t start_ts;
+	uint32_t vm;
 	va_list ap;
 	void *arg;
 	int ret, err;
@@ -136,27 +185,41 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 			log_vm_create(ret);
 		return ret;
 	case KVM_SET_USER_MEMORY_REGION:
-		if (!is_vm_fd(fd) || !arg)
+		vm = vm_of(fd);
+		if (!vm || !arg)
 			break;
 		/* The VMM may reuse its struct as soon as we return. */
 		memcpy(&region, arg, sizeof(region));
 		start_ts = kmmu_trace_now();
 		ret = real_ioctl(fd, request, arg);
 		err = errno;
-		log_memslot(start_ts, &region, ret < 0 ? -err : 0);
+		log_memslot(vm, start_ts, &region, ret < 0 ? -err : 0);
 		errno = err;	/* the VMM reads what the ioctl said */
 		return ret;
 	}
 	return real_ioctl(fd, request, arg);
 }
 
-/* A closed VM fd's number may come back as another VM's, or as anything. */
+/*
+ * A closed VM fd's number may come back as another VM's, or as anything.
+ * The close of a VM's fd is logged once it succeeded, stamped after it.
+ */
 INTERPOSED int close(int fd)
 {
 	static int (*real_close)(int);
+	struct kmmu_trace_record r;
+	uint32_t vm = vm_of(fd);
+	bool owner = vm && vm_owner[fd] == getpid();
+	int ret;
 
 	if (!real_close)
 		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
 	vm_fd_set(fd, 0);
-	return real_close(fd);
+	ret = real_close(fd);
+	if (owner && !ret) {
+		kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
+		r.vm.id = vm;
+		emit(&r);
+	}
+	return ret;
 }

@@ -24,6 +24,7 @@ struct history {
 	int nr;
 	uint64_t now;
 	int32_t pid;		/* of every record add() makes; 0 unless the test sets it */
+	uint32_t vm;		/* the VM memslot() records are of; 0: unnumbered */
 };
 
 static inline struct kmmu_trace_record *add(struct history *h, enum kmmu_rec_type type)
@@ -51,7 +52,24 @@ static inline struct kmmu_trace_record *memslot(struct history *h, uint32_t slot
 	r->memslot.hva = HVA + (slot << 24);
 	r->memslot.flags = flags;
 	r->memslot.ret = ret;
+	r->memslot.vm = h->vm;
 	return r;
+}
+
+/* The VMM created VM number @id (0: unnumbered, as kmmu's own tests log it); memslot() is its. */
+static inline void vm_create(struct history *h, uint32_t id)
+{
+	struct kmmu_trace_record *r = add(h, KMMU_ACT_VM_CREATE);
+
+	r->vm.nr_address_spaces = 1;
+	r->vm.id = id;
+	h->vm = id;
+}
+
+/* The VMM closed VM @id's fd. */
+static inline void vm_close(struct history *h, uint32_t id)
+{
+	add(h, KMMU_ACT_VM_CLOSE)->vm.id = id;
 }
 
 /* Starts an ioctl whose record comes later: events in between are "in flight". */

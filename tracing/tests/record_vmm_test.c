@@ -15,17 +15,25 @@
  *
  * Needs /dev/kvm, root and tracefs for the recording (else SKIP); the
  * interposer's pass-through and the recorder's refusal without it run
- * anywhere.
+ * anywhere, and so does its numbering of VMs, on a fake KVM ("--fakevm":
+ * a seccomp filter hands the KVM ioctls to a thread that answers them).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +152,128 @@ static int passthrough(void)
 	return close(fd) ? 22 : 0;
 }
 
+/*
+ * The fake KVM: a thread started before the filter (so not under it)
+ * answers the ioctls the filter hands it.  KVM_CREATE_VM gets a real fd
+ * (of /dev/null, for close() to close), a memslot ioctl of FAKE_EEXIST
+ * bytes EEXIST, any other 0; KVM_CHECK_EXTENSION says 1 address space.
+ */
+#define FAKE_EEXIST (3 * MB)
+
+static void *fake_kvm(void *arg)
+{
+	int listener = *(int *)arg;
+	const struct kvm_userspace_memory_region *m;
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
+			return NULL;
+		resp = (struct seccomp_notif_resp){ .id = req.id };
+		switch (req.data.args[1]) {
+		case KVM_CREATE_VM:
+			resp.val = open("/dev/null", O_RDWR);
+			break;
+		case KVM_CHECK_EXTENSION:
+			resp.val = 1;
+			break;
+		case KVM_SET_USER_MEMORY_REGION:
+			/* A thread of this process: its pointer is ours. */
+			m = (const void *)(uintptr_t)req.data.args[2];
+			if (m->memory_size == FAKE_EEXIST)
+				resp.error = -EEXIST;
+			break;
+		}
+		ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+}
+
+/* The KVM ioctls of this thread go to the fake; the listener's fd, or -1. */
+static int fake_kvm_filter(void)
+{
+#define KVM_IOCTL_TO_FAKE(nr) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF)
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		/* The request's low 32 bits (little endian): KVM's numbers fit. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		KVM_IOCTL_TO_FAKE(KVM_CREATE_VM),
+		KVM_IOCTL_TO_FAKE(KVM_CHECK_EXTENSION),
+		KVM_IOCTL_TO_FAKE(KVM_SET_USER_MEMORY_REGION),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+		       &prog);
+}
+
+/* A memslot ioctl of @size bytes at @gpa on @vm; what ioctl() returned. */
+static int fake_memslot(int vm, uint32_t slot, uint64_t gpa, uint64_t size, void *mem)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uintptr_t)mem,
+	};
+
+	return ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
+/*
+ * The "VMM" of several VMs on the fake KVM: VM 1 alone, then VMs 2 and 3
+ * overlapping; fd numbers come back.  Exit 0, 4 if this kernel has no
+ * seccomp user notification, else which step failed.
+ */
+static int fake_vmm(void)
+{
+	int kvm = open("/dev/null", O_RDWR), listener, a, b, c, status;
+	void *mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t thread;
+	pid_t child;
+
+	if (kvm < 0 || mem == MAP_FAILED)
+		return 30;
+	listener = fake_kvm_filter();
+	if (listener < 0)
+		return 4;
+	/* Under the filter too, which its own ioctls pass. */
+	if (pthread_create(&thread, NULL, fake_kvm, &listener))
+		return 31;
+
+	a = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (a < 0 || fake_memslot(a, 0, 0, MB, mem) || close(a))
+		return 32;
+	b = ioctl(kvm, KVM_CREATE_VM, 0);		/* likely a's number again */
+	if (b < 0 || fake_memslot(b, 0, 0, MB, mem))
+		return 33;
+	c = ioctl(kvm, KVM_CREATE_VM, 0);
+	/* The fake's EEXIST is KVM's: the slot overlaps slot 0. */
+	if (c < 0 || fake_memslot(c, 0, 0, MB, mem) ||
+	    fake_memslot(c, 1, 0, FAKE_EEXIST, mem) != -1 || errno != EEXIST)
+		return 34;
+	if (fake_memslot(b, 1, 4 * MB, 2 * MB, mem) || fake_memslot(kvm, 2, 0, MB, mem))
+		return 35;				/* the last on no VM's fd */
+	/* A child's close of its copy of the fd: the VMM still has VM 2. */
+	child = fork();
+	if (child == 0)
+		_exit(close(b) ? 1 : 0);
+	if (child < 0 || waitpid(child, &status, 0) != child || status)
+		return 37;
+	if (close(b) || close(c))
+		return 36;
+	return 0;
+}
+
 /* build/tracing/tests/record_vmm_test -> build/tracing/NAME (test_paths.h) */
 static void build_path(char *buf, size_t len, const char *name)
 {
@@ -158,6 +288,29 @@ static int self_exe(char *buf, size_t len)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return 0;
+}
+
+/* The fake VMM run twice, one process after the other, as a script would. */
+static int fake_vmm_twice(void)
+{
+	char self[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	if (self_exe(self, sizeof(self)))
+		return 40;
+	for (int i = 0; i < 2; i++) {
+		pid = fork();
+		if (pid == 0) {
+			execl(self, self, "--fakevm", (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			return 41;
+		if (WEXITSTATUS(status))
+			return WEXITSTATUS(status);
+	}
 	return 0;
 }
 
@@ -190,26 +343,118 @@ static int run_cmd(char *const argv[], char *const envp[], char *err, size_t err
 	return status;
 }
 
+/*
+ * Runs this program in @mode with the interposer preloaded, logging to
+ * @log_fd; its wait status, or -1 with why in @err.
+ */
+static int run_preloaded(const char *mode, int log_fd, char *err, size_t err_len)
+{
+	char lib[PATH_MAX], self[PATH_MAX], preload[PATH_MAX + 16], fd_env[32];
+	char *argv[] = { self, (char *)mode, NULL };
+	char *envp[] = { preload, fd_env, NULL };
+
+	build_path(lib, sizeof(lib), "libkmmu-ioctl-log.so");
+	if (access(lib, R_OK) || self_exe(self, sizeof(self))) {
+		snprintf(err, err_len, "%.900s: not built, or no /proc/self/exe", lib);
+		return -1;
+	}
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", log_fd);
+	return run_cmd(argv, envp, err, err_len);
+}
+
 TEST(interposer_passes_other_ioctls_through)
 {
-	char lib[PATH_MAX], self[PATH_MAX], preload[PATH_MAX + 16], fd_env[32], err[1024];
 	int memfd = memfd_create("ioctl-log", 0);
-	char *argv[] = { self, "--passthrough", NULL };
-	char *envp[] = { preload, fd_env, NULL };
+	char err[1024];
 	int status;
 
 	ASSERT_LE(0, memfd);
-	build_path(lib, sizeof(lib), "libkmmu-ioctl-log.so");
-	ASSERT_EQ(0, access(lib, R_OK)) TH_LOG("%s: not built", lib);
-	ASSERT_EQ(0, self_exe(self, sizeof(self)));
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
-	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", memfd);
-	status = run_cmd(argv, envp, err, sizeof(err));
+	status = run_preloaded("--passthrough", memfd, err, sizeof(err));
+	ASSERT_NE(-1, status) TH_LOG("%s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
 	/* Nothing logged: no KVM_CREATE_VM succeeded, so no fd is a VM's. */
 	EXPECT_EQ(0, lseek(memfd, 0, SEEK_END));
 	close(memfd);
+}
+
+/* Each record the fake VMM's run must log, in order: type, VM, slot, result. */
+static const struct {
+	uint16_t type;
+	uint32_t vm, slot;
+	int ret;
+} fake_log[] = {
+	{ KMMU_ACT_VM_CREATE, 1 },
+	{ KMMU_ACT_SET_MEMSLOT, 1, 0, 0 },
+	{ KMMU_ACT_VM_CLOSE, 1 },
+	{ KMMU_ACT_VM_CREATE, 2 },
+	{ KMMU_ACT_SET_MEMSLOT, 2, 0, 0 },
+	{ KMMU_ACT_VM_CREATE, 3 },
+	{ KMMU_ACT_SET_MEMSLOT, 3, 0, 0 },
+	{ KMMU_ACT_SET_MEMSLOT, 3, 1, -EEXIST },
+	{ KMMU_ACT_SET_MEMSLOT, 2, 1, 0 },
+	{ KMMU_ACT_VM_CLOSE, 2 },
+	{ KMMU_ACT_VM_CLOSE, 3 },
+};
+
+/*
+ * Runs the fake VMM in @mode, which makes @rounds runs of it, and checks
+ * the interposer's log: fake_log per run, VM numbers going on across runs.
+ */
+static void check_fake_log(struct __test_metadata *_metadata, const char *mode, int rounds)
+{
+	size_t per_round = sizeof(fake_log) / sizeof(fake_log[0]);
+	int memfd = memfd_create("ioctl-log", 0);
+	struct kmmu_trace_record recs[32];
+	struct kmmu_check_result *res;
+	char err[1024];
+	ssize_t n;
+	int status;
+
+	ASSERT_LE(0, memfd);
+	status = run_preloaded(mode, memfd, err, sizeof(err));
+	ASSERT_NE(-1, status) TH_LOG("%s", err);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4)
+		SKIP(return, "no seccomp user notification here: no fake KVM");
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+
+	n = pread(memfd, recs, sizeof(recs), 0);
+	close(memfd);
+	ASSERT_EQ(rounds * per_round, n / sizeof(recs[0]));
+	for (size_t i = 0; i < rounds * per_round; i++) {
+		const struct kmmu_trace_record *r = &recs[i];
+		uint32_t vm = fake_log[i % per_round].vm + 3 * (i / per_round);
+
+		ASSERT_EQ(fake_log[i % per_round].type, r->type) TH_LOG("record %zu", i);
+		if (r->type == KMMU_ACT_SET_MEMSLOT) {
+			EXPECT_EQ(vm, r->memslot.vm) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].slot, r->memslot.slot) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].ret, r->memslot.ret) TH_LOG("record %zu", i);
+		} else {
+			EXPECT_EQ(vm, r->vm.id) TH_LOG("record %zu", i);
+		}
+	}
+
+	/* The checker replays each VM's ioctls into a reference VM of its own. */
+	res = calloc(1, sizeof(*res));
+	ASSERT_NE(NULL, res);
+	ASSERT_EQ(0, kmmu_check(recs, n / sizeof(recs[0]), NULL, res));
+	EXPECT_EQ(5 * rounds, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
+	free(res);
+}
+
+TEST(interposer_numbers_vms)
+{
+	check_fake_log(_metadata, "--fakevm", 1);
+}
+
+/* A script running VMMs one after another: one log, one numbering. */
+TEST(interposer_numbers_vms_across_processes)
+{
+	check_fake_log(_metadata, "--fakevm-twice", 2);
 }
 
 TEST(record_refuses_without_the_interposer)
@@ -301,5 +546,9 @@ int main(int argc, char **argv)
 		return vmm();
 	if (argc == 2 && !strcmp(argv[1], "--passthrough"))
 		return passthrough();
+	if (argc == 2 && !strcmp(argv[1], "--fakevm"))
+		return fake_vmm();
+	if (argc == 2 && !strcmp(argv[1], "--fakevm-twice"))
+		return fake_vmm_twice();
 	return test_harness_run(argc, argv);
 }

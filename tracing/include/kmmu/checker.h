@@ -127,6 +127,12 @@ struct kmmu_checker_opts {
 
 /*
  * @recs must be sorted by timestamp (kmmu_trace_log_sort, or a trace file).
+ * A trace whose VMs are numbered (vm.id, memslot.vm: the ioctl
+ * interposer's) is judged one VM at a time, each against a reference VM of
+ * its own; while two VMs are live, what needs a kernel event's VM is NOT
+ * CHECKABLE (tracing/checker/vms.c); numbers that are not 1, 2, ... in
+ * order leave every property NOT CHECKABLE with that reason.  Without
+ * numbers, it is one VM's.
  * 0 when the replay ran (divergences are in @res), -errno when it could not
  * (-ENOMEM, -EINVAL for records no run can produce).
  */

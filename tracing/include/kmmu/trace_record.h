@@ -57,6 +57,7 @@ enum kmmu_rec_type {
 	KMMU_ACT_STATS,			/* the kernel's page stats of the test's VMs */
 	KMMU_ACT_HOST,			/* the KVM backend and MMU the run had */
 	KMMU_ACT_IDLE,			/* the guest leaves a gpa range idle from now */
+	KMMU_ACT_VM_CLOSE,		/* the VMM closed a VM's fd (vm.id): its last ioctl */
 	KMMU_REC_TYPE_MAX,
 };
 
@@ -152,6 +153,7 @@ struct kmmu_trace_record {
 			uint64_t gpa, size, hva;
 			uint32_t slot, flags;	/* slot = as_id << 16 | id */
 			int32_t ret;		/* 0 or -errno */
+			uint32_t vm;		/* its VM's vm.id; 0: unknown (one VM) */
 		} memslot;
 		struct {
 			uint64_t gpa, value;
@@ -168,7 +170,13 @@ struct kmmu_trace_record {
 		} sys_enter;
 		struct {
 			uint32_t nr_address_spaces;	/* KVM_CAP_MULTI_ADDRESS_SPACE */
-		} vm;
+			/*
+			 * The VM's number in the trace, 1, 2, ... in the order
+			 * of creation (the ioctl interposer's); 0: unknown, the
+			 * trace is of one VM at a time as far as it tells.
+			 */
+			uint32_t id;
+		} vm;				/* VM_CREATE and VM_CLOSE */
 		struct {
 			uint64_t gfn, old_spte, new_spte;
 			uint8_t level, as_id;
