@@ -41,6 +41,7 @@ static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
 	[KMMU_ACT_MMIO_EXIT] = "action:mmio_exit",
 	[KMMU_ACT_AGE_REQUEST] = "action:age_request",
 	[KMMU_ACT_VM_CREATE] = "action:vm_create",
+	[KMMU_ACT_VM_CLOSE] = "action:vm_close",
 	[KMMU_ACT_STATS] = "action:stats",
 	[KMMU_ACT_HOST] = "action:host",
 	[KMMU_ACT_IDLE] = "action:idle",
@@ -143,13 +144,16 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 	case KMMU_EV_MARKER:
 		return snprintf(buf, len, " %#" PRIx64, r->marker.value);
 	case KMMU_ACT_VM_CREATE:
-		return snprintf(buf, len, " address spaces %u", r->vm.nr_address_spaces);
+		return snprintf(buf, len, " VM %u address spaces %u", r->vm.id,
+				r->vm.nr_address_spaces);
+	case KMMU_ACT_VM_CLOSE:
+		return snprintf(buf, len, " VM %u", r->vm.id);
 	case KMMU_EV_SYS_ENTER:
 		return snprintf(buf, len, " NR %" PRIu64, r->sys_enter.id);
 	case KMMU_ACT_SET_MEMSLOT:
-		return snprintf(buf, len, " slot %u:%u flags %#x gpa %#" PRIx64 " size %#" PRIx64
+		return snprintf(buf, len, " VM %u slot %u:%u flags %#x gpa %#" PRIx64 " size %#" PRIx64
 				" hva %#" PRIx64 " ret %d (issued %" PRIu64 " ns before)",
-				r->memslot.slot >> 16,
+				r->memslot.vm, r->memslot.slot >> 16,
 				r->memslot.slot & 0xffff, r->memslot.flags, r->memslot.gpa,
 				r->memslot.size, r->memslot.hva, r->memslot.ret,
 				r->ts - r->memslot.start_ts);

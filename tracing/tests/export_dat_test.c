@@ -42,6 +42,8 @@ FIXTURE_VARIANT(export) {
 	const char *fixture;
 	/* The fixtures were recorded on one CPU: spread over this many. */
 	unsigned int spread_cpus;
+	/* As the ioctl interposer records a VMM: VM 1, its close at the end. */
+	bool numbered_vm;
 };
 
 FIXTURE_VARIANT_ADD(export, churn_tdp) {
@@ -65,6 +67,11 @@ FIXTURE_VARIANT_ADD(export, churn_tdp_on_3_cpus) {
 	.spread_cpus = 3,
 };
 
+FIXTURE_VARIANT_ADD(export, churn_tdp_numbered_vm) {
+	.fixture = "churn-tdp-6.1.kmmutrace",
+	.numbered_vm = true,
+};
+
 FIXTURE_SETUP(export)
 {
 	char err[512];
@@ -78,8 +85,27 @@ FIXTURE_SETUP(export)
 		TH_LOG("%s", err);
 	}
 	ASSERT_LT(0, self->tf.nr);
-	if (variant->spread_cpus) {
-		for (uint64_t i = 0; i < self->tf.nr; i++)
+	if (variant->numbered_vm) {
+		struct kmmu_trace_record *recs = realloc(self->tf.recs,
+							 (self->tf.nr + 1) * sizeof(*recs));
+
+		ASSERT_NE(NULL, recs);
+		self->tf.recs = recs;
+		for (uint64_t i = 0; i < self->tf.nr; i++) {
+			if (recs[i].type == KMMU_ACT_VM_CREATE)
+				recs[i].vm.id = 1;
+			else if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
+				recs[i].memslot.vm = 1;
+		}
+		recs[self->tf.nr] = recs[self->tf.nr - 1];
+		recs[self->tf.nr].type = KMMU_ACT_VM_CLOSE;
+		memset(&recs[self->tf.nr].vm, 0, sizeof(recs[self->tf.nr].vm));
+		recs[self->tf.nr].vm.id = 1;
+		recs[self->tf.nr].ts++;
+		self->tf.nr++;
+	}
+	if (variant->spread_cpus || variant->numbered_vm) {
+		for (uint64_t i = 0; variant->spread_cpus && i < self->tf.nr; i++)
 			self->tf.recs[i].cpu = i % variant->spread_cpus;
 		snprintf(self->trace, sizeof(self->trace), "%s/spread.kmmutrace", self->dir);
 		ASSERT_EQ(0, kmmu_trace_file_write(self->trace, self->tf.header, self->tf.recs,
