@@ -32,12 +32,12 @@ void kmmu_bench_init(struct kmmu_bench *b)
 }
 
 void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
-			 void (*option)(const char *prog, int opt, const char *arg))
+			 const struct kmmu_opt *opts)
 {
 	kmmu_bench_init(b);
 	kmmu_bench_take_adaptive(b);
 	kmmu_bench_take_pin(b);
-	b->cli = (struct kmmu_cli_hooks){ usage, option };
+	b->cli = (struct kmmu_cli_hooks){ .usage = usage, .opts = opts };
 }
 
 void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,

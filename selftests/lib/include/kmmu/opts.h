@@ -219,6 +219,8 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
  * A test's whole command line, the part every main() shared: --result
  * FILE taken out first (if @o->result), then kmmu_run_getopt() to the
  * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli).  Returns only if the command line is good.
+ * NULL @shortopts and @longopts: built from the shared options @o binds
+ * and the test's table @o->cli.opts (kmmu_getopt_tables()).
  */
 void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
 		    const char *shortopts, const struct option *longopts);
