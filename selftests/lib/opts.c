@@ -413,6 +413,7 @@ static void kmmu_opt_store(const struct kmmu_opt *o, uint64_t u)
 static int kmmu_opt_parse(const struct kmmu_opt *o, const char *prog, const char *arg)
 {
 	uint64_t u;
+	int i;
 
 	switch (o->kind) {
 	case KMMU_OPT_FLAG:
@@ -431,6 +432,14 @@ static int kmmu_opt_parse(const struct kmmu_opt *o, const char *prog, const char
 		return kmmu_parse_names(arg, o->names, o->nr_names, o->field) < 0 ? -EINVAL : 0;
 	case KMMU_OPT_EITHER:
 		return kmmu_parse_either(arg, o->names[0], o->names[1], o->field);
+	case KMMU_OPT_CHOICE:
+		for (i = 0; i < o->nr_names; i++) {
+			if (!strcmp(arg, o->names[i])) {
+				kmmu_opt_store(o, o->values[i]);
+				return 0;
+			}
+		}
+		return -EINVAL;
 	case KMMU_OPT_CUSTOM:
 		o->parse(prog, arg);
 		return 0;

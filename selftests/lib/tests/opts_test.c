@@ -402,9 +402,12 @@ static struct {
 	bool picked[3];		/* --pick a,b,c */
 	bool pair[2];		/* --pair x|y|both */
 	char custom[16];	/* --custom */
+	int level;		/* --level low|high */
 } opts_table_got;
 
 static const char *const opts_table_names[] = { "a", "b", "c" };
+static const char *const opts_table_levels[] = { "low", "high" };
+static const int opts_table_level_values[] = { 10, 20 };
 
 static void opts_table_custom(const char *prog, const char *arg)
 {
@@ -426,6 +429,8 @@ static const struct kmmu_opt opts_table[] = {
 	KMMU_OPT_PAIR("pair", 0, opts_table_got.pair, ((const char *const[]){ "x", "y" }),
 		      "--pair wants x, y or both"),
 	KMMU_OPT_FN("custom", 0, opts_table_custom),
+	KMMU_OPT_ONE_OF("level", 0, opts_table_got.level, opts_table_levels,
+			opts_table_level_values, 2, "--level wants low or high"),
 	KMMU_OPTS_END,
 };
 
@@ -447,9 +452,10 @@ TEST(opt_table_getopt_tables)
 	ASSERT_EQ('q', g.longopts[3].val);
 	ASSERT_EQ(no_argument, g.longopts[3].has_arg);
 	ASSERT_STREQ("custom", g.longopts[6].name);
-	ASSERT_STREQ("help", g.longopts[7].name);
-	ASSERT_EQ('h', g.longopts[7].val);
-	ASSERT_EQ(NULL, g.longopts[8].name);
+	ASSERT_STREQ("level", g.longopts[7].name);
+	ASSERT_STREQ("help", g.longopts[8].name);
+	ASSERT_EQ('h', g.longopts[8].val);
+	ASSERT_EQ(NULL, g.longopts[9].name);
 
 	for (i = 0; i < KMMU_OPTS_MAX; i++)
 		many[i] = (struct kmmu_opt)KMMU_OPT_BOOL("x", 0, opts_table_got.quiet);
@@ -471,16 +477,25 @@ static int opts_table_run_parse_all(void *arg)
 /* kmmu_run_parse() from a table: every kind stored in its field, or its usage error. */
 TEST(opt_table_run_parse)
 {
-	static const struct opts_test_bad bad[] = {
+	/* A value out of range, or not as the option must have it. */
+	static const struct opts_test_bad bad_values[] = {
 		{ { "-c", "0" }, "prog: -c wants 1 to 1000 (-h for help)\n" },
 		{ { "-c", "1001" }, "prog: -c wants 1 to 1000 (-h for help)\n" },
 		{ { "--even=7" }, "prog: --even wants an even number (-h for help)\n" },
 		{ { "--pow2=96" }, "prog: --pow2 wants a power of two (-h for help)\n" },
 		{ { "--pow2=256" }, "prog: --pow2 wants a power of two (-h for help)\n" },
+		{ },
+	};
+	static const struct opts_test_bad bad_kinds[] = {
 		{ { "-t", "0.1" }, "prog: -t wants 0.5 to 10 s (-h for help)\n" },
 		{ { "--pick=a,d" }, "prog: --pick wants a, b, c (-h for help)\n" },
 		{ { "--pair=z" }, "prog: --pair wants x, y or both (-h for help)\n" },
 		{ { "--custom=abcdefghijklmnopq" }, "prog: --custom wants a short word (-h for help)\n" },
+		{ { "--level=mid" }, "prog: --level wants low or high (-h for help)\n" },
+		{ },
+	};
+	/* What getopt_long() refuses: only the table's letters and names are options. */
+	static const struct opts_test_bad bad_options[] = {
 		{ { "--quiet=1" }, "prog: option --quiet takes no value (-h for help)\n" },
 		{ { "-e" }, "prog: unknown option -e (-h for help)\n" },
 		{ { "--count=1" }, "prog: unknown option --count=1 (-h for help)\n" },
@@ -489,11 +504,11 @@ TEST(opt_table_run_parse)
 		{ },
 	};
 	char *argv[] = { "prog", "-c", "700", "--even", "64", "--pow2=128", "-t", "2.5", "-q",
-			 "--pick=c,a", "--pair", "y", "--custom=word", "-v", "3", NULL };
+			 "--pick=c,a", "--pair", "y", "--custom=word", "-v", "3", "--level=high", NULL };
 	int vcpus = 0;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1,
 				   .cli = { opts_test_usage, NULL, opts_table } };
-	int argc = 15;
+	int argc = 16;
 	char err[512];
 
 
@@ -509,11 +524,14 @@ TEST(opt_table_run_parse)
 		    opts_table_got.picked[2]);
 	ASSERT_TRUE(!opts_table_got.pair[0] && opts_table_got.pair[1]);
 	ASSERT_STREQ("word", opts_table_got.custom);
+	ASSERT_EQ(20, opts_table_got.level);
 
 	ASSERT_EQ(0, kmmu_exit_status(opts_table_run_parse_all, (const char *[]){ "-h", NULL },
 				      err, sizeof(err)));
 	ASSERT_STREQ("usage printed\n", err);
-	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad);
+	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad_values);
+	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad_kinds);
+	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad_options);
 }
 
 TEST_HARNESS_MAIN

@@ -117,6 +117,7 @@ enum kmmu_opt_kind {
 	KMMU_OPT_SECONDS,	/* number in [dmin, dmax] (kmmu_parse_seconds()) */
 	KMMU_OPT_NAMES,		/* names[] (kmmu_parse_names()) into bool field[nr_names] */
 	KMMU_OPT_EITHER,	/* names[0], names[1] or "both" (kmmu_parse_either()) */
+	KMMU_OPT_CHOICE,	/* one of names[]: the integer field = values[its index] */
 	KMMU_OPT_CUSTOM,	/* parse(prog, arg) stores or ends in a usage error */
 };
 
@@ -129,11 +130,12 @@ struct kmmu_opt {
 	int letter;		/* -LETTER, or 0: long only */
 	enum kmmu_opt_kind kind;
 	void *field;
-	size_t size;		/* of the KMMU_OPT_UINT field: 1, 2, 4 or 8 bytes */
+	size_t size;		/* of an integer field: 1, 2, 4 or 8 bytes */
 	uint64_t min, max;
 	unsigned int must;	/* KMMU_OPT_EVEN, KMMU_OPT_POWER_OF_2 */
 	double dmin, dmax;
 	const char *const *names;
+	const int *values;	/* KMMU_OPT_CHOICE */
 	int nr_names;
 	void (*parse)(const char *prog, const char *arg);
 	const char *what;	/* the usage error for a bad value */
@@ -153,6 +155,9 @@ struct kmmu_opt {
 #define KMMU_OPT_PAIR(nm, l, sel, list, w)				\
 	{ .name = nm, .letter = l, .kind = KMMU_OPT_EITHER, .field = (sel),	\
 	  .names = list, .nr_names = 2, .what = w }
+#define KMMU_OPT_ONE_OF(nm, l, f, list, vals, n, w)			\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_CHOICE, .field = &(f),	\
+	  .size = sizeof(f), .names = list, .values = vals, .nr_names = n, .what = w }
 #define KMMU_OPT_FN(nm, l, fn)						\
 	{ .name = nm, .letter = l, .kind = KMMU_OPT_CUSTOM, .parse = fn }
 #define KMMU_OPTS_END	{ .name = NULL, .letter = 0 }
