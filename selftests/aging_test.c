@@ -596,25 +596,16 @@ static void ag_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
-/* --driver: one of the two ways of making pages old, or both. */
-static void ag_parse_driver(const char *prog, const char *arg)
-{
-	if (!strcmp(arg, "damon"))
-		ag_opts.drivers = AG_DAMON;
-	else if (!strcmp(arg, "reclaim"))
-		ag_opts.drivers = AG_RECLAIM;
-	else if (!strcmp(arg, "all"))
-		ag_opts.drivers = AG_DAMON | AG_RECLAIM;
-	else
-		kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
-}
+static const char *const ag_driver_names[] = { "damon", "reclaim", "all" };
+static const int ag_driver_values[] = { AG_DAMON, AG_RECLAIM, AG_DAMON | AG_RECLAIM };
 
 /* The options of this test alone (kmmu_run_parse() does the rest). */
 static const struct kmmu_opt ag_cli_opts[] = {
 	KMMU_OPT_U("hot-mb", 0, ag_opts.hot_mb, 1, 4096, 0, "--hot-mb wants MiB from 1 to 4096"),
 	KMMU_OPT_U("cold-mb", 0, ag_opts.cold_mb, 2, 16384, 0,
 		   "--cold-mb wants MiB from 2 to 16384"),
-	KMMU_OPT_FN("driver", 0, ag_parse_driver),
+	KMMU_OPT_ONE_OF("driver", 0, ag_opts.drivers, ag_driver_names, ag_driver_values, 3,
+			"--driver wants damon, reclaim or all"),
 	KMMU_OPT_BOOL("control", 0, ag_opts.control),
 	KMMU_OPTS_END,
 };

@@ -319,22 +319,15 @@ static void ch_parse_numa_node(const char *prog, const char *arg)
 	ch_opts.numa_node = u;
 }
 
-/* -m: what backs the churned slots. */
-static void ch_parse_backing(const char *prog, const char *arg)
-{
-	if (!strcmp(arg, "anon"))
-		ch_opts.backing = KMMU_BACKING_ANON;
-	else if (!strcmp(arg, "memfd"))
-		ch_opts.backing = KMMU_BACKING_MEMFD;
-	else
-		kmmu_usage_error(prog, "-m wants anon or memfd");
-}
+static const char *const ch_backing_names[] = { "anon", "memfd" };
+static const int ch_backing_values[] = { KMMU_BACKING_ANON, KMMU_BACKING_MEMFD };
 
 /* The options of this test alone (kmmu_run_parse() does the rest). */
 static const struct kmmu_opt ch_cli_opts[] = {
 	KMMU_OPT_U(NULL, 's', ch_opts.slots, 1, CH_MAX_SLOTS, 0,
 		   "-s wants a slot count from 1 to 32768"),
-	KMMU_OPT_FN(NULL, 'm', ch_parse_backing),
+	KMMU_OPT_ONE_OF(NULL, 'm', ch_opts.backing, ch_backing_names, ch_backing_values, 2,
+			"-m wants anon or memfd"),
 	KMMU_OPT_FN("numa-node", 'N', ch_parse_numa_node),
 	KMMU_OPT_U("host-unmap", 0, ch_opts.host_unmap, 0, CH_UNMAP_MAX_RATE, 0,
 		   "--host-unmap wants unmaps per second from 0 to 1000000"),
