@@ -60,6 +60,7 @@ struct fp_opts {
 };
 
 static struct fp_opts fp_opts = {
+	.backings = { [FP_4K] = true, [FP_2M] = true },
 	.duration = 1.0,
 	.mem_mb = 256,
 };
@@ -442,7 +443,6 @@ int main(int argc, char **argv)
 	kmmu_bench_init_kvm(&fp_opts.b, fp_usage, fp_cli_opts);
 	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
 			FP_MAX_CONFIGS);
-	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
 	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv, NULL);
 	if (!fp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();

@@ -57,6 +57,7 @@ struct mp_opts {
 };
 
 static struct mp_opts mp_opts = {
+	.kinds = { [MP_WRITE] = true, [MP_READ] = true },
 	.duration = 1.0,
 };
 
@@ -358,7 +359,6 @@ int main(int argc, char **argv)
 	kmmu_bench_init_kvm(&mp_opts.b, mp_usage, mp_cli_opts);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
-	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
 	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, NULL);
 	if (!mp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
