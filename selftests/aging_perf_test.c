@@ -625,7 +625,7 @@ int main(int argc, char **argv)
 
 	kmmu_bench_init_kvm(&ap_opts.b, ap_usage, ap_cli_opts);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
-	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv, NULL);
+	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv);
 	if (!ap_opts.nr_sizes) {
 		ap_opts.mb[ap_opts.nr_sizes++] = 256;
 		ap_opts.mb[ap_opts.nr_sizes++] = 1024;

@@ -617,11 +617,11 @@ int main(int argc, char **argv)
 	/* Without -S: $KMMU_SEED or 0 (the workload is deterministic). */
 	struct kmmu_run_opts run = { .vcpus = &ag_opts.vcpus, .min_vcpus = 1,
 		.seed = &ag_opts.seed, .keep_seed = true, .result = &ag_opts.result,
-		.cli = { ag_usage, NULL, ag_cli_opts } };
+		.cli = { ag_usage, ag_cli_opts } };
 	char why[256];
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, NULL, NULL);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	/*
 	 * The squeeze is cold/2: cold alone can give it with a margin for
 	 * reclaim's overshoot, and it is at least the hot set, which the

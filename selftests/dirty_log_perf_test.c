@@ -584,7 +584,7 @@ int main(int argc, char **argv)
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;
-	kmmu_bench_parse(&dp_opts.b, prog, &argc, argv, NULL);
+	kmmu_bench_parse(&dp_opts.b, prog, &argc, argv);
 	if (!dp_opts.nr_vcpu_configs) {
 		dp_opts.vcpus[0] = kmmu_bench_online_vcpus();
 		dp_opts.nr_vcpu_configs = 1;

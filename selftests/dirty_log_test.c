@@ -475,14 +475,14 @@ int main(int argc, char **argv)
 	char why[256];
 	cpu_set_t set;
 	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed,
-		.cli = { dl_usage, NULL, dl_cli_opts } };
+		.cli = { dl_usage, dl_cli_opts } };
 	int fd, i;
 
 	for (i = 0; i < DL_NR_MODES; i++)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	kmmu_run_parse(&run, prog, &argc, argv, NULL, NULL);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
 		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");

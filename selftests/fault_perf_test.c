@@ -443,7 +443,7 @@ int main(int argc, char **argv)
 	kmmu_bench_init_kvm(&fp_opts.b, fp_usage, fp_cli_opts);
 	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
 			FP_MAX_CONFIGS);
-	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv, NULL);
+	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv);
 	if (!fp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
 		for (k = 1; k < ncpu && fp_opts.nr_vcpu_configs < FP_MAX_CONFIGS - 1; k *= 2)

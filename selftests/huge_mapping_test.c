@@ -310,11 +310,11 @@ int main(int argc, char **argv)
 {
 	const char *prog = "huge_mapping_test";
 	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed,
-		.cli = { hm_usage, NULL, hm_cli_opts } };
+		.cli = { hm_usage, hm_cli_opts } };
 	char why[256];
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, NULL, NULL);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	hm_opts.inject = getenv("KMMU_HUGE_INJECT");
 	if (hm_opts.inject && !*hm_opts.inject)
 		hm_opts.inject = NULL;

@@ -339,13 +339,13 @@ int main(int argc, char **argv)
 	const char *prog = "memslot_churn_test";
 	struct kmmu_run_opts run = { .vcpus = &ch_opts.vcpus, .min_vcpus = 1, .ops = &ch_opts.ops,
 		.max_ops = 1000000000, .duration = &ch_opts.duration, .seed = &ch_opts.seed,
-		.result = &ch_opts.result, .cli = { ch_usage, NULL, ch_cli_opts } };
+		.result = &ch_opts.result, .cli = { ch_usage, ch_cli_opts } };
 	char why[256], msg[160];
 	size_t off;
 	long cap;
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, NULL, NULL);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
 	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
 	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write") &&

@@ -697,7 +697,7 @@ int main(int argc, char **argv)
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
-	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv, NULL);
+	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv);
 	if (!ms_opts.nr_slot_configs)
 		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
 			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];

@@ -331,12 +331,12 @@ int main(int argc, char **argv)
 	const char *prog = "mmio_invalidation_test";
 	struct kmmu_run_opts run = { .vcpus = &mi_opts.vcpus, .min_vcpus = 1, .ops = &mi_opts.ops,
 		.max_ops = 1000000000, .duration = &mi_opts.duration, .seed = &mi_opts.seed,
-		.result = &mi_opts.result, .cli = { mi_usage, NULL, mi_cli_opts } };
+		.result = &mi_opts.result, .cli = { mi_usage, mi_cli_opts } };
 	char why[256], msg[160];
 	long cap;
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, NULL, NULL);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	/* A full wrap is 262144 memslot updates: give it time unless told. */
 	if (mi_opts.full_wrap && !run.timed)
 		mi_opts.duration = 1800;

@@ -359,7 +359,7 @@ int main(int argc, char **argv)
 	kmmu_bench_init_kvm(&mp_opts.b, mp_usage, mp_cli_opts);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
-	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, NULL);
+	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv);
 	if (!mp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
 		mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = 1;

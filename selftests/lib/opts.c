@@ -328,15 +328,11 @@ void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt
 		h->usage(stdout, prog);
 		exit(0);
 	}
-	if (kmmu_opt_apply(h->opts, prog, opt, arg))
-		return;
-	if (!h->option)
+	if (!kmmu_opt_apply(h->opts, prog, opt, arg))
 		kmmu_usage_error(prog, "option -%c is not handled", opt);
-	h->option(prog, opt, arg);
 }
 
-void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
-		    const char *shortopts, const struct option *longopts)
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv)
 {
 	struct kmmu_getopt_tables g;
 	char shared[16] = "";
@@ -344,16 +340,12 @@ void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char *
 
 	if (o->result && kmmu_take_result_arg(argc, argv, o->result))
 		kmmu_usage_error(prog, "--result needs a file name");
-	if (!shortopts) {
-		/* The letters of the shared options the test binds, then its own. */
-		snprintf(shared, sizeof(shared), "%s%s%s%s", o->vcpus ? "v:" : "",
-			 o->ops ? "n:" : "", o->duration ? "d:" : "", o->seed ? "S:" : "");
-		if (kmmu_getopt_tables(&g, shared, NULL, 0, o->cli.opts))
-			kmmu_usage_error(prog, "too many options in the program's table");
-		shortopts = g.shortopts;
-		longopts = g.longopts;
-	}
-	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, shortopts, longopts)) != -1)
+	/* The letters of the shared options the test binds, then its own. */
+	snprintf(shared, sizeof(shared), "%s%s%s%s", o->vcpus ? "v:" : "",
+		 o->ops ? "n:" : "", o->duration ? "d:" : "", o->seed ? "S:" : "");
+	if (kmmu_getopt_tables(&g, shared, NULL, 0, o->cli.opts))
+		kmmu_usage_error(prog, "too many options in the program's table");
+	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, g.shortopts, g.longopts)) != -1)
 		kmmu_cli_dispatch(&o->cli, prog, opt, optarg);
 }
 

@@ -302,15 +302,22 @@ static void opts_test_usage(FILE *f, const char *prog)
 	fprintf(stderr, "usage printed\n");
 }
 
-static void opts_test_option(const char *prog, int opt, const char *arg)
+static void opts_test_x(const char *prog, const char *arg)
 {
 	size_t n = strlen(opts_test_seen);
 
-	snprintf(opts_test_seen + n, sizeof(opts_test_seen) - n, "%c=%s;", opt,
-		 arg ? arg : "");
-	if (opt == 'x' && !strcmp(arg, "bad"))
+	snprintf(opts_test_seen + n, sizeof(opts_test_seen) - n, "x=%s;", arg);
+	if (!strcmp(arg, "bad"))
 		kmmu_usage_error(prog, "-x wants good");
 }
+
+static bool opts_test_control;
+
+static const struct kmmu_opt opts_test_own[] = {
+	KMMU_OPT_FN(NULL, 'x', opts_test_x),
+	KMMU_OPT_BOOL("control", 'c', opts_test_control),
+	KMMU_OPTS_END,
+};
 
 static int opts_test_run_parse_all(void *arg)
 {
@@ -318,9 +325,9 @@ static int opts_test_run_parse_all(void *arg)
 	int argc = opts_test_argv(arg, argv, 16), vcpus;
 	const char *result = NULL;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
-				   .cli = { opts_test_usage, opts_test_option } };
+				   .cli = { opts_test_usage, opts_test_own } };
 
-	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
+	kmmu_run_parse(&o, "prog", &argc, argv);
 	return 0;
 }
 
@@ -338,15 +345,16 @@ TEST(run_parse)
 	int argc = 8, vcpus = 0;
 	const char *result = NULL;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
-				   .cli = { opts_test_usage, opts_test_option } };
+				   .cli = { opts_test_usage, opts_test_own } };
 	char err[512];
 
 	optind = 1;
 	opts_test_seen[0] = 0;
-	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
+	kmmu_run_parse(&o, "prog", &argc, argv);
 	ASSERT_STREQ("r.json", result);
 	ASSERT_EQ(6, argc);
-	ASSERT_STREQ("x=1;c=;", opts_test_seen);
+	ASSERT_STREQ("x=1;", opts_test_seen);
+	ASSERT_TRUE(opts_test_control);
 	ASSERT_EQ(2, vcpus);
 
 	ASSERT_EQ(0, kmmu_exit_status(opts_test_run_parse_all, (const char *[]){ "-h", NULL },
@@ -468,9 +476,9 @@ static int opts_table_run_parse_all(void *arg)
 	char *argv[16];
 	int argc = opts_test_argv(arg, argv, 16), vcpus;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1,
-				   .cli = { opts_test_usage, NULL, opts_table } };
+				   .cli = { opts_test_usage, opts_table } };
 
-	kmmu_run_parse(&o, "prog", &argc, argv, NULL, NULL);
+	kmmu_run_parse(&o, "prog", &argc, argv);
 	return 0;
 }
 
@@ -507,13 +515,13 @@ TEST(opt_table_run_parse)
 			 "--pick=c,a", "--pair", "y", "--custom=word", "-v", "3", "--level=high", NULL };
 	int vcpus = 0;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1,
-				   .cli = { opts_test_usage, NULL, opts_table } };
+				   .cli = { opts_test_usage, opts_table } };
 	int argc = 16;
 	char err[512];
 
 
 	optind = 1;
-	kmmu_run_parse(&o, "prog", &argc, argv, NULL, NULL);
+	kmmu_run_parse(&o, "prog", &argc, argv);
 	ASSERT_EQ(700, opts_table_got.count);
 	ASSERT_EQ(3, vcpus);
 	ASSERT_EQ(64, opts_table_got.even);

@@ -322,11 +322,10 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
  * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
  * to the end, -h as kmmu_bench_usage() on stdout and exit 0, and every
  * benchmark-specific option to kmmu_cli_dispatch(@b->cli).  Returns only
- * if the command line is good.  A NULL @longopts: the common options (with
+ * if the command line is good.  The long options: the common ones (with
  * --duration and --vcpus where taken), then those of @b->cli.opts.
  */
-void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
-		      const struct option *longopts);
+void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv);
 
 /* --duration S: seconds per sample, 0.01 to 3600 (else a usage error). */
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out);

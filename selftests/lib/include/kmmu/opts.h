@@ -93,16 +93,15 @@ uint64_t kmmu_time_seed(void);
 
 /*
  * What a program's main() gives the shared parsers (kmmu_run_parse(),
- * kmmu_bench_parse()): -h prints @usage on stdout and exits 0; every
- * option of the program's own goes to @option, which stores @arg or ends
- * in kmmu_usage_error().
+ * kmmu_bench_parse()): -h prints @usage on stdout and exits 0; the
+ * program's own options are the table @opts (struct kmmu_opt below), from
+ * which the parsers build getopt_long()'s tables and which stores each
+ * value or ends in kmmu_usage_error().
  */
 struct kmmu_opt;
 
 struct kmmu_cli_hooks {
 	void (*usage)(FILE *f, const char *prog);
-	void (*option)(const char *prog, int opt, const char *arg);
-	/* The program's own options, parsed before @option sees any. */
 	const struct kmmu_opt *opts;
 };
 
@@ -195,7 +194,7 @@ void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt
 /*
  * The options the randomized real-KVM tests share, parsed in one place
  * (as struct kmmu_bench does for the benchmarks): a test binds the ones it
- * takes to its own fields and lists their letters in its shortopts.
+ * takes to its own fields (kmmu_run_parse() then accepts their letters).
  */
 struct kmmu_run_opts {
 	int *vcpus;		/* -v N: min_vcpus to KMMU_MAX_VCPUS */
@@ -223,20 +222,11 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 /*
  * A test's whole command line, the part every main() shared: --result
  * FILE taken out first (if @o->result), then kmmu_run_getopt() to the
- * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli).  Returns only if the command line is good.
- * NULL @shortopts and @longopts: built from the shared options @o binds
- * and the test's table @o->cli.opts (kmmu_getopt_tables()).
+ * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli),
+ * the options being the shared ones @o binds and the test's table
+ * @o->cli.opts (kmmu_getopt_tables()).  Returns only if the command line
+ * is good.
  */
-void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
-		    const char *shortopts, const struct option *longopts);
-
-/* A long option with a value (--NAME V or --NAME=V), and one without, as @val. */
-#define KMMU_LONGOPT(name, val)		{ name, required_argument, NULL, val }
-#define KMMU_LONGOPT_FLAG(name, val)	{ name, no_argument, NULL, val }
-
-/* The long options' last two entries: --help (as -h) and the terminator. */
-#define KMMU_LONGOPTS_HELP_END					\
-	{ "help", no_argument, NULL, 'h' },			\
-	{ NULL, 0, NULL, 0 }
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv);
 
 #endif
