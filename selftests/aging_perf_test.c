@@ -600,28 +600,32 @@ static int ap_parse_sizes(const char *prog, const char *arg, uint64_t unit_mb)
 	return n;
 }
 
-/* --mb or --gib, this benchmark's options (kmmu_bench_parse() does the rest). */
-static void ap_option(const char *prog, int opt, const char *arg)
+static void ap_parse_mb(const char *prog, const char *arg)
 {
-	ap_opts.nr_sizes = ap_parse_sizes(prog, arg, opt == 'g' ? 1024 : 1);
+	ap_opts.nr_sizes = ap_parse_sizes(prog, arg, 1);
 }
+
+static void ap_parse_gib(const char *prog, const char *arg)
+{
+	ap_opts.nr_sizes = ap_parse_sizes(prog, arg, 1024);
+}
+
+/* --mb or --gib, this benchmark's options (kmmu_bench_parse() does the rest). */
+static const struct kmmu_opt ap_cli_opts[] = {
+	KMMU_OPT_FN("mb", 0, ap_parse_mb),
+	KMMU_OPT_FN("gib", 0, ap_parse_gib),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_BENCH_LONGOPTS,
-		KMMU_LONGOPT("mb", 'm'),
-		KMMU_LONGOPT("gib", 'g'),
-		KMMU_BENCH_LONGOPT("vcpus"),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "aging_perf_test";
 	char why[256];
 	int i, timeout;
 
-	kmmu_bench_init_kvm(&ap_opts.b, ap_usage, ap_option);
+	kmmu_bench_init_kvm(&ap_opts.b, ap_usage, ap_cli_opts);
 	kmmu_bench_take(&ap_opts.b, NULL, ap_opts.vcpus, &ap_opts.nr_vcpu_configs, AP_MAX_CONFIGS);
-	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv, longopts);
+	kmmu_bench_parse(&ap_opts.b, prog, &argc, argv);
 	if (!ap_opts.nr_sizes) {
 		ap_opts.mb[ap_opts.nr_sizes++] = 256;
 		ap_opts.mb[ap_opts.nr_sizes++] = 1024;

@@ -596,53 +596,32 @@ static void ag_usage(FILE *f, const char *prog)
 		prog, KMMU_MAX_VCPUS);
 }
 
+static const char *const ag_driver_names[] = { "damon", "reclaim", "all" };
+static const int ag_driver_values[] = { AG_DAMON, AG_RECLAIM, AG_DAMON | AG_RECLAIM };
+
 /* The options of this test alone (kmmu_run_parse() does the rest). */
-static void ag_option(const char *prog, int opt, const char *arg)
-{
-	switch (opt) {
-	case 'H':
-		ag_opts.hot_mb = kmmu_option_u64(prog, arg, 1, 4096,
-						 "--hot-mb wants MiB from 1 to 4096");
-		break;
-	case 'C':
-		ag_opts.cold_mb = kmmu_option_u64(prog, arg, 2, 16384,
-						  "--cold-mb wants MiB from 2 to 16384");
-		break;
-	case 'D':
-		if (!strcmp(arg, "damon"))
-			ag_opts.drivers = AG_DAMON;
-		else if (!strcmp(arg, "reclaim"))
-			ag_opts.drivers = AG_RECLAIM;
-		else if (!strcmp(arg, "all"))
-			ag_opts.drivers = AG_DAMON | AG_RECLAIM;
-		else
-			kmmu_usage_error(prog, "--driver wants damon, reclaim or all");
-		break;
-	case 'c':
-		ag_opts.control = true;
-		break;
-	}
-}
+static const struct kmmu_opt ag_cli_opts[] = {
+	KMMU_OPT_U("hot-mb", 0, ag_opts.hot_mb, 1, 4096, 0, "--hot-mb wants MiB from 1 to 4096"),
+	KMMU_OPT_U("cold-mb", 0, ag_opts.cold_mb, 2, 16384, 0,
+		   "--cold-mb wants MiB from 2 to 16384"),
+	KMMU_OPT_ONE_OF("driver", 0, ag_opts.drivers, ag_driver_names, ag_driver_values, 3,
+			"--driver wants damon, reclaim or all"),
+	KMMU_OPT_BOOL("control", 0, ag_opts.control),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_LONGOPT("hot-mb", 'H'),
-		KMMU_LONGOPT("cold-mb", 'C'),
-		KMMU_LONGOPT("driver", 'D'),
-		KMMU_LONGOPT_FLAG("control", 'c'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "aging_test", *inject;
 	struct sigaction sa = { .sa_handler = ag_forward_signal };
 	/* Without -S: $KMMU_SEED or 0 (the workload is deterministic). */
 	struct kmmu_run_opts run = { .vcpus = &ag_opts.vcpus, .min_vcpus = 1,
 		.seed = &ag_opts.seed, .keep_seed = true, .result = &ag_opts.result,
-		.cli = { ag_usage, ag_option } };
+		.cli = { ag_usage, ag_cli_opts } };
 	char why[256];
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, ":v:S:h", longopts);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	/*
 	 * The squeeze is cold/2: cold alone can give it with a margin for
 	 * reclaim's overshoot, and it is at least the hot set, which the

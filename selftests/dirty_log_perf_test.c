@@ -556,61 +556,35 @@ static void dp_usage(FILE *f, const char *prog)
 }
 
 /* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
-static void dp_option(const char *prog, int opt, const char *arg)
-{
-	switch (opt) {
-	case 'm':
-		if (kmmu_parse_u64(arg, 2, 1 << 20, &dp_opts.mem_mb) || dp_opts.mem_mb & 1)
-			kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
-		break;
-	case 'x':
-		dp_opts.slots = kmmu_option_u64(prog, arg, 1, DP_MAX_SLOTS,
-						"--slots wants a count from 1 to 64");
-		break;
-	case 'i':
-		dp_opts.iterations = kmmu_option_u64(prog, arg, 1, DP_MAX_ITERATIONS,
-						     "--iterations wants a count from 1 to 1000");
-		break;
-	case 'M':
-		if (kmmu_parse_names(arg, dp_mode_names, DP_NR_MODES, dp_opts.modes) < 0)
-			kmmu_bench_usage_error(prog, "--mode wants get, clear, ring (comma separated)");
-		break;
-	case 'b':
-		if (kmmu_parse_names(arg, dp_backing_names, DP_NR_BACKINGS, dp_opts.backings) < 0)
-			kmmu_bench_usage_error(prog, "--backing wants 4k, thp (comma separated)");
-		break;
-	case 'r':
-		/* KVM's smallest ring is a page. */
-		if (kmmu_parse_u64(arg, 256, 65536, &dp_opts.ring_entries) ||
-		    (dp_opts.ring_entries & (dp_opts.ring_entries - 1)))
-			kmmu_bench_usage_error(prog, "--ring-entries wants a power of two from 256 to 65536");
-		break;
-	}
-}
+static const struct kmmu_opt dp_cli_opts[] = {
+	KMMU_OPT_U("mem", 0, dp_opts.mem_mb, 2, 1 << 20, KMMU_OPT_EVEN,
+		   "--mem wants an even number of MiB from 2 to 1048576"),
+	KMMU_OPT_U("slots", 0, dp_opts.slots, 1, DP_MAX_SLOTS, 0,
+		   "--slots wants a count from 1 to 64"),
+	KMMU_OPT_U("iterations", 0, dp_opts.iterations, 1, DP_MAX_ITERATIONS, 0,
+		   "--iterations wants a count from 1 to 1000"),
+	KMMU_OPT_NAMELIST("mode", 0, dp_opts.modes, dp_mode_names, DP_NR_MODES,
+			  "--mode wants get, clear, ring (comma separated)"),
+	KMMU_OPT_NAMELIST("backing", 0, dp_opts.backings, dp_backing_names, DP_NR_BACKINGS,
+			  "--backing wants 4k, thp (comma separated)"),
+	/* KVM's smallest ring is a page. */
+	KMMU_OPT_U("ring-entries", 0, dp_opts.ring_entries, 256, 65536, KMMU_OPT_POWER_OF_2,
+		   "--ring-entries wants a power of two from 256 to 65536"),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_BENCH_LONGOPTS,
-		KMMU_BENCH_LONGOPT("vcpus"),
-		KMMU_LONGOPT("mem", 'm'),
-		KMMU_LONGOPT("slots", 'x'),
-		KMMU_LONGOPT("iterations", 'i'),
-		KMMU_LONGOPT("mode", 'M'),
-		KMMU_LONGOPT("backing", 'b'),
-		KMMU_LONGOPT("ring-entries", 'r'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "dirty_log_perf_test";
 	uint64_t mem = 0, configs;
 	int m;
 
-	kmmu_bench_init_kvm(&dp_opts.b, dp_usage, dp_option);
+	kmmu_bench_init_kvm(&dp_opts.b, dp_usage, dp_cli_opts);
 	kmmu_bench_take(&dp_opts.b, NULL, dp_opts.vcpus, &dp_opts.nr_vcpu_configs, DP_MAX_CONFIGS);
 	for (m = 0; m < DP_NR_MODES; m++)
 		dp_opts.modes[m] = true;
 	dp_opts.backings[DP_4K] = dp_opts.backings[DP_THP] = true;
-	kmmu_bench_parse(&dp_opts.b, prog, &argc, argv, longopts);
+	kmmu_bench_parse(&dp_opts.b, prog, &argc, argv);
 	if (!dp_opts.nr_vcpu_configs) {
 		dp_opts.vcpus[0] = kmmu_bench_online_vcpus();
 		dp_opts.nr_vcpu_configs = 1;

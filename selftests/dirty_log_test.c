@@ -454,53 +454,35 @@ static void dl_usage(FILE *f, const char *prog)
 }
 
 /* The options of this test alone (kmmu_run_parse() does the rest). */
-static void dl_option(const char *prog, int opt, const char *arg)
-{
-	uint64_t u;
-
-	switch (opt) {
-	case 'n':
-		dl_opts.iterations = kmmu_option_u64(prog, arg, 1, 100000,
-						     "-n wants a round count from 1 to 100000");
-		break;
-	case 'i':
-		if (kmmu_parse_seconds(arg, 0, 10000, &dl_opts.interval_ms))
-			kmmu_usage_error(prog, "-i wants milliseconds from 0 to 10000");
-		break;
-	case 'r':
-		/* KVM's smallest ring is a page. */
-		if (kmmu_parse_u64(arg, 256, 65536, &u) || (u & (u - 1)))
-			kmmu_usage_error(prog, "-r wants a power of two from 256 to 65536");
-		dl_opts.ring_entries = u;
-		break;
-	case 'M':
-		if (kmmu_parse_names(arg, dl_mode_names, DL_NR_MODES, dl_opts.modes) < 0)
-			kmmu_usage_error(prog, "-M wants interfaces from get, clear, clear-init, ring (comma separated)");
-		break;
-	case 'B':
-		if (kmmu_parse_names(arg, dl_backing_names, DL_NR_BACKINGS, dl_opts.backings) < 0)
-			kmmu_usage_error(prog, "-B wants backings from 4k, thp, hugetlb (comma separated)");
-		break;
-	}
-}
+static const struct kmmu_opt dl_cli_opts[] = {
+	KMMU_OPT_U(NULL, 'n', dl_opts.iterations, 1, 100000, 0,
+		   "-n wants a round count from 1 to 100000"),
+	KMMU_OPT_SEC(NULL, 'i', dl_opts.interval_ms, 0, 10000,
+		     "-i wants milliseconds from 0 to 10000"),
+	/* KVM's smallest ring is a page. */
+	KMMU_OPT_U(NULL, 'r', dl_opts.ring_entries, 256, 65536, KMMU_OPT_POWER_OF_2,
+		   "-r wants a power of two from 256 to 65536"),
+	KMMU_OPT_NAMELIST(NULL, 'M', dl_opts.modes, dl_mode_names, DL_NR_MODES,
+			  "-M wants interfaces from get, clear, clear-init, ring (comma separated)"),
+	KMMU_OPT_NAMELIST(NULL, 'B', dl_opts.backings, dl_backing_names, DL_NR_BACKINGS,
+			  "-B wants backings from 4k, thp, hugetlb (comma separated)"),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "dirty_log_test";
 	char why[256];
 	cpu_set_t set;
 	struct kmmu_run_opts run = { .vcpus = &dl_opts.vcpus, .min_vcpus = 2, .seed = &dl_opts.seed,
-		.cli = { dl_usage, dl_option } };
+		.cli = { dl_usage, dl_cli_opts } };
 	int fd, i;
 
 	for (i = 0; i < DL_NR_MODES; i++)
 		dl_opts.modes[i] = true;
 	for (i = 0; i < DL_NR_BACKINGS; i++)
 		dl_opts.backings[i] = true;
-	kmmu_run_parse(&run, prog, &argc, argv, ":v:n:i:r:S:M:B:h", longopts);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
 	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
 		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");

@@ -60,6 +60,7 @@ struct fp_opts {
 };
 
 static struct fp_opts fp_opts = {
+	.backings = { [FP_4K] = true, [FP_2M] = true },
 	.duration = 1.0,
 	.mem_mb = 256,
 };
@@ -423,40 +424,26 @@ static void fp_usage(FILE *f, const char *prog)
 		prog, KMMU_BENCH_SAMPLES_DEFAULT);
 }
 
+_Static_assert(FP_4K == 0 && FP_2M == 1, "backings[FP_4K] and [FP_2M] are a pair");
+
 /* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
-static void fp_option(const char *prog, int opt, const char *arg)
-{
-	switch (opt) {
-	case 'b':
-		_Static_assert(FP_4K == 0 && FP_2M == 1, "backings[FP_4K] and [FP_2M] are a pair");
-		if (kmmu_parse_either(arg, "4k", "2m", fp_opts.backings))
-			kmmu_bench_usage_error(prog, "--backing wants 4k, 2m or both");
-		break;
-	case 'm':
-		if (kmmu_parse_u64(arg, 2, 1 << 20, &fp_opts.mem_mb) || fp_opts.mem_mb & 1)
-			kmmu_bench_usage_error(prog, "--mem wants an even number of MiB from 2 to 1048576");
-		break;
-	}
-}
+static const struct kmmu_opt fp_cli_opts[] = {
+	KMMU_OPT_PAIR("backing", 0, fp_opts.backings, ((const char *const[]){ "4k", "2m" }),
+		      "--backing wants 4k, 2m or both"),
+	KMMU_OPT_U("mem", 0, fp_opts.mem_mb, 2, 1 << 20, KMMU_OPT_EVEN,
+		   "--mem wants an even number of MiB from 2 to 1048576"),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_BENCH_LONGOPTS,
-		KMMU_BENCH_LONGOPT("duration"),
-		KMMU_BENCH_LONGOPT("vcpus"),
-		KMMU_LONGOPT("backing", 'b'),
-		KMMU_LONGOPT("mem", 'm'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "fault_perf_test";
 	long ncpu, k;
 
-	kmmu_bench_init_kvm(&fp_opts.b, fp_usage, fp_option);
+	kmmu_bench_init_kvm(&fp_opts.b, fp_usage, fp_cli_opts);
 	kmmu_bench_take(&fp_opts.b, &fp_opts.duration, fp_opts.vcpus, &fp_opts.nr_vcpu_configs,
 			FP_MAX_CONFIGS);
-	fp_opts.backings[FP_4K] = fp_opts.backings[FP_2M] = true;
-	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv, longopts);
+	kmmu_bench_parse(&fp_opts.b, prog, &argc, argv);
 	if (!fp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
 		for (k = 1; k < ncpu && fp_opts.nr_vcpu_configs < FP_MAX_CONFIGS - 1; k *= 2)

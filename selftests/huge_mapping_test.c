@@ -299,36 +299,22 @@ static void hm_usage(FILE *f, const char *prog)
 }
 
 /* The options of this test alone (kmmu_run_parse() does the rest). */
-static void hm_option(const char *prog, int opt, const char *arg)
-{
-	switch (opt) {
-	case 'r':
-		hm_opts.rounds = kmmu_option_u64(prog, arg, 1, 64,
-						 "-r wants a round count from 1 to 64");
-		break;
-	case 'p':
-		hm_opts.passes = kmmu_option_u64(prog, arg, 1, 1000,
-						 "-p wants a pass count from 1 to 1000");
-		break;
-	case 'C':
-		hm_opts.check_all = true;
-		break;
-	}
-}
+static const struct kmmu_opt hm_cli_opts[] = {
+	KMMU_OPT_U(NULL, 'r', hm_opts.rounds, 1, 64, 0, "-r wants a round count from 1 to 64"),
+	KMMU_OPT_U(NULL, 'p', hm_opts.passes, 1, 1000, 0, "-p wants a pass count from 1 to 1000"),
+	KMMU_OPT_BOOL("check-all", 0, hm_opts.check_all),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_LONGOPT_FLAG("check-all", 'C'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "huge_mapping_test";
 	struct kmmu_run_opts run = { .ops = &hm_opts.ops, .max_ops = 10000, .seed = &hm_opts.seed,
-		.cli = { hm_usage, hm_option } };
+		.cli = { hm_usage, hm_cli_opts } };
 	char why[256];
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, ":S:r:n:p:h", longopts);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	hm_opts.inject = getenv("KMMU_HUGE_INJECT");
 	if (hm_opts.inject && !*hm_opts.inject)
 		hm_opts.inject = NULL;

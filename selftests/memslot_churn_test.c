@@ -297,9 +297,6 @@ static void ch_usage(FILE *f, const char *prog)
 		CH_UNMAP_MAX_RATE);
 }
 
-/* Long-only options: values no short option has. */
-enum { CH_OPT_HOST_UNMAP = 256 };
-
 /*
  * -N's node must be one this process may allocate memory on: mbind() would
  * refuse any other only once the test runs, as a failure, not a usage error.
@@ -322,49 +319,33 @@ static void ch_parse_numa_node(const char *prog, const char *arg)
 	ch_opts.numa_node = u;
 }
 
+static const char *const ch_backing_names[] = { "anon", "memfd" };
+static const int ch_backing_values[] = { KMMU_BACKING_ANON, KMMU_BACKING_MEMFD };
+
 /* The options of this test alone (kmmu_run_parse() does the rest). */
-static void ch_option(const char *prog, int opt, const char *arg)
-{
-	switch (opt) {
-	case 's':
-		ch_opts.slots = kmmu_option_u64(prog, arg, 1, CH_MAX_SLOTS,
-						"-s wants a slot count from 1 to 32768");
-		break;
-	case 'm':
-		if (!strcmp(arg, "anon"))
-			ch_opts.backing = KMMU_BACKING_ANON;
-		else if (!strcmp(arg, "memfd"))
-			ch_opts.backing = KMMU_BACKING_MEMFD;
-		else
-			kmmu_usage_error(prog, "-m wants anon or memfd");
-		break;
-	case 'N':
-		ch_parse_numa_node(prog, arg);
-		break;
-	case CH_OPT_HOST_UNMAP:
-		ch_opts.host_unmap = kmmu_option_u64(prog, arg, 0, CH_UNMAP_MAX_RATE,
-						     "--host-unmap wants unmaps per second from 0 to 1000000");
-		break;
-	}
-}
+static const struct kmmu_opt ch_cli_opts[] = {
+	KMMU_OPT_U(NULL, 's', ch_opts.slots, 1, CH_MAX_SLOTS, 0,
+		   "-s wants a slot count from 1 to 32768"),
+	KMMU_OPT_ONE_OF(NULL, 'm', ch_opts.backing, ch_backing_names, ch_backing_values, 2,
+			"-m wants anon or memfd"),
+	KMMU_OPT_FN("numa-node", 'N', ch_parse_numa_node),
+	KMMU_OPT_U("host-unmap", 0, ch_opts.host_unmap, 0, CH_UNMAP_MAX_RATE, 0,
+		   "--host-unmap wants unmaps per second from 0 to 1000000"),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_LONGOPT("host-unmap", CH_OPT_HOST_UNMAP),
-		KMMU_LONGOPT("numa-node", 'N'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "memslot_churn_test";
 	struct kmmu_run_opts run = { .vcpus = &ch_opts.vcpus, .min_vcpus = 1, .ops = &ch_opts.ops,
 		.max_ops = 1000000000, .duration = &ch_opts.duration, .seed = &ch_opts.seed,
-		.result = &ch_opts.result, .cli = { ch_usage, ch_option } };
+		.result = &ch_opts.result, .cli = { ch_usage, ch_cli_opts } };
 	char why[256], msg[160];
 	size_t off;
 	long cap;
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, ":v:s:n:d:S:m:N:h", longopts);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	ch_opts.inject = getenv("KMMU_CHURN_INJECT");
 	if (ch_opts.inject && strcmp(ch_opts.inject, "stale-delete") &&
 	    strcmp(ch_opts.inject, "phantom-add") && strcmp(ch_opts.inject, "lost-write") &&

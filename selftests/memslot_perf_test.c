@@ -661,47 +661,43 @@ static int ms_parse_ops(const char *s)
 	return 0;
 }
 
-/* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
-static void ms_option(const char *prog, int opt, const char *arg)
+/* --slots: the slot counts to measure. */
+static void ms_parse_slots(const char *prog, const char *arg)
 {
-	switch (opt) {
-	case 's':
-		ms_opts.nr_slot_configs = kmmu_parse_u64_list(arg, 2, 32768, ms_opts.slots,
-							      MS_MAX_CONFIGS);
-		if (ms_opts.nr_slot_configs < 0)
-			kmmu_bench_usage_error(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
-		break;
-	case 'o':
-		if (ms_parse_ops(arg))
-			kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
-		break;
-	case 'm':
-		ms_opts.map_pages = kmmu_option_u64(prog, arg, 2, 1 << 20,
-						    "--map-pages wants a page count from 2 to 1048576");
-		break;
-	}
+	ms_opts.nr_slot_configs = kmmu_parse_u64_list(arg, 2, 32768, ms_opts.slots,
+						      MS_MAX_CONFIGS);
+	if (ms_opts.nr_slot_configs < 0)
+		kmmu_bench_usage_error(prog, "--slots wants up to 16 comma-separated counts from 2 to 32768");
 }
+
+/* --ops: the operations to measure. */
+static void ms_parse_op_list(const char *prog, const char *arg)
+{
+	if (ms_parse_ops(arg))
+		kmmu_bench_usage_error(prog, "--ops wants a comma-separated list of map, unmap, unmap-chunked, move-active, move-inactive, rw");
+}
+
+/* The options of this benchmark alone (kmmu_bench_parse() does the rest). */
+static const struct kmmu_opt ms_cli_opts[] = {
+	KMMU_OPT_FN("slots", 0, ms_parse_slots),
+	KMMU_OPT_FN("ops", 0, ms_parse_op_list),
+	KMMU_OPT_U("map-pages", 0, ms_opts.map_pages, 2, 1 << 20, 0,
+		   "--map-pages wants a page count from 2 to 1048576"),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_BENCH_LONGOPTS,
-		KMMU_BENCH_LONGOPT("duration"),
-		KMMU_LONGOPT("slots", 's'),
-		KMMU_LONGOPT("ops", 'o'),
-		KMMU_LONGOPT("map-pages", 'm'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	static const uint64_t default_slots[] = { 10, 509, 4096, 32764 };
 	const char *prog = "memslot_perf_test";
 	int op;
 	size_t k;
 
-	kmmu_bench_init_kvm(&ms_opts.b, ms_usage, ms_option);
+	kmmu_bench_init_kvm(&ms_opts.b, ms_usage, ms_cli_opts);
 	kmmu_bench_take(&ms_opts.b, &ms_opts.duration, NULL, NULL, 0);
 	for (op = 0; op < MS_NR_OPS; op++)
 		ms_opts.ops[op] = true;
-	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv, longopts);
+	kmmu_bench_parse(&ms_opts.b, prog, &argc, argv);
 	if (!ms_opts.nr_slot_configs)
 		for (k = 0; k < sizeof(default_slots) / sizeof(default_slots[0]); k++)
 			ms_opts.slots[ms_opts.nr_slot_configs++] = default_slots[k];

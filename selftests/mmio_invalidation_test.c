@@ -316,43 +316,27 @@ static void mi_usage(FILE *f, const char *prog)
 		(unsigned long long)MI_SWAPS_PER_WRAP_SMM);
 }
 
-/* Long-only options: values no short option has. */
-enum { MI_OPT_GENERATIONS = 256, MI_OPT_FULL_WRAP };
-
 /* The options of this test alone (kmmu_run_parse() does the rest). */
-static void mi_option(const char *prog, int opt, const char *arg)
-{
-	switch (opt) {
-	case 's':
-		mi_opts.cells = kmmu_option_u64(prog, arg, 1, MI_MAX_CELLS,
-						"-s wants a page count from 1 to 4096");
-		break;
-	case MI_OPT_GENERATIONS:
-		mi_opts.generations = kmmu_option_u64(prog, arg, 0, 100000000,
-						      "--generations wants a count from 0 to 1e8");
-		break;
-	case MI_OPT_FULL_WRAP:
-		mi_opts.full_wrap = true;
-		break;
-	}
-}
+static const struct kmmu_opt mi_cli_opts[] = {
+	KMMU_OPT_U(NULL, 's', mi_opts.cells, 1, MI_MAX_CELLS, 0,
+		   "-s wants a page count from 1 to 4096"),
+	KMMU_OPT_U("generations", 0, mi_opts.generations, 0, 100000000, 0,
+		   "--generations wants a count from 0 to 1e8"),
+	KMMU_OPT_BOOL("full-wrap", 0, mi_opts.full_wrap),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_LONGOPT("generations", MI_OPT_GENERATIONS),
-		KMMU_LONGOPT_FLAG("full-wrap", MI_OPT_FULL_WRAP),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "mmio_invalidation_test";
 	struct kmmu_run_opts run = { .vcpus = &mi_opts.vcpus, .min_vcpus = 1, .ops = &mi_opts.ops,
 		.max_ops = 1000000000, .duration = &mi_opts.duration, .seed = &mi_opts.seed,
-		.result = &mi_opts.result, .cli = { mi_usage, mi_option } };
+		.result = &mi_opts.result, .cli = { mi_usage, mi_cli_opts } };
 	char why[256], msg[160];
 	long cap;
 	int fd;
 
-	kmmu_run_parse(&run, prog, &argc, argv, ":v:s:n:d:S:h", longopts);
+	kmmu_run_parse(&run, prog, &argc, argv);
 	/* A full wrap is 262144 memslot updates: give it time unless told. */
 	if (mi_opts.full_wrap && !run.timed)
 		mi_opts.duration = 1800;

@@ -57,6 +57,7 @@ struct mp_opts {
 };
 
 static struct mp_opts mp_opts = {
+	.kinds = { [MP_WRITE] = true, [MP_READ] = true },
 	.duration = 1.0,
 };
 
@@ -341,31 +342,24 @@ static void mp_usage(FILE *f, const char *prog)
 		prog, KMMU_BENCH_SAMPLES_DEFAULT, KMMU_MAX_VCPUS);
 }
 
+_Static_assert(MP_READ == MP_WRITE + 1, "kinds[MP_WRITE] and [MP_READ] are a pair");
+
 /* --access, this benchmark's one option (kmmu_bench_parse() does the rest). */
-static void mp_option(const char *prog, int opt, const char *arg)
-{
-	_Static_assert(MP_READ == MP_WRITE + 1, "kinds[MP_WRITE] and [MP_READ] are a pair");
-	if (opt == 'a' && kmmu_parse_either(arg, "write", "read", &mp_opts.kinds[MP_WRITE]))
-		kmmu_bench_usage_error(prog, "--access wants write, read or both");
-}
+static const struct kmmu_opt mp_cli_opts[] = {
+	KMMU_OPT_PAIR("access", 0, &mp_opts.kinds[MP_WRITE], ((const char *const[]){ "write", "read" }),
+		      "--access wants write, read or both"),
+	KMMU_OPTS_END,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		KMMU_BENCH_LONGOPTS,
-		KMMU_BENCH_LONGOPT("duration"),
-		KMMU_BENCH_LONGOPT("vcpus"),
-		KMMU_LONGOPT("access", 'a'),
-		KMMU_LONGOPTS_HELP_END,
-	};
 	const char *prog = "mmio_perf_test";
 	long ncpu;
 
-	kmmu_bench_init_kvm(&mp_opts.b, mp_usage, mp_option);
+	kmmu_bench_init_kvm(&mp_opts.b, mp_usage, mp_cli_opts);
 	kmmu_bench_take(&mp_opts.b, &mp_opts.duration, mp_opts.vcpus, &mp_opts.nr_vcpu_configs,
 			MP_MAX_CONFIGS);
-	mp_opts.kinds[MP_WRITE] = mp_opts.kinds[MP_READ] = true;
-	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv, longopts);
+	kmmu_bench_parse(&mp_opts.b, prog, &argc, argv);
 	if (!mp_opts.nr_vcpu_configs) {
 		ncpu = kmmu_bench_online_vcpus();
 		mp_opts.vcpus[mp_opts.nr_vcpu_configs++] = 1;

@@ -32,12 +32,12 @@ void kmmu_bench_init(struct kmmu_bench *b)
 }
 
 void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
-			 void (*option)(const char *prog, int opt, const char *arg))
+			 const struct kmmu_opt *opts)
 {
 	kmmu_bench_init(b);
 	kmmu_bench_take_adaptive(b);
 	kmmu_bench_take_pin(b);
-	b->cli = (struct kmmu_cli_hooks){ usage, option };
+	b->cli = (struct kmmu_cli_hooks){ .usage = usage, .opts = opts };
 }
 
 void kmmu_bench_take(struct kmmu_bench *b, double *duration, uint64_t *vcpus,
@@ -518,13 +518,25 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
 	return opt;
 }
 
-void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
-		      const struct option *longopts)
+void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv)
 {
-	int opt;
+	static const struct option common[] = { KMMU_BENCH_LONGOPTS };
+	static const struct option duration = KMMU_BENCH_LONGOPT("duration");
+	static const struct option vcpus = KMMU_BENCH_LONGOPT("vcpus");
+	struct option shared[sizeof(common) / sizeof(common[0]) + 2];
+	int opt, nr = sizeof(common) / sizeof(common[0]);
+	struct kmmu_getopt_tables g;
 
 	kmmu_bench_take_result(b, prog, argc, argv);
-	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, longopts)) != -1) {
+	memcpy(shared, common, sizeof(common));
+	/* --duration and --vcpus only where the benchmark takes them. */
+	if (b->duration)
+		shared[nr++] = duration;
+	if (b->vcpus)
+		shared[nr++] = vcpus;
+	if (kmmu_getopt_tables(&g, "", shared, nr, b->cli.opts))
+		kmmu_bench_usage_error(prog, "too many options in the program's table");
+	while ((opt = kmmu_bench_getopt(b, prog, *argc, argv, g.longopts)) != -1) {
 		if (opt == 'h' && b->cli.usage) {
 			kmmu_bench_usage(b, stdout, prog);
 			exit(0);

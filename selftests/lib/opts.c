@@ -214,6 +214,10 @@ int kmmu_getopt(const char *prog, int argc, char **argv, const char *shortopts,
 	case ':':
 		kmmu_usage_error(prog, "option %s needs a value", argv[optind - 1]);
 	case '?':
+		/* getopt_long() gives a flag's val for "--flag=V": say so, by name. */
+		if (optopt && !strncmp(argv[optind - 1], "--", 2))
+			kmmu_usage_error(prog, "option %.*s takes no value",
+					 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		if (optopt)
 			kmmu_usage_error(prog, "unknown option -%c", optopt);
 		kmmu_usage_error(prog, "unknown option %s", argv[optind - 1]);
@@ -324,18 +328,127 @@ void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt
 		h->usage(stdout, prog);
 		exit(0);
 	}
-	if (!h->option)
+	if (!kmmu_opt_apply(h->opts, prog, opt, arg))
 		kmmu_usage_error(prog, "option -%c is not handled", opt);
-	h->option(prog, opt, arg);
 }
 
-void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
-		    const char *shortopts, const struct option *longopts)
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv)
 {
+	struct kmmu_getopt_tables g;
+	char shared[16] = "";
 	int opt;
 
 	if (o->result && kmmu_take_result_arg(argc, argv, o->result))
 		kmmu_usage_error(prog, "--result needs a file name");
-	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, shortopts, longopts)) != -1)
+	/* The letters of the shared options the test binds, then its own. */
+	snprintf(shared, sizeof(shared), "%s%s%s%s", o->vcpus ? "v:" : "",
+		 o->ops ? "n:" : "", o->duration ? "d:" : "", o->seed ? "S:" : "");
+	if (kmmu_getopt_tables(&g, shared, NULL, 0, o->cli.opts))
+		kmmu_usage_error(prog, "too many options in the program's table");
+	while ((opt = kmmu_run_getopt(o, prog, *argc, argv, g.shortopts, g.longopts)) != -1)
 		kmmu_cli_dispatch(&o->cli, prog, opt, optarg);
+}
+
+int kmmu_getopt_tables(struct kmmu_getopt_tables *g, const char *shared,
+		       const struct option *shared_long, int nr_shared,
+		       const struct kmmu_opt *t)
+{
+	size_t len = 0;
+	int i, n = 0;
+
+	for (i = 0; t && (t[i].name || t[i].letter); i++)
+		;
+	if (nr_shared + i > KMMU_OPTS_MAX || strlen(shared) > KMMU_OPTS_MAX)
+		return -E2BIG;
+	g->shortopts[len++] = ':';
+	len += sprintf(g->shortopts + len, "%s", shared);
+	for (n = 0; n < nr_shared; n++)
+		g->longopts[n] = shared_long[n];
+	for (i = 0; t && (t[i].name || t[i].letter); i++) {
+		bool value = t[i].kind != KMMU_OPT_FLAG;
+
+		if (t[i].letter) {
+			g->shortopts[len++] = t[i].letter;
+			if (value)
+				g->shortopts[len++] = ':';
+		}
+		if (t[i].name)
+			g->longopts[n++] = (struct option){ t[i].name,
+				value ? required_argument : no_argument, NULL,
+				t[i].letter ? t[i].letter : KMMU_OPT_VAL(i) };
+	}
+	strcpy(g->shortopts + len, "h");
+	g->longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	g->longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	return 0;
+}
+
+/* @u into the integer field of @o, whatever its width. */
+static void kmmu_opt_store(const struct kmmu_opt *o, uint64_t u)
+{
+	switch (o->size) {
+	case 1:
+		*(uint8_t *)o->field = u;
+		break;
+	case 2:
+		*(uint16_t *)o->field = u;
+		break;
+	case 4:
+		*(uint32_t *)o->field = u;
+		break;
+	default:
+		*(uint64_t *)o->field = u;
+	}
+}
+
+/* The value of the option @o, or -EINVAL / -ERANGE for a bad one. */
+static int kmmu_opt_parse(const struct kmmu_opt *o, const char *prog, const char *arg)
+{
+	uint64_t u;
+	int i;
+
+	switch (o->kind) {
+	case KMMU_OPT_FLAG:
+		kmmu_opt_store(o, 1);
+		return 0;
+	case KMMU_OPT_UINT:
+		if (kmmu_parse_u64(arg, o->min, o->max, &u) ||
+		    ((o->must & KMMU_OPT_EVEN) && (u & 1)) ||
+		    ((o->must & KMMU_OPT_POWER_OF_2) && (u & (u - 1))))
+			return -EINVAL;
+		kmmu_opt_store(o, u);
+		return 0;
+	case KMMU_OPT_SECONDS:
+		return kmmu_parse_seconds(arg, o->dmin, o->dmax, o->field);
+	case KMMU_OPT_NAMES:
+		return kmmu_parse_names(arg, o->names, o->nr_names, o->field) < 0 ? -EINVAL : 0;
+	case KMMU_OPT_EITHER:
+		return kmmu_parse_either(arg, o->names[0], o->names[1], o->field);
+	case KMMU_OPT_CHOICE:
+		for (i = 0; i < o->nr_names; i++) {
+			if (!strcmp(arg, o->names[i])) {
+				kmmu_opt_store(o, o->values[i]);
+				return 0;
+			}
+		}
+		return -EINVAL;
+	case KMMU_OPT_CUSTOM:
+		o->parse(prog, arg);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+bool kmmu_opt_apply(const struct kmmu_opt *t, const char *prog, int opt, const char *arg)
+{
+	int i;
+
+	for (i = 0; t && (t[i].name || t[i].letter); i++) {
+		if (opt != (t[i].letter ? t[i].letter : KMMU_OPT_VAL(i)))
+			continue;
+		if (kmmu_opt_parse(&t[i], prog, arg))
+			kmmu_usage_error(prog, "%s", t[i].what);
+		return true;
+	}
+	return false;
 }

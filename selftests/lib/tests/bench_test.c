@@ -138,10 +138,50 @@ static void bench_test_usage(FILE *f, const char *prog)
 	fprintf(stderr, "usage printed\n");
 }
 
-static void bench_test_option(const char *prog, int opt, const char *arg)
+/* --duration as the benchmark's own option, not the common one. */
+static void bench_test_duration(const char *prog, const char *arg)
 {
-	if (opt == 'd' && strcmp(arg, "1"))
+	if (strcmp(arg, "1"))
 		kmmu_usage_error(prog, "--duration here wants 1");
+}
+
+static const struct kmmu_opt bench_test_own[] = {
+	KMMU_OPT_FN("duration", 0, bench_test_duration),
+	KMMU_OPTS_END,
+};
+
+/* A benchmark's own options as a table: --mem, long only. */
+static uint64_t bench_test_mem;
+
+static const struct kmmu_opt bench_test_opts[] = {
+	KMMU_OPT_U("mem", 0, bench_test_mem, 2, 64, KMMU_OPT_EVEN, "--mem wants 2 to 64, even"),
+	KMMU_OPTS_END,
+};
+
+/*
+ * @arg's args parsed with the long options built from bench_test_opts:
+ * --duration only if @arg's first is "take-duration".
+ */
+static int bench_test_table_parse_all(void *arg)
+{
+	const char **args = arg;
+	char *argv[16] = { "prog" };
+	struct kmmu_bench b;
+	double duration;
+	int argc = 1;
+
+	kmmu_bench_init_kvm(&b, bench_test_usage, bench_test_opts);
+	if (*args && !strcmp(*args, "take-duration")) {
+		kmmu_bench_take(&b, &duration, NULL, NULL, 0);
+		args++;
+	}
+	while (*args && argc < 15)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	optind = 1;
+	kmmu_bench_parse(&b, "prog", &argc, argv);
+	fprintf(stderr, "mem %llu\n", (unsigned long long)bench_test_mem);
+	return 0;
 }
 
 /* Parses @arg's args (NULL-terminated, after the program name) to the end. */
@@ -156,9 +196,9 @@ static int bench_test_parse_all(void *arg)
 		argv[argc++] = (char *)*args++;
 	argv[argc] = NULL;
 	kmmu_bench_init(&b);
-	b.cli = (struct kmmu_cli_hooks){ bench_test_usage, bench_test_option };
+	b.cli = (struct kmmu_cli_hooks){ .usage = bench_test_usage, .opts = bench_test_own };
 	optind = 1;
-	kmmu_bench_parse(&b, "prog", &argc, argv, bench_test_longopts);
+	kmmu_bench_parse(&b, "prog", &argc, argv);
 	return 0;
 }
 
@@ -213,6 +253,34 @@ TEST(command_line)
 	ASSERT_STREQ("usage printed\n", err);
 }
 
+/* The long options from the table: the common ones, --duration where taken, the table's. */
+TEST(parse_table)
+{
+	static const struct {
+		const char *args[4], *err;
+	} bad[] = {
+		{ { "--duration=1" }, "prog: unknown option --duration=1 (-h for help)\n" },
+		{ { "--mem=7" }, "prog: --mem wants 2 to 64, even (-h for help)\n" },
+		{ { "-m", "8" }, "prog: unknown option -m (-h for help)\n" },
+		{ { "--vcpus=1" }, "prog: unknown option --vcpus=1 (-h for help)\n" },
+	};
+	char err[512];
+	unsigned int i;
+
+	ASSERT_EQ(0, kmmu_exit_status(bench_test_table_parse_all,
+				      (const char *[]){ "--mem=8", "--budget", "2", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("mem 8\n", err);
+	ASSERT_EQ(0, kmmu_exit_status(bench_test_table_parse_all,
+				      (const char *[]){ "take-duration", "--duration=1", NULL },
+				      err, sizeof(err)));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(KMMU_EXIT_USAGE, kmmu_exit_status(bench_test_table_parse_all,
+							    (void *)bad[i].args, err, sizeof(err)));
+		ASSERT_STREQ(bad[i].err, err);
+	}
+}
+
 /* A benchmark on real KVM: adaptive sampling and --pin taken, its hooks set. */
 TEST(init_kvm)
 {
@@ -221,11 +289,11 @@ TEST(init_kvm)
 
 	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
 	memset(&b, 0xff, sizeof(b));
-	kmmu_bench_init_kvm(&b, bench_test_usage, bench_test_option);
+	kmmu_bench_init_kvm(&b, bench_test_usage, bench_test_opts);
 	ASSERT_EQ(KMMU_BENCH_SAMPLES_DEFAULT, b.samples);
 	ASSERT_EQ(NULL, b.duration);
 	ASSERT_TRUE(b.cli.usage == bench_test_usage);
-	ASSERT_TRUE(b.cli.option == bench_test_option);
+	ASSERT_TRUE(b.cli.opts == bench_test_opts);
 	ASSERT_EQ(1, kmmu_bench_option(&b, "budget", "3", why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(1, kmmu_bench_option(&b, "pin", cpu, why, sizeof(why))) TH_LOG("%s", why);
 }
@@ -329,7 +397,7 @@ TEST(usage_whole)
 	ASSERT_NE(NULL, f);
 	kmmu_bench_init(&b);
 	kmmu_bench_take_pin(&b);
-	b.cli = (struct kmmu_cli_hooks){ bench_test_usage, bench_test_option };
+	b.cli = (struct kmmu_cli_hooks){ .usage = bench_test_usage, .opts = bench_test_own };
 	kmmu_bench_usage(&b, f, "prog");
 	fclose(f);
 	ASSERT_EQ(0, strncmp("usage: prog\n  --pin CPUS ", buf, 23)) TH_LOG("%s", buf);

@@ -221,6 +221,7 @@ TEST(getopt_errors)
 		{ { "--host-unmap" }, "prog: option --host-unmap needs a value (-h for help)\n" },
 		{ { "-x" }, "prog: unknown option -x (-h for help)\n" },
 		{ { "--bogus" }, "prog: unknown option --bogus (-h for help)\n" },
+		{ { "--control=1" }, "prog: option --control takes no value (-h for help)\n" },
 		{ { "-v", "1", "extra" }, "prog: unexpected argument 'extra' (-h for help)\n" },
 		{ },
 	};
@@ -301,15 +302,22 @@ static void opts_test_usage(FILE *f, const char *prog)
 	fprintf(stderr, "usage printed\n");
 }
 
-static void opts_test_option(const char *prog, int opt, const char *arg)
+static void opts_test_x(const char *prog, const char *arg)
 {
 	size_t n = strlen(opts_test_seen);
 
-	snprintf(opts_test_seen + n, sizeof(opts_test_seen) - n, "%c=%s;", opt,
-		 arg ? arg : "");
-	if (opt == 'x' && !strcmp(arg, "bad"))
+	snprintf(opts_test_seen + n, sizeof(opts_test_seen) - n, "x=%s;", arg);
+	if (!strcmp(arg, "bad"))
 		kmmu_usage_error(prog, "-x wants good");
 }
+
+static bool opts_test_control;
+
+static const struct kmmu_opt opts_test_own[] = {
+	KMMU_OPT_FN(NULL, 'x', opts_test_x),
+	KMMU_OPT_BOOL("control", 'c', opts_test_control),
+	KMMU_OPTS_END,
+};
 
 static int opts_test_run_parse_all(void *arg)
 {
@@ -317,9 +325,9 @@ static int opts_test_run_parse_all(void *arg)
 	int argc = opts_test_argv(arg, argv, 16), vcpus;
 	const char *result = NULL;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
-				   .cli = { opts_test_usage, opts_test_option } };
+				   .cli = { opts_test_usage, opts_test_own } };
 
-	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
+	kmmu_run_parse(&o, "prog", &argc, argv);
 	return 0;
 }
 
@@ -337,15 +345,16 @@ TEST(run_parse)
 	int argc = 8, vcpus = 0;
 	const char *result = NULL;
 	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1, .result = &result,
-				   .cli = { opts_test_usage, opts_test_option } };
+				   .cli = { opts_test_usage, opts_test_own } };
 	char err[512];
 
 	optind = 1;
 	opts_test_seen[0] = 0;
-	kmmu_run_parse(&o, "prog", &argc, argv, ":v:x:ch", opts_test_longopts);
+	kmmu_run_parse(&o, "prog", &argc, argv);
 	ASSERT_STREQ("r.json", result);
 	ASSERT_EQ(6, argc);
-	ASSERT_STREQ("x=1;c=;", opts_test_seen);
+	ASSERT_STREQ("x=1;", opts_test_seen);
+	ASSERT_TRUE(opts_test_control);
 	ASSERT_EQ(2, vcpus);
 
 	ASSERT_EQ(0, kmmu_exit_status(opts_test_run_parse_all, (const char *[]){ "-h", NULL },
@@ -389,6 +398,148 @@ TEST(time_seed)
 
 	usleep(1000);
 	ASSERT_NE(a, kmmu_time_seed());
+}
+
+/* A program's option table, one of each kind, and the fields it sets. */
+static struct {
+	int count;		/* -c, a 4-byte field */
+	uint64_t even;		/* --even, even from 2 to 100 */
+	uint8_t pow2;		/* --pow2, a power of two to 128 */
+	double secs;		/* -t */
+	bool quiet;		/* --quiet / -q */
+	bool picked[3];		/* --pick a,b,c */
+	bool pair[2];		/* --pair x|y|both */
+	char custom[16];	/* --custom */
+	int level;		/* --level low|high */
+} opts_table_got;
+
+static const char *const opts_table_names[] = { "a", "b", "c" };
+static const char *const opts_table_levels[] = { "low", "high" };
+static const int opts_table_level_values[] = { 10, 20 };
+
+static void opts_table_custom(const char *prog, const char *arg)
+{
+	if (strlen(arg) >= sizeof(opts_table_got.custom))
+		kmmu_usage_error(prog, "--custom wants a short word");
+	strcpy(opts_table_got.custom, arg);
+}
+
+static const struct kmmu_opt opts_table[] = {
+	KMMU_OPT_U(NULL, 'c', opts_table_got.count, 1, 1000, 0, "-c wants 1 to 1000"),
+	KMMU_OPT_U("even", 0, opts_table_got.even, 2, 100, KMMU_OPT_EVEN,
+		   "--even wants an even number"),
+	KMMU_OPT_U("pow2", 0, opts_table_got.pow2, 1, 128, KMMU_OPT_POWER_OF_2,
+		   "--pow2 wants a power of two"),
+	KMMU_OPT_SEC(NULL, 't', opts_table_got.secs, 0.5, 10, "-t wants 0.5 to 10 s"),
+	KMMU_OPT_BOOL("quiet", 'q', opts_table_got.quiet),
+	KMMU_OPT_NAMELIST("pick", 0, opts_table_got.picked, opts_table_names, 3,
+			  "--pick wants a, b, c"),
+	KMMU_OPT_PAIR("pair", 0, opts_table_got.pair, ((const char *const[]){ "x", "y" }),
+		      "--pair wants x, y or both"),
+	KMMU_OPT_FN("custom", 0, opts_table_custom),
+	KMMU_OPT_ONE_OF("level", 0, opts_table_got.level, opts_table_levels,
+			opts_table_level_values, 2, "--level wants low or high"),
+	KMMU_OPTS_END,
+};
+
+/* The getopt_long() tables: the shared options first, then the table's, then --help. */
+TEST(opt_table_getopt_tables)
+{
+	static const struct option shared[] = { { "samples", required_argument, NULL, 0 } };
+	struct kmmu_getopt_tables g;
+	struct kmmu_opt many[KMMU_OPTS_MAX + 1] = { };
+	int i;
+
+	ASSERT_EQ(0, kmmu_getopt_tables(&g, "v:", shared, 1, opts_table));
+	ASSERT_STREQ(":v:c:t:qh", g.shortopts);
+	ASSERT_STREQ("samples", g.longopts[0].name);
+	ASSERT_STREQ("even", g.longopts[1].name);
+	ASSERT_EQ(KMMU_OPT_VAL(1), g.longopts[1].val);
+	ASSERT_EQ(required_argument, g.longopts[1].has_arg);
+	ASSERT_STREQ("quiet", g.longopts[3].name);
+	ASSERT_EQ('q', g.longopts[3].val);
+	ASSERT_EQ(no_argument, g.longopts[3].has_arg);
+	ASSERT_STREQ("custom", g.longopts[6].name);
+	ASSERT_STREQ("level", g.longopts[7].name);
+	ASSERT_STREQ("help", g.longopts[8].name);
+	ASSERT_EQ('h', g.longopts[8].val);
+	ASSERT_EQ(NULL, g.longopts[9].name);
+
+	for (i = 0; i < KMMU_OPTS_MAX; i++)
+		many[i] = (struct kmmu_opt)KMMU_OPT_BOOL("x", 0, opts_table_got.quiet);
+	ASSERT_EQ(-E2BIG, kmmu_getopt_tables(&g, "", shared, 1, many));
+	ASSERT_EQ(0, kmmu_getopt_tables(&g, "", NULL, 0, many));
+}
+
+static int opts_table_run_parse_all(void *arg)
+{
+	char *argv[16];
+	int argc = opts_test_argv(arg, argv, 16), vcpus;
+	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1,
+				   .cli = { opts_test_usage, opts_table } };
+
+	kmmu_run_parse(&o, "prog", &argc, argv);
+	return 0;
+}
+
+/* kmmu_run_parse() from a table: every kind stored in its field, or its usage error. */
+TEST(opt_table_run_parse)
+{
+	/* A value out of range, or not as the option must have it. */
+	static const struct opts_test_bad bad_values[] = {
+		{ { "-c", "0" }, "prog: -c wants 1 to 1000 (-h for help)\n" },
+		{ { "-c", "1001" }, "prog: -c wants 1 to 1000 (-h for help)\n" },
+		{ { "--even=7" }, "prog: --even wants an even number (-h for help)\n" },
+		{ { "--pow2=96" }, "prog: --pow2 wants a power of two (-h for help)\n" },
+		{ { "--pow2=256" }, "prog: --pow2 wants a power of two (-h for help)\n" },
+		{ },
+	};
+	static const struct opts_test_bad bad_kinds[] = {
+		{ { "-t", "0.1" }, "prog: -t wants 0.5 to 10 s (-h for help)\n" },
+		{ { "--pick=a,d" }, "prog: --pick wants a, b, c (-h for help)\n" },
+		{ { "--pair=z" }, "prog: --pair wants x, y or both (-h for help)\n" },
+		{ { "--custom=abcdefghijklmnopq" }, "prog: --custom wants a short word (-h for help)\n" },
+		{ { "--level=mid" }, "prog: --level wants low or high (-h for help)\n" },
+		{ },
+	};
+	/* What getopt_long() refuses: only the table's letters and names are options. */
+	static const struct opts_test_bad bad_options[] = {
+		{ { "--quiet=1" }, "prog: option --quiet takes no value (-h for help)\n" },
+		{ { "-e" }, "prog: unknown option -e (-h for help)\n" },
+		{ { "--count=1" }, "prog: unknown option --count=1 (-h for help)\n" },
+		{ { "--even" }, "prog: option --even needs a value (-h for help)\n" },
+		{ { "-n", "1" }, "prog: unknown option -n (-h for help)\n" },
+		{ },
+	};
+	char *argv[] = { "prog", "-c", "700", "--even", "64", "--pow2=128", "-t", "2.5", "-q",
+			 "--pick=c,a", "--pair", "y", "--custom=word", "-v", "3", "--level=high", NULL };
+	int vcpus = 0;
+	struct kmmu_run_opts o = { .vcpus = &vcpus, .min_vcpus = 1,
+				   .cli = { opts_test_usage, opts_table } };
+	int argc = 16;
+	char err[512];
+
+
+	optind = 1;
+	kmmu_run_parse(&o, "prog", &argc, argv);
+	ASSERT_EQ(700, opts_table_got.count);
+	ASSERT_EQ(3, vcpus);
+	ASSERT_EQ(64, opts_table_got.even);
+	ASSERT_EQ(128, opts_table_got.pow2);
+	ASSERT_EQ(2.5, opts_table_got.secs);
+	ASSERT_TRUE(opts_table_got.quiet);
+	ASSERT_TRUE(opts_table_got.picked[0] && !opts_table_got.picked[1] &&
+		    opts_table_got.picked[2]);
+	ASSERT_TRUE(!opts_table_got.pair[0] && opts_table_got.pair[1]);
+	ASSERT_STREQ("word", opts_table_got.custom);
+	ASSERT_EQ(20, opts_table_got.level);
+
+	ASSERT_EQ(0, kmmu_exit_status(opts_table_run_parse_all, (const char *[]){ "-h", NULL },
+				      err, sizeof(err)));
+	ASSERT_STREQ("usage printed\n", err);
+	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad_values);
+	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad_kinds);
+	opts_test_expect_bad(_metadata, opts_table_run_parse_all, bad_options);
 }
 
 TEST_HARNESS_MAIN

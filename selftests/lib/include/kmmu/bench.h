@@ -74,10 +74,11 @@ void kmmu_bench_init(struct kmmu_bench *b);
  * kmmu_bench_init() for a benchmark on real KVM, all of which sample with
  * kmmu_bench_next_sample() and start their vCPUs with
  * kmmu_bench_vm_start(): --target-resolution, --budget and --pin taken,
- * @usage and @option the hooks of kmmu_bench_parse().
+ * @usage the benchmark's -h lines and @opts its own options (a table
+ * ended by KMMU_OPTS_END) for kmmu_bench_parse().
  */
 void kmmu_bench_init_kvm(struct kmmu_bench *b, void (*usage)(FILE *f, const char *prog),
-			 void (*option)(const char *prog, int opt, const char *arg));
+			 const struct kmmu_opt *opts);
 
 /*
  * The common options a benchmark may also take: --duration S into
@@ -321,10 +322,10 @@ int kmmu_bench_getopt(struct kmmu_bench *b, const char *prog, int argc, char **a
  * --result FILE taken out (kmmu_bench_take_result()), kmmu_bench_getopt()
  * to the end, -h as kmmu_bench_usage() on stdout and exit 0, and every
  * benchmark-specific option to kmmu_cli_dispatch(@b->cli).  Returns only
- * if the command line is good.
+ * if the command line is good.  The long options: the common ones (with
+ * --duration and --vcpus where taken), then those of @b->cli.opts.
  */
-void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv,
-		      const struct option *longopts);
+void kmmu_bench_parse(struct kmmu_bench *b, const char *prog, int *argc, char **argv);
 
 /* --duration S: seconds per sample, 0.01 to 3600 (else a usage error). */
 void kmmu_bench_parse_duration(const char *prog, const char *arg, double *out);

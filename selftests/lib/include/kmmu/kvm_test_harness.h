@@ -19,7 +19,7 @@
  *				  KMMU_TEST_CHECK(&self->run); }
  *
  * and its main() parses its options (kmmu_run_parse(), kmmu/opts.h: the
- * shared ones, --result and -h there, its own in an x_option() hook),
+ * shared ones, --result and -h there, its own in a struct kmmu_opt table),
  * prints kmmu_test_header() and, if the test's duration depends on them,
  * sets KMMU_TEST_TIMEOUT() before test_harness_run().  In the test, the
  * runtime's asserting calls (kmmu_vm_create() and the others below) fail

@@ -8,12 +8,12 @@
 #ifndef KMMU_OPTS_H
 #define KMMU_OPTS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-struct option;
 
 /* Exit status for a bad command line (one line on stderr, no TAP). */
 #define KMMU_EXIT_USAGE 2
@@ -93,14 +93,99 @@ uint64_t kmmu_time_seed(void);
 
 /*
  * What a program's main() gives the shared parsers (kmmu_run_parse(),
- * kmmu_bench_parse()): -h prints @usage on stdout and exits 0; every
- * option of the program's own goes to @option, which stores @arg or ends
- * in kmmu_usage_error().
+ * kmmu_bench_parse()): -h prints @usage on stdout and exits 0; the
+ * program's own options are the table @opts (struct kmmu_opt below), from
+ * which the parsers build getopt_long()'s tables and which stores each
+ * value or ends in kmmu_usage_error().
  */
+struct kmmu_opt;
+
 struct kmmu_cli_hooks {
 	void (*usage)(FILE *f, const char *prog);
-	void (*option)(const char *prog, int opt, const char *arg);
+	const struct kmmu_opt *opts;
 };
+
+/*
+ * A program's own options as one table, one line per option, ended by
+ * KMMU_OPTS_END: the shared parsers build the getopt_long() tables from it
+ * and store each value in its field, or end in the option's usage error.
+ */
+enum kmmu_opt_kind {
+	KMMU_OPT_FLAG,		/* no value: *(bool *)field = true */
+	KMMU_OPT_UINT,		/* integer in [min, max] (kmmu_parse_u64()) */
+	KMMU_OPT_SECONDS,	/* number in [dmin, dmax] (kmmu_parse_seconds()) */
+	KMMU_OPT_NAMES,		/* names[] (kmmu_parse_names()) into bool field[nr_names] */
+	KMMU_OPT_EITHER,	/* names[0], names[1] or "both" (kmmu_parse_either()) */
+	KMMU_OPT_CHOICE,	/* one of names[]: the integer field = values[its index] */
+	KMMU_OPT_CUSTOM,	/* parse(prog, arg) stores or ends in a usage error */
+};
+
+/* What a KMMU_OPT_UINT value must also be. */
+#define KMMU_OPT_EVEN		1
+#define KMMU_OPT_POWER_OF_2	2
+
+struct kmmu_opt {
+	const char *name;	/* --NAME, or NULL */
+	int letter;		/* -LETTER, or 0: long only */
+	enum kmmu_opt_kind kind;
+	void *field;
+	size_t size;		/* of an integer field: 1, 2, 4 or 8 bytes */
+	uint64_t min, max;
+	unsigned int must;	/* KMMU_OPT_EVEN, KMMU_OPT_POWER_OF_2 */
+	double dmin, dmax;
+	const char *const *names;
+	const int *values;	/* KMMU_OPT_CHOICE */
+	int nr_names;
+	void (*parse)(const char *prog, const char *arg);
+	const char *what;	/* the usage error for a bad value */
+};
+
+#define KMMU_OPT_U(nm, l, f, lo, hi, m, w)				\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_UINT, .field = &(f),	\
+	  .size = sizeof(f), .min = lo, .max = hi, .must = m, .what = w }
+#define KMMU_OPT_SEC(nm, l, f, lo, hi, w)				\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_SECONDS, .field = &(f),	\
+	  .dmin = lo, .dmax = hi, .what = w }
+#define KMMU_OPT_BOOL(nm, l, f)						\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_FLAG, .field = &(f), .size = sizeof(f) }
+#define KMMU_OPT_NAMELIST(nm, l, sel, list, n, w)			\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_NAMES, .field = (sel),	\
+	  .names = list, .nr_names = n, .what = w }
+#define KMMU_OPT_PAIR(nm, l, sel, list, w)				\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_EITHER, .field = (sel),	\
+	  .names = list, .nr_names = 2, .what = w }
+#define KMMU_OPT_ONE_OF(nm, l, f, list, vals, n, w)			\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_CHOICE, .field = &(f),	\
+	  .size = sizeof(f), .names = list, .values = vals, .nr_names = n, .what = w }
+#define KMMU_OPT_FN(nm, l, fn)						\
+	{ .name = nm, .letter = l, .kind = KMMU_OPT_CUSTOM, .parse = fn }
+#define KMMU_OPTS_END	{ .name = NULL, .letter = 0 }
+
+/* getopt_long()'s val for the long-only option @i of a table. */
+#define KMMU_OPT_VAL(i)		(0x100 + (i))
+/* At most this many options in a table, shared ones included. */
+#define KMMU_OPTS_MAX		32
+
+/* The getopt_long() tables built from a struct kmmu_opt table. */
+struct kmmu_getopt_tables {
+	char shortopts[2 * KMMU_OPTS_MAX + 4];
+	struct option longopts[KMMU_OPTS_MAX + 2];
+};
+
+/*
+ * Fills @g: the short options ":" @shared, then every lettered option of
+ * @t, then "h"; the long options @shared_long (@nr_shared of them), then
+ * every named option of @t, then --help.  0, or -E2BIG (too many options).
+ */
+int kmmu_getopt_tables(struct kmmu_getopt_tables *g, const char *shared,
+		       const struct option *shared_long, int nr_shared,
+		       const struct kmmu_opt *t);
+
+/*
+ * Parses @arg for the option of @t whose getopt_long() val is @opt into
+ * its field, or ends in its usage error.  False if @t has no such option.
+ */
+bool kmmu_opt_apply(const struct kmmu_opt *t, const char *prog, int opt, const char *arg);
 
 /* @opt (and its @arg) as @h says. */
 void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
@@ -109,7 +194,7 @@ void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt
 /*
  * The options the randomized real-KVM tests share, parsed in one place
  * (as struct kmmu_bench does for the benchmarks): a test binds the ones it
- * takes to its own fields and lists their letters in its shortopts.
+ * takes to its own fields (kmmu_run_parse() then accepts their letters).
  */
 struct kmmu_run_opts {
 	int *vcpus;		/* -v N: min_vcpus to KMMU_MAX_VCPUS */
@@ -137,18 +222,11 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 /*
  * A test's whole command line, the part every main() shared: --result
  * FILE taken out first (if @o->result), then kmmu_run_getopt() to the
- * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli).  Returns only if the command line is good.
+ * end, and every option of the test's own to kmmu_cli_dispatch(@o->cli),
+ * the options being the shared ones @o binds and the test's table
+ * @o->cli.opts (kmmu_getopt_tables()).  Returns only if the command line
+ * is good.
  */
-void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv,
-		    const char *shortopts, const struct option *longopts);
-
-/* A long option with a value (--NAME V or --NAME=V), and one without, as @val. */
-#define KMMU_LONGOPT(name, val)		{ name, required_argument, NULL, val }
-#define KMMU_LONGOPT_FLAG(name, val)	{ name, no_argument, NULL, val }
-
-/* The long options' last two entries: --help (as -h) and the terminator. */
-#define KMMU_LONGOPTS_HELP_END					\
-	{ "help", no_argument, NULL, 'h' },			\
-	{ NULL, 0, NULL, 0 }
+void kmmu_run_parse(struct kmmu_run_opts *o, const char *prog, int *argc, char **argv);
 
 #endif
