@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmmu/grow.h"
 #include "kmmu/trace_log.h"
 
 static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
@@ -186,17 +187,10 @@ int kmmu_trace_log_append(struct kmmu_trace_log *log, const struct kmmu_trace_re
 	int ret = 0;
 
 	pthread_mutex_lock(&log->lock);
-	if (log->nr == log->capacity) {
-		uint64_t cap = log->capacity ? log->capacity * 2 : 4096;
-		void *p = realloc(log->recs, cap * sizeof(*rec));
-
-		if (!p) {
-			log->oom = true;
-			ret = -ENOMEM;
-			goto out;
-		}
-		log->recs = p;
-		log->capacity = cap;
+	if (kmmu_grow(&log->recs, &log->capacity, log->nr, 1, 4096)) {
+		log->oom = true;
+		ret = -ENOMEM;
+		goto out;
 	}
 	log->recs[log->nr++] = *rec;
 out:
@@ -257,16 +251,10 @@ int kmmu_trace_log_merge_sorted(struct kmmu_trace_log *log, const struct kmmu_tr
 	if (!n)
 		return 0;
 	pthread_mutex_lock(&log->lock);
-	if (log->nr + n > log->capacity) {
-		void *p = realloc(log->recs, (log->nr + n) * sizeof(*add));
-
-		if (!p) {
-			log->oom = true;
-			ret = -ENOMEM;
-			goto out;
-		}
-		log->recs = p;
-		log->capacity = log->nr + n;
+	if (kmmu_grow(&log->recs, &log->capacity, log->nr, n, 4096)) {
+		log->oom = true;
+		ret = -ENOMEM;
+		goto out;
 	}
 	/* From the back, in place; on equal timestamps @add's go after the log's. */
 	i = log->nr;

@@ -51,7 +51,7 @@ IOCTL_LOG_LIB := $(O)/tracing/libkmmu-ioctl-log.so
 
 $(IOCTL_LOG_LIB): tracing/preload/ioctl_log.c tracing/log.c $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Itracing/include -fPIC -shared -fvisibility=hidden \
+	$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Itracing/include -Iref/include -fPIC -shared -fvisibility=hidden \
 		-o $@ tracing/preload/ioctl_log.c tracing/log.c -ldl -pthread
 
 ALL_BINS += $(IOCTL_LOG_LIB)

@@ -17,6 +17,7 @@
 
 #include "kmmu/clock.h"
 #include "kmmu/damon.h"
+#include "kmmu/grow.h"
 #include "kmmu/hygiene.h"
 #include "kmmu/trace_capture.h"
 
@@ -37,7 +38,7 @@ struct kmmu_damon_tp {
 	struct kmmu_trace_log log;	/* what the capture decoded */
 	bool has_age;
 	struct kmmu_damon_record *rec;
-	size_t nr, cap_nr;
+	uint64_t nr, cap_nr;
 	uint64_t seq;
 };
 
@@ -529,15 +530,8 @@ out_free:
 
 static int kmmu_damon_tp_append(struct kmmu_damon_tp *tp, const struct kmmu_damon_record *r)
 {
-	if (tp->nr == tp->cap_nr) {
-		size_t cap = tp->cap_nr ? 2 * tp->cap_nr : 4096;
-		struct kmmu_damon_record *n = realloc(tp->rec, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		tp->rec = n;
-		tp->cap_nr = cap;
-	}
+	if (kmmu_grow(&tp->rec, &tp->cap_nr, tp->nr, 1, 4096))
+		return -ENOMEM;
 	tp->rec[tp->nr++] = *r;
 	return 0;
 }

@@ -205,7 +205,7 @@ int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	/* Reference readers must be registered urcu threads; ours is for this replay. */
 	urcu_memb_register_thread();
 
-	for (c.pos = 0; c.pos < nr; c.pos++) {
+	for (c.pos = 0; c.pos < nr && !c.too_big; c.pos++) {
 		const struct kmmu_trace_record *r = &recs[c.pos];
 
 		chk_track_task(&c, r);
@@ -222,7 +222,7 @@ int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	/* Its SPTEs go by call_rcu, from this registered thread. */
 	kmmu_ref_vm_destroy(c.vm);
 	urcu_memb_unregister_thread();
-	ret = c.oom ? -ENOMEM : 0;
+	ret = c.too_big ? -EFBIG : c.oom ? -ENOMEM : 0;
 out:
 	free(c.ops);
 	free(c.sptes);

@@ -333,6 +333,22 @@ static void settle_in_flight(struct checker *c, struct memslot_op *op, uint32_t 
 		s->count += op->new_sptes;
 }
 
+/*
+ * Whether this ioctl's slot would take the reference VM past the guest
+ * pages it may back (its rmaps and lpage_info are allocated per page, as
+ * the kernel's are).  A size the memslot layer refuses before allocating
+ * (above KVM_MEM_MAX_NR_PAGES) is left to it: that refusal is judged.
+ */
+static bool ref_would_exceed(struct checker *c, const struct kmmu_trace_record *r)
+{
+	uint64_t max = c->opts && c->opts->max_guest_pages ? c->opts->max_guest_pages :
+		       KMMU_CHECK_MAX_GUEST_PAGES;
+	uint64_t npages = r->memslot.size >> PAGE_SHIFT;
+
+	return npages && npages <= KMMU_MEM_MAX_NR_PAGES &&
+	       kmmu_memslots_nr_pages(c->ms) + npages > max;
+}
+
 void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 {
 	struct memslot_op *op = &c->ops[c->next_op];
@@ -352,8 +368,17 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	/* The reference still has the old slot: what the kernel left in it. */
 	if (removes && !r->memslot.ret && !(slot >> 16))
 		chk_ref_judge_removal(c, slot & 0xffff);
+	if (ref_would_exceed(c, r)) {
+		c->too_big = true;
+		return;
+	}
 	ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
 				     r->memslot.size, r->memslot.hva);
+	if (ret == -ENOMEM && r->memslot.ret != -ENOMEM) {
+		/* The reference's metadata, not the kernel: the replay is incomplete. */
+		c->oom = true;
+		ret = r->memslot.ret;
+	}
 	c->slots_stamp++;	/* the slots chk_ref_slot_at() found may be gone */
 	chk_judge_wrap(c, op);
 	c->res->checked[KMMU_PROP_MEMSLOT_RESULT]++;

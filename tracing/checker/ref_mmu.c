@@ -98,16 +98,9 @@ static void ref_ad(void *ctx, uint64_t pfn, int level, uint64_t bits, bool insta
 	pass = &c->recs[c->ref_aging_pass - 1];
 	if (f->cpu != pass->cpu && pass->ts - f->ts < GEN_SKEW_NS)
 		return;		/* it may have come after the pass began */
-	if (c->nr_young == c->young_cap) {
-		uint64_t cap = c->young_cap ? c->young_cap * 2 : 256;
-		void *n = realloc(c->young, cap * sizeof(*c->young));
-
-		if (!n) {
-			c->oom = true;
-			return;
-		}
-		c->young = n;
-		c->young_cap = cap;
+	if (kmmu_grow(&c->young, &c->young_cap, c->nr_young, 1, 256)) {
+		c->oom = true;
+		return;
 	}
 	c->young[c->nr_young++] = (struct ref_young){
 		.gfn = f->gfn1 - 1, .pass = c->ref_aging_pass, .level = level };

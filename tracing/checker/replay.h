@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "kmmu/checker.h"
+#include "kmmu/grow.h"
 #include "kmmu/memslot.h"
 #include "kmmu/mmu.h"
 #include "kmmu/spte.h"
@@ -228,6 +229,8 @@ struct checker {
 	uint64_t pos;			/* record being judged */
 
 	bool oom;			/* a table could not grow: the replay is incomplete */
+	/* The live memslots would exceed opts->max_guest_pages: the replay stops. */
+	bool too_big;
 
 	/* TDP MMU SPTE changes (kvm_tdp_mmu_spte_changed) */
 	struct chk_table leaves;	/* of struct leaf */
@@ -258,7 +261,7 @@ struct checker {
 		uint64_t ts;
 		uint32_t as_id;
 	} *unmap_log;			/* other tasks' unmaps of guest memory, in order */
-	uint32_t nr_unmap_log, unmap_log_cap;
+	uint64_t nr_unmap_log, unmap_log_cap;
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
 	int32_t zapper;			/* ... and its task */

@@ -44,15 +44,8 @@ const char *chk_history_gaps(struct checker *c)
 /* Appends gfns [lo, hi) of @as_id to the untraced unmap log; false when out of memory. */
 static bool unmap_log_add(struct checker *c, unsigned int as_id, gfn_t lo, gfn_t hi, uint64_t ts)
 {
-	if (c->nr_unmap_log == c->unmap_log_cap) {
-		uint32_t cap = c->unmap_log_cap ? c->unmap_log_cap * 2 : 1024;
-		void *n = realloc(c->unmap_log, cap * sizeof(*c->unmap_log));
-
-		if (!n)
-			return false;
-		c->unmap_log = n;
-		c->unmap_log_cap = cap;
-	}
+	if (kmmu_grow(&c->unmap_log, &c->unmap_log_cap, c->nr_unmap_log, 1, 1024))
+		return false;
 	c->unmap_log[c->nr_unmap_log].lo = lo;
 	c->unmap_log[c->nr_unmap_log].hi = hi;
 	c->unmap_log[c->nr_unmap_log].ts = ts;

@@ -56,15 +56,8 @@ struct vm_history {
 
 static int history_add(struct vm_history *h, const struct kmmu_trace_record *r)
 {
-	if (h->nr == h->cap) {
-		uint64_t cap = h->cap ? h->cap * 2 : 256;
-		struct kmmu_trace_record *n = realloc(h->recs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		h->recs = n;
-		h->cap = cap;
-	}
+	if (kmmu_grow(&h->recs, &h->cap, h->nr, 1, 256))
+		return -ENOMEM;
 	h->recs[h->nr++] = *r;
 	return 0;
 }

@@ -238,4 +238,27 @@ TEST_F(chk, huge_spte_made_writable_while_dirty_logging)
 	EXPECT_EQ(1, self->res.nr_divergences);
 }
 
+/*
+ * The reference VM's metadata is per guest page, as the kernel's: a trace
+ * whose live slots back more than the limit is refused, not replayed with
+ * allocations failing (a fuzzed trace of TiB slots ran libFuzzer out of
+ * memory).  The limit counts live slots only: a deleted one frees its pages.
+ */
+TEST_F(chk, live_memslots_beyond_the_guest_page_limit_are_refused)
+{
+	struct kmmu_checker_opts opts = { .max_guest_pages = 64 };
+
+	memslot(&self->h, 1, 0x400, 32, 0, 0);		/* 16 + 32 live */
+	memslot(&self->h, 1, 0x400, 0, 0, 0);		/* deleted again */
+	memslot(&self->h, 2, 0x800, 48, 0, 0);		/* 16 + 48 live */
+	ASSERT_EQ(0, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences);
+
+	memslot(&self->h, 3, 0x1000, 1, 0, 0);		/* one page too many */
+	EXPECT_EQ(-EFBIG, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
+	/* The default limit is far above it. */
+	opts.max_guest_pages = 0;
+	EXPECT_EQ(0, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
+}
+
 TEST_HARNESS_MAIN

@@ -120,9 +120,20 @@ struct kmmu_check_result {
 	char first_divergence[2048];		/* event, expectation, history */
 };
 
+/* kmmu_checker_opts.max_guest_pages's default: 32 TiB of guest memory. */
+#define KMMU_CHECK_MAX_GUEST_PAGES	(1ull << 33)
+
 struct kmmu_checker_opts {
 	FILE *report;		/* divergences are written here as found (NULL: quiet) */
 	unsigned int max_reported;	/* 0: 10 */
+	/*
+	 * Guest pages the reference VM may back at once (0: KMMU_CHECK_MAX_GUEST_PAGES).
+	 * Its per-page metadata is the kernel's (rmaps, lpage_info: about 8
+	 * bytes a page); a trace whose live memslots exceed this is refused
+	 * with -EFBIG rather than replayed with the metadata's allocations
+	 * failing part-way.
+	 */
+	uint64_t max_guest_pages;
 };
 
 /*
@@ -134,7 +145,8 @@ struct kmmu_checker_opts {
  * order leave every property NOT CHECKABLE with that reason.  Without
  * numbers, it is one VM's.
  * 0 when the replay ran (divergences are in @res), -errno when it could not
- * (-ENOMEM, -EINVAL for records no run can produce).
+ * (-ENOMEM, -EINVAL for records no run can produce, -EFBIG for memslots
+ * above @opts->max_guest_pages).
  */
 int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res);
