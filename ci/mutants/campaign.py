@@ -14,6 +14,7 @@ atomically, so a rerun resumes.
 Only the standard library: /usr/bin/python3 on Debian bookworm.
 """
 
+import collections
 import contextlib
 import datetime
 import fcntl
@@ -128,8 +129,9 @@ def sha256_file(path):
 def suite_fingerprint(repo):
     """What the baselines were run with beyond the program list: a hash of
     the suite's tracked files (and their uncommitted changes), leaving out
-    documentation (*.md) and the planted bugs (ci/mutants/patches/), which
-    change no program.  A test made stricter, or a checker rule added, can
+    documentation (*.md), the planted bugs (ci/mutants/patches/) and the
+    committed campaign results (ci/mutants/results/), which change no
+    program.  A test made stricter, or a checker rule added, can
     fail where it passed before; baselines of older code would not show
     that, and the mutant that met it first would be counted as caught.
     "" where the suite is not a git checkout (the program list alone)."""
@@ -137,7 +139,8 @@ def suite_fingerprint(repo):
         return subprocess.run(["git", "-C", repo, *args], capture_output=True, check=True).stdout
 
     def suite_file(path):
-        return not path.endswith(b".md") and not path.startswith(b"ci/mutants/patches/")
+        return not path.endswith(b".md") and not path.startswith((b"ci/mutants/patches/",
+                                                                    b"ci/mutants/results/"))
     try:
         files = git("ls-files", "-s", "-z").split(b"\0")
         changed = git("diff", "HEAD", "--name-only", "-z").split(b"\0")
@@ -609,6 +612,10 @@ def render_report(doc):
     records = [t["mutant"] for t in doc["tests"] if "mutant" in t]
     lines = ["# Kernel-mutant campaign", ""]
     lines.append(f"- date: {doc.get('start_time', '?')}; suite revision: {doc.get('suite_revision', '?')}")
+    judged_at = collections.Counter(r.get("suite_revision") or "?" for r in records)
+    if len(judged_at) > 1:
+        lines.append("- pairs judged at suite revisions: " +
+                     ", ".join(f"{rev} ({n})" for rev, n in sorted(judged_at.items())))
     lines.append(f"- kernel: {c.get('kernel', '?')} ({c.get('flavour', 'default')} flavour), in "
                  f"ci/vm/run-in-vm's QEMU/TCG VM with {VM_SMP} vCPUs; shadow MMU = kvm_amd npt=0, "
                  "TDP MMU = npt=1")
@@ -697,6 +704,19 @@ def rate_metrics(records):
                         "direction": "higher", "samples": [v], "median": v, "cv": 0.0,
                         "params": {"pairs": d}})
     return out
+
+
+def load_result(path, what):
+    """A campaign's kmmu-result/1 file, or a UsageError naming @what."""
+    try:
+        doc = read_json(path)
+    except FileNotFoundError:
+        raise UsageError(f"{what}: {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{what}: {path}: not readable JSON ({e})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or "campaign" not in doc:
+        raise UsageError(f"{what}: {path}: not a mutant campaign result")
+    return doc
 
 
 def merge_documents(docs):
@@ -1296,6 +1316,30 @@ class Campaign:
         return (not self.args.no_upstream and rec["upstream"]["verdict"] == NOT_RUN and
                 rec["kmmu"]["verdict"] in (CAUGHT, MISSED, HUNG))
 
+    def import_results(self, paths):
+        """The pairs judged in earlier result files (--import): each one of
+        this slice whose patch is unchanged and that this state has not
+        judged is written to the state as judged, with the suite revision
+        it was judged at.  How many."""
+        patches = {p.name: p for p, _ in self.slice}
+        wanted = {(p.name, m) for p, m in self.slice}
+        n = 0
+        for path in paths:
+            doc = load_result(path, "--import")
+            for t in doc.get("tests", []):
+                rec = t.get("mutant")
+                if not rec or (rec.get("patch"), rec.get("mmu")) not in wanted:
+                    continue
+                patch = patches[rec["patch"]]
+                if rec.get("sha256") != patch.sha256 or os.path.exists(self.pair_path(patch, rec["mmu"])):
+                    continue
+                rec = dict(rec, suite_revision=rec.get("suite_revision") or doc.get("suite_revision"),
+                           imported_from=os.path.basename(path))
+                os.makedirs(os.path.dirname(self.pair_path(patch, rec["mmu"])), exist_ok=True)
+                write_atomic(self.pair_path(patch, rec["mmu"]), rec)
+                n += 1
+        return n
+
     def fresh_dir(self, path):
         shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path)
@@ -1551,6 +1595,9 @@ class Campaign:
         self.tree = Tree(self.src, self.state, self.children)
         self.kbuild = KernelBuild(self.kdir, self.src, os.path.join(self.kdir, "obj"), self.args.jobs,
                                   self.children)
+        if self.args.imports:
+            log(f"imported {self.import_results(self.args.imports)} judged pairs from "
+                f"{', '.join(self.args.imports)}")
         todo = [(p, m) for p, m in self.slice if not self.done(p, m)]
         log(f"kmmu programs: {' '.join(program_path(p) for p in self.program_list)}")
         log(f"{len(self.slice)} pairs in shard {self.shard[0]}/{self.shard[1]} "
