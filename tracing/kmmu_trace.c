@@ -37,9 +37,11 @@
 #include <unistd.h>
 
 #include "kmmu/checker.h"
+#include "kmmu/host_probe.h"
 #include "kmmu/trace_capture.h"
 #include "kmmu/trace_dat.h"
 #include "kmmu/trace_file.h"
+#include "kmmu/trace_session.h"
 
 #define MAX_EVENTS 32
 
@@ -272,6 +274,7 @@ static int cmd_record(int argc, char **argv)
 	struct kmmu_trace_capture_opts opts = { 0 };
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
+	struct kmmu_host host;
 	unsigned long long lost = 0;
 	char err[512], header[2048], lib[PATH_MAX];
 	int nr_events = 0, opt, status = 0, ret, stop_ret, ioctl_log = 1, log_fd = -1;
@@ -336,6 +339,9 @@ static int cmd_record(int argc, char **argv)
 		fprintf(stderr, "kmmu-trace: %s\n", err);
 		return ret == -EACCES || ret == -ENODEV ? 4 : 2;
 	}
+	/* The SPTE format, for the checker's SPTE properties, as a session logs it. */
+	kmmu_host_probe(&host);
+	kmmu_trace_log_host(cap, &host, &log);
 	/* Children inherit the capture through event-fork. */
 	child = fork();
 	if (child == 0) {

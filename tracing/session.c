@@ -37,19 +37,14 @@ struct kmmu_trace_session {
 	struct kmmu_host host;		/* probed once, at the start */
 };
 
-/*
- * What the checker needs to know about the host: the SPTE format, and
- * which of the shadow MMU's kprobe events the capture has.
- */
-static void log_host(struct kmmu_trace_session *s)
+void kmmu_trace_log_host(struct kmmu_trace_capture *cap, const struct kmmu_host *host,
+			 struct kmmu_trace_log *log)
 {
-	const struct kmmu_host *host = &s->host;
 	struct kmmu_trace_record r;
 	unsigned int inlined;
-	char nx[8] = "";
 
 	kmmu_rec_stamp(&r, KMMU_ACT_HOST);
-	r.host.kprobes = kmmu_trace_capture_kprobes(s->cap, &inlined);
+	r.host.kprobes = kmmu_trace_capture_kprobes(cap, &inlined);
 	r.host.kprobes_inlined = inlined;
 	if (!strcmp(host->kvm_backend, "vmx"))
 		r.host.backend = KMMU_HOST_VMX;
@@ -59,7 +54,14 @@ static void log_host(struct kmmu_trace_session *s)
 		r.host.backend = KMMU_HOST_PVM;
 	r.host.tdp = host->tdp;
 	r.host.tdp_mmu = host->tdp_mmu;
-	kmmu_trace_log_append(&s->log, &r);
+	kmmu_trace_log_append(log, &r);
+}
+
+static void log_host(struct kmmu_trace_session *s)
+{
+	char nx[8] = "";
+
+	kmmu_trace_log_host(s->cap, &s->host, &s->log);
 
 	/* The NX huge page recovery kthread zaps SPTEs no capture of ours sees. */
 	if (!kmmu_ctl_read("/sys/module/kvm/parameters/nx_huge_pages", nx, sizeof(nx)) &&

@@ -37,7 +37,7 @@ $(O)/tracing/tests/checker_ref_test.o: TRACING_CFLAGS += $(REF_CFLAGS)
 TRACING_LDLIBS += $(REF_LDLIBS)
 
 $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm
 
 $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(TRACING_LDLIBS) $(LDLIBS) -lm

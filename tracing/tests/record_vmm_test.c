@@ -482,7 +482,7 @@ TEST(records_a_vmm)
 	struct kmmu_checker_opts opts = { .report = stdout };
 	struct kmmu_check_result *res;
 	struct kmmu_trace_file tf;
-	size_t nr_ops = 0, vms = 0;
+	size_t nr_ops = 0, vms = 0, hosts = 0;
 	int status, fd;
 
 	fd = open("/dev/kvm", O_RDWR);
@@ -510,6 +510,11 @@ TEST(records_a_vmm)
 	for (uint64_t i = 0; i < tf.nr; i++) {
 		const struct kmmu_trace_record *r = &tf.recs[i];
 
+		if (r->type == KMMU_ACT_HOST) {
+			/* The SPTE format, for the checker's SPTE properties. */
+			hosts++;
+			EXPECT_NE(KMMU_HOST_UNKNOWN, r->host.backend);
+		}
 		if (r->type == KMMU_ACT_VM_CREATE) {
 			vms++;
 			EXPECT_LE(1, r->vm.nr_address_spaces);
@@ -527,6 +532,7 @@ TEST(records_a_vmm)
 		nr_ops++;
 	}
 	EXPECT_EQ(1, vms);
+	EXPECT_EQ(1, hosts);
 	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
 
 	res = calloc(1, sizeof(*res));

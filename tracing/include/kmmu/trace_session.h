@@ -27,6 +27,17 @@
 #include "kmmu/trace_log.h"
 
 struct kmmu_trace_session;
+struct kmmu_trace_capture;
+struct kmmu_host;
+
+/*
+ * Appends to @log what the checker needs to know about the host: its
+ * SPTE format (backend, TDP, TDP MMU, from @host) and which of the shadow
+ * MMU's kprobe events @cap has (KMMU_ACT_HOST).  Sessions do it when they
+ * start; so does `kmmu-trace record`.
+ */
+void kmmu_trace_log_host(struct kmmu_trace_capture *cap, const struct kmmu_host *host,
+			 struct kmmu_trace_log *log);
 
 /* NULL with the reason in @why when checking is off or tracing unavailable. */
 struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why, size_t why_len);
