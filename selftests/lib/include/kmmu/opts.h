@@ -175,7 +175,8 @@ struct kmmu_getopt_tables {
 /*
  * Fills @g: the short options ":" @shared, then every lettered option of
  * @t, then "h"; the long options @shared_long (@nr_shared of them), then
- * every named option of @t, then --help.  0, or -E2BIG (too many options).
+ * every named option of @t, then --help.  0, or -E2BIG (too many options, or
+ * too many short option characters for @g).
  */
 int kmmu_getopt_tables(struct kmmu_getopt_tables *g, const char *shared,
 		       const struct option *shared_long, int nr_shared,
