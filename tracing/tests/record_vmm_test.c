@@ -274,6 +274,29 @@ static int fake_vmm(void)
 	return 0;
 }
 
+/*
+ * A "VMM" that exits with its VM open, as QEMU does and as a selftest does
+ * whose assertion fails: one VM, one memslot, no close().
+ */
+static int fake_vmm_exits(void)
+{
+	int kvm = open("/dev/null", O_RDWR), listener, vm;
+	void *mem = mmap(NULL, MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t thread;
+
+	if (kvm < 0 || mem == MAP_FAILED)
+		return 50;
+	listener = fake_kvm_filter();
+	if (listener < 0)
+		return 4;
+	if (pthread_create(&thread, NULL, fake_kvm, &listener))
+		return 51;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || fake_memslot(vm, 0, 0, MB, mem))
+		return 52;
+	return 0;
+}
+
 /* build/tracing/tests/record_vmm_test -> build/tracing/NAME (test_paths.h) */
 static void build_path(char *buf, size_t len, const char *name)
 {
@@ -291,8 +314,8 @@ static int self_exe(char *buf, size_t len)
 	return 0;
 }
 
-/* The fake VMM run twice, one process after the other, as a script would. */
-static int fake_vmm_twice(void)
+/* The fake VMM (@mode) run twice, one process after the other, as a script would. */
+static int fake_vmm_twice(const char *mode)
 {
 	char self[PATH_MAX];
 	int status;
@@ -303,7 +326,7 @@ static int fake_vmm_twice(void)
 	for (int i = 0; i < 2; i++) {
 		pid = fork();
 		if (pid == 0) {
-			execl(self, self, "--fakevm", (char *)NULL);
+			execl(self, self, mode, (char *)NULL);
 			_exit(127);
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -457,6 +480,49 @@ TEST(interposer_numbers_vms_across_processes)
 	check_fake_log(_metadata, "--fakevm-twice", 2);
 }
 
+/*
+ * VMMs that exit with their VM open, one after the other: each one's VM is
+ * logged closed as its process exits, so the next one's is the only VM
+ * live and the checker judges both (not two VMs live at once, NOT
+ * CHECKABLE from then on).
+ */
+TEST(interposer_closes_the_vms_open_at_exit)
+{
+	static const uint16_t want[] = { KMMU_ACT_VM_CREATE, KMMU_ACT_SET_MEMSLOT, KMMU_ACT_VM_CLOSE };
+	int memfd = memfd_create("ioctl-log", 0), status;
+	struct kmmu_trace_record recs[8];
+	struct kmmu_check_result *res;
+	char err[1024];
+	ssize_t n;
+
+	ASSERT_LE(0, memfd);
+	status = run_preloaded("--fakevm-exits-twice", memfd, err, sizeof(err));
+	ASSERT_NE(-1, status) TH_LOG("%s", err);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4)
+		SKIP(return, "no seccomp user notification here: no fake KVM");
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	n = pread(memfd, recs, sizeof(recs), 0);
+	close(memfd);
+	ASSERT_EQ(6, n / (ssize_t)sizeof(recs[0]));
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(want[i % 3], recs[i].type) TH_LOG("record %d", i);
+		EXPECT_EQ(i / 3 + 1, recs[i].type == KMMU_ACT_SET_MEMSLOT ? recs[i].memslot.vm :
+				      recs[i].vm.id) TH_LOG("record %d", i);
+	}
+
+	res = calloc(1, sizeof(*res));
+	ASSERT_NE(NULL, res);
+	ASSERT_EQ(0, kmmu_check(recs, 6, NULL, res));
+	EXPECT_EQ(2, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
+	for (int p = 0; p < KMMU_PROP_NR; p++) {
+		EXPECT_TRUE(!res->not_checkable[p] || !strstr(res->not_checkable[p], "VMs were live"))
+			TH_LOG("%s: %s", kmmu_check_property_name(p), res->not_checkable[p]);
+	}
+	free(res);
+}
+
 TEST(record_refuses_without_the_interposer)
 {
 	char tool[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[1024];
@@ -549,6 +615,10 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "--fakevm"))
 		return fake_vmm();
 	if (argc == 2 && !strcmp(argv[1], "--fakevm-twice"))
-		return fake_vmm_twice();
+		return fake_vmm_twice("--fakevm");
+	if (argc == 2 && !strcmp(argv[1], "--fakevm-exits"))
+		return fake_vmm_exits();
+	if (argc == 2 && !strcmp(argv[1], "--fakevm-exits-twice"))
+		return fake_vmm_twice("--fakevm-exits");
 	return test_harness_run(argc, argv);
 }
