@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
 
 #include "checker_history.h"
 
@@ -253,6 +254,12 @@ TEST_F(chk, live_memslots_beyond_the_guest_page_limit_are_refused)
 	memslot(&self->h, 2, 0x800, 48, 0, 0);		/* 16 + 48 live */
 	ASSERT_EQ(0, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
 	EXPECT_EQ(0, self->res.nr_divergences);
+	/* A flags change or a move of a live slot backs no more pages. */
+	memslot(&self->h, 2, 0x800, 48, KVM_MEM_LOG_DIRTY_PAGES, 0);
+	memslot(&self->h, 2, 0x900, 48, KVM_MEM_LOG_DIRTY_PAGES, 0);
+	ASSERT_EQ(0, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) TH_LOG("%s", self->res.first_divergence);
+	EXPECT_EQ(6, self->res.checked[KMMU_PROP_MEMSLOT_RESULT]);
 
 	memslot(&self->h, 3, 0x1000, 1, 0, 0);		/* one page too many */
 	EXPECT_EQ(-EFBIG, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
