@@ -238,19 +238,11 @@ KMMU_TEST_F(pte, accessed_dirty, 120)
 					  self->nr_bad, self->bad);
 }
 
-static void gp_usage(FILE *f, const char *prog)
-{
-	fprintf(f, "usage: %s [-h]\n"
-		"The Accessed and Dirty bits of the guest's own page tables, as the MMU\n"
-		"keeps them (see the head of selftests/guest_pte_test.c).  No options.\n", prog);
-}
-
 /* Without /dev/kvm, KMMU_TEST_SETUP() SKIPs the test with the reason. */
 int main(int argc, char **argv)
 {
-	struct kmmu_run_opts run = { .cli = { gp_usage, NULL } };
+	struct kmmu_run_opts run = { .cli = { kmmu_usage_no_options, NULL } };
 
-	/* No options of its own: anything but -h is a usage error. */
 	kmmu_run_parse(&run, "guest_pte_test", &argc, argv);
 	return test_harness_run(argc, argv);
 }

@@ -360,20 +360,12 @@ KMMU_TEST_F(rt, binary_stats, TEST_TIMEOUT_DEFAULT)
 	kmmu_stats_close(&cs);
 }
 
-static void gr_usage(FILE *f, const char *prog)
-{
-	fprintf(f, "usage: %s [-h]\n"
-		"The guest runtime itself on real KVM: run it first on a new host (see\n"
-		"the head of selftests/guest_runtime_test.c).  No options.\n", prog);
-}
-
 int main(int argc, char **argv)
 {
-	struct kmmu_run_opts run = { .cli = { gr_usage, NULL } };
+	struct kmmu_run_opts run = { .cli = { kmmu_usage_no_options, NULL } };
 	char why[256];
 	int fd;
 
-	/* No options of its own: anything but -h is a usage error. */
 	kmmu_run_parse(&run, "guest_runtime_test", &argc, argv);
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0) {

@@ -321,6 +321,12 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 	return -1;
 }
 
+void kmmu_usage_no_options(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-h]\n"
+		"No options: what it tests is at the head of selftests/%s.c.\n", prog, prog);
+}
+
 void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
 		       const char *arg)
 {

@@ -16,40 +16,33 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kmmu/opts.h"
+
+struct program_run {
+	const char *prog, *arg;
+};
+
+/* In kmmu_exit_status()'s child: @run's program, its stdout thrown away. */
+static int exec_program(void *arg)
+{
+	const struct program_run *run = arg;
+	int null = open("/dev/null", O_WRONLY);
+
+	dup2(null, 1);
+	alarm(30);	/* kept across exec: one that runs its tests is killed */
+	execl(run->prog, run->prog, run->arg, (char *)NULL);
+	return 127;
+}
 
 /* @prog @arg with stderr into @err; its exit status, or -1 (killed, or no run). */
 static int run_program(const char *prog, const char *arg, char *err, size_t len)
 {
-	int pipefd[2], status;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
+	struct program_run run = { prog, arg };
 
-	if (pipe(pipefd))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		alarm(30);	/* kept across exec: one that runs its tests is killed */
-		execl(prog, prog, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (got + 1 < len && (n = read(pipefd[0], err + got, len - 1 - got)) > 0)
-		got += n;
-	err[got] = '\0';
-	close(pipefd[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return kmmu_exit_status(exec_program, &run, err, len);
 }
 
 TEST(bad_command_lines_are_refused_in_one_line)
