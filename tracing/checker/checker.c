@@ -41,7 +41,7 @@
  *  3. a new event it reads: its handler in on_record[] below, and its
  *     tracepoint in kmmu_check_events[] so that captures enable it;
  *  4. when it judged nothing, why: chk_not_checkable() from the family's
- *     explain function, called after the replay in kmmu_check();
+ *     explain function, called after the replay in chk_replay();
  *  5. tests in tracing/tests/checker*_test.c (one program per property family): a history that passes and
  *     one with the divergence planted.
  */

@@ -378,6 +378,7 @@ static inline uint64_t chk_mmu_writable_mask(struct checker *c)
 
 /* checker.c and vms.c: replays */
 #define CHK_JUDGE_ALL	((1u << KMMU_PROP_NR) - 1)
+_Static_assert(KMMU_PROP_NR < 32, "struct checker's judged is a uint32_t, a bit per property");
 int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
 	       uint32_t judged, uint32_t vm_id);
