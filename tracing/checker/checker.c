@@ -73,8 +73,10 @@ const char *const kmmu_check_events[] = {
 /* The test told how many address spaces its VM has: that overrides what was learned. */
 static void on_vm_create(struct checker *c, const struct kmmu_trace_record *r)
 {
-	if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2)
+	if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2) {
 		c->nr_as = r->vm.nr_address_spaces;
+		c->nr_as_told = true;
+	}
 	c->vm_creates++;
 }
 

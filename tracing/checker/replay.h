@@ -223,6 +223,7 @@ struct checker {
 	 */
 	uint64_t first_kgen, first_ref;
 	unsigned int nr_as;
+	bool nr_as_told;		/* ... by the test: KVM refuses the others' slots */
 	uint64_t swap_gens[4];		/* address space 0 generations of this ioctl's swaps */
 	unsigned int nr_swap_gens;
 

@@ -268,4 +268,34 @@ TEST_F(chk, live_memslots_beyond_the_guest_page_limit_are_refused)
 	EXPECT_EQ(0, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
 }
 
+/*
+ * A VM of one address space (KVM_CAP_MULTI_ADDRESS_SPACE 1: a kernel
+ * without SMM, as 6.18 may be built): KVM refuses a slot of address space
+ * 1 with EINVAL (__kvm_set_memory_region()'s as_id check), which the
+ * reference of two address spaces would have created.  Told by the test's
+ * VM record; with two address spaces the same slot is created.
+ */
+TEST_F(chk, address_spaces_the_vm_does_not_have_are_refused)
+{
+	struct kmmu_trace_record *create = add(&self->h, KMMU_ACT_VM_CREATE);
+
+	/* Before the fixture's records: the test logs its VM first. */
+	memmove(&self->h.recs[1], &self->h.recs[0], (self->h.nr - 1) * sizeof(*create));
+	self->h.recs[0] = (struct kmmu_trace_record){ .ts = 1, .type = KMMU_ACT_VM_CREATE,
+						      .vm.nr_address_spaces = 1 };
+	memslot(&self->h, 1 << 16 | 22, 0x2000, 1, 0, -EINVAL);
+	ASSERT_EQ(0, kmmu_check(self->h.recs, self->h.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) TH_LOG("%s", self->res.first_divergence);
+	EXPECT_EQ(2, self->res.checked[KMMU_PROP_MEMSLOT_RESULT]);
+
+	self->h.recs[0].vm.nr_address_spaces = 2;
+	self->h.recs[self->h.nr - 1].memslot.ret = 0;
+	ASSERT_EQ(0, kmmu_check(self->h.recs, self->h.nr, NULL, &self->res));
+	EXPECT_EQ(0, self->res.nr_divergences) TH_LOG("%s", self->res.first_divergence);
+	/* ... and refusing it there is the kernel's divergence. */
+	self->h.recs[self->h.nr - 1].memslot.ret = -EINVAL;
+	ASSERT_EQ(0, kmmu_check(self->h.recs, self->h.nr, NULL, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_MEMSLOT_RESULT]);
+}
+
 TEST_HARNESS_MAIN
