@@ -160,15 +160,9 @@ static int cmd_check(int argc, char **argv)
 	}
 	ret = kmmu_check(tf.recs, tf.nr, &opts, res);
 	kmmu_trace_file_free(&tf);
-	if (ret == -EFBIG) {
-		fprintf(stderr, "kmmu-trace: cannot replay %s: its memslots back more than %llu GiB"
-			" of guest memory at once, more than the reference VM models\n", argv[1],
-			KMMU_CHECK_MAX_GUEST_PAGES >> 18);
-		free(res);
-		return 2;
-	}
 	if (ret) {
-		fprintf(stderr, "kmmu-trace: cannot replay %s: %s\n", argv[1], strerror(-ret));
+		fprintf(stderr, "kmmu-trace: cannot replay %s: %s\n", argv[1],
+			kmmu_check_strerror(ret));
 		free(res);
 		return 2;
 	}

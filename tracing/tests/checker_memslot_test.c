@@ -263,6 +263,9 @@ TEST_F(chk, live_memslots_beyond_the_guest_page_limit_are_refused)
 
 	memslot(&self->h, 3, 0x1000, 1, 0, 0);		/* one page too many */
 	EXPECT_EQ(-EFBIG, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
+	/* Said as what it is, by the tool and by a test's session alike. */
+	EXPECT_NE(NULL, strstr(kmmu_check_strerror(-EFBIG), "guest memory"));
+	EXPECT_STREQ(strerror(ENOMEM), kmmu_check_strerror(-ENOMEM));
 	/* The default limit is far above it. */
 	opts.max_guest_pages = 0;
 	EXPECT_EQ(0, kmmu_check(self->h.recs, self->h.nr, &opts, &self->res));
