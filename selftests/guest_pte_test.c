@@ -37,6 +37,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/kvm_test_harness.h"
 #include "kmmu/kvm_vm.h"
+#include "kmmu/opts.h"
 
 #define PTE_4K_GPA	KMMU_GPA_TEST			/* 2M of 4K leaves */
 #define PTE_2M_GPA	(KMMU_GPA_TEST + (2ULL << 20))	/* 4 x 2M leaves */
@@ -240,5 +241,8 @@ KMMU_TEST_F(pte, accessed_dirty, 120)
 /* Without /dev/kvm, KMMU_TEST_SETUP() SKIPs the test with the reason. */
 int main(int argc, char **argv)
 {
+	struct kmmu_run_opts run = { .cli = { kmmu_usage_no_options, NULL } };
+
+	kmmu_run_parse(&run, "guest_pte_test", &argc, argv);
 	return test_harness_run(argc, argv);
 }

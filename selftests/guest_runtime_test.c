@@ -22,6 +22,7 @@
 #include "kmmu/hygiene.h"
 #include "kmmu/kvm_vm.h"
 #include "kmmu/kvm_stats.h"
+#include "kmmu/opts.h"
 
 #define RT_MMIO_GPA	(KMMU_GPA_TEST + 0x10000000ULL)	/* mapped, never backed */
 #define RT_SLOT_GPA	(KMMU_GPA_TEST)
@@ -361,9 +362,12 @@ KMMU_TEST_F(rt, binary_stats, TEST_TIMEOUT_DEFAULT)
 
 int main(int argc, char **argv)
 {
+	struct kmmu_run_opts run = { .cli = { kmmu_usage_no_options, NULL } };
 	char why[256];
-	int fd = kmmu_kvm_open(why, sizeof(why));
+	int fd;
 
+	kmmu_run_parse(&run, "guest_runtime_test", &argc, argv);
+	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd < 0) {
 		ksft_print_header();
 		ksft_exit_skip("%s\n", why);

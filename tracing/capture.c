@@ -4,6 +4,13 @@
  * records.  The field layout is read from the running kernel's format files
  * (tracefs_local_events), never assumed: a kernel whose event lacks a field
  * we decode fails the capture with a message naming event and field.
+ *
+ * One job, though over 800 lines: the life of one private tracefs instance
+ * (created, its events bound and filtered to this process, read while the
+ * test runs, and removed on every exit path, by its janitor if this
+ * process dies).  The parts share the instance's state and its cleanup;
+ * split, each file would have to know every other's exit paths.  The
+ * event table at the top is the kernel's formats as data, not logic.
  */
 #include <dirent.h>
 #include <errno.h>

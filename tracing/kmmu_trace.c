@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,31 @@ static void usage(FILE *f)
 		"       kmmu-trace record -o FILE [-e system:event]... [-b KB] [-N] -- CMD [ARGS...]\n");
 }
 
+/* A bad command line: one line on stderr, exit status 2. */
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "kmmu-trace: %s (-h for help)\n", what);
+	return 2;
+}
+
+/* getopt()'s error @opt (':' or '?', opterr 0) of @cmd, said in one line. */
+static int getopt_error(const char *cmd, int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		return usage_error("%s: %s needs a value", cmd, arg);
+	if (optopt && strncmp(arg, "--", 2))
+		return usage_error("%s: unknown option -%c", cmd, optopt);
+	return usage_error("%s: unknown option %.*s", cmd, (int)strcspn(arg, "="), arg);
+}
+
 /*
  * The FILE operand of report, stats and check (@argv[1], the only one):
  * read into @tf, or 2 after the usage or the reader's error on stderr.
@@ -63,10 +89,11 @@ static int load_operand(int argc, char **argv, struct kmmu_trace_file *tf)
 {
 	char err[512];
 
-	if (argc != 2) {
-		usage(stderr);
-		return 2;
-	}
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1])
+			return usage_error("%s: unknown option %s", argv[0], argv[i]);
+	if (argc != 2)
+		return usage_error("%s needs one trace FILE", argv[0]);
 	if (kmmu_trace_file_read(argv[1], tf, err, sizeof(err))) {
 		fprintf(stderr, "kmmu-trace: %s\n", err);
 		return 2;
@@ -135,15 +162,9 @@ static int cmd_check(int argc, char **argv)
 	}
 	ret = kmmu_check(tf.recs, tf.nr, &opts, res);
 	kmmu_trace_file_free(&tf);
-	if (ret == -EFBIG) {
-		fprintf(stderr, "kmmu-trace: cannot replay %s: its memslots back more than %llu GiB"
-			" of guest memory at once, more than the reference VM models\n", argv[1],
-			KMMU_CHECK_MAX_GUEST_PAGES >> 18);
-		free(res);
-		return 2;
-	}
 	if (ret) {
-		fprintf(stderr, "kmmu-trace: cannot replay %s: %s\n", argv[1], strerror(-ret));
+		fprintf(stderr, "kmmu-trace: cannot replay %s: %s\n", argv[1],
+			kmmu_check_strerror(ret));
 		free(res);
 		return 2;
 	}
@@ -167,11 +188,14 @@ static int cmd_export(int argc, char **argv)
 	int opt, ret;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
-		if (opt != 'd') {
-			usage(opt == 'h' ? stdout : stderr);
-			return opt == 'h' ? 0 : 2;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return 0;
 		}
+		if (opt != 'd')
+			return getopt_error("export", opt, argv);
 		out = optarg;
 	}
 	if (!out || optind != argc - 1) {
@@ -284,7 +308,8 @@ static int cmd_record(int argc, char **argv)
 	char *end;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+o:e:b:Nh")) != -1) {
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "+:o:e:b:Nh")) != -1) {
 		switch (opt) {
 		case 'N':
 			ioctl_log = 0;
@@ -311,8 +336,7 @@ static int cmd_record(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return getopt_error("record", opt, argv);
 		}
 	}
 	if (!out || optind >= argc) {
@@ -395,10 +419,8 @@ static int cmd_record(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
+	if (argc < 2)
+		return usage_error("no command: report, stats, check, export or record");
 	if (!strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))

@@ -434,7 +434,7 @@ int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_re
 		if (res_out)
 			*res_out = *res;
 	} else {
-		printf("# checker: cannot replay the trace: %s\n", strerror(-ret));
+		printf("# checker: cannot replay the trace: %s\n", kmmu_check_strerror(ret));
 	}
 	free(res);
 out:

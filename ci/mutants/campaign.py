@@ -1320,12 +1320,20 @@ class Campaign:
         """The pairs judged in earlier result files (--import): each one of
         this slice whose patch is unchanged and that this state has not
         judged is written to the state as judged, with the suite revision
-        it was judged at.  How many."""
+        it was judged at.  How many.  A file of another mode, kernel or
+        flavour is refused before anything is taken: its verdicts came
+        from other programs or another kernel (as merge refuses it)."""
         patches = {p.name: p for p, _ in self.slice}
         wanted = {(p.name, m) for p, m in self.slice}
+        ours = {"mode": self.mode, "kernel": self.kernel_version, "flavour": self.flavour}
+        docs = [(path, load_result(path, "--import")) for path in paths]
+        for path, doc in docs:
+            for field, value in ours.items():
+                if doc["campaign"].get(field) != value:
+                    raise UsageError(f"--import: {path}: {field} {doc['campaign'].get(field)!r} "
+                                     f"differs from this campaign's {value!r}")
         n = 0
-        for path in paths:
-            doc = load_result(path, "--import")
+        for path, doc in docs:
             for t in doc.get("tests", []):
                 rec = t.get("mutant")
                 if not rec or (rec.get("patch"), rec.get("mmu")) not in wanted:

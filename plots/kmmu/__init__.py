@@ -12,6 +12,7 @@ straight from the source tree.
   plot      matplotlib pictures
   report    the self-contained HTML report
   testlist  ci/suite.cfg, the one declarative list of the suite's programs
+  cli       the tools' command lines: a bad one is one line, exit status 2
   nightly   ci/nightly's result-file work: a step's counts, the baseline
 
 Debian's python3 packages only (python3-scipy, python3-statsmodels,

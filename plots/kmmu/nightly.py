@@ -14,13 +14,12 @@ and the baseline tonight's benchmarks are compared with.
 Standard library only, as the rest of ci/nightly's needs.
 """
 
-import json
 import os
 import re
 import statistics
 import sys
 
-from kmmu.results import SCHEMA, read_document, write_atomic
+from kmmu.results import SCHEMA, metric_key, read_document, write_atomic
 
 
 def load(path):
@@ -76,8 +75,7 @@ def pooled_baseline(base):
     pooled, order = {}, []
     for r in base:
         for m in r[3].get("metrics", []):
-            key = (m.get("program", ""), m.get("name"),
-                   json.dumps(m.get("params", {}), sort_keys=True))
+            key = metric_key(m.get("program", ""), m.get("name"), m.get("params", {}))
             if key not in pooled:
                 pooled[key] = dict(m, samples=[])
                 order.append(key)

@@ -31,6 +31,19 @@ class InputError(Exception):
 # that they are no part of its identity and runs that stopped for
 # different reasons compare.
 SAMPLING_PARAMS = frozenset(("stopped", "target_resolution_pct", "budget_s"))
+# Parameters that say which run of the same measurement it was (a
+# randomized test's seed: memslot_churn_test's counts, the stress's): no
+# part of its identity either, or no two runs would ever compare.
+RUN_PARAMS = frozenset(("seed",))
+
+
+def metric_key(program, name, params):
+    """Which metric a result file's (program, name, params) is: the one
+    identity every reader compares and pools by (no SAMPLING_PARAMS nor
+    RUN_PARAMS in it)."""
+    aside = SAMPLING_PARAMS | RUN_PARAMS
+    return (program, name, json.dumps({k: v for k, v in params.items() if k not in aside},
+                                      sort_keys=True))
 
 
 class Metric:
@@ -40,12 +53,19 @@ class Metric:
         self.unit = unit
         self.direction = direction
         self.samples = samples
-        self.params = {k: v for k, v in params.items() if k not in SAMPLING_PARAMS}
+        aside = SAMPLING_PARAMS | RUN_PARAMS
+        self.params = {k: v for k, v in params.items() if k not in aside}
         self.sampling = {k: v for k, v in params.items() if k in SAMPLING_PARAMS}
+        self.run_params = {k: v for k, v in params.items() if k in RUN_PARAMS}
+
+    @property
+    def all_params(self):
+        """Every parameter the result file gave, identity or not."""
+        return {**self.params, **self.sampling, **self.run_params}
 
     @property
     def key(self):
-        return (self.program, self.name, json.dumps(self.params, sort_keys=True))
+        return metric_key(self.program, self.name, self.params)
 
 
 class Run:

@@ -82,7 +82,7 @@ def welch_t_test(a, b):
             return 0.0, df, 1.0, 0.0
         return math.copysign(math.inf, diff), df, 0.0, 0.0
     res = _scipy_stats.ttest_ind(b, a, equal_var=False)
-    df = (qa + qb) ** 2 / (qa * qa / (na - 1) + qb * qb / (nb - 1))
+    df = welch_df(sample_variance(a), na, sample_variance(b), nb)
     return float(res.statistic), df, float(res.pvalue), se
 
 

@@ -321,6 +321,12 @@ int kmmu_run_getopt(struct kmmu_run_opts *o, const char *prog, int argc, char **
 	return -1;
 }
 
+void kmmu_usage_no_options(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-h]\n"
+		"No options: what it tests is at the head of selftests/%s.c.\n", prog, prog);
+}
+
 void kmmu_cli_dispatch(const struct kmmu_cli_hooks *h, const char *prog, int opt,
 		       const char *arg)
 {
@@ -353,12 +359,14 @@ int kmmu_getopt_tables(struct kmmu_getopt_tables *g, const char *shared,
 		       const struct option *shared_long, int nr_shared,
 		       const struct kmmu_opt *t)
 {
-	size_t len = 0;
+	/* ':', the shared letters, "h" and the NUL; each lettered option's below. */
+	size_t len = 0, need = strlen(shared) + 3;
 	int i, n = 0;
 
 	for (i = 0; t && (t[i].name || t[i].letter); i++)
-		;
-	if (nr_shared + i > KMMU_OPTS_MAX || strlen(shared) > KMMU_OPTS_MAX)
+		if (t[i].letter)
+			need += t[i].kind == KMMU_OPT_FLAG ? 1 : 2;
+	if (nr_shared + i > KMMU_OPTS_MAX || need > sizeof(g->shortopts))
 		return -E2BIG;
 	g->shortopts[len++] = ':';
 	len += sprintf(g->shortopts + len, "%s", shared);

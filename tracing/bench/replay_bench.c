@@ -214,7 +214,9 @@ int main(int argc, char **argv)
 	uint64_t nr;
 	int opt, ret = 0;
 
-	while ((opt = getopt_long(argc, argv, "n:s:S:t:r:h", longopts, NULL)) != -1) {
+	/* Our own one-line messages, not getopt's and the usage after it. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":n:s:S:t:r:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': records = parse_count("records", optarg, 1000, 100000000); break;
 		case 's': slots = parse_count("slots", optarg, 1, 32000); break;
@@ -224,8 +226,14 @@ int main(int argc, char **argv)
 		case 'h':
 			printf(USAGE);
 			return 0;
+		case ':':
+			fprintf(stderr, "replay_bench: option '%s' needs a value (-h for help)\n",
+				argv[optind - 1]);
+			return 2;
 		default:
-			fprintf(stderr, USAGE);
+			fprintf(stderr, "replay_bench: unknown option '%s' (-h for help)\n",
+				optopt && strncmp(argv[optind - 1], "--", 2) ?
+				(char []){ '-', (char)optopt, 0 } : argv[optind - 1]);
 			return 2;
 		}
 	}

@@ -41,7 +41,7 @@
  *  3. a new event it reads: its handler in on_record[] below, and its
  *     tracepoint in kmmu_check_events[] so that captures enable it;
  *  4. when it judged nothing, why: chk_not_checkable() from the family's
- *     explain function, called after the replay in kmmu_check();
+ *     explain function, called after the replay in chk_replay();
  *  5. tests in tracing/tests/checker*_test.c (one program per property family): a history that passes and
  *     one with the divergence planted.
  */
@@ -73,8 +73,10 @@ const char *const kmmu_check_events[] = {
 /* The test told how many address spaces its VM has: that overrides what was learned. */
 static void on_vm_create(struct checker *c, const struct kmmu_trace_record *r)
 {
-	if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2)
+	if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2) {
 		c->nr_as = r->vm.nr_address_spaces;
+		c->nr_as_told = true;
+	}
 	c->vm_creates++;
 }
 

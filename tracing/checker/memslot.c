@@ -338,15 +338,19 @@ static void settle_in_flight(struct checker *c, struct memslot_op *op, uint32_t 
  * pages it may back (its rmaps and lpage_info are allocated per page, as
  * the kernel's are).  A size the memslot layer refuses before allocating
  * (above KVM_MEM_MAX_NR_PAGES) is left to it: that refusal is judged.
+ * The slot's own pages, @old_npages where it exists (a MOVE or a flags
+ * change), are replaced, not added: the kernel's nr_memslot_pages grows
+ * only by a CREATE.
  */
-static bool ref_would_exceed(struct checker *c, const struct kmmu_trace_record *r)
+static bool ref_would_exceed(struct checker *c, const struct kmmu_trace_record *r,
+			     uint64_t old_npages)
 {
 	uint64_t max = c->opts && c->opts->max_guest_pages ? c->opts->max_guest_pages :
 		       KMMU_CHECK_MAX_GUEST_PAGES;
-	uint64_t npages = r->memslot.size >> PAGE_SHIFT;
+	uint64_t npages = r->memslot.size >> PAGE_SHIFT, live = kmmu_memslots_nr_pages(c->ms);
 
-	return npages && npages <= KMMU_MEM_MAX_NR_PAGES &&
-	       kmmu_memslots_nr_pages(c->ms) + npages > max;
+	live -= old_npages < live ? old_npages : live;
+	return npages && npages <= KMMU_MEM_MAX_NR_PAGES && live + npages > max;
 }
 
 void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
@@ -368,12 +372,20 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	/* The reference still has the old slot: what the kernel left in it. */
 	if (removes && !r->memslot.ret && !(slot >> 16))
 		chk_ref_judge_removal(c, slot & 0xffff);
-	if (ref_would_exceed(c, r)) {
+	if (ref_would_exceed(c, r, had_old ? old_npages : 0)) {
 		c->too_big = true;
 		return;
 	}
-	ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
-				     r->memslot.size, r->memslot.hva);
+	/*
+	 * An address space the VM does not have (a kernel without SMM has
+	 * one): __kvm_set_memory_region() refuses it, and every check before
+	 * that one fails with EINVAL too.  The reference has two.
+	 */
+	if (c->nr_as_told && (slot >> 16) >= c->nr_as)
+		ret = -EINVAL;
+	else
+		ret = kmmu_set_memory_region(c->ms, slot, r->memslot.flags, r->memslot.gpa,
+					     r->memslot.size, r->memslot.hva);
 	if (ret == -ENOMEM && r->memslot.ret != -ENOMEM) {
 		/* The reference's metadata, not the kernel: the replay is incomplete. */
 		c->oom = true;

@@ -223,6 +223,7 @@ struct checker {
 	 */
 	uint64_t first_kgen, first_ref;
 	unsigned int nr_as;
+	bool nr_as_told;		/* ... by the test: KVM refuses the others' slots */
 	uint64_t swap_gens[4];		/* address space 0 generations of this ioctl's swaps */
 	unsigned int nr_swap_gens;
 
@@ -378,6 +379,7 @@ static inline uint64_t chk_mmu_writable_mask(struct checker *c)
 
 /* checker.c and vms.c: replays */
 #define CHK_JUDGE_ALL	((1u << KMMU_PROP_NR) - 1)
+_Static_assert(KMMU_PROP_NR < 32, "struct checker's judged is a uint32_t, a bit per property");
 int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	       const struct kmmu_checker_opts *opts, struct kmmu_check_result *res,
 	       uint32_t judged, uint32_t vm_id);

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "replay.h"
 
@@ -123,6 +124,14 @@ void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool 
 void chk_not_checkable(struct checker *c, enum kmmu_check_property p, const char *why)
 {
 	c->res->not_checkable[p] = why;
+}
+
+const char *kmmu_check_strerror(int err)
+{
+	if (err == -EFBIG)
+		return "its memslots back more guest memory at once than the reference VM"
+		       " models (kmmu_checker_opts.max_guest_pages)";
+	return strerror(-err);
 }
 
 enum kmmu_check_verdict kmmu_check_verdict(const struct kmmu_check_result *res,

@@ -24,8 +24,12 @@
  * record and every memslot record of the VM carry, and the close of a VM's
  * fd is logged too, by the process that created it: the VMM is done with
  * that VM from then on (the kernel tears it down at its last reference,
- * which may come later).  A dup() of a VM fd is not followed: its ioctls go
- * unlogged, as before.
+ * which may come later).  A VMM that exits with a VM open (QEMU does; so
+ * does a selftest whose assertion fails) is done with it too: its process
+ * logs the close at exit (not at _exit() or exec, where nothing of ours
+ * runs), so that the next VMM's VM of a script does not look live beside
+ * it.  A dup() of a VM fd is not followed: its ioctls go unlogged, as
+ * before.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -200,6 +204,15 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 	return real_ioctl(fd, request, arg);
 }
 
+static void log_vm_close(uint32_t vm)
+{
+	struct kmmu_trace_record r;
+
+	kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
+	r.vm.id = vm;
+	emit(&r);
+}
+
 /*
  * A closed VM fd's number may come back as another VM's, or as anything.
  * The close of a VM's fd is logged once it succeeded, stamped after it.
@@ -207,7 +220,6 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 INTERPOSED int close(int fd)
 {
 	static int (*real_close)(int);
-	struct kmmu_trace_record r;
 	uint32_t vm = vm_of(fd);
 	bool owner = vm && vm_owner[fd] == getpid();
 	int ret;
@@ -216,10 +228,22 @@ INTERPOSED int close(int fd)
 		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
 	vm_fd_set(fd, 0);
 	ret = real_close(fd);
-	if (owner && !ret) {
-		kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
-		r.vm.id = vm;
-		emit(&r);
-	}
+	if (owner && !ret)
+		log_vm_close(vm);
 	return ret;
+}
+
+/* The process exits: the VMs it created and still holds are closed now. */
+__attribute__((destructor)) static void ioctl_log_exit(void)
+{
+	pid_t self = getpid();
+
+	for (int fd = 0; fd < MAX_VM_FD; fd++) {
+		uint32_t vm = vm_of(fd);
+
+		if (!vm || vm_owner[fd] != self)
+			continue;
+		vm_fd_set(fd, 0);
+		log_vm_close(vm);
+	}
 }

@@ -4,7 +4,9 @@
  * check each refuse it at once, with one line on stderr that names the
  * file and why, and exit status 2 -- a FIFO nobody writes to, a device, a
  * directory, a socket, an empty file, a truncated one -- and still read a
- * good file.  The tool is the kmmu-trace next to this test's directory.
+ * good file.  A bad command line (a missing or extra operand, an unknown
+ * option, an option without its value) is one line and exit status 2
+ * too.  The tool is the kmmu-trace next to this test's directory.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -70,12 +72,13 @@ static const char *in_dir(struct _test_data_cli *self, const char *name)
 }
 
 /*
- * Runs `kmmu-trace CMD PATH`, its stdout thrown away and its stderr in
- * self->err; its exit status, or -1 when it does not end within
- * TIMEOUT_MS (then it is killed).
+ * Runs `kmmu-trace ARGS...` (@args ends in NULL), its stdout thrown away
+ * and its stderr in self->err; its exit status, or -1 when it does not
+ * end within TIMEOUT_MS (then it is killed).
  */
-static int run(struct _test_data_cli *self, const char *cmd, const char *path)
+static int run_args(struct _test_data_cli *self, const char *const *args)
 {
+	const char *argv[8] = { "kmmu-trace" };
 	struct pollfd pfd = { .events = POLLIN };
 	struct timespec t0, t;
 	size_t len = 0;
@@ -92,7 +95,9 @@ static int run(struct _test_data_cli *self, const char *cmd, const char *path)
 		dup2(null, STDOUT_FILENO);
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
-		execl(self->tool, "kmmu-trace", cmd, path, (char *)NULL);
+		for (int i = 0; args[i] && i < 6; i++)
+			argv[i + 1] = args[i];
+		execv(self->tool, (char *const *)argv);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -124,6 +129,14 @@ static int run(struct _test_data_cli *self, const char *cmd, const char *path)
 	if (ret || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+/* `kmmu-trace CMD PATH` */
+static int run(struct _test_data_cli *self, const char *cmd, const char *path)
+{
+	const char *args[] = { cmd, path, NULL };
+
+	return run_args(self, args);
 }
 
 /* `kmmu-trace CMD PATH` refuses PATH at once, in one line with PATH and @why. */
@@ -191,6 +204,47 @@ TEST_F(cli, empty_truncated_and_good_files)
 	refused(_metadata, self, variant->cmd, self->path, "truncated");
 	ASSERT_EQ(0, truncate(self->path, 20));
 	refused(_metadata, self, variant->cmd, self->path, "truncated");
+}
+
+/*
+ * A bad command line is one line on stderr that says what is wrong, and
+ * exit status 2: no usage text after it, nor getopt()'s own message.
+ */
+static void bad_usage(struct __test_metadata *_metadata, struct _test_data_cli *self,
+		      const char *const *args, const char *why)
+{
+	char *nl;
+
+	EXPECT_EQ(2, run_args(self, args)) {
+		TH_LOG("kmmu-trace %s: %s", args[0] ? args[0] : "", self->err);
+	}
+	nl = strchr(self->err, '\n');
+	EXPECT_TRUE(nl && !nl[1]) {
+		TH_LOG("not one line: '%s'", self->err);
+	}
+	EXPECT_TRUE(!strncmp(self->err, "kmmu-trace: ", 12) && strstr(self->err, why)) {
+		TH_LOG("'%s' does not say 'kmmu-trace: ...%s'", self->err, why);
+	}
+}
+
+TEST_F(cli, bad_command_lines)
+{
+	const char *none[] = { variant->cmd, NULL };
+	const char *two[] = { variant->cmd, "a", "b", NULL };
+	const char *unknown[] = { variant->cmd, "-x", "a", NULL };
+
+	bad_usage(_metadata, self, none, "one trace FILE");
+	bad_usage(_metadata, self, two, "one trace FILE");
+	bad_usage(_metadata, self, unknown, "unknown option");
+	if (strcmp(variant->cmd, "check"))
+		return;		/* the others' once */
+	bad_usage(_metadata, self, (const char *[]){ NULL }, "no command");
+	bad_usage(_metadata, self, (const char *[]){ "export", "--dat", NULL }, "--dat needs");
+	bad_usage(_metadata, self, (const char *[]){ "export", "--out", "x", NULL },
+		  "unknown option --out");
+	bad_usage(_metadata, self, (const char *[]){ "record", "-o", NULL }, "-o needs");
+	bad_usage(_metadata, self, (const char *[]){ "record", "-x", "--", "true", NULL },
+		  "unknown option -x");
 }
 
 TEST_HARNESS_MAIN

@@ -230,26 +230,42 @@ static int fake_memslot(int vm, uint32_t slot, uint64_t gpa, uint64_t size, void
 }
 
 /*
+ * A fake VMM's start: *@kvm a "KVM" fd whose ioctls go to the fake (a
+ * thread answering *@listener), *@mem 4 MiB to back memslots.  0, 4 if
+ * this kernel has no seccomp user notification, else 30 or 31.
+ */
+static int fake_kvm_start(int *kvm, int *listener, void **mem)
+{
+	pthread_t thread;
+
+	*kvm = open("/dev/null", O_RDWR);
+	*mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*kvm < 0 || *mem == MAP_FAILED)
+		return 30;
+	*listener = fake_kvm_filter();
+	if (*listener < 0)
+		return 4;
+	/* Under the filter too, which its own ioctls pass. */
+	if (pthread_create(&thread, NULL, fake_kvm, listener))
+		return 31;
+	return 0;
+}
+
+/*
  * The "VMM" of several VMs on the fake KVM: VM 1 alone, then VMs 2 and 3
  * overlapping; fd numbers come back.  Exit 0, 4 if this kernel has no
  * seccomp user notification, else which step failed.
  */
 static int fake_vmm(void)
 {
-	int kvm = open("/dev/null", O_RDWR), listener, a, b, c, status;
-	void *mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	pthread_t thread;
+	static int listener;
+	int kvm, a, b, c, status;
+	void *mem;
 	pid_t child;
 
-	if (kvm < 0 || mem == MAP_FAILED)
-		return 30;
-	listener = fake_kvm_filter();
-	if (listener < 0)
-		return 4;
-	/* Under the filter too, which its own ioctls pass. */
-	if (pthread_create(&thread, NULL, fake_kvm, &listener))
-		return 31;
-
+	status = fake_kvm_start(&kvm, &listener, &mem);
+	if (status)
+		return status;
 	a = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (a < 0 || fake_memslot(a, 0, 0, MB, mem) || close(a))
 		return 32;
@@ -274,6 +290,25 @@ static int fake_vmm(void)
 	return 0;
 }
 
+/*
+ * A "VMM" that exits with its VM open, as QEMU does and as a selftest does
+ * whose assertion fails: one VM, one memslot, no close().
+ */
+static int fake_vmm_exits(void)
+{
+	static int listener;
+	int kvm, vm, r;
+	void *mem;
+
+	r = fake_kvm_start(&kvm, &listener, &mem);
+	if (r)
+		return r;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || fake_memslot(vm, 0, 0, MB, mem))
+		return 52;
+	return 0;
+}
+
 /* build/tracing/tests/record_vmm_test -> build/tracing/NAME (test_paths.h) */
 static void build_path(char *buf, size_t len, const char *name)
 {
@@ -291,8 +326,8 @@ static int self_exe(char *buf, size_t len)
 	return 0;
 }
 
-/* The fake VMM run twice, one process after the other, as a script would. */
-static int fake_vmm_twice(void)
+/* The fake VMM (@mode) run twice, one process after the other, as a script would. */
+static int fake_vmm_twice(const char *mode)
 {
 	char self[PATH_MAX];
 	int status;
@@ -303,7 +338,7 @@ static int fake_vmm_twice(void)
 	for (int i = 0; i < 2; i++) {
 		pid = fork();
 		if (pid == 0) {
-			execl(self, self, "--fakevm", (char *)NULL);
+			execl(self, self, mode, (char *)NULL);
 			_exit(127);
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -312,35 +347,6 @@ static int fake_vmm_twice(void)
 			return WEXITSTATUS(status);
 	}
 	return 0;
-}
-
-/* Runs argv with stderr into @err (NUL-terminated); its wait status. */
-static int run_cmd(char *const argv[], char *const envp[], char *err, size_t err_len)
-{
-	int pipefd[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(pipefd))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		if (envp)
-			execve(argv[0], argv, envp);
-		else
-			execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (got + 1 < err_len && (n = read(pipefd[0], err + got, err_len - 1 - got)) > 0)
-		got += n;
-	err[got] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return status;
 }
 
 /*
@@ -360,7 +366,7 @@ static int run_preloaded(const char *mode, int log_fd, char *err, size_t err_len
 	}
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
 	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", log_fd);
-	return run_cmd(argv, envp, err, err_len);
+	return test_run_tool(argv, envp, err, err_len);
 }
 
 TEST(interposer_passes_other_ioctls_through)
@@ -399,30 +405,44 @@ static const struct {
 };
 
 /*
- * Runs the fake VMM in @mode, which makes @rounds runs of it, and checks
- * the interposer's log: fake_log per run, VM numbers going on across runs.
+ * Runs this program in the fake-KVM @mode under the interposer and reads
+ * its log into @recs (at most @max); how many records, or -1 if the test
+ * SKIPs (no fake KVM here).
  */
-static void check_fake_log(struct __test_metadata *_metadata, const char *mode, int rounds)
+static ssize_t fake_log_of(struct __test_metadata *_metadata, const char *mode,
+			   struct kmmu_trace_record *recs, size_t max)
 {
-	size_t per_round = sizeof(fake_log) / sizeof(fake_log[0]);
-	int memfd = memfd_create("ioctl-log", 0);
-	struct kmmu_trace_record recs[32];
-	struct kmmu_check_result *res;
+	int memfd = memfd_create("ioctl-log", 0), status;
 	char err[1024];
 	ssize_t n;
-	int status;
 
 	ASSERT_LE(0, memfd);
 	status = run_preloaded(mode, memfd, err, sizeof(err));
 	ASSERT_NE(-1, status) TH_LOG("%s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 4)
-		SKIP(return, "no seccomp user notification here: no fake KVM");
+		SKIP(return -1, "no seccomp user notification here: no fake KVM");
 	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
-
-	n = pread(memfd, recs, sizeof(recs), 0);
+	n = pread(memfd, recs, max * sizeof(*recs), 0);
 	close(memfd);
-	ASSERT_EQ(rounds * per_round, n / sizeof(recs[0]));
+	ASSERT_LE(0, n);
+	return n / sizeof(*recs);
+}
+
+/*
+ * Runs the fake VMM in @mode, which makes @rounds runs of it, and checks
+ * the interposer's log: fake_log per run, VM numbers going on across runs.
+ */
+static void check_fake_log(struct __test_metadata *_metadata, const char *mode, int rounds)
+{
+	size_t per_round = sizeof(fake_log) / sizeof(fake_log[0]);
+	struct kmmu_trace_record recs[32];
+	struct kmmu_check_result *res;
+	ssize_t n = fake_log_of(_metadata, mode, recs, 32);
+
+	if (n < 0)
+		return;
+	ASSERT_EQ(rounds * per_round, n);
 	for (size_t i = 0; i < rounds * per_round; i++) {
 		const struct kmmu_trace_record *r = &recs[i];
 		uint32_t vm = fake_log[i % per_round].vm + 3 * (i / per_round);
@@ -440,7 +460,7 @@ static void check_fake_log(struct __test_metadata *_metadata, const char *mode, 
 	/* The checker replays each VM's ioctls into a reference VM of its own. */
 	res = calloc(1, sizeof(*res));
 	ASSERT_NE(NULL, res);
-	ASSERT_EQ(0, kmmu_check(recs, n / sizeof(recs[0]), NULL, res));
+	ASSERT_EQ(0, kmmu_check(recs, n, NULL, res));
 	EXPECT_EQ(5 * rounds, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
 	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
 	free(res);
@@ -457,6 +477,40 @@ TEST(interposer_numbers_vms_across_processes)
 	check_fake_log(_metadata, "--fakevm-twice", 2);
 }
 
+/*
+ * VMMs that exit with their VM open, one after the other: each one's VM is
+ * logged closed as its process exits, so the next one's is the only VM
+ * live and the checker judges both (not two VMs live at once, NOT
+ * CHECKABLE from then on).
+ */
+TEST(interposer_closes_the_vms_open_at_exit)
+{
+	static const uint16_t want[] = { KMMU_ACT_VM_CREATE, KMMU_ACT_SET_MEMSLOT, KMMU_ACT_VM_CLOSE };
+	struct kmmu_trace_record recs[8];
+	struct kmmu_check_result *res;
+	ssize_t n = fake_log_of(_metadata, "--fakevm-exits-twice", recs, 8);
+
+	if (n < 0)
+		return;
+	ASSERT_EQ(6, n);
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(want[i % 3], recs[i].type) TH_LOG("record %d", i);
+		EXPECT_EQ(i / 3 + 1, recs[i].type == KMMU_ACT_SET_MEMSLOT ? recs[i].memslot.vm :
+				      recs[i].vm.id) TH_LOG("record %d", i);
+	}
+
+	res = calloc(1, sizeof(*res));
+	ASSERT_NE(NULL, res);
+	ASSERT_EQ(0, kmmu_check(recs, 6, NULL, res));
+	EXPECT_EQ(2, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
+	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
+	for (int p = 0; p < KMMU_PROP_NR; p++) {
+		EXPECT_TRUE(!res->not_checkable[p] || !strstr(res->not_checkable[p], "VMs were live"))
+			TH_LOG("%s: %s", kmmu_check_property_name(p), res->not_checkable[p]);
+	}
+	free(res);
+}
+
 TEST(record_refuses_without_the_interposer)
 {
 	char tool[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[1024];
@@ -467,7 +521,7 @@ TEST(record_refuses_without_the_interposer)
 	ASSERT_LE(0, fd);
 	close(fd);
 	build_path(tool, sizeof(tool), "kmmu-trace");
-	status = run_cmd(argv, envp, err, sizeof(err));
+	status = test_run_tool(argv, envp, err, sizeof(err));
 	unlink(out);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(2, WEXITSTATUS(status));
@@ -496,7 +550,7 @@ TEST(records_a_vmm)
 	close(fd);
 	build_path(tool, sizeof(tool), "kmmu-trace");
 	ASSERT_EQ(0, self_exe(self, sizeof(self)));
-	status = run_cmd(argv, NULL, err, sizeof(err));
+	status = test_run_tool(argv, NULL, err, sizeof(err));
 	ksft_print_msg("kmmu-trace record said: %s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 4) {
@@ -555,6 +609,10 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "--fakevm"))
 		return fake_vmm();
 	if (argc == 2 && !strcmp(argv[1], "--fakevm-twice"))
-		return fake_vmm_twice();
+		return fake_vmm_twice("--fakevm");
+	if (argc == 2 && !strcmp(argv[1], "--fakevm-exits"))
+		return fake_vmm_exits();
+	if (argc == 2 && !strcmp(argv[1], "--fakevm-exits-twice"))
+		return fake_vmm_twice("--fakevm-exits");
 	return test_harness_run(argc, argv);
 }

@@ -3,15 +3,18 @@
  * Where a tracing test finds what it runs on: the tools built next to its
  * own directory (build/tracing/tests/NAME_test -> build/tracing/TOOL) and
  * the committed traces in tracing/fixtures/ ($KMMU_FIXTURE_DIR instead,
- * for a run from elsewhere than the repository root).  Shared by the tests
- * of kmmu-trace and of the checker on real traces.
+ * for a run from elsewhere than the repository root), and how it runs a
+ * tool.  Shared by the tests of kmmu-trace, its interposer, replay_bench
+ * and the checker on real traces.
  */
 #ifndef KMMU_TESTS_TEST_PATHS_H
 #define KMMU_TESTS_TEST_PATHS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -37,6 +40,44 @@ static inline int test_tool_path(char *buf, size_t len, const char *tool)
 	strcat(buf, "/");
 	strcat(buf, tool);
 	return 0;
+}
+
+/*
+ * Runs @argv (@envp, or this environment if NULL) with its stdout on
+ * /dev/null and its stderr into @err (NUL-terminated, at most @err_len -
+ * 1 bytes); its wait status, or -1.
+ */
+static inline int test_run_tool(char *const argv[], char *const envp[], char *err, size_t err_len)
+{
+	int pipefd[2], status = -1;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		if (envp)
+			execve(argv[0], argv, envp);
+		else
+			execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got + 1 < err_len && (n = read(pipefd[0], err + got, err_len - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	close(pipefd[0]);
+	if (pid < 0)
+		return -1;
+	waitpid(pid, &status, 0);
+	return status;
 }
 
 /* In a fixture's setup: @buf = the tool @tool, which must be built. */

@@ -471,6 +471,36 @@ TEST(opt_table_getopt_tables)
 	ASSERT_EQ(0, kmmu_getopt_tables(&g, "", NULL, 0, many));
 }
 
+/*
+ * The short options fit, or the table is refused: every lettered option
+ * that takes a value needs two characters, after ":" and the shared
+ * letters.  A full table of such options fits alone, not after the four
+ * shared options of kmmu_run_parse().
+ */
+TEST(opt_table_short_options_fit)
+{
+	static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef";
+	static uint64_t values[KMMU_OPTS_MAX];
+	struct kmmu_getopt_tables g;
+	struct kmmu_opt lettered[KMMU_OPTS_MAX + 1] = { };
+	char want[2 * KMMU_OPTS_MAX + 4] = ":";
+	int i;
+
+	for (i = 0; i < KMMU_OPTS_MAX; i++) {
+		lettered[i] = (struct kmmu_opt)KMMU_OPT_U(NULL, letters[i], values[i], 0, 9, 0,
+							  "wants a digit");
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%c:", letters[i]);
+	}
+	strcat(want, "h");
+	ASSERT_EQ(0, kmmu_getopt_tables(&g, "", NULL, 0, lettered));
+	ASSERT_STREQ(want, g.shortopts);
+	ASSERT_EQ(-E2BIG, kmmu_getopt_tables(&g, "v:n:d:S:", NULL, 0, lettered));
+	/* Four fewer make room for them. */
+	lettered[KMMU_OPTS_MAX - 4] = (struct kmmu_opt)KMMU_OPTS_END;
+	ASSERT_EQ(0, kmmu_getopt_tables(&g, "v:n:d:S:", NULL, 0, lettered));
+	ASSERT_EQ(0, strncmp(g.shortopts, ":v:n:d:S:A:B:", 13));
+}
+
 static int opts_table_run_parse_all(void *arg)
 {
 	char *argv[16];

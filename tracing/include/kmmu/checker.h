@@ -159,6 +159,11 @@ int kmmu_check(const struct kmmu_trace_record *recs, uint64_t nr,
 extern const char *const kmmu_check_events[];
 
 const char *kmmu_check_property_name(enum kmmu_check_property p);
+/*
+ * Why kmmu_check() could not replay (its -errno @err), in words: -EFBIG
+ * names the guest-memory limit, the others are strerror()'s.
+ */
+const char *kmmu_check_strerror(int err);
 enum kmmu_check_verdict kmmu_check_verdict(const struct kmmu_check_result *res,
 					   enum kmmu_check_property p);
 /* One line per property: "PASS name (N checked)" / "FAIL ..." / "NOT CHECKABLE ...". */

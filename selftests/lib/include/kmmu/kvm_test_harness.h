@@ -116,15 +116,17 @@
 
 /*
  * In the test, at its end: fails it if the checker found the kernel's
- * events diverging from the reference (kmmu_test_run_check()); nothing to
- * judge without a session.
+ * events diverging from the reference, or could not judge them (events
+ * lost, the replay refused: kmmu_test_run_check()); nothing to judge
+ * without a session.
  */
 #define KMMU_TEST_CHECK(run)							\
 	do {									\
 		if ((run)->trace) {						\
 			ASSERT_EQ(0, kmmu_test_run_check(run))			\
-				TH_LOG("the kernel's MMU events diverge from the reference" \
-				       " (see the checker's lines above)");	\
+				TH_LOG("the checker found the kernel's MMU events"	\
+				       " diverging from the reference, or could not"	\
+				       " judge them (see its lines above)");	\
 		}								\
 	} while (0)
 

@@ -106,6 +106,13 @@ struct kmmu_cli_hooks {
 };
 
 /*
+ * The usage of a test without options of its own (kmmu_cli_hooks.usage,
+ * opts NULL): -h says so and where the test is described; anything else
+ * on its command line is a usage error.
+ */
+void kmmu_usage_no_options(FILE *f, const char *prog);
+
+/*
  * A program's own options as one table, one line per option, ended by
  * KMMU_OPTS_END: the shared parsers build the getopt_long() tables from it
  * and store each value in its field, or end in the option's usage error.
@@ -175,7 +182,8 @@ struct kmmu_getopt_tables {
 /*
  * Fills @g: the short options ":" @shared, then every lettered option of
  * @t, then "h"; the long options @shared_long (@nr_shared of them), then
- * every named option of @t, then --help.  0, or -E2BIG (too many options).
+ * every named option of @t, then --help.  0, or -E2BIG (too many options, or
+ * too many short option characters for @g).
  */
 int kmmu_getopt_tables(struct kmmu_getopt_tables *g, const char *shared,
 		       const struct option *shared_long, int nr_shared,
