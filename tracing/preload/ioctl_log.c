@@ -26,6 +26,14 @@
  * that VM from then on (the kernel tears it down at its last reference,
  * which may come later).  A dup() of a VM fd is not followed: its ioctls go
  * unlogged, as before.
+ *
+ * Just before that close, the process reads the VM's page stats (pages_4k,
+ * 2m, 1g through KVM_GET_STATS_FD, with kmmu's KVM stats reader) and logs
+ * them with the VM's number (KMMU_ACT_STATS), for the checker's page
+ * stats and SPTE history properties; a VM whose fd is still open when the
+ * process exits gets its stats and its close logged by a destructor: the
+ * process is done with it then.  A process that ends in _exit() or by a
+ * signal logs neither.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -40,6 +48,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_log.h"
 
 typedef int (*ioctl_fn)(int, unsigned long, ...);
@@ -156,6 +165,37 @@ static void log_memslot(uint32_t vm, uint64_t start_ts,
 	emit(&r);
 }
 
+/*
+ * The page stats of VM @vm (fd @vm_fd) as its record; nothing when this
+ * KVM has no binary stats (before 5.14).  The reading is an interval, as
+ * the session's: SPTE changes inside it make the checker's comparison moot.
+ */
+static void log_stats(int vm_fd, uint32_t vm)
+{
+	struct kmmu_trace_record r;
+	uint64_t start_ts = kmmu_trace_now(), pages[3] = { 0 };
+	int saved = errno;
+
+	if (!kmmu_stats_vm_pages(vm_fd, pages)) {
+		kmmu_rec_stamp(&r, KMMU_ACT_STATS);
+		r.stats.start_ts = start_ts;
+		memcpy(r.stats.pages, pages, sizeof(pages));
+		r.stats.nr_vms = 1;
+		r.stats.vm = vm;
+		emit(&r);
+	}
+	errno = saved;
+}
+
+static void log_vm_close(uint32_t vm)
+{
+	struct kmmu_trace_record r;
+
+	kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
+	r.vm.id = vm;
+	emit(&r);
+}
+
 /* The only symbols the library exports (it is built -fvisibility=hidden). */
 #define INTERPOSED __attribute__((visibility("default")))
 
@@ -207,19 +247,37 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 INTERPOSED int close(int fd)
 {
 	static int (*real_close)(int);
-	struct kmmu_trace_record r;
 	uint32_t vm = vm_of(fd);
 	bool owner = vm && vm_owner[fd] == getpid();
 	int ret;
 
 	if (!real_close)
 		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	/* While the VM is certainly alive: after the close it may be gone. */
+	if (owner && log_fd >= 0)
+		log_stats(fd, vm);
 	vm_fd_set(fd, 0);
 	ret = real_close(fd);
-	if (owner && !ret) {
-		kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
-		r.vm.id = vm;
-		emit(&r);
-	}
+	if (owner && !ret)
+		log_vm_close(vm);
 	return ret;
+}
+
+/*
+ * The VMs this process created and never closed: exit() closes their fds
+ * after this.  A forked child's copies are not its VMs.
+ */
+__attribute__((destructor)) static void ioctl_log_exit(void)
+{
+	pid_t self = getpid();
+
+	for (int fd = 0; fd < MAX_VM_FD && log_fd >= 0; fd++) {
+		uint32_t vm = vm_of(fd);
+
+		if (!vm || vm_owner[fd] != self)
+			continue;
+		log_stats(fd, vm);
+		vm_fd_set(fd, 0);
+		log_vm_close(vm);
+	}
 }

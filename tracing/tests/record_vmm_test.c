@@ -15,8 +15,10 @@
  *
  * Needs /dev/kvm, root and tracefs for the recording (else SKIP); the
  * interposer's pass-through and the recorder's refusal without it run
- * anywhere, and so does its numbering of VMs, on a fake KVM ("--fakevm":
- * a seccomp filter hands the KVM ioctls to a thread that answers them).
+ * anywhere, and so do its numbering of VMs and its page stats records, on
+ * a fake KVM ("--fakevm": a seccomp filter hands the KVM ioctls to a
+ * thread that answers them, KVM_GET_STATS_FD with a file in KVM's binary
+ * stats format).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +42,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/checker.h"
 #include "kmmu/trace_file.h"
+#include "kvm_stats_file.h"
 #include "test_paths.h"
 
 #define MB (1024UL * 1024)
@@ -156,25 +159,60 @@ static int passthrough(void)
  * The fake KVM: a thread started before the filter (so not under it)
  * answers the ioctls the filter hands it.  KVM_CREATE_VM gets a real fd
  * (of /dev/null, for close() to close), a memslot ioctl of FAKE_EEXIST
- * bytes EEXIST, any other 0; KVM_CHECK_EXTENSION says 1 address space.
+ * bytes EEXIST, any other 0; KVM_CHECK_EXTENSION says 1 address space;
+ * KVM_GET_STATS_FD on the n-th VM's fd gets a file in KVM's binary stats
+ * format with that VM's page counts, fake_pages(n).
  */
 #define FAKE_EEXIST (3 * MB)
+/* The VMs fake_vmm() creates, and which of them (1, 2, ...) each fd is. */
+#define FAKE_VMS 4
+static int fake_vm_of_fd[64];
+
+/* pages_4k, pages_2m, pages_1g of the fake's @n-th VM: a VM's own, never 0. */
+static uint64_t fake_pages(unsigned int n, int level)
+{
+	return 100 * n + 10 * level + 1;
+}
+
+/* The statistics file of the fake's @n-th VM, pages among others, as KVM's has them. */
+static int fake_stats_fd(unsigned int n)
+{
+	const struct synth st[] = {
+		{ "remote_tlb_flush", 1, { 7 } },
+		{ "pages_4k", 1, { fake_pages(n, 0) } },
+		{ "pages_2m", 1, { fake_pages(n, 1) } },
+		{ "pages_1g", 1, { fake_pages(n, 2) } },
+		{ "nx_lpage_splits", 1, { 3 } },
+	};
+
+	return make_stats(st, sizeof(st) / sizeof(st[0]), 48, true);
+}
 
 static void *fake_kvm(void *arg)
 {
-	int listener = *(int *)arg;
+	int listener = *(int *)arg, vms = 0;
 	const struct kvm_userspace_memory_region *m;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
+	uint64_t fd;
 
 	for (;;) {
 		memset(&req, 0, sizeof(req));
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
 			return NULL;
 		resp = (struct seccomp_notif_resp){ .id = req.id };
+		fd = req.data.args[0];
 		switch (req.data.args[1]) {
 		case KVM_CREATE_VM:
 			resp.val = open("/dev/null", O_RDWR);
+			if (resp.val >= 0 && resp.val < 64)
+				fake_vm_of_fd[resp.val] = ++vms;
+			break;
+		case KVM_GET_STATS_FD:
+			if (fd < 64 && fake_vm_of_fd[fd])
+				resp.val = fake_stats_fd(fake_vm_of_fd[fd]);
+			else
+				resp.error = -ENOTTY;
 			break;
 		case KVM_CHECK_EXTENSION:
 			resp.val = 1;
@@ -208,6 +246,7 @@ static int fake_kvm_filter(void)
 		KVM_IOCTL_TO_FAKE(KVM_CREATE_VM),
 		KVM_IOCTL_TO_FAKE(KVM_CHECK_EXTENSION),
 		KVM_IOCTL_TO_FAKE(KVM_SET_USER_MEMORY_REGION),
+		KVM_IOCTL_TO_FAKE(KVM_GET_STATS_FD),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
@@ -231,12 +270,13 @@ static int fake_memslot(int vm, uint32_t slot, uint64_t gpa, uint64_t size, void
 
 /*
  * The "VMM" of several VMs on the fake KVM: VM 1 alone, then VMs 2 and 3
- * overlapping; fd numbers come back.  Exit 0, 4 if this kernel has no
- * seccomp user notification, else which step failed.
+ * overlapping; fd numbers come back; VM 4 it leaves to exit() to close.
+ * Exit 0, 4 if this kernel has no seccomp user notification, else which
+ * step failed.
  */
 static int fake_vmm(void)
 {
-	int kvm = open("/dev/null", O_RDWR), listener, a, b, c, status;
+	int kvm = open("/dev/null", O_RDWR), listener, a, b, c, d, status;
 	void *mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t thread;
 	pid_t child;
@@ -271,6 +311,9 @@ static int fake_vmm(void)
 		return 37;
 	if (close(b) || close(c))
 		return 36;
+	d = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (d < 0)
+		return 38;
 	return 0;
 }
 
@@ -379,7 +422,11 @@ TEST(interposer_passes_other_ioctls_through)
 	close(memfd);
 }
 
-/* Each record the fake VMM's run must log, in order: type, VM, slot, result. */
+/*
+ * Each record the fake VMM's run must log, in order: type, VM, slot,
+ * result.  A VM's page stats come just before its close, VM 4's from
+ * exit(); the child's close of VM 2 logs nothing.
+ */
 static const struct {
 	uint16_t type;
 	uint32_t vm, slot;
@@ -387,6 +434,7 @@ static const struct {
 } fake_log[] = {
 	{ KMMU_ACT_VM_CREATE, 1 },
 	{ KMMU_ACT_SET_MEMSLOT, 1, 0, 0 },
+	{ KMMU_ACT_STATS, 1 },
 	{ KMMU_ACT_VM_CLOSE, 1 },
 	{ KMMU_ACT_VM_CREATE, 2 },
 	{ KMMU_ACT_SET_MEMSLOT, 2, 0, 0 },
@@ -394,8 +442,13 @@ static const struct {
 	{ KMMU_ACT_SET_MEMSLOT, 3, 0, 0 },
 	{ KMMU_ACT_SET_MEMSLOT, 3, 1, -EEXIST },
 	{ KMMU_ACT_SET_MEMSLOT, 2, 1, 0 },
+	{ KMMU_ACT_STATS, 2 },
 	{ KMMU_ACT_VM_CLOSE, 2 },
+	{ KMMU_ACT_STATS, 3 },
 	{ KMMU_ACT_VM_CLOSE, 3 },
+	{ KMMU_ACT_VM_CREATE, 4 },
+	{ KMMU_ACT_STATS, 4 },
+	{ KMMU_ACT_VM_CLOSE, 4 },
 };
 
 /*
@@ -406,7 +459,7 @@ static void check_fake_log(struct __test_metadata *_metadata, const char *mode, 
 {
 	size_t per_round = sizeof(fake_log) / sizeof(fake_log[0]);
 	int memfd = memfd_create("ioctl-log", 0);
-	struct kmmu_trace_record recs[32];
+	struct kmmu_trace_record recs[64];
 	struct kmmu_check_result *res;
 	char err[1024];
 	ssize_t n;
@@ -425,13 +478,24 @@ static void check_fake_log(struct __test_metadata *_metadata, const char *mode, 
 	ASSERT_EQ(rounds * per_round, n / sizeof(recs[0]));
 	for (size_t i = 0; i < rounds * per_round; i++) {
 		const struct kmmu_trace_record *r = &recs[i];
-		uint32_t vm = fake_log[i % per_round].vm + 3 * (i / per_round);
+		uint32_t vm = fake_log[i % per_round].vm + FAKE_VMS * (i / per_round);
 
 		ASSERT_EQ(fake_log[i % per_round].type, r->type) TH_LOG("record %zu", i);
 		if (r->type == KMMU_ACT_SET_MEMSLOT) {
 			EXPECT_EQ(vm, r->memslot.vm) TH_LOG("record %zu", i);
 			EXPECT_EQ(fake_log[i % per_round].slot, r->memslot.slot) TH_LOG("record %zu", i);
 			EXPECT_EQ(fake_log[i % per_round].ret, r->memslot.ret) TH_LOG("record %zu", i);
+		} else if (r->type == KMMU_ACT_STATS) {
+			/* That VM's counts, read from its stats file, and nothing summed. */
+			EXPECT_EQ(vm, r->stats.vm) TH_LOG("record %zu", i);
+			EXPECT_EQ(1, r->stats.nr_vms) TH_LOG("record %zu", i);
+			for (int l = 0; l < 3; l++) {
+				EXPECT_EQ(fake_pages(fake_log[i % per_round].vm, l), r->stats.pages[l])
+					TH_LOG("record %zu level %d", i, l);
+			}
+			EXPECT_LE(r->stats.start_ts, r->ts) TH_LOG("record %zu", i);
+			/* What the recorder knows of other tasks is its to add. */
+			EXPECT_EQ(0, r->stats.flags) TH_LOG("record %zu", i);
 		} else {
 			EXPECT_EQ(vm, r->vm.id) TH_LOG("record %zu", i);
 		}
