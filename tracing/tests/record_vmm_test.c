@@ -610,6 +610,146 @@ TEST(records_a_vmm)
 	kmmu_trace_file_free(&tf);
 }
 
+/*
+ * The command of records_other_tasks_unmaps: a VM that lives until the
+ * test, told on @ready_fd, says on @go_fd that it is done.
+ */
+static int vm_waiting(const char *ready_fd, const char *go_fd)
+{
+	int kvm = open("/dev/kvm", O_RDWR), vm;
+	char c = 0;
+
+	if (kvm < 0)
+		return 10;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return 11;
+	if (write(atoi(ready_fd), &c, 1) != 1 || read(atoi(go_fd), &c, 1) != 1)
+		return 12;
+	close(vm);
+	close(kvm);
+	return 0;
+}
+
+/*
+ * Another task's MMU notifier call: this process has a VM too, so KVM's
+ * notifier on its memory emits kvm_unmap_hva_range when it unmaps some.
+ * The range, or 0 in @start when that failed.
+ */
+static void unmap_in_another_task(uint64_t *start, uint64_t *end)
+{
+	int kvm = open("/dev/kvm", O_RDWR), vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+	uint8_t *mem = mmap(NULL, MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*start = *end = 0;
+	if (vm >= 0 && mem != MAP_FAILED) {
+		memset(mem, 1, MB);
+		if (!munmap(mem, MB)) {
+			*start = (uintptr_t)mem;
+			*end = *start + MB;
+		}
+	}
+	if (vm >= 0)
+		close(vm);
+	if (kvm >= 0)
+		close(kvm);
+}
+
+/*
+ * kmmu-trace record captures other tasks' kvm_unmap_hva_range as a session
+ * does: this test, not under the recording, unmaps memory of its own VM
+ * while the recorded command holds one; the trace has the call, marked
+ * untraced, and none of the command's own calls so marked.
+ */
+TEST(records_other_tasks_unmaps)
+{
+	char tool[PATH_MAX], self[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[4096];
+	char ready_arg[16], go_arg[16];
+	char *argv[] = { tool, "record", "-o", out, "--", self, "--vm-waiting", ready_arg, go_arg,
+			 NULL };
+	int ready[2], go[2], status, fd, errpipe[2];
+	uint64_t start = 0, end = 0;
+	struct kmmu_trace_file tf;
+	size_t got = 0, mine = 0, stats = 0;
+	int32_t command = 0;
+	char header[64], c = 0;
+	ssize_t n;
+	pid_t pid;
+
+	fd = open("/dev/kvm", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "/dev/kvm: %s", strerror(errno));
+	close(fd);
+	if (geteuid())
+		SKIP(return, "recording needs root (tracefs)");
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd);
+	close(fd);
+	build_path(tool, sizeof(tool), "kmmu-trace");
+	ASSERT_EQ(0, self_exe(self, sizeof(self)));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(errpipe));
+	snprintf(ready_arg, sizeof(ready_arg), "%d", ready[1]);
+	snprintf(go_arg, sizeof(go_arg), "%d", go[0]);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dup2(errpipe[1], 2);
+		close(ready[0]);
+		close(go[1]);
+		close(errpipe[0]);
+		execv(tool, argv);
+		_exit(127);
+	}
+	close(ready[1]);
+	close(go[0]);
+	close(errpipe[1]);
+	/* The command runs once the recording has started; no byte: it failed. */
+	if (read(ready[0], &c, 1) == 1) {
+		unmap_in_another_task(&start, &end);
+		EXPECT_EQ(1, write(go[1], &c, 1));
+	}
+	close(go[1]);
+	close(ready[0]);
+	while (got + 1 < sizeof(err) && (n = read(errpipe[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	close(errpipe[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4) {
+		unlink(out);
+		SKIP(return, "no tracing here: %.200s", err);
+	}
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	ASSERT_NE(0, start) TH_LOG("this test's own VM and unmap failed");
+	ASSERT_EQ(0, kmmu_trace_file_read(out, &tf, err, sizeof(err))) TH_LOG("%s", err);
+	unlink(out);
+
+	EXPECT_STREQ("captured", kmmu_trace_file_header_get(&tf, "other tasks' unmaps",
+							    header, sizeof(header)));
+	for (uint64_t i = 0; i < tf.nr; i++) {
+		const struct kmmu_trace_record *r = &tf.recs[i];
+
+		if (r->type == KMMU_ACT_VM_CREATE)
+			command = r->pid;
+		if (r->type == KMMU_ACT_STATS) {
+			stats++;
+			EXPECT_EQ(0, r->stats.flags & KMMU_STATS_OTHERS_UNKNOWN);
+		}
+		if (r->type != KMMU_EV_UNMAP_HVA_RANGE || !r->hva_range.untraced)
+			continue;
+		EXPECT_NE(command, r->pid) TH_LOG("the command's own call, marked another's");
+		mine += r->pid == getpid() && r->hva_range.start <= start && end <= r->hva_range.end;
+	}
+	EXPECT_NE(0, command);
+	EXPECT_EQ(1, stats);
+	EXPECT_LE(1, mine) TH_LOG("no untraced kvm_unmap_hva_range of pid %d [%#lx, %#lx)",
+				  getpid(), (unsigned long)start, (unsigned long)end);
+	kmmu_trace_file_free(&tf);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--vmm"))
@@ -620,5 +760,7 @@ int main(int argc, char **argv)
 		return fake_vmm();
 	if (argc == 2 && !strcmp(argv[1], "--fakevm-twice"))
 		return fake_vmm_twice();
+	if (argc == 4 && !strcmp(argv[1], "--vm-waiting"))
+		return vm_waiting(argv[2], argv[3]);
 	return test_harness_run(argc, argv);
 }
