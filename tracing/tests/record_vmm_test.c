@@ -10,8 +10,10 @@
  * (EEXIST), runs a real-mode vCPU that writes two pages and reads a third
  * of slot 0, moves slot 1, turns on dirty logging for slot 0 and deletes
  * both.  The test reads the trace file: exactly those seven memslot ioctls
- * with their results, one VM, and the checker's replay of the whole trace
- * with no divergence and the memslot properties judged.
+ * with their results, one VM, its page stats before its close, and the
+ * checker's replay of the whole trace with no divergence, the memslot
+ * properties judged, and on a TDP MMU host the page stats and SPTE
+ * history too.
  *
  * Needs /dev/kvm, root and tracefs for the recording (else SKIP); the
  * interposer's pass-through and the recorder's refusal without it run
@@ -539,14 +541,51 @@ TEST(record_refuses_without_the_interposer)
 	EXPECT_EQ(strlen(err) - 1, (size_t)(strchr(err, '\n') - err)) TH_LOG("not one line: %s", err);
 }
 
+/*
+ * With the VM's page stats in the trace, the properties that need them
+ * are judged wherever the host lets them be: on a TDP MMU host with no
+ * untraced SPTE changes (the stats record's flags), the page stats and
+ * the SPTE history; elsewhere they may be NOT CHECKABLE, but never for
+ * want of a stats record.
+ */
+static void expect_stats_judged(struct __test_metadata *_metadata,
+				const struct kmmu_trace_record *host,
+				const struct kmmu_trace_record *stats,
+				const struct kmmu_check_result *res)
+{
+	static const enum kmmu_check_property props[] = {
+		KMMU_PROP_PAGE_STATS, KMMU_PROP_SPTE_HISTORY, KMMU_PROP_AGING_MAKES_OLD,
+	};
+
+	ASSERT_NE(NULL, host);
+	ASSERT_NE(NULL, stats);
+	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+		const char *why = res->not_checkable[props[i]];
+
+		EXPECT_TRUE(!why || !strstr(why, "page stats")) TH_LOG("property %d: %s", props[i], why);
+	}
+	if (host->host.tdp != 1 || host->host.tdp_mmu != 1 || stats->stats.flags) {
+		ksft_print_msg("not a TDP MMU host, or SPTE changes it cannot trace (flags %#x):"
+			       " page stats and SPTE history may be NOT CHECKABLE\n",
+			       stats->stats.flags);
+		return;
+	}
+	EXPECT_LT(0, res->checked[KMMU_PROP_PAGE_STATS])
+		TH_LOG("%s", res->not_checkable[KMMU_PROP_PAGE_STATS]);
+	EXPECT_LT(0, res->checked[KMMU_PROP_SPTE_HISTORY])
+		TH_LOG("%s", res->not_checkable[KMMU_PROP_SPTE_HISTORY]);
+}
+
 TEST(records_a_vmm)
 {
 	char tool[PATH_MAX], self[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[4096];
 	char *argv[] = { tool, "record", "-o", out, "--", self, "--vmm", NULL };
 	struct kmmu_checker_opts opts = { .report = stdout };
 	struct kmmu_check_result *res;
+	const struct kmmu_trace_record *host = NULL, *stats = NULL;
 	struct kmmu_trace_file tf;
-	size_t nr_ops = 0, vms = 0, hosts = 0;
+	size_t nr_ops = 0, vms = 0, hosts = 0, nr_stats = 0;
+	uint32_t vm_id = 0;
 	int status, fd;
 
 	fd = open("/dev/kvm", O_RDWR);
@@ -577,13 +616,26 @@ TEST(records_a_vmm)
 		if (r->type == KMMU_ACT_HOST) {
 			/* The SPTE format, for the checker's SPTE properties. */
 			hosts++;
+			host = r;
 			EXPECT_NE(KMMU_HOST_UNKNOWN, r->host.backend);
 		}
 		if (r->type == KMMU_ACT_VM_CREATE) {
 			vms++;
+			vm_id = r->vm.id;
 			EXPECT_LE(1, r->vm.nr_address_spaces);
 			EXPECT_GE(2, r->vm.nr_address_spaces);
 		}
+		if (r->type == KMMU_ACT_STATS) {
+			/* The VM's page stats, read before its close, all slots deleted. */
+			nr_stats++;
+			stats = r;
+			EXPECT_EQ(vm_id, r->stats.vm);
+			EXPECT_EQ(1, r->stats.nr_vms);
+			EXPECT_EQ(0, r->stats.pages[0] + r->stats.pages[1] + r->stats.pages[2]);
+			EXPECT_LE(r->stats.start_ts, r->ts);
+		}
+		if (r->type == KMMU_ACT_VM_CLOSE)
+			EXPECT_EQ(1, nr_stats) TH_LOG("the VM's close came before its stats");
 		if (r->type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		ASSERT_GT(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
@@ -597,6 +649,7 @@ TEST(records_a_vmm)
 	}
 	EXPECT_EQ(1, vms);
 	EXPECT_EQ(1, hosts);
+	EXPECT_EQ(1, nr_stats);
 	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
 
 	res = calloc(1, sizeof(*res));
@@ -606,6 +659,7 @@ TEST(records_a_vmm)
 	EXPECT_FALSE(res->no_actions);
 	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), res->checked[KMMU_PROP_MEMSLOT_RESULT]);
 	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
+	expect_stats_judged(_metadata, host, stats, res);
 	free(res);
 	kmmu_trace_file_free(&tf);
 }
