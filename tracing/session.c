@@ -96,15 +96,15 @@ uint32_t kmmu_trace_others_start(struct kmmu_trace_others *o)
 	return 0;
 }
 
+/* One event in two instances: each ring buffer stamps it on its own. */
+#define SAME_EVENT_NS	100000
+
 /*
  * Stops the all-process capture and adds to the log, marked untraced, the
  * notifier calls the process's own capture lacks: another task's.  A test
  * may have merged other tasks' calls with their SPTE changes itself
  * (aging_test): those are in the log already and stay as they are.
  */
-/* One event in two instances: each ring buffer stamps it on its own. */
-#define SAME_EVENT_NS	100000
-
 uint32_t kmmu_trace_others_merge(struct kmmu_trace_others *o, struct kmmu_trace_log *log)
 {
 	unsigned long long lost = 0;
