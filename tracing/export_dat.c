@@ -64,7 +64,7 @@ static const struct kmmu_event_spec kmmu_specs[] = {
 	{ KMMU_ACT_STATS, "kmmu", "stats",
 	  { A("pages_4k", stats.pages[0]), A("pages_2m", stats.pages[1]),
 	    A("pages_1g", stats.pages[2]), A("nr_vms", stats.nr_vms), A("flags", stats.flags),
-	    A("read_start_ts", stats.start_ts) } },
+	    A("read_start_ts", stats.start_ts), A("vm", stats.vm) } },
 	{ KMMU_ACT_HOST, "kmmu", "host",
 	  { A("backend", host.backend), A("tdp", host.tdp), A("tdp_mmu", host.tdp_mmu) } },
 	{ KMMU_ACT_IDLE, "kmmu", "idle", { A("gpa", idle.gpa), A("size", idle.size) } },

@@ -17,7 +17,11 @@
  *                                   (LD_PRELOAD), so the checker knows the
  *                                   memslot layout of any dynamically linked
  *                                   VMM; -N for a command that logs its own
- *                                   actions or is linked statically
+ *                                   actions or is linked statically;
+ *                                   the interposer also logs each VM's page
+ *                                   stats before its fd is closed, and the
+ *                                   recording has other tasks' unmaps of
+ *                                   guest memory, as a session's has
  *
  * Exit status: 0, 1 when a recording lost events or CMD failed, 2 on bad
  * usage or a file that is not a valid trace (one line on stderr).
@@ -27,6 +31,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,7 +281,7 @@ static long merge_ioctl_log(int fd, struct kmmu_trace_log *log)
 	while ((n = pread(fd, &r, sizeof(r), off)) == sizeof(r)) {
 		off += n;
 		if (r.type != KMMU_ACT_SET_MEMSLOT && r.type != KMMU_ACT_VM_CREATE &&
-		    r.type != KMMU_ACT_VM_CLOSE) {
+		    r.type != KMMU_ACT_VM_CLOSE && r.type != KMMU_ACT_STATS) {
 			bad++;
 			continue;
 		}
@@ -292,13 +297,25 @@ static long merge_ioctl_log(int fd, struct kmmu_trace_log *log)
 	return nr;
 }
 
+/* Whether the command's own records show it used KVM: more than the run's host record. */
+static bool used_kvm(const struct kmmu_trace_log *log)
+{
+	for (uint64_t i = 0; i < log->nr; i++)
+		if (log->recs[i].type != KMMU_ACT_HOST)
+			return true;
+	return false;
+}
+
 static int cmd_record(int argc, char **argv)
 {
 	const char *events[MAX_EVENTS + 1] = { NULL }, *out = NULL;
 	struct kmmu_trace_capture_opts opts = { 0 };
 	struct kmmu_trace_capture *cap;
+	struct kmmu_trace_others others;
 	struct kmmu_trace_log log;
 	struct kmmu_host host;
+	uint32_t stats_flags;
+	bool kvm;
 	unsigned long long lost = 0;
 	char err[512], header[2048], lib[PATH_MAX];
 	int nr_events = 0, opt, status = 0, ret, stop_ret, ioctl_log = 1, log_fd = -1;
@@ -366,6 +383,9 @@ static int cmd_record(int argc, char **argv)
 	/* The SPTE format, for the checker's SPTE properties, as a session logs it. */
 	kmmu_host_probe(&host);
 	kmmu_trace_log_host(cap, &host, &log);
+	/* What the capture cannot see, for the stats records, as a session has it. */
+	stats_flags = kmmu_trace_host_stats_flags();
+	stats_flags |= kmmu_trace_others_start(&others);
 	/* Children inherit the capture through event-fork. */
 	child = fork();
 	if (child == 0) {
@@ -385,19 +405,31 @@ static int cmd_record(int argc, char **argv)
 		close(log_fd);
 		if (nr_ioctls < 0) {
 			fprintf(stderr, "kmmu-trace: reading the ioctl log: %s\n", strerror(-nr_ioctls));
+			kmmu_trace_others_destroy(&others);
 			kmmu_trace_capture_destroy(cap);
 			kmmu_trace_log_free(&log);
 			return 2;
 		}
 	}
 	kmmu_trace_log_sort(&log);
+	/*
+	 * Other VMs' unmaps are no business of a command that never used
+	 * KVM: its trace stays what it was.
+	 */
+	kvm = used_kvm(&log);
+	if (kvm)
+		stats_flags |= kmmu_trace_others_merge(&others, &log);
+	kmmu_trace_others_destroy(&others);
+	kmmu_trace_log_mark_stats(&log, stats_flags);
 	uname(&uts);
 	snprintf(header, sizeof(header),
 		 "kernel: %s\nclock: mono\ncommand: %s\nevents missing on this kernel: %s\n"
-		 "lost events: %llu\nmemslot ioctls: %s\n", uts.release, argv[optind],
-		 kmmu_trace_capture_missing(cap), lost,
+		 "lost events: %llu\nmemslot ioctls: %s\nother tasks' unmaps: %s\n", uts.release,
+		 argv[optind], kmmu_trace_capture_missing(cap), lost,
 		 !ioctl_log ? "not interposed (-N)" : nr_ioctls ? "interposed" :
-		 "interposed, none seen (a statically linked command?)");
+		 "interposed, none seen (a statically linked command?)",
+		 !kvm ? "not kept (the command used no KVM)" :
+		 stats_flags & KMMU_STATS_OTHERS_UNKNOWN ? "not captured" : "captured");
 	kmmu_trace_capture_destroy(cap);
 
 	ret = kmmu_trace_file_write(out, header, log.recs, log.nr);

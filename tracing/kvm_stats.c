@@ -154,3 +154,26 @@ int kmmu_stats_get(const struct kmmu_stats *s, const char *name, uint64_t *val)
 
 	return r < 0 ? r : 0;
 }
+
+int kmmu_stats_vm_pages(int vm_fd, uint64_t pages[3])
+{
+	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
+	struct kmmu_stats stats;
+	int ret;
+
+	ret = kmmu_stats_open(&stats, vm_fd);
+	if (ret)
+		return ret;
+	for (int l = 0; l < 3; l++) {
+		uint64_t v;
+
+		ret = kmmu_stats_get(&stats, names[l], &v);
+		if (ret == -ENOENT)
+			continue;
+		if (ret)
+			break;
+		pages[l] += v;
+	}
+	kmmu_stats_close(&stats);
+	return ret == -ENOENT ? 0 : ret;
+}

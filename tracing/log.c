@@ -124,9 +124,9 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 				r->damon.lost_before ? " (events lost before)" : "");
 	case KMMU_ACT_STATS:
 		return snprintf(buf, len, " pages_4k %" PRIu64 " pages_2m %" PRIu64 " pages_1g %"
-				PRIu64 " of %u VM(s) flags %#x (read in %" PRIu64 " ns)",
+				PRIu64 " of %u VM(s) (VM %u) flags %#x (read in %" PRIu64 " ns)",
 				r->stats.pages[0], r->stats.pages[1], r->stats.pages[2],
-				r->stats.nr_vms, r->stats.flags, r->ts - r->stats.start_ts);
+				r->stats.nr_vms, r->stats.vm, r->stats.flags, r->ts - r->stats.start_ts);
 	case KMMU_ACT_HOST:
 		return snprintf(buf, len, " backend %u tdp %d tdp_mmu %d kprobes %#x inlined %#x",
 				r->host.backend, r->host.tdp, r->host.tdp_mmu, r->host.kprobes,

@@ -26,13 +26,10 @@ struct kmmu_trace_session {
 	struct kmmu_trace_capture *cap;
 	struct kmmu_trace_log log;
 	/*
-	 * Notifier calls of other tasks (kswapd, kcompactd, khugepaged...),
-	 * from all processes: the capture above sees only this one, so their
-	 * SPTE changes are missing from it, and the checker must know when
-	 * that happened to guest memory.  NULL: not available.
+	 * Notifier calls of other tasks: the capture above sees only this
+	 * process, so their SPTE changes are missing from it.
 	 */
-	struct kmmu_trace_capture *others;
-	struct kmmu_trace_log others_log;
+	struct kmmu_trace_others others;
 	uint32_t stats_flags;		/* KMMU_STATS_* */
 	struct kmmu_host host;		/* probed once, at the start */
 };
@@ -57,19 +54,33 @@ void kmmu_trace_log_host(struct kmmu_trace_capture *cap, const struct kmmu_host 
 	kmmu_trace_log_append(log, &r);
 }
 
-static void log_host(struct kmmu_trace_session *s)
+uint32_t kmmu_trace_host_stats_flags(void)
 {
 	char nx[8] = "";
-
-	kmmu_trace_log_host(s->cap, &s->host, &s->log);
 
 	/* The NX huge page recovery kthread zaps SPTEs no capture of ours sees. */
 	if (!kmmu_ctl_read("/sys/module/kvm/parameters/nx_huge_pages", nx, sizeof(nx)) &&
 	    (nx[0] == 'Y' || nx[0] == 'f'))
-		s->stats_flags |= KMMU_STATS_NX_RECOVERY;
+		return KMMU_STATS_NX_RECOVERY;
+	return 0;
 }
 
-static void start_others(struct kmmu_trace_session *s)
+void kmmu_trace_log_mark_stats(struct kmmu_trace_log *log, uint32_t flags)
+{
+	pthread_mutex_lock(&log->lock);
+	for (uint64_t i = 0; i < log->nr; i++)
+		if (log->recs[i].type == KMMU_ACT_STATS)
+			log->recs[i].stats.flags |= flags;
+	pthread_mutex_unlock(&log->lock);
+}
+
+static void log_host(struct kmmu_trace_session *s)
+{
+	kmmu_trace_log_host(s->cap, &s->host, &s->log);
+	s->stats_flags |= kmmu_trace_host_stats_flags();
+}
+
+uint32_t kmmu_trace_others_start(struct kmmu_trace_others *o)
 {
 	static const char *const events[] = { "kvm:kvm_unmap_hva_range", NULL };
 	struct kmmu_trace_capture_opts opts = {
@@ -77,12 +88,16 @@ static void start_others(struct kmmu_trace_session *s)
 	};
 	char why[256];
 
-	kmmu_trace_log_init(&s->others_log);
-	if (kmmu_trace_capture_start(&s->others, &opts, &s->others_log, why, sizeof(why))) {
-		s->others = NULL;
-		s->stats_flags |= KMMU_STATS_OTHERS_UNKNOWN;
+	kmmu_trace_log_init(&o->log);
+	if (kmmu_trace_capture_start(&o->cap, &opts, &o->log, why, sizeof(why))) {
+		o->cap = NULL;
+		return KMMU_STATS_OTHERS_UNKNOWN;
 	}
+	return 0;
 }
+
+/* One event in two instances: each ring buffer stamps it on its own. */
+#define SAME_EVENT_NS	100000
 
 /*
  * Stops the all-process capture and adds to the log, marked untraced, the
@@ -90,28 +105,26 @@ static void start_others(struct kmmu_trace_session *s)
  * may have merged other tasks' calls with their SPTE changes itself
  * (aging_test): those are in the log already and stay as they are.
  */
-/* One event in two instances: each ring buffer stamps it on its own. */
-#define SAME_EVENT_NS	100000
-
-static void merge_others(struct kmmu_trace_session *s)
+uint32_t kmmu_trace_others_merge(struct kmmu_trace_others *o, struct kmmu_trace_log *log)
 {
 	unsigned long long lost = 0;
 	struct kmmu_trace_record *add;
-	uint64_t nr = s->log.nr, nr_add = 0;
+	uint64_t nr = log->nr, nr_add = 0;
+	uint32_t flags = 0;
 
-	if (!s->others)
-		return;
-	if (kmmu_trace_capture_stop(s->others, &lost))
-		s->stats_flags |= KMMU_STATS_OTHERS_UNKNOWN;
+	if (!o->cap)
+		return KMMU_STATS_OTHERS_UNKNOWN;
+	if (kmmu_trace_capture_stop(o->cap, &lost))
+		flags |= KMMU_STATS_OTHERS_UNKNOWN;
 	/* In time order, so they merge into the sorted log without sorting it again. */
-	kmmu_trace_log_sort(&s->others_log);
-	add = malloc((s->others_log.nr + 1) * sizeof(*add));
+	kmmu_trace_log_sort(&o->log);
+	add = malloc((o->log.nr + 1) * sizeof(*add));
 	if (!add) {
-		s->log.oom = true;	/* as a failed append would */
-		return;
+		log->oom = true;	/* as a failed append would */
+		return flags | KMMU_STATS_OTHERS_UNKNOWN;
 	}
-	for (uint64_t i = 0; i < s->others_log.nr; i++) {
-		struct kmmu_trace_record r = s->others_log.recs[i];
+	for (uint64_t i = 0; i < o->log.nr; i++) {
+		struct kmmu_trace_record r = o->log.recs[i];
 		uint64_t lo = 0, hi = nr, from = r.ts > SAME_EVENT_NS ? r.ts - SAME_EVENT_NS : 0;
 		bool seen = false;
 
@@ -119,25 +132,27 @@ static void merge_others(struct kmmu_trace_session *s)
 		while (lo < hi) {
 			uint64_t mid = lo + (hi - lo) / 2;
 
-			if (s->log.recs[mid].ts < from)
+			if (log->recs[mid].ts < from)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		for (; lo < nr && s->log.recs[lo].ts <= r.ts + SAME_EVENT_NS && !seen; lo++) {
-			const struct kmmu_trace_record *o = &s->log.recs[lo];
+		for (; lo < nr && log->recs[lo].ts <= r.ts + SAME_EVENT_NS && !seen; lo++) {
+			const struct kmmu_trace_record *own = &log->recs[lo];
 
-			seen = o->pid == r.pid && o->type == r.type &&
-			       o->hva_range.start == r.hva_range.start &&
-			       o->hva_range.end == r.hva_range.end;
+			seen = own->pid == r.pid && own->type == r.type &&
+			       own->hva_range.start == r.hva_range.start &&
+			       own->hva_range.end == r.hva_range.end;
 		}
 		if (seen)
 			continue;
 		r.hva_range.untraced = 1;
 		add[nr_add++] = r;
 	}
-	kmmu_trace_log_merge_sorted(&s->log, add, nr_add);
+	if (kmmu_trace_log_merge_sorted(log, add, nr_add))
+		flags |= KMMU_STATS_OTHERS_UNKNOWN;
 	free(add);
+	return flags;
 }
 
 int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
@@ -194,38 +209,11 @@ int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
 	return 0;
 }
 
-static void stop_others(struct kmmu_trace_session *s)
+void kmmu_trace_others_destroy(struct kmmu_trace_others *o)
 {
-	kmmu_trace_capture_destroy(s->others);
-	s->others = NULL;
-	kmmu_trace_log_free(&s->others_log);
-}
-
-/*
- * pages_4k/2m/1g of the VM @vm_fd added to @pages; a statistic this KVM
- * does not have adds nothing.
- */
-static int add_page_stats(int vm_fd, uint64_t pages[3])
-{
-	static const char *const names[3] = { "pages_4k", "pages_2m", "pages_1g" };
-	struct kmmu_stats stats;
-	int ret;
-
-	ret = kmmu_stats_open(&stats, vm_fd);
-	if (ret)
-		return ret;
-	for (int l = 0; l < 3; l++) {
-		uint64_t v;
-
-		ret = kmmu_stats_get(&stats, names[l], &v);
-		if (ret == -ENOENT)
-			continue;
-		if (ret)
-			break;
-		pages[l] += v;
-	}
-	kmmu_stats_close(&stats);
-	return ret == -ENOENT ? 0 : ret;
+	kmmu_trace_capture_destroy(o->cap);
+	o->cap = NULL;
+	kmmu_trace_log_free(&o->log);
 }
 
 /*
@@ -256,7 +244,7 @@ static void log_stats(struct kmmu_trace_session *s)
 		link[n] = '\0';
 		if (strcmp(link, "anon_inode:kvm-vm"))
 			continue;
-		if (add_page_stats(atoi(de->d_name), pages)) {
+		if (kmmu_stats_vm_pages(atoi(de->d_name), pages)) {
 			nr_vms = 0;	/* a VM not counted: no sum */
 			break;
 		}
@@ -313,7 +301,7 @@ struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why,
 		return NULL;
 	}
 	log_host(s);
-	start_others(s);
+	s->stats_flags |= kmmu_trace_others_start(&s->others);
 	return s;
 }
 
@@ -390,8 +378,12 @@ int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_re
 	log_stats(s);
 	ret = kmmu_trace_capture_stop(s->cap, &lost);
 	kmmu_trace_log_sort(&s->log);
+	/*
+	 * Whether the others' capture kept every call is known only now,
+	 * after the stats record was logged: it learns it here.
+	 */
 	if (!ret)
-		merge_others(s);
+		kmmu_trace_log_mark_stats(&s->log, kmmu_trace_others_merge(&s->others, &s->log));
 	if (ret) {
 		printf("# checker: the trace is incomplete (%s, %llu events lost): nothing judged\n",
 		       ret == -ENOMEM ? "out of memory" : "the kernel dropped events", lost);
@@ -439,7 +431,7 @@ int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_re
 	free(res);
 out:
 	fflush(stdout);		/* a harness child ends with _exit() */
-	stop_others(s);
+	kmmu_trace_others_destroy(&s->others);
 	kmmu_trace_capture_destroy(s->cap);
 	kmmu_trace_log_free(&s->log);
 	free(s);
@@ -450,7 +442,7 @@ void kmmu_trace_session_abort(struct kmmu_trace_session *s)
 {
 	if (!s)
 		return;
-	stop_others(s);
+	kmmu_trace_others_destroy(&s->others);
 	kmmu_trace_capture_destroy(s->cap);
 	kmmu_trace_log_free(&s->log);
 	free(s);

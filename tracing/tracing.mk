@@ -45,14 +45,16 @@ $(O)/tracing/tests/%: $(O)/tracing/tests/%.o $(TRACING_LIB) $(REF_LIB) $(RESULT_
 ALL_BINS += $(TRACING_TESTS) $(TRACING_TOOLS)
 
 # The ioctl interposer `kmmu-trace record` preloads into the command it
-# runs: position-independent, with its own copy of the action stamping,
-# exporting only ioctl and close.
+# runs: position-independent, with its own copy of the action stamping and
+# of the KVM stats reader (the VMs' page stats), exporting only ioctl and
+# close.
 IOCTL_LOG_LIB := $(O)/tracing/libkmmu-ioctl-log.so
+IOCTL_LOG_SRCS := tracing/preload/ioctl_log.c tracing/log.c tracing/kvm_stats.c
 
-$(IOCTL_LOG_LIB): tracing/preload/ioctl_log.c tracing/log.c $(KSRC_STAMP)
+$(IOCTL_LOG_LIB): $(IOCTL_LOG_SRCS) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Itracing/include -Iref/include -fPIC -shared -fvisibility=hidden \
-		-o $@ tracing/preload/ioctl_log.c tracing/log.c -ldl -pthread
+		-o $@ $(IOCTL_LOG_SRCS) -ldl -pthread
 
 ALL_BINS += $(IOCTL_LOG_LIB)
 

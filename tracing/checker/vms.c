@@ -22,7 +22,9 @@
  *    on (their models miss what happened), with the reason.  Each VM's
  *    memslot ioctls carry their VM, so MEMSLOT_RESULT is judged for all.
  * Records before the first VM's create go to it.  The run's KMMU_ACT_HOST
- * goes to every VM.
+ * goes to every VM.  A page stats record the interposer read of one VM
+ * names it (stats.vm) and goes to that VM, like its memslot ioctls; one
+ * without a number goes by when it happened.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,7 +33,8 @@
 #include "replay.h"
 
 static const char bad_numbers[] = "the trace's VM numbers are inconsistent (not 1, 2, ... in"
-	" order of creation, or a VM closed twice, or an ioctl of a VM never created)";
+	" order of creation, or a VM closed twice, or an ioctl or page stats of a VM never"
+	" created)";
 static const char overlap_two[] = "kernel events carry no VM and 2 VMs were live";
 static const char overlap_more[] = "kernel events carry no VM and 3 or more VMs were live";
 
@@ -204,6 +207,17 @@ static int split(const struct kmmu_trace_record *recs, uint64_t nr, struct vm_hi
 				continue;
 			}
 			break;
+		case KMMU_ACT_STATS:
+			if (r->stats.vm) {
+				h = &vms[r->stats.vm];
+				/* Read before the VM's close, by its VMM. */
+				if (!h->created || h->closed)
+					return -EINVAL;
+				if ((ret = history_add(h, r)))
+					return ret;
+				continue;
+			}
+			break;
 		}
 		/* A record of no known VM: by when it happened. */
 		if (nr_live > 1)
@@ -279,7 +293,8 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 	}
 	for (uint64_t i = 0; i < nr; i++) {
 		if ((recs[i].type == KMMU_ACT_VM_CLOSE && (!recs[i].vm.id || recs[i].vm.id > nr_vms)) ||
-		    (recs[i].type == KMMU_ACT_SET_MEMSLOT && recs[i].memslot.vm > nr_vms))
+		    (recs[i].type == KMMU_ACT_SET_MEMSLOT && recs[i].memslot.vm > nr_vms) ||
+		    (recs[i].type == KMMU_ACT_STATS && recs[i].stats.vm > nr_vms))
 			return unusable_numbers(res);
 	}
 	vms = calloc(nr_vms + 1, sizeof(*vms));

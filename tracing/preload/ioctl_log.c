@@ -30,6 +30,13 @@
  * runs), so that the next VMM's VM of a script does not look live beside
  * it.  A dup() of a VM fd is not followed: its ioctls go unlogged, as
  * before.
+ *
+ * Just before that close, the process reads the VM's page stats (pages_4k,
+ * 2m, 1g through KVM_GET_STATS_FD, with kmmu's KVM stats reader) and logs
+ * them with the VM's number (KMMU_ACT_STATS), for the checker's page
+ * stats and SPTE history properties; at exit, a destructor does both for
+ * the VMs still open.  A process that ends in _exit() or by a signal logs
+ * neither.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -44,6 +51,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "kmmu/kvm_stats.h"
 #include "kmmu/trace_log.h"
 
 typedef int (*ioctl_fn)(int, unsigned long, ...);
@@ -160,6 +168,37 @@ static void log_memslot(uint32_t vm, uint64_t start_ts,
 	emit(&r);
 }
 
+/*
+ * The page stats of VM @vm (fd @vm_fd) as its record; nothing when this
+ * KVM has no binary stats (before 5.14).  The reading is an interval, as
+ * the session's: SPTE changes inside it make the checker's comparison moot.
+ */
+static void log_stats(int vm_fd, uint32_t vm)
+{
+	struct kmmu_trace_record r;
+	uint64_t start_ts = kmmu_trace_now(), pages[3] = { 0 };
+	int saved = errno;
+
+	if (!kmmu_stats_vm_pages(vm_fd, pages)) {
+		kmmu_rec_stamp(&r, KMMU_ACT_STATS);
+		r.stats.start_ts = start_ts;
+		memcpy(r.stats.pages, pages, sizeof(pages));
+		r.stats.nr_vms = 1;
+		r.stats.vm = vm;
+		emit(&r);
+	}
+	errno = saved;
+}
+
+static void log_vm_close(uint32_t vm)
+{
+	struct kmmu_trace_record r;
+
+	kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
+	r.vm.id = vm;
+	emit(&r);
+}
+
 /* The only symbols the library exports (it is built -fvisibility=hidden). */
 #define INTERPOSED __attribute__((visibility("default")))
 
@@ -204,15 +243,6 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 	return real_ioctl(fd, request, arg);
 }
 
-static void log_vm_close(uint32_t vm)
-{
-	struct kmmu_trace_record r;
-
-	kmmu_rec_stamp(&r, KMMU_ACT_VM_CLOSE);
-	r.vm.id = vm;
-	emit(&r);
-}
-
 /*
  * A closed VM fd's number may come back as another VM's, or as anything.
  * The close of a VM's fd is logged once it succeeded, stamped after it.
@@ -226,6 +256,9 @@ INTERPOSED int close(int fd)
 
 	if (!real_close)
 		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	/* While the VM is certainly alive: after the close it may be gone. */
+	if (owner && log_fd >= 0)
+		log_stats(fd, vm);
 	vm_fd_set(fd, 0);
 	ret = real_close(fd);
 	if (owner && !ret)
@@ -233,16 +266,20 @@ INTERPOSED int close(int fd)
 	return ret;
 }
 
-/* The process exits: the VMs it created and still holds are closed now. */
+/*
+ * The VMs this process created and never closed: exit() closes their fds
+ * after this.  A forked child's copies are not its VMs.
+ */
 __attribute__((destructor)) static void ioctl_log_exit(void)
 {
 	pid_t self = getpid();
 
-	for (int fd = 0; fd < MAX_VM_FD; fd++) {
+	for (int fd = 0; fd < MAX_VM_FD && log_fd >= 0; fd++) {
 		uint32_t vm = vm_of(fd);
 
 		if (!vm || vm_owner[fd] != self)
 			continue;
+		log_stats(fd, vm);
 		vm_fd_set(fd, 0);
 		log_vm_close(vm);
 	}

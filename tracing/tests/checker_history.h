@@ -158,7 +158,11 @@ static inline void handle_mmio_pf(struct history *h, uint64_t gfn)
 	add(h, KMMU_EV_HANDLE_MMIO_PAGE_FAULT)->mmio_pf.gfn = gfn;
 }
 
-/* The test read KVM's binary stats of one VM just now: @pages_4k and @pages_2m leaves. */
+/*
+ * The test read KVM's binary stats of one VM just now: @pages_4k and
+ * @pages_2m leaves; of the VM memslot() records are of, as the ioctl
+ * interposer numbers it (0: unnumbered, a session's).
+ */
 static inline void stats(struct history *h, uint64_t pages_4k, uint64_t pages_2m)
 {
 	struct kmmu_trace_record *r = add(h, KMMU_ACT_STATS);
@@ -167,6 +171,7 @@ static inline void stats(struct history *h, uint64_t pages_4k, uint64_t pages_2m
 	r->stats.pages[0] = pages_4k;
 	r->stats.pages[1] = pages_2m;
 	r->stats.nr_vms = 1;
+	r->stats.vm = h->vm;
 }
 
 /* The record added last is task @pid's. */

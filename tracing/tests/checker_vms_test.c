@@ -31,6 +31,16 @@ FIXTURE_TEARDOWN(vms)
 {
 }
 
+/* A TDP MMU host record: the SPTE and page stats properties can be judged. */
+static void tdp_host(struct history *h)
+{
+	struct kmmu_trace_record *host = add(h, KMMU_ACT_HOST);
+
+	host->host.backend = KMMU_HOST_SVM;
+	host->host.tdp = 1;
+	host->host.tdp_mmu = 1;
+}
+
 /*
  * VM 1: slot 0 backs gfns 0x100-0x10f, one SPTE, and the VMM closes it
  * without deleting the slot.  VM 2 reuses gfns 0x100-0x107 for its slot 1 and puts
@@ -119,12 +129,9 @@ TEST_F(vms, each_vm_starts_at_mmu_valid_gen_0)
 TEST_F(vms, teardown_of_the_old_vm_after_the_new_one_began)
 {
 	uint64_t old = leaf(0x1000, 1, true), new = leaf(0x2000, 1, true);
-	struct kmmu_trace_record *host = add(&self->h, KMMU_ACT_HOST);
 
 	/* A TDP MMU run whose stats tell each VM's SPTE history is complete. */
-	host->host.backend = KMMU_HOST_SVM;
-	host->host.tdp = 1;
-	host->host.tdp_mmu = 1;
+	tdp_host(&self->h);
 	vm_create(&self->h, 1);
 	memslot(&self->h, 0, 0x100, 16, 0, 0);
 	spte_changed(&self->h, 0x105, 1, 0, old);
@@ -142,6 +149,52 @@ TEST_F(vms, teardown_of_the_old_vm_after_the_new_one_began)
 	self->h.recs[self->h.nr - 1].spte_changed.old_spte = leaf(0x3000, 1, true);
 	ASSERT_EQ(0, check(&self->h, &self->res));
 	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_SPTE_HISTORY));
+}
+
+/*
+ * Two VMs one after another as `kmmu-trace record` has them: each VM's
+ * page stats, read by the interposer before its close, name the VM and
+ * are judged against that VM's own leaves (VM 1: two, VM 2: one), and
+ * make its SPTE history judgeable (without them whether other tasks
+ * changed SPTEs is unknown).
+ */
+static void two_vms_with_stats(struct history *h)
+{
+	tdp_host(h);
+	vm_create(h, 1);
+	memslot(h, 0, 0x100, 16, 0, 0);
+	spte_changed(h, 0x105, 1, 0, leaf(0x1000, 1, true));
+	spte_changed(h, 0x106, 1, 0, leaf(0x1001, 1, true));
+	stats(h, 2, 0);
+	vm_close(h, 1);
+	/* Its teardown, from the SPTEs it had: judged against its history. */
+	spte_changed(h, 0x105, 1, leaf(0x1000, 1, true), 0);
+	spte_changed(h, 0x106, 1, leaf(0x1001, 1, true), 0);
+	vm_create(h, 2);
+	memslot(h, 0, 0x100, 16, 0, 0);
+	spte_changed(h, 0x105, 1, 0, leaf(0x2000, 1, true));
+	stats(h, 1, 0);
+	vm_close(h, 2);
+}
+
+TEST_F(vms, page_stats_are_judged_per_vm)
+{
+	two_vms_with_stats(&self->h);
+	ASSERT_CHECKS_CLEAN();
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	EXPECT_EQ(6, self->res.checked[KMMU_PROP_PAGE_STATS]);	/* 3 levels, 2 VMs */
+	EXPECT_EQ(2, self->res.checked[KMMU_PROP_SPTE_HISTORY])
+		TH_LOG("%s", self->res.not_checkable[KMMU_PROP_SPTE_HISTORY]);
+
+	/* VM 1's stats with VM 2's count: a divergence, and VM 1's. */
+	for (int i = 0; i < self->h.nr; i++)
+		if (self->h.recs[i].type == KMMU_ACT_STATS && self->h.recs[i].stats.vm == 1)
+			self->h.recs[i].stats.pages[0] = 1;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.nr_divergences);
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_PAGE_STATS));
+	EXPECT_NE(NULL, strstr(self->res.first_divergence, "divergence in VM 1 ("))
+		TH_LOG("%s", self->res.first_divergence);
 }
 
 /*
@@ -231,6 +284,18 @@ TEST_F(vms, inconsistent_vm_numbers_judge_nothing)
 	self->h.vm = 3;
 	memslot(&self->h, 0, 0x100, 16, 0, 0);	/* VM 3 is created after it */
 	vm_create(&self->h, 3);
+	expect_unusable_numbers(_metadata, &self->h, &self->res);
+
+	/* Page stats name their VM too: one never created, or read after its close. */
+	self->h.nr = 2;
+	self->h.vm = 2;
+	stats(&self->h, 0, 0);
+	expect_unusable_numbers(_metadata, &self->h, &self->res);
+
+	self->h.nr = 2;
+	vm_close(&self->h, 1);
+	self->h.vm = 1;
+	stats(&self->h, 0, 0);
 	expect_unusable_numbers(_metadata, &self->h, &self->res);
 }
 

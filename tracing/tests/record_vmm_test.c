@@ -10,13 +10,17 @@
  * (EEXIST), runs a real-mode vCPU that writes two pages and reads a third
  * of slot 0, moves slot 1, turns on dirty logging for slot 0 and deletes
  * both.  The test reads the trace file: exactly those seven memslot ioctls
- * with their results, one VM, and the checker's replay of the whole trace
- * with no divergence and the memslot properties judged.
+ * with their results, one VM, its page stats before its close, and the
+ * checker's replay of the whole trace with no divergence, the memslot
+ * properties judged, and on a TDP MMU host the page stats and SPTE
+ * history too.
  *
  * Needs /dev/kvm, root and tracefs for the recording (else SKIP); the
  * interposer's pass-through and the recorder's refusal without it run
- * anywhere, and so does its numbering of VMs, on a fake KVM ("--fakevm":
- * a seccomp filter hands the KVM ioctls to a thread that answers them).
+ * anywhere, and so do its numbering of VMs and its page stats records, on
+ * a fake KVM ("--fakevm": a seccomp filter hands the KVM ioctls to a
+ * thread that answers them, KVM_GET_STATS_FD with a file in KVM's binary
+ * stats format).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +44,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/checker.h"
 #include "kmmu/trace_file.h"
+#include "kvm_stats_file.h"
 #include "test_paths.h"
 
 #define MB (1024UL * 1024)
@@ -156,25 +161,60 @@ static int passthrough(void)
  * The fake KVM: a thread started before the filter (so not under it)
  * answers the ioctls the filter hands it.  KVM_CREATE_VM gets a real fd
  * (of /dev/null, for close() to close), a memslot ioctl of FAKE_EEXIST
- * bytes EEXIST, any other 0; KVM_CHECK_EXTENSION says 1 address space.
+ * bytes EEXIST, any other 0; KVM_CHECK_EXTENSION says 1 address space;
+ * KVM_GET_STATS_FD on the n-th VM's fd gets a file in KVM's binary stats
+ * format with that VM's page counts, fake_pages(n).
  */
 #define FAKE_EEXIST (3 * MB)
+/* The VMs fake_vmm() creates, and which of them (1, 2, ...) each fd is. */
+#define FAKE_VMS 4
+static int fake_vm_of_fd[64];
+
+/* pages_4k, pages_2m, pages_1g of the fake's @n-th VM: a VM's own, never 0. */
+static uint64_t fake_pages(unsigned int n, int level)
+{
+	return 100 * n + 10 * level + 1;
+}
+
+/* The statistics file of the fake's @n-th VM, pages among others, as KVM's has them. */
+static int fake_stats_fd(unsigned int n)
+{
+	const struct synth st[] = {
+		{ "remote_tlb_flush", 1, { 7 } },
+		{ "pages_4k", 1, { fake_pages(n, 0) } },
+		{ "pages_2m", 1, { fake_pages(n, 1) } },
+		{ "pages_1g", 1, { fake_pages(n, 2) } },
+		{ "nx_lpage_splits", 1, { 3 } },
+	};
+
+	return make_stats(st, sizeof(st) / sizeof(st[0]), 48, true);
+}
 
 static void *fake_kvm(void *arg)
 {
-	int listener = *(int *)arg;
+	int listener = *(int *)arg, vms = 0;
 	const struct kvm_userspace_memory_region *m;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
+	uint64_t fd;
 
 	for (;;) {
 		memset(&req, 0, sizeof(req));
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
 			return NULL;
 		resp = (struct seccomp_notif_resp){ .id = req.id };
+		fd = req.data.args[0];
 		switch (req.data.args[1]) {
 		case KVM_CREATE_VM:
 			resp.val = open("/dev/null", O_RDWR);
+			if (resp.val >= 0 && resp.val < 64)
+				fake_vm_of_fd[resp.val] = ++vms;
+			break;
+		case KVM_GET_STATS_FD:
+			if (fd < 64 && fake_vm_of_fd[fd])
+				resp.val = fake_stats_fd(fake_vm_of_fd[fd]);
+			else
+				resp.error = -ENOTTY;
 			break;
 		case KVM_CHECK_EXTENSION:
 			resp.val = 1;
@@ -208,6 +248,7 @@ static int fake_kvm_filter(void)
 		KVM_IOCTL_TO_FAKE(KVM_CREATE_VM),
 		KVM_IOCTL_TO_FAKE(KVM_CHECK_EXTENSION),
 		KVM_IOCTL_TO_FAKE(KVM_SET_USER_MEMORY_REGION),
+		KVM_IOCTL_TO_FAKE(KVM_GET_STATS_FD),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
@@ -230,42 +271,27 @@ static int fake_memslot(int vm, uint32_t slot, uint64_t gpa, uint64_t size, void
 }
 
 /*
- * A fake VMM's start: *@kvm a "KVM" fd whose ioctls go to the fake (a
- * thread answering *@listener), *@mem 4 MiB to back memslots.  0, 4 if
- * this kernel has no seccomp user notification, else 30 or 31.
- */
-static int fake_kvm_start(int *kvm, int *listener, void **mem)
-{
-	pthread_t thread;
-
-	*kvm = open("/dev/null", O_RDWR);
-	*mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (*kvm < 0 || *mem == MAP_FAILED)
-		return 30;
-	*listener = fake_kvm_filter();
-	if (*listener < 0)
-		return 4;
-	/* Under the filter too, which its own ioctls pass. */
-	if (pthread_create(&thread, NULL, fake_kvm, listener))
-		return 31;
-	return 0;
-}
-
-/*
  * The "VMM" of several VMs on the fake KVM: VM 1 alone, then VMs 2 and 3
- * overlapping; fd numbers come back.  Exit 0, 4 if this kernel has no
- * seccomp user notification, else which step failed.
+ * overlapping; fd numbers come back; VM 4 it leaves to exit() to close.
+ * Exit 0, 4 if this kernel has no seccomp user notification, else which
+ * step failed.
  */
 static int fake_vmm(void)
 {
-	static int listener;
-	int kvm, a, b, c, status;
-	void *mem;
+	int kvm = open("/dev/null", O_RDWR), listener, a, b, c, d, status;
+	void *mem = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t thread;
 	pid_t child;
 
-	status = fake_kvm_start(&kvm, &listener, &mem);
-	if (status)
-		return status;
+	if (kvm < 0 || mem == MAP_FAILED)
+		return 30;
+	listener = fake_kvm_filter();
+	if (listener < 0)
+		return 4;
+	/* Under the filter too, which its own ioctls pass. */
+	if (pthread_create(&thread, NULL, fake_kvm, &listener))
+		return 31;
+
 	a = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (a < 0 || fake_memslot(a, 0, 0, MB, mem) || close(a))
 		return 32;
@@ -287,25 +313,9 @@ static int fake_vmm(void)
 		return 37;
 	if (close(b) || close(c))
 		return 36;
-	return 0;
-}
-
-/*
- * A "VMM" that exits with its VM open, as QEMU does and as a selftest does
- * whose assertion fails: one VM, one memslot, no close().
- */
-static int fake_vmm_exits(void)
-{
-	static int listener;
-	int kvm, vm, r;
-	void *mem;
-
-	r = fake_kvm_start(&kvm, &listener, &mem);
-	if (r)
-		return r;
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm < 0 || fake_memslot(vm, 0, 0, MB, mem))
-		return 52;
+	d = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (d < 0)
+		return 38;
 	return 0;
 }
 
@@ -326,8 +336,8 @@ static int self_exe(char *buf, size_t len)
 	return 0;
 }
 
-/* The fake VMM (@mode) run twice, one process after the other, as a script would. */
-static int fake_vmm_twice(const char *mode)
+/* The fake VMM run twice, one process after the other, as a script would. */
+static int fake_vmm_twice(void)
 {
 	char self[PATH_MAX];
 	int status;
@@ -338,7 +348,7 @@ static int fake_vmm_twice(const char *mode)
 	for (int i = 0; i < 2; i++) {
 		pid = fork();
 		if (pid == 0) {
-			execl(self, self, mode, (char *)NULL);
+			execl(self, self, "--fakevm", (char *)NULL);
 			_exit(127);
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -347,6 +357,35 @@ static int fake_vmm_twice(const char *mode)
 			return WEXITSTATUS(status);
 	}
 	return 0;
+}
+
+/* Runs argv with stderr into @err (NUL-terminated); its wait status. */
+static int run_cmd(char *const argv[], char *const envp[], char *err, size_t err_len)
+{
+	int pipefd[2], status = -1;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		if (envp)
+			execve(argv[0], argv, envp);
+		else
+			execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got + 1 < err_len && (n = read(pipefd[0], err + got, err_len - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return status;
 }
 
 /*
@@ -366,7 +405,7 @@ static int run_preloaded(const char *mode, int log_fd, char *err, size_t err_len
 	}
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
 	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", log_fd);
-	return test_run_tool(argv, envp, err, err_len);
+	return run_cmd(argv, envp, err, err_len);
 }
 
 TEST(interposer_passes_other_ioctls_through)
@@ -385,7 +424,11 @@ TEST(interposer_passes_other_ioctls_through)
 	close(memfd);
 }
 
-/* Each record the fake VMM's run must log, in order: type, VM, slot, result. */
+/*
+ * Each record the fake VMM's run must log, in order: type, VM, slot,
+ * result.  A VM's page stats come just before its close, VM 4's from
+ * exit(); the child's close of VM 2 logs nothing.
+ */
 static const struct {
 	uint16_t type;
 	uint32_t vm, slot;
@@ -393,6 +436,7 @@ static const struct {
 } fake_log[] = {
 	{ KMMU_ACT_VM_CREATE, 1 },
 	{ KMMU_ACT_SET_MEMSLOT, 1, 0, 0 },
+	{ KMMU_ACT_STATS, 1 },
 	{ KMMU_ACT_VM_CLOSE, 1 },
 	{ KMMU_ACT_VM_CREATE, 2 },
 	{ KMMU_ACT_SET_MEMSLOT, 2, 0, 0 },
@@ -400,34 +444,14 @@ static const struct {
 	{ KMMU_ACT_SET_MEMSLOT, 3, 0, 0 },
 	{ KMMU_ACT_SET_MEMSLOT, 3, 1, -EEXIST },
 	{ KMMU_ACT_SET_MEMSLOT, 2, 1, 0 },
+	{ KMMU_ACT_STATS, 2 },
 	{ KMMU_ACT_VM_CLOSE, 2 },
+	{ KMMU_ACT_STATS, 3 },
 	{ KMMU_ACT_VM_CLOSE, 3 },
+	{ KMMU_ACT_VM_CREATE, 4 },
+	{ KMMU_ACT_STATS, 4 },
+	{ KMMU_ACT_VM_CLOSE, 4 },
 };
-
-/*
- * Runs this program in the fake-KVM @mode under the interposer and reads
- * its log into @recs (at most @max); how many records, or -1 if the test
- * SKIPs (no fake KVM here).
- */
-static ssize_t fake_log_of(struct __test_metadata *_metadata, const char *mode,
-			   struct kmmu_trace_record *recs, size_t max)
-{
-	int memfd = memfd_create("ioctl-log", 0), status;
-	char err[1024];
-	ssize_t n;
-
-	ASSERT_LE(0, memfd);
-	status = run_preloaded(mode, memfd, err, sizeof(err));
-	ASSERT_NE(-1, status) TH_LOG("%s", err);
-	ASSERT_TRUE(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 4)
-		SKIP(return -1, "no seccomp user notification here: no fake KVM");
-	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
-	n = pread(memfd, recs, max * sizeof(*recs), 0);
-	close(memfd);
-	ASSERT_LE(0, n);
-	return n / sizeof(*recs);
-}
 
 /*
  * Runs the fake VMM in @mode, which makes @rounds runs of it, and checks
@@ -436,22 +460,44 @@ static ssize_t fake_log_of(struct __test_metadata *_metadata, const char *mode,
 static void check_fake_log(struct __test_metadata *_metadata, const char *mode, int rounds)
 {
 	size_t per_round = sizeof(fake_log) / sizeof(fake_log[0]);
-	struct kmmu_trace_record recs[32];
+	int memfd = memfd_create("ioctl-log", 0);
+	struct kmmu_trace_record recs[64];
 	struct kmmu_check_result *res;
-	ssize_t n = fake_log_of(_metadata, mode, recs, 32);
+	char err[1024];
+	ssize_t n;
+	int status;
 
-	if (n < 0)
-		return;
-	ASSERT_EQ(rounds * per_round, n);
+	ASSERT_LE(0, memfd);
+	status = run_preloaded(mode, memfd, err, sizeof(err));
+	ASSERT_NE(-1, status) TH_LOG("%s", err);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4)
+		SKIP(return, "no seccomp user notification here: no fake KVM");
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+
+	n = pread(memfd, recs, sizeof(recs), 0);
+	close(memfd);
+	ASSERT_EQ(rounds * per_round, n / sizeof(recs[0]));
 	for (size_t i = 0; i < rounds * per_round; i++) {
 		const struct kmmu_trace_record *r = &recs[i];
-		uint32_t vm = fake_log[i % per_round].vm + 3 * (i / per_round);
+		uint32_t vm = fake_log[i % per_round].vm + FAKE_VMS * (i / per_round);
 
 		ASSERT_EQ(fake_log[i % per_round].type, r->type) TH_LOG("record %zu", i);
 		if (r->type == KMMU_ACT_SET_MEMSLOT) {
 			EXPECT_EQ(vm, r->memslot.vm) TH_LOG("record %zu", i);
 			EXPECT_EQ(fake_log[i % per_round].slot, r->memslot.slot) TH_LOG("record %zu", i);
 			EXPECT_EQ(fake_log[i % per_round].ret, r->memslot.ret) TH_LOG("record %zu", i);
+		} else if (r->type == KMMU_ACT_STATS) {
+			/* That VM's counts, read from its stats file, and nothing summed. */
+			EXPECT_EQ(vm, r->stats.vm) TH_LOG("record %zu", i);
+			EXPECT_EQ(1, r->stats.nr_vms) TH_LOG("record %zu", i);
+			for (int l = 0; l < 3; l++) {
+				EXPECT_EQ(fake_pages(fake_log[i % per_round].vm, l), r->stats.pages[l])
+					TH_LOG("record %zu level %d", i, l);
+			}
+			EXPECT_LE(r->stats.start_ts, r->ts) TH_LOG("record %zu", i);
+			/* What the recorder knows of other tasks is its to add. */
+			EXPECT_EQ(0, r->stats.flags) TH_LOG("record %zu", i);
 		} else {
 			EXPECT_EQ(vm, r->vm.id) TH_LOG("record %zu", i);
 		}
@@ -460,7 +506,7 @@ static void check_fake_log(struct __test_metadata *_metadata, const char *mode, 
 	/* The checker replays each VM's ioctls into a reference VM of its own. */
 	res = calloc(1, sizeof(*res));
 	ASSERT_NE(NULL, res);
-	ASSERT_EQ(0, kmmu_check(recs, n, NULL, res));
+	ASSERT_EQ(0, kmmu_check(recs, n / sizeof(recs[0]), NULL, res));
 	EXPECT_EQ(5 * rounds, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
 	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
 	free(res);
@@ -477,40 +523,6 @@ TEST(interposer_numbers_vms_across_processes)
 	check_fake_log(_metadata, "--fakevm-twice", 2);
 }
 
-/*
- * VMMs that exit with their VM open, one after the other: each one's VM is
- * logged closed as its process exits, so the next one's is the only VM
- * live and the checker judges both (not two VMs live at once, NOT
- * CHECKABLE from then on).
- */
-TEST(interposer_closes_the_vms_open_at_exit)
-{
-	static const uint16_t want[] = { KMMU_ACT_VM_CREATE, KMMU_ACT_SET_MEMSLOT, KMMU_ACT_VM_CLOSE };
-	struct kmmu_trace_record recs[8];
-	struct kmmu_check_result *res;
-	ssize_t n = fake_log_of(_metadata, "--fakevm-exits-twice", recs, 8);
-
-	if (n < 0)
-		return;
-	ASSERT_EQ(6, n);
-	for (int i = 0; i < 6; i++) {
-		ASSERT_EQ(want[i % 3], recs[i].type) TH_LOG("record %d", i);
-		EXPECT_EQ(i / 3 + 1, recs[i].type == KMMU_ACT_SET_MEMSLOT ? recs[i].memslot.vm :
-				      recs[i].vm.id) TH_LOG("record %d", i);
-	}
-
-	res = calloc(1, sizeof(*res));
-	ASSERT_NE(NULL, res);
-	ASSERT_EQ(0, kmmu_check(recs, 6, NULL, res));
-	EXPECT_EQ(2, res->checked[KMMU_PROP_MEMSLOT_RESULT]);
-	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
-	for (int p = 0; p < KMMU_PROP_NR; p++) {
-		EXPECT_TRUE(!res->not_checkable[p] || !strstr(res->not_checkable[p], "VMs were live"))
-			TH_LOG("%s: %s", kmmu_check_property_name(p), res->not_checkable[p]);
-	}
-	free(res);
-}
-
 TEST(record_refuses_without_the_interposer)
 {
 	char tool[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[1024];
@@ -521,12 +533,47 @@ TEST(record_refuses_without_the_interposer)
 	ASSERT_LE(0, fd);
 	close(fd);
 	build_path(tool, sizeof(tool), "kmmu-trace");
-	status = test_run_tool(argv, envp, err, sizeof(err));
+	status = run_cmd(argv, envp, err, sizeof(err));
 	unlink(out);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(2, WEXITSTATUS(status));
 	EXPECT_NE(NULL, strstr(err, "/nonexistent/libkmmu-ioctl-log.so")) TH_LOG("%s", err);
 	EXPECT_EQ(strlen(err) - 1, (size_t)(strchr(err, '\n') - err)) TH_LOG("not one line: %s", err);
+}
+
+/*
+ * With the VM's page stats in the trace, the properties that need them
+ * are judged wherever the host lets them be: on a TDP MMU host with no
+ * untraced SPTE changes (the stats record's flags), the page stats and
+ * the SPTE history; elsewhere they may be NOT CHECKABLE, but never for
+ * want of a stats record.
+ */
+static void expect_stats_judged(struct __test_metadata *_metadata,
+				const struct kmmu_trace_record *host,
+				const struct kmmu_trace_record *stats,
+				const struct kmmu_check_result *res)
+{
+	static const enum kmmu_check_property props[] = {
+		KMMU_PROP_PAGE_STATS, KMMU_PROP_SPTE_HISTORY, KMMU_PROP_AGING_MAKES_OLD,
+	};
+
+	ASSERT_NE(NULL, host);
+	ASSERT_NE(NULL, stats);
+	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+		const char *why = res->not_checkable[props[i]];
+
+		EXPECT_TRUE(!why || !strstr(why, "page stats")) TH_LOG("property %d: %s", props[i], why);
+	}
+	if (host->host.tdp != 1 || host->host.tdp_mmu != 1 || stats->stats.flags) {
+		ksft_print_msg("not a TDP MMU host, or SPTE changes it cannot trace (flags %#x):"
+			       " page stats and SPTE history may be NOT CHECKABLE\n",
+			       stats->stats.flags);
+		return;
+	}
+	EXPECT_LT(0, res->checked[KMMU_PROP_PAGE_STATS])
+		TH_LOG("%s", res->not_checkable[KMMU_PROP_PAGE_STATS]);
+	EXPECT_LT(0, res->checked[KMMU_PROP_SPTE_HISTORY])
+		TH_LOG("%s", res->not_checkable[KMMU_PROP_SPTE_HISTORY]);
 }
 
 TEST(records_a_vmm)
@@ -535,8 +582,10 @@ TEST(records_a_vmm)
 	char *argv[] = { tool, "record", "-o", out, "--", self, "--vmm", NULL };
 	struct kmmu_checker_opts opts = { .report = stdout };
 	struct kmmu_check_result *res;
+	const struct kmmu_trace_record *host = NULL, *stats = NULL;
 	struct kmmu_trace_file tf;
-	size_t nr_ops = 0, vms = 0, hosts = 0;
+	size_t nr_ops = 0, vms = 0, hosts = 0, nr_stats = 0;
+	uint32_t vm_id = 0;
 	int status, fd;
 
 	fd = open("/dev/kvm", O_RDWR);
@@ -550,7 +599,7 @@ TEST(records_a_vmm)
 	close(fd);
 	build_path(tool, sizeof(tool), "kmmu-trace");
 	ASSERT_EQ(0, self_exe(self, sizeof(self)));
-	status = test_run_tool(argv, NULL, err, sizeof(err));
+	status = run_cmd(argv, NULL, err, sizeof(err));
 	ksft_print_msg("kmmu-trace record said: %s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 4) {
@@ -567,13 +616,26 @@ TEST(records_a_vmm)
 		if (r->type == KMMU_ACT_HOST) {
 			/* The SPTE format, for the checker's SPTE properties. */
 			hosts++;
+			host = r;
 			EXPECT_NE(KMMU_HOST_UNKNOWN, r->host.backend);
 		}
 		if (r->type == KMMU_ACT_VM_CREATE) {
 			vms++;
+			vm_id = r->vm.id;
 			EXPECT_LE(1, r->vm.nr_address_spaces);
 			EXPECT_GE(2, r->vm.nr_address_spaces);
 		}
+		if (r->type == KMMU_ACT_STATS) {
+			/* The VM's page stats, read before its close, all slots deleted. */
+			nr_stats++;
+			stats = r;
+			EXPECT_EQ(vm_id, r->stats.vm);
+			EXPECT_EQ(1, r->stats.nr_vms);
+			EXPECT_EQ(0, r->stats.pages[0] + r->stats.pages[1] + r->stats.pages[2]);
+			EXPECT_LE(r->stats.start_ts, r->ts);
+		}
+		if (r->type == KMMU_ACT_VM_CLOSE)
+			EXPECT_EQ(1, nr_stats) TH_LOG("the VM's close came before its stats");
 		if (r->type != KMMU_ACT_SET_MEMSLOT)
 			continue;
 		ASSERT_GT(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
@@ -587,6 +649,7 @@ TEST(records_a_vmm)
 	}
 	EXPECT_EQ(1, vms);
 	EXPECT_EQ(1, hosts);
+	EXPECT_EQ(1, nr_stats);
 	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), nr_ops);
 
 	res = calloc(1, sizeof(*res));
@@ -596,7 +659,148 @@ TEST(records_a_vmm)
 	EXPECT_FALSE(res->no_actions);
 	EXPECT_EQ(sizeof(vmm_ops) / sizeof(vmm_ops[0]), res->checked[KMMU_PROP_MEMSLOT_RESULT]);
 	EXPECT_EQ(0, res->nr_divergences) TH_LOG("%s", res->first_divergence);
+	expect_stats_judged(_metadata, host, stats, res);
 	free(res);
+	kmmu_trace_file_free(&tf);
+}
+
+/*
+ * The command of records_other_tasks_unmaps: a VM that lives until the
+ * test, told on @ready_fd, says on @go_fd that it is done.
+ */
+static int vm_waiting(const char *ready_fd, const char *go_fd)
+{
+	int kvm = open("/dev/kvm", O_RDWR), vm;
+	char c = 0;
+
+	if (kvm < 0)
+		return 10;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return 11;
+	if (write(atoi(ready_fd), &c, 1) != 1 || read(atoi(go_fd), &c, 1) != 1)
+		return 12;
+	close(vm);
+	close(kvm);
+	return 0;
+}
+
+/*
+ * Another task's MMU notifier call: this process has a VM too, so KVM's
+ * notifier on its memory emits kvm_unmap_hva_range when it unmaps some.
+ * The range, or 0 in @start when that failed.
+ */
+static void unmap_in_another_task(uint64_t *start, uint64_t *end)
+{
+	int kvm = open("/dev/kvm", O_RDWR), vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+	uint8_t *mem = mmap(NULL, MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*start = *end = 0;
+	if (vm >= 0 && mem != MAP_FAILED) {
+		memset(mem, 1, MB);
+		if (!munmap(mem, MB)) {
+			*start = (uintptr_t)mem;
+			*end = *start + MB;
+		}
+	}
+	if (vm >= 0)
+		close(vm);
+	if (kvm >= 0)
+		close(kvm);
+}
+
+/*
+ * kmmu-trace record captures other tasks' kvm_unmap_hva_range as a session
+ * does: this test, not under the recording, unmaps memory of its own VM
+ * while the recorded command holds one; the trace has the call, marked
+ * untraced, and none of the command's own calls so marked.
+ */
+TEST(records_other_tasks_unmaps)
+{
+	char tool[PATH_MAX], self[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[4096];
+	char ready_arg[16], go_arg[16];
+	char *argv[] = { tool, "record", "-o", out, "--", self, "--vm-waiting", ready_arg, go_arg,
+			 NULL };
+	int ready[2], go[2], status, fd, errpipe[2];
+	uint64_t start = 0, end = 0;
+	struct kmmu_trace_file tf;
+	size_t got = 0, mine = 0, stats = 0;
+	int32_t command = 0;
+	char header[64], c = 0;
+	ssize_t n;
+	pid_t pid;
+
+	fd = open("/dev/kvm", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "/dev/kvm: %s", strerror(errno));
+	close(fd);
+	if (geteuid())
+		SKIP(return, "recording needs root (tracefs)");
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd);
+	close(fd);
+	build_path(tool, sizeof(tool), "kmmu-trace");
+	ASSERT_EQ(0, self_exe(self, sizeof(self)));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(errpipe));
+	snprintf(ready_arg, sizeof(ready_arg), "%d", ready[1]);
+	snprintf(go_arg, sizeof(go_arg), "%d", go[0]);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dup2(errpipe[1], 2);
+		close(ready[0]);
+		close(go[1]);
+		close(errpipe[0]);
+		execv(tool, argv);
+		_exit(127);
+	}
+	close(ready[1]);
+	close(go[0]);
+	close(errpipe[1]);
+	/* The command runs once the recording has started; no byte: it failed. */
+	if (read(ready[0], &c, 1) == 1) {
+		unmap_in_another_task(&start, &end);
+		EXPECT_EQ(1, write(go[1], &c, 1));
+	}
+	close(go[1]);
+	close(ready[0]);
+	while (got + 1 < sizeof(err) && (n = read(errpipe[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	close(errpipe[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4) {
+		unlink(out);
+		SKIP(return, "no tracing here: %.200s", err);
+	}
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	ASSERT_NE(0, start) TH_LOG("this test's own VM and unmap failed");
+	ASSERT_EQ(0, kmmu_trace_file_read(out, &tf, err, sizeof(err))) TH_LOG("%s", err);
+	unlink(out);
+
+	EXPECT_STREQ("captured", kmmu_trace_file_header_get(&tf, "other tasks' unmaps",
+							    header, sizeof(header)));
+	for (uint64_t i = 0; i < tf.nr; i++) {
+		const struct kmmu_trace_record *r = &tf.recs[i];
+
+		if (r->type == KMMU_ACT_VM_CREATE)
+			command = r->pid;
+		if (r->type == KMMU_ACT_STATS) {
+			stats++;
+			EXPECT_EQ(0, r->stats.flags & KMMU_STATS_OTHERS_UNKNOWN);
+		}
+		if (r->type != KMMU_EV_UNMAP_HVA_RANGE || !r->hva_range.untraced)
+			continue;
+		EXPECT_NE(command, r->pid) TH_LOG("the command's own call, marked another's");
+		mine += r->pid == getpid() && r->hva_range.start <= start && end <= r->hva_range.end;
+	}
+	EXPECT_NE(0, command);
+	EXPECT_EQ(1, stats);
+	EXPECT_LE(1, mine) TH_LOG("no untraced kvm_unmap_hva_range of pid %d [%#lx, %#lx)",
+				  getpid(), (unsigned long)start, (unsigned long)end);
 	kmmu_trace_file_free(&tf);
 }
 
@@ -609,10 +813,8 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "--fakevm"))
 		return fake_vmm();
 	if (argc == 2 && !strcmp(argv[1], "--fakevm-twice"))
-		return fake_vmm_twice("--fakevm");
-	if (argc == 2 && !strcmp(argv[1], "--fakevm-exits"))
-		return fake_vmm_exits();
-	if (argc == 2 && !strcmp(argv[1], "--fakevm-exits-twice"))
-		return fake_vmm_twice("--fakevm-exits");
+		return fake_vmm_twice();
+	if (argc == 4 && !strcmp(argv[1], "--vm-waiting"))
+		return vm_waiting(argv[2], argv[3]);
 	return test_harness_run(argc, argv);
 }

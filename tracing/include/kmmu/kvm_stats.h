@@ -43,4 +43,10 @@ int kmmu_stats_read(const struct kmmu_stats *s, const char *name,
 /* The first (for most stats the only) value. */
 int kmmu_stats_get(const struct kmmu_stats *s, const char *name, uint64_t *val);
 
+/*
+ * pages_4k/2m/1g of the VM @vm_fd added to @pages; a statistic this KVM
+ * does not have adds nothing.  0, or -errno (then @pages may hold part of it).
+ */
+int kmmu_stats_vm_pages(int vm_fd, uint64_t pages[3]);
+
 #endif

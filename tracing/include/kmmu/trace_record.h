@@ -208,6 +208,13 @@ struct kmmu_trace_record {
 			uint64_t pages[3];	/* pages_4k, pages_2m, pages_1g */
 			uint32_t nr_vms;	/* VMs summed (events carry no VM) */
 			uint32_t flags;		/* KMMU_STATS_* */
+			/*
+			 * The one VM read, by its vm.id (the ioctl interposer
+			 * reads each VM's before its close); 0: not numbered,
+			 * the sum over every VM of the process (a session's),
+			 * or a trace file older than the field.
+			 */
+			uint32_t vm;
 		} stats;
 		struct {
 			uint8_t backend;	/* enum kmmu_host_backend */

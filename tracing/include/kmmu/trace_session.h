@@ -39,6 +39,37 @@ struct kmmu_host;
 void kmmu_trace_log_host(struct kmmu_trace_capture *cap, const struct kmmu_host *host,
 			 struct kmmu_trace_log *log);
 
+/*
+ * What the checker must know of SPTE changes a capture of one program's
+ * processes cannot see, for the page stats records (KMMU_STATS_*): the
+ * session's and `kmmu-trace record`'s, one way.
+ *
+ * Other tasks' notifier calls (kswapd, kcompactd, khugepaged...) unmap
+ * guest memory and change SPTEs untraced: a capture of all processes
+ * records their kvm_unmap_hva_range, and the calls the program's own
+ * capture lacks go into its log marked untraced, so the checker knows
+ * when that happened to guest memory.
+ */
+struct kmmu_trace_others {
+	struct kmmu_trace_capture *cap;	/* NULL: not available */
+	struct kmmu_trace_log log;
+};
+
+/* Starts the all-process capture: 0, or KMMU_STATS_OTHERS_UNKNOWN when it cannot. */
+uint32_t kmmu_trace_others_start(struct kmmu_trace_others *o);
+/*
+ * Stops it and merges into @log (sorted) the calls @log lacks, marked
+ * untraced: 0, or KMMU_STATS_OTHERS_UNKNOWN when some may be missing
+ * (never started, events lost, out of memory).
+ */
+uint32_t kmmu_trace_others_merge(struct kmmu_trace_others *o, struct kmmu_trace_log *log);
+/* Removes its instance and frees its log; safe after a failed start. */
+void kmmu_trace_others_destroy(struct kmmu_trace_others *o);
+/* KMMU_STATS_NX_RECOVERY when the NX huge page recovery thread runs, else 0. */
+uint32_t kmmu_trace_host_stats_flags(void);
+/* Adds @flags to every page stats record of @log (KMMU_ACT_STATS). */
+void kmmu_trace_log_mark_stats(struct kmmu_trace_log *log, uint32_t flags);
+
 /* NULL with the reason in @why when checking is off or tracing unavailable. */
 struct kmmu_trace_session *kmmu_trace_session_start(const char *test, char *why, size_t why_len);
 struct kmmu_trace_log *kmmu_trace_session_log(struct kmmu_trace_session *s);
