@@ -2,7 +2,8 @@
 #
 # tracing/: observing the host kernel -- capture (libtracefs; the KVM
 # events and DAMON's), decoding (libtraceevent), KVM binary stats, the
-# host/KVM probe, the action log, trace files, the checker -- and the
+# host/KVM probe, host hygiene and the janitor (host state restored on
+# every path), the action log, trace files, the checker -- and the
 # kmmu-trace tool.  tracing/*.c except the tools form libkmmutrace.a
 # (TRACING_LIB), which selftests link, and ref/bench for the host probe.
 
