@@ -36,7 +36,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
-SCHEMA = "kmmu-result/1"
 STATE_FORMAT = 1
 
 
@@ -51,7 +50,9 @@ def _load_kmmu_run():
 
 
 kmmu_run = _load_kmmu_run()
+# The result file's one reader and writer (plots/kmmu/results.py, through kmmu-run).
 write_atomic = kmmu_run.write_atomic
+SCHEMA = kmmu_run.SCHEMA
 
 MMUS = ("shadow", "tdp")
 # run-in-vm's kvm_amd parameters per MMU: npt=0 is the shadow MMU; NPT (the
@@ -709,12 +710,14 @@ def rate_metrics(records):
 def load_result(path, what):
     """A campaign's kmmu-result/1 file, or a UsageError naming @what."""
     try:
-        doc = read_json(path)
+        doc = kmmu_run.read_document(path)
     except FileNotFoundError:
         raise UsageError(f"{what}: {path}: no such file") from None
-    except (OSError, ValueError) as e:
+    except json.JSONDecodeError as e:
         raise UsageError(f"{what}: {path}: not readable JSON ({e})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or "campaign" not in doc:
+    except (OSError, ValueError):
+        raise UsageError(f"{what}: {path}: not a mutant campaign result") from None
+    if "campaign" not in doc:
         raise UsageError(f"{what}: {path}: not a mutant campaign result")
     return doc
 
