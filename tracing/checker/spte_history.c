@@ -327,8 +327,17 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 	struct memslot_op *fl[MAX_OPS_SEEN];
 	uint64_t a, d;
 
-	if (!l || l->live != 1 || !l->last_pos || c->vm_creates != 1 || c->no_history ||
-	    ad_disabled(l->last) || !chk_ad_masks(c, &a, &d))
+	/*
+	 * The key's one leaf was dropped by its last traced change: a change
+	 * from a present leaf must not follow (only faults install one, all
+	 * traced).  Installs are not judged so: a zap's REMOVED_SPTE is
+	 * cleared untraced.
+	 */
+	bool after_drop = l && !l->live && l->last_pos && !spte_present(l->last) && !table &&
+			  tdp_leaf(old, r->spte_changed.level);
+
+	if (!l || (l->live != 1 && !after_drop) || !l->last_pos || c->vm_creates != 1 ||
+	    c->no_history || ad_disabled(l->last) || !chk_ad_masks(c, &a, &d))
 		return false;
 	/*
 	 * A change from a leaf changes the one live leaf of the key, whatever
@@ -413,4 +422,7 @@ void chk_note_history(struct checker *c, const struct kmmu_trace_record *r, stru
 		return;
 	l->last = r->spte_changed.new_spte;
 	l->last_pos = is_leaf && l->live == 1 ? c->pos + 1 : 0;
+	/* Its one leaf dropped: what a change from a leaf then starts from is known. */
+	if (!is_leaf && !l->live && tdp_leaf(r->spte_changed.old_spte, r->spte_changed.level))
+		l->last_pos = c->pos + 1;
 }
