@@ -450,6 +450,7 @@ static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 void chk_on_zap_all_fast(struct checker *c, const struct kmmu_trace_record *r)
 {
 	c->zapper = r->pid;
+	c->last_zap_all_cpu = r->cpu;
 	on_zap(c, r->ts, true, 0);
 	chk_ref_zap_all_fast(c, r);
 }

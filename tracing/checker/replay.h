@@ -270,6 +270,7 @@ struct checker {
 	uint64_t nr_unmap_log, unmap_log_cap;
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
+	uint32_t last_zap_all_cpu;	/* ... and the CPU that stamped it */
 	int32_t zapper;			/* ... and its task */
 
 	/* The reference VM's SPTE state (ref_mmu.c). */

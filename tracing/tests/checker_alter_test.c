@@ -29,7 +29,7 @@
  * crash, hang or error.  KMMU_ALTER_N sets the changes per kind and fixture
  * (default 16; the reviewer's scale is a few hundred in all), KMMU_ALTER_SEED
  * the seed, KMMU_ALTER_SKEW_NS the most a CPU's clock is moved (default
- * 50 us), and KMMU_ALTER_SAVE=DIR writes every miss and false alarm there
+ * 5 ms), and KMMU_ALTER_SAVE=DIR writes every miss and false alarm there
  * as a trace file for `kmmu-trace check` (and every change judged not to
  * break its property that the checker failed it for: column nbfail).
  */
@@ -1413,12 +1413,12 @@ static enum judged jitter_ts(struct fx *fx, struct rng *g, struct altered *a)
 }
 
 /* The most cpu_clock_offset moves a CPU's clock (KMMU_ALTER_SKEW_NS). */
-static uint64_t max_skew_ns = 50000;
+static uint64_t max_skew_ns = 5000000;
 
 /*
- * One CPU's clock off by up to max_skew_ns (50 us: TCG's per-CPU clocks
- * were seen 60 us apart on an idle host), its records sorted in again; a
- * one-CPU trace only moves in time.
+ * One CPU's clock off by up to max_skew_ns (5 ms: TCG's per-CPU clocks
+ * were seen 4.5 ms apart, see spte_history.c), its records sorted in
+ * again; a one-CPU trace only moves in time.
  */
 static enum judged cpu_clock_offset(struct fx *fx, struct rng *g, struct altered *a)
 {

@@ -237,6 +237,63 @@ TEST_F(chk, spte_history_change_after_drop)
 	}
 }
 
+/*
+ * A zap-all and installs stamped on different CPUs, whose clocks may be
+ * milliseconds apart (found by checker_alter_test moving one CPU's clock of
+ * the khugepaged fixture by 0.2-5 ms): an install stamped just after a
+ * zap-all on another CPU may have gone to the old root, and one stamped
+ * just before it may have gone to the new root.  Stamped 20 ms apart, the
+ * order is sure and a second install into one root is reported.
+ */
+TEST_F(chk, spte_history_zap_all_on_another_cpu)
+{
+	uint64_t l = leaf(0x2000, 1, false) | P_MMUW | P_A, t;
+	struct kmmu_trace_record *z;
+
+	tdp_run(&self->h);
+	t = issue(&self->h);
+	z = add(&self->h, KMMU_EV_ZAP_ALL_FAST);
+	z->pid = 5;						/* the ioctl's task */
+	spte_changed_by(&self->h, 7, 0x105, 0, l)->cpu = 1;	/* old root, after all */
+	spte_changed_by(&self->h, 5, 0x105, l, 0x5a0);		/* the old root zapped */
+	spte_changed_by(&self->h, 8, 0x105, 0, l)->cpu = 1;	/* the new root */
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0)->pid = 5;
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_SPTE_HISTORY]) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	/* On the zap-all's CPU, the first install was surely the new root's. */
+	self->h.recs[self->h.nr - 5].cpu = 0;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+
+	/* A new-root install stamped before the next ioctl's zap-all on another CPU. */
+	self->h.nr = 0;
+	tdp_run(&self->h);
+	t = issue(&self->h);
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST)->pid = 5;
+	spte_changed_by(&self->h, 7, 0x105, 0, l);		/* the new root */
+	memslot_issued(&self->h, t, 1, 0x400, 4, 0)->pid = 5;
+	self->h.now += 20000000;
+	t = issue(&self->h);
+	spte_changed_by(&self->h, 8, 0x105, 0, l)->cpu = 1;	/* the next new root */
+	add(&self->h, KMMU_EV_ZAP_ALL_FAST)->pid = 5;
+	spte_changed_by(&self->h, 5, 0x105, l, 0x5a0);		/* the old root zapped */
+	memslot_issued(&self->h, t, 2, 0x500, 4, 0)->pid = 5;
+	end_stats(&self->h);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(0, self->res.divergences[KMMU_PROP_SPTE_HISTORY]) {
+		TH_LOG("%s", self->res.first_divergence);
+	}
+	/* The zap-all 20 ms later: the install came before it, over the live leaf. */
+	for (int i = self->h.nr - 4; i < self->h.nr; i++)
+		self->h.recs[i].ts += 20000000;
+	self->h.recs[self->h.nr - 2].memslot.start_ts = t;
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(1, self->res.divergences[KMMU_PROP_SPTE_HISTORY]);
+}
+
 TEST_F(chk, spte_history_across_a_zap_all)
 {
 	uint64_t l = leaf(0x2000, 1, false) | P_MMUW | P_A, t;
