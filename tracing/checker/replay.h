@@ -459,6 +459,7 @@ const char *chk_no_tdp_ad(struct checker *c);
 struct leaf *chk_leaf_find(struct checker *c, unsigned int as_id, unsigned int level, gfn_t gfn);
 void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 		    unsigned int level, uint64_t old, uint64_t spte, bool install);
+bool chk_huge_in_no_slot(struct checker *c, uint64_t ts, gfn_t gfn, unsigned int level);
 chk_handler chk_on_spte_changed, chk_on_split;
 void chk_explain_leaf(struct checker *c);
 

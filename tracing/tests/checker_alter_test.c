@@ -603,6 +603,49 @@ static enum judged tdp_install_stale_gfn(struct fx *fx, struct rng *g, struct al
 	return ALT_BREAKS;
 }
 
+/*
+ * SPTE_IN_SLOT: a 4K leaf install made a 2M one (aligned down, its pfn
+ * too) where the 2M around it is not wholly in one slot live throughout.
+ */
+static enum judged huge_crosses_slot(struct fx *fx, struct rng *g, struct altered *a)
+{
+	for (int tries = 0; tries < 256; tries++) {
+		unsigned int type = rnd_below(g, 2) ? KMMU_EV_SET_SPTE : KMMU_EV_SPTE_CHANGED;
+		uint64_t pos, gfn, lo, hi, *spte;
+		bool inside = false;
+
+		if (!pick_where(fx, g, type, &pos, type == KMMU_EV_SET_SPTE ? set_spte_leaf :
+				tdp_install))
+			continue;
+		if ((type == KMMU_EV_SET_SPTE ? fx->r[pos].set_spte.level :
+		     fx->r[pos].spte_changed.level) != 1)
+			continue;
+		gfn = (type == KMMU_EV_SET_SPTE ? fx->r[pos].set_spte.gfn :
+		       fx->r[pos].spte_changed.gfn) & ~511ULL;
+		lo = fx->r[pos].ts > fx->margin + 1 ? fx->r[pos].ts - fx->margin - 1 : 0;
+		hi = fx->r[pos].ts + fx->margin + 1;
+		for (size_t i = 0; i < fx->niv; i++)
+			inside |= fx->iv[i].base <= gfn && gfn + 512 <= fx->iv[i].base + fx->iv[i].npages &&
+				  fx->iv[i].from <= hi && lo <= fx->iv[i].to;
+		if (inside || alt_copy(fx, a, 0))
+			continue;
+		if (type == KMMU_EV_SET_SPTE) {
+			a->r[pos].set_spte.gfn = gfn;
+			a->r[pos].set_spte.level = 2;
+			spte = &a->r[pos].set_spte.spte;
+		} else {
+			a->r[pos].spte_changed.gfn = gfn;
+			a->r[pos].spte_changed.level = 2;
+			spte = &a->r[pos].spte_changed.new_spte;
+		}
+		*spte = (*spte & ~(511ULL << PAGE_SHIFT)) | KMMU_PT_PAGE_SIZE_MASK;
+		snprintf(a->what, sizeof(a->what), "record %" PRIu64 ": %s made a 2M leaf at gfn %#"
+			 PRIx64 ", not wholly in a slot", pos, kmmu_rec_type_name(type), gfn);
+		return ALT_BREAKS;
+	}
+	return ALT_SKIP;
+}
+
 /* SPTE_WRITABLE: a leaf of a read-only slot made writable. */
 static enum judged ro_writable(struct fx *fx, struct rng *g, struct altered *a)
 {
@@ -1466,16 +1509,18 @@ static bool unrelated(unsigned int type)
 
 /*
  * Also records no property needs: an MMIO write exit (none must happen), a
- * new MMIO SPTE (its generation is judged against the last one's, which
- * any earlier one has too), a notifier unmap of memory no slot ever has.
+ * read's completion (the exit was the decision), a new MMIO SPTE (its
+ * generation is judged against the last one's, which any earlier one has
+ * too), a check of one (whether it is used is judged only where checked),
+ * a notifier unmap of memory no slot ever has.
  */
 static bool droppable(const struct fx *fx, const struct kmmu_trace_record *r)
 {
 	if (unrelated(r->type))
 		return true;
 	if (r->type == KMMU_EV_MMIO)
-		return r->mmio.type == MMIO_WRITE;
-	if (r->type == KMMU_EV_MARK_MMIO_SPTE)
+		return r->mmio.type == MMIO_WRITE || r->mmio.type == MMIO_READ;
+	if (r->type == KMMU_EV_MARK_MMIO_SPTE || r->type == KMMU_EV_CHECK_MMIO_SPTE)
 		return true;
 	if (r->type != KMMU_EV_UNMAP_HVA_RANGE)
 		return false;
@@ -1567,7 +1612,8 @@ static enum judged renumber_cpus(struct fx *fx, struct rng *g, struct altered *a
 
 /*
  * A harmless read duplicated at the same time: a fault, a young test,
- * the guest's read, or an MMIO read exit of a gpa no slot backs around it.
+ * the guest's read, an MMIO SPTE made or checked again, or an MMIO exit
+ * of a gpa no slot backs around it.
  */
 static enum judged dup_read(struct fx *fx, struct rng *g, struct altered *a)
 {
@@ -1585,9 +1631,12 @@ static enum judged dup_read(struct fx *fx, struct rng *g, struct altered *a)
 		case KMMU_ACT_GUEST_ACCESS:
 			ok = !r->access.write;
 			break;
+		case KMMU_EV_MARK_MMIO_SPTE:
+		case KMMU_EV_CHECK_MMIO_SPTE:
+			ok = true;
+			break;
 		case KMMU_EV_MMIO:
-			ok = r->mmio.type != MMIO_WRITE &&
-			     !gfn_backed_during(fx, r->mmio.gpa >> PAGE_SHIFT,
+			ok = !gfn_backed_during(fx, r->mmio.gpa >> PAGE_SHIFT,
 						r->ts - fx->margin - 1, r->ts + fx->margin + 1, 0);
 			break;
 		default:
@@ -1621,6 +1670,7 @@ static const struct kind {
 	{ "spte_stale_gfn", KMMU_PROP_SPTE_IN_SLOT, spte_stale_gfn },
 	{ "tdp_install_unbacked", KMMU_PROP_SPTE_IN_SLOT, tdp_install_unbacked },
 	{ "tdp_install_stale_gfn", KMMU_PROP_SPTE_IN_SLOT, tdp_install_stale_gfn },
+	{ "huge_crosses_slot", KMMU_PROP_SPTE_IN_SLOT, huge_crosses_slot },
 	{ "ro_writable", KMMU_PROP_SPTE_WRITABLE, ro_writable },
 	{ "huge_pfn_misaligned", KMMU_PROP_HUGE_ALLOWED, huge_pfn_misaligned },
 	{ "missing_zap", KMMU_PROP_ZAP_ON_REMOVE, missing_zap },
