@@ -1163,16 +1163,41 @@ static enum judged aging_other_task(struct fx *fx, struct rng *g, struct altered
 	return ALT_BREAKS;
 }
 
+/* Whether the host range of the age request @age covers the leaf @r changes, through a slot. */
+static bool pass_covers_leaf(const struct fx *fx, const struct kmmu_trace_record *age,
+			     const struct kmmu_trace_record *r)
+{
+	uint64_t gfn = r->spte_changed.gfn, level = r->spte_changed.level;
+	uint64_t pages = level >= 2 && level <= 3 ? 1ULL << (9 * (level - 1)) : 1;
+
+	for (size_t i = 0; i < fx->niv; i++) {
+		const struct slot_ival *v = &fx->iv[i];
+		uint64_t lo, hi;
+
+		if (gfn + pages <= v->base || gfn >= v->base + v->npages ||
+		    v->from > age->ts + fx->margin || age->ts > v->to + fx->margin)
+			continue;
+		lo = v->hva + ((gfn > v->base ? gfn - v->base : 0) << PAGE_SHIFT);
+		hi = v->hva + ((gfn + pages < v->base + v->npages ? gfn + pages - v->base :
+				v->npages) << PAGE_SHIFT);
+		if (lo < age->hva_range.end && age->hva_range.start < hi)
+			return true;
+	}
+	return false;
+}
+
 /*
  * AGING_IN_PASS: an Accessed clear moved out of its pass, after the task's
- * next record that is not an SPTE change (which ends the pass), unless
- * that record starts another pass.
+ * next record that is not an SPTE change (which ends the pass).  Where
+ * that record starts another pass, the clear is in it: a break only if
+ * that pass's host range does not cover the leaf.
  */
 static enum judged aging_moved_out(struct fx *fx, struct rng *g, struct altered *a)
 {
 	for (int tries = 0; tries < 256; tries++) {
 		struct kmmu_trace_record rec;
 		uint64_t pos, end;
+		bool covered;
 
 		if (!pick_where(fx, g, KMMU_EV_SPTE_CHANGED, &pos, a_clear))
 			return ALT_SKIP;
@@ -1181,8 +1206,10 @@ static enum judged aging_moved_out(struct fx *fx, struct rng *g, struct altered 
 			    fx->r[end].type != KMMU_EV_SPTE_CHANGED &&
 			    fx->r[end].type != KMMU_EV_SPLIT_HUGE_PAGE)
 				break;
-		if (end == fx->nr || fx->r[end].type == KMMU_EV_AGE_HVA || alt_copy(fx, a, 0))
+		if (end == fx->nr || alt_copy(fx, a, 0))
 			continue;
+		covered = fx->r[end].type == KMMU_EV_AGE_HVA &&
+			  pass_covers_leaf(fx, &fx->r[end], &fx->r[pos]);
 		rec = a->r[pos];
 		rec.ts = fx->r[end].ts;
 		memmove(a->r + pos, a->r + pos + 1, (a->nr - pos - 1) * sizeof(*a->r));
@@ -1192,9 +1219,9 @@ static enum judged aging_moved_out(struct fx *fx, struct rng *g, struct altered 
 		a->r[end] = rec;
 		a->nr++;
 		snprintf(a->what, sizeof(a->what), "record %" PRIu64 " (an Accessed clear) moved after"
-			 " record %" PRIu64 " (%s), which ended its pass", pos, end,
-			 kmmu_rec_type_name(fx->r[end].type));
-		return ALT_BREAKS;
+			 " record %" PRIu64 " (%s), which ended its pass%s", pos, end,
+			 kmmu_rec_type_name(fx->r[end].type), covered ? " (and covers it)" : "");
+		return covered ? ALT_NO_BREAK : ALT_BREAKS;
 	}
 	return ALT_SKIP;
 }
