@@ -442,8 +442,8 @@ static uint64_t pending_read(const struct fx *fx, uint64_t pos)
 }
 
 /*
- * MMIO_UNBACKED: a kvm_mmio's gpa moved into a writable slot live at the
- * time.  A read's completion at the gpa its exit was decided for is no
+ * MMIO_UNBACKED: a kvm_mmio's gpa moved into a slot live at the time
+ * (a read-only one for a read).  A read's completion at the gpa its exit was decided for is no
  * decision: that breaks nothing.
  */
 static enum judged mmio_live_gpa(struct fx *fx, struct rng *g, struct altered *a)
@@ -453,7 +453,12 @@ static enum judged mmio_live_gpa(struct fx *fx, struct rng *g, struct altered *a
 
 	if (!pick_type(fx, g, KMMU_EV_MMIO, &pos))
 		return ALT_SKIP;
-	if (!pick_live_gfn(fx, g, fx->r[pos].ts, false, &gfn) || alt_copy(fx, a, 0))
+	/* A read of a read-only slot is RAM too (only writes to one exit). */
+	if (!(fx->r[pos].mmio.type != MMIO_WRITE && rnd_below(g, 3) == 0 &&
+	      pick_live_gfn(fx, g, fx->r[pos].ts, true, &gfn)) &&
+	    !pick_live_gfn(fx, g, fx->r[pos].ts, false, &gfn))
+		return ALT_SKIP;
+	if (alt_copy(fx, a, 0))
 		return ALT_SKIP;
 	a->r[pos].mmio.gpa = gfn << PAGE_SHIFT | (a->r[pos].mmio.gpa & 0xfff);
 	completion = a->r[pos].mmio.type == MMIO_READ && pending_read(fx, pos) == a->r[pos].mmio.gpa;
