@@ -74,7 +74,7 @@ const char *const kmmu_check_events[] = {
 static void on_vm_create(struct checker *c, const struct kmmu_trace_record *r)
 {
 	if (r->vm.nr_address_spaces == 1 || r->vm.nr_address_spaces == 2)
-		c->nr_as = r->vm.nr_address_spaces;
+		c->nr_as = c->nr_as_told = r->vm.nr_address_spaces;
 	c->vm_creates++;
 }
 

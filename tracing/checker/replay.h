@@ -229,6 +229,7 @@ struct checker {
 	 */
 	uint64_t first_kgen, first_ref;
 	unsigned int nr_as;
+	unsigned int nr_as_told;	/* ... as the test told it (KMMU_ACT_VM_CREATE); 0: not */
 	uint64_t swap_gens[4];		/* address space 0 generations of this ioctl's swaps */
 	unsigned int nr_swap_gens;
 

@@ -132,6 +132,27 @@ TEST_F(chk, spte_of_a_moving_slot_zapped_in_the_window)
 }
 
 /* An SPTE for the new range of an ioctl that failed mapped no slot. */
+/*
+ * A VM of one address space (a kernel without SMM, as the test tells):
+ * a slot of address space 1 is refused with -EINVAL, as the kernel did in
+ * huge_mapping_test on a PVM host; with two, it is a slot like any.
+ */
+TEST_F(chk, slot_of_an_address_space_the_vm_lacks)
+{
+	vm_create(&self->h, 0);				/* one address space */
+	memslot(&self->h, 1 << 16 | 3, 0x800, 16, 0, -EINVAL);
+	ASSERT_CHECKS_CLEAN();
+	EXPECT_EQ(KMMU_CHECK_PASS, kmmu_check_verdict(&self->res, KMMU_PROP_MEMSLOT_RESULT));
+
+	self->h.nr--;
+	memslot(&self->h, 1 << 16 | 3, 0x800, 16, 0, 0);
+	ASSERT_EQ(0, check(&self->h, &self->res));
+	EXPECT_EQ(KMMU_CHECK_FAIL, kmmu_check_verdict(&self->res, KMMU_PROP_MEMSLOT_RESULT));
+
+	self->h.recs[self->h.nr - 2].vm.nr_address_spaces = 2;
+	ASSERT_CHECKS_CLEAN();
+}
+
 TEST_F(chk, spte_installed_for_a_failed_create)
 {
 	uint64_t t = issue(&self->h);
