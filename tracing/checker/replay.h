@@ -57,15 +57,14 @@ struct leaf {
 	uint64_t key;			/* leaf_key(); 0: free */
 	uint32_t live;			/* present leaf SPTEs with this key */
 	uint32_t splits_seen;		/* splits of its huge page already in live */
-	/*
-	 * live is 1 only because the trace saw the leaf change in place, not
-	 * its install (made before the trace, or sorted after the change by
-	 * the per-CPU clocks' skew): an install replaces that belief.
-	 */
-	bool assumed;
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
 	uint64_t last;			/* new SPTE of its last traced change */
-	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
+	/*
+	 * Its index + 1 if it left the one live leaf, or none (live 0) after a
+	 * drop or a change in place of a leaf the trace never saw installed;
+	 * else 0.
+	 */
+	uint64_t last_pos;
 	uint64_t inst_pos;		/* index + 1 of its last install, while live */
 	uint64_t aged_pass;		/* aging pass of its last Accessed clear */
 };

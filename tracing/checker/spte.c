@@ -353,18 +353,6 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 	chk_judge_reinstall(c, r, l, was_leaf, is_leaf, chk_judge_history(c, r, l, false));
 	if (was_leaf && is_leaf)
 		judge_leaf_change(c, r);
-	/*
-	 * A leaf changed in place whose install the trace lacks (made before
-	 * it began) is live all the same: its next change must start from
-	 * this one's (SPTE_HISTORY), an install over it included.  Not one
-	 * more leaf for the page stats: those count installs and drops.  An
-	 * install that follows is the one leaf (a change sorted before its
-	 * install by the clocks' skew is judged as such by the history).
-	 */
-	if (was_leaf && is_leaf && l && !l->live) {
-		l->live = 1;
-		l->assumed = true;
-	}
 	if (was_leaf && !is_leaf)
 		chk_ref_drop(c, r->spte_changed.as_id, r->spte_changed.gfn, level);
 	if (was_leaf != is_leaf) {
@@ -374,12 +362,10 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 		}
 		c->last_leaf_change_ts = r->ts;
 		if (l && is_leaf) {
-			l->live = l->assumed ? 1 : l->live + 1;
-			l->assumed = false;
+			l->live++;
 			l->idle_pass = 0;	/* a new SPTE: its faulting access is the guest's */
 		} else if (l && l->live) {
 			l->live--;
-			l->assumed = false;
 		} else {
 			c->unknown_leaves++;
 		}

@@ -367,15 +367,18 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 	uint64_t a, d;
 
 	/*
-	 * The key's one leaf was dropped by its last traced change: a change
+	 * No live leaf counted, but the last traced change is known: it left a
+	 * leaf whose install the trace lacks (made before it began, or sorted
+	 * after the change by the clocks' skew), and an install over it does
+	 * not start from it; or it dropped the key's one leaf, and a change
 	 * from a present leaf must not follow (only faults install one, all
-	 * traced).  Installs are not judged so: a zap's REMOVED_SPTE is
-	 * cleared untraced.
+	 * traced).  Installs after a drop are not judged so: a zap's
+	 * REMOVED_SPTE is cleared untraced.
 	 */
-	bool after_drop = l && !l->live && l->last_pos && !spte_present(l->last) && !table &&
-			  tdp_leaf(old, r->spte_changed.level);
+	bool known = l && !l->live && l->last_pos && !table &&
+		     (spte_present(l->last) || tdp_leaf(old, r->spte_changed.level));
 
-	if (!l || (l->live != 1 && !after_drop) || !l->last_pos || c->vm_creates != 1 ||
+	if (!l || (l->live != 1 && !known) || !l->last_pos || c->vm_creates != 1 ||
 	    c->no_history || ad_disabled(l->last) || !chk_ad_masks(c, &a, &d))
 		return false;
 	/*
@@ -461,7 +464,11 @@ void chk_note_history(struct checker *c, const struct kmmu_trace_record *r, stru
 		return;
 	l->last = r->spte_changed.new_spte;
 	l->last_pos = is_leaf && l->live == 1 ? c->pos + 1 : 0;
-	/* Its one leaf dropped: what a change from a leaf then starts from is known. */
-	if (!is_leaf && !l->live && tdp_leaf(r->spte_changed.old_spte, r->spte_changed.level))
+	/*
+	 * None counted live after a leaf's change in place (its install not
+	 * in the trace) or its drop: what the next change starts from is
+	 * known all the same.
+	 */
+	if (!l->live && (is_leaf || tdp_leaf(r->spte_changed.old_spte, r->spte_changed.level)))
 		l->last_pos = c->pos + 1;
 }
