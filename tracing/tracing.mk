@@ -33,8 +33,10 @@ $(TRACING_LIB): $(TRACING_LIB_SRCS:%.c=$(O)/%.o)
 # The checker joins the kernel's events to the reference (ref/), whose
 # headers need the kernel's tools/include.
 $(CHECKER_SRCS:%.c=$(O)/%.o): TRACING_CFLAGS += $(REF_CFLAGS)
-# ... and so does the test that drives the checker's reference VM directly.
-$(O)/tracing/tests/checker_ref_test.o: TRACING_CFLAGS += $(REF_CFLAGS)
+# ... and so do the test that drives the checker's reference VM directly and
+# the one that alters real traces (it reads the memslot layout's constants).
+$(O)/tracing/tests/checker_ref_test.o $(O)/tracing/tests/checker_alter_test.o: \
+	TRACING_CFLAGS += $(REF_CFLAGS)
 TRACING_LDLIBS += $(REF_LDLIBS)
 
 $(O)/tracing/kmmu-trace: $(O)/tracing/kmmu_trace.o $(TRACING_LIB) $(REF_LIB) $(RESULT_LIB)

@@ -462,6 +462,7 @@ static void on_zap(struct checker *c, uint64_t ts, bool all, gfn_t gfn)
 void chk_on_zap_all_fast(struct checker *c, const struct kmmu_trace_record *r)
 {
 	c->zapper = r->pid;
+	c->last_zap_all_cpu = r->cpu;
 	on_zap(c, r->ts, true, 0);
 	chk_ref_zap_all_fast(c, r);
 }
@@ -483,7 +484,9 @@ void chk_on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 		chk_shadow_on_set_spte(c, r);
 	if (!chk_ref_slot_at(c, gfn, &v)) {
 		if (chk_gfn_in_transition(c, r->ts, gfn)) {
-			attribute_in_flight(c, r->ts, gfn);
+			if (!(tdp_leaf(r->set_spte.spte, r->set_spte.level) &&
+			      chk_huge_in_no_slot(c, r->ts, gfn, r->set_spte.level)))
+				attribute_in_flight(c, r->ts, gfn);
 			return;
 		}
 		c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
@@ -498,9 +501,12 @@ void chk_on_set_spte(struct checker *c, const struct kmmu_trace_record *r)
 	 * mmu_set_spte() traces what it set: a leaf, but its old value is not
 	 * told.  A 4K one of a writable slot has nothing more to judge.
 	 */
-	if ((r->set_spte.level > 1 || (v.flags & KMMU_MEM_READONLY)) &&
-	    !chk_range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
-		chk_judge_leaf(c, &v, gfn, r->set_spte.level, 0, r->set_spte.spte, true);
+	if (r->set_spte.level > 1 || (v.flags & KMMU_MEM_READONLY)) {
+		if (!chk_range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))
+			chk_judge_leaf(c, &v, gfn, r->set_spte.level, 0, r->set_spte.spte, true);
+		else if (tdp_leaf(r->set_spte.spte, r->set_spte.level))
+			chk_huge_in_no_slot(c, r->ts, gfn, r->set_spte.level);
+	}
 	/* The shadow MMU's installs into the reference (the TDP MMU's: spte.c). */
 	if (!c->any_spte_changes && tdp_leaf(r->set_spte.spte, r->set_spte.level) &&
 	    !chk_range_in_transition(c, r->ts, gfn, level_pages(r->set_spte.level)))

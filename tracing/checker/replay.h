@@ -59,7 +59,12 @@ struct leaf {
 	uint32_t splits_seen;		/* splits of its huge page already in live */
 	uint64_t idle_pass;		/* aging pass of its first Accessed clear once idle */
 	uint64_t last;			/* new SPTE of its last traced change */
-	uint64_t last_pos;		/* its index + 1 if it left the one live leaf; else 0 */
+	/*
+	 * Its index + 1 if it left the one live leaf, or none (live 0) after a
+	 * drop or a change in place of a leaf the trace never saw installed;
+	 * else 0.
+	 */
+	uint64_t last_pos;
 	uint64_t inst_pos;		/* index + 1 of its last install, while live */
 	uint64_t aged_pass;		/* aging pass of its last Accessed clear */
 };
@@ -265,6 +270,7 @@ struct checker {
 	uint64_t nr_unmap_log, unmap_log_cap;
 	uint64_t unmap_bound[3];	/* leaves per level untraced unmaps may have removed */
 	uint64_t last_zap_all_ts;	/* of the last kvm_mmu_zap_all_fast */
+	uint32_t last_zap_all_cpu;	/* ... and the CPU that stamped it */
 	int32_t zapper;			/* ... and its task */
 
 	/* The reference VM's SPTE state (ref_mmu.c). */
@@ -454,6 +460,7 @@ const char *chk_no_tdp_ad(struct checker *c);
 struct leaf *chk_leaf_find(struct checker *c, unsigned int as_id, unsigned int level, gfn_t gfn);
 void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 		    unsigned int level, uint64_t old, uint64_t spte, bool install);
+bool chk_huge_in_no_slot(struct checker *c, uint64_t ts, gfn_t gfn, unsigned int level);
 chk_handler chk_on_spte_changed, chk_on_split;
 void chk_explain_leaf(struct checker *c);
 

@@ -201,6 +201,39 @@ void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 }
 
 /*
+ * SPTE_IN_SLOT for a huge leaf (@pages of them from @gfn) installed while
+ * a memslot ioctl changing some of its gfns is in flight, when either
+ * layout may hold: it must lie wholly in a slot of one of them, the
+ * reference's (before the ioctls in flight) or an ioctl's new range.
+ * Reported (and true returned) when it lies in none.
+ */
+bool chk_huge_in_no_slot(struct checker *c, uint64_t ts, gfn_t gfn, unsigned int level)
+{
+	struct memslot_op *fl[MAX_OPS_SEEN];
+	uint64_t pages = level_pages(level);
+	struct slot_view v;
+	int n;
+
+	if (pages == 1)
+		return false;
+	c->res->checked[KMMU_PROP_SPTE_IN_SLOT]++;
+	if (chk_ref_slot_at(c, gfn, &v) && gfn + pages <= v.base + v.npages)
+		return false;
+	n = chk_ops_in_flight(c, ts, fl, false);
+	for (int i = 0; i < n; i++) {
+		const struct kmmu_trace_record *op = &c->recs[fl[i]->pos];
+
+		if (chk_op_new_covers(op, gfn) && chk_op_new_covers(op, gfn + pages - 1))
+			return false;
+	}
+	chk_diverge(c, KMMU_PROP_SPTE_IN_SLOT, gfn, true,
+		    "the level-%u SPTE at gfn %#" PRIx64 " maps %#" PRIx64 " pages, but no slot"
+		    " holds them all, before or after the memslot ioctls in flight: a huge"
+		    " page must lie wholly inside one slot", level, gfn, pages);
+	return true;
+}
+
+/*
  * A TDP MMU change that leaves a present leaf: installs (the faults',
  * also traced by kvm_mmu_set_spte, and those no fault makes: the MMU
  * notifier's change_pte in 6.1) must lie in a live slot like any SPTE;
@@ -214,8 +247,13 @@ static void judge_tdp_leaf(struct checker *c, const struct kmmu_trace_record *r,
 	gfn_t gfn = r->spte_changed.gfn;
 	struct slot_view v;
 
-	if (r->spte_changed.as_id || chk_range_in_transition(c, r->ts, gfn, level_pages(level)))
+	if (r->spte_changed.as_id)
 		return;
+	if (chk_range_in_transition(c, r->ts, gfn, level_pages(level))) {
+		if (install)
+			chk_huge_in_no_slot(c, r->ts, gfn, level);
+		return;
+	}
 	if (!chk_ref_slot_at(c, gfn, &v)) {
 		if (!install)
 			return;	/* a leaf already installed: judged when it was */

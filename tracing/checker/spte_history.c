@@ -182,6 +182,14 @@ bool chk_unmap_may_explain(struct checker *c, uint64_t since, unsigned int as_id
 
 #define SKEW_SCAN_MAX	(1ULL << 20)	/* records looked at each way */
 
+/*
+ * How far apart a zap-all and an install on another CPU must be stamped
+ * for the order to be sure: twice the worst skew seen (4.5 ms above).  Not
+ * CPU_SKEW_NS: a churn run zaps all every few tens of milliseconds, and a
+ * second install into one root would never be judged across CPUs.
+ */
+#define ZAP_ALL_SKEW_NS	10000000ULL
+
 static bool same_key(const struct kmmu_trace_record *a, const struct kmmu_trace_record *b)
 {
 	return a->type == KMMU_EV_SPTE_CHANGED && a->spte_changed.gfn == b->spte_changed.gfn &&
@@ -254,12 +262,30 @@ static bool unmap_sorted_after(struct checker *c, const struct kmmu_trace_record
 }
 
 /*
+ * Is there a kvm_mmu_zap_all_fast from another CPU than @r's sorted after
+ * @r within ZAP_ALL_SKEW_NS: @r, an install, may really have followed it,
+ * into the new root it made?  Too many records to look at: assume so.
+ */
+static bool zap_all_sorted_after(struct checker *c, const struct kmmu_trace_record *r)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = c->pos + 1; i < c->nr && c->recs[i].ts <= r->ts + ZAP_ALL_SKEW_NS; i++) {
+		if (++n > SKEW_SCAN_MAX)
+			return true;
+		if (c->recs[i].type == KMMU_EV_ZAP_ALL_FAST && c->recs[i].cpu != r->cpu)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Before reporting that @r does not start from what the change at @prev
  * left: can the per-CPU clocks' skew explain it?  When @r really came
  * before @prev (@prev starts from what @r left), or after another CPU's
  * change of the SPTE sorted elsewhere that left what @r starts from, or,
- * starting from no SPTE, after another CPU's untraced unmap sorted after
- * it.  Looked at only then: divergences are rare.
+ * starting from no SPTE, after another CPU's untraced unmap or zap-all
+ * sorted after it.  Looked at only then: divergences are rare.
  */
 static bool order_unsure(struct checker *c, const struct kmmu_trace_record *r, uint64_t prev)
 {
@@ -269,7 +295,8 @@ static bool order_unsure(struct checker *c, const struct kmmu_trace_record *r, u
 	    p->spte_changed.old_spte == r->spte_changed.new_spte)
 		return true;
 	return other_cpu_explains(c, r, p, p->ts) || other_cpu_explains(c, r, p, r->ts) ||
-	       (!spte_present(r->spte_changed.old_spte) && unmap_sorted_after(c, r));
+	       (!spte_present(r->spte_changed.old_spte) &&
+		(unmap_sorted_after(c, r) || zap_all_sorted_after(c, r)));
 }
 
 /*
@@ -302,6 +329,18 @@ static void compare_history(struct checker *c, const struct kmmu_trace_record *r
 }
 
 /*
+ * Did the change @r surely come after the last zap-all, into the new root?
+ * Stamped after it on the zap-all's CPU, or later than the per-CPU
+ * clocks' skew allows on another: one stamped on another CPU closer than
+ * that may have come before it, into the old root.
+ */
+static bool after_zap_all(struct checker *c, const struct kmmu_trace_record *r)
+{
+	return r->ts > c->last_zap_all_ts &&
+	       (r->cpu == c->last_zap_all_cpu || r->ts - c->last_zap_all_ts > ZAP_ALL_SKEW_NS);
+}
+
+/*
  * SPTE_HISTORY: a key (as_id, level, gfn) whose one live leaf (or, with
  * @table, page-table SPTE) the trace saw last changed must be changed
  * next from what that change left.  The
@@ -327,8 +366,20 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 	struct memslot_op *fl[MAX_OPS_SEEN];
 	uint64_t a, d;
 
-	if (!l || l->live != 1 || !l->last_pos || c->vm_creates != 1 || c->no_history ||
-	    ad_disabled(l->last) || !chk_ad_masks(c, &a, &d))
+	/*
+	 * No live leaf counted, but the last traced change is known: it left a
+	 * leaf whose install the trace lacks (made before it began, or sorted
+	 * after the change by the clocks' skew), and an install over it does
+	 * not start from it; or it dropped the key's one leaf, and a change
+	 * from a present leaf must not follow (only faults install one, all
+	 * traced).  Installs after a drop are not judged so: a zap's
+	 * REMOVED_SPTE is cleared untraced.
+	 */
+	bool known = l && !l->live && l->last_pos && !table &&
+		     (spte_present(l->last) || tdp_leaf(old, r->spte_changed.level));
+
+	if (!l || (l->live != 1 && !known) || !l->last_pos || c->vm_creates != 1 ||
+	    c->no_history || ad_disabled(l->last) || !chk_ad_masks(c, &a, &d))
 		return false;
 	/*
 	 * A change from a leaf changes the one live leaf of the key, whatever
@@ -339,7 +390,7 @@ bool chk_judge_history(struct checker *c, const struct kmmu_trace_record *r,
 	 */
 	if (!tdp_kind(old, r->spte_changed.level, table)) {
 		const struct kmmu_trace_record *prev = &c->recs[l->last_pos - 1];
-		bool new_root = prev->ts > c->last_zap_all_ts &&
+		bool new_root = after_zap_all(c, prev) &&
 				!tdp_kind(prev->spte_changed.old_spte, prev->spte_changed.level,
 					  table);
 		int n = new_root ? 0 : chk_ops_in_flight(c, r->ts, fl, true);
@@ -389,7 +440,7 @@ void chk_judge_reinstall(struct checker *c, const struct kmmu_trace_record *r,
 		return;
 	}
 	if (window && !judged && l->inst_pos && c->vm_creates == 1 && !c->no_history &&
-	    c->recs[l->inst_pos - 1].ts > c->last_zap_all_ts && r->ts > c->last_zap_all_ts &&
+	    after_zap_all(c, &c->recs[l->inst_pos - 1]) && r->ts > c->last_zap_all_ts &&
 	    !chk_unmap_may_explain(c, c->recs[l->inst_pos - 1].ts, r->spte_changed.as_id,
 				   r->spte_changed.gfn, r->spte_changed.level) &&
 	    !order_unsure(c, r, l->inst_pos - 1)) {
@@ -413,4 +464,11 @@ void chk_note_history(struct checker *c, const struct kmmu_trace_record *r, stru
 		return;
 	l->last = r->spte_changed.new_spte;
 	l->last_pos = is_leaf && l->live == 1 ? c->pos + 1 : 0;
+	/*
+	 * None counted live after a leaf's change in place (its install not
+	 * in the trace) or its drop: what the next change starts from is
+	 * known all the same.
+	 */
+	if (!l->live && (is_leaf || tdp_leaf(r->spte_changed.old_spte, r->spte_changed.level)))
+		l->last_pos = c->pos + 1;
 }

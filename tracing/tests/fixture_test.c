@@ -435,6 +435,27 @@ TEST_F(tdp, planted_leaf_moved_in_place)
 }
 
 /*
+ * Whether the leaf the change @at leaves is never dropped after it: a
+ * copy of the change later in the run then still changes a live leaf
+ * (SPTE_HISTORY holds).
+ */
+static bool live_to_the_end(const struct kmmu_trace_file *tf, uint64_t at)
+{
+	const struct kmmu_trace_record *c = &tf->recs[at];
+
+	for (uint64_t i = at + 1; i < tf->nr; i++) {
+		const struct kmmu_trace_record *r = &tf->recs[i];
+
+		if (r->type == KMMU_EV_SPTE_CHANGED && r->spte_changed.gfn == c->spte_changed.gfn &&
+		    r->spte_changed.level == c->spte_changed.level &&
+		    r->spte_changed.as_id == c->spte_changed.as_id &&
+		    !(r->spte_changed.new_spte & KMMU_SPTE_MMU_PRESENT_MASK))
+			return false;
+	}
+	return true;
+}
+
+/*
  * The last aging pass of the run finds young again an idle page an earlier
  * pass (after the idle declaration) had already found young.
  */
@@ -456,7 +477,8 @@ TEST_F(tdp, planted_idle_page_young_twice)
 			pass = i;
 		if (r->type == KMMU_EV_SPTE_CHANGED && is_a_clear(r) && !r->spte_changed.as_id &&
 		    r->spte_changed.gfn >= idle->idle.gpa >> PAGE_SHIFT &&
-		    r->spte_changed.gfn < (idle->idle.gpa + idle->idle.size) >> PAGE_SHIFT)
+		    r->spte_changed.gfn < (idle->idle.gpa + idle->idle.size) >> PAGE_SHIFT &&
+		    live_to_the_end(&self->tf, i))
 			first = i;
 	}
 	ASSERT_LE(0, first);
