@@ -197,7 +197,7 @@ KMMU_TEST_F(dirty, log, 300)
 			SKIP(return, "%s", c->err);
 		ASSERT_EQ(0, r) TH_LOG("%s", c->err);
 	}
-	r = dl_start(c);
+	r = dl_start(c, &self->run);
 	if (r > 0)
 		SKIP(return, "%s", c->err);
 	ASSERT_EQ(0, r) TH_LOG("%s", c->err);
@@ -219,6 +219,8 @@ KMMU_TEST_F(dirty, log, 300)
 		TH_LOG("KMMU_DIRTY_INJECT=%s: %s", dl_opts.inject,
 		       c->inject_done ? "the dropped page went unnoticed" :
 		       "no harvest had a page to drop");
+	/* The kernel's write protection at each enable and harvest (DIRTY_LOG_PROTECT). */
+	KMMU_TEST_CHECK(&self->run);
 }
 
 /* ---- the dirty ring's soft limit ---- */

@@ -43,8 +43,9 @@
  *  - any of them that failed (but GET's -EFAULT, which comes after the
  *    harvest): none.
  * Judged on every host with the TDP MMU's SPTE changes (PML changes what
- * is cleared, not where).  A write-protect another ioctl of the same task
- * may have made (its records within GEN_SKEW_NS) is not reported.  What
+ * is cleared, not where), for the write-protects stamped on the CPU of the
+ * ioctl's return.  A write-protect another ioctl of the same task may have
+ * made (its records within GEN_SKEW_NS) is not reported.  What
  * KVM_CLEAR_DIRTY_LOG must protect is not judged: the bitmap it was given
  * is not in the trace.
  */
@@ -224,6 +225,10 @@ static bool neighbour_explains(struct checker *c, const struct kmmu_trace_record
 /*
  * The must-not half: the write-protects @r's task made while @r was in
  * flight ([@start_ts, @r->ts], the records before @r) are ones @r may make.
+ * Those stamped on the CPU its return was stamped on: another CPU's clock
+ * may have put a write-protect of the task's ioctl before or after this
+ * one in its window (seen: milliseconds apart under QEMU's TCG), and the
+ * dirty ring's KVM_RESET_DIRTY_RINGS write-protects unlogged.
  */
 static void judge_task_wrprots(struct checker *c, const struct kmmu_trace_record *r,
 			       uint64_t start_ts)
@@ -237,7 +242,7 @@ static void judge_task_wrprots(struct checker *c, const struct kmmu_trace_record
 	for (uint64_t i = c->pos; i-- > 0 && c->recs[i].ts >= start_ts && ++n <= SCAN_MAX;) {
 		const struct kmmu_trace_record *x = &c->recs[i];
 
-		if (x->pid != r->pid || !is_wrprot(x) || may_protect(&m, x) ||
+		if (x->pid != r->pid || x->cpu != r->cpu || !is_wrprot(x) || may_protect(&m, x) ||
 		    neighbour_explains(c, r, x))
 			continue;
 		chk_diverge(c, KMMU_PROP_DIRTY_LOG_PROTECT, x->spte_changed.gfn, true,
