@@ -243,6 +243,7 @@ out:
 	chk_table_free(&c.ref_frames);
 	free(c.young);
 	free(c.unmap_log);
+	free(c.wrprots);
 	for (int p = 0; p < KMMU_PROP_NR; p++)
 		if (!(judged >> p & 1))
 			res->checked[p] = checked[p];

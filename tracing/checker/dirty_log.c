@@ -234,13 +234,22 @@ static void judge_task_wrprots(struct checker *c, const struct kmmu_trace_record
 			       uint64_t start_ts)
 {
 	struct may_protect m;
-	uint64_t n = 0;
+	uint64_t lo = 0, hi = c->nr_wrprots;
 
 	if (!r->pid || !allowed_of(c, r, &m))
 		return;
 	c->res->checked[KMMU_PROP_DIRTY_LOG_PROTECT]++;
-	for (uint64_t i = c->pos; i-- > 0 && c->recs[i].ts >= start_ts && ++n <= SCAN_MAX;) {
-		const struct kmmu_trace_record *x = &c->recs[i];
+	/* The first write-protect stamped at or after the issue. */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (c->recs[c->wrprots[mid]].ts < start_ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint64_t i = lo; i < c->nr_wrprots; i++) {
+		const struct kmmu_trace_record *x = &c->recs[c->wrprots[i]];
 
 		if (x->pid != r->pid || x->cpu != r->cpu || !is_wrprot(x) || may_protect(&m, x) ||
 		    neighbour_explains(c, r, x))
@@ -258,6 +267,21 @@ static void judge_task_wrprots(struct checker *c, const struct kmmu_trace_record
 			    "it lies outside the slot");
 		return;
 	}
+}
+
+/*
+ * The record being replayed write-protects a present leaf: remembered for
+ * the must-not half, which looks at the write-protects in an ioctl's
+ * window (a memslot ioctl's lasts milliseconds, full of vCPUs' faults).
+ * Out of memory: the replay is incomplete.
+ */
+void chk_note_wrprot(struct checker *c)
+{
+	if (kmmu_grow(&c->wrprots, &c->wrprots_cap, c->nr_wrprots, 1, 1024)) {
+		c->oom = true;
+		return;
+	}
+	c->wrprots[c->nr_wrprots++] = c->pos;
 }
 
 /* A leaf that was writable at the issue and still is at the return. */

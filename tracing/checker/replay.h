@@ -306,6 +306,8 @@ struct checker {
 	/* dirty_log.c: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's args[0] (last that succeeded) */
 	uint64_t manual_protect;
 	const char *dirty_log_why;	/* why the last dirty-log ioctl was not judged */
+	uint64_t *wrprots;		/* indexes of the write-protects replayed, in order */
+	uint64_t nr_wrprots, wrprots_cap;
 
 	uint32_t judged;		/* properties (1 << p) whose divergences count */
 	uint32_t vm_id;			/* the VM the records are of (vms.c); 0: the trace's one */
@@ -481,6 +483,7 @@ void chk_for_each_leaf(struct checker *c, unsigned int as_id, gfn_t base, uint64
 /* dirty_log.c: DIRTY_LOG_PROTECT */
 void chk_dirty_log_on_memslot(struct checker *c, const struct kmmu_trace_record *r,
 			      uint32_t old_flags);
+void chk_note_wrprot(struct checker *c);
 chk_handler chk_on_get_dirty_log, chk_on_clear_dirty_log, chk_on_protect_cap;
 void chk_explain_dirty_log(struct checker *c);
 

@@ -314,8 +314,11 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 	if (was_leaf || is_leaf)
 		l = leaf_of(c, r->spte_changed.as_id, level, r->spte_changed.gfn);
 	chk_judge_reinstall(c, r, l, was_leaf, is_leaf, chk_judge_history(c, r, l, false));
-	if (was_leaf && is_leaf)
+	if (was_leaf && is_leaf) {
 		judge_leaf_change(c, r);
+		if ((old & KMMU_PT_WRITABLE_MASK) && !(new & KMMU_PT_WRITABLE_MASK))
+			chk_note_wrprot(c);
+	}
 	if (was_leaf && !is_leaf)
 		chk_ref_drop(c, r->spte_changed.as_id, r->spte_changed.gfn, level);
 	if (was_leaf != is_leaf) {
