@@ -54,8 +54,9 @@ void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name);
  * The checker's session of @run (run->trace), started as @name before the
  * VM: if @vo, the VM it creates logs its memslot and dirty-log ioctls into
  * the session (vo->memslot_hook, vo->dirty_log_hook; a test with hooks of
- * its own passes NULL and logs them itself).  Prints whether the run is checked against the reference;
- * checking off (run->trace NULL), @err says why.
+ * its own passes NULL and logs them itself).  Prints whether the run is
+ * checked against the reference; checking off (run->trace NULL), @err
+ * says why.
  */
 void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmmu_vm_opts *vo,
 			 char *err, size_t len);
