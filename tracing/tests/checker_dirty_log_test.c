@@ -204,6 +204,29 @@ TEST_F(dl, enable_leaf_dropped_instead_passes)
 	EXPECT_VERDICT(KMMU_CHECK_PASS);
 }
 
+/* The enable protects every level: a huge leaf too (or splits it, a drop). */
+TEST_F(dl, enable_huge_leaf)
+{
+	uint64_t issued, huge = leaf(0x400, 2, true) | P_MMUW;
+	struct kmmu_trace_record *r;
+
+	by(memslot(&self->h, 3, 0x400, 512, 0, 0), VMM, VMM_CPU);
+	r = change(&self->h, VCPU, VCPU_CPU, 0x400, 0, huge);
+	r->spte_changed.level = 2;
+	issued = issue_later(&self->h, LONG_AGO_NS);
+	r = by(memslot(&self->h, 3, 0x400, 512, LOG_DIRTY, 0), VMM, VMM_CPU);
+	r->memslot.start_ts = issued;
+	EXPECT_VERDICT(KMMU_CHECK_FAIL);
+	EXPECT_REPORTED("level-2 leaf of gfn 0x400");
+
+	self->h.nr -= 2;
+	r = change(&self->h, VMM, VMM_CPU, 0x400, huge, huge & ~P_W);
+	r->spte_changed.level = 2;
+	r = by(memslot(&self->h, 3, 0x400, 512, LOG_DIRTY, 0), VMM, VMM_CPU);
+	r->memslot.start_ts = issued;
+	EXPECT_VERDICT(KMMU_CHECK_PASS);
+}
+
 /* Made writable again by a fault after the protect, before the return: fine. */
 TEST_F(dl, enable_refaulted_in_flight_passes)
 {
