@@ -25,10 +25,12 @@
  * A leaf is judged only where the trace knows it: its one live SPTE, made
  * writable by a traced change (not by fast_page_fault() or as a split
  * huge page's child, both untraced), with one VM and no untraced SPTE
- * changes (the history's conditions), and not where another CPU's clock
- * may have put the change that made it writable before the issue, or its
- * protect after the return (GEN_SKEW_NS), nor where an untraced unmap may
- * have dropped it.
+ * changes (the history's conditions), and not where the clocks may have
+ * put the change that made it writable before the issue (another CPU's
+ * than the return's, or any CPU's if the task ran on another meanwhile:
+ * the issue's CPU is not recorded) or another CPU's protect of it after
+ * the return (GEN_SKEW_NS), nor where an untraced unmap may have dropped
+ * it.
  *
  * Must not protect: while one of these ioctls is in flight, its own task
  * write-protects (clears Writable of a present leaf) only
@@ -164,6 +166,38 @@ static bool allowed_of(struct checker *c, const struct kmmu_trace_record *r,
 	return true;
 }
 
+/* The index into c->wrprots of the first write-protect stamped at or after @ts. */
+static uint64_t first_wrprot_since(struct checker *c, uint64_t ts)
+{
+	uint64_t lo = 0, hi = c->nr_wrprots;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (c->recs[c->wrprots[mid]].ts < ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Did the task of the ioctl @r run on another CPU than its return's while
+ * it was in flight (from @start_ts), as its write-protects show?  Then the
+ * CPU its issue was stamped on is not known.
+ */
+static bool task_moved(struct checker *c, const struct kmmu_trace_record *r, uint64_t start_ts)
+{
+	for (uint64_t i = first_wrprot_since(c, start_ts); i < c->nr_wrprots; i++) {
+		const struct kmmu_trace_record *x = &c->recs[c->wrprots[i]];
+
+		if (x->pid == r->pid && x->cpu != r->cpu)
+			return true;
+	}
+	return false;
+}
+
 static bool may_wrprot_task(const struct kmmu_trace_record *a)
 {
 	return a->type == KMMU_ACT_GET_DIRTY_LOG || a->type == KMMU_ACT_CLEAR_DIRTY_LOG ||
@@ -234,21 +268,11 @@ static void judge_task_wrprots(struct checker *c, const struct kmmu_trace_record
 			       uint64_t start_ts)
 {
 	struct may_protect m;
-	uint64_t lo = 0, hi = c->nr_wrprots;
 
 	if (!r->pid || !allowed_of(c, r, &m))
 		return;
 	c->res->checked[KMMU_PROP_DIRTY_LOG_PROTECT]++;
-	/* The first write-protect stamped at or after the issue. */
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (c->recs[c->wrprots[mid]].ts < start_ts)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (uint64_t i = lo; i < c->nr_wrprots; i++) {
+	for (uint64_t i = first_wrprot_since(c, start_ts); i < c->nr_wrprots; i++) {
 		const struct kmmu_trace_record *x = &c->recs[c->wrprots[i]];
 
 		if (x->pid != r->pid || x->cpu != r->cpu || !is_wrprot(x) || may_protect(&m, x) ||
@@ -302,6 +326,7 @@ struct must_protect {
 	const struct kmmu_trace_record *r;
 	uint64_t start_ts;
 	unsigned int as_id, max_level;
+	bool moved;			/* task_moved() */
 	struct chk_table suspects;	/* of struct suspect */
 	uint64_t nr;
 	bool oom;
@@ -317,8 +342,13 @@ static void note_suspect(struct checker *c, struct leaf *l, unsigned int level, 
 	if (level > mp->max_level || l->live != 1 || !l->last_pos || !l->wr_pos)
 		return;
 	w = &c->recs[l->wr_pos - 1];
-	/* Made writable since the issue, or maybe so by another CPU's clock. */
-	if (w->ts >= mp->start_ts || (w->cpu != mp->r->cpu && w->ts + GEN_SKEW_NS > mp->start_ts))
+	/*
+	 * Made writable since the issue, or maybe so by another CPU's clock
+	 * than the issue's: taken to be the return's CPU, unless the task ran
+	 * elsewhere meanwhile (a memslot ioctl sleeps in synchronize_srcu()).
+	 */
+	if (w->ts >= mp->start_ts ||
+	    ((mp->moved || w->cpu != mp->r->cpu) && w->ts + GEN_SKEW_NS > mp->start_ts))
 		return;
 	if (chk_unmap_may_explain(c, w->ts, mp->as_id, gfn, level))
 		return;
@@ -344,7 +374,7 @@ static void judge_must_protect(struct checker *c, const struct kmmu_trace_record
 			       unsigned int max_level, const char *what)
 {
 	struct must_protect mp = { .r = r, .start_ts = start_ts, .as_id = as_id,
-				   .max_level = max_level,
+				   .max_level = max_level, .moved = task_moved(c, r, start_ts),
 				   .suspects.esize = sizeof(struct suspect) };
 	struct suspect *first = NULL;
 	uint64_t n = 0, left = 0;
