@@ -95,6 +95,7 @@
 
 #include "kselftest_harness.h"
 #include "kmmu/kvm_test_harness.h"
+#include "kmmu/trace_log.h"
 #include "dirty_log/dirty_log.h"
 
 struct dl_opts dl_opts = {
@@ -197,7 +198,7 @@ KMMU_TEST_F(dirty, log, 300)
 			SKIP(return, "%s", c->err);
 		ASSERT_EQ(0, r) TH_LOG("%s", c->err);
 	}
-	r = dl_start(c);
+	r = dl_start(c, &self->run);
 	if (r > 0)
 		SKIP(return, "%s", c->err);
 	ASSERT_EQ(0, r) TH_LOG("%s", c->err);
@@ -219,6 +220,8 @@ KMMU_TEST_F(dirty, log, 300)
 		TH_LOG("KMMU_DIRTY_INJECT=%s: %s", dl_opts.inject,
 		       c->inject_done ? "the dropped page went unnoticed" :
 		       "no harvest had a page to drop");
+	/* The kernel's write protection at each enable and harvest (DIRTY_LOG_PROTECT). */
+	KMMU_TEST_CHECK(&self->run);
 }
 
 /* ---- the dirty ring's soft limit ---- */
@@ -364,9 +367,35 @@ TEST(dirty_ring_full)
 
 /* ---- errnos of the dirty-log ioctls ---- */
 
+/* What the runtime's dirty-log hook must have logged next: the ioctl, its arguments, result. */
+static void expect_logged(struct __test_metadata *_metadata, struct kmmu_trace_log *log,
+			  uint64_t *at, uint16_t type, uint32_t slot, uint64_t first, uint32_t num,
+			  int ret)
+{
+	const struct kmmu_trace_record *r;
+
+	ASSERT_LT(*at, log->nr) TH_LOG("record %llu of type %u not logged",
+				       (unsigned long long)*at, type);
+	r = &log->recs[(*at)++];
+	ASSERT_EQ(type, r->type);
+	if (type == KMMU_ACT_DIRTY_LOG_PROTECT) {
+		EXPECT_EQ(first, r->protect_cap.flags);
+		EXPECT_EQ(ret, r->protect_cap.ret);
+		EXPECT_LE(r->protect_cap.start_ts, r->ts);
+		return;
+	}
+	EXPECT_EQ(slot, r->dirty_log.slot);
+	EXPECT_EQ(first, r->dirty_log.first_page);
+	EXPECT_EQ(num, r->dirty_log.num_pages);
+	EXPECT_EQ(ret, r->dirty_log.ret);
+	EXPECT_LE(r->dirty_log.start_ts, r->ts);
+}
+
 TEST(dirty_log_errnos)
 {
-	struct kmmu_vm_opts vo = { .nr_vcpus = 1 };
+	struct kmmu_vm_opts vo = { .nr_vcpus = 1, .dirty_log_hook = kmmu_test_log_dirty_log };
+	struct kmmu_trace_log log;
+	uint64_t at = 0;
 	const uint32_t slot = KMMU_SLOT_FIRST_FREE, npages = 64 + 3;
 	struct kmmu_vm *vm = NULL;
 	struct kmmu_mem mem = { .fd = -1 };
@@ -395,6 +424,9 @@ TEST(dirty_log_errnos)
 	if (fd < 0)
 		SKIP(return, "%s", why);
 	close(fd);
+	/* Every dirty-log ioctl logged for the checker, as a trace session would. */
+	kmmu_trace_log_init(&log);
+	vo.dirty_log_hook_ctx = &log;
 	kmmu_vm_create(&vm, &vo);
 	ASSERT_EQ(0, kmmu_mem_alloc(&mem, npages * DL_PAGE, KMMU_BACKING_ANON, -1));
 	kmmu_slot_add(vm, slot, DL_GPA, mem.size, mem.hva, 0);
@@ -431,6 +463,21 @@ TEST(dirty_log_errnos)
 	}
 	kmmu_vm_destroy(vm);
 	kmmu_mem_free(&mem);
+
+	/* The hook saw each as issued (the dirty ring's KVM_ENABLE_CAP not: no dirty-log cap). */
+	expect_logged(_metadata, &log, &at, KMMU_ACT_GET_DIRTY_LOG, slot, 0, 0, -ENOENT);
+	expect_logged(_metadata, &log, &at, KMMU_ACT_GET_DIRTY_LOG, slot + 1, 0, 0, -ENOENT);
+	expect_logged(_metadata, &log, &at, KMMU_ACT_GET_DIRTY_LOG, slot, 0, 0, 0);
+	if (caps > 0 && (caps & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
+		expect_logged(_metadata, &log, &at, KMMU_ACT_DIRTY_LOG_PROTECT, 0,
+			      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, 0, 0);
+		for (i = 0; i < sizeof(clears) / sizeof(clears[0]); i++)
+			expect_logged(_metadata, &log, &at, KMMU_ACT_CLEAR_DIRTY_LOG, slot,
+				      clears[i].first, clears[i].num, clears[i].ret);
+		expect_logged(_metadata, &log, &at, KMMU_ACT_CLEAR_DIRTY_LOG, slot, 0, 64, -ENOENT);
+	}
+	EXPECT_EQ(at, log.nr);
+	kmmu_trace_log_free(&log);
 }
 
 /* ---- command line ---- */

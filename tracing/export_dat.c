@@ -68,6 +68,16 @@ static const struct kmmu_event_spec kmmu_specs[] = {
 	{ KMMU_ACT_HOST, "kmmu", "host",
 	  { A("backend", host.backend), A("tdp", host.tdp), A("tdp_mmu", host.tdp_mmu) } },
 	{ KMMU_ACT_IDLE, "kmmu", "idle", { A("gpa", idle.gpa), A("size", idle.size) } },
+	{ KMMU_ACT_GET_DIRTY_LOG, "kmmu", "get_dirty_log",
+	  { A("slot", dirty_log.slot), A("ret", dirty_log.ret),
+	    A("issued_ts", dirty_log.start_ts), A("vm", dirty_log.vm) } },
+	{ KMMU_ACT_CLEAR_DIRTY_LOG, "kmmu", "clear_dirty_log",
+	  { A("slot", dirty_log.slot), A("first_page", dirty_log.first_page),
+	    A("num_pages", dirty_log.num_pages), A("ret", dirty_log.ret),
+	    A("issued_ts", dirty_log.start_ts), A("vm", dirty_log.vm) } },
+	{ KMMU_ACT_DIRTY_LOG_PROTECT, "kmmu", "dirty_log_protect",
+	  { A("flags", protect_cap.flags), A("ret", protect_cap.ret),
+	    A("issued_ts", protect_cap.start_ts), A("vm", protect_cap.vm) } },
 };
 
 const struct kmmu_event_spec *kmmu_trace_dat_spec(unsigned int type)

@@ -46,6 +46,9 @@ static const char *const rec_names[KMMU_REC_TYPE_MAX] = {
 	[KMMU_ACT_STATS] = "action:stats",
 	[KMMU_ACT_HOST] = "action:host",
 	[KMMU_ACT_IDLE] = "action:idle",
+	[KMMU_ACT_GET_DIRTY_LOG] = "action:get_dirty_log",
+	[KMMU_ACT_CLEAR_DIRTY_LOG] = "action:clear_dirty_log",
+	[KMMU_ACT_DIRTY_LOG_PROTECT] = "action:dirty_log_protect",
 };
 
 const char *kmmu_rec_type_name(unsigned int type)
@@ -158,6 +161,20 @@ int kmmu_rec_format(const struct kmmu_trace_record *r, char *buf, size_t len)
 				r->memslot.slot & 0xffff, r->memslot.flags, r->memslot.gpa,
 				r->memslot.size, r->memslot.hva, r->memslot.ret,
 				r->ts - r->memslot.start_ts);
+	case KMMU_ACT_GET_DIRTY_LOG:
+		return snprintf(buf, len, " VM %u slot %u:%u ret %d (issued %" PRIu64 " ns before)",
+				r->dirty_log.vm, r->dirty_log.slot >> 16, r->dirty_log.slot & 0xffff,
+				r->dirty_log.ret, r->ts - r->dirty_log.start_ts);
+	case KMMU_ACT_CLEAR_DIRTY_LOG:
+		return snprintf(buf, len, " VM %u slot %u:%u pages %#" PRIx64 "+%#x ret %d (issued %"
+				PRIu64 " ns before)", r->dirty_log.vm, r->dirty_log.slot >> 16,
+				r->dirty_log.slot & 0xffff, r->dirty_log.first_page,
+				r->dirty_log.num_pages, r->dirty_log.ret,
+				r->ts - r->dirty_log.start_ts);
+	case KMMU_ACT_DIRTY_LOG_PROTECT:
+		return snprintf(buf, len, " VM %u flags %#" PRIx64 " ret %d (issued %" PRIu64
+				" ns before)", r->protect_cap.vm, r->protect_cap.flags,
+				r->protect_cap.ret, r->ts - r->protect_cap.start_ts);
 	case KMMU_ACT_GUEST_ACCESS:
 	case KMMU_ACT_MMIO_EXIT:
 		return snprintf(buf, len, " vcpu %u %s gpa %#" PRIx64 " value %#" PRIx64 " %s",
@@ -287,6 +304,23 @@ void kmmu_rec_stamp(struct kmmu_trace_record *r, unsigned int type)
 	r->type = type;
 	r->pid = syscall(SYS_gettid);
 	r->cpu = sched_getcpu() < 0 ? 0 : sched_getcpu();
+}
+
+void kmmu_rec_dirty_log(struct kmmu_trace_record *r, unsigned int type, uint32_t vm,
+			uint64_t start_ts, uint32_t slot, uint64_t first_page, uint32_t num_pages,
+			int ret)
+{
+	kmmu_rec_stamp(r, type);
+	r->dirty_log = (__typeof__(r->dirty_log)){ .start_ts = start_ts, .slot = slot,
+		.first_page = first_page, .num_pages = num_pages, .ret = ret, .vm = vm };
+}
+
+void kmmu_rec_protect_cap(struct kmmu_trace_record *r, uint32_t vm, uint64_t start_ts,
+			  uint64_t flags, int ret)
+{
+	kmmu_rec_stamp(r, KMMU_ACT_DIRTY_LOG_PROTECT);
+	r->protect_cap = (__typeof__(r->protect_cap)){ .start_ts = start_ts, .flags = flags,
+		.ret = ret, .vm = vm };
 }
 
 int kmmu_trace_action_memslot(struct kmmu_trace_log *log, uint64_t start_ts, uint32_t slot,

@@ -221,7 +221,8 @@ int64_t dl_vm_stat(struct dl_ctx *c, const char *name);
 int dl_hugetlb_reserve(struct dl_ctx *c, struct kmmu_janitor *jan, bool *jan_started);
 int dl_ctx_init(struct dl_ctx *c, enum dl_mode mode, enum dl_backing backing);
 void dl_ctx_free(struct dl_ctx *c);
-int dl_start(struct dl_ctx *c);
+struct kmmu_test_run;
+int dl_start(struct dl_ctx *c, struct kmmu_test_run *run);
 int dl_populate(struct dl_ctx *c);
 int dl_finish(struct dl_ctx *c);
 

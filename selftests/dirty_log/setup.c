@@ -17,6 +17,8 @@
 
 #include "kselftest.h"
 #include "dirty_log.h"
+#include "kmmu/test_run.h"
+#include "kmmu/trace_session.h"
 
 /* Offset (pages from DL_GPA and the backing) and size of each slot. */
 const uint64_t dl_slot_off[DL_NR_SLOTS] = { 0, 1024 + 32, 3072 };
@@ -251,10 +253,13 @@ void dl_ctx_free(struct dl_ctx *c)
 
 /*
  * VM, manual protect or ring, backing, slots with logging off, guest
- * mappings, vCPUs started and parked.  0, 1 (skip: c->err), -1.
+ * mappings, vCPUs started and parked; the VM checked against the reference
+ * in @run's trace session, which starts here (its memslot and dirty-log
+ * ioctls logged from the first on).  0, 1 (skip: c->err), -1.
  */
-int dl_start(struct dl_ctx *c)
+int dl_start(struct dl_ctx *c, struct kmmu_test_run *run)
 {
+	char why[256];
 	struct kmmu_vm_opts vo = { .nr_vcpus = c->nr_vcpus };
 	struct kmmu_vm_handlers h = {
 		.sync = dl_sync, .exit = dl_exit, .pre_run = dl_pre_run, .ctx = c,
@@ -269,11 +274,14 @@ int dl_start(struct dl_ctx *c)
 	vo.pt_pages = 1024 + 2 * kmmu_pt_pages_for(DL_MEM_PAGES * DL_PAGE);
 	if (c->mode == DL_RING)
 		vo.dirty_ring_entries = dl_opts.ring_entries;
+	kmmu_test_run_trace(run, "dirty_log_test", &vo, why, sizeof(why));
 	r = __kmmu_vm_create(&c->vm, &vo, c->err, sizeof(c->err));
 	if (r == -EOPNOTSUPP)
 		return 1;
 	if (r)
 		return -1;
+	kmmu_trace_session_vm(run->trace, kmmu_kvm_cap(kmmu_vm_fd(c->vm),
+						       KVM_CAP_MULTI_ADDRESS_SPACE));
 	if (c->mode == DL_CLEAR || c->mode == DL_CLEAR_INIT) {
 		uint64_t want = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
 				(c->mode == DL_CLEAR_INIT ? KVM_DIRTY_LOG_INITIALLY_SET : 0);

@@ -27,6 +27,20 @@ void kmmu_test_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_
 	kmmu_trace_action_memslot(ctx, issued_ns, slot, flags, gpa, size, hva, ret);
 }
 
+void kmmu_test_log_dirty_log(void *ctx, uint64_t issued_ns, enum kmmu_dirty_log_ioctl which,
+			     uint32_t slot, uint64_t first_page, uint32_t num_pages, int ret)
+{
+	struct kmmu_trace_record r;
+
+	if (which == KMMU_DIRTY_LOG_PROTECT_CAP)
+		kmmu_rec_protect_cap(&r, 0, issued_ns, first_page, ret);
+	else
+		kmmu_rec_dirty_log(&r, which == KMMU_DIRTY_LOG_GET ? KMMU_ACT_GET_DIRTY_LOG :
+				   KMMU_ACT_CLEAR_DIRTY_LOG, 0, issued_ns, slot, first_page,
+				   num_pages, ret);
+	kmmu_trace_log_append(ctx, &r);
+}
+
 void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmmu_vm_opts *vo,
 			 char *err, size_t len)
 {
@@ -39,6 +53,8 @@ void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmm
 	if (vo) {
 		vo->memslot_hook = kmmu_test_log_memslot;
 		vo->memslot_hook_ctx = kmmu_trace_session_log(run->trace);
+		vo->dirty_log_hook = kmmu_test_log_dirty_log;
+		vo->dirty_log_hook_ctx = kmmu_trace_session_log(run->trace);
 	}
 	printf("# checking against the reference: on\n");
 }

@@ -183,6 +183,8 @@ int __kmmu_vm_create(struct kmmu_vm **vmp, const struct kmmu_vm_opts *opts,
 	vm->nr_vcpus = opts->nr_vcpus;
 	vm->memslot_hook = opts->memslot_hook;
 	vm->memslot_hook_ctx = opts->memslot_hook_ctx;
+	vm->dirty_log_hook = opts->dirty_log_hook;
+	vm->dirty_log_hook_ctx = opts->dirty_log_hook_ctx;
 
 	vm->kvm_fd = kmmu_kvm_open(err, len);
 	if (vm->kvm_fd < 0) {

@@ -3,11 +3,15 @@
  * Dirty logging of a kmmu VM: the per-slot bitmap (KVM_GET_DIRTY_LOG,
  * KVM_CLEAR_DIRTY_LOG) and the per-vCPU dirty ring, which KVM takes only
  * before vCPUs exist (kmmu_vm_enable_dirty_ring() from __kmmu_vm_create()).
+ * The one place that issues KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG and
+ * KVM_ENABLE_CAP, each reported to the VM's dirty-log hook, which the trace
+ * session logs (the checker's DIRTY_LOG_PROTECT).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "vm_internal.h"
 
@@ -48,18 +52,42 @@ int kmmu_vm_enable_dirty_ring(struct kmmu_vm *vm, uint32_t entries,
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The dirty-log hook, if any, of an ioctl issued at @issued that returned @ret. */
+static int tell_hook(struct kmmu_vm *vm, uint64_t issued, enum kmmu_dirty_log_ioctl which,
+		     uint32_t slot, uint64_t first_page, uint32_t num_pages, int ret)
+{
+	if (vm->dirty_log_hook)
+		vm->dirty_log_hook(vm->dirty_log_hook_ctx, issued, which, slot, first_page,
+				   num_pages, ret);
+	return ret;
+}
+
 int kmmu_vm_enable_cap(struct kmmu_vm *vm, uint32_t cap, uint64_t arg0)
 {
 	struct kvm_enable_cap c = { .cap = cap, .args = { arg0 } };
+	uint64_t issued = now_ns();
+	int ret = ioctl(vm->fd, KVM_ENABLE_CAP, &c) ? -errno : 0;
 
-	return ioctl(vm->fd, KVM_ENABLE_CAP, &c) ? -errno : 0;
+	if (cap != KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)
+		return ret;
+	return tell_hook(vm, issued, KMMU_DIRTY_LOG_PROTECT_CAP, 0, arg0, 0, ret);
 }
 
 int kmmu_vm_get_dirty_log(struct kmmu_vm *vm, uint32_t slot, uint64_t *bitmap)
 {
 	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap };
+	uint64_t issued = now_ns();
+	int ret = ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
 
-	return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+	return tell_hook(vm, issued, KMMU_DIRTY_LOG_GET, slot, 0, 0, ret);
 }
 
 int kmmu_vm_clear_dirty_log(struct kmmu_vm *vm, uint32_t slot, const uint64_t *bitmap,
@@ -71,8 +99,10 @@ int kmmu_vm_clear_dirty_log(struct kmmu_vm *vm, uint32_t slot, const uint64_t *b
 		.first_page = first_page,
 		.dirty_bitmap = (void *)bitmap,
 	};
+	uint64_t issued = now_ns();
+	int ret = ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &log) ? -errno : 0;
 
-	return ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &log) ? -errno : 0;
+	return tell_hook(vm, issued, KMMU_DIRTY_LOG_CLEAR, slot, first_page, num_pages, ret);
 }
 
 int kmmu_vm_reset_dirty_rings(struct kmmu_vm *vm)

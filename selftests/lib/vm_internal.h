@@ -68,6 +68,8 @@ struct kmmu_vm {
 	struct kmmu_vm_handlers h;
 	kmmu_memslot_hook_fn memslot_hook;
 	void *memslot_hook_ctx;
+	kmmu_dirty_log_hook_fn dirty_log_hook;
+	void *dirty_log_hook_ctx;
 
 	pthread_mutex_t lock;		/* errors, nr_finished */
 	pthread_cond_t cond;

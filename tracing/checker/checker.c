@@ -25,6 +25,9 @@
  *   ref_mmu.c       the reference VM's SPTE state from the kernel's
  *                   installs, drops, unmaps, fast zaps and aging passes;
  *                   ZAP_ON_REMOVE per SPTE, MMU_VALID_GEN, AGING_MAKES_OLD
+ *   dirty_log.c     DIRTY_LOG_PROTECT: write-protects at dirty logging's
+ *                   enable and harvests (KVM_GET_DIRTY_LOG,
+ *                   KVM_CLEAR_DIRTY_LOG), and by their tasks nowhere else
  *   task.c          per-task state, and claims on a task's next record
  *   report.c        property names, divergence reports, verdicts, summary
  *   table.c         the hash table of per-key state
@@ -100,6 +103,10 @@ static chk_handler *const on_record[KMMU_REC_TYPE_MAX] = {
 	[KMMU_ACT_HOST] = on_host,
 	[KMMU_ACT_STATS] = chk_on_stats,
 	[KMMU_ACT_IDLE] = chk_on_idle,
+	/* dirty_log.c */
+	[KMMU_ACT_GET_DIRTY_LOG] = chk_on_get_dirty_log,
+	[KMMU_ACT_CLEAR_DIRTY_LOG] = chk_on_clear_dirty_log,
+	[KMMU_ACT_DIRTY_LOG_PROTECT] = chk_on_protect_cap,
 	/* memslot.c */
 	[KMMU_EV_SET_SPTE] = chk_on_set_spte,
 	[KMMU_EV_MMIO] = chk_on_mmio,
@@ -221,6 +228,7 @@ int chk_replay(const struct kmmu_trace_record *recs, uint64_t nr,
 	chk_explain_page_stats(&c);
 	chk_explain_leaf(&c);
 	chk_ref_explain(&c);
+	chk_explain_dirty_log(&c);
 	/* Its SPTEs go by call_rcu, from this registered thread. */
 	kmmu_ref_vm_destroy(c.vm);
 	urcu_memb_unregister_thread();
@@ -235,6 +243,7 @@ out:
 	chk_table_free(&c.ref_frames);
 	free(c.young);
 	free(c.unmap_log);
+	free(c.wrprots);
 	for (int p = 0; p < KMMU_PROP_NR; p++)
 		if (!(judged >> p & 1))
 			res->checked[p] = checked[p];

@@ -26,8 +26,8 @@
 #define KVM_TRACE_MMIO_WRITE		2
 
 /* gfn range of the slot @slot (as << 16 | id) in the reference right now. */
-static bool ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64_t *npages,
-			   uint32_t *flags)
+bool chk_ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64_t *npages,
+			uint32_t *flags)
 {
 	struct kmmu_memory_slot *s;
 	bool found = false;
@@ -140,7 +140,7 @@ static bool op_moves(struct checker *c, const struct kmmu_trace_record *r)
 	uint64_t npages;
 
 	return !r->memslot.ret && r->memslot.size &&
-	       ref_slot_range(c, r->memslot.slot, &base, &npages, NULL) &&
+	       chk_ref_slot_range(c, r->memslot.slot, &base, &npages, NULL) &&
 	       base != r->memslot.gpa >> PAGE_SHIFT;
 }
 
@@ -150,7 +150,7 @@ bool chk_op_old_covers(struct checker *c, const struct kmmu_trace_record *r, gfn
 	uint64_t npages;
 
 	return (r->memslot.slot >> 16) == 0 &&
-	       ref_slot_range(c, r->memslot.slot, &base, &npages, NULL) &&
+	       chk_ref_slot_range(c, r->memslot.slot, &base, &npages, NULL) &&
 	       in_range(gfn, base, npages);
 }
 
@@ -213,7 +213,7 @@ static bool op_overlaps(struct checker *c, const struct kmmu_trace_record *r, gf
 		if (base < gfn + npages && gfn < base + n)
 			return true;
 	}
-	return ref_slot_range(c, r->memslot.slot, &base, &n, NULL) &&
+	return chk_ref_slot_range(c, r->memslot.slot, &base, &n, NULL) &&
 	       base < gfn + npages && gfn < base + n;
 }
 
@@ -364,7 +364,7 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	int ret;
 
 	chk_gen_note_update(c, r);
-	had_old = ref_slot_range(c, slot, &old_base, &old_npages, &old_flags);
+	had_old = chk_ref_slot_range(c, slot, &old_base, &old_npages, &old_flags);
 	/* DELETE, or MOVE: the old gfns stop being backed. */
 	removes = had_old && (!r->memslot.size ||
 			      (r->memslot.gpa >> PAGE_SHIFT) != old_base);
@@ -424,6 +424,8 @@ void chk_on_memslot(struct checker *c, const struct kmmu_trace_record *r)
 	}
 	if (removes && !ret && !(slot >> 16))
 		chk_shadow_judge_removal(c, slot & 0xffff, old_base, old_npages);
+	if (had_old && !removes && !ret && r->memslot.size)
+		chk_dirty_log_on_memslot(c, r, old_flags);
 	settle_in_flight(c, op, slot, ret);
 	/* The window of a zapped removal was watched for late SPTEs. */
 	if (removes && !ret && op->zapped)

@@ -67,6 +67,12 @@ struct leaf {
 	uint64_t last_pos;
 	uint64_t inst_pos;		/* index + 1 of its last install, while live */
 	uint64_t aged_pass;		/* aging pass of its last Accessed clear */
+	/*
+	 * Index + 1 of the traced change that made its one live leaf
+	 * writable, while it is; 0: not writable, or made so untraced
+	 * (fast_page_fault(), a split's child), when is unknown.
+	 */
+	uint64_t wr_pos;
 };
 
 /* The frame of a leaf the reference holds, and the gfn it maps (ref_mmu.c). */
@@ -303,6 +309,12 @@ struct checker {
 	uint64_t shadow_unsure;		/* live leaves of SHADOW_SLOT_UNSURE */
 	uint64_t shadow_unknown;	/* present SPTEs dropped the trace never saw installed */
 	uint64_t shadow_scanned;	/* leaf entries the removals looked at */
+	/* dirty_log.c: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's args[0] (last that succeeded) */
+	uint64_t manual_protect;
+	const char *dirty_log_why;	/* why the last dirty-log ioctl was not judged */
+	uint64_t *wrprots;		/* indexes of the write-protects replayed, in order */
+	uint64_t nr_wrprots, wrprots_cap;
+
 	uint32_t judged;		/* properties (1 << p) whose divergences count */
 	uint32_t vm_id;			/* the VM the records are of (vms.c); 0: the trace's one */
 };
@@ -398,6 +410,8 @@ void chk_diverge(struct checker *c, enum kmmu_check_property p, gfn_t gfn, bool 
 void chk_not_checkable(struct checker *c, enum kmmu_check_property p, const char *why);
 
 /* memslot.c: the reference's layout, the ioctls in flight, the memslot family */
+bool chk_ref_slot_range(struct checker *c, uint32_t slot, gfn_t *base, uint64_t *npages,
+			uint32_t *flags);
 bool chk_ref_slot_at(struct checker *c, gfn_t gfn, struct slot_view *v);
 bool chk_ref_slot_at_any(struct checker *c, unsigned int as_id, gfn_t gfn, struct slot_view *v);
 bool chk_ref_gfn_slot(struct checker *c, gfn_t gfn, int *id, uint32_t *flags);
@@ -463,6 +477,22 @@ void chk_judge_leaf(struct checker *c, const struct slot_view *v, gfn_t gfn,
 bool chk_huge_in_no_slot(struct checker *c, uint64_t ts, gfn_t gfn, unsigned int level);
 chk_handler chk_on_spte_changed, chk_on_split;
 void chk_explain_leaf(struct checker *c);
+/*
+ * Told each leaf of address space @as_id whose first gfn lies in [@base,
+ * @base + @npages), at its level; it must not add leaf entries (a pointer
+ * to one would go stale).
+ */
+typedef void chk_leaf_fn(struct checker *c, struct leaf *l, unsigned int level, gfn_t gfn,
+			 void *arg);
+void chk_for_each_leaf(struct checker *c, unsigned int as_id, gfn_t base, uint64_t npages,
+		       chk_leaf_fn *fn, void *arg);
+
+/* dirty_log.c: DIRTY_LOG_PROTECT */
+void chk_dirty_log_on_memslot(struct checker *c, const struct kmmu_trace_record *r,
+			      uint32_t old_flags);
+void chk_note_wrprot(struct checker *c);
+chk_handler chk_on_get_dirty_log, chk_on_clear_dirty_log, chk_on_protect_cap;
+void chk_explain_dirty_log(struct checker *c);
 
 /* spte_history.c: SPTE_HISTORY */
 const char *chk_history_gaps(struct checker *c);

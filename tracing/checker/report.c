@@ -35,6 +35,7 @@ static const char *const prop_names[KMMU_PROP_NR] = {
 	[KMMU_PROP_MMIO_CHECK] = "an MMIO SPTE is used exactly when its generation is KVM's",
 	[KMMU_PROP_MMU_VALID_GEN] = "each fast zap toggles mmu_valid_gen as the reference's does",
 	[KMMU_PROP_AGING_MAKES_OLD] = "an aging pass makes old every leaf the reference's aging finds young",
+	[KMMU_PROP_DIRTY_LOG_PROTECT] = "dirty logging write-protects a slot's writable leaves at its enable and harvest, and nothing else",
 };
 
 const char *kmmu_check_property_name(enum kmmu_check_property p)

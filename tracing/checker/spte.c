@@ -85,6 +85,7 @@ static struct leaf *leaf_of(struct checker *c, unsigned int as_id, unsigned int 
 		l->live += splits - l->splits_seen;
 		l->splits_seen = splits;
 		l->last_pos = 0;	/* written untraced: its value is unknown */
+		l->wr_pos = 0;
 	}
 	return l;
 }
@@ -351,8 +352,11 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 	if (was_leaf || is_leaf)
 		l = leaf_of(c, r->spte_changed.as_id, level, r->spte_changed.gfn);
 	chk_judge_reinstall(c, r, l, was_leaf, is_leaf, chk_judge_history(c, r, l, false));
-	if (was_leaf && is_leaf)
+	if (was_leaf && is_leaf) {
 		judge_leaf_change(c, r);
+		if ((old & KMMU_PT_WRITABLE_MASK) && !(new & KMMU_PT_WRITABLE_MASK))
+			chk_note_wrprot(c);
+	}
 	if (was_leaf && !is_leaf)
 		chk_ref_drop(c, r->spte_changed.as_id, r->spte_changed.gfn, level);
 	if (was_leaf != is_leaf) {
@@ -371,6 +375,10 @@ void chk_on_spte_changed(struct checker *c, const struct kmmu_trace_record *r)
 		}
 	}
 	chk_note_history(c, r, l, is_leaf);
+	/* Made writable by this change, kept so, or not writable (dirty_log.c). */
+	if (l)
+		l->wr_pos = !is_leaf || !(new & KMMU_PT_WRITABLE_MASK) ? 0 :
+			    was_leaf && (old & KMMU_PT_WRITABLE_MASK) ? l->wr_pos : c->pos + 1;
 	if (tdp_kind(old, level, true) || tdp_kind(new, level, true))
 		track_table(c, r);
 	if (is_leaf)
@@ -406,6 +414,40 @@ void chk_on_split(struct checker *c, const struct kmmu_trace_record *r)
 	if (l)
 		l->live++;
 	c->any_split = true;
+}
+
+void chk_for_each_leaf(struct checker *c, unsigned int as_id, gfn_t base, uint64_t npages,
+		       chk_leaf_fn *fn, void *arg)
+{
+	struct leaf *l;
+
+	/* Whichever is fewer: the table's entries, or the range's keys. */
+	if (c->leaves.cap <= npages * 3) {
+		for (uint64_t i = 0; i < c->leaves.cap; i++) {
+			uint64_t key;
+			unsigned int level;
+
+			l = (struct leaf *)(c->leaves.ents + i * c->leaves.esize);
+			if (!l->key)
+				continue;
+			key = l->key - 1;
+			level = key & 0xf;
+			/* Split huge pages' and page tables' entries are no leaves. */
+			if ((key >> 4 & 0xf) != as_id || (level & SPLIT_KEY_LEVEL) ||
+			    !in_range(key >> 8, base, npages))
+				continue;
+			fn(c, l, level, key >> 8, arg);
+		}
+		return;
+	}
+	for (gfn_t gfn = base; gfn < base + npages; gfn++)
+		for (unsigned int level = 1; level <= 3; level++) {
+			if (gfn & (level_pages(level) - 1))
+				break;
+			l = chk_leaf_find(c, as_id, level, gfn);
+			if (l)
+				fn(c, l, level, gfn, arg);
+		}
 }
 
 /* Why the leaf properties judged nothing. */

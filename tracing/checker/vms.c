@@ -23,8 +23,8 @@
  *    memslot ioctls carry their VM, so MEMSLOT_RESULT is judged for all.
  * Records before the first VM's create go to it.  The run's KMMU_ACT_HOST
  * goes to every VM.  A page stats record the interposer read of one VM
- * names it (stats.vm) and goes to that VM, like its memslot ioctls; one
- * without a number goes by when it happened.
+ * names it (stats.vm) and goes to that VM, like its memslot ioctls and
+ * dirty-log ioctls; one without a number goes by when it happened.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -131,6 +131,12 @@ static bool tears_down(struct vm_history *old, struct vm_history *live,
 	}
 }
 
+/* The VM number a dirty-log ioctl's record carries (0: unknown). */
+static uint32_t dirty_log_vm(const struct kmmu_trace_record *r)
+{
+	return r->type == KMMU_ACT_DIRTY_LOG_PROTECT ? r->protect_cap.vm : r->dirty_log.vm;
+}
+
 /*
  * Splits @recs into @vms[1..nr_vms] (the ids exist); the most VMs live at
  * once.  -EINVAL: a VM closed twice, or an ioctl of one not yet created.
@@ -203,6 +209,19 @@ static int split(const struct kmmu_trace_record *recs, uint64_t nr, struct vm_hi
 					return -EINVAL;
 				h->nr_ops++;
 				if ((ret = history_add(h, r)) || (ret = history_note(h, r)))
+					return ret;
+				continue;
+			}
+			break;
+		case KMMU_ACT_GET_DIRTY_LOG:
+		case KMMU_ACT_CLEAR_DIRTY_LOG:
+		case KMMU_ACT_DIRTY_LOG_PROTECT:
+			if (dirty_log_vm(r)) {
+				h = &vms[dirty_log_vm(r)];
+				/* Like a memslot ioctl: a close racing with it may come first. */
+				if (!h->created)
+					return -EINVAL;
+				if ((ret = history_add(h, r)))
 					return ret;
 				continue;
 			}
@@ -294,7 +313,10 @@ int chk_check_vms(const struct kmmu_trace_record *recs, uint64_t nr,
 	for (uint64_t i = 0; i < nr; i++) {
 		if ((recs[i].type == KMMU_ACT_VM_CLOSE && (!recs[i].vm.id || recs[i].vm.id > nr_vms)) ||
 		    (recs[i].type == KMMU_ACT_SET_MEMSLOT && recs[i].memslot.vm > nr_vms) ||
-		    (recs[i].type == KMMU_ACT_STATS && recs[i].stats.vm > nr_vms))
+		    (recs[i].type == KMMU_ACT_STATS && recs[i].stats.vm > nr_vms) ||
+		    ((recs[i].type == KMMU_ACT_GET_DIRTY_LOG ||
+		      recs[i].type == KMMU_ACT_CLEAR_DIRTY_LOG ||
+		      recs[i].type == KMMU_ACT_DIRTY_LOG_PROTECT) && dirty_log_vm(&recs[i]) > nr_vms))
 			return unusable_numbers(res);
 	}
 	vms = calloc(nr_vms + 1, sizeof(*vms));

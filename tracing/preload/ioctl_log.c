@@ -13,6 +13,10 @@
  * merges them with the kernel's events.  Without the variable, or after a
  * write failed, the interposer only passes calls through.
  *
+ * The dirty-log ioctls (KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG, and
+ * KVM_ENABLE_CAP of KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) are logged the same
+ * way, for the checker's DIRTY_LOG_PROTECT.
+ *
  * A memslot ioctl is logged as the interval it took (issued, returned), as
  * the checker wants: the kernel's events between the two belong to it.
  * Only ioctls on file descriptors that KVM_CREATE_VM returned are logged,
@@ -199,6 +203,42 @@ static void log_vm_close(uint32_t vm)
 	emit(&r);
 }
 
+/*
+ * A dirty-log ioctl of VM @vm and its record: KVM_GET_DIRTY_LOG,
+ * KVM_CLEAR_DIRTY_LOG, and KVM_ENABLE_CAP of the manual-protect
+ * capability (the others pass through unlogged).
+ */
+static int dirty_log_ioctl(uint32_t vm, int fd, unsigned long request, void *arg)
+{
+	/* The VMM may reuse its struct as soon as we return. */
+	const struct kvm_enable_cap cap = request == KVM_ENABLE_CAP ?
+		*(struct kvm_enable_cap *)arg : (struct kvm_enable_cap){ 0 };
+	const struct kvm_clear_dirty_log clear = request == KVM_CLEAR_DIRTY_LOG ?
+		*(struct kvm_clear_dirty_log *)arg : (struct kvm_clear_dirty_log){ 0 };
+	const uint32_t get_slot = request == KVM_GET_DIRTY_LOG ?
+		((struct kvm_dirty_log *)arg)->slot : 0;
+	struct kmmu_trace_record r;
+	uint64_t start_ts;
+	int ret, err;
+
+	if (request == KVM_ENABLE_CAP && cap.cap != KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)
+		return real_ioctl(fd, request, arg);
+	start_ts = kmmu_trace_now();
+	ret = real_ioctl(fd, request, arg);
+	err = errno;
+	if (request == KVM_ENABLE_CAP)
+		kmmu_rec_protect_cap(&r, vm, start_ts, cap.args[0], ret < 0 ? -err : 0);
+	else if (request == KVM_CLEAR_DIRTY_LOG)
+		kmmu_rec_dirty_log(&r, KMMU_ACT_CLEAR_DIRTY_LOG, vm, start_ts, clear.slot,
+				   clear.first_page, clear.num_pages, ret < 0 ? -err : 0);
+	else
+		kmmu_rec_dirty_log(&r, KMMU_ACT_GET_DIRTY_LOG, vm, start_ts, get_slot, 0, 0,
+				   ret < 0 ? -err : 0);
+	emit(&r);
+	errno = err;	/* the VMM reads what the ioctl said */
+	return ret;
+}
+
 /* The only symbols the library exports (it is built -fvisibility=hidden). */
 #define INTERPOSED __attribute__((visibility("default")))
 
@@ -227,6 +267,13 @@ INTERPOSED int ioctl(int fd, unsigned long request, ...)
 		if (ret >= 0)
 			log_vm_create(ret);
 		return ret;
+	case KVM_GET_DIRTY_LOG:
+	case KVM_CLEAR_DIRTY_LOG:
+	case KVM_ENABLE_CAP:
+		vm = vm_of(fd);
+		if (!vm || !arg)
+			break;
+		return dirty_log_ioctl(vm, fd, request, arg);
 	case KVM_SET_USER_MEMORY_REGION:
 		vm = vm_of(fd);
 		if (!vm || !arg)

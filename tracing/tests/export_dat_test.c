@@ -87,7 +87,8 @@ FIXTURE_SETUP(export)
 	ASSERT_LT(0, self->tf.nr);
 	if (variant->numbered_vm) {
 		struct kmmu_trace_record *recs = realloc(self->tf.recs,
-							 (self->tf.nr + 1) * sizeof(*recs));
+							 (self->tf.nr + 4) * sizeof(*recs));
+		uint64_t t;
 
 		ASSERT_NE(NULL, recs);
 		self->tf.recs = recs;
@@ -97,6 +98,16 @@ FIXTURE_SETUP(export)
 			else if (recs[i].type == KMMU_ACT_SET_MEMSLOT)
 				recs[i].memslot.vm = 1;
 		}
+		/* Its dirty-log ioctls, as the interposer logs them. */
+		t = recs[self->tf.nr - 1].ts;
+		kmmu_rec_protect_cap(&recs[self->tf.nr], 1, t + 1, 3, 0);
+		kmmu_rec_dirty_log(&recs[self->tf.nr + 1], KMMU_ACT_GET_DIRTY_LOG, 1, t + 2,
+				   1 << 16 | 5, 0, 0, -ENOENT);
+		kmmu_rec_dirty_log(&recs[self->tf.nr + 2], KMMU_ACT_CLEAR_DIRTY_LOG, 1, t + 3, 5,
+				   64, 128, 0);
+		for (int k = 0; k < 3; k++)
+			recs[self->tf.nr + k].ts = t + 10 + k;
+		self->tf.nr += 3;
 		recs[self->tf.nr] = recs[self->tf.nr - 1];
 		recs[self->tf.nr].type = KMMU_ACT_VM_CLOSE;
 		memset(&recs[self->tf.nr].vm, 0, sizeof(recs[self->tf.nr].vm));

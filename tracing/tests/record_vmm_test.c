@@ -163,9 +163,12 @@ static int passthrough(void)
  * (of /dev/null, for close() to close), a memslot ioctl of FAKE_EEXIST
  * bytes EEXIST, any other 0; KVM_CHECK_EXTENSION says 1 address space;
  * KVM_GET_STATS_FD on the n-th VM's fd gets a file in KVM's binary stats
- * format with that VM's page counts, fake_pages(n).
+ * format with that VM's page counts, fake_pages(n); KVM_GET_DIRTY_LOG of
+ * slot FAKE_NO_LOG ENOENT (as of a slot without dirty logging), the other
+ * dirty-log ioctls and KVM_ENABLE_CAP 0.
  */
 #define FAKE_EEXIST (3 * MB)
+#define FAKE_NO_LOG 9
 /* The VMs fake_vmm() creates, and which of them (1, 2, ...) each fd is. */
 #define FAKE_VMS 4
 static int fake_vm_of_fd[64];
@@ -225,6 +228,11 @@ static void *fake_kvm(void *arg)
 			if (m->memory_size == FAKE_EEXIST)
 				resp.error = -EEXIST;
 			break;
+		case KVM_GET_DIRTY_LOG:
+			if (((const struct kvm_dirty_log *)(uintptr_t)req.data.args[2])->slot ==
+			    FAKE_NO_LOG)
+				resp.error = -ENOENT;
+			break;
 		}
 		ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 	}
@@ -249,6 +257,9 @@ static int fake_kvm_filter(void)
 		KVM_IOCTL_TO_FAKE(KVM_CHECK_EXTENSION),
 		KVM_IOCTL_TO_FAKE(KVM_SET_USER_MEMORY_REGION),
 		KVM_IOCTL_TO_FAKE(KVM_GET_STATS_FD),
+		KVM_IOCTL_TO_FAKE(KVM_GET_DIRTY_LOG),
+		KVM_IOCTL_TO_FAKE(KVM_CLEAR_DIRTY_LOG),
+		KVM_IOCTL_TO_FAKE(KVM_ENABLE_CAP),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
@@ -271,8 +282,36 @@ static int fake_memslot(int vm, uint32_t slot, uint64_t gpa, uint64_t size, void
 }
 
 /*
+ * Dirty logging on @vm: manual protect on, a harvest, one of a slot without
+ * logging, a clear; another capability and a harvest on @kvm (no VM's fd),
+ * which go unlogged.  0, or which step failed.
+ */
+static int fake_dirty_log(int kvm, int vm)
+{
+	uint64_t bitmap[2] = { 0 };
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+				      .args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+						KVM_DIRTY_LOG_INITIALLY_SET } };
+	struct kvm_enable_cap halt = { .cap = KVM_CAP_HALT_POLL };
+	struct kvm_dirty_log get = { .slot = 1, .dirty_bitmap = bitmap };
+	struct kvm_dirty_log unlogged = { .slot = FAKE_NO_LOG, .dirty_bitmap = bitmap };
+	struct kvm_clear_dirty_log clear = { .slot = 1, .first_page = 64, .num_pages = 128,
+					     .dirty_bitmap = bitmap };
+
+	if (ioctl(vm, KVM_ENABLE_CAP, &cap) || ioctl(vm, KVM_GET_DIRTY_LOG, &get))
+		return 40;
+	if (ioctl(vm, KVM_GET_DIRTY_LOG, &unlogged) != -1 || errno != ENOENT)
+		return 41;
+	if (ioctl(vm, KVM_CLEAR_DIRTY_LOG, &clear) || ioctl(vm, KVM_ENABLE_CAP, &halt) ||
+	    ioctl(kvm, KVM_GET_DIRTY_LOG, &get))
+		return 42;
+	return 0;
+}
+
+/*
  * The "VMM" of several VMs on the fake KVM: VM 1 alone, then VMs 2 and 3
- * overlapping; fd numbers come back; VM 4 it leaves to exit() to close.
+ * overlapping, with dirty logging on VM 2; fd numbers come back; VM 4 it
+ * leaves to exit() to close.
  * Exit 0, 4 if this kernel has no seccomp user notification, else which
  * step failed.
  */
@@ -305,6 +344,9 @@ static int fake_vmm(void)
 		return 34;
 	if (fake_memslot(b, 1, 4 * MB, 2 * MB, mem) || fake_memslot(kvm, 2, 0, MB, mem))
 		return 35;				/* the last on no VM's fd */
+	status = fake_dirty_log(kvm, b);
+	if (status)
+		return status;
 	/* A child's close of its copy of the fd: the VMM still has VM 2. */
 	child = fork();
 	if (child == 0)
@@ -433,6 +475,7 @@ static const struct {
 	uint16_t type;
 	uint32_t vm, slot;
 	int ret;
+	uint64_t first, num;	/* CLEAR's pages; PROTECT's flags in first */
 } fake_log[] = {
 	{ KMMU_ACT_VM_CREATE, 1 },
 	{ KMMU_ACT_SET_MEMSLOT, 1, 0, 0 },
@@ -444,6 +487,11 @@ static const struct {
 	{ KMMU_ACT_SET_MEMSLOT, 3, 0, 0 },
 	{ KMMU_ACT_SET_MEMSLOT, 3, 1, -EEXIST },
 	{ KMMU_ACT_SET_MEMSLOT, 2, 1, 0 },
+	{ KMMU_ACT_DIRTY_LOG_PROTECT, 2, 0, 0, KMMU_DIRTY_LOG_MANUAL_PROTECT |
+					       KMMU_DIRTY_LOG_INITIALLY_SET },
+	{ KMMU_ACT_GET_DIRTY_LOG, 2, 1, 0 },
+	{ KMMU_ACT_GET_DIRTY_LOG, 2, FAKE_NO_LOG, -ENOENT },
+	{ KMMU_ACT_CLEAR_DIRTY_LOG, 2, 1, 0, 64, 128 },
 	{ KMMU_ACT_STATS, 2 },
 	{ KMMU_ACT_VM_CLOSE, 2 },
 	{ KMMU_ACT_STATS, 3 },
@@ -487,6 +535,22 @@ static void check_fake_log(struct __test_metadata *_metadata, const char *mode, 
 			EXPECT_EQ(vm, r->memslot.vm) TH_LOG("record %zu", i);
 			EXPECT_EQ(fake_log[i % per_round].slot, r->memslot.slot) TH_LOG("record %zu", i);
 			EXPECT_EQ(fake_log[i % per_round].ret, r->memslot.ret) TH_LOG("record %zu", i);
+		} else if (r->type == KMMU_ACT_GET_DIRTY_LOG ||
+			   r->type == KMMU_ACT_CLEAR_DIRTY_LOG) {
+			EXPECT_EQ(vm, r->dirty_log.vm) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].slot, r->dirty_log.slot) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].ret, r->dirty_log.ret) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].first, r->dirty_log.first_page)
+				TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].num, r->dirty_log.num_pages)
+				TH_LOG("record %zu", i);
+			EXPECT_LE(r->dirty_log.start_ts, r->ts) TH_LOG("record %zu", i);
+		} else if (r->type == KMMU_ACT_DIRTY_LOG_PROTECT) {
+			EXPECT_EQ(vm, r->protect_cap.vm) TH_LOG("record %zu", i);
+			EXPECT_EQ(fake_log[i % per_round].first, r->protect_cap.flags)
+				TH_LOG("record %zu", i);
+			EXPECT_EQ(0, r->protect_cap.ret) TH_LOG("record %zu", i);
+			EXPECT_LE(r->protect_cap.start_ts, r->ts) TH_LOG("record %zu", i);
 		} else if (r->type == KMMU_ACT_STATS) {
 			/* That VM's counts, read from its stats file, and nothing summed. */
 			EXPECT_EQ(vm, r->stats.vm) TH_LOG("record %zu", i);

@@ -101,6 +101,7 @@ enum kmmu_check_property {
 	KMMU_PROP_MMIO_CHECK,		/* an MMIO SPTE is used iff its generation is KVM's */
 	KMMU_PROP_MMU_VALID_GEN,	/* each fast zap toggles the reference's mmu_valid_gen */
 	KMMU_PROP_AGING_MAKES_OLD,	/* an aging pass clears what the reference's finds young */
+	KMMU_PROP_DIRTY_LOG_PROTECT,	/* dirty logging write-protects where KVM must, only there */
 	KMMU_PROP_NR,
 };
 

@@ -58,6 +58,10 @@ enum kmmu_rec_type {
 	KMMU_ACT_HOST,			/* the KVM backend and MMU the run had */
 	KMMU_ACT_IDLE,			/* the guest leaves a gpa range idle from now */
 	KMMU_ACT_VM_CLOSE,		/* the VMM closed a VM's fd (vm.id): its last ioctl */
+	/* Appended: trace files store these numbers. */
+	KMMU_ACT_GET_DIRTY_LOG,		/* a KVM_GET_DIRTY_LOG and its result (dirty_log) */
+	KMMU_ACT_CLEAR_DIRTY_LOG,	/* a KVM_CLEAR_DIRTY_LOG and its result (dirty_log) */
+	KMMU_ACT_DIRTY_LOG_PROTECT,	/* KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) */
 	KMMU_REC_TYPE_MAX,
 };
 
@@ -72,6 +76,10 @@ enum kmmu_host_backend {
 /* kmmu_trace_record.host.kprobes and .kprobes_inlined: the shadow MMU's kprobe events */
 #define KMMU_KPROBE_SPTE_CLEAR	0x1	/* KMMU_EV_SHADOW_SPTE_CLEAR */
 #define KMMU_KPROBE_SPTE_AGE	0x2	/* KMMU_EV_SHADOW_SPTE_AGE */
+
+/* kmmu_trace_record.protect_cap.flags (KVM's, include/uapi/linux/kvm.h) */
+#define KMMU_DIRTY_LOG_MANUAL_PROTECT	0x1	/* KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE */
+#define KMMU_DIRTY_LOG_INITIALLY_SET	0x2	/* KVM_DIRTY_LOG_INITIALLY_SET */
 
 /* kmmu_trace_record.stats.flags: SPTE changes the trace may not hold */
 #define KMMU_STATS_NX_RECOVERY	0x1	/* kvm.nx_huge_pages on: its kthread zaps untraced */
@@ -155,6 +163,22 @@ struct kmmu_trace_record {
 			int32_t ret;		/* 0 or -errno */
 			uint32_t vm;		/* its VM's vm.id; 0: unknown (one VM) */
 		} memslot;
+		struct {
+			uint64_t start_ts;	/* when the ioctl was issued; ts: returned */
+			/* CLEAR_DIRTY_LOG's pages, from the slot's first; 0 for GET */
+			uint64_t first_page;
+			uint32_t num_pages;
+			uint32_t slot;		/* as_id << 16 | id */
+			int32_t ret;		/* 0 or -errno */
+			uint32_t vm;		/* its VM's vm.id; 0: unknown (one VM) */
+		} dirty_log;			/* GET_DIRTY_LOG and CLEAR_DIRTY_LOG */
+		struct {
+			uint64_t start_ts;	/* when the ioctl was issued; ts: returned */
+			/* args[0]: KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, _INITIALLY_SET */
+			uint64_t flags;
+			int32_t ret;		/* 0 or -errno */
+			uint32_t vm;		/* its VM's vm.id; 0: unknown (one VM) */
+		} protect_cap;			/* DIRTY_LOG_PROTECT */
 		struct {
 			uint64_t gpa, value;
 			uint32_t vcpu;
@@ -252,6 +276,20 @@ static inline int kmmu_rec_type_valid(unsigned int type)
  * appends it (kmmu_trace_log_append).
  */
 void kmmu_rec_stamp(struct kmmu_trace_record *rec, unsigned int type);
+
+/*
+ * The record of a dirty-log ioctl that was issued at @start_ts and has just
+ * returned @ret (0 or -errno), stamped now: KMMU_ACT_GET_DIRTY_LOG or
+ * KMMU_ACT_CLEAR_DIRTY_LOG (@type) of @slot (as_id << 16 | id), pages
+ * [@first_page, +@num_pages) for CLEAR; @vm its VM's number, 0 if unknown.
+ * The one builder of both kmmu's runtime and the ioctl interposer.
+ */
+void kmmu_rec_dirty_log(struct kmmu_trace_record *rec, unsigned int type, uint32_t vm,
+			uint64_t start_ts, uint32_t slot, uint64_t first_page, uint32_t num_pages,
+			int ret);
+/* ... and of KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) with args[0] @flags. */
+void kmmu_rec_protect_cap(struct kmmu_trace_record *rec, uint32_t vm, uint64_t start_ts,
+			  uint64_t flags, int ret);
 
 /* One human-readable line for @rec (no newline) into @buf. */
 int kmmu_rec_format(const struct kmmu_trace_record *rec, char *buf, size_t len);

@@ -98,12 +98,32 @@ typedef void (*kmmu_memslot_hook_fn)(void *ctx, uint64_t issued_ns, uint32_t slo
 				     uint32_t flags, uint64_t gpa, uint64_t size,
 				     uint64_t hva, int ret);
 
+/* The dirty-log ioctls the dirty-log hook is told of. */
+enum kmmu_dirty_log_ioctl {
+	KMMU_DIRTY_LOG_GET,		/* KVM_GET_DIRTY_LOG */
+	KMMU_DIRTY_LOG_CLEAR,		/* KVM_CLEAR_DIRTY_LOG */
+	KMMU_DIRTY_LOG_PROTECT_CAP,	/* KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) */
+};
+
+/*
+ * Called after every dirty-log ioctl the runtime issues, as the memslot
+ * hook is after memslot ioctls (same clock, same thread): the ioctl @which,
+ * its @slot, and for CLEAR its pages [@first_page, +@num_pages); for
+ * PROTECT_CAP, @first_page is args[0] (the flags) and @slot 0.  @ret: 0
+ * or -errno.  The checker judges write protection from these.
+ */
+typedef void (*kmmu_dirty_log_hook_fn)(void *ctx, uint64_t issued_ns,
+				       enum kmmu_dirty_log_ioctl which, uint32_t slot,
+				       uint64_t first_page, uint32_t num_pages, int ret);
+
 struct kmmu_vm_opts {
 	int nr_vcpus;		/* 1..KMMU_MAX_VCPUS */
 	size_t shared_size;	/* bytes for kmmu_vm_alloc_shared() */
 	size_t pt_pages;	/* page-table pool, 4K pages (0: 1024) */
 	kmmu_memslot_hook_fn memslot_hook;	/* NULL: none */
 	void *memslot_hook_ctx;
+	kmmu_dirty_log_hook_fn dirty_log_hook;	/* NULL: none */
+	void *dirty_log_hook_ctx;
 	/*
 	 * Entries of each vCPU's dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
 	 * else KVM_CAP_DIRTY_LOG_RING), a power of two; 0: no ring.  KVM

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "kmmu/hygiene.h"
+#include "kmmu/kvm_vm.h"
 #include "kmmu/result.h"
 
 struct kmmu_result;
@@ -51,10 +52,11 @@ void kmmu_test_run_start(struct kmmu_test_run *run, const char *result_name);
 
 /*
  * The checker's session of @run (run->trace), started as @name before the
- * VM: if @vo, the VM it creates logs its memslot ioctls into the session
- * (vo->memslot_hook; a test with a hook of its own passes NULL and logs
- * them itself).  Prints whether the run is checked against the reference;
- * checking off (run->trace NULL), @err says why.
+ * VM: if @vo, the VM it creates logs its memslot and dirty-log ioctls into
+ * the session (vo->memslot_hook, vo->dirty_log_hook; a test with hooks of
+ * its own passes NULL and logs them itself).  Prints whether the run is
+ * checked against the reference; checking off (run->trace NULL), @err
+ * says why.
  */
 void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmmu_vm_opts *vo,
 			 char *err, size_t len);
@@ -69,6 +71,9 @@ int kmmu_test_run_check(struct kmmu_test_run *run);
 /* A memslot hook (kmmu_memslot_hook_fn) whose @ctx is a struct kmmu_trace_log. */
 void kmmu_test_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
 			   uint64_t gpa, uint64_t size, uint64_t hva, int ret);
+/* A dirty-log hook (kmmu_dirty_log_hook_fn) whose @ctx is a struct kmmu_trace_log. */
+void kmmu_test_log_dirty_log(void *ctx, uint64_t issued_ns, enum kmmu_dirty_log_ioctl which,
+			     uint32_t slot, uint64_t first_page, uint32_t num_pages, int ret);
 
 /*
  * Teardown, first half: destroys run->vm (before the kernel log is read:
