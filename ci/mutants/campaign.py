@@ -414,6 +414,9 @@ FAILURE_LINE = re.compile(r"(FAIL|[Ff]ailed|Assert|assert|Expected|expected|dive
                           r"error|Error|ERROR|wrong|stale|lost|BUG|WARNING|Oops|timeout|"
                           r"[Tt]imed out|panicked|killed|Aborted)")
 TAP_RESULT = re.compile(r"^\s*(not )?ok \d+ ")
+# The checker's summary of a clean replay says "divergences" and "NOT
+# CHECKABLE" without anything having gone wrong.
+CHECKER_CLEAN = re.compile(r"checker: (PASS |NOT CHECKABLE |.*\b0 divergences)")
 
 
 def program_sections(log_text):
@@ -444,7 +447,7 @@ def first_failure(lines, reason=None):
             if line.lstrip().startswith("not ok"):
                 break
             continue
-        if "# SKIP" in line:
+        if "# SKIP" in line or CHECKER_CLEAN.search(line):
             continue
         if FAILURE_LINE.search(line):
             return line.strip()[:300]
