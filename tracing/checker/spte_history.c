@@ -467,8 +467,11 @@ void chk_note_history(struct checker *c, const struct kmmu_trace_record *r, stru
 	/*
 	 * None counted live after a leaf's change in place (its install not
 	 * in the trace) or its drop: what the next change starts from is
-	 * known all the same.
+	 * known all the same.  Not after a huge leaf split into a page table:
+	 * the key's next leaf follows that table's drop, a table change this
+	 * history does not note.
 	 */
-	if (!l->live && (is_leaf || tdp_leaf(r->spte_changed.old_spte, r->spte_changed.level)))
+	if (!l->live && (is_leaf || (tdp_leaf(r->spte_changed.old_spte, r->spte_changed.level) &&
+				     !spte_present(r->spte_changed.new_spte))))
 		l->last_pos = c->pos + 1;
 }
