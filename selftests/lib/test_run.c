@@ -59,15 +59,20 @@ void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmm
 	printf("# checking against the reference: on\n");
 }
 
-int kmmu_test_run_check(struct kmmu_test_run *run)
+int kmmu_test_run_check_result(struct kmmu_test_run *run, struct kmmu_check_result *res)
 {
 	int r;
 
 	if (!run->trace)
 		return 0;
-	r = kmmu_trace_session_finish(run->trace, NULL);
+	r = kmmu_trace_session_finish(run->trace, res);
 	run->trace = NULL;
 	return r;
+}
+
+int kmmu_test_run_check(struct kmmu_test_run *run)
+{
+	return kmmu_test_run_check_result(run, NULL);
 }
 
 int kmmu_test_run_end(struct kmmu_test_run *run, char *report, size_t len)

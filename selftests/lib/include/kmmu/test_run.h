@@ -25,6 +25,7 @@
 #include "kmmu/kvm_vm.h"
 #include "kmmu/result.h"
 
+struct kmmu_check_result;
 struct kmmu_result;
 struct kmmu_trace_session;
 struct kmmu_vm;
@@ -67,6 +68,12 @@ void kmmu_test_run_trace(struct kmmu_test_run *run, const char *name, struct kmm
  * there was no session, else nonzero as kmmu_trace_session_finish().
  */
 int kmmu_test_run_check(struct kmmu_test_run *run);
+
+/*
+ * kmmu_test_run_check(), also filling @res (kmmu/checker.h): for a test
+ * that requires a property to have been judged, not only not violated.
+ */
+int kmmu_test_run_check_result(struct kmmu_test_run *run, struct kmmu_check_result *res);
 
 /* A memslot hook (kmmu_memslot_hook_fn) whose @ctx is a struct kmmu_trace_log. */
 void kmmu_test_log_memslot(void *ctx, uint64_t issued_ns, uint32_t slot, uint32_t flags,
