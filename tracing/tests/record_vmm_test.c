@@ -401,35 +401,6 @@ static int fake_vmm_twice(void)
 	return 0;
 }
 
-/* Runs argv with stderr into @err (NUL-terminated); its wait status. */
-static int run_cmd(char *const argv[], char *const envp[], char *err, size_t err_len)
-{
-	int pipefd[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(pipefd))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		if (envp)
-			execve(argv[0], argv, envp);
-		else
-			execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (got + 1 < err_len && (n = read(pipefd[0], err + got, err_len - 1 - got)) > 0)
-		got += n;
-	err[got] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return status;
-}
-
 /*
  * Runs this program in @mode with the interposer preloaded, logging to
  * @log_fd; its wait status, or -1 with why in @err.
@@ -447,7 +418,7 @@ static int run_preloaded(const char *mode, int log_fd, char *err, size_t err_len
 	}
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
 	snprintf(fd_env, sizeof(fd_env), "KMMU_IOCTL_LOG_FD=%d", log_fd);
-	return run_cmd(argv, envp, err, err_len);
+	return test_run_cmd(argv, envp, true, err, err_len);
 }
 
 TEST(interposer_passes_other_ioctls_through)
@@ -597,7 +568,7 @@ TEST(record_refuses_without_the_interposer)
 	ASSERT_LE(0, fd);
 	close(fd);
 	build_path(tool, sizeof(tool), "kmmu-trace");
-	status = run_cmd(argv, envp, err, sizeof(err));
+	status = test_run_cmd(argv, envp, true, err, sizeof(err));
 	unlink(out);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(2, WEXITSTATUS(status));
@@ -663,7 +634,7 @@ TEST(records_a_vmm)
 	close(fd);
 	build_path(tool, sizeof(tool), "kmmu-trace");
 	ASSERT_EQ(0, self_exe(self, sizeof(self)));
-	status = run_cmd(argv, NULL, err, sizeof(err));
+	status = test_run_cmd(argv, NULL, true, err, sizeof(err));
 	ksft_print_msg("kmmu-trace record said: %s", err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 4) {

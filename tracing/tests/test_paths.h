@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -43,11 +44,13 @@ static inline int test_tool_path(char *buf, size_t len, const char *tool)
 }
 
 /*
- * Runs @argv (@envp, or this environment if NULL) with its stdout on
- * /dev/null and its stderr into @err (NUL-terminated, at most @err_len -
- * 1 bytes); its wait status, or -1.
+ * Runs @argv (@envp, or this environment if NULL) with its stderr into
+ * @err (NUL-terminated, at most @err_len - 1 bytes) and its stdout on
+ * this one's stdout if @keep_stdout, else on /dev/null; its wait status,
+ * or -1.
  */
-static inline int test_run_tool(char *const argv[], char *const envp[], char *err, size_t err_len)
+static inline int test_run_cmd(char *const argv[], char *const envp[], bool keep_stdout,
+			       char *err, size_t err_len)
 {
 	int pipefd[2], status = -1;
 	size_t got = 0;
@@ -58,9 +61,11 @@ static inline int test_run_tool(char *const argv[], char *const envp[], char *er
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
+		if (!keep_stdout) {
+			int null = open("/dev/null", O_WRONLY);
 
-		dup2(null, 1);
+			dup2(null, 1);
+		}
 		dup2(pipefd[1], 2);
 		close(pipefd[0]);
 		if (envp)
@@ -78,6 +83,12 @@ static inline int test_run_tool(char *const argv[], char *const envp[], char *er
 		return -1;
 	waitpid(pid, &status, 0);
 	return status;
+}
+
+/* test_run_cmd() with the tool's stdout on /dev/null. */
+static inline int test_run_tool(char *const argv[], char *const envp[], char *err, size_t err_len)
+{
+	return test_run_cmd(argv, envp, false, err, err_len);
 }
 
 /* In a fixture's setup: @buf = the tool @tool, which must be built. */
