@@ -611,6 +611,32 @@ static void expect_stats_judged(struct __test_metadata *_metadata,
 		TH_LOG("%s", res->not_checkable[KMMU_PROP_SPTE_HISTORY]);
 }
 
+/*
+ * What a real recording needs: /dev/kvm and root (else the test SKIPs,
+ * and this returns -1), the trace file @out (a mkstemp() template), the
+ * kmmu-trace in @tool and this program in @self (PATH_MAX each).
+ */
+static int recording_setup(struct __test_metadata *_metadata, char *tool, char *self, char *out)
+{
+	int fd = open("/dev/kvm", O_RDWR);
+
+	if (fd < 0)
+		SKIP(return -1, "/dev/kvm: %s", strerror(errno));
+	close(fd);
+	if (geteuid())
+		SKIP(return -1, "recording needs root (tracefs)");
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd) {
+		return -1;
+	}
+	close(fd);
+	build_path(tool, PATH_MAX, "kmmu-trace");
+	ASSERT_EQ(0, self_exe(self, PATH_MAX)) {
+		return -1;
+	}
+	return 0;
+}
+
 TEST(records_a_vmm)
 {
 	char tool[PATH_MAX], self[PATH_MAX], out[] = "/tmp/kmmu-record-XXXXXX", err[4096];
@@ -621,19 +647,10 @@ TEST(records_a_vmm)
 	struct kmmu_trace_file tf;
 	size_t nr_ops = 0, vms = 0, hosts = 0, nr_stats = 0;
 	uint32_t vm_id = 0;
-	int status, fd;
+	int status;
 
-	fd = open("/dev/kvm", O_RDWR);
-	if (fd < 0)
-		SKIP(return, "/dev/kvm: %s", strerror(errno));
-	close(fd);
-	if (geteuid())
-		SKIP(return, "recording needs root (tracefs)");
-	fd = mkstemp(out);
-	ASSERT_LE(0, fd);
-	close(fd);
-	build_path(tool, sizeof(tool), "kmmu-trace");
-	ASSERT_EQ(0, self_exe(self, sizeof(self)));
+	if (recording_setup(_metadata, tool, self, out))
+		return;
 	status = test_run_cmd(argv, NULL, true, err, sizeof(err));
 	ksft_print_msg("kmmu-trace record said: %s", err);
 	ASSERT_TRUE(WIFEXITED(status));
@@ -756,7 +773,7 @@ TEST(records_other_tasks_unmaps)
 	char ready_arg[16], go_arg[16];
 	char *argv[] = { tool, "record", "-o", out, "--", self, "--vm-waiting", ready_arg, go_arg,
 			 NULL };
-	int ready[2], go[2], status, fd, errpipe[2];
+	int ready[2], go[2], status, errpipe[2];
 	uint64_t start = 0, end = 0;
 	struct kmmu_trace_file tf;
 	size_t got = 0, mine = 0, stats = 0;
@@ -765,17 +782,8 @@ TEST(records_other_tasks_unmaps)
 	ssize_t n;
 	pid_t pid;
 
-	fd = open("/dev/kvm", O_RDWR);
-	if (fd < 0)
-		SKIP(return, "/dev/kvm: %s", strerror(errno));
-	close(fd);
-	if (geteuid())
-		SKIP(return, "recording needs root (tracefs)");
-	fd = mkstemp(out);
-	ASSERT_LE(0, fd);
-	close(fd);
-	build_path(tool, sizeof(tool), "kmmu-trace");
-	ASSERT_EQ(0, self_exe(self, sizeof(self)));
+	if (recording_setup(_metadata, tool, self, out))
+		return;
 	ASSERT_EQ(0, pipe(ready));
 	ASSERT_EQ(0, pipe(go));
 	ASSERT_EQ(0, pipe(errpipe));
