@@ -204,6 +204,18 @@ static int kmmu_vcpu_handle_exit(struct kmmu_vcpu *vcpu)
 	uint32_t i;
 	size_t off;
 
+	/*
+	 * A guest crash is the runtime's to report, unless the test expects
+	 * it (a test that pulls the guest's own memory away): ask first.
+	 */
+	if (vm->h.exit && (run->exit_reason == KVM_EXIT_SHUTDOWN ||
+			   run->exit_reason == KVM_EXIT_INTERNAL_ERROR)) {
+		int r = vm->h.exit(vcpu, run->exit_reason, vm->h.ctx);
+
+		if (r >= 0)
+			return r;
+	}
+
 	switch (run->exit_reason) {
 	case KVM_EXIT_MMIO:
 		vcpu->counts.mmio++;
@@ -223,14 +235,13 @@ static int kmmu_vcpu_handle_exit(struct kmmu_vcpu *vcpu)
 			return kmmu_vcpu_ucall(vcpu, v);
 		}
 		if (vm->h.mmio) {
-			if (vm->h.mmio(vcpu, run->mmio.phys_addr, run->mmio.data,
-				       run->mmio.len, run->mmio.is_write, vm->h.ctx) < 0) {
-				if (atomic_load(&vcpu->status) != KMMU_VCPU_FAILED)
-					kmmu_vcpu_fail(vcpu, "MMIO handler refused gpa %#llx",
-						       (unsigned long long)run->mmio.phys_addr);
-				return 0;
-			}
-			return 1;
+			int r = vm->h.mmio(vcpu, run->mmio.phys_addr, run->mmio.data,
+					   run->mmio.len, run->mmio.is_write, vm->h.ctx);
+
+			if (r < 0 && atomic_load(&vcpu->status) != KMMU_VCPU_FAILED)
+				kmmu_vcpu_fail(vcpu, "MMIO handler refused gpa %#llx",
+					       (unsigned long long)run->mmio.phys_addr);
+			return !r;
 		}
 		snprintf(what, sizeof(what), "unexpected MMIO %s of %u bytes at gpa %#llx",
 			 run->mmio.is_write ? "write" : "read", run->mmio.len,
@@ -296,6 +307,7 @@ static void *kmmu_vcpu_thread(void *arg)
 	struct kmmu_vcpu *vcpu = arg;
 	struct kmmu_vm *vm = vcpu->vm;
 	sigset_t set;
+	int r;
 
 	sigemptyset(&set);
 	sigaddset(&set, KMMU_KICK_SIGNAL);
@@ -312,9 +324,10 @@ static void *kmmu_vcpu_thread(void *arg)
 				vcpu->counts.intr++;
 				continue;
 			}
-			if (vm->h.run_error && !vm->h.run_error(vcpu, e, vm->h.ctx))
+			r = vm->h.run_error ? vm->h.run_error(vcpu, e, vm->h.ctx) : -1;
+			if (!r)
 				continue;
-			if (atomic_load(&vcpu->status) != KMMU_VCPU_FAILED)
+			if (r < 0 && atomic_load(&vcpu->status) != KMMU_VCPU_FAILED)
 				kmmu_vcpu_fail(vcpu, "KVM_RUN: %s", strerror(e));
 			break;
 		}

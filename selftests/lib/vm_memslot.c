@@ -132,6 +132,25 @@ int kmmu_slot_set_flags(struct kmmu_vm *vm, uint32_t slot, uint32_t flags)
 	return r ? r : kmmu_slot_update(vm, slot, flags, s.gpa, s.size, s.hva);
 }
 
+int kmmu_vm_slot_region(struct kmmu_vm *vm, uint32_t slot, uint64_t *gpa, uint64_t *size,
+			void **hva)
+{
+	int r = 0;
+
+	if (slot >= vm->nr_slots)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->slot_lock);
+	if (vm->slots[slot].used) {
+		*gpa = vm->slots[slot].gpa;
+		*size = vm->slots[slot].size;
+		*hva = vm->slots[slot].hva;
+	} else {
+		r = -ENOENT;
+	}
+	pthread_mutex_unlock(&vm->slot_lock);
+	return r;
+}
+
 void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa)
 {
 	void *hva = NULL;

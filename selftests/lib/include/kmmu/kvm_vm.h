@@ -139,7 +139,9 @@ struct kmmu_vm_opts {
  * different vCPUs).  A handler reports a test failure with kmmu_vcpu_fail().
  *
  * mmio: a KVM_EXIT_MMIO that is not the hypercall.  Fill @data for reads.
- *       Return 0 to resume the guest, < 0 to stop this vCPU.
+ *       Return 0 to resume the guest, < 0 to stop this vCPU as failed
+ *       (kmmu_vcpu_fail() first to say why), > 0 to stop it without a
+ *       failure (the exit was the test's expected end of the guest).
  * sync: GUEST_SYNC(value); the return value is the guest's result.
  * fail_context: a guest ASSERT/FAIL is being reported; append context
  *       (e.g. what the test was doing) to @buf.
@@ -147,12 +149,15 @@ struct kmmu_vm_opts {
  * run_error: KVM_RUN failed with @err (an errno other than EINTR/EAGAIN,
  *       e.g. EFAULT when KVM cannot get a writable page for a guest store
  *       to memory the host made read-only).  Return 0 to enter KVM_RUN
- *       again (the guest retries the access), < 0 to fail the vCPU.
- *       NULL: every such error fails the vCPU.
+ *       again (the guest retries the access), < 0 to fail the vCPU,
+ *       > 0 to stop it without a failure.  NULL: every such error fails
+ *       the vCPU.
  * exit: an exit reason the runtime does not handle itself (e.g.
- *       KVM_EXIT_DIRTY_RING_FULL).  Return 1 to resume the guest, 0 to
- *       stop this vCPU (call kmmu_vcpu_fail() first for a failure), -1 to
- *       have the runtime report it as an unexpected exit.  NULL: -1.
+ *       KVM_EXIT_DIRTY_RING_FULL), and before the runtime reports them as
+ *       a guest crash, KVM_EXIT_SHUTDOWN and KVM_EXIT_INTERNAL_ERROR.
+ *       Return 1 to resume the guest, 0 to stop this vCPU (call
+ *       kmmu_vcpu_fail() first for a failure), -1 to have the runtime
+ *       report it as it does without a handler.  NULL: -1.
  */
 struct kmmu_vm_handlers {
 	int (*mmio)(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data,
@@ -204,6 +209,13 @@ int kmmu_slot_set_flags(struct kmmu_vm *vm, uint32_t slot, uint32_t flags);
  */
 int kmmu_slot_set_raw(struct kmmu_vm *vm, uint32_t slot, uint32_t flags, uint64_t gpa,
 		      uint64_t size, uint64_t hva);
+/*
+ * Where memslot @slot (the runtime's own ids included) is, as the runtime
+ * last set it: 0, or -ENOENT (not in use) or -EINVAL (no such id).  With
+ * kmmu_slot_set_raw(), how a test moves or deletes the runtime's slots.
+ */
+int kmmu_vm_slot_region(struct kmmu_vm *vm, uint32_t slot, uint64_t *gpa, uint64_t *size,
+			void **hva);
 /* Host view of @gpa in the slot table as the runtime last set it, or NULL. */
 void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa);
 
