@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memslot_flags_test: the semantics of KVM_MEM_READONLY memslots, in a
- * fixed order that needs no luck.
+ * memslot_flags_test: memslot semantics checked in a fixed order that
+ * needs no luck: KVM_MEM_READONLY slots (ro.readonly, here), and that no
+ * vCPU reaches a slot once it is deleted or moved away (gone.data_slot,
+ * gone.system_slot: see "slots that are gone" below).
+ *
+ * ro.readonly:
  *
  * A read-only slot is ROM: a guest load reads its memory, a guest store
  * must exit to userspace as an MMIO write (KVM_EXIT_MMIO, is_write, the
