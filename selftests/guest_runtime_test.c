@@ -6,7 +6,8 @@
  * that have nothing to do with the MMU.
  *
  * Each test checks one promise of kmmu/kvm_vm.h and kmmu/guest.h: ucall
- * round trips, assertion, crash and emulation-failure reports, MMIO on
+ * round trips, assertion, crash and emulation-failure reports, a crash or
+ * MMIO exit a test's handler takes as the guest's end, MMIO on
  * unbacked GPAs,
  * memslot errno values, several vCPUs on their threads, SSE at CPL3,
  * KVM binary stats.
@@ -235,6 +236,51 @@ KMMU_TEST_F(rt, crash_is_reported_with_rip, TEST_TIMEOUT_DEFAULT)
 		TH_LOG("%s", kmmu_vm_errors(self->run.vm));
 	ASSERT_NE(NULL, strstr(kmmu_vm_errors(self->run.vm), "RIP="));
 	TH_LOG("%.400s", kmmu_vm_errors(self->run.vm));
+}
+
+static int h_expected_shutdown(struct kmmu_vcpu *vcpu, uint32_t reason, void *ctx)
+{
+	FIXTURE_DATA(rt) *self = ctx;
+
+	if (reason != KVM_EXIT_SHUTDOWN)
+		return -1;
+	__atomic_fetch_add(&self->mmio_reads, 1, __ATOMIC_RELAXED);	/* here: shutdowns */
+	return 0;
+}
+
+/* A test that expects its guest to crash takes the SHUTDOWN: stopped, not failed. */
+KMMU_TEST_F(rt, expected_crash_is_the_tests, TEST_TIMEOUT_DEFAULT)
+{
+	struct kmmu_vm_handlers h = { .exit = h_expected_shutdown, .ctx = self };
+
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_crash, NULL);
+	ASSERT_EQ(-EIO, __kmmu_vm_wait(self->run.vm, 20));	/* no vCPU is DONE */
+	ASSERT_FALSE(kmmu_vm_failed(self->run.vm)) TH_LOG("%s", kmmu_vm_errors(self->run.vm));
+	ASSERT_EQ(kmmu_vm_nr_vcpus(self->run.vm), self->mmio_reads);
+	ASSERT_EQ(KMMU_VCPU_STOPPED, kmmu_vcpu_status(kmmu_vm_vcpu(self->run.vm, 0)));
+}
+
+static int h_mmio_ends(struct kmmu_vcpu *vcpu, uint64_t gpa, uint8_t *data, uint32_t len,
+		       bool is_write, void *ctx)
+{
+	FIXTURE_DATA(rt) *self = ctx;
+
+	__atomic_fetch_add(&self->mmio_writes, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/* An MMIO handler returning > 0 stops its vCPU at that exit, without a failure. */
+KMMU_TEST_F(rt, mmio_handler_stops_a_vcpu, TEST_TIMEOUT_DEFAULT)
+{
+	struct kmmu_vm_handlers h = { .mmio = h_mmio_ends, .ctx = self };
+
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_mmio, NULL);
+	ASSERT_EQ(-EIO, __kmmu_vm_wait(self->run.vm, 20));
+	ASSERT_FALSE(kmmu_vm_failed(self->run.vm)) TH_LOG("%s", kmmu_vm_errors(self->run.vm));
+	/* Each vCPU's first store, and not its load after it. */
+	ASSERT_EQ(kmmu_vm_nr_vcpus(self->run.vm), self->mmio_writes);
 }
 
 /*
