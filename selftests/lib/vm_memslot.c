@@ -96,18 +96,22 @@ int kmmu_slot_delete(struct kmmu_vm *vm, uint32_t slot)
 	return r ? r : kmmu_slot_update(vm, slot, 0, 0, 0, NULL);
 }
 
-static int kmmu_slot_get(struct kmmu_vm *vm, uint32_t slot, struct kmmu_slot_info *out)
+/* The table's entry for any slot id, the runtime's included. */
+static int kmmu_slot_read(struct kmmu_vm *vm, uint32_t slot, struct kmmu_slot_info *out)
 {
-	int r = kmmu_slot_check(vm, slot);
-
-	if (r)
-		return r;
 	if (slot >= vm->nr_slots)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->slot_lock);
 	*out = vm->slots[slot];
 	pthread_mutex_unlock(&vm->slot_lock);
 	return out->used ? 0 : -ENOENT;
+}
+
+static int kmmu_slot_get(struct kmmu_vm *vm, uint32_t slot, struct kmmu_slot_info *out)
+{
+	int r = kmmu_slot_check(vm, slot);
+
+	return r ? r : kmmu_slot_read(vm, slot, out);
 }
 
 int kmmu_slot_set_raw(struct kmmu_vm *vm, uint32_t slot, uint32_t flags, uint64_t gpa,
@@ -135,19 +139,14 @@ int kmmu_slot_set_flags(struct kmmu_vm *vm, uint32_t slot, uint32_t flags)
 int kmmu_vm_slot_region(struct kmmu_vm *vm, uint32_t slot, uint64_t *gpa, uint64_t *size,
 			void **hva)
 {
-	int r = 0;
+	struct kmmu_slot_info s;
+	int r = kmmu_slot_read(vm, slot, &s);
 
-	if (slot >= vm->nr_slots)
-		return -EINVAL;
-	pthread_mutex_lock(&vm->slot_lock);
-	if (vm->slots[slot].used) {
-		*gpa = vm->slots[slot].gpa;
-		*size = vm->slots[slot].size;
-		*hva = vm->slots[slot].hva;
-	} else {
-		r = -ENOENT;
+	if (!r) {
+		*gpa = s.gpa;
+		*size = s.size;
+		*hva = s.hva;
 	}
-	pthread_mutex_unlock(&vm->slot_lock);
 	return r;
 }
 
