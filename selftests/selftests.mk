@@ -50,6 +50,8 @@ MEMSLOT_CHURN_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/memslot_
 $(O)/selftests/memslot_churn_test: $(MEMSLOT_CHURN_TEST_OBJS)
 MMIO_INVALIDATION_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/mmio_invalidation/*.c))
 $(O)/selftests/mmio_invalidation_test: $(MMIO_INVALIDATION_TEST_OBJS)
+MEMSLOT_FLAGS_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard selftests/memslot_flags/*.c))
+$(O)/selftests/memslot_flags_test: $(MEMSLOT_FLAGS_TEST_OBJS)
 
 # The DAMON driver's tests share where they run it (damon_test_env.c).
 DAMON_TEST_ENV_OBJ := $(O)/selftests/lib/tests/damon_test_env.o
