@@ -15,6 +15,7 @@ Only the standard library: /usr/bin/python3 on Debian bookworm.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import datetime
 import fcntl
@@ -32,6 +33,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -796,12 +798,14 @@ def command(env_name, default):
 
 
 class Children:
-    """Runs one child process group at a time; SIGINT/SIGTERM kill it and
-    raise Interrupted, except inside critical() (applying or reverting a
-    patch, writing state), which finishes first."""
+    """Runs child process groups, one per thread (--vms runs VMs side by
+    side); SIGINT/SIGTERM kill them all and raise Interrupted, except inside
+    critical() (applying or reverting a patch, writing state), which
+    finishes first."""
 
     def __init__(self):
-        self.child = None
+        self.running = set()
+        self.lock = threading.Lock()
         self.interrupted = False
         self.in_critical = 0
 
@@ -811,39 +815,43 @@ class Children:
 
     def on_signal(self, signum, frame):
         self.interrupted = True
-        # Only the signal here: the main thread may be inside the child's
+        # Only the signal here: the main thread may be inside a child's
         # wait(), which no poll() from a handler can reap; run() waits.
         self.terminate()
         if not self.in_critical:
             raise Interrupted()
 
-    def terminate(self):
-        c = self.child
-        if c is not None and c.returncode is None:
+    @staticmethod
+    def signal_group(c, sig):
+        if c.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(c.pid, signal.SIGTERM)
+                os.killpg(c.pid, sig)
+
+    def terminate(self):
+        for c in list(self.running):
+            self.signal_group(c, signal.SIGTERM)
 
     @contextlib.contextmanager
     def critical(self):
-        self.in_critical += 1
+        with self.lock:
+            self.in_critical += 1
         try:
             yield
         finally:
-            self.in_critical -= 1
+            with self.lock:
+                self.in_critical -= 1
         if self.interrupted and not self.in_critical:
             raise Interrupted()
 
-    def kill(self):
-        c = self.child
-        if c is None or c.poll() is not None:
+    def kill(self, c):
+        if c.poll() is not None:
             return
-        self.terminate()
+        self.signal_group(c, signal.SIGTERM)
         # A kmmu-run writes its result and takes its VM down on SIGTERM.
         try:
             c.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(c.pid, signal.SIGKILL)
+            self.signal_group(c, signal.SIGKILL)
             c.wait()
 
     def run(self, argv, out_path, env=None, cwd=REPO, stdout_also=False):
@@ -854,20 +862,60 @@ class Children:
         with open(out_path, "a") as out:
             out.write(f"### {' '.join(shlex.quote(a) for a in argv)}\n")
             out.flush()
+            with self.lock:
+                try:
+                    c = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+                                         start_new_session=True)
+                except OSError as e:
+                    raise CampaignError(f"cannot run {argv[0]}: {e.strerror}") from None
+                self.running.add(c)
             try:
-                self.child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                              start_new_session=True)
-            except OSError as e:
-                raise CampaignError(f"cannot run {argv[0]}: {e.strerror}") from None
-            try:
-                rc = self.child.wait()
+                rc = c.wait()
             finally:
-                self.kill()
-                self.child = None
+                self.kill(c)
+                with self.lock:
+                    self.running.discard(c)
         if self.interrupted:
             raise Interrupted()
         return rc
+
+    def side_by_side(self, jobs, n):
+        """Calls the functions jobs, n at a time in threads (in this thread
+        when n is 1), and once every started one has ended re-raises the
+        first exception one raised (Interrupted first).  A signal's
+        Interrupted in this thread ends the children; the jobs then end
+        with Interrupted too, and are waited for, so that nothing runs on
+        when the caller reverts the tree."""
+        if n <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                job()
+            return
+        errors = []
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=n)
+        try:
+            pending = {pool.submit(job) for job in jobs}
+            while pending:
+                try:
+                    done, pending = concurrent.futures.wait(pending)
+                except Interrupted as e:
+                    errors.append(e)
+                    continue
+                for f in done:
+                    if not f.cancelled() and f.exception() is not None:
+                        errors.append(f.exception())
+                if errors:
+                    for f in pending:
+                        f.cancel()
+        finally:
+            while True:
+                try:
+                    pool.shutdown(wait=True)
+                    break
+                except Interrupted as e:
+                    errors.append(e)
+        if errors:
+            raise next((e for e in errors if isinstance(e, Interrupted)), errors[0])
 
 
 # -------------------------------------------------------------------- tree
@@ -1071,6 +1119,7 @@ class Campaign:
     def __init__(self, args):
         self.args = args
         self.children = Children()
+        self.outputs_lock = threading.Lock()
         self.O = os.environ.get("O", "build")
         self.build_dir = os.path.join(REPO, self.O) if not os.path.isabs(self.O) else self.O
         self.mode = "quick" if args.quick else "full"
@@ -1253,41 +1302,44 @@ class Campaign:
         return out
 
     def run_baselines(self, mmus):
-        for mmu in mmus:
-            for i in range(1, self.args.baselines + 1):
-                path = self.baseline_path(mmu, i)
-                if os.path.exists(path):
-                    rec = read_json(path)
-                    if rec.get("upstream") is None and self.upstream_bin:
-                        # Made before the upstream selftests were there.
-                        rundir = self.fresh_dir(os.path.join(self.state, "runs", "baseline",
-                                                             f"{mmu}-{i}-upstream"))
-                        log(f"baseline {i}/{self.args.baselines}, {mmu} MMU: the upstream selftests")
-                        rec["upstream"] = self.run_upstream(rundir, mmu, self.args.upstream_timeout)
-                        with self.children.critical():
-                            write_atomic(path, rec)
-                    continue
-                rundir = self.fresh_dir(os.path.join(self.state, "runs", "baseline", f"{mmu}-{i}"))
-                log(f"baseline {i}/{self.args.baselines}, {mmu} MMU")
-                t0 = time.monotonic()
-                why = self.boot_check(rundir, mmu)
-                if why:
-                    raise CampaignError(f"the unpatched kernel does not boot with the {mmu} MMU: {why} "
-                                        f"(log {rundir}/boot.log)")
-                boot_findings = read_kernel_logs(os.path.join(rundir, "dmesg"))
-                kmmu = self.run_kmmu(rundir, mmu, self.args.timeout)
-                # As in a mutant's run: the boot's reports are kmmu's.
-                kmmu["findings"] = boot_findings + kmmu["findings"]
-                upstream = self.run_upstream(rundir, mmu, self.args.upstream_timeout)
-                rec = {"mmu": mmu, "index": i, "kmmu": kmmu, "upstream": upstream,
-                       "programs": self.program_list, "suite_revision": self.revision,
-                       "time": fmt_time(now_utc()), "duration_s": time.monotonic() - t0}
+        jobs = [lambda mmu=mmu, i=i: self.run_baseline(mmu, i)
+                for mmu in mmus for i in range(1, self.args.baselines + 1)]
+        self.children.side_by_side(jobs, self.args.vms)
+
+    def run_baseline(self, mmu, i):
+        path = self.baseline_path(mmu, i)
+        if os.path.exists(path):
+            rec = read_json(path)
+            if rec.get("upstream") is None and self.upstream_bin:
+                # Made before the upstream selftests were there.
+                rundir = self.fresh_dir(os.path.join(self.state, "runs", "baseline",
+                                                     f"{mmu}-{i}-upstream"))
+                log(f"baseline {i}/{self.args.baselines}, {mmu} MMU: the upstream selftests")
+                rec["upstream"] = self.run_upstream(rundir, mmu, self.args.upstream_timeout)
                 with self.children.critical():
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
                     write_atomic(path, rec)
-                fails = sorted(k for k, t in kmmu["tests"].items() if t["status"] in ("fail", "timeout"))
-                log(f"baseline {i} {mmu}: {fmt_duration(rec['duration_s'])}, kmmu failures: "
-                    f"{', '.join(fails) or 'none'}, kernel reports: {len(kmmu['findings'])}")
+            return
+        rundir = self.fresh_dir(os.path.join(self.state, "runs", "baseline", f"{mmu}-{i}"))
+        log(f"baseline {i}/{self.args.baselines}, {mmu} MMU")
+        t0 = time.monotonic()
+        why = self.boot_check(rundir, mmu)
+        if why:
+            raise CampaignError(f"the unpatched kernel does not boot with the {mmu} MMU: {why} "
+                                f"(log {rundir}/boot.log)")
+        boot_findings = read_kernel_logs(os.path.join(rundir, "dmesg"))
+        kmmu = self.run_kmmu(rundir, mmu, self.args.timeout)
+        # As in a mutant's run: the boot's reports are kmmu's.
+        kmmu["findings"] = boot_findings + kmmu["findings"]
+        upstream = self.run_upstream(rundir, mmu, self.args.upstream_timeout)
+        rec = {"mmu": mmu, "index": i, "kmmu": kmmu, "upstream": upstream,
+               "programs": self.program_list, "suite_revision": self.revision,
+               "time": fmt_time(now_utc()), "duration_s": time.monotonic() - t0, "vms": self.args.vms}
+        with self.children.critical():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_atomic(path, rec)
+        fails = sorted(k for k, t in kmmu["tests"].items() if t["status"] in ("fail", "timeout"))
+        log(f"baseline {i} {mmu}: {fmt_duration(rec['duration_s'])}, kmmu failures: "
+            f"{', '.join(fails) or 'none'}, kernel reports: {len(kmmu['findings'])}")
 
     def mutant_timeout(self, baselines, suite):
         """A run's timeout: three times the longest baseline (a program,
@@ -1364,12 +1416,14 @@ class Campaign:
                    duration_s=round(time.monotonic() - t0 + (build_s or 0), 1),
                    build_s=round(build_s, 1) if build_s is not None else None,
                    suite_revision=self.revision, time=fmt_time(now_utc()), **(extra or {}))
-        with self.children.critical():
+        with self.children.critical(), self.outputs_lock:
             os.makedirs(os.path.dirname(self.pair_path(patch, mmu)), exist_ok=True)
             write_atomic(self.pair_path(patch, mmu), rec)
-        log(f"{pair_id(patch.name, mmu)}: kmmu {short_by(kmmu)}; upstream {upstream['verdict']}; "
-            f"{fmt_duration(rec['duration_s'])}")
-        self.write_outputs()
+            log(f"{pair_id(patch.name, mmu)}: kmmu {short_by(kmmu)}; upstream {upstream['verdict']}; "
+                f"{fmt_duration(rec['duration_s'])}")
+            # The pairs of one patch may end side by side (--vms): one
+            # writer of the report and result file at a time.
+            self.write_outputs()
 
     def run_pair(self, patch, mmu, build_s):
         t0 = time.monotonic()
@@ -1447,8 +1501,8 @@ class Campaign:
             self.kbuild.layout(self.vm_dir, with_vmlinuz=full)
             log(f"{patch.name}: built in {fmt_duration(build_s)}")
             share = build_s / len(mmus)
-            for mmu in mmus:
-                self.run_pair(patch, mmu, share)
+            self.children.side_by_side([lambda mmu=mmu: self.run_pair(patch, mmu, share) for mmu in mmus],
+                                       self.args.vms)
         finally:
             self.tree.revert()
 
