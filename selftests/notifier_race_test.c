@@ -89,7 +89,7 @@ static inline uint64_t race_pattern(uint64_t q, uint64_t v)
 }
 
 /* What the scratch buffer's pages hold (a stale SPTE may show it). */
-#define RACE_SCRATCH_WORD	0x5cULL << 56
+#define RACE_SCRATCH_WORD	(0x5cULL << 56)
 
 struct race_vcpu_counts {
 	uint64_t passes;	/* over every page */
@@ -329,6 +329,29 @@ static void *race_host_thread(void *arg)
 	return NULL;
 }
 
+/* What the value a guest failure read is (its args: page, gpa, value, version, ...). */
+static void race_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg *m,
+			      char *buf, size_t len, void *ctx)
+{
+	uint64_t w = m->args[2], page = w >> 40 & 0xffff, v = w & ((1ULL << 40) - 1);
+
+	if (m->nr != KMMU_UCALL_FAIL || m->nr_args < 4)
+		return;
+	if (!w)
+		snprintf(buf, len, "zero: the page as the drop left it, before the host's write");
+	else if (w >> 56 == 0x5a && page == m->args[0])
+		snprintf(buf, len, "the value read is version %llu of this page, %llu behind",
+			 (unsigned long long)v, (unsigned long long)(m->args[3] - v));
+	else if (w >> 56 == 0x5a)
+		snprintf(buf, len, "the value read is version %llu of page %llu: a freed page reused",
+			 (unsigned long long)v, (unsigned long long)page);
+	else if ((w & ~0xffffULL) == RACE_SCRATCH_WORD)
+		snprintf(buf, len, "the value read is the host's scratch page %llu's: the dropped page, reused",
+			 (unsigned long long)(w & 0xffff));
+	else
+		snprintf(buf, len, "the value read is no page's version: a freed page reused");
+}
+
 /*
  * On a host with two CPUs or more the vCPUs share the first and the host
  * thread has the second to itself: vCPUs and drops run in parallel, and
@@ -438,7 +461,8 @@ KMMU_TEST_F(race, run, 120)
 {
 	struct kmmu_vm_opts vo = { .nr_vcpus = race_opts.vcpus,
 				   .shared_size = sizeof(struct race_shared) };
-	struct kmmu_vm_handlers hd = { .pre_run = race_pre_run };
+	struct kmmu_vm_handlers hd = { .pre_run = race_pre_run,
+				       .fail_context = race_fail_context };
 	struct race_host *h = &self->host;
 	uint64_t st0[RACE_NR_STATS], st1[RACE_NR_STATS], sh_gva, q;
 	struct race_vcpu_counts tot = { 0 };
