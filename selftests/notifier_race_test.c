@@ -390,7 +390,7 @@ static void race_cpus(int *vcpu_cpu, int *host_cpu)
 
 /* The vCPUs' KVM statistics the report shows, summed. */
 static const char *const race_stat_names[] = { "pf_taken", "pf_fixed", "pf_spurious",
-					       "pf_fast", "pf_emulate" };
+					       "pf_fast", "pf_emulate" };	/* in this order */
 #define RACE_NR_STATS	(sizeof(race_stat_names) / sizeof(race_stat_names[0]))
 
 FIXTURE(race) {
@@ -529,13 +529,19 @@ KMMU_TEST_F(race, run, 120)
 	ksft_print_msg("guest: %llu passes over the %d pages, %llu reads judged, %llu of them the first of a new version, %llu overlapped a step\n",
 		       (unsigned long long)tot.passes, RACE_PAGES, (unsigned long long)tot.judged,
 		       (unsigned long long)tot.fresh, (unsigned long long)tot.racy);
-	if (have_stats)
-		ksft_print_msg("KVM, %d vCPUs: pf_taken %llu, pf_fixed %llu, pf_spurious %llu, pf_fast %llu, pf_emulate %llu (taken but not fixed: %llu, retries among them)\n",
-			       race_opts.vcpus,
-			       (unsigned long long)(st1[0] - st0[0]), (unsigned long long)(st1[1] - st0[1]),
-			       (unsigned long long)(st1[2] - st0[2]), (unsigned long long)(st1[3] - st0[3]),
-			       (unsigned long long)(st1[4] - st0[4]),
-			       (unsigned long long)((st1[0] - st0[0]) - (st1[1] - st0[1])));
+	if (have_stats) {
+		uint64_t d[RACE_NR_STATS];
+		size_t i;
+
+		for (i = 0; i < RACE_NR_STATS; i++)
+			d[i] = st1[i] - st0[i];
+		/* RET_PF_RETRY is not counted: what is taken and neither fixed, spurious nor emulated. */
+		ksft_print_msg("KVM, %d vCPUs: pf_taken %llu, pf_fixed %llu, pf_spurious %llu, pf_fast %llu, pf_emulate %llu; retried %llu (faults that found an invalidation in progress or finished since they resolved their pfn, each retried until it ends; or lost a race to the other vCPU)\n",
+			       race_opts.vcpus, (unsigned long long)d[0], (unsigned long long)d[1],
+			       (unsigned long long)d[2], (unsigned long long)d[3],
+			       (unsigned long long)d[4],
+			       (unsigned long long)(d[0] - d[1] - d[2] - d[4]));
+	}
 	else
 		ksft_print_msg("KVM's vCPU fault statistics are not readable here\n");
 	if (h->inject)
