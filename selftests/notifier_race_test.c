@@ -33,8 +33,8 @@
  * would often get the dropped page back, so a stale SPTE to it would read
  * correct data.
  *
- * The vCPUs (two by default, so that vCPUs and the host thread run in
- * parallel on a 2-CPU host) read word 0 of every page in a loop, one
+ * The vCPUs (two by default, on one CPU while the host thread has another
+ * to itself, see race_pre_run()) read word 0 of every page in a loop, one
  * upwards, the other downwards: reads of dropped pages fault and, on the
  * shadow MMU, prefetch their neighbours.  A read between two loads of its
  * page's sequence number that saw the same even number 2v must read
@@ -357,6 +357,10 @@ static void race_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_ms
  * thread has the second to itself: vCPUs and drops run in parallel, and
  * a vCPU preempted in the middle of a fault (by the other vCPU, or on a
  * nested host by the outer one) stays there while the host drops pages.
+ * The test VM's single-threaded TCG runs its CPUs in turns: there every
+ * switch freezes the vCPUs' CPU wherever it is, a fault's window
+ * included, while the host thread's CPU runs.  On one CPU all three
+ * threads share it.
  */
 static int race_vcpu_cpu = -1;
 
