@@ -19,10 +19,10 @@
  * One memslot of RACE_PAGES 4K pages, mapped 4K by the guest with the
  * Accessed bit set in every guest PTE (the shadow MMU prefetches only
  * accessed gptes, in aligned groups of 8: PTE_PREFETCH_NUM).  A host
- * thread drops pages of its backing in steps: one page at a time, the
- * next page after the previous one (so that a vCPU faults on a page while
- * the host drops its neighbour in the same group of 8), and now and then
- * a random range of 2-8 pages.  A step marks its pages' sequence numbers
+ * thread drops pages of its backing in steps: one page at a time, each
+ * twice in a row and then the next (so that a vCPU faults on a page while
+ * the host drops it again, or drops its neighbour in the same group of
+ * 8), and a quarter of the steps a random range of 2-8 pages.  A step marks its pages' sequence numbers
  * odd (in shared memory, not in the slot), drops them (MADV_DONTNEED on
  * anonymous memory; on a shared memfd FALLOC_FL_PUNCH_HOLE and
  * MADV_REMOVE in turn), writes each page's next version into it through
@@ -31,7 +31,9 @@
  * scratch buffer outside the slot as it dropped: the page allocator hands
  * out the pages freed last first, and a host write right after the drop
  * would often get the dropped page back, so a stale SPTE to it would read
- * correct data.
+ * correct data (the host counts, from /proc/self/pagemap, how often a
+ * rewritten page still got its old frame: without the scratch pages, most
+ * of them).
  *
  * The vCPUs (two by default, on one CPU while the host thread has another
  * to itself, see race_pre_run()) read word 0 of every page in a loop, one
@@ -47,7 +49,10 @@
  * Printed: drop steps and pages dropped, the guest's judged reads, those
  * that were the first of a new version (nearly all of them a fault on a
  * page dropped a moment before), reads that overlapped a step, and the
- * vCPUs' KVM fault statistics: a run that did not race shows.
+ * vCPUs' KVM fault statistics with the retries they imply (faults that
+ * met an invalidation): a run that did not race shows.  Not checked
+ * against the reference (no trace session): the data is the oracle, and
+ * tracing would slow the race down.
  *
  * Options: -d S seconds of racing per backing (default 12; the nightly
  * runs longer ones), -v vCPUs, -S seed (the steps' random ranges).
@@ -509,7 +514,7 @@ KMMU_TEST_F(race, run, 120)
 
 	t0 = kmmu_now();
 	while (kmmu_now() - t0 < race_opts.duration && !kmmu_vm_failed(self->run.vm) &&
-	       !h->err)
+	       !__atomic_load_n(&h->err, __ATOMIC_RELAXED))
 		usleep(20000);
 	kmmu_host_thread_stop(&h->thread);
 	secs = kmmu_now() - t0;
