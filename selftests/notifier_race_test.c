@@ -22,12 +22,12 @@
  * thread drops pages of its backing in steps: one page at a time, each
  * twice in a row and then the next (so that a vCPU faults on a page while
  * the host drops it again, or drops its neighbour in the same group of
- * 8), and a quarter of the steps a random range of 2-8 pages.  A step marks its pages' sequence numbers
- * odd (in shared memory, not in the slot), drops them (MADV_DONTNEED on
- * anonymous memory; on a shared memfd FALLOC_FL_PUNCH_HOLE and
- * MADV_REMOVE in turn), writes each page's next version into it through
- * the host mapping, and makes the sequence numbers even again (2 * the
- * version).  Between drop and write it touches as many pages of a
+ * 8), and a quarter of the steps a random range of 2-8 pages.  A step
+ * marks its pages' sequence numbers odd (in shared memory, not in the
+ * slot), drops them (MADV_DONTNEED on anonymous memory; on a shared memfd
+ * FALLOC_FL_PUNCH_HOLE and MADV_REMOVE in turn), writes each page's next
+ * version into it through the host mapping, and makes the sequence
+ * numbers even again (2 * the version).  Between drop and write it touches as many pages of a
  * scratch buffer outside the slot as it dropped: the page allocator hands
  * out the pages freed last first, and a host write right after the drop
  * would often get the dropped page back, so a stale SPTE to it would read
@@ -227,7 +227,7 @@ static void race_take_freed(struct race_host *h, uint64_t n)
 	}
 }
 
-/* Until the vCPUs made two more passes over every page (or one of them failed). */
+/* Until a vCPU made two more passes over every page (at most 60 s). */
 static void race_wait_passes(struct race_host *h)
 {
 	uint64_t start[RACE_MAX_VCPUS];
