@@ -27,13 +27,13 @@
  * slot), drops them (MADV_DONTNEED on anonymous memory; on a shared memfd
  * FALLOC_FL_PUNCH_HOLE and MADV_REMOVE in turn), writes each page's next
  * version into it through the host mapping, and makes the sequence
- * numbers even again (2 * the version).  Between drop and write it touches as many pages of a
- * scratch buffer outside the slot as it dropped: the page allocator hands
- * out the pages freed last first, and a host write right after the drop
- * would often get the dropped page back, so a stale SPTE to it would read
- * correct data (the host counts, from /proc/self/pagemap, how often a
- * rewritten page still got its old frame: without the scratch pages, most
- * of them).
+ * numbers even again (2 * the version).  Between drop and write it
+ * touches as many pages of a scratch buffer outside the slot as it
+ * dropped: the page allocator hands out the pages freed last first, and a
+ * host write right after the drop would often get the dropped page back,
+ * so a stale SPTE to it would read correct data (the host counts, from
+ * /proc/self/pagemap, how often a rewritten page still got its old frame:
+ * without the scratch pages, most of them).
  *
  * The vCPUs (two by default, on one CPU while the host thread has another
  * to itself, see race_pre_run()) read word 0 of every page in a loop, one
