@@ -78,12 +78,15 @@ NOT_COUNTED = (STALE, BUILD_FAILED, BOOT_FAILED)
 
 # Programs of the nightly beyond the "kvm:" ones of make check: those
 # ci/nightly's check-vmkernel step runs on a VM kernel that build-kernel
-# built (DAMON, page_idle), and the nightly stress's first job, the MMIO
+# built (DAMON, page_idle), the nightly stress's first job, the MMIO
 # generation driven once around (262144 memslot swaps, about 2 minutes in
-# an idle test VM: the only run that crosses the wrap).  Full mode adds them
-# and the "kvm:" benchmarks.
+# an idle test VM: the only run that crosses the wrap), and a longer
+# notifier race than make check's (2 minutes per backing; the nightly
+# stress runs 5: a fault racing an invalidation is rare).  Full mode adds
+# them and the "kvm:" benchmarks.
 FULL_EXTRA = ("kvm:{O}/selftests/aging_test+--driver+damon", "kvm:{O}/selftests/lib/tests/damon_test",
-              "kvm:{O}/selftests/mmio_invalidation_test+--full-wrap")
+              "kvm:{O}/selftests/mmio_invalidation_test+--full-wrap",
+              "kvm:{O}/selftests/notifier_race_test+-d+120")
 
 
 class UsageError(Exception):
