@@ -81,7 +81,7 @@ FIXTURE(ro) {
 
 FIXTURE_SETUP(ro)
 {
-	self->ro.mem4k.fd = -1;
+	mf_backing_init(&self->ro.mem);
 	KMMU_TEST_SETUP(&self->ro.run, NULL);
 }
 
@@ -92,9 +92,7 @@ FIXTURE_TEARDOWN(ro)
 	if (!ro->run.started)
 		return;
 	KMMU_TEST_END(&ro->run);
-	kmmu_mem_free(&ro->mem4k);
-	if (ro->thp_raw)
-		munmap(ro->thp_raw, ro->thp_raw_size);
+	mf_backing_free(&ro->mem);
 	ksft_print_msg("%.2f s\n", ro->run.dur);
 }
 
@@ -185,7 +183,7 @@ FIXTURE(gone) {
 
 FIXTURE_SETUP(gone)
 {
-	self->gone.mem4k.fd = -1;
+	mf_backing_init(&self->gone.mem);
 	KMMU_TEST_SETUP(&self->gone.run, NULL);
 }
 
@@ -196,9 +194,7 @@ FIXTURE_TEARDOWN(gone)
 	if (!gone->run.started)
 		return;
 	KMMU_TEST_END(&gone->run);
-	kmmu_mem_free(&gone->mem4k);
-	if (gone->thp_raw)
-		munmap(gone->thp_raw, gone->thp_raw_size);
+	mf_backing_free(&gone->mem);
 	ksft_print_msg("%.2f s\n", gone->run.dur);
 }
 

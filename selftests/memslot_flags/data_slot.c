@@ -79,7 +79,7 @@ static int gone_data_op(struct gone_run *self, int r, enum gone_op op, bool rest
 	if (op == GONE_MOVE)
 		return kmmu_slot_move(self->run.vm, g->slot, restore ? g->gpa : g->alt);
 	if (restore)
-		return __kmmu_slot_add(self->run.vm, g->slot, g->gpa, g->size, self->hva[r], 0);
+		return __kmmu_slot_add(self->run.vm, g->slot, g->gpa, g->size, self->mem.hva[r], 0);
 	return kmmu_slot_delete(self->run.vm, g->slot);
 }
 
@@ -136,32 +136,15 @@ int mf_data_slot_run(struct gone_run *self, char *err, size_t len)
 		return -ENOMEM;
 	}
 	self->sh->rounds = mf_gone_rounds;
-	ret = kmmu_mem_alloc(&self->mem4k, GONE_4K_SIZE, KMMU_BACKING_MEMFD, -1);
-	if (ret) {
-		snprintf(err, len, "memfd of %llu bytes: %s", (unsigned long long)GONE_4K_SIZE,
-			 strerror(-ret));
+	ret = mf_backing_alloc(&self->mem, GONE_4K_SIZE, GONE_THP_SIZE, err, len);
+	if (ret)
 		return ret;
-	}
-	self->hva[0] = self->mem4k.hva;
-	self->thp = kmmu_map_2m_aligned(GONE_THP_SIZE, true, &self->thp_raw, &self->thp_raw_size);
-	if (!self->thp) {
-		snprintf(err, len, "mmap of %llu bytes: %s", (unsigned long long)GONE_THP_SIZE,
-			 strerror(errno));
-		return -ENOMEM;
-	}
-	/* The checker's janitor forks: shared copy-on-write, the THP would split. */
-	if (madvise(self->thp_raw, self->thp_raw_size, MADV_DONTFORK)) {
-		ret = -errno;
-		snprintf(err, len, "madvise(MADV_DONTFORK): %s", strerror(-ret));
-		return ret;
-	}
-	self->hva[1] = self->thp;
 	for (r = 0; r < GONE_NR_REGIONS; r++) {
 		const struct gone_region *g = &gone_regions[r];
 		unsigned int huge = r ? KMMU_MAP_HUGE : 0;
 
 		for (p = 0; p < g->size / KMMU_PAGE_SIZE; p++)
-			*(uint64_t *)(self->hva[r] + p * KMMU_PAGE_SIZE) = gone_pattern(r, p);
+			*(uint64_t *)(self->mem.hva[r] + p * KMMU_PAGE_SIZE) = gone_pattern(r, p);
 		ret = __kmmu_vm_map(self->run.vm, g->gpa, g->gpa, g->size, KMMU_MAP_NX | huge);
 		if (!ret)
 			ret = __kmmu_vm_map(self->run.vm, g->alt, g->alt, g->size,
@@ -171,7 +154,7 @@ int mf_data_slot_run(struct gone_run *self, char *err, size_t len)
 				 strerror(-ret));
 			return ret;
 		}
-		ret = __kmmu_slot_add(self->run.vm, g->slot, g->gpa, g->size, self->hva[r], 0);
+		ret = __kmmu_slot_add(self->run.vm, g->slot, g->gpa, g->size, self->mem.hva[r], 0);
 		if (ret) {
 			snprintf(err, len, "memslot %u at gpa %#llx, %#llx bytes: %s", g->slot,
 				 (unsigned long long)g->gpa, (unsigned long long)g->size,

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * memslot_flags_test, one program in four files (what it tests and why it
+ * memslot_flags_test, one program in five files (what it tests and why it
  * is judged so: the head comments of selftests/memslot_flags_test.c):
  *
  *   memslot_flags_test.c        the harness: the fixtures, the verdicts, main()
  *   memslot_flags/readonly.c    ro.readonly's guest, handlers and run
  *   memslot_flags/data_slot.c   gone.data_slot's guest, handlers and run
  *   memslot_flags/system_slot.c gone.system_slot's guest, handlers and rounds
+ *   memslot_flags/backing.c     the 4K memfd and THP backings of the first two
  *
  * The kselftest harness can be in one file of a program only (it defines
  * its runner there), so the runs return 0 or -errno with the reason in
@@ -72,13 +73,21 @@ struct ro_shared {
 	uint64_t gen;		/* the generation the tested pages hold */
 };
 
-/* ro.readonly's state: the fixture's, and its handlers' context. */
-struct ro_run {
-	struct kmmu_test_run run;	/* the VM is run.vm */
+/*
+ * The two backings both tests' slots use (backing.c): a 4K memfd and a
+ * 2M-aligned THP mapping, in that order as their regions 0 and 1.
+ */
+struct mf_backing {
 	struct kmmu_mem mem4k;
 	void *thp, *thp_raw;
 	uint64_t thp_raw_size;
-	uint8_t *hva[RO_NR_REGIONS];
+	uint8_t *hva[2];		/* [0] the memfd's, [1] the THP's */
+};
+
+/* ro.readonly's state: the fixture's, and its handlers' context. */
+struct ro_run {
+	struct kmmu_test_run run;	/* the VM is run.vm */
+	struct mf_backing mem;		/* region r is mem.hva[r] */
 	struct ro_shared *sh;
 	uint32_t ro_flags;		/* KVM_MEM_READONLY, or 0 when injected */
 	uint64_t gen;			/* the host's view of ro_shared.gen */
@@ -173,10 +182,7 @@ struct gone_sys {
 /* gone.*'s state: the fixture's, and data_slot's handlers' context. */
 struct gone_run {
 	struct kmmu_test_run run;	/* data_slot's VM; system_slot's current one */
-	struct kmmu_mem mem4k;
-	void *thp, *thp_raw;
-	uint64_t thp_raw_size;
-	uint8_t *hva[GONE_NR_REGIONS];
+	struct mf_backing mem;		/* region r is mem.hva[r] */
 	struct gone_shared *sh;
 	uint64_t slot_ops;
 };
@@ -201,6 +207,12 @@ static inline int mf_vm_wait(struct kmmu_vm *vm, double timeout_s, char *err, si
 			 kmmu_vm_errors(vm)[0] ? kmmu_vm_errors(vm) : strerror(-ret));
 	return ret;
 }
+
+/* backing.c */
+void mf_backing_init(struct mf_backing *b);
+int mf_backing_alloc(struct mf_backing *b, uint64_t size_4k, uint64_t size_thp, char *err,
+		     size_t len);
+void mf_backing_free(struct mf_backing *b);
 
 /* readonly.c */
 uint64_t mf_ro_tested_pages(void);

@@ -129,7 +129,7 @@ static void ro_verify_memory(struct ro_run *self, uint64_t phase)
 
 	for (r = 0; r < RO_NR_REGIONS; r++) {
 		for (p = 0; p < ro_regions[r].size / KMMU_PAGE_SIZE; p++) {
-			uint64_t got = *(volatile uint64_t *)(self->hva[r] + p * KMMU_PAGE_SIZE);
+			uint64_t got = *(volatile uint64_t *)(self->mem.hva[r] + p * KMMU_PAGE_SIZE);
 			uint64_t want = ro_pattern(r, p, ro_is_tested(r, p) ? self->gen : 0);
 
 			if (got == want)
@@ -153,7 +153,7 @@ static int ro_recreate(struct ro_run *self, uint32_t flags)
 		ret = kmmu_slot_delete(self->run.vm, ro_regions[r].slot);
 		if (!ret)
 			ret = __kmmu_slot_add(self->run.vm, ro_regions[r].slot, ro_regions[r].gpa,
-					      ro_regions[r].size, self->hva[r], flags);
+					      ro_regions[r].size, self->mem.hva[r], flags);
 		if (ret)
 			return ret;
 	}
@@ -249,29 +249,12 @@ int mf_readonly_run(struct ro_run *self, char *err, size_t len)
 		snprintf(err, len, "no shared memory for the guest");
 		return -ENOMEM;
 	}
-	ret = kmmu_mem_alloc(&self->mem4k, RO_4K_SIZE, KMMU_BACKING_MEMFD, -1);
-	if (ret) {
-		snprintf(err, len, "memfd of %llu bytes: %s", (unsigned long long)RO_4K_SIZE,
-			 strerror(-ret));
+	ret = mf_backing_alloc(&self->mem, RO_4K_SIZE, RO_THP_SIZE, err, len);
+	if (ret)
 		return ret;
-	}
-	self->hva[0] = self->mem4k.hva;
-	self->thp = kmmu_map_2m_aligned(RO_THP_SIZE, true, &self->thp_raw, &self->thp_raw_size);
-	if (!self->thp) {
-		snprintf(err, len, "mmap of %llu bytes: %s", (unsigned long long)RO_THP_SIZE,
-			 strerror(errno));
-		return -ENOMEM;
-	}
-	/* The checker's janitor forks: shared copy-on-write, every THP would split. */
-	if (madvise(self->thp_raw, self->thp_raw_size, MADV_DONTFORK)) {
-		ret = -errno;
-		snprintf(err, len, "madvise(MADV_DONTFORK): %s", strerror(-ret));
-		return ret;
-	}
-	self->hva[1] = self->thp;
 	for (r = 0; r < RO_NR_REGIONS; r++)
 		for (p = 0; p < ro_regions[r].size / KMMU_PAGE_SIZE; p++)
-			*(uint64_t *)(self->hva[r] + p * KMMU_PAGE_SIZE) = ro_pattern(r, p, 0);
+			*(uint64_t *)(self->mem.hva[r] + p * KMMU_PAGE_SIZE) = ro_pattern(r, p, 0);
 
 	ret = __kmmu_vm_map(self->run.vm, RO_4K_GPA, RO_4K_GPA, RO_4K_SIZE,
 			    KMMU_MAP_WRITE | KMMU_MAP_NX);
@@ -284,7 +267,7 @@ int mf_readonly_run(struct ro_run *self, char *err, size_t len)
 	}
 	for (r = 0; r < RO_NR_REGIONS; r++) {
 		ret = __kmmu_slot_add(self->run.vm, ro_regions[r].slot, ro_regions[r].gpa,
-				      ro_regions[r].size, self->hva[r], self->ro_flags);
+				      ro_regions[r].size, self->mem.hva[r], self->ro_flags);
 		if (ret) {
 			snprintf(err, len, "memslot %u at gpa %#llx, %#llx bytes: %s",
 				 ro_regions[r].slot, (unsigned long long)ro_regions[r].gpa,
