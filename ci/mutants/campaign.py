@@ -1252,8 +1252,9 @@ class Campaign:
         env = dict(self.vm_env(), KMMU_VM_ARGS=" ".join(shlex.quote(a) for a in self.vm_args(mmu, dmesg, timeout + 60)),
                    KMMU_TRACE_DIR=os.path.join(rundir, "traces"), KMMU_VM="always")
         argv = command("KMMU_MUTANTS_KMMU_RUN", ["/usr/bin/python3", os.path.join(REPO, "ci", "kmmu-run")])
+        # One program at a time in its VM: --vms says how many VMs run at once.
         argv += ["--mode", "check", "--build", self.O, "--results", results, "--vm", "always",
-                 "--timeout", str(int(timeout)), *self.program_list]
+                 "--jobs", "1", "--timeout", str(int(timeout)), *self.program_list]
         log_path = os.path.join(rundir, "kmmu.log")
         rc = self.children.run(argv, log_path, env=env)
         docs = sorted(glob.glob(os.path.join(results, "*.json")))
