@@ -16,7 +16,12 @@
  * the slot's mappings; dirty logging on write-protects, off drops 4K
  * mappings of frames that could be huge, except on read-only slots.
  *
- * Seed printed; KMMU_SEED overrides, KMMU_PROP_OPS sets the length.
+ * Seed printed; KMMU_SEED overrides, KMMU_PROP_OPS sets the length and
+ * KMMU_PROPERTY_SECONDS, where set, bounds each test's time past its first
+ * PROP_MIN_OPS operations: kmmu-stress runs it beside other jobs, in the
+ * test VM and under ASan, where a fixed number of operations can outlast
+ * the harness's 30 s on a loaded host (a failure that says nothing about
+ * the reference).
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -29,6 +34,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "kselftest_harness.h"
+#include <kmmu/clock.h>
 #include <kmmu/mmu.h>
 #include "lib/naive_memslots.h"
 
@@ -225,11 +231,22 @@ static unsigned long prop_ops(void)
 	return env ? strtoul(env, NULL, 0) : 100000;
 }
 
+/* Enough operations for every outcome the test asserts it saw. */
+#define PROP_MIN_OPS	5000
+
+static double prop_seconds(void)
+{
+	const char *env = getenv("KMMU_PROPERTY_SECONDS");
+
+	return env ? atof(env) : 0;
+}
+
 static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 {
 	static struct naive n;	/* large; the harness forks per test */
 	uint64_t seed = prop_seed(), rs, op;
 	unsigned long nops = prop_ops();
+	double limit = prop_seconds(), start = kmmu_now();
 	struct kmmu_ref_vm_config cfg;
 	struct kmmu_ref_vm *vm;
 	unsigned int counts[KMMU_FAULT_NR] = { 0 }, nupd = 0, changes[4] = { 0 }, i;
@@ -255,7 +272,11 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 	ASSERT_EQ(0, kmmu_naive_init(&n.slots, NR_IDS, kmmu_mmu_max_gfn(vm)));
 
 	for (op = 0; op < nops; op++) {
-		int as = rng(&rs) % NR_AS;
+		int as;
+
+		if (limit > 0 && op >= PROP_MIN_OPS && op % 1024 == 0 && kmmu_now() - start >= limit)
+			break;
+		as = rng(&rs) % NR_AS;
 
 		if (rng(&rs) % 8 == 0) {
 			/* A memslot update. */
@@ -377,8 +398,11 @@ static void run(struct __test_metadata *_metadata, const struct prop_cfg *pc)
 			}
 		}
 	}
-	ksft_print_msg("%s: %u updates (create %u delete %u move %u flags %u); outcomes:",
-		       pc->name, nupd, changes[KMMU_MR_CREATE], changes[KMMU_MR_DELETE],
+	ASSERT_EQ(0, kmmu_mmu_audit(vm, why, sizeof(why))) {
+		TH_LOG("op %" PRIu64 " audit at the end: %s, seed %" PRIu64, op, why, seed);
+	}
+	ksft_print_msg("%s: %" PRIu64 " ops in %.1f s, %u updates (create %u delete %u move %u flags %u); outcomes:",
+		       pc->name, op, kmmu_now() - start, nupd, changes[KMMU_MR_CREATE], changes[KMMU_MR_DELETE],
 		       changes[KMMU_MR_MOVE], changes[KMMU_MR_FLAGS_ONLY]);
 	for (i = 0; i < KMMU_FAULT_NR; i++)
 		printf(" %s=%u", kmmu_fault_result_name(i), counts[i]);
