@@ -205,3 +205,11 @@ int64_t kmmu_page_idle_count_young(int fd, const struct kmmu_idle_set *s)
 	free(buf);
 	return err ? err : young;
 }
+
+int kmmu_page_idle_is_idle(int fd, uint64_t pfn)
+{
+	uint64_t word;
+	int err = kmmu_idle_io(fd, false, &word, pfn / 64, 1);
+
+	return err ? err : !!(word & 1ULL << (pfn % 64));
+}

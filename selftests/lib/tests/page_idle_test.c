@@ -3,11 +3,12 @@
  * The idle page tracking driver.
  *
  * Against a plain file standing in for the bitmap (KMMU_PAGE_IDLE_BITMAP):
- * which words a set writes, with which bits, in how many runs, and how the
- * read-back counts young pages -- these run on any machine; the set of a
- * range of this process's pages, from pagemap (root).  On the running
- * kernel (root and CONFIG_IDLE_PAGE_TRACKING, else SKIP): after a pass,
- * exactly the pages this process touched again read as young.
+ * which words a set writes, with which bits, in how many runs, how the
+ * read-back counts young pages and reads single pages -- these run on any
+ * machine; the set of a range of this process's pages, from pagemap
+ * (root).  On the running kernel (root and CONFIG_IDLE_PAGE_TRACKING,
+ * else SKIP): after a pass, exactly the pages this process touched again
+ * read as young, in the count and page by page.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,15 @@ TEST(fake_bitmap)
 	w[0] = 0;
 	ASSERT_EQ(8, pwrite(fd, w, 8, 3001 * 8));
 	EXPECT_EQ(2, kmmu_page_idle_count_young(fd, &s));
+	/* Per page: pfn 1 and 63 idle, 2 and 64 * 3001 not, pfn 0 not. */
+	EXPECT_EQ(1, kmmu_page_idle_is_idle(fd, 1));
+	EXPECT_EQ(1, kmmu_page_idle_is_idle(fd, 63));
+	EXPECT_EQ(0, kmmu_page_idle_is_idle(fd, 2));
+	EXPECT_EQ(0, kmmu_page_idle_is_idle(fd, 64 * 3001));
+	EXPECT_EQ(1, kmmu_page_idle_is_idle(fd, 64 * 3000 + 7));
+	EXPECT_EQ(0, kmmu_page_idle_is_idle(fd, 0));
+	/* Beyond the file's end, as beyond max_pfn: no word to read. */
+	EXPECT_EQ(-EIO, kmmu_page_idle_is_idle(fd, 64 * 4000));
 	close(fd);
 
 	/* Without the file: SKIP's reason names the config option. */
@@ -189,6 +199,14 @@ TEST(kernel)
 	EXPECT_EQ(half, kmmu_page_idle_count_young(fd, &s));
 	/* The read cleared the refs again: a second read finds the same. */
 	EXPECT_EQ(half, kmmu_page_idle_count_young(fd, &s));
+	/* And page by page: the touched half young, the rest idle. */
+	for (i = 0; i < pages; i += pages / 8) {
+		uint64_t pm;
+
+		ASSERT_EQ(0, kmmu_pagemap_read(p + i * 4096, 1, &pm));
+		EXPECT_EQ(i >= half, kmmu_page_idle_is_idle(fd, pm & KMMU_PM_PFN_MASK))
+			TH_LOG("page %zu", i);
+	}
 	close(fd);
 	kmmu_idle_set_free(&s);
 	munmap(p, pages * 4096);

@@ -84,5 +84,14 @@ int kmmu_page_idle_mark(int fd, const struct kmmu_idle_set *s);
  * idle (touched since marked, or never marked), or -errno.
  */
 int64_t kmmu_page_idle_count_young(int fd, const struct kmmu_idle_set *s);
+/*
+ * Reads the bitmap for one page, for verdicts per page: 1 if @pfn is
+ * idle, 0 if not (touched since marked, never marked, or not a user page
+ * on an LRU list: a THP's tail pages always read 0, its head stands for
+ * the whole folio), or -errno.  The read is itself an aging pass over the
+ * 64 pages of its bitmap word (see above), so reading several pages of
+ * one word gives the same verdicts in any order.
+ */
+int kmmu_page_idle_is_idle(int fd, uint64_t pfn);
 
 #endif
