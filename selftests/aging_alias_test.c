@@ -33,7 +33,8 @@
  *   thp_dirty_log   4 PMD-mapped THPs in a 2M-aligned slot with dirty
  *                   logging on (KVM maps 4K only).
  * The guest maps the slot twice, at GVA = GPA and 1G above (two sets of
- * guest page tables).  Each round (-n, default 4):
+ * guest page tables).  Each round (-n, default 8: every combination of
+ * view and write/read twice, and every folio position for each even folio):
  *   1. the guest writes every page of every unit through both views:
  *      every SPTE of the slot young (on the shadow MMU two per gfn);
  *   2. the host marks every unit idle (one aging pass); in odd rounds it
@@ -97,7 +98,7 @@ static const char *const aa_inject_names[] = { "none", "touch-odd", "skip-mark" 
 static struct {
 	long rounds;
 	enum aa_inject inject;
-} aa_opts = { .rounds = 4 };
+} aa_opts = { .rounds = 8 };
 
 /* What the guest needs, in the shared region (the image copy is made at creation). */
 struct aa_params {
@@ -229,7 +230,10 @@ static const char *aa_unit_name(const FIXTURE_DATA(aa) *self)
 	return self->p->unit_pages == 1 ? "4K page" : "2M folio";
 }
 
-/* Every unit's verdict after a pass; @touched: what the guest did since. */
+/*
+ * Every unit's verdict read back; @after_touch: the guest touched the even
+ * units since the marking.
+ */
 static void aa_judge(FIXTURE_DATA(aa) *self, const char *when, bool after_touch)
 {
 	uint64_t r = self->round, u;
@@ -474,7 +478,8 @@ static void aa_usage(FILE *f, const char *prog)
 	fprintf(f,
 		"usage: %s [-n rounds]\n"
 		"  -n  rounds of touch all / mark idle / touch the even units / read, per\n"
-		"      variant (default 4: both views, write and read; max 10000)\n"
+		"      variant (default 8: every view and write/read pairing twice, every\n"
+		"      touch position in a folio; max 10000)\n"
 		"$KMMU_AGEALIAS_INJECT plants a bug in the test, which must then fail on unit 1\n"
 		"of round 0: touch-odd (the guest touches it too) or skip-mark (the host does\n"
 		"not mark it idle)\n", prog);
