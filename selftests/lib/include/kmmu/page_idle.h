@@ -29,6 +29,7 @@
 #ifndef KMMU_PAGE_IDLE_H
 #define KMMU_PAGE_IDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,13 +86,13 @@ int kmmu_page_idle_mark(int fd, const struct kmmu_idle_set *s);
  */
 int64_t kmmu_page_idle_count_young(int fd, const struct kmmu_idle_set *s);
 /*
- * Reads the bitmap for one page, for verdicts per page: 1 if @pfn is
- * idle, 0 if not (touched since marked, never marked, or not a user page
- * on an LRU list: a THP's tail pages always read 0, its head stands for
- * the whole folio), or -errno.  The read is itself an aging pass over the
- * 64 pages of its bitmap word (see above), so reading several pages of
- * one word gives the same verdicts in any order.
+ * Reads the bitmap for @n pages, for verdicts per page: @idle[i] is true
+ * if @pfns[i] is idle, false if not (touched since marked, never marked,
+ * or not a user page on an LRU list: a THP's tail pages are never idle,
+ * its head stands for the whole folio).  Each bitmap word is read once:
+ * a read is itself an aging pass over the idle pages of its 64, so
+ * reading a word again would age them again.  0 or -errno.
  */
-int kmmu_page_idle_is_idle(int fd, uint64_t pfn);
+int kmmu_page_idle_read(int fd, const uint64_t *pfns, size_t n, bool *idle);
 
 #endif
