@@ -21,6 +21,7 @@
 
 #include "kselftest.h"
 #include "huge_mapping.h"
+#include "kmmu/pagemap.h"
 
 /* ---- hm.thp_data and hm.hugetlb_data ---- */
 
@@ -100,32 +101,6 @@ static uint64_t hm_eligible(struct hm_ctx *c, int s, uint64_t gpa)
 	return n;
 }
 
-/* smaps' AnonHugePages of the VMA at @addr, in 2M pages; -1 if unknown. */
-static long hm_thp_pages(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long long lo, hi, kb;
-	char line[512];
-	bool in = false;
-	long n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* A VMA's first line; no field line starts "hex-hex". */
-		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %llu kB", &kb) == 1) {
-			n = kb / 2048;
-			break;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
 /* Backing 2M pages of slot @s the host maps with a PMD (-1: unknown). */
 static long hm_backed_2m(struct hm_ctx *c, int s)
 {
@@ -133,7 +108,7 @@ static long hm_backed_2m(struct hm_ctx *c, int s)
 
 	if (b->kind == HM_BK_HUGETLB)
 		return b->size / HM_HUGE;
-	return hm_thp_pages(b->base);
+	return kmmu_anon_huge_pages(b->base);
 }
 
 struct hm_map_stats {

@@ -205,3 +205,34 @@ int64_t kmmu_page_idle_count_young(int fd, const struct kmmu_idle_set *s)
 	free(buf);
 	return err ? err : young;
 }
+
+int kmmu_page_idle_read(int fd, const uint64_t *pfns, size_t n, bool *idle)
+{
+	struct kmmu_idle_set s;
+	uint64_t *buf;
+	size_t i;
+	int r, err;
+
+	err = kmmu_idle_set_from_pfns(&s, pfns, n);
+	if (err)
+		return err;
+	buf = malloc((s.nr_words ? s.nr_words : 1) * sizeof(*buf));
+	if (!buf) {
+		kmmu_idle_set_free(&s);
+		return -ENOMEM;
+	}
+	for (r = 0; !err && r < s.nr_runs; r++)
+		err = kmmu_idle_io(fd, false, buf + s.runs[r].first, s.runs[r].word,
+				   s.runs[r].nr);
+	/* Each PFN's bit in its run's words (runs are sorted, a few). */
+	for (i = 0; !err && i < n; i++) {
+		uint64_t w = pfns[i] / 64;
+
+		for (r = 0; w >= s.runs[r].word + s.runs[r].nr; r++)
+			;
+		idle[i] = buf[s.runs[r].first + w - s.runs[r].word] >> (pfns[i] % 64) & 1;
+	}
+	free(buf);
+	kmmu_idle_set_free(&s);
+	return err;
+}

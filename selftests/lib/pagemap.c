@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /proc/self/pagemap readers: physical ranges and residency.
+ * /proc/self/pagemap readers: physical ranges and residency; smaps' count
+ * of PMD-mapped THPs.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,4 +150,29 @@ int kmmu_residency(const void *addr, size_t len, struct kmmu_residency *r)
 	}
 	free(pm);
 	return err;
+}
+
+long kmmu_anon_huge_pages(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long long lo, hi, kb;
+	char line[512];
+	bool in = false;
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* A VMA's first line; no field line starts "hex-hex". */
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %llu kB", &kb) == 1) {
+			n = kb / 2048;
+			break;
+		}
+	}
+	fclose(f);
+	return n;
 }

@@ -3,11 +3,12 @@
  * The idle page tracking driver.
  *
  * Against a plain file standing in for the bitmap (KMMU_PAGE_IDLE_BITMAP):
- * which words a set writes, with which bits, in how many runs, and how the
- * read-back counts young pages -- these run on any machine; the set of a
- * range of this process's pages, from pagemap (root).  On the running
- * kernel (root and CONFIG_IDLE_PAGE_TRACKING, else SKIP): after a pass,
- * exactly the pages this process touched again read as young.
+ * which words a set writes, with which bits, in how many runs, how the
+ * read-back counts young pages and reads single pages -- these run on any
+ * machine; the set of a range of this process's pages, from pagemap
+ * (root).  On the running kernel (root and CONFIG_IDLE_PAGE_TRACKING,
+ * else SKIP): after a pass, exactly the pages this process touched again
+ * read as young, in the count and page by page.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +115,11 @@ TEST(set_from_range)
 TEST(fake_bitmap)
 {
 	const uint64_t pfns[] = { 1, 2, 63, 64 * 3000 + 7, 64 * 3001 };
+	const uint64_t q[] = { 64 * 3001, 63, 2, 1, 64 * 3000 + 7, 0, 63 };
+	const bool want[] = { false, true, false, true, true, false, true };
+	const uint64_t beyond = 64 * 4000;
+	bool idle[7];
+	int i;
 	char path[] = "/tmp/kmmu-page-idle-XXXXXX", why[256];
 	uint64_t w[2];
 	struct kmmu_idle_set s;
@@ -148,6 +154,14 @@ TEST(fake_bitmap)
 	w[0] = 0;
 	ASSERT_EQ(8, pwrite(fd, w, 8, 3001 * 8));
 	EXPECT_EQ(2, kmmu_page_idle_count_young(fd, &s));
+	/* Per page, in any order, repeats allowed: 1, 63, 64 * 3000 + 7 idle. */
+	ASSERT_EQ(0, kmmu_page_idle_read(fd, q, 7, idle));
+	/* Braces: EXPECT_EQ() and its TH_LOG() are two statements. */
+	for (i = 0; i < 7; i++) {
+		EXPECT_EQ(want[i], idle[i]) TH_LOG("pfn %llu", (unsigned long long)q[i]);
+	}
+	/* Beyond the file's end, as beyond max_pfn: no word to read. */
+	EXPECT_EQ(-EIO, kmmu_page_idle_read(fd, &beyond, 1, idle));
 	close(fd);
 
 	/* Without the file: SKIP's reason names the config option. */
@@ -161,6 +175,8 @@ TEST(fake_bitmap)
 TEST(kernel)
 {
 	const size_t pages = 4096, half = pages / 2;
+	uint64_t pm, pfn[8];
+	bool idle[8];
 	struct kmmu_idle_set s;
 	char why[256];
 	uint8_t *p;
@@ -189,6 +205,15 @@ TEST(kernel)
 	EXPECT_EQ(half, kmmu_page_idle_count_young(fd, &s));
 	/* The read cleared the refs again: a second read finds the same. */
 	EXPECT_EQ(half, kmmu_page_idle_count_young(fd, &s));
+	/* And page by page: the touched half young, the rest idle. */
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, kmmu_pagemap_read(p + i * (pages / 8) * 4096, 1, &pm));
+		pfn[i] = pm & KMMU_PM_PFN_MASK;
+	}
+	ASSERT_EQ(0, kmmu_page_idle_read(fd, pfn, 8, idle));
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(i >= 4, idle[i]) TH_LOG("page %zu", i * (pages / 8));
+	}
 	close(fd);
 	kmmu_idle_set_free(&s);
 	munmap(p, pages * 4096);

@@ -29,6 +29,7 @@
 #ifndef KMMU_PAGE_IDLE_H
 #define KMMU_PAGE_IDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,5 +85,14 @@ int kmmu_page_idle_mark(int fd, const struct kmmu_idle_set *s);
  * idle (touched since marked, or never marked), or -errno.
  */
 int64_t kmmu_page_idle_count_young(int fd, const struct kmmu_idle_set *s);
+/*
+ * Reads the bitmap for @n pages, for verdicts per page: @idle[i] is true
+ * if @pfns[i] is idle, false if not (touched since marked, never marked,
+ * or not a user page on an LRU list: a THP's tail pages are never idle,
+ * its head stands for the whole folio).  Each bitmap word is read once:
+ * a read is itself an aging pass over the idle pages of its 64, so
+ * reading a word again would age them again.  0 or -errno.
+ */
+int kmmu_page_idle_read(int fd, const uint64_t *pfns, size_t n, bool *idle);
 
 #endif

@@ -53,4 +53,11 @@ struct kmmu_residency {
 /* Count the pages of [addr, addr + len) by where they are.  0 or -errno. */
 int kmmu_residency(const void *addr, size_t len, struct kmmu_residency *r);
 
+/*
+ * The 2M pages of the mapping (VMA) holding @addr that are transparent
+ * huge pages mapped by a PMD (/proc/self/smaps' AnonHugePages; pagemap
+ * does not tell a PMD mapping from 512 PTEs), or -1 if unknown.
+ */
+long kmmu_anon_huge_pages(const void *addr);
+
 #endif
