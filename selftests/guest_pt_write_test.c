@@ -96,7 +96,9 @@
 /* The next target of an entry: odd, so never the same one within 1024 rewrites. */
 #define GPT_STEP	449
 #define GPT_ONE_PER_ROUND 16	/* single-PTE rewrites per one_vcpu round */
-#define GPT_SPIN	400	/* pause loops between the writer's stores */
+/* Loops between the writer's stores, drawn per round: sweeps of ~0.1 to ~10 ms in TCG. */
+#define GPT_SPIN_MIN	50
+#define GPT_SPIN_MAX	20000
 
 /* Host calls (GUEST_SYNC values). */
 enum {
@@ -138,11 +140,13 @@ struct gpt_shared {
 	uint64_t old[GPT_ENTRIES];	/* ... before that */
 	uint64_t last;			/* the entry written last */
 	uint64_t rounds;		/* one_vcpu: rounds to run */
-	uint64_t delay;			/* two_vcpus: the reader's spins this round */
+	uint64_t spin;			/* two_vcpus: the writer's loops between stores */
+	uint64_t start_at;		/* ... the reader's loads begin after this many stores */
 	uint64_t go, done, stop;	/* two_vcpus: round started, sweep over, end */
 	uint64_t sweep_pos;		/* two_vcpus: the writer's stores this round */
 	uint64_t writes, checks, reader_passes;
-	uint64_t overlaps;		/* rounds whose first pass over R lay within the sweep */
+	uint64_t overlaps;		/* rounds whose first pass over R began mid-sweep */
+	uint64_t overlaps_whole;	/* ... and ended before the sweep did */
 };
 
 static struct {
@@ -254,7 +258,7 @@ static void g_two(uint32_t id, void *arg)
 			for (i = 0; i < GPT_MAPPED; i++) {
 				g_set(sh, i, g_next(sh, i));
 				__atomic_store_n(&sh->sweep_pos, i + 1, __ATOMIC_RELEASE);
-				g_spin(GPT_SPIN);
+				g_spin(sh->spin);
 			}
 			/* Then W is left alone until the next round. */
 			__atomic_store_n(&sh->done, round, __ATOMIC_RELEASE);
@@ -262,7 +266,9 @@ static void g_two(uint32_t id, void *arg)
 	}
 	for (round = 1; GUEST_SYNC(GPT_SYNC_NEXT); round++) {
 		__atomic_store_n(&sh->go, round, __ATOMIC_RELEASE);
-		g_spin(sh->delay);
+		/* Once the writer has a writable translation of W, as it goes on storing. */
+		while (__atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE) < sh->start_at)
+			g_spin(1);
 		first = 1;
 		passes = 0;
 		do {
@@ -270,11 +276,11 @@ static void g_two(uint32_t id, void *arg)
 			for (i = 0; i < GPT_MAPPED; i++)
 				(void)g_load(i);
 			pos1 = __atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE);
-			/* The pass that shadowed X, with the writer's stores around it. */
-			if (first && __atomic_load_n(&sh->go, __ATOMIC_RELAXED) == round &&
-			    pos0 > 0 && pos1 < GPT_MAPPED &&
-			    __atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) != round)
+			/* The pass that shadowed X came with the writer mid-sweep. */
+			if (first && pos0 > 0 && pos0 < GPT_MAPPED)
 				sh->overlaps++;
+			if (first && pos1 < GPT_MAPPED)
+				sh->overlaps_whole++;
 			first = 0;
 			passes++;
 		} while (__atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) != round);
@@ -386,8 +392,9 @@ static uint64_t h_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
 			return 0;
 		gpt_unshadow(self, vcpu);
 		self->sh->sweep_pos = 0;	/* the writer waits for the round */
-		/* A point anywhere in the writer's sweep (its spins, roughly). */
-		self->sh->delay = gpt_rand(self) % (GPT_MAPPED * GPT_SPIN);
+		/* A sweep of some length, and a point in it for the reader's first load. */
+		self->sh->spin = GPT_SPIN_MIN + gpt_rand(self) % (GPT_SPIN_MAX - GPT_SPIN_MIN + 1);
+		self->sh->start_at = 1 + gpt_rand(self) % (GPT_MAPPED - 1);
 		self->rounds++;
 		return 1;
 	}
@@ -598,9 +605,10 @@ KMMU_TEST_F(gpt, two_vcpus, 300)
 	kmmu_vm_start(self->run.vm, g_two, (void *)(uintptr_t)self->sh_gva);
 	r = __kmmu_vm_wait(self->run.vm, gpt_opts.duration + 120);
 	secs = kmmu_now() - self->t0;
-	ksft_print_msg("two vCPUs: %llu rounds in %.1f s; in %llu of them the reader's first pass over R (its loads that shadowed X) began after the writer's first store and ended before its last; the reader's passes while the writer swept: %llu\n",
+	ksft_print_msg("two vCPUs: %llu rounds in %.1f s; in %llu of them the reader's first pass over R (whose first load shadowed X) began mid-sweep (after the writer's first store, before its last), in %llu it also ended before the sweep did; the reader's passes while the writer swept: %llu\n",
 		       (unsigned long long)self->rounds, secs,
 		       (unsigned long long)self->sh->overlaps,
+		       (unsigned long long)self->sh->overlaps_whole,
 		       (unsigned long long)self->sh->reader_passes);
 	gpt_report(self, st0, have_stats);
 	ASSERT_EQ(0, r) TH_LOG("%s%s", r == -ETIMEDOUT ? "vCPUs did not finish: " : "",
