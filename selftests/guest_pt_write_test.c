@@ -13,8 +13,9 @@
  * resyncing it from the guest's entries when the guest flushes its TLB
  * (kvm_mmu_sync_roots() on a CR3 load or a TLB flush request); upper
  * levels stay write-protected and each store is emulated
- * (kvm_mmu_pte_write()).  A shadow page KVM wrongly believes in sync
- * keeps its stale SPTEs through the flush.
+ * (kvm_mmu_pte_write(); not exercised here: the guest rewrites level-1
+ * entries only).  A shadow page KVM wrongly believes in sync keeps its
+ * stale SPTEs through the flush.
  *
  * The guest maps a 2M-aligned region R of 4K pages: R[i] (the first
  * GPT_MAPPED) to target pages of a memslot whose word 0 names them, the
@@ -37,37 +38,50 @@
  * memslot deleted and re-added: kvm_mmu_zap_all_fast()) and every mapped
  * PTE rewritten before X is shadowed again, flush, all checked.
  *
- * gpt.two_vcpus, rounds for a bounded time, vCPUs on two CPUs where there
- * are two: the host zaps every shadow page (X is no longer shadowed, and
- * vCPU 1's writable translation of W is gone); vCPU 1 then rewrites the
- * mapped PTEs through W one after another with a short spin between
- * stores (a sweep of milliseconds) while vCPU 0, after a delay the host
- * draws per round (up to a sweep's length), loads through R in a loop:
- * its first load makes KVM shadow X and write-protect it, and vCPU 1's
- * writable translation of W must be flushed then, or its following
- * stores bypass KVM and vCPU 0's shadow of X goes stale (ci/mutants 015).
- * When the sweep is over, vCPU 1 waits without touching W, the host
- * flushes vCPU 0's TLB, and vCPU 0 loads every R[i]: each must read the
- * target vCPU 1's last store chose.
+ * gpt.two_vcpus, rounds for a bounded time, vCPU n on the n-th CPU where
+ * there are two: the host zaps every shadow page (X is no longer shadowed,
+ * and vCPU 1's translation of W is gone); vCPU 1 then rewrites the mapped
+ * PTEs through W one after another with a spin between stores (a sweep of
+ * a length the host draws per round, ~0.1 to ~10 ms in the TCG VM; the
+ * spin is a plain loop, not PAUSE, which KVM's pause filter intercepts and
+ * TCG exits on every time), while vCPU 0, once the writer has made a
+ * number of stores the host drew (so that it has a writable translation
+ * of W and stores to go), loads through R in a loop: its first load makes
+ * KVM shadow X and write-protect it, and vCPU 1's writable translation of
+ * W must be flushed then, or its following stores bypass KVM and vCPU 0's
+ * shadow of X goes stale (ci/mutants 015).  When the sweep is over, vCPU 1
+ * waits without touching W, the host flushes vCPU 0's TLB, and vCPU 0
+ * loads every R[i]: each must read the target vCPU 1's last store chose.
  *
  * What the 015 kind of bug needs to show here: the writer keeps its
  * writable translation of W from before the reader's first load until
- * after a store to an entry the reader mapped since; a VM exit of the
- * writer in between ends it (on hardware the exit need not flush the
- * TLB; QEMU's TCG flushes its whole TLB on every VMRUN and #VMEXIT), and
- * a store of the writer after that exit faults and marks X's shadow page
- * unsync, which the reader's flush then repairs.  So the catch is a race:
- * the rounds make it as often as the host's scheduling lets them.
+ * after a store to an entry the reader mapped since, and makes no store
+ * through W after a VM exit until the check (a store after an exit faults
+ * on the write-protected SPTE and marks X's shadow page unsync, and the
+ * reader's flush then resyncs it, stale entries included).  On hardware an
+ * exit need not flush the TLB; QEMU's TCG flushes its whole TLB on every
+ * VMRUN and #VMEXIT, so in the test VM the writer's remaining stores must
+ * all come before its next exit (its timer tick, at the latest).  So the
+ * catch is a race: the test prints in how many rounds the reader's first
+ * load came mid-sweep, the rounds that had a chance.
+ *
+ * Not checked against the reference (no trace session): the data is the
+ * oracle, and the checker does not model unsync shadow pages.
  *
  * Printed: rounds, PTE stores, loads checked, host flushes (and how many
- * found an unsync shadow page, KVM's mmu_unsync), and the KVM statistics
- * of the run (pf_emulate, mmu_pte_write, ...).  Options: -n N rounds of
- * one_vcpu (default 4), -d S seconds of two_vcpus rounds (default 10).
+ * found an unsync shadow page: KVM's mmu_unsync before the flush), and the
+ * KVM statistics of the run (pf_emulate, mmu_pte_write, remote_tlb_flush,
+ * ...).  Options: -n N rounds of one_vcpu (default 4), -d S seconds of
+ * two_vcpus rounds (default 10: about 12 s for the program in the TCG VM),
+ * -S seed (the sweeps' lengths and the reader's start points).
  * $KMMU_GPT_INJECT plants a bug in the test, which must then fail:
  * no-flush (the host skips its flushes while the guest still expects the
- * new targets; on the shadow MMU the unsync shadow page keeps the old
- * ones) or undo (once, the host puts the PTE the guest rewrote last back
- * behind its back before the flush: with both MMUs the old target).
+ * new targets: on a shadow MMU the unsync shadow page keeps the old ones;
+ * with TDP nothing caches them across the exit in the TCG VM, so it
+ * passes) or undo (once, the host puts the PTE the guest rewrote last back
+ * behind its back before the flush: one_vcpu reads the old target with
+ * both MMUs; two_vcpus on a shadow MMU only if X was unsync, as KVM need
+ * not see host writes to a table it shadows in sync).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -104,7 +118,7 @@
 enum {
 	GPT_SYNC_FLUSH = 1,	/* flush this vCPU's guest TLB */
 	GPT_SYNC_UNSHADOW,	/* zap every shadow page */
-	GPT_SYNC_NEXT,		/* two_vcpus: zap, draw the delay; 0 when time is up */
+	GPT_SYNC_NEXT,		/* two_vcpus: zap, draw the round; 0 when time is up */
 };
 
 /* What a check was after (the guest's failure names it by number). */
@@ -324,7 +338,7 @@ FIXTURE(gpt) {
 
 static uint64_t gpt_rand(FIXTURE_DATA(gpt) *self)
 {
-	/* xorshift64*: the reader's delays from the seed. */
+	/* xorshift64*: the rounds' sweeps and start points from the seed. */
 	self->rng ^= self->rng >> 12;
 	self->rng ^= self->rng << 25;
 	self->rng ^= self->rng >> 27;
@@ -624,10 +638,12 @@ static void gpt_usage(FILE *f, const char *prog)
 		"usage: %s [-n rounds] [-d seconds] [-S seed]\n"
 		"  -n  rounds of one_vcpu (default 4)\n"
 		"  -d  seconds of two_vcpus rounds (default 10)\n"
-		"  -S  random seed of the reader's delays (default: time based; always printed)\n"
+		"  -S  random seed of the sweeps' lengths and the reader's start points\n"
+		"      (default: time based; always printed)\n"
 		"$KMMU_GPT_INJECT plants a bug in the test, which must then fail: no-flush (the\n"
 		"host skips its guest TLB flushes; fails on a shadow MMU) or undo (once, the host\n"
-		"puts the PTE the guest rewrote last back before a flush; fails on both MMUs)\n",
+		"puts the PTE the guest rewrote last back before a flush; fails one_vcpu on both\n"
+		"MMUs)\n",
 		prog);
 }
 
