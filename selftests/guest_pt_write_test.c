@@ -584,6 +584,12 @@ FIXTURE_TEARDOWN(gpt)
 	ksft_print_msg("%.2f s\n", self->run.dur);
 }
 
+/* A round takes about 0.25 s in the TCG VM. */
+static double gpt_one_vcpu_wait(void)
+{
+	return 120 + 2.0 * gpt_opts.rounds;
+}
+
 KMMU_TEST_F(gpt, one_vcpu, 300)
 {
 	struct kmmu_vm_handlers h = { .sync = h_sync, .fail_context = gpt_fail_context,
@@ -595,7 +601,7 @@ KMMU_TEST_F(gpt, one_vcpu, 300)
 	have_stats = gpt_stats(self, st0);
 	kmmu_vm_set_handlers(self->run.vm, &h);
 	kmmu_vm_start(self->run.vm, g_one, (void *)(uintptr_t)self->sh_gva);
-	__kmmu_vm_wait(self->run.vm, 240);
+	__kmmu_vm_wait(self->run.vm, gpt_one_vcpu_wait());
 	ksft_print_msg("one vCPU: %ld rounds\n", gpt_opts.rounds);
 	gpt_report(self, st0, have_stats);
 	ASSERT_FALSE(kmmu_vm_failed(self->run.vm)) TH_LOG("%s", kmmu_vm_errors(self->run.vm));
@@ -668,6 +674,8 @@ int main(int argc, char **argv)
 			 gpt_opts.duration, (unsigned long long)gpt_opts.seed,
 			 gpt_opts.inject ? "INJECTED BUG: " : "no injected bug",
 			 gpt_opts.inject ? inject : "");
+	/* The harness kills a test after .timeout seconds: size them to -n and -d. */
+	KMMU_TEST_TIMEOUT(gpt, one_vcpu, (int)gpt_one_vcpu_wait() + 60);
 	KMMU_TEST_TIMEOUT(gpt, two_vcpus, (int)gpt_opts.duration + 180);
 	return test_harness_run(argc, argv);
 }
