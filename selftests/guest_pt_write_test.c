@@ -89,6 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kmmu/bench.h"
@@ -110,15 +111,20 @@
 /* The next target of an entry: odd, so never the same one within 1024 rewrites. */
 #define GPT_STEP	449
 #define GPT_ONE_PER_ROUND 16	/* single-PTE rewrites per one_vcpu round */
-/* Loops between the writer's stores, drawn per round: sweeps of ~0.1 to ~10 ms in TCG. */
-#define GPT_SPIN_MIN	50
-#define GPT_SPIN_MAX	20000
+/* Loops between the writer's stores before its burst, drawn per round. */
+/* The reader's first loads: they shadow X and map R[0..15] (prefetch: 8 a fault). */
+#define GPT_FIRST_LOADS	16
+/* How long the reader's host thread sleeps so that its CPU idles, us. */
+#define GPT_YIELD_US	1000
+#define GPT_SPIN_MIN	0
+#define GPT_SPIN_MAX	5000
 
 /* Host calls (GUEST_SYNC values). */
 enum {
 	GPT_SYNC_FLUSH = 1,	/* flush this vCPU's guest TLB */
 	GPT_SYNC_UNSHADOW,	/* zap every shadow page */
 	GPT_SYNC_NEXT,		/* two_vcpus: zap, draw the round; 0 when time is up */
+	GPT_SYNC_YIELD,		/* two_vcpus: the host sleeps a moment */
 };
 
 /* What a check was after (the guest's failure names it by number). */
@@ -158,9 +164,10 @@ struct gpt_shared {
 	uint64_t start_at;		/* ... the reader's loads begin after this many stores */
 	uint64_t go, done, stop;	/* two_vcpus: round started, sweep over, end */
 	uint64_t sweep_pos;		/* two_vcpus: the writer's stores this round */
-	uint64_t writes, checks, reader_passes;
-	uint64_t overlaps;		/* rounds whose first pass over R began mid-sweep */
-	uint64_t overlaps_whole;	/* ... and ended before the sweep did */
+	uint64_t writes, checks;
+	uint64_t mapped;		/* two_vcpus: the reader's first pass is over */
+	uint64_t sweep_stores;		/* the writer's stores before the burst */
+	uint64_t overlaps;		/* rounds whose first pass saw the writer store */
 };
 
 static struct {
@@ -256,11 +263,16 @@ static void g_one(uint32_t id, void *arg)
 	GUEST_DONE();
 }
 
-/* vCPU 0 reads through R, vCPU 1 rewrites R's PTEs through W. */
+/*
+ * vCPU 0 reads through R, vCPU 1 rewrites R's PTEs through W: one after
+ * another, round and round, until vCPU 0's first pass over R (which
+ * shadowed X) is over, then every one once more in a burst, and then
+ * leaves W alone until the next round.
+ */
 static void g_two(uint32_t id, void *arg)
 {
 	struct gpt_shared *sh = arg;
-	uint64_t round, i, first, passes, pos0, pos1;
+	uint64_t round, i, n, pos0, pos1;
 
 	if (id == 1) {
 		for (round = 1; ; round++) {
@@ -269,12 +281,14 @@ static void g_two(uint32_t id, void *arg)
 					GUEST_DONE();
 				g_spin(1);
 			}
-			for (i = 0; i < GPT_MAPPED; i++) {
+			for (n = 0; __atomic_load_n(&sh->mapped, __ATOMIC_ACQUIRE) != round; n++) {
+				i = n % GPT_MAPPED;
 				g_set(sh, i, g_next(sh, i));
-				__atomic_store_n(&sh->sweep_pos, i + 1, __ATOMIC_RELEASE);
+				__atomic_store_n(&sh->sweep_pos, n + 1, __ATOMIC_RELEASE);
 				g_spin(sh->spin);
 			}
-			/* Then W is left alone until the next round. */
+			for (i = 0; i < GPT_MAPPED; i++)
+				g_set(sh, i, g_next(sh, i));
 			__atomic_store_n(&sh->done, round, __ATOMIC_RELEASE);
 		}
 	}
@@ -283,22 +297,19 @@ static void g_two(uint32_t id, void *arg)
 		/* Once the writer has a writable translation of W, as it goes on storing. */
 		while (__atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE) < sh->start_at)
 			g_spin(1);
-		first = 1;
-		passes = 0;
-		do {
-			pos0 = __atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE);
-			for (i = 0; i < GPT_MAPPED; i++)
-				(void)g_load(i);
-			pos1 = __atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE);
-			/* The pass that shadowed X came with the writer mid-sweep. */
-			if (first && pos0 > 0 && pos0 < GPT_MAPPED)
-				sh->overlaps++;
-			if (first && pos1 < GPT_MAPPED)
-				sh->overlaps_whole++;
-			first = 0;
-			passes++;
-		} while (__atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) != round);
-		sh->reader_passes += passes;
+		/* Shadows X and maps the first entries (a fault prefetches 8). */
+		pos0 = __atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE);
+		for (i = 0; i < GPT_FIRST_LOADS; i++)
+			(void)g_load(i);
+		pos1 = __atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE);
+		if (pos1 != pos0)
+			sh->overlaps++;
+		__atomic_store_n(&sh->mapped, round, __ATOMIC_RELEASE);
+		/* This CPU idles: the writer's runs on, its burst right after our loads. */
+		GUEST_SYNC(GPT_SYNC_YIELD);
+		while (__atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) != round)
+			g_spin(1);
+		sh->sweep_stores += __atomic_load_n(&sh->sweep_pos, __ATOMIC_ACQUIRE);
 		GUEST_SYNC(GPT_SYNC_FLUSH);
 		for (i = 0; i < GPT_MAPPED; i++)
 			g_check(sh, i, GPT_CASE_TWO_VCPUS);
@@ -401,6 +412,9 @@ static uint64_t h_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
 		return gpt_flush(self, vcpu);
 	case GPT_SYNC_UNSHADOW:
 		return gpt_unshadow(self, vcpu);
+	case GPT_SYNC_YIELD:
+		usleep(GPT_YIELD_US);
+		return 0;
 	case GPT_SYNC_NEXT:
 		if (kmmu_now() - self->t0 >= gpt_opts.duration)
 			return 0;
@@ -408,7 +422,7 @@ static uint64_t h_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
 		self->sh->sweep_pos = 0;	/* the writer waits for the round */
 		/* A sweep of some length, and a point in it for the reader's first load. */
 		self->sh->spin = GPT_SPIN_MIN + gpt_rand(self) % (GPT_SPIN_MAX - GPT_SPIN_MIN + 1);
-		self->sh->start_at = 1 + gpt_rand(self) % (GPT_MAPPED - 1);
+		self->sh->start_at = 1 + gpt_rand(self) % GPT_MAPPED;
 		self->rounds++;
 		return 1;
 	}
@@ -625,11 +639,10 @@ KMMU_TEST_F(gpt, two_vcpus, 300)
 	kmmu_vm_start(self->run.vm, g_two, (void *)(uintptr_t)self->sh_gva);
 	r = __kmmu_vm_wait(self->run.vm, gpt_opts.duration + 120);
 	secs = kmmu_now() - self->t0;
-	ksft_print_msg("two vCPUs: %llu rounds in %.1f s; in %llu of them the reader's first pass over R (whose first load shadowed X) began mid-sweep (after the writer's first store, before its last), in %llu it also ended before the sweep did; the reader's passes while the writer swept: %llu\n",
+	ksft_print_msg("two vCPUs: %llu rounds in %.1f s: the writer's %llu stores while the reader waited for it and made its first %d loads through R (which shadowed X; in %llu rounds the writer stored during them), then a burst of %d per round\n",
 		       (unsigned long long)self->rounds, secs,
-		       (unsigned long long)self->sh->overlaps,
-		       (unsigned long long)self->sh->overlaps_whole,
-		       (unsigned long long)self->sh->reader_passes);
+		       (unsigned long long)self->sh->sweep_stores, GPT_FIRST_LOADS,
+		       (unsigned long long)self->sh->overlaps, GPT_MAPPED);
 	gpt_report(self, st0, have_stats);
 	ASSERT_EQ(0, r) TH_LOG("%s%s", r == -ETIMEDOUT ? "vCPUs did not finish: " : "",
 			       kmmu_vm_errors(self->run.vm)[0] ? kmmu_vm_errors(self->run.vm) :
