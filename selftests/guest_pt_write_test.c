@@ -40,38 +40,43 @@
  *
  * gpt.two_vcpus, rounds for a bounded time, vCPU n on the n-th CPU where
  * there are two: the host zaps every shadow page (X is no longer shadowed,
- * and vCPU 1's translation of W is gone); vCPU 1 then rewrites the mapped
- * PTEs through W one after another with a spin between stores (a sweep of
- * a length the host draws per round, ~0.1 to ~10 ms in the TCG VM; the
- * spin is a plain loop, not PAUSE, which KVM's pause filter intercepts and
- * TCG exits on every time), while vCPU 0, once the writer has made a
- * number of stores the host drew (so that it has a writable translation
- * of W and stores to go), loads through R in a loop: its first load makes
- * KVM shadow X and write-protect it, and vCPU 1's writable translation of
- * W must be flushed then, or its following stores bypass KVM and vCPU 0's
- * shadow of X goes stale (ci/mutants 015).  When the sweep is over, vCPU 1
- * waits without touching W, the host flushes vCPU 0's TLB, and vCPU 0
- * loads every R[i]: each must read the target vCPU 1's last store chose.
+ * and vCPU 1's translation of W is gone); vCPU 1, the writer, rewrites the
+ * mapped PTEs through W one after another, round and round, with a spin
+ * between stores (its length drawn per round; a plain loop, not PAUSE,
+ * which KVM's pause filter intercepts and QEMU's TCG then exits on every
+ * time).  vCPU 0, the reader, once the writer has made a number of stores
+ * the host drew (so that it has a writable translation of W), loads
+ * R[0..15]: the first load makes KVM shadow X and write-protect it, and
+ * the writer's writable translation of W must be flushed then (ci/mutants
+ * 015 leaves it).  The reader then says so and its host thread sleeps a
+ * millisecond (its CPU idles, the writer's runs); the writer, seeing it,
+ * rewrites every mapped PTE once more in a burst and leaves W alone.  The
+ * host flushes the reader's TLB, and the reader loads every R[i]: each
+ * must read the target of the writer's burst.  With the flush, the
+ * burst's first store faults and X's shadow page goes unsync (the flush
+ * resyncs it); without it, the burst goes past KVM and X's shadow page
+ * stays "in sync" with the SPTEs of R[0..15] stale.
  *
  * What the 015 kind of bug needs to show here: the writer keeps its
- * writable translation of W from before the reader's first load until
- * after a store to an entry the reader mapped since, and makes no store
- * through W after a VM exit until the check (a store after an exit faults
- * on the write-protected SPTE and marks X's shadow page unsync, and the
- * reader's flush then resyncs it, stale entries included).  On hardware an
- * exit need not flush the TLB; QEMU's TCG flushes its whole TLB on every
- * VMRUN and #VMEXIT, so in the test VM the writer's remaining stores must
- * all come before its next exit (its timer tick, at the latest).  So the
- * catch is a race: the test prints in how many rounds the reader's first
- * load came mid-sweep, the rounds that had a chance.
+ * writable translation of W from before the reader's first load through
+ * its burst, i.e. no VM exit of the writer in between (on hardware an exit
+ * need not flush the TLB; QEMU's TCG flushes its whole TLB on every VMRUN
+ * and #VMEXIT); a store after such an exit faults on the write-protected
+ * SPTE and marks X's shadow page unsync, and the reader's flush then
+ * resyncs it, stale entries included.  In the test VM the two CPUs take
+ * turns; the reader's loads, its note and its idling take microseconds,
+ * so an exit of the writer in between is mostly its timer tick pending
+ * when its turn comes.  So the catch is a race, run every round.
  *
  * Not checked against the reference (no trace session): the data is the
  * oracle, and the checker does not model unsync shadow pages.
  *
  * Printed: rounds, PTE stores, loads checked, host flushes (and how many
- * found an unsync shadow page: KVM's mmu_unsync before the flush), and the
- * KVM statistics of the run (pf_emulate, mmu_pte_write, remote_tlb_flush,
- * ...).  Options: -n N rounds of one_vcpu (default 4), -d S seconds of
+ * found an unsync shadow page: KVM's mmu_unsync before the flush; on a
+ * stock kernel every one of two_vcpus'), in how many rounds the writer
+ * stored during the reader's first loads (on a stock kernel the remote
+ * flush's IPI brings the writer's turn), and the KVM statistics of the
+ * run (pf_emulate, mmu_pte_write, remote_tlb_flush, ...).  Options: -n N rounds of one_vcpu (default 4), -d S seconds of
  * two_vcpus rounds (default 10: about 12 s for the program in the TCG VM),
  * -S seed (the sweeps' lengths and the reader's start points).
  * $KMMU_GPT_INJECT plants a bug in the test, which must then fail:
@@ -135,7 +140,7 @@ enum gpt_case {
 	GPT_CASE_ROW,		/* every mapped PTE rewritten, one flush */
 	GPT_CASE_NOT_PRESENT,	/* not present -> present, no flush */
 	GPT_CASE_UNSHADOWED,	/* rewritten while X was not shadowed, flush */
-	GPT_CASE_TWO_VCPUS,	/* the other vCPU's sweep, flush */
+	GPT_CASE_TWO_VCPUS,	/* the other vCPU's rewrites, flush */
 };
 
 static const char *const gpt_case_names[] = {
@@ -145,7 +150,7 @@ static const char *const gpt_case_names[] = {
 	"every mapped PTE of the table rewritten in a row, then one flush",
 	"a not-present PTE made present, loaded at once (no flush needed)",
 	"every mapped PTE rewritten while the table was not shadowed, then a flush",
-	"the other vCPU's sweep of PTE rewrites over, then a flush of this vCPU",
+	"the other vCPU's PTE rewrites over (its burst after our first loads), then a flush of this vCPU",
 };
 
 /* Word 0 of target page @k: names it. */
@@ -162,7 +167,7 @@ struct gpt_shared {
 	uint64_t rounds;		/* one_vcpu: rounds to run */
 	uint64_t spin;			/* two_vcpus: the writer's loops between stores */
 	uint64_t start_at;		/* ... the reader's loads begin after this many stores */
-	uint64_t go, done, stop;	/* two_vcpus: round started, sweep over, end */
+	uint64_t go, done, stop;	/* two_vcpus: round started, burst over, end */
 	uint64_t sweep_pos;		/* two_vcpus: the writer's stores this round */
 	uint64_t writes, checks;
 	uint64_t mapped;		/* two_vcpus: the reader's first pass is over */
@@ -420,7 +425,7 @@ static uint64_t h_sync(struct kmmu_vcpu *vcpu, uint64_t value, void *ctx)
 			return 0;
 		gpt_unshadow(self, vcpu);
 		self->sh->sweep_pos = 0;	/* the writer waits for the round */
-		/* A sweep of some length, and a point in it for the reader's first load. */
+		/* The writer's pace, and when the reader's first load comes. */
 		self->sh->spin = GPT_SPIN_MIN + gpt_rand(self) % (GPT_SPIN_MAX - GPT_SPIN_MIN + 1);
 		self->sh->start_at = 1 + gpt_rand(self) % GPT_MAPPED;
 		self->rounds++;
