@@ -116,11 +116,11 @@
 /* The next target of an entry: odd, so never the same one within 1024 rewrites. */
 #define GPT_STEP	449
 #define GPT_ONE_PER_ROUND 16	/* single-PTE rewrites per one_vcpu round */
-/* Loops between the writer's stores before its burst, drawn per round. */
 /* The reader's first loads: they shadow X and map R[0..15] (prefetch: 8 a fault). */
 #define GPT_FIRST_LOADS	16
 /* How long the reader's host thread sleeps so that its CPU idles, us. */
 #define GPT_YIELD_US	1000
+/* Loops between the writer's stores before its burst, drawn per round. */
 #define GPT_SPIN_MIN	0
 #define GPT_SPIN_MAX	5000
 
