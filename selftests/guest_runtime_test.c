@@ -10,7 +10,8 @@
  * MMIO exit a test's handler takes as the guest's end, MMIO on
  * unbacked GPAs,
  * memslot errno values, several vCPUs on their threads, SSE at CPL3,
- * KVM binary stats.
+ * KVM binary stats, a host flush of the guest TLB that leaves the vCPU's
+ * state as it was.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -72,6 +73,16 @@ static void g_sync(uint32_t id, void *arg)
 	GUEST_ASSERT_EQ(rt_global, 0x2222);
 	for (i = 0; i < 10; i++)
 		GUEST_ASSERT_EQ(GUEST_SYNC(id * 100 + i), 2 * (id * 100 + i));
+}
+
+static void g_flush(uint32_t id, void *arg)
+{
+	uint64_t i;
+
+	for (i = 0; i < 4; i++) {
+		GUEST_ASSERT_EQ(GUEST_SYNC(i), 1);
+		GUEST_ASSERT_EQ(rt_global, 0x2222);
+	}
 }
 
 static void g_assert(uint32_t id, void *arg)
@@ -148,6 +159,22 @@ static void g_fail_fmt(uint32_t id, void *arg)
 
 /* ---- host handlers ---- */
 
+/*
+ * kmmu_vcpu_flush_guest_tlb() on the vCPU's own thread: 1 if the control
+ * registers and the segments are as they were before it (CR4.PGE back).
+ */
+static uint64_t h_flush(struct kmmu_vcpu *vcpu, uint64_t v, void *ctx)
+{
+	struct kvm_sregs a, b;
+
+	if (ioctl(kmmu_vcpu_fd(vcpu), KVM_GET_SREGS, &a) || kmmu_vcpu_flush_guest_tlb(vcpu) ||
+	    ioctl(kmmu_vcpu_fd(vcpu), KVM_GET_SREGS, &b))
+		return 0;
+	return a.cr0 == b.cr0 && a.cr3 == b.cr3 && a.cr4 == b.cr4 && a.efer == b.efer &&
+	       !memcmp(&a.cs, &b.cs, sizeof(a.cs)) && !memcmp(&a.ss, &b.ss, sizeof(a.ss)) &&
+	       !memcmp(&a.tr, &b.tr, sizeof(a.tr)) && a.gdt.base == b.gdt.base;
+}
+
 static uint64_t h_double(struct kmmu_vcpu *vcpu, uint64_t v, void *ctx)
 {
 	return 2 * v;
@@ -208,6 +235,16 @@ KMMU_TEST_F(rt, sync_on_every_vcpu, TEST_TIMEOUT_DEFAULT)
 		kmmu_vcpu_counts(kmmu_vm_vcpu(self->run.vm, i), &cnt);
 		ASSERT_EQ(11, cnt.ucalls);	/* 10 syncs + done */
 	}
+}
+
+/* Every vCPU flushed between its syncs, and it goes on where it was. */
+KMMU_TEST_F(rt, flush_guest_tlb_keeps_state, TEST_TIMEOUT_DEFAULT)
+{
+	struct kmmu_vm_handlers h = { .sync = h_flush };
+
+	kmmu_vm_set_handlers(self->run.vm, &h);
+	kmmu_vm_start(self->run.vm, g_flush, NULL);
+	kmmu_vm_wait(self->run.vm, 20);
 }
 
 KMMU_TEST_F(rt, assert_is_reported_with_file_and_values, TEST_TIMEOUT_DEFAULT)

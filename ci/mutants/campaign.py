@@ -82,11 +82,13 @@ NOT_COUNTED = (STALE, BUILD_FAILED, BOOT_FAILED)
 # generation driven once around (262144 memslot swaps, about 2 minutes in
 # an idle test VM: the only run that crosses the wrap), and a longer
 # notifier race than make check's (2 minutes per backing; the nightly
-# stress runs 5: a fault racing an invalidation is rare).  Full mode adds
-# them and the "kvm:" benchmarks.
+# stress runs 5: a fault racing an invalidation is rare), and longer
+# two-vCPU guest page-table rewrites (2 minutes of rounds: 015's window is a
+# race too).  Full mode adds them and the "kvm:" benchmarks.
 FULL_EXTRA = ("kvm:{O}/selftests/aging_test+--driver+damon", "kvm:{O}/selftests/lib/tests/damon_test",
               "kvm:{O}/selftests/mmio_invalidation_test+--full-wrap",
-              "kvm:{O}/selftests/notifier_race_test+-d+120")
+              "kvm:{O}/selftests/notifier_race_test+-d+120",
+              "kvm:{O}/selftests/guest_pt_write_test+-d+120")
 
 
 class UsageError(Exception):

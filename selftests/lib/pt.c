@@ -204,6 +204,29 @@ int kmmu_pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa,
 	return -ENOENT;
 }
 
+int kmmu_pt_leaf_table(const struct kmmu_pt *pt, uint64_t gva, uint64_t *table_gpa)
+{
+	uint64_t *table = kmmu_pt_table(pt, pt->root_gpa);
+	uint64_t gpa = pt->root_gpa;
+	int l;
+
+	if (!kmmu_pt_canonical(gva))
+		return -ENOENT;
+	for (l = 4; l > 1; l--) {
+		uint64_t e = table[(gva >> (12 + 9 * (l - 1))) & 511];
+
+		/* A 2M leaf has no level-1 table. */
+		if (!(e & KMMU_PTE_P) || (e & KMMU_PTE_PS))
+			return -ENOENT;
+		gpa = e & KMMU_PTE_ADDR_MASK;
+		table = kmmu_pt_table(pt, gpa);
+		if (!table)
+			return -EFAULT;
+	}
+	*table_gpa = gpa;
+	return 0;
+}
+
 size_t kmmu_pt_pages_for(uint64_t size)
 {
 	uint64_t pages = (size + KMMU_PAGE_SIZE - 1) / KMMU_PAGE_SIZE + 1;

@@ -408,6 +408,22 @@ struct kmmu_vm *kmmu_vcpu_vm(const struct kmmu_vcpu *vcpu) { return vcpu->vm; }
 struct kmmu_vcpu_page *kmmu_vcpu_page(struct kmmu_vcpu *vcpu) { return vcpu->page; }
 const char *kmmu_vcpu_error(const struct kmmu_vcpu *vcpu) { return vcpu->error; }
 
+int kmmu_vcpu_flush_guest_tlb(struct kmmu_vcpu *vcpu)
+{
+	struct kvm_sregs s;
+	int i;
+
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &s))
+		return -errno;
+	/* Each KVM_SET_SREGS with a different CR4 resets the MMU context. */
+	for (i = 0; i < 2; i++) {
+		s.cr4 ^= KMMU_X86_CR4_PGE;
+		if (ioctl(vcpu->fd, KVM_SET_SREGS, &s))
+			return -errno;
+	}
+	return 0;
+}
+
 enum kmmu_vcpu_status kmmu_vcpu_status(const struct kmmu_vcpu *vcpu)
 {
 	return atomic_load(&vcpu->status);

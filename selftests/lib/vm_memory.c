@@ -138,6 +138,27 @@ int __kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
 	return kmmu_pt_map(&vm->pt, gva, gpa, size, flags);
 }
 
+int kmmu_vm_map_page_table(struct kmmu_vm *vm, uint64_t gva, uint64_t alias_gva,
+			   uint64_t *table_gpa)
+{
+	uint64_t gpa;
+	int r;
+
+	if (vm->started)
+		return -EBUSY;
+	r = kmmu_pt_leaf_table(&vm->pt, gva, &gpa);
+	if (r)
+		return r;
+	/* NX: the guest writes entries there, never runs them. */
+	r = kmmu_pt_map(&vm->pt, alias_gva, gpa, KMMU_PAGE_SIZE, KMMU_MAP_WRITE | KMMU_MAP_NX);
+	if (r)
+		return r;
+	/* Mapping the alias may have added tables, never moved this one. */
+	if (table_gpa)
+		*table_gpa = gpa;
+	return 0;
+}
+
 int kmmu_vm_gva_to_gpa(struct kmmu_vm *vm, uint64_t gva, uint64_t *gpa)
 {
 	return kmmu_pt_walk(&vm->pt, gva, gpa, NULL, NULL);

@@ -176,6 +176,39 @@ TEST_F(pt, unbacked_and_special_leaves)
 	check_range(_metadata, self, 0xffff800000000000ULL, 0x1000, 4096, 1, false, false, true);
 }
 
+/*
+ * The leaf table of a gva: entry (gva >> 12) & 511 of it is the leaf the
+ * independent walker finds; a rewrite of that entry is what the walker
+ * then sees; absent entries of a table that exists have it too, 2M
+ * leaves and unmapped 2M ranges have none.
+ */
+TEST_F(pt, leaf_table)
+{
+	uint64_t gva = 0x40200000ULL, table, *e;
+	struct walk wk;
+
+	ASSERT_EQ(0, kmmu_pt_map(&self->pt, gva, 0x10000000ULL, 4 * 4096, KMMU_MAP_NX));
+	ASSERT_EQ(0, kmmu_pt_leaf_table(&self->pt, gva + 4096, &table));
+	ASSERT_EQ(0, table & 4095);
+	ASSERT_TRUE(table >= POOL_GPA && table < POOL_GPA + POOL_PAGES * 4096);
+	e = (uint64_t *)(self->pool + (table - POOL_GPA));
+	ASSERT_EQ(0, ref_walk(self->pool, POOL_GPA, POOL_PAGES * 4096, self->pt.root_gpa,
+			      gva + 4096, &wk));
+	ASSERT_EQ(wk.leaf, e[1]);
+	e[1] = (e[1] & ~KMMU_PTE_ADDR_MASK) | 0x20000000ULL;
+	ASSERT_EQ(0, ref_walk(self->pool, POOL_GPA, POOL_PAGES * 4096, self->pt.root_gpa,
+			      gva + 4096, &wk));
+	ASSERT_EQ(0x20000000ULL, wk.gpa);
+	/* Not present in the same table: the same table. */
+	ASSERT_EQ(0, kmmu_pt_leaf_table(&self->pt, gva + 100 * 4096, &wk.gpa));
+	ASSERT_EQ(table, wk.gpa);
+	ASSERT_EQ(-ENOENT, kmmu_pt_leaf_table(&self->pt, gva + (2ULL << 20), &table));
+	ASSERT_EQ(0, kmmu_pt_map(&self->pt, 0x40600000ULL, 0x10200000ULL, 2ULL << 20,
+				 KMMU_MAP_HUGE));
+	ASSERT_EQ(-ENOENT, kmmu_pt_leaf_table(&self->pt, 0x40600000ULL, &table));
+	ASSERT_EQ(-ENOENT, kmmu_pt_leaf_table(&self->pt, 1ULL << 47, &table));
+}
+
 TEST_F(pt, errors)
 {
 	ASSERT_EQ(-EINVAL, kmmu_pt_map(&self->pt, 0x1001, 0x1000, 4096, 0));

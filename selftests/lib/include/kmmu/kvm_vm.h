@@ -226,6 +226,18 @@ void *kmmu_vm_gpa_to_hva(struct kmmu_vm *vm, uint64_t gpa);
  */
 int __kmmu_vm_map(struct kmmu_vm *vm, uint64_t gva, uint64_t gpa, uint64_t size,
 		  unsigned int flags);
+/*
+ * Maps the guest's level-1 page table that holds @gva's 4K leaf entry at
+ * @alias_gva, writable (NX), so that guest code rewrites @gva's mapping
+ * with plain stores: entry (@gva >> 12) & 511 of the page at @alias_gva.
+ * *@table_gpa (if not NULL): the table's GPA (in the system slot; the
+ * host's view is kmmu_vm_gpa_to_hva()).  Before the first vCPU starts
+ * (-EBUSY after); -ENOENT if no level-1 table covers @gva (nothing mapped
+ * in its 2M yet, or a 2M leaf).  A guest that rewrites its page tables
+ * flushes its TLB for the change to take effect: kmmu_vcpu_flush_guest_tlb().
+ */
+int kmmu_vm_map_page_table(struct kmmu_vm *vm, uint64_t gva, uint64_t alias_gva,
+			   uint64_t *table_gpa);
 /* Software walk of the guest page tables: GPA, or -ENOENT/-EFAULT. */
 int kmmu_vm_gva_to_gpa(struct kmmu_vm *vm, uint64_t gva, uint64_t *gpa);
 /*
@@ -268,6 +280,20 @@ void kmmu_vcpu_fail(struct kmmu_vcpu *vcpu, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Registers and segments, one block of text (vCPU thread or stopped vCPU). */
 void kmmu_vcpu_describe(struct kmmu_vcpu *vcpu, char *buf, size_t len);
+/*
+ * Flushes @vcpu's guest TLB as a guest CR4.PGE toggle does (non-global and
+ * global translations): KVM_SET_SREGS with CR4.PGE flipped, then as it
+ * was.  A CPL3 guest cannot flush its own TLB (INVLPG and MOV CR are
+ * privileged); the host can, because KVM_SET_SREGS with a CR3, CR0, CR4 or
+ * EFER other than the vCPU's resets its MMU context (6.1 x86.c
+ * __set_sregs(): kvm_mmu_reset_context(), which frees the roots): the next
+ * entry loads new ones and, with a shadow MMU, syncs every unsync shadow
+ * page under them from the guest's page tables (kvm_mmu_load() ->
+ * kvm_mmu_sync_roots()), as a guest CR3 load would.  Call it from the
+ * vCPU's own thread (a handler) or while it is stopped.  0 or -errno
+ * (the vCPU's registers are then as the failed ioctl left them).
+ */
+int kmmu_vcpu_flush_guest_tlb(struct kmmu_vcpu *vcpu);
 /* Exits of kinds the runtime counts. */
 struct kmmu_vcpu_counts {
 	uint64_t runs, mmio, ucalls, intr;

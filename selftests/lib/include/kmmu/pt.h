@@ -82,6 +82,14 @@ int kmmu_pt_map(struct kmmu_pt *pt, uint64_t gva, uint64_t gpa, uint64_t size,
 int kmmu_pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa,
 		 int *level, uint64_t *leaf);
 
+/*
+ * The GPA of the level-1 table (page table page) that holds @gva's 4K leaf
+ * entry, whether that entry is present or not: where guest code that
+ * rewrites @gva's mapping writes.  0, -ENOENT if no level-1 table covers
+ * @gva (nothing mapped in its 2M, or a 2M leaf), -EFAULT (corrupt tables).
+ */
+int kmmu_pt_leaf_table(const struct kmmu_pt *pt, uint64_t gva, uint64_t *table_gpa);
+
 /* Worst-case 4K table pages for mapping @size bytes at any alignment. */
 size_t kmmu_pt_pages_for(uint64_t size);
 

@@ -21,6 +21,7 @@
 #define KMMU_X86_CR0_NE		(1ULL << 5)
 #define KMMU_X86_CR0_PG		(1ULL << 31)
 #define KMMU_X86_CR4_PAE	(1ULL << 5)
+#define KMMU_X86_CR4_PGE	(1ULL << 7)
 #define KMMU_X86_CR4_OSFXSR	(1ULL << 9)
 #define KMMU_X86_CR4_OSXMMEXCPT	(1ULL << 10)
 #define KMMU_X86_EFER_LME	(1ULL << 8)
