@@ -420,6 +420,9 @@ def add_status(tests, key, status, reason=None, first=None):
 FAILURE_LINE = re.compile(r"(FAIL|[Ff]ailed|Assert|assert|Expected|expected|diverge|mismatch|"
                           r"error|Error|ERROR|wrong|stale|lost|BUG|WARNING|Oops|timeout|"
                           r"[Tt]imed out|panicked|killed|Aborted)")
+# What a failing check prints: the kselftest harness's location prefix of
+# an assertion or TH_LOG ("x_test.c:88:two:"), a guest's failure report.
+ASSERTION_LINE = re.compile(r"(\.c:\d+:[\w.]+:|guest failure)")
 TAP_RESULT = re.compile(r"^\s*(not )?ok \d+ ")
 # The checker's summary of a clean replay says "divergences" and "NOT
 # CHECKABLE" without anything having gone wrong.
@@ -448,16 +451,20 @@ def program_sections(log_text):
 
 def first_failure(lines, reason=None):
     """The first line that says what went wrong: a diagnostic before the
-    first "not ok", else the first "not ok", else kmmu-run's reason."""
-    for line in lines:
-        if TAP_RESULT.match(line):
-            if line.lstrip().startswith("not ok"):
-                break
-            continue
-        if "# SKIP" in line or CHECKER_CLEAN.search(line):
-            continue
-        if FAILURE_LINE.search(line):
-            return line.strip()[:300]
+    first "not ok" -- an assertion's (kselftest's "file.c:LINE:test:"), a
+    guest's failure, before any line that merely has a failure word (a
+    test's statistics may say "stale") -- else the first "not ok", else
+    kmmu-run's reason."""
+    for pattern in (ASSERTION_LINE, FAILURE_LINE):
+        for line in lines:
+            if TAP_RESULT.match(line):
+                if line.lstrip().startswith("not ok"):
+                    break
+                continue
+            if "# SKIP" in line or CHECKER_CLEAN.search(line):
+                continue
+            if pattern.search(line):
+                return line.strip()[:300]
     for line in lines:
         if line.lstrip().startswith("not ok"):
             return line.strip()[:300]
