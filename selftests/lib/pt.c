@@ -172,10 +172,16 @@ int kmmu_pt_map(struct kmmu_pt *pt, uint64_t gva, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-int kmmu_pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa,
-		 int *level, uint64_t *leaf)
+/*
+ * The walk of @gva; also the gpa of the level-1 table it reached, in
+ * @l1_table (left alone when it stopped above level 1), whether or not
+ * the entry there is present.
+ */
+static int pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa, int *level,
+		   uint64_t *leaf, uint64_t *l1_table)
 {
-	uint64_t *table = kmmu_pt_table(pt, pt->root_gpa);
+	uint64_t table_gpa = pt->root_gpa;
+	uint64_t *table = kmmu_pt_table(pt, table_gpa);
 	int l;
 
 	if (!kmmu_pt_canonical(gva))
@@ -183,6 +189,8 @@ int kmmu_pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa,
 	for (l = 4; l >= 1; l--) {
 		uint64_t e = table[(gva >> (12 + 9 * (l - 1))) & 511];
 
+		if (l == 1 && l1_table)
+			*l1_table = table_gpa;
 		if (!(e & KMMU_PTE_P))
 			return -ENOENT;
 		if (l == 1 || (l == 2 && (e & KMMU_PTE_PS))) {
@@ -197,33 +205,31 @@ int kmmu_pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa,
 				*leaf = e;
 			return 0;
 		}
-		table = kmmu_pt_table(pt, e & KMMU_PTE_ADDR_MASK);
+		table_gpa = e & KMMU_PTE_ADDR_MASK;
+		table = kmmu_pt_table(pt, table_gpa);
 		if (!table)
 			return -EFAULT;
 	}
 	return -ENOENT;
 }
 
+int kmmu_pt_walk(const struct kmmu_pt *pt, uint64_t gva, uint64_t *gpa,
+		 int *level, uint64_t *leaf)
+{
+	return pt_walk(pt, gva, gpa, level, leaf, NULL);
+}
+
 int kmmu_pt_leaf_table(const struct kmmu_pt *pt, uint64_t gva, uint64_t *table_gpa)
 {
-	uint64_t *table = kmmu_pt_table(pt, pt->root_gpa);
-	uint64_t gpa = pt->root_gpa;
-	int l;
+	uint64_t t = UINT64_MAX;
+	int r = pt_walk(pt, gva, NULL, NULL, NULL, &t);
 
-	if (!kmmu_pt_canonical(gva))
+	if (r == -EFAULT)
+		return r;
+	/* Stopped above level 1: not mapped, or a 2M leaf, which has no level-1 table. */
+	if (t == UINT64_MAX)
 		return -ENOENT;
-	for (l = 4; l > 1; l--) {
-		uint64_t e = table[(gva >> (12 + 9 * (l - 1))) & 511];
-
-		/* A 2M leaf has no level-1 table. */
-		if (!(e & KMMU_PTE_P) || (e & KMMU_PTE_PS))
-			return -ENOENT;
-		gpa = e & KMMU_PTE_ADDR_MASK;
-		table = kmmu_pt_table(pt, gpa);
-		if (!table)
-			return -EFAULT;
-	}
-	*table_gpa = gpa;
+	*table_gpa = t;
 	return 0;
 }
 
