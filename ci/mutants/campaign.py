@@ -84,11 +84,14 @@ NOT_COUNTED = (STALE, BUILD_FAILED, BOOT_FAILED)
 # notifier race than make check's (2 minutes per backing; the nightly
 # stress runs 5: a fault racing an invalidation is rare), and longer
 # two-vCPU guest page-table rewrites (2 minutes of rounds: 015's window is a
-# race too).  Full mode adds them and the "kvm:" benchmarks.
+# race too), and a minute of zap races (memslot updates whose fast zap
+# yields mmu_lock to faulting vCPUs).  Full mode adds them and the "kvm:"
+# benchmarks.
 FULL_EXTRA = ("kvm:{O}/selftests/aging_test+--driver+damon", "kvm:{O}/selftests/lib/tests/damon_test",
               "kvm:{O}/selftests/mmio_invalidation_test+--full-wrap",
               "kvm:{O}/selftests/notifier_race_test+-d+120",
-              "kvm:{O}/selftests/guest_pt_write_test+-d+120")
+              "kvm:{O}/selftests/guest_pt_write_test+-d+120",
+              "kvm:{O}/selftests/zap_race_test+-d+60")
 
 
 class UsageError(Exception):
