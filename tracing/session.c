@@ -32,6 +32,10 @@ struct kmmu_trace_session {
 	struct kmmu_trace_others others;
 	uint32_t stats_flags;		/* KMMU_STATS_* */
 	struct kmmu_host host;		/* probed once, at the start */
+	/* kmmu_trace_session_stop(): done, its result, the events the kernel lost. */
+	bool stopped;
+	int stop_ret;
+	unsigned long long lost;
 };
 
 void kmmu_trace_log_host(struct kmmu_trace_capture *cap, const struct kmmu_host *host,
@@ -361,29 +365,41 @@ static void save_trace(struct kmmu_trace_session *s, const char *why, unsigned l
 	save_dat(s, path);
 }
 
-int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_result *res_out)
+int kmmu_trace_session_stop(struct kmmu_trace_session *s)
 {
-	struct kmmu_checker_opts opts = { .report = stdout };
-	struct kmmu_check_result *res;
-	unsigned long long lost = 0;
-	int ret;
-
 	if (!s)
 		return -EINVAL;
+	if (s->stopped)
+		return s->stop_ret;
 	/*
 	 * Before the capture stops, so that the stats follow every event
 	 * that made them.  The tests finish with their vCPUs stopped and no
 	 * memslot ioctl in flight, when nothing changes SPTEs.
 	 */
 	log_stats(s);
-	ret = kmmu_trace_capture_stop(s->cap, &lost);
+	s->stop_ret = kmmu_trace_capture_stop(s->cap, &s->lost);
 	kmmu_trace_log_sort(&s->log);
 	/*
 	 * Whether the others' capture kept every call is known only now,
 	 * after the stats record was logged: it learns it here.
 	 */
-	if (!ret)
+	if (!s->stop_ret)
 		kmmu_trace_log_mark_stats(&s->log, kmmu_trace_others_merge(&s->others, &s->log));
+	s->stopped = true;
+	return s->stop_ret;
+}
+
+int kmmu_trace_session_finish(struct kmmu_trace_session *s, struct kmmu_check_result *res_out)
+{
+	struct kmmu_checker_opts opts = { .report = stdout };
+	struct kmmu_check_result *res;
+	unsigned long long lost;
+	int ret;
+
+	if (!s)
+		return -EINVAL;
+	ret = kmmu_trace_session_stop(s);
+	lost = s->lost;
 	if (ret) {
 		printf("# checker: the trace is incomplete (%s, %llu events lost): nothing judged\n",
 		       ret == -ENOMEM ? "out of memory" : "the kernel dropped events", lost);

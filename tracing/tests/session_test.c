@@ -109,6 +109,52 @@ TEST(foreign_tasks_on_guest_memory_are_handed_over)
 }
 
 /*
+ * kmmu_trace_session_stop() hands the test the whole history, sorted;
+ * finishing after it judges that same log.  (The kernel's stats record
+ * it logs needs a VM: none here.)
+ */
+TEST(stop_hands_over_the_sorted_log_before_finish)
+{
+	struct kmmu_trace_session *s;
+	struct kmmu_trace_log *log;
+	struct kmmu_trace_record r;
+	uint64_t i, nr;
+	char why[256];
+
+	unsetenv("KMMU_CHECK");
+	unsetenv("KMMU_TRACE_SAVE");
+	s = kmmu_trace_session_start("session_test", why, sizeof(why));
+	if (!s)
+		SKIP(return, "no tracing session: %s", why);
+	log = kmmu_trace_session_log(s);
+	/* Two actions logged out of order: the later one first. */
+	kmmu_trace_action_age(log, GUEST_LO, GUEST_HI);
+	pthread_mutex_lock(&log->lock);
+	r = log->recs[log->nr - 1];
+	pthread_mutex_unlock(&log->lock);
+	r.ts -= 1000;
+	r.hva_range.start = GUEST_LO + 4096;
+	ASSERT_EQ(0, kmmu_trace_log_append(log, &r));
+
+	ASSERT_EQ(0, kmmu_trace_session_stop(s));
+	nr = log->nr;
+	ASSERT_LE(2, nr);
+	for (i = 1; i < nr; i++)
+		ASSERT_LE(log->recs[i - 1].ts, log->recs[i].ts);
+	/* The one logged second, stamped earlier, now comes first of the two. */
+	for (i = 0; i < nr && log->recs[i].type != KMMU_ACT_AGE_REQUEST; i++)
+		;
+	ASSERT_LT(i + 1, nr);
+	ASSERT_EQ(GUEST_LO + 4096, log->recs[i].hva_range.start);
+	ASSERT_EQ(GUEST_LO, log->recs[i + 1].hva_range.start);
+	/* Again: nothing more is stopped, sorted or logged. */
+	ASSERT_EQ(0, kmmu_trace_session_stop(s));
+	ASSERT_EQ(nr, log->nr);
+	ASSERT_EQ(-EINVAL, kmmu_trace_session_stop(NULL));
+	ASSERT_EQ(0, kmmu_trace_session_finish(s, NULL));
+}
+
+/*
  * A saved trace (here: $KMMU_TRACE_SAVE; a divergence saves the same way)
  * is a kmmu trace file and, beside it with the same name, a trace-cmd data
  * file of the same records.

@@ -101,6 +101,17 @@ int kmmu_trace_session_add_foreign(struct kmmu_trace_session *s,
 				   void *ctx, uint64_t *added);
 
 /*
+ * Stops the capture and sorts the log (the kernel's stats last, as
+ * finishing does), for a test that reads the whole history itself
+ * (kmmu_trace_session_log()) before kmmu_trace_session_finish() judges
+ * it; finishing then does not stop again, and nothing may be logged in
+ * between.  0, -EOVERFLOW (events were lost; finishing says so) or
+ * -ENOMEM as kmmu_trace_capture_stop(); the same again on a second call;
+ * -EINVAL without a session.
+ */
+int kmmu_trace_session_stop(struct kmmu_trace_session *s);
+
+/*
  * Ends the session (also frees it).  0: no divergence; 1: divergences
  * (described on stdout, trace file written); -EOVERFLOW: events were lost,
  * so nothing was judged — a failure, the history is incomplete; other
