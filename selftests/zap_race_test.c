@@ -54,7 +54,12 @@
  * that overlap an update (retried faults on the invalid slot, then MMIO
  * exits, which the host completes with the poison) are counted only.  The
  * run's kernel log must stay clean (the hygiene check), through the VM's
- * teardown, which zaps everything left.
+ * teardown, which zaps everything left.  Where it can trace (root,
+ * tracefs), the run is checked against the reference (tracing/checker):
+ * there ZAP_ON_REMOVE judges each DELETE and MOVE as it returns, on the
+ * shadow MMU from the kprobe on mmu_spte_clear_track_bits(): every leaf
+ * of the slot's gfns must have been dropped by then, so a walk that
+ * stopped early fails the run at once, before anything Oopses.
  *
  * What the run prints shows whether the race ran: per kind of update,
  * how many, the leaf SPTEs KVM held before each (pages_4k...), the
@@ -62,11 +67,12 @@
  * ran, the shadow pages the vCPUs made (mmu_cache_miss) and the faults
  * they took (pf_taken).  Pages made during the ioctl may come before or
  * after the zap's walk as well as from a yield in it; the yield itself
- * shows only in a trace: kvmmmu's kvm_mmu_prepare_zap_page events of the
- * walk with a vCPU's kvm_mmu_get_page "new" events between them.  In the
- * test VM (2 CPUs, TCG) every racing DELETE's and MOVE's walk yielded so,
- * after 11 to 74 of its ~2060 pages, to a vCPU that made its new root;
- * the parked DELETE's walk never did.
+ * shows only in the trace, and a traced run counts it (zr_walks()): the
+ * walks, the pages each zapped, and those in which a vCPU took mmu_lock
+ * between two of the walk's pages.  In the test VM (2 CPUs, TCG) every
+ * racing DELETE's and MOVE's walk was so interrupted, after 11 to 186 of
+ * its ~2060 pages (where the vCPU made its new root); the parked DELETE's
+ * walk never was.
  *
  * TDP MMU: the fast zap invalidates the roots under mmu_lock and zaps
  * them with the lock shared while vCPUs fault on new roots; there the
@@ -75,8 +81,9 @@
  * race's numbers; KVM_SET_NR_MMU_PAGES has nothing to reclaim, and shadow
  * pages made are not counted (mmu_cache_miss is the shadow MMU's).
  *
- * Options: -d S seconds of rounds (at least one round; default 6), -t N
- * guest page tables (chunks), -v vCPUs.  $KMMU_ZAP_INJECT plants a bug in
+ * Options: -d S seconds of rounds (at least one round; default 4), -t N
+ * guest page tables (chunks), -v vCPUs, --no-check (no trace, no checker:
+ * the race at full speed, judged by data, stats and the kernel log).  $KMMU_ZAP_INJECT plants a bug in
  * the test, which must then fail: "keep" (the parked DELETE of round 0
  * is skipped, as if its zap had left every SPTE) fails the check that
  * nothing is left; "stale" (once, the re-added buffer holds the previous
@@ -95,7 +102,10 @@
 #include "kmmu/gate.h"
 #include "kmmu/kvm_test_harness.h"
 #include "kmmu/kvm_stats.h"
+#include "kmmu/checker.h"
 #include "kmmu/opts.h"
+#include "kmmu/trace_log.h"
+#include "kmmu/trace_session.h"
 
 #define ZR_SLOT			KMMU_SLOT_FIRST_FREE
 #define ZR_DATA_GPA		KMMU_GPA_TEST
@@ -151,7 +161,8 @@ static struct {
 	double duration;
 	uint64_t tables;
 	int inject;		/* ZR_INJECT_* */
-} zr_opts = { .vcpus = 2, .duration = 6, .tables = ZR_TABLES };
+	bool no_check;		/* --no-check: no trace session for the checker */
+} zr_opts = { .vcpus = 2, .duration = 4, .tables = ZR_TABLES };
 
 enum { ZR_INJECT_NONE, ZR_INJECT_KEEP, ZR_INJECT_STALE };
 
@@ -242,7 +253,17 @@ struct zr_kind_counts {
 	uint64_t made, raced;		/* shadow pages made during; updates with some */
 	uint64_t faults, faulted;	/* vCPU faults during; updates with some */
 	double secs;			/* in the update's ioctls */
+	/* The fast zaps' walks in the checker's trace (zr_walks()). */
+	uint64_t walks, walk_pages, yielded;	/* walks, pages they zapped, walks that yielded */
+	uint64_t first_yield_min, first_yield_max;	/* pages zapped before the first yield */
 };
+
+/* An update's ioctls on the trace clock, for finding its zaps in the trace. */
+struct zr_window {
+	uint64_t t0, t1;
+	int kind;
+};
+#define ZR_MAX_WINDOWS		4096
 
 FIXTURE(zr) {
 	struct kmmu_test_run run;	/* the VM is run.vm */
@@ -262,6 +283,8 @@ FIXTURE(zr) {
 	struct zr_kind_counts kind[ZR_NR_KINDS];
 	uint64_t rounds;
 	bool stale_injected;
+	struct zr_window win[ZR_MAX_WINDOWS];
+	int nr_win;
 };
 
 FIXTURE_SETUP(zr)
@@ -468,6 +491,92 @@ static void zr_fail_context(struct kmmu_vcpu *vcpu, const struct kmmu_ucall_msg 
 		snprintf(buf, len, "the value read is no page's version");
 }
 
+static void zr_window_begin(FIXTURE_DATA(zr) *self, int k)
+{
+	if (self->run.trace && self->nr_win < ZR_MAX_WINDOWS)
+		self->win[self->nr_win] = (struct zr_window){ .t0 = kmmu_trace_now(), .kind = k };
+}
+
+static void zr_window_end(FIXTURE_DATA(zr) *self)
+{
+	if (self->run.trace && self->nr_win < ZR_MAX_WINDOWS)
+		self->win[self->nr_win++].t1 = kmmu_trace_now();
+}
+
+/* What only a holder of the shadow MMU's mmu_lock (for write) traces. */
+static bool zr_under_lock(const struct kmmu_trace_record *r)
+{
+	return r->type == KMMU_EV_SET_SPTE || r->type == KMMU_EV_MARK_MMIO_SPTE ||
+	       r->type == KMMU_EV_PREPARE_ZAP_PAGE;
+}
+
+/*
+ * The walks of kvm_zap_obsolete_pages() in the checker's trace, per kind
+ * of update: a walk is the kvm_mmu_prepare_zap_page events of the task
+ * that traced kvm_mmu_zap_all_fast, from there to its next one or the
+ * end of the update's ioctls.  It yielded mmu_lock to a vCPU if another
+ * task traced something only a holder of the lock can (an SPTE installed,
+ * an MMIO SPTE, a page zapped: the shadow MMU's vCPUs take it for write)
+ * between its first and last page.  A walk that stops at a yield (007)
+ * shows as one that zapped few pages and did not yield.  After
+ * kmmu_trace_session_stop(): the whole log, sorted.
+ */
+static void zr_walks(FIXTURE_DATA(zr) *self)
+{
+	struct kmmu_trace_log *log = kmmu_trace_session_log(self->run.trace);
+	struct kmmu_trace_record *r = NULL;
+	uint64_t i, j, n = 0, end, pages, before, others;
+	int w = 0, z;
+
+	if (!self->nr_win)
+		return;
+	r = malloc(log->nr * sizeof(*r) + 1);
+	for (i = 0; r && i < log->nr; i++)
+		if (zr_under_lock(&log->recs[i]) || log->recs[i].type == KMMU_EV_ZAP_ALL_FAST)
+			r[n++] = log->recs[i];
+	if (!r)
+		return;
+	for (i = 0; i < n; i++) {
+		struct zr_kind_counts *c;
+
+		if (r[i].type != KMMU_EV_ZAP_ALL_FAST)
+			continue;
+		while (w < self->nr_win && self->win[w].t1 < r[i].ts)
+			w++;
+		if (w == self->nr_win)
+			break;
+		if (r[i].ts < self->win[w].t0)
+			continue;	/* not one of the updates (VM teardown is after them) */
+		c = &self->kind[self->win[w].kind];
+		z = r[i].pid;
+		/* The walk ends at the zapper's next fast zap or the window's end. */
+		for (end = i + 1; end < n && r[end].ts <= self->win[w].t1; end++)
+			if (r[end].pid == z && r[end].type == KMMU_EV_ZAP_ALL_FAST)
+				break;
+		pages = before = others = 0;
+		for (j = i + 1; j < end; j++) {
+			if (r[j].pid == z && r[j].type == KMMU_EV_PREPARE_ZAP_PAGE) {
+				pages++;
+				/* Another task's locked events before this page: a yield. */
+				if (others && !before)
+					before = pages - 1;
+			} else if (r[j].pid != z && pages) {
+				others++;
+			}
+		}
+		c->walks++;
+		c->walk_pages += pages;
+		if (!before)
+			continue;
+		if (!c->yielded || before < c->first_yield_min)
+			c->first_yield_min = before;
+		if (before > c->first_yield_max)
+			c->first_yield_max = before;
+		c->yielded++;
+	}
+	free(r);
+}
+
 /* One update of kind @k, counted; 0 or -errno with the call that failed in @what. */
 static int zr_update(FIXTURE_DATA(zr) *self, int k, const char **what)
 {
@@ -477,6 +586,7 @@ static int zr_update(FIXTURE_DATA(zr) *self, int k, const char **what)
 
 	zr_snap(self, &a);
 	t0 = kmmu_now();
+	zr_window_begin(self, k);
 	switch (k) {
 	case ZR_DELETE:
 		*what = "DELETE and re-add of the data slot";
@@ -494,6 +604,7 @@ static int zr_update(FIXTURE_DATA(zr) *self, int k, const char **what)
 		break;
 	}
 	secs = kmmu_now() - t0;
+	zr_window_end(self);
 	zr_snap(self, &b);
 	if (!r)
 		zr_count(self, k, &a, &b, secs);
@@ -509,11 +620,16 @@ KMMU_TEST_F(zr, run, 300)
 	uint64_t sh_gva, t, arrivals = 0, mmio = 0, judged = 0, racy = 0, passes = 0;
 	struct zr_snap before, left;
 	const char *what = "";
+	char err[512];
 	double t0, secs;
 	int b, v, k, r, i;
 
 	vo.pt_pages = 1024 + zr_opts.tables + zr_opts.tables / 512 + 8;
+	if (!zr_opts.no_check)
+		kmmu_test_run_trace(&self->run, "zap_race_test", &vo, err, sizeof(err));
 	kmmu_vm_create(&self->run.vm, &vo);
+	kmmu_trace_session_vm(self->run.trace, kmmu_kvm_cap(kmmu_vm_fd(self->run.vm),
+							KVM_CAP_MULTI_ADDRESS_SPACE));
 	self->sh = kmmu_vm_alloc_shared(self->run.vm, sizeof(*self->sh), &sh_gva);
 	ASSERT_NE(NULL, self->sh);
 	self->sh->tables = zr_opts.tables;
@@ -579,7 +695,9 @@ KMMU_TEST_F(zr, run, 300)
 				zr_snap(self, &left);
 			} else {
 				zr_seq(self, true);
+				zr_window_begin(self, ZR_PARKED);
 				r = kmmu_slot_delete(self->run.vm, ZR_SLOT);
+				zr_window_end(self);
 				ASSERT_EQ(0, r) TH_LOG("DELETE of the data slot: %s", strerror(-r));
 				zr_snap(self, &left);
 				/* Back, and counted as this kind's update. */
@@ -639,6 +757,28 @@ KMMU_TEST_F(zr, run, 300)
 			       (unsigned long long)c->n, (unsigned long long)c->faults,
 			       (unsigned long long)c->faulted, c->secs);
 	}
+	if (self->run.trace) {
+		/* The whole trace, for the walks; finishing judges it below. */
+		kmmu_trace_session_stop(self->run.trace);
+		zr_walks(self);
+		for (k = 0; k < ZR_NR_KINDS; k++) {
+			struct zr_kind_counts *c = &self->kind[k];
+
+			/* The TDP MMU's roots are not on the list the walk zaps. */
+			if (!c->walk_pages)
+				continue;
+			ksft_print_msg("%s, traced: %llu fast zaps walked %llu shadow pages (%llu a walk); a vCPU took mmu_lock in the middle of %llu of the walks",
+				       zr_kind_names[k], (unsigned long long)c->walks,
+				       (unsigned long long)c->walk_pages,
+				       (unsigned long long)(c->walk_pages / c->walks),
+				       (unsigned long long)c->yielded);
+			if (c->yielded)
+				printf(", after %llu to %llu of their pages",
+				       (unsigned long long)c->first_yield_min,
+				       (unsigned long long)c->first_yield_max);
+			printf("\n");
+		}
+	}
 	if (self->vm_stats_open && self->stat_found[ZR_RMAP_MAX]) {
 		zr_snap(self, &left);
 		ksft_print_msg("KVM: %llu shadow pages made in all (mmu_cache_miss), longest rmap %llu\n",
@@ -654,16 +794,29 @@ KMMU_TEST_F(zr, run, 300)
 	/* A run that judged nothing after an update tested nothing. */
 	ASSERT_LT(zr_opts.tables, judged)
 		TH_LOG("the guest judged only %llu reads", (unsigned long long)judged);
+	if (self->run.trace) {
+		struct kmmu_check_result res;
+
+		ASSERT_EQ(0, kmmu_test_run_check_result(&self->run, &res))
+			TH_LOG("the checker found the kernel's MMU events diverging from the reference, or could not judge them (see its lines above)");
+		ksft_print_msg("checker: ZAP_ON_REMOVE judged %llu%s%s\n",
+			       (unsigned long long)res.checked[KMMU_PROP_ZAP_ON_REMOVE],
+			       res.not_checkable[KMMU_PROP_ZAP_ON_REMOVE] ? ": " : "",
+			       res.not_checkable[KMMU_PROP_ZAP_ON_REMOVE] ?
+			       res.not_checkable[KMMU_PROP_ZAP_ON_REMOVE] : "");
+	}
 }
 
 static void zr_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-d seconds] [-t tables] [-v vcpus]\n"
-		"  -d  seconds of rounds of slot updates (at least one round; default 6)\n"
+		"usage: %s [-d seconds] [-t tables] [-v vcpus] [--no-check]\n"
+		"  -d  seconds of rounds of slot updates (at least one round; default 4)\n"
 		"  -t  guest page tables, one per 2M chunk of the aliased range (default %d,\n"
 		"      %d to %d): as many shadow pages with SPTEs into the data slot\n"
 		"  -v  vCPUs reading the chunks (default 2, max %d)\n"
+		"  --no-check  no trace session: not checked against the reference, the\n"
+		"      walks not counted\n"
 		"$KMMU_ZAP_INJECT plants a bug in the test, which must then fail: keep (the\n"
 		"parked DELETE of round 0 skipped, as if its zap had left every SPTE) or\n"
 		"stale (the first re-added buffer holds the previous version, as the\n"
@@ -672,6 +825,7 @@ static void zr_usage(FILE *f, const char *prog)
 }
 
 static const struct kmmu_opt zr_table[] = {
+	KMMU_OPT_BOOL("no-check", 0, zr_opts.no_check),
 	KMMU_OPT_U(NULL, 't', zr_opts.tables, ZR_MIN_TABLES, ZR_MAX_TABLES, 0,
 		   "-t wants 64 to 32768 guest page tables"),
 	KMMU_OPTS_END
