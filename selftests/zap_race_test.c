@@ -77,9 +77,13 @@
  * TDP MMU: the fast zap invalidates the roots under mmu_lock and zaps
  * them with the lock shared while vCPUs fault on new roots; there the
  * test checks the same things (no SPTE left after the parked DELETE, no
- * stale read, a clean kernel log), with leaf SPTEs and faults as the
- * race's numbers; KVM_SET_NR_MMU_PAGES has nothing to reclaim, and shadow
- * pages made are not counted (mmu_cache_miss is the shadow MMU's).
+ * stale read, ZAP_ON_REMOVE from kvm_tdp_mmu_spte_changed, a clean
+ * kernel log), with leaf SPTEs (about 2100: the guest's page tables, the
+ * slot, the runtime's pages) and faults as the race's numbers, and from
+ * the trace the roots' page tables each zap freed and the zaps the vCPUs
+ * faulted in the middle of; KVM_SET_NR_MMU_PAGES has nothing to reclaim,
+ * and shadow pages made are not counted (mmu_cache_miss is the shadow
+ * MMU's).
  *
  * Options: -d S seconds of rounds (at least one round; default 4), -t N
  * guest page tables (chunks), -v vCPUs, --no-check (no trace, no checker:
@@ -100,6 +104,7 @@
 #include "kselftest_harness.h"
 #include "kmmu/clock.h"
 #include "kmmu/gate.h"
+#include "kmmu/host_probe.h"
 #include "kmmu/kvm_test_harness.h"
 #include "kmmu/kvm_stats.h"
 #include "kmmu/checker.h"
@@ -758,16 +763,27 @@ KMMU_TEST_F(zr, run, 300)
 			       (unsigned long long)c->faulted, c->secs);
 	}
 	if (self->run.trace) {
+		struct kmmu_host host;
+		bool tdp_mmu;
+
+		kmmu_host_probe(&host);
+		tdp_mmu = host.tdp == 1 && host.tdp_mmu == 1;
 		/* The whole trace, for the walks; finishing judges it below. */
 		kmmu_trace_session_stop(self->run.trace);
 		zr_walks(self);
 		for (k = 0; k < ZR_NR_KINDS; k++) {
 			struct zr_kind_counts *c = &self->kind[k];
 
-			/* The TDP MMU's roots are not on the list the walk zaps. */
 			if (!c->walk_pages)
 				continue;
-			ksft_print_msg("%s, traced: %llu fast zaps walked %llu shadow pages (%llu a walk); a vCPU took mmu_lock in the middle of %llu of the walks",
+			/*
+			 * The TDP MMU zaps its invalidated roots with mmu_lock
+			 * shared, as its vCPUs fault: there the count is of
+			 * zaps the vCPUs faulted in the middle of, not yields.
+			 */
+			ksft_print_msg(tdp_mmu ?
+				       "%s, traced (TDP MMU): %llu fast zaps freed %llu page tables of the invalidated roots (%llu a zap); the vCPUs installed SPTEs or zapped tables in the middle of %llu of them" :
+				       "%s, traced: %llu fast zaps walked %llu shadow pages (%llu a walk); a vCPU took mmu_lock in the middle of %llu of the walks",
 				       zr_kind_names[k], (unsigned long long)c->walks,
 				       (unsigned long long)c->walk_pages,
 				       (unsigned long long)(c->walk_pages / c->walks),
