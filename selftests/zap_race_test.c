@@ -45,7 +45,10 @@
  *      oldest pages under the vCPUs) and restores it;
  *   4. parks the vCPUs outside KVM_RUN and DELETEs the slot once more:
  *      with no vCPU to fault, nothing may be left after the zap, so KVM's
- *      pages_4k + pages_2m + pages_1g must read 0; then re-adds it.
+ *      pages_4k + pages_2m + pages_1g must read 0; then re-adds it.  (A
+ *      DELETE zaps every SPTE of the VM, not only the slot's: so in 6.1,
+ *      and later with KVM_X86_QUIRK_SLOT_ZAP_ALL, which is on unless the
+ *      VMM turns it off; this test does not.)
  * A seqlock in shared memory (odd while an update runs, else 2 * the
  * version) lets the guest judge a read that saw no update begin or end:
  * it must read that version of its page; anything else fails the guest
@@ -59,7 +62,7 @@
  * there ZAP_ON_REMOVE judges each DELETE and MOVE as it returns, on the
  * shadow MMU from the kprobe on mmu_spte_clear_track_bits(): every leaf
  * of the slot's gfns must have been dropped by then, so a walk that
- * stopped early fails the run at once, before anything Oopses.
+ * stopped early fails the run, Oops or not.
  *
  * What the run prints shows whether the race ran: per kind of update,
  * how many, the leaf SPTEs KVM held before each (pages_4k...), the
