@@ -1265,8 +1265,11 @@ class Campaign:
                    KMMU_TRACE_DIR=os.path.join(rundir, "traces"), KMMU_VM="always")
         argv = command("KMMU_MUTANTS_KMMU_RUN", ["/usr/bin/python3", os.path.join(REPO, "ci", "kmmu-run")])
         # One program at a time in its VM: --vms says how many VMs run at once.
+        # A VM per program, not one for all: a program's kernel log
+        # (--dmesg-dir, its findings) is then exactly its own, and an Oops
+        # that panics the VM takes no other program with it.
         argv += ["--mode", "check", "--build", self.O, "--results", results, "--vm", "always",
-                 "--jobs", "1", "--timeout", str(int(timeout)), *self.program_list]
+                 "--jobs", "1", "--vm-per-program", "--timeout", str(int(timeout)), *self.program_list]
         log_path = os.path.join(rundir, "kmmu.log")
         rc = self.children.run(argv, log_path, env=env)
         docs = sorted(glob.glob(os.path.join(results, "*.json")))
