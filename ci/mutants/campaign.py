@@ -1685,10 +1685,10 @@ class Campaign:
         if self.args.imports:
             log(f"imported {self.import_results(self.args.imports)} judged pairs from "
                 f"{', '.join(self.args.imports)}")
-        todo = [(p, m) for p, m in self.slice if not self.done(p, m)]
+        pending = [(p, m) for p, m in self.slice if not self.done(p, m)]
         log(f"kmmu programs: {' '.join(program_path(p) for p in self.program_list)}")
         log(f"{len(self.slice)} pairs in shard {self.shard[0]}/{self.shard[1]} "
-            f"({len(self.all_pairs)} in all), {len(todo)} to run; state {self.state}")
+            f"({len(self.all_pairs)} in all), {len(pending)} to run; state {self.state}")
         try:
             left = self.tree.revert()
             if left:
@@ -1697,14 +1697,14 @@ class Campaign:
                 if self.tree.looks_applied(p):
                     raise CampaignError(f"the tree {self.src} already has {p.name} applied: "
                                         "restore it (e.g. patch -R -p1) first")
-            if todo:
+            if pending:
                 self.prepare_pristine()
                 self.upstream_bin = self.prepare_upstream()
-                self.run_baselines(sorted({m for _, m in todo}, key=MMUS.index))
+                self.run_baselines(sorted({m for _, m in pending}, key=MMUS.index))
             else:
                 self.upstream_bin = None if self.args.no_upstream else os.path.join(self.kdir, "upstream-selftests")
             by_patch = {}
-            for p, m in todo:
+            for p, m in pending:
                 by_patch.setdefault(p.name, (p, []))[1].append(m)
             for patch, mmus in by_patch.values():
                 self.run_patch(patch, mmus)
