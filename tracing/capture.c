@@ -195,8 +195,10 @@ static void remove_stale_instances(const char *tracing_dir)
 }
 
 /*
- * A child that removes the instance when this process is gone, however it
- * ended: it waits for EOF on a pipe only we hold the write end of.  It
+ * A child that removes the instance and the kprobes when this process is
+ * gone, however it ended: it waits for EOF on a pipe only we hold the
+ * write end of.  Started before either exists, so that no moment of the
+ * start leaves one behind if this process is killed there.  It
  * ignores terminal signals (Ctrl-C reaches the whole process group) and
  * closes everything else, so it neither dies early nor keeps a runner's
  * output pipe open.
@@ -215,7 +217,7 @@ static int start_janitor(struct kmmu_trace_capture *cap, const char *instance_pa
 		return -errno;
 	}
 	if (pid == 0) {
-		char c;
+		char c, group[sizeof(cap->tracing_dir) + sizeof(cap->name) + 8];
 		int devnull = open("/dev/null", O_RDWR);
 
 		signal(SIGINT, SIG_IGN);
@@ -237,9 +239,14 @@ static int start_janitor(struct kmmu_trace_capture *cap, const char *instance_pa
 				break;
 			usleep(100000);
 		}
-		/* Global, not the instance's: disabled with it, removable now. */
-		if (cap->kprobes)
-			kmmu_kprobes_remove(cap->tracing_dir, cap->name, cap->kprobes);
+		/*
+		 * Global, not the instance's: disabled with it, removable now.
+		 * Started before any was added, this janitor does not know
+		 * which: all of the group's, if the group exists.
+		 */
+		snprintf(group, sizeof(group), "%s/events/%s", cap->tracing_dir, cap->name);
+		if (!access(group, F_OK))
+			kmmu_kprobes_remove(cap->tracing_dir, cap->name, ~0u);
 		_exit(0);
 	}
 	close(fds[0]);
@@ -548,6 +555,11 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	snprintf(cap->path, sizeof(cap->path), "%s/instances/%s", dir, cap->name);
 	snprintf(cap->tracing_dir, sizeof(cap->tracing_dir), "%s", dir);
 
+	ret = start_janitor(cap, cap->path);
+	if (ret) {
+		kmmu_err_msg(err, err_len, ret, "cannot fork the instance janitor: %s", strerror(-ret));
+		goto fail;
+	}
 	add_kprobes(cap, opts);
 	if (cap->kprobes)
 		systems[5] = cap->name;
@@ -604,11 +616,6 @@ int kmmu_trace_capture_start(struct kmmu_trace_capture **out,
 	if (!cap->instance) {
 		ret = kmmu_err_msg(err, err_len, -errno ? -errno : -EIO, "cannot create tracefs instance %s: %s",
 				   cap->name, strerror(errno));
-		goto fail;
-	}
-	ret = start_janitor(cap, cap->path);
-	if (ret) {
-		kmmu_err_msg(err, err_len, ret, "cannot fork the instance janitor: %s", strerror(-ret));
 		goto fail;
 	}
 

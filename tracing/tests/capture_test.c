@@ -15,10 +15,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -281,6 +285,166 @@ TEST(instance_removed_on_destroy_exit_and_sigkill)
 		TH_LOG("instance %s survived its process", name);
 	}
 	kmmu_trace_log_free(&log);
+}
+
+/* ---- killed at any step of the start ---- */
+
+/*
+ * Whether the syscall @si enters creates something on the host that must
+ * not outlive the process: a directory (the instance) or a kprobe (a write
+ * to kprobe_events or dynamic_events).
+ */
+static bool creates_host_state(pid_t pid, const struct __ptrace_syscall_info *si)
+{
+	unsigned long long nr = si->entry.nr;
+	char fd[64], path[512];
+	ssize_t n;
+
+	if (nr == SYS_mkdir || nr == SYS_mkdirat)
+		return true;
+	if (nr != SYS_write && nr != SYS_pwrite64 && nr != SYS_writev)
+		return false;
+	snprintf(fd, sizeof(fd), "/proc/%d/fd/%llu", (int)pid,
+		 (unsigned long long)si->entry.args[0]);
+	n = readlink(fd, path, sizeof(path) - 1);
+	if (n < 0)
+		return false;
+	path[n] = 0;
+	return strstr(path, "kprobe_events") || strstr(path, "dynamic_events");
+}
+
+/* Whether anything of @pid's captures is on the host: an instance or a kprobe. */
+static bool captures_left(pid_t pid, char *what, size_t len)
+{
+	char prefix[32], path[512], line[512];
+	struct dirent *de;
+	bool left = false;
+	DIR *d;
+	FILE *f;
+
+	snprintf(prefix, sizeof(prefix), "kmmu-%d-", (int)pid);
+	snprintf(path, sizeof(path), "%s/instances", kmmu_tracefs_dir());
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			snprintf(what, len, "instance %s", de->d_name);
+			left = true;
+		}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/kprobe_events", kmmu_tracefs_dir());
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, prefix)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(what, len, "kprobe %s", line);
+			left = true;
+		}
+	if (f)
+		fclose(f);
+	return left;
+}
+
+/*
+ * Run a capture's start in a traced child and SIGKILL it at the exit of
+ * its @k-th syscall that creates host state.  Returns 1 if it was killed there, 0
+ * if the start completed first, -1 if the child could not be traced.
+ */
+static int kill_at_step(struct __test_metadata *_metadata, int k, pid_t *pid)
+{
+	int status, sig = 0, n = 0;
+	bool creating = false;
+	pid_t child;
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct kmmu_trace_capture *cap;
+		struct kmmu_trace_log log;
+		char err[256];
+
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+			_exit(2);
+		raise(SIGSTOP);
+		kmmu_trace_log_init(&log);
+		if (kmmu_trace_capture_start(&cap, NULL, &log, err, sizeof(err)))
+			_exit(1);
+		raise(SIGUSR1);		/* started: the tracer's signal */
+		pause();
+		_exit(0);
+	}
+	*pid = child;
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	if (WIFEXITED(status))
+		return -1;
+	ASSERT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP);
+	ASSERT_EQ(0, ptrace(PTRACE_SETOPTIONS, child, NULL,
+			    PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL));
+	for (;;) {
+		struct __ptrace_syscall_info si;
+
+		ASSERT_EQ(0, ptrace(PTRACE_SYSCALL, child, NULL, (void *)(long)sig));
+		sig = 0;
+		ASSERT_EQ(child, waitpid(child, &status, 0));
+		ASSERT_TRUE(WIFSTOPPED(status)) TH_LOG("the start ended its process: %#x", status);
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			ASSERT_LT(0, ptrace(PTRACE_GET_SYSCALL_INFO, child, (void *)sizeof(si), &si));
+			if (si.op == PTRACE_SYSCALL_INFO_ENTRY)
+				creating = creates_host_state(child, &si);
+			else if (si.op == PTRACE_SYSCALL_INFO_EXIT && creating && ++n == k)
+				break;
+			continue;
+		}
+		if (WSTOPSIG(status) == SIGUSR1)
+			break;
+		sig = WSTOPSIG(status);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	return n == k;
+}
+
+/*
+ * Killed right after any step of the start that creates host state (the
+ * instance, each kprobe), or once it is done: nothing of it is left once
+ * its janitor is done.
+ * A janitor started after the instance's mkdir left the instance of a
+ * process killed in between (issue 12's DAMON driver, signalled as its
+ * capture started).
+ */
+TEST(nothing_left_when_killed_at_any_step_of_start)
+{
+	int k, r, steps = 0;
+	char what[600];
+	pid_t child;
+
+	skip_without_tracefs(_metadata);
+	/* The janitors, orphaned by the kill, become this process's to wait for. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	for (k = 1; ; k++) {
+		struct timespec start, now;
+
+		r = kill_at_step(_metadata, k, &child);
+		if (r < 0)
+			SKIP(return, "cannot ptrace a child here");
+		/* Every janitor ends (the instance's gives up after 5 s). */
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (waitpid(-1, NULL, WNOHANG) >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ASSERT_GT(15, now.tv_sec - start.tv_sec) TH_LOG("a janitor did not end");
+			usleep(10000);
+		}
+		ASSERT_FALSE(captures_left(child, what, sizeof(what)))
+			TH_LOG("killed right after the start's creating syscall %d: %s left behind",
+			       k, what);
+		if (!r)
+			break;
+		steps++;
+	}
+	TH_LOG("killed after each of the start's %d creating syscalls and after it: nothing left",
+	       steps);
+	/* Else the tracing saw not even the instance's mkdir, and proved nothing. */
+	ASSERT_LE(1, steps);
 }
 
 /*
