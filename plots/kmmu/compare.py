@@ -10,8 +10,16 @@ landed, what else the host was doing), so samples pooled over runs look
 more precise than they are and two sets of runs of one kernel "differ
 significantly".  When both sides have at least two runs with a metric, the
 test compares the runs' medians (one value per run: the between-run
-variance); with one run on a side there is nothing but the samples, and
-the verdict says it is per-sample and less reliable.
+variance).  With one run on a side (two `make bench` runs, say) the
+samples are all there is of each metric, and alone they would call every
+difference between two runs of one kernel a change: so the spread between
+runs is estimated from the family itself.  When nothing changed, each
+metric's change is that spread plus its own samples' noise; a kernel
+change moves some metrics, or all of them by similar amounts, and leaves
+the spread about their common shift alone.  between_run_spread() finds
+the spread at which the shortest half of the metrics' standardized
+changes is as wide as a normal's, and each metric's test adds it to its
+samples' noise (see measure()).
 
 A comparison of two groups tests every metric at once, a hundred of them
 in a full make bench: at alpha 0.05 about five would look significant
@@ -29,9 +37,10 @@ import os
 
 from kmmu import note
 from kmmu.results import HIGHER, LOWER, InputError, load_run
-from kmmu.stats import (POWER, adjusted_p_values, detectable_difference, mean, median,
-                        sample_variance,
-                        student_t_quantile, welch_t_test)
+from kmmu.stats import (POWER, SHORTEST_HALF_NORMAL, adjusted_p_values, detectable_difference,
+                        detectable_difference_se, mean, median, normal_cdf, normal_pdf,
+                        sample_variance, shortest_half,
+                        student_t_quantile, student_t_two_sided_p, welch_t_test)
 
 REGRESSION, IMPROVEMENT, NO_CHANGE = "REGRESSION", "improvement", "no change"
 N_TOO_SMALL, MISSING, NEW = "n too small", "missing", "new"
@@ -40,6 +49,25 @@ VERDICT_ORDER = [REGRESSION, IMPROVEMENT, NOT_RESOLVED, NO_CHANGE, N_TOO_SMALL, 
 
 # What a comparison's values are: the runs' medians, or every sample.
 BY_RUNS, BY_SAMPLES = "runs", "samples"
+
+# The fewest single-run metrics of a group the spread between runs is
+# estimated from; with fewer, their samples alone are compared.
+SPREAD_MIN_METRICS = 10
+# Metrics farther than TRIM standard deviations from the robust fit are
+# left out of the spread's refinement (they moved); the variance of a
+# standard normal within +-TRIM is what the kept ones must match.
+TRIM = 3.0
+TRIMMED_NORMAL_VARIANCE = 1.0 - 2.0 * TRIM * normal_pdf(TRIM) / (2.0 * normal_cdf(TRIM) - 1.0)
+
+
+class RunSpread:
+    """The spread between runs of a group compared one run a side: tau,
+    the standard deviation of one run's mean about the kernel's, relative
+    to the mean; estimated from the changes of n metrics."""
+
+    def __init__(self, tau, n):
+        self.tau = tau
+        self.n = n
 
 
 class MetricInfo:
@@ -100,6 +128,7 @@ class Group:
         self.name = name
         self.runs = runs
         self.is_baseline = is_baseline
+        self.spread = None          # RunSpread of its single-run comparisons, if estimated
 
     def samples(self, key):
         return pooled_samples(self.runs, key)
@@ -246,11 +275,109 @@ def resolution(base, new, alpha, power=POWER):
     return diff / abs(base_mean) * 100.0
 
 
-def measure(base_samples, base_run_values, row, alpha):
+def oriented_log_change(direction, base, new):
+    """(d, v): the log of the ratio of the means of new and base, signed
+    so that worse is positive, and its variance from the samples' noise
+    (delta method); None without 2 values a side or a positive mean."""
+    if len(base) < 2 or len(new) < 2:
+        return None
+    ma, mb = mean(base), mean(new)
+    if ma <= 0 or mb <= 0:
+        return None
+    d = math.log(mb / ma)
+    v = sample_variance(base) / len(base) / ma ** 2 + sample_variance(new) / len(new) / mb ** 2
+    return (d if direction == LOWER else -d), v
+
+
+def between_run_spread(changes):
+    """The RunSpread of a family from its metrics' changes, (d, v) pairs
+    of oriented_log_change(), or None with fewer than SPREAD_MIN_METRICS.
+
+    Each change is modelled as its metric's shift plus the two runs'
+    deviations (tau each, relative) plus its samples' noise (v), and
+    standardized as (d - centre) / sqrt(v + 2 tau^2).  A robust start: the
+    tau at which the shortest half of the standardized changes, about the
+    shortest half's midpoint, is as wide as a standard normal's; it
+    ignores a minority of metrics that moved and, when a change moved most
+    of them alike, measures the spread about that shift.  Then, for
+    precision (the shortest half alone uses half of the metrics), the
+    metrics within TRIM of the fit are kept and tau is where their
+    standardized changes, about their mean, have a normal's variance
+    truncated at TRIM; again, until the kept metrics stay the same.  0 where the samples' noise alone explains the
+    changes.
+    """
+    if len(changes) < SPREAD_MIN_METRICS:
+        return None
+
+    def standardized(d, v, centre, tau):
+        sd = math.sqrt(v + 2.0 * tau * tau)
+        if sd == 0:
+            return 0.0 if d == centre else math.copysign(math.inf, d - centre)
+        return (d - centre) / sd
+
+    def solve(too_wide):
+        """The least tau >= 0 that is not too wide (too_wide falls with tau)."""
+        if not too_wide(0.0):
+            return 0.0
+        lo, hi = 0.0, 1.0
+        while too_wide(hi):
+            lo, hi = hi, hi * 2.0
+            if hi > 1e6:
+                return math.inf
+        for _ in range(60):
+            mid = (lo + hi) / 2.0
+            if too_wide(mid):
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    _, centre = shortest_half([d for d, _ in changes])
+    tau = solve(lambda t: shortest_half([standardized(d, v, centre, t)
+                                         for d, v in changes])[0] > SHORTEST_HALF_NORMAL)
+    if math.isinf(tau):
+        return RunSpread(tau, len(changes))
+    n = None
+    # Until the kept metrics no longer change (the robust start may be wide
+    # enough to keep some that moved: the next fit leaves them out).
+    for _ in range(20):
+        kept = [(d, v) for d, v in changes if abs(standardized(d, v, centre, tau)) <= TRIM]
+        if len(kept) < SPREAD_MIN_METRICS or len(kept) == n:
+            break
+        n = len(kept)
+        centre = mean([d for d, _ in kept])
+        tau = solve(lambda t: mean([standardized(d, v, centre, t) ** 2 for d, v in kept])
+                    > TRIMMED_NORMAL_VARIANCE)
+    return RunSpread(tau, n or len(changes))
+
+
+def with_run_spread(base, new, spread):
+    """Welch's test of base against new, one run each, with the spread
+    between runs added: (t, df, p, se).  Each run's mean deviates from its
+    kernel's by tau of it, so the difference's variance gains
+    (tau * mean)^2 for each side; its degrees of freedom are
+    Welch-Satterthwaite's over the samples' variances and the spread's
+    (estimated from spread.n metrics)."""
+    na, nb = len(base), len(new)
+    qa, qb = sample_variance(base) / na, sample_variance(new) / nb
+    r = (spread.tau * mean(base)) ** 2 + (spread.tau * mean(new)) ** 2
+    se = math.sqrt(qa + qb + r)
+    diff = mean(new) - mean(base)
+    if se == 0 or math.isinf(se):
+        return welch_t_test(base, new) if se == 0 else (0.0, 1.0, 1.0, se)
+    den = qa * qa / (na - 1) + qb * qb / (nb - 1) + r * r / max(spread.n - 1, 1)
+    df = (qa + qb + r) ** 2 / den
+    t = diff / se
+    return t, df, student_t_two_sided_p(t, df), se
+
+
+def measure(base_samples, base_run_values, row, alpha, spread=None):
     """Fills in row's statistics (basis, change, Welch's t-test, its
     resolution and the confidence interval of the mean's change); the
     verdict only where there is nothing to test: NEW, MISSING or
-    N_TOO_SMALL.  Returns whether the row has a p-value to judge."""
+    N_TOO_SMALL.  With spread (a RunSpread), a comparison of samples
+    counts the spread between runs as noise too (with_run_spread()).
+    Returns whether the row has a p-value to judge."""
     if not base_samples:
         row.verdict = NEW
         return False
@@ -265,9 +392,19 @@ def measure(base_samples, base_run_values, row, alpha):
     if res is None:
         row.verdict = N_TOO_SMALL
         return False
+    if row.basis == BY_SAMPLES and spread is not None:
+        res = with_run_spread(base, new, spread)
     row.t, row.df, row.p, se = res
     row.p_adjusted = row.p
-    row.resolution = resolution(base, new, alpha)
+    if row.basis == BY_SAMPLES and spread is not None:
+        if mean(base) == 0:
+            row.resolution = None
+        elif math.isinf(se):
+            row.resolution = math.inf
+        else:
+            row.resolution = detectable_difference_se(se, row.df, alpha) / abs(mean(base)) * 100.0
+    else:
+        row.resolution = resolution(base, new, alpha)
     base_mean = mean(base)
     row.mean_change = relative_change(mean(new), base_mean)
     if base_mean != 0 and row.df > 0:
@@ -327,12 +464,19 @@ def compare(runs, groups, threshold, alpha):
         for i, g in enumerate(groups[1:]):
             row = Row(g, g.samples(key), g.run_values(key))
             if measure(c.base_samples, c.base_run_values, row, alpha):
-                measured[i].append((info, row))
+                measured[i].append((info, c, row))
             c.rows.append(row)
         out.append(c)
-    for pairs in measured:
-        adjust_family([row for _, row in pairs])
-        for info, row in pairs:
+    for g, triples in zip(groups[1:], measured):
+        single = [(info, c, row) for info, c, row in triples if row.basis == BY_SAMPLES]
+        changes = [oriented_log_change(info.direction, c.base_samples, row.samples)
+                   for info, c, row in single]
+        g.spread = between_run_spread([ch for ch in changes if ch is not None])
+        if g.spread is not None:
+            for info, c, row in single:
+                measure(c.base_samples, c.base_run_values, row, alpha, g.spread)
+        adjust_family([row for _, _, row in triples])
+        for info, _, row in triples:
             decide(info, row, threshold, alpha)
     return out
 

@@ -118,10 +118,16 @@ def detectable_difference(sd_a, na, sd_b, nb, alpha, power=POWER):
     if na < 2 or nb < 2:
         return None
     var_a, var_b = sd_a * sd_a, sd_b * sd_b
-    se = math.sqrt(var_a / na + var_b / nb)
+    return detectable_difference_se(math.sqrt(var_a / na + var_b / nb),
+                                    welch_df(var_a, na, var_b, nb), alpha, power)
+
+
+def detectable_difference_se(se, df, alpha, power=POWER):
+    """The smallest true difference a two-sided t-test at alpha detects
+    with probability power when its statistic's standard error is se with
+    df degrees of freedom; 0 when se is 0."""
     if se == 0:
         return 0.0
-    df = welch_df(var_a, na, var_b, nb)
     # The power is alpha at noncentrality 0 and rises monotonically.
     hi = student_t_quantile(alpha, df) + 4.0
     while t_test_power(hi, df, alpha) < power:
@@ -129,6 +135,30 @@ def detectable_difference(sd_a, na, sd_b, nb, alpha, power=POWER):
     nc = _scipy_optimize.brentq(lambda d: t_test_power(d, df, alpha) - power, 0.0, hi,
                                 xtol=1e-10)
     return nc * se
+
+
+def shortest_half(xs):
+    """(length, midpoint) of the shortest interval that holds more than
+    half of xs (at least 2 values): a robust spread and centre, which a
+    minority of outliers, or a second cluster smaller than half, leaves
+    alone.  For normal values its length is about SHORTEST_HALF_NORMAL
+    standard deviations."""
+    xs = sorted(xs)
+    h = len(xs) // 2 + 1
+    i = min(range(len(xs) - h + 1), key=lambda j: xs[j + h - 1] - xs[j])
+    return xs[i + h - 1] - xs[i], (xs[i] + xs[i + h - 1]) / 2.0
+
+
+def normal_pdf(x):
+    return float(_scipy_stats.norm.pdf(x))
+
+
+def normal_cdf(x):
+    return float(_scipy_stats.norm.cdf(x))
+
+
+# The shortest half of N(0, 1): from -0.6745 to +0.6745.
+SHORTEST_HALF_NORMAL = 2.0 * float(_scipy_stats.norm.ppf(0.75))
 
 
 def values_needed(sd, difference, alpha, power=POWER, limit=1000000):

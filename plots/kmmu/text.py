@@ -6,8 +6,8 @@ with its summary line, and the trend tables.
 import math
 
 from kmmu.compare import (BY_RUNS, BY_SAMPLES, IMPROVEMENT, MISSING, N_TOO_SMALL, NEW,
-                          NO_CHANGE, NOT_RESOLVED, REGRESSION, metric_catalogue,
-                          relative_change, trend_points)
+                          NO_CHANGE, NOT_RESOLVED, REGRESSION, SPREAD_MIN_METRICS,
+                          metric_catalogue, relative_change, trend_points)
 from kmmu.stats import FAMILY_METHOD_TEXT, coefficient_of_variation, median
 
 
@@ -132,8 +132,22 @@ def basis_notes(comparisons, alpha):
                      "tells how many runs a side would resolve PCT")
     if by_samples:
         notes.append(f"basis samples ({by_samples} of {len(rows)}): one run on a side, so its "
-                     "samples are compared; runs vary more than the samples of one run, so "
-                     "this verdict is per-sample and less reliable: give each side 2 or more runs")
+                     "samples are compared; runs vary more than the samples of one run")
+        groups = []
+        for r in rows:
+            if r.basis == BY_SAMPLES and r.group not in groups:
+                groups.append(r.group)
+        for g in groups:
+            if g.spread is None:
+                notes.append(f"{g.name}: too few metrics of one run a side to estimate the spread "
+                             f"between runs (fewer than {SPREAD_MIN_METRICS}): its samples alone "
+                             "are compared: this verdict is per-sample and less reliable; give each side 2 "
+                             "or more runs")
+            else:
+                notes.append(f"{g.name}: the spread between runs, estimated from how its "
+                             f"{g.spread.n} metrics changed together, is {g.spread.tau * 100:.3g}% "
+                             "of a run's mean; it counts as noise beside each metric's samples "
+                             "(more runs a side measure it directly)")
     return notes
 
 
