@@ -16,7 +16,8 @@ difference between two runs of one kernel a change: so the spread between
 runs is estimated from the family itself.  When nothing changed, each
 metric's change is that spread plus its own samples' noise; a kernel
 change moves some metrics, or all of them by similar amounts, and leaves
-the spread about their common shift alone.  between_run_spread() finds
+the spread about their common shift alone.  A program with enough metrics
+gets a spread of its own (family_spreads()).  between_run_spread() finds
 the spread at which the shortest half of the metrics' standardized
 changes is as wide as a normal's, and each metric's test adds it to its
 samples' noise (see measure()).
@@ -58,16 +59,25 @@ SPREAD_MIN_METRICS = 10
 # standard normal within +-TRIM is what the kept ones must match.
 TRIM = 3.0
 TRIMMED_NORMAL_VARIANCE = 1.0 - 2.0 * TRIM * normal_pdf(TRIM) / (2.0 * normal_cdf(TRIM) - 1.0)
+# The degrees of freedom the spread brings to a metric's test.  Runs'
+# deviations are heavier-tailed than a normal's: in two idle A/A runs of
+# the benchmarks in the VM, a metric of a program whose spread was 4.7%
+# moved by 50% (memslot_perf_test's unmap-chunked at 509 slots, as in
+# issue 15's first A/A).  A Student t of 4 degrees of freedom gives them
+# room without letting a change of most metrics at once go unseen.
+RUN_SPREAD_DF = 4.0
 
 
 class RunSpread:
     """The spread between runs of a group compared one run a side: tau,
     the standard deviation of one run's mean about the kernel's, relative
-    to the mean; estimated from the changes of n metrics."""
+    to the mean; estimated from the changes of n metrics of programs
+    (their names; None for the whole group)."""
 
-    def __init__(self, tau, n):
+    def __init__(self, tau, n, programs=None):
         self.tau = tau
         self.n = n
+        self.programs = programs
 
 
 class MetricInfo:
@@ -128,7 +138,7 @@ class Group:
         self.name = name
         self.runs = runs
         self.is_baseline = is_baseline
-        self.spread = None          # RunSpread of its single-run comparisons, if estimated
+        self.spreads = []           # RunSpreads of its single-run comparisons (family_spreads())
 
     def samples(self, key):
         return pooled_samples(self.runs, key)
@@ -227,6 +237,8 @@ class Row:
         self.mean_change = None     # of the mean, percent
         self.mean_change_ci = None  # (lo, hi) percent, 95% CI of the mean's change
         self.resolution = None      # percent: the smallest change the test detects, see resolve()
+        self.se = None              # the test's standard error, of the mean's difference
+        self.base_mean = None       # the baseline's mean, of what the test compared
         self.p = None
         self.p_adjusted = None      # p adjusted over the group's metrics (adjust_family())
         self.t = None
@@ -351,13 +363,49 @@ def between_run_spread(changes):
     return RunSpread(tau, n or len(changes))
 
 
+def family_spreads(single):
+    """The spreads between runs of a group's single-run comparisons,
+    (info, comparison, row) triples: ([RunSpread], {program: RunSpread}).
+
+    Programs differ in how much their runs vary (a benchmark of a few
+    milliseconds of work more than one of seconds), so a program with
+    SPREAD_MIN_METRICS metrics or more has a spread of its own; the other
+    programs' metrics share one, or, too few for that, the whole group's.
+    """
+    changes = {}
+    for info, c, row in single:
+        ch = oriented_log_change(info.direction, c.base_samples, row.samples)
+        if ch is not None:
+            changes.setdefault(info.program, []).append(ch)
+    spreads, of_program = [], {}
+    rest = []
+    for program, chs in changes.items():
+        if len(chs) >= SPREAD_MIN_METRICS:
+            spread = between_run_spread(chs)
+            spread.programs = [program]
+            spreads.append(spread)
+            of_program[program] = spread
+        else:
+            rest.append(program)
+    if rest:
+        spread = between_run_spread([ch for p in rest for ch in changes[p]])
+        if spread is None:
+            spread = between_run_spread([ch for chs in changes.values() for ch in chs])
+        if spread is not None:
+            spread.programs = rest
+            spreads.append(spread)
+            for p in rest:
+                of_program[p] = spread
+    return spreads, of_program
+
+
 def with_run_spread(base, new, spread):
     """Welch's test of base against new, one run each, with the spread
     between runs added: (t, df, p, se).  Each run's mean deviates from its
     kernel's by tau of it, so the difference's variance gains
     (tau * mean)^2 for each side; its degrees of freedom are
     Welch-Satterthwaite's over the samples' variances and the spread's
-    (estimated from spread.n metrics)."""
+    (RUN_SPREAD_DF: its tails, not its estimate, are what is uncertain)."""
     na, nb = len(base), len(new)
     qa, qb = sample_variance(base) / na, sample_variance(new) / nb
     r = (spread.tau * mean(base)) ** 2 + (spread.tau * mean(new)) ** 2
@@ -365,10 +413,24 @@ def with_run_spread(base, new, spread):
     diff = mean(new) - mean(base)
     if se == 0 or math.isinf(se):
         return welch_t_test(base, new) if se == 0 else (0.0, 1.0, 1.0, se)
-    den = qa * qa / (na - 1) + qb * qb / (nb - 1) + r * r / max(spread.n - 1, 1)
+    den = qa * qa / (na - 1) + qb * qb / (nb - 1) + r * r / RUN_SPREAD_DF
     df = (qa + qb + r) ** 2 / den
     t = diff / se
     return t, df, student_t_two_sided_p(t, df), se
+
+
+def resolve(row, alpha, power=POWER):
+    """Sets row.resolution from its test's standard error and degrees of
+    freedom: the smallest change of the mean, in percent of the
+    baseline's, that the test finds at alpha with this power (None when
+    the baseline's mean is 0)."""
+    if row.base_mean == 0:
+        row.resolution = None
+    elif math.isinf(row.se):
+        row.resolution = math.inf
+    else:
+        row.resolution = (detectable_difference_se(row.se, row.df, alpha, power) /
+                          abs(row.base_mean) * 100.0)
 
 
 def measure(base_samples, base_run_values, row, alpha, spread=None):
@@ -396,15 +458,8 @@ def measure(base_samples, base_run_values, row, alpha, spread=None):
         res = with_run_spread(base, new, spread)
     row.t, row.df, row.p, se = res
     row.p_adjusted = row.p
-    if row.basis == BY_SAMPLES and spread is not None:
-        if mean(base) == 0:
-            row.resolution = None
-        elif math.isinf(se):
-            row.resolution = math.inf
-        else:
-            row.resolution = detectable_difference_se(se, row.df, alpha) / abs(mean(base)) * 100.0
-    else:
-        row.resolution = resolution(base, new, alpha)
+    row.se, row.base_mean = se, mean(base)
+    resolve(row, alpha)
     base_mean = mean(base)
     row.mean_change = relative_change(mean(new), base_mean)
     if base_mean != 0 and row.df > 0:
@@ -469,12 +524,16 @@ def compare(runs, groups, threshold, alpha):
         out.append(c)
     for g, triples in zip(groups[1:], measured):
         single = [(info, c, row) for info, c, row in triples if row.basis == BY_SAMPLES]
-        changes = [oriented_log_change(info.direction, c.base_samples, row.samples)
-                   for info, c, row in single]
-        g.spread = between_run_spread([ch for ch in changes if ch is not None])
-        if g.spread is not None:
-            for info, c, row in single:
-                measure(c.base_samples, c.base_run_values, row, alpha, g.spread)
+        g.spreads, of_program = family_spreads(single)
+        for info, c, row in single:
+            spread = of_program.get(info.program)
+            if spread is not None:
+                measure(c.base_samples, c.base_run_values, row, alpha, spread)
+        # The verdict rests on p adjusted over the family: a change this
+        # metric's resolution is resolved even when it changed alone (the
+        # strictest adjustment, alpha over the family's size).
+        for _, _, row in triples:
+            resolve(row, alpha / len(triples))
         adjust_family([row for _, _, row in triples])
         for info, _, row in triples:
             decide(info, row, threshold, alpha)

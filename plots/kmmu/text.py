@@ -117,13 +117,14 @@ def basis_notes(comparisons, alpha):
     when some verdicts rest on pooled samples of single runs."""
     rows = [r for c in comparisons for r in c.rows if r.basis]
     by_samples = sum(1 for r in rows if r.basis == BY_SAMPLES)
-    notes = [f"resolution: the smallest change of the mean Welch's test finds at alpha {alpha:g} "
-             f"with power 0.8 at the noise measured (noncentral t); \"{NOT_RESOLVED}\" where it "
+    notes = [f"resolution: the smallest change of the mean Welch's test finds with power 0.8 at "
+             "the noise measured (noncentral t), at the level the adjusted p needs when that "
+             f"metric alone changed (alpha {alpha:g} over the group's metrics): a change of at least "
+             f"the resolution is flagged however many others changed; \"{NOT_RESOLVED}\" where it "
              "is coarser than the threshold",
              "adjusted p: the p-values of each compared group's metrics adjusted "
              f"together ({FAMILY_METHOD_TEXT}), so that runs of one kernel raise no alarm at "
-             f"alpha {alpha:g} however many metrics there are; the verdict rests on it (a change "
-             "of one metric alone needs more than its resolution to be flagged)"]
+             f"alpha {alpha:g} however many metrics there are; the verdict rests on it"]
     if any(r.basis == BY_RUNS for r in rows):
         notes.append("basis runs: the runs' medians compared (the variance between runs)")
     unresolved = sum(1 for r in rows if r.verdict == NOT_RESOLVED)
@@ -138,16 +139,22 @@ def basis_notes(comparisons, alpha):
             if r.basis == BY_SAMPLES and r.group not in groups:
                 groups.append(r.group)
         for g in groups:
-            if g.spread is None:
+            spreads = [sp for sp in g.spreads if sp is not None]
+            if not spreads:
                 notes.append(f"{g.name}: too few metrics of one run a side to estimate the spread "
                              f"between runs (fewer than {SPREAD_MIN_METRICS}): its samples alone "
                              "are compared: this verdict is per-sample and less reliable; give each side 2 "
                              "or more runs")
-            else:
-                notes.append(f"{g.name}: the spread between runs, estimated from how its "
-                             f"{g.spread.n} metrics changed together, is {g.spread.tau * 100:.3g}% "
-                             "of a run's mean; it counts as noise beside each metric's samples "
-                             "(more runs a side measure it directly)")
+                continue
+            parts = []
+            for sp in spreads:
+                who = (sp.programs[0] if len(sp.programs) == 1 else
+                       f"the other {len(sp.programs)} programs")
+                parts.append(f"{who} {sp.tau * 100:.3g}% ({sp.n} metrics)")
+            notes.append(f"{g.name}: the spread between runs, estimated from how the metrics "
+                         "changed together, as % of a run's mean: " + "; ".join(parts) +
+                         "; it counts as noise beside each metric's samples (more runs a side "
+                         "measure it directly)")
     return notes
 
 
