@@ -433,6 +433,37 @@ def resolve(row, alpha, power=POWER):
                           abs(row.base_mean) * 100.0)
 
 
+def resolve_family(rows, alpha, power=POWER):
+    """Sets each row's resolution for the verdict on its adjusted p: the
+    smallest change r that is flagged (with this power) when the family's
+    metrics all change by r, as a kernel-wide slowdown changes them.
+
+    Benjamini-Hochberg rejects k of m p-values at alpha k / m each, so r
+    is resolved for a metric if, at the level alpha k / m, it and at least
+    k - 1 others detect r: r = min over k of max(its resolution, the k-th
+    smallest of all) at that level.  A family whose metrics are precise
+    gets about alpha's resolution; one where few are, about alpha / m's
+    (a change of one metric alone needs that).  k runs over m and the
+    powers of 2 below it (each rounded down: conservative)."""
+    if not rows:
+        return
+    m = len(rows)
+    ks = sorted({m} | {1 << i for i in range(m.bit_length()) if (1 << i) <= m})
+    best = [math.inf] * m
+    for k in ks:
+        level = []
+        for row in rows:
+            resolve(row, alpha * k / m, power)
+            level.append(math.inf if row.resolution is None else row.resolution)
+        kth = sorted(level)[k - 1]
+        for i, r in enumerate(level):
+            best[i] = min(best[i], max(r, kth))
+    for row, r in zip(rows, best):
+        resolve(row, alpha, power)
+        if row.resolution is not None:
+            row.resolution = r
+
+
 def measure(base_samples, base_run_values, row, alpha, spread=None):
     """Fills in row's statistics (basis, change, Welch's t-test, its
     resolution and the confidence interval of the mean's change); the
@@ -529,11 +560,7 @@ def compare(runs, groups, threshold, alpha):
             spread = of_program.get(info.program)
             if spread is not None:
                 measure(c.base_samples, c.base_run_values, row, alpha, spread)
-        # The verdict rests on p adjusted over the family: a change this
-        # metric's resolution is resolved even when it changed alone (the
-        # strictest adjustment, alpha over the family's size).
-        for _, _, row in triples:
-            resolve(row, alpha / len(triples))
+        resolve_family([row for _, _, row in triples], alpha)
         adjust_family([row for _, _, row in triples])
         for info, _, row in triples:
             decide(info, row, threshold, alpha)

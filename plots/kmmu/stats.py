@@ -11,6 +11,7 @@ the handful of runs an A/B has).  The adjustment of many p-values as one
 family is statsmodels' (Debian's python3-statsmodels).
 """
 
+import functools
 import math
 import statistics
 
@@ -128,13 +129,30 @@ def detectable_difference_se(se, df, alpha, power=POWER):
     df degrees of freedom; 0 when se is 0."""
     if se == 0:
         return 0.0
+    return noncentrality_needed(df_floor(df), alpha, power) * se
+
+
+def df_floor(df):
+    """df rounded down to a grid (0.1 below 10, 1 below 100, then 10):
+    fewer distinct noncentralities to solve for, each a little
+    conservative."""
+    if df < 10:
+        return math.floor(df * 10) / 10 if df >= 0.1 else df
+    if df < 100:
+        return float(math.floor(df))
+    return float(math.floor(df / 10) * 10)
+
+
+@functools.lru_cache(maxsize=4096)
+def noncentrality_needed(df, alpha, power):
+    """The noncentrality at which a two-sided t-test at alpha with df
+    degrees of freedom rejects with probability power."""
     # The power is alpha at noncentrality 0 and rises monotonically.
     hi = student_t_quantile(alpha, df) + 4.0
     while t_test_power(hi, df, alpha) < power:
         hi *= 2
-    nc = _scipy_optimize.brentq(lambda d: t_test_power(d, df, alpha) - power, 0.0, hi,
-                                xtol=1e-10)
-    return nc * se
+    return _scipy_optimize.brentq(lambda d: t_test_power(d, df, alpha) - power, 0.0, hi,
+                                  xtol=1e-10)
 
 
 def shortest_half(xs):

@@ -118,10 +118,10 @@ def basis_notes(comparisons, alpha):
     rows = [r for c in comparisons for r in c.rows if r.basis]
     by_samples = sum(1 for r in rows if r.basis == BY_SAMPLES)
     notes = [f"resolution: the smallest change of the mean Welch's test finds with power 0.8 at "
-             "the noise measured (noncentral t), at the level the adjusted p needs when that "
-             f"metric alone changed (alpha {alpha:g} over the group's metrics): a change of at least "
-             f"the resolution is flagged however many others changed; \"{NOT_RESOLVED}\" where it "
-             "is coarser than the threshold",
+             "the noise measured (noncentral t), at the level the adjusted p needs when the group's "
+             "metrics all change by that much (as a kernel-wide slowdown changes them; a change of "
+             f"one metric alone may need more); \"{NOT_RESOLVED}\" where it is coarser than the "
+             "threshold",
              "adjusted p: the p-values of each compared group's metrics adjusted "
              f"together ({FAMILY_METHOD_TEXT}), so that runs of one kernel raise no alarm at "
              f"alpha {alpha:g} however many metrics there are; the verdict rests on it"]
