@@ -38,7 +38,7 @@ import os
 
 from kmmu import note
 from kmmu.results import HIGHER, LOWER, InputError, load_run
-from kmmu.stats import (POWER, SHORTEST_HALF_NORMAL, adjusted_p_values, detectable_difference,
+from kmmu.stats import (POWER, SHORTEST_HALF_NORMAL, adjusted_p_values,
                         detectable_difference_se, mean, median, normal_cdf, normal_pdf,
                         sample_variance, shortest_half,
                         student_t_quantile, student_t_two_sided_p, welch_t_test)
@@ -272,19 +272,6 @@ def comparison_basis(base_run_values, run_values):
     if len(base_run_values) >= 2 and len(run_values) >= 2:
         return BY_RUNS
     return BY_SAMPLES
-
-
-def resolution(base, new, alpha, power=POWER):
-    """The smallest change of the mean, in percent of the baseline's, that
-    Welch's test at alpha finds with this power given the noise of the two
-    sides (their sample standard deviations) and their counts; None when
-    a side has fewer than 2 values or the baseline's mean is 0."""
-    base_mean = mean(base) if base else 0
-    if len(base) < 2 or len(new) < 2 or base_mean == 0:
-        return None
-    diff = detectable_difference(math.sqrt(sample_variance(base)), len(base),
-                                 math.sqrt(sample_variance(new)), len(new), alpha, power)
-    return diff / abs(base_mean) * 100.0
 
 
 def oriented_log_change(direction, base, new):
