@@ -102,8 +102,10 @@ def t_test_power(noncentrality, df, alpha):
     crit = student_t_quantile(alpha, df)
     nct = _scipy_stats.nct
     # scipy 1.10's boost-based nct raises the FPU's invalid flag on good
-    # inputs (numpy then warns); the values are right, nan is checked.
-    with _numpy.errstate(invalid="ignore"):
+    # inputs, and divide-by-zero far in the tails at few degrees of
+    # freedom (numpy then warns); the values are right (clipped to 0..1),
+    # nan is checked.
+    with _numpy.errstate(invalid="ignore", divide="ignore"):
         p = float(nct.sf(crit, df, noncentrality) + nct.cdf(-crit, df, noncentrality))
     if math.isnan(p):
         raise ArithmeticError(f"noncentral t power at df={df}, nc={noncentrality} is nan")
