@@ -33,14 +33,16 @@
  * counter, so every write changes the page; then updates exp and publishes
  * seq in progress[v].  Half the writes go to a small window of pages shared
  * by all vCPUs (so pages are written again right after a harvest protected
- * them, and by two vCPUs at once), the rest anywhere; one access in eight
+ * them, and by two vCPUs at once), the rest anywhere but the last round's
+ * window (a write after the harvest that KVM did not log, through a stale
+ * TLB entry, must not hide behind a new, logged one); one access in eight
  * reads an RO page and checks its pattern.  The guest parks at the gate
  * (GUEST_SYNC) when the host asks, between accesses.
  *
  * Host, per iteration: resume the vCPUs with a new generation; maybe switch
  * one slot's logging off or on (flags only, while they write); sleep;
  * note progress[] (writes completed before the harvest); harvest every
- * logged slot; park the vCPUs; verify; maybe delete or re-create a slot
+ * logged slot; let the vCPUs write on for half an interval; park them; verify; maybe delete or re-create a slot
  * (parked: the guest leaves absent slots alone).  The oracle, for a data
  * page p of a logged slot, with B the pages reported since the last verify:
  *  - every word must hold exp (the host sees what the guest wrote);
@@ -76,7 +78,9 @@
  *
  * $KMMU_DIRTY_INJECT=drop-one hides, from the first harvest after the first
  * round that reports a page the guest wrote before it, one such page, and
- * from every harvest after it (the test must fail).
+ * from every harvest after it (the test must fail); =drop-owed, the same
+ * for a page the guest wrote only after the previous harvest (its "owed"
+ * check, which the writes after each harvest exercise, must fail).
  *
  * One program in several files (dirty_log/dirty_log.h lists them): this
  * one holds the harness, every verdict and main(); the files in dirty_log/
@@ -495,8 +499,9 @@ static void dl_usage(FILE *f, const char *prog)
 		"  -M  interfaces, comma separated: get, clear, clear-init, ring (default all)\n"
 		"  -B  backings, comma separated: 4k, thp, hugetlb (default all; hugetlb\n"
 		"      raises vm.nr_hugepages for the test where root and needed)\n"
-		"$KMMU_DIRTY_INJECT=drop-one hides a page the guest wrote from every harvest\n"
-		"(the test must then fail: a check of the test itself)\n",
+		"$KMMU_DIRTY_INJECT=drop-one hides a page the guest wrote from every harvest,\n"
+		"=drop-owed one it wrote only after a harvest (the test must then fail: a\n"
+		"check of the test itself)\n",
 		prog, KMMU_MAX_VCPUS);
 }
 
@@ -531,8 +536,9 @@ int main(int argc, char **argv)
 		dl_opts.backings[i] = true;
 	kmmu_run_parse(&run, prog, &argc, argv);
 	dl_opts.inject = getenv("KMMU_DIRTY_INJECT");
-	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one"))
-		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one");
+	if (dl_opts.inject && strcmp(dl_opts.inject, "drop-one") &&
+	    strcmp(dl_opts.inject, "drop-owed"))
+		kmmu_usage_error(prog, "KMMU_DIRTY_INJECT wants drop-one or drop-owed");
 	fd = kmmu_kvm_open(why, sizeof(why));
 	if (fd >= 0)
 		close(fd);

@@ -71,6 +71,7 @@ struct dl_shared {
 	uint64_t gen;		/* host: generation of the writes */
 	uint64_t park;		/* host: come to the gate */
 	uint64_t window;	/* host: first page of the hot window */
+	uint64_t cold;		/* host: first page of the last round's window, left alone */
 	uint64_t seed;
 	uint64_t avail[DL_NR_DATA_SLOTS];	/* host: slot present (changed while parked) */
 	uint64_t exp_gva;	/* uint64_t[nr_vcpus][DL_DATA_PAGES] */

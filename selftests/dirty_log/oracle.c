@@ -202,8 +202,20 @@ static bool dl_strict_change(struct dl_ctx *c, const struct dl_slot *s, uint64_t
 /*
  * KMMU_DIRTY_INJECT=drop-one: a page the guest wrote before a harvest is
  * hidden from that harvest and every later one, as if KVM never marked it
- * dirty again (dl_verify() hides it).
+ * dirty again (dl_verify() hides it).  =drop-owed: the same for a page
+ * the guest wrote only after the previous harvest and not since, as if
+ * KVM had not logged a write that came after it write-protected the page
+ * (a vCPU writing on through a stale TLB entry).
  */
+static bool dl_inject_pick(struct dl_ctx *c, const struct dl_slot *s, uint64_t p)
+{
+	if (!dl_test_bit(s->bm, p))
+		return false;
+	if (!strcmp(dl_opts.inject, "drop-owed"))
+		return (s->ps[p] & PS_OWED) && !dl_strict_change(c, s, p);
+	return dl_strict_change(c, s, p);
+}
+
 static void dl_inject_drop(struct dl_ctx *c)
 {
 	int i;
@@ -217,7 +229,7 @@ static void dl_inject_drop(struct dl_ctx *c)
 		if (!s->present || !s->logging)
 			continue;
 		for (p = 0; p < s->npages; p++)
-			if (dl_test_bit(s->bm, p) && dl_strict_change(c, s, p)) {
+			if (dl_inject_pick(c, s, p)) {
 				c->inject_done = true;
 				c->inject_slot = i;
 				c->inject_page = p;
