@@ -42,8 +42,9 @@
  * Host, per iteration: resume the vCPUs with a new generation; maybe switch
  * one slot's logging off or on (flags only, while they write); sleep;
  * note progress[] (writes completed before the harvest); harvest every
- * logged slot; let the vCPUs write on for half an interval; park them; verify; maybe delete or re-create a slot
- * (parked: the guest leaves absent slots alone).  The oracle, for a data
+ * logged slot; let the vCPUs write on for half an interval; park them;
+ * verify; maybe delete or re-create a slot (parked: the guest leaves absent
+ * slots alone).  The oracle, for a data
  * page p of a logged slot, with B the pages reported since the last verify:
  *  - every word must hold exp (the host sees what the guest wrote);
  *  - changed (exp != its value at the last verify) by a write that was

@@ -71,8 +71,8 @@ RUN_SPREAD_DF = 4.0
 class RunSpread:
     """The spread between runs of a group compared one run a side: tau,
     the standard deviation of one run's mean about the kernel's, relative
-    to the mean; estimated from the changes of n metrics of programs
-    (their names; None for the whole group)."""
+    to the mean; estimated from the changes of n metrics of the programs
+    named in programs (family_spreads() sets them)."""
 
     def __init__(self, tau, n, programs=None):
         self.tau = tau
@@ -302,8 +302,8 @@ def between_run_spread(changes):
     precision (the shortest half alone uses half of the metrics), the
     metrics within TRIM of the fit are kept and tau is where their
     standardized changes, about their mean, have a normal's variance
-    truncated at TRIM; again, until the kept metrics stay the same.  0 where the samples' noise alone explains the
-    changes.
+    truncated at TRIM; again, until the kept metrics stay the same.  0
+    where the samples' noise alone explains the changes.
     """
     if len(changes) < SPREAD_MIN_METRICS:
         return None
@@ -446,9 +446,7 @@ def resolve_family(rows, alpha, power=POWER):
         for i, r in enumerate(level):
             best[i] = min(best[i], max(r, kth))
     for row, r in zip(rows, best):
-        resolve(row, alpha, power)
-        if row.resolution is not None:
-            row.resolution = r
+        row.resolution = None if row.base_mean == 0 else r
 
 
 def measure(base_samples, base_run_values, row, alpha, spread=None):
@@ -478,7 +476,7 @@ def measure(base_samples, base_run_values, row, alpha, spread=None):
     row.p_adjusted = row.p
     row.se, row.base_mean = se, mean(base)
     resolve(row, alpha)
-    base_mean = mean(base)
+    base_mean = row.base_mean
     row.mean_change = relative_change(mean(new), base_mean)
     if base_mean != 0 and row.df > 0:
         half = student_t_quantile(0.05, row.df) * se

@@ -139,15 +139,14 @@ def basis_notes(comparisons, alpha):
             if r.basis == BY_SAMPLES and r.group not in groups:
                 groups.append(r.group)
         for g in groups:
-            spreads = [sp for sp in g.spreads if sp is not None]
-            if not spreads:
+            if not g.spreads:
                 notes.append(f"{g.name}: too few metrics of one run a side to estimate the spread "
                              f"between runs (fewer than {SPREAD_MIN_METRICS}): its samples alone "
                              "are compared: this verdict is per-sample and less reliable; give each side 2 "
                              "or more runs")
                 continue
             parts = []
-            for sp in spreads:
+            for sp in g.spreads:
                 who = (sp.programs[0] if len(sp.programs) == 1 else
                        f"the other {len(sp.programs)} programs")
                 parts.append(f"{who} {sp.tau * 100:.3g}% ({sp.n} metrics)")
