@@ -8,9 +8,18 @@ The unit of a comparison is the run.  Runs of the same kernel differ from
 each other more than the samples of one run do (where the guest's memory
 landed, what else the host was doing), so samples pooled over runs look
 more precise than they are and two sets of runs of one kernel "differ
-significantly".  When both sides have at least two runs with a metric, the
-test compares the runs' medians (one value per run: the between-run
-variance).  With one run on a side (two `make bench` runs, say) the
+significantly".  (A run here is one set of a metric's samples: a round of
+`make bench`, which boots a VM per round, is one; see ci/kmmu-run.)  When
+both sides have at least two runs with a metric, the test compares the
+runs' medians (one value per run: the between-run variance).  Two or
+three runs a side say little of one metric's variance alone, and the
+metrics of one program vary between runs alike, so each metric's
+variance is moderated by its program's (moderated_runs(): Smyth's
+empirical Bayes t-test, as limma's): on the log scale, its own pooled
+variance and a prior fitted to the family's, weighted by their degrees
+of freedom; a family whose metrics vary very unlike each other (a few
+that jump between boots) gets a weak prior, and each of those metrics
+keeps mostly its own variance.  With one run on a side (two `make bench` runs, say) the
 samples are all there is of each metric, and alone they would call every
 difference between two runs of one kernel a change: so the spread between
 runs is estimated from the family itself.  When nothing changed, each
@@ -39,9 +48,9 @@ import os
 from kmmu import note
 from kmmu.results import HIGHER, LOWER, InputError, load_run
 from kmmu.stats import (POWER, SHORTEST_HALF_NORMAL, adjusted_p_values,
-                        detectable_difference_se, mean, median, normal_cdf, normal_pdf,
-                        sample_variance, shortest_half,
-                        student_t_quantile, student_t_two_sided_p, welch_t_test)
+                        detectable_difference_se, mean, median, moderated_variance, normal_cdf,
+                        normal_pdf, sample_variance, shortest_half,
+                        student_t_quantile, student_t_two_sided_p, variance_prior, welch_t_test)
 
 REGRESSION, IMPROVEMENT, NO_CHANGE = "REGRESSION", "improvement", "no change"
 N_TOO_SMALL, MISSING, NEW = "n too small", "missing", "new"
@@ -66,6 +75,20 @@ TRIMMED_NORMAL_VARIANCE = 1.0 - 2.0 * TRIM * normal_pdf(TRIM) / (2.0 * normal_cd
 # issue 15's first A/A).  A Student t of 4 degrees of freedom gives them
 # room without letting a change of most metrics at once go unseen.
 RUN_SPREAD_DF = 4.0
+
+
+class RunVariancePrior:
+    """The prior of the variances between runs of a family of metrics
+    compared by runs: d0 degrees of freedom (inf: one variance fits them
+    all) about s0_2, the variance of the log of a run's value; fitted to
+    n metrics of the programs named in programs (run_variance_priors())."""
+
+    def __init__(self, d0, s0_2, n, total_df, programs):
+        self.d0 = d0
+        self.s0_2 = s0_2
+        self.n = n
+        self.total_df = total_df    # of the family's variances together
+        self.programs = programs
 
 
 class RunSpread:
@@ -139,6 +162,7 @@ class Group:
         self.runs = runs
         self.is_baseline = is_baseline
         self.spreads = []           # RunSpreads of its single-run comparisons (family_spreads())
+        self.priors = []            # RunVariancePriors of its comparisons by runs
 
     def samples(self, key):
         return pooled_samples(self.runs, key)
@@ -350,6 +374,85 @@ def between_run_spread(changes):
     return RunSpread(tau, n or len(changes))
 
 
+def program_families(items):
+    """The families of {program: [item]}: (programs, items) for each
+    program with SPREAD_MIN_METRICS items or more, and one of the other
+    programs together (or, too few for that, of every program), last."""
+    families, rest = [], []
+    for program, its in items.items():
+        if len(its) >= SPREAD_MIN_METRICS:
+            families.append(([program], its))
+        else:
+            rest.append(program)
+    if rest:
+        pooled = [it for p in rest for it in items[p]]
+        if len(pooled) < SPREAD_MIN_METRICS:
+            pooled = [it for its in items.values() for it in its]
+        families.append((rest, pooled))
+    return families
+
+
+def log_run_variance(base, new):
+    """(s^2, d): the pooled variance of the logs of both sides' run
+    values and its degrees of freedom, or None without 2 values a side or
+    with a value that is not positive."""
+    if len(base) < 2 or len(new) < 2 or min(base) <= 0 or min(new) <= 0:
+        return None
+    la, lb = [math.log(x) for x in base], [math.log(x) for x in new]
+    ma, mb = mean(la), mean(lb)
+    d = len(la) + len(lb) - 2
+    return (sum((x - ma) ** 2 for x in la) + sum((x - mb) ** 2 for x in lb)) / d, d
+
+
+def run_variance_priors(by_runs):
+    """The priors of a group's comparisons by runs, (info, comparison,
+    row) triples: ([RunVariancePrior], {program: RunVariancePrior}), a
+    family as program_families() makes them."""
+    variances = {}
+    for info, c, row in by_runs:
+        v = log_run_variance(c.base_run_values, row.run_values)
+        if v is not None:
+            variances.setdefault(info.program, []).append(v)
+    priors, of_program = [], {}
+    for programs, family in program_families(variances):
+        fit = variance_prior(family) if len(family) >= SPREAD_MIN_METRICS else None
+        if fit is None:
+            continue
+        prior = RunVariancePrior(fit[0], fit[1], len(family), sum(d for _, d in family), programs)
+        priors.append(prior)
+        for p in programs:
+            of_program[p] = prior
+    return priors, of_program
+
+
+def moderated_runs(base, new, prior):
+    """The moderated t-test of base's run values against new's, on the
+    log scale (the variance of the logs moderated_variance() gives, at
+    least the prior's s0^2, with RUN_SPREAD_DF degrees of freedom at most): (t, df, p, se, change) with se the standard error of the
+    difference of the log means times base's mean (what resolve() takes)
+    and change the geometric means' in percent; None when the logs
+    cannot be taken or have no variance at all."""
+    v = log_run_variance(base, new)
+    if v is None:
+        return None
+    s2, df = moderated_variance(v[0], v[1], (prior.d0, prior.s0_2))
+    # Two or three runs a side that agree do not show a metric varies less
+    # than its family: in idle runs of one kernel, memslot_perf_test's
+    # setup of 32762 slots took 3.46 and 3.40 s in two boots, 6.31 and
+    # 6.39 s in the next two, while its program's metrics varied about 10%
+    # between boots.  So no metric is taken as quieter than the prior's
+    # typical one, and the runs' heavy tails get RUN_SPREAD_DF degrees of
+    # freedom at most, as in the single-run test.
+    s2 = max(s2, prior.s0_2)
+    if s2 <= 0:
+        return None
+    df = min(df, prior.total_df, RUN_SPREAD_DF)
+    diff = mean([math.log(x) for x in new]) - mean([math.log(x) for x in base])
+    se_log = math.sqrt(s2 * (1.0 / len(base) + 1.0 / len(new)))
+    t = diff / se_log
+    return t, df, student_t_two_sided_p(t, df), se_log * mean(base), (math.exp(diff) - 1.0) * 100.0
+
+
 def family_spreads(single):
     """The spreads between runs of a group's single-run comparisons,
     (info, comparison, row) triples: ([RunSpread], {program: RunSpread}).
@@ -365,24 +468,14 @@ def family_spreads(single):
         if ch is not None:
             changes.setdefault(info.program, []).append(ch)
     spreads, of_program = [], {}
-    rest = []
-    for program, chs in changes.items():
-        if len(chs) >= SPREAD_MIN_METRICS:
-            spread = between_run_spread(chs)
-            spread.programs = [program]
-            spreads.append(spread)
-            of_program[program] = spread
-        else:
-            rest.append(program)
-    if rest:
-        spread = between_run_spread([ch for p in rest for ch in changes[p]])
+    for programs, family in program_families(changes):
+        spread = between_run_spread(family)
         if spread is None:
-            spread = between_run_spread([ch for chs in changes.values() for ch in chs])
-        if spread is not None:
-            spread.programs = rest
-            spreads.append(spread)
-            for p in rest:
-                of_program[p] = spread
+            continue
+        spread.programs = programs
+        spreads.append(spread)
+        for p in programs:
+            of_program[p] = spread
     return spreads, of_program
 
 
@@ -449,13 +542,15 @@ def resolve_family(rows, alpha, power=POWER):
         row.resolution = None if row.base_mean == 0 else r
 
 
-def measure(base_samples, base_run_values, row, alpha, spread=None):
+def measure(base_samples, base_run_values, row, alpha, spread=None, prior=None):
     """Fills in row's statistics (basis, change, Welch's t-test, its
     resolution and the confidence interval of the mean's change); the
     verdict only where there is nothing to test: NEW, MISSING or
     N_TOO_SMALL.  With spread (a RunSpread), a comparison of samples
-    counts the spread between runs as noise too (with_run_spread()).
-    Returns whether the row has a p-value to judge."""
+    counts the spread between runs as noise too (with_run_spread()); with
+    prior (a RunVariancePrior), a comparison of runs is the moderated
+    t-test of their logs (moderated_runs()), and the mean's change is the
+    geometric means'.  Returns whether the row has a p-value to judge."""
     if not base_samples:
         row.verdict = NEW
         return False
@@ -472,13 +567,20 @@ def measure(base_samples, base_run_values, row, alpha, spread=None):
         return False
     if row.basis == BY_SAMPLES and spread is not None:
         res = with_run_spread(base, new, spread)
+    moderated = moderated_runs(base, new, prior) if row.basis == BY_RUNS and prior else None
+    if moderated is not None:
+        res = moderated[:4]
     row.t, row.df, row.p, se = res
     row.p_adjusted = row.p
     row.se, row.base_mean = se, mean(base)
     resolve(row, alpha)
     base_mean = row.base_mean
     row.mean_change = relative_change(mean(new), base_mean)
-    if base_mean != 0 and row.df > 0:
+    if moderated is not None:
+        row.mean_change = moderated[4]
+        diff, half = math.log1p(row.mean_change / 100.0), student_t_quantile(0.05, row.df) * se / base_mean
+        row.mean_change_ci = (math.expm1(diff - half) * 100, math.expm1(diff + half) * 100)
+    elif base_mean != 0 and row.df > 0:
         half = student_t_quantile(0.05, row.df) * se
         diff = mean(new) - base_mean
         row.mean_change_ci = ((diff - half) / abs(base_mean) * 100, (diff + half) / abs(base_mean) * 100)
@@ -545,6 +647,12 @@ def compare(runs, groups, threshold, alpha):
             spread = of_program.get(info.program)
             if spread is not None:
                 measure(c.base_samples, c.base_run_values, row, alpha, spread)
+        by_runs = [(info, c, row) for info, c, row in triples if row.basis == BY_RUNS]
+        g.priors, prior_of = run_variance_priors(by_runs)
+        for info, c, row in by_runs:
+            prior = prior_of.get(info.program)
+            if prior is not None:
+                measure(c.base_samples, c.base_run_values, row, alpha, prior=prior)
         resolve_family([row for _, _, row in triples], alpha)
         adjust_family([row for _, _, row in triples])
         for info, _, row in triples:

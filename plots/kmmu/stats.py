@@ -17,6 +17,7 @@ import statistics
 
 import numpy as _numpy
 from scipy import optimize as _scipy_optimize
+from scipy import special as _scipy_special
 from scipy import stats as _scipy_stats
 from statsmodels.stats.multitest import multipletests as _multipletests
 
@@ -155,6 +156,55 @@ def noncentrality_needed(df, alpha, power):
         hi *= 2
     return _scipy_optimize.brentq(lambda d: t_test_power(d, df, alpha) - power, 0.0, hi,
                                   xtol=1e-10)
+
+
+def trigamma_inverse(x):
+    """The y > 0 with trigamma(y) = x, for x > 0 (Newton's method on
+    1 / trigamma, which is nearly linear; Smyth 2004's)."""
+    if x > 1e7:
+        return 1.0 / math.sqrt(x)
+    if x < 1e-6:
+        return 1.0 / x
+    y = 0.5 + 1.0 / x
+    for _ in range(50):
+        tri = float(_scipy_special.polygamma(1, y))
+        step = tri * (1.0 - tri / x) / float(_scipy_special.polygamma(2, y))
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y
+
+
+def variance_prior(variances):
+    """The scaled inverse chi-square prior (d0, s0^2) that a family of
+    sample variances, (s^2, d) pairs each with d degrees of freedom, is
+    drawn from: Smyth's empirical Bayes (2004, limma's fitFDist), by the
+    moments of log s^2.  d0 is inf when the variances differ no more than
+    sampling alone makes them (one variance fits all); small when they
+    differ much (each metric then mostly keeps its own).  None with fewer
+    than 2 positive variances."""
+    kept = [(s2, d) for s2, d in variances if s2 > 0 and d > 0]
+    if len(kept) < 2:
+        return None
+    e = [math.log(s2) - float(_scipy_special.digamma(d / 2.0)) + math.log(d / 2.0)
+         for s2, d in kept]
+    e_mean = mean(e)
+    excess = (sum((x - e_mean) ** 2 for x in e) / (len(e) - 1) -
+              mean([float(_scipy_special.polygamma(1, d / 2.0)) for _, d in kept]))
+    if excess <= 0:
+        return math.inf, math.exp(e_mean)
+    d0 = 2.0 * trigamma_inverse(excess)
+    return d0, math.exp(e_mean + float(_scipy_special.digamma(d0 / 2.0)) - math.log(d0 / 2.0))
+
+
+def moderated_variance(s2, d, prior):
+    """A metric's variance s^2 (d degrees of freedom) moderated by the
+    family's prior (d0, s0^2): (d0 s0^2 + d s^2) / (d0 + d), with d0 + d
+    degrees of freedom (s0^2 and inf when d0 is inf)."""
+    d0, s0_2 = prior
+    if math.isinf(d0):
+        return s0_2, math.inf
+    return (d0 * s0_2 + d * s2) / (d0 + d), d0 + d
 
 
 def shortest_half(xs):

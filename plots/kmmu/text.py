@@ -126,7 +126,25 @@ def basis_notes(comparisons, alpha):
              f"together ({FAMILY_METHOD_TEXT}), so that runs of one kernel raise no alarm at "
              f"alpha {alpha:g} however many metrics there are; the verdict rests on it"]
     if any(r.basis == BY_RUNS for r in rows):
-        notes.append("basis runs: the runs' medians compared (the variance between runs)")
+        notes.append("basis runs: the runs' medians compared (the variance between runs); a run "
+                     "is a round of `make bench` (a VM boot), so one file may hold several")
+        groups = []
+        for r in rows:
+            if r.basis == BY_RUNS and r.group not in groups:
+                groups.append(r.group)
+        for g in groups:
+            if not g.priors:
+                continue
+            parts = []
+            for pr in g.priors:
+                who = (pr.programs[0] if len(pr.programs) == 1 else
+                       f"the other {len(pr.programs)} programs")
+                weight = "one for all" if math.isinf(pr.d0) else f"weight {pr.d0:.2g} runs"
+                parts.append(f"{who} {math.sqrt(pr.s0_2) * 100:.3g}% ({weight}; {pr.n} metrics)")
+            notes.append(f"{g.name}: each metric's variance between runs moderated by its "
+                         "family's typical one, as % of a run's value: " + "; ".join(parts) +
+                         "; no metric is taken as quieter than that (a few runs that agree "
+                         "do not show it)")
     unresolved = sum(1 for r in rows if r.verdict == NOT_RESOLVED)
     if unresolved:
         notes.append(f"{unresolved} not resolved: `kmmu-plot resolution --target PCT FILES` "
