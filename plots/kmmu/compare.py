@@ -19,7 +19,10 @@ empirical Bayes t-test, as limma's): on the log scale, its own pooled
 variance and a prior fitted to the family's, weighted by their degrees
 of freedom; a family whose metrics vary very unlike each other (a few
 that jump between boots) gets a weak prior, and each of those metrics
-keeps mostly its own variance.  With one run on a side (two `make bench` runs, say) the
+keeps mostly its own variance.  No metric is taken as quieter than its
+family's typical one (a few runs that agree do not show it), and the
+test has the heavy tails of RUN_SPREAD_DF degrees of freedom at most.
+With one run on a side (two `make bench` runs of one round, say) the
 samples are all there is of each metric, and alone they would call every
 difference between two runs of one kernel a change: so the spread between
 runs is estimated from the family itself.  When nothing changed, each
@@ -428,7 +431,8 @@ def run_variance_priors(by_runs):
 def moderated_runs(base, new, prior):
     """The moderated t-test of base's run values against new's, on the
     log scale (the variance of the logs moderated_variance() gives, at
-    least the prior's s0^2, with RUN_SPREAD_DF degrees of freedom at most): (t, df, p, se, change) with se the standard error of the
+    least the prior's s0^2, with RUN_SPREAD_DF degrees of freedom at
+    most): (t, df, p, se, change), se the standard error of the
     difference of the log means times base's mean (what resolve() takes)
     and change the geometric means' in percent; None when the logs
     cannot be taken or have no variance at all."""
@@ -578,7 +582,9 @@ def measure(base_samples, base_run_values, row, alpha, spread=None, prior=None):
     row.mean_change = relative_change(mean(new), base_mean)
     if moderated is not None:
         row.mean_change = moderated[4]
-        diff, half = math.log1p(row.mean_change / 100.0), student_t_quantile(0.05, row.df) * se / base_mean
+        # On the log scale, where the test is: se / base_mean is its se.
+        diff = math.log1p(row.mean_change / 100.0)
+        half = student_t_quantile(0.05, row.df) * se / base_mean
         row.mean_change_ci = (math.expm1(diff - half) * 100, math.expm1(diff + half) * 100)
     elif base_mean != 0 and row.df > 0:
         half = student_t_quantile(0.05, row.df) * se
