@@ -112,6 +112,21 @@ def summary_line(comparisons, threshold, alpha):
             f"Welch's t-test at alpha {alpha:g} on p adjusted over each group's metrics)")
 
 
+def groups_of(rows, basis):
+    """The compared groups of the rows on this basis, in order."""
+    groups = []
+    for r in rows:
+        if r.basis == basis and r.group not in groups:
+            groups.append(r.group)
+    return groups
+
+
+def family_name(programs):
+    """A family of metrics as the notes name it: its program, or the
+    other programs (compare.program_families())."""
+    return programs[0] if len(programs) == 1 else f"the other {len(programs)} programs"
+
+
 def basis_notes(comparisons, alpha):
     """What the table's basis and resolution columns mean, and a warning
     when some verdicts rest on pooled samples of single runs."""
@@ -128,17 +143,12 @@ def basis_notes(comparisons, alpha):
     if any(r.basis == BY_RUNS for r in rows):
         notes.append("basis runs: the runs' medians compared (the variance between runs); a run "
                      "is a round of `make bench` (a VM boot), so one file may hold several")
-        groups = []
-        for r in rows:
-            if r.basis == BY_RUNS and r.group not in groups:
-                groups.append(r.group)
-        for g in groups:
+        for g in groups_of(rows, BY_RUNS):
             if not g.priors:
                 continue
             parts = []
             for pr in g.priors:
-                who = (pr.programs[0] if len(pr.programs) == 1 else
-                       f"the other {len(pr.programs)} programs")
+                who = family_name(pr.programs)
                 weight = "one for all" if math.isinf(pr.d0) else f"weight {pr.d0:.2g} runs"
                 parts.append(f"{who} {math.sqrt(pr.s0_2) * 100:.3g}% ({weight}; {pr.n} metrics)")
             notes.append(f"{g.name}: each metric's variance between runs moderated by its "
@@ -152,11 +162,7 @@ def basis_notes(comparisons, alpha):
     if by_samples:
         notes.append(f"basis samples ({by_samples} of {len(rows)}): one run on a side, so its "
                      "samples are compared; runs vary more than the samples of one run")
-        groups = []
-        for r in rows:
-            if r.basis == BY_SAMPLES and r.group not in groups:
-                groups.append(r.group)
-        for g in groups:
+        for g in groups_of(rows, BY_SAMPLES):
             if not g.spreads:
                 notes.append(f"{g.name}: too few metrics of one run a side to estimate the spread "
                              f"between runs (fewer than {SPREAD_MIN_METRICS}): its samples alone "
@@ -165,8 +171,7 @@ def basis_notes(comparisons, alpha):
                 continue
             parts = []
             for sp in g.spreads:
-                who = (sp.programs[0] if len(sp.programs) == 1 else
-                       f"the other {len(sp.programs)} programs")
+                who = family_name(sp.programs)
                 parts.append(f"{who} {sp.tau * 100:.3g}% ({sp.n} metrics)")
             notes.append(f"{g.name}: the spread between runs, estimated from how the metrics "
                          "changed together, as % of a run's mean: " + "; ".join(parts) +
