@@ -132,7 +132,8 @@ def basis_notes(comparisons, alpha):
     when some verdicts rest on pooled samples of single runs."""
     rows = [r for c in comparisons for r in c.rows if r.basis]
     by_samples = sum(1 for r in rows if r.basis == BY_SAMPLES)
-    notes = [f"resolution: the smallest change of the mean Welch's test finds with power 0.8 at "
+    notes = [f"resolution: the smallest change of the mean the test finds (Welch's; the moderated t "
+             "of the runs' logs where runs are compared) with power 0.8 at "
              "the noise measured (noncentral t), at the level the adjusted p needs when the group's "
              "metrics all change by that much (as a kernel-wide slowdown changes them; a change of "
              f"one metric alone may need more); \"{NOT_RESOLVED}\" where it is coarser than the "
