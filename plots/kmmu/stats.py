@@ -7,7 +7,8 @@ the verdict for samples without noise (counters), which scipy leaves
 as nan, and the resolution of a comparison: the smallest difference of
 the means Welch's test finds with a given power, from the noncentral t
 distribution (not the normal approximation, which is too optimistic for
-the handful of runs an A/B has).  The adjustment of many p-values as one
+the handful of runs an A/B has), and the prior of a family's variances
+that moderates each one's (Smyth's empirical Bayes, as limma's).  The adjustment of many p-values as one
 family is statsmodels' (Debian's python3-statsmodels).
 """
 
@@ -66,9 +67,8 @@ def welch_t_test(a, b):
     """Welch's unequal-variances t-test of mean(b) against mean(a).
 
     Returns (t, df, p, se) with the Welch-Satterthwaite degrees of freedom
-    (scipy 1.10's result does not carry them; the confidence interval of
-    the change needs them) and the two-sided p-value, or None when a side
-    has fewer than 2 samples.
+    (the confidence interval of the change needs them) and the two-sided
+    p-value, or None when a side has fewer than 2 samples.
     """
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
