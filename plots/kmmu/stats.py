@@ -8,8 +8,9 @@ as nan, and the resolution of a comparison: the smallest difference of
 the means Welch's test finds with a given power, from the noncentral t
 distribution (not the normal approximation, which is too optimistic for
 the handful of runs an A/B has), and the prior of a family's variances
-that moderates each one's (Smyth's empirical Bayes, as limma's).  The adjustment of many p-values as one
-family is statsmodels' (Debian's python3-statsmodels).
+that moderates each one's (Smyth's empirical Bayes, as limma's).  The
+adjustment of many p-values as one family is statsmodels' (Debian's
+python3-statsmodels).
 """
 
 import functools
