@@ -516,7 +516,11 @@ def parse_upstream_tap(text):
             status = "timeout"
         else:
             status = "fail" if failed else "pass"
-        add_status(tests, name, status, msg, msg if status in ("fail", "timeout") else None)
+        first = msg if status in ("fail", "timeout") else None
+        if first:
+            # "exit=RC: line" (kselftest runner's exit=): the line itself.
+            first = re.sub(r"^exit=-?\d+: ", "", first)
+        add_status(tests, name, status, msg, first)
     return tests
 
 
