@@ -369,6 +369,7 @@ static void write_host_members(FILE *f, const struct kmmu_host *h, const char *i
 	fprintf(f, "%s\"kernel_release\": ", in);
 	put_string(f, h->kernel_release);
 	put_string_member(f, in, "hostname", h->hostname);
+	put_string_member(f, in, "kernel_cmdline", h->kernel_cmdline);
 	put_string_member(f, in, "kvm_backend", h->kvm_backend);
 	fprintf(f, ",\n%s\"kvm_available\": %s", in, h->kvm_available ? "true" : "false");
 	if (unavailable_reason && !h->kvm_available)

@@ -107,6 +107,20 @@ static int count_numa_nodes(void)
 	return nodes > 0 ? nodes : 1;
 }
 
+/* The kernel's command line, one line; "" where /proc/cmdline cannot be read. */
+static void read_kernel_cmdline(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cmdline", "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
 void kmmu_host_probe(struct kmmu_host *host)
 {
 	struct utsname uts;
@@ -119,6 +133,7 @@ void kmmu_host_probe(struct kmmu_host *host)
 		snprintf(host->kernel_release, sizeof(host->kernel_release), "%s", uts.release);
 		snprintf(host->hostname, sizeof(host->hostname), "%.63s", uts.nodename);
 	}
+	read_kernel_cmdline(host->kernel_cmdline, sizeof(host->kernel_cmdline));
 	snprintf(host->kvm_backend, sizeof(host->kvm_backend), "%s", kmmu_kvm_backend());
 
 	fd = open(kmmu_kvm_dev_path(), O_RDWR | O_CLOEXEC);

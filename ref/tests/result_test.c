@@ -39,6 +39,7 @@ static const struct kmmu_host test_host = {
 	.numa_nodes = 1,
 	.memory_bytes = 4ULL << 30,
 	.hostname = "test\"host",
+	.kernel_cmdline = "console=ttyS0 nokaslr",
 };
 
 FIXTURE_SETUP(result)
@@ -87,6 +88,7 @@ TEST_F(result, document_round_trips)
 		"d[\"schema\"] == \"kmmu-result/1\" and d[\"program\"] == \"result_test\""
 		" and __import__(\"re\").fullmatch(r\"\\d{8}T\\d{6}Z-result_test-\\d+\", d[\"run_id\"])"
 		" and d[\"host\"] == {\"kernel_release\": \"6.1.0-test\", \"hostname\": \"test\\\"host\","
+		" \"kernel_cmdline\": \"console=ttyS0 nokaslr\","
 		" \"kvm_backend\": \"svm\", \"kvm_available\": True, \"tdp\": False, \"tdp_mmu\": True,"
 		" \"mmio_caching\": None, \"nr_memslots\": 32764, \"cpus\": 2, \"numa_nodes\": 1,"
 		" \"memory_bytes\": 4294967296}"
@@ -214,6 +216,7 @@ TEST(host_json)
 	fclose(f);
 	EXPECT_EQ(0, python_check(path,
 		"d == {\"kernel_release\": \"6.1.0-test\", \"hostname\": \"test\\\"host\","
+		" \"kernel_cmdline\": \"console=ttyS0 nokaslr\","
 		" \"kvm_backend\": \"svm\", \"kvm_available\": False,"
 		" \"kvm_unavailable_reason\": \"cannot open /dev/kvm: \\\"x\\\"\","
 		" \"tdp\": False, \"tdp_mmu\": True, \"mmio_caching\": None, \"nr_memslots\": None,"

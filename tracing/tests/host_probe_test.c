@@ -4,6 +4,7 @@
  * SKIP path), the backend, and a probe that names this host.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -46,6 +47,17 @@ TEST(probe_describes_this_host)
 	ASSERT_EQ(0, uname(&uts));
 	kmmu_host_probe(&host);
 	EXPECT_STREQ(uts.release, host.kernel_release);
+	{
+		char cmdline[sizeof(host.kernel_cmdline)] = "";
+		FILE *f = fopen("/proc/cmdline", "r");
+
+		ASSERT_NE(NULL, f);
+		ASSERT_NE(NULL, fgets(cmdline, sizeof(cmdline), f));
+		fclose(f);
+		cmdline[strcspn(cmdline, "\n")] = '\0';
+		EXPECT_STRNE("", host.kernel_cmdline);
+		EXPECT_STREQ(cmdline, host.kernel_cmdline);
+	}
 	EXPECT_STREQ(kmmu_kvm_backend(), host.kvm_backend);
 	EXPECT_GE(host.cpus, 1);
 	EXPECT_GE(host.numa_nodes, 1);

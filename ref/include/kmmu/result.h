@@ -49,6 +49,8 @@ struct kmmu_host {
 	int numa_nodes;
 	unsigned long long memory_bytes;
 	char hostname[64];
+	/* /proc/cmdline: e.g. nokaslr, which makes the emulated VM's timings repeat */
+	char kernel_cmdline[256];
 };
 
 struct kmmu_result;
