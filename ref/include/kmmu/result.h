@@ -49,7 +49,7 @@ struct kmmu_host {
 	int numa_nodes;
 	unsigned long long memory_bytes;
 	char hostname[64];
-	/* /proc/cmdline: e.g. nokaslr, which makes the emulated VM's timings repeat */
+	/* /proc/cmdline: e.g. transparent_hugepage=, which the emulated VM's timings depend on */
 	char kernel_cmdline[256];
 };
 
