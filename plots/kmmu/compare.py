@@ -416,6 +416,13 @@ def run_variance_priors(by_runs):
         v = log_run_variance(c.base_run_values, row.run_values)
         if v is not None:
             variances.setdefault(info.program, []).append(v)
+    return fit_run_priors(variances)
+
+
+def fit_run_priors(variances):
+    """([RunVariancePrior], {program: RunVariancePrior}) fitted to
+    {program: [(s^2, d)]}, the variances of the logs of metrics' runs,
+    per family (program_families(); SPREAD_MIN_METRICS metrics or more)."""
     priors, of_program = [], {}
     for programs, family in program_families(variances):
         fit = variance_prior(family) if len(family) >= SPREAD_MIN_METRICS else None

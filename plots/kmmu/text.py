@@ -6,7 +6,7 @@ with its summary line, and the trend tables.
 import math
 
 from kmmu.compare import (BY_RUNS, BY_SAMPLES, IMPROVEMENT, MISSING, N_TOO_SMALL, NEW,
-                          NO_CHANGE, NOT_RESOLVED, REGRESSION, SPREAD_MIN_METRICS,
+                          NO_CHANGE, NOT_RESOLVED, REGRESSION, RUN_SPREAD_DF, SPREAD_MIN_METRICS,
                           metric_catalogue, relative_change, trend_points)
 from kmmu.stats import FAMILY_METHOD_TEXT, coefficient_of_variation, median
 
@@ -214,6 +214,11 @@ def resolution_text(resolutions, target, alpha):
                          f"for {fmt_percent(target)} (a side)", "more"], rows), ""]
     out.append(f"resolution: the smallest change of the mean an A/B of n against n values with "
                f"this noise detects (Welch's test at alpha {alpha:g}, power 0.8, noncentral t)")
+    if any(r.moderated for r in resolutions):
+        out.append(f"runs of a program with {SPREAD_MIN_METRICS} metrics or more (or of the other "
+                   "programs together): planned for compare's moderated t of the logs, cv the moderated "
+                   "noise, never below the family's typical one, at most "
+                   f"{RUN_SPREAD_DF:g} degrees of freedom")
     if any(r.basis == BY_SAMPLES for r in resolutions):
         out.append("basis samples: one run, whose samples understate the noise between runs: "
                    "the runs needed are known only from 2 runs on")
