@@ -435,6 +435,21 @@ def fit_run_priors(variances):
     return priors, of_program
 
 
+def floored_run_variance(s2, d, prior):
+    """A metric's variance of the logs of its runs (d degrees of freedom)
+    moderated by its family's prior, and never below the prior's s0^2:
+    two or three runs that agree do not show a metric varies less than
+    its family (see moderated_runs())."""
+    return max(moderated_variance(s2, d, (prior.d0, prior.s0_2))[0], prior.s0_2)
+
+
+def run_test_df(prior, d, total_df):
+    """The degrees of freedom of the moderated test of runs with d of
+    their own, total_df the family's: at most RUN_SPREAD_DF (the runs'
+    heavy tails)."""
+    return min(prior.d0 + d, total_df, RUN_SPREAD_DF)
+
+
 def moderated_runs(base, new, prior):
     """The moderated t-test of base's run values against new's, on the
     log scale (the variance of the logs moderated_variance() gives, at
@@ -446,7 +461,6 @@ def moderated_runs(base, new, prior):
     v = log_run_variance(base, new)
     if v is None:
         return None
-    s2, df = moderated_variance(v[0], v[1], (prior.d0, prior.s0_2))
     # Two or three runs a side that agree do not show a metric varies less
     # than its family: in idle runs of one kernel, memslot_perf_test's
     # setup of 32762 slots took 3.46 and 3.40 s in two boots, 6.31 and
@@ -454,10 +468,10 @@ def moderated_runs(base, new, prior):
     # between boots.  So no metric is taken as quieter than the prior's
     # typical one, and the runs' heavy tails get RUN_SPREAD_DF degrees of
     # freedom at most, as in the single-run test.
-    s2 = max(s2, prior.s0_2)
+    s2 = floored_run_variance(v[0], v[1], prior)
     if s2 <= 0:
         return None
-    df = min(df, prior.total_df, RUN_SPREAD_DF)
+    df = run_test_df(prior, v[1], prior.total_df)
     diff = mean([math.log(x) for x in new]) - mean([math.log(x) for x in base])
     se_log = math.sqrt(s2 * (1.0 / len(base) + 1.0 / len(new)))
     t = diff / se_log

@@ -20,9 +20,10 @@ Two runs that happen to agree do not promise a fine resolution there.
 
 import math
 
-from kmmu.compare import BY_RUNS, RUN_SPREAD_DF, comparison_basis, fit_run_priors, metric_catalogue
+from kmmu.compare import (BY_RUNS, comparison_basis, fit_run_priors, floored_run_variance,
+                          metric_catalogue, run_test_df)
 from kmmu.stats import (POWER, detectable_difference, detectable_difference_se, mean,
-                        moderated_variance, sample_variance, values_needed)
+                        sample_variance, values_needed)
 
 # The most runs a side the moderated plan looks for.
 MAX_RUNS = 10000
@@ -56,15 +57,12 @@ class MetricResolution:
         variance of the logs moderated and floored at the prior's s0^2, its
         degrees of freedom min(d0 + 2(n - 1), the family's, RUN_SPREAD_DF).
         cv is then that moderated noise (the sd of a run's log, in %)."""
-        logs = [math.log(x) for x in values]
-        d = self.n - 1
-        s2 = max(moderated_variance(sample_variance(logs), d, (prior.d0, prior.s0_2))[0],
-                 prior.s0_2)
+        s2 = floored_run_variance(sample_variance([math.log(x) for x in values]), self.n - 1, prior)
         self.moderated = True
         self.cv = math.sqrt(s2) * 100
 
         def resolution(n):
-            df = min(prior.d0 + 2 * (n - 1), 2 * prior.total_df, RUN_SPREAD_DF)
+            df = run_test_df(prior, 2 * (n - 1), 2 * prior.total_df)
             # As compare.resolve() takes the moderated test's se.
             return detectable_difference_se(math.sqrt(s2 * 2.0 / n), df, alpha, POWER) * 100
 
