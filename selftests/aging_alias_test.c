@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * aging_alias_test: an aging pass must clear the Accessed bit of EVERY
- * SPTE of a page -- of a gfn the guest maps at two virtual addresses, and
- * of all the 4K SPTEs of a 2M host page aged at once.
+ * SPTE of a page -- of a gfn the guest maps at two virtual addresses, of
+ * all the 4K SPTEs of a 2M host page aged at once, and of a 2M SPTE.
  *
  * aging_test maps each guest page by one SPTE and ages ranges one SPTE
  * covers; two kinds of aging bug escape that.  (a) A gfn with several
@@ -15,7 +15,9 @@
  * is not congruent with its hva modulo 2M, or dirty logging on) the
  * clear_young over the range must clear every young SPTE in it, on both
  * MMUs (kvm_tdp_mmu_handle_gfn walks them all; kvm_handle_gfn_range every
- * gfn's rmap).
+ * gfn's rmap).  (c) A huge SPTE: where KVM maps the THP with one 2M SPTE,
+ * aging must test and clear that SPTE's Accessed bit (aging_test's pages
+ * are 4K, and (b) keeps KVM off 2M on purpose).
  *
  * The driver is idle page tracking (kmmu/page_idle.h), whose verdicts are
  * exact: writing a page's bit runs clear_young on every mapping of it and
@@ -31,7 +33,10 @@
  *                   boundary while its hva is 2M aligned (KVM may map no
  *                   2M page there); a unit is a 2M folio;
  *   thp_dirty_log   4 PMD-mapped THPs in a 2M-aligned slot with dirty
- *                   logging on (KVM maps 4K only).
+ *                   logging on (KVM maps 4K only);
+ *   thp_huge        4 PMD-mapped THPs in a 2M-aligned slot, and 2M guest
+ *                   pages: KVM maps each folio with 2M SPTEs (one per
+ *                   view on the shadow MMU, one on TDP).
  * The guest maps the slot twice, at GVA = GPA and 1G above (two sets of
  * guest page tables).  Each round (-n, default 8: every combination of
  * view and write/read twice, and every folio position for each even folio):
@@ -46,11 +51,13 @@
  *      round and the unit (first, last, second, middle ...);
  *   4. the host reads every unit: even ones must be young, odd ones idle.
  * An odd unit read young had a young SPTE the pass in step 2 did not
- * clear: the other alias's (a), or another 4K SPTE of its folio (b).  An
- * even unit read idle had its touch missed.  KVM's pages_2m must not grow
- * when the guest first touches the slot (else it maps 2M and (b) is not
- * what is tested), and pages_4k must grow by at least the slot's pages
- * (twice that on the shadow MMU: the alias SPTEs exist).  PFNs are read
+ * clear: the other alias's (a), another 4K SPTE of its folio (b), or its
+ * 2M SPTE (c).  An even unit read idle had its touch missed (in thp_huge:
+ * a 2M SPTE the aging did not test).  In the 4K-mapped variants KVM's
+ * pages_2m must not grow when the guest first touches the slot (else it
+ * maps 2M and (b) is not what is tested), and pages_4k must grow by at
+ * least the slot's pages (twice that on the shadow MMU: the alias SPTEs
+ * exist); in thp_huge pages_2m must grow by at least the folios.  PFNs are read
  * from pagemap at every marking and again after the verdicts: the memory
  * is mlocked, and a page that moved anyway voids its verdict (a failure
  * with that reason, not a wrong verdict); so does a THP split meanwhile
@@ -166,6 +173,7 @@ FIXTURE(aa) {
 	uint64_t params_gva;		/* and the guest's */
 	int idle_fd;
 	int shadow;			/* the MMU: 1 shadow, 0 TDP, -1 unknown */
+	bool huge;			/* KVM must map the folios with 2M SPTEs */
 	uint64_t round;
 	uint64_t pfn[AA_MAX_UNITS];	/* each unit's PFN (a folio's head) as marked */
 	uint64_t start_pages[3];	/* pages_4k/2m/1g before the guest's first touch */
@@ -179,6 +187,7 @@ FIXTURE_VARIANT(aa) {
 	uint64_t nr_units;
 	uint64_t gpa_offset;		/* of the slot from a 2M boundary */
 	uint32_t slot_flags;
+	bool guest_huge;		/* 2M guest pages: KVM maps 2M */
 };
 
 FIXTURE_VARIANT_ADD(aa, alias_4k) {
@@ -191,6 +200,10 @@ FIXTURE_VARIANT_ADD(aa, thp_misaligned) {
 
 FIXTURE_VARIANT_ADD(aa, thp_dirty_log) {
 	.thp = true, .nr_units = 4, .slot_flags = KVM_MEM_LOG_DIRTY_PAGES,
+};
+
+FIXTURE_VARIANT_ADD(aa, thp_huge) {
+	.thp = true, .nr_units = 4, .guest_huge = true,
 };
 
 static void aa_log(FIXTURE_DATA(aa) *self, const char *fmt, ...)
@@ -274,7 +287,10 @@ static void aa_judge(FIXTURE_DATA(aa) *self, const char *when, bool after_touch)
 	}
 }
 
-/* After the guest's first touches: KVM mapped the slot with 4K SPTEs, both views. */
+/*
+ * After the guest's first touches: KVM mapped the slot with 4K SPTEs, both
+ * views, or (thp_huge) every folio with a 2M SPTE.
+ */
 static void aa_check_mapping(FIXTURE_DATA(aa) *self, struct kmmu_vm *vm)
 {
 	uint64_t now[3] = { 0 }, want4k = self->pages * (self->shadow == 1 ? 2 : 1);
@@ -290,7 +306,15 @@ static void aa_check_mapping(FIXTURE_DATA(aa) *self, struct kmmu_vm *vm)
 		       (long long)(now[1] - self->start_pages[1]),
 		       self->shadow == 1 ? "shadow" : self->shadow == 0 ? "TDP" : "unknown",
 		       (unsigned long long)self->pages);
-	if (now[1] != self->start_pages[1])
+	if (self->huge) {
+		if (now[1] - self->start_pages[1] < self->p->nr_units)
+			snprintf(self->err, sizeof(self->err),
+				 "pages_2m grew by %lld when the guest first touched the slot's %llu "
+				 "2M-aligned THPs through 2M guest pages, want at least %llu: KVM did "
+				 "not map them huge", (long long)(now[1] - self->start_pages[1]),
+				 (unsigned long long)self->p->nr_units,
+				 (unsigned long long)self->p->nr_units);
+	} else if (now[1] != self->start_pages[1])
 		snprintf(self->err, sizeof(self->err),
 			 "KVM mapped %lld 2M pages when the guest first touched the slot: it must "
 			 "map it with 4K SPTEs only for this test", (long long)(now[1] - self->start_pages[1]));
@@ -405,6 +429,7 @@ FIXTURE_SETUP(aa)
 	struct kmmu_host host;
 	char why[256];
 	uint64_t gva, i;
+	uint32_t map_flags;
 	long thps;
 
 	self->idle_fd = -1;
@@ -443,12 +468,13 @@ FIXTURE_SETUP(aa)
 					   strerror(-self->idle_fd));
 	kmmu_host_probe(&host);
 	self->shadow = host.tdp < 0 ? -1 : !host.tdp;
+	self->huge = variant->guest_huge;
+	map_flags = KMMU_MAP_WRITE | KMMU_MAP_NX | (variant->guest_huge ? KMMU_MAP_HUGE : 0);
 
 	kmmu_vm_create(&self->run.vm, &o);
 	kmmu_slot_add(self->run.vm, AA_SLOT, self->gpa, self->size, self->hva, variant->slot_flags);
-	kmmu_vm_map(self->run.vm, self->gpa, self->gpa, self->size, KMMU_MAP_WRITE | KMMU_MAP_NX);
-	kmmu_vm_map(self->run.vm, self->gpa + AA_ALIAS, self->gpa, self->size,
-		    KMMU_MAP_WRITE | KMMU_MAP_NX);
+	kmmu_vm_map(self->run.vm, self->gpa, self->gpa, self->size, map_flags);
+	kmmu_vm_map(self->run.vm, self->gpa + AA_ALIAS, self->gpa, self->size, map_flags);
 	self->p = kmmu_vm_alloc_shared(self->run.vm, sizeof(*self->p), &gva);
 	ASSERT_NE(NULL, self->p);
 	self->p->gva[0] = self->gpa;
